@@ -1,0 +1,377 @@
+//! `mcp.lock.json`: everything needed to regenerate a proxy crate offline.
+//!
+//! The lock is canonical so that the same upstream gives byte-identical files:
+//! tools sorted by name, every object key sorted, two-space indent, trailing
+//! newline, and a sha256 per tool over its canonical JSON. It holds no secrets
+//! (header and env *names* only), no timestamps and no paths of the machine
+//! that generated it.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Lock format version; bump on incompatible changes to this file's shape.
+pub const LOCK_VERSION: u32 = 1;
+
+/// The conventional file name inside a generated crate.
+pub const LOCK_FILE_NAME: &str = "mcp.lock.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid mcp.lock.json: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} has lock version {found}, this mcpo-gen reads version {LOCK_VERSION}; \
+         regenerate it with a matching mcpo-gen"
+    )]
+    Version { path: String, found: u32 },
+    #[error("tool #{index} in the lock has no string \"name\"")]
+    UnnamedTool { index: usize },
+    #[error("tool {name:?} appears twice in the lock")]
+    DuplicateTool { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lock {
+    pub lock_version: u32,
+    pub generator: Generator,
+    pub server: ServerFacts,
+    pub upstream: Upstream,
+    pub tools: Vec<LockedTool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    pub name: String,
+    pub version: String,
+}
+
+impl Generator {
+    pub fn current() -> Self {
+        Generator {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// What the server said about itself in its `initialize` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerFacts {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub protocol_version: String,
+    /// Verbatim `capabilities` object.
+    #[serde(default)]
+    pub capabilities: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+/// How to reach the upstream MCP server. Values of env vars and headers are
+/// never recorded, only their names: the runtime reads values from its own
+/// environment or flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Upstream {
+    Stdio {
+        command: String,
+        #[serde(default)]
+        args: Vec<String>,
+        /// Names of env vars the server needs; the runtime passes its own values.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        env: Vec<String>,
+    },
+    StreamableHttp {
+        url: String,
+        /// Names of headers sent upstream; values come from flags or env at runtime.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<String>,
+    },
+    Sse {
+        url: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<String>,
+    },
+}
+
+impl Upstream {
+    /// A short human description, e.g. `uvx mcp-server-time` or the URL.
+    pub fn describe(&self) -> String {
+        match self {
+            Upstream::Stdio { command, args, .. } => {
+                std::iter::once(command.as_str())
+                    .chain(args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+            Upstream::StreamableHttp { url, .. } | Upstream::Sse { url, .. } => url.clone(),
+        }
+    }
+}
+
+/// One tool exactly as `tools/list` returned it, plus its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockedTool {
+    pub name: String,
+    /// sha256 (hex) of the canonical JSON of `definition`.
+    pub sha256: String,
+    /// The verbatim tool object: name, title, description, inputSchema,
+    /// outputSchema, annotations and any field the SDK does not know yet.
+    pub definition: Value,
+}
+
+impl LockedTool {
+    pub fn new(definition: Value) -> Self {
+        let name = definition
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let sha256 = sha256_hex(&canonical_compact(&definition));
+        LockedTool {
+            name,
+            sha256,
+            definition,
+        }
+    }
+
+    fn str_field(&self, key: &str) -> Option<&str> {
+        self.definition.get(key).and_then(Value::as_str)
+    }
+
+    pub fn title(&self) -> Option<&str> {
+        self.str_field("title").or_else(|| {
+            self.definition
+                .get("annotations")
+                .and_then(|a| a.get("title"))
+                .and_then(Value::as_str)
+        })
+    }
+
+    pub fn description(&self) -> Option<&str> {
+        self.str_field("description")
+    }
+
+    /// The input schema; a tool without one accepts any object.
+    pub fn input_schema(&self) -> &Value {
+        static ANY_OBJECT: std::sync::LazyLock<Value> =
+            std::sync::LazyLock::new(|| serde_json::json!({"type": "object"}));
+        self.definition.get("inputSchema").unwrap_or(&ANY_OBJECT)
+    }
+
+    pub fn output_schema(&self) -> Option<&Value> {
+        self.definition
+            .get("outputSchema")
+            .filter(|schema| !schema.is_null())
+    }
+
+    pub fn annotations(&self) -> Option<&Map<String, Value>> {
+        self.definition.get("annotations").and_then(Value::as_object)
+    }
+}
+
+impl Lock {
+    /// Builds a canonical lock: tools sorted by name, hashes computed.
+    pub fn new(
+        server: ServerFacts,
+        upstream: Upstream,
+        tool_definitions: Vec<Value>,
+    ) -> Result<Self, LockError> {
+        let mut tools = Vec::with_capacity(tool_definitions.len());
+        for (index, definition) in tool_definitions.into_iter().enumerate() {
+            if !definition.get("name").is_some_and(Value::is_string) {
+                return Err(LockError::UnnamedTool { index });
+            }
+            tools.push(LockedTool::new(definition));
+        }
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(pair) = tools.windows(2).find(|pair| pair[0].name == pair[1].name) {
+            return Err(LockError::DuplicateTool {
+                name: pair[0].name.clone(),
+            });
+        }
+        Ok(Lock {
+            lock_version: LOCK_VERSION,
+            generator: Generator::current(),
+            server,
+            upstream,
+            tools,
+        })
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&LockedTool> {
+        self.tools
+            .binary_search_by(|tool| tool.name.as_str().cmp(name))
+            .ok()
+            .map(|index| &self.tools[index])
+    }
+
+    /// Parses a lock from text. Tool hashes are recomputed from the
+    /// definitions, so a hand-edited definition can't keep a stale hash.
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, LockError> {
+        let mut lock: Lock = serde_json::from_str(text).map_err(|source| LockError::Parse {
+            path: origin.to_string(),
+            source,
+        })?;
+        if lock.lock_version != LOCK_VERSION {
+            return Err(LockError::Version {
+                path: origin.to_string(),
+                found: lock.lock_version,
+            });
+        }
+        let definitions = std::mem::take(&mut lock.tools)
+            .into_iter()
+            .map(|tool| tool.definition)
+            .collect();
+        let rebuilt = Lock::new(lock.server, lock.upstream, definitions)?;
+        lock.tools = rebuilt.tools;
+        Ok(lock)
+    }
+
+    pub fn read(path: &Path) -> Result<Self, LockError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// The canonical text: sorted keys, two-space indent, trailing newline.
+    pub fn to_canonical_json(&self) -> String {
+        let value = serde_json::to_value(self).expect("a lock always serializes");
+        canonical_pretty(&value)
+    }
+}
+
+/// Pretty JSON with sorted keys (serde_json's `Map` is a `BTreeMap` here, so
+/// going through `Value` sorts every object) and a trailing newline.
+pub fn canonical_pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+/// Compact JSON with sorted keys: the input of per-tool hashes.
+pub fn canonical_compact(value: &Value) -> String {
+    serde_json::to_string(value).expect("a JSON value always serializes")
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn facts() -> ServerFacts {
+        ServerFacts {
+            name: "demo".into(),
+            version: "1.0.0".into(),
+            title: None,
+            protocol_version: "2025-06-18".into(),
+            capabilities: json!({"tools": {}}),
+            instructions: None,
+        }
+    }
+
+    fn stdio() -> Upstream {
+        Upstream::Stdio {
+            command: "uvx".into(),
+            args: vec!["mcp-server-time".into()],
+            env: vec!["TZ".into()],
+        }
+    }
+
+    #[test]
+    fn tools_are_sorted_hashed_and_keys_canonical() {
+        let lock = Lock::new(
+            facts(),
+            stdio(),
+            vec![
+                json!({"name": "zeta", "inputSchema": {"type": "object", "properties": {"b": {}, "a": {}}}}),
+                json!({"name": "alpha", "inputSchema": {"type": "object"}, "execution": {"taskSupport": "forbidden"}}),
+            ],
+        )
+        .unwrap();
+        assert_eq!(lock.tools[0].name, "alpha");
+        assert_eq!(lock.tools[1].name, "zeta");
+        let text = lock.to_canonical_json();
+        assert!(text.ends_with("}\n"));
+        // Unknown fields survive verbatim.
+        assert!(text.contains("\"taskSupport\": \"forbidden\""));
+        // Keys sorted inside schemas too.
+        let a = text.find("\"a\": {}").unwrap();
+        let b = text.find("\"b\": {}").unwrap();
+        assert!(a < b);
+        assert_eq!(lock.tools[0].sha256.len(), 64);
+    }
+
+    #[test]
+    fn round_trip_is_byte_identical() {
+        let lock = Lock::new(facts(), stdio(), vec![json!({"name": "t"})]).unwrap();
+        let text = lock.to_canonical_json();
+        let again = Lock::from_json(&text, "test").unwrap();
+        assert_eq!(again, lock);
+        assert_eq!(again.to_canonical_json(), text);
+    }
+
+    #[test]
+    fn hand_edited_definition_gets_a_fresh_hash() {
+        let lock = Lock::new(facts(), stdio(), vec![json!({"name": "t"})]).unwrap();
+        let edited = lock
+            .to_canonical_json()
+            .replace("\"name\": \"t\"\n", "\"name\": \"t\",\n \"description\": \"x\"\n");
+        let again = Lock::from_json(&edited, "test").unwrap();
+        assert_ne!(again.tools[0].sha256, lock.tools[0].sha256);
+    }
+
+    #[test]
+    fn rejects_duplicates_unnamed_and_other_versions() {
+        assert!(matches!(
+            Lock::new(facts(), stdio(), vec![json!({"name": "a"}), json!({"name": "a"})]),
+            Err(LockError::DuplicateTool { .. })
+        ));
+        assert!(matches!(
+            Lock::new(facts(), stdio(), vec![json!({"description": "no name"})]),
+            Err(LockError::UnnamedTool { index: 0 })
+        ));
+        let text = Lock::new(facts(), stdio(), vec![])
+            .unwrap()
+            .to_canonical_json()
+            .replace("\"lockVersion\": 1", "\"lockVersion\": 99");
+        assert!(matches!(
+            Lock::from_json(&text, "x"),
+            Err(LockError::Version { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn secrets_are_only_names() {
+        let upstream = Upstream::StreamableHttp {
+            url: "http://127.0.0.1:1/mcp".into(),
+            headers: vec!["Authorization".into()],
+        };
+        let text = Lock::new(facts(), upstream, vec![])
+            .unwrap()
+            .to_canonical_json();
+        assert!(text.contains("\"Authorization\""));
+        assert!(text.contains("\"type\": \"streamable-http\""));
+    }
+}
