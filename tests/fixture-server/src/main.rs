@@ -1,1 +1,143 @@
-fn main() {}
+//! `mcp-fixture-server`: an MCP server whose tools come from a JSON file (or are
+//! generated), used as the upstream for mcpo-gen's end-to-end tests. See the
+//! package README for the tool file format and the behaviours.
+
+mod behavior;
+mod catalog;
+mod handler;
+mod http;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use rmcp::{ServiceExt, transport::io::stdio_pipes};
+
+use crate::{
+    catalog::Catalog,
+    handler::{FixtureServer, ServerSettings},
+    http::RequiredHeader,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "An MCP server for tests: tools from a JSON file, scripted behaviours"
+)]
+struct Cli {
+    /// Tool file: {"tools": [MCP tool objects], "behaviors": {"<name>": {"kind": ...}}}.
+    #[arg(long, value_name = "FILE", conflicts_with = "generate_tools")]
+    tools: Option<PathBuf>,
+    /// Serve N generated echo tools `tool_0000`, `tool_0001`, ... instead of a file.
+    #[arg(long, value_name = "N")]
+    generate_tools: Option<usize>,
+    /// At most N tools per `tools/list` page (clients must follow `nextCursor`).
+    /// Default: every tool in one page.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    page_size: Option<u64>,
+    #[arg(long, value_enum, default_value_t = Transport::Stdio)]
+    transport: Transport,
+    /// HTTP port on 127.0.0.1; 0 picks a free one (printed on the first stdout line).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// HTTP only: answer 401 unless the request carries this header ('Name: value').
+    /// Repeatable.
+    #[arg(long, value_name = "'NAME: VALUE'")]
+    require_header: Vec<RequiredHeader>,
+    /// serverInfo.name sent in the initialize result.
+    #[arg(long, default_value = "mcp-fixture-server")]
+    name: String,
+    /// serverInfo.version sent in the initialize result.
+    #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
+    server_version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Transport {
+    Stdio,
+    Http,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if cli.transport == Transport::Stdio && !cli.require_header.is_empty() {
+        anyhow::bail!("--require-header only applies to --transport http");
+    }
+
+    let catalog = match (&cli.tools, cli.generate_tools) {
+        (Some(path), _) => {
+            let (catalog, lossy) = Catalog::from_file(path)?;
+            for field in lossy {
+                // stdout is the MCP channel on stdio, so warnings go to stderr.
+                eprintln!(
+                    "warning: tool {:?}: field `{}` is not served (rmcp's Tool model has no place for it)",
+                    field.tool, field.field
+                );
+            }
+            catalog
+        }
+        (None, Some(count)) => Catalog::generated(count)?,
+        (None, None) => Catalog::default(),
+    };
+    let page_size = cli
+        .page_size
+        .map(usize::try_from)
+        .transpose()
+        .context("--page-size is too large")?;
+    let server = FixtureServer::new(
+        catalog,
+        ServerSettings {
+            name: cli.name,
+            version: cli.server_version,
+            page_size,
+        },
+    );
+
+    match cli.transport {
+        Transport::Stdio => serve_stdio(server).await,
+        Transport::Http => http::serve(server, cli.port, cli.require_header).await,
+    }
+}
+
+/// Serve on stdin/stdout until the client closes stdin (clean exit) or SIGTERM.
+async fn serve_stdio(server: FixtureServer) -> anyhow::Result<()> {
+    let running = server
+        .serve(stdio_pipes())
+        .await
+        .context("MCP initialize over stdio failed")?;
+    tokio::select! {
+        ended = running.waiting() => {
+            ended.context("MCP stdio service failed")?;
+        }
+        () = shutdown_signal() => {}
+    }
+    // A blocking stdin reader thread (when stdin is not a pipe) would keep the runtime
+    // alive after main returns; exiting directly makes shutdown immediate either way.
+    std::process::exit(0);
+}
+
+/// Resolves on SIGTERM or Ctrl-C. If a handler cannot be installed that signal simply
+/// keeps its default action (terminate), which is still a correct exit.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

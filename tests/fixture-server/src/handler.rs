@@ -1,0 +1,171 @@
+//! The MCP side: a hand-written `ServerHandler` (not rmcp's `#[tool]` macros, which
+//! derive schemas from Rust types) so that tool definitions go out as the file wrote them.
+
+use std::sync::Arc;
+
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
+        PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    },
+    service::RequestContext,
+};
+
+use crate::{behavior::Outcome, catalog::Catalog};
+
+/// Server identity and paging, fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub name: String,
+    pub version: String,
+    /// Most tools per `tools/list` page; `None` = everything in one page.
+    pub page_size: Option<usize>,
+}
+
+/// Cheap to clone: the HTTP transport builds one handler per session.
+#[derive(Debug, Clone)]
+pub struct FixtureServer {
+    catalog: Arc<Catalog>,
+    settings: Arc<ServerSettings>,
+}
+
+impl FixtureServer {
+    pub fn new(catalog: Catalog, settings: ServerSettings) -> Self {
+        Self {
+            catalog: Arc::new(catalog),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// One page of the tool list. The cursor is the decimal offset of the page's
+    /// first tool: opaque to clients, trivial to check here.
+    fn page(&self, cursor: Option<&str>) -> Result<ListToolsResult, ErrorData> {
+        let tools = self.catalog.tools();
+        let start = match cursor {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .ok()
+                .filter(|offset| *offset <= tools.len())
+                .ok_or_else(|| {
+                    ErrorData::invalid_params(format!("Invalid cursor: {cursor:?}"), None)
+                })?,
+        };
+        let end = match self.settings.page_size {
+            Some(size) => start.saturating_add(size).min(tools.len()),
+            None => tools.len(),
+        };
+        let mut result = ListToolsResult::with_all_items(tools[start..end].to_vec());
+        if end < tools.len() {
+            result.next_cursor = Some(end.to_string());
+        }
+        Ok(result)
+    }
+}
+
+impl ServerHandler for FixtureServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
+            Implementation::new(self.settings.name.clone(), self.settings.version.clone()),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let cursor = request.as_ref().and_then(|params| params.cursor.as_deref());
+        self.page(cursor)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // Same answer as the Python SDK, so the proxy's mapping of it is exercised.
+        let Some(entry) = self.catalog.entry(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("Unknown tool: {}", request.name),
+                None,
+            ));
+        };
+        let arguments = request.arguments.unwrap_or_default();
+        let cancelled = context.ct.cancelled();
+        match entry
+            .behavior
+            .run(arguments, entry.has_output_schema, cancelled)
+            .await
+        {
+            Outcome::Result(result) => Ok(result.into()),
+            Outcome::Error(error) => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(count: usize, page_size: Option<usize>) -> FixtureServer {
+        FixtureServer::new(
+            Catalog::generated(count).unwrap(),
+            ServerSettings {
+                name: "test".into(),
+                version: "1".into(),
+                page_size,
+            },
+        )
+    }
+
+    #[test]
+    fn pages_cover_every_tool_once() {
+        let server = server(25, Some(10));
+        let mut names = Vec::new();
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = server.page(cursor.as_deref()).unwrap();
+            pages += 1;
+            names.extend(page.tools.iter().map(|tool| tool.name.to_string()));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(names.len(), 25);
+        assert_eq!(names.first().map(String::as_str), Some("tool_0000"));
+        assert_eq!(names.last().map(String::as_str), Some("tool_0024"));
+    }
+
+    #[test]
+    fn no_page_size_means_one_page() {
+        let page = server(25, None).page(None).unwrap();
+        assert_eq!(page.tools.len(), 25);
+        assert_eq!(page.next_cursor, None);
+    }
+
+    #[test]
+    fn exact_multiple_has_no_trailing_empty_page() {
+        let server = server(20, Some(10));
+        let second = server.page(Some("10")).unwrap();
+        assert_eq!(second.tools.len(), 10);
+        assert_eq!(second.next_cursor, None);
+    }
+
+    #[test]
+    fn bad_cursors_are_invalid_params() {
+        let server = server(5, Some(2));
+        for cursor in ["x", "-1", "6", "99999999999999999999999"] {
+            let error = server.page(Some(cursor)).unwrap_err();
+            assert_eq!(
+                error.code,
+                rmcp::model::ErrorCode::INVALID_PARAMS,
+                "{cursor}"
+            );
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Streamable HTTP transport: `http://127.0.0.1:PORT/mcp`, optionally behind a
+//! required header (tests that the proxy forwards custom headers upstream).
+
+use std::{net::Ipv4Addr, sync::Arc};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderName, HeaderValue, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use tokio::io::AsyncWriteExt;
+
+use crate::{handler::FixtureServer, shutdown_signal};
+
+/// A header every request must carry, parsed from `--require-header 'Name: value'`.
+#[derive(Debug, Clone)]
+pub struct RequiredHeader {
+    pub name: HeaderName,
+    pub value: HeaderValue,
+}
+
+impl std::str::FromStr for RequiredHeader {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, value) = text
+            .split_once(':')
+            .ok_or_else(|| format!("expected 'Name: value', got {text:?}"))?;
+        let name = HeaderName::try_from(name.trim())
+            .map_err(|error| format!("bad header name {name:?}: {error}"))?;
+        let value = HeaderValue::try_from(value.trim())
+            .map_err(|error| format!("bad header value: {error}"))?;
+        Ok(Self { name, value })
+    }
+}
+
+/// Serve until SIGTERM / Ctrl-C. Port 0 picks a free port; either way the first stdout
+/// line is `listening on http://127.0.0.1:PORT/mcp` so a test can read the address.
+pub async fn serve(
+    server: FixtureServer,
+    port: u16,
+    required_headers: Vec<RequiredHeader>,
+) -> anyhow::Result<()> {
+    let config = StreamableHttpServerConfig::default();
+    // Cancelling this ends open SSE streams, without which graceful shutdown would
+    // wait for clients that never hang up.
+    let sessions_stop = config.cancellation_token.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let router = Router::new()
+        .route_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(
+            Arc::new(required_headers),
+            require_headers,
+        ));
+
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .with_context(|| format!("cannot bind 127.0.0.1:{port}"))?;
+    let address = listener.local_addr()?;
+    let mut stdout = tokio::io::stdout();
+    stdout
+        .write_all(format!("listening on http://{address}/mcp\n").as_bytes())
+        .await?;
+    stdout.flush().await?;
+
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            sessions_stop.cancel();
+        })
+        .await
+        .context("HTTP server failed")
+}
+
+async fn require_headers(
+    State(required): State<Arc<Vec<RequiredHeader>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    for header in required.iter() {
+        if request.headers().get(&header.name) != Some(&header.value) {
+            let message = format!("missing or wrong header {}", header.name);
+            return (StatusCode::UNAUTHORIZED, message).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_required_header() {
+        let header: RequiredHeader = "X-Api-Key:  s3cret ".parse().unwrap();
+        assert_eq!(header.name, "x-api-key");
+        assert_eq!(header.value, "s3cret");
+        let with_colon: RequiredHeader = "Authorization: Bearer a:b".parse().unwrap();
+        assert_eq!(with_colon.value, "Bearer a:b");
+        assert!("no colon".parse::<RequiredHeader>().is_err());
+        assert!("bad name: x".parse::<RequiredHeader>().is_err());
+    }
+}
