@@ -12,3 +12,4 @@ pub mod naming;
 pub mod openapi;
 pub mod schema;
 pub mod snapshot;
+pub mod workflow;

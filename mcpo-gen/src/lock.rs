@@ -48,7 +48,45 @@ pub struct Lock {
     pub generator: Generator,
     pub server: ServerFacts,
     pub upstream: Upstream,
+    /// How the proxy crate is named; part of the lock so that regeneration
+    /// needs nothing else.
+    #[serde(rename = "crate")]
+    pub proxy_crate: ProxyCrate,
     pub tools: Vec<LockedTool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyCrate {
+    /// Cargo package (and binary) name of the generated crate.
+    pub name: String,
+}
+
+impl ProxyCrate {
+    /// A valid Cargo package name from any text: lower case ASCII letters,
+    /// digits, `-` and `_`, starting with a letter.
+    pub fn from_name(name: &str) -> Self {
+        let mut package: String = name
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | '0'..='9' | '-' | '_' => c,
+                'A'..='Z' => c.to_ascii_lowercase(),
+                _ => '-',
+            })
+            .collect();
+        package = package.trim_matches(['-', '_']).to_string();
+        if package.is_empty() {
+            package.push_str("mcp-proxy");
+        } else if !package.starts_with(|c: char| c.is_ascii_lowercase()) {
+            package.insert_str(0, "mcp-");
+        }
+        ProxyCrate { name: package }
+    }
+
+    /// The default when the user names nothing: `<server name>-proxy`.
+    pub fn for_server(server_name: &str) -> Self {
+        let base = server_name.trim_end_matches("-proxy");
+        Self::from_name(&format!("{base}-proxy"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,6 +246,7 @@ impl Lock {
         Ok(Lock {
             lock_version: LOCK_VERSION,
             generator: Generator::current(),
+            proxy_crate: ProxyCrate::for_server(&server.name),
             server,
             upstream,
             tools,
@@ -238,7 +277,7 @@ impl Lock {
             .into_iter()
             .map(|tool| tool.definition)
             .collect();
-        let rebuilt = Lock::new(lock.server, lock.upstream, definitions)?;
+        let rebuilt = Lock::new(lock.server.clone(), lock.upstream.clone(), definitions)?;
         lock.tools = rebuilt.tools;
         Ok(lock)
     }
@@ -360,6 +399,15 @@ mod tests {
             Lock::from_json(&text, "x"),
             Err(LockError::Version { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn crate_names_are_valid_packages() {
+        assert_eq!(ProxyCrate::for_server("mcp-time").name, "mcp-time-proxy");
+        assert_eq!(ProxyCrate::for_server("Everything Server").name, "everything-server-proxy");
+        assert_eq!(ProxyCrate::from_name("9lives").name, "mcp-9lives");
+        assert_eq!(ProxyCrate::from_name("").name, "mcp-proxy");
+        assert_eq!(ProxyCrate::from_name("time-proxy").name, "time-proxy");
     }
 
     #[test]

@@ -1,1 +1,199 @@
-fn main() {}
+//! The `mcpo-gen` command line: flag parsing and exit codes only; the work
+//! lives in the library (`mcpo_gen::workflow`).
+//!
+//! Exit codes: 0 success / up to date, 1 needs attention (check found
+//! drift, diff crossed `--fail-on`), 2 error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mcpo_gen::snapshot;
+use mcpo_gen::workflow::{self, Progress, ServerType};
+
+#[derive(Parser)]
+#[command(
+    name = "mcpo-gen",
+    version,
+    about = "Snapshot an MCP server and emit a typed REST/OpenAPI proxy crate",
+    after_help = "Examples:\n  \
+        mcpo-gen --out ./time-proxy -- uvx mcp-server-time\n  \
+        mcpo-gen --out ./remote-proxy --server-type streamable-http \\\n    \
+        --header '{\"Authorization\":\"Bearer t\"}' -- http://127.0.0.1:3001/mcp\n  \
+        mcpo-gen generate --lock time-proxy/mcp.lock.json --out ./time-proxy\n  \
+        mcpo-gen check generated-examples/*",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    new: NewArgs,
+}
+
+/// Snapshot a server and generate its proxy crate (the default verb).
+#[derive(Args)]
+struct NewArgs {
+    /// Folder of the generated crate (created if missing).
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Cargo package name of the crate [default: the --out folder's name].
+    #[arg(long)]
+    crate_name: Option<String>,
+    /// Write even if --out holds a crate mcpo-gen did not generate.
+    #[arg(long)]
+    force: bool,
+    /// No progress output.
+    #[arg(long, short)]
+    quiet: bool,
+    /// The server: a command and its arguments (stdio), or a URL.
+    #[arg(last = true, required = true, value_name = "SERVER")]
+    server: Vec<String>,
+}
+
+#[derive(Args, Clone)]
+struct ConnectArgs {
+    /// How to reach the server.
+    #[arg(long, value_enum, default_value = "stdio")]
+    server_type: ServerType,
+    /// Header for HTTP servers: 'Name: value' or a JSON object; repeatable.
+    /// Only names are recorded in the lock.
+    #[arg(long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Environment variable for a stdio server, KEY=VALUE; repeatable.
+    /// Only names are recorded in the lock.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Seconds allowed to start the server, initialize and list tools.
+    #[arg(long, default_value_t = 60)]
+    connect_timeout: u64,
+    /// Show the server's stderr while snapshotting.
+    #[arg(long)]
+    server_logs: bool,
+}
+
+impl ConnectArgs {
+    fn options(&self) -> snapshot::Options {
+        snapshot::Options {
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            echo_server_stderr: self.server_logs,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a crate from a lock file alone (no network).
+    Generate {
+        /// The mcp.lock.json to generate from.
+        #[arg(long)]
+        lock: PathBuf,
+        /// Folder of the generated crate.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write even if --out holds a crate mcpo-gen did not generate.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check that generated crates match their locks (exit 1 if one does not).
+    Check {
+        /// Generated crate folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Lines of diff shown per changed file.
+        #[arg(long, default_value_t = 40)]
+        diff_lines: usize,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => {
+            let args = cli.new;
+            let progress = Progress { quiet: args.quiet };
+            let out = args.out.expect("clap requires --out");
+            let target = workflow::target(
+                args.connect.server_type,
+                &args.server,
+                workflow::parse_headers(&args.connect.headers)?,
+                workflow::parse_env(&args.connect.env)?,
+            )?;
+            let crate_name = args
+                .crate_name
+                .clone()
+                .or_else(|| workflow::default_crate_name(&out));
+            let lock = workflow::snapshot(
+                &target,
+                &args.connect.options(),
+                crate_name.as_deref(),
+                progress,
+            )?;
+            workflow::generate(&lock, &out, args.force, progress)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Generate {
+            lock,
+            out,
+            force,
+            quiet,
+        }) => {
+            let lock = workflow::read_lock(&lock)?;
+            workflow::generate(&lock, &out, force, Progress { quiet })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Check {
+            dirs,
+            diff_lines,
+            quiet,
+        }) => {
+            let progress = Progress { quiet };
+            let mut stale = 0;
+            for dir in &dirs {
+                let outcome = workflow::check(dir)?;
+                if outcome.drift.is_empty() {
+                    progress.say(format_args!("{}: up to date", dir.display()));
+                    continue;
+                }
+                stale += 1;
+                println!(
+                    "{}: needs regeneration ({} file{}):",
+                    dir.display(),
+                    outcome.drift.len(),
+                    if outcome.drift.len() == 1 { "" } else { "s" }
+                );
+                for drift in &outcome.drift {
+                    println!("{}", workflow::drift_summary(drift, diff_lines));
+                }
+                println!(
+                    "fix: mcpo-gen generate --lock {} --out {}",
+                    dir.join(mcpo_gen::lock::LOCK_FILE_NAME).display(),
+                    dir.display()
+                );
+            }
+            Ok(if stale == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,282 @@
-//! Placeholder: being written.
+//! Emit: turn a [`Lock`] into the files of a standalone proxy crate.
+//!
+//! Rendering is pure (lock in, file map out) so that `generate` writes the
+//! map and `check` compares it with what is on disk. Rust is produced with
+//! quote + prettyplease ([`tools_rs`]); everything else with minijinja
+//! templates; the runtime is copied verbatim from `templates/runtime/`.
+
+mod templates;
+mod tools_rs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::lock::{LOCK_FILE_NAME, Lock, canonical_pretty};
+
+/// Marks every generated file; `write` refuses to overwrite a crate without it.
+pub const GENERATED_MARKER: &str = "@generated";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error("template {name} failed: {source}")]
+    Template {
+        name: String,
+        source: minijinja::Error,
+    },
+    #[error("the generated tools.rs is not valid Rust ({reason}); this is a bug in mcpo-gen, please report it with the lock file")]
+    InvalidRust { reason: String },
+    #[error(
+        "{dir} holds a Cargo.toml that mcpo-gen did not generate; \
+         choose an empty or previously generated folder, or pass --force"
+    )]
+    NotGenerated { dir: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The files of a crate, keyed by path relative to the crate root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedCrate {
+    pub files: BTreeMap<PathBuf, String>,
+}
+
+/// Folders whose every file is generated: stale files there are removed.
+const OWNED_DIRS: &[&str] = &["src/runtime"];
+
+fn header(comment: &str, source: &str) -> String {
+    format!(
+        "{comment} {GENERATED_MARKER} by mcpo-gen {} from {source} -- do not edit.\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Renders every file of the proxy crate for `lock`. Deterministic: the
+/// same lock always gives the same map.
+pub fn render(lock: &Lock) -> Result<RenderedCrate, EmitError> {
+    let mut files = BTreeMap::new();
+    files.insert(PathBuf::from(LOCK_FILE_NAME), lock.to_canonical_json());
+    files.insert(
+        PathBuf::from("openapi.json"),
+        canonical_pretty(&crate::openapi::document(lock)),
+    );
+    files.insert(
+        PathBuf::from("src/tools.rs"),
+        format!("{}{}", header("//", LOCK_FILE_NAME), tools_rs::render(lock)?),
+    );
+    for (name, text) in templates::render_all(lock)? {
+        files.insert(PathBuf::from(name), text);
+    }
+    for (source, text) in templates::rust_sources() {
+        let target = match source.strip_prefix("runtime/") {
+            Some(rest) => format!("src/runtime/{rest}"),
+            None => format!("src/{source}"),
+        };
+        let text = format!("{}{text}", header("//", &format!("templates/{source}")));
+        files.insert(PathBuf::from(target), text);
+    }
+    Ok(RenderedCrate { files })
+}
+
+/// A file whose content on disk differs from what the lock renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    Missing(PathBuf),
+    Changed {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    /// A file in a generated-only folder that generation would remove.
+    Extra(PathBuf),
+}
+
+impl Drift {
+    pub fn path(&self) -> &Path {
+        match self {
+            Drift::Missing(path) | Drift::Extra(path) => path,
+            Drift::Changed { path, .. } => path,
+        }
+    }
+}
+
+fn owned_files_on_disk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for owned in OWNED_DIRS {
+        if let Ok(entries) = std::fs::read_dir(dir.join(owned)) {
+            for entry in entries.flatten() {
+                if entry.path().is_file() {
+                    found.push(Path::new(owned).join(entry.file_name()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+impl RenderedCrate {
+    /// Compares with a crate folder; empty means up to date.
+    pub fn compare(&self, dir: &Path) -> Vec<Drift> {
+        let mut drift = Vec::new();
+        for (path, expected) in &self.files {
+            match std::fs::read(dir.join(path)) {
+                Err(_) => drift.push(Drift::Missing(path.clone())),
+                Ok(bytes) if bytes != expected.as_bytes() => drift.push(Drift::Changed {
+                    path: path.clone(),
+                    expected: expected.clone(),
+                    actual: String::from_utf8_lossy(&bytes).into_owned(),
+                }),
+                Ok(_) => {}
+            }
+        }
+        for path in owned_files_on_disk(dir) {
+            if !self.files.contains_key(&path) {
+                drift.push(Drift::Extra(path));
+            }
+        }
+        drift
+    }
+
+    /// Writes the crate into `dir`, creating it if needed. Only files that
+    /// changed are rewritten (so cargo doesn't rebuild needlessly), and stale
+    /// files in generated-only folders are removed. Refuses to write over a
+    /// crate mcpo-gen did not generate unless `force`.
+    pub fn write(&self, dir: &Path, force: bool) -> Result<usize, EmitError> {
+        let write_error = |path: &Path, source| EmitError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        if !force
+            && let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml"))
+            && !manifest.contains(GENERATED_MARKER)
+        {
+            return Err(EmitError::NotGenerated {
+                dir: dir.display().to_string(),
+            });
+        }
+        let mut written = 0;
+        for drift in self.compare(dir) {
+            let path = dir.join(drift.path());
+            match drift {
+                Drift::Extra(_) => {
+                    std::fs::remove_file(&path).map_err(|error| write_error(&path, error))?
+                }
+                Drift::Missing(relative) | Drift::Changed { path: relative, .. } => {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(|error| write_error(parent, error))?;
+                    }
+                    std::fs::write(&path, &self.files[&relative])
+                        .map_err(|error| write_error(&path, error))?;
+                    written += 1;
+                }
+            }
+        }
+        Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::{ServerFacts, Upstream};
+    use serde_json::json;
+
+    pub(crate) fn sample_lock() -> Lock {
+        Lock::new(
+            ServerFacts {
+                name: "mcp-time".into(),
+                version: "1.0.0".into(),
+                title: None,
+                protocol_version: "2025-06-18".into(),
+                capabilities: json!({"tools": {"listChanged": false}}),
+                instructions: None,
+            },
+            Upstream::Stdio {
+                command: "uvx".into(),
+                args: vec!["mcp-server-time".into()],
+                env: vec![],
+            },
+            vec![
+                json!({
+                    "name": "get_current_time",
+                    "description": "Get current time in a specific timezone",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {"timezone": {"type": "string", "description": "IANA name"}},
+                        "required": ["timezone"]
+                    }
+                }),
+                json!({"name": "get-time", "inputSchema": {"type": "object"}}),
+                json!({"name": "get_time", "inputSchema": {"type": "object"}}),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn renders_a_complete_crate_with_headers() {
+        let rendered = render(&sample_lock()).unwrap();
+        for required in [
+            "Cargo.toml",
+            "README.md",
+            "mcp.lock.json",
+            "openapi.json",
+            "src/main.rs",
+            "src/tools.rs",
+            "src/runtime/mod.rs",
+        ] {
+            assert!(
+                rendered.files.contains_key(Path::new(required)),
+                "missing {required}"
+            );
+        }
+        for (path, text) in &rendered.files {
+            let is_json = path.extension().is_some_and(|ext| ext == "json");
+            if !is_json {
+                assert!(
+                    text.lines().take(3).any(|line| line.contains(GENERATED_MARKER)),
+                    "{} has no @generated header",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        assert_eq!(render(&sample_lock()).unwrap(), render(&sample_lock()).unwrap());
+    }
+
+    #[test]
+    fn write_then_compare_is_clean_and_detects_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let rendered = render(&sample_lock()).unwrap();
+        assert!(rendered.write(dir.path(), false).unwrap() > 5);
+        assert!(rendered.compare(dir.path()).is_empty());
+        assert_eq!(rendered.write(dir.path(), false).unwrap(), 0);
+
+        std::fs::write(dir.path().join("src/tools.rs"), "// edited by hand\n").unwrap();
+        std::fs::write(dir.path().join("src/runtime/stale.rs"), "").unwrap();
+        let drift = rendered.compare(dir.path());
+        assert_eq!(drift.len(), 2, "{drift:?}");
+        rendered.write(dir.path(), false).unwrap();
+        assert!(rendered.compare(dir.path()).is_empty());
+        assert!(!dir.path().join("src/runtime/stale.rs").exists());
+    }
+
+    #[test]
+    fn refuses_to_overwrite_a_crate_it_did_not_generate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"mine\"\n").unwrap();
+        let rendered = render(&sample_lock()).unwrap();
+        assert!(matches!(
+            rendered.write(dir.path(), false),
+            Err(EmitError::NotGenerated { .. })
+        ));
+        rendered.write(dir.path(), true).unwrap();
+    }
+}

@@ -1,0 +1,113 @@
+//! `src/tools.rs` of the generated crate: the typed models from
+//! [`crate::schema`], one axum handler per tool, and the router.
+//!
+//! Every path is written in full (`axum::extract::State`, ...) rather than
+//! imported, so that a crate with zero tools has no unused imports.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+use super::EmitError;
+use crate::lock::{LOCK_FILE_NAME, Lock};
+use crate::naming::{UniqueNames, snake_ident, tool_route};
+use crate::schema::{LoweredTypes, lower_tools};
+
+/// An identifier from a name that may be a raw identifier (`r#type`).
+pub(crate) fn ident(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
+}
+
+/// `#[doc = "..."]` attributes, one per line, so any text is safe.
+fn doc_attributes(text: &str) -> TokenStream {
+    let lines = text.lines().map(|line| format!(" {line}"));
+    quote! { #(#[doc = #lines])* }
+}
+
+pub fn render(lock: &Lock) -> Result<String, EmitError> {
+    let LoweredTypes { items, tools } = lower_tools(&lock.tools);
+
+    let mut handler_names = UniqueNames::new();
+    handler_names.reserve("router");
+    let mut handlers = Vec::with_capacity(lock.tools.len());
+    let mut routes = Vec::with_capacity(lock.tools.len());
+    for tool in &lock.tools {
+        let handler = ident(&handler_names.claim(&snake_ident(&tool.name)));
+        let (input, output) = match tools.get(&tool.name) {
+            Some(types) => (
+                types.input.clone(),
+                types
+                    .output
+                    .clone()
+                    .unwrap_or_else(|| quote!(serde_json::Value)),
+            ),
+            None => (quote!(serde_json::Value), quote!(serde_json::Value)),
+        };
+        let mut doc = format!("`POST {}`: calls the MCP tool `{}`.", tool_route(&tool.name), tool.name);
+        if let Some(description) = tool.description() {
+            doc.push_str("\n\n");
+            doc.push_str(description);
+        }
+        let doc = doc_attributes(&doc);
+        let name = &tool.name;
+        handlers.push(quote! {
+            #doc
+            pub async fn #handler(
+                axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+                request: axum::extract::Request,
+            ) -> axum::response::Response {
+                app.call_tool::<#input, #output>(#name, request).await
+            }
+        });
+        let route = tool_route(&tool.name);
+        routes.push(quote! { .route(#route, axum::routing::post(#handler)) });
+    }
+
+    let module_doc = format!(
+        "Typed models and handlers for the tools of the MCP server `{}` {}.\n\n\
+         Generated from `{LOCK_FILE_NAME}`; regenerate instead of editing.",
+        lock.server.name, lock.server.version
+    );
+    let module_doc_lines = module_doc.lines().map(|line| format!(" {line}"));
+    let module_doc = quote! { #(#![doc = #module_doc_lines])* };
+    let file = quote! {
+        #module_doc
+
+        #items
+
+        #(#handlers)*
+
+        /// Every tool route, mounted by the runtime under `--root-path`.
+        pub fn router() -> axum::Router<crate::runtime::App> {
+            axum::Router::new() #(#routes)*
+        }
+    };
+    let syntax = syn::parse2::<syn::File>(file).map_err(|error| EmitError::InvalidRust {
+        reason: error.to_string(),
+    })?;
+    Ok(prettyplease::unparse(&syntax))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_identifiers_are_kept_raw() {
+        assert_eq!(ident("r#type").to_string(), "r#type");
+        assert_eq!(ident("plain").to_string(), "plain");
+    }
+
+    #[test]
+    fn one_handler_and_route_per_tool_with_unique_names() {
+        let text = render(&super::super::tests::sample_lock()).unwrap();
+        assert!(text.contains("pub async fn get_current_time("));
+        assert!(text.contains("pub async fn get_time("));
+        assert!(text.contains("pub async fn get_time_2("));
+        assert!(text.contains(".route(\"/get-time\", axum::routing::post(get_time"));
+        assert!(text.contains("\"get_current_time\", request"));
+        assert!(text.contains("pub fn router()"));
+    }
+}

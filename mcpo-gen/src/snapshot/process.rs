@@ -1,0 +1,109 @@
+//! Spawning a stdio MCP server in its own process group.
+//!
+//! `npx` and `uvx` start the real server as a grandchild; killing only the
+//! direct child leaves it running. The child leads a new process group and
+//! [`ProcessGroupGuard`] kills the whole group when dropped.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use process_wrap::tokio::{CommandWrap, ProcessGroup};
+use rmcp::transport::TokioChildProcess;
+use tokio::io::AsyncReadExt;
+
+/// Kills a process group (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct ProcessGroupGuard {
+    pgid: i32,
+}
+
+impl Drop for ProcessGroupGuard {
+    fn drop(&mut self) {
+        // SAFETY: killpg only sends a signal; a stale pgid at worst returns ESRCH.
+        unsafe {
+            libc::killpg(self.pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// The last bytes the server wrote to stderr, for error messages.
+#[derive(Debug, Clone, Default)]
+pub struct StderrTail(Arc<Mutex<Vec<u8>>>);
+
+const STDERR_TAIL_BYTES: usize = 4096;
+
+impl StderrTail {
+    fn push(&self, chunk: &[u8]) {
+        let mut buffer = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        buffer.extend_from_slice(chunk);
+        let excess = buffer.len().saturating_sub(STDERR_TAIL_BYTES);
+        buffer.drain(..excess);
+    }
+
+    /// The captured text, trimmed; empty when the server printed nothing.
+    pub fn text(&self) -> String {
+        let buffer = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        String::from_utf8_lossy(&buffer).trim().to_string()
+    }
+}
+
+pub struct SpawnedServer {
+    pub transport: TokioChildProcess,
+    pub guard: ProcessGroupGuard,
+    pub stderr: StderrTail,
+}
+
+/// Starts `command args...` as the leader of a new process group, with
+/// piped stdio. `env` is added to the inherited environment.
+pub fn spawn(
+    command: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    echo_stderr: bool,
+) -> std::io::Result<SpawnedServer> {
+    let mut wrapped = CommandWrap::with_new(command, |cmd| {
+        cmd.args(args).envs(env).kill_on_drop(true);
+    });
+    wrapped.wrap(ProcessGroup::leader());
+    let (transport, child_stderr) = TokioChildProcess::builder(wrapped)
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = transport
+        .id()
+        .ok_or_else(|| std::io::Error::other("the server exited before it could be tracked"))?;
+    let guard = ProcessGroupGuard { pgid: pid as i32 };
+    let stderr = StderrTail::default();
+    if let Some(mut child_stderr) = child_stderr {
+        let tail = stderr.clone();
+        tokio::spawn(async move {
+            let mut chunk = [0u8; 1024];
+            while let Ok(read @ 1..) = child_stderr.read(&mut chunk).await {
+                tail.push(&chunk[..read]);
+                if echo_stderr {
+                    eprint!("{}", String::from_utf8_lossy(&chunk[..read]));
+                }
+            }
+        });
+    }
+    Ok(SpawnedServer {
+        transport,
+        guard,
+        stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_tail_keeps_the_end() {
+        let tail = StderrTail::default();
+        tail.push(&vec![b'a'; STDERR_TAIL_BYTES]);
+        tail.push(b"\nlast words\n");
+        let text = tail.text();
+        assert!(text.ends_with("last words"));
+        assert!(text.len() <= STDERR_TAIL_BYTES);
+    }
+}

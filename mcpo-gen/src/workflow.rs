@@ -1,0 +1,263 @@
+//! The verbs the CLI runs, composed from the pipeline stages. Each returns
+//! what happened; `main.rs` only parses flags and maps outcomes to exit codes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::emit::{self, Drift};
+use crate::lock::{LOCK_FILE_NAME, Lock, ProxyCrate};
+use crate::snapshot::{self, Target};
+
+/// Progress lines on stderr, silenced by `--quiet`.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub quiet: bool,
+}
+
+impl Progress {
+    pub fn say(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// The transport named by `--server-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServerType {
+    Stdio,
+    #[value(alias = "streamable_http", alias = "http")]
+    StreamableHttp,
+    Sse,
+}
+
+/// Parses `--header` values: a JSON object (`{"Authorization":"Bearer t"}`,
+/// as mcpo takes them) or `Name: value`.
+pub fn parse_headers(values: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut headers = BTreeMap::new();
+    for value in values {
+        let trimmed = value.trim();
+        if trimmed.starts_with('{') {
+            let object: BTreeMap<String, serde_json::Value> = serde_json::from_str(trimmed)
+                .context("--header: not a JSON object of header names to string values")?;
+            for (name, value) in object {
+                let Some(text) = value.as_str() else {
+                    bail!("--header: the value of {name:?} must be a string");
+                };
+                headers.insert(name, text.to_string());
+            }
+        } else if let Some((name, value)) = trimmed.split_once(':') {
+            headers.insert(name.trim().to_string(), value.trim().to_string());
+        } else {
+            bail!("--header: expected 'Name: value' or a JSON object, got a value without ':'");
+        }
+    }
+    Ok(headers)
+}
+
+/// Parses `--env KEY=VALUE` values.
+pub fn parse_env(values: &[String]) -> Result<BTreeMap<String, String>> {
+    values
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+            _ => bail!("--env: expected KEY=VALUE, got {pair:?}"),
+        })
+        .collect()
+}
+
+/// Builds the snapshot target from the trailing arguments after `--`.
+pub fn target(
+    server_type: ServerType,
+    trailing: &[String],
+    headers: BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
+) -> Result<Target> {
+    let Some((first, rest)) = trailing.split_first() else {
+        bail!("name the server after `--`: a command (`-- uvx mcp-server-time`) or a URL");
+    };
+    match server_type {
+        ServerType::Stdio => {
+            if !headers.is_empty() {
+                bail!("--header applies to HTTP servers; use --env for stdio servers");
+            }
+            Ok(Target::Stdio {
+                command: first.clone(),
+                args: rest.to_vec(),
+                env,
+            })
+        }
+        ServerType::StreamableHttp | ServerType::Sse => {
+            if !rest.is_empty() {
+                bail!("an HTTP server is one URL after `--`, got extra arguments {rest:?}");
+            }
+            if !env.is_empty() {
+                bail!("--env applies to stdio servers; use --header for HTTP servers");
+            }
+            if !(first.starts_with("http://") || first.starts_with("https://")) {
+                bail!("{first:?} is not an http:// or https:// URL");
+            }
+            let url = first.clone();
+            Ok(match server_type {
+                ServerType::Sse => Target::Sse { url, headers },
+                _ => Target::StreamableHttp { url, headers },
+            })
+        }
+    }
+}
+
+/// Connects, snapshots, and returns the lock (crate name set).
+pub fn snapshot(
+    target: &Target,
+    options: &snapshot::Options,
+    crate_name: Option<&str>,
+    progress: Progress,
+) -> Result<Lock> {
+    progress.say(format_args!("Connecting to {} ...", target.upstream().describe()));
+    let mut lock = snapshot::block_on(snapshot::snapshot(target, options))?;
+    if let Some(name) = crate_name {
+        lock.proxy_crate = ProxyCrate::from_name(name);
+    }
+    progress.say(format_args!(
+        "Snapshotted {} {} (protocol {}): {} tool{}",
+        lock.server.name,
+        lock.server.version,
+        lock.server.protocol_version,
+        lock.tools.len(),
+        if lock.tools.len() == 1 { "" } else { "s" }
+    ));
+    Ok(lock)
+}
+
+/// Renders and writes the crate for `lock` into `out`.
+pub fn generate(lock: &Lock, out: &Path, force: bool, progress: Progress) -> Result<()> {
+    let rendered = emit::render(lock)?;
+    let written = rendered
+        .write(out, force)
+        .with_context(|| format!("writing the crate to {}", out.display()))?;
+    progress.say(format_args!(
+        "Wrote {} ({} of {} files changed). Run it: cd {} && cargo run -- --port 8000",
+        out.display(),
+        written,
+        rendered.files.len(),
+        out.display()
+    ));
+    Ok(())
+}
+
+/// The crate name when the user gave none: the output folder's name, as
+/// `mcpo-gen --out ./time-proxy` promises a crate called `time-proxy`.
+pub fn default_crate_name(out: &Path) -> Option<String> {
+    out.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .filter(|name| !name.is_empty() && name != "." && name != "..")
+}
+
+/// Reads the lock of a crate folder (or a lock file path).
+pub fn read_lock(path: &Path) -> Result<Lock> {
+    let file = if path.is_dir() {
+        path.join(LOCK_FILE_NAME)
+    } else {
+        path.to_path_buf()
+    };
+    Ok(Lock::read(&file)?)
+}
+
+/// One crate's `check` result.
+pub struct CheckOutcome {
+    pub dir: PathBuf,
+    pub drift: Vec<Drift>,
+}
+
+/// Regenerates `dir` from its own lock in memory and compares.
+pub fn check(dir: &Path) -> Result<CheckOutcome> {
+    let lock = read_lock(dir).with_context(|| format!("checking {}", dir.display()))?;
+    let rendered = emit::render(&lock)?;
+    Ok(CheckOutcome {
+        dir: dir.to_path_buf(),
+        drift: rendered.compare(dir),
+    })
+}
+
+/// A short unified diff of one drifted file, for `check`'s report.
+pub fn drift_summary(drift: &Drift, max_lines: usize) -> String {
+    match drift {
+        Drift::Missing(path) => format!("missing: {}", path.display()),
+        Drift::Extra(path) => format!("not generated (would be removed): {}", path.display()),
+        Drift::Changed {
+            path,
+            expected,
+            actual,
+        } => {
+            let diff = similar::TextDiff::from_lines(actual.as_str(), expected.as_str());
+            let unified = diff
+                .unified_diff()
+                .context_radius(2)
+                .header(
+                    &format!("{} (on disk)", path.display()),
+                    &format!("{} (generated)", path.display()),
+                )
+                .to_string();
+            let mut lines: Vec<&str> = unified.lines().collect();
+            let total = lines.len();
+            lines.truncate(max_lines);
+            let mut text = format!("changed: {}\n{}", path.display(), lines.join("\n"));
+            if total > max_lines {
+                text.push_str(&format!("\n... ({} more diff lines)", total - max_lines));
+            }
+            text
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_both_forms() {
+        let headers = parse_headers(&[
+            r#"{"Authorization": "Bearer t"}"#.to_string(),
+            "X-Trace: abc: def".to_string(),
+        ])
+        .unwrap();
+        assert_eq!(headers["Authorization"], "Bearer t");
+        assert_eq!(headers["X-Trace"], "abc: def");
+        assert!(parse_headers(&["no colon".into()]).is_err());
+        assert!(parse_headers(&[r#"{"A": 1}"#.into()]).is_err());
+    }
+
+    #[test]
+    fn targets_check_their_arguments() {
+        let none = BTreeMap::new;
+        assert!(target(ServerType::Stdio, &[], none(), none()).is_err());
+        assert!(
+            target(ServerType::StreamableHttp, &["ftp://x".into()], none(), none()).is_err()
+        );
+        let http = target(
+            ServerType::StreamableHttp,
+            &["http://127.0.0.1:1/mcp".into()],
+            none(),
+            none(),
+        )
+        .unwrap();
+        assert!(matches!(http, Target::StreamableHttp { .. }));
+        let stdio = target(
+            ServerType::Stdio,
+            &["uvx".into(), "mcp-server-time".into()],
+            none(),
+            parse_env(&["TZ=UTC".into()]).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(stdio, Target::Stdio { ref args, .. } if args == &["mcp-server-time"]));
+        assert!(parse_env(&["=x".into()]).is_err());
+    }
+
+    #[test]
+    fn crate_name_defaults_to_the_folder() {
+        assert_eq!(default_crate_name(Path::new("./time-proxy")).as_deref(), Some("time-proxy"));
+        assert_eq!(default_crate_name(Path::new(".")), None);
+    }
+}
