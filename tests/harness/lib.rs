@@ -1,1 +1,315 @@
-//! End-to-end test harness.
+//! End-to-end test harness: build the generator and the generated proxies,
+//! start real MCP servers and real proxies, call them over HTTP.
+//!
+//! Everything a test needs from outside Rust (uv, the Node servers, the
+//! OpenAPI validator) is installed by `scripts/setup-test-deps.sh`; when it
+//! is missing the tests fail with that instruction instead of skipping.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Pinned upstream servers, as the generated examples' locks record them.
+pub const MCP_SERVER_TIME: &str = "mcp-server-time==2026.10.19";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn require(path: &Path, what: &str) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{what} is missing at {}: run scripts/setup-test-deps.sh",
+        path.display()
+    );
+    path.to_path_buf()
+}
+
+/// The venv bin folder with `uvx` and `openapi-spec-validator`.
+pub fn tools_bin() -> PathBuf {
+    let bin = workspace_root().join("target/test-tools/venv/bin");
+    require(&bin.join("uvx"), "uvx");
+    bin
+}
+
+/// PATH with the test tools first, so locks that say `uvx` find ours.
+pub fn path_with_tools() -> OsString {
+    let mut paths = vec![tools_bin()];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).expect("PATH entries are valid")
+}
+
+/// Entry script of an npm-pinned server package under tests/upstreams.
+pub fn node_server(package: &str) -> PathBuf {
+    let dir = workspace_root()
+        .join("tests/upstreams/node_modules/@modelcontextprotocol")
+        .join(package);
+    require(&dir.join("dist/index.js"), package)
+}
+
+/// Builds packages of the workspace once per test process (cargo is a no-op
+/// when they are fresh) and returns the folder of their binaries.
+pub fn build(packages: &[&str]) -> PathBuf {
+    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|package| !built.contains(*package))
+        .collect();
+    if !missing.is_empty() {
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .current_dir(workspace_root())
+            .args(["build", "--quiet"]);
+        for package in &missing {
+            command.args(["-p", package]);
+        }
+        let status = command.status().expect("cargo runs");
+        assert!(status.success(), "cargo build {missing:?} failed");
+        built.extend(missing.iter().map(|package| package.to_string()));
+    }
+    target_dir().join("debug")
+}
+
+pub fn mcpo_gen_bin() -> PathBuf {
+    build(&["mcpo-gen"]).join("mcpo-gen")
+}
+
+/// Runs mcpo-gen with the test tools on PATH.
+pub fn mcpo_gen(args: &[&str]) -> Output {
+    Command::new(mcpo_gen_bin())
+        .args(args)
+        .env("PATH", path_with_tools())
+        .stdin(Stdio::null())
+        .output()
+        .expect("mcpo-gen runs")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// A running child process (proxy or server), stopped with SIGTERM on drop.
+pub struct Running {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGTERM, then wait up to `grace`; returns whether it exited in time.
+    pub fn terminate(&mut self, grace: Duration) -> bool {
+        // SAFETY: sending a signal to our own child.
+        unsafe {
+            libc::kill(self.pid(), libc::SIGTERM);
+        }
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+
+    /// What the process wrote to stderr so far (after it exited).
+    pub fn stderr_text(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(stderr) = self.child.stderr.as_mut() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Starts a proxy binary on a free port and waits until `/healthz` answers.
+pub fn start_proxy(binary: &Path, args: &[&str]) -> Running {
+    let port = free_port();
+    let child = Command::new(binary)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(args)
+        .env("PATH", path_with_tools())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+    let running = Running { child, port };
+    wait_until(Duration::from_secs(30), || {
+        get(&running.url("/healthz")).is_ok_and(|(status, _)| status == 200)
+    });
+    running
+}
+
+/// Waits until `ready` is true or panics after `limit`.
+pub fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("not ready after {limit:?}");
+}
+
+fn client() -> &'static reqwest::blocking::Client {
+    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(90))
+            .build()
+            .expect("an HTTP client")
+    })
+}
+
+/// An HTTP answer: status, headers, body parsed as JSON (or a JSON string
+/// holding the raw text when it is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    fn from(response: reqwest::blocking::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+pub fn get(url: &str) -> reqwest::Result<(u16, String)> {
+    let response = client().get(url).send()?;
+    let status = response.status().as_u16();
+    Ok((status, response.text()?))
+}
+
+/// POSTs a raw body with JSON content type and an optional bearer key.
+pub fn post_raw(url: &str, body: impl Into<reqwest::blocking::Body>, key: Option<&str>) -> Reply {
+    let mut request = client()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    Reply::from(request.send().expect("the proxy answers"))
+}
+
+pub fn post_json(url: &str, body: &Value, key: Option<&str>) -> Reply {
+    post_raw(url, body.to_string(), key)
+}
+
+/// Pids of processes whose command line contains `needle`.
+pub fn processes_matching(needle: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmdline.contains(needle) {
+                pids.push(pid);
+            }
+        }
+    }
+    pids
+}
+
+/// Every file under `dir`, relative path -> bytes, for tree comparisons.
+pub fn read_tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("readable dir").flatten() {
+            let path = entry.path();
+            if path.file_name().is_some_and(|name| name == "target") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path.strip_prefix(root).expect("under root").to_path_buf();
+                out.insert(relative, std::fs::read(&path).expect("readable file"));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Copies a folder tree (skipping `target/`).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for (relative, bytes) in read_tree(from) {
+        let path = to.join(relative);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write");
+    }
+}

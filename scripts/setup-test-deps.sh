@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, pinned, inside the repository:
+#   target/test-tools/venv   uv (uvx) and openapi-spec-validator from PyPI
+#   tests/upstreams          the Node MCP servers (npm ci from package-lock.json)
+# and warms uvx's cache with the pinned Python MCP servers.
+# Idempotent: re-running only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOOLS=target/test-tools
+UV_VERSION=0.13.9
+VALIDATOR_VERSION=0.9.0
+MCP_SERVER_TIME=mcp-server-time==2026.10.19
+
+say() { [ -n "${QUIET:-}" ] || echo "setup-test-deps: $*" >&2; }
+
+if [ ! -x "$TOOLS/venv/bin/uvx" ] || [ ! -x "$TOOLS/venv/bin/openapi-spec-validator" ]; then
+  say "installing uv $UV_VERSION and openapi-spec-validator $VALIDATOR_VERSION into $TOOLS/venv"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
+    "uv==$UV_VERSION" "openapi-spec-validator==$VALIDATOR_VERSION"
+fi
+
+if [ ! -d tests/upstreams/node_modules/@modelcontextprotocol/server-everything ]; then
+  say "installing the Node MCP servers (npm ci in tests/upstreams)"
+  (cd tests/upstreams && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# uvx resolves and caches the server on first use; do it now so the first
+# test doesn't pay for it inside a connect timeout.
+say "warming uvx cache: $MCP_SERVER_TIME"
+PATH="$PWD/$TOOLS/venv/bin:$PATH" uvx --quiet "$MCP_SERVER_TIME" --help >/dev/null
+
+say "ready: PATH=$PWD/$TOOLS/venv/bin:\$PATH"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: installs what they need (scripts/setup-test-deps.sh), checks
+# formatting and lints, checks that the committed generated examples are what
+# their locks generate, then runs the whole workspace's tests (unit tests,
+# generator snapshots, and end-to-end tests against real MCP servers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-test-deps.sh
+export PATH="$PWD/target/test-tools/venv/bin:$PATH"
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy" >&2
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== mcpo-gen check generated-examples/*" >&2
+cargo run --quiet -p mcpo-gen -- check generated-examples/*/
+echo "== cargo test" >&2
+cargo test --workspace
