@@ -1,0 +1,210 @@
+//! The fixture over streamable HTTP: address discovery from stdout, the same tools
+//! and calls as stdio, the required-header guard, and SIGTERM.
+
+mod common;
+
+use std::{
+    collections::HashMap,
+    io::{Read, Write},
+    net::TcpStream,
+    process::Stdio,
+    time::Duration,
+};
+
+use axum::http::{HeaderName, HeaderValue};
+use common::{call, client_config, file_tools, tools_file};
+use rmcp::{
+    ServiceExt,
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A fixture serving HTTP on a free port; killed when dropped.
+struct HttpFixture {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl HttpFixture {
+    async fn start(extra_args: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new(common::BIN)
+            .args(["--transport", "http", "--port", "0"])
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("fixture binary starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("fixture prints its address in time")
+            .expect("stdout readable")
+            .expect("fixture prints a first line");
+        let url = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        assert!(
+            url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"),
+            "{url}"
+        );
+        Self { child, url }
+    }
+
+    /// `host:port` of the server, for raw HTTP requests.
+    fn authority(&self) -> &str {
+        self.url
+            .trim_start_matches("http://")
+            .trim_end_matches("/mcp")
+    }
+
+    async fn client(
+        &self,
+        headers: &[(&'static str, &'static str)],
+    ) -> Result<common::Client, String> {
+        let headers: HashMap<HeaderName, HeaderValue> = headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect();
+        let config =
+            StreamableHttpClientTransportConfig::with_uri(self.url.clone()).custom_headers(headers);
+        let transport = StreamableHttpClientTransport::from_config(config);
+        client_config()
+            .serve(transport)
+            .await
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// Status code of a bare `POST /mcp` (no MCP headers, empty object body).
+fn raw_post_status(authority: &str, extra_header: Option<&str>) -> u16 {
+    let mut stream = TcpStream::connect(authority).expect("connect to fixture");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set timeout");
+    let extra = extra_header.map(|h| format!("{h}\r\n")).unwrap_or_default();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\n{extra}Content-Length: 2\r\n\
+         Connection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).expect("send request");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status_line = response.lines().next().unwrap_or_default().to_owned();
+    status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("bad HTTP response {response:?}"))
+}
+
+#[tokio::test]
+async fn http_serves_the_same_tools_and_calls() {
+    let fixture = HttpFixture::start(&[
+        "--tools",
+        &tools_file("errors.json"),
+        "--name",
+        "http-fixture",
+        "--server-version",
+        "7.0.0",
+    ])
+    .await;
+    let client = fixture.client(&[]).await.expect("handshake over HTTP");
+    assert_eq!(
+        client
+            .peer_info()
+            .expect("initialize result")
+            .server_info
+            .as_ref()
+            .map(|server| server.version.as_str()),
+        Some("7.0.0")
+    );
+
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(
+        serde_json::to_value(&tools).unwrap(),
+        Value::Array(file_tools("errors.json"))
+    );
+
+    let arguments = json!({"message": "over http", "count": 2});
+    let result = client
+        .call_tool(call("echo", arguments.clone()))
+        .await
+        .expect("echo over HTTP");
+    let text = &result.content[0].as_text().unwrap().text;
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), arguments);
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn http_pages_too() {
+    let fixture = HttpFixture::start(&["--generate-tools", "1000", "--page-size", "100"]).await;
+    let client = fixture.client(&[]).await.expect("handshake over HTTP");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(tools.len(), 1000);
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn required_header_guards_every_request() {
+    let fixture = HttpFixture::start(&[
+        "--tools",
+        &tools_file("errors.json"),
+        "--require-header",
+        "X-Fixture-Key: s3cret",
+    ])
+    .await;
+    let authority = fixture.authority().to_owned();
+
+    let statuses = tokio::task::spawn_blocking(move || {
+        (
+            raw_post_status(&authority, None),
+            raw_post_status(&authority, Some("X-Fixture-Key: wrong")),
+            raw_post_status(&authority, Some("X-Fixture-Key: s3cret")),
+        )
+    })
+    .await
+    .expect("raw requests run");
+    assert_eq!(statuses.0, 401, "no header");
+    assert_eq!(statuses.1, 401, "wrong value");
+    assert_ne!(statuses.2, 401, "right header passes the guard to MCP");
+
+    assert!(
+        fixture.client(&[]).await.is_err(),
+        "a client without the header must not get through"
+    );
+    let client = fixture
+        .client(&[("x-fixture-key", "s3cret")])
+        .await
+        .expect("a client with the header connects");
+    let result = client
+        .call_tool(call("echo", json!({"message": "with header"})))
+        .await
+        .expect("echo with header");
+    assert_ne!(result.is_error, Some(true));
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn sigterm_stops_http_even_with_an_open_session() {
+    let mut fixture = HttpFixture::start(&["--generate-tools", "2"]).await;
+    let client = fixture.client(&[]).await.expect("handshake over HTTP");
+    let pid = fixture.child.id().expect("fixture is running");
+    common::sigterm(pid);
+    let status = tokio::time::timeout(Duration::from_secs(10), fixture.child.wait())
+        .await
+        .expect("fixture exits within 10 s of SIGTERM")
+        .expect("wait for fixture");
+    assert_eq!(status.code(), Some(0));
+    drop(client);
+}

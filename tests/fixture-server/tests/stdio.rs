@@ -1,0 +1,290 @@
+//! The fixture over stdio: tool listing (paging, verbatim), every behaviour, and how
+//! the process exits.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{RawSession, call, file_tools, stdio_client, tools_file};
+use rmcp::{ServiceError, model::ErrorCode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn thousand_tools_in_pages_of_100_all_arrive() {
+    let client = stdio_client(&["--generate-tools", "1000", "--page-size", "100"]).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let names: Vec<String> = tools.iter().map(|tool| tool.name.to_string()).collect();
+    let expected: Vec<String> = (0..1000).map(|index| format!("tool_{index:04}")).collect();
+    assert_eq!(names, expected);
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[test]
+fn pages_really_are_pages() {
+    let mut session = RawSession::start(&["--generate-tools", "1000", "--page-size", "100"]);
+    let mut cursor: Option<String> = None;
+    let mut page_lengths = Vec::new();
+    loop {
+        let params = match &cursor {
+            Some(cursor) => json!({"cursor": cursor}),
+            None => json!({}),
+        };
+        let response = session.request("tools/list", params);
+        let result = &response["result"];
+        page_lengths.push(result["tools"].as_array().map_or(0, Vec::len));
+        match result.get("nextCursor").and_then(Value::as_str) {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(page_lengths, vec![100; 10]);
+}
+
+#[test]
+fn bad_cursor_is_invalid_params() {
+    let mut session = RawSession::start(&["--generate-tools", "10", "--page-size", "3"]);
+    let response = session.request("tools/list", json!({"cursor": "not-a-cursor"}));
+    assert_eq!(response["error"]["code"], json!(-32602), "{response}");
+}
+
+#[test]
+fn no_flags_means_no_tools() {
+    let mut session = RawSession::start(&[]);
+    let response = session.request("tools/list", json!({}));
+    assert_eq!(response["result"]["tools"], json!([]), "{response}");
+}
+
+#[test]
+fn tools_on_the_wire_equal_the_file() {
+    for file in ["errors.json", "changed-v1.json", "changed-v2.json"] {
+        let mut session = RawSession::start(&["--tools", &tools_file(file)]);
+        let response = session.request("tools/list", json!({}));
+        assert_eq!(
+            response["result"]["tools"],
+            Value::Array(file_tools(file)),
+            "{file}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rmcp_client_sees_the_same_tools_as_the_file() {
+    let client = stdio_client(&["--tools", &tools_file("changed-v1.json")]).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let served = serde_json::to_value(&tools).expect("tools serialize");
+    assert_eq!(served, Value::Array(file_tools("changed-v1.json")));
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn server_info_comes_from_the_flags() {
+    let client = stdio_client(&["--name", "weather", "--server-version", "2.3.4"]).await;
+    let info = client.peer_info().expect("initialize result");
+    let server = info.server_info.as_ref().expect("serverInfo");
+    assert_eq!(server.name, "weather");
+    assert_eq!(server.version, "2.3.4");
+    assert!(info.capabilities.tools.is_some());
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn echo_returns_the_arguments_as_received() {
+    let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
+    let arguments = json!({
+        "message": "héllo \"world\" */ `code`",
+        "count": 3,
+        "extra": {"nested": [1, 2.5, null, true], "big": 12345678901234567u64}
+    });
+
+    let plain = client
+        .call_tool(call("echo", arguments.clone()))
+        .await
+        .expect("echo answers");
+    assert_ne!(plain.is_error, Some(true));
+    assert_eq!(plain.structured_content, None, "echo has no outputSchema");
+    assert_eq!(plain.content.len(), 1);
+    let text = &plain.content[0].as_text().expect("a text block").text;
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), arguments);
+
+    let typed = client
+        .call_tool(call("echo_structured", arguments.clone()))
+        .await
+        .expect("echo_structured answers");
+    assert_eq!(typed.structured_content, Some(arguments));
+
+    let without_arguments = client
+        .call_tool(call("echo", Value::Null))
+        .await
+        .expect("echo answers without arguments");
+    assert_eq!(without_arguments.content[0].as_text().unwrap().text, "{}");
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn error_behaviours_fail_the_way_they_say() {
+    let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
+
+    let is_error = client
+        .call_tool(call("fails_with_is_error", json!({})))
+        .await
+        .expect("an isError result is still a result");
+    assert_eq!(is_error.is_error, Some(true));
+    assert_eq!(
+        is_error.content[0].as_text().unwrap().text,
+        "Cannot open /nonexistent: no such file"
+    );
+
+    let expectations = [
+        (
+            "fails_with_invalid_params",
+            ErrorCode::INVALID_PARAMS,
+            "Invalid params: value must be even",
+            None,
+        ),
+        (
+            "fails_with_method_not_found",
+            ErrorCode::METHOD_NOT_FOUND,
+            "Method not found",
+            None,
+        ),
+        (
+            "fails_with_internal_error",
+            ErrorCode::INTERNAL_ERROR,
+            "Internal error: database is locked",
+            Some(json!({"retryable": true})),
+        ),
+        (
+            "no_such_tool",
+            ErrorCode::INVALID_PARAMS,
+            "Unknown tool: no_such_tool",
+            None,
+        ),
+    ];
+    for (tool, code, message, data) in expectations {
+        match client.call_tool(call(tool, json!({}))).await {
+            Err(ServiceError::McpError(error)) => {
+                assert_eq!(error.code, code, "{tool}");
+                assert_eq!(error.message, message, "{tool}");
+                assert_eq!(error.data, data, "{tool}");
+            }
+            other => panic!("{tool}: expected a JSON-RPC error, got {other:?}"),
+        }
+    }
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn content_behaviours_return_their_blocks_verbatim() {
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(tools_file("errors.json")).expect("errors.json"),
+    )
+    .expect("errors.json is JSON");
+    let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
+    let content_tools: Vec<(&String, &Value)> = file["behaviors"]
+        .as_object()
+        .expect("behaviors object")
+        .iter()
+        .filter(|(_, behavior)| behavior["kind"] == "content")
+        .collect();
+    assert!(
+        content_tools.len() >= 7,
+        "errors.json covers every block type"
+    );
+    for (tool, behavior) in content_tools {
+        let result = client
+            .call_tool(call(tool, json!({})))
+            .await
+            .unwrap_or_else(|error| panic!("{tool}: {error}"));
+        assert_ne!(result.is_error, Some(true), "{tool}");
+        let content = serde_json::to_value(&result.content).expect("content serializes");
+        assert_eq!(content, behavior["blocks"], "{tool}");
+    }
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn structured_behaviour_returns_its_value_and_text() {
+    let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
+    let result = client
+        .call_tool(call("returns_structured", json!({})))
+        .await
+        .expect("returns_structured answers");
+    assert_eq!(
+        result.structured_content,
+        Some(json!({"city": "Paris", "temperature": 21.5, "conditions": ["sunny", "windy"]}))
+    );
+    assert_eq!(
+        result.content[0].as_text().unwrap().text,
+        "Paris: 21.5 °C, sunny and windy"
+    );
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn sleeps_waits_then_echoes() {
+    let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
+    let arguments = json!({"message": "late"});
+
+    // What a proxy with a short timeout sees: nothing within the deadline.
+    let early = tokio::time::timeout(
+        Duration::from_millis(500),
+        client.call_tool(call("sleeps", arguments.clone())),
+    )
+    .await;
+    assert!(early.is_err(), "sleeps answered before its 3 s sleep");
+
+    let started = Instant::now();
+    let result = client
+        .call_tool(call("sleeps", arguments.clone()))
+        .await
+        .expect("sleeps answers eventually");
+    assert!(started.elapsed() >= Duration::from_millis(2900));
+    let text = &result.content[0].as_text().unwrap().text;
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), arguments);
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[test]
+fn crashes_exits_with_code_1_without_answering() {
+    let mut session = RawSession::start(&["--tools", &tools_file("errors.json")]);
+    session.request_expecting_no_answer("tools/call", json!({"name": "crashes", "arguments": {}}));
+    let status = session.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn stdin_eof_exits_cleanly() {
+    let mut session = RawSession::start(&["--generate-tools", "3"]);
+    session.close_stdin();
+    let status = session.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn sigterm_exits_cleanly() {
+    let mut session = RawSession::start(&["--generate-tools", "3"]);
+    common::sigterm(session.pid());
+    let status = session.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn invalid_tool_file_fails_at_startup() {
+    let directory = std::env::temp_dir().join(format!("fixture-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("bad.json");
+    std::fs::write(
+        &path,
+        r#"{"tools": [], "behaviors": {"ghost": {"kind": "crash"}}}"#,
+    )
+    .unwrap();
+    let output = std::process::Command::new(common::BIN)
+        .arg("--tools")
+        .arg(&path)
+        .output()
+        .expect("fixture runs");
+    let _ = std::fs::remove_dir_all(&directory);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ghost"), "{stderr}");
+}
