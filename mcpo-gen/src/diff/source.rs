@@ -1,0 +1,172 @@
+//! Where a lock comes from: a file, a generated crate folder, a git revision
+//! of either, or a live snapshot of the upstream.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::lock::{LOCK_FILE_NAME, Lock};
+
+/// One side of `mcpo-gen diff OLD NEW`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockSource {
+    /// A lock file, or a generated crate folder holding `mcp.lock.json`.
+    File(PathBuf),
+    /// `git:REV:PATH`: PATH (a lock file or crate folder, relative to the
+    /// current directory) as of revision REV of the current directory's repo.
+    Git { rev: String, path: String },
+    /// `live`: snapshot the upstream recorded in the other side's lock.
+    Live,
+}
+
+/// Parses a source spec: `live`, `git:REV:PATH` (`git:REV` alone means the
+/// lock in the current directory at REV), anything else is a path (write
+/// `./live` for a file named `live`). The split is at the first `:` after
+/// `git:`, so REV can't contain `:` but PATH can.
+pub fn parse_source(spec: &str) -> LockSource {
+    if spec == "live" {
+        return LockSource::Live;
+    }
+    match spec.strip_prefix("git:") {
+        Some(rest) => {
+            let (rev, path) = rest.split_once(':').unwrap_or((rest, ""));
+            LockSource::Git {
+                rev: rev.to_string(),
+                path: path.to_string(),
+            }
+        }
+        None => LockSource::File(PathBuf::from(spec)),
+    }
+}
+
+/// Loads the lock a source names, resolving relative paths (and running git)
+/// in the current directory. `live` is called only for [`LockSource::Live`];
+/// the CLI passes a closure that snapshots the upstream recorded in the
+/// other side's lock.
+pub fn load_source(
+    source: &LockSource,
+    live: impl FnOnce() -> anyhow::Result<Lock>,
+) -> anyhow::Result<Lock> {
+    load_source_in(source, Path::new("."), live)
+}
+
+/// [`load_source`] relative to `cwd` instead of the current directory.
+pub fn load_source_in(
+    source: &LockSource,
+    cwd: &Path,
+    live: impl FnOnce() -> anyhow::Result<Lock>,
+) -> anyhow::Result<Lock> {
+    match source {
+        LockSource::File(path) => {
+            let path = cwd.join(path);
+            let path = if path.is_dir() {
+                path.join(LOCK_FILE_NAME)
+            } else {
+                path
+            };
+            Ok(Lock::read(&path)?)
+        }
+        LockSource::Git { rev, path } => load_from_git(cwd, rev, path),
+        LockSource::Live => live().context("snapshotting the live upstream"),
+    }
+}
+
+/// Reads `rev:path` from the git repository containing `cwd`. A path naming a
+/// tree means the lock file inside it.
+fn load_from_git(cwd: &Path, rev: &str, path: &str) -> anyhow::Result<Lock> {
+    // A revision starting with `-` would be read as an option by git.
+    if rev.is_empty() || rev.starts_with('-') {
+        bail!("git source needs a revision: write git:REV:PATH, e.g. git:HEAD~1:mcp.lock.json");
+    }
+    let spec = format!("git:{rev}:{path}");
+    // `REV:./PATH` is relative to the current directory, as a user typing
+    // a path expects; `REV:PATH` would be relative to the repo root.
+    let relative = path.trim_start_matches("./").trim_end_matches('/');
+    let mut object = if relative.is_empty() || relative == "." {
+        format!("{rev}:./")
+    } else {
+        format!("{rev}:./{relative}")
+    };
+    let kind = git(cwd, &["cat-file", "-t", &object])
+        .with_context(|| format!("{spec}: not found in git"))?;
+    match kind.trim() {
+        "blob" => {}
+        "tree" => {
+            object = format!("{}/{LOCK_FILE_NAME}", object.trim_end_matches('/'));
+        }
+        other => bail!("{spec}: is a git {other}, not a file or folder"),
+    }
+    let text = git(cwd, &["cat-file", "blob", &object])
+        .with_context(|| format!("{spec}: cannot read {object}"))?;
+    Ok(Lock::from_json(&text, &spec)?)
+}
+
+/// Runs `git ARGS` in `cwd` and returns stdout, or stderr as the error.
+fn git(cwd: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .context("running git (is it installed?)")?;
+    if !output.status.success() {
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    String::from_utf8(output.stdout).context("git output is not UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        assert_eq!(parse_source("live"), LockSource::Live);
+        assert_eq!(
+            parse_source("git:HEAD~1:gen/time-proxy"),
+            LockSource::Git {
+                rev: "HEAD~1".into(),
+                path: "gen/time-proxy".into()
+            }
+        );
+        assert_eq!(
+            parse_source("git:main"),
+            LockSource::Git {
+                rev: "main".into(),
+                path: String::new()
+            }
+        );
+        assert_eq!(
+            parse_source("./live"),
+            LockSource::File(PathBuf::from("./live"))
+        );
+        assert_eq!(
+            parse_source("a/mcp.lock.json"),
+            LockSource::File(PathBuf::from("a/mcp.lock.json"))
+        );
+    }
+
+    #[test]
+    fn rejects_option_like_revisions() {
+        let error = load_from_git(Path::new("."), "--output=/tmp/x", "a").unwrap_err();
+        assert!(error.to_string().contains("needs a revision"), "{error}");
+        assert!(load_from_git(Path::new("."), "", "a").is_err());
+    }
+
+    #[test]
+    fn live_is_called_only_for_live() {
+        let called = std::cell::Cell::new(false);
+        let result = load_source(&LockSource::File("/nonexistent/x.json".into()), || {
+            called.set(true);
+            bail!("no")
+        });
+        assert!(result.is_err());
+        assert!(!called.get());
+        let error = load_source(&LockSource::Live, || bail!("upstream down")).unwrap_err();
+        assert!(format!("{error:#}").contains("upstream down"));
+    }
+}
