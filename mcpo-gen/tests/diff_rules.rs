@@ -408,6 +408,12 @@ fn cases() -> Vec<Case> {
             &["schema-changed"],
         ),
         case(
+            "$schema marker dropped",
+            input(json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"})),
+            input(json!({"type": "object"})),
+            &[],
+        ),
+        case(
             "untyped root (draft-07 only) gains an optional property",
             input(json!({"$schema": "http://json-schema.org/draft-07/schema#"})),
             input(
@@ -949,6 +955,21 @@ fn github_format() {
 }
 
 #[test]
+fn rules_table_documents_every_rule_once() {
+    let table = diff::report::rules_markdown();
+    for rule in RULES {
+        assert_eq!(
+            table.matches(&format!("| `{}` |", rule.id)).count(),
+            1,
+            "{}",
+            rule.id
+        );
+    }
+    let unique: BTreeSet<&str> = RULES.iter().map(|rule| rule.id).collect();
+    assert_eq!(unique.len(), RULES.len(), "rule ids are unique");
+}
+
+#[test]
 fn formats_parse_from_names() {
     assert_eq!("text".parse(), Ok(Format::Text { color: false }));
     assert_eq!(
@@ -1080,4 +1101,65 @@ fn git_and_file_sources() {
     assert!(matches!(parse_source("live"), LockSource::Live));
     let live = load_source_in(&LockSource::Live, dir, || Ok(v1.clone())).expect("live");
     assert_eq!(live, v1);
+}
+
+/// The fixture server's issue-7 pair: each tool's description says what v2
+/// changes; check the classifier agrees, tool by tool.
+#[test]
+fn fixture_server_changed_pair() {
+    let tools_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixture-server/tools");
+    let load = |file: &str, version: &str| {
+        let text = std::fs::read_to_string(tools_dir.join(file)).expect("fixture tools file");
+        let document: Value = serde_json::from_str(&text).expect("fixture JSON");
+        let tools = document["tools"].as_array().expect("tools array").clone();
+        let mut facts = facts();
+        facts.version = version.into();
+        Lock::new(facts, upstream(), tools).expect("valid tools")
+    };
+    let report = diff_locks(
+        &load("changed-v1.json", "1.0.0"),
+        &load("changed-v2.json", "2.0.0"),
+    );
+    let found: BTreeSet<(Option<&str>, &str)> = report
+        .changes
+        .iter()
+        .map(|change| (change.tool.as_deref(), change.id))
+        .collect();
+    let expected: BTreeSet<(Option<&str>, &str)> = [
+        (None, "server-version-changed"),
+        (Some("added_tool"), "tool-added"),
+        (Some("becomes_destructive"), "tool-became-destructive"),
+        (Some("changes_description"), "tool-description-changed"),
+        (Some("changes_output_schema"), "output-property-removed"),
+        (
+            Some("changes_property_description"),
+            "property-description-changed",
+        ),
+        (Some("changes_property_type"), "property-type-changed"),
+        (Some("gains_enum_value"), "enum-value-added"),
+        (Some("gains_optional_property"), "optional-property-added"),
+        (Some("gains_required_property"), "required-property-added"),
+        (Some("loses_enum_value"), "enum-value-removed"),
+        (Some("loses_property"), "property-removed"),
+        (Some("relaxes_minimum"), "constraint-relaxed"),
+        (Some("removed_tool"), "tool-removed"),
+        (Some("tightens_max_length"), "constraint-tightened"),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        found,
+        expected,
+        "{}",
+        report.render(Format::Text { color: false })
+    );
+    let poisoned = find(&report, "tool-description-changed");
+    assert!(
+        poisoned
+            .new
+            .as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|text| text.contains("id_rsa")),
+        "the new description is kept in full"
+    );
 }

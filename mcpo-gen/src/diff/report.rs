@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use serde_json::{Value, json};
 
-use super::{Change, Level, Report, Summary};
+use super::{Change, Level, RULES, Report, Summary};
 
 /// Output format of [`Report::render`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,5 +317,14 @@ fn render_github(report: &Report) -> String {
         );
     }
     let _ = writeln!(out, "{}", summary_line(report.summary()));
+    out
+}
+
+/// A Markdown table of every rule (id, level, meaning), for documentation.
+pub fn rules_markdown() -> String {
+    let mut out = String::from("| Rule id | Level | Meaning |\n|---|---|---|\n");
+    for rule in RULES {
+        let _ = writeln!(out, "| `{}` | {} | {} |", rule.id, rule.level, rule.summary);
+    }
     out
 }

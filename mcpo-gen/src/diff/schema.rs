@@ -208,7 +208,10 @@ const CLASSIFIED_KEYWORDS: &[&str] = &[
 ];
 
 /// Keywords that never change what is valid and that nobody reviews.
-const IGNORED_KEYWORDS: &[&str] = &["examples", "example", "$comment"];
+/// `$schema` is here because servers add or drop the draft-07 marker between
+/// releases without changing anything else; only local `$ref`s are followed,
+/// so the dialect does not change how this module reads a schema.
+const IGNORED_KEYWORDS: &[&str] = &["examples", "example", "$comment", "$schema"];
 
 /// Metadata keywords reported as `property-metadata-changed`.
 const METADATA_KEYWORDS: &[&str] = &["title", "deprecated", "readOnly", "writeOnly"];
