@@ -14,7 +14,7 @@ use rmcp::model::Tool;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::behavior::Behavior;
+use crate::{behavior::Behavior, verbatim::VerbatimTools};
 
 #[derive(Debug, Deserialize)]
 struct ToolFile {
@@ -37,10 +37,13 @@ pub struct ToolEntry {
 pub struct Catalog {
     tools: Vec<Tool>,
     entries: HashMap<String, ToolEntry>,
+    /// File definitions of the tools rmcp's `Tool` would alter, to be restored on the
+    /// wire (see `verbatim`).
+    altered_by_rmcp: HashMap<String, Value>,
 }
 
-/// Something a tool file asks for that rmcp's typed `Tool` model cannot carry; the
-/// server still starts, but the caller should know the listing is not byte-for-byte.
+/// A field of a tool file that rmcp's typed `Tool` model cannot carry, so the server
+/// restores it on the wire (see `verbatim`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LossyField {
     pub tool: String,
@@ -48,7 +51,7 @@ pub struct LossyField {
 }
 
 impl Catalog {
-    /// Read and check a tool file. Returns the catalog and the fields rmcp will drop.
+    /// Read and check a tool file. Returns the catalog and the fields rmcp would drop.
     pub fn from_file(path: &Path) -> anyhow::Result<(Self, Vec<LossyField>)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read tool file {}", path.display()))?;
@@ -69,8 +72,13 @@ impl Catalog {
                     .unwrap_or("?");
                 format!("tools[{index}] (name {name:?}) is not a valid MCP tool")
             })?;
-            lossy.extend(fields_lost_by_rmcp(&definition, &tool));
+            let lost = fields_lost_by_rmcp(&definition, &tool);
+            let name = tool.name.to_string();
             catalog.push(tool, Behavior::Echo)?;
+            if !lost.is_empty() {
+                catalog.altered_by_rmcp.insert(name, definition);
+                lossy.extend(lost);
+            }
         }
         for (name, behavior) in file.behaviors {
             match catalog.entries.get_mut(&name) {
@@ -124,6 +132,11 @@ impl Catalog {
     pub fn entry(&self, name: &str) -> Option<&ToolEntry> {
         self.entries.get(name)
     }
+
+    /// What the transports need to serve the altered tools as the file wrote them.
+    pub fn verbatim_tools(&self) -> VerbatimTools {
+        VerbatimTools::new(self.altered_by_rmcp.clone())
+    }
 }
 
 /// Top-level fields (and `annotations.*` fields) of `definition` that do not survive a
@@ -176,6 +189,7 @@ mod tests {
         )
         .unwrap();
         assert!(lossy.is_empty(), "{lossy:?}");
+        assert!(catalog.verbatim_tools().is_empty());
         let names: Vec<_> = catalog.tools().iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, ["b", "a"]);
         assert!(matches!(
@@ -215,12 +229,13 @@ mod tests {
 
     #[test]
     fn reports_fields_rmcp_cannot_serve() {
-        let (_, lossy) = Catalog::from_json(
+        let (catalog, lossy) = Catalog::from_json(
             r#"{"tools": [{"name": "x", "inputSchema": {}, "execution": {"taskSupport": "optional"},
                 "annotations": {"readOnlyHint": true, "futureHint": 1}}]}"#,
         )
         .unwrap();
         let fields: Vec<_> = lossy.iter().map(|l| l.field.as_str()).collect();
+        assert!(!catalog.verbatim_tools().is_empty());
         assert_eq!(fields.len(), 2, "{lossy:?}");
         assert!(fields.contains(&"execution"));
         assert!(fields.contains(&"annotations.futureHint"));

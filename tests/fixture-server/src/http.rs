@@ -16,7 +16,11 @@ use rmcp::transport::streamable_http_server::{
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::{handler::FixtureServer, shutdown_signal};
+use crate::{
+    handler::FixtureServer,
+    shutdown_signal,
+    verbatim::{self, VerbatimTools},
+};
 
 /// A header every request must carry, parsed from `--require-header 'Name: value'`.
 #[derive(Debug, Clone)]
@@ -44,6 +48,7 @@ impl std::str::FromStr for RequiredHeader {
 /// line is `listening on http://127.0.0.1:PORT/mcp` so a test can read the address.
 pub async fn serve(
     server: FixtureServer,
+    verbatim: Arc<VerbatimTools>,
     port: u16,
     required_headers: Vec<RequiredHeader>,
 ) -> anyhow::Result<()> {
@@ -56,12 +61,18 @@ pub async fn serve(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let router = Router::new()
-        .route_service("/mcp", mcp)
-        .layer(middleware::from_fn_with_state(
-            Arc::new(required_headers),
-            require_headers,
+    let mut router = Router::new().route_service("/mcp", mcp);
+    if !verbatim.is_empty() {
+        router = router.layer(middleware::from_fn_with_state(
+            verbatim,
+            verbatim::restore_responses,
         ));
+    }
+    // Added last so it runs first: a rejected request never reaches MCP.
+    let router = router.layer(middleware::from_fn_with_state(
+        Arc::new(required_headers),
+        require_headers,
+    ));
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await

@@ -6,8 +6,9 @@ mod behavior;
 mod catalog;
 mod handler;
 mod http;
+mod verbatim;
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -17,6 +18,7 @@ use crate::{
     catalog::Catalog,
     handler::{FixtureServer, ServerSettings},
     http::RequiredHeader,
+    verbatim::VerbatimTools,
 };
 
 #[derive(Debug, Parser)]
@@ -69,9 +71,9 @@ async fn main() -> anyhow::Result<()> {
         (Some(path), _) => {
             let (catalog, lossy) = Catalog::from_file(path)?;
             for field in lossy {
-                // stdout is the MCP channel on stdio, so warnings go to stderr.
+                // stdout is the MCP channel on stdio, so notes go to stderr.
                 eprintln!(
-                    "warning: tool {:?}: field `{}` is not served (rmcp's Tool model has no place for it)",
+                    "note: tool {:?}: field `{}` is outside rmcp's Tool model; restored on the wire",
                     field.tool, field.field
                 );
             }
@@ -85,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         .map(usize::try_from)
         .transpose()
         .context("--page-size is too large")?;
+    let verbatim = Arc::new(catalog.verbatim_tools());
     let server = FixtureServer::new(
         catalog,
         ServerSettings {
@@ -95,22 +98,38 @@ async fn main() -> anyhow::Result<()> {
     );
 
     match cli.transport {
-        Transport::Stdio => serve_stdio(server).await,
-        Transport::Http => http::serve(server, cli.port, cli.require_header).await,
+        Transport::Stdio => serve_stdio(server, verbatim).await,
+        Transport::Http => http::serve(server, verbatim, cli.port, cli.require_header).await,
     }
 }
 
 /// Serve on stdin/stdout until the client closes stdin (clean exit) or SIGTERM.
-async fn serve_stdio(server: FixtureServer) -> anyhow::Result<()> {
-    let running = server
-        .serve(stdio_pipes())
-        .await
-        .context("MCP initialize over stdio failed")?;
-    tokio::select! {
-        ended = running.waiting() => {
-            ended.context("MCP stdio service failed")?;
+async fn serve_stdio(server: FixtureServer, verbatim: Arc<VerbatimTools>) -> anyhow::Result<()> {
+    let (stdin, stdout) = stdio_pipes();
+    if verbatim.is_empty() {
+        let running = server
+            .serve((stdin, stdout))
+            .await
+            .context("MCP initialize over stdio failed")?;
+        tokio::select! {
+            ended = running.waiting() => { ended.context("MCP stdio service failed")?; }
+            () = shutdown_signal() => {}
         }
-        () = shutdown_signal() => {}
+    } else {
+        // rmcp writes into one end of an in-memory pipe; a task copies its lines to
+        // stdout, putting back the tool fields rmcp's model dropped.
+        let (rmcp_output, restorer_input) = tokio::io::duplex(1 << 16);
+        let restorer = tokio::spawn(verbatim.pipe_lines(restorer_input, stdout));
+        let running = server
+            .serve((stdin, rmcp_output))
+            .await
+            .context("MCP initialize over stdio failed")?;
+        tokio::select! {
+            ended = running.waiting() => { ended.context("MCP stdio service failed")?; }
+            () = shutdown_signal() => {}
+        }
+        // The service (and with it the pipe's write end) is gone: let the last lines out.
+        let _ = tokio::time::timeout(Duration::from_secs(2), restorer).await;
     }
     // A blocking stdin reader thread (when stdin is not a pipe) would keep the runtime
     // alive after main returns; exiting directly makes shutdown immediate either way.

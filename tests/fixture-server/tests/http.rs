@@ -146,6 +146,77 @@ async fn http_serves_the_same_tools_and_calls() {
     client.cancel().await.expect("clean client shutdown");
 }
 
+/// One JSON-RPC exchange over raw HTTP/1.0 (no chunking: the body ends when the
+/// connection closes). Returns the response headers and the JSON-RPC messages found
+/// in the body, whether it was JSON or an SSE stream.
+fn raw_jsonrpc(authority: &str, session: Option<&str>, message: &Value) -> (String, Vec<Value>) {
+    let mut stream = TcpStream::connect(authority).expect("connect to fixture");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set timeout");
+    let body = message.to_string();
+    let session = session
+        .map(|id| format!("Mcp-Session-Id: {id}\r\nMcp-Protocol-Version: 2025-06-18\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST /mcp HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\n{session}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send request");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let messages = body
+        .lines()
+        .map(|line| line.strip_prefix("data:").unwrap_or(line).trim())
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect();
+    (head.to_owned(), messages)
+}
+
+#[tokio::test]
+async fn http_restores_fields_outside_rmcps_model() {
+    let fixture = HttpFixture::start(&["--tools", &tools_file("future-fields.json")]).await;
+    let authority = fixture.authority().to_owned();
+    let tools = tokio::task::spawn_blocking(move || {
+        let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}});
+        let (head, _) = raw_jsonrpc(&authority, None, &initialize);
+        let session = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("mcp-session-id")
+                    .then(|| value.trim().to_owned())
+            })
+            .expect("a session id");
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        raw_jsonrpc(&authority, Some(&session), &initialized);
+        let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+        let (_, messages) = raw_jsonrpc(&authority, Some(&session), &list);
+        messages
+            .into_iter()
+            .find(|message| message["id"] == json!(2))
+            .expect("a tools/list answer")["result"]["tools"]
+            .clone()
+    })
+    .await
+    .expect("raw exchange runs");
+    assert_eq!(tools, Value::Array(file_tools("future-fields.json")));
+
+    // The rewritten stream still works for a real client.
+    let client = fixture.client(&[]).await.expect("handshake over HTTP");
+    assert_eq!(client.list_all_tools().await.expect("tools/list").len(), 2);
+    let result = client
+        .call_tool(call("long_job", json!({"job": "y"})))
+        .await
+        .expect("long_job over HTTP");
+    assert_eq!(result.content[0].as_text().unwrap().text, r#"{"job":"y"}"#);
+    client.cancel().await.expect("clean client shutdown");
+}
+
 #[tokio::test]
 async fn http_pages_too() {
     let fixture = HttpFixture::start(&["--generate-tools", "1000", "--page-size", "100"]).await;

@@ -56,7 +56,12 @@ fn no_flags_means_no_tools() {
 
 #[test]
 fn tools_on_the_wire_equal_the_file() {
-    for file in ["errors.json", "changed-v1.json", "changed-v2.json"] {
+    for file in [
+        "errors.json",
+        "changed-v1.json",
+        "changed-v2.json",
+        "future-fields.json",
+    ] {
         let mut session = RawSession::start(&["--tools", &tools_file(file)]);
         let response = session.request("tools/list", json!({}));
         assert_eq!(
@@ -73,6 +78,19 @@ async fn rmcp_client_sees_the_same_tools_as_the_file() {
     let tools = client.list_all_tools().await.expect("tools/list");
     let served = serde_json::to_value(&tools).expect("tools serialize");
     assert_eq!(served, Value::Array(file_tools("changed-v1.json")));
+    client.cancel().await.expect("clean client shutdown");
+}
+
+#[tokio::test]
+async fn restored_fields_do_not_disturb_an_rmcp_client() {
+    let client = stdio_client(&["--tools", &tools_file("future-fields.json")]).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(tools.len(), 2);
+    let result = client
+        .call_tool(call("long_job", json!({"job": "x"})))
+        .await
+        .expect("long_job echoes");
+    assert_eq!(result.content[0].as_text().unwrap().text, r#"{"job":"x"}"#);
     client.cancel().await.expect("clean client shutdown");
 }
 
