@@ -1,0 +1,1212 @@
+//! JSON Schema -> [`ir`](super::ir).
+//!
+//! The guiding rule: a generated type must accept *at least* every value the
+//! schema accepts (the proxy may check requests against the type, and the
+//! jsonschema validation does the precise checking). So a type may be more
+//! lenient than its schema (a `String` for a string with a `pattern`), never
+//! stricter. Whenever a part of a schema can't be typed that way it becomes
+//! `serde_json::Value`. Every function here is total: no panics on any input.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value};
+
+use super::ir::{Field, Item, ItemId, ItemKind, StringVariant, TypeRef, Variant};
+use crate::naming::{UniqueNames, camel_ident, snake_ident};
+
+/// Nesting deeper than this becomes `Value` (keeps recursion bounded on
+/// pathological input; real schemas are a handful of levels deep).
+const MAX_DEPTH: usize = 40;
+/// Longest closed `prefixItems` still rendered as a tuple (serde's limit is 16).
+const MAX_TUPLE_LEN: usize = 12;
+/// Most `allOf` parts merged into one struct.
+const MAX_ALL_OF_PARTS: usize = 64;
+/// Longest JSON value quoted in a doc comment.
+const MAX_DOC_VALUE_LEN: usize = 160;
+
+/// Names the emitted `tools.rs` already uses, plus the std prelude: a
+/// generated type must never shadow them.
+const RESERVED_TYPE_NAMES: &[&str] = &[
+    "App",
+    "Request",
+    "State",
+    "Response",
+    "Router",
+    "Json",
+    "Value",
+    "Map",
+    "Serialize",
+    "Deserialize",
+    "Option",
+    "Some",
+    "None",
+    "Result",
+    "Ok",
+    "Err",
+    "Vec",
+    "String",
+    "Box",
+    "Default",
+    "Clone",
+    "Copy",
+    "Send",
+    "Sync",
+    "Sized",
+    "Unpin",
+    "Drop",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "AsyncFn",
+    "AsyncFnMut",
+    "AsyncFnOnce",
+    "ToOwned",
+    "ToString",
+    "PartialEq",
+    "PartialOrd",
+    "Eq",
+    "Ord",
+    "AsRef",
+    "AsMut",
+    "Into",
+    "From",
+    "TryFrom",
+    "TryInto",
+    "Iterator",
+    "IntoIterator",
+    "Extend",
+    "DoubleEndedIterator",
+    "ExactSizeIterator",
+    "FromIterator",
+    "Future",
+    "IntoFuture",
+    "Debug",
+    "Hash",
+    "BTreeMap",
+    "HashMap",
+];
+
+/// A JSON Schema primitive type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Null,
+    Boolean,
+    Integer,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+type Kinds = BTreeSet<Kind>;
+
+impl Kind {
+    fn parse(name: &str) -> Option<Kind> {
+        Some(match name {
+            "null" => Kind::Null,
+            "boolean" => Kind::Boolean,
+            "integer" => Kind::Integer,
+            "number" => Kind::Number,
+            "string" => Kind::String,
+            "array" => Kind::Array,
+            "object" => Kind::Object,
+            _ => return None,
+        })
+    }
+
+    fn of_value(value: &Value) -> Kind {
+        match value {
+            Value::Null => Kind::Null,
+            Value::Bool(_) => Kind::Boolean,
+            Value::Number(n) if n.is_i64() || n.is_u64() => Kind::Integer,
+            Value::Number(_) => Kind::Number,
+            Value::String(_) => Kind::String,
+            Value::Array(_) => Kind::Array,
+            Value::Object(_) => Kind::Object,
+        }
+    }
+
+    /// The variant name used in untagged enums.
+    fn variant_name(self) -> &'static str {
+        match self {
+            Kind::Null => "Null",
+            Kind::Boolean => "Boolean",
+            Kind::Integer => "Integer",
+            Kind::Number => "Number",
+            Kind::String => "String",
+            Kind::Array => "Array",
+            Kind::Object => "Object",
+        }
+    }
+
+    fn primitive(self) -> Option<TypeRef> {
+        match self {
+            Kind::Boolean => Some(TypeRef::Boolean),
+            Kind::Integer => Some(TypeRef::Integer),
+            Kind::Number => Some(TypeRef::Number),
+            Kind::String => Some(TypeRef::String),
+            Kind::Null | Kind::Array | Kind::Object => None,
+        }
+    }
+}
+
+/// What a schema's `type` keyword says.
+enum Declared {
+    Absent,
+    /// Unknown type names or a non-string/array `type`: can't be trusted.
+    Invalid,
+    Kinds(Kinds),
+}
+
+fn declared_kinds(schema: &Map<String, Value>) -> Declared {
+    match schema.get("type") {
+        None => Declared::Absent,
+        Some(Value::String(name)) => match Kind::parse(name) {
+            Some(kind) => Declared::Kinds([kind].into()),
+            None => Declared::Invalid,
+        },
+        Some(Value::Array(names)) => {
+            let mut kinds = Kinds::new();
+            for name in names {
+                match name.as_str().and_then(Kind::parse) {
+                    Some(kind) => kinds.insert(kind),
+                    None => return Declared::Invalid,
+                };
+            }
+            Declared::Kinds(kinds)
+        }
+        Some(_) => Declared::Invalid,
+    }
+}
+
+/// A type name from camel-case parts. Underscores only come from keyword
+/// escapes (`Self_`) and would trip `non_camel_case_types`, so they go.
+pub fn type_name(parts: &[&str]) -> String {
+    let mut name: String = parts
+        .iter()
+        .flat_map(|part| part.trim_start_matches("r#").chars())
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    if name.is_empty() {
+        name.push_str("Value");
+    }
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, 'V');
+    }
+    if name == "Self" {
+        name.push_str("Value");
+    }
+    name
+}
+
+/// Where a schema being lowered came from, so that a `$ref` back to it
+/// (recursion) can name the item before it is finished.
+#[derive(Debug, Clone, Default)]
+struct Site {
+    /// JSON pointer of the schema inside its document, when reached by `$ref`.
+    pointer: Option<String>,
+    /// An enclosing `anyOf [.., null]` already made it nullable.
+    nullable: bool,
+}
+
+impl Site {
+    fn nullable(&self, nullable: bool) -> Site {
+        Site {
+            pointer: self.pointer.clone(),
+            nullable: self.nullable || nullable,
+        }
+    }
+}
+
+enum RefState {
+    /// Being lowered; `Some` once the target has claimed its item.
+    InProgress(Option<TypeRef>),
+    Done(TypeRef),
+}
+
+/// One schema document (a tool's input or output schema): the root `$ref`s
+/// resolve against, and what has been lowered from it.
+struct Document<'a> {
+    root: &'a Value,
+    tool_camel: String,
+    refs: HashMap<String, RefState>,
+    kinds: HashMap<String, Option<Kinds>>,
+}
+
+impl<'a> Document<'a> {
+    /// Resolves a local reference (`#`, `#/$defs/X`, `#/definitions/X`, any
+    /// JSON pointer) to its pointer and target. Anchors, `$id`-relative and
+    /// external references are not resolved.
+    fn resolve(&self, reference: &str) -> Option<(String, &'a Value)> {
+        let pointer = percent_decode(reference.strip_prefix('#')?)?;
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            return None;
+        }
+        let target = self.root.pointer(&pointer)?;
+        Some((pointer, target))
+    }
+
+    /// Follows `$ref` chains to a schema that is not itself a reference.
+    fn deref(&self, mut schema: &'a Value) -> Option<(&'a Map<String, Value>, Option<String>)> {
+        let mut pointer = None;
+        for _ in 0..MAX_DEPTH {
+            let object = schema.as_object()?;
+            match object.get("$ref") {
+                None => return Some((object, pointer)),
+                Some(reference) => {
+                    let (target_pointer, target) = self.resolve(reference.as_str()?)?;
+                    pointer = Some(target_pointer);
+                    schema = target;
+                }
+            }
+        }
+        None
+    }
+
+    /// The name hint of a referenced schema: `{Tool}{Def}`.
+    fn ref_hint(&self, pointer: &str) -> String {
+        let last = pointer
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .replace("~1", "/")
+            .replace("~0", "~");
+        let def = type_name(&[&camel_ident(&last)]);
+        if def.starts_with(&self.tool_camel) {
+            def
+        } else {
+            type_name(&[&self.tool_camel, &def])
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = text.get(index + 1..index + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Lowers many schemas into one shared item list with globally unique names.
+pub struct Lowerer {
+    pub items: Vec<Item>,
+    names: UniqueNames,
+}
+
+impl Default for Lowerer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Lowerer {
+    pub fn new() -> Self {
+        let mut names = UniqueNames::new();
+        for reserved in RESERVED_TYPE_NAMES {
+            names.reserve(reserved);
+        }
+        Lowerer {
+            items: Vec::new(),
+            names,
+        }
+    }
+
+    /// Lowers a tool's input or output schema. The root is always a JSON
+    /// object (MCP arguments and `structuredContent` are objects), so an
+    /// untyped root is read as an object and an untypable one becomes
+    /// `serde_json::Map`. `heading` becomes the first doc line of the root item.
+    pub fn lower_root(
+        &mut self,
+        schema: &Value,
+        tool_camel: &str,
+        suffix: &str,
+        heading: &str,
+    ) -> TypeRef {
+        let mut document = Document {
+            root: schema,
+            tool_camel: tool_camel.to_string(),
+            refs: HashMap::new(),
+            kinds: HashMap::new(),
+        };
+        let first_new_item = self.items.len();
+        let hint = type_name(&[tool_camel, suffix]);
+        document
+            .refs
+            .insert(String::new(), RefState::InProgress(None));
+        let site = Site {
+            pointer: Some(String::new()),
+            nullable: false,
+        };
+        let lowered = self.lower(&mut document, schema, &hint, site, Some(Kind::Object), 0);
+        let lowered = match lowered {
+            TypeRef::Optional(inner) => *inner,
+            other => other,
+        };
+        // Arguments and structured results are JSON objects: a root typed as
+        // something else (or as anything) can only be described as an object.
+        let lowered = match lowered {
+            TypeRef::Named(id)
+                if self
+                    .items
+                    .get(id)
+                    .is_some_and(|item| !matches!(item.kind, ItemKind::StringEnum { .. })) =>
+            {
+                lowered
+            }
+            TypeRef::Map(_) | TypeRef::AnyObject => lowered,
+            _ => TypeRef::AnyObject,
+        };
+        if let TypeRef::Named(id) = lowered
+            && id == first_new_item
+            && let Some(item) = self.items.get_mut(id)
+        {
+            let mut docs = vec![heading.to_string()];
+            if !item.docs.is_empty() {
+                docs.push(String::new());
+                docs.append(&mut item.docs);
+            }
+            item.docs = docs;
+        }
+        lowered
+    }
+
+    fn push_item(&mut self, hint: &str, docs: Vec<String>, kind: ItemKind) -> ItemId {
+        let name = self.names.claim(&type_name(&[hint]));
+        self.items.push(Item { name, docs, kind });
+        self.items.len() - 1
+    }
+
+    /// Records that the schema at `site` became item `id`, for `$ref`s back to it.
+    fn register(&self, document: &mut Document, site: &Site, id: ItemId) {
+        if let Some(pointer) = &site.pointer {
+            let ty = TypeRef::Named(id).optional_if(site.nullable);
+            document
+                .refs
+                .insert(pointer.clone(), RefState::InProgress(Some(ty)));
+        }
+    }
+
+    fn item_name(&self, id: ItemId) -> String {
+        self.items
+            .get(id)
+            .map(|item| item.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// `implied` is the kind an untyped schema must have because of its context
+    /// (the root is an object; an `anyOf` variant under `type: object` too).
+    fn lower<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        schema: &'s Value,
+        hint: &str,
+        site: Site,
+        implied: Option<Kind>,
+        depth: usize,
+    ) -> TypeRef {
+        if depth > MAX_DEPTH {
+            return TypeRef::Any;
+        }
+        let Some(object) = schema.as_object() else {
+            // `true`, `false` and garbage.
+            return TypeRef::Any;
+        };
+        if let Some(reference) = object.get("$ref") {
+            // Sibling keywords only narrow the referenced schema: ignoring them
+            // keeps the type lenient, validation enforces them.
+            return match reference.as_str() {
+                Some(reference) => self
+                    .lower_ref(document, reference, depth + 1)
+                    .optional_if(site.nullable),
+                None => TypeRef::Any,
+            };
+        }
+        if object.contains_key("$dynamicRef") || object.contains_key("$recursiveRef") {
+            return TypeRef::Any;
+        }
+        if let Some(value) = object.get("const") {
+            return const_type(value).optional_if(site.nullable);
+        }
+        if let Some(values) = object.get("enum") {
+            return self.lower_enum(document, object, values, hint, &site);
+        }
+        match declared_kinds(object) {
+            Declared::Invalid => TypeRef::Any,
+            Declared::Kinds(mut kinds) => {
+                let nullable = kinds.remove(&Kind::Null);
+                let site = site.nullable(nullable);
+                let kinds: Vec<Kind> = kinds.into_iter().collect();
+                match kinds.as_slice() {
+                    [] => TypeRef::Any,
+                    [kind] => self.lower_kind(document, object, *kind, hint, site, depth),
+                    [Kind::Integer, Kind::Number] => TypeRef::Number.optional_if(site.nullable),
+                    _ => self.lower_kinds_union(document, object, &kinds, hint, site, depth),
+                }
+            }
+            Declared::Absent => {
+                if object.contains_key("allOf") {
+                    self.lower_all_of(document, object, hint, site, implied, depth)
+                } else if object.contains_key("anyOf") || object.contains_key("oneOf") {
+                    self.lower_union(document, object, hint, site, implied, depth)
+                } else if let Some(kind) = implied {
+                    self.lower_kind(document, object, kind, hint, site, depth)
+                } else {
+                    TypeRef::Any
+                }
+            }
+        }
+    }
+
+    fn lower_ref<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        reference: &str,
+        depth: usize,
+    ) -> TypeRef {
+        let Some((pointer, target)) = document.resolve(reference) else {
+            return TypeRef::Any;
+        };
+        match document.refs.get(&pointer) {
+            Some(RefState::Done(ty)) | Some(RefState::InProgress(Some(ty))) => return ty.clone(),
+            // A cycle that never became a named item (e.g. an array of
+            // itself): nothing to name, so it stays untyped.
+            Some(RefState::InProgress(None)) => return TypeRef::Any,
+            None => {}
+        }
+        document
+            .refs
+            .insert(pointer.clone(), RefState::InProgress(None));
+        let hint = document.ref_hint(&pointer);
+        let site = Site {
+            pointer: Some(pointer.clone()),
+            nullable: false,
+        };
+        let lowered = self.lower(document, target, &hint, site, None, depth + 1);
+        document
+            .refs
+            .insert(pointer, RefState::Done(lowered.clone()));
+        lowered
+    }
+
+    fn lower_enum<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        schema: &'s Map<String, Value>,
+        values: &'s Value,
+        hint: &str,
+        site: &Site,
+    ) -> TypeRef {
+        let Some(values) = values.as_array() else {
+            return TypeRef::Any;
+        };
+        let nullable = site.nullable || values.iter().any(Value::is_null);
+        let present: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+        if present.is_empty() {
+            return TypeRef::Any;
+        }
+        let kinds: Kinds = present.iter().map(|v| Kind::of_value(v)).collect();
+        let kinds: Vec<Kind> = kinds.into_iter().collect();
+        let ty = match kinds.as_slice() {
+            [Kind::String] => {
+                let mut idents = UniqueNames::new();
+                let mut seen = BTreeSet::new();
+                let variants = present
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .filter(|value| seen.insert(*value))
+                    .map(|value| StringVariant {
+                        ident: idents.claim(&type_name(&[&camel_ident(value)])),
+                        value: value.to_string(),
+                    })
+                    .collect();
+                let id =
+                    self.push_item(hint, schema_docs(schema), ItemKind::StringEnum { variants });
+                self.register(document, &site.nullable(nullable), id);
+                TypeRef::Named(id)
+            }
+            // Allowed numbers are listed in the doc; validation enforces them.
+            [Kind::Integer] if present.iter().all(|v| v.is_i64()) => TypeRef::Integer,
+            [Kind::Integer] | [Kind::Number] | [Kind::Integer, Kind::Number] => TypeRef::Number,
+            [Kind::Boolean] => TypeRef::Boolean,
+            _ => TypeRef::Any,
+        };
+        ty.optional_if(nullable)
+    }
+
+    fn lower_kind<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        schema: &'s Map<String, Value>,
+        kind: Kind,
+        hint: &str,
+        site: Site,
+        depth: usize,
+    ) -> TypeRef {
+        let ty = match kind {
+            Kind::Object => return self.lower_object(document, schema, hint, site, depth),
+            Kind::Array => self.lower_array(document, schema, hint, depth),
+            Kind::Null => TypeRef::Any,
+            primitive => primitive.primitive().unwrap_or(TypeRef::Any),
+        };
+        ty.optional_if(site.nullable)
+    }
+
+    fn lower_array<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        schema: &'s Map<String, Value>,
+        hint: &str,
+        depth: usize,
+    ) -> TypeRef {
+        // 2020-12 `prefixItems` + `items: false`, or draft-07 array-form
+        // `items` + `additionalItems: false`.
+        let (prefix, closed) = match (schema.get("prefixItems"), schema.get("items")) {
+            (Some(Value::Array(prefix)), items) => {
+                (Some(prefix), items == Some(&Value::Bool(false)))
+            }
+            (None, Some(Value::Array(prefix))) => (
+                Some(prefix),
+                schema.get("additionalItems") == Some(&Value::Bool(false)),
+            ),
+            _ => (None, false),
+        };
+        if let Some(prefix) = prefix {
+            // A tuple only fits when the array has exactly `prefix.len()`
+            // elements: open or shorter arrays are valid JSON Schema.
+            let min_items = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+            let exact = closed && usize::try_from(min_items).is_ok_and(|min| min >= prefix.len());
+            if exact && !prefix.is_empty() && prefix.len() <= MAX_TUPLE_LEN {
+                let elements = prefix
+                    .iter()
+                    .enumerate()
+                    .map(|(index, element)| {
+                        let hint = type_name(&[hint, &(index + 1).to_string()]);
+                        self.lower(document, element, &hint, Site::default(), None, depth + 1)
+                    })
+                    .collect();
+                return TypeRef::Tuple(elements);
+            }
+            return TypeRef::Array(Box::new(TypeRef::Any));
+        }
+        let element = match schema.get("items") {
+            Some(items) => {
+                let hint = type_name(&[hint, "Item"]);
+                self.lower(document, items, &hint, Site::default(), None, depth + 1)
+            }
+            None => TypeRef::Any,
+        };
+        TypeRef::Array(Box::new(element))
+    }
+
+    /// The object schemas whose properties apply to values of `schema`:
+    /// itself plus its `allOf` parts (through `$ref`s) that allow objects.
+    fn object_parts<'s>(
+        &self,
+        document: &Document<'s>,
+        schema: &'s Map<String, Value>,
+        parts: &mut Vec<&'s Map<String, Value>>,
+    ) {
+        if parts.len() >= MAX_ALL_OF_PARTS || parts.iter().any(|p| std::ptr::eq(*p, schema)) {
+            return;
+        }
+        parts.push(schema);
+        let Some(all_of) = schema.get("allOf").and_then(Value::as_array) else {
+            return;
+        };
+        for part in all_of {
+            let Some((part, _)) = document.deref(part) else {
+                continue;
+            };
+            let allows_objects = match declared_kinds(part) {
+                Declared::Absent => true,
+                Declared::Kinds(kinds) => kinds.contains(&Kind::Object),
+                Declared::Invalid => false,
+            };
+            if allows_objects {
+                self.object_parts(document, part, parts);
+            }
+        }
+    }
+
+    fn lower_object<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        schema: &'s Map<String, Value>,
+        hint: &str,
+        site: Site,
+        depth: usize,
+    ) -> TypeRef {
+        let mut parts = Vec::new();
+        self.object_parts(document, schema, &mut parts);
+        let has_properties = parts
+            .iter()
+            .any(|part| part.get("properties").is_some_and(Value::is_object));
+        let has_pattern_properties = parts.iter().any(|part| {
+            part.get("patternProperties")
+                .and_then(Value::as_object)
+                .is_some_and(|patterns| !patterns.is_empty())
+        });
+        let additional_schemas: Vec<&Value> = parts
+            .iter()
+            .filter_map(|part| part.get("additionalProperties"))
+            .filter(|additional| additional.as_object().is_some_and(|a| !a.is_empty()))
+            .collect();
+        let closed = parts
+            .iter()
+            .any(|part| part.get("additionalProperties") == Some(&Value::Bool(false)));
+
+        if !has_properties {
+            if schema.contains_key("anyOf") || schema.contains_key("oneOf") {
+                return self.lower_union(document, schema, hint, site, Some(Kind::Object), depth);
+            }
+            let ty = match additional_schemas.as_slice() {
+                [additional] if !has_pattern_properties => {
+                    let hint = type_name(&[hint, "Value"]);
+                    let value = self.lower(
+                        document,
+                        additional,
+                        &hint,
+                        Site::default(),
+                        None,
+                        depth + 1,
+                    );
+                    TypeRef::Map(Box::new(value))
+                }
+                _ => TypeRef::AnyObject,
+            };
+            return ty.optional_if(site.nullable);
+        }
+
+        let mut docs = schema_docs(schema);
+        if parts.len() > 1 {
+            docs.push(String::new());
+            docs.push("Merged from the schema's `allOf` parts.".to_string());
+        }
+        let id = self.push_item(
+            hint,
+            docs,
+            ItemKind::Struct {
+                fields: Vec::new(),
+                deny_unknown_fields: false,
+            },
+        );
+        self.register(document, &site, id);
+        let name = self.item_name(id);
+
+        let required: BTreeSet<&str> = parts
+            .iter()
+            .filter_map(|part| part.get("required").and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        // Property name -> its schema; a property defined differently by two
+        // parts must satisfy both, which only `Value` can promise.
+        let mut properties: Vec<(&str, &Value, bool)> = Vec::new();
+        for part in &parts {
+            let Some(own) = part.get("properties").and_then(Value::as_object) else {
+                continue;
+            };
+            for (property, property_schema) in own {
+                match properties.iter_mut().find(|(name, _, _)| *name == property) {
+                    Some(existing) => existing.2 |= existing.1 != property_schema,
+                    None => properties.push((property, property_schema, false)),
+                }
+            }
+        }
+
+        let mut idents = UniqueNames::new();
+        let mut fields = Vec::with_capacity(properties.len() + 1);
+        for (property, property_schema, conflicting) in properties {
+            let ident = idents.claim(&snake_ident(property));
+            let ty = if conflicting {
+                TypeRef::Any
+            } else {
+                let hint = type_name(&[&name, &camel_ident(property)]);
+                self.lower(
+                    document,
+                    property_schema,
+                    &hint,
+                    Site::default(),
+                    None,
+                    depth + 1,
+                )
+            };
+            let optional = !required.contains(property);
+            // Unlike a nullable type, an optional `Value` still gets its
+            // `Option`: absent and `null` both read as `None`.
+            let ty = match ty {
+                TypeRef::Optional(_) => ty,
+                other if optional => TypeRef::Optional(Box::new(other)),
+                other => other,
+            };
+            fields.push(Field {
+                json_name: property.to_string(),
+                ident,
+                ty,
+                optional,
+                flatten: false,
+                docs: property_docs(property_schema),
+            });
+        }
+
+        let extra_value = if has_pattern_properties || additional_schemas.len() > 1 {
+            Some(TypeRef::Any)
+        } else if let [additional] = additional_schemas.as_slice() {
+            let hint = type_name(&[&name, "Value"]);
+            Some(self.lower(
+                document,
+                additional,
+                &hint,
+                Site::default(),
+                None,
+                depth + 1,
+            ))
+        } else {
+            None
+        };
+        let flattened = extra_value.is_some();
+        if let Some(value) = extra_value {
+            fields.push(Field {
+                json_name: String::new(),
+                ident: idents.claim("additional_properties"),
+                ty: TypeRef::Map(Box::new(value)),
+                optional: false,
+                flatten: true,
+                docs: vec![
+                    "Properties not listed above (`additionalProperties` / `patternProperties`)."
+                        .to_string(),
+                ],
+            });
+        }
+        if let Some(item) = self.items.get_mut(id) {
+            item.kind = ItemKind::Struct {
+                fields,
+                // serde can't combine `deny_unknown_fields` with `flatten`;
+                // a flattened map already names every extra property.
+                deny_unknown_fields: closed && !flattened,
+            };
+        }
+        TypeRef::Named(id).optional_if(site.nullable)
+    }
+
+    /// `allOf` without a `type` of its own: typed by what its parts agree on.
+    fn lower_all_of<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        schema: &'s Map<String, Value>,
+        hint: &str,
+        site: Site,
+        implied: Option<Kind>,
+        depth: usize,
+    ) -> TypeRef {
+        let mut agreed: Option<Kinds> = implied.map(|kind| [kind, Kind::Null].into());
+        for part in schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(kinds) = self.kinds_of(document, part, None, depth + 1) {
+                agreed = Some(match agreed {
+                    Some(agreed) => agreed.intersection(&kinds).copied().collect(),
+                    None => kinds,
+                });
+            }
+        }
+        let Some(mut agreed) = agreed else {
+            return TypeRef::Any;
+        };
+        let nullable = agreed.remove(&Kind::Null);
+        let site = site.nullable(nullable);
+        let kinds: Vec<Kind> = agreed.into_iter().collect();
+        match kinds.as_slice() {
+            [Kind::Object] => self.lower_object(document, schema, hint, site, depth),
+            [kind] => kind
+                .primitive()
+                .unwrap_or(TypeRef::Any)
+                .optional_if(site.nullable),
+            [Kind::Integer, Kind::Number] => TypeRef::Number.optional_if(site.nullable),
+            _ => TypeRef::Any,
+        }
+    }
+
+    /// The kinds of value a schema can accept; `None` when unknown or any.
+    fn kinds_of(
+        &self,
+        document: &mut Document,
+        schema: &Value,
+        implied: Option<Kind>,
+        depth: usize,
+    ) -> Option<Kinds> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let object = schema.as_object()?;
+        if let Some(reference) = object.get("$ref") {
+            let (pointer, target) = document.resolve(reference.as_str()?)?;
+            if let Some(known) = document.kinds.get(&pointer) {
+                return known.clone();
+            }
+            // Provisionally unknown: a reference cycle that never reaches a
+            // concrete type has no kind (and must not become an enum variant
+            // of itself, which would recurse forever at runtime).
+            document.kinds.insert(pointer.clone(), None);
+            let kinds = self.kinds_of(document, target, None, depth + 1);
+            document.kinds.insert(pointer, kinds.clone());
+            return kinds;
+        }
+        if let Some(value) = object.get("const") {
+            return Some([Kind::of_value(value)].into());
+        }
+        if let Some(values) = object.get("enum") {
+            return Some(values.as_array()?.iter().map(Kind::of_value).collect());
+        }
+        match declared_kinds(object) {
+            Declared::Invalid => None,
+            Declared::Kinds(kinds) => Some(kinds),
+            Declared::Absent => {
+                if let Some(parts) = object.get("allOf").and_then(Value::as_array) {
+                    let mut agreed: Option<Kinds> = implied.map(|kind| [kind].into());
+                    for part in parts {
+                        if let Some(kinds) = self.kinds_of(document, part, None, depth + 1) {
+                            agreed = Some(match agreed {
+                                Some(agreed) => agreed.intersection(&kinds).copied().collect(),
+                                None => kinds,
+                            });
+                        }
+                    }
+                    return agreed;
+                }
+                if let Some(variants) = object
+                    .get("anyOf")
+                    .or_else(|| object.get("oneOf"))
+                    .and_then(Value::as_array)
+                {
+                    let mut union = Kinds::new();
+                    for variant in variants {
+                        union.extend(self.kinds_of(document, variant, implied, depth + 1)?);
+                    }
+                    return Some(union);
+                }
+                implied.map(|kind| [kind].into())
+            }
+        }
+    }
+
+    /// `anyOf` / `oneOf`: an `Option` for a null variant, one type when all
+    /// variants share a primitive type, an untagged enum when serde can tell
+    /// the variants apart, else `Value`.
+    fn lower_union<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        schema: &'s Map<String, Value>,
+        hint: &str,
+        site: Site,
+        implied: Option<Kind>,
+        depth: usize,
+    ) -> TypeRef {
+        // With both present a value must match both; either one alone is a
+        // lenient description.
+        let Some(alternatives) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+        else {
+            return TypeRef::Any;
+        };
+        let mut nullable = site.nullable;
+        let mut variants: Vec<(&Value, Kind)> = Vec::new();
+        for alternative in alternatives {
+            let Some(mut kinds) = self.kinds_of(document, alternative, implied, depth + 1) else {
+                return TypeRef::Any;
+            };
+            nullable |= kinds.remove(&Kind::Null);
+            let kinds: Vec<Kind> = kinds.into_iter().collect();
+            match kinds.as_slice() {
+                [] => {}
+                [kind] => variants.push((alternative, *kind)),
+                _ => return TypeRef::Any,
+            }
+        }
+        let site = site.nullable(nullable);
+        match variants.as_slice() {
+            [] => return TypeRef::Any,
+            [(only, _)] => {
+                return self
+                    .lower(document, only, hint, site, implied, depth + 1)
+                    .optional_if(nullable);
+            }
+            _ => {}
+        }
+        let kinds: Kinds = variants.iter().map(|(_, kind)| *kind).collect();
+        let kinds: Vec<Kind> = kinds.into_iter().collect();
+        match kinds.as_slice() {
+            [kind] if kind.primitive().is_some() => {
+                return kind
+                    .primitive()
+                    .unwrap_or(TypeRef::Any)
+                    .optional_if(nullable);
+            }
+            [Kind::Integer, Kind::Number] => return TypeRef::Number.optional_if(nullable),
+            _ => {}
+        }
+        if !self.distinguishable(document, &variants) {
+            return TypeRef::Any;
+        }
+
+        // Variants of the same primitive kind merge into that primitive.
+        // Integers go before numbers: serde tries untagged variants in order.
+        let mut planned: Vec<(Option<&Value>, Kind)> = Vec::new();
+        for &(variant, kind) in &variants {
+            let same_kind = variants.iter().filter(|(_, k)| *k == kind).count();
+            if kind.primitive().is_some() && same_kind > 1 {
+                if !planned.iter().any(|(_, k)| *k == kind) {
+                    planned.push((None, kind));
+                }
+            } else {
+                planned.push((Some(variant), kind));
+            }
+        }
+        planned.sort_by_key(|(_, kind)| *kind == Kind::Number);
+
+        let id = self.push_item(
+            hint,
+            schema_docs(schema),
+            ItemKind::Untagged {
+                variants: Vec::new(),
+            },
+        );
+        self.register(document, &site, id);
+        let name = self.item_name(id);
+        let mut idents = UniqueNames::new();
+        let mut lowered = Vec::with_capacity(planned.len());
+        for (variant, kind) in planned {
+            let ident = idents.claim(&variant_ident(variant, kind));
+            let ty = match variant {
+                None => kind.primitive().unwrap_or(TypeRef::Any),
+                Some(variant) => {
+                    let hint = type_name(&[&name, &ident]);
+                    match self.lower(
+                        document,
+                        variant,
+                        &hint,
+                        Site::default(),
+                        implied,
+                        depth + 1,
+                    ) {
+                        // The enum as a whole is the `Option`.
+                        TypeRef::Optional(inner) => *inner,
+                        other => other,
+                    }
+                }
+            };
+            lowered.push(Variant { ident, ty });
+        }
+        if let Some(item) = self.items.get_mut(id) {
+            item.kind = ItemKind::Untagged { variants: lowered };
+        }
+        TypeRef::Named(id).optional_if(nullable)
+    }
+
+    /// Variants of distinct kinds are told apart by their JSON type. Several
+    /// object variants are told apart when each requires a property that no
+    /// other one mentions; several arrays never are.
+    fn distinguishable<'s>(&self, document: &Document<'s>, variants: &[(&'s Value, Kind)]) -> bool {
+        let arrays = variants.iter().filter(|(_, k)| *k == Kind::Array).count();
+        if arrays > 1 {
+            return false;
+        }
+        let objects: Vec<(BTreeSet<&str>, BTreeSet<&str>)> = variants
+            .iter()
+            .filter(|(_, kind)| *kind == Kind::Object)
+            .map(|(variant, _)| {
+                let mut required = BTreeSet::new();
+                let mut mentioned = BTreeSet::new();
+                let mut parts = Vec::new();
+                if let Some((object, _)) = document.deref(variant) {
+                    self.object_parts(document, object, &mut parts);
+                }
+                for part in parts {
+                    if let Some(names) = part.get("required").and_then(Value::as_array) {
+                        required.extend(names.iter().filter_map(Value::as_str));
+                    }
+                    if let Some(properties) = part.get("properties").and_then(Value::as_object) {
+                        mentioned.extend(properties.keys().map(String::as_str));
+                    }
+                }
+                mentioned.extend(required.iter().copied());
+                (required, mentioned)
+            })
+            .collect();
+        if objects.len() < 2 {
+            return true;
+        }
+        objects.iter().enumerate().all(|(index, (required, _))| {
+            required.iter().any(|property| {
+                objects
+                    .iter()
+                    .enumerate()
+                    .all(|(other, (_, mentioned))| other == index || !mentioned.contains(property))
+            })
+        })
+    }
+
+    /// `"type": ["string", "integer", ...]`: one untagged variant per type.
+    fn lower_kinds_union<'s>(
+        &mut self,
+        document: &mut Document<'s>,
+        schema: &'s Map<String, Value>,
+        kinds: &[Kind],
+        hint: &str,
+        site: Site,
+        depth: usize,
+    ) -> TypeRef {
+        let id = self.push_item(
+            hint,
+            schema_docs(schema),
+            ItemKind::Untagged {
+                variants: Vec::new(),
+            },
+        );
+        self.register(document, &site, id);
+        let name = self.item_name(id);
+        let mut ordered = kinds.to_vec();
+        ordered.sort_by_key(|kind| *kind == Kind::Number);
+        let variants = ordered
+            .into_iter()
+            .map(|kind| {
+                let ident = kind.variant_name().to_string();
+                let hint = type_name(&[&name, &ident]);
+                let ty = self.lower_kind(document, schema, kind, &hint, Site::default(), depth + 1);
+                Variant { ident, ty }
+            })
+            .collect();
+        if let Some(item) = self.items.get_mut(id) {
+            item.kind = ItemKind::Untagged { variants };
+        }
+        TypeRef::Named(id).optional_if(site.nullable)
+    }
+}
+
+/// The variant name for one `anyOf`/`oneOf` alternative: the referenced
+/// definition's name, else its `title`, else its JSON type.
+fn variant_ident(variant: Option<&Value>, kind: Kind) -> String {
+    let object = variant.and_then(Value::as_object);
+    let from_ref = object
+        .and_then(|o| o.get("$ref"))
+        .and_then(Value::as_str)
+        .and_then(|reference| reference.rsplit('/').next())
+        .filter(|last| !last.is_empty() && !last.starts_with('#'));
+    let from_title = object
+        .and_then(|o| o.get("title"))
+        .and_then(Value::as_str)
+        .filter(|title| title.chars().count() <= 40);
+    match from_ref.or(from_title) {
+        Some(name) => type_name(&[&camel_ident(name)]),
+        None => kind.variant_name().to_string(),
+    }
+}
+
+/// The type of a `const`: the constant's JSON type (validation checks the value).
+fn const_type(value: &Value) -> TypeRef {
+    match value {
+        Value::Bool(_) => TypeRef::Boolean,
+        Value::Number(n) if n.is_i64() => TypeRef::Integer,
+        Value::Number(_) => TypeRef::Number,
+        Value::String(_) => TypeRef::String,
+        Value::Null | Value::Array(_) | Value::Object(_) => TypeRef::Any,
+    }
+}
+
+/// Doc lines for a named item: title, description, constraints.
+fn schema_docs(schema: &Map<String, Value>) -> Vec<String> {
+    let mut docs = Vec::new();
+    let text = |key: &str| {
+        schema
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    };
+    if let Some(title) = text("title") {
+        docs.push(format!("**{}**", title.replace('\n', " ")));
+    }
+    if let Some(description) = text("description") {
+        if !docs.is_empty() {
+            docs.push(String::new());
+        }
+        docs.extend(description.lines().map(str::to_string));
+    }
+    let constraints = constraint_notes(schema);
+    if !constraints.is_empty() {
+        if !docs.is_empty() {
+            docs.push(String::new());
+        }
+        docs.extend(constraints);
+    }
+    docs
+}
+
+/// Doc lines for a struct field: the property's own docs (a `$ref`'s
+/// siblings included), constraints the type can't express.
+fn property_docs(schema: &Value) -> Vec<String> {
+    schema.as_object().map(schema_docs).unwrap_or_default()
+}
+
+/// Keywords the Rust type does not enforce, listed so the docs are honest.
+const NOTED_KEYWORDS: &[&str] = &[
+    "format",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "const",
+    "enum",
+    "default",
+];
+
+fn constraint_notes(schema: &Map<String, Value>) -> Vec<String> {
+    NOTED_KEYWORDS
+        .iter()
+        .filter_map(|keyword| {
+            let value = schema.get(*keyword)?;
+            // String enums are spelled out by the enum's variants.
+            if *keyword == "enum"
+                && value
+                    .as_array()
+                    .is_some_and(|values| values.iter().all(|v| v.is_string() || v.is_null()))
+            {
+                return None;
+            }
+            let mut shown = value.to_string();
+            if shown.chars().count() > MAX_DOC_VALUE_LEN {
+                shown = shown.chars().take(MAX_DOC_VALUE_LEN).collect::<String>() + "…";
+            }
+            let label = if *keyword == "default" {
+                "Default"
+            } else {
+                keyword
+            };
+            Some(format!("- {label}: `{}`", shown.replace('`', "'")))
+        })
+        .collect()
+}
