@@ -1,0 +1,233 @@
+//! `App`, the state behind every route, and the tool-call pipeline the
+//! generated handlers use: API key, body limit, JSON, frozen schema, typed
+//! input, upstream call, result mapping.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::{
+    Json,
+    body::{Body, Bytes, HttpBody},
+    extract::Request,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use rmcp::model::CallToolRequestParams;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use super::auth::ApiKeys;
+use super::error::{ApiError, ValidationIssue};
+use super::result::{self, ToolAnswer};
+use super::upstream::Upstream;
+use super::validate::{self, InputValidators};
+
+/// Shared state of the proxy; cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct App {
+    state: Arc<AppState>,
+}
+
+pub struct AppState {
+    pub api_keys: ApiKeys,
+    pub max_body_bytes: usize,
+    pub call_timeout: Duration,
+    /// How long a call may wait for a connection attempt in progress.
+    pub connect_wait: Duration,
+    pub validators: InputValidators,
+    pub upstream: Arc<Upstream>,
+}
+
+impl App {
+    pub fn new(state: AppState) -> Self {
+        App {
+            state: Arc::new(state),
+        }
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.state.upstream
+    }
+
+    /// Handles `POST {root}/{tool}`: `I` is the tool's typed input, `O` its
+    /// typed output (`serde_json::Value` when it declares no outputSchema).
+    #[allow(
+        dead_code,
+        reason = "a generated crate whose server has no tools never calls it"
+    )]
+    pub async fn call_tool<I, O>(&self, tool: &'static str, request: Request) -> Response
+    where
+        I: DeserializeOwned,
+        O: DeserializeOwned + Serialize,
+    {
+        let started = std::time::Instant::now();
+        let response = match self.call_tool_checked::<I, O>(tool, request).await {
+            Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+            Err(error) => error.into_response(),
+        };
+        tracing::debug!(
+            tool,
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "tool call"
+        );
+        response
+    }
+
+    async fn call_tool_checked<I, O>(
+        &self,
+        tool: &'static str,
+        request: Request,
+    ) -> Result<Value, ApiError>
+    where
+        I: DeserializeOwned,
+        O: DeserializeOwned,
+    {
+        let state = &self.state;
+        let (parts, body) = request.into_parts();
+        state.api_keys.check(&parts.headers)?;
+        let bytes = read_body_limited(body, &parts.headers, state.max_body_bytes).await?;
+        let arguments = parse_json_body(&bytes)?;
+        state
+            .validators
+            .validate(tool, &arguments)
+            .map_err(ApiError::validation)?;
+        // The schema may not say `type: object`; MCP arguments must be one.
+        if !arguments.is_object() {
+            return Err(ApiError::validation(vec![ValidationIssue::body(
+                "Input should be a JSON object",
+                "type",
+            )]));
+        }
+        // Catches whatever the schema did not (or a schema that did not compile).
+        validate::deserialize_input::<I>(&arguments).map_err(ApiError::validation)?;
+        let Value::Object(arguments) = arguments else {
+            return Err(ApiError::validation(Vec::new()));
+        };
+
+        let deadline = tokio::time::Instant::now() + state.call_timeout;
+        let connection = state
+            .upstream
+            .connection(state.connect_wait.min(state.call_timeout))
+            .await?;
+        // The client's own JSON goes upstream, not a re-serialization of `I`.
+        let params = CallToolRequestParams::new(tool).with_arguments(arguments);
+        let outcome = tokio::time::timeout_at(deadline, connection.peer.call_tool(params)).await;
+        let result = match outcome {
+            Err(_elapsed) => {
+                tracing::warn!(tool, "tool call timed out");
+                return Err(ApiError::gateway_timeout(state.call_timeout.as_secs_f64()));
+            }
+            Ok(Err(error)) => {
+                if result::is_connection_failure(&error) {
+                    state.upstream.report_connection_lost();
+                }
+                tracing::warn!(tool, %error, "tool call failed upstream");
+                return Err(result::error_for(&error));
+            }
+            Ok(Ok(result)) => result,
+        };
+        match result::answer_for(result) {
+            ToolAnswer::Structured(structured) => {
+                if let Err(error) = O::deserialize(&structured) {
+                    tracing::warn!(
+                        tool,
+                        %error,
+                        "structuredContent does not match the tool's locked outputSchema; returning it unchanged"
+                    );
+                }
+                Ok(structured)
+            }
+            ToolAnswer::Content(mapped) => Ok(mapped),
+            ToolAnswer::ToolError(text) => {
+                Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text))
+            }
+        }
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (413) before
+/// buffering them: a declared length is checked first, a streamed one as it
+/// arrives.
+async fn read_body_limited(
+    mut body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    let mut collected: Vec<u8> = Vec::new();
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body")
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len().saturating_add(data.len()) > limit {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(collected))
+}
+
+/// An empty body means `{}`: mcpo clients call argument-less tools that way.
+fn parse_json_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.trim_ascii().is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::validation(vec![ValidationIssue::body(
+            format!("JSON decode error: {error}"),
+            "json_invalid",
+        )])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn empty_body_is_an_empty_object() {
+        assert_eq!(parse_json_body(b""), Ok(json!({})));
+        assert_eq!(parse_json_body(b" \n"), Ok(json!({})));
+    }
+
+    #[test]
+    fn malformed_json_is_422_json_invalid() {
+        let error = parse_json_body(b"{\"a\": ").err();
+        let Some(error) = error else {
+            panic!("malformed JSON must be rejected");
+        };
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error.detail[0]["loc"], json!(["body"]));
+        assert_eq!(error.detail[0]["type"], json!("json_invalid"));
+    }
+
+    #[tokio::test]
+    async fn body_limit_is_enforced_with_and_without_content_length() {
+        let big = vec![b'x'; 11];
+        let mut declared = HeaderMap::new();
+        declared.insert(header::CONTENT_LENGTH, 11.into());
+        let refused = read_body_limited(Body::from(big.clone()), &declared, 10).await;
+        assert_eq!(
+            refused.err().map(|e| e.status),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+        let streamed = read_body_limited(Body::from(big), &HeaderMap::new(), 10).await;
+        assert_eq!(
+            streamed.err().map(|e| e.status),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+        let fits = read_body_limited(Body::from(vec![b'x'; 10]), &HeaderMap::new(), 10).await;
+        assert_eq!(fits.ok().map(|bytes| bytes.len()), Some(10));
+    }
+}

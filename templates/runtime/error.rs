@@ -1,0 +1,192 @@
+//! The one error type every route answers with: `{"detail": ...}` like mcpo
+//! and FastAPI, an honest status code, and the headers that go with it.
+//!
+//! Error bodies are built from fixed texts and from what the client itself
+//! sent; never from header values, API keys or upstream transport details.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// One segment of a FastAPI-style `loc`: a field name or an array index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum LocSegment {
+    Field(String),
+    Index(usize),
+}
+
+impl From<&str> for LocSegment {
+    fn from(field: &str) -> Self {
+        LocSegment::Field(field.to_string())
+    }
+}
+
+/// One entry of a 422 `detail` list: `{"loc": [...], "msg": "...", "type": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidationIssue {
+    pub loc: Vec<LocSegment>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl ValidationIssue {
+    /// An issue about the body as a whole (`loc: ["body"]`).
+    pub fn body(msg: impl Into<String>, kind: impl Into<String>) -> Self {
+        ValidationIssue {
+            loc: vec![LocSegment::from("body")],
+            msg: msg.into(),
+            kind: kind.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: Value,
+    /// Seconds for `Retry-After` (503 while the upstream is not connected).
+    pub retry_after: Option<u64>,
+    /// Adds `WWW-Authenticate: Bearer` (401 for a missing key).
+    pub bearer_challenge: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<Value>) -> Self {
+        ApiError {
+            status,
+            detail: detail.into(),
+            retry_after: None,
+            bearer_challenge: false,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not Found")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+    }
+
+    pub fn not_authenticated() -> Self {
+        ApiError {
+            bearer_challenge: true,
+            ..Self::new(StatusCode::UNAUTHORIZED, "Not authenticated")
+        }
+    }
+
+    pub fn invalid_api_key() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Invalid API key")
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn validation(issues: Vec<ValidationIssue>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::to_value(issues).unwrap_or(Value::Null),
+        )
+    }
+
+    pub fn unavailable(reason: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, reason.into())
+        }
+    }
+
+    pub fn bad_gateway(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, reason.into())
+    }
+
+    pub fn gateway_timeout(seconds: f64) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("The upstream MCP server did not answer within {seconds}s"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "detail": self.detail }))).into_response();
+        let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.bearer_challenge {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// `fallback` for unknown routes.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+/// `method_not_allowed_fallback` for known routes hit with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_issue_serializes_like_fastapi() {
+        let issue = ValidationIssue {
+            loc: vec![
+                LocSegment::from("body"),
+                LocSegment::from("items"),
+                LocSegment::Index(2),
+            ],
+            msg: "Field required".into(),
+            kind: "missing".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&issue).ok(),
+            Some(json!({"loc": ["body", "items", 2], "msg": "Field required", "type": "missing"}))
+        );
+    }
+
+    #[test]
+    fn unavailable_sets_retry_after_of_at_least_one_second() {
+        let response = ApiError::unavailable("down", 0).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from(1u64))
+        );
+    }
+
+    #[test]
+    fn missing_key_challenges_for_bearer() {
+        let response = ApiError::not_authenticated().into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE),
+            Some(&HeaderValue::from_static("Bearer"))
+        );
+        assert!(
+            ApiError::invalid_api_key()
+                .into_response()
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .is_none()
+        );
+    }
+}

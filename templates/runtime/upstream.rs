@@ -1,0 +1,507 @@
+//! The connection to the upstream MCP server, kept alive by a supervisor task.
+//!
+//! The supervisor connects in the background (the HTTP server starts even
+//! when the upstream is down), checks drift, watches the connection and
+//! reconnects with backoff when it dies: rmcp never reconnects a stdio peer
+//! by itself. Tool calls borrow the current [`Connection`]; while there is
+//! none they get 503 with `Retry-After`.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use process_wrap::tokio::{CommandWrap, ProcessGroup};
+use rmcp::{
+    ServiceExt,
+    model::{ClientCapabilities, ClientConfig, Implementation},
+    service::{Peer, RoleClient, RunningService},
+    transport::{
+        StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::cli::{DriftPolicy, Target};
+use super::drift::{self, DriftFinding};
+use super::error::ApiError;
+use super::lock::LockedTool;
+
+/// A connection that lived this long was healthy: after its loss the
+/// supervisor reconnects at once. One that died sooner counts as a failure
+/// (a crash loop must not spin).
+const HEALTHY_CONNECTION: Duration = Duration::from_secs(5);
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
+/// How often the supervisor looks at the transport when no call reported a loss.
+const LIVENESS_POLL: Duration = Duration::from_millis(250);
+/// Time given to a stdio server to exit after its stdin closes, before the
+/// process group is killed.
+const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
+/// `Retry-After` while drift blocks calls: it needs a human, not a retry loop.
+const DRIFT_RETRY_AFTER_SECS: u64 = 60;
+
+pub struct Settings {
+    pub target: Target,
+    pub connect_timeout: Duration,
+    pub drift_policy: DriftPolicy,
+    pub locked_tools: Vec<LockedTool>,
+}
+
+/// A live MCP session that calls can use.
+pub struct Connection {
+    pub peer: Peer<RoleClient>,
+    /// `name version` from the server's initialize result.
+    pub server: String,
+    /// Set when `--on-drift fail` found blocking drift: why calls are refused.
+    pub blocked_by_drift: Option<String>,
+}
+
+#[derive(Clone)]
+enum Status {
+    Connecting,
+    Connected(Arc<Connection>),
+    Down { reason: String, retry_at: Instant },
+    Stopped,
+}
+
+pub struct Upstream {
+    status: watch::Sender<Status>,
+    connection_lost: Notify,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Upstream {
+    /// Starts the supervisor; it runs until [`Upstream::shutdown`].
+    pub fn start(settings: Settings) -> (Arc<Upstream>, tokio::task::JoinHandle<()>) {
+        let upstream = Arc::new(Upstream {
+            status: watch::Sender::new(Status::Connecting),
+            connection_lost: Notify::new(),
+            shutdown: watch::Sender::new(false),
+        });
+        let task = tokio::spawn(Arc::clone(&upstream).supervise(settings));
+        (upstream, task)
+    }
+
+    /// The current connection, waiting up to `wait` while a connection
+    /// attempt is in progress; otherwise the 503 to answer with.
+    pub async fn connection(&self, wait: Duration) -> Result<Arc<Connection>, ApiError> {
+        let mut receiver = self.status.subscribe();
+        let settled = tokio::time::timeout(wait, async {
+            // Clone inside: the watch guard must not live across an await.
+            receiver
+                .wait_for(|status| !matches!(status, Status::Connecting))
+                .await
+                .map(|status| status.clone())
+        })
+        .await;
+        let status = match settled {
+            Ok(Ok(status)) => status,
+            _ => self.status.borrow().clone(),
+        };
+        match status {
+            Status::Connected(connection) => match &connection.blocked_by_drift {
+                Some(reason) => Err(ApiError::unavailable(
+                    reason.clone(),
+                    DRIFT_RETRY_AFTER_SECS,
+                )),
+                None => Ok(connection),
+            },
+            Status::Connecting => Err(ApiError::unavailable(
+                "The upstream MCP server is still starting",
+                1,
+            )),
+            Status::Down { reason, retry_at } => Err(ApiError::unavailable(
+                format!("The upstream MCP server is not connected: {reason}"),
+                retry_at
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64()
+                    .ceil() as u64,
+            )),
+            Status::Stopped => Err(ApiError::unavailable("The proxy is shutting down", 1)),
+        }
+    }
+
+    /// A call saw the transport fail: look now rather than at the next poll.
+    pub fn report_connection_lost(&self) {
+        self.connection_lost.notify_one();
+    }
+
+    /// `Ok(server)` when calls can be served, else why not (for `/readyz`).
+    pub fn readiness(&self) -> Result<String, String> {
+        match &*self.status.borrow() {
+            Status::Connected(connection) => match &connection.blocked_by_drift {
+                Some(reason) => Err(reason.clone()),
+                None => Ok(connection.server.clone()),
+            },
+            Status::Connecting => Err("the upstream MCP server is still starting".into()),
+            Status::Down { reason, .. } => Err(format!(
+                "the upstream MCP server is not connected: {reason}"
+            )),
+            Status::Stopped => Err("the proxy is shutting down".into()),
+        }
+    }
+
+    /// Asks the supervisor to close the session and kill a stdio server's
+    /// process group; await its task to know it is done.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    async fn supervise(self: Arc<Self>, settings: Settings) {
+        let mut shutdown = self.shutdown.subscribe();
+        let description = settings.target.describe();
+        let mut consecutive_failures: u32 = 0;
+        loop {
+            if consecutive_failures > 0 {
+                // The status is already `Down` with this retry time.
+                tokio::select! {
+                    _ = tokio::time::sleep(retry_delay(consecutive_failures)) => {}
+                    _ = stop_requested(&mut shutdown) => break,
+                }
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            self.status.send_replace(Status::Connecting);
+            tracing::debug!(upstream = %description, "connecting to the upstream MCP server");
+            let attempt = tokio::time::timeout(settings.connect_timeout, connect(&settings.target));
+            let outcome = tokio::select! {
+                outcome = attempt => outcome,
+                _ = stop_requested(&mut shutdown) => break,
+            };
+            let session = match outcome {
+                Ok(Ok(session)) => session,
+                Ok(Err(failure)) => {
+                    consecutive_failures = consecutive_failures.saturating_add(1);
+                    tracing::warn!(upstream = %description, error = %failure.log_detail, "could not connect to the upstream MCP server; retrying");
+                    self.mark_down(failure.public_reason, consecutive_failures);
+                    continue;
+                }
+                Err(_) => {
+                    consecutive_failures = consecutive_failures.saturating_add(1);
+                    let reason = format!(
+                        "it did not complete the MCP handshake within {}s",
+                        settings.connect_timeout.as_secs_f64()
+                    );
+                    tracing::warn!(upstream = %description, "{reason}; retrying (raise --connect-timeout if it is slow to start)");
+                    self.mark_down(reason, consecutive_failures);
+                    continue;
+                }
+            };
+
+            let connection = tokio::select! {
+                connection = describe_connection(&session, &settings) => connection,
+                _ = stop_requested(&mut shutdown) => {
+                    session.close().await;
+                    break;
+                }
+            };
+            tracing::info!(upstream = %description, server = %connection.server, "upstream MCP server connected");
+            self.status
+                .send_replace(Status::Connected(Arc::new(connection)));
+            let connected_at = Instant::now();
+
+            let stopping = self.watch(&session, &mut shutdown).await;
+            if stopping {
+                self.status.send_replace(Status::Stopped);
+                session.close().await;
+                break;
+            }
+            tracing::warn!(upstream = %description, "the upstream MCP server connection was lost; reconnecting");
+            consecutive_failures = if connected_at.elapsed() >= HEALTHY_CONNECTION {
+                0
+            } else {
+                // It keeps dying soon after starting: back off.
+                consecutive_failures.saturating_add(1)
+            };
+            if consecutive_failures == 0 {
+                self.status.send_replace(Status::Connecting);
+            } else {
+                self.mark_down(
+                    "the connection to it was lost; reconnecting".into(),
+                    consecutive_failures,
+                );
+            }
+            session.close().await;
+        }
+        self.status.send_replace(Status::Stopped);
+    }
+
+    fn mark_down(&self, reason: String, consecutive_failures: u32) {
+        self.status.send_replace(Status::Down {
+            reason,
+            retry_at: Instant::now() + retry_delay(consecutive_failures),
+        });
+    }
+
+    /// Waits until the session's transport closes (`false`) or shutdown is
+    /// requested (`true`).
+    async fn watch(&self, session: &Session, shutdown: &mut watch::Receiver<bool>) -> bool {
+        loop {
+            if session.client.peer().is_transport_closed() {
+                return false;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(LIVENESS_POLL) => {}
+                _ = self.connection_lost.notified() => {}
+                _ = stop_requested(shutdown) => return true,
+            }
+        }
+    }
+}
+
+/// Resolves once shutdown is requested (or its sender is gone).
+async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not Send: drop it before returning.
+    let _ = shutdown.wait_for(|stop| *stop).await.is_ok();
+}
+
+/// 0.5 s, 1 s, 2 s, ... up to 10 s.
+fn retry_delay(consecutive_failures: u32) -> Duration {
+    let doublings = consecutive_failures.saturating_sub(1).min(16);
+    FIRST_RETRY_DELAY
+        .saturating_mul(1u32 << doublings)
+        .min(MAX_RETRY_DELAY)
+}
+
+/// Server identity, a warning when it is not the locked one, and drift.
+async fn describe_connection(session: &Session, settings: &Settings) -> Connection {
+    let peer = session.client.peer().clone();
+    let server = peer
+        .peer_info()
+        .and_then(|info| info.server_info.clone())
+        .map(|implementation| format!("{} {}", implementation.name, implementation.version))
+        .unwrap_or_else(|| "(server did not say its name)".to_string());
+    let blocked_by_drift = match settings.drift_policy {
+        DriftPolicy::Ignore => None,
+        policy => check_drift(&peer, settings, policy).await,
+    };
+    Connection {
+        peer,
+        server,
+        blocked_by_drift,
+    }
+}
+
+/// Lists the live tools and logs every difference from the lock. Returns
+/// the 503 reason when `--on-drift fail` must block calls.
+async fn check_drift(
+    peer: &Peer<RoleClient>,
+    settings: &Settings,
+    policy: DriftPolicy,
+) -> Option<String> {
+    let listed = tokio::time::timeout(settings.connect_timeout, peer.list_all_tools()).await;
+    let live = match listed {
+        Ok(Ok(tools)) => tools,
+        failure => {
+            let why = match failure {
+                Ok(Err(error)) => error.to_string(),
+                _ => "tools/list timed out".to_string(),
+            };
+            tracing::warn!(error = %why, "could not list the upstream's tools to check for drift");
+            return (policy == DriftPolicy::Fail).then(|| {
+                "Refusing tool calls (--on-drift fail): the upstream's tools could not be listed to compare them with the lock".to_string()
+            });
+        }
+    };
+    let findings = drift::compare(&settings.locked_tools, &live);
+    for finding in &findings {
+        match finding {
+            DriftFinding::Added { .. } => tracing::info!(drift = %finding, "drift"),
+            _ => tracing::warn!(drift = %finding, "drift: the upstream differs from mcp.lock.json"),
+        }
+    }
+    let blocking: Vec<String> = findings
+        .iter()
+        .filter(|finding| finding.blocks())
+        .map(ToString::to_string)
+        .collect();
+    if blocking.is_empty() {
+        if findings.is_empty() {
+            tracing::info!("no drift: the upstream's tools match mcp.lock.json");
+        }
+        return None;
+    }
+    (policy == DriftPolicy::Fail).then(|| {
+        format!(
+            "Refusing tool calls (--on-drift fail): the upstream's tools differ from mcp.lock.json: {}. Regenerate the proxy after reviewing the change.",
+            blocking.join("; ")
+        )
+    })
+}
+
+/// Kills a process group (SIGKILL) when dropped, so `npx`/`uvx` grandchildren
+/// never outlive the proxy.
+struct ProcessGroupGuard {
+    pgid: libc::pid_t,
+}
+
+impl Drop for ProcessGroupGuard {
+    fn drop(&mut self) {
+        // Never signal "all processes" (0, -1) or init by mistake.
+        if self.pgid > 1 {
+            // SAFETY: killpg only sends a signal; a group that is already gone
+            // gives ESRCH, which is fine.
+            unsafe {
+                libc::killpg(self.pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+struct Session {
+    client: RunningService<RoleClient, ClientConfig>,
+    /// Declared after `client` so it drops (kills) last.
+    _group: Option<ProcessGroupGuard>,
+}
+
+impl Session {
+    /// Ends the MCP session (a stdio server sees its stdin close and may
+    /// exit), then kills whatever is left of its process group.
+    async fn close(self) {
+        let Session { mut client, _group } = self;
+        if let Err(error) = client.close_with_timeout(GRACEFUL_CLOSE).await {
+            tracing::debug!(%error, "closing the MCP session");
+        }
+        drop(_group);
+    }
+}
+
+struct ConnectFailure {
+    /// Safe for HTTP error bodies.
+    public_reason: String,
+    /// For the log only.
+    log_detail: String,
+}
+
+fn client_config() -> ClientConfig {
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
+    )
+}
+
+/// Env vars that hold this proxy's own secrets: the upstream never needs them.
+fn is_proxy_secret_var(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|name| {
+        name == "MCPO_API_KEY" || name == "MCPO_HEADER" || name.starts_with("MCPO_HEADER_")
+    })
+}
+
+async fn connect(target: &Target) -> Result<Session, ConnectFailure> {
+    match target {
+        Target::Stdio { command, args } => {
+            let mut wrapped = CommandWrap::with_new(command, |cmd| {
+                cmd.args(args).kill_on_drop(true);
+                for (name, _) in std::env::vars_os() {
+                    if is_proxy_secret_var(&name) {
+                        cmd.env_remove(name);
+                    }
+                }
+            });
+            wrapped.wrap(ProcessGroup::leader());
+            let (transport, _) = TokioChildProcess::builder(wrapped)
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|error| {
+                    let public_reason = match error.kind() {
+                        std::io::ErrorKind::NotFound => {
+                            format!("command `{command}` was not found")
+                        }
+                        _ => format!("could not start `{command}`: {error}"),
+                    };
+                    ConnectFailure {
+                        log_detail: public_reason.clone(),
+                        public_reason,
+                    }
+                })?;
+            // Guard the group before the handshake: a timeout drops it here.
+            let group = transport.id().and_then(|pid| {
+                libc::pid_t::try_from(pid)
+                    .ok()
+                    .map(|pgid| ProcessGroupGuard { pgid })
+            });
+            let client =
+                client_config()
+                    .serve(transport)
+                    .await
+                    .map_err(|error| ConnectFailure {
+                        public_reason: format!("`{command}` did not complete the MCP handshake"),
+                        log_detail: error.to_string(),
+                    })?;
+            Ok(Session {
+                client,
+                _group: group,
+            })
+        }
+        Target::StreamableHttp { url, headers } => {
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                .custom_headers(headers.clone());
+            let transport = StreamableHttpClientTransport::from_config(config);
+            let client =
+                client_config()
+                    .serve(transport)
+                    .await
+                    .map_err(|error| ConnectFailure {
+                        public_reason: "the MCP handshake over streamable HTTP failed".to_string(),
+                        log_detail: error.to_string(),
+                    })?;
+            Ok(Session {
+                client,
+                _group: None,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_up_to_a_cap() {
+        assert_eq!(retry_delay(1), Duration::from_millis(500));
+        assert_eq!(retry_delay(2), Duration::from_secs(1));
+        assert_eq!(retry_delay(3), Duration::from_secs(2));
+        assert_eq!(retry_delay(40), MAX_RETRY_DELAY);
+    }
+
+    #[test]
+    fn proxy_secrets_are_not_passed_to_the_upstream() {
+        for name in ["MCPO_API_KEY", "MCPO_HEADER", "MCPO_HEADER_AUTHORIZATION"] {
+            assert!(is_proxy_secret_var(std::ffi::OsStr::new(name)), "{name}");
+        }
+        for name in ["PATH", "MCPO_PORT", "GITHUB_TOKEN"] {
+            assert!(!is_proxy_secret_var(std::ffi::OsStr::new(name)), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_command_is_a_503_with_retry_after_and_readyz_says_why() {
+        let (upstream, task) = Upstream::start(Settings {
+            target: Target::Stdio {
+                command: "/nonexistent/mcp-server-for-tests".into(),
+                args: Vec::new(),
+            },
+            connect_timeout: Duration::from_secs(5),
+            drift_policy: DriftPolicy::Warn,
+            locked_tools: Vec::new(),
+        });
+        let error = upstream.connection(Duration::from_secs(5)).await.err();
+        let Some(error) = error else {
+            panic!("a missing command cannot connect");
+        };
+        assert_eq!(error.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(error.retry_after.is_some_and(|seconds| seconds >= 1));
+        assert!(error.detail.to_string().contains("was not found"));
+        assert!(upstream.readiness().is_err());
+        upstream.shutdown();
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_ok()
+        );
+    }
+}
