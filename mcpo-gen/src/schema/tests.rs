@@ -510,7 +510,7 @@ fn random_schema(rng: &mut XorShift, depth: usize) -> Value {
 #[test]
 fn random_and_hostile_schemas_never_panic_and_always_render() {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let mut tools: Vec<LockedTool> = (0..400)
+    let mut tools: Vec<LockedTool> = (0..400_usize)
         .map(|index| {
             let mut definition =
                 json!({"name": format!("fuzz{index}"), "inputSchema": random_schema(&mut rng, 5)});
