@@ -28,13 +28,17 @@ fn main() {
         .join("../templates")
         .canonicalize()
         .expect("templates/ sits beside mcpo-gen/");
-    println!("cargo:rerun-if-changed={}", root.display());
+    // Paths relative to the package: the generated code then names no
+    // absolute path, and a copy of the repository builds its own templates.
+    println!("cargo:rerun-if-changed=../templates");
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
     let mut code = String::from("/// (path relative to templates/, contents)\npub static TEMPLATE_FILES: &[(&str, &str)] = &[\n");
-    for (relative, path) in &files {
-        println!("cargo:rerun-if-changed={}", path.display());
-        code.push_str(&format!("    ({relative:?}, include_str!({:?})),\n", path.display().to_string()));
+    for (relative, _) in &files {
+        println!("cargo:rerun-if-changed=../templates/{relative}");
+        code.push_str(&format!(
+            "    ({relative:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../templates/{relative}\"))),\n"
+        ));
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

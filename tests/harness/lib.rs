@@ -171,22 +171,7 @@ impl Drop for Running {
 
 /// Starts a proxy binary on a free port and waits until `/healthz` answers.
 pub fn start_proxy(binary: &Path, args: &[&str]) -> Running {
-    let port = free_port();
-    let child = Command::new(binary)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(args)
-        .env("PATH", path_with_tools())
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let running = Running { child, port };
-    wait_until(Duration::from_secs(30), || {
-        get(&running.url("/healthz")).is_ok_and(|(status, _)| status == 200)
-    });
-    running
+    start_proxy_with_env(binary, args, &[])
 }
 
 /// Waits until `ready` is true or panics after `limit`.
@@ -312,4 +297,71 @@ pub fn copy_tree(from: &Path, to: &Path) {
         std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
         std::fs::write(path, bytes).expect("write");
     }
+}
+
+/// Pids of processes whose environment has `MCPO_TEST_MARKER=<marker>`:
+/// children inherit it, so this finds every descendant of a test's process.
+pub fn processes_with_marker(marker: &str) -> Vec<i32> {
+    let needle = format!("MCPO_TEST_MARKER={marker}");
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let is_zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')));
+        if !is_zombie && raw.split(|byte| *byte == 0).any(|var| var == needle.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// A marker unique to this call, for [`processes_with_marker`].
+pub fn unique_marker(label: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{label}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Starts a proxy like [`start_proxy`], with extra environment variables.
+pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let port = free_port();
+    let mut command = Command::new(binary);
+    command
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(args)
+        .env("PATH", path_with_tools())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+    let running = Running { child, port };
+    wait_until(Duration::from_secs(30), || {
+        get(&running.url("/healthz")).is_ok_and(|(status, _)| status == 200)
+    });
+    running
+}
+
+/// Waits until the proxy's upstream is connected (`/readyz` is 200).
+pub fn wait_ready(proxy: &Running) {
+    wait_until(Duration::from_secs(90), || {
+        get(&proxy.url("/readyz")).is_ok_and(|(status, _)| status == 200)
+    });
 }

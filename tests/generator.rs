@@ -1,0 +1,253 @@
+//! The generator end to end: live snapshots of real servers, byte-identical
+//! regeneration, the `check` verb's exit codes, clear errors for broken
+//! servers, no processes left behind, an independent OpenAPI validator, and a
+//! generated crate that builds outside this workspace.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mcpo_gen_e2e::*;
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn example(name: &str) -> std::path::PathBuf {
+    workspace_root().join("generated-examples").join(name)
+}
+
+fn examples() -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(workspace_root().join("generated-examples"))
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.join("mcp.lock.json").exists())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 2, "generated examples exist: {dirs:?}");
+    dirs
+}
+
+#[test]
+fn live_snapshots_are_byte_identical_and_leave_no_process_behind() {
+    let marker = unique_marker("snapshot");
+    let out = tempfile::tempdir().unwrap();
+    let mut locks = Vec::new();
+    for run in ["a", "b"] {
+        let dir = out.path().join(run).join("time-proxy");
+        let output = Command::new(mcpo_gen_bin())
+            .args(["--quiet", "--out", dir.to_str().unwrap(), "--", "uvx", MCP_SERVER_TIME])
+            .args(["--local-timezone=America/New_York"])
+            .env("PATH", path_with_tools())
+            .env("MCPO_TEST_MARKER", &marker)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.stderr.is_empty(), "--quiet prints nothing: {}", text(&output));
+        // The snapshot is over: no server (uvx or its python grandchild) survives.
+        assert_eq!(processes_with_marker(&marker), Vec::<i32>::new());
+        locks.push(std::fs::read(dir.join("mcp.lock.json")).unwrap());
+    }
+    assert_eq!(locks[0], locks[1]);
+    // And it is the lock committed for the example.
+    let committed = std::fs::read(example("time-proxy").join("mcp.lock.json")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&locks[0]),
+        String::from_utf8_lossy(&committed)
+    );
+}
+
+#[test]
+fn generation_from_a_lock_is_deterministic_and_matches_the_committed_examples() {
+    for dir in examples() {
+        let lock = dir.join("mcp.lock.json");
+        let out = tempfile::tempdir().unwrap();
+        let (first, second) = (out.path().join("one"), out.path().join("two"));
+        for target in [&first, &second] {
+            let output = mcpo_gen(&[
+                "generate",
+                "--quiet",
+                "--lock",
+                lock.to_str().unwrap(),
+                "--out",
+                target.to_str().unwrap(),
+            ]);
+            assert!(output.status.success(), "{}", text(&output));
+        }
+        let one = read_tree(&first);
+        assert_eq!(one, read_tree(&second), "{}", dir.display());
+        assert_eq!(one, read_tree(&dir), "{} differs from its lock's output", dir.display());
+        for (path, bytes) in &one {
+            let is_json = path.extension().is_some_and(|ext| ext == "json");
+            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+            assert!(
+                is_json || head.contains("@generated"),
+                "{} lacks the @generated header",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
+    let dirs: Vec<String> = examples()
+        .iter()
+        .map(|dir| dir.to_str().unwrap().to_string())
+        .collect();
+    let mut args = vec!["check"];
+    args.extend(dirs.iter().map(String::as_str));
+    let output = mcpo_gen(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&example("time-proxy"), copy.path());
+    let dir = copy.path().to_str().unwrap();
+
+    // A hand-edited generated file.
+    let tools = copy.path().join("src/tools.rs");
+    let edited = std::fs::read_to_string(&tools).unwrap() + "\n// hand edit\n";
+    std::fs::write(&tools, edited).unwrap();
+    let output = mcpo_gen(&["check", dir]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("src/tools.rs"), "{}", text(&output));
+    assert!(text(&output).contains("hand edit"), "shows a diff: {}", text(&output));
+
+    // Regenerating fixes it.
+    let lock = copy.path().join("mcp.lock.json");
+    let output = mcpo_gen(&["generate", "--quiet", "--lock", lock.to_str().unwrap(), "--out", dir]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(mcpo_gen(&["check", dir]).status.code(), Some(0));
+
+    // A lock edited by hand: the generated files no longer match it.
+    let lock_text = std::fs::read_to_string(&lock).unwrap();
+    let edited = lock_text.replacen("\"description\": \"", "\"description\": \"EDITED ", 1);
+    assert_ne!(edited, lock_text);
+    std::fs::write(&lock, edited).unwrap();
+    let output = mcpo_gen(&["check", dir]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+
+    // A broken lock is an error, not a verdict.
+    std::fs::write(&lock, "{ not json").unwrap();
+    let output = mcpo_gen(&["check", dir]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("mcp.lock.json"), "{}", text(&output));
+}
+
+#[test]
+fn broken_servers_fail_with_clear_errors() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("p");
+    let dir = dir.to_str().unwrap();
+
+    let output = mcpo_gen(&["--out", dir, "--", "mcpo-gen-no-such-server"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("was not found"), "{}", text(&output));
+
+    let output = mcpo_gen(&["--out", dir, "--", "sh", "-c", "echo 'I am not MCP' >&2; exit 3"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("I am not MCP"), "{}", text(&output));
+
+    let output = mcpo_gen(&["--out", dir, "--", "sh", "-c", "echo hello; sleep 1"]);
+    assert_eq!(output.status.code(), Some(2), "speaks something else: {}", text(&output));
+
+    let output = mcpo_gen(&["--out", dir, "--connect-timeout", "1", "--", "sleep", "30"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("--connect-timeout"), "{}", text(&output));
+
+    let output = mcpo_gen(&["--out", dir, "--server-type", "streamable-http", "--", "http://127.0.0.1:9/mcp"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+
+    assert!(!Path::new(dir).exists(), "nothing is written when the snapshot fails");
+}
+
+#[test]
+fn streamable_http_snapshot_sends_headers_and_locks_only_their_names() {
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let port = free_port();
+    let tools = workspace_root().join("tests/fixture-server/tools/errors.json");
+    let mut server = Running {
+        child: Command::new(&fixture)
+            .args(["--transport", "http", "--port", &port.to_string()])
+            .args(["--tools", tools.to_str().unwrap()])
+            .args(["--require-header", "X-Api-Token: s3cr3t-value"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        port,
+    };
+    let url = server.url("/mcp");
+    wait_until(std::time::Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("http-proxy");
+    let dir = dir.to_str().unwrap();
+
+    let output = mcpo_gen(&["--out", dir, "--server-type", "streamable-http", "--", &url]);
+    assert_eq!(output.status.code(), Some(2), "without the header: {}", text(&output));
+
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--out",
+        dir,
+        "--server-type",
+        "streamable-http",
+        "--header",
+        r#"{"X-Api-Token": "s3cr3t-value"}"#,
+        "--",
+        &url,
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let lock = std::fs::read_to_string(Path::new(dir).join("mcp.lock.json")).unwrap();
+    assert!(lock.contains("\"type\": \"streamable-http\""), "{lock}");
+    assert!(lock.contains("X-Api-Token"), "{lock}");
+    for (path, bytes) in read_tree(Path::new(dir)) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cr3t-value"),
+            "{} holds the header's secret value",
+            path.display()
+        );
+    }
+    assert!(lock.contains("\"name\": \"echo\""), "{lock}");
+    server.terminate(std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn every_committed_openapi_document_passes_an_independent_validator() {
+    let validator = tools_bin().join("openapi-spec-validator");
+    for dir in examples() {
+        let output = Command::new(&validator)
+            .arg(dir.join("openapi.json"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}: {}", dir.display(), text(&output));
+    }
+}
+
+#[test]
+fn a_generated_crate_builds_outside_the_workspace() {
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&example("time-proxy"), copy.path());
+    assert!(
+        !std::fs::read_to_string(copy.path().join("Cargo.toml"))
+            .unwrap()
+            .contains("path ="),
+        "no path dependencies"
+    );
+    // The versions this workspace tested, as a team committing the crate
+    // would keep them; the crate resolves and builds from its own folder.
+    std::fs::copy(workspace_root().join("Cargo.lock"), copy.path().join("Cargo.lock")).unwrap();
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet"])
+        .current_dir(copy.path())
+        // Shares compiled dependencies with the workspace build.
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+}

@@ -1,0 +1,175 @@
+//! The committed `generated-examples/time-proxy`, started against the real
+//! `uvx mcp-server-time`, called over HTTP: every tool, every error of the
+//! HTTP contract, docs, root path, clean shutdown.
+
+use std::time::Duration;
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+const KEY: &str = "top-secret";
+
+fn time_proxy(args: &[&str]) -> Running {
+    let binary = build(&["time-proxy"]).join("time-proxy");
+    let proxy = start_proxy(&binary, args);
+    wait_ready(&proxy);
+    proxy
+}
+
+fn detail_locs(body: &Value) -> Vec<Value> {
+    body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("detail is a list: {body}"))
+        .iter()
+        .map(|entry| entry["loc"].clone())
+        .collect()
+}
+
+#[test]
+fn every_tool_returns_real_results() {
+    let proxy = time_proxy(&["--api-key", KEY]);
+
+    let now = post_json(
+        &proxy.url("/get_current_time"),
+        &json!({"timezone": "Europe/Paris"}),
+        Some(KEY),
+    );
+    assert_eq!(now.status, 200, "{now:?}");
+    assert_eq!(now.body["timezone"], "Europe/Paris", "{now:?}");
+    let datetime = now.body["datetime"].as_str().expect("a datetime string");
+    assert!(datetime.contains('T') && datetime.contains("+0"), "{datetime}");
+
+    let converted = post_json(
+        &proxy.url("/convert_time"),
+        &json!({"source_timezone": "America/New_York", "time": "16:30", "target_timezone": "Asia/Tokyo"}),
+        Some(KEY),
+    );
+    assert_eq!(converted.status, 200, "{converted:?}");
+    assert_eq!(converted.body["source"]["timezone"], "America/New_York");
+    assert_eq!(converted.body["target"]["timezone"], "Asia/Tokyo");
+    assert!(converted.body["target"]["datetime"].as_str().is_some_and(|t| t.contains("T05:30")
+        || t.contains("T06:30")), "{converted:?}");
+    assert!(converted.body["time_difference"].is_string(), "{converted:?}");
+}
+
+#[test]
+fn the_error_contract_holds_and_the_proxy_keeps_serving() {
+    let proxy = time_proxy(&["--api-key", KEY]);
+    let url = proxy.url("/get_current_time");
+
+    // Malformed JSON.
+    let bad_json = post_raw(&url, "{\"timezone\": ", Some(KEY));
+    assert_eq!(bad_json.status, 422, "{bad_json:?}");
+    assert_eq!(bad_json.body["detail"][0]["type"], "json_invalid", "{bad_json:?}");
+    assert_eq!(bad_json.body["detail"][0]["loc"][0], "body");
+
+    // Missing required field: loc points at it.
+    let missing = post_json(&url, &json!({}), Some(KEY));
+    assert_eq!(missing.status, 422, "{missing:?}");
+    assert!(
+        detail_locs(&missing.body).contains(&json!(["body", "timezone"])),
+        "{missing:?}"
+    );
+    assert_eq!(missing.body["detail"][0]["type"], "missing", "{missing:?}");
+
+    // Wrong type.
+    let wrong_type = post_json(&url, &json!({"timezone": 5}), Some(KEY));
+    assert_eq!(wrong_type.status, 422, "{wrong_type:?}");
+    assert!(
+        detail_locs(&wrong_type.body).contains(&json!(["body", "timezone"])),
+        "{wrong_type:?}"
+    );
+    assert!(wrong_type.body["detail"][0]["msg"].as_str().is_some_and(|msg| !msg.is_empty()));
+
+    // Not an object at all.
+    let array = post_json(&url, &json!([1, 2]), Some(KEY));
+    assert_eq!(array.status, 422, "{array:?}");
+
+    // Unknown route, wrong method.
+    let unknown = post_json(&proxy.url("/no_such_tool"), &json!({}), Some(KEY));
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    assert_eq!(unknown.body, json!({"detail": "Not Found"}));
+    let (status, _) = get(&url).unwrap();
+    assert_eq!(status, 405);
+
+    // Keys: missing, wrong, right-prefix-but-longer.
+    let no_key = post_json(&url, &json!({"timezone": "UTC"}), None);
+    assert_eq!(no_key.status, 401, "{no_key:?}");
+    assert!(no_key.body["detail"].is_string());
+    assert!(no_key.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")));
+    for wrong in ["wrong", "top-secret-and-more", "top-secre"] {
+        let reply = post_json(&url, &json!({"timezone": "UTC"}), Some(wrong));
+        assert_eq!(reply.status, 401, "{wrong}: {reply:?}");
+        assert!(!reply.body.to_string().contains(KEY), "an error body leaked the key");
+    }
+
+    // The tool's own error: mcp-server-time rejects an unknown timezone.
+    let tool_error = post_json(&url, &json!({"timezone": "Mars/Olympus_Mons"}), Some(KEY));
+    assert_eq!(tool_error.status, 500, "{tool_error:?}");
+    assert!(
+        tool_error.body["detail"].as_str().is_some_and(|d| d.contains("Mars/Olympus_Mons")),
+        "{tool_error:?}"
+    );
+
+    // A body over the limit.
+    let huge = format!("{{\"timezone\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let too_large = post_raw(&url, huge, Some(KEY));
+    assert_eq!(too_large.status, 413, "{:?}", too_large.status);
+    assert!(too_large.body["detail"].is_string(), "{:?}", too_large.body);
+
+    // And after all of that, a good call still works.
+    let ok = post_json(&url, &json!({"timezone": "UTC"}), Some(KEY));
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.body["timezone"], "UTC");
+}
+
+#[test]
+fn an_unreachable_upstream_gives_503_with_retry_after() {
+    let binary = build(&["time-proxy"]).join("time-proxy");
+    let proxy = start_proxy(&binary, &["--", "/nonexistent/mcp-server"]);
+    let reply = post_json(&proxy.url("/get_current_time"), &json!({"timezone": "UTC"}), None);
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(reply.header("retry-after").is_some(), "{reply:?}");
+    assert!(reply.body["detail"].is_string(), "{reply:?}");
+    let (health, _) = get(&proxy.url("/healthz")).unwrap();
+    assert_eq!(health, 200);
+    let (ready, _) = get(&proxy.url("/readyz")).unwrap();
+    assert_eq!(ready, 503);
+}
+
+#[test]
+fn docs_openapi_and_root_path() {
+    let proxy = time_proxy(&["--root-path", "/time"]);
+
+    let (status, html) = get(&proxy.url("/time/docs/")).unwrap();
+    assert_eq!(status, 200);
+    assert!(html.to_lowercase().contains("swagger"), "{html}");
+
+    let (status, text) = get(&proxy.url("/time/openapi.json")).unwrap();
+    assert_eq!(status, 200);
+    let served: Value = serde_json::from_str(&text).unwrap();
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("generated-examples/time-proxy/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(served["paths"], committed["paths"]);
+    assert_eq!(served["servers"][0]["url"], "/time", "{}", served["servers"]);
+
+    let call = post_json(&proxy.url("/time/get_current_time"), &json!({"timezone": "UTC"}), None);
+    assert_eq!(call.status, 200, "{call:?}");
+    let outside = post_json(&proxy.url("/get_current_time"), &json!({"timezone": "UTC"}), None);
+    assert_eq!(outside.status, 404);
+}
+
+#[test]
+fn sigterm_stops_the_proxy_and_its_whole_upstream_process_group() {
+    let binary = build(&["time-proxy"]).join("time-proxy");
+    let marker = unique_marker("time-proxy-shutdown");
+    let mut proxy = start_proxy_with_env(&binary, &[], &[("MCPO_TEST_MARKER", &marker)]);
+    wait_ready(&proxy);
+    let before = processes_with_marker(&marker);
+    assert!(before.len() >= 2, "the proxy and its upstream run: {before:?}");
+    assert!(proxy.terminate(Duration::from_secs(10)), "the proxy exits on SIGTERM");
+    wait_until(Duration::from_secs(10), || processes_with_marker(&marker).is_empty());
+}
