@@ -1,0 +1,854 @@
+//! Carrying one tool schema into `components/schemas`.
+//!
+//! OpenAPI 3.1 schemas are JSON Schema 2020-12, so a tool schema is copied
+//! keyword by keyword, with four kinds of change and no others:
+//!
+//! - root `$defs` / `definitions` become components of their own and every
+//!   internal `$ref` (`#`, `#/$defs/X/...`, `#/definitions/X`, `#/properties/..`,
+//!   `#anchor`, or the root's own `$id`) is rewritten to point at them;
+//! - draft-04/07 spellings with a 2020-12 equivalent are translated (tuple
+//!   `items` -> `prefixItems`, boolean `exclusiveMinimum`, `dependencies`);
+//! - everything a 2020-12 meta-schema (or a validator's regex engine) would
+//!   reject, plus `$schema`/`$id`/`$anchor` which would change how refs resolve
+//!   in the merged document, moves under [`ORIGINAL_KEYWORDS`] verbatim, so a
+//!   reviewer still sees it and the document stays valid; the proxy keeps
+//!   enforcing the original schema from `mcp.lock.json`;
+//! - a root input schema without `type` gets `"type": "object"`: MCP
+//!   arguments are always an object (`{"$schema": draft-07}` alone means "any
+//!   object").
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::defaults::default_conflicts;
+use super::regex::is_portable_pattern;
+use super::walk::{
+    LIST_SCHEMA_KEYWORDS, MAP_SCHEMA_KEYWORDS, SINGLE_SCHEMA_KEYWORDS, component_ref,
+    for_each_schema, percent_decode, pointer_tokens, resolve_tokens,
+};
+use crate::naming::{UniqueNames, camel_ident};
+
+/// Extension keyword holding source keywords this document can't carry as-is.
+pub const ORIGINAL_KEYWORDS: &str = "x-original-keywords";
+
+/// Extension keyword replacing a "schema" that was not an object or boolean.
+pub const INVALID_SCHEMA: &str = "x-invalid-schema";
+
+const SIMPLE_TYPES: &[&str] = &[
+    "array", "boolean", "integer", "null", "number", "object", "string",
+];
+
+const NON_NEGATIVE_INTEGER_KEYWORDS: &[&str] = &[
+    "maxContains",
+    "maxItems",
+    "maxLength",
+    "maxProperties",
+    "minContains",
+    "minItems",
+    "minLength",
+    "minProperties",
+];
+
+const STRING_KEYWORDS: &[&str] = &[
+    "$comment",
+    "contentEncoding",
+    "contentMediaType",
+    "description",
+    "format",
+    "title",
+];
+
+const BOOLEAN_KEYWORDS: &[&str] = &["deprecated", "readOnly", "uniqueItems", "writeOnly"];
+
+/// Which part of a tool a schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Input,
+    Output,
+}
+
+impl Role {
+    fn suffix(self) -> &'static str {
+        match self {
+            Role::Input => "Input",
+            Role::Output => "Output",
+        }
+    }
+}
+
+/// A carried schema: its root component name and every component it made.
+#[derive(Debug)]
+pub struct Carried {
+    pub root_component: String,
+    pub components: Vec<(String, Value)>,
+}
+
+/// Carries `schema` (a tool's input or output schema) into components named
+/// `{tool_camel}{Input|Output}` and `{tool_camel}{DefCamel}`, claiming the
+/// names from `names` so they are unique in the whole document.
+pub fn carry_tool_schema(
+    schema: &Value,
+    tool_camel: &str,
+    role: Role,
+    names: &mut UniqueNames,
+) -> Carried {
+    let root_component = names.claim(&format!("{tool_camel}{}", role.suffix()));
+    let mut root = match schema {
+        Value::Object(map) => map.clone(),
+        Value::Bool(true) if role == Role::Input => Map::new(),
+        Value::Bool(_) => {
+            return Carried {
+                components: vec![(root_component.clone(), schema.clone())],
+                root_component,
+            };
+        }
+        other => {
+            let mut map = Map::new();
+            map.insert(INVALID_SCHEMA.to_string(), other.clone());
+            map
+        }
+    };
+    if role == Role::Input && !root.contains_key("type") {
+        root.insert("type".to_string(), json!("object"));
+    }
+
+    let context = RefContext::new(&root, tool_camel, &root_component, names);
+    let mut components = Vec::new();
+
+    // Definitions leave the root; what remains is the root component.
+    let mut definitions = Vec::new();
+    for keyword in [DefsKeyword::Defs, DefsKeyword::Definitions] {
+        if root.get(keyword.as_str()).is_some_and(Value::is_object)
+            && let Some(Value::Object(defs)) = root.remove(keyword.as_str())
+        {
+            for (name, definition) in defs {
+                definitions.push((keyword, name, definition));
+            }
+        }
+    }
+    let root_schema = context.carry(Value::Object(root));
+    components.push((root_component.clone(), root_schema));
+    for (keyword, name, definition) in definitions {
+        if let Some(component) = context.def_components.get(&(keyword, name)) {
+            components.push((component.clone(), context.carry(definition)));
+        }
+    }
+    Carried {
+        root_component,
+        components,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum DefsKeyword {
+    Defs,
+    Definitions,
+}
+
+impl DefsKeyword {
+    fn as_str(self) -> &'static str {
+        match self {
+            DefsKeyword::Defs => "$defs",
+            DefsKeyword::Definitions => "definitions",
+        }
+    }
+
+    fn parse(token: &str) -> Option<Self> {
+        match token {
+            "$defs" => Some(DefsKeyword::Defs),
+            "definitions" => Some(DefsKeyword::Definitions),
+            _ => None,
+        }
+    }
+}
+
+/// What rewriting `$ref`s inside one tool schema needs to know.
+struct RefContext {
+    /// The original root, for re-mapping pointers that pass through
+    /// translated keywords (tuple `items`).
+    original_root: Value,
+    root_component: String,
+    /// The root's `$id` without fragment: a `$ref` to it is internal.
+    root_id: Option<String>,
+    def_components: BTreeMap<(DefsKeyword, String), String>,
+    /// `$anchor` name -> pointer tokens from the root.
+    anchors: BTreeMap<String, Vec<String>>,
+}
+
+impl RefContext {
+    fn new(
+        root: &Map<String, Value>,
+        tool_camel: &str,
+        root_component: &str,
+        names: &mut UniqueNames,
+    ) -> Self {
+        let mut def_components = BTreeMap::new();
+        for keyword in [DefsKeyword::Defs, DefsKeyword::Definitions] {
+            if let Some(defs) = root.get(keyword.as_str()).and_then(Value::as_object) {
+                // Sorted whatever the map's order, so claims are deterministic.
+                let mut def_names: Vec<&String> = defs.keys().collect();
+                def_names.sort();
+                for name in def_names {
+                    let wanted = format!("{tool_camel}{}", camel_ident(name));
+                    let component = names.claim(wanted.trim_start_matches("r#"));
+                    def_components.insert((keyword, name.clone()), component);
+                }
+            }
+        }
+        let original_root = Value::Object(root.clone());
+        let mut anchors = BTreeMap::new();
+        for_each_schema(&original_root, &mut Vec::new(), &mut |tokens, schema| {
+            if let Some(anchor) = schema.get("$anchor").and_then(Value::as_str) {
+                anchors
+                    .entry(anchor.to_string())
+                    .or_insert_with(|| tokens.to_vec());
+            }
+        });
+        let root_id = root
+            .get("$id")
+            .and_then(Value::as_str)
+            .map(|id| id.split('#').next().unwrap_or_default().to_string())
+            .filter(|id| !id.is_empty());
+        RefContext {
+            original_root,
+            root_component: root_component.to_string(),
+            root_id,
+            def_components,
+            anchors,
+        }
+    }
+
+    /// The document-level `$ref` for a ref written inside the tool schema, or
+    /// `None` when it points outside the schema (it is then quarantined).
+    fn rewrite_ref(&self, reference: &str) -> Option<String> {
+        let (base, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+        if !base.is_empty() && self.root_id.as_deref() != Some(base) {
+            return None;
+        }
+        let fragment = percent_decode(fragment)?;
+        let tokens = if fragment.is_empty() || fragment.starts_with('/') {
+            pointer_tokens(&fragment)?
+        } else {
+            self.anchors.get(&fragment)?.clone()
+        };
+        let tokens = self.translate_tokens(&tokens);
+        if let [first, name, rest @ ..] = tokens.as_slice()
+            && let Some(keyword) = DefsKeyword::parse(first)
+            && let Some(component) = self.def_components.get(&(keyword, name.clone()))
+        {
+            return Some(component_ref(component, rest));
+        }
+        Some(component_ref(&self.root_component, &tokens))
+    }
+
+    /// Re-maps pointer tokens through draft-07 tuple `items` (now
+    /// `prefixItems`) and its `additionalItems` (now `items`), walking the
+    /// original schema alongside.
+    fn translate_tokens(&self, tokens: &[String]) -> Vec<String> {
+        let mut translated = Vec::with_capacity(tokens.len());
+        let mut here = Some(&self.original_root);
+        for token in tokens {
+            let tuple_items = here
+                .and_then(|schema| schema.get("items"))
+                .is_some_and(Value::is_array);
+            let renamed = match token.as_str() {
+                "items" if tuple_items => "prefixItems".to_string(),
+                "additionalItems" if tuple_items => "items".to_string(),
+                _ => token.clone(),
+            };
+            translated.push(renamed);
+            here = here.and_then(|value| resolve_tokens(value, std::slice::from_ref(token)));
+        }
+        translated
+    }
+
+    /// Carries one schema value (any JSON) to a valid 2020-12 schema.
+    fn carry(&self, value: Value) -> Value {
+        match value {
+            Value::Bool(_) => value,
+            Value::Object(map) => Value::Object(self.carry_object(map)),
+            other => {
+                let mut map = Map::new();
+                map.insert(INVALID_SCHEMA.to_string(), other);
+                Value::Object(map)
+            }
+        }
+    }
+
+    fn carry_list(&self, value: Value) -> Result<Value, Value> {
+        match value {
+            Value::Array(items) => Ok(Value::Array(
+                items.into_iter().map(|item| self.carry(item)).collect(),
+            )),
+            other => Err(other),
+        }
+    }
+
+    fn carry_map(&self, value: Value) -> Result<Value, Value> {
+        let Value::Object(entries) = value else {
+            return Err(value);
+        };
+        let mut carried = Map::new();
+        for (name, schema) in entries {
+            carried.insert(name, self.carry(schema));
+        }
+        Ok(Value::Object(carried))
+    }
+
+    fn carry_object(&self, map: Map<String, Value>) -> Map<String, Value> {
+        let mut out = Map::new();
+        let mut original = Map::new();
+        let tuple_items = map.get("items").is_some_and(Value::is_array);
+        let mut minimum_flags: Vec<(&str, bool)> = Vec::new();
+
+        for (keyword, value) in map {
+            match keyword.as_str() {
+                "$schema" | "$id" | "$anchor" | "$vocabulary" => {
+                    original.insert(keyword, value);
+                }
+                "$ref" => match value.as_str().and_then(|r| self.rewrite_ref(r)) {
+                    Some(rewritten) => {
+                        out.insert(keyword, Value::String(rewritten));
+                    }
+                    None => {
+                        original.insert(keyword, value);
+                    }
+                },
+                "$dynamicRef" | "$dynamicAnchor" | "$recursiveRef" => {
+                    if value.is_string() {
+                        out.insert(keyword, value);
+                    } else {
+                        original.insert(keyword, value);
+                    }
+                }
+                "$recursiveAnchor" => {
+                    keep_if(&mut out, &mut original, keyword, value, Value::is_boolean)
+                }
+                "items" if tuple_items => match self.carry_list(value) {
+                    Ok(list) if !out.contains_key("prefixItems") => {
+                        out.insert("prefixItems".to_string(), list);
+                    }
+                    Ok(list) | Err(list) => {
+                        original.insert(keyword, list);
+                    }
+                },
+                "additionalItems" if tuple_items => {
+                    out.insert("items".to_string(), self.carry(value));
+                }
+                "prefixItems" if tuple_items => {
+                    // Both spellings at once: the draft-07 one wins above.
+                    original.insert(keyword, value);
+                }
+                "patternProperties" => match value {
+                    // Keys are regexes: keep those a validator can compile.
+                    Value::Object(entries) => {
+                        let mut portable = Map::new();
+                        let mut rejected = Map::new();
+                        for (pattern, schema) in entries {
+                            if is_portable_pattern(&pattern) {
+                                portable.insert(pattern, self.carry(schema));
+                            } else {
+                                rejected.insert(pattern, schema);
+                            }
+                        }
+                        out.insert(keyword.clone(), Value::Object(portable));
+                        if !rejected.is_empty() {
+                            original.insert(keyword, Value::Object(rejected));
+                        }
+                    }
+                    other => {
+                        original.insert(keyword, other);
+                    }
+                },
+                "dependencies" => self.carry_dependencies(value, &mut out, &mut original),
+                k if SINGLE_SCHEMA_KEYWORDS.contains(&k) => {
+                    out.insert(keyword, self.carry(value));
+                }
+                k if LIST_SCHEMA_KEYWORDS.contains(&k) => match self.carry_list(value) {
+                    // 2020-12 requires non-empty allOf/anyOf/oneOf.
+                    Ok(Value::Array(list)) if !list.is_empty() || k == "prefixItems" => {
+                        out.insert(keyword, Value::Array(list));
+                    }
+                    Ok(rejected) | Err(rejected) => {
+                        original.insert(keyword, rejected);
+                    }
+                },
+                k if MAP_SCHEMA_KEYWORDS.contains(&k) => match self.carry_map(value) {
+                    Ok(carried) => {
+                        out.insert(keyword, carried);
+                    }
+                    Err(rejected) => {
+                        original.insert(keyword, rejected);
+                    }
+                },
+                "type" => keep_if(&mut out, &mut original, keyword, value, is_valid_type),
+                "enum" | "examples" => {
+                    keep_if(&mut out, &mut original, keyword, value, Value::is_array)
+                }
+                "required" => match unique_strings(&value) {
+                    Some(names) => {
+                        out.insert(keyword, names);
+                    }
+                    None => {
+                        original.insert(keyword, value);
+                    }
+                },
+                "dependentRequired" => keep_if(&mut out, &mut original, keyword, value, |v| {
+                    v.as_object().is_some_and(|m| {
+                        m.values()
+                            .all(|names| unique_strings(names).as_ref() == Some(names))
+                    })
+                }),
+                "multipleOf" => keep_if(&mut out, &mut original, keyword, value, |v| {
+                    v.as_f64().is_some_and(|n| n > 0.0)
+                }),
+                "minimum" | "maximum" => {
+                    keep_if(&mut out, &mut original, keyword, value, Value::is_number)
+                }
+                "exclusiveMinimum" | "exclusiveMaximum" => match value {
+                    Value::Number(_) => {
+                        out.insert(keyword, value);
+                    }
+                    // Draft-04: a flag on minimum/maximum, translated below.
+                    Value::Bool(flag) => minimum_flags.push((
+                        if keyword == "exclusiveMinimum" {
+                            "exclusiveMinimum"
+                        } else {
+                            "exclusiveMaximum"
+                        },
+                        flag,
+                    )),
+                    other => {
+                        original.insert(keyword, other);
+                    }
+                },
+                k if NON_NEGATIVE_INTEGER_KEYWORDS.contains(&k) => keep_if(
+                    &mut out,
+                    &mut original,
+                    keyword,
+                    value,
+                    is_non_negative_integer,
+                ),
+                k if STRING_KEYWORDS.contains(&k) => {
+                    keep_if(&mut out, &mut original, keyword, value, Value::is_string)
+                }
+                k if BOOLEAN_KEYWORDS.contains(&k) => {
+                    keep_if(&mut out, &mut original, keyword, value, Value::is_boolean)
+                }
+                "pattern" => keep_if(&mut out, &mut original, keyword, value, |v| {
+                    v.as_str().is_some_and(is_portable_pattern)
+                }),
+                "discriminator" => keep_if(
+                    &mut out,
+                    &mut original,
+                    keyword,
+                    value,
+                    is_valid_discriminator,
+                ),
+                "externalDocs" => keep_if(&mut out, &mut original, keyword, value, |v| {
+                    v.get("url").is_some_and(Value::is_string)
+                }),
+                "xml" => keep_if(&mut out, &mut original, keyword, value, is_valid_xml),
+                ORIGINAL_KEYWORDS => {
+                    // The source already used our extension name: keep it, nested.
+                    original.insert(keyword, value);
+                }
+                // const, default, example and unknown keywords: verbatim.
+                _ => {
+                    out.insert(keyword, value);
+                }
+            }
+        }
+
+        for (keyword, flag) in minimum_flags {
+            let bound = if keyword == "exclusiveMinimum" {
+                "minimum"
+            } else {
+                "maximum"
+            };
+            if flag && !out.contains_key(keyword) {
+                if let Some(limit) = out.remove(bound) {
+                    out.insert(keyword.to_string(), limit);
+                } else {
+                    original.insert(keyword.to_string(), Value::Bool(flag));
+                }
+            }
+            // `false` (or a flag beside a numeric twin) adds nothing.
+        }
+
+        if let Some(default) = out.get("default")
+            && default_conflicts(default, &out)
+            && let Some(default) = out.remove("default")
+        {
+            original.insert("default".to_string(), default);
+        }
+
+        if !original.is_empty() {
+            out.insert(ORIGINAL_KEYWORDS.to_string(), Value::Object(original));
+        }
+        out
+    }
+
+    /// Draft-07 `dependencies` split into 2020-12 `dependentRequired` (name
+    /// lists) and `dependentSchemas` (schemas), unless those are present.
+    fn carry_dependencies(
+        &self,
+        value: Value,
+        out: &mut Map<String, Value>,
+        original: &mut Map<String, Value>,
+    ) {
+        let Value::Object(entries) = value else {
+            original.insert("dependencies".to_string(), value);
+            return;
+        };
+        let mut required = Map::new();
+        let mut schemas = Map::new();
+        let mut rejected = Map::new();
+        for (name, dependency) in entries {
+            match dependency {
+                Value::Array(_) => match unique_strings(&dependency) {
+                    Some(names) => {
+                        required.insert(name, names);
+                    }
+                    None => {
+                        rejected.insert(name, dependency);
+                    }
+                },
+                Value::Object(_) | Value::Bool(_) => {
+                    schemas.insert(name, self.carry(dependency));
+                }
+                other => {
+                    rejected.insert(name, other);
+                }
+            }
+        }
+        for (keyword, translated) in [
+            ("dependentRequired", required),
+            ("dependentSchemas", schemas),
+        ] {
+            if translated.is_empty() {
+                continue;
+            }
+            match out.get_mut(keyword).and_then(Value::as_object_mut) {
+                // Both spellings present: the 2020-12 one wins per name.
+                Some(existing) => {
+                    for (name, dependency) in translated {
+                        existing.entry(name).or_insert(dependency);
+                    }
+                }
+                None => {
+                    out.insert(keyword.to_string(), Value::Object(translated));
+                }
+            }
+        }
+        if !rejected.is_empty() {
+            original.insert("dependencies".to_string(), Value::Object(rejected));
+        }
+    }
+}
+
+fn keep_if(
+    out: &mut Map<String, Value>,
+    original: &mut Map<String, Value>,
+    keyword: String,
+    value: Value,
+    is_valid: impl Fn(&Value) -> bool,
+) {
+    if is_valid(&value) {
+        out.insert(keyword, value);
+    } else {
+        original.insert(keyword, value);
+    }
+}
+
+fn is_valid_type(value: &Value) -> bool {
+    let is_simple = |v: &Value| v.as_str().is_some_and(|t| SIMPLE_TYPES.contains(&t));
+    match value {
+        Value::String(_) => is_simple(value),
+        Value::Array(types) => {
+            !types.is_empty()
+                && types.iter().all(is_simple)
+                && types
+                    .iter()
+                    .enumerate()
+                    .all(|(index, t)| !types[..index].contains(t))
+        }
+        _ => false,
+    }
+}
+
+fn is_non_negative_integer(value: &Value) -> bool {
+    value.as_u64().is_some()
+        || value
+            .as_f64()
+            .is_some_and(|n| n >= 0.0 && n.fract() == 0.0 && n.is_finite())
+}
+
+/// A list of strings with duplicates removed (same meaning for `required`),
+/// or `None` when it is not a list of strings.
+fn unique_strings(value: &Value) -> Option<Value> {
+    let items = value.as_array()?;
+    let mut unique: Vec<Value> = Vec::with_capacity(items.len());
+    for item in items {
+        if !item.is_string() {
+            return None;
+        }
+        if !unique.contains(item) {
+            unique.push(item.clone());
+        }
+    }
+    Some(Value::Array(unique))
+}
+
+/// The OAS 3.1 base dialect's Discriminator Object.
+fn is_valid_discriminator(value: &Value) -> bool {
+    value.get("propertyName").is_some_and(Value::is_string)
+        && value.get("mapping").is_none_or(|mapping| {
+            mapping
+                .as_object()
+                .is_some_and(|m| m.values().all(Value::is_string))
+        })
+}
+
+/// The OAS 3.1 XML Object.
+fn is_valid_xml(value: &Value) -> bool {
+    let Some(xml) = value.as_object() else {
+        return false;
+    };
+    xml.iter().all(|(key, field)| match key.as_str() {
+        "name" | "namespace" | "prefix" => field.is_string(),
+        "attribute" | "wrapped" => field.is_boolean(),
+        _ => true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn carry_input(schema: Value, tool: &str) -> BTreeMap<String, Value> {
+        let mut names = UniqueNames::new();
+        carry_tool_schema(&schema, &camel_ident(tool), Role::Input, &mut names)
+            .components
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn defs_move_to_components_and_refs_follow() {
+        let components = carry_input(
+            json!({
+                "type": "object",
+                "properties": {
+                    "tree": {"$ref": "#/$defs/Node"},
+                    "leaf": {"$ref": "#/definitions/leaf-kind"},
+                    "deep": {"$ref": "#/$defs/Node/properties/children"},
+                    "again": {"$ref": "#/properties/tree"}
+                },
+                "$defs": {"Node": {
+                    "type": "object",
+                    "properties": {
+                        "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                        "kind": {"$ref": "#/definitions/leaf-kind"},
+                        "root": {"$ref": "#"}
+                    }
+                }},
+                "definitions": {"leaf-kind": {"enum": ["a", "b"]}}
+            }),
+            "get-tree",
+        );
+        let names: Vec<_> = components.keys().cloned().collect();
+        assert_eq!(names, ["GetTreeInput", "GetTreeLeafKind", "GetTreeNode"]);
+        let input = &components["GetTreeInput"];
+        assert!(input.get("$defs").is_none() && input.get("definitions").is_none());
+        assert_eq!(
+            input["properties"]["tree"]["$ref"],
+            "#/components/schemas/GetTreeNode"
+        );
+        assert_eq!(
+            input["properties"]["leaf"]["$ref"],
+            "#/components/schemas/GetTreeLeafKind"
+        );
+        assert_eq!(
+            input["properties"]["deep"]["$ref"],
+            "#/components/schemas/GetTreeNode/properties/children"
+        );
+        assert_eq!(
+            input["properties"]["again"]["$ref"],
+            "#/components/schemas/GetTreeInput/properties/tree"
+        );
+        let node = &components["GetTreeNode"];
+        assert_eq!(
+            node["properties"]["children"]["items"]["$ref"],
+            "#/components/schemas/GetTreeNode"
+        );
+        assert_eq!(
+            node["properties"]["kind"]["$ref"],
+            "#/components/schemas/GetTreeLeafKind"
+        );
+        assert_eq!(
+            node["properties"]["root"]["$ref"],
+            "#/components/schemas/GetTreeInput"
+        );
+    }
+
+    #[test]
+    fn def_names_collide_across_tools_and_with_roots() {
+        let mut names = UniqueNames::new();
+        let schema = json!({"type": "object", "$defs": {"Input": {}, "item": {}}});
+        let first = carry_tool_schema(&schema, "Get", Role::Input, &mut names);
+        let second = carry_tool_schema(&schema, "Get", Role::Input, &mut names);
+        let listed = |carried: &Carried| {
+            carried
+                .components
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(listed(&first), ["GetInput", "GetInput2", "GetItem"]);
+        assert_eq!(listed(&second), ["GetInput3", "GetInput4", "GetItem2"]);
+    }
+
+    #[test]
+    fn draft07_spellings_become_2020_12() {
+        let components = carry_input(
+            json!({
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "$id": "https://example.com/s.json",
+                "properties": {
+                    "pair": {"type": "array", "items": [{"type": "string"}, {"type": "integer"}],
+                             "additionalItems": false},
+                    "n": {"type": "number", "minimum": 1, "exclusiveMinimum": true,
+                          "maximum": 9, "exclusiveMaximum": false},
+                    "second": {"$ref": "https://example.com/s.json#/properties/pair/items/1"},
+                    "named": {"$ref": "#leaf"}
+                },
+                "dependencies": {"a": ["b", "b"], "c": {"required": ["d"]}},
+                "definitions": {"x": {"$anchor": "leaf", "type": "string"}}
+            }),
+            "t",
+        );
+        let input = &components["TInput"];
+        assert_eq!(input["type"], "object");
+        assert_eq!(
+            input[ORIGINAL_KEYWORDS]["$schema"],
+            "http://json-schema.org/draft-07/schema#"
+        );
+        let pair = &input["properties"]["pair"];
+        assert_eq!(pair["prefixItems"][1]["type"], "integer");
+        assert_eq!(pair["items"], false);
+        let n = &input["properties"]["n"];
+        assert_eq!(n["exclusiveMinimum"], 1);
+        assert!(n.get("minimum").is_none());
+        assert_eq!(n["maximum"], 9);
+        assert!(n.get("exclusiveMaximum").is_none());
+        assert_eq!(
+            input["properties"]["second"]["$ref"],
+            "#/components/schemas/TInput/properties/pair/prefixItems/1"
+        );
+        assert_eq!(
+            input["properties"]["named"]["$ref"],
+            "#/components/schemas/TX"
+        );
+        assert_eq!(input["dependentRequired"], json!({"a": ["b"]}));
+        assert_eq!(input["dependentSchemas"], json!({"c": {"required": ["d"]}}));
+        assert_eq!(components["TX"][ORIGINAL_KEYWORDS]["$anchor"], "leaf");
+    }
+
+    #[test]
+    fn external_and_broken_refs_are_quarantined_not_followed() {
+        let components = carry_input(
+            json!({"properties": {
+                "remote": {"$ref": "https://example.com/other.json#/x"},
+                "relative": {"$ref": "other.json"},
+                "anchor": {"$ref": "#nowhere"},
+                "number": {"$ref": 5}
+            }}),
+            "t",
+        );
+        let properties = &components["TInput"]["properties"];
+        for name in ["remote", "relative", "anchor", "number"] {
+            assert!(properties[name].get("$ref").is_none(), "{name}");
+            assert!(properties[name][ORIGINAL_KEYWORDS].get("$ref").is_some());
+        }
+    }
+
+    #[test]
+    fn garbage_is_quarantined_and_never_panics() {
+        let garbage = [
+            json!(null),
+            json!(5),
+            json!("x"),
+            json!([1, 2]),
+            json!(false),
+            json!({"$schema": "http://json-schema.org/draft-07/schema#"}),
+            json!({"type": "objekt", "properties": [], "required": "a", "minLength": -1,
+                   "anyOf": [], "allOf": {}, "items": 3, "pattern": "((", "enum": 1,
+                   "multipleOf": 0, "exclusiveMinimum": "x", "$ref": ["#"],
+                   "discriminator": {"x": 1}, "$defs": [], "definitions": 7,
+                   "dependencies": {"a": 1}, "patternProperties": {"\\p{L}": {}, "^a": 5}}),
+            json!({"properties": {"a": 1, "b": null, "c": {"items": [true, 7]}}}),
+        ];
+        for schema in garbage {
+            let components = carry_input(schema.clone(), "g");
+            assert!(components.contains_key("GInput"), "{schema}");
+        }
+        let weird = &carry_input(
+            json!({"type": "objekt", "patternProperties": {"\\p{L}": {}, "^a": 5}, "required": ["a", "a"]}),
+            "g",
+        )["GInput"];
+        assert_eq!(weird[ORIGINAL_KEYWORDS]["type"], "objekt");
+        assert_eq!(
+            weird["patternProperties"],
+            json!({"^a": {INVALID_SCHEMA: 5}})
+        );
+        assert_eq!(
+            weird[ORIGINAL_KEYWORDS]["patternProperties"],
+            json!({"\\p{L}": {}})
+        );
+        assert_eq!(weird["required"], json!(["a"]));
+        let only_dialect = &carry_input(
+            json!({"$schema": "http://json-schema.org/draft-07/schema#"}),
+            "g",
+        )["GInput"];
+        assert_eq!(only_dialect["type"], "object");
+    }
+
+    #[test]
+    fn conflicting_defaults_are_quarantined_valid_ones_kept() {
+        let input = &carry_input(
+            json!({"properties": {
+                "bad": {"type": "integer", "default": "10"},
+                "null": {"type": "string", "default": null},
+                "ok": {"type": ["string", "null"], "default": null},
+                "enum": {"enum": ["a"], "default": "b"}
+            }}),
+            "d",
+        )["DInput"];
+        let properties = &input["properties"];
+        assert_eq!(properties["bad"][ORIGINAL_KEYWORDS]["default"], "10");
+        assert!(properties["null"].get("default").is_none());
+        assert_eq!(properties["ok"]["default"], Value::Null);
+        assert!(properties["enum"].get("default").is_none());
+    }
+
+    #[test]
+    fn output_schema_keeps_its_own_type_and_boolean_roots() {
+        let mut names = UniqueNames::new();
+        let carried = carry_tool_schema(&json!(true), "T", Role::Output, &mut names);
+        assert_eq!(
+            carried.components,
+            vec![("TOutput".to_string(), json!(true))]
+        );
+        let carried = carry_tool_schema(
+            &json!({"anyOf": [{"type": "string"}]}),
+            "T",
+            Role::Output,
+            &mut names,
+        );
+        assert!(carried.components[0].1.get("type").is_none());
+        let carried = carry_tool_schema(&json!(true), "T", Role::Input, &mut names);
+        assert_eq!(carried.components[0].1, json!({"type": "object"}));
+    }
+}

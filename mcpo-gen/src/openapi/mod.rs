@@ -1,0 +1,602 @@
+//! The frozen OpenAPI 3.1 document of a generated proxy, built from the lock.
+//!
+//! One `POST` operation per tool (mcpo's routes), the tool schemas carried
+//! into `components/schemas` (see [`carry`]), the proxy's error contract
+//! (DESIGN.md §5) as shared responses, and the operational endpoints.
+//! [`document`] is a pure function of the lock: no clock, no paths, no
+//! environment, so regenerating gives the same bytes.
+
+mod carry;
+mod defaults;
+mod finish;
+mod regex;
+mod walk;
+
+use serde_json::{Map, Value, json};
+
+pub use carry::{INVALID_SCHEMA, ORIGINAL_KEYWORDS};
+use carry::{Role, carry_tool_schema};
+
+use crate::lock::{Lock, LockedTool};
+use crate::naming::{UniqueNames, camel_ident, tool_route};
+
+/// The security scheme name the tool operations refer to.
+pub const BEARER_SCHEME: &str = "bearerAuth";
+
+const TOOLS_TAG: &str = "tools";
+const OPERATIONS_TAG: &str = "operations";
+
+/// Longest `summary` taken from a description's first line, in chars.
+const SUMMARY_MAX_CHARS: usize = 120;
+
+/// Shared component schemas, reserved before any tool claims a name.
+const ERROR_DETAIL: &str = "ErrorDetail";
+const VALIDATION_ERROR: &str = "ValidationError";
+const HTTP_VALIDATION_ERROR: &str = "HTTPValidationError";
+const TOOL_RESULT: &str = "ToolResult";
+const HEALTH_STATUS: &str = "HealthStatus";
+
+/// Shared responses, `(component name, status)`, on every tool operation.
+const TOOL_ERROR_RESPONSES: &[(&str, &str)] = &[
+    ("Unauthorized", "401"),
+    ("UpstreamNotFound", "404"),
+    ("PayloadTooLarge", "413"),
+    ("ValidationFailed", "422"),
+    ("ToolError", "500"),
+    ("UpstreamError", "502"),
+    ("UpstreamUnavailable", "503"),
+    ("UpstreamTimeout", "504"),
+];
+
+/// The whole document, deterministic for a given lock. Never panics on any schema.
+pub fn document(lock: &Lock) -> Value {
+    let mut component_names = UniqueNames::new();
+    for reserved in [
+        ERROR_DETAIL,
+        VALIDATION_ERROR,
+        HTTP_VALIDATION_ERROR,
+        TOOL_RESULT,
+        HEALTH_STATUS,
+    ] {
+        component_names.reserve(reserved);
+    }
+    let operation_ids = operation_ids(lock);
+
+    let mut schemas = shared_schemas();
+    let mut paths = Map::new();
+    for (tool, operation_id) in lock.tools.iter().zip(&operation_ids) {
+        let tool_camel = camel_ident(&tool.name);
+        let tool_camel = tool_camel.trim_start_matches("r#");
+        let input = carry_tool_schema(
+            tool.input_schema(),
+            tool_camel,
+            Role::Input,
+            &mut component_names,
+        );
+        schemas.extend(input.components);
+        let output = tool.output_schema().map(|schema| {
+            carry_tool_schema(schema, tool_camel, Role::Output, &mut component_names)
+        });
+        let output_component = output
+            .as_ref()
+            .map(|carried| carried.root_component.clone());
+        if let Some(output) = output {
+            schemas.extend(output.components);
+        }
+        let operation = tool_operation(
+            tool,
+            operation_id,
+            &input.root_component,
+            output_component.as_deref(),
+        );
+        add_operation(&mut paths, &tool_route(&tool.name), "post", operation);
+    }
+
+    // Claimed after the tools so a tool named `healthz` keeps its own id.
+    let mut taken_ids = UniqueNames::new();
+    for id in &operation_ids {
+        taken_ids.reserve(id);
+    }
+    add_operation(
+        &mut paths,
+        "/healthz",
+        "get",
+        healthz_operation(&taken_ids.claim("healthz")),
+    );
+    add_operation(
+        &mut paths,
+        "/readyz",
+        "get",
+        readyz_operation(&taken_ids.claim("readyz")),
+    );
+
+    let mut document = json!({
+        "openapi": "3.1.0",
+        "info": info(lock),
+        "tags": [
+            {"name": TOOLS_TAG, "description": "The MCP server's tools, one POST route each."},
+            {"name": OPERATIONS_TAG, "description": "Liveness and readiness of the proxy."}
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": shared_responses(),
+            "securitySchemes": {
+                BEARER_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key given to the proxy with `--api-key` (or \
+                        `MCPO_API_KEY`), sent as `Authorization: Bearer <key>`. Only \
+                        enforced when the proxy was started with at least one key."
+                }
+            }
+        }
+    });
+    finish::finish(&mut document);
+    document
+}
+
+/// Unique operationIds, in lock order: the tool name itself when it only
+/// uses `[A-Za-z0-9_.-]` (mcpo's id for most tools), else an escaped form.
+/// Clean names are claimed first so an escaped name never takes a real one.
+fn operation_ids(lock: &Lock) -> Vec<String> {
+    let is_clean = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    };
+    let mut names = UniqueNames::new();
+    let mut ids: Vec<Option<String>> = lock
+        .tools
+        .iter()
+        .map(|tool| is_clean(&tool.name).then(|| names.claim(&tool.name)))
+        .collect();
+    for (id, tool) in ids.iter_mut().zip(&lock.tools) {
+        if id.is_none() {
+            *id = Some(names.claim(&escaped_operation_id(&tool.name)));
+        }
+    }
+    ids.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// `größe` -> `gr_u00f6_u00dfe`: every other character spelled as `_uXXXX`.
+fn escaped_operation_id(name: &str) -> String {
+    let mut id = String::with_capacity(name.len() + 8);
+    for ch in name.chars() {
+        if ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-') {
+            id.push(ch);
+        } else {
+            id.push_str(&format!("_u{:04x}", ch as u32));
+        }
+    }
+    if id.is_empty() {
+        id.push_str("tool");
+    }
+    id
+}
+
+fn info(lock: &Lock) -> Value {
+    let server = &lock.server;
+    let title = match server.title.as_deref() {
+        Some(title) if !title.is_empty() && title != server.name => {
+            format!("{title} ({})", server.name)
+        }
+        _ => server.name.clone(),
+    };
+    let mut description = format!(
+        "REST proxy for the MCP server `{name}` {version}, generated by {generator} {generator_version} \
+         from `mcp.lock.json` (MCP protocol {protocol}). Upstream: `{upstream}`.\n\n\
+         Each tool is `POST /{{tool name}}` with the tool's arguments as the JSON body. \
+         Request bodies are checked against the tool's input schema (422 on violation) \
+         before they go upstream. Schema keywords that OpenAPI 3.1 can't carry \
+         as they are (other JSON Schema drafts, regexes other engines can't compile, \
+         invalid values) are kept verbatim under `{ORIGINAL_KEYWORDS}`; the proxy \
+         still enforces the original schema.",
+        name = server.name,
+        version = server.version,
+        generator = lock.generator.name,
+        generator_version = lock.generator.version,
+        protocol = server.protocol_version,
+        upstream = lock.upstream.describe(),
+    );
+    if let Some(instructions) = server
+        .instructions
+        .as_deref()
+        .filter(|i| !i.trim().is_empty())
+    {
+        description.push_str("\n\n## Server instructions\n\n");
+        description.push_str(instructions);
+    }
+    json!({
+        "title": title,
+        "version": server.version,
+        "description": description,
+    })
+}
+
+fn add_operation(paths: &mut Map<String, Value>, path: &str, method: &str, operation: Value) {
+    let item = paths
+        .entry(path.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(item) = item.as_object_mut() {
+        item.insert(method.to_string(), operation);
+    }
+}
+
+/// `title`, else the first non-empty line of the description, shortened.
+fn summary(tool: &LockedTool) -> String {
+    let source = tool
+        .title()
+        .filter(|title| !title.trim().is_empty())
+        .or_else(|| {
+            tool.description()
+                .and_then(|d| d.lines().map(str::trim).find(|line| !line.is_empty()))
+        })
+        .unwrap_or(&tool.name)
+        .trim();
+    if source.chars().count() <= SUMMARY_MAX_CHARS {
+        return source.to_string();
+    }
+    let mut short: String = source.chars().take(SUMMARY_MAX_CHARS - 1).collect();
+    short.push('…');
+    short
+}
+
+fn schema_ref(component: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{component}")})
+}
+
+fn tool_operation(
+    tool: &LockedTool,
+    operation_id: &str,
+    input_component: &str,
+    output_component: Option<&str>,
+) -> Value {
+    let mut x_mcp_tool = Map::new();
+    x_mcp_tool.insert("name".into(), json!(tool.name));
+    x_mcp_tool.insert("sha256".into(), json!(tool.sha256));
+    if let Some(title) = tool.title() {
+        x_mcp_tool.insert("title".into(), json!(title));
+    }
+    if let Some(annotations) = tool.annotations() {
+        x_mcp_tool.insert("annotations".into(), Value::Object(annotations.clone()));
+    }
+
+    let success = match output_component {
+        Some(component) => json!({
+            "description": "The tool's `structuredContent`, as declared by its `outputSchema`.",
+            "content": {"application/json": {"schema": schema_ref(component)}}
+        }),
+        None => json!({
+            "description": "The tool's result, mapped like mcpo: see the `ToolResult` schema.",
+            "content": {"application/json": {"schema": schema_ref(TOOL_RESULT)}}
+        }),
+    };
+    let mut responses = Map::new();
+    responses.insert("200".into(), success);
+    for (component, status) in TOOL_ERROR_RESPONSES {
+        responses.insert(
+            (*status).into(),
+            json!({"$ref": format!("#/components/responses/{component}")}),
+        );
+    }
+
+    let mut operation = Map::new();
+    operation.insert("operationId".into(), json!(operation_id));
+    operation.insert("summary".into(), json!(summary(tool)));
+    if let Some(description) = tool.description().filter(|d| !d.trim().is_empty()) {
+        operation.insert("description".into(), json!(description));
+    }
+    operation.insert("tags".into(), json!([TOOLS_TAG]));
+    operation.insert("x-mcp-tool".into(), Value::Object(x_mcp_tool));
+    operation.insert("security".into(), json!([{BEARER_SCHEME: []}]));
+    operation.insert(
+        "requestBody".into(),
+        json!({
+            "required": true,
+            "description": "The tool's arguments. An empty body means `{}`.",
+            "content": {"application/json": {"schema": schema_ref(input_component)}}
+        }),
+    );
+    operation.insert("responses".into(), Value::Object(responses));
+    Value::Object(operation)
+}
+
+fn healthz_operation(operation_id: &str) -> Value {
+    json!({
+        "operationId": operation_id,
+        "summary": "Liveness: the proxy process is up",
+        "tags": [OPERATIONS_TAG],
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "The proxy is running.",
+                "content": {"application/json": {"schema": schema_ref(HEALTH_STATUS)}}
+            }
+        }
+    })
+}
+
+fn readyz_operation(operation_id: &str) -> Value {
+    json!({
+        "operationId": operation_id,
+        "summary": "Readiness: the upstream MCP server is connected and matches the lock",
+        "tags": [OPERATIONS_TAG],
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "Ready to serve tool calls.",
+                "content": {"application/json": {"schema": schema_ref(HEALTH_STATUS)}}
+            },
+            "503": {
+                "description": "Not ready: the upstream is not connected yet, or its tools \
+                    drifted from the lock and the proxy runs with `--on-drift fail`. The \
+                    body says why.",
+                "content": {"application/json": {"schema": {}}}
+            }
+        }
+    })
+}
+
+fn shared_schemas() -> Map<String, Value> {
+    let mut schemas = Map::new();
+    schemas.insert(
+        ERROR_DETAIL.into(),
+        json!({
+            "type": "object",
+            "description": "An error, FastAPI/mcpo style.",
+            "required": ["detail"],
+            "properties": {
+                "detail": {
+                    "type": "string",
+                    "description": "What went wrong, for humans. For a tool error: the text \
+                        of the tool's content blocks. Never contains secrets."
+                }
+            }
+        }),
+    );
+    schemas.insert(
+        VALIDATION_ERROR.into(),
+        json!({
+            "type": "object",
+            "description": "One violation of the tool's input schema.",
+            "required": ["loc", "msg", "type"],
+            "properties": {
+                "loc": {
+                    "type": "array",
+                    "description": "Where: `body` then the path of the offending value \
+                        (property names and array indices).",
+                    "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+                },
+                "msg": {"type": "string", "description": "A human-readable message."},
+                "type": {
+                    "type": "string",
+                    "description": "The rule broken: the JSON Schema keyword (`type`, \
+                        `minimum`, `pattern`, ...), `missing` for a required field or \
+                        `json_invalid` for a body that is not JSON."
+                }
+            }
+        }),
+    );
+    schemas.insert(
+        HTTP_VALIDATION_ERROR.into(),
+        json!({
+            "type": "object",
+            "description": "The request body broke the tool's input schema (FastAPI's shape).",
+            "required": ["detail"],
+            "properties": {
+                "detail": {
+                    "type": "array",
+                    "items": schema_ref(VALIDATION_ERROR)
+                }
+            }
+        }),
+    );
+    schemas.insert(
+        TOOL_RESULT.into(),
+        json!({
+            "description": "The tool's result for a tool without `outputSchema`, mapped \
+                like mcpo: `structuredContent` when the tool returned it; otherwise one \
+                text block becomes its JSON value when it parses as JSON, else the string; \
+                several blocks become a list of mapped blocks; an image or audio block \
+                becomes a `data:<mime>;base64,<data>` URL; a resource link or embedded \
+                resource becomes its JSON object; no blocks becomes `null`."
+        }),
+    );
+    schemas.insert(
+        HEALTH_STATUS.into(),
+        json!({
+            "type": "object",
+            "properties": {"status": {"type": "string", "examples": ["ok"]}}
+        }),
+    );
+    schemas
+}
+
+fn shared_responses() -> Value {
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": schema_ref(ERROR_DETAIL)}}
+        })
+    };
+    let mut unavailable = error(
+        "The upstream MCP server is not connected (starting, restarting, or its tools \
+         drifted from the lock under `--on-drift fail`). Retry later.",
+    );
+    if let Some(response) = unavailable.as_object_mut() {
+        response.insert(
+            "headers".into(),
+            json!({"Retry-After": {
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer", "minimum": 0}
+            }}),
+        );
+    }
+    json!({
+        "Unauthorized": {
+            "description": "Missing or wrong API key (only when the proxy runs with `--api-key`).",
+            "headers": {"WWW-Authenticate": {
+                "description": "`Bearer` when the key is missing.",
+                "schema": {"type": "string"}
+            }},
+            "content": {"application/json": {"schema": schema_ref(ERROR_DETAIL)}}
+        },
+        "UpstreamNotFound": error(
+            "The upstream MCP server does not know this tool any more (JSON-RPC \
+             \"method not found\")."
+        ),
+        "PayloadTooLarge": error("The request body is larger than `--max-body-bytes`."),
+        "ValidationFailed": {
+            "description": "The body is not JSON, or it breaks the tool's input schema \
+                (or the upstream rejected the arguments as invalid params).",
+            "content": {"application/json": {"schema": schema_ref(HTTP_VALIDATION_ERROR)}}
+        },
+        "ToolError": error(
+            "The tool ran and reported an error (`isError`); `detail` is the tool's text."
+        ),
+        "UpstreamError": error(
+            "The upstream MCP server failed: a JSON-RPC error, or the connection broke \
+             during the call."
+        ),
+        "UpstreamUnavailable": unavailable,
+        "UpstreamTimeout": error("The tool call took longer than `--call-timeout`."),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::{ServerFacts, Upstream};
+
+    fn lock_of(tools: Vec<Value>) -> Lock {
+        Lock::new(
+            ServerFacts {
+                name: "demo".into(),
+                version: "1.2.3".into(),
+                title: Some("Demo Server".into()),
+                protocol_version: "2025-06-18".into(),
+                capabilities: json!({"tools": {}}),
+                instructions: Some("Use wisely.".into()),
+            },
+            Upstream::Stdio {
+                command: "uvx".into(),
+                args: vec!["demo-server".into()],
+                env: vec![],
+            },
+            tools,
+        )
+        .unwrap()
+    }
+
+    fn operation<'a>(doc: &'a Value, path: &str) -> &'a Value {
+        &doc["paths"][path]["post"]
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_keep_clean_names() {
+        let doc = document(&lock_of(vec![
+            json!({"name": "get-time"}),
+            json!({"name": "get_time"}),
+            json!({"name": "a b"}),
+            json!({"name": "a_u0020b"}),
+            json!({"name": "größe"}),
+            json!({"name": "healthz"}),
+        ]));
+        let id = |path: &str| {
+            operation(&doc, path)["operationId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(id("/get-time"), "get-time");
+        assert_eq!(id("/get_time"), "get_time");
+        assert_eq!(id("/a_u0020b"), "a_u0020b");
+        assert_eq!(id("/a%20b"), "a_u0020b_2");
+        assert_eq!(id("/gr%C3%B6%C3%9Fe"), "gr_u00f6_u00dfe");
+        assert_eq!(id("/healthz"), "healthz");
+        assert_eq!(doc["paths"]["/healthz"]["get"]["operationId"], "healthz_2");
+        assert_eq!(doc["paths"]["/readyz"]["get"]["operationId"], "readyz");
+    }
+
+    #[test]
+    fn tool_operation_carries_metadata_and_contract() {
+        let doc = document(&lock_of(vec![json!({
+            "name": "get_current_time",
+            "description": "\n  Get the time.\nIn a zone.",
+            "inputSchema": {"type": "object", "properties": {"timezone": {"type": "string"}},
+                            "required": ["timezone"]},
+            "outputSchema": {"type": "object", "properties": {"datetime": {"type": "string"}}},
+            "annotations": {"readOnlyHint": true, "destructiveHint": false}
+        })]));
+        let op = operation(&doc, "/get_current_time");
+        assert_eq!(op["summary"], "Get the time.");
+        assert_eq!(op["description"], "\n  Get the time.\nIn a zone.");
+        assert_eq!(op["x-mcp-tool"]["annotations"]["readOnlyHint"], true);
+        assert_eq!(op["security"], json!([{"bearerAuth": []}]));
+        assert_eq!(
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/GetCurrentTimeInput"
+        );
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/GetCurrentTimeOutput"
+        );
+        for status in ["401", "413", "422", "500", "502", "503", "504"] {
+            assert!(op["responses"][status]["$ref"].is_string(), "{status}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["GetCurrentTimeInput"]["required"],
+            json!(["timezone"])
+        );
+        assert!(schemas["GetCurrentTimeOutput"].is_object());
+        let info = &doc["info"];
+        assert_eq!(info["title"], "Demo Server (demo)");
+        assert_eq!(info["version"], "1.2.3");
+        let description = info["description"].as_str().unwrap();
+        assert!(description.contains("uvx demo-server"));
+        assert!(description.contains("mcp.lock.json"));
+        assert!(description.contains("Use wisely."));
+        assert_eq!(doc["paths"]["/healthz"]["get"]["security"], json!([]));
+    }
+
+    #[test]
+    fn tool_without_output_schema_documents_the_mcpo_mapping() {
+        let doc = document(&lock_of(vec![json!({"name": "t"})]));
+        let op = operation(&doc, "/t");
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ToolResult"
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["TInput"],
+            json!({"type": "object"})
+        );
+    }
+
+    #[test]
+    fn same_lock_same_document_and_no_shared_name_is_taken() {
+        let tools = vec![
+            json!({"name": "error", "inputSchema": {"type": "object", "$defs": {"Detail": {}}}}),
+            json!({"name": "tool", "inputSchema": {"$defs": {"Result": {"type": "string"}}}}),
+        ];
+        let first = document(&lock_of(tools.clone()));
+        assert_eq!(first, document(&lock_of(tools)));
+        let schemas = first["components"]["schemas"].as_object().unwrap();
+        assert!(schemas.contains_key("ErrorDetail2"));
+        assert!(schemas.contains_key("ToolResult2"));
+        assert_eq!(schemas["ErrorDetail"]["required"], json!(["detail"]));
+    }
+
+    #[test]
+    fn long_summaries_are_cut_on_a_char_boundary() {
+        let doc = document(&lock_of(vec![
+            json!({"name": "t", "description": "é".repeat(500)}),
+        ]));
+        let summary = operation(&doc, "/t")["summary"].as_str().unwrap();
+        assert_eq!(summary.chars().count(), SUMMARY_MAX_CHARS);
+        assert!(summary.ends_with('…'));
+    }
+}

@@ -1,0 +1,262 @@
+//! The frozen OpenAPI document passes an independent validator
+//! (`openapi-spec-validator`, Python) for assorted tool schemas, garbage
+//! included, and for every tool of the schema corpus.
+//!
+//! Each tool gets a document of its own (so a failure names the tool) and
+//! all tools share one more document (so cross-tool name collisions are
+//! exercised); one validator run checks them all.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mcpo_gen::lock::{Lock, ServerFacts, Upstream, canonical_pretty};
+use mcpo_gen::openapi::document;
+use serde_json::{Value, json};
+
+fn validator() -> PathBuf {
+    let bin_dir = std::env::var_os("MCPO_TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools/venv/bin")
+        });
+    let validator = bin_dir.join("openapi-spec-validator");
+    assert!(
+        validator.is_file(),
+        "{} is missing: run scripts/setup-test-deps.sh (or point MCPO_TEST_TOOLS at a \
+         directory holding openapi-spec-validator)",
+        validator.display()
+    );
+    validator
+}
+
+fn lock_of(tools: Vec<Value>) -> Lock {
+    Lock::new(
+        ServerFacts {
+            name: "validity-check".into(),
+            version: "0.0.1".into(),
+            title: Some("Validity check".into()),
+            protocol_version: "2025-06-18".into(),
+            capabilities: json!({"tools": {}}),
+            instructions: Some("Instructions with `markdown` and */ in them.".into()),
+        },
+        Upstream::StreamableHttp {
+            url: "http://127.0.0.1:9/mcp".into(),
+            headers: vec!["Authorization".into()],
+        },
+        tools,
+    )
+    .expect("test tools have unique names")
+}
+
+/// Writes one document per tool plus one with all of them, validates them in
+/// one run and fails with the validator's output.
+fn assert_documents_valid(label: &str, tools: &[Value]) {
+    let validator = validator();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut files = Vec::new();
+    let mut write = |name: String, lock: &Lock| {
+        let doc = document(lock);
+        assert_eq!(doc, document(lock), "{name}: document is not deterministic");
+        let path = dir.path().join(name);
+        std::fs::write(&path, canonical_pretty(&doc)).expect("write document");
+        files.push(path);
+    };
+    for (index, tool) in tools.iter().enumerate() {
+        write(
+            format!("{label}-tool-{index:03}.json"),
+            &lock_of(vec![tool.clone()]),
+        );
+    }
+    write(format!("{label}-all-tools.json"), &lock_of(tools.to_vec()));
+
+    let output = Command::new(&validator)
+        .args(["--schema", "3.1", "--validation-errors", "all"])
+        .args(&files)
+        .output()
+        .expect("run openapi-spec-validator");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let failing: Vec<&str> = report
+        .lines()
+        .filter(|line| !line.trim_end().ends_with(": OK"))
+        .collect();
+    if !output.status.success() || !failing.is_empty() {
+        // Name the tools behind the failing files.
+        let mut culprits = String::new();
+        for (index, tool) in tools.iter().enumerate() {
+            let file = format!("{label}-tool-{index:03}.json");
+            if failing.iter().any(|line| line.contains(&file)) {
+                culprits.push_str(&format!("\n{file}: {tool}"));
+            }
+        }
+        // Keep the documents for a look.
+        let kept = dir.keep();
+        panic!(
+            "openapi-spec-validator rejected {label} documents ({status}); documents kept in {kept}\n\
+             {report}\nfailing tools:{culprits}",
+            status = output.status,
+            kept = kept.display(),
+        );
+    }
+    assert_eq!(
+        report.lines().filter(|line| line.ends_with(": OK")).count(),
+        files.len(),
+        "every file is reported OK:\n{report}"
+    );
+}
+
+/// Varied real-world and edge-case tool definitions.
+fn assorted_tools() -> Vec<Value> {
+    vec![
+        // mcp-server-time, verbatim shape.
+        json!({"name": "get_current_time", "description": "Get current time in a specific timezones",
+            "inputSchema": {"type": "object", "properties": {"timezone": {"type": "string",
+                "description": "IANA timezone name (e.g., 'America/New_York', 'Europe/London'). Use 'America/New_York' as local timezone if no timezone provided by the user."}},
+                "required": ["timezone"]}}),
+        json!({"name": "get-time", "inputSchema": {"type": "object"}}),
+        json!({"name": "get_time", "title": "Same id as get-time in mcpo", "inputSchema": {"type": "object"}}),
+        json!({"name": "no_schema_at_all"}),
+        json!({"name": "draft07_only", "inputSchema": {"$schema": "http://json-schema.org/draft-07/schema#"}}),
+        // zod-to-json-schema style: draft-07, definitions, refs into properties.
+        json!({"name": "zod_style", "inputSchema": {
+            "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "entities": {"type": "array", "items": {"type": "object",
+                    "properties": {"name": {"type": "string"}, "observations": {"type": "array", "items": {"type": "string"}}},
+                    "required": ["name"], "additionalProperties": false}},
+                "more": {"$ref": "#/properties/entities"},
+                "first": {"$ref": "#/properties/entities/items"},
+                "pair": {"type": "array", "items": [{"type": "string"}, {"type": "number"}], "minItems": 2, "maxItems": 2},
+                "pairSecond": {"$ref": "#/properties/pair/items/1"},
+                "kind": {"$ref": "#/definitions/Kind"}
+            },
+            "definitions": {"Kind": {"type": "string", "enum": ["a", "b"]}},
+            "required": ["entities"]}}),
+        // pydantic style: $defs, anyOf-null, titles, defaults.
+        json!({"name": "pydantic_style", "inputSchema": {
+            "type": "object", "title": "pydantic_styleArguments",
+            "$defs": {
+                "Node": {"type": "object", "title": "Node", "properties": {
+                    "value": {"type": "integer", "title": "Value"},
+                    "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}, "default": []}},
+                    "required": ["value"]},
+                "Wrapper": {"type": "object", "properties": {"node": {"$ref": "#/$defs/Node"}, "self": {"$ref": "#"}}},
+                "Color": {"type": "string", "enum": ["red", "green"], "title": "Color"}
+            },
+            "properties": {
+                "tree": {"$ref": "#/$defs/Node"},
+                "wrapper": {"anyOf": [{"$ref": "#/$defs/Wrapper"}, {"type": "null"}], "default": null},
+                "color": {"$ref": "#/$defs/Color", "default": "red"},
+                "limit": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}], "default": null, "title": "Limit"},
+                "when": {"type": "string", "format": "date-time", "default": "2024-01-01T00:00:00Z"},
+                "id": {"type": "string", "format": "uuid"},
+                "mail": {"type": "string", "format": "email"},
+                "site": {"type": "string", "format": "uri"}
+            },
+            "required": ["tree"]},
+            "outputSchema": {"type": "object", "$defs": {"Node": {"type": "object", "properties": {"v": {"type": "integer"}}}},
+                "properties": {"result": {"$ref": "#/$defs/Node"}}, "required": ["result"]},
+            "annotations": {"readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false, "title": "Pydantic"}}),
+        json!({"name": "every_keyword", "description": "Descriptions with */ and `backticks` and\n\n# markdown\n\n".to_string() + &"long text ".repeat(300),
+            "inputSchema": {"type": "object", "properties": {
+                "tuple": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": false},
+                "nullable": {"type": ["string", "null"]},
+                "const": {"const": "fixed"},
+                "oneOf": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                "allOf": {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"required": ["a"]}]},
+                "map": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "closed": {"type": "object", "additionalProperties": false, "properties": {"x": {}}},
+                "open": {"type": "object", "additionalProperties": true},
+                "patterned": {"type": "object", "patternProperties": {"^x-": {"type": "string"}, "^\\p{L}+$": {}}},
+                "numbers": {"type": "number", "minimum": 0, "exclusiveMaximum": 10, "multipleOf": 0.5},
+                "text": {"type": "string", "minLength": 1, "maxLength": 5, "pattern": "^[a-z]+$"},
+                "unicode_pattern": {"type": "string", "pattern": "^\\p{Lu}\\p{Ll}*$"},
+                "named_group": {"type": "string", "pattern": "(?<year>\\d{4})-\\k<year>"},
+                "empty": {},
+                "true": true,
+                "false": false,
+                "if_then": {"if": {"type": "string"}, "then": {"minLength": 1}, "else": {"type": "number"}},
+                "contains": {"type": "array", "contains": {"type": "string"}, "minContains": 1},
+                "unevaluated": {"type": "object", "unevaluatedProperties": false},
+                "deps": {"type": "object", "dependentRequired": {"a": ["b"]}, "dependentSchemas": {"c": {"required": ["d"]}}},
+                "names": {"type": "object", "propertyNames": {"pattern": "^[a-z]+$"}},
+                "type": {"type": "string"}, "match": {"type": "string"},
+                "fooBar": {"type": "string"}, "foo_bar": {"type": "string"},
+                "a.b": {"type": "string"}, "größe": {"type": "string"}, "a b/c~d%e": {"type": "string"},
+                "ref_to_odd": {"$ref": "#/properties/a b~1c~0d%25e"},
+                "content": {"type": "string", "contentMediaType": "application/json", "contentEncoding": "base64"},
+                "examples": {"type": "string", "examples": ["x"], "deprecated": true, "readOnly": false}
+            }, "required": ["type"]}}),
+        // Garbage, and draft-04 leftovers.
+        json!({"name": "garbage", "inputSchema": {
+            "type": "objekt", "properties": {"a": 5, "b": null, "c": "string", "d": {"type": 7},
+                "e": {"type": "integer", "default": "ten"}, "f": {"type": "string", "default": null},
+                "g": {"type": "number", "minimum": 1, "exclusiveMinimum": true},
+                "h": {"type": "array", "items": 3}, "i": {"enum": "abc"}, "j": {"anyOf": []},
+                "k": {"pattern": "(("}, "l": {"$ref": "https://example.com/remote.json"},
+                "m": {"$ref": "#/nowhere/at/all"}, "n": {"$ref": "#/required"},
+                "o": {"discriminator": {"mapping": 1}}, "p": {"minLength": -1, "maxItems": 1.5},
+                "q": {"required": ["x", 1]}, "r": {"$schema": "http://example.com/unknown-dialect"},
+                "s": {"$id": "urn:example:s", "type": "string"}, "t": {"multipleOf": 0},
+                "u": {"format": 5, "title": [], "description": {}}, "v": {"dependencies": {"a": 1, "b": ["c"]}},
+                "w": {"type": ["string", "string"]}, "x": {"type": []}, "y": {"$defs": 5, "definitions": [1]},
+                "z": {"examples": "not a list", "deprecated": "yes", "uniqueItems": "no"}},
+            "required": "a", "$defs": {"Loop": {"$ref": "#/$defs/Loop"}}, "definitions": [1, 2]}}),
+        json!({"name": "input_not_an_object", "inputSchema": "not a schema"}),
+        json!({"name": "input_is_list", "inputSchema": [1, 2, 3]}),
+        json!({"name": "input_true", "inputSchema": true}),
+        json!({"name": "input_false", "inputSchema": false}),
+        json!({"name": "output_garbage", "inputSchema": {"type": "object"}, "outputSchema": 42}),
+        json!({"name": "output_false", "inputSchema": {"type": "object"}, "outputSchema": false}),
+        json!({"name": "healthz", "description": "Collides with the operational route", "inputSchema": {"type": "object"}}),
+        json!({"name": "a/b c", "description": "Needs escaping in the route", "inputSchema": {"type": "object"}}),
+        json!({"name": "{curly}", "inputSchema": {"type": "object"}}),
+        json!({"name": "ツール", "inputSchema": {"type": "object"}}),
+        json!({"name": "error", "inputSchema": {"type": "object", "$defs": {"Detail": {"type": "string"}},
+            "properties": {"d": {"$ref": "#/$defs/Detail"}}}}),
+        json!({"name": "anchors", "inputSchema": {"type": "object",
+            "$defs": {"Item": {"$anchor": "item", "type": "string"}},
+            "properties": {"x": {"$ref": "#item"}, "y": {"$ref": "urn:nowhere#item"}}}}),
+        json!({"name": "own_id", "inputSchema": {"$id": "https://example.com/tool.json", "type": "object",
+            "definitions": {"D": {"type": "integer"}},
+            "properties": {"x": {"$ref": "https://example.com/tool.json#/definitions/D"}}}}),
+        json!({"name": "required_beside_allof", "inputSchema": {"type": "object",
+            "allOf": [{"$ref": "#/$defs/Base"}], "required": ["base", "extra"],
+            "$defs": {"Base": {"type": "object", "properties": {"base": {"type": "string"}}}}}}),
+        json!({"name": "annotated", "title": "A titled tool", "inputSchema": {"type": "object"},
+            "annotations": {"destructiveHint": true}, "execution": {"taskSupport": "forbidden"}}),
+    ]
+}
+
+#[test]
+fn assorted_tool_schemas_give_valid_documents() {
+    assert_documents_valid("assorted", &assorted_tools());
+}
+
+#[test]
+fn empty_server_gives_a_valid_document() {
+    assert_documents_valid("empty", &[]);
+}
+
+/// The schema corpus the fixture server serves (`tests/corpus/tools.json`).
+#[test]
+fn schema_corpus_gives_valid_documents() {
+    let corpus_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/tools.json");
+    let Ok(text) = std::fs::read_to_string(&corpus_path) else {
+        // The corpus is written by another part of the project; until it
+        // exists there is nothing to check (the assorted test covers the rest).
+        eprintln!("{} not found: corpus not checked", corpus_path.display());
+        return;
+    };
+    let corpus: Value = serde_json::from_str(&text).expect("tests/corpus/tools.json is JSON");
+    let tools = corpus["tools"]
+        .as_array()
+        .expect("tests/corpus/tools.json has a \"tools\" list")
+        .clone();
+    assert!(!tools.is_empty(), "the corpus has tools");
+    assert_documents_valid("corpus", &tools);
+}
