@@ -17,11 +17,13 @@
 //!   arguments are always an object (`{"$schema": draft-07}` alone means "any
 //!   object").
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use super::defaults::default_conflicts;
+use super::finish::quarantine_unusable_refs;
 use super::regex::is_portable_pattern;
 use super::walk::{
     LIST_SCHEMA_KEYWORDS, MAP_SCHEMA_KEYWORDS, SINGLE_SCHEMA_KEYWORDS, component_ref,
@@ -109,9 +111,6 @@ pub fn carry_tool_schema(
             map
         }
     };
-    if role == Role::Input && !root.contains_key("type") {
-        root.insert("type".to_string(), json!("object"));
-    }
 
     let context = RefContext::new(&root, tool_camel, &root_component, names);
     let mut components = Vec::new();
@@ -127,13 +126,21 @@ pub fn carry_tool_schema(
             }
         }
     }
-    let root_schema = context.carry(Value::Object(root));
+    let mut root_schema = context.carry(Value::Object(root));
+    if role == Role::Input
+        && let Some(root_object) = root_schema.as_object_mut()
+        && !root_object.contains_key("type")
+    {
+        // MCP arguments are always an object, whatever else the schema says.
+        root_object.insert("type".to_string(), json!("object"));
+    }
     components.push((root_component.clone(), root_schema));
     for (keyword, name, definition) in definitions {
         if let Some(component) = context.def_components.get(&(keyword, name)) {
             components.push((component.clone(), context.carry(definition)));
         }
     }
+    context.quarantine_dangling_refs(&mut components);
     Carried {
         root_component,
         components,
@@ -174,6 +181,8 @@ struct RefContext {
     def_components: BTreeMap<(DefsKeyword, String), String>,
     /// `$anchor` name -> pointer tokens from the root.
     anchors: BTreeMap<String, Vec<String>>,
+    /// Rewritten ref -> the tool's own spelling, to quarantine it as written.
+    originals: RefCell<BTreeMap<String, String>>,
 }
 
 impl RefContext {
@@ -216,12 +225,48 @@ impl RefContext {
             root_id,
             def_components,
             anchors,
+            originals: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// Refs that point at nothing once the schema is laid out (a pointer
+    /// into a keyword that was quarantined or never existed) or only at
+    /// themselves: quarantined in the tool's own spelling. Every rewritten
+    /// ref targets this tool's components, so they are all that's needed.
+    fn quarantine_dangling_refs(&self, components: &mut [(String, Value)]) {
+        let schemas: Map<String, Value> = components.iter().cloned().collect();
+        let mut layout = json!({"components": {"schemas": schemas}});
+        let originals = self.originals.borrow();
+        let original_of = |reference: &str| {
+            originals
+                .get(reference)
+                .cloned()
+                .unwrap_or_else(|| reference.to_string())
+        };
+        quarantine_unusable_refs(&mut layout, &original_of);
+        for (name, schema) in components.iter_mut() {
+            if let Some(fixed) = layout
+                .get_mut("components")
+                .and_then(|c| c.get_mut("schemas"))
+                .and_then(|schemas| schemas.get_mut(name.as_str()))
+            {
+                *schema = fixed.take();
+            }
         }
     }
 
     /// The document-level `$ref` for a ref written inside the tool schema, or
     /// `None` when it points outside the schema (it is then quarantined).
     fn rewrite_ref(&self, reference: &str) -> Option<String> {
+        let rewritten = self.rewrite_ref_uncached(reference)?;
+        self.originals
+            .borrow_mut()
+            .entry(rewritten.clone())
+            .or_insert_with(|| reference.to_string());
+        Some(rewritten)
+    }
+
+    fn rewrite_ref_uncached(&self, reference: &str) -> Option<String> {
         let (base, fragment) = reference.split_once('#').unwrap_or((reference, ""));
         if !base.is_empty() && self.root_id.as_deref() != Some(base) {
             return None;
@@ -763,15 +808,29 @@ mod tests {
                 "remote": {"$ref": "https://example.com/other.json#/x"},
                 "relative": {"$ref": "other.json"},
                 "anchor": {"$ref": "#nowhere"},
-                "number": {"$ref": 5}
-            }}),
+                "number": {"$ref": 5},
+                "pointer": {"$ref": "#/properties/nowhere"},
+                "loop": {"$ref": "#/$defs/Loop"}
+            }, "$defs": {"Loop": {"$ref": "#/$defs/Loop"}}}),
             "t",
         );
         let properties = &components["TInput"]["properties"];
-        for name in ["remote", "relative", "anchor", "number"] {
+        for name in ["remote", "relative", "anchor", "number", "pointer"] {
             assert!(properties[name].get("$ref").is_none(), "{name}");
             assert!(properties[name][ORIGINAL_KEYWORDS].get("$ref").is_some());
         }
+        // Quarantined as the tool wrote it, not as rewritten.
+        assert_eq!(
+            properties["pointer"][ORIGINAL_KEYWORDS]["$ref"],
+            "#/properties/nowhere"
+        );
+        // A ref to a def that is itself an alias loop still resolves; the
+        // loop inside the def is what gets cut.
+        assert_eq!(properties["loop"]["$ref"], "#/components/schemas/TLoop");
+        assert_eq!(
+            components["TLoop"][ORIGINAL_KEYWORDS]["$ref"],
+            "#/$defs/Loop"
+        );
     }
 
     #[test]
@@ -799,6 +858,7 @@ mod tests {
             "g",
         )["GInput"];
         assert_eq!(weird[ORIGINAL_KEYWORDS]["type"], "objekt");
+        assert_eq!(weird["type"], "object");
         assert_eq!(
             weird["patternProperties"],
             json!({"^a": {INVALID_SCHEMA: 5}})

@@ -30,9 +30,59 @@ fn resolve_local<'a>(document: &'a Value, reference: &str) -> Option<&'a Value> 
 }
 
 fn quarantine_broken_refs(document: &mut Value) {
+    quarantine_unusable_refs(document, &|reference| reference.to_string());
+}
+
+/// Moves `$ref`s that a resolver can't use under `x-original-keywords`,
+/// written as `original_of` says (the tool's own spelling, before
+/// rewriting): refs that point at no schema (every occurrence), and alias
+/// loops (`A = {"$ref": A}`), cut at the schema the loop passes through.
+pub(super) fn quarantine_unusable_refs(document: &mut Value, original_of: &dyn Fn(&str) -> String) {
+    let references = schema_refs(document);
+    let dangling: BTreeSet<String> = references
+        .iter()
+        .filter(|reference| resolve_local(document, reference).is_none())
+        .cloned()
+        .collect();
+    if let Some(Value::Object(schemas)) = document.pointer_mut("/components/schemas") {
+        for schema in schemas.values_mut() {
+            for_each_schema_object_mut(schema, &mut |object| {
+                let is_dangling = object
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .is_some_and(|reference| dangling.contains(reference));
+                if is_dangling && let Some(Value::String(reference)) = object.remove("$ref") {
+                    quarantine(object, "$ref", Value::String(original_of(&reference)));
+                }
+            });
+        }
+    }
+    for reference in references.difference(&dangling) {
+        // Earlier cuts may have broken this loop already.
+        if !is_ref_cycle(document, reference) {
+            continue;
+        }
+        let target = reference
+            .strip_prefix('#')
+            .and_then(percent_decode)
+            .and_then(|pointer| document.pointer_mut(&pointer))
+            .and_then(Value::as_object_mut);
+        if let Some(object) = target
+            && let Some(Value::String(next)) = object.remove("$ref")
+        {
+            quarantine(object, "$ref", Value::String(original_of(&next)));
+        }
+    }
+}
+
+/// Every `$ref` string under `components/schemas`.
+fn schema_refs(document: &Value) -> BTreeSet<String> {
     let mut references = BTreeSet::new();
-    let schemas = document.pointer_mut("/components/schemas");
-    if let Some(Value::Object(schemas)) = schemas {
+    let mut schemas = document
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if let Some(schemas) = schemas.as_object_mut() {
         for schema in schemas.values_mut() {
             for_each_schema_object_mut(schema, &mut |object| {
                 if let Some(Value::String(reference)) = object.get("$ref") {
@@ -41,28 +91,7 @@ fn quarantine_broken_refs(document: &mut Value) {
             });
         }
     }
-    let broken: BTreeSet<String> = references
-        .into_iter()
-        .filter(|reference| {
-            resolve_local(document, reference).is_none() || is_ref_cycle(document, reference)
-        })
-        .collect();
-    if broken.is_empty() {
-        return;
-    }
-    if let Some(Value::Object(schemas)) = document.pointer_mut("/components/schemas") {
-        for schema in schemas.values_mut() {
-            for_each_schema_object_mut(schema, &mut |object| {
-                let is_broken = object
-                    .get("$ref")
-                    .and_then(Value::as_str)
-                    .is_some_and(|reference| broken.contains(reference));
-                if is_broken && let Some(reference) = object.remove("$ref") {
-                    quarantine(object, "$ref", reference);
-                }
-            });
-        }
-    }
+    references
 }
 
 /// `true` when following `$ref` from schema to schema comes back to
@@ -201,10 +230,18 @@ mod tests {
         let properties = &document["components"]["schemas"]["A"]["properties"];
         assert!(properties["good"]["$ref"].is_string());
         assert!(properties["deep"]["$ref"].is_string());
-        for name in ["missing", "not_schema", "loop"] {
+        for name in ["missing", "not_schema"] {
             assert!(properties[name].get("$ref").is_none());
             assert!(properties[name][ORIGINAL_KEYWORDS]["$ref"].is_string());
         }
+        // The loop is cut once, where it passes; refs into it stay.
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(properties["loop"]["$ref"], "#/components/schemas/Loop");
+        assert_eq!(
+            schemas["Loop"][ORIGINAL_KEYWORDS]["$ref"],
+            "#/components/schemas/Loop2"
+        );
+        assert_eq!(schemas["Loop2"]["$ref"], "#/components/schemas/Loop");
     }
 
     #[test]
