@@ -49,6 +49,14 @@ impl TypeRef {
         if nullable { self.optional() } else { self }
     }
 
+    /// The type inside any `Option` / `Box`.
+    pub fn unwrap_wrappers(&self) -> &TypeRef {
+        match self {
+            TypeRef::Optional(inner) | TypeRef::Boxed(inner) => inner.unwrap_wrappers(),
+            other => other,
+        }
+    }
+
     /// Items this type contains by value (not behind a `Vec`, map or `Box`):
     /// the edges that make a recursive type infinitely sized.
     fn by_value_items(&self, out: &mut Vec<ItemId>) {

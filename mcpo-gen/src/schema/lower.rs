@@ -689,7 +689,9 @@ impl Lowerer {
 
         let mut docs = schema_docs(schema);
         if parts.len() > 1 {
-            docs.push(String::new());
+            if !docs.is_empty() {
+                docs.push(String::new());
+            }
             docs.push("Merged from the schema's `allOf` parts.".to_string());
         }
         let id = self.push_item(
@@ -741,6 +743,17 @@ impl Lowerer {
                     depth + 1,
                 )
             };
+            let mut docs = property_docs(property_schema);
+            // A `$ref` to a definition that became a plain type (a string
+            // with a format, say) would otherwise lose that definition's docs;
+            // named items carry their own.
+            if docs.is_empty()
+                && property_schema.get("$ref").is_some()
+                && !matches!(ty.unwrap_wrappers(), TypeRef::Named(_))
+                && let Some((target, _)) = document.deref(property_schema)
+            {
+                docs = schema_docs(target);
+            }
             let optional = !required.contains(property);
             // Unlike a nullable type, an optional `Value` still gets its
             // `Option`: absent and `null` both read as `None`.
@@ -755,7 +768,7 @@ impl Lowerer {
                 ty,
                 optional,
                 flatten: false,
-                docs: property_docs(property_schema),
+                docs,
             });
         }
 
