@@ -122,6 +122,8 @@ pub fn free_port() -> u16 {
 pub struct Running {
     pub child: Child,
     pub port: u16,
+    /// `--root-path` of a proxy, empty otherwise.
+    pub root_path: String,
 }
 
 impl Running {
@@ -342,7 +344,6 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(args)
         .env("PATH", path_with_tools())
-        .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
@@ -352,16 +353,28 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
     let child = command
         .spawn()
         .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let running = Running { child, port };
+    let root_path = args
+        .iter()
+        .position(|arg| *arg == "--root-path")
+        .and_then(|index| args.get(index + 1))
+        .map(|root| root.trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    let running = Running {
+        child,
+        port,
+        root_path,
+    };
     wait_until(Duration::from_secs(30), || {
-        get(&running.url("/healthz")).is_ok_and(|(status, _)| status == 200)
+        get(&running.url(&format!("{}/healthz", running.root_path)))
+            .is_ok_and(|(status, _)| status == 200)
     });
     running
 }
 
 /// Waits until the proxy's upstream is connected (`/readyz` is 200).
 pub fn wait_ready(proxy: &Running) {
+    let url = proxy.url(&format!("{}/readyz", proxy.root_path));
     wait_until(Duration::from_secs(90), || {
-        get(&proxy.url("/readyz")).is_ok_and(|(status, _)| status == 200)
+        get(&url).is_ok_and(|(status, _)| status == 200)
     });
 }
