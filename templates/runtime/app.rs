@@ -117,11 +117,12 @@ impl App {
         let result = match outcome {
             Err(_elapsed) => {
                 tracing::warn!(tool, "tool call timed out");
+                state.upstream.report_timeout(&connection);
                 return Err(ApiError::gateway_timeout(state.call_timeout.as_secs_f64()));
             }
             Ok(Err(error)) => {
                 if result::is_connection_failure(&error) {
-                    state.upstream.report_connection_lost();
+                    state.upstream.report_connection_lost(&connection);
                 }
                 tracing::warn!(tool, %error, "tool call failed upstream");
                 return Err(result::error_for(&error));

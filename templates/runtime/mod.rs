@@ -77,9 +77,12 @@ fn init_tracing(quiet: bool) {
     let default_filter = if quiet { "warn" } else { "info,rmcp=warn" };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    use std::io::IsTerminal as _;
+    let colors = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colors)
         .try_init();
 }
 
@@ -145,7 +148,7 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
         app,
         tool_routes: (embedded.router)(),
         root_path: root_path.clone(),
-        openapi: std::sync::Arc::new(openapi),
+        openapi,
         cors_allow_origins: cli.cors_allow_origins,
     });
     let router = match router {

@@ -2,10 +2,9 @@
 //! `openapi.json`, offline Swagger UI at `/docs`, health checks, JSON 404/405
 //! and optional CORS.
 
-use std::sync::Arc;
-
 use axum::{
     Json, Router,
+    body::Bytes,
     extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -25,7 +24,7 @@ pub struct RouterParts {
     /// "" or "/prefix".
     pub root_path: String,
     /// The embedded OpenAPI document, `servers` already patched.
-    pub openapi: Arc<Value>,
+    pub openapi: Value,
     pub cors_allow_origins: Vec<String>,
 }
 
@@ -56,12 +55,17 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         cors_allow_origins,
     } = parts;
 
+    // Serialized once: every request gets the same bytes.
+    let openapi_bytes =
+        Bytes::from(serde_json::to_vec(&openapi).map_err(|error| {
+            ConfigError(format!("cannot serialize the OpenAPI document: {error}"))
+        })?);
     let api: Router<App> = Router::new()
         .route(
             "/openapi.json",
             get(move || {
-                let openapi = Arc::clone(&openapi);
-                async move { Json(openapi.as_ref().clone()) }
+                let body = openapi_bytes.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
             }),
         )
         .route("/healthz", get(healthz))

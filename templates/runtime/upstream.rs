@@ -8,12 +8,13 @@
 
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, ProcessGroup};
 use rmcp::{
     ServiceExt,
-    model::{ClientCapabilities, ClientConfig, Implementation},
+    model::{ClientCapabilities, ClientConfig, ClientRequest, Implementation, PingRequest},
     service::{Peer, RoleClient, RunningService},
     transport::{
         StreamableHttpClientTransport, TokioChildProcess,
@@ -39,6 +40,8 @@ const LIVENESS_POLL: Duration = Duration::from_millis(250);
 /// Time given to a stdio server to exit after its stdin closes, before the
 /// process group is killed.
 const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
+/// How long a health ping after a timed-out call may take.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// `Retry-After` while drift blocks calls: it needs a human, not a retry loop.
 const DRIFT_RETRY_AFTER_SECS: u64 = 60;
 
@@ -52,6 +55,8 @@ pub struct Settings {
 /// A live MCP session that calls can use.
 pub struct Connection {
     pub peer: Peer<RoleClient>,
+    /// Counts connections, so a loss reported for an old one is ignored.
+    generation: u64,
     /// `name version` from the server's initialize result.
     pub server: String,
     /// Set when `--on-drift fail` found blocking drift: why calls are refused.
@@ -69,6 +74,10 @@ enum Status {
 pub struct Upstream {
     status: watch::Sender<Status>,
     connection_lost: Notify,
+    /// Generation of the connection a call last saw fail at the transport.
+    lost_generation: AtomicU64,
+    /// Generation of the connection a call last saw time out.
+    suspect_generation: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
 
@@ -78,6 +87,8 @@ impl Upstream {
         let upstream = Arc::new(Upstream {
             status: watch::Sender::new(Status::Connecting),
             connection_lost: Notify::new(),
+            lost_generation: AtomicU64::new(0),
+            suspect_generation: AtomicU64::new(0),
             shutdown: watch::Sender::new(false),
         });
         let task = tokio::spawn(Arc::clone(&upstream).supervise(settings));
@@ -123,8 +134,25 @@ impl Upstream {
         }
     }
 
-    /// A call saw the transport fail: look now rather than at the next poll.
-    pub fn report_connection_lost(&self) {
+    /// A call on `connection` failed at the transport. The supervisor then
+    /// replaces the session even if rmcp still thinks it is open: a stdio
+    /// pipe is broken, and an HTTP upstream that refused a request may have
+    /// restarted and forgotten the session.
+    pub fn report_connection_lost(&self, connection: &Connection) {
+        self.lost_generation
+            .fetch_max(connection.generation, Ordering::SeqCst);
+        self.connection_lost.notify_one();
+    }
+
+    /// A call on `connection` timed out. For an HTTP upstream the supervisor
+    /// pings the server and replaces the session if the ping is not answered
+    /// either: some HTTP
+    /// servers answer requests for a session they forgot (after a restart)
+    /// with an error rmcp cannot match to the request, which would otherwise
+    /// make every later call time out too.
+    pub fn report_timeout(&self, connection: &Connection) {
+        self.suspect_generation
+            .fetch_max(connection.generation, Ordering::SeqCst);
         self.connection_lost.notify_one();
     }
 
@@ -153,6 +181,7 @@ impl Upstream {
         let mut shutdown = self.shutdown.subscribe();
         let description = settings.target.describe();
         let mut consecutive_failures: u32 = 0;
+        let mut generation: u64 = 0;
         loop {
             if consecutive_failures > 0 {
                 // The status is already `Down` with this retry time.
@@ -191,8 +220,9 @@ impl Upstream {
                 }
             };
 
+            generation += 1;
             let connection = tokio::select! {
-                connection = describe_connection(&session, &settings) => connection,
+                connection = describe_connection(&session, &settings, generation) => connection,
                 _ = stop_requested(&mut shutdown) => {
                     session.close().await;
                     break;
@@ -203,7 +233,12 @@ impl Upstream {
                 .send_replace(Status::Connected(Arc::new(connection)));
             let connected_at = Instant::now();
 
-            let stopping = self.watch(&session, &mut shutdown).await;
+            // Only HTTP sessions can go stale while the transport looks open;
+            // pinging a busy single-threaded stdio server could kill it for nothing.
+            let probe_after_timeout = matches!(settings.target, Target::StreamableHttp { .. });
+            let stopping = self
+                .watch(&session, generation, probe_after_timeout, &mut shutdown)
+                .await;
             if stopping {
                 self.status.send_replace(Status::Stopped);
                 session.close().await;
@@ -238,10 +273,37 @@ impl Upstream {
 
     /// Waits until the session's transport closes (`false`) or shutdown is
     /// requested (`true`).
-    async fn watch(&self, session: &Session, shutdown: &mut watch::Receiver<bool>) -> bool {
+    async fn watch(
+        &self,
+        session: &Session,
+        generation: u64,
+        probe_after_timeout: bool,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
         loop {
-            if session.client.peer().is_transport_closed() {
+            if session.client.peer().is_transport_closed()
+                || self.lost_generation.load(Ordering::SeqCst) >= generation
+            {
                 return false;
+            }
+            if probe_after_timeout && self.suspect_generation.load(Ordering::SeqCst) >= generation {
+                let ping = session
+                    .client
+                    .peer()
+                    .send_request(ClientRequest::PingRequest(PingRequest::default()));
+                let answered = tokio::select! {
+                    answer = tokio::time::timeout(PING_TIMEOUT, ping) => matches!(answer, Ok(Ok(_))),
+                    _ = stop_requested(shutdown) => return true,
+                };
+                if !answered {
+                    tracing::warn!(
+                        "the upstream MCP server does not answer a ping after a tool call timed out"
+                    );
+                    return false;
+                }
+                // Healthy: only this generation's reports were handled.
+                self.suspect_generation
+                    .fetch_min(generation.saturating_sub(1), Ordering::SeqCst);
             }
             tokio::select! {
                 _ = tokio::time::sleep(LIVENESS_POLL) => {}
@@ -267,7 +329,11 @@ fn retry_delay(consecutive_failures: u32) -> Duration {
 }
 
 /// Server identity, a warning when it is not the locked one, and drift.
-async fn describe_connection(session: &Session, settings: &Settings) -> Connection {
+async fn describe_connection(
+    session: &Session,
+    settings: &Settings,
+    generation: u64,
+) -> Connection {
     let peer = session.client.peer().clone();
     let server = peer
         .peer_info()
@@ -280,6 +346,7 @@ async fn describe_connection(session: &Session, settings: &Settings) -> Connecti
     };
     Connection {
         peer,
+        generation,
         server,
         blocked_by_drift,
     }
