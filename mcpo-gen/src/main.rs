@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::io::IsTerminal;
+
 use clap::{Args, Parser, Subcommand};
+use mcpo_gen::diff::{Format, Level, Report};
 use mcpo_gen::snapshot;
 use mcpo_gen::workflow::{self, Progress, ServerType};
 
@@ -22,7 +25,9 @@ use mcpo_gen::workflow::{self, Progress, ServerType};
         mcpo-gen --out ./remote-proxy --server-type streamable-http \\\n    \
         --header '{\"Authorization\":\"Bearer t\"}' -- http://127.0.0.1:3001/mcp\n  \
         mcpo-gen generate --lock time-proxy/mcp.lock.json --out ./time-proxy\n  \
-        mcpo-gen check generated-examples/*",
+        mcpo-gen check generated-examples/*\n  \
+        mcpo-gen diff git:HEAD:time-proxy time-proxy --format markdown\n  \
+        mcpo-gen update time-proxy",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -109,9 +114,65 @@ enum Command {
         /// Lines of diff shown per changed file.
         #[arg(long, default_value_t = 40)]
         diff_lines: usize,
+        /// Also connect to each upstream and compare its tools with the lock.
+        #[arg(long)]
+        live: bool,
+        #[command(flatten)]
+        report: ReportArgs,
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Re-snapshot each crate's upstream (secrets from env), regenerate it,
+    /// and print the classified changes.
+    Update {
+        /// Generated crate folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
+        /// Exit 1 when a change reaches this level (default: never).
+        #[arg(long, value_name = "LEVEL")]
+        fail_on: Option<Level>,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Classify the changes between two locks: each a lock file, a crate
+    /// folder, `git:REV:PATH`, or `live` (the upstream the other side records).
+    Diff {
+        old: String,
+        new: String,
+        #[command(flatten)]
+        report: ReportArgs,
+        /// Exit 1 when a change reaches this level: ERR, WARN or INFO.
+        #[arg(long, value_name = "LEVEL", default_value = "ERR")]
+        fail_on: Level,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+#[derive(Args, Clone)]
+struct ReportArgs {
+    /// Output format: text, json, markdown (PR comment) or github (workflow annotations).
+    #[arg(long, default_value = "text")]
+    format: Format,
+    /// Seconds allowed to connect and list tools, for live snapshots.
+    #[arg(long, default_value_t = 60)]
+    connect_timeout: u64,
+}
+
+impl ReportArgs {
+    fn options(&self) -> snapshot::Options {
+        snapshot::Options {
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            echo_server_stderr: false,
+        }
+    }
+
+    fn print(&self, report: &Report) {
+        let format = self.format.with_color(std::io::stdout().is_terminal());
+        print!("{}", report.render(format));
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -152,11 +213,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Check {
             dirs,
             diff_lines,
+            live,
+            report,
             quiet,
         }) => {
             let progress = Progress { quiet };
             let mut stale = 0;
             for dir in &dirs {
+                if live {
+                    let changes = workflow::live_drift(dir, &report.options(), progress)?;
+                    if !changes.is_empty() {
+                        stale += 1;
+                        println!("{}: the live upstream differs from mcp.lock.json:", dir.display());
+                        report.print(&changes);
+                    }
+                }
                 let outcome = workflow::check(dir)?;
                 if outcome.drift.is_empty() {
                     progress.say(format_args!("{}: up to date", dir.display()));
@@ -178,12 +249,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     dir.display()
                 );
             }
-            Ok(if stale == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(exit_code(stale > 0))
         }
+        Some(Command::Update {
+            dirs,
+            report,
+            fail_on,
+            quiet,
+        }) => {
+            let progress = Progress { quiet };
+            let mut failed = false;
+            for dir in &dirs {
+                let changes = workflow::update(dir, &report.options(), progress)?;
+                report.print(&changes);
+                failed |= fail_on.is_some_and(|level| changes.fails(level));
+            }
+            Ok(exit_code(failed))
+        }
+        Some(Command::Diff {
+            old,
+            new,
+            report,
+            fail_on,
+            quiet,
+        }) => {
+            let changes = workflow::diff(&old, &new, &report.options(), Progress { quiet })?;
+            report.print(&changes);
+            Ok(exit_code(changes.fails(fail_on)))
+        }
+    }
+}
+
+/// 1 when the verb found something that needs attention, else 0.
+fn exit_code(needs_attention: bool) -> ExitCode {
+    if needs_attention {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

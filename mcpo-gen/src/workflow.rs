@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::diff::{self, LockSource, Report};
 use crate::emit::{self, Drift};
 use crate::lock::{LOCK_FILE_NAME, Lock, ProxyCrate};
 use crate::snapshot::{self, Target};
@@ -179,6 +180,52 @@ pub fn check(dir: &Path) -> Result<CheckOutcome> {
         dir: dir.to_path_buf(),
         drift: rendered.compare(dir),
     })
+}
+
+/// Snapshots the upstream a lock records (secrets from env, as
+/// [`Target::from_upstream`] documents), keeping the lock's crate name.
+pub fn resnapshot(lock: &Lock, options: &snapshot::Options, progress: Progress) -> Result<Lock> {
+    let target = Target::from_upstream(&lock.upstream)?;
+    snapshot(&target, options, Some(&lock.proxy_crate.name), progress)
+}
+
+/// `check --live`: the classified difference between a crate's lock and
+/// what its upstream serves now.
+pub fn live_drift(dir: &Path, options: &snapshot::Options, progress: Progress) -> Result<Report> {
+    let committed = read_lock(dir)?;
+    let live = resnapshot(&committed, options, progress)
+        .with_context(|| format!("snapshotting the upstream of {}", dir.display()))?;
+    Ok(diff::diff_locks(&committed, &live))
+}
+
+/// `update`: re-snapshot, regenerate in place, and return what changed.
+pub fn update(dir: &Path, options: &snapshot::Options, progress: Progress) -> Result<Report> {
+    let committed = read_lock(dir)?;
+    let fresh = resnapshot(&committed, options, progress)
+        .with_context(|| format!("snapshotting the upstream of {}", dir.display()))?;
+    generate(&fresh, dir, false, progress)?;
+    Ok(diff::diff_locks(&committed, &fresh))
+}
+
+/// `diff OLD NEW`: loads both sides (files, crate folders, `git:REV:PATH`,
+/// or `live`, which snapshots the upstream recorded by the other side).
+pub fn diff(old: &str, new: &str, options: &snapshot::Options, progress: Progress) -> Result<Report> {
+    let (old_source, new_source) = (diff::parse_source(old), diff::parse_source(new));
+    let no_live = || -> Result<Lock> { bail!("`live` needs a lock on the other side to know the upstream") };
+    let (old_lock, new_lock) = match (&old_source, &new_source) {
+        (LockSource::Live, LockSource::Live) => bail!("at most one side of a diff can be `live`"),
+        (LockSource::Live, _) => {
+            let new_lock = diff::load_source(&new_source, no_live)?;
+            let old_lock = resnapshot(&new_lock, options, progress)?;
+            (old_lock, new_lock)
+        }
+        _ => {
+            let old_lock = diff::load_source(&old_source, no_live)?;
+            let new_lock = diff::load_source(&new_source, || resnapshot(&old_lock, options, progress))?;
+            (old_lock, new_lock)
+        }
+    };
+    Ok(diff::diff_locks(&old_lock, &new_lock))
 }
 
 /// A short unified diff of one drifted file, for `check`'s report.

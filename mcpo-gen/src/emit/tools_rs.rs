@@ -4,27 +4,13 @@
 //! Every path is written in full (`axum::extract::State`, ...) rather than
 //! imported, so that a crate with zero tools has no unused imports.
 
-use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use super::EmitError;
 use crate::lock::{LOCK_FILE_NAME, Lock};
 use crate::naming::{UniqueNames, snake_ident, tool_route};
+use crate::schema::rust::{doc_attrs, ident};
 use crate::schema::{LoweredTypes, lower_tools};
-
-/// An identifier from a name that may be a raw identifier (`r#type`).
-pub(crate) fn ident(name: &str) -> Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => Ident::new_raw(raw, Span::call_site()),
-        None => Ident::new(name, Span::call_site()),
-    }
-}
-
-/// `#[doc = "..."]` attributes, one per line, so any text is safe.
-fn doc_attributes(text: &str) -> TokenStream {
-    let lines = text.lines().map(|line| format!(" {line}"));
-    quote! { #(#[doc = #lines])* }
-}
 
 pub fn render(lock: &Lock) -> Result<String, EmitError> {
     let LoweredTypes { items, tools } = lower_tools(&lock.tools);
@@ -50,7 +36,7 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
             doc.push_str("\n\n");
             doc.push_str(description);
         }
-        let doc = doc_attributes(&doc);
+        let doc = doc_attrs(&[doc]);
         let name = &tool.name;
         handlers.push(quote! {
             #doc
@@ -93,12 +79,6 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn raw_identifiers_are_kept_raw() {
-        assert_eq!(ident("r#type").to_string(), "r#type");
-        assert_eq!(ident("plain").to_string(), "plain");
-    }
 
     #[test]
     fn one_handler_and_route_per_tool_with_unique_names() {
