@@ -94,8 +94,9 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
     if cli.api_keys.iter().any(|key| key.trim().is_empty()) {
         anyhow::bail!("--api-key / MCPO_API_KEY contains an empty key");
     }
-    if let (cli::Target::Stdio { .. }, lock::LockedUpstream::Stdio { env, .. }) =
-        (&target, &lock.upstream)
+    // The lock's env names describe the locked command, not an override.
+    if let (true, lock::LockedUpstream::Stdio { env, .. }) =
+        (cli.upstream.is_empty(), &lock.upstream)
     {
         for name in env.iter().filter(|name| std::env::var_os(name).is_none()) {
             tracing::warn!(
