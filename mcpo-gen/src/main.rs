@@ -149,6 +149,8 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Print the table of diff rules: id, level, meaning.
+    Rules,
 }
 
 #[derive(Args, Clone)]
@@ -276,6 +278,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let changes = workflow::diff(&old, &new, &report.options(), Progress { quiet })?;
             report.print(&changes);
             Ok(exit_code(changes.fails(fail_on)))
+        }
+        Some(Command::Rules) => {
+            print!("{}", mcpo_gen::diff::report::rules_markdown());
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
