@@ -33,7 +33,9 @@ fn main() {
     println!("cargo:rerun-if-changed=../templates");
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
-    let mut code = String::from("/// (path relative to templates/, contents)\npub static TEMPLATE_FILES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// (path relative to templates/, contents)\npub static TEMPLATE_FILES: &[(&str, &str)] = &[\n",
+    );
     for (relative, _) in &files {
         println!("cargo:rerun-if-changed=../templates/{relative}");
         code.push_str(&format!(

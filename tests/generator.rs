@@ -54,14 +54,25 @@ fn live_snapshots_are_byte_identical_and_leave_no_process_behind() {
     for run in ["a", "b"] {
         let dir = out.path().join(run).join("time-proxy");
         let output = Command::new(mcpo_gen_bin())
-            .args(["--quiet", "--out", dir.to_str().unwrap(), "--", "uvx", MCP_SERVER_TIME])
+            .args([
+                "--quiet",
+                "--out",
+                dir.to_str().unwrap(),
+                "--",
+                "uvx",
+                MCP_SERVER_TIME,
+            ])
             .args(["--local-timezone=America/New_York"])
             .env("PATH", path_with_tools())
             .env("MCPO_TEST_MARKER", &marker)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", text(&output));
-        assert!(output.stderr.is_empty(), "--quiet prints nothing: {}", text(&output));
+        assert!(
+            output.stderr.is_empty(),
+            "--quiet prints nothing: {}",
+            text(&output)
+        );
         // The snapshot is over: no server (uvx or its python grandchild) survives.
         assert_eq!(processes_with_marker(&marker), Vec::<i32>::new());
         locks.push(std::fs::read(dir.join("mcp.lock.json")).unwrap());
@@ -93,7 +104,12 @@ fn generation_from_a_lock_is_deterministic_and_matches_the_committed_examples() 
             assert!(output.status.success(), "{}", text(&output));
         }
         let one = read_tree(&first);
-        assert_eq!(differing_files(&one, &read_tree(&second)), Vec::<String>::new(), "{}", dir.display());
+        assert_eq!(
+            differing_files(&one, &read_tree(&second)),
+            Vec::<String>::new(),
+            "{}",
+            dir.display()
+        );
         assert_eq!(
             differing_files(&one, &read_tree(&dir)),
             Vec::<String>::new(),
@@ -134,11 +150,22 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
     let output = mcpo_gen(&["check", dir]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(text(&output).contains("src/tools.rs"), "{}", text(&output));
-    assert!(text(&output).contains("hand edit"), "shows a diff: {}", text(&output));
+    assert!(
+        text(&output).contains("hand edit"),
+        "shows a diff: {}",
+        text(&output)
+    );
 
     // Regenerating fixes it.
     let lock = copy.path().join("mcp.lock.json");
-    let output = mcpo_gen(&["generate", "--quiet", "--lock", lock.to_str().unwrap(), "--out", dir]);
+    let output = mcpo_gen(&[
+        "generate",
+        "--quiet",
+        "--lock",
+        lock.to_str().unwrap(),
+        "--out",
+        dir,
+    ]);
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(mcpo_gen(&["check", dir]).status.code(), Some(0));
 
@@ -167,21 +194,47 @@ fn broken_servers_fail_with_clear_errors() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(text(&output).contains("was not found"), "{}", text(&output));
 
-    let output = mcpo_gen(&["--out", dir, "--", "sh", "-c", "echo 'I am not MCP' >&2; exit 3"]);
+    let output = mcpo_gen(&[
+        "--out",
+        dir,
+        "--",
+        "sh",
+        "-c",
+        "echo 'I am not MCP' >&2; exit 3",
+    ]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(text(&output).contains("I am not MCP"), "{}", text(&output));
 
     let output = mcpo_gen(&["--out", dir, "--", "sh", "-c", "echo hello; sleep 1"]);
-    assert_eq!(output.status.code(), Some(2), "speaks something else: {}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "speaks something else: {}",
+        text(&output)
+    );
 
     let output = mcpo_gen(&["--out", dir, "--connect-timeout", "1", "--", "sleep", "30"]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(text(&output).contains("--connect-timeout"), "{}", text(&output));
+    assert!(
+        text(&output).contains("--connect-timeout"),
+        "{}",
+        text(&output)
+    );
 
-    let output = mcpo_gen(&["--out", dir, "--server-type", "streamable-http", "--", "http://127.0.0.1:9/mcp"]);
+    let output = mcpo_gen(&[
+        "--out",
+        dir,
+        "--server-type",
+        "streamable-http",
+        "--",
+        "http://127.0.0.1:9/mcp",
+    ]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
 
-    assert!(!Path::new(dir).exists(), "nothing is written when the snapshot fails");
+    assert!(
+        !Path::new(dir).exists(),
+        "nothing is written when the snapshot fails"
+    );
 }
 
 #[test]
@@ -201,14 +254,21 @@ fn streamable_http_snapshot_sends_headers_and_locks_only_their_names() {
         root_path: String::new(),
     };
     let url = server.url("/mcp");
-    wait_until(std::time::Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    wait_until(std::time::Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
 
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("http-proxy");
     let dir = dir.to_str().unwrap();
 
     let output = mcpo_gen(&["--out", dir, "--server-type", "streamable-http", "--", &url]);
-    assert_eq!(output.status.code(), Some(2), "without the header: {}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "without the header: {}",
+        text(&output)
+    );
 
     let output = mcpo_gen(&[
         "--quiet",
@@ -244,7 +304,12 @@ fn every_committed_openapi_document_passes_an_independent_validator() {
             .arg(dir.join("openapi.json"))
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}: {}", dir.display(), text(&output));
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            dir.display(),
+            text(&output)
+        );
     }
 }
 
@@ -259,7 +324,11 @@ fn a_generated_crate_builds_outside_the_workspace() {
     );
     // The versions this workspace tested, as a team committing the crate
     // would keep them; the crate resolves and builds from its own folder.
-    std::fs::copy(workspace_root().join("Cargo.lock"), copy.path().join("Cargo.lock")).unwrap();
+    std::fs::copy(
+        workspace_root().join("Cargo.lock"),
+        copy.path().join("Cargo.lock"),
+    )
+    .unwrap();
     let output = Command::new(env!("CARGO"))
         .args(["build", "--quiet"])
         .current_dir(copy.path())

@@ -103,7 +103,12 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
 
     // diff against live, as JSON: every change classified.
     let output = mcpo_gen(&["diff", "--quiet", "--format", "json", server.dir(), "live"]);
-    assert_eq!(output.status.code(), Some(1), "breaking changes fail by default: {}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "breaking changes fail by default: {}",
+        text(&output)
+    );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let found = ids(&report);
     for (tool, id, level) in [
@@ -119,16 +124,25 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
         ("becomes_destructive", "tool-became-destructive", "ERR"),
         ("changes_property_type", "property-type-changed", "ERR"),
         ("loses_property", "property-removed", "ERR"),
-        ("changes_property_description", "property-description-changed", "WARN"),
+        (
+            "changes_property_description",
+            "property-description-changed",
+            "WARN",
+        ),
     ] {
-        assert!(has(&found, tool, id, level), "missing {tool} {id} {level} in {found:?}");
+        assert!(
+            has(&found, tool, id, level),
+            "missing {tool} {id} {level} in {found:?}"
+        );
     }
     assert!(
         !found.iter().any(|(tool, ..)| tool == "unchanged"),
         "the unchanged tool has no finding: {found:?}"
     );
-    assert_eq!(report["summary"]["err"].as_u64().unwrap() as usize,
-        found.iter().filter(|(_, _, level)| level == "ERR").count());
+    assert_eq!(
+        report["summary"]["err"].as_u64().unwrap() as usize,
+        found.iter().filter(|(_, _, level)| level == "ERR").count()
+    );
 
     // update regenerates in place and prints what changed.
     let output = mcpo_gen(&["update", "--quiet", server.dir()]);
@@ -142,12 +156,24 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
 
     // update --fail-on WARN exits 1 when such changes happened... and 0 when none.
     let output = mcpo_gen(&["update", "--quiet", "--fail-on", "WARN", server.dir()]);
-    assert_eq!(output.status.code(), Some(0), "nothing changed now: {}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "nothing changed now: {}",
+        text(&output)
+    );
 }
 
 fn git(repo: &Path, args: &[&str]) {
     let output = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(repo)
         .output()
@@ -178,32 +204,81 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
     };
 
     // Markdown for a PR comment, from two git revisions of the crate folder.
-    let output = run(&["diff", "--format", "markdown", "git:HEAD~1:changing-proxy", "git:HEAD:changing-proxy"]);
+    let output = run(&[
+        "diff",
+        "--format",
+        "markdown",
+        "git:HEAD~1:changing-proxy",
+        "git:HEAD:changing-proxy",
+    ]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let markdown = String::from_utf8_lossy(&output.stdout);
-    assert!(markdown.contains("tool-removed") && markdown.contains('|'), "{markdown}");
+    assert!(
+        markdown.contains("tool-removed") && markdown.contains('|'),
+        "{markdown}"
+    );
 
     // GitHub annotations.
-    let output = run(&["diff", "--format", "github", "git:HEAD~1:changing-proxy/mcp.lock.json", "changing-proxy"]);
+    let output = run(&[
+        "diff",
+        "--format",
+        "github",
+        "git:HEAD~1:changing-proxy/mcp.lock.json",
+        "changing-proxy",
+    ]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let annotations = String::from_utf8_lossy(&output.stdout);
-    assert!(annotations.lines().any(|line| line.starts_with("::error ")), "{annotations}");
-    assert!(annotations.lines().any(|line| line.starts_with("::warning ")), "{annotations}");
-    assert!(annotations.lines().any(|line| line.starts_with("::notice ")), "{annotations}");
+    assert!(
+        annotations.lines().any(|line| line.starts_with("::error ")),
+        "{annotations}"
+    );
+    assert!(
+        annotations
+            .lines()
+            .any(|line| line.starts_with("::warning ")),
+        "{annotations}"
+    );
+    assert!(
+        annotations
+            .lines()
+            .any(|line| line.starts_with("::notice ")),
+        "{annotations}"
+    );
 
     // Text, and --fail-on levels decide the exit code.
-    let output = run(&["diff", "--format", "text", "git:HEAD~1:changing-proxy", "changing-proxy"]);
+    let output = run(&[
+        "diff",
+        "--format",
+        "text",
+        "git:HEAD~1:changing-proxy",
+        "changing-proxy",
+    ]);
     let plain = String::from_utf8_lossy(&output.stdout);
-    assert!(plain.contains("ERR") && plain.contains("tool-removed"), "{plain}");
+    assert!(
+        plain.contains("ERR") && plain.contains("tool-removed"),
+        "{plain}"
+    );
     assert!(!plain.contains('\u{1b}'), "no color when not a terminal");
 
     // Same lock on both sides: nothing, exit 0 even at --fail-on INFO.
-    let output = run(&["diff", "--fail-on", "INFO", "changing-proxy", "git:HEAD:changing-proxy"]);
+    let output = run(&[
+        "diff",
+        "--fail-on",
+        "INFO",
+        "changing-proxy",
+        "git:HEAD:changing-proxy",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     // Only additions/relaxations would pass --fail-on ERR: reversed diff v2->v1
     // still has breaking changes (added_tool removed), so it fails too.
-    let output = run(&["diff", "--fail-on", "ERR", "changing-proxy", "git:HEAD~1:changing-proxy"]);
+    let output = run(&[
+        "diff",
+        "--fail-on",
+        "ERR",
+        "changing-proxy",
+        "git:HEAD~1:changing-proxy",
+    ]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
 
     // Errors are exit 2 with a message: unknown revision, missing path.

@@ -37,7 +37,10 @@ fn every_tool_returns_real_results() {
     assert_eq!(now.status, 200, "{now:?}");
     assert_eq!(now.body["timezone"], "Europe/Paris", "{now:?}");
     let datetime = now.body["datetime"].as_str().expect("a datetime string");
-    assert!(datetime.contains('T') && datetime.contains("+0"), "{datetime}");
+    assert!(
+        datetime.contains('T') && datetime.contains("+0"),
+        "{datetime}"
+    );
 
     let converted = post_json(
         &proxy.url("/convert_time"),
@@ -47,9 +50,16 @@ fn every_tool_returns_real_results() {
     assert_eq!(converted.status, 200, "{converted:?}");
     assert_eq!(converted.body["source"]["timezone"], "America/New_York");
     assert_eq!(converted.body["target"]["timezone"], "Asia/Tokyo");
-    assert!(converted.body["target"]["datetime"].as_str().is_some_and(|t| t.contains("T05:30")
-        || t.contains("T06:30")), "{converted:?}");
-    assert!(converted.body["time_difference"].is_string(), "{converted:?}");
+    assert!(
+        converted.body["target"]["datetime"]
+            .as_str()
+            .is_some_and(|t| t.contains("T05:30") || t.contains("T06:30")),
+        "{converted:?}"
+    );
+    assert!(
+        converted.body["time_difference"].is_string(),
+        "{converted:?}"
+    );
 }
 
 #[test]
@@ -60,7 +70,10 @@ fn the_error_contract_holds_and_the_proxy_keeps_serving() {
     // Malformed JSON.
     let bad_json = post_raw(&url, "{\"timezone\": ", Some(KEY));
     assert_eq!(bad_json.status, 422, "{bad_json:?}");
-    assert_eq!(bad_json.body["detail"][0]["type"], "json_invalid", "{bad_json:?}");
+    assert_eq!(
+        bad_json.body["detail"][0]["type"], "json_invalid",
+        "{bad_json:?}"
+    );
     assert_eq!(bad_json.body["detail"][0]["loc"][0], "body");
 
     // Missing required field: loc points at it.
@@ -79,7 +92,11 @@ fn the_error_contract_holds_and_the_proxy_keeps_serving() {
         detail_locs(&wrong_type.body).contains(&json!(["body", "timezone"])),
         "{wrong_type:?}"
     );
-    assert!(wrong_type.body["detail"][0]["msg"].as_str().is_some_and(|msg| !msg.is_empty()));
+    assert!(
+        wrong_type.body["detail"][0]["msg"]
+            .as_str()
+            .is_some_and(|msg| !msg.is_empty())
+    );
 
     // Not an object at all.
     let array = post_json(&url, &json!([1, 2]), Some(KEY));
@@ -96,18 +113,27 @@ fn the_error_contract_holds_and_the_proxy_keeps_serving() {
     let no_key = post_json(&url, &json!({"timezone": "UTC"}), None);
     assert_eq!(no_key.status, 401, "{no_key:?}");
     assert!(no_key.body["detail"].is_string());
-    assert!(no_key.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")));
+    assert!(
+        no_key
+            .header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Bearer"))
+    );
     for wrong in ["wrong", "top-secret-and-more", "top-secre"] {
         let reply = post_json(&url, &json!({"timezone": "UTC"}), Some(wrong));
         assert_eq!(reply.status, 401, "{wrong}: {reply:?}");
-        assert!(!reply.body.to_string().contains(KEY), "an error body leaked the key");
+        assert!(
+            !reply.body.to_string().contains(KEY),
+            "an error body leaked the key"
+        );
     }
 
     // The tool's own error: mcp-server-time rejects an unknown timezone.
     let tool_error = post_json(&url, &json!({"timezone": "Mars/Olympus_Mons"}), Some(KEY));
     assert_eq!(tool_error.status, 500, "{tool_error:?}");
     assert!(
-        tool_error.body["detail"].as_str().is_some_and(|d| d.contains("Mars/Olympus_Mons")),
+        tool_error.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("Mars/Olympus_Mons")),
         "{tool_error:?}"
     );
 
@@ -127,7 +153,11 @@ fn the_error_contract_holds_and_the_proxy_keeps_serving() {
 fn an_unreachable_upstream_gives_503_with_retry_after() {
     let binary = build(&["time-proxy"]).join("time-proxy");
     let proxy = start_proxy(&binary, &["--", "/nonexistent/mcp-server"]);
-    let reply = post_json(&proxy.url("/get_current_time"), &json!({"timezone": "UTC"}), None);
+    let reply = post_json(
+        &proxy.url("/get_current_time"),
+        &json!({"timezone": "UTC"}),
+        None,
+    );
     assert_eq!(reply.status, 503, "{reply:?}");
     assert!(reply.header("retry-after").is_some(), "{reply:?}");
     assert!(reply.body["detail"].is_string(), "{reply:?}");
@@ -149,16 +179,30 @@ fn docs_openapi_and_root_path() {
     assert_eq!(status, 200);
     let served: Value = serde_json::from_str(&text).unwrap();
     let committed: Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace_root().join("generated-examples/time-proxy/openapi.json"))
-            .unwrap(),
+        &std::fs::read_to_string(
+            workspace_root().join("generated-examples/time-proxy/openapi.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(served["paths"], committed["paths"]);
-    assert_eq!(served["servers"][0]["url"], "/time", "{}", served["servers"]);
+    assert_eq!(
+        served["servers"][0]["url"], "/time",
+        "{}",
+        served["servers"]
+    );
 
-    let call = post_json(&proxy.url("/time/get_current_time"), &json!({"timezone": "UTC"}), None);
+    let call = post_json(
+        &proxy.url("/time/get_current_time"),
+        &json!({"timezone": "UTC"}),
+        None,
+    );
     assert_eq!(call.status, 200, "{call:?}");
-    let outside = post_json(&proxy.url("/get_current_time"), &json!({"timezone": "UTC"}), None);
+    let outside = post_json(
+        &proxy.url("/get_current_time"),
+        &json!({"timezone": "UTC"}),
+        None,
+    );
     assert_eq!(outside.status, 404);
 }
 
@@ -169,7 +213,15 @@ fn sigterm_stops_the_proxy_and_its_whole_upstream_process_group() {
     let mut proxy = start_proxy_with_env(&binary, &[], &[("MCPO_TEST_MARKER", &marker)]);
     wait_ready(&proxy);
     let before = processes_with_marker(&marker);
-    assert!(before.len() >= 2, "the proxy and its upstream run: {before:?}");
-    assert!(proxy.terminate(Duration::from_secs(10)), "the proxy exits on SIGTERM");
-    wait_until(Duration::from_secs(10), || processes_with_marker(&marker).is_empty());
+    assert!(
+        before.len() >= 2,
+        "the proxy and its upstream run: {before:?}"
+    );
+    assert!(
+        proxy.terminate(Duration::from_secs(10)),
+        "the proxy exits on SIGTERM"
+    );
+    wait_until(Duration::from_secs(10), || {
+        processes_with_marker(&marker).is_empty()
+    });
 }

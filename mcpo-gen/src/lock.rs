@@ -151,12 +151,10 @@ impl Upstream {
     /// A short human description, e.g. `uvx mcp-server-time` or the URL.
     pub fn describe(&self) -> String {
         match self {
-            Upstream::Stdio { command, args, .. } => {
-                std::iter::once(command.as_str())
-                    .chain(args.iter().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
+            Upstream::Stdio { command, args, .. } => std::iter::once(command.as_str())
+                .chain(args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
             Upstream::StreamableHttp { url, .. } | Upstream::Sse { url, .. } => url.clone(),
         }
     }
@@ -219,7 +217,9 @@ impl LockedTool {
     }
 
     pub fn annotations(&self) -> Option<&Map<String, Value>> {
-        self.definition.get("annotations").and_then(Value::as_object)
+        self.definition
+            .get("annotations")
+            .and_then(Value::as_object)
     }
 }
 
@@ -374,9 +374,10 @@ mod tests {
     #[test]
     fn hand_edited_definition_gets_a_fresh_hash() {
         let lock = Lock::new(facts(), stdio(), vec![json!({"name": "t"})]).unwrap();
-        let edited = lock
-            .to_canonical_json()
-            .replace("\"name\": \"t\"\n", "\"name\": \"t\",\n \"description\": \"x\"\n");
+        let edited = lock.to_canonical_json().replace(
+            "\"name\": \"t\"\n",
+            "\"name\": \"t\",\n \"description\": \"x\"\n",
+        );
         let again = Lock::from_json(&edited, "test").unwrap();
         assert_ne!(again.tools[0].sha256, lock.tools[0].sha256);
     }
@@ -384,7 +385,11 @@ mod tests {
     #[test]
     fn rejects_duplicates_unnamed_and_other_versions() {
         assert!(matches!(
-            Lock::new(facts(), stdio(), vec![json!({"name": "a"}), json!({"name": "a"})]),
+            Lock::new(
+                facts(),
+                stdio(),
+                vec![json!({"name": "a"}), json!({"name": "a"})]
+            ),
             Err(LockError::DuplicateTool { .. })
         ));
         assert!(matches!(
@@ -404,7 +409,10 @@ mod tests {
     #[test]
     fn crate_names_are_valid_packages() {
         assert_eq!(ProxyCrate::for_server("mcp-time").name, "mcp-time-proxy");
-        assert_eq!(ProxyCrate::for_server("Everything Server").name, "everything-server-proxy");
+        assert_eq!(
+            ProxyCrate::for_server("Everything Server").name,
+            "everything-server-proxy"
+        );
         assert_eq!(ProxyCrate::from_name("9lives").name, "mcp-9lives");
         assert_eq!(ProxyCrate::from_name("").name, "mcp-proxy");
         assert_eq!(ProxyCrate::from_name("time-proxy").name, "time-proxy");

@@ -226,7 +226,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let changes = workflow::live_drift(dir, &report.options(), progress)?;
                     if !changes.is_empty() {
                         stale += 1;
-                        println!("{}: the live upstream differs from mcp.lock.json:", dir.display());
+                        println!(
+                            "{}: the live upstream differs from mcp.lock.json:",
+                            dir.display()
+                        );
                         report.print(&changes);
                     }
                 }

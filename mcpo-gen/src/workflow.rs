@@ -116,7 +116,10 @@ pub fn snapshot(
     crate_name: Option<&str>,
     progress: Progress,
 ) -> Result<Lock> {
-    progress.say(format_args!("Connecting to {} ...", target.upstream().describe()));
+    progress.say(format_args!(
+        "Connecting to {} ...",
+        target.upstream().describe()
+    ));
     let mut lock = snapshot::block_on(snapshot::snapshot(target, options))?;
     if let Some(name) = crate_name {
         lock.proxy_crate = ProxyCrate::from_name(name);
@@ -209,9 +212,15 @@ pub fn update(dir: &Path, options: &snapshot::Options, progress: Progress) -> Re
 
 /// `diff OLD NEW`: loads both sides (files, crate folders, `git:REV:PATH`,
 /// or `live`, which snapshots the upstream recorded by the other side).
-pub fn diff(old: &str, new: &str, options: &snapshot::Options, progress: Progress) -> Result<Report> {
+pub fn diff(
+    old: &str,
+    new: &str,
+    options: &snapshot::Options,
+    progress: Progress,
+) -> Result<Report> {
     let (old_source, new_source) = (diff::parse_source(old), diff::parse_source(new));
-    let no_live = || -> Result<Lock> { bail!("`live` needs a lock on the other side to know the upstream") };
+    let no_live =
+        || -> Result<Lock> { bail!("`live` needs a lock on the other side to know the upstream") };
     let (old_lock, new_lock) = match (&old_source, &new_source) {
         (LockSource::Live, LockSource::Live) => bail!("at most one side of a diff can be `live`"),
         (LockSource::Live, _) => {
@@ -221,7 +230,8 @@ pub fn diff(old: &str, new: &str, options: &snapshot::Options, progress: Progres
         }
         _ => {
             let old_lock = diff::load_source(&old_source, no_live)?;
-            let new_lock = diff::load_source(&new_source, || resnapshot(&old_lock, options, progress))?;
+            let new_lock =
+                diff::load_source(&new_source, || resnapshot(&old_lock, options, progress))?;
             (old_lock, new_lock)
         }
     };
@@ -281,7 +291,13 @@ mod tests {
         let none = BTreeMap::new;
         assert!(target(ServerType::Stdio, &[], none(), none()).is_err());
         assert!(
-            target(ServerType::StreamableHttp, &["ftp://x".into()], none(), none()).is_err()
+            target(
+                ServerType::StreamableHttp,
+                &["ftp://x".into()],
+                none(),
+                none()
+            )
+            .is_err()
         );
         let http = target(
             ServerType::StreamableHttp,
@@ -304,7 +320,10 @@ mod tests {
 
     #[test]
     fn crate_name_defaults_to_the_folder() {
-        assert_eq!(default_crate_name(Path::new("./time-proxy")).as_deref(), Some("time-proxy"));
+        assert_eq!(
+            default_crate_name(Path::new("./time-proxy")).as_deref(),
+            Some("time-proxy")
+        );
         assert_eq!(default_crate_name(Path::new(".")), None);
     }
 }

@@ -76,7 +76,9 @@ pub fn node_server(package: &str) -> PathBuf {
 /// when they are fresh) and returns the folder of their binaries.
 pub fn build(packages: &[&str]) -> PathBuf {
     static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let missing: Vec<&str> = packages
         .iter()
         .copied()
@@ -254,7 +256,10 @@ pub fn processes_matching(needle: &str) -> Vec<i32> {
         return pids;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok())
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
         else {
             continue;
         };
@@ -310,16 +315,26 @@ pub fn processes_with_marker(marker: &str) -> Vec<i32> {
         return pids;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok())
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
         else {
             continue;
         };
         let Ok(raw) = std::fs::read(entry.path().join("environ")) else {
             continue;
         };
-        let is_zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')));
-        if !is_zombie && raw.split(|byte| *byte == 0).any(|var| var == needle.as_bytes()) {
+        let is_zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        });
+        if !is_zombie
+            && raw
+                .split(|byte| *byte == 0)
+                .any(|var| var == needle.as_bytes())
+        {
             pids.push(pid);
         }
     }

@@ -23,7 +23,9 @@ pub enum EmitError {
         name: String,
         source: minijinja::Error,
     },
-    #[error("the generated tools.rs is not valid Rust ({reason}); this is a bug in mcpo-gen, please report it with the lock file")]
+    #[error(
+        "the generated tools.rs is not valid Rust ({reason}); this is a bug in mcpo-gen, please report it with the lock file"
+    )]
     InvalidRust { reason: String },
     #[error(
         "{dir} holds a Cargo.toml that mcpo-gen did not generate; \
@@ -64,7 +66,11 @@ pub fn render(lock: &Lock) -> Result<RenderedCrate, EmitError> {
     );
     files.insert(
         PathBuf::from("src/tools.rs"),
-        format!("{}{}", header("//", LOCK_FILE_NAME), tools_rs::render(lock)?),
+        format!(
+            "{}{}",
+            header("//", LOCK_FILE_NAME),
+            tools_rs::render(lock)?
+        ),
     );
     for (name, text) in templates::render_all(lock)? {
         files.insert(PathBuf::from(name), text);
@@ -238,7 +244,9 @@ mod tests {
             let is_json = path.extension().is_some_and(|ext| ext == "json");
             if !is_json {
                 assert!(
-                    text.lines().take(3).any(|line| line.contains(GENERATED_MARKER)),
+                    text.lines()
+                        .take(3)
+                        .any(|line| line.contains(GENERATED_MARKER)),
                     "{} has no @generated header",
                     path.display()
                 );
@@ -248,7 +256,10 @@ mod tests {
 
     #[test]
     fn rendering_is_deterministic() {
-        assert_eq!(render(&sample_lock()).unwrap(), render(&sample_lock()).unwrap());
+        assert_eq!(
+            render(&sample_lock()).unwrap(),
+            render(&sample_lock()).unwrap()
+        );
     }
 
     #[test]
@@ -271,7 +282,11 @@ mod tests {
     #[test]
     fn refuses_to_overwrite_a_crate_it_did_not_generate() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"mine\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"mine\"\n",
+        )
+        .unwrap();
         let rendered = render(&sample_lock()).unwrap();
         assert!(matches!(
             rendered.write(dir.path(), false),

@@ -21,7 +21,10 @@ pub fn rust_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
 }
 
 fn first_line(text: &str) -> &str {
-    text.lines().find(|line| !line.trim().is_empty()).unwrap_or("").trim()
+    text.lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 fn upstream_context(upstream: &Upstream) -> Value {
@@ -95,14 +98,18 @@ pub fn render_all(lock: &Lock) -> Result<Vec<(String, String)>, EmitError> {
     templates
         .iter()
         .map(|(name, _)| {
-            let template = env.get_template(name).map_err(|source| EmitError::Template {
-                name: name.to_string(),
-                source,
-            })?;
-            let text = template.render(Serde(&ctx)).map_err(|source| EmitError::Template {
-                name: name.to_string(),
-                source,
-            })?;
+            let template = env
+                .get_template(name)
+                .map_err(|source| EmitError::Template {
+                    name: name.to_string(),
+                    source,
+                })?;
+            let text = template
+                .render(Serde(&ctx))
+                .map_err(|source| EmitError::Template {
+                    name: name.to_string(),
+                    source,
+                })?;
             Ok((output_name(name), text))
         })
         .collect()

@@ -31,7 +31,11 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
             ),
             None => (quote!(serde_json::Value), quote!(serde_json::Value)),
         };
-        let mut doc = format!("`POST {}`: calls the MCP tool `{}`.", tool_route(&tool.name), tool.name);
+        let mut doc = format!(
+            "`POST {}`: calls the MCP tool `{}`.",
+            tool_route(&tool.name),
+            tool.name
+        );
         if let Some(description) = tool.description() {
             doc.push_str("\n\n");
             doc.push_str(description);
