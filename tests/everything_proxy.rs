@@ -1,0 +1,242 @@
+//! The committed `generated-examples/everything-proxy`, started against the
+//! real `@modelcontextprotocol/server-everything` over stdio and over
+//! streamable HTTP, every tool called over HTTP with real results.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+fn everything_binary() -> std::path::PathBuf {
+    build(&["everything-proxy"]).join("everything-proxy")
+}
+
+fn stdio_proxy() -> Running {
+    let server = node_server("server-everything");
+    let proxy = start_proxy(
+        &everything_binary(),
+        &["--", "node", server.to_str().unwrap(), "stdio"],
+    );
+    wait_ready(&proxy);
+    proxy
+}
+
+/// Calls every tool of the server and checks what each really returns.
+fn call_every_tool(proxy: &Running) {
+    let call = |tool: &str, body: Value| {
+        let reply = post_json(&proxy.url(&format!("/{tool}")), &body, None);
+        assert_eq!(reply.status, 200, "{tool}: {reply:?}");
+        reply.body
+    };
+
+    assert_eq!(
+        call("echo", json!({"message": "héllo"})),
+        json!("Echo: héllo")
+    );
+    assert_eq!(
+        call("get-sum", json!({"a": 2, "b": 3.5})),
+        json!("The sum of 2 and 3.5 is 5.5.")
+    );
+
+    // Several content blocks -> a list; images -> data URLs.
+    let image = call("get-tiny-image", json!({}));
+    let blocks = image.as_array().expect("several blocks are a list");
+    assert!(
+        blocks.iter().any(|b| b
+            .as_str()
+            .is_some_and(|s| s.starts_with("data:image/png;base64,"))),
+        "{image}"
+    );
+
+    let annotated = call(
+        "get-annotated-message",
+        json!({"messageType": "error", "includeImage": true}),
+    );
+    assert!(
+        annotated.to_string().contains("data:image/png;base64,"),
+        "{annotated}"
+    );
+
+    // One text block holding JSON -> that JSON.
+    let env = call("get-env", json!({}));
+    assert!(env.is_object() && env.get("PATH").is_some(), "{env}");
+
+    // Resource links and embedded resources come through as objects.
+    let links = call("get-resource-links", json!({"count": 2}));
+    let link_objects: Vec<&Value> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "resource_link")
+        .collect();
+    assert_eq!(link_objects.len(), 2, "{links}");
+    assert!(
+        link_objects[0]["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("demo://")
+    );
+
+    let reference = call(
+        "get-resource-reference",
+        json!({"resourceType": "Text", "resourceId": 1}),
+    );
+    assert!(
+        reference
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["uri"] == "demo://resource/dynamic/text/1" && b["text"].is_string()),
+        "{reference}"
+    );
+
+    // structuredContent, typed by the tool's outputSchema.
+    let weather = call("get-structured-content", json!({"location": "Chicago"}));
+    assert!(weather["temperature"].is_number(), "{weather}");
+    assert!(weather["conditions"].is_string(), "{weather}");
+    assert!(weather["humidity"].is_number(), "{weather}");
+
+    let gzip = call(
+        "gzip-file-as-resource",
+        json!({"name": "a.gz", "data": "data:text/plain;base64,aGVsbG8=", "outputType": "resource"}),
+    );
+    assert_eq!(gzip["mimeType"], "application/gzip", "{gzip}");
+    assert!(
+        gzip["blob"].as_str().is_some_and(|b| b.starts_with("H4sI")),
+        "{gzip}"
+    );
+
+    let logging = call("toggle-simulated-logging", json!({}));
+    assert!(logging.as_str().unwrap().contains("logging"), "{logging}");
+    let updates = call("toggle-subscriber-updates", json!({}));
+    assert!(updates.as_str().unwrap().contains("update"), "{updates}");
+
+    let long = call(
+        "trigger-long-running-operation",
+        json!({"duration": 0.2, "steps": 2}),
+    );
+    assert!(long.as_str().unwrap().contains("completed"), "{long}");
+
+    // This tool requires MCP task augmentation, which the proxy does not
+    // speak: the server's refusal comes back as a clear error, not a hang.
+    let research = post_json(
+        &proxy.url("/simulate-research-query"),
+        &json!({"topic": "rust"}),
+        None,
+    );
+    assert!(research.status >= 400, "{research:?}");
+    assert!(
+        research.body["detail"].to_string().contains("task"),
+        "{research:?}"
+    );
+
+    // Schema enforcement on a real schema: enum value outside the list.
+    let bad = post_json(
+        &proxy.url("/get-structured-content"),
+        &json!({"location": "Paris"}),
+        None,
+    );
+    assert_eq!(bad.status, 422, "{bad:?}");
+    assert_eq!(
+        bad.body["detail"][0]["loc"],
+        json!(["body", "location"]),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn every_tool_over_stdio() {
+    let proxy = stdio_proxy();
+    call_every_tool(&proxy);
+}
+
+#[test]
+fn every_tool_over_streamable_http() {
+    let port = free_port();
+    let server = Running {
+        child: Command::new("node")
+            .arg(node_server("server-everything"))
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs"),
+        port,
+        root_path: String::new(),
+    };
+    wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let proxy = start_proxy(
+        &everything_binary(),
+        &[
+            "--server-type",
+            "streamable-http",
+            "--",
+            &server.url("/mcp"),
+        ],
+    );
+    wait_ready(&proxy);
+    call_every_tool(&proxy);
+}
+
+#[test]
+fn an_http_upstream_gets_the_configured_headers() {
+    // The fixture refuses MCP requests without the header; the proxy sends it.
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let port = free_port();
+    let tools = workspace_root().join("tests/fixture-server/tools/errors.json");
+    let _server = Running {
+        child: Command::new(&fixture)
+            .args(["--transport", "http", "--port", &port.to_string()])
+            .args(["--tools", tools.to_str().unwrap()])
+            .args(["--require-header", "X-Api-Token: s3cr3t-value"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+        port,
+        root_path: String::new(),
+    };
+    wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let url = format!("http://127.0.0.1:{port}/mcp");
+
+    // Without the header the upstream never becomes ready; tool calls say so.
+    let refused = start_proxy(
+        &everything_binary(),
+        &[
+            "--on-drift",
+            "ignore",
+            "--server-type",
+            "streamable-http",
+            "--",
+            &url,
+        ],
+    );
+    let reply = post_json(&refused.url("/echo"), &json!({"message": "x"}), None);
+    assert!(matches!(reply.status, 502 | 503), "{reply:?}");
+    assert!(!reply.body.to_string().contains("s3cr3t"), "{reply:?}");
+
+    let proxy = start_proxy(
+        &everything_binary(),
+        &[
+            "--on-drift",
+            "ignore",
+            "--server-type",
+            "streamable-http",
+            "--header",
+            "X-Api-Token: s3cr3t-value",
+            "--",
+            &url,
+        ],
+    );
+    wait_ready(&proxy);
+    // everything-proxy's `echo` route takes {message}; the fixture's echo
+    // returns the arguments it received.
+    let reply = post_json(&proxy.url("/echo"), &json!({"message": "through"}), None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["message"], "through", "{reply:?}");
+}
