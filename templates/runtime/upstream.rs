@@ -204,7 +204,11 @@ impl Upstream {
                 Ok(Ok(session)) => session,
                 Ok(Err(failure)) => {
                     consecutive_failures = consecutive_failures.saturating_add(1);
-                    tracing::warn!(upstream = %description, error = %failure.log_detail, "could not connect to the upstream MCP server; retrying");
+                    if worth_a_warning(consecutive_failures) {
+                        tracing::warn!(upstream = %description, error = %failure.log_detail, attempts = consecutive_failures, "could not connect to the upstream MCP server; retrying");
+                    } else {
+                        tracing::debug!(upstream = %description, error = %failure.log_detail, attempts = consecutive_failures, "could not connect to the upstream MCP server; retrying");
+                    }
                     self.mark_down(failure.public_reason, consecutive_failures);
                     continue;
                 }
@@ -214,7 +218,9 @@ impl Upstream {
                         "it did not complete the MCP handshake within {}s",
                         settings.connect_timeout.as_secs_f64()
                     );
-                    tracing::warn!(upstream = %description, "{reason}; retrying (raise --connect-timeout if it is slow to start)");
+                    if worth_a_warning(consecutive_failures) {
+                        tracing::warn!(upstream = %description, attempts = consecutive_failures, "{reason}; retrying (raise --connect-timeout if it is slow to start)");
+                    }
                     self.mark_down(reason, consecutive_failures);
                     continue;
                 }
@@ -318,6 +324,12 @@ impl Upstream {
 async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not Send: drop it before returning.
     let _ = shutdown.wait_for(|stop| *stop).await.is_ok();
+}
+
+/// A long outage should not fill the log: the first failures, then one in 30
+/// (about every 5 minutes at the longest retry delay).
+fn worth_a_warning(consecutive_failures: u32) -> bool {
+    consecutive_failures <= 3 || consecutive_failures.is_multiple_of(30)
 }
 
 /// 0.5 s, 1 s, 2 s, ... up to 10 s.
@@ -512,7 +524,12 @@ async fn connect(target: &Target) -> Result<Session, ConnectFailure> {
                     .serve(transport)
                     .await
                     .map_err(|error| ConnectFailure {
-                        public_reason: "the MCP handshake over streamable HTTP failed".to_string(),
+                        public_reason: if error.is_authorization_required() {
+                            "it requires authorization; pass --header 'Authorization: Bearer ...'"
+                                .to_string()
+                        } else {
+                            "the MCP handshake over streamable HTTP failed".to_string()
+                        },
                         log_detail: error.to_string(),
                     })?;
             Ok(Session {
