@@ -266,3 +266,139 @@ fn schema_corpus_gives_valid_documents() {
     assert!(!tools.is_empty(), "the corpus has tools");
     assert_documents_valid("corpus", &tools);
 }
+
+/// The locks of the committed generated examples: real servers' tool lists
+/// (mcp-server-time, server-everything, ...), each as one whole document.
+#[test]
+fn generated_example_locks_give_valid_documents() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../generated-examples");
+    let mut lock_paths: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path().join("mcp.lock.json"))
+                .filter(|path| path.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    lock_paths.sort();
+    if lock_paths.is_empty() {
+        eprintln!("no generated-examples/*/mcp.lock.json yet: nothing to check");
+        return;
+    }
+    for lock_path in lock_paths {
+        let lock = Lock::read(&lock_path).expect("committed locks parse");
+        let tools: Vec<Value> = lock
+            .tools
+            .iter()
+            .map(|tool| tool.definition.clone())
+            .collect();
+        let label = lock_path
+            .parent()
+            .and_then(Path::file_name)
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "example".into());
+        assert_documents_valid(&label, &tools);
+    }
+}
+
+fn next(seed: &mut u64, bound: u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (*seed >> 33) % bound
+}
+
+/// Deterministic pseudo-random JSON, biased towards schema keywords and
+/// values that are valid in one draft and not in another.
+fn arbitrary_schema(seed: &mut u64, depth: u32) -> Value {
+    const KEYS: &[&str] = &[
+        "type",
+        "properties",
+        "items",
+        "$ref",
+        "$defs",
+        "definitions",
+        "anyOf",
+        "allOf",
+        "oneOf",
+        "not",
+        "required",
+        "enum",
+        "const",
+        "default",
+        "pattern",
+        "minimum",
+        "exclusiveMinimum",
+        "additionalProperties",
+        "prefixItems",
+        "dependencies",
+        "patternProperties",
+        "$schema",
+        "$id",
+        "$anchor",
+        "discriminator",
+        "format",
+        "minLength",
+        "a",
+    ];
+    const STRINGS: &[&str] = &[
+        "object",
+        "string",
+        "integer",
+        "#",
+        "#/$defs/a",
+        "#/definitions/a",
+        "#/properties/a",
+        "#/properties/a/items/0",
+        "#a",
+        "a",
+        "((",
+        "^\\p{L}$",
+        "^[a-z]+$",
+        "http://x/y#/z",
+        "#/$defs/a/properties/a",
+        "",
+        "email",
+        "date-time",
+        "http://json-schema.org/draft-07/schema#",
+    ];
+    let kind = if depth == 0 {
+        next(seed, 4)
+    } else {
+        next(seed, 8)
+    };
+    match kind {
+        0 => Value::Null,
+        1 => json!(next(seed, 2) == 0),
+        2 => json!(next(seed, 20) as i64 - 5),
+        3 => json!(STRINGS[next(seed, STRINGS.len() as u64) as usize]),
+        4..=6 => {
+            let mut map = serde_json::Map::new();
+            for _ in 0..next(seed, 5) {
+                let key = KEYS[next(seed, KEYS.len() as u64) as usize];
+                map.insert(key.to_string(), arbitrary_schema(seed, depth - 1));
+            }
+            Value::Object(map)
+        }
+        _ => Value::Array(
+            (0..next(seed, 4))
+                .map(|_| arbitrary_schema(seed, depth - 1))
+                .collect(),
+        ),
+    }
+}
+
+/// Garbage in, a valid document out: random schemas through the validator.
+#[test]
+fn arbitrary_schemas_give_valid_documents() {
+    let mut seed = 2026;
+    let tools: Vec<Value> = (0..80)
+        .map(|n| {
+            json!({"name": format!("random_{n}"),
+                "inputSchema": arbitrary_schema(&mut seed, 5),
+                "outputSchema": arbitrary_schema(&mut seed, 4)})
+        })
+        .collect();
+    assert_documents_valid("arbitrary", &tools);
+}

@@ -133,6 +133,7 @@ pub fn carry_tool_schema(
     {
         // MCP arguments are always an object, whatever else the schema says.
         root_object.insert("type".to_string(), json!("object"));
+        quarantine_conflicting_default(root_object);
     }
     components.push((root_component.clone(), root_schema));
     for (keyword, name, definition) in definitions {
@@ -371,7 +372,10 @@ impl RefContext {
                     keep_if(&mut out, &mut original, keyword, value, Value::is_boolean)
                 }
                 "items" if tuple_items => match self.carry_list(value) {
-                    Ok(list) if !out.contains_key("prefixItems") => {
+                    Ok(list)
+                        if !out.contains_key("prefixItems")
+                            && list.as_array().is_some_and(|items| !items.is_empty()) =>
+                    {
                         out.insert("prefixItems".to_string(), list);
                     }
                     Ok(list) | Err(list) => {
@@ -411,8 +415,8 @@ impl RefContext {
                     out.insert(keyword, self.carry(value));
                 }
                 k if LIST_SCHEMA_KEYWORDS.contains(&k) => match self.carry_list(value) {
-                    // 2020-12 requires non-empty allOf/anyOf/oneOf.
-                    Ok(Value::Array(list)) if !list.is_empty() || k == "prefixItems" => {
+                    // 2020-12 requires these lists to be non-empty.
+                    Ok(Value::Array(list)) if !list.is_empty() => {
                         out.insert(keyword, Value::Array(list));
                     }
                     Ok(rejected) | Err(rejected) => {
@@ -522,16 +526,10 @@ impl RefContext {
             // `false` (or a flag beside a numeric twin) adds nothing.
         }
 
-        if let Some(default) = out.get("default")
-            && default_conflicts(default, &out)
-            && let Some(default) = out.remove("default")
-        {
-            original.insert("default".to_string(), default);
-        }
-
         if !original.is_empty() {
             out.insert(ORIGINAL_KEYWORDS.to_string(), Value::Object(original));
         }
+        quarantine_conflicting_default(&mut out);
         out
     }
 
@@ -589,6 +587,25 @@ impl RefContext {
         }
         if !rejected.is_empty() {
             original.insert("dependencies".to_string(), Value::Object(rejected));
+        }
+    }
+}
+
+/// Moves a `default` that certainly violates its own schema under
+/// [`ORIGINAL_KEYWORDS`] (validators and Swagger UI trip over it).
+fn quarantine_conflicting_default(schema: &mut Map<String, Value>) {
+    let conflicts = schema
+        .get("default")
+        .is_some_and(|default| default_conflicts(default, schema));
+    if !conflicts {
+        return;
+    }
+    if let Some(default) = schema.remove("default") {
+        let original = schema
+            .entry(ORIGINAL_KEYWORDS)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(original) = original.as_object_mut() {
+            original.insert("default".to_string(), default);
         }
     }
 }

@@ -47,6 +47,12 @@ fn object_violates(value: &Value, schema: &Map<String, Value>, depth: usize) -> 
     {
         return true;
     }
+    // `not` of a schema that accepts everything rejects everything.
+    if let Some(negated) = keyword("not")
+        && (negated == &Value::Bool(true) || negated.as_object().is_some_and(Map::is_empty))
+    {
+        return true;
+    }
     if let Some(Value::Array(branches)) = keyword("allOf")
         && branches.iter().any(|branch| violates(value, branch, depth))
     {

@@ -599,4 +599,151 @@ mod tests {
         assert_eq!(summary.chars().count(), SUMMARY_MAX_CHARS);
         assert!(summary.ends_with('…'));
     }
+
+    #[test]
+    fn a_thousand_tools_get_distinct_ids_and_components() {
+        let tools = (0..1000)
+            .map(|n| {
+                // Pairs that differ only by `-` vs `_` and case.
+                let name = if n % 2 == 0 {
+                    format!("tool-{}", n / 2)
+                } else {
+                    format!("tool_{}", n / 2)
+                };
+                json!({"name": name, "inputSchema": {"type": "object", "$defs": {"Item": {}},
+                    "properties": {"i": {"$ref": "#/$defs/Item"}}}})
+            })
+            .collect();
+        let doc = document(&lock_of(tools));
+        let paths = doc["paths"].as_object().unwrap();
+        let ids: std::collections::BTreeSet<&str> = paths
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .map(|op| op["operationId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 1002);
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        // Input + one def per tool, plus the five shared schemas.
+        assert_eq!(schemas.len(), 2005);
+        // `tool-0` and `tool_0` both camel-case to `Tool0`: suffixed, and each
+        // tool's ref follows its own def.
+        assert_eq!(
+            schemas["Tool0Input"]["properties"]["i"]["$ref"],
+            "#/components/schemas/Tool0Item"
+        );
+        assert_eq!(
+            schemas["Tool0Input2"]["properties"]["i"]["$ref"],
+            "#/components/schemas/Tool0Item2"
+        );
+    }
+
+    fn next(seed: &mut u64, bound: u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 33) % bound
+    }
+
+    /// Deterministic pseudo-random JSON, biased towards schema keywords.
+    fn arbitrary_json(seed: &mut u64, depth: u32) -> Value {
+        const KEYS: &[&str] = &[
+            "type",
+            "properties",
+            "items",
+            "$ref",
+            "$defs",
+            "definitions",
+            "anyOf",
+            "allOf",
+            "oneOf",
+            "not",
+            "required",
+            "enum",
+            "const",
+            "default",
+            "pattern",
+            "minimum",
+            "exclusiveMinimum",
+            "additionalProperties",
+            "prefixItems",
+            "dependencies",
+            "patternProperties",
+            "$schema",
+            "$id",
+            "$anchor",
+            "discriminator",
+            "x",
+        ];
+        const STRINGS: &[&str] = &[
+            "object",
+            "string",
+            "#",
+            "#/$defs/a",
+            "#/definitions/a",
+            "#/properties/a",
+            "#a",
+            "a",
+            "((",
+            "\\p{L}",
+            "http://x/y#/z",
+            "#/$defs/a/properties/a",
+            "",
+        ];
+        let kind = if depth == 0 {
+            next(seed, 4)
+        } else {
+            next(seed, 7)
+        };
+        match kind {
+            0 => Value::Null,
+            1 => json!(next(seed, 2) == 0),
+            2 => json!(next(seed, 20) as i64 - 5),
+            3 => json!(STRINGS[next(seed, STRINGS.len() as u64) as usize]),
+            4 | 5 => {
+                let mut map = Map::new();
+                for _ in 0..next(seed, 5) {
+                    let key = KEYS[next(seed, KEYS.len() as u64) as usize];
+                    let key = if key == "x" { "a" } else { key };
+                    map.insert(key.to_string(), arbitrary_json(seed, depth - 1));
+                }
+                Value::Object(map)
+            }
+            _ => Value::Array(
+                (0..next(seed, 4))
+                    .map(|_| arbitrary_json(seed, depth - 1))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn arbitrary_schemas_never_panic_and_leave_no_dangling_refs() {
+        let mut seed = 7;
+        for round in 0..300 {
+            let tools = (0..3)
+                .map(|n| {
+                    json!({"name": format!("t{round}_{n}"),
+                        "inputSchema": arbitrary_json(&mut seed, 5),
+                        "outputSchema": arbitrary_json(&mut seed, 4)})
+                })
+                .collect();
+            let doc = document(&lock_of(tools));
+            let schemas = doc["components"]["schemas"].as_object().unwrap();
+            for schema in schemas.values() {
+                walk::for_each_schema(schema, &mut Vec::new(), &mut |_, sub| {
+                    let Some(reference) = sub.get("$ref").and_then(Value::as_str) else {
+                        return;
+                    };
+                    let target = reference
+                        .strip_prefix('#')
+                        .and_then(walk::percent_decode)
+                        .and_then(|pointer| doc.pointer(&pointer));
+                    assert!(
+                        target.is_some_and(|t| t.is_object() || t.is_boolean()),
+                        "round {round}: {reference} dangles in {doc}"
+                    );
+                });
+            }
+        }
+    }
 }
