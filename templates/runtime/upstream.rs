@@ -146,10 +146,9 @@ impl Upstream {
 
     /// A call on `connection` timed out. For an HTTP upstream the supervisor
     /// pings the server and replaces the session if the ping is not answered
-    /// either: some HTTP
-    /// servers answer requests for a session they forgot (after a restart)
-    /// with an error rmcp cannot match to the request, which would otherwise
-    /// make every later call time out too.
+    /// either: some HTTP servers answer requests for a session they forgot
+    /// (after a restart) with an error rmcp cannot match to the request,
+    /// which would otherwise make every later call time out too.
     pub fn report_timeout(&self, connection: &Connection) {
         self.suspect_generation
             .fetch_max(connection.generation, Ordering::SeqCst);
