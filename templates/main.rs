@@ -1,4 +1,7 @@
 mod runtime;
+// tools.rs is printed by prettyplease at generation time; rustfmt would
+// reformat it and make `mcpo-gen check` report drift.
+#[rustfmt::skip]
 mod tools;
 
 fn main() -> std::process::ExitCode {

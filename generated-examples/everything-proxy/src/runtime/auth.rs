@@ -96,13 +96,22 @@ mod tests {
 
     #[test]
     fn any_configured_key_is_accepted() {
-        assert!(keys().check(&headers_with(Some("Bearer first-key"))).is_ok());
+        assert!(
+            keys()
+                .check(&headers_with(Some("Bearer first-key")))
+                .is_ok()
+        );
         assert!(keys().check(&headers_with(Some("bearer second"))).is_ok());
     }
 
     #[test]
     fn missing_or_other_scheme_is_not_authenticated() {
-        for header in [None, Some("Basic Zm9vOmJhcg=="), Some("Bearer "), Some("Bearer")] {
+        for header in [
+            None,
+            Some("Basic Zm9vOmJhcg=="),
+            Some("Bearer "),
+            Some("Bearer"),
+        ] {
             let error = keys().check(&headers_with(header)).err();
             assert_eq!(error, Some(ApiError::not_authenticated()), "{header:?}");
         }

@@ -76,10 +76,14 @@ fn init_tracing(quiet: bool) {
     use tracing_subscriber::EnvFilter;
     // rmcp logs every session start at info; keep the proxy's own lines readable.
     let default_filter = if quiet { "warn" } else { "info,rmcp=warn" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    use std::io::IsTerminal as _;
+    let colors = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colors)
         .try_init();
 }
 
@@ -91,8 +95,9 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
     if cli.api_keys.iter().any(|key| key.trim().is_empty()) {
         anyhow::bail!("--api-key / MCPO_API_KEY contains an empty key");
     }
-    if let (cli::Target::Stdio { .. }, lock::LockedUpstream::Stdio { env, .. }) =
-        (&target, &lock.upstream)
+    // The lock's env names describe the locked command, not an override.
+    if let (true, lock::LockedUpstream::Stdio { env, .. }) =
+        (cli.upstream.is_empty(), &lock.upstream)
     {
         for name in env.iter().filter(|name| std::env::var_os(name).is_none()) {
             tracing::warn!(
@@ -129,7 +134,9 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
     });
     let api_keys = auth::ApiKeys::new(cli.api_keys);
     if !api_keys.is_enabled() {
-        tracing::info!("no --api-key given: tool routes are open to anyone who can reach this port");
+        tracing::info!(
+            "no --api-key given: tool routes are open to anyone who can reach this port"
+        );
     }
     let app = App::new(app::AppState {
         api_keys,
@@ -143,7 +150,7 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
         app,
         tool_routes: (embedded.router)(),
         root_path: root_path.clone(),
-        openapi: std::sync::Arc::new(openapi),
+        openapi,
         cors_allow_origins: cli.cors_allow_origins,
     });
     let router = match router {
@@ -176,7 +183,9 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
                 Ok(finished) => finished,
                 Err(_) => {
-                    tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; exiting anyway");
+                    tracing::warn!(
+                        "requests still in flight after {SHUTDOWN_GRACE:?}; exiting anyway"
+                    );
                     server.abort();
                     Ok(Ok(()))
                 }
@@ -184,7 +193,10 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
         }
     };
     upstream.shutdown();
-    if tokio::time::timeout(SHUTDOWN_GRACE, supervisor).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, supervisor)
+        .await
+        .is_err()
+    {
         tracing::warn!("the upstream did not close in time");
     }
     served

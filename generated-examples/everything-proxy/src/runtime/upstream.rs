@@ -9,12 +9,13 @@
 
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, ProcessGroup};
 use rmcp::{
     ServiceExt,
-    model::{ClientCapabilities, ClientConfig, Implementation},
+    model::{ClientCapabilities, ClientConfig, ClientRequest, Implementation, PingRequest},
     service::{Peer, RoleClient, RunningService},
     transport::{
         StreamableHttpClientTransport, TokioChildProcess,
@@ -40,6 +41,8 @@ const LIVENESS_POLL: Duration = Duration::from_millis(250);
 /// Time given to a stdio server to exit after its stdin closes, before the
 /// process group is killed.
 const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
+/// How long a health ping after a timed-out call may take.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// `Retry-After` while drift blocks calls: it needs a human, not a retry loop.
 const DRIFT_RETRY_AFTER_SECS: u64 = 60;
 
@@ -53,6 +56,8 @@ pub struct Settings {
 /// A live MCP session that calls can use.
 pub struct Connection {
     pub peer: Peer<RoleClient>,
+    /// Counts connections, so a loss reported for an old one is ignored.
+    generation: u64,
     /// `name version` from the server's initialize result.
     pub server: String,
     /// Set when `--on-drift fail` found blocking drift: why calls are refused.
@@ -70,6 +75,10 @@ enum Status {
 pub struct Upstream {
     status: watch::Sender<Status>,
     connection_lost: Notify,
+    /// Generation of the connection a call last saw fail at the transport.
+    lost_generation: AtomicU64,
+    /// Generation of the connection a call last saw time out.
+    suspect_generation: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
 
@@ -79,6 +88,8 @@ impl Upstream {
         let upstream = Arc::new(Upstream {
             status: watch::Sender::new(Status::Connecting),
             connection_lost: Notify::new(),
+            lost_generation: AtomicU64::new(0),
+            suspect_generation: AtomicU64::new(0),
             shutdown: watch::Sender::new(false),
         });
         let task = tokio::spawn(Arc::clone(&upstream).supervise(settings));
@@ -124,8 +135,24 @@ impl Upstream {
         }
     }
 
-    /// A call saw the transport fail: look now rather than at the next poll.
-    pub fn report_connection_lost(&self) {
+    /// A call on `connection` failed at the transport. The supervisor then
+    /// replaces the session even if rmcp still thinks it is open: a stdio
+    /// pipe is broken, and an HTTP upstream that refused a request may have
+    /// restarted and forgotten the session.
+    pub fn report_connection_lost(&self, connection: &Connection) {
+        self.lost_generation
+            .fetch_max(connection.generation, Ordering::SeqCst);
+        self.connection_lost.notify_one();
+    }
+
+    /// A call on `connection` timed out. For an HTTP upstream the supervisor
+    /// pings the server and replaces the session if the ping is not answered
+    /// either: some HTTP servers answer requests for a session they forgot
+    /// (after a restart) with an error rmcp cannot match to the request,
+    /// which would otherwise make every later call time out too.
+    pub fn report_timeout(&self, connection: &Connection) {
+        self.suspect_generation
+            .fetch_max(connection.generation, Ordering::SeqCst);
         self.connection_lost.notify_one();
     }
 
@@ -137,9 +164,9 @@ impl Upstream {
                 None => Ok(connection.server.clone()),
             },
             Status::Connecting => Err("the upstream MCP server is still starting".into()),
-            Status::Down { reason, .. } => {
-                Err(format!("the upstream MCP server is not connected: {reason}"))
-            }
+            Status::Down { reason, .. } => Err(format!(
+                "the upstream MCP server is not connected: {reason}"
+            )),
             Status::Stopped => Err("the proxy is shutting down".into()),
         }
     }
@@ -154,6 +181,7 @@ impl Upstream {
         let mut shutdown = self.shutdown.subscribe();
         let description = settings.target.describe();
         let mut consecutive_failures: u32 = 0;
+        let mut generation: u64 = 0;
         loop {
             if consecutive_failures > 0 {
                 // The status is already `Down` with this retry time.
@@ -176,7 +204,11 @@ impl Upstream {
                 Ok(Ok(session)) => session,
                 Ok(Err(failure)) => {
                     consecutive_failures = consecutive_failures.saturating_add(1);
-                    tracing::warn!(upstream = %description, error = %failure.log_detail, "could not connect to the upstream MCP server; retrying");
+                    if worth_a_warning(consecutive_failures) {
+                        tracing::warn!(upstream = %description, error = %failure.log_detail, attempts = consecutive_failures, "could not connect to the upstream MCP server; retrying");
+                    } else {
+                        tracing::debug!(upstream = %description, error = %failure.log_detail, attempts = consecutive_failures, "could not connect to the upstream MCP server; retrying");
+                    }
                     self.mark_down(failure.public_reason, consecutive_failures);
                     continue;
                 }
@@ -186,14 +218,17 @@ impl Upstream {
                         "it did not complete the MCP handshake within {}s",
                         settings.connect_timeout.as_secs_f64()
                     );
-                    tracing::warn!(upstream = %description, "{reason}; retrying (raise --connect-timeout if it is slow to start)");
+                    if worth_a_warning(consecutive_failures) {
+                        tracing::warn!(upstream = %description, attempts = consecutive_failures, "{reason}; retrying (raise --connect-timeout if it is slow to start)");
+                    }
                     self.mark_down(reason, consecutive_failures);
                     continue;
                 }
             };
 
+            generation += 1;
             let connection = tokio::select! {
-                connection = describe_connection(&session, &settings) => connection,
+                connection = describe_connection(&session, &settings, generation) => connection,
                 _ = stop_requested(&mut shutdown) => {
                     session.close().await;
                     break;
@@ -204,7 +239,12 @@ impl Upstream {
                 .send_replace(Status::Connected(Arc::new(connection)));
             let connected_at = Instant::now();
 
-            let stopping = self.watch(&session, &mut shutdown).await;
+            // Only HTTP sessions can go stale while the transport looks open;
+            // pinging a busy single-threaded stdio server could kill it for nothing.
+            let probe_after_timeout = matches!(settings.target, Target::StreamableHttp { .. });
+            let stopping = self
+                .watch(&session, generation, probe_after_timeout, &mut shutdown)
+                .await;
             if stopping {
                 self.status.send_replace(Status::Stopped);
                 session.close().await;
@@ -239,10 +279,37 @@ impl Upstream {
 
     /// Waits until the session's transport closes (`false`) or shutdown is
     /// requested (`true`).
-    async fn watch(&self, session: &Session, shutdown: &mut watch::Receiver<bool>) -> bool {
+    async fn watch(
+        &self,
+        session: &Session,
+        generation: u64,
+        probe_after_timeout: bool,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
         loop {
-            if session.client.peer().is_transport_closed() {
+            if session.client.peer().is_transport_closed()
+                || self.lost_generation.load(Ordering::SeqCst) >= generation
+            {
                 return false;
+            }
+            if probe_after_timeout && self.suspect_generation.load(Ordering::SeqCst) >= generation {
+                let ping = session
+                    .client
+                    .peer()
+                    .send_request(ClientRequest::PingRequest(PingRequest::default()));
+                let answered = tokio::select! {
+                    answer = tokio::time::timeout(PING_TIMEOUT, ping) => matches!(answer, Ok(Ok(_))),
+                    _ = stop_requested(shutdown) => return true,
+                };
+                if !answered {
+                    tracing::warn!(
+                        "the upstream MCP server does not answer a ping after a tool call timed out"
+                    );
+                    return false;
+                }
+                // Healthy: only this generation's reports were handled.
+                self.suspect_generation
+                    .fetch_min(generation.saturating_sub(1), Ordering::SeqCst);
             }
             tokio::select! {
                 _ = tokio::time::sleep(LIVENESS_POLL) => {}
@@ -259,6 +326,12 @@ async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await.is_ok();
 }
 
+/// A long outage should not fill the log: the first failures, then one in 30
+/// (about every 5 minutes at the longest retry delay).
+fn worth_a_warning(consecutive_failures: u32) -> bool {
+    consecutive_failures <= 3 || consecutive_failures.is_multiple_of(30)
+}
+
 /// 0.5 s, 1 s, 2 s, ... up to 10 s.
 fn retry_delay(consecutive_failures: u32) -> Duration {
     let doublings = consecutive_failures.saturating_sub(1).min(16);
@@ -268,7 +341,11 @@ fn retry_delay(consecutive_failures: u32) -> Duration {
 }
 
 /// Server identity, a warning when it is not the locked one, and drift.
-async fn describe_connection(session: &Session, settings: &Settings) -> Connection {
+async fn describe_connection(
+    session: &Session,
+    settings: &Settings,
+    generation: u64,
+) -> Connection {
     let peer = session.client.peer().clone();
     let server = peer
         .peer_info()
@@ -281,6 +358,7 @@ async fn describe_connection(session: &Session, settings: &Settings) -> Connecti
     };
     Connection {
         peer,
+        generation,
         server,
         blocked_by_drift,
     }
@@ -424,13 +502,14 @@ async fn connect(target: &Target) -> Result<Session, ConnectFailure> {
                     .ok()
                     .map(|pgid| ProcessGroupGuard { pgid })
             });
-            let client = client_config()
-                .serve(transport)
-                .await
-                .map_err(|error| ConnectFailure {
-                    public_reason: format!("`{command}` did not complete the MCP handshake"),
-                    log_detail: error.to_string(),
-                })?;
+            let client =
+                client_config()
+                    .serve(transport)
+                    .await
+                    .map_err(|error| ConnectFailure {
+                        public_reason: format!("`{command}` did not complete the MCP handshake"),
+                        log_detail: error.to_string(),
+                    })?;
             Ok(Session {
                 client,
                 _group: group,
@@ -440,13 +519,19 @@ async fn connect(target: &Target) -> Result<Session, ConnectFailure> {
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(headers.clone());
             let transport = StreamableHttpClientTransport::from_config(config);
-            let client = client_config()
-                .serve(transport)
-                .await
-                .map_err(|error| ConnectFailure {
-                    public_reason: "the MCP handshake over streamable HTTP failed".to_string(),
-                    log_detail: error.to_string(),
-                })?;
+            let client =
+                client_config()
+                    .serve(transport)
+                    .await
+                    .map_err(|error| ConnectFailure {
+                        public_reason: if error.is_authorization_required() {
+                            "it requires authorization; pass --header 'Authorization: Bearer ...'"
+                                .to_string()
+                        } else {
+                            "the MCP handshake over streamable HTTP failed".to_string()
+                        },
+                        log_detail: error.to_string(),
+                    })?;
             Ok(Session {
                 client,
                 _group: None,
@@ -497,6 +582,10 @@ mod tests {
         assert!(error.detail.to_string().contains("was not found"));
         assert!(upstream.readiness().is_err());
         upstream.shutdown();
-        assert!(tokio::time::timeout(Duration::from_secs(5), task).await.is_ok());
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_ok()
+        );
     }
 }

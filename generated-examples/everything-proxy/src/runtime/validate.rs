@@ -249,7 +249,8 @@ mod tests {
 
     #[test]
     fn valid_body_passes() {
-        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]});
+        let schema =
+            json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]});
         assert!(issues(schema, json!({"a": "x"})).is_empty());
     }
 
@@ -258,7 +259,9 @@ mod tests {
         let schema = json!({"type": "object", "properties": {"inner": {"type": "object", "required": ["zone"]}}});
         assert_eq!(
             issues(schema, json!({"inner": {}})),
-            vec![json!({"loc": ["body", "inner", "zone"], "msg": "Field required", "type": "missing"})]
+            vec![
+                json!({"loc": ["body", "inner", "zone"], "msg": "Field required", "type": "missing"})
+            ]
         );
     }
 
@@ -269,7 +272,11 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0]["loc"], json!(["body", "list", 1]));
         assert_eq!(found[0]["type"], json!("type"));
-        assert!(found[0]["msg"].as_str().is_some_and(|msg| msg.contains("two")));
+        assert!(
+            found[0]["msg"]
+                .as_str()
+                .is_some_and(|msg| msg.contains("two"))
+        );
     }
 
     #[test]
@@ -302,13 +309,21 @@ mod tests {
         let found = issues(schema, json!({"x": 1, "y": 2}));
         let locs: Vec<&Value> = found.iter().map(|issue| &issue["loc"]).collect();
         assert_eq!(locs, [&json!(["body", "x"]), &json!(["body", "y"])]);
-        assert!(found.iter().all(|issue| issue["type"] == "additionalProperties"));
+        assert!(
+            found
+                .iter()
+                .all(|issue| issue["type"] == "additionalProperties")
+        );
     }
 
     #[test]
     fn formats_are_enforced() {
-        let schema = json!({"type": "object", "properties": {"when": {"type": "string", "format": "date"}}});
-        assert_eq!(issues(schema, json!({"when": "not a date"}))[0]["type"], json!("format"));
+        let schema =
+            json!({"type": "object", "properties": {"when": {"type": "string", "format": "date"}}});
+        assert_eq!(
+            issues(schema, json!({"when": "not a date"}))[0]["type"],
+            json!("format")
+        );
     }
 
     #[test]
@@ -316,12 +331,18 @@ mod tests {
         let schema = json!({"type": "object", "properties": {"s": {"type": "integer"}}});
         let long = "x".repeat(500);
         let found = issues(schema, json!({"s": long}));
-        assert!(found[0]["msg"].as_str().is_some_and(|msg| !msg.contains(&long)));
+        assert!(
+            found[0]["msg"]
+                .as_str()
+                .is_some_and(|msg| !msg.contains(&long))
+        );
     }
 
     #[test]
     fn uncompilable_schema_is_skipped_not_fatal() {
-        let broken = validators(json!({"type": "object", "properties": {"a": {"$ref": "https://example.invalid/x.json"}}}));
+        let broken = validators(
+            json!({"type": "object", "properties": {"a": {"$ref": "https://example.invalid/x.json"}}}),
+        );
         assert!(broken.validate("tool", &json!({"a": 1})).is_ok());
         let bad_type = validators(json!({"type": 12}));
         assert!(bad_type.validate("tool", &json!({})).is_ok());
@@ -352,7 +373,11 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(
             wrong[0].loc,
-            vec![LocSegment::from("body"), LocSegment::from("items"), LocSegment::Index(1)]
+            vec![
+                LocSegment::from("body"),
+                LocSegment::from("items"),
+                LocSegment::Index(1)
+            ]
         );
         assert_eq!(wrong[0].kind, "type");
     }

@@ -118,11 +118,12 @@ impl App {
         let result = match outcome {
             Err(_elapsed) => {
                 tracing::warn!(tool, "tool call timed out");
+                state.upstream.report_timeout(&connection);
                 return Err(ApiError::gateway_timeout(state.call_timeout.as_secs_f64()));
             }
             Ok(Err(error)) => {
                 if result::is_connection_failure(&error) {
-                    state.upstream.report_connection_lost();
+                    state.upstream.report_connection_lost(&connection);
                 }
                 tracing::warn!(tool, %error, "tool call failed upstream");
                 return Err(result::error_for(&error));
@@ -219,9 +220,15 @@ mod tests {
         let mut declared = HeaderMap::new();
         declared.insert(header::CONTENT_LENGTH, 11.into());
         let refused = read_body_limited(Body::from(big.clone()), &declared, 10).await;
-        assert_eq!(refused.err().map(|e| e.status), Some(StatusCode::PAYLOAD_TOO_LARGE));
+        assert_eq!(
+            refused.err().map(|e| e.status),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
         let streamed = read_body_limited(Body::from(big), &HeaderMap::new(), 10).await;
-        assert_eq!(streamed.err().map(|e| e.status), Some(StatusCode::PAYLOAD_TOO_LARGE));
+        assert_eq!(
+            streamed.err().map(|e| e.status),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
         let fits = read_body_limited(Body::from(vec![b'x'; 10]), &HeaderMap::new(), 10).await;
         assert_eq!(fits.ok().map(|bytes| bytes.len()), Some(10));
     }

@@ -29,7 +29,12 @@ pub struct Cli {
 
     /// API key required as `Authorization: Bearer <key>` on tool routes.
     /// Repeat for several keys (the env var takes a comma-separated list).
-    #[arg(long = "api-key", env = "MCPO_API_KEY", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "api-key",
+        env = "MCPO_API_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_keys: Vec<String>,
 
     /// Path prefix for every route, e.g. `/time`.
@@ -38,7 +43,11 @@ pub struct Cli {
 
     /// Origins allowed by CORS (repeatable, or comma-separated in the env
     /// var; `*` for any). No CORS headers are sent unless given.
-    #[arg(long = "cors-allow-origins", env = "MCPO_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-allow-origins",
+        env = "MCPO_CORS_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_allow_origins: Vec<String>,
 
     /// Upstream transport; the default is the lock's, or inferred from the
@@ -404,7 +413,9 @@ mod tests {
         assert_eq!(url, "http://127.0.0.1:3001/mcp");
         assert_eq!(headers.len(), 2);
         assert_eq!(
-            headers.get(&HeaderName::from_static("authorization")).map(HeaderValue::as_bytes),
+            headers
+                .get(&HeaderName::from_static("authorization"))
+                .map(HeaderValue::as_bytes),
             Some(&b"Bearer t"[..])
         );
     }
@@ -421,7 +432,9 @@ mod tests {
             panic!("expected an HTTP target");
         };
         assert_eq!(
-            headers.get(&HeaderName::from_static("x-api-token")).map(HeaderValue::as_bytes),
+            headers
+                .get(&HeaderName::from_static("x-api-token"))
+                .map(HeaderValue::as_bytes),
             Some(&b"sekrit"[..])
         );
     }
@@ -444,7 +457,12 @@ mod tests {
 
     #[test]
     fn header_errors_never_echo_values() {
-        for raw in ["no colon sekrit", r#"{"A": "bad\nsekrit"}"#, "A: bad\u{7f}sekrit", "{sekrit"] {
+        for raw in [
+            "no colon sekrit",
+            r#"{"A": "bad\nsekrit"}"#,
+            "A: bad\u{7f}sekrit",
+            "{sekrit",
+        ] {
             let error = parse_headers(&[raw.to_string()]);
             let message = error.err().map(|error| error.0).unwrap_or_default();
             assert!(!message.is_empty(), "{raw:?} should be rejected");

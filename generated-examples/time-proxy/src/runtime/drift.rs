@@ -31,7 +31,10 @@ impl std::fmt::Display for DriftFinding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DriftFinding::Missing { tool } => {
-                write!(f, "tool {tool:?} is in the lock but the server no longer lists it")
+                write!(
+                    f,
+                    "tool {tool:?} is in the lock but the server no longer lists it"
+                )
             }
             DriftFinding::Changed { tool, fields } => write!(
                 f,
@@ -154,8 +157,16 @@ mod tests {
         let other = json!({"name": "other", "inputSchema": {"type": "object"}});
         let findings = compare(&[locked(echo())], &[live(other)]);
         assert_eq!(findings.len(), 2);
-        assert!(findings.iter().any(|f| matches!(f, DriftFinding::Missing { tool } if tool == "echo") && f.blocks()));
-        assert!(findings.iter().any(|f| matches!(f, DriftFinding::Added { tool } if tool == "other") && !f.blocks()));
+        assert!(
+            findings.iter().any(
+                |f| matches!(f, DriftFinding::Missing { tool } if tool == "echo") && f.blocks()
+            )
+        );
+        assert!(
+            findings.iter().any(
+                |f| matches!(f, DriftFinding::Added { tool } if tool == "other") && !f.blocks()
+            )
+        );
     }
 
     #[test]

@@ -96,7 +96,10 @@ pub fn error_for(error: &ServiceError) -> ApiError {
         }
         ServiceError::McpError(data) if data.code == ErrorCode::METHOD_NOT_FOUND => ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("The upstream MCP server does not know this method: {}", data.message),
+            format!(
+                "The upstream MCP server does not know this method: {}",
+                data.message
+            ),
         ),
         ServiceError::McpError(data) => ApiError::bad_gateway(format!(
             "The upstream MCP server returned error {}: {}",
@@ -119,7 +122,11 @@ mod tests {
     use rmcp::model::{ContentBlock, ErrorData};
     use serde_json::json;
 
-    fn result(content: Vec<ContentBlock>, structured: Option<Value>, is_error: bool) -> CallToolResult {
+    fn result(
+        content: Vec<ContentBlock>,
+        structured: Option<Value>,
+        is_error: bool,
+    ) -> CallToolResult {
         let mut result = if is_error {
             CallToolResult::error(content)
         } else {
@@ -140,7 +147,10 @@ mod tests {
     #[test]
     fn several_blocks_become_a_list_and_none_is_null() {
         let two = result(
-            vec![ContentBlock::text("1"), ContentBlock::image("QUJD", "image/png")],
+            vec![
+                ContentBlock::text("1"),
+                ContentBlock::image("QUJD", "image/png"),
+            ],
             None,
             false,
         );
@@ -156,14 +166,21 @@ mod tests {
 
     #[test]
     fn structured_content_wins_over_blocks() {
-        let both = result(vec![ContentBlock::text("x")], Some(json!({"k": true})), false);
+        let both = result(
+            vec![ContentBlock::text("x")],
+            Some(json!({"k": true})),
+            false,
+        );
         assert_eq!(answer_for(both), ToolAnswer::Structured(json!({"k": true})));
     }
 
     #[test]
     fn error_results_join_their_text() {
         let failed = result(
-            vec![ContentBlock::text("bad zone"), ContentBlock::text("try again")],
+            vec![
+                ContentBlock::text("bad zone"),
+                ContentBlock::text("try again"),
+            ],
             Some(json!({"ignored": 1})),
             true,
         );
@@ -176,7 +193,10 @@ mod tests {
     #[test]
     fn resources_and_links_map_to_objects() {
         let embedded = json!({"type": "resource", "resource": {"uri": "file:///a", "text": "hi"}});
-        assert_eq!(map_block(&embedded), json!({"uri": "file:///a", "text": "hi"}));
+        assert_eq!(
+            map_block(&embedded),
+            json!({"uri": "file:///a", "text": "hi"})
+        );
         let link = json!({"type": "resource_link", "uri": "file:///b", "name": "b"});
         assert_eq!(map_block(&link), link);
         let audio = json!({"type": "audio", "mimeType": "audio/wav", "data": "AAA="});
@@ -192,11 +212,16 @@ mod tests {
             answer.detail,
             json!([{"loc": ["body"], "msg": "timezone is wrong", "type": "invalid_params"}])
         );
-        let unknown = ServiceError::McpError(ErrorData::method_not_found::<rmcp::model::CallToolRequestMethod>());
+        let unknown = ServiceError::McpError(ErrorData::method_not_found::<
+            rmcp::model::CallToolRequestMethod,
+        >());
         assert_eq!(error_for(&unknown).status, StatusCode::NOT_FOUND);
         let internal = ServiceError::McpError(ErrorData::internal_error("boom", None));
         assert_eq!(error_for(&internal).status, StatusCode::BAD_GATEWAY);
-        assert_eq!(error_for(&ServiceError::TransportClosed).status, StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            error_for(&ServiceError::TransportClosed).status,
+            StatusCode::BAD_GATEWAY
+        );
         assert!(is_connection_failure(&ServiceError::TransportClosed));
         assert!(!is_connection_failure(&internal));
     }
