@@ -1,7 +1,13 @@
 //! Snapshot: connect once to an MCP server, `initialize`, page through all of
 //! `tools/list`, disconnect cleanly, and return the [`Lock`].
+//!
+//! rmcp runs the handshake, the session and the paging; the transports also
+//! record the raw `tools/list` results so each tool lands in the lock exactly
+//! as the server sent it, fields rmcp does not model included (`raw_tools`).
 
+mod http_client;
 mod process;
+mod raw_tools;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -15,6 +21,8 @@ use rmcp::{ServiceExt, model::ServerPeerInfo};
 use serde_json::Value;
 
 use crate::lock::{Lock, LockError, ServerFacts, Upstream};
+use http_client::RecordingHttpClient;
+use raw_tools::RawToolPages;
 
 pub use process::ProcessGroupGuard;
 
@@ -95,7 +103,10 @@ impl Target {
 
 /// The env var that carries a header's value when re-snapshotting from a lock.
 pub fn header_env_var(header: &str) -> String {
-    format!("MCPO_HEADER_{}", header.to_ascii_uppercase().replace('-', "_"))
+    format!(
+        "MCPO_HEADER_{}",
+        header.to_ascii_uppercase().replace('-', "_")
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -180,9 +191,13 @@ fn stderr_note(stderr: &str) -> String {
 /// What a connected session needs to be closed cleanly.
 struct Session {
     client: RunningService<RoleClient, ClientConfig>,
+    /// The stdio server, to let it exit on its own before the guard kills it.
+    child: Option<process::ServerChild>,
     /// Kills the stdio server's process group (and its grandchildren) on drop.
     _group: Option<ProcessGroupGuard>,
     stderr: Option<process::StderrTail>,
+    /// Raw `tools/list` results, filled in by the transport.
+    raw_tools: RawToolPages,
 }
 
 fn client_config() -> ClientConfig {
@@ -233,22 +248,21 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
         }
     };
 
-    let tools = match tokio::time::timeout_at(deadline, list_all_tools(&session, &upstream_name))
-        .await
-    {
-        Ok(Ok(tools)) => tools,
-        Ok(Err(SnapshotError::ListTools {
-            upstream, reason, ..
-        })) => {
-            return Err(SnapshotError::ListTools {
-                upstream,
-                reason,
-                stderr: stderr_text(),
-            });
-        }
-        Ok(Err(other)) => return Err(other),
-        Err(_) => return Err(timeout_error("listing tools", &session.stderr)),
-    };
+    let tools =
+        match tokio::time::timeout_at(deadline, list_all_tools(&session, &upstream_name)).await {
+            Ok(Ok(tools)) => tools,
+            Ok(Err(SnapshotError::ListTools {
+                upstream, reason, ..
+            })) => {
+                return Err(SnapshotError::ListTools {
+                    upstream,
+                    reason,
+                    stderr: stderr_text(),
+                });
+            }
+            Ok(Err(other)) => return Err(other),
+            Err(_) => return Err(timeout_error("listing tools", &session.stderr)),
+        };
 
     close(session).await;
     Ok(Lock::new(facts, target.upstream(), tools)?)
@@ -260,32 +274,40 @@ async fn connect(
     upstream_name: &str,
     stderr_tail: &mut Option<process::StderrTail>,
 ) -> Result<Session, SnapshotError> {
-    let handshake_error = |error: &dyn std::fmt::Display, stderr: String| {
-        SnapshotError::Handshake {
+    let handshake_error =
+        |error: &dyn std::fmt::Display, stderr: String| SnapshotError::Handshake {
             upstream: upstream_name.to_string(),
             reason: error.to_string(),
             stderr,
-        }
-    };
+        };
+    let raw_tools = RawToolPages::default();
     match target {
         Target::Stdio { command, args, env } => {
-            let spawned = process::spawn(command, args, env, options.echo_server_stderr)
-                .map_err(|source| match source.kind() {
-                    std::io::ErrorKind::NotFound => SnapshotError::CommandNotFound {
-                        command: command.clone(),
-                    },
-                    _ => SnapshotError::Spawn {
-                        command: command.clone(),
-                        source,
-                    },
-                })?;
+            let spawned = process::spawn(
+                command,
+                args,
+                env,
+                options.echo_server_stderr,
+                raw_tools.clone(),
+            )
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => SnapshotError::CommandNotFound {
+                    command: command.clone(),
+                },
+                _ => SnapshotError::Spawn {
+                    command: command.clone(),
+                    source,
+                },
+            })?;
             *stderr_tail = Some(spawned.stderr.clone());
             let guard = spawned.guard;
             match client_config().serve(spawned.transport).await {
                 Ok(client) => Ok(Session {
                     client,
+                    child: Some(spawned.child),
                     _group: Some(guard),
                     stderr: Some(spawned.stderr),
+                    raw_tools,
                 }),
                 Err(error) => {
                     // Let the reader task catch the server's last words.
@@ -295,19 +317,22 @@ async fn connect(
             }
         }
         Target::StreamableHttp { url, headers } => {
-            let config =
-                StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(
-                    header_map(headers)?,
-                );
-            let transport = StreamableHttpClientTransport::from_config(config);
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                .custom_headers(header_map(headers)?);
+            let transport = StreamableHttpClientTransport::with_client(
+                RecordingHttpClient::new(raw_tools.clone()),
+                config,
+            );
             let client = client_config()
                 .serve(transport)
                 .await
                 .map_err(|error| handshake_error(&error, String::new()))?;
             Ok(Session {
                 client,
+                child: None,
                 _group: None,
                 stderr: None,
+                raw_tools,
             })
         }
         Target::Sse { .. } => Err(SnapshotError::SseUnsupported),
@@ -374,9 +399,8 @@ async fn list_all_tools(session: &Session, upstream: &str) -> Result<Vec<Value>,
                 reason: error.to_string(),
                 stderr: String::new(),
             })?;
-        for tool in &page.tools {
-            tools.push(serde_json::to_value(tool).unwrap_or(Value::Null));
-        }
+        let raw_page = session.raw_tools.take_page_for(&page.tools);
+        tools.extend(raw_tools::merge_page(&page.tools, raw_page));
         match page.next_cursor {
             Some(next) if !next.is_empty() => {
                 if !seen_cursors.insert(next.clone()) {
@@ -395,11 +419,20 @@ async fn list_all_tools(session: &Session, upstream: &str) -> Result<Vec<Value>,
     })
 }
 
-/// Closes the MCP session, giving the server a moment to exit on its own;
-/// the process group guard then kills whatever is left.
+/// Closes the MCP session (for stdio: closes the server's stdin), giving the
+/// server a moment to exit on its own; the process group guard then kills
+/// whatever is left.
 async fn close(session: Session) {
-    let Session { client, _group, .. } = session;
+    let Session {
+        client,
+        child,
+        _group,
+        ..
+    } = session;
     let _ = tokio::time::timeout(Duration::from_secs(3), client.cancel()).await;
+    if let Some(child) = child {
+        child.shut_down(Duration::from_millis(1500)).await;
+    }
     drop(_group);
 }
 
@@ -436,7 +469,10 @@ mod tests {
             env: BTreeMap::new(),
         };
         let error = block_on(snapshot(&target, &Options::default())).unwrap_err();
-        assert!(matches!(error, SnapshotError::CommandNotFound { .. }), "{error}");
+        assert!(
+            matches!(error, SnapshotError::CommandNotFound { .. }),
+            "{error}"
+        );
         assert!(error.to_string().contains("was not found"));
     }
 
@@ -444,7 +480,10 @@ mod tests {
     fn a_process_that_is_not_mcp_fails_the_handshake_with_its_stderr() {
         let target = Target::Stdio {
             command: "sh".into(),
-            args: vec!["-c".into(), "echo 'boom: not an MCP server' >&2; exit 3".into()],
+            args: vec![
+                "-c".into(),
+                "echo 'boom: not an MCP server' >&2; exit 3".into(),
+            ],
             env: BTreeMap::new(),
         };
         let error = block_on(snapshot(&target, &Options::default())).unwrap_err();

@@ -3,14 +3,23 @@
 //! `npx` and `uvx` start the real server as a grandchild; killing only the
 //! direct child leaves it running. The child leads a new process group and
 //! [`ProcessGroupGuard`] kills the whole group when dropped.
+//!
+//! The child's stdout reaches rmcp's line transport through a
+//! [`TeeReader`], which records the raw `tools/list` results rmcp's typed
+//! model would otherwise lose (see `raw_tools`).
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use process_wrap::tokio::{CommandWrap, ProcessGroup};
-use rmcp::transport::TokioChildProcess;
+use process_wrap::tokio::{ChildWrapper, CommandWrap, ProcessGroup};
+use rmcp::RoleClient;
+use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::AsyncReadExt;
+use tokio::process::{ChildStdin, ChildStdout};
+
+use super::raw_tools::{RawToolPages, TeeReader};
 
 /// Kills a process group (SIGKILL) when dropped.
 #[derive(Debug)]
@@ -35,7 +44,10 @@ const STDERR_TAIL_BYTES: usize = 4096;
 
 impl StderrTail {
     fn push(&self, chunk: &[u8]) {
-        let mut buffer = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buffer = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         buffer.extend_from_slice(chunk);
         let excess = buffer.len().saturating_sub(STDERR_TAIL_BYTES);
         buffer.drain(..excess);
@@ -43,15 +55,39 @@ impl StderrTail {
 
     /// The captured text, trimmed; empty when the server printed nothing.
     pub fn text(&self) -> String {
-        let buffer = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let buffer = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         String::from_utf8_lossy(&buffer).trim().to_string()
     }
 }
 
+pub type StdioTransport = AsyncRwTransport<RoleClient, TeeReader<ChildStdout>, ChildStdin>;
+
 pub struct SpawnedServer {
-    pub transport: TokioChildProcess,
+    pub transport: StdioTransport,
+    pub child: ServerChild,
     pub guard: ProcessGroupGuard,
     pub stderr: StderrTail,
+}
+
+/// The running server process, for a graceful shutdown. Dropping it kills
+/// the process (`kill_on_drop`); the [`ProcessGroupGuard`] kills the rest.
+pub struct ServerChild(Box<dyn ChildWrapper>);
+
+impl ServerChild {
+    /// Waits for the server to exit after its stdin was closed (what the MCP
+    /// stdio shutdown asks for), then sends SIGTERM to the group and waits
+    /// again. Whatever is still running is left to the group guard.
+    pub async fn shut_down(mut self, grace: Duration) {
+        if tokio::time::timeout(grace, self.0.wait()).await.is_ok() {
+            return;
+        }
+        if self.0.signal(libc::SIGTERM).is_ok() {
+            let _ = tokio::time::timeout(grace, self.0.wait()).await;
+        }
+    }
 }
 
 /// Starts `command args...` as the leader of a new process group, with
@@ -61,18 +97,27 @@ pub fn spawn(
     args: &[String],
     env: &BTreeMap<String, String>,
     echo_stderr: bool,
+    raw_tools: RawToolPages,
 ) -> std::io::Result<SpawnedServer> {
     let mut wrapped = CommandWrap::with_new(command, |cmd| {
-        cmd.args(args).envs(env).kill_on_drop(true);
+        cmd.args(args)
+            .envs(env)
+            .kill_on_drop(true)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
     });
     wrapped.wrap(ProcessGroup::leader());
-    let (transport, child_stderr) = TokioChildProcess::builder(wrapped)
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let pid = transport
+    let mut child = wrapped.spawn()?;
+    let pid = child
         .id()
         .ok_or_else(|| std::io::Error::other("the server exited before it could be tracked"))?;
     let guard = ProcessGroupGuard { pgid: pid as i32 };
+    let stdio_missing = || std::io::Error::other("the server's stdio pipes were not created");
+    let stdin = child.stdin().take().ok_or_else(stdio_missing)?;
+    let stdout = child.stdout().take().ok_or_else(stdio_missing)?;
+    let child_stderr = child.stderr().take();
+    let transport = AsyncRwTransport::new(TeeReader::new(stdout, raw_tools), stdin);
     let stderr = StderrTail::default();
     if let Some(mut child_stderr) = child_stderr {
         let tail = stderr.clone();
@@ -88,6 +133,7 @@ pub fn spawn(
     }
     Ok(SpawnedServer {
         transport,
+        child: ServerChild(child),
         guard,
         stderr,
     })

@@ -1,0 +1,317 @@
+//! Tool objects exactly as the server sent them.
+//!
+//! rmcp parses `tools/list` results into its typed `Tool`, which silently
+//! drops every field it does not model (`execution`, unknown annotation
+//! hints, `x-...` extensions, fields of newer specs). The lock must keep
+//! each tool verbatim, so the transports feed every raw incoming JSON-RPC
+//! message to a [`RawToolPages`] recorder, which keeps the `result.tools`
+//! arrays. After rmcp returns a typed page, [`RawToolPages::take_page_for`]
+//! finds the raw page it came from and [`merge_page`] prefers the raw object
+//! for each tool, falling back to the typed one when nothing was captured.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use rmcp::model::Tool;
+use serde_json::Value;
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// Same cap as rmcp's stdio transport puts on one incoming line: a longer
+/// line is dropped by rmcp too, so there is nothing to capture.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Raw `result.tools` arrays seen on the wire, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct RawToolPages(Arc<Mutex<Vec<Vec<Value>>>>);
+
+impl RawToolPages {
+    /// Records a serialized JSON-RPC message (or batch) if it is a
+    /// `tools/list` result. Anything else, including invalid JSON, is ignored:
+    /// rmcp reports protocol errors, this only watches.
+    pub fn observe_bytes(&self, message: &[u8]) {
+        // Cheap filter: most messages are not tool lists, skip parsing them.
+        if !contains(message, b"\"tools\"") {
+            return;
+        }
+        if let Ok(value) = serde_json::from_slice::<Value>(message) {
+            self.observe_message(value);
+        }
+    }
+
+    /// Records a parsed JSON-RPC message (or batch) if it is a `tools/list` result.
+    pub fn observe_message(&self, message: Value) {
+        match message {
+            Value::Array(batch) => batch
+                .into_iter()
+                .for_each(|message| self.observe_message(message)),
+            Value::Object(mut message) => {
+                let tools = message
+                    .remove("result")
+                    .and_then(|mut result| result.get_mut("tools").map(Value::take));
+                if let Some(Value::Array(tools)) = tools {
+                    self.lock().push(tools);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The raw page rmcp parsed `typed` from: the most recent recorded page
+    /// that holds every typed tool's name. Pages are requested one at a time
+    /// and recorded before rmcp sees them, so everything recorded so far
+    /// belongs to this page or an earlier one: all of it is dropped here.
+    pub fn take_page_for(&self, typed: &[Tool]) -> Option<Vec<Value>> {
+        let pages = std::mem::take(&mut *self.lock());
+        pages.into_iter().rev().find(|raw| {
+            typed.iter().all(|tool| {
+                raw.iter()
+                    .any(|candidate| tool_name(candidate) == Some(tool.name.as_ref()))
+            })
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Value>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn tool_name(tool: &Value) -> Option<&str> {
+    tool.get("name").and_then(Value::as_str)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// The page's tool definitions for the lock, in rmcp's order: the raw object
+/// when one with the same name was captured, else the typed tool
+/// re-serialized. rmcp decides which tools exist (it may drop invalid ones);
+/// the raw page only supplies their verbatim text.
+pub fn merge_page(typed: &[Tool], raw: Option<Vec<Value>>) -> Vec<Value> {
+    let mut raw_by_name: HashMap<String, VecDeque<Value>> = HashMap::new();
+    for tool in raw.into_iter().flatten() {
+        if let Some(name) = tool_name(&tool).map(str::to_string) {
+            raw_by_name.entry(name).or_default().push_back(tool);
+        }
+    }
+    typed
+        .iter()
+        .map(|tool| {
+            raw_by_name
+                .get_mut(tool.name.as_ref())
+                .and_then(VecDeque::pop_front)
+                .unwrap_or_else(|| serde_json::to_value(tool).unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+/// Passes a server's stdout through unchanged to rmcp's line transport and
+/// records every complete line with [`RawToolPages`] as it goes by. A line is
+/// recorded in the same read that hands its last byte to rmcp, so it is
+/// always recorded before rmcp can parse it.
+pub struct TeeReader<R> {
+    inner: R,
+    pages: RawToolPages,
+    line: Vec<u8>,
+    /// Set while skipping the rest of a line longer than [`MAX_MESSAGE_BYTES`].
+    discarding: bool,
+}
+
+impl<R> TeeReader<R> {
+    pub fn new(inner: R, pages: RawToolPages) -> Self {
+        TeeReader {
+            inner,
+            pages,
+            line: Vec::new(),
+            discarding: false,
+        }
+    }
+
+    fn observe(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let newline = bytes.iter().position(|byte| *byte == b'\n');
+            let (chunk, rest) = match newline {
+                Some(index) => (&bytes[..index], &bytes[index + 1..]),
+                None => (bytes, &[][..]),
+            };
+            if !self.discarding {
+                if self.line.len() + chunk.len() > MAX_MESSAGE_BYTES {
+                    self.line = Vec::new();
+                    self.discarding = true;
+                } else {
+                    self.line.extend_from_slice(chunk);
+                }
+            }
+            if newline.is_some() {
+                if !self.discarding {
+                    self.pages.observe_bytes(&self.line);
+                }
+                self.line.clear();
+                self.discarding = false;
+            }
+            bytes = rest;
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for TeeReader<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            this.observe(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tokio::io::AsyncReadExt;
+
+    fn typed(tools: &Value) -> Vec<Tool> {
+        serde_json::from_value(tools.clone()).expect("test tools are valid rmcp tools")
+    }
+
+    fn future_tool() -> Value {
+        json!({
+            "name": "long_job",
+            "inputSchema": {"type": "object"},
+            "execution": {"taskSupport": "required"},
+            "annotations": {"readOnlyHint": true, "x-costHint": "high"},
+            "x-vendor": [1, 2]
+        })
+    }
+
+    fn tools_list_response(id: u64, tools: Value) -> Value {
+        json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}})
+    }
+
+    #[test]
+    fn typed_tools_lose_unknown_fields_which_is_why_this_module_exists() {
+        let raw = json!([future_tool()]);
+        let reserialized = serde_json::to_value(&typed(&raw)[0]).unwrap();
+        assert!(reserialized.get("execution").is_none());
+        assert_ne!(reserialized, raw[0]);
+    }
+
+    #[test]
+    fn merge_prefers_the_raw_object() {
+        let raw = json!([future_tool(), {"name": "plain", "inputSchema": {"type": "object"}}]);
+        let merged = merge_page(&typed(&raw), raw.as_array().cloned());
+        assert_eq!(Value::Array(merged), raw);
+    }
+
+    #[test]
+    fn merge_falls_back_to_typed_per_tool_and_keeps_rmcps_order() {
+        let raw = json!([future_tool()]);
+        let typed_tools = typed(&json!([
+            {"name": "only_typed", "inputSchema": {"type": "object"}},
+            {"name": "long_job", "inputSchema": {"type": "object"}}
+        ]));
+        let merged = merge_page(&typed_tools, raw.as_array().cloned());
+        assert_eq!(
+            merged[0],
+            json!({"name": "only_typed", "inputSchema": {"type": "object"}})
+        );
+        assert_eq!(merged[1], future_tool());
+        assert_eq!(merge_page(&typed_tools, None).len(), 2);
+    }
+
+    #[test]
+    fn merge_drops_raw_tools_rmcp_rejected() {
+        let raw = json!([future_tool(), {"name": "rejected_by_rmcp"}]);
+        let merged = merge_page(&typed(&json!([future_tool()])), raw.as_array().cloned());
+        assert_eq!(merged, vec![future_tool()]);
+    }
+
+    #[test]
+    fn only_tools_list_results_are_recorded() {
+        let pages = RawToolPages::default();
+        pages.observe_bytes(br#"{"jsonrpc":"2.0","id":0,"result":{"capabilities":{"tools":{}}}}"#);
+        pages.observe_bytes(br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#);
+        pages.observe_bytes(br#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"tools"}}"#);
+        pages.observe_bytes(b"not json \"tools\"");
+        pages.observe_bytes(br#"{"id":2,"result":{"tools":"not an array"}}"#);
+        assert!(pages.lock().is_empty());
+        let response = tools_list_response(3, json!([future_tool()]));
+        pages.observe_bytes(response.to_string().as_bytes());
+        assert_eq!(pages.lock().len(), 1);
+    }
+
+    #[test]
+    fn batches_are_searched() {
+        let pages = RawToolPages::default();
+        pages.observe_message(json!([{"id": 1, "result": {}}, tools_list_response(2, json!([]))]));
+        assert_eq!(pages.lock().len(), 1);
+    }
+
+    #[test]
+    fn take_page_for_picks_the_latest_matching_page_and_forgets_the_rest() {
+        let pages = RawToolPages::default();
+        let old = json!([{"name": "long_job", "inputSchema": {}, "old": true}]);
+        let other = json!([{"name": "other", "inputSchema": {}}]);
+        pages.observe_message(tools_list_response(1, old));
+        pages.observe_message(tools_list_response(2, json!([future_tool()])));
+        pages.observe_message(tools_list_response(3, other));
+        let page = pages.take_page_for(&typed(&json!([future_tool()])));
+        assert_eq!(page, Some(vec![future_tool()]));
+        assert!(pages.lock().is_empty());
+        assert_eq!(pages.take_page_for(&typed(&json!([future_tool()]))), None);
+    }
+
+    #[test]
+    fn an_empty_typed_page_matches_an_empty_raw_page() {
+        let pages = RawToolPages::default();
+        pages.observe_message(tools_list_response(1, json!([])));
+        assert_eq!(pages.take_page_for(&[]), Some(vec![]));
+    }
+
+    #[tokio::test]
+    async fn tee_reader_passes_bytes_through_and_records_split_lines() {
+        let first = tools_list_response(1, json!([future_tool()])).to_string();
+        let second = tools_list_response(2, json!([])).to_string();
+        let wire = format!("{first}\n{{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{{}}}}\n{second}\n");
+        // A reader that hands out 7 bytes at a time splits lines across reads.
+        let (mut writer, reader) = tokio::io::duplex(7);
+        let pages = RawToolPages::default();
+        let mut tee = TeeReader::new(reader, pages.clone());
+        let wire_bytes = wire.clone().into_bytes();
+        let writing = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            writer.write_all(&wire_bytes).await.unwrap();
+        });
+        let mut passed = String::new();
+        tee.read_to_string(&mut passed).await.unwrap();
+        writing.await.unwrap();
+        assert_eq!(passed, wire);
+        let recorded = pages.lock().clone();
+        assert_eq!(recorded, vec![vec![future_tool()], vec![]]);
+    }
+
+    #[test]
+    fn tee_reader_skips_overlong_lines_and_recovers() {
+        let pages = RawToolPages::default();
+        let mut tee = TeeReader::new(tokio::io::empty(), pages.clone());
+        let huge = vec![b' '; MAX_MESSAGE_BYTES + 1];
+        tee.observe(b"{\"result\":{\"tools\":[]}");
+        tee.observe(&huge);
+        tee.observe(b"}\n");
+        assert!(pages.lock().is_empty());
+        tee.observe(b"{\"result\":{\"tools\":[]}}\n");
+        assert_eq!(pages.lock().len(), 1);
+    }
+}
