@@ -195,12 +195,11 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
     git(&repo, &["commit", "-q", "-m", "v2"]);
 
     let run = |args: &[&str]| {
-        let output = Command::new(mcpo_gen_bin())
+        Command::new(mcpo_gen_bin())
             .args(args)
             .current_dir(&repo)
             .output()
-            .unwrap();
-        output
+            .unwrap()
     };
 
     // Markdown for a PR comment, from two git revisions of the crate folder.
