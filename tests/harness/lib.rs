@@ -249,33 +249,6 @@ pub fn post_json(url: &str, body: &Value, key: Option<&str>) -> Reply {
     post_raw(url, body.to_string(), key)
 }
 
-/// Pids of processes whose command line contains `needle`.
-pub fn processes_matching(needle: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() as i32 {
-            continue;
-        }
-        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-            if cmdline.contains(needle) {
-                pids.push(pid);
-            }
-        }
-    }
-    pids
-}
-
 /// Every file under `dir`, relative path -> bytes, for tree comparisons.
 pub fn read_tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
