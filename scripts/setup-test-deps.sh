@@ -30,5 +30,7 @@ fi
 # test doesn't pay for it inside a connect timeout.
 say "warming uvx cache: $MCP_SERVER_TIME"
 PATH="$PWD/$TOOLS/venv/bin:$PATH" uvx --quiet "$MCP_SERVER_TIME" --help >/dev/null
+PATH="$PWD/$TOOLS/venv/bin:$PATH" uvx --quiet mcp-server-fetch==2026.10.24 --help >/dev/null
+PATH="$PWD/$TOOLS/venv/bin:$PATH" uvx --quiet mcp-server-git==2026.10.19 --help >/dev/null
 
 say "ready: PATH=$PWD/$TOOLS/venv/bin:\$PATH"
