@@ -103,7 +103,13 @@ impl Upstream {
         let settled = tokio::time::timeout(wait, async {
             // Clone inside: the watch guard must not live across an await.
             receiver
-                .wait_for(|status| !matches!(status, Status::Connecting))
+                .wait_for(|status| match status {
+                    Status::Connecting => false,
+                    // A call just saw this one fail: its replacement is
+                    // moments away, and the dead one would only give 502.
+                    Status::Connected(connection) => !self.is_lost(connection),
+                    Status::Down { .. } | Status::Stopped => true,
+                })
                 .await
                 .map(|status| status.clone())
         })
@@ -133,6 +139,13 @@ impl Upstream {
             )),
             Status::Stopped => Err(ApiError::unavailable("The proxy is shutting down", 1)),
         }
+    }
+
+    /// Whether `connection` is known to be dead while the supervisor has not
+    /// replaced it yet.
+    fn is_lost(&self, connection: &Connection) -> bool {
+        connection.peer.is_transport_closed()
+            || self.lost_generation.load(Ordering::SeqCst) >= connection.generation
     }
 
     /// A call on `connection` failed at the transport. The supervisor then
@@ -182,8 +195,10 @@ impl Upstream {
         let description = settings.target.describe();
         let mut consecutive_failures: u32 = 0;
         let mut generation: u64 = 0;
+        // Set after the first loss of a connection: reconnect without delay.
+        let mut reconnect_now = false;
         loop {
-            if consecutive_failures > 0 {
+            if consecutive_failures > 0 && !std::mem::take(&mut reconnect_now) {
                 // The status is already `Down` with this retry time.
                 tokio::select! {
                     _ = tokio::time::sleep(retry_delay(consecutive_failures)) => {}
@@ -257,7 +272,11 @@ impl Upstream {
                 // It keeps dying soon after starting: back off.
                 consecutive_failures.saturating_add(1)
             };
-            if consecutive_failures == 0 {
+            // One quick death (a crash on a bad request) is answered by an
+            // immediate respawn, and calls wait for it (`Connecting`) instead
+            // of getting 503s; only repeated quick deaths back off.
+            reconnect_now = consecutive_failures <= 1;
+            if reconnect_now {
                 self.status.send_replace(Status::Connecting);
             } else {
                 self.mark_down(

@@ -149,6 +149,13 @@ impl App {
     }
 }
 
+/// After refusing a body, at most this much more of it is read and thrown
+/// away, and for at most this long. A client still uploading when the 413 is
+/// sent otherwise sees the connection reset and never reads the answer (a
+/// streamed upload from reqwest or requests does exactly that).
+const DRAIN_MAX_BYTES: usize = 1024 * 1024;
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(1);
+
 /// Reads the whole body, refusing more than `limit` bytes (413) before
 /// buffering them: a declared length is checked first, a streamed one as it
 /// arrives.
@@ -162,21 +169,47 @@ async fn read_body_limited(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
+        drain(&mut body).await;
         return Err(ApiError::payload_too_large(limit));
     }
     let mut collected: Vec<u8> = Vec::new();
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        let frame = frame.map_err(|_| {
+    while let Some(data) = next_data(&mut body).await {
+        let data = data.map_err(|_| {
             ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body")
         })?;
-        if let Ok(data) = frame.into_data() {
+        if let Some(data) = data {
             if collected.len().saturating_add(data.len()) > limit {
+                drop(collected);
+                drain(&mut body).await;
                 return Err(ApiError::payload_too_large(limit));
             }
             collected.extend_from_slice(&data);
         }
     }
     Ok(Bytes::from(collected))
+}
+
+/// The next frame's data (`Some(None)` for a trailers frame), `None` at the end.
+async fn next_data(body: &mut Body) -> Option<Result<Option<Bytes>, axum::Error>> {
+    let frame = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await?;
+    Some(frame.map(|frame| frame.into_data().ok()))
+}
+
+/// Discards what is left of a refused body, within [`DRAIN_MAX_BYTES`] and
+/// [`DRAIN_MAX_TIME`]; nothing of it is kept.
+async fn drain(body: &mut Body) {
+    let discard = async {
+        let mut discarded: usize = 0;
+        while discarded < DRAIN_MAX_BYTES {
+            match next_data(body).await {
+                Some(Ok(data)) => {
+                    discarded = discarded.saturating_add(data.map_or(0, |data| data.len()));
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, discard).await;
 }
 
 /// An empty body means `{}`: mcpo clients call argument-less tools that way.

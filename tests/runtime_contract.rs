@@ -1,0 +1,535 @@
+//! The runtime's HTTP contract (DESIGN.md §5), end to end: the committed
+//! `generated-examples/errors-proxy`, started against the fixture server
+//! serving `tests/fixture-server/tools/errors.json`, whose tools fail, sleep,
+//! crash and return every kind of content on purpose.
+//!
+//! Every failure row is followed by proof that the proxy keeps serving: a
+//! good `echo` call still answers 200 with its own arguments.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+const CRATE: &str = "errors-proxy";
+const KEY: &str = "contract-test-key";
+
+fn proxy_binary() -> PathBuf {
+    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
+}
+
+fn fixture_binary() -> PathBuf {
+    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
+}
+
+fn tool_file(name: &str) -> String {
+    workspace_root()
+        .join("tests/fixture-server/tools")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `-- <fixture> --tools <file>`: the upstream override every test uses, so
+/// the proxy does not depend on PATH or the working directory.
+fn fixture_upstream(tools: &str) -> Vec<String> {
+    vec![
+        "--".to_string(),
+        fixture_binary().display().to_string(),
+        "--tools".to_string(),
+        tool_file(tools),
+    ]
+}
+
+/// Starts the proxy with `flags` in front of the upstream override.
+fn start(flags: &[&str], upstream: &[String], env: &[(&str, &str)]) -> Running {
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend(upstream.iter().map(String::as_str));
+    start_proxy_with_env(&proxy_binary(), &args, env)
+}
+
+/// A proxy with an API key, connected to the fixture serving errors.json.
+fn errors_proxy(flags: &[&str]) -> Running {
+    let mut all = vec!["--api-key", KEY];
+    all.extend_from_slice(flags);
+    let proxy = start(&all, &fixture_upstream("errors.json"), &[]);
+    wait_ready(&proxy);
+    proxy
+}
+
+fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
+    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+}
+
+/// The proof that a failure left the proxy healthy.
+fn assert_still_serving(proxy: &Running, after: &str) {
+    let arguments = json!({"message": format!("still serving after {after}")});
+    let reply = call(proxy, "echo", &arguments);
+    assert_eq!(reply.status, 200, "after {after}: {reply:?}");
+    assert_eq!(reply.body, arguments, "after {after}");
+}
+
+/// Error bodies carry neither the API key nor anything that looks like a
+/// Rust panic, backtrace or source location.
+fn assert_clean_error_body(reply: &Reply) {
+    let text = reply.body.to_string();
+    for leak in [
+        KEY,
+        "panicked",
+        "backtrace",
+        "RUST_BACKTRACE",
+        ".rs:",
+        "stack",
+    ] {
+        assert!(!text.contains(leak), "the body leaks {leak:?}: {text}");
+    }
+    assert!(
+        reply.body.get("detail").is_some(),
+        "errors are {{\"detail\": ...}}: {text}"
+    );
+}
+
+fn detail_text(reply: &Reply) -> &str {
+    reply.body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("detail is a string: {reply:?}"))
+}
+
+#[test]
+fn tool_and_json_rpc_errors_get_honest_status_codes() {
+    let proxy = errors_proxy(&[]);
+
+    let tool_error = call(&proxy, "fails_with_is_error", &json!({"path": "/x"}));
+    assert_eq!(tool_error.status, 500, "{tool_error:?}");
+    assert_eq!(
+        detail_text(&tool_error),
+        "Cannot open /nonexistent: no such file"
+    );
+    assert_clean_error_body(&tool_error);
+    assert_still_serving(&proxy, "isError");
+
+    let invalid = call(&proxy, "fails_with_invalid_params", &json!({"value": 3}));
+    assert_eq!(invalid.status, 422, "{invalid:?}");
+    let entries = invalid.body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("422 detail is a list: {invalid:?}"));
+    assert_eq!(entries.len(), 1, "{invalid:?}");
+    assert_eq!(entries[0]["loc"], json!(["body"]));
+    assert_eq!(entries[0]["type"], "invalid_params");
+    assert!(
+        entries[0]["msg"]
+            .as_str()
+            .is_some_and(|msg| msg.contains("value must be even")),
+        "{invalid:?}"
+    );
+    assert_clean_error_body(&invalid);
+    assert_still_serving(&proxy, "-32602");
+
+    let not_found = call(&proxy, "fails_with_method_not_found", &json!({}));
+    assert_eq!(not_found.status, 404, "{not_found:?}");
+    assert!(detail_text(&not_found).contains("Method not found"));
+    assert_clean_error_body(&not_found);
+    assert_still_serving(&proxy, "-32601");
+
+    let internal = call(&proxy, "fails_with_internal_error", &json!({}));
+    assert_eq!(internal.status, 502, "{internal:?}");
+    let detail = detail_text(&internal);
+    assert!(
+        detail.contains("-32603") && detail.contains("database is locked"),
+        "{internal:?}"
+    );
+    assert_clean_error_body(&internal);
+    assert_still_serving(&proxy, "-32603");
+
+    // The proxy's own checks come before the upstream and answer alike.
+    let missing = call(&proxy, "echo", &json!({"count": 2}));
+    assert_eq!(missing.status, 422, "{missing:?}");
+    assert_eq!(missing.body["detail"][0]["loc"], json!(["body", "message"]));
+    let too_small = call(&proxy, "echo", &json!({"message": "m", "count": 0}));
+    assert_eq!(too_small.status, 422, "{too_small:?}");
+    assert_eq!(too_small.body["detail"][0]["type"], "minimum");
+    assert_still_serving(&proxy, "422s from the proxy's own validation");
+}
+
+#[test]
+fn a_call_over_the_timeout_is_504_and_the_next_call_works() {
+    let proxy = errors_proxy(&["--call-timeout", "1"]);
+
+    let started = Instant::now();
+    let late = call(&proxy, "sleeps", &json!({"message": "slow"}));
+    let took = started.elapsed();
+    assert_eq!(late.status, 504, "{late:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        "504 after {took:?}, expected about 1 s"
+    );
+    assert!(detail_text(&late).contains("did not answer within 1s"));
+    assert_clean_error_body(&late);
+
+    // At once, while the fixture is still sleeping on the first call.
+    let started = Instant::now();
+    assert_still_serving(&proxy, "a timeout");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "the call after a timeout took {:?}",
+        started.elapsed()
+    );
+    // And again once the late answer has arrived and been dropped.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_still_serving(&proxy, "the late answer arrived");
+}
+
+/// Children of `parent` that have exited but were not reaped.
+fn zombie_children(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // Fields after the command name: state, ppid, ...
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+            let state = fields.next()?;
+            let ppid: i32 = fields.next()?.parse().ok()?;
+            (ppid == parent && state == "Z").then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_crash_is_a_502_then_the_server_is_respawned_without_leftovers() {
+    let marker = unique_marker("runtime-contract-crash");
+    let proxy = start(
+        &["--api-key", KEY],
+        &fixture_upstream("errors.json"),
+        &[("MCPO_TEST_MARKER", &marker)],
+    );
+    wait_ready(&proxy);
+    let before = processes_with_marker(&marker);
+    assert_eq!(
+        before.len(),
+        2,
+        "the proxy and one fixture server: {before:?}"
+    );
+    let first_server: Vec<i32> = before
+        .iter()
+        .copied()
+        .filter(|pid| *pid != proxy.pid())
+        .collect();
+
+    let started = Instant::now();
+    let crashed = call(&proxy, "crashes", &json!({}));
+    assert_eq!(crashed.status, 502, "{crashed:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the in-flight call failed fast, not at the call timeout: {:?}",
+        started.elapsed()
+    );
+    assert_clean_error_body(&crashed);
+
+    // The supervisor respawns the server at once and the next call waits
+    // for it rather than failing.
+    let arguments = json!({"message": "after the crash"});
+    let started = Instant::now();
+    let recovered = call(&proxy, "echo", &arguments);
+    assert_eq!(recovered.status, 200, "{recovered:?}");
+    assert_eq!(recovered.body, arguments);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the respawn took {:?}",
+        started.elapsed()
+    );
+    let (ready, _) = get(&proxy.url("/readyz")).expect("readyz answers");
+    assert_eq!(ready, 200);
+
+    // One new server, the crashed one gone and reaped.
+    wait_until(Duration::from_secs(10), || {
+        let now = processes_with_marker(&marker);
+        now.len() == 2 && !now.iter().any(|pid| first_server.contains(pid))
+    });
+    wait_until(Duration::from_secs(10), || {
+        zombie_children(proxy.pid()).is_empty()
+    });
+    assert_still_serving(&proxy, "a crash and respawn");
+
+    // A second quick death is a crash loop in the making: the supervisor backs
+    // off (503 with Retry-After meanwhile), then serves again.
+    let crashed_again = call(&proxy, "crashes", &json!({}));
+    assert_eq!(crashed_again.status, 502, "{crashed_again:?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let recovered = loop {
+        let reply = call(&proxy, "echo", &arguments);
+        if reply.status == 200 || Instant::now() > deadline {
+            break reply;
+        }
+        assert_eq!(reply.status, 503, "while backing off: {reply:?}");
+        assert!(reply.header("retry-after").is_some(), "{reply:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(recovered.status, 200, "{recovered:?}");
+    wait_until(Duration::from_secs(10), || {
+        processes_with_marker(&marker).len() == 2 && zombie_children(proxy.pid()).is_empty()
+    });
+}
+
+#[test]
+fn content_blocks_map_like_mcpo() {
+    let proxy = errors_proxy(&[]);
+    const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=";
+    let link = json!({
+        "type": "resource_link",
+        "uri": "file:///project/README.md",
+        "name": "README.md",
+        "mimeType": "text/markdown",
+        "description": "The project README"
+    });
+    let notes = json!({"uri": "file:///project/notes.txt", "mimeType": "text/plain", "text": "embedded notes"});
+    let expected = [
+        ("returns_text", json!("plain text, not JSON")),
+        (
+            "returns_image",
+            json!(format!("data:image/png;base64,{PNG}")),
+        ),
+        (
+            "returns_audio",
+            json!(format!("data:audio/wav;base64,{WAV}")),
+        ),
+        ("returns_resource_link", link.clone()),
+        (
+            "returns_embedded_resource",
+            json!([
+                notes,
+                {"uri": "file:///project/pixel.png", "mimeType": "image/png", "blob": PNG}
+            ]),
+        ),
+        (
+            "returns_many_blocks",
+            json!([
+                "first",
+                format!("data:image/png;base64,{PNG}"),
+                format!("data:audio/wav;base64,{WAV}"),
+                link,
+                notes
+            ]),
+        ),
+        ("returns_no_content", Value::Null),
+        (
+            "returns_structured",
+            json!({"city": "Paris", "temperature": 21.5, "conditions": ["sunny", "windy"]}),
+        ),
+    ];
+    for (tool, body) in expected {
+        let reply = call(&proxy, tool, &json!({}));
+        assert_eq!(reply.status, 200, "{tool}: {reply:?}");
+        assert_eq!(reply.body, body, "{tool}");
+    }
+
+    // A JSON text block comes back parsed; with an outputSchema, the typed
+    // structuredContent (here: the arguments) is the answer.
+    let arguments = json!({"message": "typed", "count": 3});
+    let plain = call(&proxy, "echo", &arguments);
+    assert_eq!((plain.status, &plain.body), (200, &arguments));
+    let typed = call(&proxy, "echo_structured", &arguments);
+    assert_eq!((typed.status, &typed.body), (200, &arguments));
+    assert_still_serving(&proxy, "content mapping");
+}
+
+/// `sh -c 'tee -a TAP | fixture --tools FILE'`: the upstream's stdin, byte
+/// for byte, ends up in TAP.
+fn tapped_upstream(tap: &Path) -> Vec<String> {
+    vec![
+        "--".to_string(),
+        "sh".to_string(),
+        "-c".to_string(),
+        r#"tee -a "$0" | exec "$1" --tools "$2""#.to_string(),
+        tap.display().to_string(),
+        fixture_binary().display().to_string(),
+        tool_file("errors.json"),
+    ]
+}
+
+fn tapped_text(tap: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(tap) {
+        let _ = file.read_to_string(&mut text);
+    }
+    text
+}
+
+/// Unicode (raw UTF-8 and escapes), integers past i64, doubles near the
+/// limit, nesting, null: keys already in sorted order (see
+/// `key_order_reaches_the_upstream_unchanged`), numbers spelled the way
+/// serde_json writes them, so the bytes the upstream sees can be compared
+/// too. (Another spelling of the same number, `1e2` or `1.5e300`, arrives as
+/// that number in serde_json's spelling: `100.0`, `1.5e+300`.)
+const FAITHFUL_BODY: &str = r#"{"big":12345678901234567890,"deep":{"a":[1,-2,{"z":null}],"b":{"c":{"d":[true,false]}}},"huge":1.5e+300,"message":"héllo ☃ 𝄞 \"quoted\" \\ \n tab\t","negative":-9223372036854775808,"small":1.5e-300,"tiny":0.1}"#;
+
+#[test]
+fn the_upstream_receives_exactly_what_the_client_sent() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let tap = scratch.path().join("upstream-stdin.jsonl");
+    let proxy = start(&["--api-key", KEY], &tapped_upstream(&tap), &[]);
+    wait_ready(&proxy);
+
+    let sent: Value = serde_json::from_str(FAITHFUL_BODY).expect("the body is JSON");
+    let reply = post_raw(&proxy.url("/echo"), FAITHFUL_BODY, Some(KEY));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body, sent, "the echo differs from what was sent");
+    assert_eq!(reply.body["big"].as_u64(), Some(12345678901234567890));
+    assert_eq!(reply.body["huge"].as_f64(), Some(1.5e300));
+
+    let tapped = tapped_text(&tap);
+    let call_line = tapped
+        .lines()
+        .find(|line| line.contains(r#""method":"tools/call""#))
+        .unwrap_or_else(|| panic!("no tools/call reached the upstream:\n{tapped}"));
+    let message: Value = serde_json::from_str(call_line).expect("a JSON-RPC line");
+    assert_eq!(message["params"]["name"], "echo");
+    assert_eq!(message["params"]["arguments"], sent);
+    assert!(
+        call_line.contains(FAITHFUL_BODY),
+        "the upstream received other bytes than the client sent:\n sent: {FAITHFUL_BODY}\n got:  {call_line}"
+    );
+    assert_still_serving(&proxy, "the faithful echo");
+}
+
+/// Needs serde_json's `preserve_order` feature in the generated crate; it is
+/// off because turning it on in a workspace member would also turn it on for
+/// mcpo-gen under `cargo test --workspace`, whose canonical lock relies on
+/// `serde_json::Map` sorting keys.
+#[test]
+#[ignore = "the generated crate reorders argument keys (serde_json without preserve_order)"]
+fn key_order_reaches_the_upstream_unchanged() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let tap = scratch.path().join("upstream-stdin.jsonl");
+    let proxy = start(&["--api-key", KEY], &tapped_upstream(&tap), &[]);
+    wait_ready(&proxy);
+    let body = r#"{"message":"order","zeta":1,"alpha":{"y":2,"b":3}}"#;
+    let reply = post_raw(&proxy.url("/echo"), body, Some(KEY));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let tapped = tapped_text(&tap);
+    assert!(
+        tapped.contains(body),
+        "keys reached the upstream in another order:\n sent: {body}\n got:  {tapped}"
+    );
+}
+
+/// A body that arrives chunked, without `content-length`.
+struct Chunked {
+    remaining: usize,
+}
+
+impl Read for Chunked {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let count = buffer.len().min(self.remaining).min(100);
+        buffer[..count].fill(b' ');
+        self.remaining -= count;
+        Ok(count)
+    }
+}
+
+#[test]
+fn bodies_over_the_limit_are_413() {
+    let proxy = errors_proxy(&["--max-body-bytes", "1000"]);
+    let url = proxy.url("/echo");
+
+    let fits = json!({"message": "x".repeat(900)});
+    let reply = post_json(&url, &fits, Some(KEY));
+    assert_eq!((reply.status, &reply.body), (200, &fits));
+
+    let declared = json!({"message": "x".repeat(2000)}).to_string();
+    let reply = post_raw(&url, declared, Some(KEY));
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert!(detail_text(&reply).contains("1000 bytes"), "{reply:?}");
+    assert_still_serving(&proxy, "a 413 with content-length");
+
+    let chunked = reqwest::blocking::Body::new(Chunked { remaining: 5000 });
+    let reply = post_raw(&url, chunked, Some(KEY));
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert!(detail_text(&reply).contains("1000 bytes"), "{reply:?}");
+    assert_still_serving(&proxy, "a chunked 413");
+}
+
+#[test]
+fn on_drift_fail_refuses_calls_and_warn_serves() {
+    let changed = fixture_upstream("changed-v1.json");
+    let strict = start(&["--on-drift", "fail"], &changed, &[]);
+    let readyz = strict.url("/readyz");
+    // Connected, drift found: readyz says why (not "still starting").
+    let mut reason = String::new();
+    wait_until(Duration::from_secs(30), || {
+        let (status, body) = get(&readyz).expect("readyz answers");
+        reason = body;
+        status == 503 && reason.contains("--on-drift fail")
+    });
+    assert!(reason.contains("mcp.lock.json"), "{reason}");
+    let refused = post_json(&strict.url("/echo"), &json!({"message": "m"}), None);
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.header("retry-after").is_some(), "{refused:?}");
+    let detail = detail_text(&refused);
+    assert!(
+        detail.contains("--on-drift fail") && detail.contains("\"echo\""),
+        "the 503 names the drift: {detail}"
+    );
+    let (health, _) = get(&strict.url("/healthz")).expect("healthz answers");
+    assert_eq!(health, 200);
+
+    let lenient = start(&["--on-drift", "warn"], &changed, &[]);
+    wait_ready(&lenient);
+    // The call reaches the upstream, which does not know `echo` (-32602).
+    let served = post_json(&lenient.url("/echo"), &json!({"message": "m"}), None);
+    assert_eq!(served.status, 422, "{served:?}");
+    assert!(
+        served.body.to_string().contains("Unknown tool"),
+        "{served:?}"
+    );
+}
+
+#[test]
+fn fifty_concurrent_calls_each_get_their_own_answer() {
+    let proxy = errors_proxy(&[]);
+    let url = proxy.url("/echo");
+    let callers: Vec<_> = (0..50u64)
+        .map(|index| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let arguments = json!({"message": format!("caller {index} ✓"), "count": index + 1});
+                let reply = post_json(&url, &arguments, Some(KEY));
+                (arguments, reply)
+            })
+        })
+        .collect();
+    for caller in callers {
+        let (arguments, reply) = caller.join().expect("the caller thread finished");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.body, arguments);
+    }
+    assert_still_serving(&proxy, "50 concurrent calls");
+}
+
+#[test]
+fn an_upstream_down_at_start_is_503_with_retry_after() {
+    let proxy = start(
+        &["--api-key", KEY],
+        &["--".to_string(), "/nonexistent".to_string()],
+        &[],
+    );
+    let reply = call(&proxy, "echo", &json!({"message": "m"}));
+    assert_eq!(reply.status, 503, "{reply:?}");
+    let retry_after: u64 = reply
+        .header("retry-after")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("a numeric Retry-After: {reply:?}"));
+    assert!((1..=10).contains(&retry_after), "{reply:?}");
+    assert!(detail_text(&reply).contains("not found"), "{reply:?}");
+    assert_clean_error_body(&reply);
+    let (health, _) = get(&proxy.url("/healthz")).expect("healthz answers");
+    assert_eq!(health, 200);
+    let (ready, _) = get(&proxy.url("/readyz")).expect("readyz answers");
+    assert_eq!(ready, 503);
+}
