@@ -155,7 +155,14 @@ fn tool_and_json_rpc_errors_get_honest_status_codes() {
 
 #[test]
 fn a_call_over_the_timeout_is_504_and_the_next_call_works() {
-    let proxy = errors_proxy(&["--call-timeout", "1"]);
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let tap = scratch.path().join("upstream-stdin.jsonl");
+    let proxy = start(
+        &["--api-key", KEY, "--call-timeout", "1"],
+        &tapped_upstream(&tap),
+        &[],
+    );
+    wait_ready(&proxy);
 
     let started = Instant::now();
     let late = call(&proxy, "sleeps", &json!({"message": "slow"}));
@@ -167,6 +174,10 @@ fn a_call_over_the_timeout_is_504_and_the_next_call_works() {
     );
     assert!(detail_text(&late).contains("did not answer within 1s"));
     assert_clean_error_body(&late);
+    // The upstream is told to stop working on it, not left to finish.
+    wait_until(Duration::from_secs(5), || {
+        tapped_text(&tap).contains(r#""method":"notifications/cancelled""#)
+    });
 
     // At once, while the fixture is still sleeping on the first call.
     let started = Instant::now();
@@ -416,6 +427,27 @@ fn key_order_reaches_the_upstream_unchanged() {
     assert!(
         tapped.contains(body),
         "keys reached the upstream in another order:\n sent: {body}\n got:  {tapped}"
+    );
+}
+
+/// Needs serde_json's `arbitrary_precision` in the generated crate: without
+/// it an integer past 64 bits is parsed as the nearest double. (That feature
+/// also changes how numbers inside rmcp's untagged and flattened JSON-RPC
+/// types deserialize, so it needs its own review before it is turned on.)
+#[test]
+#[ignore = "integers past 64 bits reach the upstream as the nearest double"]
+fn integers_past_64_bits_reach_the_upstream_unchanged() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let tap = scratch.path().join("upstream-stdin.jsonl");
+    let proxy = start(&["--api-key", KEY], &tapped_upstream(&tap), &[]);
+    wait_ready(&proxy);
+    let body = r#"{"id":123456789012345678901234567890,"message":"wide"}"#;
+    let reply = post_raw(&proxy.url("/echo"), body, Some(KEY));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let tapped = tapped_text(&tap);
+    assert!(
+        tapped.contains(body),
+        "the number changed on the way:\n sent: {body}\n got:  {tapped}"
     );
 }
 
