@@ -338,3 +338,82 @@ fn a_generated_crate_builds_outside_the_workspace() {
         .unwrap();
     assert!(output.status.success(), "{}", text(&output));
 }
+
+/// Builds a generated crate outside the workspace (sharing its compiled
+/// dependencies and lock file) and returns its binary.
+fn build_outside(crate_dir: &Path, name: &str) -> std::path::PathBuf {
+    std::fs::copy(
+        workspace_root().join("Cargo.lock"),
+        crate_dir.join("Cargo.lock"),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    // Not RUSTFLAGS=-D warnings: that would rebuild every dependency.
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("warning"),
+        "generated code compiles without warnings: {}",
+        text(&output)
+    );
+    target_dir().join("debug").join(name)
+}
+
+#[test]
+fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let fixture = fixture.to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+
+    let empty = out.path().join("zero-tools-proxy");
+    let output = mcpo_gen(&["--quiet", "--out", empty.to_str().unwrap(), "--", fixture]);
+    assert!(output.status.success(), "{}", text(&output));
+
+    let many = out.path().join("thousand-tools-proxy");
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--out",
+        many.to_str().unwrap(),
+        "--",
+        fixture,
+        "--generate-tools",
+        "1000",
+        "--page-size",
+        "100",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let lock = std::fs::read_to_string(many.join("mcp.lock.json")).unwrap();
+    assert_eq!(lock.matches("\"sha256\"").count(), 1000, "all pages were read");
+
+    let empty_binary = build_outside(&empty, "zero-tools-proxy");
+    let proxy = start_proxy(&empty_binary, &[]);
+    wait_ready(&proxy);
+    let (status, document) = get(&proxy.url("/openapi.json")).unwrap();
+    assert_eq!(status, 200);
+    let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+    let tool_paths = document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|path| !matches!(path.as_str(), "/healthz" | "/readyz"))
+        .count();
+    assert_eq!(tool_paths, 0, "{}", document["paths"]);
+    drop(proxy);
+
+    let many_binary = build_outside(&many, "thousand-tools-proxy");
+    let proxy = start_proxy(&many_binary, &[]);
+    wait_ready(&proxy);
+    for tool in ["tool_0000", "tool_0999"] {
+        let reply = post_json(
+            &proxy.url(&format!("/{tool}")),
+            &serde_json::json!({"value": tool}),
+            None,
+        );
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.body["value"], tool, "{reply:?}");
+    }
+}

@@ -527,64 +527,62 @@ pub enum UnionsInputValue {
 /// `POST /a.b`: calls the MCP tool `a.b`.
 ///
 /// Tool and property names that are not Rust identifiers or collide after case conversion.
-pub async fn a_b(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn a_b(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<ABInput, serde_json::Value>("a.b", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<ABInput, serde_json::Value>("a.b", request)
 }
 /// `POST /additional_properties`: calls the MCP tool `additional_properties`.
 ///
 /// additionalProperties true / false / schema, patternProperties.
-pub async fn additional_properties(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn additional_properties(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             AdditionalPropertiesInput,
             serde_json::Value,
         >("additional_properties", request)
-        .await
 }
 /// `POST /any_values`: calls the MCP tool `any_values`.
 ///
 /// Properties with `{}` and `true` schemas.
-pub async fn any_values(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn any_values(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<AnyValuesInput, serde_json::Value>("any_values", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<AnyValuesInput, serde_json::Value>("any_values", request)
 }
 /// `POST /constraints`: calls the MCP tool `constraints`.
 ///
 /// Numeric and string constraints (enforced by validation, not by the types).
-pub async fn constraints(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn constraints(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<ConstraintsInput, serde_json::Value>("constraints", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<ConstraintsInput, serde_json::Value>("constraints", request)
 }
 /// `POST /defaults_and_formats`: calls the MCP tool `defaults_and_formats`.
 ///
 /// Defaults and string formats.
-pub async fn defaults_and_formats(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn defaults_and_formats(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             DefaultsAndFormatsInput,
             serde_json::Value,
         >("defaults_and_formats", request)
-        .await
 }
 /// `POST /defs_and_refs`: calls the MCP tool `defs_and_refs`.
 ///
 /// $defs with refs between defs, a recursive tree and a reference to the root.
-pub async fn defs_and_refs(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn defs_and_refs(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<DefsAndRefsInput, serde_json::Value>("defs_and_refs", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<DefsAndRefsInput, serde_json::Value>("defs_and_refs", request)
 }
 /// `POST /docs`: calls the MCP tool `docs`.
 ///
@@ -596,183 +594,183 @@ pub async fn defs_and_refs(
 /// # A heading
 ///
 /// This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line. This sentence is part of a very long description that keeps going so that generators, OpenAPI renderers and doc comments see text far longer than one line.
-pub async fn docs(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn docs(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<DocsInput, serde_json::Value>("docs", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<DocsInput, serde_json::Value>("docs", request)
 }
 /// `POST /draft07_definitions`: calls the MCP tool `draft07_definitions`.
 ///
 /// A draft-07 schema: `definitions`, array-form `items`, `$schema`.
-pub async fn draft07_definitions(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn draft07_definitions(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             Draft07DefinitionsInput,
             serde_json::Value,
         >("draft07_definitions", request)
-        .await
 }
 /// `POST /draft07_only`: calls the MCP tool `draft07_only`.
 ///
 /// The input schema is only a `$schema` (some published servers send this).
-pub async fn draft07_only(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn draft07_only(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             serde_json::Map<String, serde_json::Value>,
             serde_json::Value,
         >("draft07_only", request)
-        .await
 }
 /// `POST /empty_schema`: calls the MCP tool `empty_schema`.
 ///
 /// An empty input schema `{}`: accepts any arguments.
-pub async fn empty_schema(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn empty_schema(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             serde_json::Map<String, serde_json::Value>,
             serde_json::Value,
         >("empty_schema", request)
-        .await
 }
 /// `POST /enums`: calls the MCP tool `enums`.
 ///
 /// String and integer enums, const, nullable enum.
-pub async fn enums(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn enums(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<EnumsInput, serde_json::Value>("enums", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<EnumsInput, serde_json::Value>("enums", request)
 }
 /// `POST /get-time`: calls the MCP tool `get-time`.
 ///
 /// Echoes its arguments; its outputSchema makes the result typed (`structuredContent`).
-pub async fn get_time(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_time(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GetTimeInput, GetTimeOutput>("get-time", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GetTimeInput, GetTimeOutput>("get-time", request)
 }
 /// `POST /get_time`: calls the MCP tool `get_time`.
 ///
 /// Collides with `get-time` after case conversion.
-pub async fn get_time_2(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_time_2(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GetTime2Input, serde_json::Value>("get_time", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GetTime2Input, serde_json::Value>("get_time", request)
 }
 /// `POST /match`: calls the MCP tool `match`.
 ///
 /// A tool whose name is a Rust keyword.
-pub async fn r#match(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn r#match(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<MatchInput, serde_json::Value>("match", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<MatchInput, serde_json::Value>("match", request)
 }
 /// `POST /m%C3%A9t%C3%A9o`: calls the MCP tool `météo`.
 ///
 /// A tool whose name is not ASCII.
-pub async fn m_u00e9_t_u00e9_o(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn m_u00e9_t_u00e9_o(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<MU00e9TU00e9OInput, serde_json::Value>("météo", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<MU00e9TU00e9OInput, serde_json::Value>("météo", request)
 }
 /// `POST /nested_objects`: calls the MCP tool `nested_objects`.
 ///
 /// Nested objects and arrays of objects.
-pub async fn nested_objects(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn nested_objects(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<NestedObjectsInput, serde_json::Value>("nested_objects", request)
-        .await
 }
 /// `POST /nullable`: calls the MCP tool `nullable`.
 ///
 /// Nullable fields, both spellings, required and optional.
-pub async fn nullable(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn nullable(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<NullableInput, serde_json::Value>("nullable", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<NullableInput, serde_json::Value>("nullable", request)
 }
 /// `POST /root_all_of`: calls the MCP tool `root_all_of`.
 ///
 /// A root made of `allOf` parts.
-pub async fn root_all_of(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn root_all_of(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<RootAllOfInput, serde_json::Value>("root_all_of", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<RootAllOfInput, serde_json::Value>("root_all_of", request)
 }
 /// `POST /root_union`: calls the MCP tool `root_union`.
 ///
 /// A root object whose properties are alternatives (`oneOf` of `required` sets).
-pub async fn root_union(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn root_union(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<RootUnionInput, serde_json::Value>("root_union", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<RootUnionInput, serde_json::Value>("root_union", request)
 }
 /// `POST /structured`: calls the MCP tool `structured`.
 ///
 /// Typed output with nested objects, arrays and an enum.
-pub async fn structured(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn structured(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<StructuredInput, StructuredOutput>("structured", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<StructuredInput, StructuredOutput>("structured", request)
 }
 /// `POST /tuples`: calls the MCP tool `tuples`.
 ///
 /// prefixItems tuples, closed and open.
-pub async fn tuples(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn tuples(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<TuplesInput, serde_json::Value>("tuples", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<TuplesInput, serde_json::Value>("tuples", request)
 }
 /// `POST /unions`: calls the MCP tool `unions`.
 ///
 /// oneOf / anyOf / allOf.
-pub async fn unions(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn unions(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<UnionsInput, serde_json::Value>("unions", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<UnionsInput, serde_json::Value>("unions", request)
 }
-/// Every tool route, mounted by the runtime under `--root-path`.
+/// Every tool route (`POST path` -> handler), mounted by the runtime
+/// under `--root-path`.
 pub fn router() -> axum::Router<crate::runtime::App> {
-    axum::Router::new()
-        .route("/a.b", axum::routing::post(a_b))
-        .route("/additional_properties", axum::routing::post(additional_properties))
-        .route("/any_values", axum::routing::post(any_values))
-        .route("/constraints", axum::routing::post(constraints))
-        .route("/defaults_and_formats", axum::routing::post(defaults_and_formats))
-        .route("/defs_and_refs", axum::routing::post(defs_and_refs))
-        .route("/docs", axum::routing::post(docs))
-        .route("/draft07_definitions", axum::routing::post(draft07_definitions))
-        .route("/draft07_only", axum::routing::post(draft07_only))
-        .route("/empty_schema", axum::routing::post(empty_schema))
-        .route("/enums", axum::routing::post(enums))
-        .route("/get-time", axum::routing::post(get_time))
-        .route("/get_time", axum::routing::post(get_time_2))
-        .route("/match", axum::routing::post(r#match))
-        .route("/m%C3%A9t%C3%A9o", axum::routing::post(m_u00e9_t_u00e9_o))
-        .route("/nested_objects", axum::routing::post(nested_objects))
-        .route("/nullable", axum::routing::post(nullable))
-        .route("/root_all_of", axum::routing::post(root_all_of))
-        .route("/root_union", axum::routing::post(root_union))
-        .route("/structured", axum::routing::post(structured))
-        .route("/tuples", axum::routing::post(tuples))
-        .route("/unions", axum::routing::post(unions))
+    crate::runtime::tool_router(
+        &[
+            ("/a.b", a_b),
+            ("/additional_properties", additional_properties),
+            ("/any_values", any_values),
+            ("/constraints", constraints),
+            ("/defaults_and_formats", defaults_and_formats),
+            ("/defs_and_refs", defs_and_refs),
+            ("/docs", docs),
+            ("/draft07_definitions", draft07_definitions),
+            ("/draft07_only", draft07_only),
+            ("/empty_schema", empty_schema),
+            ("/enums", enums),
+            ("/get-time", get_time),
+            ("/get_time", get_time_2),
+            ("/match", r#match),
+            ("/m%C3%A9t%C3%A9o", m_u00e9_t_u00e9_o),
+            ("/nested_objects", nested_objects),
+            ("/nullable", nullable),
+            ("/root_all_of", root_all_of),
+            ("/root_union", root_union),
+            ("/structured", structured),
+            ("/tuples", tuples),
+            ("/unions", unions),
+        ],
+    )
 }

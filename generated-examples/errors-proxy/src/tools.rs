@@ -109,216 +109,198 @@ pub struct SleepsInput {
 /// `POST /crashes`: calls the MCP tool `crashes`.
 ///
 /// Kills the server process (exit code 1) without answering (respawn tests).
-pub async fn crashes(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn crashes(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<CrashesInput, serde_json::Value>("crashes", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<CrashesInput, serde_json::Value>("crashes", request)
 }
 /// `POST /echo`: calls the MCP tool `echo`.
 ///
 /// Returns its arguments exactly as received, as one JSON text block.
-pub async fn echo(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn echo(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<EchoInput, serde_json::Value>("echo", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<EchoInput, serde_json::Value>("echo", request)
 }
 /// `POST /echo_structured`: calls the MCP tool `echo_structured`.
 ///
 /// Like `echo`, but declares an outputSchema, so the arguments also come back as structuredContent.
-pub async fn echo_structured(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn echo_structured(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             EchoStructuredInput,
             EchoStructuredOutput,
         >("echo_structured", request)
-        .await
 }
 /// `POST /fails_with_internal_error`: calls the MCP tool `fails_with_internal_error`.
 ///
 /// Always answers with JSON-RPC error -32603 (internal error), with error data.
-pub async fn fails_with_internal_error(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn fails_with_internal_error(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             FailsWithInternalErrorInput,
             serde_json::Value,
         >("fails_with_internal_error", request)
-        .await
 }
 /// `POST /fails_with_invalid_params`: calls the MCP tool `fails_with_invalid_params`.
 ///
 /// Always answers with JSON-RPC error -32602 (invalid params).
-pub async fn fails_with_invalid_params(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn fails_with_invalid_params(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             FailsWithInvalidParamsInput,
             serde_json::Value,
         >("fails_with_invalid_params", request)
-        .await
 }
 /// `POST /fails_with_is_error`: calls the MCP tool `fails_with_is_error`.
 ///
 /// Always answers with an isError result whose text explains the failure.
-pub async fn fails_with_is_error(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn fails_with_is_error(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             FailsWithIsErrorInput,
             serde_json::Value,
         >("fails_with_is_error", request)
-        .await
 }
 /// `POST /fails_with_method_not_found`: calls the MCP tool `fails_with_method_not_found`.
 ///
 /// Always answers with JSON-RPC error -32601 (method not found).
-pub async fn fails_with_method_not_found(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn fails_with_method_not_found(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             FailsWithMethodNotFoundInput,
             serde_json::Value,
         >("fails_with_method_not_found", request)
-        .await
 }
 /// `POST /returns_audio`: calls the MCP tool `returns_audio`.
 ///
 /// Returns one audio block (an empty WAV).
-pub async fn returns_audio(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn returns_audio(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<ReturnsAudioInput, serde_json::Value>("returns_audio", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<ReturnsAudioInput, serde_json::Value>("returns_audio", request)
 }
 /// `POST /returns_embedded_resource`: calls the MCP tool `returns_embedded_resource`.
 ///
 /// Returns one embedded text resource and one embedded blob resource.
-pub async fn returns_embedded_resource(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn returns_embedded_resource(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ReturnsEmbeddedResourceInput,
             serde_json::Value,
         >("returns_embedded_resource", request)
-        .await
 }
 /// `POST /returns_image`: calls the MCP tool `returns_image`.
 ///
 /// Returns one image block (a 1x1 PNG).
-pub async fn returns_image(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn returns_image(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<ReturnsImageInput, serde_json::Value>("returns_image", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<ReturnsImageInput, serde_json::Value>("returns_image", request)
 }
 /// `POST /returns_many_blocks`: calls the MCP tool `returns_many_blocks`.
 ///
 /// Returns text, image, audio, resource_link and embedded resource blocks in one result.
-pub async fn returns_many_blocks(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn returns_many_blocks(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ReturnsManyBlocksInput,
             serde_json::Value,
         >("returns_many_blocks", request)
-        .await
 }
 /// `POST /returns_no_content`: calls the MCP tool `returns_no_content`.
 ///
 /// Returns a successful result with an empty content list.
-pub async fn returns_no_content(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn returns_no_content(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ReturnsNoContentInput,
             serde_json::Value,
         >("returns_no_content", request)
-        .await
 }
 /// `POST /returns_resource_link`: calls the MCP tool `returns_resource_link`.
 ///
 /// Returns one resource_link block.
-pub async fn returns_resource_link(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn returns_resource_link(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ReturnsResourceLinkInput,
             serde_json::Value,
         >("returns_resource_link", request)
-        .await
 }
 /// `POST /returns_structured`: calls the MCP tool `returns_structured`.
 ///
 /// Returns structuredContent matching its outputSchema, plus a text block.
-pub async fn returns_structured(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn returns_structured(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ReturnsStructuredInput,
             ReturnsStructuredOutput,
         >("returns_structured", request)
-        .await
 }
 /// `POST /returns_text`: calls the MCP tool `returns_text`.
 ///
 /// Returns one text block that is not JSON.
-pub async fn returns_text(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn returns_text(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<ReturnsTextInput, serde_json::Value>("returns_text", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<ReturnsTextInput, serde_json::Value>("returns_text", request)
 }
 /// `POST /sleeps`: calls the MCP tool `sleeps`.
 ///
 /// Waits 3 seconds, then echoes its arguments (timeout tests).
-pub async fn sleeps(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn sleeps(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<SleepsInput, serde_json::Value>("sleeps", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<SleepsInput, serde_json::Value>("sleeps", request)
 }
-/// Every tool route, mounted by the runtime under `--root-path`.
+/// Every tool route (`POST path` -> handler), mounted by the runtime
+/// under `--root-path`.
 pub fn router() -> axum::Router<crate::runtime::App> {
-    axum::Router::new()
-        .route("/crashes", axum::routing::post(crashes))
-        .route("/echo", axum::routing::post(echo))
-        .route("/echo_structured", axum::routing::post(echo_structured))
-        .route(
-            "/fails_with_internal_error",
-            axum::routing::post(fails_with_internal_error),
-        )
-        .route(
-            "/fails_with_invalid_params",
-            axum::routing::post(fails_with_invalid_params),
-        )
-        .route("/fails_with_is_error", axum::routing::post(fails_with_is_error))
-        .route(
-            "/fails_with_method_not_found",
-            axum::routing::post(fails_with_method_not_found),
-        )
-        .route("/returns_audio", axum::routing::post(returns_audio))
-        .route(
-            "/returns_embedded_resource",
-            axum::routing::post(returns_embedded_resource),
-        )
-        .route("/returns_image", axum::routing::post(returns_image))
-        .route("/returns_many_blocks", axum::routing::post(returns_many_blocks))
-        .route("/returns_no_content", axum::routing::post(returns_no_content))
-        .route("/returns_resource_link", axum::routing::post(returns_resource_link))
-        .route("/returns_structured", axum::routing::post(returns_structured))
-        .route("/returns_text", axum::routing::post(returns_text))
-        .route("/sleeps", axum::routing::post(sleeps))
+    crate::runtime::tool_router(
+        &[
+            ("/crashes", crashes),
+            ("/echo", echo),
+            ("/echo_structured", echo_structured),
+            ("/fails_with_internal_error", fails_with_internal_error),
+            ("/fails_with_invalid_params", fails_with_invalid_params),
+            ("/fails_with_is_error", fails_with_is_error),
+            ("/fails_with_method_not_found", fails_with_method_not_found),
+            ("/returns_audio", returns_audio),
+            ("/returns_embedded_resource", returns_embedded_resource),
+            ("/returns_image", returns_image),
+            ("/returns_many_blocks", returns_many_blocks),
+            ("/returns_no_content", returns_no_content),
+            ("/returns_resource_link", returns_resource_link),
+            ("/returns_structured", returns_structured),
+            ("/returns_text", returns_text),
+            ("/sleeps", sleeps),
+        ],
+    )
 }

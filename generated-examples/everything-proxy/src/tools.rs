@@ -167,180 +167,165 @@ pub struct TriggerLongRunningOperationInput {
 /// `POST /echo`: calls the MCP tool `echo`.
 ///
 /// Echoes back the input string
-pub async fn echo(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn echo(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<EchoInput, serde_json::Value>("echo", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<EchoInput, serde_json::Value>("echo", request)
 }
 /// `POST /get-annotated-message`: calls the MCP tool `get-annotated-message`.
 ///
 /// Demonstrates how annotations can be used to provide metadata about content.
-pub async fn get_annotated_message(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_annotated_message(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             GetAnnotatedMessageInput,
             serde_json::Value,
         >("get-annotated-message", request)
-        .await
 }
 /// `POST /get-env`: calls the MCP tool `get-env`.
 ///
 /// Returns all environment variables, helpful for debugging MCP server configuration
-pub async fn get_env(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_env(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GetEnvInput, serde_json::Value>("get-env", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GetEnvInput, serde_json::Value>("get-env", request)
 }
 /// `POST /get-resource-links`: calls the MCP tool `get-resource-links`.
 ///
 /// Returns up to ten resource links that reference different types of resources
-pub async fn get_resource_links(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_resource_links(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             GetResourceLinksInput,
             serde_json::Value,
         >("get-resource-links", request)
-        .await
 }
 /// `POST /get-resource-reference`: calls the MCP tool `get-resource-reference`.
 ///
 /// Returns a resource reference that can be used by MCP clients
-pub async fn get_resource_reference(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_resource_reference(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             GetResourceReferenceInput,
             serde_json::Value,
         >("get-resource-reference", request)
-        .await
 }
 /// `POST /get-structured-content`: calls the MCP tool `get-structured-content`.
 ///
 /// Returns structured content along with an output schema for client data validation
-pub async fn get_structured_content(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_structured_content(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             GetStructuredContentInput,
             GetStructuredContentOutput,
         >("get-structured-content", request)
-        .await
 }
 /// `POST /get-sum`: calls the MCP tool `get-sum`.
 ///
 /// Returns the sum of two numbers
-pub async fn get_sum(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_sum(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GetSumInput, serde_json::Value>("get-sum", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GetSumInput, serde_json::Value>("get-sum", request)
 }
 /// `POST /get-tiny-image`: calls the MCP tool `get-tiny-image`.
 ///
 /// Returns a tiny MCP logo image.
-pub async fn get_tiny_image(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_tiny_image(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<GetTinyImageInput, serde_json::Value>("get-tiny-image", request)
-        .await
 }
 /// `POST /gzip-file-as-resource`: calls the MCP tool `gzip-file-as-resource`.
 ///
 /// Compresses a single file using gzip compression. Depending upon the selected output type, returns either the compressed data as a gzipped resource or a resource link, allowing it to be downloaded in a subsequent request during the current session.
-pub async fn gzip_file_as_resource(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn gzip_file_as_resource(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             GzipFileAsResourceInput,
             serde_json::Value,
         >("gzip-file-as-resource", request)
-        .await
 }
 /// `POST /simulate-research-query`: calls the MCP tool `simulate-research-query`.
 ///
 /// Simulates a deep research operation that gathers, analyzes, and synthesizes information. Demonstrates MCP task-based operations with progress through multiple stages. If 'ambiguous' is true and client supports elicitation, sends an elicitation request for clarification.
-pub async fn simulate_research_query(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn simulate_research_query(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             SimulateResearchQueryInput,
             serde_json::Value,
         >("simulate-research-query", request)
-        .await
 }
 /// `POST /toggle-simulated-logging`: calls the MCP tool `toggle-simulated-logging`.
 ///
 /// Toggles simulated, random-leveled logging on or off.
-pub async fn toggle_simulated_logging(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn toggle_simulated_logging(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ToggleSimulatedLoggingInput,
             serde_json::Value,
         >("toggle-simulated-logging", request)
-        .await
 }
 /// `POST /toggle-subscriber-updates`: calls the MCP tool `toggle-subscriber-updates`.
 ///
 /// Toggles simulated resource subscription updates on or off.
-pub async fn toggle_subscriber_updates(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn toggle_subscriber_updates(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ToggleSubscriberUpdatesInput,
             serde_json::Value,
         >("toggle-subscriber-updates", request)
-        .await
 }
 /// `POST /trigger-long-running-operation`: calls the MCP tool `trigger-long-running-operation`.
 ///
 /// Demonstrates a long running operation with progress updates.
-pub async fn trigger_long_running_operation(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn trigger_long_running_operation(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             TriggerLongRunningOperationInput,
             serde_json::Value,
         >("trigger-long-running-operation", request)
-        .await
 }
-/// Every tool route, mounted by the runtime under `--root-path`.
+/// Every tool route (`POST path` -> handler), mounted by the runtime
+/// under `--root-path`.
 pub fn router() -> axum::Router<crate::runtime::App> {
-    axum::Router::new()
-        .route("/echo", axum::routing::post(echo))
-        .route("/get-annotated-message", axum::routing::post(get_annotated_message))
-        .route("/get-env", axum::routing::post(get_env))
-        .route("/get-resource-links", axum::routing::post(get_resource_links))
-        .route("/get-resource-reference", axum::routing::post(get_resource_reference))
-        .route("/get-structured-content", axum::routing::post(get_structured_content))
-        .route("/get-sum", axum::routing::post(get_sum))
-        .route("/get-tiny-image", axum::routing::post(get_tiny_image))
-        .route("/gzip-file-as-resource", axum::routing::post(gzip_file_as_resource))
-        .route("/simulate-research-query", axum::routing::post(simulate_research_query))
-        .route(
-            "/toggle-simulated-logging",
-            axum::routing::post(toggle_simulated_logging),
-        )
-        .route(
-            "/toggle-subscriber-updates",
-            axum::routing::post(toggle_subscriber_updates),
-        )
-        .route(
-            "/trigger-long-running-operation",
-            axum::routing::post(trigger_long_running_operation),
-        )
+    crate::runtime::tool_router(
+        &[
+            ("/echo", echo),
+            ("/get-annotated-message", get_annotated_message),
+            ("/get-env", get_env),
+            ("/get-resource-links", get_resource_links),
+            ("/get-resource-reference", get_resource_reference),
+            ("/get-structured-content", get_structured_content),
+            ("/get-sum", get_sum),
+            ("/get-tiny-image", get_tiny_image),
+            ("/gzip-file-as-resource", gzip_file_as_resource),
+            ("/simulate-research-query", simulate_research_query),
+            ("/toggle-simulated-logging", toggle_simulated_logging),
+            ("/toggle-subscriber-updates", toggle_subscriber_updates),
+            ("/trigger-long-running-operation", trigger_long_running_operation),
+        ],
+    )
 }

@@ -44,13 +44,14 @@ pub struct FetchInput {
 /// Fetches a URL from the internet and optionally extracts its contents as markdown.
 ///
 /// Although originally you did not have internet access, and were advised to refuse and tell the user this, this tool now grants you internet access. Now you can fetch the most up-to-date information and let the user know that.
-pub async fn fetch(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn fetch(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<FetchInput, serde_json::Value>("fetch", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<FetchInput, serde_json::Value>("fetch", request)
 }
-/// Every tool route, mounted by the runtime under `--root-path`.
+/// Every tool route (`POST path` -> handler), mounted by the runtime
+/// under `--root-path`.
 pub fn router() -> axum::Router<crate::runtime::App> {
-    axum::Router::new().route("/fetch", axum::routing::post(fetch))
+    crate::runtime::tool_router(&[("/fetch", fetch)])
 }

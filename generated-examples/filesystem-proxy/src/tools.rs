@@ -258,170 +258,160 @@ pub struct WriteFileOutput {
 /// `POST /create_directory`: calls the MCP tool `create_directory`.
 ///
 /// Create a new directory or ensure a directory exists. Can create multiple nested directories in one operation. If the directory already exists, this operation will succeed silently. Perfect for setting up directory structures for projects or ensuring required paths exist. Only works within allowed directories.
-pub async fn create_directory(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn create_directory(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             CreateDirectoryInput,
             CreateDirectoryOutput,
         >("create_directory", request)
-        .await
 }
 /// `POST /directory_tree`: calls the MCP tool `directory_tree`.
 ///
 /// Get a recursive tree view of files and directories as a JSON structure. Each entry includes 'name', 'type' (file/directory), and 'children' for directories. Files have no children array, while directories always have a children array (which may be empty). The output is formatted with 2-space indentation for readability. Only works within allowed directories.
-pub async fn directory_tree(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn directory_tree(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<DirectoryTreeInput, DirectoryTreeOutput>("directory_tree", request)
-        .await
 }
 /// `POST /edit_file`: calls the MCP tool `edit_file`.
 ///
 /// Make line-based edits to a text file. Each edit replaces exact line sequences with new content. Returns a git-style diff showing the changes made. Only works within allowed directories.
-pub async fn edit_file(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn edit_file(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<EditFileInput, EditFileOutput>("edit_file", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<EditFileInput, EditFileOutput>("edit_file", request)
 }
 /// `POST /get_file_info`: calls the MCP tool `get_file_info`.
 ///
 /// Retrieve detailed metadata about a file or directory. Returns comprehensive information including size, creation time, last modified time, permissions, and type. This tool is perfect for understanding file characteristics without reading the actual content. Only works within allowed directories.
-pub async fn get_file_info(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_file_info(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GetFileInfoInput, GetFileInfoOutput>("get_file_info", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GetFileInfoInput, GetFileInfoOutput>("get_file_info", request)
 }
 /// `POST /list_allowed_directories`: calls the MCP tool `list_allowed_directories`.
 ///
 /// Returns the list of directories that this server is allowed to access. Subdirectories within these allowed directories are also accessible. Use this to understand which directories and their nested paths are available before trying to access files.
-pub async fn list_allowed_directories(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn list_allowed_directories(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ListAllowedDirectoriesInput,
             ListAllowedDirectoriesOutput,
         >("list_allowed_directories", request)
-        .await
 }
 /// `POST /list_directory`: calls the MCP tool `list_directory`.
 ///
 /// Get a detailed listing of all files and directories in a specified path. Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes. This tool is essential for understanding directory structure and finding specific files within a directory. Only works within allowed directories.
-pub async fn list_directory(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn list_directory(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<ListDirectoryInput, ListDirectoryOutput>("list_directory", request)
-        .await
 }
 /// `POST /list_directory_with_sizes`: calls the MCP tool `list_directory_with_sizes`.
 ///
 /// Get a detailed listing of all files and directories in a specified path, including sizes. Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes. This tool is useful for understanding directory structure and finding specific files within a directory. Only works within allowed directories.
-pub async fn list_directory_with_sizes(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn list_directory_with_sizes(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ListDirectoryWithSizesInput,
             ListDirectoryWithSizesOutput,
         >("list_directory_with_sizes", request)
-        .await
 }
 /// `POST /move_file`: calls the MCP tool `move_file`.
 ///
 /// Move or rename files and directories. Can move files between directories and rename them in a single operation. If the destination exists, the operation will fail. Works across different directories and can be used for simple renaming within the same directory. Both source and destination must be within allowed directories.
-pub async fn move_file(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn move_file(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<MoveFileInput, MoveFileOutput>("move_file", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<MoveFileInput, MoveFileOutput>("move_file", request)
 }
 /// `POST /read_file`: calls the MCP tool `read_file`.
 ///
 /// Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.
-pub async fn read_file(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn read_file(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<ReadFileInput, ReadFileOutput>("read_file", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<ReadFileInput, ReadFileOutput>("read_file", request)
 }
 /// `POST /read_media_file`: calls the MCP tool `read_media_file`.
 ///
 /// Read a file and return it as a base64-encoded content block with its MIME type. Image and audio files are returned as image/audio content; any other file type is returned as an embedded resource. Only works within allowed directories.
-pub async fn read_media_file(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn read_media_file(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<ReadMediaFileInput, ReadMediaFileOutput>("read_media_file", request)
-        .await
 }
 /// `POST /read_multiple_files`: calls the MCP tool `read_multiple_files`.
 ///
 /// Read the contents of multiple files simultaneously. This is more efficient than reading files one by one when you need to analyze or compare multiple files. Each file's content is returned with its path as a reference. Failed reads for individual files won't stop the entire operation. Only works within allowed directories.
-pub async fn read_multiple_files(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn read_multiple_files(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             ReadMultipleFilesInput,
             ReadMultipleFilesOutput,
         >("read_multiple_files", request)
-        .await
 }
 /// `POST /read_text_file`: calls the MCP tool `read_text_file`.
 ///
 /// Read the complete contents of a file from the file system as text. Handles various text encodings and provides detailed error messages if the file cannot be read. Use this tool when you need to examine the contents of a single file. Use the 'head' parameter to read only the first N lines of a file, or the 'tail' parameter to read only the last N lines of a file. Operates on the file as text regardless of extension. Only works within allowed directories.
-pub async fn read_text_file(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn read_text_file(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<ReadTextFileInput, ReadTextFileOutput>("read_text_file", request)
-        .await
 }
 /// `POST /search_files`: calls the MCP tool `search_files`.
 ///
 /// Recursively search for files and directories matching a pattern. The patterns should be glob-style patterns that match paths relative to the working directory. Use pattern like '*.ext' to match files in current directory, and '**/*.ext' to match files in all subdirectories. Returns full paths to all matching items. Great for finding files when you don't know their exact location. Only searches within allowed directories.
-pub async fn search_files(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn search_files(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<SearchFilesInput, SearchFilesOutput>("search_files", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<SearchFilesInput, SearchFilesOutput>("search_files", request)
 }
 /// `POST /write_file`: calls the MCP tool `write_file`.
 ///
 /// Create a new file or completely overwrite an existing file with new content. Use with caution as it will overwrite existing files without warning. Handles text content with proper encoding. Only works within allowed directories.
-pub async fn write_file(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn write_file(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<WriteFileInput, WriteFileOutput>("write_file", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<WriteFileInput, WriteFileOutput>("write_file", request)
 }
-/// Every tool route, mounted by the runtime under `--root-path`.
+/// Every tool route (`POST path` -> handler), mounted by the runtime
+/// under `--root-path`.
 pub fn router() -> axum::Router<crate::runtime::App> {
-    axum::Router::new()
-        .route("/create_directory", axum::routing::post(create_directory))
-        .route("/directory_tree", axum::routing::post(directory_tree))
-        .route("/edit_file", axum::routing::post(edit_file))
-        .route("/get_file_info", axum::routing::post(get_file_info))
-        .route(
-            "/list_allowed_directories",
-            axum::routing::post(list_allowed_directories),
-        )
-        .route("/list_directory", axum::routing::post(list_directory))
-        .route(
-            "/list_directory_with_sizes",
-            axum::routing::post(list_directory_with_sizes),
-        )
-        .route("/move_file", axum::routing::post(move_file))
-        .route("/read_file", axum::routing::post(read_file))
-        .route("/read_media_file", axum::routing::post(read_media_file))
-        .route("/read_multiple_files", axum::routing::post(read_multiple_files))
-        .route("/read_text_file", axum::routing::post(read_text_file))
-        .route("/search_files", axum::routing::post(search_files))
-        .route("/write_file", axum::routing::post(write_file))
+    crate::runtime::tool_router(
+        &[
+            ("/create_directory", create_directory),
+            ("/directory_tree", directory_tree),
+            ("/edit_file", edit_file),
+            ("/get_file_info", get_file_info),
+            ("/list_allowed_directories", list_allowed_directories),
+            ("/list_directory", list_directory),
+            ("/list_directory_with_sizes", list_directory_with_sizes),
+            ("/move_file", move_file),
+            ("/read_file", read_file),
+            ("/read_media_file", read_media_file),
+            ("/read_multiple_files", read_multiple_files),
+            ("/read_text_file", read_text_file),
+            ("/search_files", search_files),
+            ("/write_file", write_file),
+        ],
+    )
 }

@@ -174,133 +174,134 @@ pub struct GitStatusInput {
 /// `POST /git_add`: calls the MCP tool `git_add`.
 ///
 /// Adds file contents to the staging area
-pub async fn git_add(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_add(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitAddInput, serde_json::Value>("git_add", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitAddInput, serde_json::Value>("git_add", request)
 }
 /// `POST /git_branch`: calls the MCP tool `git_branch`.
 ///
 /// List Git branches
-pub async fn git_branch(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_branch(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitBranchInput, serde_json::Value>("git_branch", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitBranchInput, serde_json::Value>("git_branch", request)
 }
 /// `POST /git_checkout`: calls the MCP tool `git_checkout`.
 ///
 /// Switches branches
-pub async fn git_checkout(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_checkout(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitCheckoutInput, serde_json::Value>("git_checkout", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitCheckoutInput, serde_json::Value>("git_checkout", request)
 }
 /// `POST /git_commit`: calls the MCP tool `git_commit`.
 ///
 /// Records changes to the repository
-pub async fn git_commit(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_commit(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitCommitInput, serde_json::Value>("git_commit", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitCommitInput, serde_json::Value>("git_commit", request)
 }
 /// `POST /git_create_branch`: calls the MCP tool `git_create_branch`.
 ///
 /// Creates a new branch from an optional base branch
-pub async fn git_create_branch(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_create_branch(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             GitCreateBranchInput,
             serde_json::Value,
         >("git_create_branch", request)
-        .await
 }
 /// `POST /git_diff`: calls the MCP tool `git_diff`.
 ///
 /// Shows differences between branches or commits
-pub async fn git_diff(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_diff(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitDiffInput, serde_json::Value>("git_diff", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitDiffInput, serde_json::Value>("git_diff", request)
 }
 /// `POST /git_diff_staged`: calls the MCP tool `git_diff_staged`.
 ///
 /// Shows changes that are staged for commit
-pub async fn git_diff_staged(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_diff_staged(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<GitDiffStagedInput, serde_json::Value>("git_diff_staged", request)
-        .await
 }
 /// `POST /git_diff_unstaged`: calls the MCP tool `git_diff_unstaged`.
 ///
 /// Shows changes in the working directory that are not yet staged
-pub async fn git_diff_unstaged(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_diff_unstaged(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             GitDiffUnstagedInput,
             serde_json::Value,
         >("git_diff_unstaged", request)
-        .await
 }
 /// `POST /git_log`: calls the MCP tool `git_log`.
 ///
 /// Shows the commit logs
-pub async fn git_log(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_log(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitLogInput, serde_json::Value>("git_log", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitLogInput, serde_json::Value>("git_log", request)
 }
 /// `POST /git_reset`: calls the MCP tool `git_reset`.
 ///
 /// Unstages all staged changes
-pub async fn git_reset(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_reset(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitResetInput, serde_json::Value>("git_reset", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitResetInput, serde_json::Value>("git_reset", request)
 }
 /// `POST /git_show`: calls the MCP tool `git_show`.
 ///
 /// Shows the contents of a commit, or of a file or directory given as <revision>:<path>
-pub async fn git_show(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_show(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitShowInput, serde_json::Value>("git_show", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitShowInput, serde_json::Value>("git_show", request)
 }
 /// `POST /git_status`: calls the MCP tool `git_status`.
 ///
 /// Shows the working tree status
-pub async fn git_status(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn git_status(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<GitStatusInput, serde_json::Value>("git_status", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<GitStatusInput, serde_json::Value>("git_status", request)
 }
-/// Every tool route, mounted by the runtime under `--root-path`.
+/// Every tool route (`POST path` -> handler), mounted by the runtime
+/// under `--root-path`.
 pub fn router() -> axum::Router<crate::runtime::App> {
-    axum::Router::new()
-        .route("/git_add", axum::routing::post(git_add))
-        .route("/git_branch", axum::routing::post(git_branch))
-        .route("/git_checkout", axum::routing::post(git_checkout))
-        .route("/git_commit", axum::routing::post(git_commit))
-        .route("/git_create_branch", axum::routing::post(git_create_branch))
-        .route("/git_diff", axum::routing::post(git_diff))
-        .route("/git_diff_staged", axum::routing::post(git_diff_staged))
-        .route("/git_diff_unstaged", axum::routing::post(git_diff_unstaged))
-        .route("/git_log", axum::routing::post(git_log))
-        .route("/git_reset", axum::routing::post(git_reset))
-        .route("/git_show", axum::routing::post(git_show))
-        .route("/git_status", axum::routing::post(git_status))
+    crate::runtime::tool_router(
+        &[
+            ("/git_add", git_add),
+            ("/git_branch", git_branch),
+            ("/git_checkout", git_checkout),
+            ("/git_commit", git_commit),
+            ("/git_create_branch", git_create_branch),
+            ("/git_diff", git_diff),
+            ("/git_diff_staged", git_diff_staged),
+            ("/git_diff_unstaged", git_diff_unstaged),
+            ("/git_log", git_log),
+            ("/git_reset", git_reset),
+            ("/git_show", git_show),
+            ("/git_status", git_status),
+        ],
+    )
 }

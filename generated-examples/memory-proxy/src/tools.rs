@@ -255,118 +255,116 @@ pub struct SearchNodesOutputRelationsItem {
 /// `POST /add_observations`: calls the MCP tool `add_observations`.
 ///
 /// Add new observations to existing entities in the knowledge graph
-pub async fn add_observations(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn add_observations(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             AddObservationsInput,
             AddObservationsOutput,
         >("add_observations", request)
-        .await
 }
 /// `POST /create_entities`: calls the MCP tool `create_entities`.
 ///
 /// Create multiple new entities in the knowledge graph
-pub async fn create_entities(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn create_entities(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             CreateEntitiesInput,
             CreateEntitiesOutput,
         >("create_entities", request)
-        .await
 }
 /// `POST /create_relations`: calls the MCP tool `create_relations`.
 ///
 /// Create multiple new relations between entities in the knowledge graph. Relations should be in active voice
-pub async fn create_relations(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn create_relations(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             CreateRelationsInput,
             CreateRelationsOutput,
         >("create_relations", request)
-        .await
 }
 /// `POST /delete_entities`: calls the MCP tool `delete_entities`.
 ///
 /// Delete multiple entities and their associated relations from the knowledge graph
-pub async fn delete_entities(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn delete_entities(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             DeleteEntitiesInput,
             DeleteEntitiesOutput,
         >("delete_entities", request)
-        .await
 }
 /// `POST /delete_observations`: calls the MCP tool `delete_observations`.
 ///
 /// Delete specific observations from entities in the knowledge graph
-pub async fn delete_observations(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn delete_observations(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             DeleteObservationsInput,
             DeleteObservationsOutput,
         >("delete_observations", request)
-        .await
 }
 /// `POST /delete_relations`: calls the MCP tool `delete_relations`.
 ///
 /// Delete multiple relations from the knowledge graph
-pub async fn delete_relations(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn delete_relations(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             DeleteRelationsInput,
             DeleteRelationsOutput,
         >("delete_relations", request)
-        .await
 }
 /// `POST /open_nodes`: calls the MCP tool `open_nodes`.
 ///
 /// Open specific nodes in the knowledge graph by their names
-pub async fn open_nodes(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn open_nodes(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<OpenNodesInput, OpenNodesOutput>("open_nodes", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<OpenNodesInput, OpenNodesOutput>("open_nodes", request)
 }
 /// `POST /read_graph`: calls the MCP tool `read_graph`.
 ///
 /// Read the entire knowledge graph
-pub async fn read_graph(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn read_graph(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<ReadGraphInput, ReadGraphOutput>("read_graph", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<ReadGraphInput, ReadGraphOutput>("read_graph", request)
 }
 /// `POST /search_nodes`: calls the MCP tool `search_nodes`.
 ///
 /// Search for nodes in the knowledge graph based on a query
-pub async fn search_nodes(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn search_nodes(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<SearchNodesInput, SearchNodesOutput>("search_nodes", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<SearchNodesInput, SearchNodesOutput>("search_nodes", request)
 }
-/// Every tool route, mounted by the runtime under `--root-path`.
+/// Every tool route (`POST path` -> handler), mounted by the runtime
+/// under `--root-path`.
 pub fn router() -> axum::Router<crate::runtime::App> {
-    axum::Router::new()
-        .route("/add_observations", axum::routing::post(add_observations))
-        .route("/create_entities", axum::routing::post(create_entities))
-        .route("/create_relations", axum::routing::post(create_relations))
-        .route("/delete_entities", axum::routing::post(delete_entities))
-        .route("/delete_observations", axum::routing::post(delete_observations))
-        .route("/delete_relations", axum::routing::post(delete_relations))
-        .route("/open_nodes", axum::routing::post(open_nodes))
-        .route("/read_graph", axum::routing::post(read_graph))
-        .route("/search_nodes", axum::routing::post(search_nodes))
+    crate::runtime::tool_router(
+        &[
+            ("/add_observations", add_observations),
+            ("/create_entities", create_entities),
+            ("/create_relations", create_relations),
+            ("/delete_entities", delete_entities),
+            ("/delete_observations", delete_observations),
+            ("/delete_relations", delete_relations),
+            ("/open_nodes", open_nodes),
+            ("/read_graph", read_graph),
+            ("/search_nodes", search_nodes),
+        ],
+    )
 }

@@ -69,28 +69,28 @@ pub struct GetCurrentTimeOutput {
 /// `POST /convert_time`: calls the MCP tool `convert_time`.
 ///
 /// Convert time between timezones
-pub async fn convert_time(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn convert_time(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
-    app.call_tool::<ConvertTimeInput, ConvertTimeOutput>("convert_time", request).await
+) -> crate::runtime::ToolFuture {
+    app.call_tool::<ConvertTimeInput, ConvertTimeOutput>("convert_time", request)
 }
 /// `POST /get_current_time`: calls the MCP tool `get_current_time`.
 ///
 /// Get current time in a specific timezone
-pub async fn get_current_time(
-    axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+pub fn get_current_time(
+    app: crate::runtime::App,
     request: axum::extract::Request,
-) -> axum::response::Response {
+) -> crate::runtime::ToolFuture {
     app.call_tool::<
             GetCurrentTimeInput,
             GetCurrentTimeOutput,
         >("get_current_time", request)
-        .await
 }
-/// Every tool route, mounted by the runtime under `--root-path`.
+/// Every tool route (`POST path` -> handler), mounted by the runtime
+/// under `--root-path`.
 pub fn router() -> axum::Router<crate::runtime::App> {
-    axum::Router::new()
-        .route("/convert_time", axum::routing::post(convert_time))
-        .route("/get_current_time", axum::routing::post(get_current_time))
+    crate::runtime::tool_router(
+        &[("/convert_time", convert_time), ("/get_current_time", get_current_time)],
+    )
 }

@@ -44,15 +44,15 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
         let name = &tool.name;
         handlers.push(quote! {
             #doc
-            pub async fn #handler(
-                axum::extract::State(app): axum::extract::State<crate::runtime::App>,
+            pub fn #handler(
+                app: crate::runtime::App,
                 request: axum::extract::Request,
-            ) -> axum::response::Response {
-                app.call_tool::<#input, #output>(#name, request).await
+            ) -> crate::runtime::ToolFuture {
+                app.call_tool::<#input, #output>(#name, request)
             }
         });
         let route = tool_route(&tool.name);
-        routes.push(quote! { .route(#route, axum::routing::post(#handler)) });
+        routes.push(quote! { (#route, #handler) });
     }
 
     let module_doc = format!(
@@ -69,9 +69,10 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
 
         #(#handlers)*
 
-        /// Every tool route, mounted by the runtime under `--root-path`.
+        /// Every tool route (`POST path` -> handler), mounted by the runtime
+        /// under `--root-path`.
         pub fn router() -> axum::Router<crate::runtime::App> {
-            axum::Router::new() #(#routes)*
+            crate::runtime::tool_router(&[#(#routes),*])
         }
     };
     let syntax = syn::parse2::<syn::File>(file).map_err(|error| EmitError::InvalidRust {
@@ -87,10 +88,10 @@ mod tests {
     #[test]
     fn one_handler_and_route_per_tool_with_unique_names() {
         let text = render(&super::super::tests::sample_lock()).unwrap();
-        assert!(text.contains("pub async fn get_current_time("));
-        assert!(text.contains("pub async fn get_time("));
-        assert!(text.contains("pub async fn get_time_2("));
-        assert!(text.contains(".route(\"/get-time\", axum::routing::post(get_time"));
+        assert!(text.contains("pub fn get_current_time("));
+        assert!(text.contains("pub fn get_time("));
+        assert!(text.contains("pub fn get_time_2("));
+        assert!(text.contains("(\"/get-time\", get_time"), "{text}");
         assert!(text.contains("\"get_current_time\", request"));
         assert!(text.contains("pub fn router()"));
     }

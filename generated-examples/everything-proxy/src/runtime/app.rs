@@ -15,7 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rmcp::model::CallToolRequestParams;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::auth::ApiKeys;
@@ -53,17 +53,34 @@ impl App {
 
     /// Handles `POST {root}/{tool}`: `I` is the tool's typed input, `O` its
     /// typed output (`serde_json::Value` when it declares no outputSchema).
+    ///
+    /// The per-tool generic part is only two function pointers; the pipeline
+    /// itself is compiled once, so a crate with a thousand tools still
+    /// builds in well under a minute.
     #[allow(
         dead_code,
         reason = "a generated crate whose server has no tools never calls it"
     )]
-    pub async fn call_tool<I, O>(&self, tool: &'static str, request: Request) -> Response
+    pub fn call_tool<I, O>(self, tool: &'static str, request: Request) -> ToolFuture
     where
         I: DeserializeOwned,
-        O: DeserializeOwned + Serialize,
+        O: DeserializeOwned,
     {
+        let checks = TypedChecks {
+            input: check_input::<I>,
+            output: check_output::<O>,
+        };
+        Box::pin(async move { self.call_tool_erased(tool, request, checks).await })
+    }
+
+    async fn call_tool_erased(
+        &self,
+        tool: &'static str,
+        request: Request,
+        checks: TypedChecks,
+    ) -> Response {
         let started = std::time::Instant::now();
-        let response = match self.call_tool_checked::<I, O>(tool, request).await {
+        let response = match self.call_tool_checked(tool, request, checks).await {
             Ok(body) => (StatusCode::OK, Json(body)).into_response(),
             Err(error) => error.into_response(),
         };
@@ -76,15 +93,12 @@ impl App {
         response
     }
 
-    async fn call_tool_checked<I, O>(
+    async fn call_tool_checked(
         &self,
         tool: &'static str,
         request: Request,
-    ) -> Result<Value, ApiError>
-    where
-        I: DeserializeOwned,
-        O: DeserializeOwned,
-    {
+        checks: TypedChecks,
+    ) -> Result<Value, ApiError> {
         let state = &self.state;
         let (parts, body) = request.into_parts();
         state.api_keys.check(&parts.headers)?;
@@ -102,7 +116,7 @@ impl App {
             )]));
         }
         // Catches whatever the schema did not (or a schema that did not compile).
-        validate::deserialize_input::<I>(&arguments).map_err(ApiError::validation)?;
+        (checks.input)(&arguments).map_err(ApiError::validation)?;
         let Value::Object(arguments) = arguments else {
             return Err(ApiError::validation(Vec::new()));
         };
@@ -132,7 +146,7 @@ impl App {
         };
         match result::answer_for(result) {
             ToolAnswer::Structured(structured) => {
-                if let Err(error) = O::deserialize(&structured) {
+                if let Err(error) = (checks.output)(&structured) {
                     tracing::warn!(
                         tool,
                         %error,
@@ -147,6 +161,65 @@ impl App {
             }
         }
     }
+}
+
+/// What a generated tool handler returns: boxed, so that every route shares
+/// one handler type instead of instantiating axum's routing per tool.
+pub type ToolFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// A generated tool handler.
+pub type ToolHandler = fn(App, Request) -> ToolFuture;
+
+/// The router of the tool routes: `POST path` -> handler for each entry.
+pub fn tool_router(routes: &[(&'static str, ToolHandler)]) -> axum::Router<App> {
+    routes
+        .iter()
+        .fold(axum::Router::new(), |router, &(path, handler)| {
+            router.route(
+                path,
+                axum::routing::post(
+                    move |axum::extract::State(app): axum::extract::State<App>,
+                          request: Request| { handler(app, request) },
+                ),
+            )
+        })
+}
+
+/// A tool's typed checks as plain function pointers.
+struct TypedChecks {
+    input: fn(&Value) -> Result<(), Vec<ValidationIssue>>,
+    output: fn(&Value) -> Result<(), serde_json::Error>,
+}
+
+fn check_input<I: DeserializeOwned>(arguments: &Value) -> Result<(), Vec<ValidationIssue>> {
+    validate::deserialize_input::<I>(&integral_floats_as_integers(arguments)).map(drop)
+}
+
+/// JSON Schema counts `2.0` as an integer, and Python clients send it; the
+/// typed check reads it as `2` so that an `i64` field accepts what the schema
+/// accepts. Only this copy is changed: upstream gets the client's JSON.
+fn integral_floats_as_integers(value: &Value) -> Value {
+    match value {
+        Value::Number(number) if number.is_f64() => number
+            .as_f64()
+            .filter(|float| float.fract() == 0.0 && float.abs() < 9.0e15)
+            .map(|float| Value::from(float as i64))
+            .unwrap_or_else(|| value.clone()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(integral_floats_as_integers).collect())
+        }
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, field)| (key.clone(), integral_floats_as_integers(field)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn check_output<O: DeserializeOwned>(structured: &Value) -> Result<(), serde_json::Error> {
+    O::deserialize(structured).map(drop)
 }
 
 /// After refusing a body, at most this much more of it is read and thrown
@@ -228,6 +301,15 @@ fn parse_json_body(bytes: &[u8]) -> Result<Value, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_floats_read_as_integers_for_the_typed_check() {
+        let sent = serde_json::json!({"age": 2.0, "ratio": 2.5, "list": [1e2, 3], "huge": 1e300});
+        assert_eq!(
+            integral_floats_as_integers(&sent),
+            serde_json::json!({"age": 2, "ratio": 2.5, "list": [100, 3], "huge": 1e300})
+        );
+    }
     use serde_json::json;
 
     #[test]

@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser as _;
 
-pub use app::App;
+pub use app::{App, ToolFuture, tool_router};
 
 /// What `src/main.rs` hands to the runtime: the frozen lock and OpenAPI
 /// document (embedded with `include_str!`) and the generated tool routes.
