@@ -410,12 +410,9 @@ fn the_upstream_receives_exactly_what_the_client_sent() {
     assert_still_serving(&proxy, "the faithful echo");
 }
 
-/// Needs serde_json's `preserve_order` feature in the generated crate; it is
-/// off because turning it on in a workspace member would also turn it on for
-/// mcpo-gen under `cargo test --workspace`, whose canonical lock relies on
-/// `serde_json::Map` sorting keys.
+/// The generated crate's serde_json keeps key order (`preserve_order`);
+/// mcpo-gen sorts keys itself where its files must be canonical.
 #[test]
-#[ignore = "the generated crate reorders argument keys (serde_json without preserve_order)"]
 fn key_order_reaches_the_upstream_unchanged() {
     let scratch = tempfile::tempdir().expect("a temp dir");
     let tap = scratch.path().join("upstream-stdin.jsonl");

@@ -173,6 +173,9 @@ pub struct LockedTool {
 
 impl LockedTool {
     pub fn new(definition: Value) -> Self {
+        // Sorted now, so every later stage sees the order the lock file has,
+        // whether the lock came from a live snapshot or from disk.
+        let definition = sorted_keys(&definition);
         let name = definition
             .get("name")
             .and_then(Value::as_str)
@@ -297,17 +300,38 @@ impl Lock {
     }
 }
 
-/// Pretty JSON with sorted keys (serde_json's `Map` is a `BTreeMap` here, so
-/// going through `Value` sorts every object) and a trailing newline.
+/// A copy with every object's keys in sorted order. Sorting is explicit
+/// because serde_json keeps insertion order when its `preserve_order`
+/// feature is on, as it is whenever this crate is built beside the
+/// generated proxies (cargo unifies features across a workspace).
+pub fn sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => {
+            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, field)| (key.clone(), sorted_keys(field)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Pretty JSON with sorted keys, two-space indent and a trailing newline.
 pub fn canonical_pretty(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).expect("a JSON value always serializes");
+    let mut text = serde_json::to_string_pretty(&sorted_keys(value))
+        .expect("a JSON value always serializes");
     text.push('\n');
     text
 }
 
 /// Compact JSON with sorted keys: the input of per-tool hashes.
 pub fn canonical_compact(value: &Value) -> String {
-    serde_json::to_string(value).expect("a JSON value always serializes")
+    serde_json::to_string(&sorted_keys(value)).expect("a JSON value always serializes")
 }
 
 pub fn sha256_hex(text: &str) -> String {
