@@ -180,9 +180,8 @@ fn render_json(report: &Report) -> String {
         "changes": serde_json::to_value(&report.changes).unwrap_or(Value::Null),
         "summary": {"err": summary.err, "warn": summary.warn, "info": summary.info},
     });
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
+    // Sorted keys, whatever serde_json's `preserve_order` says.
+    crate::lock::canonical_pretty(&document)
 }
 
 /// Makes untrusted text safe inside a Markdown table cell.
