@@ -21,9 +21,12 @@ if [ ! -x "$TOOLS/venv/bin/uvx" ] || [ ! -x "$TOOLS/venv/bin/openapi-spec-valida
     "uv==$UV_VERSION" "openapi-spec-validator==$VALIDATOR_VERSION"
 fi
 
-if [ ! -d tests/upstreams/node_modules/@modelcontextprotocol/server-everything ]; then
+# npm ci again whenever package-lock.json changed since the last install.
+installed_lock=tests/upstreams/node_modules/.installed-package-lock.json
+if ! cmp -s tests/upstreams/package-lock.json "$installed_lock"; then
   say "installing the Node MCP servers (npm ci in tests/upstreams)"
   (cd tests/upstreams && npm ci --no-audit --no-fund --loglevel=error)
+  cp tests/upstreams/package-lock.json "$installed_lock"
 fi
 
 # uvx resolves and caches the server on first use; do it now so the first

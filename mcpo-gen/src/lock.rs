@@ -39,6 +39,11 @@ pub enum LockError {
     UnnamedTool { index: usize },
     #[error("tool {name:?} appears twice in the lock")]
     DuplicateTool { name: String },
+    #[error(
+        "{path}: crate name {name:?} is not a valid Cargo package name \
+         (lower-case ASCII letters, digits, '-' and '_', starting with a letter)"
+    )]
+    InvalidCrateName { path: String, name: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -276,6 +281,14 @@ impl Lock {
                 found: lock.lock_version,
             });
         }
+        // The name goes into Cargo.toml and the Dockerfile: a hand-edited lock
+        // must not be able to inject anything there.
+        if ProxyCrate::from_name(&lock.proxy_crate.name) != lock.proxy_crate {
+            return Err(LockError::InvalidCrateName {
+                path: origin.to_string(),
+                name: lock.proxy_crate.name,
+            });
+        }
         let definitions = std::mem::take(&mut lock.tools)
             .into_iter()
             .map(|tool| tool.definition)
@@ -323,8 +336,8 @@ pub fn sorted_keys(value: &Value) -> Value {
 
 /// Pretty JSON with sorted keys, two-space indent and a trailing newline.
 pub fn canonical_pretty(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(&sorted_keys(value))
-        .expect("a JSON value always serializes");
+    let mut text =
+        serde_json::to_string_pretty(&sorted_keys(value)).expect("a JSON value always serializes");
     text.push('\n');
     text
 }
@@ -440,6 +453,22 @@ mod tests {
         assert_eq!(ProxyCrate::from_name("9lives").name, "mcp-9lives");
         assert_eq!(ProxyCrate::from_name("").name, "mcp-proxy");
         assert_eq!(ProxyCrate::from_name("time-proxy").name, "time-proxy");
+    }
+
+    #[test]
+    fn a_crate_name_that_could_inject_toml_is_refused() {
+        let text = Lock::new(facts(), stdio(), vec![])
+            .unwrap()
+            .to_canonical_json()
+            .replace("\"demo-proxy\"", "\"x\\\"\\nbuild = \\\"evil.rs\"");
+        assert!(text.contains("evil.rs"));
+        assert!(
+            matches!(
+                Lock::from_json(&text, "x"),
+                Err(LockError::InvalidCrateName { .. })
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -220,41 +220,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         }) => {
             let progress = Progress { quiet };
-            let mut stale = 0;
+            let (mut stale, mut failed) = (false, false);
+            // Every folder is checked even when one fails, so CI shows them all.
             for dir in &dirs {
-                if live {
-                    let changes = workflow::live_drift(dir, &report.options(), progress)?;
-                    if !changes.is_empty() {
-                        stale += 1;
-                        println!(
-                            "{}: the live upstream differs from mcp.lock.json:",
-                            dir.display()
-                        );
-                        report.print(&changes);
+                match check_one(dir, live, diff_lines, &report, progress) {
+                    Ok(dir_stale) => stale |= dir_stale,
+                    Err(error) => {
+                        eprintln!("error: {error:#}");
+                        failed = true;
                     }
                 }
-                let outcome = workflow::check(dir)?;
-                if outcome.drift.is_empty() {
-                    progress.say(format_args!("{}: up to date", dir.display()));
-                    continue;
-                }
-                stale += 1;
-                println!(
-                    "{}: needs regeneration ({} file{}):",
-                    dir.display(),
-                    outcome.drift.len(),
-                    if outcome.drift.len() == 1 { "" } else { "s" }
-                );
-                for drift in &outcome.drift {
-                    println!("{}", workflow::drift_summary(drift, diff_lines));
-                }
-                println!(
-                    "fix: mcpo-gen generate --lock {} --out {}",
-                    dir.join(mcpo_gen::lock::LOCK_FILE_NAME).display(),
-                    dir.display()
-                );
             }
-            Ok(exit_code(stale > 0))
+            Ok(if failed {
+                ExitCode::from(2)
+            } else {
+                exit_code(stale)
+            })
         }
         Some(Command::Update {
             dirs,
@@ -287,6 +268,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `check` of one crate folder, printing what is stale; true when stale.
+fn check_one(
+    dir: &std::path::Path,
+    live: bool,
+    diff_lines: usize,
+    report: &ReportArgs,
+    progress: Progress,
+) -> anyhow::Result<bool> {
+    let mut stale = false;
+    if live {
+        let changes = workflow::live_drift(dir, &report.options(), progress)?;
+        if !changes.is_empty() {
+            stale = true;
+            println!(
+                "{}: the live upstream differs from mcp.lock.json:",
+                dir.display()
+            );
+            report.print(&changes);
+        }
+    }
+    let drift = workflow::check(dir)?;
+    if drift.is_empty() {
+        progress.say(format_args!("{}: up to date", dir.display()));
+        return Ok(stale);
+    }
+    println!(
+        "{}: needs regeneration ({} file{}):",
+        dir.display(),
+        drift.len(),
+        if drift.len() == 1 { "" } else { "s" }
+    );
+    for file in &drift {
+        println!("{}", workflow::drift_summary(file, diff_lines));
+    }
+    println!(
+        "fix: mcpo-gen generate --lock {} --out {}",
+        dir.join(mcpo_gen::lock::LOCK_FILE_NAME).display(),
+        dir.display()
+    );
+    Ok(true)
 }
 
 /// 1 when the verb found something that needs attention, else 0.

@@ -2,7 +2,7 @@
 //! what happened; `main.rs` only parses flags and maps outcomes to exit codes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
@@ -100,6 +100,16 @@ pub fn target(
             if !(first.starts_with("http://") || first.starts_with("https://")) {
                 bail!("{first:?} is not an http:// or https:// URL");
             }
+            let authority = first
+                .split_once("://")
+                .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
+                .unwrap_or("");
+            if authority.contains('@') {
+                bail!(
+                    "the URL carries credentials, which would be written to mcp.lock.json; \
+                     pass them with --header instead"
+                );
+            }
             let url = first.clone();
             Ok(match server_type {
                 ServerType::Sse => Target::Sse { url, headers },
@@ -107,6 +117,73 @@ pub fn target(
             })
         }
     }
+}
+
+/// Words that mark a value as a secret in a URL query or a command argument.
+const SECRET_WORDS: &[&str] = &[
+    "token",
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "auth",
+    "credential",
+];
+
+/// Warnings for launch-spec parts that mcp.lock.json (and the generated
+/// openapi.json and README) will record verbatim: secret-looking arguments
+/// or query parameters, and absolute paths of this machine's home folder.
+pub fn launch_spec_warnings(target: &Target) -> Vec<String> {
+    let looks_secret = |text: &str| {
+        let lower = text.to_ascii_lowercase();
+        SECRET_WORDS.iter().any(|word| lower.contains(word))
+    };
+    let mut warnings = Vec::new();
+    match target {
+        Target::Stdio { args, .. } => {
+            let home = std::env::var("HOME").ok().filter(|home| home.len() > 1);
+            for (index, arg) in args.iter().enumerate() {
+                let (name, inline_value) = match arg.split_once('=') {
+                    Some((name, value)) => (name, !value.is_empty()),
+                    None => (arg.as_str(), false),
+                };
+                let flag_with_value = name.starts_with('-')
+                    && (inline_value
+                        || args
+                            .get(index + 1)
+                            .is_some_and(|next| !next.starts_with('-')));
+                if flag_with_value && looks_secret(name) {
+                    warnings.push(format!(
+                        "argument {name} looks like a secret and will be recorded in mcp.lock.json; \
+                         pass it with --env (a name in the lock, the value from the environment)"
+                    ));
+                }
+                if let Some(home) = &home
+                    && arg.contains(home.as_str())
+                {
+                    warnings.push(format!(
+                        "argument {arg:?} is a path under this machine's home folder and will be \
+                         recorded in mcp.lock.json; prefer a relative path (the proxy takes \
+                         `-- COMMAND ARGS` to override it at run time)"
+                    ));
+                }
+            }
+        }
+        Target::StreamableHttp { url, .. } | Target::Sse { url, .. } => {
+            if let Some((_, query)) = url.split_once('?') {
+                for parameter in query.split('&') {
+                    let name = parameter.split('=').next().unwrap_or("");
+                    if looks_secret(name) {
+                        warnings.push(format!(
+                            "URL parameter {name:?} looks like a secret and will be recorded in \
+                             mcp.lock.json; prefer a header (--header)"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    warnings
 }
 
 /// Connects, snapshots, and returns the lock (crate name set).
@@ -148,7 +225,40 @@ pub fn generate(lock: &Lock, out: &Path, force: bool, progress: Progress) -> Res
         rendered.files.len(),
         out.display()
     ));
+    if let Some(hint) = enclosing_workspace_hint(out) {
+        eprintln!("{hint}");
+    }
     Ok(())
+}
+
+/// A hint when `out` sits inside a Cargo workspace that does not list it:
+/// cargo then refuses to build the crate ("believes it's in a workspace when
+/// it's not") until the workspace names it in `members` or `exclude`.
+pub fn enclosing_workspace_hint(out: &Path) -> Option<String> {
+    let out = out.canonicalize().ok()?;
+    let (root, manifest) = out.ancestors().skip(1).find_map(|dir| {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+        manifest
+            .contains("[workspace]")
+            .then(|| (dir.to_path_buf(), manifest))
+    })?;
+    let relative = out
+        .strip_prefix(&root)
+        .ok()?
+        .to_string_lossy()
+        .replace('\\', "/");
+    let parent_glob = Path::new(&relative)
+        .parent()
+        .map(|parent| format!("{}/*", parent.to_string_lossy()));
+    let listed = manifest.contains(&format!("\"{relative}\""))
+        || parent_glob.is_some_and(|glob| manifest.contains(&format!("\"{glob}\"")));
+    (!listed).then(|| {
+        format!(
+            "note: {} is a Cargo workspace that does not list {relative:?}; add it to the \
+             workspace's `members` (or `exclude`) before building the proxy",
+            root.join("Cargo.toml").display()
+        )
+    })
 }
 
 /// The crate name when the user gave none: the output folder's name, as
@@ -169,20 +279,11 @@ pub fn read_lock(path: &Path) -> Result<Lock> {
     Ok(Lock::read(&file)?)
 }
 
-/// One crate's `check` result.
-pub struct CheckOutcome {
-    pub dir: PathBuf,
-    pub drift: Vec<Drift>,
-}
-
-/// Regenerates `dir` from its own lock in memory and compares.
-pub fn check(dir: &Path) -> Result<CheckOutcome> {
+/// `check`: regenerates `dir` from its own lock in memory and returns the
+/// files that differ from disk (empty: up to date).
+pub fn check(dir: &Path) -> Result<Vec<Drift>> {
     let lock = read_lock(dir).with_context(|| format!("checking {}", dir.display()))?;
-    let rendered = emit::render(&lock)?;
-    Ok(CheckOutcome {
-        dir: dir.to_path_buf(),
-        drift: rendered.compare(dir),
-    })
+    Ok(emit::render(&lock)?.compare(dir))
 }
 
 /// Snapshots the upstream a lock records (secrets from env, as
@@ -316,6 +417,68 @@ mod tests {
         .unwrap();
         assert!(matches!(stdio, Target::Stdio { ref args, .. } if args == &["mcp-server-time"]));
         assert!(parse_env(&["=x".into()]).is_err());
+    }
+
+    #[test]
+    fn credentials_in_urls_are_refused_and_secret_looking_parts_warned() {
+        let none = BTreeMap::new;
+        let error = target(
+            ServerType::StreamableHttp,
+            &["https://me:pw@example.test/mcp".into()],
+            none(),
+            none(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("--header"), "{error}");
+
+        let url = Target::StreamableHttp {
+            url: "http://127.0.0.1:1/mcp?api_key=x&page=2".into(),
+            headers: none(),
+        };
+        assert_eq!(launch_spec_warnings(&url).len(), 1);
+        let stdio = Target::Stdio {
+            command: "server".into(),
+            args: vec![
+                "--api-key=abc".into(),
+                "--token".into(),
+                "t".into(),
+                "--verbose".into(),
+            ],
+            env: none(),
+        };
+        assert_eq!(
+            launch_spec_warnings(&stdio).len(),
+            2,
+            "{:?}",
+            launch_spec_warnings(&stdio)
+        );
+        let clean = Target::Stdio {
+            command: "uvx".into(),
+            args: vec!["mcp-server-time".into(), "--local-timezone=UTC".into()],
+            env: none(),
+        };
+        assert!(launch_spec_warnings(&clean).is_empty());
+    }
+
+    #[test]
+    fn a_workspace_that_does_not_list_the_crate_is_pointed_out() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(
+            root.path().join("Cargo.toml"),
+            "[workspace]\nmembers = [\"proxies/*\"]\n",
+        )
+        .unwrap();
+        for dir in ["proxies/listed", "elsewhere"] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        assert_eq!(
+            enclosing_workspace_hint(&root.path().join("proxies/listed")),
+            None
+        );
+        let hint = enclosing_workspace_hint(&root.path().join("elsewhere")).unwrap();
+        assert!(hint.contains("\"elsewhere\""), "{hint}");
+        let outside = tempfile::tempdir().unwrap();
+        assert_eq!(enclosing_workspace_hint(outside.path()), None);
     }
 
     #[test]

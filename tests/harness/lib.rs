@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -153,15 +152,6 @@ impl Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
         false
-    }
-
-    /// What the process wrote to stderr so far (after it exited).
-    pub fn stderr_text(&mut self) -> String {
-        let mut text = String::new();
-        if let Some(stderr) = self.child.stderr.as_mut() {
-            let _ = stderr.read_to_string(&mut text);
-        }
-        text
     }
 }
 
@@ -347,16 +337,28 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
         .and_then(|index| args.get(index + 1))
         .map(|root| root.trim_end_matches('/').to_string())
         .unwrap_or_default();
-    let running = Running {
+    let mut running = Running {
         child,
         port,
         root_path,
     };
-    wait_until(Duration::from_secs(30), || {
-        get(&running.url(&format!("{}/healthz", running.root_path)))
-            .is_ok_and(|(status, _)| status == 200)
-    });
-    running
+    let health = running.url(&format!("{}/healthz", running.root_path));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if get(&health).is_ok_and(|(status, _)| status == 200) {
+            return running;
+        }
+        // A proxy that exited (bad flags, port taken) fails the test now.
+        if let Ok(Some(status)) = running.child.try_wait() {
+            panic!("{} exited before serving: {status}", binary.display());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not serve /healthz in 30 s",
+            binary.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Waits until the proxy's upstream is connected (`/readyz` is 200).

@@ -28,7 +28,7 @@ pub enum EmitError {
     )]
     InvalidRust { reason: String },
     #[error(
-        "{dir} holds a Cargo.toml that mcpo-gen did not generate; \
+        "{dir} is not empty and is not a crate mcpo-gen generated; \
          choose an empty or previously generated folder, or pass --force"
     )]
     NotGenerated { dir: String },
@@ -108,6 +108,21 @@ impl Drift {
     }
 }
 
+/// A folder generation may write into: missing, empty, or a crate mcpo-gen
+/// generated (a marked Cargo.toml beside a lock). Anything else could be a
+/// user's project whose README, src/main.rs or .gitignore would be replaced.
+fn is_empty_or_generated(dir: &Path) -> bool {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        return !dir.exists();
+    };
+    if entries.next().is_none() {
+        return true;
+    }
+    let marked = std::fs::read_to_string(dir.join("Cargo.toml"))
+        .is_ok_and(|manifest| manifest.contains(GENERATED_MARKER));
+    marked && dir.join(LOCK_FILE_NAME).is_file()
+}
+
 fn owned_files_on_disk(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for owned in OWNED_DIRS {
@@ -155,10 +170,7 @@ impl RenderedCrate {
             path: path.display().to_string(),
             source,
         };
-        if !force
-            && let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml"))
-            && !manifest.contains(GENERATED_MARKER)
-        {
+        if !force && !is_empty_or_generated(dir) {
             return Err(EmitError::NotGenerated {
                 dir: dir.display().to_string(),
             });

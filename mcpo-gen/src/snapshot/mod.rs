@@ -24,7 +24,7 @@ use crate::lock::{Lock, LockError, ServerFacts, Upstream};
 use http_client::RecordingHttpClient;
 use raw_tools::RawToolPages;
 
-pub use process::ProcessGroupGuard;
+use process::ProcessGroupGuard;
 
 /// Where the server is and the secrets needed to reach it. Secrets live only
 /// here: [`Target::upstream`] keeps their names for the lock.
