@@ -6,7 +6,7 @@
 //! Every failure row is followed by proof that the proxy keeps serving: a
 //! good `echo` call still answers 200 with its own arguments.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -236,6 +236,8 @@ fn a_crash_is_a_502_then_the_server_is_respawned_without_leftovers() {
     let started = Instant::now();
     let crashed = call(&proxy, "crashes", &json!({}));
     assert_eq!(crashed.status, 502, "{crashed:?}");
+    // "It is being restarted": the client is told when to try again.
+    assert_eq!(crashed.header("retry-after"), Some("1"), "{crashed:?}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "the in-flight call failed fast, not at the call timeout: {:?}",
@@ -562,4 +564,170 @@ fn an_upstream_down_at_start_is_503_with_retry_after() {
     assert_eq!(health, 200);
     let (ready, _) = get(&proxy.url("/readyz")).expect("readyz answers");
     assert_eq!(ready, 503);
+}
+
+/// Any `reqwest` request, with the key given or none.
+fn send(request: reqwest::blocking::RequestBuilder) -> reqwest::blocking::Response {
+    request.send().expect("the proxy answers")
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
+}
+
+fn header_text(response: &reqwest::blocking::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A browser calling a keyed tool from another origin first sends this
+/// preflight. `Access-Control-Allow-Headers: *` would not cover
+/// `Authorization` (Fetch standard), so the requested headers must be named.
+#[test]
+fn a_browser_preflight_for_a_keyed_call_is_allowed_with_any_origin() {
+    let proxy = errors_proxy(&["--cors-allow-origins", "*"]);
+    let origin = "http://app.example:3000";
+    let preflight = send(
+        http()
+            .request(reqwest::Method::OPTIONS, proxy.url("/echo"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type",
+            ),
+    );
+    assert!(
+        preflight.status().is_success(),
+        "preflight status {}",
+        preflight.status()
+    );
+    assert_eq!(header_text(&preflight, "access-control-allow-origin"), "*");
+    let allowed_headers =
+        header_text(&preflight, "access-control-allow-headers").to_ascii_lowercase();
+    let allowed_headers: Vec<&str> = allowed_headers.split(',').map(str::trim).collect();
+    for needed in ["authorization", "content-type"] {
+        assert!(
+            allowed_headers.contains(&needed),
+            "{needed} is not allowed: {allowed_headers:?}"
+        );
+    }
+    let allowed_methods = header_text(&preflight, "access-control-allow-methods");
+    assert!(
+        allowed_methods
+            .split(',')
+            .any(|method| method.trim().eq_ignore_ascii_case("POST")),
+        "POST is not allowed: {allowed_methods:?}"
+    );
+    // No credentials with a wildcard origin: browsers would refuse them.
+    assert_eq!(
+        header_text(&preflight, "access-control-allow-credentials"),
+        ""
+    );
+
+    // The call itself, as the browser then sends it.
+    let arguments = json!({"message": "from a browser"});
+    let answer = send(
+        http()
+            .post(proxy.url("/echo"))
+            .header("Origin", origin)
+            .bearer_auth(KEY)
+            .json(&arguments),
+    );
+    assert_eq!(answer.status(), 200);
+    assert_eq!(header_text(&answer, "access-control-allow-origin"), "*");
+    assert_eq!(answer.json::<Value>().ok(), Some(arguments));
+}
+
+#[test]
+fn every_401_carries_a_bearer_challenge() {
+    let proxy = errors_proxy(&[]);
+    let url = proxy.url("/echo");
+    let arguments = json!({"message": "m"});
+    let missing = post_json(&url, &arguments, None);
+    assert_eq!(missing.status, 401, "{missing:?}");
+    assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
+    let wrong = post_json(&url, &arguments, Some("not-the-key"));
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    assert_eq!(
+        wrong.header("www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    assert_clean_error_body(&wrong);
+}
+
+/// `--api-key 'ab,cd'` is one key; only the env var is a list.
+#[test]
+fn a_comma_in_an_api_key_flag_is_part_of_the_key() {
+    let arguments = json!({"message": "m"});
+    let flagged = start(
+        &["--api-key", "ab,cd"],
+        &fixture_upstream("errors.json"),
+        &[("MCPO_API_KEY", "ignored-when-the-flag-is-given")],
+    );
+    wait_ready(&flagged);
+    let url = flagged.url("/echo");
+    for part in ["ab", "cd", "ignored-when-the-flag-is-given"] {
+        let reply = post_json(&url, &arguments, Some(part));
+        assert_eq!(
+            reply.status, 401,
+            "{part:?} must not be accepted: {reply:?}"
+        );
+    }
+    assert_eq!(post_json(&url, &arguments, Some("ab,cd")).status, 200);
+
+    let listed = start(
+        &[],
+        &fixture_upstream("errors.json"),
+        &[("MCPO_API_KEY", "first-key,second-key")],
+    );
+    wait_ready(&listed);
+    let url = listed.url("/echo");
+    for key in ["first-key", "second-key"] {
+        assert_eq!(post_json(&url, &arguments, Some(key)).status, 200, "{key}");
+    }
+    assert_eq!(post_json(&url, &arguments, None).status, 401);
+    assert_eq!(
+        post_json(&url, &arguments, Some("first-key,second-key")).status,
+        401
+    );
+}
+
+/// A client that promises a body and stops sending gets a 408 at the call
+/// timeout instead of holding the request open forever.
+#[test]
+fn a_stalled_upload_is_408_after_the_call_timeout() {
+    let proxy = errors_proxy(&["--call-timeout", "1"]);
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect to the proxy");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("a read timeout");
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"message\": \""
+    );
+    stream
+        .write_all(head.as_bytes())
+        .expect("send a partial request");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    // The proxy answers and closes; a stalled proxy trips the read timeout.
+    let _ = stream.read_to_end(&mut answer);
+    let took = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 1s"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "408 after {took:?}, expected about 1 s"
+    );
+    assert_still_serving(&proxy, "a stalled upload");
 }

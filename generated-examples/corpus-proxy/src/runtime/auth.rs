@@ -2,33 +2,45 @@
 //! `Authorization: Bearer <key>` checking for the tool routes.
 
 use axum::http::{HeaderMap, header};
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 
 /// The keys accepted by `--api-key`. Empty means the tool routes are open
 /// (mcpo's behaviour without `--api-key`).
+///
+/// Only the keys' SHA-256 digests are kept and compared: every comparison is
+/// then between 32-byte values, so its time does not depend on the length of
+/// the configured key or of the presented one (subtle's slice comparison
+/// returns early on a length mismatch).
 #[derive(Clone, Default)]
 pub struct ApiKeys {
-    keys: Vec<Vec<u8>>,
+    key_digests: Vec<KeyDigest>,
+}
+
+type KeyDigest = [u8; 32];
+
+fn digest(key: &[u8]) -> KeyDigest {
+    Sha256::digest(key).into()
 }
 
 // Keys are secrets: never print them, even in debug output.
 impl std::fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ApiKeys({} configured)", self.keys.len())
+        write!(f, "ApiKeys({} configured)", self.key_digests.len())
     }
 }
 
 impl ApiKeys {
     pub fn new(keys: impl IntoIterator<Item = String>) -> Self {
         ApiKeys {
-            keys: keys.into_iter().map(String::into_bytes).collect(),
+            key_digests: keys.into_iter().map(|key| digest(key.as_bytes())).collect(),
         }
     }
 
     pub fn is_enabled(&self) -> bool {
-        !self.keys.is_empty()
+        !self.key_digests.is_empty()
     }
 
     /// Ok when no keys are configured or the request carries one of them.
@@ -40,13 +52,14 @@ impl ApiKeys {
             .get(header::AUTHORIZATION)
             .and_then(|value| bearer_token(value.as_bytes()))
             .ok_or_else(ApiError::not_authenticated)?;
+        let presented = digest(presented);
         // Compare against every key without stopping at the first match, so
         // the time taken does not tell which key (or how much of one) matched.
         let matched = self
-            .keys
+            .key_digests
             .iter()
             .fold(subtle::Choice::from(0u8), |found, key| {
-                found | key.as_slice().ct_eq(presented)
+                found | key.as_slice().ct_eq(presented.as_slice())
             });
         if bool::from(matched) {
             Ok(())
@@ -125,6 +138,25 @@ mod tests {
                 error.map(|error| (error.status, error.detail)),
                 Some((StatusCode::UNAUTHORIZED, "Invalid API key".into()))
             );
+        }
+    }
+
+    #[test]
+    fn keys_of_any_length_match_only_themselves() {
+        let long = "k".repeat(300);
+        let keys = ApiKeys::new([long.clone(), "é✓".to_string()]);
+        let with = |token: &str| {
+            let mut headers = HeaderMap::new();
+            let value = format!("Bearer {token}");
+            if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+                headers.insert(header::AUTHORIZATION, value);
+            }
+            keys.check(&headers).map_err(|error| error.detail)
+        };
+        assert_eq!(with(&long), Ok(()));
+        assert_eq!(with("é✓"), Ok(()));
+        for wrong in [&long[1..], &format!("{long}k"), "é", "k"] {
+            assert_eq!(with(wrong), Err("Invalid API key".into()), "{wrong:?}");
         }
     }
 

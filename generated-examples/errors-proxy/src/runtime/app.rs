@@ -102,7 +102,14 @@ impl App {
         let state = &self.state;
         let (parts, body) = request.into_parts();
         state.api_keys.check(&parts.headers)?;
-        let bytes = read_body_limited(body, &parts.headers, state.max_body_bytes).await?;
+        // A client that stops sending mid-body must not hold a task and its
+        // buffer forever: the call timeout covers the upload too.
+        let bytes = tokio::time::timeout(
+            state.call_timeout,
+            read_body_limited(body, &parts.headers, state.max_body_bytes),
+        )
+        .await
+        .map_err(|_elapsed| ApiError::body_timeout(state.call_timeout.as_secs_f64()))??;
         let arguments = parse_json_body(&bytes)?;
         state
             .validators

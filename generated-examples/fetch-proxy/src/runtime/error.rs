@@ -53,8 +53,8 @@ pub struct ApiError {
     pub detail: Value,
     /// Seconds for `Retry-After` (503 while the upstream is not connected).
     pub retry_after: Option<u64>,
-    /// Adds `WWW-Authenticate: Bearer` (401 for a missing key).
-    pub bearer_challenge: bool,
+    /// `WWW-Authenticate` value; RFC 7235 requires one on every 401.
+    pub challenge: Option<&'static str>,
 }
 
 impl ApiError {
@@ -63,7 +63,7 @@ impl ApiError {
             status,
             detail: detail.into(),
             retry_after: None,
-            bearer_challenge: false,
+            challenge: None,
         }
     }
 
@@ -77,13 +77,17 @@ impl ApiError {
 
     pub fn not_authenticated() -> Self {
         ApiError {
-            bearer_challenge: true,
+            challenge: Some("Bearer"),
             ..Self::new(StatusCode::UNAUTHORIZED, "Not authenticated")
         }
     }
 
+    /// A key was sent but is not one of ours (RFC 6750 §3.1 `invalid_token`).
     pub fn invalid_api_key() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "Invalid API key")
+        ApiError {
+            challenge: Some(r#"Bearer error="invalid_token""#),
+            ..Self::new(StatusCode::UNAUTHORIZED, "Invalid API key")
+        }
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
@@ -111,6 +115,25 @@ impl ApiError {
         Self::new(StatusCode::BAD_GATEWAY, reason.into())
     }
 
+    /// The upstream went away mid-call and is being restarted: worth a retry
+    /// in a moment.
+    pub fn upstream_lost() -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..Self::bad_gateway(
+                "The connection to the upstream MCP server was lost; it is being restarted",
+            )
+        }
+    }
+
+    /// The client did not finish sending its body in time.
+    pub fn body_timeout(seconds: f64) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("The request body did not arrive within {seconds}s"),
+        )
+    }
+
     pub fn gateway_timeout(seconds: f64) -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
@@ -126,8 +149,11 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if self.bearer_challenge {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        if let Some(challenge) = self.challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }
@@ -175,19 +201,28 @@ mod tests {
     }
 
     #[test]
-    fn missing_key_challenges_for_bearer() {
-        let response = ApiError::not_authenticated().into_response();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    fn every_401_challenges_for_bearer() {
+        let missing = ApiError::not_authenticated().into_response();
+        assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(
-            response.headers().get(header::WWW_AUTHENTICATE),
+            missing.headers().get(header::WWW_AUTHENTICATE),
             Some(&HeaderValue::from_static("Bearer"))
         );
-        assert!(
-            ApiError::invalid_api_key()
-                .into_response()
-                .headers()
-                .get(header::WWW_AUTHENTICATE)
-                .is_none()
+        let wrong = ApiError::invalid_api_key().into_response();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            wrong.headers().get(header::WWW_AUTHENTICATE),
+            Some(&HeaderValue::from_static(r#"Bearer error="invalid_token""#))
+        );
+    }
+
+    #[test]
+    fn a_lost_upstream_says_when_to_retry() {
+        let response = ApiError::upstream_lost().into_response();
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from(1u64))
         );
     }
 }

@@ -105,9 +105,7 @@ pub fn error_for(error: &ServiceError) -> ApiError {
             "The upstream MCP server returned error {}: {}",
             data.code.0, data.message
         )),
-        ServiceError::TransportClosed | ServiceError::TransportSend(_) => ApiError::bad_gateway(
-            "The connection to the upstream MCP server was lost; it is being restarted",
-        ),
+        ServiceError::TransportClosed | ServiceError::TransportSend(_) => ApiError::upstream_lost(),
         ServiceError::Timeout { timeout } => ApiError::gateway_timeout(timeout.as_secs_f64()),
         ServiceError::UnexpectedResponse => {
             ApiError::bad_gateway("The upstream MCP server sent an unexpected response")
@@ -218,9 +216,10 @@ mod tests {
         assert_eq!(error_for(&unknown).status, StatusCode::NOT_FOUND);
         let internal = ServiceError::McpError(ErrorData::internal_error("boom", None));
         assert_eq!(error_for(&internal).status, StatusCode::BAD_GATEWAY);
+        let lost = error_for(&ServiceError::TransportClosed);
         assert_eq!(
-            error_for(&ServiceError::TransportClosed).status,
-            StatusCode::BAD_GATEWAY
+            (lost.status, lost.retry_after),
+            (StatusCode::BAD_GATEWAY, Some(1))
         );
         assert!(is_connection_failure(&ServiceError::TransportClosed));
         assert!(!is_connection_failure(&internal));

@@ -105,11 +105,15 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, ConfigError> {
     }
     if origins.contains(&"*") {
         // Browsers refuse credentials with a wildcard, so none are allowed.
+        // Headers and methods are mirrored rather than `*`: per the Fetch
+        // standard `Access-Control-Allow-Headers: *` never covers
+        // `Authorization`, so a preflight for a keyed call would fail (mcpo
+        // mirrors too).
         return Ok(Some(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::any())
-                .allow_methods(AllowMethods::any())
-                .allow_headers(AllowHeaders::any()),
+                .allow_methods(AllowMethods::mirror_request())
+                .allow_headers(AllowHeaders::mirror_request()),
         ));
     }
     let allowed = origins
@@ -356,6 +360,32 @@ mod tests {
         assert_eq!(valid.status, 503, "{}", valid.body);
         assert!(valid.head.contains("retry-after:"));
         assert!(!valid.body.contains("sekrit-key"));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_arriving_is_408_after_the_call_timeout() {
+        let address = serve("", &[]).await;
+        let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
+            panic!("cannot connect to the test server");
+        };
+        // 40 bytes promised, 8 sent, then silence (the connection stays open).
+        let request = "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 40\r\n\r\n{\"m\": \"";
+        assert!(stream.write_all(request.as_bytes()).await.is_ok());
+        let started = std::time::Instant::now();
+        let mut answer = vec![0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await;
+        let Ok(Ok(count)) = read else {
+            panic!("no answer to a stalled body: {read:?}");
+        };
+        let text = String::from_utf8_lossy(&answer[..count]);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("did not arrive within 2s"), "{text}");
+        // The test app's call timeout is 2 s.
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(1900) && waited < Duration::from_secs(8),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]

@@ -24,7 +24,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser as _;
 
-pub use app::{App, ToolFuture, tool_router};
+#[allow(
+    unused_imports,
+    reason = "only generated tool handlers name it; a server with no tools has none"
+)]
+pub use app::ToolFuture;
+pub use app::{App, tool_router};
 
 /// What `src/main.rs` hands to the runtime: the frozen lock and OpenAPI
 /// document (embedded with `include_str!`) and the generated tool routes.
@@ -92,9 +97,7 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
         .context("the embedded mcp.lock.json is not valid; regenerate the proxy")?;
     let root_path = cli::normalize_root_path(&cli.root_path)?;
     let target = cli::resolve_target(&cli, &lock.upstream, &|name| std::env::var(name).ok())?;
-    if cli.api_keys.iter().any(|key| key.trim().is_empty()) {
-        anyhow::bail!("--api-key / MCPO_API_KEY contains an empty key");
-    }
+    let api_keys = cli::api_keys(&cli, &|name| std::env::var(name).ok())?;
     // The lock's env names describe the locked command, not an override.
     if let (true, lock::LockedUpstream::Stdio { env, .. }) =
         (cli.upstream.is_empty(), &lock.upstream)
@@ -132,7 +135,7 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
         drift_policy: cli.on_drift,
         locked_tools: lock.tools,
     });
-    let api_keys = auth::ApiKeys::new(cli.api_keys);
+    let api_keys = auth::ApiKeys::new(api_keys);
     if !api_keys.is_enabled() {
         tracing::info!(
             "no --api-key given: tool routes are open to anyone who can reach this port"

@@ -28,13 +28,11 @@ pub struct Cli {
     pub port: u16,
 
     /// API key required as `Authorization: Bearer <key>` on tool routes.
-    /// Repeat for several keys (the env var takes a comma-separated list).
-    #[arg(
-        long = "api-key",
-        env = "MCPO_API_KEY",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
+    /// Repeat for several keys; each value is one whole key, commas included.
+    /// Without the flag, env MCPO_API_KEY is read as a comma-separated list.
+    // No clap `env` here: clap would split the flag's values on commas too,
+    // and `--api-key 'ab,cd'` would then accept the weaker `ab` or `cd`.
+    #[arg(long = "api-key", value_name = "KEY")]
     pub api_keys: Vec<String>,
 
     /// Path prefix for every route, e.g. `/time`.
@@ -107,6 +105,31 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
         Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
         _ => Err("expected a number of seconds greater than 0 (at most 86400)".into()),
     }
+}
+
+/// The env var read for API keys when no `--api-key` is given.
+pub const API_KEY_ENV: &str = "MCPO_API_KEY";
+
+/// The configured API keys: the `--api-key` values verbatim, or else
+/// [`API_KEY_ENV`] split on commas (blanks around each key trimmed). An empty
+/// key is an error rather than silently accepted or dropped.
+pub fn api_keys(
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, ConfigError> {
+    let keys: Vec<String> = if cli.api_keys.is_empty() {
+        env(API_KEY_ENV)
+            .map(|list| list.split(',').map(|key| key.trim().to_string()).collect())
+            .unwrap_or_default()
+    } else {
+        cli.api_keys.clone()
+    };
+    if keys.iter().any(|key| key.trim().is_empty()) {
+        return Err(ConfigError(format!(
+            "--api-key / {API_KEY_ENV} contains an empty key"
+        )));
+    }
+    Ok(keys)
 }
 
 pub fn seconds(value: f64) -> Duration {
@@ -500,8 +523,31 @@ mod tests {
     }
 
     #[test]
-    fn api_keys_accept_repeats_and_commas() {
-        let parsed = cli(&["--api-key", "a,b", "--api-key", "c"]);
-        assert_eq!(parsed.api_keys, ["a", "b", "c"]);
+    fn api_key_flags_are_whole_keys_commas_included() {
+        let parsed = cli(&["--api-key", "ab,cd", "--api-key", "e"]);
+        let env = |_: &str| Some("ignored,when,flags,are,given".to_string());
+        assert_eq!(
+            api_keys(&parsed, &env),
+            Ok(vec!["ab,cd".into(), "e".into()])
+        );
+    }
+
+    #[test]
+    fn api_key_env_var_is_a_comma_separated_list() {
+        let env = |name: &str| (name == "MCPO_API_KEY").then(|| "ab, cd,e".to_string());
+        assert_eq!(
+            api_keys(&cli(&[]), &env),
+            Ok(vec!["ab".into(), "cd".into(), "e".into()])
+        );
+        assert_eq!(api_keys(&cli(&[]), &no_env), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn empty_api_keys_are_refused() {
+        let env = |_: &str| Some("a,,b".to_string());
+        assert!(api_keys(&cli(&[]), &env).is_err());
+        assert!(api_keys(&cli(&["--api-key", " "]), &no_env).is_err());
+        let empty = |_: &str| Some(String::new());
+        assert!(api_keys(&cli(&[]), &empty).is_err());
     }
 }
