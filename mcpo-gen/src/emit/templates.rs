@@ -4,6 +4,8 @@
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::EmitError;
@@ -33,18 +35,26 @@ fn upstream_context(upstream: &Upstream) -> Value {
         Upstream::StreamableHttp { headers, .. } => ("streamable-http", headers),
         Upstream::Sse { headers, .. } => ("sse", headers),
     };
+    let command = match upstream {
+        Upstream::Stdio { command, .. } => Path::new(command)
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned()),
+        _ => None,
+    };
     serde_json::json!({
         "type": kind,
+        "command": command,
         "describe": upstream.describe(),
         "secret_names": secrets,
     })
 }
 
-/// `Cargo.toml.j2` -> `Cargo.toml`; `gitignore.j2` -> `.gitignore` (kept
-/// without its dot in templates/ so the repository's own git doesn't read it).
+/// `Cargo.toml.j2` -> `Cargo.toml`; `gitignore.j2` -> `.gitignore` and
+/// `dockerignore.j2` -> `.dockerignore` (kept without their dot in templates/
+/// so that this repository's own git and docker don't read them).
 fn output_name(template: &str) -> String {
     match template.trim_end_matches(".j2") {
-        "gitignore" => ".gitignore".to_string(),
+        name @ ("gitignore" | "dockerignore") => format!(".{name}"),
         other => other.to_string(),
     }
 }
