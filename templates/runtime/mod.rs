@@ -10,6 +10,7 @@ mod app;
 mod auth;
 mod cli;
 mod drift;
+mod env_names;
 mod error;
 mod lock;
 mod result;

@@ -101,13 +101,11 @@ impl Target {
     }
 }
 
-/// The env var that carries a header's value when re-snapshotting from a lock.
-pub fn header_env_var(header: &str) -> String {
-    format!(
-        "MCPO_HEADER_{}",
-        header.to_ascii_uppercase().replace('-', "_")
-    )
-}
+/// `MCPO_HEADER_<NAME>`: the same file the generated proxies carry, so both
+/// read a header's value from the same variable.
+#[path = "../../../templates/runtime/env_names.rs"]
+mod env_names;
+pub use env_names::header_env_var;
 
 #[derive(Debug, Clone)]
 pub struct Options {

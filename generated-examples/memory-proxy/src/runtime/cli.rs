@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue};
 use clap::{Parser, ValueEnum};
 
+use super::env_names::header_env_var;
 use super::lock::LockedUpstream;
 
 #[derive(Debug, Parser)]
@@ -277,15 +278,6 @@ pub fn resolve_target(
             Ok(Target::StreamableHttp { url, headers })
         }
     }
-}
-
-/// The env var that carries a header's value: `MCPO_HEADER_<NAME>`, upper
-/// case, `-` as `_` (the same convention mcpo-gen uses when re-snapshotting).
-pub fn header_env_var(header: &str) -> String {
-    format!(
-        "MCPO_HEADER_{}",
-        header.to_ascii_uppercase().replace('-', "_")
-    )
 }
 
 /// Parses `--header` values: `Name: value` or a JSON object of strings.

@@ -11,6 +11,7 @@ mod app;
 mod auth;
 mod cli;
 mod drift;
+mod env_names;
 mod error;
 mod lock;
 mod result;
