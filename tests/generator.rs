@@ -387,7 +387,11 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
     ]);
     assert!(output.status.success(), "{}", text(&output));
     let lock = std::fs::read_to_string(many.join("mcp.lock.json")).unwrap();
-    assert_eq!(lock.matches("\"sha256\"").count(), 1000, "all pages were read");
+    assert_eq!(
+        lock.matches("\"sha256\"").count(),
+        1000,
+        "all pages were read"
+    );
 
     let empty_binary = build_outside(&empty, "zero-tools-proxy");
     let proxy = start_proxy(&empty_binary, &[]);
