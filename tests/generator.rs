@@ -4,18 +4,9 @@
 //! generated crate that builds outside this workspace.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mcpo_gen_e2e::*;
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 type Tree = std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>;
 
@@ -67,11 +58,11 @@ fn live_snapshots_are_byte_identical_and_leave_no_process_behind() {
             .env("MCPO_TEST_MARKER", &marker)
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", output_text(&output));
         assert!(
             output.stderr.is_empty(),
             "--quiet prints nothing: {}",
-            text(&output)
+            output_text(&output)
         );
         // The snapshot is over: no server (uvx or its python grandchild) survives.
         assert_eq!(processes_with_marker(&marker), Vec::<i32>::new());
@@ -101,7 +92,7 @@ fn generation_from_a_lock_is_deterministic_and_matches_the_committed_examples() 
                 "--out",
                 target.to_str().unwrap(),
             ]);
-            assert!(output.status.success(), "{}", text(&output));
+            assert!(output.status.success(), "{}", output_text(&output));
         }
         let one = read_tree(&first);
         assert_eq!(
@@ -137,7 +128,7 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
     let mut args = vec!["check"];
     args.extend(dirs.iter().map(String::as_str));
     let output = mcpo_gen(&args);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
 
     let copy = tempfile::tempdir().unwrap();
     copy_tree(&example("time-proxy"), copy.path());
@@ -148,12 +139,16 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
     let edited = std::fs::read_to_string(&tools).unwrap() + "\n// hand edit\n";
     std::fs::write(&tools, edited).unwrap();
     let output = mcpo_gen(&["check", dir]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("src/tools.rs"), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
     assert!(
-        text(&output).contains("hand edit"),
+        output_text(&output).contains("src/tools.rs"),
+        "{}",
+        output_text(&output)
+    );
+    assert!(
+        output_text(&output).contains("hand edit"),
         "shows a diff: {}",
-        text(&output)
+        output_text(&output)
     );
 
     // Regenerating fixes it.
@@ -166,7 +161,7 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
         "--out",
         dir,
     ]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     assert_eq!(mcpo_gen(&["check", dir]).status.code(), Some(0));
 
     // A lock edited by hand: the generated files no longer match it.
@@ -175,13 +170,17 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
     assert_ne!(edited, lock_text);
     std::fs::write(&lock, edited).unwrap();
     let output = mcpo_gen(&["check", dir]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
 
     // A broken lock is an error, not a verdict.
     std::fs::write(&lock, "{ not json").unwrap();
     let output = mcpo_gen(&["check", dir]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(text(&output).contains("mcp.lock.json"), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert!(
+        output_text(&output).contains("mcp.lock.json"),
+        "{}",
+        output_text(&output)
+    );
 }
 
 #[test]
@@ -191,8 +190,12 @@ fn broken_servers_fail_with_clear_errors() {
     let dir = dir.to_str().unwrap();
 
     let output = mcpo_gen(&["--out", dir, "--", "mcpo-gen-no-such-server"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(text(&output).contains("was not found"), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert!(
+        output_text(&output).contains("was not found"),
+        "{}",
+        output_text(&output)
+    );
 
     let output = mcpo_gen(&[
         "--out",
@@ -202,23 +205,27 @@ fn broken_servers_fail_with_clear_errors() {
         "-c",
         "echo 'I am not MCP' >&2; exit 3",
     ]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(text(&output).contains("I am not MCP"), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert!(
+        output_text(&output).contains("I am not MCP"),
+        "{}",
+        output_text(&output)
+    );
 
     let output = mcpo_gen(&["--out", dir, "--", "sh", "-c", "echo hello; sleep 1"]);
     assert_eq!(
         output.status.code(),
         Some(2),
         "speaks something else: {}",
-        text(&output)
+        output_text(&output)
     );
 
     let output = mcpo_gen(&["--out", dir, "--connect-timeout", "1", "--", "sleep", "30"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
     assert!(
-        text(&output).contains("--connect-timeout"),
+        output_text(&output).contains("--connect-timeout"),
         "{}",
-        text(&output)
+        output_text(&output)
     );
 
     let output = mcpo_gen(&[
@@ -229,7 +236,7 @@ fn broken_servers_fail_with_clear_errors() {
         "--",
         "http://127.0.0.1:9/mcp",
     ]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
 
     assert!(
         !Path::new(dir).exists(),
@@ -267,7 +274,7 @@ fn streamable_http_snapshot_sends_headers_and_locks_only_their_names() {
         output.status.code(),
         Some(2),
         "without the header: {}",
-        text(&output)
+        output_text(&output)
     );
 
     let output = mcpo_gen(&[
@@ -281,7 +288,7 @@ fn streamable_http_snapshot_sends_headers_and_locks_only_their_names() {
         "--",
         &url,
     ]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     let lock = std::fs::read_to_string(Path::new(dir).join("mcp.lock.json")).unwrap();
     assert!(lock.contains("\"type\": \"streamable-http\""), "{lock}");
     assert!(lock.contains("X-Api-Token"), "{lock}");
@@ -308,7 +315,7 @@ fn every_committed_openapi_document_passes_an_independent_validator() {
             output.status.success(),
             "{}: {}",
             dir.display(),
-            text(&output)
+            output_text(&output)
         );
     }
 }
@@ -336,7 +343,7 @@ fn a_generated_crate_builds_outside_the_workspace() {
         .env("CARGO_TARGET_DIR", target_dir())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
 }
 
 /// Builds a generated crate outside the workspace (sharing its compiled
@@ -353,12 +360,12 @@ fn build_outside(crate_dir: &Path, name: &str) -> std::path::PathBuf {
         .env("CARGO_TARGET_DIR", target_dir())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     // Not RUSTFLAGS=-D warnings: that would rebuild every dependency.
     assert!(
         !String::from_utf8_lossy(&output.stderr).contains("warning"),
         "generated code compiles without warnings: {}",
-        text(&output)
+        output_text(&output)
     );
     target_dir().join("debug").join(name)
 }
@@ -371,7 +378,7 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
 
     let empty = out.path().join("zero-tools-proxy");
     let output = mcpo_gen(&["--quiet", "--out", empty.to_str().unwrap(), "--", fixture]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
 
     let many = out.path().join("thousand-tools-proxy");
     let output = mcpo_gen(&[
@@ -385,7 +392,7 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
         "--page-size",
         "100",
     ]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     let lock = std::fs::read_to_string(many.join("mcp.lock.json")).unwrap();
     assert_eq!(
         lock.matches("\"sha256\"").count(),

@@ -3,19 +3,10 @@
 //! (crate folders, lock files, git revisions, `live`), with exit codes.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mcpo_gen_e2e::*;
 use serde_json::Value;
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn fixture_tools(version: &str) -> String {
     std::fs::read_to_string(
@@ -48,7 +39,7 @@ impl ChangingServer {
             "--tools",
             tools_file.to_str().unwrap(),
         ]);
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", output_text(&output));
         ChangingServer {
             _dir: dir,
             tools_file,
@@ -92,14 +83,18 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
 
     // Unchanged server: check --live is clean.
     let output = mcpo_gen(&["check", "--live", "--quiet", server.dir()]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
 
     server.change_to_v2();
 
     // check --live sees the drift and fails, the files themselves are fine.
     let output = mcpo_gen(&["check", "--live", "--quiet", server.dir()]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("tool-removed"), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    assert!(
+        output_text(&output).contains("tool-removed"),
+        "{}",
+        output_text(&output)
+    );
 
     // diff against live, as JSON: every change classified.
     let output = mcpo_gen(&["diff", "--quiet", "--format", "json", server.dir(), "live"]);
@@ -107,7 +102,7 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
         output.status.code(),
         Some(1),
         "breaking changes fail by default: {}",
-        text(&output)
+        output_text(&output)
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let found = ids(&report);
@@ -146,13 +141,17 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
 
     // update regenerates in place and prints what changed.
     let output = mcpo_gen(&["update", "--quiet", server.dir()]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(text(&output).contains("tool-removed"), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert!(
+        output_text(&output).contains("tool-removed"),
+        "{}",
+        output_text(&output)
+    );
     let lock = std::fs::read_to_string(server.crate_dir.join("mcp.lock.json")).unwrap();
     assert!(lock.contains("added_tool") && !lock.contains("removed_tool"));
     assert_eq!(mcpo_gen(&["check", server.dir()]).status.code(), Some(0));
     let output = mcpo_gen(&["check", "--live", "--quiet", server.dir()]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
 
     // update --fail-on WARN exits 1 when such changes happened... and 0 when none.
     let output = mcpo_gen(&["update", "--quiet", "--fail-on", "WARN", server.dir()]);
@@ -160,7 +159,7 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
         output.status.code(),
         Some(0),
         "nothing changed now: {}",
-        text(&output)
+        output_text(&output)
     );
 }
 
@@ -178,7 +177,11 @@ fn git(repo: &Path, args: &[&str]) {
         .current_dir(repo)
         .output()
         .unwrap();
-    assert!(output.status.success(), "git {args:?}: {}", text(&output));
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        output_text(&output)
+    );
 }
 
 #[test]
@@ -190,7 +193,7 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
     git(&repo, &["commit", "-q", "-m", "v1"]);
     server.change_to_v2();
     let output = mcpo_gen(&["update", "--quiet", server.dir()]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "v2"]);
 
@@ -210,7 +213,7 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
         "git:HEAD~1:changing-proxy",
         "git:HEAD:changing-proxy",
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
     let markdown = String::from_utf8_lossy(&output.stdout);
     assert!(
         markdown.contains("tool-removed") && markdown.contains('|'),
@@ -225,7 +228,7 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
         "git:HEAD~1:changing-proxy/mcp.lock.json",
         "changing-proxy",
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
     let annotations = String::from_utf8_lossy(&output.stdout);
     assert!(
         annotations.lines().any(|line| line.starts_with("::error ")),
@@ -267,7 +270,7 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
         "changing-proxy",
         "git:HEAD:changing-proxy",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
 
     // Only additions/relaxations would pass --fail-on ERR: reversed diff v2->v1
     // still has breaking changes (added_tool removed), so it fails too.
@@ -278,11 +281,11 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
         "changing-proxy",
         "git:HEAD~1:changing-proxy",
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
 
     // Errors are exit 2 with a message: unknown revision, missing path.
     let output = run(&["diff", "git:nope:changing-proxy", "changing-proxy"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
     let output = run(&["diff", "no-such-dir", "changing-proxy"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
 }

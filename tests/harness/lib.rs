@@ -112,6 +112,16 @@ pub fn mcpo_gen(args: &[&str]) -> Output {
         .expect("mcpo-gen runs")
 }
 
+/// Exit status, stdout and stderr of a finished command, for assertion messages.
+pub fn output_text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
