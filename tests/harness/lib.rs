@@ -326,48 +326,95 @@ pub fn unique_marker(label: &str) -> String {
 
 /// Starts a proxy like [`start_proxy`], with extra environment variables.
 pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-    let port = free_port();
+    // Port 0: the proxy binds a free port itself and logs it, so parallel
+    // tests never race for one.
     let mut command = Command::new(binary);
     command
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--host", "127.0.0.1", "--port", "0"])
         .args(args)
         .env("PATH", path_with_tools())
+        // The line we read is the runtime's info log: keep it even under
+        // --quiet, and keep everything else (uv, a child, reads RUST_LOG too)
+        // at warnings.
+        .env(
+            "RUST_LOG",
+            format!("warn,{}::runtime=info", crate_target(binary)),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
     for (key, value) in env {
         command.env(key, value);
     }
-    let child = command
+    let mut child = command
         .spawn()
         .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+    let port = listening_port(&mut child, binary);
     let root_path = args
         .iter()
         .position(|arg| *arg == "--root-path")
         .and_then(|index| args.get(index + 1))
         .map(|root| root.trim_end_matches('/').to_string())
         .unwrap_or_default();
-    let mut running = Running {
+    let running = Running {
         child,
         port,
         root_path,
     };
     let health = running.url(&format!("{}/healthz", running.root_path));
+    wait_until(Duration::from_secs(30), || {
+        get(&health).is_ok_and(|(status, _)| status == 200)
+    });
+    running
+}
+
+/// The tracing target of a binary crate: its name with `-` as `_`.
+fn crate_target(binary: &Path) -> String {
+    binary
+        .file_name()
+        .map(|name| name.to_string_lossy().replace('-', "_"))
+        .unwrap_or_default()
+}
+
+/// Forwards the proxy's stderr to ours and returns the port from its
+/// `listening on http://HOST:PORT` line; fails fast if it exits first.
+fn listening_port(child: &mut Child, binary: &Path) -> u16 {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (found, port) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("{line}");
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let address = rest.split(['/', ' ']).next().unwrap_or("");
+                if let Some(sender) = found.take()
+                    && let Some(port) = address
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse::<u16>().ok())
+                {
+                    let _ = sender.send(port);
+                }
+            }
+        }
+    });
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if get(&health).is_ok_and(|(status, _)| status == 200) {
-            return running;
+        if let Ok(port) = port.recv_timeout(Duration::from_millis(100)) {
+            return port;
         }
-        // A proxy that exited (bad flags, port taken) fails the test now.
-        if let Ok(Some(status)) = running.child.try_wait() {
-            panic!("{} exited before serving: {status}", binary.display());
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{} exited before listening: {status}", binary.display());
         }
         assert!(
             Instant::now() < deadline,
-            "{} did not serve /healthz in 30 s",
+            "{} did not log its listening address in 30 s",
             binary.display()
         );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
