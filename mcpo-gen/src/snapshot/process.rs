@@ -21,20 +21,10 @@ use tokio::process::{ChildStdin, ChildStdout};
 
 use super::raw_tools::{RawToolPages, TeeReader};
 
-/// Kills a process group (SIGKILL) when dropped.
-#[derive(Debug)]
-pub struct ProcessGroupGuard {
-    pgid: i32,
-}
-
-impl Drop for ProcessGroupGuard {
-    fn drop(&mut self) {
-        // SAFETY: killpg only sends a signal; a stale pgid at worst returns ESRCH.
-        unsafe {
-            libc::killpg(self.pgid, libc::SIGKILL);
-        }
-    }
-}
+/// The generated proxies' own guard, so both kill server groups alike.
+#[path = "../../../templates/runtime/process_group.rs"]
+mod process_group;
+pub use process_group::ProcessGroupGuard;
 
 /// The last bytes the server wrote to stderr, for error messages.
 #[derive(Debug, Clone, Default)]
@@ -112,7 +102,8 @@ pub fn spawn(
     let pid = child
         .id()
         .ok_or_else(|| std::io::Error::other("the server exited before it could be tracked"))?;
-    let guard = ProcessGroupGuard { pgid: pid as i32 };
+    let guard = ProcessGroupGuard::for_leader(pid)
+        .ok_or_else(|| std::io::Error::other("the server's pid does not fit a process group id"))?;
     let stdio_missing = || std::io::Error::other("the server's stdio pipes were not created");
     let stdin = child.stdin().take().ok_or_else(stdio_missing)?;
     let stdout = child.stdout().take().ok_or_else(stdio_missing)?;

@@ -29,6 +29,7 @@ use super::cli::{DriftPolicy, Target};
 use super::drift::{self, DriftFinding};
 use super::error::ApiError;
 use super::lock::LockedTool;
+use super::process_group::ProcessGroupGuard;
 
 /// A connection that lived this long was healthy: after its loss the
 /// supervisor reconnects at once. One that died sooner counts as a failure
@@ -430,25 +431,6 @@ async fn check_drift(
     })
 }
 
-/// Kills a process group (SIGKILL) when dropped, so `npx`/`uvx` grandchildren
-/// never outlive the proxy.
-struct ProcessGroupGuard {
-    pgid: libc::pid_t,
-}
-
-impl Drop for ProcessGroupGuard {
-    fn drop(&mut self) {
-        // Never signal "all processes" (0, -1) or init by mistake.
-        if self.pgid > 1 {
-            // SAFETY: killpg only sends a signal; a group that is already gone
-            // gives ESRCH, which is fine.
-            unsafe {
-                libc::killpg(self.pgid, libc::SIGKILL);
-            }
-        }
-    }
-}
-
 struct Session {
     client: RunningService<RoleClient, ClientConfig>,
     /// Declared after `client` so it drops (kills) last.
@@ -516,11 +498,7 @@ async fn connect(target: &Target) -> Result<Session, ConnectFailure> {
                     }
                 })?;
             // Guard the group before the handshake: a timeout drops it here.
-            let group = transport.id().and_then(|pid| {
-                libc::pid_t::try_from(pid)
-                    .ok()
-                    .map(|pgid| ProcessGroupGuard { pgid })
-            });
+            let group = transport.id().and_then(ProcessGroupGuard::for_leader);
             let client =
                 client_config()
                     .serve(transport)

@@ -14,6 +14,7 @@ mod drift;
 mod env_names;
 mod error;
 mod lock;
+mod process_group;
 mod result;
 mod server;
 mod upstream;
