@@ -223,6 +223,38 @@ fn sigterm_stops_the_proxy_and_its_whole_upstream_process_group() {
         proxy.terminate(Duration::from_secs(10)),
         "the proxy exits on SIGTERM"
     );
+    assert_eq!(
+        proxy
+            .child
+            .try_wait()
+            .ok()
+            .flatten()
+            .and_then(|status| status.code()),
+        Some(0)
+    );
+    wait_until(Duration::from_secs(10), || {
+        processes_with_marker(&marker).is_empty()
+    });
+}
+
+/// The signal arrives while the upstream is still starting, right after the
+/// port is announced: it must take the graceful path (exit 0, upstream group
+/// stopped), not the default action that leaves a half-started upstream behind.
+#[test]
+fn sigterm_right_after_startup_still_shuts_down_cleanly() {
+    let binary = build(&["time-proxy"]).join("time-proxy");
+    let marker = unique_marker("time-proxy-early-stop");
+    let mut proxy = start_proxy_with_env(&binary, &[], &[("MCPO_TEST_MARKER", &marker)]);
+    assert!(
+        proxy.terminate(Duration::from_secs(10)),
+        "the proxy exits on an early SIGTERM"
+    );
+    let status = proxy.child.try_wait().ok().flatten();
+    assert_eq!(
+        status.and_then(|status| status.code()),
+        Some(0),
+        "graceful exit, not killed by the signal: {status:?}"
+    );
     wait_until(Duration::from_secs(10), || {
         processes_with_marker(&marker).is_empty()
     });

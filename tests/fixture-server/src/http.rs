@@ -78,6 +78,8 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind 127.0.0.1:{port}"))?;
     let address = listener.local_addr()?;
+    // Caught from before the address is announced (see `shutdown_signal`).
+    let shutdown = shutdown_signal();
     let mut stdout = tokio::io::stdout();
     stdout
         .write_all(format!("listening on http://{address}/mcp\n").as_bytes())
@@ -86,7 +88,7 @@ pub async fn serve(
 
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            shutdown.await;
             sessions_stop.cancel();
         })
         .await

@@ -106,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
 /// Serve on stdin/stdout until the client closes stdin (clean exit) or SIGTERM.
 async fn serve_stdio(server: FixtureServer, verbatim: Arc<VerbatimTools>) -> anyhow::Result<()> {
     let (stdin, stdout) = stdio_pipes();
+    let shutdown = shutdown_signal();
     if verbatim.is_empty() {
         let running = server
             .serve((stdin, stdout))
@@ -113,7 +114,7 @@ async fn serve_stdio(server: FixtureServer, verbatim: Arc<VerbatimTools>) -> any
             .context("MCP initialize over stdio failed")?;
         tokio::select! {
             ended = running.waiting() => { ended.context("MCP stdio service failed")?; }
-            () = shutdown_signal() => {}
+            () = shutdown => {}
         }
     } else {
         // rmcp writes into one end of an in-memory pipe; a task copies its lines to
@@ -126,7 +127,7 @@ async fn serve_stdio(server: FixtureServer, verbatim: Arc<VerbatimTools>) -> any
             .context("MCP initialize over stdio failed")?;
         tokio::select! {
             ended = running.waiting() => { ended.context("MCP stdio service failed")?; }
-            () = shutdown_signal() => {}
+            () = shutdown => {}
         }
         // The service (and with it the pipe's write end) is gone: let the last lines out.
         let _ = tokio::time::timeout(Duration::from_secs(2), restorer).await;
@@ -136,27 +137,27 @@ async fn serve_stdio(server: FixtureServer, verbatim: Arc<VerbatimTools>) -> any
     std::process::exit(0);
 }
 
-/// Resolves on SIGTERM or Ctrl-C. If a handler cannot be installed that signal simply
-/// keeps its default action (terminate), which is still a correct exit.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called,
+/// not when it is first polled, so a signal sent right after the handshake is not
+/// lost to the default action. If a handler cannot be installed that signal keeps
+/// its default action (terminate), which is still a correct exit.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        tokio::select! {
+            () = next_signal(interrupt.as_mut()) => {}
+            () = next_signal(terminate.as_mut()) => {}
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+async fn next_signal(stream: Option<&mut tokio::signal::unix::Signal>) {
+    match stream {
+        Some(stream) => {
+            stream.recv().await;
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        None => std::future::pending::<()>().await,
     }
 }

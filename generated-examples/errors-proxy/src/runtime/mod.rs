@@ -116,6 +116,10 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
     let call_timeout = cli::seconds(cli.call_timeout);
     let connect_timeout = cli::seconds(cli.connect_timeout);
 
+    // Signals are caught from here on, before anything a test or supervisor can
+    // observe (the port, the upstream) exists.
+    let shutdown = server::shutdown_signal();
+
     // Bind before starting the upstream: a port in use fails fast and clean.
     let listener = tokio::net::TcpListener::bind((cli.host.as_str(), cli.port))
         .await
@@ -178,7 +182,7 @@ async fn run(cli: cli::Cli, embedded: Embedded) -> anyhow::Result<()> {
     });
     let mut server = server;
     let served = tokio::select! {
-        _ = server::shutdown_signal() => None,
+        () = shutdown => None,
         finished = &mut server => Some(finished),
     };
     let served = match served {

@@ -157,25 +157,37 @@ async fn readyz(State(app): State<App>) -> Response {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the proxy");
-                std::future::pending::<()>().await;
-            }
+/// Listens for SIGINT and SIGTERM from the moment it is called, not from the
+/// first poll: a signal that arrives right after startup still takes the
+/// graceful path (which stops the upstream's process group) instead of the
+/// default action, which would leave the upstream running.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind, name: &str| match signal(kind) {
+        Ok(stream) => Some(stream),
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for {name}; it will stop the proxy abruptly");
+            None
         }
     };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate => {}
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+    async move {
+        tokio::select! {
+            _ = next_signal(interrupt.as_mut()) => {}
+            _ = next_signal(terminate.as_mut()) => {}
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
+}
+
+async fn next_signal(stream: Option<&mut tokio::signal::unix::Signal>) {
+    match stream {
+        Some(stream) => {
+            stream.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 #[cfg(test)]
