@@ -6,6 +6,7 @@
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/test-env.sh
 
 TOOLS=target/test-tools
 UV_VERSION=0.13.9
@@ -32,8 +33,8 @@ fi
 # uvx resolves and caches the server on first use; do it now so the first
 # test doesn't pay for it inside a connect timeout.
 say "warming uvx cache: $MCP_SERVER_TIME"
-PATH="$PWD/$TOOLS/venv/bin:$PATH" uvx --quiet "$MCP_SERVER_TIME" --help >/dev/null
-PATH="$PWD/$TOOLS/venv/bin:$PATH" uvx --quiet mcp-server-fetch==2026.10.24 --help >/dev/null
-PATH="$PWD/$TOOLS/venv/bin:$PATH" uvx --quiet mcp-server-git==2026.10.19 --help >/dev/null
+uvx --quiet "$MCP_SERVER_TIME" --help >/dev/null
+uvx --quiet mcp-server-fetch==2026.10.24 --help >/dev/null
+uvx --quiet mcp-server-git==2026.10.19 --help >/dev/null
 
 say "ready: PATH=$PWD/$TOOLS/venv/bin:\$PATH"

@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup-test-deps.sh
-export PATH="$PWD/target/test-tools/venv/bin:$PATH"
+source scripts/test-env.sh
+# Everything the tests start from uvx was cached by the setup: no index
+# requests (and no network flakiness) while they run.
+export UV_OFFLINE=1
 
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check

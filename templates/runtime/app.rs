@@ -232,8 +232,8 @@ fn check_output<O: DeserializeOwned>(structured: &Value) -> Result<(), serde_jso
 /// away, and for at most this long. A client still uploading when the 413 is
 /// sent otherwise sees the connection reset and never reads the answer (a
 /// streamed upload from reqwest or requests does exactly that).
-const DRAIN_MAX_BYTES: usize = 1024 * 1024;
-const DRAIN_MAX_TIME: Duration = Duration::from_secs(1);
+const DRAIN_MAX_BYTES: usize = 4 * 1024 * 1024;
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(5);
 
 /// Reads the whole body, refusing more than `limit` bytes (413) before
 /// buffering them: a declared length is checked first, a streamed one as it

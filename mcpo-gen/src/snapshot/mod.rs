@@ -308,9 +308,10 @@ async fn connect(
                     raw_tools,
                 }),
                 Err(error) => {
-                    // Let the reader task catch the server's last words.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Err(handshake_error(&error, spawned.stderr.text()))
+                    // The transport (the server's stdin) is gone: the server
+                    // normally exits now; wait for its last words.
+                    let stderr = spawned.stderr.text_at_exit(Duration::from_secs(2)).await;
+                    Err(handshake_error(&error, stderr))
                 }
             }
         }

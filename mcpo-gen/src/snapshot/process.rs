@@ -28,14 +28,19 @@ pub use process_group::ProcessGroupGuard;
 
 /// The last bytes the server wrote to stderr, for error messages.
 #[derive(Debug, Clone, Default)]
-pub struct StderrTail(Arc<Mutex<Vec<u8>>>);
+pub struct StderrTail {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    /// Closed (its sender dropped) when the reader reaches EOF; `None` when
+    /// nothing reads.
+    reading: Option<tokio::sync::watch::Receiver<()>>,
+}
 
 const STDERR_TAIL_BYTES: usize = 4096;
 
 impl StderrTail {
     fn push(&self, chunk: &[u8]) {
         let mut buffer = self
-            .0
+            .bytes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         buffer.extend_from_slice(chunk);
@@ -46,10 +51,21 @@ impl StderrTail {
     /// The captured text, trimmed; empty when the server printed nothing.
     pub fn text(&self) -> String {
         let buffer = self
-            .0
+            .bytes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         String::from_utf8_lossy(&buffer).trim().to_string()
+    }
+
+    /// The captured text once the server closed stderr (it exited), or after
+    /// `limit`: a server that fails the handshake usually says why just
+    /// before exiting, and the reader task may not have caught up yet.
+    pub async fn text_at_exit(&self, limit: Duration) -> String {
+        if let Some(mut reading) = self.reading.clone() {
+            let _ = tokio::time::timeout(limit, async { while reading.changed().await.is_ok() {} })
+                .await;
+        }
+        self.text()
     }
 }
 
@@ -109,10 +125,13 @@ pub fn spawn(
     let stdout = child.stdout().take().ok_or_else(stdio_missing)?;
     let child_stderr = child.stderr().take();
     let transport = AsyncRwTransport::new(TeeReader::new(stdout, raw_tools), stdin);
-    let stderr = StderrTail::default();
+    let mut stderr = StderrTail::default();
     if let Some(mut child_stderr) = child_stderr {
+        let (still_reading, reading) = tokio::sync::watch::channel(());
+        stderr.reading = Some(reading);
         let tail = stderr.clone();
         tokio::spawn(async move {
+            let _still_reading = still_reading;
             let mut chunk = [0u8; 1024];
             while let Ok(read @ 1..) = child_stderr.read(&mut chunk).await {
                 tail.push(&chunk[..read]);

@@ -1,0 +1,13 @@
+# Sourced by scripts/setup-test-deps.sh and scripts/test.sh: the environment
+# the tests run in, the same on every machine.
+
+# uv (uvx) keeps its cache inside the repository's target folder, and resolves
+# the Python MCP servers' dependencies as of this date, so a release on PyPI
+# after it cannot change a snapshot (and so a committed lock) under the tests.
+export UV_CACHE_DIR="$PWD/target/test-tools/uv-cache"
+export UV_EXCLUDE_NEWER=2026-11-25T00:00:00Z
+# The proxies under test are on loopback: never send that through a proxy
+# configured for the machine.
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="$NO_PROXY"
+export PATH="$PWD/target/test-tools/venv/bin:$PATH"
