@@ -173,6 +173,90 @@ fn body_loc<'a>(
     loc
 }
 
+/// Refuses integer literals outside the 64-bit range. serde_json reads them as
+/// the nearest double, so the upstream would receive a different number (its
+/// `arbitrary_precision` feature would keep them, but rmcp's untagged message
+/// types do not deserialize with it). A 422 is better than a silent change;
+/// decimals rounding to the nearest double is ordinary JSON, left alone.
+pub fn check_exact_integers(raw: &[u8], body: &Value) -> Result<(), Vec<ValidationIssue>> {
+    let Some(literal) = first_wide_integer(raw) else {
+        return Ok(());
+    };
+    let mut loc = vec![LocSegment::from("body")];
+    if let Ok(read_as) = literal.parse::<f64>() {
+        path_to_number(body, read_as, &mut loc);
+    }
+    Err(vec![ValidationIssue {
+        loc,
+        msg: if literal.len() <= MAX_ECHOED_CHARS {
+            format!("Integer {literal} is outside the 64-bit range this proxy can forward exactly")
+        } else {
+            format!(
+                "An integer of {} digits is outside the 64-bit range this proxy can forward exactly",
+                literal.trim_start_matches('-').len()
+            )
+        },
+        kind: "int_parsing_size".into(),
+    }])
+}
+
+/// The first integer literal (no `.` or exponent) of a JSON text that fits
+/// neither `i64` nor `u64`. Expects valid JSON: string contents are skipped.
+fn first_wide_integer(raw: &[u8]) -> Option<&str> {
+    let mut index = 0;
+    let mut in_string = false;
+    while let Some(&byte) = raw.get(index) {
+        index += 1;
+        match (in_string, byte) {
+            (true, b'\\') => index += 1,
+            (true, b'"') | (false, b'"') => in_string = !in_string,
+            (false, b'-' | b'0'..=b'9') => {
+                let start = index - 1;
+                while raw.get(index).is_some_and(|byte| {
+                    matches!(byte, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                }) {
+                    index += 1;
+                }
+                let literal = std::str::from_utf8(&raw[start..index]).ok()?;
+                let integral = !literal.contains(['.', 'e', 'E']);
+                if integral && literal.parse::<i64>().is_err() && literal.parse::<u64>().is_err() {
+                    return Some(literal);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Extends `loc` with the path of the first number (in document order) that
+/// reads as `value`; true when found.
+fn path_to_number(node: &Value, value: f64, loc: &mut Vec<LocSegment>) -> bool {
+    let children: Box<dyn Iterator<Item = (LocSegment, &Value)>> = match node {
+        Value::Number(number) => return number.is_f64() && number.as_f64() == Some(value),
+        Value::Array(items) => Box::new(
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| (LocSegment::Index(index), item)),
+        ),
+        Value::Object(fields) => Box::new(
+            fields
+                .iter()
+                .map(|(name, field)| (LocSegment::Field(name.clone()), field)),
+        ),
+        _ => return false,
+    };
+    for (segment, child) in children {
+        loc.push(segment);
+        if path_to_number(child, value, loc) {
+            return true;
+        }
+        loc.pop();
+    }
+    false
+}
+
 /// Deserializes the validated body into the tool's typed input; on failure
 /// one 422 entry located by the path serde reached.
 pub fn deserialize_input<I: DeserializeOwned>(body: &Value) -> Result<I, Vec<ValidationIssue>> {
@@ -229,6 +313,39 @@ fn issue_from_serde_message(mut loc: Vec<LocSegment>, message: String) -> Valida
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn integers_past_64_bits_are_refused_where_they_are() {
+        let raw = br#"{"note": "99999999999999999999 in a string", "list": [1, -5, 1.5e300, 123456789012345678901234567890]}"#;
+        let body: Value = serde_json::from_slice(raw).unwrap();
+        let issues = check_exact_integers(raw, &body).unwrap_err();
+        assert_eq!(issues[0].kind, "int_parsing_size");
+        assert_eq!(
+            issues[0].loc,
+            vec![
+                LocSegment::from("body"),
+                LocSegment::from("list"),
+                LocSegment::Index(3)
+            ]
+        );
+        assert!(issues[0].msg.contains("123456789012345678901234567890"));
+    }
+
+    #[test]
+    fn integers_within_64_bits_and_decimals_pass() {
+        for raw in [
+            r#"{"max": 18446744073709551615, "min": -9223372036854775808}"#,
+            r#"{"decimal": 123456789012345678901234567890.5, "exponent": 1e30}"#,
+            r#"{"escaped": "quote \" then 99999999999999999999999"}"#,
+            r#"[]"#,
+        ] {
+            let body: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(check_exact_integers(raw.as_bytes(), &body), Ok(()), "{raw}");
+        }
+        let raw = br#"{"a": -99999999999999999999}"#;
+        let body: Value = serde_json::from_slice(raw).unwrap();
+        assert!(check_exact_integers(raw, &body).is_err());
+    }
 
     fn validators(schema: Value) -> InputValidators {
         InputValidators::compile(&[LockedTool {

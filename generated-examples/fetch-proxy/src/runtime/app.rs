@@ -297,12 +297,14 @@ fn parse_json_body(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.trim_ascii().is_empty() {
         return Ok(Value::Object(serde_json::Map::new()));
     }
-    serde_json::from_slice(bytes).map_err(|error| {
+    let body = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::validation(vec![ValidationIssue::body(
             format!("JSON decode error: {error}"),
             "json_invalid",
         )])
-    })
+    })?;
+    validate::check_exact_integers(bytes, &body).map_err(ApiError::validation)?;
+    Ok(body)
 }
 
 #[cfg(test)]
