@@ -18,5 +18,9 @@ echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== mcpo-gen check generated-examples/*" >&2
 cargo run --quiet -p mcpo-gen -- check generated-examples/*/
+echo "== cargo build --workspace --bins" >&2
+# The binaries the end-to-end tests start (the generator, the fixture server,
+# the generated proxies), built once here and not inside a test's time.
+cargo build --workspace --bins
 echo "== cargo test" >&2
 cargo test --workspace

@@ -2,9 +2,6 @@
 //! real `@modelcontextprotocol/server-everything` over stdio and over
 //! streamable HTTP, every tool called over HTTP with real results.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
@@ -153,22 +150,7 @@ fn every_tool_over_stdio() {
 
 #[test]
 fn every_tool_over_streamable_http() {
-    let port = free_port();
-    let server = Running {
-        child: Command::new("node")
-            .arg(node_server("server-everything"))
-            .arg("streamableHttp")
-            .env("PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs"),
-        port,
-        root_path: String::new(),
-    };
-    wait_until(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let server = start_everything_http();
     let proxy = start_proxy(
         &everything_binary(),
         &[
@@ -185,24 +167,14 @@ fn every_tool_over_streamable_http() {
 #[test]
 fn an_http_upstream_gets_the_configured_headers() {
     // The fixture refuses MCP requests without the header; the proxy sends it.
-    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let port = free_port();
     let tools = workspace_root().join("tests/fixture-server/tools/errors.json");
-    let _server = Running {
-        child: Command::new(&fixture)
-            .args(["--transport", "http", "--port", &port.to_string()])
-            .args(["--tools", tools.to_str().unwrap()])
-            .args(["--require-header", "X-Api-Token: s3cr3t-value"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-        port,
-        root_path: String::new(),
-    };
-    wait_until(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    let url = format!("http://127.0.0.1:{port}/mcp");
+    let server = start_fixture_http(&[
+        "--tools",
+        tools.to_str().unwrap(),
+        "--require-header",
+        "X-Api-Token: s3cr3t-value",
+    ]);
+    let url = server.url("/mcp");
 
     // Without the header the upstream never becomes ready; tool calls say so.
     let refused = start_proxy(

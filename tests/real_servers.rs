@@ -369,13 +369,15 @@ fn filesystem_writes_reads_and_lists_inside_its_directory_only() {
     );
 }
 
-/// Author and committer for the test's own commits and the server's, so
-/// the test does not depend on a global git identity.
-const GIT_IDENTITY: [(&str, &str); 4] = [
+/// Environment for git, in the test's own commands and the server's: author
+/// and committer, so the test does not depend on a global git identity, and
+/// the C locale, so `git status` answers in the English the test expects.
+const GIT_ENV: [(&str, &str); 5] = [
     ("GIT_AUTHOR_NAME", "Proxy Test"),
     ("GIT_AUTHOR_EMAIL", "proxy-test@example.com"),
     ("GIT_COMMITTER_NAME", "Proxy Test"),
     ("GIT_COMMITTER_EMAIL", "proxy-test@example.com"),
+    ("LC_ALL", "C"),
 ];
 
 fn git(repo: &Path, args: &[&str]) -> String {
@@ -384,7 +386,7 @@ fn git(repo: &Path, args: &[&str]) -> String {
         .arg(repo)
         .args(["-c", "commit.gpgsign=false"])
         .args(args)
-        .envs(GIT_IDENTITY)
+        .envs(GIT_ENV)
         .output()
         .expect("git runs");
     assert!(
@@ -410,7 +412,7 @@ fn git_reports_status_log_and_diffs_and_commits_in_a_temp_repo() {
     std::fs::write(repo.join("a.txt"), "hello\nchanged\nagain\n").unwrap();
 
     // The lock's own command: `uvx mcp-server-git==...` (uvx from the test tools).
-    let proxy = start("git-proxy", &[], &GIT_IDENTITY);
+    let proxy = start("git-proxy", &[], &GIT_ENV);
     let repo_path = path_str(&repo);
 
     let status = ok(

@@ -26,10 +26,12 @@ fn fixture_server() -> &'static Path {
     BINARY.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
             .current_dir(workspace_root())
-            .args(["build", "--quiet", "-p", "mcp-fixture-server"])
+            // The same selection as the e2e harness and scripts/test.sh: any
+            // other one resolves features differently and rebuilds.
+            .args(["build", "--quiet", "--workspace", "--bins"])
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "cargo build -p mcp-fixture-server failed");
+        assert!(status.success(), "cargo build --workspace --bins failed");
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("target"));

@@ -5,12 +5,12 @@
 //! OpenAPI validator) is installed by `scripts/setup-test-deps.sh`; when it
 //! is missing the tests fail with that instruction instead of skipping.
 
-use std::collections::BTreeSet;
 use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -71,31 +71,40 @@ pub fn node_server(package: &str) -> PathBuf {
     require(&dir.join("dist/index.js"), package)
 }
 
-/// Builds packages of the workspace once per test process (cargo is a no-op
-/// when they are fresh) and returns the folder of their binaries.
+/// Builds every binary of the workspace once per test process (cargo is a
+/// no-op when they are fresh), checks that `packages`' binaries are there, and
+/// returns the folder of the binaries.
+///
+/// Always the same command, whatever the caller needs: each different package
+/// selection resolves features differently, and cargo would rebuild shared
+/// dependencies (and the fixture server) once per selection.
 pub fn build(packages: &[&str]) -> PathBuf {
-    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    let mut built = BUILT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let missing: Vec<&str> = packages
-        .iter()
-        .copied()
-        .filter(|package| !built.contains(*package))
-        .collect();
-    if !missing.is_empty() {
-        let mut command = Command::new(env!("CARGO"));
-        command
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
             .current_dir(workspace_root())
-            .args(["build", "--quiet"]);
-        for package in &missing {
-            command.args(["-p", package]);
+            .args(["build", "--quiet", "--workspace", "--bins"])
+            .status()
+            .map_err(|error| format!("cargo does not run: {error}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("cargo build --workspace --bins failed: {status}"))
         }
-        let status = command.status().expect("cargo runs");
-        assert!(status.success(), "cargo build {missing:?} failed");
-        built.extend(missing.iter().map(|package| package.to_string()));
+    });
+    if let Err(failure) = built {
+        panic!("{failure}");
     }
-    target_dir().join("debug")
+    let bin = target_dir().join("debug");
+    for package in packages {
+        let binary = bin.join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            binary.exists(),
+            "the workspace build made no binary {}",
+            binary.display()
+        );
+    }
+    bin
 }
 
 pub fn mcpo_gen_bin() -> PathBuf {
@@ -120,13 +129,6 @@ pub fn output_text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
 }
 
 /// A running child process (proxy or server), stopped with SIGTERM on drop.
@@ -178,16 +180,27 @@ pub fn start_proxy(binary: &Path, args: &[&str]) -> Running {
     start_proxy_with_env(binary, args, &[])
 }
 
-/// Waits until `ready` is true or panics after `limit`.
-pub fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) {
+/// Polls `ready` until it is true (then true) or `limit` has passed (then
+/// false), for callers that explain a failure themselves.
+pub fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
+    loop {
         if ready() {
-            return;
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("not ready after {limit:?}");
+}
+
+/// Waits until `ready` is true or panics after `limit`, at the caller's line.
+#[track_caller]
+pub fn wait_until(limit: Duration, ready: impl FnMut() -> bool) {
+    if !wait_for(limit, ready) {
+        panic!("not ready after {limit:?}");
+    }
 }
 
 fn client() -> &'static reqwest::blocking::Client {
@@ -349,7 +362,8 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
     let mut child = command
         .spawn()
         .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let port = listening_port(&mut child, binary);
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let port = listening_port(&mut child, stderr, binary);
     let root_path = args
         .iter()
         .position(|arg| *arg == "--root-path")
@@ -376,18 +390,14 @@ fn crate_target(binary: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Forwards the proxy's stderr to ours and returns the port from its
-/// `listening on http://HOST:PORT` line; fails fast if it exits first.
-fn listening_port(child: &mut Child, binary: &Path) -> u16 {
-    use std::io::BufRead;
-    let stderr = child.stderr.take().expect("stderr is piped");
+/// Forwards `pipe` (a child's stdout or stderr) to our stderr and returns the
+/// port from the child's `listening on http://HOST:PORT` line; fails fast if
+/// the child exits first, and stops it if the line never comes.
+fn listening_port(child: &mut Child, pipe: impl Read + Send + 'static, program: &Path) -> u16 {
     let (found, port) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut found = Some(found);
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
             eprintln!("{line}");
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let address = rest.split(['/', ' ']).next().unwrap_or("");
@@ -408,7 +418,7 @@ fn listening_port(child: &mut Child, binary: &Path) -> u16 {
             return port;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{} exited before listening: {status}", binary.display());
+            panic!("{} exited before listening: {status}", program.display());
         }
         if Instant::now() >= deadline {
             // Not yet owned by a `Running`: stop it here, or it outlives the test.
@@ -416,10 +426,92 @@ fn listening_port(child: &mut Child, binary: &Path) -> u16 {
             let _ = child.wait();
             panic!(
                 "{} did not log its listening address in 30 s",
-                binary.display()
+                program.display()
             );
         }
     }
+}
+
+/// Starts our fixture server over streamable HTTP on a port it picks itself
+/// (`--port 0`; it prints `listening on http://127.0.0.1:PORT/mcp` first, once
+/// bound), with `args` after the transport flags. Its endpoint is
+/// `running.url("/mcp")`.
+pub fn start_fixture_http(args: &[&str]) -> Running {
+    let binary = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let mut child = Command::new(&binary)
+        .args(["--transport", "http", "--port", "0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let port = listening_port(&mut child, stdout, &binary);
+    Running {
+        child,
+        port,
+        root_path: String::new(),
+    }
+}
+
+/// Starts `@modelcontextprotocol/server-everything` over streamable HTTP;
+/// its endpoint is `running.url("/mcp")`.
+///
+/// It only takes a port from `PORT` (with 0 it binds one but logs 0), so the
+/// port is picked here: bound and released, then handed to node. Another
+/// process may take it in between; node then exits, and another port is
+/// tried. Ready means `/mcp` gives node's own answer to a request without a
+/// session, so an answer from whoever else holds the port does not count.
+pub fn start_everything_http() -> Running {
+    const ATTEMPTS: usize = 3;
+    let server = node_server("server-everything");
+    for _ in 0..ATTEMPTS {
+        let port = released_port();
+        let mut running = Running {
+            child: Command::new("node")
+                .arg(&server)
+                .arg("streamableHttp")
+                .env("PORT", port.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("node runs"),
+            port,
+            root_path: String::new(),
+        };
+        let endpoint = running.url("/mcp");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = running.child.try_wait() {
+                eprintln!(
+                    "server-everything on port {port} exited ({status}); trying another port"
+                );
+                break;
+            }
+            if get(&endpoint).is_ok_and(|(status, body)| {
+                status == 400 && body.contains("No valid session ID provided")
+            }) {
+                return running;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server-everything did not answer on {endpoint} in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("server-everything exited {ATTEMPTS} times before serving");
+}
+
+/// A loopback port that was free a moment ago, for a server that cannot pick
+/// its own: prefer port 0 and reading the bound port whenever the server
+/// supports it.
+fn released_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
 }
 
 /// Waits until the proxy's upstream is connected (`/readyz` is 200).

@@ -273,7 +273,7 @@ pub fn returns_text(
 }
 /// `POST /sleeps`: calls the MCP tool `sleeps`.
 ///
-/// Waits 3 seconds, then echoes its arguments (timeout tests).
+/// Waits 10 seconds, then echoes its arguments (timeout tests).
 pub fn sleeps(
     app: crate::runtime::App,
     request: axum::extract::Request,

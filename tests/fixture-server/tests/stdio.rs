@@ -266,23 +266,51 @@ async fn structured_behaviour_returns_its_value_and_text() {
 
 #[tokio::test]
 async fn sleeps_waits_then_echoes() {
-    let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
+    let errors: Value = serde_json::from_str(
+        &std::fs::read_to_string(tools_file("errors.json")).expect("errors.json"),
+    )
+    .expect("errors.json is JSON");
+    assert!(
+        errors["behaviors"]["sleeps"]["ms"]
+            .as_u64()
+            .is_some_and(|ms| ms >= 10_000),
+        "the e2e timeout bounds (tests/runtime_contract.rs) rely on a sleep of 10 s or more"
+    );
     let arguments = json!({"message": "late"});
 
     // What a proxy with a short timeout sees: nothing within the deadline.
+    let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
     let early = tokio::time::timeout(
         Duration::from_millis(500),
         client.call_tool(call("sleeps", arguments.clone())),
     )
     .await;
-    assert!(early.is_err(), "sleeps answered before its 3 s sleep");
+    assert!(early.is_err(), "sleeps answered before its sleep ended");
+    client.cancel().await.expect("clean client shutdown");
+
+    // The answer after the sleep, from a copy of errors.json whose sleep is
+    // short enough to wait for.
+    let mut short = errors;
+    short["behaviors"]["sleeps"]["ms"] = json!(1500);
+    let directory =
+        std::env::temp_dir().join(format!("fixture-short-sleep-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("errors.json");
+    std::fs::write(&path, short.to_string()).unwrap();
+    let client = stdio_client(&["--tools", path.to_str().unwrap()]).await;
+    // The fixture read the file at startup.
+    let _ = std::fs::remove_dir_all(&directory);
 
     let started = Instant::now();
     let result = client
         .call_tool(call("sleeps", arguments.clone()))
         .await
         .expect("sleeps answers eventually");
-    assert!(started.elapsed() >= Duration::from_millis(2900));
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "answered after {:?}, before its 1.5 s sleep",
+        started.elapsed()
+    );
     let text = &result.content[0].as_text().unwrap().text;
     assert_eq!(serde_json::from_str::<Value>(text).unwrap(), arguments);
     client.cancel().await.expect("clean client shutdown");
