@@ -14,6 +14,9 @@ use mcpo_gen::lock::{Lock, ServerFacts, Upstream, canonical_pretty};
 use mcpo_gen::openapi::document;
 use serde_json::{Value, json};
 
+mod support;
+use support::arbitrary_schema::arbitrary_schema;
+
 fn validator() -> PathBuf {
     let bin_dir = std::env::var_os("MCPO_TEST_TOOLS")
         .map(PathBuf::from)
@@ -299,93 +302,6 @@ fn generated_example_locks_give_valid_documents() {
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_else(|| "example".into());
         assert_documents_valid(&label, &tools);
-    }
-}
-
-fn next(seed: &mut u64, bound: u64) -> u64 {
-    *seed = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (*seed >> 33) % bound
-}
-
-/// Deterministic pseudo-random JSON, biased towards schema keywords and
-/// values that are valid in one draft and not in another.
-fn arbitrary_schema(seed: &mut u64, depth: u32) -> Value {
-    const KEYS: &[&str] = &[
-        "type",
-        "properties",
-        "items",
-        "$ref",
-        "$defs",
-        "definitions",
-        "anyOf",
-        "allOf",
-        "oneOf",
-        "not",
-        "required",
-        "enum",
-        "const",
-        "default",
-        "pattern",
-        "minimum",
-        "exclusiveMinimum",
-        "additionalProperties",
-        "prefixItems",
-        "dependencies",
-        "patternProperties",
-        "$schema",
-        "$id",
-        "$anchor",
-        "discriminator",
-        "format",
-        "minLength",
-        "a",
-    ];
-    const STRINGS: &[&str] = &[
-        "object",
-        "string",
-        "integer",
-        "#",
-        "#/$defs/a",
-        "#/definitions/a",
-        "#/properties/a",
-        "#/properties/a/items/0",
-        "#a",
-        "a",
-        "((",
-        "^\\p{L}$",
-        "^[a-z]+$",
-        "http://x/y#/z",
-        "#/$defs/a/properties/a",
-        "",
-        "email",
-        "date-time",
-        "http://json-schema.org/draft-07/schema#",
-    ];
-    let kind = if depth == 0 {
-        next(seed, 4)
-    } else {
-        next(seed, 8)
-    };
-    match kind {
-        0 => Value::Null,
-        1 => json!(next(seed, 2) == 0),
-        2 => json!(next(seed, 20) as i64 - 5),
-        3 => json!(STRINGS[next(seed, STRINGS.len() as u64) as usize]),
-        4..=6 => {
-            let mut map = serde_json::Map::new();
-            for _ in 0..next(seed, 5) {
-                let key = KEYS[next(seed, KEYS.len() as u64) as usize];
-                map.insert(key.to_string(), arbitrary_schema(seed, depth - 1));
-            }
-            Value::Object(map)
-        }
-        _ => Value::Array(
-            (0..next(seed, 4))
-                .map(|_| arbitrary_schema(seed, depth - 1))
-                .collect(),
-        ),
     }
 }
 

@@ -12,6 +12,11 @@ mod finish;
 mod regex;
 mod walk;
 
+/// The fuzzing generator tests/openapi_validity.rs uses too.
+#[cfg(test)]
+#[path = "../../tests/support/arbitrary_schema.rs"]
+mod arbitrary_schema;
+
 use serde_json::{Map, Value, json};
 
 pub use carry::{INVALID_SCHEMA, ORIGINAL_KEYWORDS};
@@ -637,84 +642,7 @@ mod tests {
         );
     }
 
-    fn next(seed: &mut u64, bound: u64) -> u64 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (*seed >> 33) % bound
-    }
-
-    /// Deterministic pseudo-random JSON, biased towards schema keywords.
-    fn arbitrary_json(seed: &mut u64, depth: u32) -> Value {
-        const KEYS: &[&str] = &[
-            "type",
-            "properties",
-            "items",
-            "$ref",
-            "$defs",
-            "definitions",
-            "anyOf",
-            "allOf",
-            "oneOf",
-            "not",
-            "required",
-            "enum",
-            "const",
-            "default",
-            "pattern",
-            "minimum",
-            "exclusiveMinimum",
-            "additionalProperties",
-            "prefixItems",
-            "dependencies",
-            "patternProperties",
-            "$schema",
-            "$id",
-            "$anchor",
-            "discriminator",
-            "x",
-        ];
-        const STRINGS: &[&str] = &[
-            "object",
-            "string",
-            "#",
-            "#/$defs/a",
-            "#/definitions/a",
-            "#/properties/a",
-            "#a",
-            "a",
-            "((",
-            "\\p{L}",
-            "http://x/y#/z",
-            "#/$defs/a/properties/a",
-            "",
-        ];
-        let kind = if depth == 0 {
-            next(seed, 4)
-        } else {
-            next(seed, 7)
-        };
-        match kind {
-            0 => Value::Null,
-            1 => json!(next(seed, 2) == 0),
-            2 => json!(next(seed, 20) as i64 - 5),
-            3 => json!(STRINGS[next(seed, STRINGS.len() as u64) as usize]),
-            4 | 5 => {
-                let mut map = Map::new();
-                for _ in 0..next(seed, 5) {
-                    let key = KEYS[next(seed, KEYS.len() as u64) as usize];
-                    let key = if key == "x" { "a" } else { key };
-                    map.insert(key.to_string(), arbitrary_json(seed, depth - 1));
-                }
-                Value::Object(map)
-            }
-            _ => Value::Array(
-                (0..next(seed, 4))
-                    .map(|_| arbitrary_json(seed, depth - 1))
-                    .collect(),
-            ),
-        }
-    }
+    use super::arbitrary_schema::arbitrary_schema;
 
     #[test]
     fn arbitrary_schemas_never_panic_and_leave_no_dangling_refs() {
@@ -723,8 +651,8 @@ mod tests {
             let tools = (0..3)
                 .map(|n| {
                     json!({"name": format!("t{round}_{n}"),
-                        "inputSchema": arbitrary_json(&mut seed, 5),
-                        "outputSchema": arbitrary_json(&mut seed, 4)})
+                        "inputSchema": arbitrary_schema(&mut seed, 5),
+                        "outputSchema": arbitrary_schema(&mut seed, 4)})
                 })
                 .collect();
             let doc = document(&lock_of(tools));
