@@ -212,3 +212,38 @@ fn an_http_upstream_gets_the_configured_headers() {
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body["message"], "through", "{reply:?}");
 }
+
+/// A live snapshot of the pinned server gives the committed lock's server
+/// facts and tools, fields rmcp does not model included: server-everything
+/// declares the `tasks` capability (its `simulate-research-query` needs task
+/// augmentation), which rmcp's typed capabilities drop.
+#[test]
+fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
+    let server = node_server("server-everything");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("everything-live");
+    let dir = dir.to_str().unwrap();
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--out",
+        dir,
+        "--",
+        "node",
+        server.to_str().unwrap(),
+        "stdio",
+    ]);
+    assert!(output.status.success(), "{}", output_text(&output));
+    let read_lock = |path: &std::path::Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let live = read_lock(&std::path::Path::new(dir).join("mcp.lock.json"));
+    let committed =
+        read_lock(&workspace_root().join("generated-examples/everything-proxy/mcp.lock.json"));
+    assert!(
+        live["server"]["capabilities"]["tasks"].is_object(),
+        "{}",
+        live["server"]
+    );
+    assert_eq!(live["server"], committed["server"]);
+    assert_eq!(live["tools"], committed["tools"]);
+}

@@ -5,7 +5,7 @@
 //! anything outside it can see the body, so the unknown tool fields are gone
 //! by the time a transport wrapper could look. This client sends `tools/list`
 //! POSTs itself, with exactly the session id, auth and headers rmcp passes in,
-//! records the raw body (a JSON document or SSE events) with [`RawToolPages`],
+//! records the raw body (a JSON document or SSE events) with [`RawWire`],
 //! and returns the same typed response rmcp's client would. Every other
 //! message, and any `tools/list` response that is not a plain success (an HTTP
 //! error, an expired session, an odd content type), goes through rmcp's own
@@ -26,7 +26,7 @@ use rmcp::transport::streamable_http_client::{
 use serde_json::Value;
 use sse_stream::{Sse, SseStream};
 
-use super::raw_tools::RawToolPages;
+use super::raw_wire::RawWire;
 
 const SESSION_ID_HEADER: &str = "mcp-session-id";
 const EVENT_STREAM_MIME_TYPE: &str = "text/event-stream";
@@ -37,14 +37,14 @@ type SseEvents = BoxStream<'static, Result<Sse, SseError>>;
 #[derive(Debug, Clone)]
 pub struct RecordingHttpClient {
     inner: reqwest::Client,
-    raw_tools: RawToolPages,
+    raw_wire: RawWire,
 }
 
 impl RecordingHttpClient {
-    pub fn new(raw_tools: RawToolPages) -> Self {
+    pub fn new(raw_wire: RawWire) -> Self {
         RecordingHttpClient {
             inner: rmcp_like_reqwest_client(),
-            raw_tools,
+            raw_wire,
         }
     }
 
@@ -98,7 +98,7 @@ impl RecordingHttpClient {
                 let body = read_capped(response, limits.max_json_response_size).await?;
                 let raw: Value = serde_json::from_slice(&body).ok()?;
                 let typed: ServerJsonRpcMessage = serde_json::from_value(raw.clone()).ok()?;
-                self.raw_tools.observe_message(raw);
+                self.raw_wire.observe_message(raw);
                 Some(StreamableHttpPostResponse::Json(typed, session_id))
             }
             EVENT_STREAM_MIME_TYPE => {
@@ -140,14 +140,14 @@ impl RecordingHttpClient {
 
     /// Passes SSE events through unchanged, recording each event's data.
     fn recording(&self, events: SseEvents) -> SseEvents {
-        let raw_tools = self.raw_tools.clone();
+        let raw_wire = self.raw_wire.clone();
         events
             .inspect(move |event| {
                 if let Ok(Sse {
                     data: Some(data), ..
                 }) = event
                 {
-                    raw_tools.observe_bytes(data.as_bytes());
+                    raw_wire.observe_bytes(data.as_bytes());
                 }
             })
             .boxed()

@@ -3,11 +3,11 @@
 //!
 //! rmcp runs the handshake, the session and the paging; the transports also
 //! record the raw `tools/list` results so each tool lands in the lock exactly
-//! as the server sent it, fields rmcp does not model included (`raw_tools`).
+//! as the server sent it, fields rmcp does not model included (`raw_wire`).
 
 mod http_client;
 mod process;
-mod raw_tools;
+mod raw_wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -18,11 +18,11 @@ use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ServiceExt, model::ServerPeerInfo};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::lock::{Lock, LockError, ServerFacts, Upstream};
 use http_client::RecordingHttpClient;
-use raw_tools::RawToolPages;
+use raw_wire::RawWire;
 
 use process::ProcessGroupGuard;
 
@@ -195,7 +195,7 @@ struct Session {
     _group: Option<ProcessGroupGuard>,
     stderr: Option<process::StderrTail>,
     /// Raw `tools/list` results, filled in by the transport.
-    raw_tools: RawToolPages,
+    raw_wire: RawWire,
 }
 
 fn client_config() -> ClientConfig {
@@ -236,7 +236,7 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
     };
 
     let facts = match session.client.peer_info() {
-        Some(info) => server_facts(&info),
+        Some(info) => server_facts(&info, session.raw_wire.initialize_result()),
         None => {
             return Err(SnapshotError::Handshake {
                 upstream: upstream_name.clone(),
@@ -278,7 +278,7 @@ async fn connect(
             reason: error.to_string(),
             stderr,
         };
-    let raw_tools = RawToolPages::default();
+    let raw_wire = RawWire::default();
     match target {
         Target::Stdio { command, args, env } => {
             let spawned = process::spawn(
@@ -286,7 +286,7 @@ async fn connect(
                 args,
                 env,
                 options.echo_server_stderr,
-                raw_tools.clone(),
+                raw_wire.clone(),
             )
             .map_err(|source| match source.kind() {
                 std::io::ErrorKind::NotFound => SnapshotError::CommandNotFound {
@@ -305,7 +305,7 @@ async fn connect(
                     child: Some(spawned.child),
                     _group: Some(guard),
                     stderr: Some(spawned.stderr),
-                    raw_tools,
+                    raw_wire,
                 }),
                 Err(error) => {
                     // The transport (the server's stdin) is gone: the server
@@ -319,7 +319,7 @@ async fn connect(
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(header_map(headers)?);
             let transport = StreamableHttpClientTransport::with_client(
-                RecordingHttpClient::new(raw_tools.clone()),
+                RecordingHttpClient::new(raw_wire.clone()),
                 config,
             );
             let client = client_config()
@@ -331,7 +331,7 @@ async fn connect(
                 child: None,
                 _group: None,
                 stderr: None,
-                raw_tools,
+                raw_wire,
             })
         }
         Target::Sse { .. } => Err(SnapshotError::SseUnsupported),
@@ -362,18 +362,34 @@ fn header_map(
         .collect()
 }
 
-fn server_facts(info: &ServerPeerInfo) -> ServerFacts {
+/// The server's facts for the lock. `capabilities` and `serverInfo` come
+/// from the raw `initialize` result when it was captured, so fields rmcp does
+/// not model (e.g. the `tasks` capability) are kept; the negotiated protocol
+/// version is rmcp's.
+fn server_facts(info: &ServerPeerInfo, raw: Option<Map<String, Value>>) -> ServerFacts {
     let implementation = info.server_info.as_ref();
+    let raw = raw.unwrap_or_default();
+    let raw_server = raw.get("serverInfo");
+    let raw_text = |field: &str| {
+        raw_server
+            .and_then(|server| server.get(field))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     ServerFacts {
-        name: implementation
-            .map(|server| server.name.clone())
+        name: raw_text("name")
+            .or_else(|| implementation.map(|server| server.name.clone()))
             .unwrap_or_default(),
-        version: implementation
-            .map(|server| server.version.clone())
+        version: raw_text("version")
+            .or_else(|| implementation.map(|server| server.version.clone()))
             .unwrap_or_default(),
-        title: implementation.and_then(|server| server.title.clone()),
+        title: raw_text("title").or_else(|| implementation.and_then(|server| server.title.clone())),
         protocol_version: info.protocol_version.to_string(),
-        capabilities: serde_json::to_value(&info.capabilities).unwrap_or(Value::Null),
+        capabilities: raw
+            .get("capabilities")
+            .filter(|capabilities| capabilities.is_object())
+            .cloned()
+            .unwrap_or_else(|| serde_json::to_value(&info.capabilities).unwrap_or(Value::Null)),
         instructions: info.instructions.clone(),
     }
 }
@@ -398,8 +414,8 @@ async fn list_all_tools(session: &Session, upstream: &str) -> Result<Vec<Value>,
                 reason: error.to_string(),
                 stderr: String::new(),
             })?;
-        let raw_page = session.raw_tools.take_page_for(&page.tools);
-        tools.extend(raw_tools::merge_page(&page.tools, raw_page));
+        let raw_page = session.raw_wire.take_page_for(&page.tools);
+        tools.extend(raw_wire::merge_page(&page.tools, raw_page));
         match page.next_cursor {
             Some(next) if !next.is_empty() => {
                 if !seen_cursors.insert(next.clone()) {

@@ -6,7 +6,7 @@
 //!
 //! The child's stdout reaches rmcp's line transport through a
 //! [`TeeReader`], which records the raw `tools/list` results rmcp's typed
-//! model would otherwise lose (see `raw_tools`).
+//! model would otherwise lose (see `raw_wire`).
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -19,7 +19,7 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::AsyncReadExt;
 use tokio::process::{ChildStdin, ChildStdout};
 
-use super::raw_tools::{RawToolPages, TeeReader};
+use super::raw_wire::{RawWire, TeeReader};
 
 /// The generated proxies' own guard, so both kill server groups alike.
 #[path = "../../../templates/runtime/process_group.rs"]
@@ -103,7 +103,7 @@ pub fn spawn(
     args: &[String],
     env: &BTreeMap<String, String>,
     echo_stderr: bool,
-    raw_tools: RawToolPages,
+    raw_wire: RawWire,
 ) -> std::io::Result<SpawnedServer> {
     let mut wrapped = CommandWrap::with_new(command, |cmd| {
         cmd.args(args)
@@ -124,7 +124,7 @@ pub fn spawn(
     let stdin = child.stdin().take().ok_or_else(stdio_missing)?;
     let stdout = child.stdout().take().ok_or_else(stdio_missing)?;
     let child_stderr = child.stderr().take();
-    let transport = AsyncRwTransport::new(TeeReader::new(stdout, raw_tools), stdin);
+    let transport = AsyncRwTransport::new(TeeReader::new(stdout, raw_wire), stdin);
     let mut stderr = StderrTail::default();
     if let Some(mut child_stderr) = child_stderr {
         let (still_reading, reading) = tokio::sync::watch::channel(());

@@ -1,13 +1,14 @@
-//! Tool objects exactly as the server sent them.
+//! Server answers exactly as the server sent them.
 //!
-//! rmcp parses `tools/list` results into its typed `Tool`, which silently
-//! drops every field it does not model (`execution`, unknown annotation
-//! hints, `x-...` extensions, fields of newer specs). The lock must keep
-//! each tool verbatim, so the transports feed every raw incoming JSON-RPC
-//! message to a [`RawToolPages`] recorder, which keeps the `result.tools`
-//! arrays. After rmcp returns a typed page, [`RawToolPages::take_page_for`]
-//! finds the raw page it came from and [`merge_page`] prefers the raw object
-//! for each tool, falling back to the typed one when nothing was captured.
+//! rmcp parses `initialize` and `tools/list` results into its typed models,
+//! which silently drop every field they do not model (the `tasks`
+//! capability, a tool's `execution`, unknown annotation hints, `x-...`
+//! extensions, fields of newer specs). The lock must keep them verbatim, so
+//! the transports feed every raw incoming JSON-RPC message to a [`RawWire`]
+//! recorder, which keeps the `initialize` result and the `result.tools`
+//! arrays. After rmcp returns a typed page, [`RawWire::take_page_for`] finds
+//! the raw page it came from and [`merge_page`] prefers the raw object for
+//! each tool, falling back to the typed one when nothing was captured.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -15,24 +16,32 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use rmcp::model::Tool;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// Same cap as rmcp's stdio transport puts on one incoming line: a longer
 /// line is dropped by rmcp too, so there is nothing to capture.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Raw `result.tools` arrays seen on the wire, oldest first.
+/// Raw results seen on the wire.
 #[derive(Debug, Clone, Default)]
-pub struct RawToolPages(Arc<Mutex<Vec<Vec<Value>>>>);
+pub struct RawWire(Arc<Mutex<Recorded>>);
 
-impl RawToolPages {
-    /// Records a serialized JSON-RPC message (or batch) if it is a
-    /// `tools/list` result. Anything else, including invalid JSON, is ignored:
-    /// rmcp reports protocol errors, this only watches.
+#[derive(Debug, Default)]
+struct Recorded {
+    /// `result.tools` arrays, oldest first.
+    tool_pages: Vec<Vec<Value>>,
+    /// The first `initialize` result.
+    initialize: Option<Map<String, Value>>,
+}
+
+impl RawWire {
+    /// Records a serialized JSON-RPC message (or batch) if it is an
+    /// `initialize` or `tools/list` result. Anything else, including invalid
+    /// JSON, is ignored: rmcp reports protocol errors, this only watches.
     pub fn observe_bytes(&self, message: &[u8]) {
-        // Cheap filter: most messages are not tool lists, skip parsing them.
-        if !contains(message, b"\"tools\"") {
+        // Cheap filter: most messages are neither, skip parsing them.
+        if !contains(message, b"\"tools\"") && !contains(message, b"\"protocolVersion\"") {
             return;
         }
         if let Ok(value) = serde_json::from_slice::<Value>(message) {
@@ -40,20 +49,24 @@ impl RawToolPages {
         }
     }
 
-    /// Records a parsed JSON-RPC message (or batch) if it is a `tools/list` result.
+    /// Records a parsed JSON-RPC message (or batch) if it is an `initialize`
+    /// or `tools/list` result.
     pub fn observe_message(&self, message: Value) {
         match message {
             Value::Array(batch) => batch
                 .into_iter()
                 .for_each(|message| self.observe_message(message)),
-            Value::Object(mut message) => {
-                let tools = message
-                    .remove("result")
-                    .and_then(|mut result| result.get_mut("tools").map(Value::take));
-                if let Some(Value::Array(tools)) = tools {
-                    self.lock().push(tools);
+            Value::Object(mut message) => match message.remove("result") {
+                Some(Value::Object(result)) if is_initialize_result(&result) => {
+                    self.lock().initialize.get_or_insert(result);
                 }
-            }
+                Some(Value::Object(mut result)) => {
+                    if let Some(Value::Array(tools)) = result.remove("tools") {
+                        self.lock().tool_pages.push(tools);
+                    }
+                }
+                _ => {}
+            },
             _ => {}
         }
     }
@@ -63,7 +76,7 @@ impl RawToolPages {
     /// and recorded before rmcp sees them, so everything recorded so far
     /// belongs to this page or an earlier one: all of it is dropped here.
     pub fn take_page_for(&self, typed: &[Tool]) -> Option<Vec<Value>> {
-        let pages = std::mem::take(&mut *self.lock());
+        let pages = std::mem::take(&mut self.lock().tool_pages);
         pages.into_iter().rev().find(|raw| {
             typed.iter().all(|tool| {
                 raw.iter()
@@ -72,11 +85,23 @@ impl RawToolPages {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Value>>> {
+    /// The `initialize` result as the server sent it, when one was seen.
+    pub fn initialize_result(&self) -> Option<Map<String, Value>> {
+        self.lock().initialize.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// An `initialize` result: it alone carries `protocolVersion` and
+/// `capabilities` (a `tools/list` result has neither).
+fn is_initialize_result(result: &Map<String, Value>) -> bool {
+    result.get("protocolVersion").is_some_and(Value::is_string)
+        && result.get("capabilities").is_some_and(Value::is_object)
 }
 
 fn tool_name(tool: &Value) -> Option<&str> {
@@ -112,19 +137,19 @@ pub fn merge_page(typed: &[Tool], raw: Option<Vec<Value>>) -> Vec<Value> {
 }
 
 /// Passes a server's stdout through unchanged to rmcp's line transport and
-/// records every complete line with [`RawToolPages`] as it goes by. A line is
+/// records every complete line with [`RawWire`] as it goes by. A line is
 /// recorded in the same read that hands its last byte to rmcp, so it is
 /// always recorded before rmcp can parse it.
 pub struct TeeReader<R> {
     inner: R,
-    pages: RawToolPages,
+    pages: RawWire,
     line: Vec<u8>,
     /// Set while skipping the rest of a line longer than [`MAX_MESSAGE_BYTES`].
     discarding: bool,
 }
 
 impl<R> TeeReader<R> {
-    pub fn new(inner: R, pages: RawToolPages) -> Self {
+    pub fn new(inner: R, pages: RawWire) -> Self {
         TeeReader {
             inner,
             pages,
@@ -196,6 +221,30 @@ mod tests {
         })
     }
 
+    #[test]
+    fn the_first_initialize_result_is_kept_verbatim() {
+        let wire = RawWire::default();
+        let result = json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}},
+            "serverInfo": {"name": "s", "version": "1", "x-build": 7}
+        });
+        wire.observe_bytes(
+            json!({"jsonrpc": "2.0", "id": 0, "result": result})
+                .to_string()
+                .as_bytes(),
+        );
+        // A later look-alike (a second session, a replay) does not replace it.
+        wire.observe_message(json!({"jsonrpc": "2.0", "id": 9,
+            "result": {"protocolVersion": "x", "capabilities": {}}}));
+        assert_eq!(wire.initialize_result().map(Value::Object), Some(result));
+        // An initialize result is not a tool page, and a tool page is not one.
+        assert_eq!(wire.take_page_for(&[]), None);
+        let pages = RawWire::default();
+        pages.observe_message(tools_list_response(1, json!([future_tool()])));
+        assert_eq!(pages.initialize_result(), None);
+    }
+
     fn tools_list_response(id: u64, tools: Value) -> Value {
         json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}})
     }
@@ -240,28 +289,28 @@ mod tests {
 
     #[test]
     fn only_tools_list_results_are_recorded() {
-        let pages = RawToolPages::default();
+        let pages = RawWire::default();
         pages.observe_bytes(br#"{"jsonrpc":"2.0","id":0,"result":{"capabilities":{"tools":{}}}}"#);
         pages.observe_bytes(br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#);
         pages.observe_bytes(br#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"tools"}}"#);
         pages.observe_bytes(b"not json \"tools\"");
         pages.observe_bytes(br#"{"id":2,"result":{"tools":"not an array"}}"#);
-        assert!(pages.lock().is_empty());
+        assert!(pages.lock().tool_pages.is_empty());
         let response = tools_list_response(3, json!([future_tool()]));
         pages.observe_bytes(response.to_string().as_bytes());
-        assert_eq!(pages.lock().len(), 1);
+        assert_eq!(pages.lock().tool_pages.len(), 1);
     }
 
     #[test]
     fn batches_are_searched() {
-        let pages = RawToolPages::default();
+        let pages = RawWire::default();
         pages.observe_message(json!([{"id": 1, "result": {}}, tools_list_response(2, json!([]))]));
-        assert_eq!(pages.lock().len(), 1);
+        assert_eq!(pages.lock().tool_pages.len(), 1);
     }
 
     #[test]
     fn take_page_for_picks_the_latest_matching_page_and_forgets_the_rest() {
-        let pages = RawToolPages::default();
+        let pages = RawWire::default();
         let old = json!([{"name": "long_job", "inputSchema": {}, "old": true}]);
         let other = json!([{"name": "other", "inputSchema": {}}]);
         pages.observe_message(tools_list_response(1, old));
@@ -269,13 +318,13 @@ mod tests {
         pages.observe_message(tools_list_response(3, other));
         let page = pages.take_page_for(&typed(&json!([future_tool()])));
         assert_eq!(page, Some(vec![future_tool()]));
-        assert!(pages.lock().is_empty());
+        assert!(pages.lock().tool_pages.is_empty());
         assert_eq!(pages.take_page_for(&typed(&json!([future_tool()]))), None);
     }
 
     #[test]
     fn an_empty_typed_page_matches_an_empty_raw_page() {
-        let pages = RawToolPages::default();
+        let pages = RawWire::default();
         pages.observe_message(tools_list_response(1, json!([])));
         assert_eq!(pages.take_page_for(&[]), Some(vec![]));
     }
@@ -287,7 +336,7 @@ mod tests {
         let wire = format!("{first}\n{{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{{}}}}\n{second}\n");
         // A reader that hands out 7 bytes at a time splits lines across reads.
         let (mut writer, reader) = tokio::io::duplex(7);
-        let pages = RawToolPages::default();
+        let pages = RawWire::default();
         let mut tee = TeeReader::new(reader, pages.clone());
         let wire_bytes = wire.clone().into_bytes();
         let writing = tokio::spawn(async move {
@@ -298,20 +347,20 @@ mod tests {
         tee.read_to_string(&mut passed).await.unwrap();
         writing.await.unwrap();
         assert_eq!(passed, wire);
-        let recorded = pages.lock().clone();
+        let recorded = pages.lock().tool_pages.clone();
         assert_eq!(recorded, vec![vec![future_tool()], vec![]]);
     }
 
     #[test]
     fn tee_reader_skips_overlong_lines_and_recovers() {
-        let pages = RawToolPages::default();
+        let pages = RawWire::default();
         let mut tee = TeeReader::new(tokio::io::empty(), pages.clone());
         let huge = vec![b' '; MAX_MESSAGE_BYTES + 1];
         tee.observe(b"{\"result\":{\"tools\":[]}");
         tee.observe(&huge);
         tee.observe(b"}\n");
-        assert!(pages.lock().is_empty());
+        assert!(pages.lock().tool_pages.is_empty());
         tee.observe(b"{\"result\":{\"tools\":[]}}\n");
-        assert_eq!(pages.lock().len(), 1);
+        assert_eq!(pages.lock().tool_pages.len(), 1);
     }
 }
