@@ -6,7 +6,6 @@
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/test-env.sh
 
 TOOLS=target/test-tools
 UV_VERSION=0.13.9
@@ -29,6 +28,10 @@ if ! cmp -s tests/upstreams/package-lock.json "$installed_lock"; then
   (cd tests/upstreams && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/upstreams/package-lock.json "$installed_lock"
 fi
+
+# Only now: it puts the venv first on PATH, and the venv is made above with
+# the machine's python3, not its own.
+source scripts/test-env.sh
 
 # uvx resolves and caches the server on first use; do it now so the first
 # test doesn't pay for it inside a connect timeout.

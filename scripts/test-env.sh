@@ -8,6 +8,7 @@ export UV_CACHE_DIR="$PWD/target/test-tools/uv-cache"
 export UV_EXCLUDE_NEWER=2026-11-25T00:00:00Z
 # The proxies under test are on loopback: never send that through a proxy
 # configured for the machine.
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
-export no_proxy="$NO_PROXY"
+no_proxy_hosts="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}${no_proxy:+,$no_proxy}"
+export NO_PROXY="$no_proxy_hosts" no_proxy="$no_proxy_hosts"
+unset no_proxy_hosts
 export PATH="$PWD/target/test-tools/venv/bin:$PATH"

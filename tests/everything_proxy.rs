@@ -246,4 +246,23 @@ fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
     );
     assert_eq!(live["server"], committed["server"]);
     assert_eq!(live["tools"], committed["tools"]);
+
+    // The same over streamable HTTP, where rmcp's client parses JSON bodies
+    // before a transport wrapper could see them.
+    let http_server = start_everything_http();
+    let http_dir = out.path().join("everything-live-http");
+    let http_dir = http_dir.to_str().unwrap();
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--out",
+        http_dir,
+        "--server-type",
+        "streamable-http",
+        "--",
+        &http_server.url("/mcp"),
+    ]);
+    assert!(output.status.success(), "{}", output_text(&output));
+    let over_http = read_lock(&std::path::Path::new(http_dir).join("mcp.lock.json"));
+    assert_eq!(over_http["server"], committed["server"]);
+    assert_eq!(over_http["tools"], committed["tools"]);
 }

@@ -1,16 +1,18 @@
 //! The streamable HTTP client the snapshot gives rmcp: reqwest, plus raw
-//! capture of `tools/list` results.
+//! capture of the `initialize` and `tools/list` results.
 //!
 //! rmcp's reqwest client parses a JSON response into typed messages before
-//! anything outside it can see the body, so the unknown tool fields are gone
-//! by the time a transport wrapper could look. This client sends `tools/list`
-//! POSTs itself, with exactly the session id, auth and headers rmcp passes in,
-//! records the raw body (a JSON document or SSE events) with [`RawWire`],
-//! and returns the same typed response rmcp's client would. Every other
-//! message, and any `tools/list` response that is not a plain success (an HTTP
-//! error, an expired session, an odd content type), goes through rmcp's own
-//! reqwest client, which re-sends it: `tools/list` only reads, so the second
-//! request is harmless, and rmcp keeps its exact error handling.
+//! anything outside it can see the body, so unknown fields (a tool's
+//! `execution`, the `tasks` capability) are gone by the time a transport
+//! wrapper could look. This client sends those two requests itself, with
+//! exactly the session id, auth and headers rmcp passes in, records the raw
+//! body (a JSON document or SSE events) with [`RawWire`], and returns the same
+//! typed response rmcp's client would. Every other message, and any recorded
+//! request whose response is not a plain success (an HTTP error, an expired
+//! session, an odd content type), goes through rmcp's own reqwest client,
+//! which re-sends it: rmcp keeps its exact error handling, and the second
+//! request is harmless (`tools/list` only reads; an `initialize` that failed
+//! opened no session rmcp would use).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,10 +50,11 @@ impl RecordingHttpClient {
         }
     }
 
-    /// Sends a `tools/list` request and records its raw result. `None` when
-    /// the answer is not a plain success: the caller then lets rmcp's client
-    /// send it again and report whatever is wrong in rmcp's own terms.
-    async fn post_tools_list(
+    /// Sends an `initialize` or `tools/list` request and records its raw
+    /// result. `None` when the answer is not a plain success: the caller then
+    /// lets rmcp's client send it again and report whatever is wrong in rmcp's
+    /// own terms.
+    async fn post_recorded(
         &self,
         uri: &str,
         message: &ClientJsonRpcMessage,
@@ -102,8 +105,9 @@ impl RecordingHttpClient {
                 Some(StreamableHttpPostResponse::Json(typed, session_id))
             }
             EVENT_STREAM_MIME_TYPE => {
-                // One event never legitimately exceeds the per-event limit,
-                // and a tools/list answer is one event plus a few notifications.
+                // One event never legitimately exceeds the per-event limit, and
+                // an initialize or tools/list answer is one event plus a few
+                // notifications.
                 let cap = limits.max_sse_event_size.max(limits.max_json_response_size);
                 let body =
                     response
@@ -185,11 +189,15 @@ fn rmcp_like_reqwest_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-fn is_tools_list(message: &ClientJsonRpcMessage) -> bool {
+/// The requests whose raw results the lock needs.
+fn is_recorded_request(message: &ClientJsonRpcMessage) -> bool {
     matches!(
         message,
         ClientJsonRpcMessage::Request(request)
-            if matches!(request.request, ClientRequest::ListToolsRequest(_))
+            if matches!(
+                request.request,
+                ClientRequest::ListToolsRequest(_) | ClientRequest::InitializeRequest(_)
+            )
     )
 }
 
@@ -221,12 +229,12 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> Option<Vec<
     Some(body)
 }
 
-/// Why a `tools/list` event stream stopped early.
+/// Why a recorded event stream stopped early.
 #[derive(Debug, thiserror::Error)]
 enum BodyError {
     #[error(transparent)]
     Read(#[from] reqwest::Error),
-    #[error("the tools/list event stream is larger than {0} bytes")]
+    #[error("the event stream is larger than {0} bytes")]
     TooLarge(usize),
 }
 
@@ -283,9 +291,9 @@ impl StreamableHttpClient for RecordingHttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        if is_tools_list(&message)
+        if is_recorded_request(&message)
             && let Some(response) = self
-                .post_tools_list(
+                .post_recorded(
                     &uri,
                     &message,
                     session_id.as_deref(),
@@ -444,7 +452,7 @@ mod tests {
                     200,
                     Some(json!({"jsonrpc": "2.0", "id": id, "result": {
                         "protocolVersion": "2025-06-18",
-                        "capabilities": {"tools": {}},
+                        "capabilities": {"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}},
                         "serverInfo": {"name": "json-server", "version": "1.0.0"}
                     }})),
                 ),
@@ -489,6 +497,11 @@ mod tests {
         let definitions: Vec<&Value> = lock.tools.iter().map(|tool| &tool.definition).collect();
         assert_eq!(definitions, vec![&future_tool()]);
         assert_eq!(server.tools_list_posts.load(Ordering::SeqCst), 1);
+        // The initialize result is recorded too: rmcp's model has no `tasks`.
+        assert_eq!(
+            lock.server.capabilities,
+            json!({"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}})
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -506,7 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn only_tools_list_requests_are_intercepted() {
+    fn only_initialize_and_tools_list_requests_are_intercepted() {
         let list: ClientJsonRpcMessage = serde_json::from_value(
             json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": {"cursor": "10"}}),
         )
@@ -515,8 +528,15 @@ mod tests {
             "jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "x"}
         }))
         .unwrap();
-        assert!(is_tools_list(&list));
-        assert!(!is_tools_list(&call));
+        let initialize: ClientJsonRpcMessage = serde_json::from_value(json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"}}
+        }))
+        .unwrap();
+        assert!(is_recorded_request(&list));
+        assert!(is_recorded_request(&initialize));
+        assert!(!is_recorded_request(&call));
     }
 
     #[test]

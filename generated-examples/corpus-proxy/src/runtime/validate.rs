@@ -179,12 +179,14 @@ fn body_loc<'a>(
 /// types do not deserialize with it). A 422 is better than a silent change;
 /// decimals rounding to the nearest double is ordinary JSON, left alone.
 pub fn check_exact_integers(raw: &[u8], body: &Value) -> Result<(), Vec<ValidationIssue>> {
-    let Some(literal) = first_wide_integer(raw) else {
+    let Some((literal, ordinal)) = first_wide_integer(raw) else {
         return Ok(());
     };
     let mut loc = vec![LocSegment::from("body")];
-    if let Ok(read_as) = literal.parse::<f64>() {
-        path_to_number(body, read_as, &mut loc);
+    let mut numbers_before = ordinal;
+    if !path_to_nth_number(body, &mut numbers_before, &mut loc) {
+        // Duplicate keys made the text and the value disagree: no field to name.
+        loc.truncate(1);
     }
     Err(vec![ValidationIssue {
         loc,
@@ -201,10 +203,12 @@ pub fn check_exact_integers(raw: &[u8], body: &Value) -> Result<(), Vec<Validati
 }
 
 /// The first integer literal (no `.` or exponent) of a JSON text that fits
-/// neither `i64` nor `u64`. Expects valid JSON: string contents are skipped.
-fn first_wide_integer(raw: &[u8]) -> Option<&str> {
+/// neither `i64` nor `u64`, with how many number literals come before it.
+/// Expects valid JSON: string contents are skipped.
+fn first_wide_integer(raw: &[u8]) -> Option<(&str, usize)> {
     let mut index = 0;
     let mut in_string = false;
+    let mut numbers_seen = 0;
     while let Some(&byte) = raw.get(index) {
         index += 1;
         match (in_string, byte) {
@@ -220,8 +224,9 @@ fn first_wide_integer(raw: &[u8]) -> Option<&str> {
                 let literal = std::str::from_utf8(&raw[start..index]).ok()?;
                 let integral = !literal.contains(['.', 'e', 'E']);
                 if integral && literal.parse::<i64>().is_err() && literal.parse::<u64>().is_err() {
-                    return Some(literal);
+                    return Some((literal, numbers_seen));
                 }
+                numbers_seen += 1;
             }
             _ => {}
         }
@@ -229,11 +234,19 @@ fn first_wide_integer(raw: &[u8]) -> Option<&str> {
     None
 }
 
-/// Extends `loc` with the path of the first number (in document order) that
-/// reads as `value`; true when found.
-fn path_to_number(node: &Value, value: f64, loc: &mut Vec<LocSegment>) -> bool {
+/// Extends `loc` with the path of the number that has `numbers_before`
+/// numbers before it in document order (objects keep the order of the text:
+/// the generated crate enables serde_json's `preserve_order`); true when
+/// found and it is the double a wide literal reads as.
+fn path_to_nth_number(node: &Value, numbers_before: &mut usize, loc: &mut Vec<LocSegment>) -> bool {
     let children: Box<dyn Iterator<Item = (LocSegment, &Value)>> = match node {
-        Value::Number(number) => return number.is_f64() && number.as_f64() == Some(value),
+        Value::Number(number) => {
+            if *numbers_before == 0 {
+                return number.is_f64();
+            }
+            *numbers_before -= 1;
+            return false;
+        }
         Value::Array(items) => Box::new(
             items
                 .iter()
@@ -249,7 +262,7 @@ fn path_to_number(node: &Value, value: f64, loc: &mut Vec<LocSegment>) -> bool {
     };
     for (segment, child) in children {
         loc.push(segment);
-        if path_to_number(child, value, loc) {
+        if path_to_nth_number(child, numbers_before, loc) {
             return true;
         }
         loc.pop();
@@ -316,7 +329,9 @@ mod tests {
 
     #[test]
     fn integers_past_64_bits_are_refused_where_they_are() {
-        let raw = br#"{"note": "99999999999999999999 in a string", "list": [1, -5, 1.5e300, 123456789012345678901234567890]}"#;
+        // The same double written as a decimal comes first: the loc names
+        // the wide literal, not the first number equal to it.
+        let raw = br#"{"note": "99999999999999999999 in a string", "same": 1.2345678901234568e29, "list": [1, -5, 1.5e300, 123456789012345678901234567890]}"#;
         let body: Value = serde_json::from_slice(raw).unwrap();
         let issues = check_exact_integers(raw, &body).unwrap_err();
         assert_eq!(issues[0].kind, "int_parsing_size");
