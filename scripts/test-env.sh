@@ -12,7 +12,7 @@ no_proxy_hosts="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}${no_proxy:+,$no_proxy
 export NO_PROXY="$no_proxy_hosts" no_proxy="$no_proxy_hosts"
 unset no_proxy_hosts
 export PATH="$PWD/target/test-tools/venv/bin:$PATH"
-# Debug builds keep line tables (panics and backtraces still name file:line)
-# but not full debug info: it is most of the target folder's size, and the
-# tests build a workspace of generated crates plus crates outside it.
-export CARGO_PROFILE_DEV_DEBUG=line-tables-only
+# Test builds carry no debug info: it is most of the target folder's size (the
+# tests build a workspace of generated crates plus crates outside it), and a
+# failing assertion still names its file and line.
+export CARGO_PROFILE_DEV_DEBUG=false
