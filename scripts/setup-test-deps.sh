@@ -34,7 +34,9 @@ fi
 source scripts/test-env.sh
 
 # uvx resolves and caches the server on first use; do it now so the first
-# test doesn't pay for it inside a connect timeout.
+# test doesn't pay for it inside a connect timeout. (Online even when the
+# caller's shell already has the tests' UV_OFFLINE=1.)
+unset UV_OFFLINE
 say "warming uvx cache: $MCP_SERVER_TIME"
 uvx --quiet "$MCP_SERVER_TIME" --help >/dev/null
 uvx --quiet mcp-server-fetch==2026.10.24 --help >/dev/null

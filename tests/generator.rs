@@ -327,33 +327,29 @@ fn a_generated_crate_builds_outside_the_workspace() {
         !manifest.contains("path = \"..") && !manifest.contains("{ path"),
         "no path dependencies: {manifest}"
     );
-    // The versions this workspace tested, as a team committing the crate
-    // would keep them; the crate resolves and builds from its own folder.
-    std::fs::copy(
-        workspace_root().join("Cargo.lock"),
-        copy.path().join("Cargo.lock"),
-    )
-    .unwrap();
+    let emitted_lock = std::fs::read_to_string(copy.path().join("Cargo.lock")).unwrap();
+    // --locked: the emitted Cargo.lock is complete and exactly what cargo
+    // would write for this crate, so the versions the workspace tested are
+    // the ones a standalone build uses.
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
+        .args(["build", "--quiet", "--locked"])
         .current_dir(copy.path())
-        // Shares compiled dependencies with the workspace build.
+        // Shares compiled dependencies with the other crates built outside.
         .env("CARGO_TARGET_DIR", target_dir())
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", output_text(&output));
+    assert_eq!(
+        std::fs::read_to_string(copy.path().join("Cargo.lock")).unwrap(),
+        emitted_lock
+    );
 }
 
-/// Builds a generated crate outside the workspace (sharing its compiled
-/// dependencies and lock file) and returns its binary.
+/// Builds a generated crate outside the workspace, with the lock it was
+/// generated with, and returns its binary.
 fn build_outside(crate_dir: &Path, name: &str) -> std::path::PathBuf {
-    std::fs::copy(
-        workspace_root().join("Cargo.lock"),
-        crate_dir.join("Cargo.lock"),
-    )
-    .unwrap();
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
+        .args(["build", "--quiet", "--locked"])
         .current_dir(crate_dir)
         .env("CARGO_TARGET_DIR", target_dir())
         .output()

@@ -3,8 +3,10 @@
 //! Rendering is pure (lock in, file map out) so that `generate` writes the
 //! map and `check` compares it with what is on disk. Rust is produced with
 //! quote + prettyplease ([`tools_rs`]); everything else with minijinja
-//! templates; the runtime is copied verbatim from `templates/runtime/`.
+//! templates; the runtime is copied verbatim from `templates/runtime/`, and
+//! `Cargo.lock` from `templates/Cargo.lock` ([`cargo_lock`]).
 
+mod cargo_lock;
 mod templates;
 mod tools_rs;
 
@@ -23,6 +25,8 @@ pub enum EmitError {
         name: String,
         source: minijinja::Error,
     },
+    #[error("template {name} is broken ({reason}); this is a bug in mcpo-gen")]
+    InvalidTemplate { name: String, reason: String },
     #[error(
         "the generated tools.rs is not valid Rust ({reason}); this is a bug in mcpo-gen, please report it with the lock file"
     )]
@@ -71,6 +75,10 @@ pub fn render(lock: &Lock) -> Result<RenderedCrate, EmitError> {
             header("//", LOCK_FILE_NAME),
             tools_rs::render(lock)?
         ),
+    );
+    files.insert(
+        PathBuf::from("Cargo.lock"),
+        cargo_lock::render(templates::cargo_lock(), &lock.proxy_crate.name)?,
     );
     for (name, text) in templates::render_all(lock)? {
         files.insert(PathBuf::from(name), text);
@@ -240,6 +248,7 @@ mod tests {
         let rendered = render(&sample_lock()).unwrap();
         for required in [
             "Cargo.toml",
+            "Cargo.lock",
             "README.md",
             "mcp.lock.json",
             "openapi.json",

@@ -22,6 +22,15 @@ pub fn rust_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
         .filter(|(path, _)| path.ends_with(".rs"))
 }
 
+/// The lock every generated crate carries (see `cargo_lock`).
+pub fn cargo_lock() -> &'static str {
+    TEMPLATE_FILES
+        .iter()
+        .find(|(path, _)| *path == "Cargo.lock")
+        .map(|(_, text)| *text)
+        .unwrap_or_default()
+}
+
 fn first_line(text: &str) -> &str {
     text.lines()
         .find(|line| !line.trim().is_empty())
