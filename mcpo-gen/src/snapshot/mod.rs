@@ -224,7 +224,24 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
     )
     .await
     {
-        Ok(session) => session?,
+        Ok(Ok(session)) => session,
+        Ok(Err(SnapshotError::Handshake {
+            upstream, reason, ..
+        })) => {
+            // The transport (the server's stdin) is gone: the server normally
+            // exits now. Its last words are read outside the connect deadline,
+            // so a failure near the deadline is still told as what it is.
+            let stderr = match &stderr_tail {
+                Some(tail) => tail.text_at_exit(Duration::from_secs(2)).await,
+                None => String::new(),
+            };
+            return Err(SnapshotError::Handshake {
+                upstream,
+                reason,
+                stderr,
+            });
+        }
+        Ok(Err(other)) => return Err(other),
         Err(_) => return Err(timeout_error("starting and initializing", &stderr_tail)),
     };
     let stderr_text = || {
@@ -272,12 +289,12 @@ async fn connect(
     upstream_name: &str,
     stderr_tail: &mut Option<process::StderrTail>,
 ) -> Result<Session, SnapshotError> {
-    let handshake_error =
-        |error: &dyn std::fmt::Display, stderr: String| SnapshotError::Handshake {
-            upstream: upstream_name.to_string(),
-            reason: error.to_string(),
-            stderr,
-        };
+    // The stderr of a stdio server is added by the caller once it has ended.
+    let handshake_error = |error: &dyn std::fmt::Display| SnapshotError::Handshake {
+        upstream: upstream_name.to_string(),
+        reason: error.to_string(),
+        stderr: String::new(),
+    };
     let raw_wire = RawWire::default();
     match target {
         Target::Stdio { command, args, env } => {
@@ -307,12 +324,7 @@ async fn connect(
                     stderr: Some(spawned.stderr),
                     raw_wire,
                 }),
-                Err(error) => {
-                    // The transport (the server's stdin) is gone: the server
-                    // normally exits now; wait for its last words.
-                    let stderr = spawned.stderr.text_at_exit(Duration::from_secs(2)).await;
-                    Err(handshake_error(&error, stderr))
-                }
+                Err(error) => Err(handshake_error(&error)),
             }
         }
         Target::StreamableHttp { url, headers } => {
@@ -325,7 +337,7 @@ async fn connect(
             let client = client_config()
                 .serve(transport)
                 .await
-                .map_err(|error| handshake_error(&error, String::new()))?;
+                .map_err(|error| handshake_error(&error))?;
             Ok(Session {
                 client,
                 child: None,
@@ -505,6 +517,29 @@ mod tests {
         let text = error.to_string();
         assert!(matches!(error, SnapshotError::Handshake { .. }), "{text}");
         assert!(text.contains("boom: not an MCP server"), "{text}");
+    }
+
+    /// The wait for a failed server's stderr is not charged to the connect
+    /// deadline: a server that closes stdout but lingers is a handshake
+    /// failure with its stderr, not a timeout.
+    #[test]
+    fn a_handshake_failure_near_the_deadline_is_not_a_timeout() {
+        let target = Target::Stdio {
+            command: "sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo 'boom: closing stdout' >&2; exec >&-; sleep 30".into(),
+            ],
+            env: BTreeMap::new(),
+        };
+        let options = Options {
+            connect_timeout: Duration::from_millis(1500),
+            ..Options::default()
+        };
+        let error = block_on(snapshot(&target, &options)).unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, SnapshotError::Handshake { .. }), "{text}");
+        assert!(text.contains("boom: closing stdout"), "{text}");
     }
 
     #[test]
