@@ -9,11 +9,15 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --quiet -p mcpo-gen
-target/debug/mcpo-gen generate --quiet --force \
+cargo run --quiet -p mcpo-gen -- generate --quiet --force \
     --lock generated-examples/time-proxy/mcp.lock.json --out "$work/crate"
 # The template's root package has a fixed name; mcpo-gen renames it per crate.
-sed -i 's/^name = "time-proxy"$/name = "generated-proxy"/' "$work/crate/Cargo.toml"
+sed 's/^name = "time-proxy"$/name = "generated-proxy"/' "$work/crate/Cargo.toml" > "$work/Cargo.toml"
+grep -q '^name = "generated-proxy"$' "$work/Cargo.toml" || {
+    echo "refresh-proxy-lock: the time-proxy example's package name was not found" >&2
+    exit 1
+}
+mv "$work/Cargo.toml" "$work/crate/Cargo.toml"
 cp Cargo.lock "$work/crate/Cargo.lock"
 # Resolving the lone crate against the workspace's lock keeps its versions and
 # drops every package the crate does not use.

@@ -193,13 +193,17 @@ pub fn snapshot(
     crate_name: Option<&str>,
     progress: Progress,
 ) -> Result<Lock> {
+    let proxy_crate = crate_name.map(ProxyCrate::from_name);
+    if let Some(proxy_crate) = &proxy_crate {
+        crate::emit::check_crate_name(&proxy_crate.name)?;
+    }
     progress.say(format_args!(
         "Connecting to {} ...",
         target.upstream().describe()
     ));
     let mut lock = snapshot::block_on(snapshot::snapshot(target, options))?;
-    if let Some(name) = crate_name {
-        lock.proxy_crate = ProxyCrate::from_name(name);
+    if let Some(proxy_crate) = proxy_crate {
+        lock.proxy_crate = proxy_crate;
     }
     progress.say(format_args!(
         "Snapshotted {} {} (protocol {}): {} tool{}",

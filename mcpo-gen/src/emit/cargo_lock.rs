@@ -4,7 +4,8 @@
 //! Every proxy crate has the same dependencies (only its name differs), so one
 //! lock, `templates/Cargo.lock`, serves them all: its root package is named
 //! [`TEMPLATE_ROOT`], renamed here and moved to where Cargo sorts that name,
-//! so that `cargo build --locked` accepts the file as is.
+//! so that cargo neither rewrites the file on a build (it compares it line by
+//! line) nor refuses it with `--locked`.
 //! `scripts/refresh-proxy-lock.sh` rewrites the template from the workspace's
 //! own lock after a dependency change.
 
@@ -26,9 +27,25 @@ fn is_template_root(body: &str) -> bool {
     package_name(body) == Some(TEMPLATE_ROOT) && !body.contains("\nsource = ")
 }
 
+/// A crate named like one of its dependencies cannot be locked this way:
+/// Cargo would then spell every reference to that name with its version.
+pub fn check_crate_name(template: &str, crate_name: &str) -> Result<(), EmitError> {
+    let taken = template
+        .split(PACKAGE)
+        .skip(1)
+        .any(|body| package_name(body) == Some(crate_name) && !is_template_root(body));
+    if taken {
+        return Err(EmitError::CrateNameTaken {
+            name: crate_name.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// `template` (a Cargo.lock whose root package is [`TEMPLATE_ROOT`]) with the
 /// root renamed to `crate_name`, packages in Cargo's order (by name).
 pub fn render(template: &str, crate_name: &str) -> Result<String, EmitError> {
+    check_crate_name(template, crate_name)?;
     let invalid = |reason: &str| EmitError::InvalidTemplate {
         name: "Cargo.lock".into(),
         reason: reason.into(),
@@ -88,6 +105,16 @@ mod tests {
             assert_eq!(names.len(), self::names(TEMPLATE).len());
             assert!(lock.ends_with("]\n") && !lock.ends_with("\n\n"));
         }
+    }
+
+    #[test]
+    fn a_crate_named_like_a_dependency_is_refused() {
+        for dependency in ["http", "tokio", "syn"] {
+            let error = render(TEMPLATE, dependency).unwrap_err();
+            assert!(matches!(error, EmitError::CrateNameTaken { .. }), "{error}");
+            assert!(error.to_string().contains("--crate-name"), "{error}");
+        }
+        check_crate_name(TEMPLATE, "http-proxy").unwrap();
     }
 
     #[test]

@@ -25,6 +25,12 @@ pub enum EmitError {
         name: String,
         source: minijinja::Error,
     },
+    #[error(
+        "the crate name `{name}` is also the name of one of the proxy's dependencies, \
+         which its Cargo.lock cannot tell apart; choose another name \
+         (--crate-name, or \"crate\": {{\"name\": ...}} in mcp.lock.json)"
+    )]
+    CrateNameTaken { name: String },
     #[error("template {name} is broken ({reason}); this is a bug in mcpo-gen")]
     InvalidTemplate { name: String, reason: String },
     #[error(
@@ -57,6 +63,12 @@ fn header(comment: &str, source: &str) -> String {
         "{comment} {GENERATED_MARKER} by mcpo-gen {} from {source} -- do not edit.\n",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// Whether a crate may be called `name` (checked before a snapshot, so that
+/// an unusable name is refused before the server is started).
+pub fn check_crate_name(name: &str) -> Result<(), EmitError> {
+    cargo_lock::check_crate_name(templates::cargo_lock(), name)
 }
 
 /// Renders every file of the proxy crate for `lock`. Deterministic: the

@@ -186,14 +186,26 @@ fn stderr_note(stderr: &str) -> String {
     }
 }
 
+/// A started stdio server.
+struct StdioServer {
+    /// To let the server exit on its own before the guard kills it.
+    child: process::ServerChild,
+    /// Kills the server's process group (and its grandchildren) on drop.
+    group: ProcessGroupGuard,
+    stderr: process::StderrTail,
+}
+
+fn stderr_of(stdio: &Option<StdioServer>) -> String {
+    stdio
+        .as_ref()
+        .map(|server| server.stderr.text())
+        .unwrap_or_default()
+}
+
 /// What a connected session needs to be closed cleanly.
 struct Session {
     client: RunningService<RoleClient, ClientConfig>,
-    /// The stdio server, to let it exit on its own before the guard kills it.
-    child: Option<process::ServerChild>,
-    /// Kills the stdio server's process group (and its grandchildren) on drop.
-    _group: Option<ProcessGroupGuard>,
-    stderr: Option<process::StderrTail>,
+    stdio: Option<StdioServer>,
     /// Raw `tools/list` results, filled in by the transport.
     raw_wire: RawWire,
 }
@@ -210,17 +222,20 @@ fn client_config() -> ClientConfig {
 pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, SnapshotError> {
     let upstream_name = target.upstream().describe();
     let deadline = tokio::time::Instant::now() + options.connect_timeout;
-    let mut stderr_tail: Option<process::StderrTail> = None;
-    let timeout_error = |stage, stderr: &Option<process::StderrTail>| SnapshotError::Timeout {
+    // Filled by `connect` as soon as a stdio server runs, and kept here if
+    // the handshake fails, so that its group is killed only after its stderr
+    // has been read.
+    let mut stdio: Option<StdioServer> = None;
+    let timeout_error = |stage, stderr: String| SnapshotError::Timeout {
         upstream: upstream_name.clone(),
         seconds: options.connect_timeout.as_secs(),
         stage,
-        stderr: stderr.as_ref().map(|tail| tail.text()).unwrap_or_default(),
+        stderr,
     };
 
     let session = match tokio::time::timeout_at(
         deadline,
-        connect(target, options, &upstream_name, &mut stderr_tail),
+        connect(target, options, &upstream_name, &mut stdio),
     )
     .await
     {
@@ -230,9 +245,10 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
         })) => {
             // The transport (the server's stdin) is gone: the server normally
             // exits now. Its last words are read outside the connect deadline,
-            // so a failure near the deadline is still told as what it is.
-            let stderr = match &stderr_tail {
-                Some(tail) => tail.text_at_exit(Duration::from_secs(2)).await,
+            // so a failure near the deadline is still told as what it is; the
+            // group is killed when `stdio` drops, after that.
+            let stderr = match &stdio {
+                Some(server) => server.stderr.text_at_exit(Duration::from_secs(2)).await,
                 None => String::new(),
             };
             return Err(SnapshotError::Handshake {
@@ -242,14 +258,12 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
             });
         }
         Ok(Err(other)) => return Err(other),
-        Err(_) => return Err(timeout_error("starting and initializing", &stderr_tail)),
-    };
-    let stderr_text = || {
-        session
-            .stderr
-            .as_ref()
-            .map(|tail| tail.text())
-            .unwrap_or_default()
+        Err(_) => {
+            return Err(timeout_error(
+                "starting and initializing",
+                stderr_of(&stdio),
+            ));
+        }
     };
 
     let facts = match session.client.peer_info() {
@@ -258,7 +272,7 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
             return Err(SnapshotError::Handshake {
                 upstream: upstream_name.clone(),
                 reason: "no initialize result was recorded".into(),
-                stderr: stderr_text(),
+                stderr: stderr_of(&session.stdio),
             });
         }
     };
@@ -272,11 +286,11 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
                 return Err(SnapshotError::ListTools {
                     upstream,
                     reason,
-                    stderr: stderr_text(),
+                    stderr: stderr_of(&session.stdio),
                 });
             }
             Ok(Err(other)) => return Err(other),
-            Err(_) => return Err(timeout_error("listing tools", &session.stderr)),
+            Err(_) => return Err(timeout_error("listing tools", stderr_of(&session.stdio))),
         };
 
     close(session).await;
@@ -287,7 +301,7 @@ async fn connect(
     target: &Target,
     options: &Options,
     upstream_name: &str,
-    stderr_tail: &mut Option<process::StderrTail>,
+    stdio: &mut Option<StdioServer>,
 ) -> Result<Session, SnapshotError> {
     // The stderr of a stdio server is added by the caller once it has ended.
     let handshake_error = |error: &dyn std::fmt::Display| SnapshotError::Handshake {
@@ -314,18 +328,27 @@ async fn connect(
                     source,
                 },
             })?;
-            *stderr_tail = Some(spawned.stderr.clone());
-            let guard = spawned.guard;
-            match client_config().serve(spawned.transport).await {
-                Ok(client) => Ok(Session {
-                    client,
-                    child: Some(spawned.child),
-                    _group: Some(guard),
-                    stderr: Some(spawned.stderr),
-                    raw_wire,
-                }),
-                Err(error) => Err(handshake_error(&error)),
-            }
+            let process::SpawnedServer {
+                transport,
+                child,
+                guard,
+                stderr,
+            } = spawned;
+            *stdio = Some(StdioServer {
+                child,
+                group: guard,
+                stderr,
+            });
+            // On failure the server stays in `stdio`, with the caller.
+            let client = client_config()
+                .serve(transport)
+                .await
+                .map_err(|error| handshake_error(&error))?;
+            Ok(Session {
+                client,
+                stdio: stdio.take(),
+                raw_wire,
+            })
         }
         Target::StreamableHttp { url, headers } => {
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
@@ -340,9 +363,7 @@ async fn connect(
                 .map_err(|error| handshake_error(&error))?;
             Ok(Session {
                 client,
-                child: None,
-                _group: None,
-                stderr: None,
+                stdio: None,
                 raw_wire,
             })
         }
@@ -450,17 +471,12 @@ async fn list_all_tools(session: &Session, upstream: &str) -> Result<Vec<Value>,
 /// server a moment to exit on its own; the process group guard then kills
 /// whatever is left.
 async fn close(session: Session) {
-    let Session {
-        client,
-        child,
-        _group,
-        ..
-    } = session;
+    let Session { client, stdio, .. } = session;
     let _ = tokio::time::timeout(Duration::from_secs(3), client.cancel()).await;
-    if let Some(child) = child {
+    if let Some(StdioServer { child, group, .. }) = stdio {
         child.shut_down(Duration::from_millis(1500)).await;
+        drop(group);
     }
-    drop(_group);
 }
 
 /// Runs a snapshot future on a fresh runtime: the CLI is synchronous.
