@@ -74,7 +74,7 @@ pub struct AnyValuesInput {
 pub struct ConstraintsInput {
     /// - minimum: `0`
     /// - maximum: `150`
-    pub age: i64,
+    pub age: u64,
     /// - pattern: `"^[A-Z]{3}-[0-9]+$"`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -490,7 +490,7 @@ pub struct UnionsInputPerson {
     pub name: String,
     /// - minimum: `0`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub age: Option<i64>,
+    pub age: Option<u64>,
     /// - format: `"email"`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,

@@ -13,7 +13,7 @@ pub struct EchoInput {
     ///
     /// - minimum: `1`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<i64>,
+    pub count: Option<u64>,
     /// Text to echo back.
     pub message: String,
 }
@@ -24,7 +24,7 @@ pub struct EchoStructuredInput {
     ///
     /// - minimum: `1`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<i64>,
+    pub count: Option<u64>,
     /// Text to echo back.
     pub message: String,
 }
@@ -35,7 +35,7 @@ pub struct EchoStructuredOutput {
     ///
     /// - minimum: `1`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<i64>,
+    pub count: Option<u64>,
     /// Text to echo back.
     pub message: String,
 }

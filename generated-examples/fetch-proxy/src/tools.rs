@@ -15,7 +15,7 @@ pub struct FetchInput {
     /// - maximum: `999999`
     /// - Default: `5000`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_length: Option<i64>,
+    pub max_length: Option<u64>,
     /// **Raw**
     ///
     /// Get the actual HTML content of the requested page, without simplification.
@@ -30,7 +30,7 @@ pub struct FetchInput {
     /// - minimum: `0`
     /// - Default: `0`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_index: Option<i64>,
+    pub start_index: Option<u64>,
     /// **Url**
     ///
     /// URL to fetch

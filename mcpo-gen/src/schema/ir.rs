@@ -18,6 +18,8 @@ pub enum TypeRef {
     String,
     /// `i64`: JSON Schema `integer`.
     Integer,
+    /// `u64`: an `integer` whose lower bound is not negative.
+    Unsigned,
     /// `f64`: JSON Schema `number`.
     Number,
     Boolean,

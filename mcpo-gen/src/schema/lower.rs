@@ -139,6 +139,23 @@ impl Kind {
         }
     }
 
+    /// [`Kind::primitive`], narrowed by `schema`'s own bounds: an integer
+    /// that cannot be negative is a `u64`, so it takes all of that range.
+    fn primitive_in(self, schema: &Map<String, Value>) -> Option<TypeRef> {
+        let not_negative = |keyword| {
+            schema
+                .get(keyword)
+                .and_then(Value::as_f64)
+                .is_some_and(|bound| bound >= 0.0)
+        };
+        match self {
+            Kind::Integer if not_negative("minimum") || not_negative("exclusiveMinimum") => {
+                Some(TypeRef::Unsigned)
+            }
+            other => other.primitive(),
+        }
+    }
+
     fn primitive(self) -> Option<TypeRef> {
         match self {
             Kind::Boolean => Some(TypeRef::Boolean),
@@ -556,7 +573,7 @@ impl Lowerer {
             Kind::Object => return self.lower_object(document, schema, hint, site, depth),
             Kind::Array => self.lower_array(document, schema, hint, depth),
             Kind::Null => TypeRef::Any,
-            primitive => primitive.primitive().unwrap_or(TypeRef::Any),
+            primitive => primitive.primitive_in(schema).unwrap_or(TypeRef::Any),
         };
         ty.optional_if(site.nullable)
     }
@@ -845,7 +862,7 @@ impl Lowerer {
         match kinds.as_slice() {
             [Kind::Object] => self.lower_object(document, schema, hint, site, depth),
             [kind] => kind
-                .primitive()
+                .primitive_in(schema)
                 .unwrap_or(TypeRef::Any)
                 .optional_if(site.nullable),
             [Kind::Integer, Kind::Number] => TypeRef::Number.optional_if(site.nullable),

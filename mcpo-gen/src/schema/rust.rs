@@ -66,6 +66,7 @@ pub fn type_tokens(ty: &TypeRef, items: &[Item]) -> TokenStream {
         TypeRef::AnyObject => quote!(serde_json::Map<String, serde_json::Value>),
         TypeRef::String => quote!(String),
         TypeRef::Integer => quote!(i64),
+        TypeRef::Unsigned => quote!(u64),
         TypeRef::Number => quote!(f64),
         TypeRef::Boolean => quote!(bool),
         TypeRef::Array(element) => {

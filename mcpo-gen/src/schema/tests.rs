@@ -155,6 +155,30 @@ fn enums_and_consts() {
 }
 
 #[test]
+fn integers_that_cannot_be_negative_are_u64() {
+    let (source, _) = lower_one(json!({
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "after": {"type": "integer", "exclusiveMinimum": 0},
+            "maybe": {"type": ["integer", "null"], "minimum": 0},
+            "offset": {"type": "integer", "minimum": -1},
+            "plain": {"type": "integer"},
+            "ratio": {"type": "number", "minimum": 0}
+        },
+        "required": ["count", "page", "after", "offset", "plain", "ratio"]
+    }));
+    assert_has(&source, "pub count: u64,");
+    assert_has(&source, "pub page: u64,");
+    assert_has(&source, "pub after: u64,");
+    assert_has(&source, "pub maybe: Option<u64>,");
+    assert_has(&source, "pub offset: i64,");
+    assert_has(&source, "pub plain: i64,");
+    assert_has(&source, "pub ratio: f64,");
+}
+
+#[test]
 fn nullable_both_ways_and_required_nullable() {
     let (source, _) = lower_one(json!({
         "type": "object",
