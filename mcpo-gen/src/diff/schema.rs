@@ -311,10 +311,10 @@ impl SchemaDiff<'_, '_> {
             } else {
                 // Disjoint types: the old type's constraints and properties
                 // no longer mean anything, so stop here.
-                let rule = match self.side {
-                    SchemaSide::Input => rules::PROPERTY_TYPE_CHANGED,
-                    SchemaSide::Output => rules::OUTPUT_PROPERTY_TYPE_CHANGED,
-                };
+                let rule = self.for_side(
+                    rules::PROPERTY_TYPE_CHANGED,
+                    rules::OUTPUT_PROPERTY_TYPE_CHANGED,
+                );
                 self.emit(
                     rule,
                     loc.pointer("type", true),
@@ -422,10 +422,8 @@ impl SchemaDiff<'_, '_> {
             (Some(before), Some(after)) => {
                 let pointer = loc.pointer(key_of(new), true);
                 for value in before.iter().filter(|value| !after.contains(value)) {
-                    let rule = match self.side {
-                        SchemaSide::Input => rules::ENUM_VALUE_REMOVED,
-                        SchemaSide::Output => rules::OUTPUT_ENUM_VALUE_REMOVED,
-                    };
+                    let rule =
+                        self.for_side(rules::ENUM_VALUE_REMOVED, rules::OUTPUT_ENUM_VALUE_REMOVED);
                     self.emit(
                         rule,
                         pointer.clone(),
@@ -435,10 +433,8 @@ impl SchemaDiff<'_, '_> {
                     );
                 }
                 for value in after.iter().filter(|value| !before.contains(value)) {
-                    let rule = match self.side {
-                        SchemaSide::Input => rules::ENUM_VALUE_ADDED,
-                        SchemaSide::Output => rules::OUTPUT_ENUM_VALUE_ADDED,
-                    };
+                    let rule =
+                        self.for_side(rules::ENUM_VALUE_ADDED, rules::OUTPUT_ENUM_VALUE_ADDED);
                     self.emit(
                         rule,
                         pointer.clone(),
@@ -886,6 +882,14 @@ impl SchemaDiff<'_, '_> {
         }
     }
 
+    /// The rule for this side: input and output changes are classified apart.
+    fn for_side(&self, input: Rule, output: Rule) -> Rule {
+        match self.side {
+            SchemaSide::Input => input,
+            SchemaSide::Output => output,
+        }
+    }
+
     fn emit(
         &mut self,
         rule: Rule,
@@ -940,10 +944,10 @@ impl SchemaDiff<'_, '_> {
         old: Option<Value>,
         new: Option<Value>,
     ) {
-        let rule = match self.side {
-            SchemaSide::Input => rules::PROPERTY_TYPE_WIDENED,
-            SchemaSide::Output => rules::OUTPUT_PROPERTY_TYPE_CHANGED,
-        };
+        let rule = self.for_side(
+            rules::PROPERTY_TYPE_WIDENED,
+            rules::OUTPUT_PROPERTY_TYPE_CHANGED,
+        );
         self.emit(rule, pointer, message, old, new);
     }
 
@@ -954,10 +958,10 @@ impl SchemaDiff<'_, '_> {
         old: Option<Value>,
         new: Option<Value>,
     ) {
-        let rule = match self.side {
-            SchemaSide::Input => rules::PROPERTY_TYPE_CHANGED,
-            SchemaSide::Output => rules::OUTPUT_PROPERTY_TYPE_NARROWED,
-        };
+        let rule = self.for_side(
+            rules::PROPERTY_TYPE_CHANGED,
+            rules::OUTPUT_PROPERTY_TYPE_NARROWED,
+        );
         self.emit(rule, pointer, message, old, new);
     }
 
@@ -968,10 +972,10 @@ impl SchemaDiff<'_, '_> {
         old: Option<Value>,
         new: Option<Value>,
     ) {
-        let rule = match self.side {
-            SchemaSide::Input => rules::CONSTRAINT_TIGHTENED,
-            SchemaSide::Output => rules::OUTPUT_CONSTRAINT_CHANGED,
-        };
+        let rule = self.for_side(
+            rules::CONSTRAINT_TIGHTENED,
+            rules::OUTPUT_CONSTRAINT_CHANGED,
+        );
         self.emit(rule, pointer, message, old, new);
     }
 
@@ -982,10 +986,7 @@ impl SchemaDiff<'_, '_> {
         old: Option<Value>,
         new: Option<Value>,
     ) {
-        let rule = match self.side {
-            SchemaSide::Input => rules::CONSTRAINT_RELAXED,
-            SchemaSide::Output => rules::OUTPUT_CONSTRAINT_CHANGED,
-        };
+        let rule = self.for_side(rules::CONSTRAINT_RELAXED, rules::OUTPUT_CONSTRAINT_CHANGED);
         self.emit(rule, pointer, message, old, new);
     }
 
