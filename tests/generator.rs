@@ -191,6 +191,25 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
     );
 }
 
+/// A folder named like one of the proxy's dependencies would give a crate
+/// whose Cargo.lock cargo cannot read: refused before any server starts.
+#[test]
+fn a_crate_named_like_a_dependency_is_refused_before_the_snapshot() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("http");
+    let never_run = out.path().join("server-was-started");
+    let script = format!("touch {}", never_run.display());
+    let output = mcpo_gen(&["--out", dir.to_str().unwrap(), "--", "sh", "-c", &script]);
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    let text = output_text(&output);
+    assert!(
+        text.contains("`http`") && text.contains("--crate-name"),
+        "{text}"
+    );
+    assert!(!never_run.exists(), "the server was started");
+    assert!(!dir.exists(), "nothing was written");
+}
+
 #[test]
 fn broken_servers_fail_with_clear_errors() {
     let out = tempfile::tempdir().unwrap();

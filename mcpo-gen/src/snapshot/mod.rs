@@ -24,7 +24,7 @@ use crate::lock::{Lock, LockError, ServerFacts, Upstream};
 use http_client::RecordingHttpClient;
 use raw_wire::RawWire;
 
-use process::ProcessGroupGuard;
+use process::ServerProcess;
 
 /// Where the server is and the secrets needed to reach it. Secrets live only
 /// here: [`Target::upstream`] keeps their names for the lock.
@@ -186,16 +186,7 @@ fn stderr_note(stderr: &str) -> String {
     }
 }
 
-/// A started stdio server.
-struct StdioServer {
-    /// To let the server exit on its own before the guard kills it.
-    child: process::ServerChild,
-    /// Kills the server's process group (and its grandchildren) on drop.
-    group: ProcessGroupGuard,
-    stderr: process::StderrTail,
-}
-
-fn stderr_of(stdio: &Option<StdioServer>) -> String {
+fn stderr_of(stdio: &Option<ServerProcess>) -> String {
     stdio
         .as_ref()
         .map(|server| server.stderr.text())
@@ -205,7 +196,7 @@ fn stderr_of(stdio: &Option<StdioServer>) -> String {
 /// What a connected session needs to be closed cleanly.
 struct Session {
     client: RunningService<RoleClient, ClientConfig>,
-    stdio: Option<StdioServer>,
+    stdio: Option<ServerProcess>,
     /// Raw `tools/list` results, filled in by the transport.
     raw_wire: RawWire,
 }
@@ -225,7 +216,7 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
     // Filled by `connect` as soon as a stdio server runs, and kept here if
     // the handshake fails, so that its group is killed only after its stderr
     // has been read.
-    let mut stdio: Option<StdioServer> = None;
+    let mut stdio: Option<ServerProcess> = None;
     let timeout_error = |stage, stderr: String| SnapshotError::Timeout {
         upstream: upstream_name.clone(),
         seconds: options.connect_timeout.as_secs(),
@@ -301,7 +292,7 @@ async fn connect(
     target: &Target,
     options: &Options,
     upstream_name: &str,
-    stdio: &mut Option<StdioServer>,
+    stdio: &mut Option<ServerProcess>,
 ) -> Result<Session, SnapshotError> {
     // The stderr of a stdio server is added by the caller once it has ended.
     let handshake_error = |error: &dyn std::fmt::Display| SnapshotError::Handshake {
@@ -328,20 +319,10 @@ async fn connect(
                     source,
                 },
             })?;
-            let process::SpawnedServer {
-                transport,
-                child,
-                guard,
-                stderr,
-            } = spawned;
-            *stdio = Some(StdioServer {
-                child,
-                group: guard,
-                stderr,
-            });
+            *stdio = Some(spawned.process);
             // On failure the server stays in `stdio`, with the caller.
             let client = client_config()
-                .serve(transport)
+                .serve(spawned.transport)
                 .await
                 .map_err(|error| handshake_error(&error))?;
             Ok(Session {
@@ -473,7 +454,7 @@ async fn list_all_tools(session: &Session, upstream: &str) -> Result<Vec<Value>,
 async fn close(session: Session) {
     let Session { client, stdio, .. } = session;
     let _ = tokio::time::timeout(Duration::from_secs(3), client.cancel()).await;
-    if let Some(StdioServer { child, group, .. }) = stdio {
+    if let Some(ServerProcess { child, group, .. }) = stdio {
         child.shut_down(Duration::from_millis(1500)).await;
         drop(group);
     }

@@ -73,8 +73,15 @@ pub type StdioTransport = AsyncRwTransport<RoleClient, TeeReader<ChildStdout>, C
 
 pub struct SpawnedServer {
     pub transport: StdioTransport,
+    pub process: ServerProcess,
+}
+
+/// A started stdio server, apart from its transport.
+pub struct ServerProcess {
+    /// To let the server exit on its own before the guard kills it.
     pub child: ServerChild,
-    pub guard: ProcessGroupGuard,
+    /// Kills the server's process group (and its grandchildren) on drop.
+    pub group: ProcessGroupGuard,
     pub stderr: StderrTail,
 }
 
@@ -143,9 +150,11 @@ pub fn spawn(
     }
     Ok(SpawnedServer {
         transport,
-        child: ServerChild(child),
-        guard,
-        stderr,
+        process: ServerProcess {
+            child: ServerChild(child),
+            group: guard,
+            stderr,
+        },
     })
 }
 
