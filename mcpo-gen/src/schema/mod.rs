@@ -13,6 +13,7 @@
 //! `$defs` entries `{Tool}{Def}`. Names are unique across all tools and never
 //! shadow the prelude or the names `tools.rs` imports.
 
+pub mod document;
 pub mod ir;
 pub mod lower;
 pub mod rust;
