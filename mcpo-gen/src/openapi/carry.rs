@@ -23,16 +23,12 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::defaults::default_conflicts;
-use super::finish::quarantine_unusable_refs;
+use super::quarantine::{ORIGINAL_KEYWORDS, quarantine, quarantine_unusable_refs};
 use super::regex::is_portable_pattern;
-use super::walk::{
-    LIST_SCHEMA_KEYWORDS, MAP_SCHEMA_KEYWORDS, SINGLE_SCHEMA_KEYWORDS, component_ref,
-    for_each_schema, percent_decode, pointer_tokens, resolve_tokens,
-};
 use crate::naming::{UniqueNames, camel_ident};
-
-/// Extension keyword holding source keywords this document can't carry as-is.
-pub const ORIGINAL_KEYWORDS: &str = "x-original-keywords";
+use crate::schema::document::keywords::{Holds, subschema_keyword};
+use crate::schema::document::pointer::child;
+use crate::schema::document::{Pointer, SchemaDocument};
 
 /// Extension keyword replacing a "schema" that was not an object or boolean.
 pub const INVALID_SCHEMA: &str = "x-invalid-schema";
@@ -112,7 +108,8 @@ pub fn carry_tool_schema(
         }
     };
 
-    let context = RefContext::new(&root, tool_camel, &root_component, names);
+    let original_root = Value::Object(root.clone());
+    let context = RefContext::new(&original_root, tool_camel, &root_component, names);
     let mut components = Vec::new();
 
     // Definitions leave the root; what remains is the root component.
@@ -172,27 +169,25 @@ impl DefsKeyword {
 }
 
 /// What rewriting `$ref`s inside one tool schema needs to know.
-struct RefContext {
-    /// The original root, for re-mapping pointers that pass through
-    /// translated keywords (tuple `items`).
-    original_root: Value,
+struct RefContext<'a> {
+    /// The original schema: refs resolve in it, and pointers that pass
+    /// through translated keywords (tuple `items`) are re-mapped along it.
+    document: SchemaDocument<'a>,
     root_component: String,
-    /// The root's `$id` without fragment: a `$ref` to it is internal.
-    root_id: Option<String>,
     def_components: BTreeMap<(DefsKeyword, String), String>,
-    /// `$anchor` name -> pointer tokens from the root.
-    anchors: BTreeMap<String, Vec<String>>,
     /// Rewritten ref -> the tool's own spelling, to quarantine it as written.
     originals: RefCell<BTreeMap<String, String>>,
 }
 
-impl RefContext {
+impl<'a> RefContext<'a> {
     fn new(
-        root: &Map<String, Value>,
+        original_root: &'a Value,
         tool_camel: &str,
         root_component: &str,
         names: &mut UniqueNames,
     ) -> Self {
+        let empty = Map::new();
+        let root = original_root.as_object().unwrap_or(&empty);
         let mut def_components = BTreeMap::new();
         for keyword in [DefsKeyword::Defs, DefsKeyword::Definitions] {
             if let Some(defs) = root.get(keyword.as_str()).and_then(Value::as_object) {
@@ -206,26 +201,10 @@ impl RefContext {
                 }
             }
         }
-        let original_root = Value::Object(root.clone());
-        let mut anchors = BTreeMap::new();
-        for_each_schema(&original_root, &mut Vec::new(), &mut |tokens, schema| {
-            if let Some(anchor) = schema.get("$anchor").and_then(Value::as_str) {
-                anchors
-                    .entry(anchor.to_string())
-                    .or_insert_with(|| tokens.to_vec());
-            }
-        });
-        let root_id = root
-            .get("$id")
-            .and_then(Value::as_str)
-            .map(|id| id.split('#').next().unwrap_or_default().to_string())
-            .filter(|id| !id.is_empty());
         RefContext {
-            original_root,
+            document: SchemaDocument::new(original_root),
             root_component: root_component.to_string(),
-            root_id,
             def_components,
-            anchors,
             originals: RefCell::new(BTreeMap::new()),
         }
     }
@@ -268,17 +247,8 @@ impl RefContext {
     }
 
     fn rewrite_ref_uncached(&self, reference: &str) -> Option<String> {
-        let (base, fragment) = reference.split_once('#').unwrap_or((reference, ""));
-        if !base.is_empty() && self.root_id.as_deref() != Some(base) {
-            return None;
-        }
-        let fragment = percent_decode(fragment)?;
-        let tokens = if fragment.is_empty() || fragment.starts_with('/') {
-            pointer_tokens(&fragment)?
-        } else {
-            self.anchors.get(&fragment)?.clone()
-        };
-        let tokens = self.translate_tokens(&tokens);
+        let resolved = self.document.resolve(reference).ok()?;
+        let tokens = self.translate_tokens(resolved.pointer.tokens());
         if let [first, name, rest @ ..] = tokens.as_slice()
             && let Some(keyword) = DefsKeyword::parse(first)
             && let Some(component) = self.def_components.get(&(keyword, name.clone()))
@@ -293,7 +263,7 @@ impl RefContext {
     /// original schema alongside.
     fn translate_tokens(&self, tokens: &[String]) -> Vec<String> {
         let mut translated = Vec::with_capacity(tokens.len());
-        let mut here = Some(&self.original_root);
+        let mut here = Some(self.document.root());
         for token in tokens {
             let tuple_items = here
                 .and_then(|schema| schema.get("items"))
@@ -304,7 +274,7 @@ impl RefContext {
                 _ => token.clone(),
             };
             translated.push(renamed);
-            here = here.and_then(|value| resolve_tokens(value, std::slice::from_ref(token)));
+            here = here.and_then(|value| child(value, token));
         }
         translated
     }
@@ -349,6 +319,7 @@ impl RefContext {
         let mut minimum_flags: Vec<(&str, bool)> = Vec::new();
 
         for (keyword, value) in map {
+            let holds = subschema_keyword(&keyword).map(|entry| entry.holds);
             match keyword.as_str() {
                 "$schema" | "$id" | "$anchor" | "$vocabulary" => {
                     original.insert(keyword, value);
@@ -411,10 +382,10 @@ impl RefContext {
                     }
                 },
                 "dependencies" => self.carry_dependencies(value, &mut out, &mut original),
-                k if SINGLE_SCHEMA_KEYWORDS.contains(&k) => {
+                _ if matches!(holds, Some(Holds::Schema | Holds::SchemaOrList)) => {
                     out.insert(keyword, self.carry(value));
                 }
-                k if LIST_SCHEMA_KEYWORDS.contains(&k) => match self.carry_list(value) {
+                _ if holds == Some(Holds::SchemaList) => match self.carry_list(value) {
                     // 2020-12 requires these lists to be non-empty.
                     Ok(Value::Array(list)) if !list.is_empty() => {
                         out.insert(keyword, Value::Array(list));
@@ -423,7 +394,7 @@ impl RefContext {
                         original.insert(keyword, rejected);
                     }
                 },
-                k if MAP_SCHEMA_KEYWORDS.contains(&k) => match self.carry_map(value) {
+                _ if holds == Some(Holds::SchemaMap) => match self.carry_map(value) {
                     Ok(carried) => {
                         out.insert(keyword, carried);
                     }
@@ -601,13 +572,18 @@ fn quarantine_conflicting_default(schema: &mut Map<String, Value>) {
         return;
     }
     if let Some(default) = schema.remove("default") {
-        let original = schema
-            .entry(ORIGINAL_KEYWORDS)
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(original) = original.as_object_mut() {
-            original.insert("default".to_string(), default);
-        }
+        quarantine(schema, "default", default);
     }
+}
+
+/// `#/components/schemas/{component}/{tokens...}`, every token escaped for a
+/// JSON Pointer and then for a URI fragment.
+fn component_ref(component: &str, tokens: &[String]) -> String {
+    let below = Pointer::from_tokens(tokens.to_vec()).to_fragment();
+    format!(
+        "#/components/schemas/{component}{}",
+        below.trim_start_matches('#')
+    )
 }
 
 fn keep_if(

@@ -11,116 +11,12 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::carry::ORIGINAL_KEYWORDS;
-use super::walk::{for_each_schema_object_mut, percent_decode, pointer_tokens, resolve_tokens};
-
-/// Deeper `$ref` chains than this are not followed when collecting names.
-const MAX_REF_HOPS: usize = 64;
+use super::quarantine::{MAX_REF_HOPS, quarantine_unusable_refs, resolve_local};
 
 pub(super) fn finish(document: &mut Value) {
-    quarantine_broken_refs(document);
-    declare_required_names_beside_all_of(document);
-}
-
-/// The schema a document-local `$ref` points at, if it is a schema.
-fn resolve_local<'a>(document: &'a Value, reference: &str) -> Option<&'a Value> {
-    let fragment = reference.strip_prefix('#')?;
-    let tokens = pointer_tokens(&percent_decode(fragment)?)?;
-    resolve_tokens(document, &tokens).filter(|target| target.is_object() || target.is_boolean())
-}
-
-fn quarantine_broken_refs(document: &mut Value) {
+    // Refs written by the generator itself: quarantined as they are.
     quarantine_unusable_refs(document, &|reference| reference.to_string());
-}
-
-/// Moves `$ref`s that a resolver can't use under `x-original-keywords`,
-/// written as `original_of` says (the tool's own spelling, before
-/// rewriting): refs that point at no schema (every occurrence), and alias
-/// loops (`A = {"$ref": A}`), cut at the schema the loop passes through.
-pub(super) fn quarantine_unusable_refs(document: &mut Value, original_of: &dyn Fn(&str) -> String) {
-    let references = schema_refs(document);
-    let dangling: BTreeSet<String> = references
-        .iter()
-        .filter(|reference| resolve_local(document, reference).is_none())
-        .cloned()
-        .collect();
-    if let Some(Value::Object(schemas)) = document.pointer_mut("/components/schemas") {
-        for schema in schemas.values_mut() {
-            for_each_schema_object_mut(schema, &mut |object| {
-                let is_dangling = object
-                    .get("$ref")
-                    .and_then(Value::as_str)
-                    .is_some_and(|reference| dangling.contains(reference));
-                if is_dangling && let Some(Value::String(reference)) = object.remove("$ref") {
-                    quarantine(object, "$ref", Value::String(original_of(&reference)));
-                }
-            });
-        }
-    }
-    for reference in references.difference(&dangling) {
-        // Earlier cuts may have broken this loop already.
-        if !is_ref_cycle(document, reference) {
-            continue;
-        }
-        let target = reference
-            .strip_prefix('#')
-            .and_then(percent_decode)
-            .and_then(|pointer| document.pointer_mut(&pointer))
-            .and_then(Value::as_object_mut);
-        if let Some(object) = target
-            && let Some(Value::String(next)) = object.remove("$ref")
-        {
-            quarantine(object, "$ref", Value::String(original_of(&next)));
-        }
-    }
-}
-
-/// Every `$ref` string under `components/schemas`.
-fn schema_refs(document: &Value) -> BTreeSet<String> {
-    let mut references = BTreeSet::new();
-    let mut schemas = document
-        .pointer("/components/schemas")
-        .cloned()
-        .unwrap_or(Value::Null);
-    if let Some(schemas) = schemas.as_object_mut() {
-        for schema in schemas.values_mut() {
-            for_each_schema_object_mut(schema, &mut |object| {
-                if let Some(Value::String(reference)) = object.get("$ref") {
-                    references.insert(reference.clone());
-                }
-            });
-        }
-    }
-    references
-}
-
-/// `true` when following `$ref` from schema to schema comes back to
-/// `reference` without passing through any other keyword: an alias loop
-/// (`A = {"$ref": A}`) that describes nothing and sends resolvers into
-/// endless recursion.
-fn is_ref_cycle(document: &Value, reference: &str) -> bool {
-    let mut current = reference.to_string();
-    for _ in 0..MAX_REF_HOPS {
-        let next = resolve_local(document, &current)
-            .and_then(|target| target.get("$ref"))
-            .and_then(Value::as_str);
-        match next {
-            Some(next) if next == reference => return true,
-            Some(next) => current = next.to_string(),
-            None => return false,
-        }
-    }
-    // A chain this long is as good as a loop for a resolver.
-    true
-}
-
-fn quarantine(object: &mut Map<String, Value>, keyword: &str, value: Value) {
-    let original = object
-        .entry(ORIGINAL_KEYWORDS)
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(original) = original.as_object_mut() {
-        original.insert(keyword.to_string(), value);
-    }
+    declare_required_names_beside_all_of(document);
 }
 
 /// Property names an OpenAPI validator finds for `schema`: its `properties`
@@ -211,6 +107,7 @@ fn declare_required_names_beside_all_of(document: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openapi::quarantine::ORIGINAL_KEYWORDS;
 
     #[test]
     fn broken_refs_are_quarantined_good_ones_kept() {

@@ -89,7 +89,9 @@ pub const SUBSCHEMA_KEYWORDS: &[SubschemaKeyword] = &[
 
 /// The table entry of `name`, if its value holds subschemas.
 pub fn subschema_keyword(name: &str) -> Option<&'static SubschemaKeyword> {
-    SUBSCHEMA_KEYWORDS.iter().find(|keyword| keyword.name == name)
+    SUBSCHEMA_KEYWORDS
+        .iter()
+        .find(|keyword| keyword.name == name)
 }
 
 /// `$defs` or `definitions`.

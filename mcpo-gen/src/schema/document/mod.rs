@@ -59,7 +59,7 @@ pub struct Resolved<'a> {
 pub struct SchemaDocument<'a> {
     root: &'a Value,
     /// Built on the first reference that is not a plain pointer.
-    index: OnceCell<Option<Index<'a>>>,
+    indexes: OnceCell<Vec<Index<'a>>>,
 }
 
 /// `referencing`'s view of the document, and where each value sits in it
@@ -75,10 +75,7 @@ struct Index<'a> {
 struct NothingOutside;
 
 impl Retrieve for NothingOutside {
-    fn retrieve(
-        &self,
-        _: &Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+    fn retrieve(&self, _: &Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         Ok(Value::Bool(true))
     }
 }
@@ -87,7 +84,7 @@ impl<'a> SchemaDocument<'a> {
     pub fn new(root: &'a Value) -> Self {
         SchemaDocument {
             root,
-            index: OnceCell::new(),
+            indexes: OnceCell::new(),
         }
     }
 
@@ -108,41 +105,55 @@ impl<'a> SchemaDocument<'a> {
         {
             return resolve_fragment_pointer(self.root, reference);
         }
-        let Some(index) = self.index.get_or_init(|| Index::build(self.root)) else {
-            return Err(RefError::Unresolvable {
-                reference: reference.to_string(),
-                reason: "the document's `$id`s or `$ref`s are not valid URIs".to_string(),
+        let indexes = self.indexes.get_or_init(|| Index::build_all(self.root));
+        let mut outcome = Err(RefError::Unresolvable {
+            reference: reference.to_string(),
+            reason: "the document's `$id`s or `$ref`s are not valid URIs".to_string(),
+        });
+        // The validator compiles a schema that fails under its `$schema`
+        // again without it: a reference that only resolves that way counts.
+        for index in indexes {
+            outcome = index.resolve(reference).and_then(|pointer| {
+                let value = pointer
+                    .lookup(self.root)
+                    .ok_or_else(|| RefError::Dangling(reference.to_string()))?;
+                Ok(Resolved { pointer, value })
             });
-        };
-        let resolver = index.registry.resolver(index.base.clone());
-        let resolved = resolver
-            .lookup(reference)
-            .map_err(|error| RefError::Unresolvable {
-                reference: reference.to_string(),
-                reason: error.to_string(),
-            })?;
-        let target = address(resolved.contents());
-        let pointer = index
-            .locations
-            .get(&target)
-            .cloned()
-            .ok_or_else(|| RefError::External(reference.to_string()))?;
-        let value = pointer
-            .lookup(self.root)
-            .ok_or_else(|| RefError::Dangling(reference.to_string()))?;
-        Ok(Resolved { pointer, value })
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        outcome
     }
 }
 
 impl<'a> Index<'a> {
-    fn build(root: &'a Value) -> Option<Self> {
-        let registry = Registry::new()
+    /// The document as declared, then (when it declares a `$schema`) as the
+    /// default draft reads it.
+    fn build_all(root: &'a Value) -> Vec<Self> {
+        let mut indexes: Vec<Self> = Self::build(root, Contents::Borrowed(root))
+            .into_iter()
+            .collect();
+        if let Some(object) = root.as_object()
+            && object.contains_key("$schema")
+        {
+            let mut without_dialect = object.clone();
+            without_dialect.remove("$schema");
+            indexes.extend(Self::build(root, Value::Object(without_dialect).into()));
+        }
+        indexes
+    }
+
+    /// `contents` is `root` itself or an edited copy with the same layout.
+    fn build(root: &'a Value, contents: Contents<'a>) -> Option<Self> {
+        let builder = Registry::new()
             .retriever(NothingOutside)
-            .retrieve_known_draft_meta_schemas(false)
-            .add(DOCUMENT_URI, root)
-            .ok()?
-            .prepare()
-            .ok()?;
+            .retrieve_known_draft_meta_schemas(false);
+        let builder = match contents {
+            Contents::Borrowed(contents) => builder.add(DOCUMENT_URI, contents),
+            Contents::Owned(contents) => builder.add(DOCUMENT_URI, contents),
+        };
+        let registry = builder.ok()?.prepare().ok()?;
         let document_uri = referencing::uri::from_str(DOCUMENT_URI).ok()?;
         // Relative references resolve against the root's `$id`.
         let draft = Draft::default().detect(root);
@@ -153,12 +164,44 @@ impl<'a> Index<'a> {
             .and_then(|id| referencing::uri::resolve_against(&document_uri.borrow(), id).ok())
             .unwrap_or(document_uri);
         let mut locations = HashMap::new();
-        record_locations(root, &mut Pointer::root(), &mut locations);
+        let stored_root = registry.resolver(base.clone()).lookup("#").ok()?.contents();
+        record_locations(stored_root, &mut Pointer::root(), &mut locations);
         Some(Index {
             registry,
             base,
             locations,
         })
+    }
+
+    fn resolve(&self, reference: &str) -> Result<Pointer, RefError> {
+        let resolver = self.registry.resolver(self.base.clone());
+        let resolved = resolver
+            .lookup(reference)
+            .map_err(|error| RefError::Unresolvable {
+                reference: reference.to_string(),
+                reason: error.to_string(),
+            })?;
+        self.locations
+            .get(&address(resolved.contents()))
+            .cloned()
+            .ok_or_else(|| RefError::External(reference.to_string()))
+    }
+}
+
+enum Contents<'a> {
+    Borrowed(&'a Value),
+    Owned(Value),
+}
+
+impl<'a> From<&'a Value> for Contents<'a> {
+    fn from(value: &'a Value) -> Self {
+        Contents::Borrowed(value)
+    }
+}
+
+impl From<Value> for Contents<'_> {
+    fn from(value: Value) -> Self {
+        Contents::Owned(value)
     }
 }
 

@@ -20,7 +20,10 @@ fn pointers_resolve_with_percent_and_tilde_escapes() {
         pointer_of(&document, "#/$defs/a%20b~1c~0d%25e"),
         Ok("/$defs/a b~1c~0d%e".to_string())
     );
-    assert_eq!(pointer_of(&document, "#/%24defs/%C3%A9"), Ok("/$defs/é".into()));
+    assert_eq!(
+        pointer_of(&document, "#/%24defs/%C3%A9"),
+        Ok("/$defs/é".into())
+    );
     assert_eq!(
         pointer_of(&document, "#/properties/x/items/0"),
         Ok("/properties/x/items/0".into())
@@ -65,7 +68,10 @@ fn anchors_and_ids_resolve_to_their_pointer() {
         pointer_of(&document, "https://example.com/tool.json#/$defs/Item"),
         Ok("/$defs/Item".into())
     );
-    assert_eq!(pointer_of(&document, "inner.json"), Ok("/$defs/Inner".into()));
+    assert_eq!(
+        pointer_of(&document, "inner.json"),
+        Ok("/$defs/Inner".into())
+    );
     assert_eq!(
         pointer_of(&document, "inner.json#leaf"),
         Ok("/$defs/Inner/$defs/Leaf".into())
@@ -86,6 +92,17 @@ fn draft_07_anchors_live_in_id() {
 }
 
 #[test]
+fn a_ref_only_the_default_draft_resolves_still_resolves() {
+    // Like the validator, which compiles such a schema again without `$schema`.
+    let root = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": {"x": {"$anchor": "leaf", "type": "string"}}
+    });
+    let document = SchemaDocument::new(&root);
+    assert_eq!(pointer_of(&document, "#leaf"), Ok("/definitions/x".into()));
+}
+
+#[test]
 fn other_documents_and_nonsense_do_not_resolve() {
     let root = json!({"properties": {"a": {"$ref": "https://example.com/other.json"}}});
     let document = SchemaDocument::new(&root);
@@ -95,7 +112,12 @@ fn other_documents_and_nonsense_do_not_resolve() {
     ));
     // An empty reference is the document itself.
     assert_eq!(pointer_of(&document, ""), Ok(String::new()));
-    for reference in ["other.json#/x", "#nowhere", "%%%", "https://example.com/x#a"] {
+    for reference in [
+        "other.json#/x",
+        "#nowhere",
+        "%%%",
+        "https://example.com/x#a",
+    ] {
         assert!(document.resolve(reference).is_err(), "{reference}");
     }
     // A document referencing invalid URIs still resolves its pointers.
