@@ -1,5 +1,6 @@
-//! Embeds every file under `../templates/` into the generator binary, so the
-//! runtime the proxies carry is exactly the one in this repository.
+//! Embeds the templates (`../templates/`) and the runtime crate's manifest and
+//! sources (`../mcpo-runtime/`) into the generator binary, so a vendored
+//! runtime is exactly the one in this repository.
 
 use std::path::{Path, PathBuf};
 
@@ -23,26 +24,42 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
     }
 }
 
-fn main() {
+/// `pub static NAME: &[(&str, &str)]`: every file under `../<folder>` (or only
+/// those `keep` accepts), as (path relative to the folder, contents).
+fn embed(folder: &str, static_name: &str, keep: fn(&str) -> bool, code: &mut String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../templates")
+        .join("..")
+        .join(folder)
         .canonicalize()
-        .expect("templates/ sits beside mcpo-gen/");
-    // Paths relative to the package: the generated code then names no
-    // absolute path, and a copy of the repository builds its own templates.
-    println!("cargo:rerun-if-changed=../templates");
+        .unwrap_or_else(|error| panic!("{folder}/ sits beside mcpo-gen/: {error}"));
+    println!("cargo:rerun-if-changed=../{folder}");
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
-    let mut code = String::from(
-        "/// (path relative to templates/, contents)\npub static TEMPLATE_FILES: &[(&str, &str)] = &[\n",
-    );
-    for (relative, _) in &files {
-        println!("cargo:rerun-if-changed=../templates/{relative}");
+    code.push_str(&format!(
+        "/// (path relative to {folder}/, contents)\npub static {static_name}: &[(&str, &str)] = &[\n"
+    ));
+    for (relative, _) in files.iter().filter(|(relative, _)| keep(relative)) {
+        // Paths relative to the package: the generated code then names no
+        // absolute path, and a copy of the repository builds its own files.
+        println!("cargo:rerun-if-changed=../{folder}/{relative}");
         code.push_str(&format!(
-            "    ({relative:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../templates/{relative}\"))),\n"
+            "    ({relative:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../{folder}/{relative}\"))),\n"
         ));
     }
     code.push_str("];\n");
+}
+
+fn main() {
+    let mut code = String::new();
+    embed("templates", "TEMPLATE_FILES", |_| true, &mut code);
+    // The runtime crate's own manifest and sources, which vendored proxies
+    // carry verbatim (not its target/ or anything else beside them).
+    embed(
+        "mcpo-runtime",
+        "RUNTIME_FILES",
+        |relative| relative == "Cargo.toml" || relative.starts_with("src/"),
+        &mut code,
+    );
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out.join("template_files.rs"), code).expect("OUT_DIR is writable");
+    std::fs::write(out.join("embedded_files.rs"), code).expect("OUT_DIR is writable");
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rewrites templates/Cargo.lock, the lock every generated crate carries, from
 # this workspace's Cargo.lock (the versions the examples are tested with).
-# Run it after changing a dependency in templates/Cargo.toml.j2 and updating
+# Run it after changing a dependency of mcpo-runtime/Cargo.toml and updating
 # the workspace (cargo update), then regenerate the examples. Needs the
 # network: cargo reads the index for every platform's packages.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo run --quiet -p mcpo-gen -- generate --quiet --force \
+cargo run --quiet -p mcpo-gen -- generate --quiet --force --runtime vendored \
     --lock generated-examples/time-proxy/mcp.lock.json --out "$work/crate"
 # The template's root package has a fixed name; mcpo-gen renames it per crate.
 sed 's/^name = "time-proxy"$/name = "generated-proxy"/' "$work/crate/Cargo.toml" > "$work/Cargo.toml"

@@ -7,9 +7,25 @@
 
 pub mod diff;
 pub mod emit;
-pub mod lock;
+/// `mcp.lock.json`: the model the generated proxies read too.
+pub use mcpo_runtime::lock;
 pub mod naming;
 pub mod openapi;
 pub mod schema;
 pub mod snapshot;
 pub mod workflow;
+
+#[cfg(test)]
+mod tests {
+    /// mcpo-gen and mcpo-runtime are released together: the runtime writes
+    /// mcpo-gen's version into every lock (`Generator::current`), and a
+    /// `--runtime published` crate pins the runtime at that version.
+    #[test]
+    fn generator_and_runtime_versions_agree() {
+        assert_eq!(
+            crate::lock::Generator::current().version,
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(mcpo_runtime::VERSION, env!("CARGO_PKG_VERSION"));
+    }
+}

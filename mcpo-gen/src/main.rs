@@ -12,6 +12,7 @@ use std::io::IsTerminal;
 
 use clap::{Args, Parser, Subcommand};
 use mcpo_gen::diff::{Format, Level, Report};
+use mcpo_gen::lock::RuntimeSource;
 use mcpo_gen::snapshot;
 use mcpo_gen::workflow::{self, Progress, ServerType};
 
@@ -49,6 +50,11 @@ struct NewArgs {
     /// Cargo package name of the crate [default: the --out folder's name].
     #[arg(long)]
     crate_name: Option<String>,
+    /// Where the crate gets the runtime library: `vendored` (a copy in the
+    /// crate; builds anywhere), `shared:FOLDER` (one copy, relative to the
+    /// crate, for several proxies) or `published[:VERSION]` (from crates.io).
+    #[arg(long, value_parser = workflow::parse_runtime, default_value = "vendored")]
+    runtime: RuntimeSource,
     /// Write even if --out holds a crate mcpo-gen did not generate.
     #[arg(long)]
     force: bool,
@@ -100,6 +106,10 @@ enum Command {
         /// Folder of the generated crate.
         #[arg(long)]
         out: PathBuf,
+        /// Change where the crate gets the runtime library (recorded in the
+        /// lock): `vendored`, `shared:FOLDER` or `published[:VERSION]`.
+        #[arg(long, value_parser = workflow::parse_runtime)]
+        runtime: Option<RuntimeSource>,
         /// Write even if --out holds a crate mcpo-gen did not generate.
         #[arg(long)]
         force: bool,
@@ -193,22 +203,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .crate_name
                 .clone()
                 .or_else(|| workflow::default_crate_name(&out));
-            let lock = workflow::snapshot(
+            let mut lock = workflow::snapshot(
                 &target,
                 &args.connect.options(),
                 crate_name.as_deref(),
                 progress,
             )?;
+            lock.proxy_crate.runtime = args.runtime;
             workflow::generate(&lock, &out, args.force, progress)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Generate {
             lock,
             out,
+            runtime,
             force,
             quiet,
         }) => {
-            let lock = workflow::read_lock(&lock)?;
+            let mut lock = workflow::read_lock(&lock)?;
+            if let Some(runtime) = runtime {
+                lock.proxy_crate.runtime = runtime;
+            }
             workflow::generate(&lock, &out, force, Progress { quiet })?;
             Ok(ExitCode::SUCCESS)
         }

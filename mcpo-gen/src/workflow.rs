@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::diff::{self, LockSource, Report};
 use crate::emit::{self, Drift};
-use crate::lock::{LOCK_FILE_NAME, Lock, ProxyCrate};
+use crate::lock::{LOCK_FILE_NAME, Lock, ProxyCrate, RuntimeSource};
 use crate::snapshot::{self, Target};
 
 /// Progress lines on stderr, silenced by `--quiet`.
@@ -35,27 +35,38 @@ pub enum ServerType {
 }
 
 /// Parses `--header` values: a JSON object (`{"Authorization":"Bearer t"}`,
-/// as mcpo takes them) or `Name: value`.
+/// as mcpo takes them) or `Name: value`; the proxies parse theirs the same way.
 pub fn parse_headers(values: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut headers = BTreeMap::new();
-    for value in values {
-        let trimmed = value.trim();
-        if trimmed.starts_with('{') {
-            let object: BTreeMap<String, serde_json::Value> = serde_json::from_str(trimmed)
-                .context("--header: not a JSON object of header names to string values")?;
-            for (name, value) in object {
-                let Some(text) = value.as_str() else {
-                    bail!("--header: the value of {name:?} must be a string");
-                };
-                headers.insert(name, text.to_string());
+    Ok(snapshot::parse_headers(values)?)
+}
+
+/// Parses `--runtime`: `vendored`, `shared:FOLDER` (relative to the crate)
+/// or `published[:VERSION]` (default: this mcpo-gen's runtime version).
+pub fn parse_runtime(text: &str) -> std::result::Result<RuntimeSource, String> {
+    let (mode, value) = match text.split_once(':') {
+        Some((mode, value)) => (mode, Some(value)),
+        None => (text, None),
+    };
+    match (mode, value) {
+        ("vendored", None) => Ok(RuntimeSource::Vendored),
+        ("shared", Some(folder)) => {
+            let folder = folder.trim_end_matches('/').to_string();
+            if RuntimeSource::is_valid_folder(&folder) {
+                Ok(RuntimeSource::Shared { folder })
+            } else {
+                Err(format!(
+                    "shared:{folder}: give the runtime folder relative to the crate, \
+                     with `/` separators (e.g. shared:../mcpo-runtime)"
+                ))
             }
-        } else if let Some((name, value)) = trimmed.split_once(':') {
-            headers.insert(name.trim().to_string(), value.trim().to_string());
-        } else {
-            bail!("--header: expected 'Name: value' or a JSON object, got a value without ':'");
         }
+        ("published", version) => Ok(RuntimeSource::Published {
+            version: version.unwrap_or(mcpo_runtime::VERSION).to_string(),
+        }),
+        _ => Err(format!(
+            "{text:?}: expected vendored, shared:FOLDER or published[:VERSION]"
+        )),
     }
-    Ok(headers)
 }
 
 /// Parses `--env KEY=VALUE` values.
@@ -293,8 +304,11 @@ pub fn check(dir: &Path) -> Result<Vec<Drift>> {
 /// Snapshots the upstream a lock records (secrets from env, as
 /// [`Target::from_upstream`] documents), keeping the lock's crate name.
 pub fn resnapshot(lock: &Lock, options: &snapshot::Options, progress: Progress) -> Result<Lock> {
-    let target = Target::from_upstream(&lock.upstream)?;
-    snapshot(&target, options, Some(&lock.proxy_crate.name), progress)
+    let target = Target::from_upstream(&lock.upstream, &|name| std::env::var(name).ok())?;
+    let mut live = snapshot(&target, options, Some(&lock.proxy_crate.name), progress)?;
+    // Generation settings are the lock's, not the snapshot's business.
+    live.proxy_crate = lock.proxy_crate.clone();
+    Ok(live)
 }
 
 /// `check --live`: the classified difference between a crate's lock and
@@ -377,19 +391,6 @@ pub fn drift_summary(drift: &Drift, max_lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn headers_parse_both_forms() {
-        let headers = parse_headers(&[
-            r#"{"Authorization": "Bearer t"}"#.to_string(),
-            "X-Trace: abc: def".to_string(),
-        ])
-        .unwrap();
-        assert_eq!(headers["Authorization"], "Bearer t");
-        assert_eq!(headers["X-Trace"], "abc: def");
-        assert!(parse_headers(&["no colon".into()]).is_err());
-        assert!(parse_headers(&[r#"{"A": 1}"#.into()]).is_err());
-    }
 
     #[test]
     fn targets_check_their_arguments() {

@@ -159,7 +159,10 @@ fn http_snapshot_sends_custom_headers_on_every_request() {
     assert_verbatim(&lock);
     let error = run(&server.target(&[])).expect_err("the server wants the header");
     assert!(
-        matches!(error, SnapshotError::Handshake { .. }),
+        matches!(
+            error,
+            SnapshotError::Connect(snapshot::ConnectError::Handshake { .. })
+        ),
         "unexpected error: {error}"
     );
 }

@@ -349,10 +349,7 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
         // The line we read is the runtime's info log: keep it even under
         // --quiet, and keep everything else (uv, a child, reads RUST_LOG too)
         // at warnings.
-        .env(
-            "RUST_LOG",
-            format!("warn,{}::runtime=info", crate_target(binary)),
-        )
+        .env("RUST_LOG", "warn,mcpo_runtime=info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -383,12 +380,6 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
 }
 
 /// The tracing target of a binary crate: its name with `-` as `_`.
-fn crate_target(binary: &Path) -> String {
-    binary
-        .file_name()
-        .map(|name| name.to_string_lossy().replace('-', "_"))
-        .unwrap_or_default()
-}
 
 /// Forwards `pipe` (a child's stdout or stderr) to our stderr and returns the
 /// port from the child's `listening on http://HOST:PORT` line; fails fast if

@@ -3,8 +3,9 @@
 //! Rendering is pure (lock in, file map out) so that `generate` writes the
 //! map and `check` compares it with what is on disk. Rust is produced with
 //! quote + prettyplease ([`tools_rs`]); everything else with minijinja
-//! templates; the runtime is copied verbatim from `templates/runtime/`, and
-//! `Cargo.lock` from `templates/Cargo.lock` ([`cargo_lock`]).
+//! templates; `Cargo.lock` from `templates/Cargo.lock` ([`cargo_lock`]). A
+//! vendored or shared runtime folder is the `mcpo-runtime` crate's manifest
+//! and sources, copied verbatim (the lock's `crate.runtime` says which).
 
 mod cargo_lock;
 mod templates;
@@ -13,7 +14,7 @@ mod tools_rs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::lock::{LOCK_FILE_NAME, Lock, canonical_pretty};
+use crate::lock::{LOCK_FILE_NAME, Lock, RuntimeSource, canonical_pretty};
 
 /// Marks every generated file; `write` refuses to overwrite a crate without it.
 pub const GENERATED_MARKER: &str = "@generated";
@@ -49,20 +50,30 @@ pub enum EmitError {
     },
 }
 
-/// The files of a crate, keyed by path relative to the crate root.
+/// The files of a crate, keyed by path relative to the crate root (a shared
+/// runtime folder's start with `..`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedCrate {
     pub files: BTreeMap<PathBuf, String>,
+    /// Folders whose every file is generated: stale files there are removed.
+    owned_dirs: Vec<PathBuf>,
 }
 
-/// Folders whose every file is generated: stale files there are removed.
-const OWNED_DIRS: &[&str] = &["src/runtime"];
+/// Where crates generated before the runtime library carried their copy of
+/// the runtime: regenerating them removes it.
+const LEGACY_RUNTIME_DIR: &str = "src/runtime";
 
+/// The generator's version is recorded once, in the lock: headers name only
+/// the source, so an upgrade changes only files whose content changed.
 fn header(comment: &str, source: &str) -> String {
-    format!(
-        "{comment} {GENERATED_MARKER} by mcpo-gen {} from {source} -- do not edit.\n",
-        env!("CARGO_PKG_VERSION")
-    )
+    format!("{comment} {GENERATED_MARKER} by mcpo-gen from {source} -- do not edit.\n")
+}
+
+/// The runtime crate's file `path` with a generated header in its comment
+/// syntax (Cargo.toml or Rust).
+fn runtime_file(path: &str, text: &str) -> String {
+    let comment = if path.ends_with(".toml") { "#" } else { "//" };
+    format!("{}{text}", header(comment, &format!("mcpo-runtime/{path}")))
 }
 
 /// Whether a crate may be called `name` (checked before a snapshot, so that
@@ -88,22 +99,32 @@ pub fn render(lock: &Lock) -> Result<RenderedCrate, EmitError> {
             tools_rs::render(lock)?
         ),
     );
-    files.insert(
-        PathBuf::from("Cargo.lock"),
-        cargo_lock::render(templates::cargo_lock(), &lock.proxy_crate.name)?,
-    );
+    if !matches!(lock.proxy_crate.runtime, RuntimeSource::Published { .. }) {
+        files.insert(
+            PathBuf::from("Cargo.lock"),
+            cargo_lock::render(templates::cargo_lock(), &lock.proxy_crate.name)?,
+        );
+    }
     for (name, text) in templates::render_all(lock)? {
         files.insert(PathBuf::from(name), text);
     }
-    for (source, text) in templates::rust_sources() {
-        let target = match source.strip_prefix("runtime/") {
-            Some(rest) => format!("src/runtime/{rest}"),
-            None => format!("src/{source}"),
-        };
-        let text = format!("{}{text}", header("//", &format!("templates/{source}")));
-        files.insert(PathBuf::from(target), text);
+    files.insert(
+        PathBuf::from("src/main.rs"),
+        format!(
+            "{}{}",
+            header("//", "templates/main.rs"),
+            templates::main_rs()
+        ),
+    );
+    let mut owned_dirs = vec![PathBuf::from(LEGACY_RUNTIME_DIR)];
+    if let Some(folder) = lock.proxy_crate.runtime.folder() {
+        let folder = PathBuf::from(folder);
+        for (path, text) in templates::runtime_files() {
+            files.insert(folder.join(path), runtime_file(path, text));
+        }
+        owned_dirs.push(folder.join("src"));
     }
-    Ok(RenderedCrate { files })
+    Ok(RenderedCrate { files, owned_dirs })
 }
 
 /// A file whose content on disk differs from what the lock renders.
@@ -143,19 +164,19 @@ fn is_empty_or_generated(dir: &Path) -> bool {
     marked && dir.join(LOCK_FILE_NAME).is_file()
 }
 
-fn owned_files_on_disk(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for owned in OWNED_DIRS {
-        if let Ok(entries) = std::fs::read_dir(dir.join(owned)) {
-            for entry in entries.flatten() {
-                if entry.path().is_file() {
-                    found.push(Path::new(owned).join(entry.file_name()));
-                }
-            }
+/// Every file under `dir/owned` (recursively), relative to `dir`.
+fn files_under(dir: &Path, owned: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir.join(owned)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let relative = owned.join(entry.file_name());
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => files_under(dir, &relative, found),
+            Ok(kind) if kind.is_file() => found.push(relative),
+            _ => {}
         }
     }
-    found.sort();
-    found
 }
 
 impl RenderedCrate {
@@ -173,7 +194,13 @@ impl RenderedCrate {
                 Ok(_) => {}
             }
         }
-        for path in owned_files_on_disk(dir) {
+        let mut on_disk = Vec::new();
+        for owned in &self.owned_dirs {
+            files_under(dir, owned, &mut on_disk);
+        }
+        on_disk.sort();
+        on_disk.dedup();
+        for path in on_disk {
             if !self.files.contains_key(&path) {
                 drift.push(Drift::Extra(path));
             }
@@ -266,7 +293,9 @@ mod tests {
             "openapi.json",
             "src/main.rs",
             "src/tools.rs",
-            "src/runtime/mod.rs",
+            "mcpo-runtime/Cargo.toml",
+            "mcpo-runtime/src/lib.rs",
+            "mcpo-runtime/src/codegen.rs",
         ] {
             assert!(
                 rendered.files.contains_key(Path::new(required)),
@@ -304,12 +333,20 @@ mod tests {
         assert_eq!(rendered.write(dir.path(), false).unwrap(), 0);
 
         std::fs::write(dir.path().join("src/tools.rs"), "// edited by hand\n").unwrap();
-        std::fs::write(dir.path().join("src/runtime/stale.rs"), "").unwrap();
+        std::fs::write(dir.path().join("mcpo-runtime/src/upstream/stale.rs"), "").unwrap();
+        // A runtime copy of a crate generated before the runtime library.
+        std::fs::create_dir_all(dir.path().join("src/runtime")).unwrap();
+        std::fs::write(dir.path().join("src/runtime/mod.rs"), "").unwrap();
         let drift = rendered.compare(dir.path());
-        assert_eq!(drift.len(), 2, "{drift:?}");
+        assert_eq!(drift.len(), 3, "{drift:?}");
         rendered.write(dir.path(), false).unwrap();
         assert!(rendered.compare(dir.path()).is_empty());
-        assert!(!dir.path().join("src/runtime/stale.rs").exists());
+        assert!(
+            !dir.path()
+                .join("mcpo-runtime/src/upstream/stale.rs")
+                .exists()
+        );
+        assert!(!dir.path().join("src/runtime/mod.rs").exists());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Non-Rust files of the crate, rendered from `templates/*.j2` with minijinja,
-//! and the runtime's Rust sources, copied verbatim from `templates/`.
+//! Non-Rust files of the crate, rendered from `templates/*.j2` with minijinja;
+//! `templates/main.rs`; and the runtime crate's manifest and sources, copied
+//! verbatim from `mcpo-runtime/` (embedded at build time by `build.rs`).
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
@@ -9,26 +10,33 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::EmitError;
-use crate::lock::{Lock, Upstream};
+use crate::lock::{Lock, RuntimeSource, Upstream};
 use crate::naming::tool_route;
 
-include!(concat!(env!("OUT_DIR"), "/template_files.rs"));
+include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
 
-/// `(path under templates/, text)` of every Rust source the crate carries.
-pub fn rust_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
+fn template_file(name: &str) -> &'static str {
     TEMPLATE_FILES
         .iter()
-        .copied()
-        .filter(|(path, _)| path.ends_with(".rs"))
+        .find(|(path, _)| *path == name)
+        .map(|(_, text)| *text)
+        .unwrap_or_default()
+}
+
+/// `templates/main.rs`, the proxy's entry point.
+pub fn main_rs() -> &'static str {
+    template_file("main.rs")
+}
+
+/// `(path under mcpo-runtime/, text)` of the runtime crate's manifest and
+/// every source file: what a vendored or shared runtime folder holds.
+pub fn runtime_files() -> impl Iterator<Item = (&'static str, &'static str)> {
+    RUNTIME_FILES.iter().copied()
 }
 
 /// The lock every generated crate carries (see `cargo_lock`).
 pub fn cargo_lock() -> &'static str {
-    TEMPLATE_FILES
-        .iter()
-        .find(|(path, _)| *path == "Cargo.lock")
-        .map(|(_, text)| *text)
-        .unwrap_or_default()
+    template_file("Cargo.lock")
 }
 
 fn first_line(text: &str) -> &str {
@@ -55,6 +63,25 @@ fn upstream_context(upstream: &Upstream) -> Value {
         "command": command,
         "describe": upstream.describe(),
         "secret_names": secrets,
+    })
+}
+
+fn runtime_context(runtime: &RuntimeSource) -> Value {
+    let (mode, dependency) = match runtime {
+        RuntimeSource::Vendored => (
+            "vendored",
+            format!("{{ path = \"{}\" }}", crate::lock::VENDORED_RUNTIME_FOLDER),
+        ),
+        RuntimeSource::Shared { folder } => ("shared", format!("{{ path = {folder:?} }}")),
+        RuntimeSource::Published { version } => ("published", format!("\"={version}\"")),
+    };
+    serde_json::json!({
+        "mode": mode,
+        "dependency": dependency,
+        "folder": runtime.folder(),
+        // A published runtime has a registry checksum this repository cannot
+        // know before publishing, so its lock is left to the first build.
+        "has_cargo_lock": runtime.folder().is_some(),
     })
 }
 
@@ -107,8 +134,8 @@ pub fn render_all(lock: &Lock) -> Result<Vec<(String, String)>, EmitError> {
         lock.server.name, lock.server.version
     );
     let ctx = serde_json::json!({
-        "generator_version": env!("CARGO_PKG_VERSION"),
         "crate_name": lock.proxy_crate.name,
+        "runtime": runtime_context(&lock.proxy_crate.runtime),
         "description": description,
         "server": lock.server,
         "upstream": upstream_context(&lock.upstream),

@@ -1,15 +1,16 @@
 //! `src/tools.rs` of the generated crate: the typed models from
 //! [`crate::schema`], one axum handler per tool, and the router.
 //!
-//! Every path is written in full (`axum::extract::State`, ...) rather than
-//! imported, so that a crate with zero tools has no unused imports.
+//! Every path is written in full (`mcpo_runtime::codegen::App`, ...) rather
+//! than imported, so that a crate with zero tools has no unused imports. The
+//! `codegen` module is the only part of the runtime generated code names.
 
 use quote::quote;
 
 use super::EmitError;
 use crate::lock::{LOCK_FILE_NAME, Lock};
 use crate::naming::{UniqueNames, snake_ident, tool_route};
-use crate::schema::rust::{doc_attrs, ident};
+use crate::schema::rust::{doc_attrs, ident, json_value};
 use crate::schema::{LoweredTypes, lower_tools};
 
 pub fn render(lock: &Lock) -> Result<String, EmitError> {
@@ -24,12 +25,9 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
         let (input, output) = match tools.get(&tool.name) {
             Some(types) => (
                 types.input.clone(),
-                types
-                    .output
-                    .clone()
-                    .unwrap_or_else(|| quote!(serde_json::Value)),
+                types.output.clone().unwrap_or_else(json_value),
             ),
-            None => (quote!(serde_json::Value), quote!(serde_json::Value)),
+            None => (json_value(), json_value()),
         };
         let mut doc = format!(
             "`POST {}`: calls the MCP tool `{}`.",
@@ -45,9 +43,9 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
         handlers.push(quote! {
             #doc
             pub fn #handler(
-                app: crate::runtime::App,
-                request: axum::extract::Request,
-            ) -> crate::runtime::ToolFuture {
+                app: mcpo_runtime::codegen::App,
+                request: mcpo_runtime::codegen::Request,
+            ) -> mcpo_runtime::codegen::ToolFuture {
                 app.call_tool::<#input, #output>(#name, request)
             }
         });
@@ -71,8 +69,8 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
 
         /// Every tool route (`POST path` -> handler), mounted by the runtime
         /// under `--root-path`.
-        pub fn router() -> axum::Router<crate::runtime::App> {
-            crate::runtime::tool_router(&[#(#routes),*])
+        pub fn router() -> mcpo_runtime::codegen::Router<mcpo_runtime::codegen::App> {
+            mcpo_runtime::codegen::tool_router(&[#(#routes),*])
         }
     };
     let syntax = syn::parse2::<syn::File>(file).map_err(|error| EmitError::InvalidRust {

@@ -1,8 +1,10 @@
 //! [`ir`](super::ir) -> Rust tokens.
 //!
 //! Every path outside the generated module is written in full
-//! (`serde_json::Value`, `::std::collections::BTreeMap`), so the items need no
-//! `use` lines and can't clash with the handlers' imports.
+//! (`mcpo_runtime::codegen::serde_json::Value`, `::std::collections::BTreeMap`),
+//! so the items need no `use` lines and can't clash with the handlers'
+//! imports. serde comes through the runtime's `codegen` re-export (hence
+//! `#[serde(crate = ...)]`): a proxy depends on `mcpo-runtime` alone.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -60,10 +62,30 @@ pub fn doc_attrs(lines: &[String]) -> TokenStream {
     quote!(#(#attrs)*)
 }
 
+/// `serde_json::Value`, as the generated code reaches it.
+pub fn json_value() -> TokenStream {
+    quote!(mcpo_runtime::codegen::serde_json::Value)
+}
+
+/// The derives every generated type has, with `extra` ones (such as `Copy`)
+/// in the middle, and serde pointed at the runtime's re-export.
+fn derives(extra: TokenStream) -> TokenStream {
+    quote! {
+        #[derive(
+            Debug, Clone, #extra PartialEq,
+            mcpo_runtime::codegen::serde::Serialize,
+            mcpo_runtime::codegen::serde::Deserialize
+        )]
+        #[serde(crate = "mcpo_runtime::codegen::serde")]
+    }
+}
+
 pub fn type_tokens(ty: &TypeRef, items: &[Item]) -> TokenStream {
     match ty {
-        TypeRef::Any => quote!(serde_json::Value),
-        TypeRef::AnyObject => quote!(serde_json::Map<String, serde_json::Value>),
+        TypeRef::Any => json_value(),
+        TypeRef::AnyObject => {
+            quote!(mcpo_runtime::codegen::serde_json::Map<String, mcpo_runtime::codegen::serde_json::Value>)
+        }
         TypeRef::String => quote!(String),
         TypeRef::Integer => quote!(i64),
         TypeRef::Unsigned => quote!(u64),
@@ -95,7 +117,7 @@ pub fn type_tokens(ty: &TypeRef, items: &[Item]) -> TokenStream {
                 let name = ident(&item.name);
                 quote!(#name)
             }
-            None => quote!(serde_json::Value),
+            None => json_value(),
         },
     }
 }
@@ -140,9 +162,10 @@ fn item_tokens(item: &Item, items: &[Item]) -> TokenStream {
                 quote!()
             };
             let fields = fields.iter().map(|field| field_tokens(field, items));
+            let derives = derives(quote!());
             quote! {
                 #docs
-                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                #derives
                 #deny
                 pub struct #name {
                     #(#fields)*
@@ -160,9 +183,10 @@ fn item_tokens(item: &Item, items: &[Item]) -> TokenStream {
                 };
                 quote!(#rename #variant_name,)
             });
+            let derives = derives(quote!(Copy, Eq, Hash,));
             quote! {
                 #docs
-                #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+                #derives
                 #[allow(clippy::enum_variant_names)]
                 pub enum #name {
                     #(#variants)*
@@ -175,9 +199,10 @@ fn item_tokens(item: &Item, items: &[Item]) -> TokenStream {
                 let ty = type_tokens(&variant.ty, items);
                 quote!(#variant_name(#ty),)
             });
+            let derives = derives(quote!());
             quote! {
                 #docs
-                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                #derives
                 #[serde(untagged)]
                 #[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
                 pub enum #name {

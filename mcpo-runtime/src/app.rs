@@ -1,0 +1,358 @@
+//! `App`, the state behind every route, and the tool-call pipeline the
+//! generated handlers use: API key, body limit, JSON, frozen schema, typed
+//! input, upstream call, result mapping.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::{
+    Json,
+    body::{Body, Bytes, HttpBody},
+    extract::Request,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use rmcp::model::CallToolRequestParams;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::auth::ApiKeys;
+use crate::error::{ApiError, ValidationIssue};
+use crate::result::{self, ToolAnswer};
+use crate::supervisor::Upstream;
+use crate::validate::{self, InputValidators};
+
+/// Shared state of the proxy; cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct App {
+    state: Arc<AppState>,
+}
+
+pub struct AppState {
+    pub api_keys: ApiKeys,
+    pub max_body_bytes: usize,
+    pub call_timeout: Duration,
+    /// How long a call may wait for a connection attempt in progress.
+    pub connect_wait: Duration,
+    pub validators: InputValidators,
+    pub upstream: Arc<Upstream>,
+}
+
+impl App {
+    pub(crate) fn new(state: AppState) -> Self {
+        App {
+            state: Arc::new(state),
+        }
+    }
+
+    pub(crate) fn upstream(&self) -> &Upstream {
+        &self.state.upstream
+    }
+
+    /// Handles `POST {root}/{tool}`: `I` is the tool's typed input, `O` its
+    /// typed output (`serde_json::Value` when it declares no outputSchema).
+    ///
+    /// The per-tool generic part is only two function pointers; the pipeline
+    /// itself is compiled once, so a crate with a thousand tools still
+    /// builds in well under a minute.
+    #[allow(
+        dead_code,
+        reason = "a generated crate whose server has no tools never calls it"
+    )]
+    pub fn call_tool<I, O>(self, tool: &'static str, request: Request) -> ToolFuture
+    where
+        I: DeserializeOwned,
+        O: DeserializeOwned,
+    {
+        let checks = TypedChecks {
+            input: check_input::<I>,
+            output: check_output::<O>,
+        };
+        Box::pin(async move { self.call_tool_erased(tool, request, checks).await })
+    }
+
+    async fn call_tool_erased(
+        &self,
+        tool: &'static str,
+        request: Request,
+        checks: TypedChecks,
+    ) -> Response {
+        let started = std::time::Instant::now();
+        let response = match self.call_tool_checked(tool, request, checks).await {
+            Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+            Err(error) => error.into_response(),
+        };
+        tracing::debug!(
+            tool,
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "tool call"
+        );
+        response
+    }
+
+    async fn call_tool_checked(
+        &self,
+        tool: &'static str,
+        request: Request,
+        checks: TypedChecks,
+    ) -> Result<Value, ApiError> {
+        let state = &self.state;
+        let (parts, body) = request.into_parts();
+        state.api_keys.check(&parts.headers)?;
+        // A client that stops sending mid-body must not hold a task and its
+        // buffer forever: the call timeout covers the upload too.
+        let bytes = tokio::time::timeout(
+            state.call_timeout,
+            read_body_limited(body, &parts.headers, state.max_body_bytes),
+        )
+        .await
+        .map_err(|_elapsed| ApiError::body_timeout(state.call_timeout.as_secs_f64()))??;
+        let arguments = parse_json_body(&bytes)?;
+        state
+            .validators
+            .validate(tool, &arguments)
+            .map_err(ApiError::validation)?;
+        // The schema may not say `type: object`; MCP arguments must be one.
+        if !arguments.is_object() {
+            return Err(ApiError::validation(vec![ValidationIssue::body(
+                "Input should be a JSON object",
+                "type",
+            )]));
+        }
+        // Catches whatever the schema did not (or a schema that did not compile).
+        (checks.input)(&arguments).map_err(ApiError::validation)?;
+        let Value::Object(arguments) = arguments else {
+            return Err(ApiError::validation(Vec::new()));
+        };
+
+        let deadline = tokio::time::Instant::now() + state.call_timeout;
+        let connection = state
+            .upstream
+            .connection(state.connect_wait.min(state.call_timeout))
+            .await?;
+        // The client's own JSON goes upstream, not a re-serialization of `I`.
+        let params = CallToolRequestParams::new(tool).with_arguments(arguments);
+        let outcome = tokio::time::timeout_at(deadline, connection.peer.call_tool(params)).await;
+        let result = match outcome {
+            Err(_elapsed) => {
+                tracing::warn!(tool, "tool call timed out");
+                state.upstream.report_timeout(&connection);
+                return Err(ApiError::gateway_timeout(state.call_timeout.as_secs_f64()));
+            }
+            Ok(Err(error)) => {
+                if result::is_connection_failure(&error) {
+                    state.upstream.report_connection_lost(&connection);
+                }
+                tracing::warn!(tool, %error, "tool call failed upstream");
+                return Err(result::error_for(&error));
+            }
+            Ok(Ok(result)) => result,
+        };
+        match result::answer_for(result) {
+            ToolAnswer::Structured(structured) => {
+                if let Err(error) = (checks.output)(&structured) {
+                    tracing::warn!(
+                        tool,
+                        %error,
+                        "structuredContent does not match the tool's locked outputSchema; returning it unchanged"
+                    );
+                }
+                Ok(structured)
+            }
+            ToolAnswer::Content(mapped) => Ok(mapped),
+            ToolAnswer::ToolError(text) => {
+                Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text))
+            }
+        }
+    }
+}
+
+/// What a generated tool handler returns: boxed, so that every route shares
+/// one handler type instead of instantiating axum's routing per tool.
+pub type ToolFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// A generated tool handler.
+pub type ToolHandler = fn(App, Request) -> ToolFuture;
+
+/// The router of the tool routes: `POST path` -> handler for each entry.
+pub fn tool_router(routes: &[(&'static str, ToolHandler)]) -> axum::Router<App> {
+    routes
+        .iter()
+        .fold(axum::Router::new(), |router, &(path, handler)| {
+            router.route(
+                path,
+                axum::routing::post(
+                    move |axum::extract::State(app): axum::extract::State<App>,
+                          request: Request| { handler(app, request) },
+                ),
+            )
+        })
+}
+
+/// A tool's typed checks as plain function pointers.
+struct TypedChecks {
+    input: fn(&Value) -> Result<(), Vec<ValidationIssue>>,
+    output: fn(&Value) -> Result<(), serde_json::Error>,
+}
+
+fn check_input<I: DeserializeOwned>(arguments: &Value) -> Result<(), Vec<ValidationIssue>> {
+    validate::deserialize_input::<I>(&integral_floats_as_integers(arguments)).map(drop)
+}
+
+/// JSON Schema counts `2.0` as an integer, and Python clients send it; the
+/// typed check reads it as `2` so that an `i64` field accepts what the schema
+/// accepts. Only this copy is changed: upstream gets the client's JSON.
+fn integral_floats_as_integers(value: &Value) -> Value {
+    match value {
+        Value::Number(number) if number.is_f64() => number
+            .as_f64()
+            .filter(|float| float.fract() == 0.0 && float.abs() < 9.0e15)
+            .map(|float| Value::from(float as i64))
+            .unwrap_or_else(|| value.clone()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(integral_floats_as_integers).collect())
+        }
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, field)| (key.clone(), integral_floats_as_integers(field)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn check_output<O: DeserializeOwned>(structured: &Value) -> Result<(), serde_json::Error> {
+    O::deserialize(structured).map(drop)
+}
+
+/// After refusing a body, at most this much more of it is read and thrown
+/// away, and for at most this long. A client still uploading when the 413 is
+/// sent otherwise sees the connection reset and never reads the answer (a
+/// streamed upload from reqwest or requests does exactly that).
+const DRAIN_MAX_BYTES: usize = 4 * 1024 * 1024;
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(5);
+
+/// Reads the whole body, refusing more than `limit` bytes (413) before
+/// buffering them: a declared length is checked first, a streamed one as it
+/// arrives.
+async fn read_body_limited(
+    mut body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        drain(&mut body).await;
+        return Err(ApiError::payload_too_large(limit));
+    }
+    let mut collected: Vec<u8> = Vec::new();
+    while let Some(data) = next_data(&mut body).await {
+        let data = data.map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body")
+        })?;
+        if let Some(data) = data {
+            if collected.len().saturating_add(data.len()) > limit {
+                drop(collected);
+                drain(&mut body).await;
+                return Err(ApiError::payload_too_large(limit));
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(collected))
+}
+
+/// The next frame's data (`Some(None)` for a trailers frame), `None` at the end.
+async fn next_data(body: &mut Body) -> Option<Result<Option<Bytes>, axum::Error>> {
+    let frame = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await?;
+    Some(frame.map(|frame| frame.into_data().ok()))
+}
+
+/// Discards what is left of a refused body, within [`DRAIN_MAX_BYTES`] and
+/// [`DRAIN_MAX_TIME`]; nothing of it is kept.
+async fn drain(body: &mut Body) {
+    let discard = async {
+        let mut discarded: usize = 0;
+        while discarded < DRAIN_MAX_BYTES {
+            match next_data(body).await {
+                Some(Ok(data)) => {
+                    discarded = discarded.saturating_add(data.map_or(0, |data| data.len()));
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, discard).await;
+}
+
+/// An empty body means `{}`: mcpo clients call argument-less tools that way.
+fn parse_json_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.trim_ascii().is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    let body = serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::validation(vec![ValidationIssue::body(
+            format!("JSON decode error: {error}"),
+            "json_invalid",
+        )])
+    })?;
+    validate::check_exact_integers(bytes, &body).map_err(ApiError::validation)?;
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_floats_read_as_integers_for_the_typed_check() {
+        let sent = serde_json::json!({"age": 2.0, "ratio": 2.5, "list": [1e2, 3], "huge": 1e300});
+        assert_eq!(
+            integral_floats_as_integers(&sent),
+            serde_json::json!({"age": 2, "ratio": 2.5, "list": [100, 3], "huge": 1e300})
+        );
+    }
+    use serde_json::json;
+
+    #[test]
+    fn empty_body_is_an_empty_object() {
+        assert_eq!(parse_json_body(b""), Ok(json!({})));
+        assert_eq!(parse_json_body(b" \n"), Ok(json!({})));
+    }
+
+    #[test]
+    fn malformed_json_is_422_json_invalid() {
+        let error = parse_json_body(b"{\"a\": ").err();
+        let Some(error) = error else {
+            panic!("malformed JSON must be rejected");
+        };
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error.detail[0]["loc"], json!(["body"]));
+        assert_eq!(error.detail[0]["type"], json!("json_invalid"));
+    }
+
+    #[tokio::test]
+    async fn body_limit_is_enforced_with_and_without_content_length() {
+        let big = vec![b'x'; 11];
+        let mut declared = HeaderMap::new();
+        declared.insert(header::CONTENT_LENGTH, 11.into());
+        let refused = read_body_limited(Body::from(big.clone()), &declared, 10).await;
+        assert_eq!(
+            refused.err().map(|e| e.status),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+        let streamed = read_body_limited(Body::from(big), &HeaderMap::new(), 10).await;
+        assert_eq!(
+            streamed.err().map(|e| e.status),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+        let fits = read_body_limited(Body::from(vec![b'x'; 10]), &HeaderMap::new(), 10).await;
+        assert_eq!(fits.ok().map(|bytes| bytes.len()), Some(10));
+    }
+}

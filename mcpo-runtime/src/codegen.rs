@@ -1,0 +1,62 @@
+//! The surface generated code uses, and nothing else: a proxy's
+//! `src/main.rs` is [`proxy_main!`](crate::proxy_main), and its
+//! `src/tools.rs` names only the items below (its serde derives go through
+//! the re-exported [`serde`] with `#[serde(crate = ...)]`), so the generated
+//! crate needs no other dependency and the runtime's internals can change
+//! without touching it.
+//!
+//! ```text
+//! // src/main.rs of a generated proxy
+//! #[rustfmt::skip]
+//! mod tools;
+//! mcpo_runtime::codegen::proxy_main!(tools::router);
+//! ```
+
+use std::process::ExitCode;
+
+pub use crate::app::{App, ToolFuture, ToolHandler, tool_router};
+pub use crate::proxy_main;
+pub use axum::Router;
+pub use axum::extract::Request;
+pub use serde;
+pub use serde_json;
+
+/// What a proxy's `main` hands to the runtime: its identity, the frozen lock
+/// and OpenAPI document (embedded with `include_str!`), and the generated
+/// tool routes. [`proxy_main!`](crate::proxy_main) fills it in.
+pub struct Embedded {
+    /// The proxy crate's name (`clientInfo.name` towards the upstream).
+    pub crate_name: &'static str,
+    /// The proxy crate's version.
+    pub crate_version: &'static str,
+    /// `mcp.lock.json`.
+    pub lock_json: &'static str,
+    /// `openapi.json`.
+    pub openapi_json: &'static str,
+    /// The generated `tools::router`.
+    pub router: fn() -> Router<App>,
+}
+
+/// Runs the proxy until SIGINT/SIGTERM: exit code 0 after a clean shutdown,
+/// 2 for bad flags, 1 for any other startup failure.
+pub fn main(embedded: &Embedded) -> ExitCode {
+    crate::proxy::main(embedded)
+}
+
+/// The whole `main` of a generated proxy: embeds `../mcp.lock.json` and
+/// `../openapi.json` (paths relative to the invoking `src/main.rs`) and runs
+/// [`main`] with the given tool router.
+#[macro_export]
+macro_rules! proxy_main {
+    ($router:path) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::codegen::main(&$crate::codegen::Embedded {
+                crate_name: env!("CARGO_PKG_NAME"),
+                crate_version: env!("CARGO_PKG_VERSION"),
+                lock_json: include_str!("../mcp.lock.json"),
+                openapi_json: include_str!("../openapi.json"),
+                router: $router,
+            })
+        }
+    };
+}

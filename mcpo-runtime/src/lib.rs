@@ -1,0 +1,41 @@
+//! The runtime of the REST/OpenAPI proxies mcpo-gen generates for MCP
+//! servers, and the upstream and lock layer mcpo-gen's snapshot shares with
+//! them.
+//!
+//! Three public modules, for two audiences:
+//!
+//! - [`codegen`]: the only surface generated code touches (like
+//!   `tonic::codegen`). A proxy's `src/main.rs` calls [`codegen::main`] with
+//!   its embedded lock, OpenAPI document and tool router; its `src/tools.rs`
+//!   holds the typed models and one handler per tool calling
+//!   [`codegen::App::call_tool`].
+//! - [`lock`]: the `mcp.lock.json` model, canonical and hashed, written by
+//!   mcpo-gen and read back by the proxy it generates.
+//! - [`upstream`]: how to reach an MCP server (stdio in its own process
+//!   group, streamable HTTP) and complete the handshake, for the snapshot
+//!   and the proxy alike.
+//!
+//! Everything else (CLI, auth, body and JSON handling, validation, upstream
+//! supervision, result mapping, docs, health, drift) is private: proxies get
+//! it by calling [`codegen::main`].
+
+#![deny(missing_docs)]
+
+pub mod codegen;
+pub mod lock;
+pub mod upstream;
+
+mod app;
+mod auth;
+mod cli;
+mod drift;
+mod error;
+mod proxy;
+mod result;
+mod server;
+mod supervisor;
+mod validate;
+
+/// This library's version: what a proxy depending on a published runtime
+/// pins (`mcpo-runtime = "=VERSION"`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,599 @@
+//! `mcp.lock.json`: everything needed to regenerate a proxy crate offline.
+//!
+//! The lock is canonical so that the same upstream gives byte-identical files:
+//! tools sorted by name, every object key sorted, two-space indent, trailing
+//! newline, and a sha256 per tool over its canonical JSON. It holds no secrets
+//! (header and env *names* only), no timestamps and no paths of the machine
+//! that generated it.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Lock format version; bump on incompatible changes to this file's shape.
+pub const LOCK_VERSION: u32 = 1;
+
+/// The conventional file name inside a generated crate.
+pub const LOCK_FILE_NAME: &str = "mcp.lock.json";
+
+/// Why a lock could not be read or built.
+#[derive(Debug, thiserror::Error)]
+#[allow(
+    missing_docs,
+    reason = "the variants' fields are named by their messages"
+)]
+pub enum LockError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid mcp.lock.json: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} has lock version {found}, this mcpo-gen reads version {LOCK_VERSION}; \
+         regenerate it with a matching mcpo-gen"
+    )]
+    Version { path: String, found: u32 },
+    #[error("tool #{index} in the lock has no string \"name\"")]
+    UnnamedTool { index: usize },
+    #[error("tool {name:?} appears twice in the lock")]
+    DuplicateTool { name: String },
+    #[error(
+        "{path}: crate name {name:?} is not a valid Cargo package name \
+         (lower-case ASCII letters, digits, '-' and '_', starting with a letter)"
+    )]
+    InvalidCrateName { path: String, name: String },
+    #[error(
+        "{path}: the shared runtime folder {folder:?} must be a relative path \
+         with `/` separators (the lock holds no paths of the generating machine)"
+    )]
+    InvalidRuntimeFolder { path: String, folder: String },
+}
+
+/// The whole lock file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lock {
+    /// [`LOCK_VERSION`] when written.
+    pub lock_version: u32,
+    /// The mcpo-gen that wrote it: the one place a crate records it.
+    pub generator: Generator,
+    /// What the server said about itself.
+    pub server: ServerFacts,
+    /// How to reach the server.
+    pub upstream: Upstream,
+    /// How the proxy crate is named; part of the lock so that regeneration
+    /// needs nothing else.
+    #[serde(rename = "crate")]
+    pub proxy_crate: ProxyCrate,
+    /// Every tool, sorted by name.
+    pub tools: Vec<LockedTool>,
+}
+
+/// Generation settings of the proxy crate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyCrate {
+    /// Cargo package (and binary) name of the generated crate.
+    pub name: String,
+    /// Where the crate gets `mcpo-runtime` from.
+    #[serde(default)]
+    pub runtime: RuntimeSource,
+}
+
+/// Where a generated crate gets the `mcpo-runtime` library from. Part of the
+/// lock, so that `mcpo-gen check` stays a function of the lock alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum RuntimeSource {
+    /// The runtime's sources copied into the crate's own `mcpo-runtime/`
+    /// folder: builds anywhere with crates.io alone.
+    #[default]
+    Vendored,
+    /// One runtime folder shared by several proxies of a repository, written
+    /// and checked by mcpo-gen alongside each of them.
+    Shared {
+        /// The folder, relative to the crate, `/`-separated.
+        folder: String,
+    },
+    /// `mcpo-runtime = "=version"` from a registry.
+    Published {
+        /// The exact version.
+        version: String,
+    },
+}
+
+impl RuntimeSource {
+    /// The runtime folder relative to the crate, when mcpo-gen writes one.
+    pub fn folder(&self) -> Option<&str> {
+        match self {
+            RuntimeSource::Vendored => Some(VENDORED_RUNTIME_FOLDER),
+            RuntimeSource::Shared { folder } => Some(folder),
+            RuntimeSource::Published { .. } => None,
+        }
+    }
+
+    /// Whether `folder` is a path a lock may hold: relative, `/`-separated,
+    /// not empty.
+    pub fn is_valid_folder(folder: &str) -> bool {
+        !folder.is_empty()
+            && !folder.starts_with('/')
+            && !folder.contains('\\')
+            && !folder.contains(':')
+            && folder
+                .split('/')
+                .all(|part| !part.is_empty() && part != ".")
+    }
+}
+
+/// Where a vendored runtime lives inside the crate.
+pub const VENDORED_RUNTIME_FOLDER: &str = "mcpo-runtime";
+
+impl ProxyCrate {
+    /// A valid Cargo package name from any text: lower case ASCII letters,
+    /// digits, `-` and `_`, starting with a letter.
+    pub fn from_name(name: &str) -> Self {
+        let mut package: String = name
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | '0'..='9' | '-' | '_' => c,
+                'A'..='Z' => c.to_ascii_lowercase(),
+                _ => '-',
+            })
+            .collect();
+        package = package.trim_matches(['-', '_']).to_string();
+        if package.is_empty() {
+            package.push_str("mcp-proxy");
+        } else if !package.starts_with(|c: char| c.is_ascii_lowercase()) {
+            package.insert_str(0, "mcp-");
+        }
+        ProxyCrate {
+            name: package,
+            runtime: RuntimeSource::default(),
+        }
+    }
+
+    /// The default when the user names nothing: `<server name>-proxy`.
+    pub fn for_server(server_name: &str) -> Self {
+        let base = server_name.trim_end_matches("-proxy");
+        Self::from_name(&format!("{base}-proxy"))
+    }
+}
+
+/// The program that wrote a lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    /// `mcpo-gen`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+impl Generator {
+    /// mcpo-gen at this library's version: the two are released together
+    /// (mcpo-gen's tests check that their versions agree).
+    pub fn current() -> Self {
+        Generator {
+            name: "mcpo-gen".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// What the server said about itself in its `initialize` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerFacts {
+    /// `serverInfo.name`.
+    pub name: String,
+    /// `serverInfo.version`.
+    pub version: String,
+    /// `serverInfo.title`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The negotiated protocol revision.
+    pub protocol_version: String,
+    /// Verbatim `capabilities` object.
+    #[serde(default)]
+    pub capabilities: Value,
+    /// The server's `instructions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+/// How to reach the upstream MCP server. Values of env vars and headers are
+/// never recorded, only their names: the runtime reads values from its own
+/// environment or flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Upstream {
+    /// A command speaking MCP on stdin/stdout.
+    Stdio {
+        /// The program.
+        command: String,
+        /// Its arguments, verbatim.
+        #[serde(default)]
+        args: Vec<String>,
+        /// Names of env vars the server needs; the runtime passes its own values.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        env: Vec<String>,
+    },
+    /// A streamable-HTTP endpoint.
+    StreamableHttp {
+        /// The endpoint URL.
+        url: String,
+        /// Names of headers sent upstream; values come from flags or env at runtime.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<String>,
+    },
+    /// A legacy HTTP+SSE endpoint.
+    Sse {
+        /// The SSE endpoint URL.
+        url: String,
+        /// Names of headers sent upstream.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<String>,
+    },
+}
+
+impl Upstream {
+    /// A short human description, e.g. `uvx mcp-server-time` or the URL.
+    pub fn describe(&self) -> String {
+        match self {
+            Upstream::Stdio { command, args, .. } => std::iter::once(command.as_str())
+                .chain(args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Upstream::StreamableHttp { url, .. } | Upstream::Sse { url, .. } => url.clone(),
+        }
+    }
+}
+
+/// One tool exactly as `tools/list` returned it, plus its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockedTool {
+    /// The tool's name.
+    pub name: String,
+    /// sha256 (hex) of the canonical JSON of `definition`.
+    pub sha256: String,
+    /// The verbatim tool object: name, title, description, inputSchema,
+    /// outputSchema, annotations and any field the SDK does not know yet.
+    pub definition: Value,
+}
+
+impl LockedTool {
+    /// A tool from its `tools/list` object (keys sorted, hash computed).
+    pub fn new(definition: Value) -> Self {
+        // Sorted now, so every later stage sees the order the lock file has,
+        // whether the lock came from a live snapshot or from disk.
+        let definition = sorted_keys(&definition);
+        let name = definition
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let sha256 = sha256_hex(&canonical_compact(&definition));
+        LockedTool {
+            name,
+            sha256,
+            definition,
+        }
+    }
+
+    fn str_field(&self, key: &str) -> Option<&str> {
+        self.definition.get(key).and_then(Value::as_str)
+    }
+
+    /// `title`, or the older `annotations.title`.
+    pub fn title(&self) -> Option<&str> {
+        self.str_field("title").or_else(|| {
+            self.definition
+                .get("annotations")
+                .and_then(|a| a.get("title"))
+                .and_then(Value::as_str)
+        })
+    }
+
+    /// `description`.
+    pub fn description(&self) -> Option<&str> {
+        self.str_field("description")
+    }
+
+    /// The input schema; a tool without one accepts any object.
+    pub fn input_schema(&self) -> &Value {
+        static ANY_OBJECT: std::sync::LazyLock<Value> =
+            std::sync::LazyLock::new(|| serde_json::json!({"type": "object"}));
+        self.definition.get("inputSchema").unwrap_or(&ANY_OBJECT)
+    }
+
+    /// `outputSchema`, when declared.
+    pub fn output_schema(&self) -> Option<&Value> {
+        self.definition
+            .get("outputSchema")
+            .filter(|schema| !schema.is_null())
+    }
+
+    /// `annotations`.
+    pub fn annotations(&self) -> Option<&Map<String, Value>> {
+        self.definition
+            .get("annotations")
+            .and_then(Value::as_object)
+    }
+}
+
+impl Lock {
+    /// Builds a canonical lock: tools sorted by name, hashes computed.
+    pub fn new(
+        server: ServerFacts,
+        upstream: Upstream,
+        tool_definitions: Vec<Value>,
+    ) -> Result<Self, LockError> {
+        let mut tools = Vec::with_capacity(tool_definitions.len());
+        for (index, definition) in tool_definitions.into_iter().enumerate() {
+            if !definition.get("name").is_some_and(Value::is_string) {
+                return Err(LockError::UnnamedTool { index });
+            }
+            tools.push(LockedTool::new(definition));
+        }
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(pair) = tools.windows(2).find(|pair| pair[0].name == pair[1].name) {
+            return Err(LockError::DuplicateTool {
+                name: pair[0].name.clone(),
+            });
+        }
+        Ok(Lock {
+            lock_version: LOCK_VERSION,
+            generator: Generator::current(),
+            proxy_crate: ProxyCrate::for_server(&server.name),
+            server,
+            upstream,
+            tools,
+        })
+    }
+
+    /// The tool named `name`.
+    pub fn tool(&self, name: &str) -> Option<&LockedTool> {
+        self.tools
+            .binary_search_by(|tool| tool.name.as_str().cmp(name))
+            .ok()
+            .map(|index| &self.tools[index])
+    }
+
+    /// Parses a lock from text. Tool hashes are recomputed from the
+    /// definitions, so a hand-edited definition can't keep a stale hash.
+    /// Parses and checks a lock; `origin` names it in errors. Tools are
+    /// re-sorted and re-hashed, so a hand-edited lock is still canonical.
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, LockError> {
+        let mut lock: Lock = serde_json::from_str(text).map_err(|source| LockError::Parse {
+            path: origin.to_string(),
+            source,
+        })?;
+        if lock.lock_version != LOCK_VERSION {
+            return Err(LockError::Version {
+                path: origin.to_string(),
+                found: lock.lock_version,
+            });
+        }
+        // The name goes into Cargo.toml and the Dockerfile: a hand-edited lock
+        // must not be able to inject anything there.
+        if let RuntimeSource::Shared { folder } = &lock.proxy_crate.runtime
+            && !RuntimeSource::is_valid_folder(folder)
+        {
+            return Err(LockError::InvalidRuntimeFolder {
+                path: origin.to_string(),
+                folder: folder.clone(),
+            });
+        }
+        if ProxyCrate::from_name(&lock.proxy_crate.name).name != lock.proxy_crate.name {
+            return Err(LockError::InvalidCrateName {
+                path: origin.to_string(),
+                name: lock.proxy_crate.name,
+            });
+        }
+        let definitions = std::mem::take(&mut lock.tools)
+            .into_iter()
+            .map(|tool| tool.definition)
+            .collect();
+        let rebuilt = Lock::new(lock.server.clone(), lock.upstream.clone(), definitions)?;
+        lock.tools = rebuilt.tools;
+        Ok(lock)
+    }
+
+    /// Reads and checks a lock file.
+    pub fn read(path: &Path) -> Result<Self, LockError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// The canonical text: sorted keys, two-space indent, trailing newline.
+    /// The canonical text of the lock file.
+    pub fn to_canonical_json(&self) -> String {
+        let value = serde_json::to_value(self).expect("a lock always serializes");
+        canonical_pretty(&value)
+    }
+}
+
+/// A copy with every object's keys in sorted order. Sorting is explicit
+/// because serde_json keeps insertion order when its `preserve_order`
+/// feature is on, as it is whenever this crate is built beside the
+/// generated proxies (cargo unifies features across a workspace).
+/// `value` with every object's keys sorted (whatever serde_json's map order).
+pub fn sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => {
+            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, field)| (key.clone(), sorted_keys(field)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Pretty JSON with sorted keys, two-space indent and a trailing newline.
+/// Sorted keys, two-space indent, trailing newline: the form of every JSON
+/// file mcpo-gen writes.
+pub fn canonical_pretty(value: &Value) -> String {
+    let mut text =
+        serde_json::to_string_pretty(&sorted_keys(value)).expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+/// Compact JSON with sorted keys: the input of per-tool hashes.
+/// Sorted keys, no whitespace: what tool hashes are computed over.
+pub fn canonical_compact(value: &Value) -> String {
+    serde_json::to_string(&sorted_keys(value)).expect("a JSON value always serializes")
+}
+
+/// Lower-case hex SHA-256 of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn facts() -> ServerFacts {
+        ServerFacts {
+            name: "demo".into(),
+            version: "1.0.0".into(),
+            title: None,
+            protocol_version: "2025-06-18".into(),
+            capabilities: json!({"tools": {}}),
+            instructions: None,
+        }
+    }
+
+    fn stdio() -> Upstream {
+        Upstream::Stdio {
+            command: "uvx".into(),
+            args: vec!["mcp-server-time".into()],
+            env: vec!["TZ".into()],
+        }
+    }
+
+    #[test]
+    fn tools_are_sorted_hashed_and_keys_canonical() {
+        let lock = Lock::new(
+            facts(),
+            stdio(),
+            vec![
+                json!({"name": "zeta", "inputSchema": {"type": "object", "properties": {"b": {}, "a": {}}}}),
+                json!({"name": "alpha", "inputSchema": {"type": "object"}, "execution": {"taskSupport": "forbidden"}}),
+            ],
+        )
+        .unwrap();
+        assert_eq!(lock.tools[0].name, "alpha");
+        assert_eq!(lock.tools[1].name, "zeta");
+        let text = lock.to_canonical_json();
+        assert!(text.ends_with("}\n"));
+        // Unknown fields survive verbatim.
+        assert!(text.contains("\"taskSupport\": \"forbidden\""));
+        // Keys sorted inside schemas too.
+        let a = text.find("\"a\": {}").unwrap();
+        let b = text.find("\"b\": {}").unwrap();
+        assert!(a < b);
+        assert_eq!(lock.tools[0].sha256.len(), 64);
+    }
+
+    #[test]
+    fn round_trip_is_byte_identical() {
+        let lock = Lock::new(facts(), stdio(), vec![json!({"name": "t"})]).unwrap();
+        let text = lock.to_canonical_json();
+        let again = Lock::from_json(&text, "test").unwrap();
+        assert_eq!(again, lock);
+        assert_eq!(again.to_canonical_json(), text);
+    }
+
+    #[test]
+    fn hand_edited_definition_gets_a_fresh_hash() {
+        let lock = Lock::new(facts(), stdio(), vec![json!({"name": "t"})]).unwrap();
+        let edited = lock.to_canonical_json().replace(
+            "\"name\": \"t\"\n",
+            "\"name\": \"t\",\n \"description\": \"x\"\n",
+        );
+        let again = Lock::from_json(&edited, "test").unwrap();
+        assert_ne!(again.tools[0].sha256, lock.tools[0].sha256);
+    }
+
+    #[test]
+    fn rejects_duplicates_unnamed_and_other_versions() {
+        assert!(matches!(
+            Lock::new(
+                facts(),
+                stdio(),
+                vec![json!({"name": "a"}), json!({"name": "a"})]
+            ),
+            Err(LockError::DuplicateTool { .. })
+        ));
+        assert!(matches!(
+            Lock::new(facts(), stdio(), vec![json!({"description": "no name"})]),
+            Err(LockError::UnnamedTool { index: 0 })
+        ));
+        let text = Lock::new(facts(), stdio(), vec![])
+            .unwrap()
+            .to_canonical_json()
+            .replace("\"lockVersion\": 1", "\"lockVersion\": 99");
+        assert!(matches!(
+            Lock::from_json(&text, "x"),
+            Err(LockError::Version { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn crate_names_are_valid_packages() {
+        assert_eq!(ProxyCrate::for_server("mcp-time").name, "mcp-time-proxy");
+        assert_eq!(
+            ProxyCrate::for_server("Everything Server").name,
+            "everything-server-proxy"
+        );
+        assert_eq!(ProxyCrate::from_name("9lives").name, "mcp-9lives");
+        assert_eq!(ProxyCrate::from_name("").name, "mcp-proxy");
+        assert_eq!(ProxyCrate::from_name("time-proxy").name, "time-proxy");
+    }
+
+    #[test]
+    fn a_crate_name_that_could_inject_toml_is_refused() {
+        let text = Lock::new(facts(), stdio(), vec![])
+            .unwrap()
+            .to_canonical_json()
+            .replace("\"demo-proxy\"", "\"x\\\"\\nbuild = \\\"evil.rs\"");
+        assert!(text.contains("evil.rs"));
+        assert!(
+            matches!(
+                Lock::from_json(&text, "x"),
+                Err(LockError::InvalidCrateName { .. })
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_only_names() {
+        let upstream = Upstream::StreamableHttp {
+            url: "http://127.0.0.1:1/mcp".into(),
+            headers: vec!["Authorization".into()],
+        };
+        let text = Lock::new(facts(), upstream, vec![])
+            .unwrap()
+            .to_canonical_json();
+        assert!(text.contains("\"Authorization\""));
+        assert!(text.contains("\"type\": \"streamable-http\""));
+    }
+}

@@ -1,0 +1,191 @@
+//! The proxy process: flags and lock in, upstream supervisor and HTTP server
+//! up, until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+
+use crate::app::{self, App};
+use crate::codegen::Embedded;
+use crate::lock::{Lock, Upstream};
+use crate::upstream::ConnectOptions;
+use crate::{auth, cli, server, supervisor, validate};
+
+/// How long shutdown waits for in-flight requests and for the upstream to
+/// close before the process exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the proxy until SIGINT/SIGTERM. Exit code 0 after a clean shutdown,
+/// 2 for bad flags, 1 for any other startup failure.
+pub fn main(embedded: &Embedded) -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version land here too, with exit code 0.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    init_tracing(cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(cli, embedded));
+    // Do not wait for blocked tasks (a stuck upstream read) on the way out.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    // rmcp logs every session start at info; keep the proxy's own lines readable.
+    let default_filter = if quiet { "warn" } else { "info,rmcp=warn" };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    use std::io::IsTerminal as _;
+    let colors = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colors)
+        .try_init();
+}
+
+async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
+    let lock = Lock::from_json(embedded.lock_json, "the embedded mcp.lock.json")
+        .context("regenerate the proxy")?;
+    let root_path = cli::normalize_root_path(&cli.root_path)?;
+    let target = cli::resolve_target(&cli, &lock.upstream, &|name| std::env::var(name).ok())?;
+    let api_keys = cli::api_keys(&cli, &|name| std::env::var(name).ok())?;
+    // The lock's env names describe the locked command, not an override.
+    if let (true, Upstream::Stdio { env, .. }) = (cli.upstream.is_empty(), &lock.upstream) {
+        for name in env.iter().filter(|name| std::env::var_os(name).is_none()) {
+            tracing::warn!(
+                "the upstream needs env var {name} (per mcp.lock.json) but it is not set; \
+                 the server may fail"
+            );
+        }
+    }
+    let openapi = server::patch_openapi(embedded.openapi_json, &root_path)?;
+    let validators = validate::InputValidators::compile(&lock.tools);
+    let call_timeout = cli::seconds(cli.call_timeout);
+    let connect_timeout = cli::seconds(cli.connect_timeout);
+
+    // Signals are caught from here on, before anything a test or supervisor can
+    // observe (the port, the upstream) exists.
+    let shutdown = server::shutdown_signal();
+
+    // Bind before starting the upstream: a port in use fails fast and clean.
+    let listener = tokio::net::TcpListener::bind((cli.host.as_str(), cli.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", cli.host, cli.port))?;
+    let local_addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+
+    tracing::info!(
+        "proxy for {} {} ({} tools), upstream: {}",
+        lock.server.name,
+        lock.server.version,
+        lock.tools.len(),
+        target.describe()
+    );
+    let (upstream, supervisor) = supervisor::Upstream::start(supervisor::Settings {
+        target,
+        connect_options: ConnectOptions {
+            client_name: embedded.crate_name.to_string(),
+            client_version: embedded.crate_version.to_string(),
+            echo_stderr: true,
+            record_raw: false,
+        },
+        connect_timeout,
+        drift_policy: cli.on_drift,
+        locked_tools: lock.tools,
+    });
+    let api_keys = auth::ApiKeys::new(api_keys);
+    if !api_keys.is_enabled() {
+        tracing::info!(
+            "no --api-key given: tool routes are open to anyone who can reach this port"
+        );
+    }
+    let app = App::new(app::AppState {
+        api_keys,
+        max_body_bytes: cli.max_body_bytes,
+        call_timeout,
+        connect_wait: connect_timeout,
+        validators,
+        upstream: std::sync::Arc::clone(&upstream),
+    });
+    let router = server::build_router(server::RouterParts {
+        app,
+        tool_routes: (embedded.router)(),
+        root_path: root_path.clone(),
+        openapi,
+        cors_allow_origins: cli.cors_allow_origins,
+    });
+    let router = match router {
+        Ok(router) => router,
+        Err(error) => {
+            upstream.shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, supervisor).await;
+            return Err(error.into());
+        }
+    };
+
+    tracing::info!("listening on http://{local_addr}{root_path} (docs: {root_path}/docs)");
+    let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stop_receiver.await;
+            })
+            .await
+    });
+    let mut server = server;
+    let served = tokio::select! {
+        () = shutdown => None,
+        finished = &mut server => Some(finished),
+    };
+    let served = match served {
+        Some(finished) => finished,
+        None => {
+            let _ = stop_sender.send(());
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(finished) => finished,
+                Err(_) => {
+                    tracing::warn!(
+                        "requests still in flight after {SHUTDOWN_GRACE:?}; exiting anyway"
+                    );
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+    };
+    upstream.shutdown();
+    if tokio::time::timeout(SHUTDOWN_GRACE, supervisor)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the upstream did not close in time");
+    }
+    served
+        .context("the HTTP server task failed")?
+        .context("the HTTP server failed")?;
+    Ok(())
+}

@@ -1,0 +1,619 @@
+//! The one upstream layer, shared by mcpo-gen's snapshot and the proxies:
+//! where an MCP server is ([`Target`]: the lock's launch spec plus secret
+//! values), how `--header` values and secret env names are read, and
+//! [`connect`]: a stdio server started in its own process group (killed as a
+//! group, with its stderr kept for error messages) or a streamable-HTTP
+//! session, handshake included, with the raw `initialize` and `tools/list`
+//! results optionally recorded verbatim.
+//!
+//! A new transport (SSE, OAuth, the stateless 2026-07-28 revision) is a new
+//! [`Target`] variant and a new arm in [`connect`]; both the snapshot and the
+//! runtime get it from here.
+
+mod env_names;
+mod http_client;
+mod process;
+mod process_group;
+mod raw_wire;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use rmcp::ServiceExt as _;
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ServerPeerInfo,
+};
+use rmcp::service::{Peer, RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Map, Value};
+
+pub use env_names::header_env_var;
+pub use process::{ServerProcess, StderrTail};
+
+use crate::lock::Upstream;
+use http_client::RecordingHttpClient;
+use raw_wire::RawWire;
+
+/// Where the server is and the secrets needed to reach it. Secrets live only
+/// here: [`Target::upstream`] keeps their names for the lock, and `Debug`
+/// shows names only.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A command that speaks MCP over its stdin and stdout.
+    Stdio {
+        /// The program to start.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Env vars added to the inherited environment (values are secrets).
+        env: BTreeMap<String, String>,
+    },
+    /// A streamable-HTTP endpoint.
+    StreamableHttp {
+        /// The endpoint URL.
+        url: String,
+        /// Headers sent with every request (values are secrets).
+        headers: BTreeMap<String, String>,
+    },
+    /// A legacy (2024-11-05) HTTP+SSE endpoint; not supported yet.
+    Sse {
+        /// The SSE endpoint URL.
+        url: String,
+        /// Headers sent with every request (values are secrets).
+        headers: BTreeMap<String, String>,
+    },
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The lock's launch spec is exactly the target without its values.
+        std::fmt::Debug::fmt(&self.upstream(), f)
+    }
+}
+
+impl Target {
+    /// The launch spec recorded in the lock: env and header names, no values.
+    pub fn upstream(&self) -> Upstream {
+        match self {
+            Target::Stdio { command, args, env } => Upstream::Stdio {
+                command: command.clone(),
+                args: args.clone(),
+                env: env.keys().cloned().collect(),
+            },
+            Target::StreamableHttp { url, headers } => Upstream::StreamableHttp {
+                url: url.clone(),
+                headers: headers.keys().cloned().collect(),
+            },
+            Target::Sse { url, headers } => Upstream::Sse {
+                url: url.clone(),
+                headers: headers.keys().cloned().collect(),
+            },
+        }
+    }
+
+    /// A short human description, e.g. `uvx mcp-server-time` or the URL.
+    pub fn describe(&self) -> String {
+        self.upstream().describe()
+    }
+
+    /// The target a lock's launch spec describes, with secret values read
+    /// through `env`: env var `NAME` for a stdio env name, and
+    /// `MCPO_HEADER_<NAME>` ([`header_env_var`]) for a header. A name whose
+    /// variable is unset is an error.
+    pub fn from_upstream(
+        upstream: &Upstream,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConnectError> {
+        let from_env = |names: &[String], env_name: fn(&str) -> String| {
+            names
+                .iter()
+                .map(|name| {
+                    let var = env_name(name);
+                    env(&var).map(|value| (name.clone(), value)).ok_or_else(|| {
+                        ConnectError::MissingSecret {
+                            name: name.clone(),
+                            var,
+                        }
+                    })
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()
+        };
+        Ok(match upstream {
+            Upstream::Stdio { command, args, env } => Target::Stdio {
+                command: command.clone(),
+                args: args.clone(),
+                env: from_env(env, str::to_string)?,
+            },
+            Upstream::StreamableHttp { url, headers } => Target::StreamableHttp {
+                url: url.clone(),
+                headers: from_env(headers, header_env_var)?,
+            },
+            Upstream::Sse { url, headers } => Target::Sse {
+                url: url.clone(),
+                headers: from_env(headers, header_env_var)?,
+            },
+        })
+    }
+}
+
+/// A `--header` value that could not be used. Messages name the header but
+/// never repeat its value (it is usually a secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// Neither `Name: value` nor a JSON object of strings.
+    #[error(
+        "--header #{position}: expected `Name: value` or a JSON object of header names to string values"
+    )]
+    Malformed {
+        /// 1-based position among the `--header` values.
+        position: usize,
+    },
+    /// A JSON object entry whose value is not a string.
+    #[error("--header #{position}: the value of {name:?} must be a string")]
+    NotAString {
+        /// 1-based position among the `--header` values.
+        position: usize,
+        /// The header name.
+        name: String,
+    },
+    /// Not a valid HTTP header name.
+    #[error("{name:?} is not a valid HTTP header name")]
+    InvalidName {
+        /// The header name as given.
+        name: String,
+    },
+    /// A value with characters HTTP does not allow.
+    #[error("the value of header {name:?} has characters not allowed in an HTTP header")]
+    InvalidValue {
+        /// The header name.
+        name: String,
+    },
+}
+
+/// Parses `--header` values: `Name: value` (split at the first `:`) or a JSON
+/// object of several (`{"Authorization":"Bearer t"}`). Names and values are
+/// checked as HTTP allows them; later entries win.
+pub fn parse_headers(raw: &[String]) -> Result<BTreeMap<String, String>, HeaderError> {
+    let mut parsed = BTreeMap::new();
+    for (index, entry) in raw.iter().enumerate() {
+        let position = index + 1;
+        let entry = entry.trim();
+        if entry.starts_with('{') {
+            let object: Map<String, Value> =
+                serde_json::from_str(entry).map_err(|_| HeaderError::Malformed { position })?;
+            for (name, value) in object {
+                let Value::String(value) = value else {
+                    return Err(HeaderError::NotAString { position, name });
+                };
+                check_header(&name, &value)?;
+                parsed.insert(name, value);
+            }
+        } else {
+            let Some((name, value)) = entry.split_once(':') else {
+                return Err(HeaderError::Malformed { position });
+            };
+            let (name, value) = (name.trim(), value.trim());
+            check_header(name, value)?;
+            parsed.insert(name.to_string(), value.to_string());
+        }
+    }
+    Ok(parsed)
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), HeaderError> {
+    header_pair(name, value).map(drop)
+}
+
+fn header_pair(
+    name: &str,
+    value: &str,
+) -> Result<(http::HeaderName, http::HeaderValue), HeaderError> {
+    let header_name = http::HeaderName::try_from(name).map_err(|_| HeaderError::InvalidName {
+        name: name.to_string(),
+    })?;
+    let mut header_value =
+        http::HeaderValue::try_from(value).map_err(|_| HeaderError::InvalidValue {
+            name: name.to_string(),
+        })?;
+    header_value.set_sensitive(true);
+    Ok((header_name, header_value))
+}
+
+fn header_map(
+    headers: &BTreeMap<String, String>,
+) -> Result<HashMap<http::HeaderName, http::HeaderValue>, HeaderError> {
+    headers
+        .iter()
+        .map(|(name, value)| header_pair(name, value))
+        .collect()
+}
+
+/// How [`connect`] behaves.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `clientInfo` sent in `initialize`.
+    pub client_name: String,
+    /// `clientInfo.version` sent in `initialize`.
+    pub client_version: String,
+    /// Copy a stdio server's stderr to ours as it comes (it is always kept
+    /// for error messages).
+    pub echo_stderr: bool,
+    /// Record the raw `initialize` and `tools/list` results (for the lock).
+    pub record_raw: bool,
+}
+
+/// Why [`connect`] or [`Session::list_all_tools`] failed. `Display` is for
+/// the person running the command or reading the log; for an HTTP error
+/// body, use [`ConnectError::public_reason`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The stdio command does not exist.
+    #[error(
+        "command `{command}` was not found: install it or put it on PATH (for `uvx`, run `pip install uv`)"
+    )]
+    CommandNotFound {
+        /// The command as given.
+        command: String,
+    },
+    /// The stdio command exists but could not be started.
+    #[error("could not start `{command}`: {source}")]
+    Spawn {
+        /// The command as given.
+        command: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The server did not complete `initialize`.
+    #[error("{upstream} did not complete the MCP handshake: {reason}{}", stderr_note(.stderr))]
+    Handshake {
+        /// [`Target::describe`].
+        upstream: String,
+        /// rmcp's error.
+        reason: String,
+        /// The last lines of a stdio server's stderr, when known.
+        stderr: String,
+        /// The server answered that it needs authorization.
+        authorization_required: bool,
+    },
+    /// `tools/list` failed.
+    #[error("{upstream} failed to list its tools: {reason}")]
+    ListTools {
+        /// [`Target::describe`].
+        upstream: String,
+        /// rmcp's error.
+        reason: String,
+    },
+    /// The server repeated a `nextCursor`.
+    #[error("{upstream} repeated a tools/list cursor ({cursor:?}); its pagination is broken")]
+    CursorLoop {
+        /// [`Target::describe`].
+        upstream: String,
+        /// The repeated cursor.
+        cursor: String,
+    },
+    /// The server kept sending cursors.
+    #[error("{upstream} sent more than {MAX_PAGES} tools/list pages")]
+    TooManyPages {
+        /// [`Target::describe`].
+        upstream: String,
+    },
+    /// A header name or value HTTP does not allow.
+    #[error(transparent)]
+    InvalidHeader(#[from] HeaderError),
+    /// The legacy SSE transport.
+    #[error(
+        "SSE upstreams (the legacy 2024-11-05 transport) are not supported yet; \
+         use --server-type streamable-http if the server offers it"
+    )]
+    SseUnsupported,
+    /// A secret the lock names is not in the environment.
+    #[error("the lock needs {name:?}: set env var {var}")]
+    MissingSecret {
+        /// The env or header name from the lock.
+        name: String,
+        /// The variable that carries its value.
+        var: String,
+    },
+}
+
+impl ConnectError {
+    /// A reason safe to put in an HTTP error body: no stderr, no rmcp
+    /// internals, never a secret.
+    pub fn public_reason(&self) -> String {
+        match self {
+            ConnectError::CommandNotFound { command } => {
+                format!("command `{command}` was not found")
+            }
+            ConnectError::Spawn { command, source } => {
+                format!("could not start `{command}`: {source}")
+            }
+            ConnectError::Handshake {
+                authorization_required: true,
+                ..
+            } => "it requires authorization; pass --header 'Authorization: Bearer ...'".into(),
+            ConnectError::Handshake { upstream, .. } => {
+                format!("`{upstream}` did not complete the MCP handshake")
+            }
+            ConnectError::ListTools { upstream, .. } => {
+                format!("`{upstream}` failed to list its tools")
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The same error with a stdio server's last stderr lines attached.
+    fn with_stderr(self, text: String) -> Self {
+        match self {
+            ConnectError::Handshake {
+                upstream,
+                reason,
+                authorization_required,
+                ..
+            } => ConnectError::Handshake {
+                upstream,
+                reason,
+                stderr: text,
+                authorization_required,
+            },
+            other => other,
+        }
+    }
+}
+
+fn stderr_note(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("\nserver stderr (last lines):\n{stderr}")
+    }
+}
+
+/// A server that keeps sending cursors is broken; stop rather than loop.
+pub const MAX_PAGES: usize = 10_000;
+
+/// A connected MCP session: the rmcp client, a stdio server's process (its
+/// group is killed when this drops) and, when asked for, the raw results.
+pub struct Session {
+    client: RunningService<RoleClient, ClientConfig>,
+    process: Option<ServerProcess>,
+    raw_wire: RawWire,
+    upstream: String,
+}
+
+impl Session {
+    /// The peer to send requests to.
+    pub fn peer(&self) -> &Peer<RoleClient> {
+        self.client.peer()
+    }
+
+    /// What the server said in its `initialize` result, typed by rmcp.
+    pub fn server_info(&self) -> Option<std::sync::Arc<ServerPeerInfo>> {
+        self.client.peer_info()
+    }
+
+    /// The `initialize` result exactly as the server sent it, when recorded
+    /// (fields rmcp does not model, such as the `tasks` capability, kept).
+    pub fn raw_initialize_result(&self) -> Option<Map<String, Value>> {
+        self.raw_wire.initialize_result()
+    }
+
+    /// The last lines a stdio server wrote to stderr (empty for HTTP).
+    pub fn stderr(&self) -> String {
+        self.process
+            .as_ref()
+            .map(|process| process.stderr.text())
+            .unwrap_or_default()
+    }
+
+    /// Pages through all of `tools/list` explicitly (not rmcp's cached
+    /// helper), guarding against cursors that never end. Each tool is the
+    /// raw object the server sent when recorded, else rmcp's typed one.
+    pub async fn list_all_tools(&self) -> Result<Vec<Value>, ConnectError> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen_cursors = BTreeSet::new();
+        for _ in 0..MAX_PAGES {
+            let params = cursor
+                .clone()
+                .map(|cursor| PaginatedRequestParams::default().with_cursor(Some(cursor)));
+            let page =
+                self.peer()
+                    .list_tools(params)
+                    .await
+                    .map_err(|error| ConnectError::ListTools {
+                        upstream: self.upstream.clone(),
+                        reason: error.to_string(),
+                    })?;
+            let raw_page = self.raw_wire.take_page_for(&page.tools);
+            tools.extend(raw_wire::merge_page(&page.tools, raw_page));
+            match page.next_cursor {
+                Some(next) if !next.is_empty() => {
+                    if !seen_cursors.insert(next.clone()) {
+                        return Err(ConnectError::CursorLoop {
+                            upstream: self.upstream.clone(),
+                            cursor: next,
+                        });
+                    }
+                    cursor = Some(next);
+                }
+                _ => return Ok(tools),
+            }
+        }
+        Err(ConnectError::TooManyPages {
+            upstream: self.upstream.clone(),
+        })
+    }
+
+    /// Ends the session (a stdio server sees its stdin close), gives a stdio
+    /// server `grace` to exit on its own, then kills whatever is left of its
+    /// process group.
+    pub async fn close(self, grace: Duration) {
+        let Session {
+            client, process, ..
+        } = self;
+        if tokio::time::timeout(grace, client.cancel()).await.is_err() {
+            tracing::debug!("the MCP session did not close in time");
+        }
+        if let Some(ServerProcess { child, group, .. }) = process {
+            child.shut_down(grace).await;
+            drop(group);
+        }
+    }
+}
+
+/// Starts or reaches the server and completes the MCP handshake.
+///
+/// A started stdio server is put in `started` before the handshake, so that
+/// when the handshake fails or the caller's deadline drops this future, the
+/// caller still holds the process: it can read its last stderr lines (see
+/// [`StderrTail::text_at_exit`]) before dropping it kills the group.
+pub async fn connect(
+    target: &Target,
+    options: &ConnectOptions,
+    started: &mut Option<ServerProcess>,
+) -> Result<Session, ConnectError> {
+    let upstream = target.describe();
+    let client_config = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new(&options.client_name, &options.client_version),
+    );
+    let raw_wire = RawWire::new(options.record_raw);
+    let handshake_error = |error: rmcp::service::ClientInitializeError| {
+        let authorization_required = error.is_authorization_required();
+        ConnectError::Handshake {
+            upstream: upstream.clone(),
+            reason: error.to_string(),
+            stderr: String::new(),
+            authorization_required,
+        }
+    };
+    match target {
+        Target::Stdio { command, args, env } => {
+            let spawned = process::spawn(command, args, env, options.echo_stderr, raw_wire.clone())
+                .map_err(|source| match source.kind() {
+                    std::io::ErrorKind::NotFound => ConnectError::CommandNotFound {
+                        command: command.clone(),
+                    },
+                    _ => ConnectError::Spawn {
+                        command: command.clone(),
+                        source,
+                    },
+                })?;
+            *started = Some(spawned.process);
+            let client = client_config
+                .serve(spawned.transport)
+                .await
+                .map_err(handshake_error)?;
+            Ok(Session {
+                client,
+                process: started.take(),
+                raw_wire,
+                upstream,
+            })
+        }
+        Target::StreamableHttp { url, headers } => {
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                .custom_headers(header_map(headers)?);
+            let client = if options.record_raw {
+                let transport = StreamableHttpClientTransport::with_client(
+                    RecordingHttpClient::new(raw_wire.clone()),
+                    config,
+                );
+                client_config.serve(transport).await
+            } else {
+                client_config
+                    .serve(StreamableHttpClientTransport::from_config(config))
+                    .await
+            }
+            .map_err(handshake_error)?;
+            Ok(Session {
+                client,
+                process: None,
+                raw_wire,
+                upstream,
+            })
+        }
+        Target::Sse { .. } => Err(ConnectError::SseUnsupported),
+    }
+}
+
+/// Reads a failed stdio server's last words: waits up to `limit` for it to
+/// close stderr (it usually says why just before exiting) and attaches them
+/// to a handshake error.
+pub async fn attach_stderr(
+    error: ConnectError,
+    started: &Option<ServerProcess>,
+    limit: Duration,
+) -> ConnectError {
+    match started {
+        Some(process) if matches!(error, ConnectError::Handshake { .. }) => {
+            let text = process.stderr.text_at_exit(limit).await;
+            error.with_stderr(text)
+        }
+        _ => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_both_forms_and_never_echo_values() {
+        let headers = parse_headers(&[
+            "Authorization: Bearer t".into(),
+            r#"{"X-Trace": "abc: def"}"#.into(),
+        ])
+        .unwrap();
+        assert_eq!(headers["Authorization"], "Bearer t");
+        assert_eq!(headers["X-Trace"], "abc: def");
+        assert!(parse_headers(&["no colon".into()]).is_err());
+        assert!(parse_headers(&[r#"{"A": 1}"#.into()]).is_err());
+        let error = parse_headers(&["X-Key: sec\nret".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("X-Key"), "{error}");
+        assert!(!error.contains("sec"), "{error}");
+        let error = parse_headers(&[r#"{"X-Key": "sec\nret"}"#.into()])
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("sec"), "{error}");
+    }
+
+    #[test]
+    fn target_debug_and_lock_keep_names_not_values() {
+        let target = Target::StreamableHttp {
+            url: "http://127.0.0.1:9/mcp".into(),
+            headers: BTreeMap::from([("Authorization".into(), "Bearer secret".into())]),
+        };
+        for shown in [format!("{target:?}"), format!("{:?}", target.upstream())] {
+            assert!(shown.contains("Authorization"), "{shown}");
+            assert!(!shown.contains("secret"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn secrets_for_a_lock_come_from_their_env_vars() {
+        let upstream = Upstream::StreamableHttp {
+            url: "http://127.0.0.1:9/mcp".into(),
+            headers: vec!["X-Api-Key".into()],
+        };
+        let error = Target::from_upstream(&upstream, &|_| None).unwrap_err();
+        assert!(
+            error.to_string().contains("MCPO_HEADER_X_API_KEY"),
+            "{error}"
+        );
+        let target = Target::from_upstream(&upstream, &|var| {
+            (var == "MCPO_HEADER_X_API_KEY").then(|| "k".to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            target,
+            Target::StreamableHttp {
+                url: "http://127.0.0.1:9/mcp".into(),
+                headers: BTreeMap::from([("X-Api-Key".into(), "k".into())]),
+            }
+        );
+    }
+}

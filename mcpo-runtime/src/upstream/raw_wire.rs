@@ -1,0 +1,394 @@
+//! Server answers exactly as the server sent them.
+//!
+//! rmcp parses `initialize` and `tools/list` results into its typed models,
+//! which silently drop every field they do not model (the `tasks`
+//! capability, a tool's `execution`, unknown annotation hints, `x-...`
+//! extensions, fields of newer specs). The lock must keep them verbatim, so
+//! the transports feed every raw incoming JSON-RPC message to a [`RawWire`]
+//! recorder, which keeps the `initialize` result and the `result.tools`
+//! arrays. After rmcp returns a typed page, [`RawWire::take_page_for`] finds
+//! the raw page it came from and [`merge_page`] prefers the raw object for
+//! each tool, falling back to the typed one when nothing was captured.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use rmcp::model::Tool;
+use serde_json::{Map, Value};
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// Same cap as rmcp's stdio transport puts on one incoming line: a longer
+/// line is dropped by rmcp too, so there is nothing to capture.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Raw results seen on the wire; a disabled recorder ignores everything (a
+/// proxy has no use for them, and skips the cost).
+#[derive(Debug, Clone)]
+pub struct RawWire(Option<Arc<Mutex<Recorded>>>);
+
+impl Default for RawWire {
+    fn default() -> Self {
+        RawWire::new(true)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Recorded {
+    /// `result.tools` arrays, oldest first.
+    tool_pages: Vec<Vec<Value>>,
+    /// The first `initialize` result.
+    initialize: Option<Map<String, Value>>,
+}
+
+impl RawWire {
+    pub fn new(enabled: bool) -> Self {
+        RawWire(enabled.then(Default::default))
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Records a serialized JSON-RPC message (or batch) if it is an
+    /// `initialize` or `tools/list` result. Anything else, including invalid
+    /// JSON, is ignored: rmcp reports protocol errors, this only watches.
+    pub fn observe_bytes(&self, message: &[u8]) {
+        if !self.is_enabled() {
+            return;
+        }
+        // Cheap filter: most messages are neither, skip parsing them.
+        if !contains(message, b"\"tools\"") && !contains(message, b"\"protocolVersion\"") {
+            return;
+        }
+        if let Ok(value) = serde_json::from_slice::<Value>(message) {
+            self.observe_message(value);
+        }
+    }
+
+    /// Records a parsed JSON-RPC message (or batch) if it is an `initialize`
+    /// or `tools/list` result.
+    pub fn observe_message(&self, message: Value) {
+        match message {
+            Value::Array(batch) => batch
+                .into_iter()
+                .for_each(|message| self.observe_message(message)),
+            Value::Object(mut message) => match message.remove("result") {
+                Some(Value::Object(result)) if is_initialize_result(&result) => {
+                    if let Some(mut recorded) = self.lock() {
+                        recorded.initialize.get_or_insert(result);
+                    }
+                }
+                Some(Value::Object(mut result)) => {
+                    if let Some(Value::Array(tools)) = result.remove("tools") {
+                        if let Some(mut recorded) = self.lock() {
+                            recorded.tool_pages.push(tools);
+                        }
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// The raw page rmcp parsed `typed` from: the most recent recorded page
+    /// that holds every typed tool's name. Pages are requested one at a time
+    /// and recorded before rmcp sees them, so everything recorded so far
+    /// belongs to this page or an earlier one: all of it is dropped here.
+    pub fn take_page_for(&self, typed: &[Tool]) -> Option<Vec<Value>> {
+        let pages = std::mem::take(&mut self.lock()?.tool_pages);
+        pages.into_iter().rev().find(|raw| {
+            typed.iter().all(|tool| {
+                raw.iter()
+                    .any(|candidate| tool_name(candidate) == Some(tool.name.as_ref()))
+            })
+        })
+    }
+
+    /// The `initialize` result as the server sent it, when one was seen.
+    pub fn initialize_result(&self) -> Option<Map<String, Value>> {
+        self.lock()?.initialize.clone()
+    }
+
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Recorded>> {
+        let recorded = self.0.as_ref()?;
+        Some(
+            recorded
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+/// An `initialize` result: it alone carries `protocolVersion` and
+/// `capabilities` (a `tools/list` result has neither).
+fn is_initialize_result(result: &Map<String, Value>) -> bool {
+    result.get("protocolVersion").is_some_and(Value::is_string)
+        && result.get("capabilities").is_some_and(Value::is_object)
+}
+
+fn tool_name(tool: &Value) -> Option<&str> {
+    tool.get("name").and_then(Value::as_str)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// The page's tool definitions for the lock, in rmcp's order: the raw object
+/// when one with the same name was captured, else the typed tool
+/// re-serialized. rmcp decides which tools exist (it may drop invalid ones);
+/// the raw page only supplies their verbatim text.
+pub fn merge_page(typed: &[Tool], raw: Option<Vec<Value>>) -> Vec<Value> {
+    let mut raw_by_name: HashMap<String, VecDeque<Value>> = HashMap::new();
+    for tool in raw.into_iter().flatten() {
+        if let Some(name) = tool_name(&tool).map(str::to_string) {
+            raw_by_name.entry(name).or_default().push_back(tool);
+        }
+    }
+    typed
+        .iter()
+        .map(|tool| {
+            raw_by_name
+                .get_mut(tool.name.as_ref())
+                .and_then(VecDeque::pop_front)
+                .unwrap_or_else(|| serde_json::to_value(tool).unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+/// Passes a server's stdout through unchanged to rmcp's line transport and
+/// records every complete line with [`RawWire`] as it goes by. A line is
+/// recorded in the same read that hands its last byte to rmcp, so it is
+/// always recorded before rmcp can parse it.
+pub struct TeeReader<R> {
+    inner: R,
+    pages: RawWire,
+    line: Vec<u8>,
+    /// Set while skipping the rest of a line longer than [`MAX_MESSAGE_BYTES`].
+    discarding: bool,
+}
+
+impl<R> TeeReader<R> {
+    pub fn new(inner: R, pages: RawWire) -> Self {
+        TeeReader {
+            inner,
+            pages,
+            line: Vec::new(),
+            discarding: false,
+        }
+    }
+
+    fn observe(&mut self, mut bytes: &[u8]) {
+        if !self.pages.is_enabled() {
+            return;
+        }
+        while !bytes.is_empty() {
+            let newline = bytes.iter().position(|byte| *byte == b'\n');
+            let (chunk, rest) = match newline {
+                Some(index) => (&bytes[..index], &bytes[index + 1..]),
+                None => (bytes, &[][..]),
+            };
+            if !self.discarding {
+                if self.line.len() + chunk.len() > MAX_MESSAGE_BYTES {
+                    self.line = Vec::new();
+                    self.discarding = true;
+                } else {
+                    self.line.extend_from_slice(chunk);
+                }
+            }
+            if newline.is_some() {
+                if !self.discarding {
+                    self.pages.observe_bytes(&self.line);
+                }
+                self.line.clear();
+                self.discarding = false;
+            }
+            bytes = rest;
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for TeeReader<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            this.observe(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tokio::io::AsyncReadExt;
+
+    fn typed(tools: &Value) -> Vec<Tool> {
+        serde_json::from_value(tools.clone()).expect("test tools are valid rmcp tools")
+    }
+
+    fn future_tool() -> Value {
+        json!({
+            "name": "long_job",
+            "inputSchema": {"type": "object"},
+            "execution": {"taskSupport": "required"},
+            "annotations": {"readOnlyHint": true, "x-costHint": "high"},
+            "x-vendor": [1, 2]
+        })
+    }
+
+    #[test]
+    fn the_first_initialize_result_is_kept_verbatim() {
+        let wire = RawWire::default();
+        let result = json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}},
+            "serverInfo": {"name": "s", "version": "1", "x-build": 7}
+        });
+        wire.observe_bytes(
+            json!({"jsonrpc": "2.0", "id": 0, "result": result})
+                .to_string()
+                .as_bytes(),
+        );
+        // A later look-alike (a second session, a replay) does not replace it.
+        wire.observe_message(json!({"jsonrpc": "2.0", "id": 9,
+            "result": {"protocolVersion": "x", "capabilities": {}}}));
+        assert_eq!(wire.initialize_result().map(Value::Object), Some(result));
+        // An initialize result is not a tool page, and a tool page is not one.
+        assert_eq!(wire.take_page_for(&[]), None);
+        let pages = RawWire::default();
+        pages.observe_message(tools_list_response(1, json!([future_tool()])));
+        assert_eq!(pages.initialize_result(), None);
+    }
+
+    fn tools_list_response(id: u64, tools: Value) -> Value {
+        json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}})
+    }
+
+    #[test]
+    fn typed_tools_lose_unknown_fields_which_is_why_this_module_exists() {
+        let raw = json!([future_tool()]);
+        let reserialized = serde_json::to_value(&typed(&raw)[0]).unwrap();
+        assert!(reserialized.get("execution").is_none());
+        assert_ne!(reserialized, raw[0]);
+    }
+
+    #[test]
+    fn merge_prefers_the_raw_object() {
+        let raw = json!([future_tool(), {"name": "plain", "inputSchema": {"type": "object"}}]);
+        let merged = merge_page(&typed(&raw), raw.as_array().cloned());
+        assert_eq!(Value::Array(merged), raw);
+    }
+
+    #[test]
+    fn merge_falls_back_to_typed_per_tool_and_keeps_rmcps_order() {
+        let raw = json!([future_tool()]);
+        let typed_tools = typed(&json!([
+            {"name": "only_typed", "inputSchema": {"type": "object"}},
+            {"name": "long_job", "inputSchema": {"type": "object"}}
+        ]));
+        let merged = merge_page(&typed_tools, raw.as_array().cloned());
+        assert_eq!(
+            merged[0],
+            json!({"name": "only_typed", "inputSchema": {"type": "object"}})
+        );
+        assert_eq!(merged[1], future_tool());
+        assert_eq!(merge_page(&typed_tools, None).len(), 2);
+    }
+
+    #[test]
+    fn merge_drops_raw_tools_rmcp_rejected() {
+        let raw = json!([future_tool(), {"name": "rejected_by_rmcp"}]);
+        let merged = merge_page(&typed(&json!([future_tool()])), raw.as_array().cloned());
+        assert_eq!(merged, vec![future_tool()]);
+    }
+
+    #[test]
+    fn only_tools_list_results_are_recorded() {
+        let pages = RawWire::default();
+        pages.observe_bytes(br#"{"jsonrpc":"2.0","id":0,"result":{"capabilities":{"tools":{}}}}"#);
+        pages.observe_bytes(br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#);
+        pages.observe_bytes(br#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"tools"}}"#);
+        pages.observe_bytes(b"not json \"tools\"");
+        pages.observe_bytes(br#"{"id":2,"result":{"tools":"not an array"}}"#);
+        assert!(pages.lock().unwrap().tool_pages.is_empty());
+        let response = tools_list_response(3, json!([future_tool()]));
+        pages.observe_bytes(response.to_string().as_bytes());
+        assert_eq!(pages.lock().unwrap().tool_pages.len(), 1);
+    }
+
+    #[test]
+    fn batches_are_searched() {
+        let pages = RawWire::default();
+        pages.observe_message(json!([{"id": 1, "result": {}}, tools_list_response(2, json!([]))]));
+        assert_eq!(pages.lock().unwrap().tool_pages.len(), 1);
+    }
+
+    #[test]
+    fn take_page_for_picks_the_latest_matching_page_and_forgets_the_rest() {
+        let pages = RawWire::default();
+        let old = json!([{"name": "long_job", "inputSchema": {}, "old": true}]);
+        let other = json!([{"name": "other", "inputSchema": {}}]);
+        pages.observe_message(tools_list_response(1, old));
+        pages.observe_message(tools_list_response(2, json!([future_tool()])));
+        pages.observe_message(tools_list_response(3, other));
+        let page = pages.take_page_for(&typed(&json!([future_tool()])));
+        assert_eq!(page, Some(vec![future_tool()]));
+        assert!(pages.lock().unwrap().tool_pages.is_empty());
+        assert_eq!(pages.take_page_for(&typed(&json!([future_tool()]))), None);
+    }
+
+    #[test]
+    fn an_empty_typed_page_matches_an_empty_raw_page() {
+        let pages = RawWire::default();
+        pages.observe_message(tools_list_response(1, json!([])));
+        assert_eq!(pages.take_page_for(&[]), Some(vec![]));
+    }
+
+    #[tokio::test]
+    async fn tee_reader_passes_bytes_through_and_records_split_lines() {
+        let first = tools_list_response(1, json!([future_tool()])).to_string();
+        let second = tools_list_response(2, json!([])).to_string();
+        let wire = format!("{first}\n{{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{{}}}}\n{second}\n");
+        // A reader that hands out 7 bytes at a time splits lines across reads.
+        let (mut writer, reader) = tokio::io::duplex(7);
+        let pages = RawWire::default();
+        let mut tee = TeeReader::new(reader, pages.clone());
+        let wire_bytes = wire.clone().into_bytes();
+        let writing = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            writer.write_all(&wire_bytes).await.unwrap();
+        });
+        let mut passed = String::new();
+        tee.read_to_string(&mut passed).await.unwrap();
+        writing.await.unwrap();
+        assert_eq!(passed, wire);
+        let recorded = pages.lock().unwrap().tool_pages.clone();
+        assert_eq!(recorded, vec![vec![future_tool()], vec![]]);
+    }
+
+    #[test]
+    fn tee_reader_skips_overlong_lines_and_recovers() {
+        let pages = RawWire::default();
+        let mut tee = TeeReader::new(tokio::io::empty(), pages.clone());
+        let huge = vec![b' '; MAX_MESSAGE_BYTES + 1];
+        tee.observe(b"{\"result\":{\"tools\":[]}");
+        tee.observe(&huge);
+        tee.observe(b"}\n");
+        assert!(pages.lock().unwrap().tool_pages.is_empty());
+        tee.observe(b"{\"result\":{\"tools\":[]}}\n");
+        assert_eq!(pages.lock().unwrap().tool_pages.len(), 1);
+    }
+}
