@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
+use super::document::{Pointer, SchemaDocument};
 use super::ir::{Field, Item, ItemId, ItemKind, StringVariant, TypeRef, Variant};
 use crate::naming::{UniqueNames, camel_ident, snake_ident};
 
@@ -244,23 +245,18 @@ enum RefState {
 /// One schema document (a tool's input or output schema): the root `$ref`s
 /// resolve against, and what has been lowered from it.
 struct Document<'a> {
-    root: &'a Value,
+    schema: SchemaDocument<'a>,
     tool_camel: String,
     refs: HashMap<String, RefState>,
     kinds: HashMap<String, Option<Kinds>>,
 }
 
 impl<'a> Document<'a> {
-    /// Resolves a local reference (`#`, `#/$defs/X`, `#/definitions/X`, any
-    /// JSON pointer) to its pointer and target. Anchors, `$id`-relative and
-    /// external references are not resolved.
+    /// Resolves a reference inside the document (pointers, anchors, `$id`s)
+    /// to its target's JSON pointer, the key every spelling of it shares.
     fn resolve(&self, reference: &str) -> Option<(String, &'a Value)> {
-        let pointer = percent_decode(reference.strip_prefix('#')?)?;
-        if !pointer.is_empty() && !pointer.starts_with('/') {
-            return None;
-        }
-        let target = self.root.pointer(&pointer)?;
-        Some((pointer, target))
+        let resolved = self.schema.resolve(reference).ok()?;
+        Some((resolved.pointer.to_string(), resolved.value))
     }
 
     /// Follows `$ref` chains to a schema that is not itself a reference.
@@ -282,36 +278,14 @@ impl<'a> Document<'a> {
 
     /// The name hint of a referenced schema: `{Tool}{Def}`.
     fn ref_hint(&self, pointer: &str) -> String {
-        let last = pointer
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .replace("~1", "/")
-            .replace("~0", "~");
-        let def = type_name(&[&camel_ident(&last)]);
+        let pointer = Pointer::parse(pointer).unwrap_or_default();
+        let def = type_name(&[&camel_ident(pointer.last().unwrap_or_default())]);
         if def.starts_with(&self.tool_camel) {
             def
         } else {
             type_name(&[&self.tool_camel, &def])
         }
     }
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = text.get(index + 1..index + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Lowers many schemas into one shared item list with globally unique names.
@@ -350,7 +324,7 @@ impl Lowerer {
         heading: &str,
     ) -> TypeRef {
         let mut document = Document {
-            root: schema,
+            schema: SchemaDocument::new(schema),
             tool_camel: tool_camel.to_string(),
             refs: HashMap::new(),
             kinds: HashMap::new(),
@@ -1239,4 +1213,57 @@ fn constraint_notes(schema: &Map<String, Value>) -> Vec<String> {
             Some(format!("- {label}: `{}`", shown.replace('`', "'")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod ref_tests {
+    use serde_json::json;
+
+    use crate::lock::LockedTool;
+    use crate::schema::lower_tools;
+
+    fn lowered_source(input_schema: serde_json::Value) -> String {
+        let tool = LockedTool::new(json!({"name": "t", "inputSchema": input_schema}));
+        lower_tools(&[tool])
+            .items_source()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn a_bad_percent_escape_names_the_definition_as_the_validator_reads_it() {
+        // `%ZZ` is no escape: the ref names `a%ZZ` (it used to become `Value`).
+        let source = lowered_source(json!({
+            "type": "object",
+            "$defs": {"a%ZZ": {"type": "string"}},
+            "properties": {"x": {"$ref": "#/$defs/a%ZZ"}, "y": {"$ref": "#/$defs/%FF"}}
+        }));
+        assert!(source.contains("pub x: Option<String>"), "{source}");
+        assert!(
+            source.contains("pub y: Option<serde_json::Value>"),
+            "{source}"
+        );
+    }
+
+    #[test]
+    fn anchors_and_ids_resolve_like_pointers() {
+        let source = lowered_source(json!({
+            "$id": "https://example.com/t.json",
+            "type": "object",
+            "$defs": {"Item": {"$anchor": "item", "type": "object",
+                               "properties": {"n": {"type": "integer"}}}},
+            "properties": {
+                "by_anchor": {"$ref": "#item"},
+                "by_id": {"$ref": "https://example.com/t.json#/$defs/Item"},
+                "by_pointer": {"$ref": "#/$defs/Item"}
+            }
+        }));
+        for field in ["by_anchor", "by_id", "by_pointer"] {
+            assert!(
+                source.contains(&format!("pub {field}: Option<TItem>")),
+                "{source}"
+            );
+        }
+    }
 }
