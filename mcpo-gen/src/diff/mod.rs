@@ -15,15 +15,17 @@
 //! # }
 //! ```
 //!
-//! The modules: [`rules`] holds the rule registry ([`RULES`]) and the
-//! lock/tool level classifier, `schema` compares two JSON Schemas
+//! The modules: [`rules`] holds the rule registry ([`RULES`]), `classify`
+//! the lock/tool level classifier, `schema` compares two JSON Schemas
 //! structurally, [`report`] renders a [`Report`], and `source` loads a lock
 //! from a file, a crate folder, a git revision or a live snapshot.
 
+mod classify;
 pub mod report;
 pub mod rules;
 mod schema;
 mod source;
+mod values;
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,8 +33,9 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use classify::diff_locks;
 pub use report::Format;
-pub use rules::{RULES, Rule, diff_locks};
+pub use rules::{RULES, Rule};
 pub use source::{LockSource, load_source, load_source_in, parse_source};
 
 /// How serious a change is. Ordered `Info < Warn < Err`, so `--fail-on WARN`

@@ -15,7 +15,10 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde_json::{Map, Value};
 
 use super::Change;
-use super::rules::{self, Rule, compact_or_absent, escape_pointer_token, union_keys};
+use super::rules::{self, Rule};
+use super::values::{compact_or_absent, union_keys};
+use crate::schema::document::keywords::{for_each_subschema, is_definitions};
+use crate::schema::document::{SchemaDocument, escape_token};
 
 /// Which way data flows through the schema, which decides what "breaking" is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +50,8 @@ pub(crate) fn diff_schema(
         tool,
         side,
         base,
-        old_root: old,
-        new_root: new,
+        old_document: SchemaDocument::new(old),
+        new_document: SchemaDocument::new(new),
         compared_refs: HashSet::new(),
         out,
     };
@@ -97,7 +100,7 @@ impl Loc {
         } else {
             format!("{}.{name}", self.path)
         };
-        self.child(&format!("/properties/{}", escape_pointer_token(name)), path)
+        self.child(&format!("/properties/{}", escape_token(name)), path)
     }
 
     /// Pointer to `key` on the side where it exists (old when it was removed).
@@ -111,7 +114,7 @@ impl Loc {
         if key.is_empty() {
             base.clone()
         } else {
-            format!("{base}/{}", escape_pointer_token(key))
+            format!("{base}/{}", escape_token(key))
         }
     }
 }
@@ -135,8 +138,8 @@ struct SchemaDiff<'a, 'o> {
     tool: &'a str,
     side: SchemaSide,
     base: &'static str,
-    old_root: &'a Value,
-    new_root: &'a Value,
+    old_document: SchemaDocument<'a>,
+    new_document: SchemaDocument<'a>,
     compared_refs: HashSet<(Option<String>, Option<String>)>,
     out: &'o mut Vec<Change>,
 }
@@ -193,8 +196,6 @@ const CLASSIFIED_KEYWORDS: &[&str] = &[
     "oneOf",
     "allOf",
     "$ref",
-    "$defs",
-    "definitions",
     "description",
     "title",
     "default",
@@ -226,8 +227,8 @@ impl SchemaDiff<'_, '_> {
             }
             return;
         }
-        let old_node = normalize(self.old_root, old, &loc.old_ptr, self.base);
-        let new_node = normalize(self.new_root, new, &loc.new_ptr, self.base);
+        let old_node = normalize(&self.old_document, old, &loc.old_ptr, self.base);
+        let new_node = normalize(&self.new_document, new, &loc.new_ptr, self.base);
         // Each pair of `$ref` targets (with the same keywords beside the
         // refs) is compared once: shared definitions are reported once and
         // recursive schemas terminate.
@@ -333,7 +334,9 @@ impl SchemaDiff<'_, '_> {
         self.compare_items(old_map, new_map, &loc, depth);
         self.compare_composition(old_map, new_map, &loc, depth);
         for key in union_keys(old_map, new_map) {
+            // Definitions are compared where `$ref`s lead into them.
             if CLASSIFIED_KEYWORDS.contains(&key)
+                || is_definitions(key)
                 || IGNORED_KEYWORDS.contains(&key)
                 || LOWER_BOUNDS.contains(&key)
                 || UPPER_BOUNDS.contains(&key)
@@ -1010,7 +1013,12 @@ impl SchemaDiff<'_, '_> {
 /// Follows local `$ref`s and unwraps `anyOf`/`oneOf: [X, {"type": "null"}]`
 /// until neither applies. Keywords beside a `$ref` or beside the nullable
 /// `anyOf` (description, default, ...) are kept on top of the target.
-fn normalize<'v>(root: &'v Value, value: &'v Value, pointer: &str, base: &str) -> Node<'v> {
+fn normalize<'v, 'd: 'v>(
+    document: &SchemaDocument<'d>,
+    value: &'v Value,
+    pointer: &str,
+    base: &str,
+) -> Node<'v> {
     let mut node = Node {
         value: Cow::Borrowed(value),
         pointer: pointer.to_string(),
@@ -1026,7 +1034,11 @@ fn normalize<'v>(root: &'v Value, value: &'v Value, pointer: &str, base: &str) -
         if let Some(reference) = map.get("$ref") {
             let Some((target, target_pointer)) = reference
                 .as_str()
-                .and_then(|reference| resolve_local(root, reference, base))
+                .and_then(|reference| document.resolve(reference).ok())
+                .map(|resolved| {
+                    let target: &'v Value = resolved.value;
+                    (target, format!("{base}{}", resolved.pointer))
+                })
             else {
                 node.unresolved_ref = true;
                 break;
@@ -1129,49 +1141,17 @@ fn nullable_branch(map: &Map<String, Value>) -> Option<(&'static str, usize, &Va
     None
 }
 
-/// Resolves `#`, `#/json/pointer` (percent-encoded or not) inside `root`.
-/// Anchors and other documents are not followed.
-fn resolve_local<'v>(root: &'v Value, reference: &str, base: &str) -> Option<(&'v Value, String)> {
-    let fragment = reference.strip_prefix('#')?;
-    if !fragment.is_empty() && !fragment.starts_with('/') {
-        return None;
-    }
-    let pointer = percent_decode(fragment);
-    root.pointer(&pointer)
-        .map(|target| (target, format!("{base}{pointer}")))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes
-            .get(index + 1..index + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes[index], hex) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(decoded).unwrap_or_else(|_| text.to_string())
-}
-
+/// Whether a schema (or a list of them) has a `$ref` in a schema position:
+/// equal text may still mean different targets.
 fn contains_ref(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => map
-            .iter()
-            .any(|(key, value)| key == "$ref" || contains_ref(value)),
-        Value::Array(items) => items.iter().any(contains_ref),
-        _ => false,
+    if let Value::Array(items) = value {
+        return items.iter().any(contains_ref);
     }
+    let mut found = false;
+    for_each_subschema(value, &mut |_, schema| {
+        found |= schema.get("$ref").is_some();
+    });
+    found
 }
 
 enum SchemaShape<'v> {
@@ -1278,5 +1258,71 @@ fn unique_items_set(value: Option<&Value>) -> Option<&Value> {
     match value {
         None | Some(Value::Bool(false)) => None,
         Some(value) => Some(value),
+    }
+}
+
+#[cfg(test)]
+mod ref_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn changes(old: Value, new: Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        diff_schema("t", SchemaSide::Input, &old, &new, &mut out);
+        out.into_iter()
+            .map(|change| (change.id.to_string(), change.pointer.unwrap_or_default()))
+            .collect()
+    }
+
+    fn with_item_type(reference: &str, type_name: &str) -> Value {
+        json!({
+            "type": "object",
+            "properties": {"a": {"$ref": reference}},
+            "$defs": {"Item": {"$anchor": "item", "type": type_name}, "a%ZZ": {"type": type_name}}
+        })
+    }
+
+    #[test]
+    fn anchors_are_followed_like_pointers() {
+        for reference in ["#item", "#/$defs/Item"] {
+            assert_eq!(
+                changes(
+                    with_item_type(reference, "string"),
+                    with_item_type(reference, "integer")
+                ),
+                [(
+                    "property-type-changed".to_string(),
+                    "/inputSchema/$defs/Item/type".to_string()
+                )],
+                "{reference}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_percent_escapes_read_as_the_validator_reads_them() {
+        // `%ZZ` is no escape: the ref names `a%ZZ`.
+        assert_eq!(
+            changes(
+                with_item_type("#/$defs/a%ZZ", "string"),
+                with_item_type("#/$defs/a%ZZ", "integer")
+            ),
+            [(
+                "property-type-changed".to_string(),
+                "/inputSchema/$defs/a%ZZ/type".to_string()
+            )]
+        );
+        // Not UTF-8 once decoded: no target (it used to name `$defs/%FF`).
+        let old = json!({"properties": {"a": {"$ref": "#/$defs/%FF"}}, "$defs": {"%FF": {}}});
+        let mut new = old.clone();
+        new["properties"]["a"]["title"] = json!("A");
+        assert_eq!(
+            changes(old, new),
+            [(
+                "schema-changed".to_string(),
+                "/inputSchema/properties/a".to_string()
+            )]
+        );
     }
 }
