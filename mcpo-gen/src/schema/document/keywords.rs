@@ -99,16 +99,6 @@ pub fn is_definitions(name: &str) -> bool {
     subschema_keyword(name).is_some_and(|keyword| keyword.definitions)
 }
 
-/// Whether `keyword`'s `value` is a list of subschemas (so its entries, not
-/// the value itself, are schemas).
-pub fn holds_list(keyword: &str, value: &Value) -> bool {
-    match subschema_keyword(keyword).map(|keyword| keyword.holds) {
-        Some(Holds::SchemaList) => true,
-        Some(Holds::SchemaOrList) => value.is_array(),
-        _ => false,
-    }
-}
-
 /// The subschemas directly inside `keyword: value`, each with the pointer
 /// token that leads to it from the value (`None`: the value itself).
 pub fn subschemas_of<'v>(keyword: &str, value: &'v Value) -> Vec<(Option<String>, &'v Value)> {
@@ -259,6 +249,5 @@ mod tests {
         assert_eq!(modern("definitions"), Some("$defs"));
         assert_eq!(modern("dependencies"), Some("dependentSchemas"));
         assert_eq!(modern("prefixItems"), None);
-        assert!(holds_list("items", &json!([])) && !holds_list("items", &json!({})));
     }
 }

@@ -193,12 +193,6 @@ enum Contents<'a> {
     Owned(Value),
 }
 
-impl<'a> From<&'a Value> for Contents<'a> {
-    fn from(value: &'a Value) -> Self {
-        Contents::Borrowed(value)
-    }
-}
-
 impl From<Value> for Contents<'_> {
     fn from(value: Value) -> Self {
         Contents::Owned(value)

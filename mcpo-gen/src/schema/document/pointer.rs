@@ -94,10 +94,6 @@ impl Pointer {
         &self.0
     }
 
-    pub fn into_tokens(self) -> Vec<String> {
-        self.0
-    }
-
     /// The last token; `None` for the root.
     pub fn last(&self) -> Option<&str> {
         self.0.last().map(String::as_str)
