@@ -536,3 +536,26 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
         assert_eq!(reply.body["value"], tool, "{reply:?}");
     }
 }
+
+/// The lock records the launch spec verbatim: a secret-looking argument is
+/// pointed out before anything is started, even with --quiet.
+#[test]
+fn secret_looking_launch_arguments_are_warned_about() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("warned-proxy");
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+        "--",
+        "mcpo-gen-no-such-server",
+        "--api-token=abc123",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning: argument --api-token looks like a secret"),
+        "{stderr}"
+    );
+    assert!(!dir.exists(), "nothing is written when the snapshot fails");
+}

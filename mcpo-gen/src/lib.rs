@@ -4,6 +4,9 @@
 //! [`snapshot`] (connect, list tools) -> [`lock`] (`mcp.lock.json`) ->
 //! [`schema`] (JSON Schema -> Rust types) and [`openapi`] (frozen document) ->
 //! [`emit`] (write the crate). [`diff`] compares two locks for review.
+//!
+//! Each stage returns typed errors; progress output, `anyhow` and exit codes
+//! belong to the `mcpo-gen` binary, which composes these stages into verbs.
 
 pub mod diff;
 pub mod emit;
@@ -13,7 +16,6 @@ pub mod naming;
 pub mod openapi;
 pub mod schema;
 pub mod snapshot;
-pub mod workflow;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,9 @@ use clap::{Args, Parser, Subcommand};
 use mcpo_gen::diff::{Format, Level, Report};
 use mcpo_gen::lock::RuntimeSource;
 use mcpo_gen::snapshot;
-use mcpo_gen::workflow::{self, Progress, ServerType};
+mod workflow;
+
+use workflow::{Progress, ServerType};
 
 #[derive(Parser)]
 #[command(
@@ -199,6 +201,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 workflow::parse_headers(&args.connect.headers)?,
                 workflow::parse_env(&args.connect.env)?,
             )?;
+            // Shown even with --quiet: the lock would keep these for good.
+            for warning in workflow::launch_spec_warnings(&target) {
+                eprintln!("warning: {warning}");
+            }
             let crate_name = args
                 .crate_name
                 .clone()

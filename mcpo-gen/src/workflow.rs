@@ -6,10 +6,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::diff::{self, LockSource, Report};
-use crate::emit::{self, Drift};
-use crate::lock::{LOCK_FILE_NAME, Lock, ProxyCrate, RuntimeSource};
-use crate::snapshot::{self, Target};
+use mcpo_gen::diff::{self, LockSource, Report};
+use mcpo_gen::emit::{self, Drift};
+use mcpo_gen::lock::{LOCK_FILE_NAME, Lock, ProxyCrate, RuntimeSource};
+use mcpo_gen::snapshot::{self, Target};
 
 /// Progress lines on stderr, silenced by `--quiet`.
 #[derive(Debug, Clone, Copy)]
@@ -206,7 +206,7 @@ pub fn snapshot(
 ) -> Result<Lock> {
     let proxy_crate = crate_name.map(ProxyCrate::from_name);
     if let Some(proxy_crate) = &proxy_crate {
-        crate::emit::check_crate_name(&proxy_crate.name)?;
+        mcpo_gen::emit::check_crate_name(&proxy_crate.name)?;
     }
     progress.say(format_args!(
         "Connecting to {} ...",

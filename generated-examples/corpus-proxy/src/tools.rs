@@ -2,6 +2,19 @@
 //! Typed models and handlers for the tools of the MCP server `mcp-fixture-server` 0.1.0.
 //!
 //! Generated from `mcp.lock.json`; regenerate instead of editing.
+/// Arguments of the MCP tool `Self`.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+pub struct SelfValueInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
 /// Arguments of the MCP tool `a.b`.
 #[derive(
     Debug,
@@ -20,9 +33,8 @@ pub struct ABInput {
     #[serde(rename = "a.b", default, skip_serializing_if = "Option::is_none")]
     pub a_b: Option<bool>,
     #[serde(rename = "fooBar")]
-    pub foo_bar: String,
-    #[serde(rename = "foo_bar")]
     pub foo_bar_2: String,
+    pub foo_bar: String,
     #[serde(rename = "größe", default, skip_serializing_if = "Option::is_none")]
     pub gr_u00f6_u00df_e: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -545,6 +557,186 @@ pub struct MatchInput {
 pub struct MU00e9TU00e9OInput {
     pub ville: String,
 }
+/// Arguments of the MCP tool `name_collisions`.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+#[serde(deny_unknown_fields)]
+pub struct NameCollisionsInput {
+    #[serde(rename = "3d", default, skip_serializing_if = "Option::is_none")]
+    pub _3d_2: Option<String>,
+    #[serde(rename = "FooBar", default, skip_serializing_if = "Option::is_none")]
+    pub foo_bar_2: Option<String>,
+    #[serde(rename = "Point", default, skip_serializing_if = "Option::is_none")]
+    pub point_2: Option<NameCollisionsInputPoint>,
+    /// Folds to `self` too.
+    #[serde(rename = "Self", default, skip_serializing_if = "Option::is_none")]
+    pub self_3: Option<String>,
+    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
+    pub type_2: Option<String>,
+    #[serde(rename = "_", default, skip_serializing_if = "Option::is_none")]
+    pub field_2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub _3d: Option<String>,
+    #[serde(rename = "__", default, skip_serializing_if = "Option::is_none")]
+    pub field_3: Option<String>,
+    #[serde(rename = "crate", default, skip_serializing_if = "Option::is_none")]
+    pub crate_2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crate_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub either: Option<NameCollisionsInputEither>,
+    /// A property named like the map of the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<NameCollisionsInputExtra>,
+    /// What empty and underscore-only names are called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(rename = "foo-bar", default, skip_serializing_if = "Option::is_none")]
+    pub foo_bar_3: Option<String>,
+    #[serde(rename = "fooBar")]
+    pub foo_bar_4: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foo_bar: Option<String>,
+    #[serde(rename = "grösse", default, skip_serializing_if = "Option::is_none")]
+    pub gr_u00f6_sse: Option<f64>,
+    #[serde(rename = "größe", default, skip_serializing_if = "Option::is_none")]
+    pub gr_u00f6_u00df_e: Option<f64>,
+    /// Variants that collide or would be acronyms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<NameCollisionsInputMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<NameCollisionsInputPoint2>,
+    /// Looks like a raw identifier, is not one.
+    #[serde(rename = "r#type", default, skip_serializing_if = "Option::is_none")]
+    pub r_type: Option<String>,
+    /// A keyword that cannot be a raw identifier.
+    #[serde(rename = "self")]
+    pub self_2: String,
+    /// Is `self`'s escape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_: Option<String>,
+    #[serde(rename = "super", default, skip_serializing_if = "Option::is_none")]
+    pub super_: Option<String>,
+    /// A keyword that can be a raw identifier.
+    pub r#type: String,
+    #[serde(rename = "type_", default, skip_serializing_if = "Option::is_none")]
+    pub type_3: Option<String>,
+}
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+#[serde(deny_unknown_fields)]
+pub struct NameCollisionsInputPoint {
+    pub y: i64,
+}
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant, clippy::enum_variant_names)]
+pub enum NameCollisionsInputEither {
+    Abcd(NameCollisionsInputEitherAbcd),
+    Abcd2(NameCollisionsInputEitherAbcd2),
+}
+/// **a.b.c.d**
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+#[serde(deny_unknown_fields)]
+pub struct NameCollisionsInputEitherAbcd {
+    pub x: String,
+}
+/// **A B C D**
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+#[serde(deny_unknown_fields)]
+pub struct NameCollisionsInputEitherAbcd2 {
+    pub y: String,
+}
+/// A property named like the map of the others.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+pub struct NameCollisionsInputExtra {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_properties: Option<String>,
+    /// Properties not listed above (`additionalProperties` / `patternProperties`).
+    #[serde(flatten)]
+    pub additional_properties_2: ::std::collections::BTreeMap<String, i64>,
+}
+/// Variants that collide or would be acronyms.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Eq,
+    Hash,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+#[allow(clippy::enum_variant_names)]
+pub enum NameCollisionsInputMode {
+    #[serde(rename = "a.b.c.d")]
+    Abcd,
+    #[serde(rename = "1")]
+    V1_2,
+    #[serde(rename = "v1")]
+    V1_3,
+    V1,
+    #[serde(rename = "Self")]
+    SelfValue,
+    #[serde(rename = "self")]
+    SelfValue2,
+    #[serde(rename = "read-only")]
+    ReadOnly2,
+    ReadOnly,
+}
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+#[serde(deny_unknown_fields)]
+pub struct NameCollisionsInputPoint2 {
+    pub x: i64,
+}
 /// Arguments of the MCP tool `nested_objects`.
 #[derive(
     Debug,
@@ -667,6 +859,19 @@ pub struct RootUnionInput {
     /// - format: `"uri"`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+/// Arguments of the MCP tool `self`.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    mcpo_runtime::codegen::serde::Serialize,
+    mcpo_runtime::codegen::serde::Deserialize
+)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+pub struct SelfValue2Input {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 /// Arguments of the MCP tool `structured`.
 #[derive(
@@ -905,6 +1110,18 @@ pub enum UnionsInputValue {
     Array(Vec<String>),
     Number(f64),
 }
+/// `POST /Self`: calls the MCP tool `Self`.
+///
+/// Collides with `self` after case conversion.
+pub fn self_(
+    app: mcpo_runtime::codegen::App,
+    request: mcpo_runtime::codegen::Request,
+) -> mcpo_runtime::codegen::ToolFuture {
+    app.call_tool::<
+            SelfValueInput,
+            mcpo_runtime::codegen::serde_json::Value,
+        >("Self", request)
+}
 /// `POST /a.b`: calls the MCP tool `a.b`.
 ///
 /// Tool and property names that are not Rust identifiers or collide after case conversion.
@@ -1089,6 +1306,18 @@ pub fn m_u00e9_t_u00e9_o(
             mcpo_runtime::codegen::serde_json::Value,
         >("météo", request)
 }
+/// `POST /name_collisions`: calls the MCP tool `name_collisions`.
+///
+/// Property names that collide after case folding or keyword escaping, enum values and titles that collide or would be acronyms.
+pub fn name_collisions(
+    app: mcpo_runtime::codegen::App,
+    request: mcpo_runtime::codegen::Request,
+) -> mcpo_runtime::codegen::ToolFuture {
+    app.call_tool::<
+            NameCollisionsInput,
+            mcpo_runtime::codegen::serde_json::Value,
+        >("name_collisions", request)
+}
 /// `POST /nested_objects`: calls the MCP tool `nested_objects`.
 ///
 /// Nested objects and arrays of objects.
@@ -1137,6 +1366,18 @@ pub fn root_union(
             mcpo_runtime::codegen::serde_json::Value,
         >("root_union", request)
 }
+/// `POST /self`: calls the MCP tool `self`.
+///
+/// A tool named like a keyword that cannot be a raw identifier.
+pub fn self_2(
+    app: mcpo_runtime::codegen::App,
+    request: mcpo_runtime::codegen::Request,
+) -> mcpo_runtime::codegen::ToolFuture {
+    app.call_tool::<
+            SelfValue2Input,
+            mcpo_runtime::codegen::serde_json::Value,
+        >("self", request)
+}
 /// `POST /structured`: calls the MCP tool `structured`.
 ///
 /// Typed output with nested objects, arrays and an enum.
@@ -1175,6 +1416,7 @@ pub fn unions(
 pub fn router() -> mcpo_runtime::codegen::Router<mcpo_runtime::codegen::App> {
     mcpo_runtime::codegen::tool_router(
         &[
+            ("/Self", self_),
             ("/a.b", a_b),
             ("/additional_properties", additional_properties),
             ("/any_values", any_values),
@@ -1190,10 +1432,12 @@ pub fn router() -> mcpo_runtime::codegen::Router<mcpo_runtime::codegen::App> {
             ("/get_time", get_time_2),
             ("/match", r#match),
             ("/m%C3%A9t%C3%A9o", m_u00e9_t_u00e9_o),
+            ("/name_collisions", name_collisions),
             ("/nested_objects", nested_objects),
             ("/nullable", nullable),
             ("/root_all_of", root_all_of),
             ("/root_union", root_union),
+            ("/self", self_2),
             ("/structured", structured),
             ("/tuples", tuples),
             ("/unions", unions),

@@ -509,14 +509,20 @@ impl Lowerer {
         let kinds: Vec<Kind> = kinds.into_iter().collect();
         let ty = match kinds.as_slice() {
             [Kind::String] => {
-                let mut idents = UniqueNames::new();
                 let mut seen = BTreeSet::new();
-                let variants = present
+                let values: Vec<&str> = present
                     .iter()
                     .filter_map(|v| v.as_str())
                     .filter(|value| seen.insert(*value))
-                    .map(|value| StringVariant {
-                        ident: idents.claim(&type_name(&[&camel_ident(value)])),
+                    .collect();
+                // A value that is already its own variant name keeps it.
+                let idents = UniqueNames::new()
+                    .claim_all(&values, |value| type_name(&[&camel_ident(value)]));
+                let variants = values
+                    .iter()
+                    .zip(idents)
+                    .map(|(value, ident)| StringVariant {
+                        ident,
                         value: value.to_string(),
                     })
                     .collect();
@@ -719,8 +725,13 @@ impl Lowerer {
 
         let mut idents = UniqueNames::new();
         let mut fields = Vec::with_capacity(properties.len() + 1);
-        for (property, property_schema, conflicting) in properties {
-            let ident = idents.claim(&snake_ident(property));
+        // A property whose name is already its field name keeps it, whatever
+        // it collides with (`foo_bar` beside `fooBar`, `type` beside `Type`).
+        let names: Vec<&str> = properties.iter().map(|(name, _, _)| *name).collect();
+        let property_idents = idents.claim_all(&names, snake_ident);
+        for ((property, property_schema, conflicting), ident) in
+            properties.into_iter().zip(property_idents)
+        {
             let ty = if conflicting {
                 TypeRef::Any
             } else {
@@ -1241,7 +1252,7 @@ mod ref_tests {
         }));
         assert!(source.contains("pub x: Option<String>"), "{source}");
         assert!(
-            source.contains("pub y: Option<serde_json::Value>"),
+            source.contains("pub y: Option<mcpo_runtime::codegen::serde_json::Value>"),
             "{source}"
         );
     }

@@ -52,13 +52,14 @@ fn object_required_optional_and_renames() {
         &source,
         "#[derive(Debug, Clone, PartialEq, mcpo_runtime::codegen::serde::Serialize, mcpo_runtime::codegen::serde::Deserialize)] #[serde(crate = \"mcpo_runtime::codegen::serde\")] pub struct TInput {",
     );
+    // `foo_bar` is already its own field name and keeps it; `fooBar` yields.
     assert_has(
         &source,
-        "/// camel #[serde(rename = \"fooBar\")] pub foo_bar: String,",
+        "/// camel #[serde(rename = \"fooBar\")] pub foo_bar_2: String,",
     );
     assert_has(
         &source,
-        "#[serde(rename = \"foo_bar\", default, skip_serializing_if = \"Option::is_none\")] pub foo_bar_2: Option<i64>,",
+        "#[serde(default, skip_serializing_if = \"Option::is_none\")] pub foo_bar: Option<i64>,",
     );
     assert_has(&source, "pub r#type: bool,");
     assert_has(
