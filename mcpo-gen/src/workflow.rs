@@ -338,8 +338,9 @@ pub fn diff(
     progress: Progress,
 ) -> Result<Report> {
     let (old_source, new_source) = (diff::parse_source(old), diff::parse_source(new));
-    let no_live =
-        || -> Result<Lock> { bail!("`live` needs a lock on the other side to know the upstream") };
+    let no_live = || -> std::result::Result<Lock, diff::LiveError> {
+        Err("`live` needs a lock on the other side to know the upstream".into())
+    };
     let (old_lock, new_lock) = match (&old_source, &new_source) {
         (LockSource::Live, LockSource::Live) => bail!("at most one side of a diff can be `live`"),
         (LockSource::Live, _) => {
@@ -349,8 +350,9 @@ pub fn diff(
         }
         _ => {
             let old_lock = diff::load_source(&old_source, no_live)?;
-            let new_lock =
-                diff::load_source(&new_source, || resnapshot(&old_lock, options, progress))?;
+            let new_lock = diff::load_source(&new_source, || {
+                resnapshot(&old_lock, options, progress).map_err(Into::into)
+            })?;
             (old_lock, new_lock)
         }
     };

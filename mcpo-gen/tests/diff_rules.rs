@@ -1066,7 +1066,7 @@ fn git_and_file_sources() {
     std::fs::write(dir.join("proxy/mcp.lock.json"), v2.to_canonical_json()).expect("write");
     git(dir, &["commit", "-q", "-am", "v2"]);
 
-    let no_live = || anyhow::bail!("not live");
+    let no_live = || Err("not live".into());
     let load = |spec: &str| load_source_in(&parse_source(spec), dir, no_live);
     assert_eq!(load("git:HEAD~1:mcp.lock.json").expect("old lock"), v1);
     assert_eq!(load("git:HEAD:proxy").expect("crate folder"), v2);

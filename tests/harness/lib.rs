@@ -379,8 +379,6 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
     running
 }
 
-/// The tracing target of a binary crate: its name with `-` as `_`.
-
 /// Forwards `pipe` (a child's stdout or stderr) to our stderr and returns the
 /// port from the child's `listening on http://HOST:PORT` line; fails fast if
 /// the child exits first, and stops it if the line never comes.

@@ -6,7 +6,7 @@
 //! use mcpo_gen::diff::{self, Format, Level};
 //! # fn main() -> anyhow::Result<()> {
 //! let old = diff::load_source(&diff::parse_source("git:HEAD:time-proxy"), || {
-//!     anyhow::bail!("live snapshots are not available here")
+//!     Err("live snapshots are not available here".into())
 //! })?;
 //! let new = mcpo_gen::lock::Lock::read("time-proxy/mcp.lock.json".as_ref())?;
 //! let report = diff::diff_locks(&old, &new);
@@ -36,7 +36,7 @@ use serde_json::Value;
 pub use classify::diff_locks;
 pub use report::Format;
 pub use rules::{RULES, Rule};
-pub use source::{LockSource, load_source, load_source_in, parse_source};
+pub use source::{LiveError, LockSource, SourceError, load_source, load_source_in, parse_source};
 
 /// How serious a change is. Ordered `Info < Warn < Err`, so `--fail-on WARN`
 /// is "any change whose level is at least `Warn`".

@@ -4,9 +4,32 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, bail};
+use crate::lock::{LOCK_FILE_NAME, Lock, LockError};
 
-use crate::lock::{LOCK_FILE_NAME, Lock};
+/// What the `live` side of a diff failed with (any error: the caller
+/// snapshots however it likes).
+pub type LiveError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a lock source could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("snapshotting the live upstream: {0}")]
+    Live(LiveError),
+    #[error("git source needs a revision: write git:REV:PATH, e.g. git:HEAD~1:mcp.lock.json")]
+    MissingRevision,
+    #[error("{spec}: not found in git ({reason})")]
+    NotInGit { spec: String, reason: String },
+    #[error("{spec}: is a git {kind}, not a file or folder")]
+    NotAFile { spec: String, kind: String },
+    #[error("running git (is it installed?): {0}")]
+    GitMissing(std::io::Error),
+    #[error("git {args} failed: {stderr}")]
+    Git { args: String, stderr: String },
+    #[error("{spec}: the lock in git is not UTF-8")]
+    NotUtf8 { spec: String },
+}
 
 /// One side of `mcpo-gen diff OLD NEW`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +69,8 @@ pub fn parse_source(spec: &str) -> LockSource {
 /// other side's lock.
 pub fn load_source(
     source: &LockSource,
-    live: impl FnOnce() -> anyhow::Result<Lock>,
-) -> anyhow::Result<Lock> {
+    live: impl FnOnce() -> Result<Lock, LiveError>,
+) -> Result<Lock, SourceError> {
     load_source_in(source, Path::new("."), live)
 }
 
@@ -55,8 +78,8 @@ pub fn load_source(
 pub fn load_source_in(
     source: &LockSource,
     cwd: &Path,
-    live: impl FnOnce() -> anyhow::Result<Lock>,
-) -> anyhow::Result<Lock> {
+    live: impl FnOnce() -> Result<Lock, LiveError>,
+) -> Result<Lock, SourceError> {
     match source {
         LockSource::File(path) => {
             let path = cwd.join(path);
@@ -68,16 +91,16 @@ pub fn load_source_in(
             Ok(Lock::read(&path)?)
         }
         LockSource::Git { rev, path } => load_from_git(cwd, rev, path),
-        LockSource::Live => live().context("snapshotting the live upstream"),
+        LockSource::Live => live().map_err(SourceError::Live),
     }
 }
 
 /// Reads `rev:path` from the git repository containing `cwd`. A path naming a
 /// tree means the lock file inside it.
-fn load_from_git(cwd: &Path, rev: &str, path: &str) -> anyhow::Result<Lock> {
+fn load_from_git(cwd: &Path, rev: &str, path: &str) -> Result<Lock, SourceError> {
     // A revision starting with `-` would be read as an option by git.
     if rev.is_empty() || rev.starts_with('-') {
-        bail!("git source needs a revision: write git:REV:PATH, e.g. git:HEAD~1:mcp.lock.json");
+        return Err(SourceError::MissingRevision);
     }
     let spec = format!("git:{rev}:{path}");
     // `REV:./PATH` is relative to the current directory, as a user typing
@@ -88,35 +111,51 @@ fn load_from_git(cwd: &Path, rev: &str, path: &str) -> anyhow::Result<Lock> {
     } else {
         format!("{rev}:./{relative}")
     };
-    let kind = git(cwd, &["cat-file", "-t", &object])
-        .with_context(|| format!("{spec}: not found in git"))?;
+    let kind = git(cwd, &["cat-file", "-t", &object]).map_err(|error| match error {
+        SourceError::Git { stderr, .. } => SourceError::NotInGit {
+            spec: spec.clone(),
+            reason: stderr,
+        },
+        other => other,
+    })?;
     match kind.trim() {
         "blob" => {}
         "tree" => {
             object = format!("{}/{LOCK_FILE_NAME}", object.trim_end_matches('/'));
         }
-        other => bail!("{spec}: is a git {other}, not a file or folder"),
+        other => {
+            return Err(SourceError::NotAFile {
+                spec,
+                kind: other.to_string(),
+            });
+        }
     }
-    let text = git(cwd, &["cat-file", "blob", &object])
-        .with_context(|| format!("{spec}: cannot read {object}"))?;
+    let text = git(cwd, &["cat-file", "blob", &object]).map_err(|error| match error {
+        SourceError::Git { stderr, .. } => SourceError::NotInGit {
+            spec: spec.clone(),
+            reason: stderr,
+        },
+        other => other,
+    })?;
     Ok(Lock::from_json(&text, &spec)?)
 }
 
 /// Runs `git ARGS` in `cwd` and returns stdout, or stderr as the error.
-fn git(cwd: &Path, args: &[&str]) -> anyhow::Result<String> {
+fn git(cwd: &Path, args: &[&str]) -> Result<String, SourceError> {
     let output = Command::new("git")
         .args(args)
         .current_dir(cwd)
         .output()
-        .context("running git (is it installed?)")?;
+        .map_err(SourceError::GitMissing)?;
     if !output.status.success() {
-        bail!(
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+        return Err(SourceError::Git {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
     }
-    String::from_utf8(output.stdout).context("git output is not UTF-8")
+    String::from_utf8(output.stdout).map_err(|_| SourceError::NotUtf8 {
+        spec: args.join(" "),
+    })
 }
 
 #[cfg(test)]
@@ -162,11 +201,11 @@ mod tests {
         let called = std::cell::Cell::new(false);
         let result = load_source(&LockSource::File("/nonexistent/x.json".into()), || {
             called.set(true);
-            bail!("no")
+            Err("no".into())
         });
         assert!(result.is_err());
         assert!(!called.get());
-        let error = load_source(&LockSource::Live, || bail!("upstream down")).unwrap_err();
-        assert!(format!("{error:#}").contains("upstream down"));
+        let error = load_source(&LockSource::Live, || Err("upstream down".into())).unwrap_err();
+        assert!(error.to_string().contains("upstream down"), "{error}");
     }
 }

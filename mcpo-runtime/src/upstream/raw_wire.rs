@@ -81,10 +81,10 @@ impl RawWire {
                     }
                 }
                 Some(Value::Object(mut result)) => {
-                    if let Some(Value::Array(tools)) = result.remove("tools") {
-                        if let Some(mut recorded) = self.lock() {
-                            recorded.tool_pages.push(tools);
-                        }
+                    if let Some(Value::Array(tools)) = result.remove("tools")
+                        && let Some(mut recorded) = self.lock()
+                    {
+                        recorded.tool_pages.push(tools);
                     }
                 }
                 _ => {}
