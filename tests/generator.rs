@@ -48,6 +48,8 @@ fn live_snapshots_are_byte_identical_and_leave_no_process_behind() {
         let output = Command::new(mcpo_gen_bin())
             .args([
                 "--quiet",
+                "--runtime",
+                "published",
                 "--out",
                 dir.to_str().unwrap(),
                 "--",
@@ -435,7 +437,9 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
     assert_eq!(check.status.code(), Some(1), "{}", output_text(&check));
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert_eq!(
-        stdout.matches("src/codegen.rs").count(),
+        stdout
+            .matches("changed: ../mcpo-runtime/src/codegen.rs")
+            .count(),
         2,
         "both crates report the shared file: {stdout}"
     );
