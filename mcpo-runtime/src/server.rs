@@ -1,12 +1,19 @@
 //! The HTTP surface: tool routes under `--root-path`, the frozen
 //! `openapi.json`, offline Swagger UI at `/docs`, health checks, JSON 404/405
 //! and optional CORS.
+//!
+//! Tool routes are `POST /{tool}` and the proxy's own routes (`/docs` and
+//! the files under it, `/openapi.json`, `/healthz`, `/readyz`) are `GET`
+//! only, so they never take each other's place: a tool named `docs` is
+//! `POST /docs` beside Swagger UI's `GET /docs`, one path with two methods
+//! (axum merges them; any other method is a JSON 405).
 
 use axum::{
     Json, Router,
     body::Bytes,
     extract::State,
     http::{HeaderValue, StatusCode, header},
+    middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -46,6 +53,75 @@ pub fn patch_openapi(openapi_json: &str, root_path: &str) -> Result<Value, Confi
     Ok(document)
 }
 
+/// The security scheme the generated document's tool operations name
+/// (`mcpo-gen/src/openapi/mod.rs`, `BEARER_SCHEME`).
+const BEARER_SCHEME: &str = "bearerAuth";
+
+/// Makes the document say whether tool routes need a key, which only the
+/// flags tell: the frozen document lets each tool operation be called with
+/// the bearer key *or* without (`[{"bearerAuth": []}, {}]`). With keys
+/// (`--api-key`), the key is required; without, the operations lose their
+/// security requirement, their 401 response and the scheme itself, since
+/// the proxy never asks for a key then.
+#[allow(
+    dead_code,
+    reason = "proxy.rs is to call it with whether --api-key was given (issue 20)"
+)]
+pub fn document_api_keys(document: &mut Value, keys_required: bool) {
+    let names_bearer = |requirement: &Value| {
+        requirement
+            .as_object()
+            .is_some_and(|requirement| requirement.contains_key(BEARER_SCHEME))
+    };
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(Value::as_object_mut)
+    {
+        let keyed = operation
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|requirements| requirements.iter().any(names_bearer));
+        if !keyed {
+            continue;
+        }
+        if keys_required {
+            operation.insert("security".into(), json!([{ BEARER_SCHEME: [] }]));
+        } else {
+            operation.remove("security");
+            if let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            {
+                responses.remove("401");
+            }
+        }
+    }
+    if !keys_required && let Some(components) = document.get_mut("components") {
+        for (section, name) in [
+            ("securitySchemes", BEARER_SCHEME),
+            ("responses", "Unauthorized"),
+        ] {
+            let emptied = components
+                .get_mut(section)
+                .and_then(Value::as_object_mut)
+                .map(|entries| {
+                    entries.remove(name);
+                    entries.is_empty()
+                });
+            if emptied == Some(true)
+                && let Some(components) = components.as_object_mut()
+            {
+                components.remove(section);
+            }
+        }
+    }
+}
+
 pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
     let RouterParts {
         app,
@@ -81,9 +157,10 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
     // redirect is absolute and must include the root path.
     let docs = SwaggerUi::new(format!("{root_path}/docs"))
         .config(Config::new([format!("{root_path}/openapi.json")]));
+    let docs = Router::from(docs).layer(middleware::map_response(errors_as_json));
     let mut router: Router = api
         .with_state(app)
-        .merge(Router::from(docs))
+        .merge(docs)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
     if let Some(cors) = cors_layer(&cors_allow_origins)? {
@@ -132,6 +209,21 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, ConfigError> {
             .allow_headers(AllowHeaders::mirror_request())
             .allow_credentials(true),
     ))
+}
+
+/// Swagger UI answers an unknown file under `/docs/` with an empty 404 and
+/// its own failures in plain text; every error of the proxy is
+/// `{"detail": ...}`.
+async fn errors_as_json(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    ApiError::new(status, status.canonical_reason().unwrap_or("Error")).into_response()
 }
 
 async fn healthz() -> Json<Value> {
@@ -256,22 +348,32 @@ mod tests {
             drift_policy: DriftPolicy::Ignore,
             locked_tools: Vec::new(),
         });
-        let echo = LockedTool::new(json!({"name": "echo", "inputSchema": {
-            "type": "object", "properties": {"m": {"type": "string"}}, "required": ["m"]}}));
+        let schema = json!({
+            "type": "object", "properties": {"m": {"type": "string"}}, "required": ["m"]});
+        let echo = LockedTool::new(json!({"name": "echo", "inputSchema": schema}));
+        // Named like Swagger UI's route on purpose.
+        let docs = LockedTool::new(json!({"name": "docs", "inputSchema": schema}));
         let app = App::new(AppState {
             api_keys: ApiKeys::new(keys.iter().map(|key| key.to_string())),
             max_body_bytes: 64,
             call_timeout: Duration::from_secs(2),
             connect_wait: Duration::from_millis(500),
-            validators: InputValidators::compile(&[echo]),
+            validators: InputValidators::compile(&[echo, docs]),
             upstream,
         });
-        let tool_routes = Router::new().route(
-            "/echo",
-            post(|State(app): State<App>, request: Request| async move {
-                app.call_tool::<Value, Value>("echo", request).await
-            }),
-        );
+        let tool_routes = Router::new()
+            .route(
+                "/echo",
+                post(|State(app): State<App>, request: Request| async move {
+                    app.call_tool::<Value, Value>("echo", request).await
+                }),
+            )
+            .route(
+                "/docs",
+                post(|State(app): State<App>, request: Request| async move {
+                    app.call_tool::<Value, Value>("docs", request).await
+                }),
+            );
         let router = build_router(RouterParts {
             app,
             tool_routes,
@@ -422,6 +524,104 @@ mod tests {
         assert!(page.body.contains("swagger"));
         let initializer = send(address, "GET", "/api/docs/swagger-initializer.js", &[], "").await;
         assert!(initializer.body.contains("/api/openapi.json"));
+    }
+
+    #[tokio::test]
+    async fn a_tool_named_docs_shares_the_path_with_swagger_ui() {
+        for root in ["", "/api"] {
+            let address = serve(root, &[]).await;
+            let url = |path: &str| format!("{root}{path}");
+            let tool = send(address, "POST", &url("/docs"), &[], "{}").await;
+            assert_eq!(tool.status, 422, "{root}: {}", tool.body);
+            assert_eq!(tool.json()["detail"][0]["loc"], json!(["body", "m"]));
+            let redirect = send(address, "GET", &url("/docs"), &[], "").await;
+            assert_eq!(redirect.status, 303, "{root}");
+            let page = send(address, "GET", &url("/docs/"), &[], "").await;
+            assert_eq!(page.status, 200, "{root}");
+            assert!(page.body.contains("swagger"));
+            let wrong = send(address, "PUT", &url("/docs"), &[], "").await;
+            assert_eq!(
+                (wrong.status, wrong.json()),
+                (405, json!({"detail": "Method Not Allowed"})),
+                "{root}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_under_docs_are_json() {
+        let address = serve("", &[]).await;
+        let missing = send(address, "GET", "/docs/no-such-file.js", &[], "").await;
+        assert_eq!(
+            (missing.status, missing.json()),
+            (404, json!({"detail": "Not Found"}))
+        );
+        assert!(missing.head.contains("content-type: application/json"));
+        let not_utf8 = send(address, "GET", "/docs/%FF", &[], "").await;
+        assert!(not_utf8.status >= 400, "{}", not_utf8.status);
+        assert!(not_utf8.json()["detail"].is_string(), "{}", not_utf8.body);
+        let wrong = send(address, "POST", "/docs/index.html", &[], "").await;
+        assert_eq!(
+            (wrong.status, wrong.json()),
+            (405, json!({"detail": "Method Not Allowed"}))
+        );
+        let asset = send(address, "GET", "/docs/swagger-ui.css", &[], "").await;
+        assert_eq!(asset.status, 200);
+    }
+
+    fn frozen_document() -> Value {
+        json!({
+            "openapi": "3.1.0",
+            "paths": {
+                "/t": {"post": {
+                    "security": [{"bearerAuth": []}, {}],
+                    "responses": {
+                        "200": {"description": "ok"},
+                        "401": {"$ref": "#/components/responses/Unauthorized"}
+                    }
+                }},
+                "/healthz": {"get": {"security": [], "responses": {"200": {"description": "ok"}}}}
+            },
+            "components": {
+                "responses": {
+                    "Unauthorized": {"description": "no"},
+                    "ToolError": {"description": "tool"}
+                },
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+            }
+        })
+    }
+
+    #[test]
+    fn the_document_requires_a_key_exactly_when_one_is_configured() {
+        let mut keyed = frozen_document();
+        document_api_keys(&mut keyed, true);
+        assert_eq!(
+            keyed["paths"]["/t"]["post"]["security"],
+            json!([{"bearerAuth": []}])
+        );
+        assert!(keyed["paths"]["/t"]["post"]["responses"]["401"].is_object());
+        assert_eq!(keyed["paths"]["/healthz"]["get"]["security"], json!([]));
+        assert!(keyed["components"]["securitySchemes"]["bearerAuth"].is_object());
+
+        let mut open = frozen_document();
+        document_api_keys(&mut open, false);
+        let operation = &open["paths"]["/t"]["post"];
+        assert!(operation.get("security").is_none(), "{operation}");
+        assert!(operation["responses"].get("401").is_none(), "{operation}");
+        assert!(operation["responses"]["200"].is_object());
+        assert_eq!(open["paths"]["/healthz"]["get"]["security"], json!([]));
+        assert!(open["components"].get("securitySchemes").is_none());
+        assert!(
+            open["components"]["responses"]
+                .get("Unauthorized")
+                .is_none()
+        );
+        assert!(open["components"]["responses"]["ToolError"].is_object());
+        // Not a document: left alone.
+        let mut odd = json!([1]);
+        document_api_keys(&mut odd, false);
+        assert_eq!(odd, json!([1]));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod carry;
 mod defaults;
 mod finish;
+mod integers;
 mod quarantine;
 mod regex;
 
@@ -26,7 +27,9 @@ pub use quarantine::ORIGINAL_KEYWORDS;
 use crate::lock::{Lock, LockedTool};
 use crate::naming::{UniqueNames, camel_ident, tool_route};
 
-/// The security scheme name the tool operations refer to.
+/// The security scheme name the tool operations refer to. The proxy's
+/// runtime finds the tool operations by it when it fixes their `security`
+/// at startup (`mcpo-runtime/src/server.rs`, `document_api_keys`).
 pub const BEARER_SCHEME: &str = "bearerAuth";
 
 const TOOLS_TAG: &str = "tools";
@@ -44,9 +47,12 @@ const HEALTH_STATUS: &str = "HealthStatus";
 
 /// Shared responses, `(component name, status)`, on every tool operation.
 const TOOL_ERROR_RESPONSES: &[(&str, &str)] = &[
+    ("BadRequest", "400"),
     ("Unauthorized", "401"),
     ("UpstreamNotFound", "404"),
+    ("RequestTimeout", "408"),
     ("PayloadTooLarge", "413"),
+    ("UnsupportedMediaType", "415"),
     ("ValidationFailed", "422"),
     ("ToolError", "500"),
     ("UpstreamError", "502"),
@@ -70,6 +76,7 @@ pub fn document(lock: &Lock) -> Value {
 
     let mut schemas = shared_schemas();
     let mut paths = Map::new();
+    let mut input_components = Vec::new();
     for (tool, operation_id) in lock.tools.iter().zip(&operation_ids) {
         let tool_camel = camel_ident(&tool.name);
         let tool_camel = tool_camel.trim_start_matches("r#");
@@ -79,6 +86,7 @@ pub fn document(lock: &Lock) -> Value {
             Role::Input,
             &mut component_names,
         );
+        input_components.extend(input.components.iter().map(|(name, _)| name.clone()));
         schemas.extend(input.components);
         let output = tool.output_schema().map(|schema| {
             carry_tool_schema(schema, tool_camel, Role::Output, &mut component_names)
@@ -121,7 +129,10 @@ pub fn document(lock: &Lock) -> Value {
         "info": info(lock),
         "tags": [
             {"name": TOOLS_TAG, "description": "The MCP server's tools, one POST route each."},
-            {"name": OPERATIONS_TAG, "description": "Liveness and readiness of the proxy."}
+            {"name": OPERATIONS_TAG, "description": "Liveness and readiness of the proxy. \
+                Like `GET /openapi.json` (this document) and `GET /docs` (Swagger UI), \
+                they answer `GET` only, and tool routes `POST` only, so a tool named \
+                `healthz` or `docs` shares the path and keeps its route."}
         ],
         "paths": paths,
         "components": {
@@ -138,6 +149,7 @@ pub fn document(lock: &Lock) -> Value {
             }
         }
     });
+    integers::bound_input_integers(&mut document, &input_components);
     finish::finish(&mut document);
     document
 }
@@ -198,7 +210,17 @@ fn info(lock: &Lock) -> Value {
          before they go upstream. Schema keywords that OpenAPI 3.1 can't carry \
          as they are (other JSON Schema drafts, regexes other engines can't compile, \
          invalid values) are kept verbatim under `{ORIGINAL_KEYWORDS}`; the proxy \
-         still enforces the original schema.",
+         still enforces the original schema.\n\n\
+         Integers are 64-bit: an `integer` is read as a signed 64-bit integer, or an \
+         unsigned one when its own `minimum` is not negative, and the input schemas here \
+         state that range as `minimum`/`maximum`. An integer literal beyond 64 bits is \
+         refused anywhere in a body (422 `int_parsing_size`), even where the schema says \
+         `number` (`1e30` is fine there).\n\n\
+         A tool route needs `Authorization: Bearer <key>` only when the proxy runs with \
+         `--api-key`; the document the proxy serves says which. The proxy's own routes \
+         answer `GET` only: `/docs` (Swagger UI), `/openapi.json` (this document), \
+         `/healthz` and `/readyz`. Tool routes answer `POST` only, so a tool named `docs`, \
+         `openapi.json`, `healthz`, `readyz` or `metrics` keeps its route (`POST /docs`).",
         name = server.name,
         version = server.version,
         // Not its version: the lock records it once, so an upgrade of
@@ -297,12 +319,16 @@ fn tool_operation(
     }
     operation.insert("tags".into(), json!([TOOLS_TAG]));
     operation.insert("x-mcp-tool".into(), Value::Object(x_mcp_tool));
-    operation.insert("security".into(), json!([{BEARER_SCHEME: []}]));
+    // Either: the key is needed only when the proxy runs with `--api-key`.
+    // The proxy serves this document with the one that applies.
+    operation.insert("security".into(), json!([{BEARER_SCHEME: []}, {}]));
     operation.insert(
         "requestBody".into(),
         json!({
-            "required": true,
-            "description": "The tool's arguments. An empty body means `{}`.",
+            "required": false,
+            "description": "The tool's arguments as a JSON object. An empty body (or none) \
+                means `{}`. `Content-Type` must be `application/json`, another \
+                `application/*+json` type, or absent (415 otherwise).",
             "content": {"application/json": {"schema": schema_ref(input_component)}}
         }),
     );
@@ -380,8 +406,9 @@ fn shared_schemas() -> Map<String, Value> {
                 "type": {
                     "type": "string",
                     "description": "The rule broken: the JSON Schema keyword (`type`, \
-                        `minimum`, `pattern`, ...), `missing` for a required field or \
-                        `json_invalid` for a body that is not JSON."
+                        `minimum`, `pattern`, ...), `missing` for a required field, \
+                        `json_invalid` for a body that is not JSON or `int_parsing_size` \
+                        for an integer literal beyond 64 bits."
                 }
             }
         }),
@@ -454,10 +481,25 @@ fn shared_responses() -> Value {
             "The upstream MCP server does not know this tool any more (JSON-RPC \
              \"method not found\")."
         ),
-        "PayloadTooLarge": error("The request body is larger than `--max-body-bytes`."),
+        "BadRequest": error(
+            "The `Host` header names a host the proxy does not answer (`--allowed-hosts`), \
+             or the body broke off before its end."
+        ),
+        "RequestTimeout": error(
+            "The request body did not arrive completely within `--call-timeout`."
+        ),
+        "PayloadTooLarge": error(
+            "The request body is larger than `--max-body-bytes` (a request that declares \
+             such a body with `Expect: 100-continue` gets this before sending it)."
+        ),
+        "UnsupportedMediaType": error(
+            "The `Content-Type` is not JSON: it must be `application/json`, another \
+             `application/*+json` type, or absent."
+        ),
         "ValidationFailed": {
             "description": "The body is not JSON, or it breaks the tool's input schema \
-                (or the upstream rejected the arguments as invalid params).",
+                (or the upstream rejected the arguments as invalid params), or it holds \
+                an integer literal beyond 64 bits (`int_parsing_size`).",
             "content": {"application/json": {"schema": schema_ref(HTTP_VALIDATION_ERROR)}}
         },
         "ToolError": error(
@@ -541,7 +583,8 @@ mod tests {
         assert_eq!(op["summary"], "Get the time.");
         assert_eq!(op["description"], "\n  Get the time.\nIn a zone.");
         assert_eq!(op["x-mcp-tool"]["annotations"]["readOnlyHint"], true);
-        assert_eq!(op["security"], json!([{"bearerAuth": []}]));
+        assert_eq!(op["security"], json!([{"bearerAuth": []}, {}]));
+        assert_eq!(op["requestBody"]["required"], false);
         assert_eq!(
             op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/GetCurrentTimeInput"
@@ -550,7 +593,9 @@ mod tests {
             op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/GetCurrentTimeOutput"
         );
-        for status in ["401", "413", "422", "500", "502", "503", "504"] {
+        for status in [
+            "400", "401", "404", "408", "413", "415", "422", "500", "502", "503", "504",
+        ] {
             assert!(op["responses"][status]["$ref"].is_string(), "{status}");
         }
         let schemas = &doc["components"]["schemas"];
@@ -567,6 +612,48 @@ mod tests {
         assert!(description.contains("mcp.lock.json"));
         assert!(description.contains("Use wisely."));
         assert_eq!(doc["paths"]["/healthz"]["get"]["security"], json!([]));
+    }
+
+    #[test]
+    fn tools_named_like_operational_routes_keep_them_beside_the_get() {
+        let names = ["docs", "openapi.json", "healthz", "readyz", "metrics"];
+        let doc = document(&lock_of(
+            names.iter().map(|name| json!({"name": name})).collect(),
+        ));
+        for name in names {
+            let item = &doc["paths"][format!("/{name}")];
+            assert_eq!(item["post"]["x-mcp-tool"]["name"], name, "{item}");
+        }
+        assert_eq!(doc["paths"]["/healthz"]["get"]["operationId"], "healthz_2");
+        let description = doc["info"]["description"].as_str().unwrap();
+        assert!(
+            description.contains("`/docs` (Swagger UI)"),
+            "{description}"
+        );
+        assert!(description.contains("(`POST /docs`)"), "{description}");
+    }
+
+    #[test]
+    fn input_integers_state_their_64_bit_range_and_outputs_are_left_alone() {
+        let doc = document(&lock_of(vec![json!({
+            "name": "t",
+            "inputSchema": {"type": "object", "properties": {
+                "n": {"type": "integer"}, "page": {"type": "integer", "minimum": 1}}},
+            "outputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}}
+        })]));
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["TInput"]["properties"]["n"],
+            json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX})
+        );
+        assert_eq!(
+            schemas["TInput"]["properties"]["page"],
+            json!({"type": "integer", "minimum": 1, "maximum": u64::MAX})
+        );
+        assert_eq!(
+            schemas["TOutput"]["properties"]["n"],
+            json!({"type": "integer"})
+        );
     }
 
     #[test]
