@@ -920,3 +920,124 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// A request with an exact raw body and content type (`None`: no
+/// `Content-Type` header at all).
+fn post_with_type(url: &str, body: &str, content_type: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::blocking::Client::new()
+        .post(url)
+        .body(body.to_string());
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let response = request.send().expect("the proxy answers");
+    let status = response.status().as_u16();
+    let text = response.text().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Issue 20: the corpus has a tool named `docs`. It is `POST /docs`, next to
+/// Swagger UI's `GET /docs`, and the document says so; errors under `/docs/`
+/// are JSON like every other error.
+#[test]
+fn the_docs_tool_and_swagger_ui_share_the_path() {
+    let corpus = CorpusProxy::start();
+    let document = read_json(&crate_dir().join("openapi.json"));
+    assert_eq!(corpus.routes["docs"], "/docs");
+    assert_eq!(document["paths"]["/docs"]["post"]["x-mcp-tool"]["name"], "docs");
+    let description = document["info"]["description"].as_str().unwrap_or_default();
+    assert!(description.contains("`/docs` (Swagger UI)"), "{description}");
+
+    let arguments = json!({"text": "*/", "markdown": "**b**"});
+    let reply = corpus.call("docs", &arguments);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body, arguments, "the tool's echo");
+    let url = |path: &str| corpus.proxy.url(path);
+    let (status, page) = get(&url("/docs/")).expect("the docs page");
+    assert_eq!(status, 200);
+    assert!(page.to_lowercase().contains("swagger"), "{page}");
+    let (status, initializer) = get(&url("/docs/swagger-initializer.js")).expect("a docs file");
+    assert_eq!(status, 200);
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+
+    let (status, missing) = get(&url("/docs/no-such-file.js")).expect("an answer");
+    assert_eq!(status, 404);
+    assert_eq!(
+        serde_json::from_str::<Value>(&missing).ok(),
+        Some(json!({"detail": "Not Found"})),
+        "{missing}"
+    );
+    let (status, wrong) = post_with_type(&url("/docs/"), "{}", Some("application/json"));
+    assert_eq!(
+        (status, wrong),
+        (405, json!({"detail": "Method Not Allowed"}))
+    );
+    let response = reqwest::blocking::Client::new()
+        .delete(url("/docs"))
+        .send()
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(
+        response.json::<Value>().ok(),
+        Some(json!({"detail": "Method Not Allowed"}))
+    );
+}
+
+/// Issue 20: what the document says about request bodies, their content
+/// types and integer ranges is what the proxy does.
+#[test]
+fn the_document_states_what_the_proxy_does_with_bodies_and_integers() {
+    let corpus = CorpusProxy::start();
+    let document = read_json(&crate_dir().join("openapi.json"));
+    for (name, path) in &corpus.routes {
+        let operation = &document["paths"][path]["post"];
+        assert_eq!(operation["requestBody"]["required"], false, "{name}");
+        for status in ["400", "408", "413", "415", "422"] {
+            assert!(
+                operation["responses"][status]["$ref"].is_string(),
+                "{name}: {status} documented"
+            );
+        }
+    }
+
+    // An empty body (no content type, or JSON's) is `{}`.
+    let docs = corpus.url("docs");
+    for content_type in [None, Some("application/json")] {
+        let (status, body) = post_with_type(&docs, "", content_type);
+        assert_eq!((status, body), (200, json!({})), "{content_type:?}");
+    }
+    // JSON under another name is JSON; anything else is 415 with a detail.
+    let (status, _) = post_with_type(&docs, "{}", Some("application/merge-patch+json"));
+    assert_eq!(status, 200);
+    let (status, body) = post_with_type(&docs, "{}", Some("text/plain"));
+    assert_eq!(status, 415, "{body}");
+    assert!(body["detail"].is_string(), "{body}");
+
+    // A plain `integer` is an i64: the document's bounds are the proxy's.
+    let schemas = &document["components"]["schemas"];
+    let even = &schemas["ConstraintsInput"]["properties"]["even"];
+    assert_eq!(even["minimum"], json!(i64::MIN), "{even}");
+    assert_eq!(even["maximum"], json!(i64::MAX), "{even}");
+    let constraints = corpus.url("constraints");
+    let within = format!(r#"{{"age": 1, "even": {}}}"#, i64::MAX - 1);
+    let (status, body) = post_with_type(&constraints, &within, None);
+    assert_eq!(status, 200, "{body}");
+    let beyond = format!(r#"{{"age": 1, "even": {}}}"#, i64::MAX as u64 + 1);
+    let (status, body) = post_with_type(&constraints, &beyond, None);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "even"]), "{body}");
+    // One that cannot be negative is a u64, up to its very end.
+    let age = &schemas["UnionsAged"]["properties"]["age"];
+    assert_eq!(age["minimum"], json!(0), "{age}");
+    assert_eq!(age["maximum"], json!(u64::MAX), "{age}");
+    let unions = corpus.url("unions");
+    let person = |age: &str| format!(r#"{{"id": "x", "person": {{"name": "A", "age": {age}}}}}"#);
+    let (status, body) = post_with_type(&unions, &person(&u64::MAX.to_string()), None);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post_with_type(&unions, &person("18446744073709551616"), None);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["detail"][0]["type"], "int_parsing_size", "{body}");
+}
