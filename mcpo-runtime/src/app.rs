@@ -101,6 +101,9 @@ impl App {
         let state = &self.state;
         let (parts, body) = request.into_parts();
         state.api_keys.check(&parts.headers)?;
+        // Before any byte of the body: a browser posts `text/plain` or a form
+        // cross-site without asking first; it must never reach a tool.
+        check_content_type(&parts.headers)?;
         // A client that stops sending mid-body must not hold a task and its
         // buffer forever: the call timeout covers the upload too.
         let bytes = tokio::time::timeout(
@@ -110,6 +113,7 @@ impl App {
         .await
         .map_err(|_elapsed| ApiError::body_timeout(state.call_timeout.as_secs_f64()))??;
         let arguments = parse_json_body(&bytes)?;
+        check_depth(&arguments).map_err(ApiError::validation)?;
         state
             .validators
             .validate(tool, &arguments)
@@ -248,7 +252,11 @@ async fn read_body_limited(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        drain(&mut body).await;
+        // A client that waits for `100 Continue` has sent nothing yet: answer
+        // at once (reading would make hyper invite the upload first).
+        if !expects_continue(headers) {
+            drain(&mut body).await;
+        }
         return Err(ApiError::payload_too_large(limit));
     }
     let mut collected: Vec<u8> = Vec::new();
@@ -266,6 +274,68 @@ async fn read_body_limited(
         }
     }
     Ok(Bytes::from(collected))
+}
+
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("100-continue"))
+}
+
+/// Tool routes take JSON: `application/json`, any `application/*+json`, or no
+/// `Content-Type` at all (as mcpo does). Anything else is 415, notably the
+/// `text/plain`, form and multipart bodies a web page can send cross-site
+/// without a CORS preflight.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media_type = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = media_type == "application/json"
+        || media_type
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type())
+    }
+}
+
+/// Deepest nesting of arrays and objects a body may have. The JSON-RPC
+/// envelope adds two levels on the way upstream, and common JSON stacks
+/// (serde_json, which rmcp servers use) stop at 128: a body that fits here
+/// is one every upstream can read.
+pub(crate) const MAX_BODY_DEPTH: usize = 100;
+
+/// Refuses bodies nested deeper than [`MAX_BODY_DEPTH`]; the upstream could
+/// not parse them and the call would only time out.
+fn check_depth(body: &Value) -> Result<(), Vec<ValidationIssue>> {
+    fn depth(value: &Value) -> usize {
+        match value {
+            Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Object(fields) => 1 + fields.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    // The parser's own limit bounds the recursion here.
+    if depth(body) > MAX_BODY_DEPTH {
+        return Err(vec![ValidationIssue::body(
+            format!(
+                "JSON nested deeper than {MAX_BODY_DEPTH} levels cannot be forwarded to the MCP server"
+            ),
+            "too_deep",
+        )]);
+    }
+    Ok(())
 }
 
 /// The next frame's data (`Some(None)` for a trailers frame), `None` at the end.

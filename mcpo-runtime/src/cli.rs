@@ -70,6 +70,27 @@ pub struct Cli {
     #[arg(long, env = "MCPO_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Host names the proxy answers (the `Host` header; 400 otherwise), against
+    /// DNS rebinding. Comma-separated or repeated; `*` for any. Default: the
+    /// loopback names when --host is a loopback address, any otherwise.
+    #[arg(
+        long = "allowed-hosts",
+        env = "MCPO_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Seconds a connection has to send a request's headers, counted from
+    /// when it is ready for one: idle keep-alive and slow clients are closed
+    /// after it.
+    #[arg(long, env = "MCPO_HEADER_TIMEOUT", default_value_t = 15.0, value_parser = parse_seconds)]
+    pub header_timeout: f64,
+
+    /// Open connections at most; at the limit the oldest idle one is closed
+    /// to make room. Default: what the open-file limit allows.
+    #[arg(long, env = "MCPO_MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: Option<usize>,
+
     /// What to do when the live tools differ from the lock: `warn` logs,
     /// `fail` answers tool calls with 503 until they match again, `ignore`
     /// skips the check.

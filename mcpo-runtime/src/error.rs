@@ -89,6 +89,13 @@ impl ApiError {
         }
     }
 
+    pub fn unsupported_media_type() -> Self {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Tool routes take a JSON body: send Content-Type: application/json (or no Content-Type)",
+        )
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -30,6 +30,8 @@ mod auth;
 mod cli;
 mod drift;
 mod error;
+mod host_check;
+mod listener;
 mod proxy;
 mod result;
 mod server;

@@ -9,9 +9,15 @@ use clap::Parser as _;
 
 use crate::app::{self, App};
 use crate::codegen::Embedded;
+use crate::host_check::{self, AllowedHosts};
+use crate::listener::{self, ConnectionLimits};
 use crate::lock::{Lock, Upstream};
 use crate::upstream::ConnectOptions;
 use crate::{auth, cli, server, supervisor, validate};
+
+/// File descriptors kept out of `--max-connections`'s default: the upstream's
+/// pipes or sockets, the listener, logs.
+const FILE_DESCRIPTOR_RESERVE: usize = 64;
 
 /// How long shutdown waits for in-flight requests and for the upstream to
 /// close before the process exits anyway.
@@ -147,14 +153,31 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         }
     };
 
+    let allowed_hosts = std::sync::Arc::new(AllowedHosts::new(&cli.allowed_hosts, &cli.host));
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        std::sync::Arc::clone(&allowed_hosts),
+        host_check::check_host,
+    ));
+    let limits = ConnectionLimits {
+        header_read_timeout: cli::seconds(cli.header_timeout),
+        max_connections: cli
+            .max_connections
+            .unwrap_or_else(|| listener::default_max_connections(FILE_DESCRIPTOR_RESERVE)),
+    };
+    tracing::info!(
+        "hosts answered: {}; at most {} connections, headers within {}s",
+        allowed_hosts.describe(),
+        limits.max_connections,
+        cli.header_timeout
+    );
     tracing::info!("listening on http://{local_addr}{root_path} (docs: {root_path}/docs)");
     let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stop_receiver.await;
-            })
-            .await
+        listener::serve(listener, router, limits, async {
+            let _ = stop_receiver.await;
+        })
+        .await;
+        Ok::<(), std::io::Error>(())
     });
     let mut server = server;
     let served = tokio::select! {

@@ -152,11 +152,13 @@ impl Upstream {
         self.connection_lost.notify_one();
     }
 
-    /// A call on `connection` timed out. For an HTTP upstream the supervisor
-    /// pings the server and replaces the session if the ping is not answered
-    /// either: some HTTP servers answer requests for a session they forgot
-    /// (after a restart) with an error rmcp cannot match to the request,
-    /// which would otherwise make every later call time out too.
+    /// A call on `connection` timed out. The supervisor pings the server and
+    /// replaces the session if the ping is not answered either (the proxy is
+    /// unready meanwhile): a stdio server that froze (SIGSTOP, a deadlock)
+    /// would otherwise time out every later call, and some HTTP servers answer
+    /// requests for a session they forgot (after a restart) with an error rmcp
+    /// cannot match to the request. A server busy with one long call but
+    /// still reading its input answers the ping and is kept.
     pub fn report_timeout(&self, connection: &Connection) {
         self.suspect_generation
             .fetch_max(connection.generation, Ordering::SeqCst);
@@ -251,12 +253,7 @@ impl Upstream {
                 .send_replace(Status::Connected(Arc::new(connection)));
             let connected_at = Instant::now();
 
-            // Only HTTP sessions can go stale while the transport looks open;
-            // pinging a busy single-threaded stdio server could kill it for nothing.
-            let probe_after_timeout = matches!(settings.target, Target::StreamableHttp { .. });
-            let stopping = self
-                .watch(&session, generation, probe_after_timeout, &mut shutdown)
-                .await;
+            let stopping = self.watch(&session, generation, &mut shutdown).await;
             if stopping {
                 self.status.send_replace(Status::Stopped);
                 session.close(GRACEFUL_CLOSE).await;
@@ -299,7 +296,6 @@ impl Upstream {
         &self,
         session: &Session,
         generation: u64,
-        probe_after_timeout: bool,
         shutdown: &mut watch::Receiver<bool>,
     ) -> bool {
         loop {
@@ -308,7 +304,7 @@ impl Upstream {
             {
                 return false;
             }
-            if probe_after_timeout && self.suspect_generation.load(Ordering::SeqCst) >= generation {
+            if self.suspect_generation.load(Ordering::SeqCst) >= generation {
                 let ping = session
                     .peer()
                     .send_request(ClientRequest::PingRequest(PingRequest::default()));

@@ -137,9 +137,20 @@ pub struct Running {
     pub port: u16,
     /// `--root-path` of a proxy, empty otherwise.
     pub root_path: String,
+    /// The lines it has logged on stderr so far (proxies only).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Running {
+    /// Whether a logged line so far contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .any(|line| line.contains(text))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -339,6 +350,17 @@ pub fn unique_marker(label: &str) -> String {
 
 /// Starts a proxy like [`start_proxy`], with extra environment variables.
 pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    start_proxy_limited(binary, args, env, None)
+}
+
+/// Starts a proxy like [`start_proxy_with_env`], with its open-file limit
+/// (soft and hard) set to `open_files` when given.
+pub fn start_proxy_limited(
+    binary: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    open_files: Option<u64>,
+) -> Running {
     // Port 0: the proxy binds a free port itself and logs it, so parallel
     // tests never race for one.
     let mut command = Command::new(binary);
@@ -356,11 +378,34 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
     for (key, value) in env {
         command.env(key, value);
     }
+    if let Some(limit) = open_files {
+        use std::os::unix::process::CommandExt as _;
+        let limit = libc::rlimit {
+            rlim_cur: limit as libc::rlim_t,
+            rlim_max: limit as libc::rlim_t,
+        };
+        // SAFETY: setrlimit is async-signal-safe; it only changes the child.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
     let mut child = command
         .spawn()
         .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
     let stderr = child.stderr.take().expect("stderr is piped");
-    let port = listening_port(&mut child, stderr, binary);
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let port = listening_port(
+        &mut child,
+        stderr,
+        binary,
+        Some(std::sync::Arc::clone(&log)),
+    );
     let root_path = args
         .iter()
         .position(|arg| *arg == "--root-path")
@@ -371,6 +416,7 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
         child,
         port,
         root_path,
+        log,
     };
     let health = running.url(&format!("{}/healthz", running.root_path));
     wait_until(Duration::from_secs(30), || {
@@ -382,12 +428,22 @@ pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) 
 /// Forwards `pipe` (a child's stdout or stderr) to our stderr and returns the
 /// port from the child's `listening on http://HOST:PORT` line; fails fast if
 /// the child exits first, and stops it if the line never comes.
-fn listening_port(child: &mut Child, pipe: impl Read + Send + 'static, program: &Path) -> u16 {
+fn listening_port(
+    child: &mut Child,
+    pipe: impl Read + Send + 'static,
+    program: &Path,
+    log: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
+) -> u16 {
     let (found, port) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut found = Some(found);
         for line in BufReader::new(pipe).lines().map_while(Result::ok) {
             eprintln!("{line}");
+            if let Some(log) = &log {
+                log.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(line.clone());
+            }
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let address = rest.split(['/', ' ']).next().unwrap_or("");
                 if let Some(sender) = found.take()
@@ -435,11 +491,12 @@ pub fn start_fixture_http(args: &[&str]) -> Running {
         .spawn()
         .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
     let stdout = child.stdout.take().expect("stdout is piped");
-    let port = listening_port(&mut child, stdout, &binary);
+    let port = listening_port(&mut child, stdout, &binary, None);
     Running {
         child,
         port,
         root_path: String::new(),
+        log: Default::default(),
     }
 }
 
@@ -468,6 +525,7 @@ pub fn start_everything_http() -> Running {
                 .expect("node runs"),
             port,
             root_path: String::new(),
+            log: Default::default(),
         };
         let endpoint = running.url("/mcp");
         let deadline = Instant::now() + Duration::from_secs(30);

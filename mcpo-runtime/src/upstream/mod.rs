@@ -15,6 +15,7 @@ mod http_client;
 mod process;
 mod process_group;
 mod raw_wire;
+mod reply_guard;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;

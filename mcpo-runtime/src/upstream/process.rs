@@ -20,6 +20,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{ChildStdin, ChildStdout};
 
 use super::raw_wire::{RawWire, TeeReader};
+use super::reply_guard::ReplyGuard;
 
 pub use super::process_group::ProcessGroupGuard;
 
@@ -66,7 +67,8 @@ impl StderrTail {
     }
 }
 
-pub type StdioTransport = AsyncRwTransport<RoleClient, TeeReader<ChildStdout>, ChildStdin>;
+pub type StdioTransport =
+    AsyncRwTransport<RoleClient, ReplyGuard<TeeReader<ChildStdout>>, ChildStdin>;
 
 pub struct SpawnedServer {
     pub transport: StdioTransport,
@@ -135,7 +137,7 @@ pub fn spawn(
     let stdin = child.stdin().take().ok_or_else(stdio_missing)?;
     let stdout = child.stdout().take().ok_or_else(stdio_missing)?;
     let child_stderr = child.stderr().take();
-    let transport = AsyncRwTransport::new(TeeReader::new(stdout, raw_wire), stdin);
+    let transport = AsyncRwTransport::new(ReplyGuard::new(TeeReader::new(stdout, raw_wire)), stdin);
     let mut stderr = StderrTail::default();
     if let Some(mut child_stderr) = child_stderr {
         let (still_reading, reading) = tokio::sync::watch::channel(());

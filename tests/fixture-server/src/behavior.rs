@@ -51,6 +51,10 @@ pub enum Behavior {
         #[serde(default)]
         text: Option<String>,
     },
+    /// Return `structuredContent` = `{"nested": [[...[1]...]]}` with `depth`
+    /// arrays: a reply deeper than JSON readers accept (a tool file could not
+    /// hold it, the server's own reader would refuse the file).
+    Nested { depth: usize },
 }
 
 fn default_error_message() -> String {
@@ -105,6 +109,15 @@ impl Behavior {
             }
             Behavior::Content { blocks } => {
                 Outcome::Result(CallToolResult::success(blocks.clone()))
+            }
+            Behavior::Nested { depth } => {
+                let mut value = Value::from(1);
+                for _ in 0..*depth {
+                    value = Value::Array(vec![value]);
+                }
+                let mut result = CallToolResult::success(vec![ContentBlock::text("nested")]);
+                result.structured_content = Some(serde_json::json!({ "nested": value }));
+                Outcome::Result(result)
             }
             Behavior::Structured { value, text } => {
                 let text = text.clone().unwrap_or_else(|| value.to_string());
