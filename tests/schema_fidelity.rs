@@ -947,9 +947,15 @@ fn the_docs_tool_and_swagger_ui_share_the_path() {
     let corpus = CorpusProxy::start();
     let document = read_json(&crate_dir().join("openapi.json"));
     assert_eq!(corpus.routes["docs"], "/docs");
-    assert_eq!(document["paths"]["/docs"]["post"]["x-mcp-tool"]["name"], "docs");
+    assert_eq!(
+        document["paths"]["/docs"]["post"]["x-mcp-tool"]["name"],
+        "docs"
+    );
     let description = document["info"]["description"].as_str().unwrap_or_default();
-    assert!(description.contains("`/docs` (Swagger UI)"), "{description}");
+    assert!(
+        description.contains("`/docs` (Swagger UI)"),
+        "{description}"
+    );
 
     let arguments = json!({"text": "*/", "markdown": "**b**"});
     let reply = corpus.call("docs", &arguments);
