@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, pinned, inside the repository:
-#   target/test-tools/venv   uv (uvx) and openapi-spec-validator from PyPI
+#   target/test-tools/venv   uv (uvx), openapi-spec-validator and schemathesis from PyPI
 #   tests/upstreams          the Node MCP servers (npm ci from package-lock.json)
 # and warms uvx's cache with the pinned Python MCP servers.
 # Idempotent: re-running only installs what is missing.
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 TOOLS=target/test-tools
 UV_VERSION=0.13.9
 VALIDATOR_VERSION=0.9.0
+SCHEMATHESIS_VERSION=4.32.5
 MCP_SERVER_TIME=mcp-server-time==2026.10.19
 
 say() { [ -n "${QUIET:-}" ] || echo "setup-test-deps: $*" >&2; }
@@ -37,6 +38,17 @@ source scripts/test-env.sh
 # test doesn't pay for it inside a connect timeout. (Online even when the
 # caller's shell already has the tests' UV_OFFLINE=1.)
 unset UV_OFFLINE
+
+# schemathesis (tests/schemathesis.rs) goes into the same venv, installed by
+# its uv so that UV_EXCLUDE_NEWER (scripts/test-env.sh) pins its dependencies
+# (hypothesis, jsonschema, ...) as of a fixed date too. Again whenever the
+# installed version is not the pinned one.
+if ! "$TOOLS/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != sys.argv[1])" \
+    "$SCHEMATHESIS_VERSION" 2>/dev/null; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $TOOLS/venv"
+  uv pip install --quiet --python "$TOOLS/venv/bin/python" "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 say "warming uvx cache: $MCP_SERVER_TIME"
 uvx --quiet "$MCP_SERVER_TIME" --help >/dev/null
 uvx --quiet mcp-server-fetch==2026.10.24 --help >/dev/null
