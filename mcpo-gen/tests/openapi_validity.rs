@@ -246,6 +246,30 @@ fn assorted_tool_schemas_give_valid_documents() {
     assert_documents_valid("assorted", &assorted_tools());
 }
 
+/// Issue 20: tools named like the proxy's own routes, and integers bounded
+/// to their 64-bit type (through unions, refs and nullable types), still
+/// give valid documents.
+#[test]
+fn operational_route_names_and_bounded_integers_give_valid_documents() {
+    let integers = json!({
+        "type": "object",
+        "$defs": {"Count": {"type": "integer", "minimum": 0}},
+        "properties": {
+            "plain": {"type": "integer"},
+            "count": {"$ref": "#/$defs/Count"},
+            "either": {"anyOf": [{"$ref": "#/$defs/Count"}, {"type": "string"}]},
+            "maybe": {"type": ["integer", "null"], "exclusiveMinimum": 0},
+            "wide": {"type": "integer", "maximum": 1e30, "minimum": -1e30},
+            "draft4": {"type": "integer", "minimum": 0, "exclusiveMinimum": true}
+        }
+    });
+    let tools: Vec<Value> = ["docs", "openapi.json", "healthz", "readyz", "metrics"]
+        .iter()
+        .map(|name| json!({"name": name, "inputSchema": integers}))
+        .collect();
+    assert_documents_valid("operational-names", &tools);
+}
+
 #[test]
 fn empty_server_gives_a_valid_document() {
     assert_documents_valid("empty", &[]);
