@@ -36,6 +36,8 @@ pub struct AppState {
     /// How long a call may wait for a connection attempt in progress.
     pub connect_wait: Duration,
     pub validators: InputValidators,
+    /// Convert `"2"` to `2` where the schema wants a number, as mcpo does.
+    pub lax_types: bool,
     pub upstream: Arc<Upstream>,
 }
 
@@ -112,8 +114,14 @@ impl App {
         )
         .await
         .map_err(|_elapsed| ApiError::body_timeout(state.call_timeout.as_secs_f64()))??;
-        let arguments = parse_json_body(&bytes)?;
+        let mut arguments = parse_json_body(&bytes)?;
         check_depth(&arguments).map_err(ApiError::validation)?;
+        if state.lax_types && state.validators.coerce(tool, &mut arguments) {
+            tracing::debug!(
+                tool,
+                "converted string numbers or booleans to the schema's types"
+            );
+        }
         state
             .validators
             .validate(tool, &arguments)

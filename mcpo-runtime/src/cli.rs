@@ -91,6 +91,12 @@ pub struct Cli {
     #[arg(long, env = "MCPO_MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: Option<usize>,
 
+    /// Refuse arguments whose JSON type differs from the schema's (422)
+    /// instead of converting numbers and booleans sent as strings, as mcpo
+    /// (pydantic's lax mode) does by default.
+    #[arg(long, env = "MCPO_STRICT_TYPES")]
+    pub strict_types: bool,
+
     /// What to do when the live tools differ from the lock: `warn` logs,
     /// `fail` answers tool calls with 503 until they match again, `ignore`
     /// skips the check.

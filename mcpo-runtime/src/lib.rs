@@ -28,6 +28,7 @@ pub mod upstream;
 mod app;
 mod auth;
 mod cli;
+mod coerce;
 mod drift;
 mod error;
 mod host_check;

@@ -135,6 +135,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         call_timeout,
         connect_wait: connect_timeout,
         validators,
+        lax_types: !cli.strict_types,
         upstream: std::sync::Arc::clone(&upstream),
     });
     let router = server::build_router(server::RouterParts {

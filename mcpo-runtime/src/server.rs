@@ -359,6 +359,7 @@ mod tests {
             call_timeout: Duration::from_secs(2),
             connect_wait: Duration::from_millis(500),
             validators: InputValidators::compile(&[echo, docs]),
+            lax_types: true,
             upstream,
         });
         let tool_routes = Router::new()

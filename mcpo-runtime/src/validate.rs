@@ -17,10 +17,12 @@ const MAX_ISSUES: usize = 50;
 /// Instance values longer than this are not echoed in messages.
 const MAX_ECHOED_CHARS: usize = 80;
 
-/// One compiled validator per tool whose schema compiled.
+/// One compiled validator per tool whose schema compiled, and every tool's
+/// input schema (for lax type conversion).
 #[derive(Default)]
 pub struct InputValidators {
     by_tool: HashMap<String, Validator>,
+    schemas: HashMap<String, Value>,
 }
 
 impl InputValidators {
@@ -28,7 +30,11 @@ impl InputValidators {
     /// logged and skipped: the typed struct still checks that tool's input.
     pub fn compile(tools: &[LockedTool]) -> Self {
         let mut by_tool = HashMap::new();
+        let mut schemas = HashMap::new();
         for tool in tools {
+            if let Some(schema) = tool.definition.get("inputSchema") {
+                schemas.insert(tool.name.clone(), schema.clone());
+            }
             let Some(schema) = tool.definition.get("inputSchema") else {
                 tracing::warn!(tool = %tool.name, "the lock has no inputSchema for this tool; only its typed input is checked");
                 continue;
@@ -44,7 +50,15 @@ impl InputValidators {
                 ),
             }
         }
-        InputValidators { by_tool }
+        InputValidators { by_tool, schemas }
+    }
+
+    /// Converts `body` where the tool's schema wants another type and
+    /// pydantic's lax mode (mcpo's) would convert it (see [`crate::coerce`]).
+    pub fn coerce(&self, tool: &str, body: &mut Value) -> bool {
+        self.schemas
+            .get(tool)
+            .is_some_and(|schema| crate::coerce::coerce(schema, body))
     }
 
     /// Checks `body` against the tool's schema; no validator means no check.

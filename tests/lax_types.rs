@@ -1,0 +1,159 @@
+//! Lax argument types, as mcpo accepts them: numbers and booleans written as
+//! strings (what language models often send) are converted to the schema's
+//! type, validated, and forwarded converted; `--strict-types` refuses them.
+//! Every case goes through an echo tool of our fixture server, so the test
+//! sees exactly what the upstream received.
+
+use std::path::PathBuf;
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+fn fixture_upstream(tools: &str) -> Vec<String> {
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    vec![
+        "--".into(),
+        fixture.display().to_string(),
+        "--tools".into(),
+        workspace_root().join(tools).display().to_string(),
+    ]
+}
+
+fn start(crate_name: &str, tools: &str, flags: &[&str]) -> Running {
+    let binary: PathBuf = build(&[crate_name, "mcp-fixture-server"]).join(crate_name);
+    let upstream = fixture_upstream(tools);
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend(upstream.iter().map(String::as_str));
+    let proxy = start_proxy(&binary, &args);
+    wait_ready(&proxy);
+    proxy
+}
+
+fn errors_proxy(flags: &[&str]) -> Running {
+    start(
+        "errors-proxy",
+        "tests/fixture-server/tools/errors.json",
+        flags,
+    )
+}
+
+fn locs(reply: &Reply) -> Vec<Value> {
+    reply.body["detail"]
+        .as_array()
+        .map(|issues| issues.iter().map(|issue| issue["loc"].clone()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn numbers_written_as_strings_reach_the_upstream_as_numbers() {
+    let proxy = errors_proxy(&[]);
+    let echo = proxy.url("/echo");
+    for (sent, received) in [
+        (
+            json!({"message": "hi", "count": "2"}),
+            json!({"message": "hi", "count": 2}),
+        ),
+        (
+            json!({"message": "hi", "count": " 3 "}),
+            json!({"message": "hi", "count": 3}),
+        ),
+        (
+            json!({"message": "hi", "count": "4.0"}),
+            json!({"message": "hi", "count": 4}),
+        ),
+        (
+            json!({"message": "hi", "count": 5.0}),
+            json!({"message": "hi", "count": 5}),
+        ),
+        (
+            json!({"message": "hi", "count": 6}),
+            json!({"message": "hi", "count": 6}),
+        ),
+    ] {
+        let reply = post_json(&echo, &sent, None);
+        assert_eq!(reply.status, 200, "{sent}: {reply:?}");
+        assert_eq!(reply.body, received, "{sent}");
+    }
+}
+
+#[test]
+fn what_cannot_be_converted_is_still_a_422_naming_the_field() {
+    let proxy = errors_proxy(&[]);
+    let echo = proxy.url("/echo");
+    for sent in [
+        json!({"message": "hi", "count": "abc"}),
+        json!({"message": "hi", "count": "2.5"}),
+        json!({"message": "hi", "count": "NaN"}),
+        // Converted to 0, then refused by the schema's minimum of 1.
+        json!({"message": "hi", "count": "0"}),
+    ] {
+        let reply = post_json(&echo, &sent, None);
+        assert_eq!(reply.status, 422, "{sent}: {reply:?}");
+        assert!(
+            locs(&reply).contains(&json!(["body", "count"])),
+            "{sent}: {reply:?}"
+        );
+    }
+    // A number is not made a string (pydantic v2 does not either).
+    let reply = post_json(&echo, &json!({"message": 5}), None);
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert!(
+        locs(&reply).contains(&json!(["body", "message"])),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn strict_types_refuse_instead_of_converting() {
+    let proxy = errors_proxy(&["--strict-types"]);
+    let reply = post_json(
+        &proxy.url("/echo"),
+        &json!({"message": "hi", "count": "2"}),
+        None,
+    );
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert!(
+        locs(&reply).contains(&json!(["body", "count"])),
+        "{reply:?}"
+    );
+    let reply = post_json(
+        &proxy.url("/echo"),
+        &json!({"message": "hi", "count": 2}),
+        None,
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+/// Nested objects, arrays, `$ref`s to definitions, draft-07 tuples,
+/// nullable and union types, on the schema corpus.
+#[test]
+fn conversion_follows_nested_objects_arrays_refs_and_unions() {
+    let proxy = start("corpus-proxy", "tests/corpus/tools.json", &[]);
+    for (tool, sent, received) in [
+        (
+            "draft07_definitions",
+            json!({"points": [{"x": "1.5", "y": "-2"}], "pair": ["a", "7"]}),
+            json!({"points": [{"x": 1.5, "y": -2}], "pair": ["a", 7]}),
+        ),
+        (
+            "structured",
+            json!({"status": "ok", "items": [{"id": "1", "score": "0.5"}, {"id": 2, "score": null}]}),
+            json!({"status": "ok", "items": [{"id": 1, "score": 0.5}, {"id": 2, "score": null}]}),
+        ),
+        (
+            // `id` is a string or an integer: a string stays a string.
+            "unions",
+            json!({"id": "42"}),
+            json!({"id": "42"}),
+        ),
+        (
+            "nullable",
+            json!({"note": null, "count": "3"}),
+            json!({"note": null, "count": 3}),
+        ),
+    ] {
+        let reply = post_json(&proxy.url(&format!("/{tool}")), &sent, None);
+        assert_eq!(reply.status, 200, "{tool} {sent}: {reply:?}");
+        assert_eq!(reply.body, received, "{tool} {sent}");
+    }
+}
