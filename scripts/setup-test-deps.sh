@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, pinned, inside the repository:
 #   target/test-tools/venv   uv (uvx), openapi-spec-validator and schemathesis from PyPI
+#   target/test-tools/mcpo-venv  mcpo, the Python proxy tests/mcpo_compat.rs compares with
 #   tests/upstreams          the Node MCP servers (npm ci from package-lock.json)
 # and warms uvx's cache with the pinned Python MCP servers.
 # Idempotent: re-running only installs what is missing.
@@ -12,6 +13,7 @@ UV_VERSION=0.13.9
 VALIDATOR_VERSION=0.9.0
 SCHEMATHESIS_VERSION=4.32.5
 MCP_SERVER_TIME=mcp-server-time==2026.10.19
+MCPO_VERSION=0.0.20
 
 say() { [ -n "${QUIET:-}" ] || echo "setup-test-deps: $*" >&2; }
 
@@ -47,6 +49,18 @@ if ! "$TOOLS/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(
     "$SCHEMATHESIS_VERSION" 2>/dev/null; then
   say "installing schemathesis $SCHEMATHESIS_VERSION into $TOOLS/venv"
   uv pip install --quiet --python "$TOOLS/venv/bin/python" "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+# mcpo (tests/mcpo_compat.rs) in a venv of its own: its pins conflict with the
+# other tools'. Installed by our uv too, so UV_EXCLUDE_NEWER pins its
+# dependencies; mcp, fastapi and starlette are capped at the versions mcpo
+# 0.0.20 was released against (newer ones no longer import with it).
+if ! "$TOOLS/mcpo-venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcpo') != sys.argv[1])" \
+    "$MCPO_VERSION" 2>/dev/null || [ ! -x "$TOOLS/mcpo-venv/bin/mcpo" ]; then
+  say "installing mcpo $MCPO_VERSION into $TOOLS/mcpo-venv"
+  [ -x "$TOOLS/mcpo-venv/bin/python" ] || python3 -m venv "$TOOLS/mcpo-venv"
+  uv pip install --quiet --python "$TOOLS/mcpo-venv/bin/python" \
+    "mcpo==$MCPO_VERSION" "mcp<2" "fastapi<0.120" "starlette<0.50"
 fi
 
 say "warming uvx cache: $MCP_SERVER_TIME"
