@@ -161,7 +161,7 @@ impl RecordingHttpClient {
 /// Built like rmcp's own default client (`from_config`): no idle pooling
 /// (avoids delayed-ACK stalls) and only same-origin 307/308 redirects, so the
 /// body survives and headers never reach another host.
-fn rmcp_like_reqwest_client() -> reqwest::Client {
+pub(super) fn rmcp_like_reqwest_client() -> reqwest::Client {
     const MAX_REDIRECTS: usize = 10;
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let keeps_body = matches!(

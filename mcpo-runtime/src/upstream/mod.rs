@@ -2,11 +2,11 @@
 //! where an MCP server is ([`Target`]: the lock's launch spec plus secret
 //! values), how `--header` values and secret env names are read, and
 //! [`connect`]: a stdio server started in its own process group (killed as a
-//! group, with its stderr kept for error messages) or a streamable-HTTP
-//! session, handshake included, with the raw `initialize` and `tools/list`
-//! results optionally recorded verbatim.
+//! group, with its stderr kept for error messages), a streamable-HTTP
+//! session or a legacy HTTP+SSE session, handshake included, with the raw
+//! `initialize` and `tools/list` results optionally recorded verbatim.
 //!
-//! A new transport (SSE, OAuth, the stateless 2026-07-28 revision) is a new
+//! A new transport (OAuth, the stateless 2026-07-28 revision) is a new
 //! [`Target`] variant and a new arm in [`connect`]; both the snapshot and the
 //! runtime get it from here.
 
@@ -15,7 +15,9 @@ mod http_client;
 mod process;
 mod process_group;
 mod raw_wire;
+mod reach;
 mod reply_guard;
+mod sse;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -31,6 +33,7 @@ use serde_json::{Map, Value};
 
 pub use env_names::header_env_var;
 pub use process::{ServerProcess, StderrTail};
+pub use sse::{SseTransport, SseTransportError};
 
 use crate::lock::Upstream;
 use http_client::RecordingHttpClient;
@@ -57,7 +60,8 @@ pub enum Target {
         /// Headers sent with every request (values are secrets).
         headers: BTreeMap<String, String>,
     },
-    /// A legacy (2024-11-05) HTTP+SSE endpoint; not supported yet.
+    /// A legacy (2024-11-05) HTTP+SSE endpoint: a GET stream for server
+    /// messages, POSTs to the endpoint it names for client messages.
     Sse {
         /// The SSE endpoint URL.
         url: String,
@@ -302,12 +306,14 @@ pub enum ConnectError {
     /// A header name or value HTTP does not allow.
     #[error(transparent)]
     InvalidHeader(#[from] HeaderError),
-    /// The legacy SSE transport.
-    #[error(
-        "SSE upstreams (the legacy 2024-11-05 transport) are not supported yet; \
-         use --server-type streamable-http if the server offers it"
-    )]
-    SseUnsupported,
+    /// An HTTP upstream could not be reached at all.
+    #[error("{problem} at {url}: is the server running and the URL right?")]
+    Unreachable {
+        /// The URL connected to.
+        url: String,
+        /// What failed, e.g. `connection refused`.
+        problem: String,
+    },
     /// A secret the lock names is not in the environment.
     #[error("the lock needs {name:?}: set env var {var}")]
     MissingSecret {
@@ -481,6 +487,11 @@ pub async fn connect(
     );
     let raw_wire = RawWire::new(options.record_raw);
     let handshake_error = |error: rmcp::service::ClientInitializeError| {
+        if let Target::StreamableHttp { url, .. } | Target::Sse { url, .. } = target
+            && let Some(unreachable) = reach::unreachable_in_handshake(url, &error)
+        {
+            return unreachable;
+        }
         let authorization_required = error.is_authorization_required();
         ConnectError::Handshake {
             upstream: upstream.clone(),
@@ -535,7 +546,25 @@ pub async fn connect(
                 upstream,
             })
         }
-        Target::Sse { .. } => Err(ConnectError::SseUnsupported),
+        Target::Sse { url, headers } => {
+            let transport = SseTransport::open(
+                url,
+                sse::header_map(header_map(headers)?),
+                http_client::rmcp_like_reqwest_client(),
+                raw_wire.clone(),
+            )
+            .await?;
+            let client = client_config
+                .serve(transport)
+                .await
+                .map_err(handshake_error)?;
+            Ok(Session {
+                client,
+                process: None,
+                raw_wire,
+                upstream,
+            })
+        }
     }
 }
 
@@ -591,6 +620,57 @@ mod tests {
         for shown in [format!("{target:?}"), format!("{:?}", target.upstream())] {
             assert!(shown.contains("Authorization"), "{shown}");
             assert!(!shown.contains("secret"), "{shown}");
+        }
+    }
+
+    /// A URL nothing listens on: connecting is refused.
+    fn refused_url(path: &str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://127.0.0.1:{port}{path}")
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_http_upstream_is_told_in_words() {
+        let options = ConnectOptions {
+            client_name: "test".into(),
+            client_version: "0".into(),
+            echo_stderr: false,
+            record_raw: false,
+        };
+        let (http_url, sse_url) = (refused_url("/mcp"), refused_url("/sse"));
+        let targets = [
+            Target::StreamableHttp {
+                url: http_url,
+                headers: BTreeMap::new(),
+            },
+            Target::Sse {
+                url: sse_url,
+                headers: BTreeMap::new(),
+            },
+        ];
+        for target in targets {
+            let url = target.describe();
+            for record_raw in [false, true] {
+                let options = ConnectOptions {
+                    record_raw,
+                    ..options.clone()
+                };
+                let error = connect(&target, &options, &mut None)
+                    .await
+                    .err()
+                    .expect("nothing listens there");
+                assert!(
+                    matches!(error, ConnectError::Unreachable { .. }),
+                    "{error:?}"
+                );
+                let expected = format!(
+                    "connection refused at {url}: is the server running and the URL right?"
+                );
+                assert_eq!(error.to_string(), expected);
+                assert_eq!(error.public_reason(), expected);
+            }
         }
     }
 

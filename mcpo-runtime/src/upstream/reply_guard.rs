@@ -187,7 +187,7 @@ fn max_depth(text: &[u8]) -> usize {
 
 /// The raw text of the top-level `"id"` member's value (a number or a
 /// string), scanning at most the start of the line where it usually is.
-fn top_level_id(line: &[u8]) -> Option<&[u8]> {
+pub(super) fn top_level_id(line: &[u8]) -> Option<&[u8]> {
     let (mut depth, mut index) = (0usize, 0usize);
     while index < line.len() {
         match line[index] {

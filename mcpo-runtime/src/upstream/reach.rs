@@ -1,0 +1,81 @@
+//! An HTTP upstream that cannot be reached, told in words.
+//!
+//! rmcp wraps a failed connection in its transport error, whose text starts
+//! with the transport's Rust type path and ends in reqwest's "error sending
+//! request": nothing a person can act on. [`unreachable`] looks through the
+//! error's chain for the connection failure and names it.
+
+use std::error::Error;
+
+use rmcp::transport::streamable_http_client::StreamableHttpError;
+
+use super::ConnectError;
+
+/// [`ConnectError::Unreachable`] when `error` (or anything it wraps) is a
+/// failure to connect to `url`.
+pub fn unreachable(url: &str, error: &(dyn Error + 'static)) -> Option<ConnectError> {
+    problem(error).map(|problem| ConnectError::Unreachable {
+        url: url.to_string(),
+        problem,
+    })
+}
+
+/// The same for a failed rmcp handshake.
+pub fn unreachable_in_handshake(
+    url: &str,
+    error: &rmcp::service::ClientInitializeError,
+) -> Option<ConnectError> {
+    match error {
+        rmcp::service::ClientInitializeError::TransportError { error, .. } => {
+            unreachable(url, error.error.as_ref())
+        }
+        rmcp::service::ClientInitializeError::LegacyFallbackFailed { fallback, .. } => {
+            unreachable_in_handshake(url, fallback)
+        }
+        _ => None,
+    }
+}
+
+/// What went wrong connecting, when that is what `error` is about.
+fn problem(error: &(dyn Error + 'static)) -> Option<String> {
+    let mut connect_failed = false;
+    let mut timed_out = false;
+    let mut innermost = error.to_string();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(error) = error.downcast_ref::<reqwest::Error>() {
+            connect_failed |= error.is_connect();
+            timed_out |= error.is_timeout();
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return Some("connection refused".into());
+                }
+                std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+                    return Some("no route to the host".into());
+                }
+                _ => {}
+            }
+        }
+        let text = error.to_string();
+        if text.starts_with("dns error") {
+            return Some("the host name could not be resolved".into());
+        }
+        innermost = text;
+        // rmcp's streamable HTTP error holds reqwest's without exposing it
+        // as its source.
+        current = match error.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+            Some(StreamableHttpError::Client(inner)) => Some(inner),
+            _ => error.source(),
+        };
+    }
+    if !connect_failed {
+        return None;
+    }
+    Some(if timed_out {
+        "connecting timed out".into()
+    } else {
+        format!("could not connect ({innermost})")
+    })
+}
