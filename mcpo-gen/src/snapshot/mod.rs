@@ -1,4 +1,5 @@
-//! Snapshot: connect once to an MCP server, `initialize`, page through all of
+//! Snapshot: connect once to an MCP server (stdio, streamable HTTP or the
+//! legacy HTTP+SSE transport), `initialize`, page through all of
 //! `tools/list`, disconnect cleanly, and return the [`Lock`].
 //!
 //! The connection itself is `mcpo_runtime::upstream`, the layer the
@@ -240,6 +241,34 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("boom: closing stdout"), "{text}");
+    }
+
+    /// rmcp's wording names its transport's Rust type and ends in "error
+    /// sending request"; the snapshot says what is wrong instead.
+    #[test]
+    fn an_http_server_that_is_not_running_is_told_in_words() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        for target in [
+            Target::StreamableHttp {
+                url: format!("http://127.0.0.1:{port}/mcp"),
+                headers: BTreeMap::new(),
+            },
+            Target::Sse {
+                url: format!("http://127.0.0.1:{port}/sse"),
+                headers: BTreeMap::new(),
+            },
+        ] {
+            let error = block_on(snapshot(&target, &Options::default())).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "connection refused at {}: is the server running and the URL right?",
+                    target.describe()
+                )
+            );
+        }
     }
 
     #[test]
