@@ -3,11 +3,13 @@
 //! The modules follow the pipeline:
 //! [`snapshot`] (connect, list tools) -> [`lock`] (`mcp.lock.json`) ->
 //! [`schema`] (JSON Schema -> Rust types) and [`openapi`] (frozen document) ->
-//! [`emit`] (write the crate). [`diff`] compares two locks for review.
+//! [`emit`] (write the crate). [`diff`] compares two locks for review;
+//! [`audit`] flags texts that hide instructions from their reviewer.
 //!
 //! Each stage returns typed errors; progress output, `anyhow` and exit codes
 //! belong to the `mcpo-gen` binary, which composes these stages into verbs.
 
+pub mod audit;
 pub mod diff;
 pub mod emit;
 /// `mcp.lock.json`: the model the generated proxies read too.

@@ -30,7 +30,8 @@ use workflow::{Progress, ServerType};
         mcpo-gen generate --lock time-proxy/mcp.lock.json --out ./time-proxy\n  \
         mcpo-gen check generated-examples/*\n  \
         mcpo-gen diff git:HEAD:time-proxy time-proxy --format markdown\n  \
-        mcpo-gen update time-proxy",
+        mcpo-gen update time-proxy\n  \
+        mcpo-gen audit generated-examples/*",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -161,7 +162,22 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Print the table of diff rules: id, level, meaning.
+    /// Flag texts models read that hide something from a reviewer (tool
+    /// poisoning): invisible Unicode, instructions aimed at the model,
+    /// secrets or private files, oversized or encoded text; with several
+    /// locks, a text naming another server's tool (cross-server shadowing).
+    Audit {
+        /// Crate folders or lock files, audited together.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format: text, json, markdown (PR comment) or github (workflow annotations).
+        #[arg(long, default_value = "text")]
+        format: Format,
+        /// Exit 1 when a finding reaches this level (every audit rule is WARN).
+        #[arg(long, value_name = "LEVEL", default_value = "WARN")]
+        fail_on: Level,
+    },
+    /// Print the table of rules (diff and audit): id, level, meaning.
     Rules,
 }
 
@@ -265,13 +281,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         }) => {
             let progress = Progress { quiet };
-            let mut failed = false;
+            let (mut attention, mut failed) = (false, false);
+            // Like `check`: every folder is tried even when one fails.
             for dir in &dirs {
-                let changes = workflow::update(dir, &report.options(), progress)?;
-                report.print(&changes);
-                failed |= fail_on.is_some_and(|level| changes.fails(level));
+                match workflow::update(dir, &report.options(), progress) {
+                    Ok(changes) => {
+                        report.print(&changes);
+                        attention |= fail_on.is_some_and(|level| changes.fails(level));
+                    }
+                    Err(error) => {
+                        eprintln!("error: {error:#}");
+                        failed = true;
+                    }
+                }
             }
-            Ok(exit_code(failed))
+            Ok(if failed {
+                ExitCode::from(2)
+            } else {
+                exit_code(attention)
+            })
         }
         Some(Command::Diff {
             old,
@@ -283,6 +311,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let changes = workflow::diff(&old, &new, &report.options(), Progress { quiet })?;
             report.print(&changes);
             Ok(exit_code(changes.fails(fail_on)))
+        }
+        Some(Command::Audit {
+            paths,
+            format,
+            fail_on,
+        }) => {
+            let mut locks = Vec::new();
+            let mut failed = false;
+            for path in &paths {
+                match workflow::read_lock(path) {
+                    Ok(lock) => locks.push((workflow::audit_label(path), lock)),
+                    Err(error) => {
+                        eprintln!("error: {error:#}");
+                        failed = true;
+                    }
+                }
+            }
+            let findings = mcpo_gen::audit::audit_locks(&locks);
+            let format = format.with_color(std::io::stdout().is_terminal());
+            print!("{}", findings.render_audit(format));
+            Ok(if failed {
+                ExitCode::from(2)
+            } else {
+                exit_code(findings.fails(fail_on))
+            })
         }
         Some(Command::Rules) => {
             print!("{}", mcpo_gen::diff::report::rules_markdown());

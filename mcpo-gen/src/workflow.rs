@@ -294,6 +294,19 @@ pub fn read_lock(path: &Path) -> Result<Lock> {
     Ok(Lock::read(&file)?)
 }
 
+/// How `audit` names a lock among several: the path as given, without a
+/// trailing `/` or `/mcp.lock.json`.
+pub fn audit_label(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let text = text.trim_end_matches('/');
+    let text = text
+        .strip_suffix(LOCK_FILE_NAME)
+        .map(|folder| folder.trim_end_matches('/'))
+        .filter(|folder| !folder.is_empty())
+        .unwrap_or(text);
+    text.to_string()
+}
+
 /// `check`: regenerates `dir` from its own lock in memory and returns the
 /// files that differ from disk (empty: up to date).
 pub fn check(dir: &Path) -> Result<Vec<Drift>> {

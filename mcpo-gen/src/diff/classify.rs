@@ -17,6 +17,7 @@ pub fn diff_locks(old: &Lock, new: &Lock) -> Report {
     let mut changes = Vec::new();
     diff_server(old, new, &mut changes);
     diff_tool_sets(old, new, &mut changes);
+    changes.extend(crate::audit::new_text_findings(old, new));
     Report::new(changes)
 }
 

@@ -19,6 +19,11 @@
 //! the lock/tool level classifier, `schema` compares two JSON Schemas
 //! structurally, [`report`] renders a [`Report`], and `source` loads a lock
 //! from a file, a crate folder, a git revision or a live snapshot.
+//!
+//! Text that a new lock adds or changes is also run through the
+//! tool-poisoning audit ([`crate::audit`]): its findings (hidden Unicode,
+//! instructions aimed at the model, secrets, oversized or encoded text) join
+//! the report as WARN changes with their own rule ids.
 
 mod classify;
 pub mod report;
@@ -183,6 +188,12 @@ impl Report {
     }
 
     pub fn render(&self, format: Format) -> String {
-        report::render(self, format)
+        report::render(self, format, report::Verb::Diff)
+    }
+
+    /// Renders the report of `mcpo-gen audit` (its own heading, and "No
+    /// findings." when empty).
+    pub fn render_audit(&self, format: Format) -> String {
+        report::render(self, format, report::Verb::Audit)
     }
 }

@@ -60,11 +60,35 @@ impl FromStr for Format {
     }
 }
 
-pub(crate) fn render(report: &Report, format: Format) -> String {
+/// Which verb a report comes from: it names the Markdown heading and what
+/// an empty report says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    Diff,
+    Audit,
+}
+
+impl Verb {
+    fn heading(self) -> &'static str {
+        match self {
+            Verb::Diff => "## mcpo-gen diff",
+            Verb::Audit => "## mcpo-gen audit",
+        }
+    }
+
+    fn nothing(self) -> &'static str {
+        match self {
+            Verb::Diff => "No changes.",
+            Verb::Audit => "No findings.",
+        }
+    }
+}
+
+pub(crate) fn render(report: &Report, format: Format, verb: Verb) -> String {
     match format {
-        Format::Text { color } => render_text(report, color),
+        Format::Text { color } => render_text(report, color, verb),
         Format::Json => render_json(report),
-        Format::Markdown => render_markdown(report),
+        Format::Markdown => render_markdown(report, verb),
         Format::Github => render_github(report),
     }
 }
@@ -106,11 +130,9 @@ fn neutralize(text: &str, keep_newlines: bool) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            // Bidi overrides can make reviewed text read differently.
-            ch if ch.is_control()
-                || ('\u{202a}'..='\u{202e}').contains(&ch)
-                || ('\u{2066}'..='\u{2069}').contains(&ch) =>
-            {
+            // Bidi overrides can make reviewed text read differently, and
+            // invisible characters hide text: show both as escapes.
+            ch if ch.is_control() || crate::audit::hidden_char_name(ch).is_some() => {
                 let _ = write!(out, "\\u{{{:x}}}", ch as u32);
             }
             ch => out.push(ch),
@@ -119,7 +141,7 @@ fn neutralize(text: &str, keep_newlines: bool) -> String {
     out
 }
 
-fn render_text(report: &Report, color: bool) -> String {
+fn render_text(report: &Report, color: bool, verb: Verb) -> String {
     let paint = |code: &str, text: &str| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -129,7 +151,8 @@ fn render_text(report: &Report, color: bool) -> String {
     };
     let mut out = String::new();
     if report.is_empty() {
-        out.push_str("No changes.\n");
+        out.push_str(verb.nothing());
+        out.push('\n');
     }
     let mut previous_tool: Option<&Option<String>> = None;
     for change in &report.changes {
@@ -196,11 +219,12 @@ fn markdown_cell(text: &str) -> String {
         .replace('\n', "<br>")
 }
 
-fn render_markdown(report: &Report) -> String {
+fn render_markdown(report: &Report, verb: Verb) -> String {
     let summary = report.summary();
-    let mut out = String::from("## mcpo-gen diff\n\n");
+    let mut out = format!("{}\n\n", verb.heading());
     if report.is_empty() {
-        out.push_str("No changes.\n");
+        out.push_str(verb.nothing());
+        out.push('\n');
         return out;
     }
     let verdict = if summary.err > 0 {

@@ -116,6 +116,20 @@ rules! {
         "A schema default value changed.";
     SCHEMA_CHANGED = "schema-changed", Warn,
         "A schema changed in a way this tool cannot classify precisely (anyOf branches, $ref targets outside the document, unknown keywords, ...).";
+    // Text audit (`mcpo-gen audit`, and `diff` for new or changed text):
+    // what in a text models read hides something from its reviewer.
+    HIDDEN_UNICODE = "hidden-unicode", Warn,
+        "Text models read holds invisible or bidirectional Unicode (zero-width, tag, bidi control characters) a reviewer cannot see.";
+    INSTRUCTION_PHRASE = "instruction-phrase", Warn,
+        "Text speaks to the model instead of describing the tool: \"ignore previous instructions\", \"do not tell the user\", <IMPORTANT>-style tags, HTML comments.";
+    SECRET_REFERENCE = "secret-reference", Warn,
+        "Text names secrets or private files: ~/.ssh, id_rsa, .env, API keys, tokens, passwords, credentials.";
+    OVERSIZED_TEXT = "oversized-text", Warn,
+        "Text is unusually long (over 4,000 characters): room to bury instructions.";
+    ENCODED_TEXT = "encoded-text", Warn,
+        "Text holds an encoded blob (a long base64 or hex run, percent-escapes) a reviewer cannot read.";
+    CROSS_SERVER_SHADOWING = "cross-server-shadowing", Warn,
+        "Audit of several locks only: a text of one server names a tool of another, which can steer the model's use of that server.";
 }
 
 /// Rules whose old/new values are prose shown in full by every renderer.
