@@ -215,7 +215,10 @@ fn info(lock: &Lock) -> Value {
          unsigned one when its own `minimum` is not negative, and the input schemas here \
          state that range as `minimum`/`maximum`. An integer literal beyond 64 bits is \
          refused anywhere in a body (422 `int_parsing_size`), even where the schema says \
-         `number` (`1e30` is fine there).\n\n\
+         `number` (`1e30` is fine there). Unless the proxy runs with `--strict-types`, \
+         a number or boolean written as a string (`\"2\"`, `\"true\"`) is converted as \
+         mcpo (pydantic's lax mode) converts it and forwarded converted; the schemas here \
+         state the strict types.\n\n\
          A tool route needs `Authorization: Bearer <key>` only when the proxy runs with \
          `--api-key`; the document the proxy serves says which. The proxy's own routes \
          answer `GET` only: `/docs` (Swagger UI), `/openapi.json` (this document), \
