@@ -709,7 +709,7 @@ fn the_table_covers_every_rule() {
         .flat_map(|case| case.expect.iter().copied())
         .collect();
     seen.extend(server_case_ids());
-    // Only an audit of several locks can produce it: see tests/audit.rs.
+    // Only an audit of several locks can produce it: see tests/review.rs.
     seen.insert("cross-server-shadowing");
     let missing: Vec<&str> = RULES
         .iter()
