@@ -495,7 +495,7 @@ pub async fn connect(
         let authorization_required = error.is_authorization_required();
         ConnectError::Handshake {
             upstream: upstream.clone(),
-            reason: error.to_string(),
+            reason: reach::handshake_reason(&error),
             stderr: String::new(),
             authorization_required,
         }

@@ -36,6 +36,35 @@ pub fn unreachable_in_handshake(
     }
 }
 
+/// rmcp's handshake error in words: a transport error's own chain of
+/// causes instead of rmcp's text, which starts with the transport's Rust
+/// type path.
+pub fn handshake_reason(error: &rmcp::service::ClientInitializeError) -> String {
+    match error {
+        rmcp::service::ClientInitializeError::TransportError { error, context } => {
+            format!("{context}: {}", causes(error.error.as_ref()))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `error` and its sources, `: `-separated, repeats left out.
+fn causes(error: &(dyn Error + 'static)) -> String {
+    let mut texts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let text = error.to_string();
+        if !texts.iter().any(|seen| seen.contains(&text)) {
+            texts.push(text);
+        }
+        current = match error.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+            Some(StreamableHttpError::Client(inner)) => Some(inner),
+            _ => error.source(),
+        };
+    }
+    texts.join(": ")
+}
+
 /// What went wrong connecting, when that is what `error` is about.
 fn problem(error: &(dyn Error + 'static)) -> Option<String> {
     let mut connect_failed = false;
@@ -78,4 +107,49 @@ fn problem(error: &(dyn Error + 'static)) -> Option<String> {
     } else {
         format!("could not connect ({innermost})")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::upstream::{ConnectError, ConnectOptions, Target, connect};
+
+    /// A port that accepts and hangs up is reachable, but the handshake
+    /// fails: the reason is reqwest's chain of causes, not rmcp's text
+    /// with the transport's Rust type in it.
+    #[tokio::test]
+    async fn a_failed_http_handshake_names_no_rust_types() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut connection, _)) = listener.accept().await {
+                let mut buffer = [0u8; 4096];
+                let _ = connection.read(&mut buffer).await;
+                let _ = connection.shutdown().await;
+            }
+        });
+        let options = ConnectOptions {
+            client_name: "test".into(),
+            client_version: "0".into(),
+            echo_stderr: false,
+            record_raw: false,
+        };
+        let target = Target::StreamableHttp {
+            url,
+            headers: BTreeMap::new(),
+        };
+        let error = connect(&target, &options, &mut None)
+            .await
+            .err()
+            .expect("the server hangs up");
+        let text = error.to_string();
+        assert!(matches!(error, ConnectError::Handshake { .. }), "{error:?}");
+        assert!(!text.contains("rmcp::"), "{text}");
+        assert!(text.contains("error sending request"), "{text}");
+        // The peer hung up: hyper's words for it are in the chain.
+        assert!(text.contains("closed"), "{text}");
+    }
 }
