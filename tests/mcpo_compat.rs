@@ -46,10 +46,12 @@ const DELIBERATE: &[&str] = &[
     // rounded to the nearest double; mcpo forwards it, the Rust fixture reads
     // it as a double.
     "fixture/echo/beyond-64-bits",
-    // An empty body is `{}`: a tool without required parameters is called;
-    // mcpo answers 422 "body: Field required"; where a parameter is required
+    // An empty body is `{}` (no arguments, as mcpo takes it for a tool
+    // without parameters): a tool without required parameters is called
+    // where mcpo answers 422 "body: Field required"; where one is required,
     // the 422 names it (`body.message`) instead of `body`.
     "fixture/echo/empty-body",
+    "everything/get-resource-links/empty-body",
     // Non-JSON content types are 415 with a `detail` string, before the body
     // is read; mcpo answers 422 with a validation list.
     "fixture/echo/text-plain",
@@ -576,6 +578,18 @@ fn everything_upstream() -> Upstream {
             call("not-a-number", "get-sum", json!({"a": "two", "b": 1})),
             call("missing", "get-sum", json!({"a": 1})),
             call("", "get-tiny-image", json!({})),
+            Case::raw(
+                "get-tiny-image/empty-body",
+                "get-tiny-image",
+                Some("application/json"),
+                None,
+            ),
+            Case::raw(
+                "get-resource-links/empty-body",
+                "get-resource-links",
+                Some("application/json"),
+                None,
+            ),
             call(
                 "",
                 "get-annotated-message",
