@@ -33,9 +33,10 @@ const DELIBERATE: &[&str] = &[
     "everything/get-annotated-message/outside-enum",
     "everything/get-structured-content/outside-enum",
     "everything/get-resource-links/above-maximum",
-    "fixture/returns_text/extra-property",
     // A tool without parameters reads and checks its body like any other;
-    // mcpo never reads it, so malformed JSON or a non-JSON body is a 200.
+    // mcpo never reads it, so malformed JSON, a non-JSON body or arguments
+    // the tool does not take (additionalProperties: false) are a 200.
+    "fixture/returns_text/extra-property",
     "fixture/returns_text/malformed-json",
     "fixture/returns_text/text-plain",
     "fixture/returns_text/json-array",
@@ -118,8 +119,8 @@ const SUSPECTED_BUGS: &[&str] = &[
     // with a 307, which clients follow with the body, so the call works; the
     // proxy answers 404.
     "fixture/echo/trailing-slash",
-    // Lax integers that differ from pydantic's lax mode (mcpo_compat is
-    // the reference coerce.rs means to follow): "1_000" is 1000 for pydantic
+    // Lax integers that differ from pydantic's lax mode, which coerce.rs
+    // means to follow: "1_000" is 1000 for pydantic
     // (Python's int() syntax), 422 here; "1e2" is 422 for pydantic (no
     // exponent in an integer string, while "4.0" passes), 100 here.
     "fixture/echo/integer-with-underscore",
