@@ -27,7 +27,11 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
 /// `pub static NAME: &[(&str, &str)]`: every file under `../<folder>` (or only
 /// those `keep` accepts), as (path relative to the folder, contents).
 fn embed(folder: &str, static_name: &str, keep: fn(&str) -> bool, code: &mut String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Read at run time, not with env!: a build script compiled for a copy of
+    // the repository elsewhere (sharing this target dir) must not read that
+    // copy's files.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir)
         .join("..")
         .join(folder)
         .canonicalize()

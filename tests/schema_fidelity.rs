@@ -88,7 +88,13 @@ struct CorpusProxy {
 }
 
 impl CorpusProxy {
+    /// The proxy with its defaults (lax types, as mcpo).
     fn start() -> CorpusProxy {
+        Self::start_with(&[])
+    }
+
+    /// The proxy with `flags` before the upstream command.
+    fn start_with(flags: &[&str]) -> CorpusProxy {
         let bin = build(&[CRATE, "mcp-fixture-server"]);
         let scratch = tempfile::tempdir().expect("a temp dir");
         let upstream_log = scratch.path().join("upstream-stdin.jsonl");
@@ -96,19 +102,18 @@ impl CorpusProxy {
         let corpus = corpus_path();
         // `tee` copies each JSON-RPC line the proxy sends before the fixture
         // reads it: the log is what the upstream received, byte for byte.
-        let proxy = start_proxy(
-            &bin.join(CRATE),
-            &[
-                "--quiet",
-                "--",
-                "sh",
-                "-c",
-                r#"tee -a "$0" | "$1" --tools "$2""#,
-                path_str(&upstream_log),
-                path_str(&fixture),
-                path_str(&corpus),
-            ],
-        );
+        let mut args = vec!["--quiet"];
+        args.extend_from_slice(flags);
+        args.extend([
+            "--",
+            "sh",
+            "-c",
+            r#"tee -a "$0" | "$1" --tools "$2""#,
+            path_str(&upstream_log),
+            path_str(&fixture),
+            path_str(&corpus),
+        ]);
+        let proxy = start_proxy(&bin.join(CRATE), &args);
         wait_ready(&proxy);
         CorpusProxy {
             proxy,
@@ -669,7 +674,9 @@ fn rejected_cases() -> Vec<Rejected> {
 
 #[test]
 fn every_constraint_kind_is_a_422_at_the_field_and_never_reaches_the_upstream() {
-    let corpus = CorpusProxy::start();
+    // Strict types: some cases send a string where a number or boolean goes,
+    // which the default (lax, as mcpo) converts; tests/lax_types.rs has those.
+    let corpus = CorpusProxy::start_with(&["--strict-types"]);
     let cases = rejected_cases();
     let mut failures = Vec::new();
     for case in &cases {
@@ -732,10 +739,11 @@ fn every_constraint_kind_is_a_422_at_the_field_and_never_reaches_the_upstream() 
 
 /// Integer-valued numbers such as `2.0` are integers to JSON Schema (the
 /// frozen schema accepts them and so would the upstream): the typed `i64`
-/// check must accept them too, and the upstream gets `2.0` as sent.
+/// check must accept them too, and with `--strict-types` the upstream gets
+/// `2.0` as sent (by default it gets `2`, as from mcpo: tests/lax_types.rs).
 #[test]
 fn integer_valued_numbers_are_integers_as_json_schema_says() {
-    let corpus = CorpusProxy::start();
+    let corpus = CorpusProxy::start_with(&["--strict-types"]);
     for (tool, body) in [
         ("constraints", json!({"age": 2.0})),
         (
@@ -1000,7 +1008,14 @@ fn the_document_states_what_the_proxy_does_with_bodies_and_integers() {
     let document = read_json(&crate_dir().join("openapi.json"));
     for (name, path) in &corpus.routes {
         let operation = &document["paths"][path]["post"];
-        assert_eq!(operation["requestBody"]["required"], false, "{name}");
+        // The body is required exactly when the proxy refuses an empty one.
+        let (status, body) = post_with_type(&corpus.url(name), "", None);
+        assert!(matches!(status, 200 | 422), "{name}: {status} {body}");
+        assert_eq!(
+            operation["requestBody"]["required"],
+            status == 422,
+            "{name}: {body}"
+        );
         for status in ["400", "408", "413", "415", "422"] {
             assert!(
                 operation["responses"][status]["$ref"].is_string(),

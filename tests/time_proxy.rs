@@ -250,7 +250,6 @@ fn without_auth(mut paths: Value) -> Value {
 /// Issue 20: the frozen document lets a tool be called with or without a
 /// key; the served one says which this proxy wants.
 #[test]
-#[ignore = "needs proxy.rs to call server::document_api_keys with whether --api-key was given"]
 fn the_served_document_requires_a_key_exactly_when_one_is_configured() {
     let served = |proxy: &Running| -> Value {
         let (status, text) = get(&proxy.url("/openapi.json")).unwrap();

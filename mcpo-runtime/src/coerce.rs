@@ -230,16 +230,7 @@ fn integral(float: f64) -> Option<Value> {
 /// The lax conversion of `value` to `kind`, if there is one.
 fn convert(value: &Value, kind: &str) -> Option<Value> {
     match (kind, value) {
-        ("integer", Value::String(text)) => {
-            let text = text.trim();
-            if let Ok(integer) = text.parse::<i64>() {
-                return Some(Value::from(integer));
-            }
-            if let Ok(integer) = text.parse::<u64>() {
-                return Some(Value::from(integer));
-            }
-            parse_finite(text).and_then(integral)
-        }
+        ("integer", Value::String(text)) => integer_from_text(text.trim()),
         ("integer", Value::Bool(flag)) => Some(Value::from(i64::from(*flag))),
         ("number", Value::String(text)) => {
             let text = text.trim();
@@ -256,13 +247,39 @@ fn convert(value: &Value, kind: &str) -> Option<Value> {
             "false" | "f" | "no" | "n" | "off" | "0" => Some(Value::Bool(false)),
             _ => None,
         },
-        ("boolean", Value::Number(number)) => match number.as_f64() {
-            Some(one) if one == 1.0 => Some(Value::Bool(true)),
-            Some(zero) if zero == 0.0 => Some(Value::Bool(false)),
-            _ => None,
-        },
+        ("boolean", Value::Number(number)) => {
+            let float = number.as_f64()?;
+            (float == 1.0 || float == 0.0).then_some(Value::Bool(float == 1.0))
+        }
         _ => None,
     }
+}
+
+/// An integer as Python's `int()` reads it (sign, digits, single `_`
+/// between digits), or written with a zero fraction (`"4.0"`), as pydantic's
+/// lax mode takes it; no exponent.
+fn integer_from_text(text: &str) -> Option<Value> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if !fraction.chars().all(|c| c == '0') || (text.contains('.') && whole.is_empty()) {
+        return None;
+    }
+    let (sign, digits) = match whole.strip_prefix(['+', '-']) {
+        Some(rest) => (&whole[..1], rest),
+        None => ("", whole),
+    };
+    let well_formed = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+    if !well_formed {
+        return None;
+    }
+    let literal = format!("{sign}{}", digits.replace('_', ""));
+    if let Ok(integer) = literal.parse::<i64>() {
+        return Some(Value::from(integer));
+    }
+    literal.parse::<u64>().ok().map(Value::from)
 }
 
 /// A finite float from text; `nan`, `inf` and friends are not numbers here.

@@ -87,7 +87,9 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
             );
         }
     }
-    let openapi = server::patch_openapi(embedded.openapi_json, &root_path)?;
+    let mut openapi = server::patch_openapi(embedded.openapi_json, &root_path)?;
+    // The served document requires the key exactly when one is configured.
+    server::document_api_keys(&mut openapi, !api_keys.is_empty());
     let validators = validate::InputValidators::compile(&lock.tools);
     let call_timeout = cli::seconds(cli.call_timeout);
     let connect_timeout = cli::seconds(cli.connect_timeout);

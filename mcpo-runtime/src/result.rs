@@ -35,7 +35,8 @@ pub fn answer_for(result: CallToolResult) -> ToolAnswer {
 /// One block -> its mapping; several -> a list; none -> null.
 fn map_blocks(blocks: &[Value]) -> Value {
     match blocks {
-        [] => Value::Null,
+        // mcpo's list of mapped blocks, unwrapped only when it holds one.
+        [] => Value::Array(Vec::new()),
         [only] => map_block(only),
         many => Value::Array(many.iter().map(map_block).collect()),
     }
@@ -142,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn several_blocks_become_a_list_and_none_is_null() {
+    fn several_blocks_become_a_list_and_none_an_empty_one() {
         let two = result(
             vec![
                 ContentBlock::text("1"),
@@ -157,7 +158,7 @@ mod tests {
         );
         assert_eq!(
             answer_for(result(Vec::new(), None, false)),
-            ToolAnswer::Content(Value::Null)
+            ToolAnswer::Content(json!([]))
         );
     }
 

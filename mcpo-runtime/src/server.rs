@@ -63,10 +63,6 @@ const BEARER_SCHEME: &str = "bearerAuth";
 /// (`--api-key`), the key is required; without, the operations lose their
 /// security requirement, their 401 response and the scheme itself, since
 /// the proxy never asks for a key then.
-#[allow(
-    dead_code,
-    reason = "proxy.rs is to call it with whether --api-key was given (issue 20)"
-)]
 pub fn document_api_keys(document: &mut Value, keys_required: bool) {
     let names_bearer = |requirement: &Value| {
         requirement

@@ -126,10 +126,13 @@ impl Upstream {
             )),
             Status::Down { reason, retry_at } => Err(ApiError::unavailable(
                 format!("The upstream MCP server is not connected: {reason}"),
-                retry_at
+                // At least 1: `Retry-After: 0` just as the retry starts
+                // would invite a busy loop.
+                (retry_at
                     .saturating_duration_since(Instant::now())
                     .as_secs_f64()
-                    .ceil() as u64,
+                    .ceil() as u64)
+                    .max(1),
             )),
             Status::Stopped => Err(ApiError::unavailable("The proxy is shutting down", 1)),
         }

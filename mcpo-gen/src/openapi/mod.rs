@@ -123,6 +123,34 @@ pub fn document(lock: &Lock) -> Value {
         "get",
         readyz_operation(&taken_ids.claim("readyz")),
     );
+    // `GET /docs` and `GET /openapi.json` are left out of the document (they
+    // are not an API to call), unless a tool shares the path: then the path's
+    // `GET` is stated, so the document lists every method the path answers.
+    for (path, summary, content_type) in [
+        (
+            "/docs",
+            "Swagger UI for this document (offline)",
+            "text/html",
+        ),
+        ("/openapi.json", "This OpenAPI document", "application/json"),
+    ] {
+        if paths.contains_key(path) {
+            add_operation(
+                &mut paths,
+                path,
+                "get",
+                json!({
+                    "summary": summary,
+                    "tags": [OPERATIONS_TAG],
+                    "security": [],
+                    "responses": {"200": {
+                        "description": summary,
+                        "content": {content_type: {"schema": {}}}
+                    }}
+                }),
+            );
+        }
+    }
 
     let mut document = json!({
         "openapi": "3.1.0",
@@ -328,7 +356,8 @@ fn tool_operation(
     operation.insert(
         "requestBody".into(),
         json!({
-            "required": false,
+            // An empty body means `{}`: optional exactly when `{}` is valid.
+            "required": empty_object_is_refused(tool.input_schema()),
             "description": "The tool's arguments as a JSON object. An empty body (or none) \
                 means `{}`. `Content-Type` must be `application/json`, another \
                 `application/*+json` type, or absent (415 otherwise).",
@@ -337,6 +366,58 @@ fn tool_operation(
     );
     operation.insert("responses".into(), Value::Object(responses));
     Value::Object(operation)
+}
+
+/// Whether the proxy refuses `{}` (an empty body) for this input schema: it
+/// (or every branch of it, through `allOf`, `anyOf`, `oneOf` and local
+/// `$ref`s) names required properties or wants at least one.
+fn empty_object_is_refused(input_schema: &Value) -> bool {
+    refuses_empty_object(input_schema, input_schema, 0)
+}
+
+fn refuses_empty_object(schema: &Value, root: &Value, depth: usize) -> bool {
+    const MAX_DEPTH: usize = 32;
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    let Some(object) = schema.as_object() else {
+        // `false` refuses everything; `true` and non-schemas nothing.
+        return schema == &Value::Bool(false);
+    };
+    let names_required = object
+        .get("required")
+        .and_then(Value::as_array)
+        .is_some_and(|required| !required.is_empty());
+    let wants_properties = object
+        .get("minProperties")
+        .and_then(Value::as_u64)
+        .is_some_and(|minimum| minimum > 0);
+    let by_reference = object
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|reference| reference.strip_prefix('#'))
+        .and_then(|pointer| root.pointer(pointer))
+        .is_some_and(|target| refuses_empty_object(target, root, depth + 1));
+    let by_all_of = object
+        .get("allOf")
+        .and_then(Value::as_array)
+        .is_some_and(|parts| {
+            parts
+                .iter()
+                .any(|part| refuses_empty_object(part, root, depth + 1))
+        });
+    let by_alternatives = ["anyOf", "oneOf"].iter().any(|keyword| {
+        object
+            .get(*keyword)
+            .and_then(Value::as_array)
+            .is_some_and(|branches| {
+                !branches.is_empty()
+                    && branches
+                        .iter()
+                        .all(|branch| refuses_empty_object(branch, root, depth + 1))
+            })
+    });
+    names_required || wants_properties || by_reference || by_all_of || by_alternatives
 }
 
 fn healthz_operation(operation_id: &str) -> Value {
@@ -587,7 +668,8 @@ mod tests {
         assert_eq!(op["description"], "\n  Get the time.\nIn a zone.");
         assert_eq!(op["x-mcp-tool"]["annotations"]["readOnlyHint"], true);
         assert_eq!(op["security"], json!([{"bearerAuth": []}, {}]));
-        assert_eq!(op["requestBody"]["required"], false);
+        // `timezone` is required, so an empty body (`{}`) is refused.
+        assert_eq!(op["requestBody"]["required"], true);
         assert_eq!(
             op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/GetCurrentTimeInput"
