@@ -375,7 +375,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use serde_json::json;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
@@ -430,31 +430,10 @@ mod tests {
     }
 
     async fn answer(mut stream: TcpStream, tools_list_status: u16, counter: Arc<AtomicUsize>) {
-        let mut request = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let head_end = loop {
-            if let Some(end) = request.windows(4).position(|window| window == b"\r\n\r\n") {
-                break end + 4;
-            }
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => request.extend_from_slice(&chunk[..read]),
-            }
+        let Some((head, body)) = crate::upstream::test_http::read_request(&mut stream).await else {
+            return;
         };
-        let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
-        let content_length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0);
-        while request.len() < head_end + content_length {
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => request.extend_from_slice(&chunk[..read]),
-            }
-        }
-        let message: Value = serde_json::from_slice(&request[head_end..head_end + content_length])
-            .unwrap_or(Value::Null);
+        let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let id = message.get("id").cloned().unwrap_or(Value::Null);
         let (status, body) = if !head.starts_with("post") {
             (405, None)

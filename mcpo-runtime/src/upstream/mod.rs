@@ -585,6 +585,43 @@ pub async fn attach_stderr(
     }
 }
 
+/// For the transports' tests: tiny HTTP servers read requests this way.
+#[cfg(test)]
+pub(crate) mod test_http {
+    use tokio::io::AsyncReadExt as _;
+    use tokio::net::TcpStream;
+
+    /// One request: its head, lower-cased, and its body (by Content-Length);
+    /// `None` when the client goes away first.
+    pub(crate) async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(end) = request.windows(4).position(|window| window == b"\r\n\r\n") {
+                break end + 4;
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(read) => request.extend_from_slice(&chunk[..read]),
+            }
+        };
+        let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+        let content_length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0);
+        while request.len() < head_end + content_length {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(read) => request.extend_from_slice(&chunk[..read]),
+            }
+        }
+        let body = request[head_end..head_end + content_length].to_vec();
+        Some((head, body))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

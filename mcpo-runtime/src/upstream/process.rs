@@ -5,7 +5,7 @@
 //! [`ProcessGroupGuard`] kills the whole group when dropped.
 //!
 //! The child's stdout reaches rmcp's line transport through a
-//! [`TeeReader`], which records the raw `tools/list` results rmcp's typed
+//! [`ReplyGuard`], which records the raw `tools/list` results rmcp's typed
 //! model would otherwise lose (see `raw_wire`).
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::AsyncReadExt;
 use tokio::process::{ChildStdin, ChildStdout};
 
-use super::raw_wire::{RawWire, TeeReader};
+use super::raw_wire::RawWire;
 use super::reply_guard::ReplyGuard;
 
 pub use super::process_group::ProcessGroupGuard;
@@ -67,8 +67,7 @@ impl StderrTail {
     }
 }
 
-pub type StdioTransport =
-    AsyncRwTransport<RoleClient, ReplyGuard<TeeReader<ChildStdout>>, ChildStdin>;
+pub type StdioTransport = AsyncRwTransport<RoleClient, ReplyGuard<ChildStdout>, ChildStdin>;
 
 pub struct SpawnedServer {
     pub transport: StdioTransport,
@@ -137,7 +136,7 @@ pub fn spawn(
     let stdin = child.stdin().take().ok_or_else(stdio_missing)?;
     let stdout = child.stdout().take().ok_or_else(stdio_missing)?;
     let child_stderr = child.stderr().take();
-    let transport = AsyncRwTransport::new(ReplyGuard::new(TeeReader::new(stdout, raw_wire)), stdin);
+    let transport = AsyncRwTransport::new(ReplyGuard::new(stdout, raw_wire), stdin);
     let mut stderr = StderrTail::default();
     if let Some(mut child_stderr) = child_stderr {
         let (still_reading, reading) = tokio::sync::watch::channel(());

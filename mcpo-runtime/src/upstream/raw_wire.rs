@@ -11,13 +11,10 @@
 //! each tool, falling back to the typed one when nothing was captured.
 
 use std::collections::{HashMap, VecDeque};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use rmcp::model::Tool;
 use serde_json::{Map, Value};
-use tokio::io::{AsyncRead, ReadBuf};
 
 /// Same cap as rmcp's stdio transport puts on one incoming line: a longer
 /// line is dropped by rmcp too, so there is nothing to capture.
@@ -161,79 +158,10 @@ pub fn merge_page(typed: &[Tool], raw: Option<Vec<Value>>) -> Vec<Value> {
         .collect()
 }
 
-/// Passes a server's stdout through unchanged to rmcp's line transport and
-/// records every complete line with [`RawWire`] as it goes by. A line is
-/// recorded in the same read that hands its last byte to rmcp, so it is
-/// always recorded before rmcp can parse it.
-pub struct TeeReader<R> {
-    inner: R,
-    pages: RawWire,
-    line: Vec<u8>,
-    /// Set while skipping the rest of a line longer than [`MAX_MESSAGE_BYTES`].
-    discarding: bool,
-}
-
-impl<R> TeeReader<R> {
-    pub fn new(inner: R, pages: RawWire) -> Self {
-        TeeReader {
-            inner,
-            pages,
-            line: Vec::new(),
-            discarding: false,
-        }
-    }
-
-    fn observe(&mut self, mut bytes: &[u8]) {
-        if !self.pages.is_enabled() {
-            return;
-        }
-        while !bytes.is_empty() {
-            let newline = bytes.iter().position(|byte| *byte == b'\n');
-            let (chunk, rest) = match newline {
-                Some(index) => (&bytes[..index], &bytes[index + 1..]),
-                None => (bytes, &[][..]),
-            };
-            if !self.discarding {
-                if self.line.len() + chunk.len() > MAX_MESSAGE_BYTES {
-                    self.line = Vec::new();
-                    self.discarding = true;
-                } else {
-                    self.line.extend_from_slice(chunk);
-                }
-            }
-            if newline.is_some() {
-                if !self.discarding {
-                    self.pages.observe_bytes(&self.line);
-                }
-                self.line.clear();
-                self.discarding = false;
-            }
-            bytes = rest;
-        }
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for TeeReader<R> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            this.observe(&buf.filled()[before..]);
-        }
-        polled
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-    use tokio::io::AsyncReadExt;
 
     fn typed(tools: &Value) -> Vec<Tool> {
         serde_json::from_value(tools.clone()).expect("test tools are valid rmcp tools")
@@ -355,40 +283,5 @@ mod tests {
         let pages = RawWire::default();
         pages.observe_message(tools_list_response(1, json!([])));
         assert_eq!(pages.take_page_for(&[]), Some(vec![]));
-    }
-
-    #[tokio::test]
-    async fn tee_reader_passes_bytes_through_and_records_split_lines() {
-        let first = tools_list_response(1, json!([future_tool()])).to_string();
-        let second = tools_list_response(2, json!([])).to_string();
-        let wire = format!("{first}\n{{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{{}}}}\n{second}\n");
-        // A reader that hands out 7 bytes at a time splits lines across reads.
-        let (mut writer, reader) = tokio::io::duplex(7);
-        let pages = RawWire::default();
-        let mut tee = TeeReader::new(reader, pages.clone());
-        let wire_bytes = wire.clone().into_bytes();
-        let writing = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            writer.write_all(&wire_bytes).await.unwrap();
-        });
-        let mut passed = String::new();
-        tee.read_to_string(&mut passed).await.unwrap();
-        writing.await.unwrap();
-        assert_eq!(passed, wire);
-        let recorded = pages.lock().unwrap().tool_pages.clone();
-        assert_eq!(recorded, vec![vec![future_tool()], vec![]]);
-    }
-
-    #[test]
-    fn tee_reader_skips_overlong_lines_and_recovers() {
-        let pages = RawWire::default();
-        let mut tee = TeeReader::new(tokio::io::empty(), pages.clone());
-        let huge = vec![b' '; MAX_MESSAGE_BYTES + 1];
-        tee.observe(b"{\"result\":{\"tools\":[]}");
-        tee.observe(&huge);
-        tee.observe(b"}\n");
-        assert!(pages.lock().unwrap().tool_pages.is_empty());
-        tee.observe(b"{\"result\":{\"tools\":[]}}\n");
-        assert_eq!(pages.lock().unwrap().tool_pages.len(), 1);
     }
 }

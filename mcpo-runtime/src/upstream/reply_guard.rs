@@ -1,4 +1,6 @@
-//! Replies rmcp could not decode, turned into errors for their requests.
+//! The stdio server's output as rmcp reads it: whole lines, each recorded
+//! with [`RawWire`] (when recording) before rmcp can parse it, and replies
+//! rmcp could not decode turned into errors for their requests.
 //!
 //! rmcp's stdio transport silently drops a line it cannot parse (invalid
 //! UTF-8, nesting past serde_json's 128 levels, a line over its length
@@ -15,14 +17,16 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::raw_wire::MAX_MESSAGE_BYTES;
+use super::raw_wire::{MAX_MESSAGE_BYTES, RawWire};
 
 /// serde_json's recursion limit: deeper input fails to parse.
 const MAX_DECODABLE_DEPTH: usize = 127;
 
-/// Passes complete lines through, replacing undecodable replies.
+/// Passes complete lines through, recording them and replacing undecodable
+/// replies.
 pub struct ReplyGuard<R> {
     inner: R,
+    raw_wire: RawWire,
     /// The line being read (no newline yet).
     partial: Vec<u8>,
     /// Checked lines, ready for the reader.
@@ -33,9 +37,10 @@ pub struct ReplyGuard<R> {
 }
 
 impl<R> ReplyGuard<R> {
-    pub fn new(inner: R) -> Self {
+    pub fn new(inner: R, raw_wire: RawWire) -> Self {
         ReplyGuard {
             inner,
+            raw_wire,
             partial: Vec::new(),
             ready: VecDeque::new(),
             discarding: false,
@@ -72,6 +77,7 @@ impl<R> ReplyGuard<R> {
     }
 
     fn finish_line(&mut self, line: Vec<u8>) {
+        self.raw_wire.observe_bytes(&line);
         match undecodable(&line) {
             None => {
                 self.ready.extend(line);
@@ -262,7 +268,7 @@ mod tests {
     }
 
     async fn through_guard(input: Vec<u8>) -> String {
-        let mut guard = ReplyGuard::new(&input[..]);
+        let mut guard = ReplyGuard::new(&input[..], RawWire::new(false));
         let mut output = Vec::new();
         guard.read_to_end(&mut output).await.unwrap();
         String::from_utf8(output).unwrap()
@@ -318,6 +324,54 @@ mod tests {
         line.extend_from_slice(&[0xff]);
         line.extend_from_slice(b"\"}}\n");
         assert_eq!(through_guard(line).await, "");
+    }
+
+    fn tools_list_line(id: u64, tools: &str) -> String {
+        format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"tools\":{tools}}}}}")
+    }
+
+    #[tokio::test]
+    async fn lines_split_across_reads_pass_whole_and_are_recorded() {
+        let first = tools_list_line(1, r#"[{"name":"a","x-vendor":1}]"#);
+        let second = tools_list_line(2, "[]");
+        let wire = format!("{first}\n{{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{{}}}}\n{second}\n");
+        // A reader that hands out 7 bytes at a time splits lines across reads.
+        let (mut writer, reader) = tokio::io::duplex(7);
+        let raw_wire = RawWire::default();
+        let mut guard = ReplyGuard::new(reader, raw_wire.clone());
+        let wire_bytes = wire.clone().into_bytes();
+        let writing = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            writer.write_all(&wire_bytes).await.unwrap();
+        });
+        let mut passed = String::new();
+        guard.read_to_string(&mut passed).await.unwrap();
+        writing.await.unwrap();
+        assert_eq!(passed, wire);
+        let typed: Vec<rmcp::model::Tool> =
+            serde_json::from_str(r#"[{"name":"a","inputSchema":{"type":"object"}}]"#).unwrap();
+        let raw = raw_wire
+            .take_page_for(&typed)
+            .expect("the first page was recorded");
+        assert_eq!(raw, vec![serde_json::json!({"name": "a", "x-vendor": 1})]);
+    }
+
+    #[tokio::test]
+    async fn an_overlong_line_is_skipped_and_the_next_one_recorded() {
+        let raw_wire = RawWire::default();
+        let mut input = b"{\"result\":{\"tools\":[".to_vec();
+        input.extend(vec![b' '; MAX_MESSAGE_BYTES + 1]);
+        input.extend_from_slice(b"]}}\n");
+        input.extend_from_slice(tools_list_line(3, "[]").as_bytes());
+        input.push(b'\n');
+        let mut guard = ReplyGuard::new(&input[..], raw_wire.clone());
+        let mut output = Vec::new();
+        guard.read_to_end(&mut output).await.unwrap();
+        assert_eq!(
+            output,
+            format!("{}\n", tools_list_line(3, "[]")).into_bytes()
+        );
+        assert_eq!(raw_wire.take_page_for(&[]), Some(Vec::new()));
     }
 
     #[test]

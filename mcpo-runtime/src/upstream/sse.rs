@@ -459,30 +459,12 @@ mod tests {
         }
 
         async fn answer(self, mut connection: TcpStream) {
-            let mut request = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let head_end = loop {
-                if let Some(end) = request.windows(4).position(|window| window == b"\r\n\r\n") {
-                    break end + 4;
-                }
-                match connection.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(read) => request.extend_from_slice(&chunk[..read]),
-                }
+            let Some((head, body)) =
+                crate::upstream::test_http::read_request(&mut connection).await
+            else {
+                return;
             };
-            let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
             self.heads.lock().unwrap().push(head.clone());
-            let content_length: usize = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .and_then(|value| value.trim().parse().ok())
-                .unwrap_or(0);
-            while request.len() < head_end + content_length {
-                match connection.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(read) => request.extend_from_slice(&chunk[..read]),
-                }
-            }
             if head.starts_with("get /sse ") {
                 let (sender, mut messages) = mpsc::unbounded_channel();
                 *self.stream.lock().unwrap() = Some(sender);
@@ -516,8 +498,7 @@ mod tests {
             if !known {
                 return;
             }
-            let message: Value =
-                serde_json::from_slice(&request[head_end..]).unwrap_or(Value::Null);
+            let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let id = message.get("id").cloned().unwrap_or(Value::Null);
             let reply = match message.get("method").and_then(Value::as_str) {
                 _ if id.is_null() => return,
