@@ -19,8 +19,10 @@ use serde_json::Value;
 
 use crate::auth::ApiKeys;
 use crate::error::{ApiError, ValidationIssue};
+use crate::limits::Limiter;
+use crate::metrics::Metrics;
+use crate::pool::Pool;
 use crate::result::{self, ToolAnswer};
-use crate::supervisor::Upstream;
 use crate::validate::{self, InputValidators};
 
 /// Shared state of the proxy; cheap to clone (one `Arc`).
@@ -38,7 +40,13 @@ pub struct AppState {
     pub validators: InputValidators,
     /// Convert `"2"` to `2` where the schema wants a number, as mcpo does.
     pub lax_types: bool,
-    pub upstream: Arc<Upstream>,
+    pub upstream: Arc<Pool>,
+    /// `--max-concurrency` and its queue.
+    pub limiter: Limiter,
+    pub metrics: Arc<Metrics>,
+    /// `--tool-timeout NAME=SECS`: tools whose calls get their own limit
+    /// instead of `call_timeout`.
+    pub tool_timeouts: std::collections::HashMap<String, Duration>,
 }
 
 impl App {
@@ -48,8 +56,20 @@ impl App {
         }
     }
 
-    pub(crate) fn upstream(&self) -> &Upstream {
+    pub(crate) fn upstream(&self) -> &Pool {
         &self.state.upstream
+    }
+
+    /// The `/metrics` page, behind the API key when one is configured.
+    pub(crate) fn metrics_page(&self, headers: &HeaderMap) -> Response {
+        if let Err(error) = self.state.api_keys.check(headers) {
+            return error.into_response();
+        }
+        (
+            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+            self.state.metrics.render(),
+        )
+            .into_response()
     }
 
     /// Handles `POST {root}/{tool}`: `I` is the tool's typed input, `O` its
@@ -85,10 +105,13 @@ impl App {
             Ok(body) => (StatusCode::OK, Json(body)).into_response(),
             Err(error) => error.into_response(),
         };
+        let elapsed = started.elapsed();
+        let status = response.status().as_u16();
+        self.state.metrics.record_call(tool, status, elapsed);
         tracing::debug!(
             tool,
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            status,
+            elapsed_ms = elapsed.as_millis() as u64,
             "tool call"
         );
         response
@@ -139,23 +162,36 @@ impl App {
             return Err(ApiError::validation(Vec::new()));
         };
 
-        let deadline = tokio::time::Instant::now() + state.call_timeout;
-        let connection = state
+        // The call timeout covers the wait for a slot and for a connection.
+        let call_timeout = state
+            .tool_timeouts
+            .get(tool)
+            .copied()
+            .unwrap_or(state.call_timeout);
+        let deadline = tokio::time::Instant::now() + call_timeout;
+        let _slot = state.limiter.admit(deadline, &state.metrics).await?;
+        let lease = state
             .upstream
-            .connection(state.connect_wait.min(state.call_timeout))
+            .connection(
+                state
+                    .connect_wait
+                    .min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+            )
             .await?;
+        let _in_flight = state.metrics.enter_upstream(lease.index());
         // The client's own JSON goes upstream, not a re-serialization of `I`.
         let params = CallToolRequestParams::new(tool).with_arguments(arguments);
-        let outcome = tokio::time::timeout_at(deadline, connection.peer.call_tool(params)).await;
+        let outcome =
+            tokio::time::timeout_at(deadline, lease.connection.peer.call_tool(params)).await;
         let result = match outcome {
             Err(_elapsed) => {
                 tracing::warn!(tool, "tool call timed out");
-                state.upstream.report_timeout(&connection);
-                return Err(ApiError::gateway_timeout(state.call_timeout.as_secs_f64()));
+                lease.report_timeout();
+                return Err(ApiError::gateway_timeout(call_timeout.as_secs_f64()));
             }
             Ok(Err(error)) => {
                 if result::is_connection_failure(&error) {
-                    state.upstream.report_connection_lost(&connection);
+                    lease.report_connection_lost();
                 }
                 tracing::warn!(tool, %error, "tool call failed upstream");
                 return Err(result::error_for(&error));

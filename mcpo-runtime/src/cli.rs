@@ -67,6 +67,42 @@ pub struct Cli {
     #[arg(long, env = "MCPO_CALL_TIMEOUT", default_value_t = 60.0, value_parser = parse_seconds)]
     pub call_timeout: f64,
 
+    /// A tool's own call timeout, `NAME=SECONDS` (repeatable, or
+    /// comma-separated in the env var); other tools get --call-timeout.
+    #[arg(
+        long = "tool-timeout",
+        env = "MCPO_TOOL_TIMEOUT",
+        value_delimiter = ',',
+        value_name = "TOOL=SECONDS",
+        value_parser = parse_tool_timeout
+    )]
+    pub tool_timeouts: Vec<(String, f64)>,
+
+    /// Tool calls at the upstream at once, at most; the next ones wait in a
+    /// queue of --max-queue calls (within their call timeout), and a call
+    /// that finds the queue full is 503 with `Retry-After`. Default: no
+    /// limit.
+    #[arg(long, env = "MCPO_MAX_CONCURRENCY", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_concurrency: Option<usize>,
+
+    /// Tool calls waiting for a --max-concurrency slot, at most (0: none
+    /// wait; a call that finds every slot taken is 503 at once).
+    #[arg(long, env = "MCPO_MAX_QUEUE", default_value_t = 100)]
+    pub max_queue: usize,
+
+    /// Upstream processes for a stdio server, each supervised; every call
+    /// goes to the least busy. Only for servers that keep no state between
+    /// calls (wrong for server-memory, browsers, sessions of any kind: each
+    /// process has its own state). HTTP upstreams get one session each.
+    #[arg(long, env = "MCPO_UPSTREAM_POOL", default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub upstream_pool: usize,
+
+    /// Seconds given to calls in flight on SIGTERM/SIGINT: the proxy stops
+    /// accepting connections at once, answers what it is handling, then
+    /// stops the upstream (its whole process group for stdio).
+    #[arg(long, env = "MCPO_DRAIN_TIMEOUT", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub drain_timeout: f64,
+
     /// Largest accepted request body, in bytes (413 above it).
     #[arg(long, env = "MCPO_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -132,6 +168,36 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
         Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
         _ => Err("expected a number of seconds greater than 0 (at most 86400)".into()),
     }
+}
+
+fn parse_tool_timeout(text: &str) -> Result<(String, f64), String> {
+    let Some((name, seconds)) = text.rsplit_once('=') else {
+        return Err("expected TOOL=SECONDS, e.g. search=120".into());
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("expected TOOL=SECONDS: the tool name is empty".into());
+    }
+    Ok((name.to_string(), parse_seconds(seconds)?))
+}
+
+/// `--tool-timeout` as a map, every name checked against the lock's tools.
+pub fn tool_timeouts(
+    cli: &Cli,
+    tools: &[&str],
+) -> Result<std::collections::HashMap<String, Duration>, ConfigError> {
+    cli.tool_timeouts
+        .iter()
+        .map(|(name, value)| {
+            if tools.contains(&name.as_str()) {
+                Ok((name.clone(), seconds(*value)))
+            } else {
+                Err(ConfigError(format!(
+                    "--tool-timeout {name}=...: the proxy has no tool named {name:?}"
+                )))
+            }
+        })
+        .collect()
 }
 
 /// The env var read for API keys when no `--api-key` is given.
@@ -502,6 +568,32 @@ mod tests {
         assert_eq!(normalize_root_path("/a/b"), Ok("/a/b".to_string()));
         assert!(normalize_root_path("/{x}").is_err());
         assert!(normalize_root_path("/a//b").is_err());
+    }
+
+    #[test]
+    fn tool_timeouts_name_locked_tools() {
+        let parsed = cli(&["--tool-timeout", "slow=120", "--tool-timeout", "a=b=1.5"]);
+        let known = tool_timeouts(&parsed, &["slow", "a=b"]);
+        assert_eq!(
+            known.map(|map| (map["slow"], map["a=b"])),
+            Ok((Duration::from_secs(120), Duration::from_millis(1500)))
+        );
+        assert!(tool_timeouts(&parsed, &["slow"]).is_err());
+        let argv = ["proxy", "--tool-timeout", "slow"];
+        assert!(Cli::try_parse_from(argv).is_err());
+        let argv = ["proxy", "--tool-timeout", "slow=0"];
+        assert!(Cli::try_parse_from(argv).is_err());
+        let argv = ["proxy", "--max-concurrency", "0"];
+        assert!(Cli::try_parse_from(argv).is_err());
+        let parsed = cli(&[]);
+        assert_eq!(
+            (
+                parsed.max_concurrency,
+                parsed.max_queue,
+                parsed.upstream_pool
+            ),
+            (None, 100, 1)
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!   and the proxy alike.
 //!
 //! Everything else (CLI, auth, body and JSON handling, validation, upstream
-//! supervision, result mapping, docs, health, drift) is private: proxies get
+//! supervision and pooling, limits, result mapping, docs, health, metrics,
+//! drift) is private: proxies get
 //! it by calling [`codegen::main`].
 
 #![deny(missing_docs)]
@@ -32,7 +33,10 @@ mod coerce;
 mod drift;
 mod error;
 mod host_check;
+mod limits;
 mod listener;
+mod metrics;
+mod pool;
 mod proxy;
 mod result;
 mod server;

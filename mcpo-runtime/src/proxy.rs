@@ -10,8 +10,11 @@ use clap::Parser as _;
 use crate::app::{self, App};
 use crate::codegen::Embedded;
 use crate::host_check::{self, AllowedHosts};
+use crate::limits::Limiter;
 use crate::listener::{self, ConnectionLimits};
 use crate::lock::{Lock, Upstream};
+use crate::metrics::Metrics;
+use crate::pool::Pool;
 use crate::upstream::ConnectOptions;
 use crate::{auth, cli, server, supervisor, validate};
 
@@ -19,8 +22,8 @@ use crate::{auth, cli, server, supervisor, validate};
 /// pipes or sockets, the listener, logs.
 const FILE_DESCRIPTOR_RESERVE: usize = 64;
 
-/// How long shutdown waits for in-flight requests and for the upstream to
-/// close before the process exits anyway.
+/// How long shutdown waits for the upstream to close (after the drain)
+/// before the process exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the proxy until SIGINT/SIGTERM. Exit code 0 after a clean shutdown,
@@ -91,7 +94,16 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     // The served document requires the key exactly when one is configured.
     server::document_api_keys(&mut openapi, !api_keys.is_empty());
     let validators = validate::InputValidators::compile(&lock.tools);
+    let tool_names: Vec<&str> = lock.tools.iter().map(|tool| tool.name.as_str()).collect();
+    let tool_timeouts = cli::tool_timeouts(&cli, &tool_names)?;
+    // Labels live as long as the process; the lock's names, leaked once.
+    let metric_tools: Vec<&'static str> = tool_names
+        .iter()
+        .map(|name| &*Box::leak(name.to_string().into_boxed_str()))
+        .collect();
+    let metrics = Metrics::new(&metric_tools, cli.upstream_pool);
     let call_timeout = cli::seconds(cli.call_timeout);
+    let drain_timeout = cli::seconds(cli.drain_timeout);
     let connect_timeout = cli::seconds(cli.connect_timeout);
 
     // Signals are caught from here on, before anything a test or supervisor can
@@ -113,18 +125,32 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         lock.tools.len(),
         target.describe()
     );
-    let (upstream, supervisor) = supervisor::Upstream::start(supervisor::Settings {
-        target,
-        connect_options: ConnectOptions {
-            client_name: embedded.crate_name.to_string(),
-            client_version: embedded.crate_version.to_string(),
-            echo_stderr: true,
-            record_raw: false,
+    if cli.upstream_pool > 1 {
+        tracing::info!(
+            "--upstream-pool {}: one upstream per member, each call to the least busy \
+             (for servers that keep no state between calls)",
+            cli.upstream_pool
+        );
+    }
+    let (upstream, supervisors) = Pool::start(
+        supervisor::Settings {
+            target,
+            connect_options: ConnectOptions {
+                client_name: embedded.crate_name.to_string(),
+                client_version: embedded.crate_version.to_string(),
+                echo_stderr: true,
+                record_raw: false,
+            },
+            connect_timeout,
+            drift_policy: cli.on_drift,
+            locked_tools: lock.tools,
+            metrics: std::sync::Arc::clone(&metrics),
+            member: 0,
+            pool_size: cli.upstream_pool,
         },
-        connect_timeout,
-        drift_policy: cli.on_drift,
-        locked_tools: lock.tools,
-    });
+        cli.upstream_pool,
+    );
+    let supervisor = futures::future::join_all(supervisors);
     let api_keys = auth::ApiKeys::new(api_keys);
     if !api_keys.is_enabled() {
         tracing::info!(
@@ -139,6 +165,9 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         validators,
         lax_types: !cli.strict_types,
         upstream: std::sync::Arc::clone(&upstream),
+        limiter: Limiter::new(cli.max_concurrency, cli.max_queue),
+        metrics,
+        tool_timeouts,
     });
     let router = server::build_router(server::RouterParts {
         app,
@@ -190,12 +219,15 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     let served = match served {
         Some(finished) => finished,
         None => {
+            // Drain: no new connections, idle ones closed, calls in flight
+            // answered (up to --drain-timeout); the upstream stops after.
             let _ = stop_sender.send(());
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+            match tokio::time::timeout(drain_timeout, &mut server).await {
                 Ok(finished) => finished,
                 Err(_) => {
                     tracing::warn!(
-                        "requests still in flight after {SHUTDOWN_GRACE:?}; exiting anyway"
+                        "requests still in flight after --drain-timeout {}s; exiting anyway",
+                        cli.drain_timeout
                     );
                     server.abort();
                     Ok(Ok(()))

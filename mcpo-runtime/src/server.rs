@@ -3,7 +3,7 @@
 //! and optional CORS.
 //!
 //! Tool routes are `POST /{tool}` and the proxy's own routes (`/docs` and
-//! the files under it, `/openapi.json`, `/healthz`, `/readyz`) are `GET`
+//! the files under it, `/openapi.json`, `/healthz`, `/readyz`, `/metrics`) are `GET`
 //! only, so they never take each other's place: a tool named `docs` is
 //! `POST /docs` beside Swagger UI's `GET /docs`, one path with two methods
 //! (axum merges them; any other method is a JSON 405).
@@ -142,6 +142,9 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        // Not in the OpenAPI document: an operation there would become a
+        // tool of Open WebUI and the like.
+        .route("/metrics", get(metrics))
         .merge(tool_routes);
     let api = if root_path.is_empty() {
         api
@@ -226,6 +229,10 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+async fn metrics(State(app): State<App>, headers: axum::http::HeaderMap) -> Response {
+    app.metrics_page(&headers)
+}
+
 async fn readyz(State(app): State<App>) -> Response {
     match app.upstream().readiness() {
         Ok(server) => (
@@ -301,6 +308,7 @@ mod tests {
     }
 
     use axum::{extract::Request, routing::post};
+    use std::sync::Arc;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -308,8 +316,11 @@ mod tests {
         app::AppState,
         auth::ApiKeys,
         cli::DriftPolicy,
+        limits::Limiter,
         lock::LockedTool,
-        supervisor::{Settings, Upstream},
+        metrics::Metrics,
+        pool::Pool,
+        supervisor::Settings,
         upstream::{ConnectOptions, Target},
         validate::InputValidators,
     };
@@ -328,22 +339,29 @@ mod tests {
 
     /// A proxy whose upstream can never start, with one `echo` tool.
     async fn serve(root_path: &str, keys: &[&str]) -> std::net::SocketAddr {
-        let (upstream, _supervisor) = Upstream::start(Settings {
-            target: Target::Stdio {
-                command: "/nonexistent/mcp-server-for-tests".into(),
-                args: Vec::new(),
-                env: Default::default(),
+        let metrics = Metrics::new(&["echo", "docs"], 1);
+        let (upstream, _supervisors) = Pool::start(
+            Settings {
+                target: Target::Stdio {
+                    command: "/nonexistent/mcp-server-for-tests".into(),
+                    args: Vec::new(),
+                    env: Default::default(),
+                },
+                connect_options: ConnectOptions {
+                    client_name: "test-proxy".into(),
+                    client_version: "0.0.0".into(),
+                    echo_stderr: true,
+                    record_raw: false,
+                },
+                connect_timeout: Duration::from_secs(1),
+                drift_policy: DriftPolicy::Ignore,
+                locked_tools: Vec::new(),
+                metrics: Arc::clone(&metrics),
+                member: 0,
+                pool_size: 1,
             },
-            connect_options: ConnectOptions {
-                client_name: "test-proxy".into(),
-                client_version: "0.0.0".into(),
-                echo_stderr: true,
-                record_raw: false,
-            },
-            connect_timeout: Duration::from_secs(1),
-            drift_policy: DriftPolicy::Ignore,
-            locked_tools: Vec::new(),
-        });
+            1,
+        );
         let schema = json!({
             "type": "object", "properties": {"m": {"type": "string"}}, "required": ["m"]});
         let echo = LockedTool::new(json!({"name": "echo", "inputSchema": schema}));
@@ -357,6 +375,9 @@ mod tests {
             validators: InputValidators::compile(&[echo, docs]),
             lax_types: true,
             upstream,
+            limiter: Limiter::new(None, 0),
+            metrics,
+            tool_timeouts: Default::default(),
         });
         let tool_routes = Router::new()
             .route(
@@ -475,6 +496,28 @@ mod tests {
         assert_eq!(valid.status, 503, "{}", valid.body);
         assert!(valid.head.contains("retry-after:"));
         assert!(!valid.body.contains("sekrit-key"));
+        let closed = send(address, "GET", "/metrics", &[], "").await;
+        assert_eq!(closed.status, 401);
+        let metrics = send(address, "GET", "/metrics", &[auth], "").await;
+        assert_eq!(metrics.status, 200);
+        assert!(
+            metrics
+                .head
+                .contains("content-type: text/plain; version=0.0.4")
+        );
+        assert!(
+            metrics
+                .body
+                .contains("mcpo_tool_calls_total{tool=\"echo\",status=\"503\"} 1\n"),
+            "{}",
+            metrics.body
+        );
+        assert!(
+            metrics
+                .body
+                .contains("mcpo_tool_calls_total{tool=\"echo\",status=\"401\"} 2\n")
+        );
+        assert!(!metrics.body.contains("sekrit") && !metrics.body.contains("\"hi\""));
     }
 
     #[tokio::test]

@@ -21,6 +21,7 @@ use crate::cli::DriftPolicy;
 use crate::drift::{self, DriftFinding};
 use crate::error::ApiError;
 use crate::lock::LockedTool;
+use crate::metrics::Metrics;
 use crate::upstream::{self, ConnectOptions, Session, Target};
 
 /// A connection that lived this long was healthy: after its loss the
@@ -39,12 +40,17 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// `Retry-After` while drift blocks calls: it needs a human, not a retry loop.
 const DRIFT_RETRY_AFTER_SECS: u64 = 60;
 
+#[derive(Clone)]
 pub struct Settings {
     pub target: Target,
     pub connect_options: ConnectOptions,
     pub connect_timeout: Duration,
     pub drift_policy: DriftPolicy,
     pub locked_tools: Vec<LockedTool>,
+    pub metrics: Arc<Metrics>,
+    /// This upstream's number in its pool (0-based), and the pool's size.
+    pub member: usize,
+    pub pool_size: usize,
 }
 
 /// A live MCP session that calls can use.
@@ -138,6 +144,19 @@ impl Upstream {
         }
     }
 
+    /// The connection when it can take a call right now (connected, not
+    /// known to be lost, not blocked by drift), without waiting.
+    pub fn usable_now(&self) -> Option<Arc<Connection>> {
+        match &*self.status.borrow() {
+            Status::Connected(connection)
+                if connection.blocked_by_drift.is_none() && !self.is_lost(connection) =>
+            {
+                Some(Arc::clone(connection))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether `connection` is known to be dead while the supervisor has not
     /// replaced it yet.
     fn is_lost(&self, connection: &Connection) -> bool {
@@ -191,7 +210,18 @@ impl Upstream {
 
     async fn supervise(self: Arc<Self>, settings: Settings) {
         let mut shutdown = self.shutdown.subscribe();
-        let description = settings.target.describe();
+        let description = if settings.pool_size > 1 {
+            format!(
+                "{} (pool member {} of {})",
+                settings.target.describe(),
+                settings.member + 1,
+                settings.pool_size
+            )
+        } else {
+            settings.target.describe()
+        };
+        let metrics = Arc::clone(&settings.metrics);
+        let member = settings.member;
         let mut consecutive_failures: u32 = 0;
         let mut generation: u64 = 0;
         // Set after the first loss of a connection: reconnect without delay.
@@ -254,9 +284,14 @@ impl Upstream {
             tracing::info!(upstream = %description, server = %connection.server, "upstream MCP server connected");
             self.status
                 .send_replace(Status::Connected(Arc::new(connection)));
+            metrics.upstream_state(member, true);
+            if generation > 1 {
+                metrics.upstream_restarted(member);
+            }
             let connected_at = Instant::now();
 
             let stopping = self.watch(&session, generation, &mut shutdown).await;
+            metrics.upstream_state(member, false);
             if stopping {
                 self.status.send_replace(Status::Stopped);
                 session.close(GRACEFUL_CLOSE).await;
@@ -400,6 +435,10 @@ async fn check_drift(
         }
     };
     let findings = drift::compare(&settings.locked_tools, &live);
+    let blocks = findings.iter().any(DriftFinding::blocks);
+    settings
+        .metrics
+        .drift(findings.len(), blocks && policy == DriftPolicy::Fail);
     for finding in &findings {
         match finding {
             DriftFinding::Added { .. } => tracing::info!(drift = %finding, "drift"),
@@ -475,6 +514,9 @@ mod tests {
             connect_timeout: Duration::from_secs(5),
             drift_policy: DriftPolicy::Warn,
             locked_tools: Vec::new(),
+            metrics: Metrics::new(&[], 1),
+            member: 0,
+            pool_size: 1,
         });
         let error = upstream.connection(Duration::from_secs(5)).await.err();
         let Some(error) = error else {
