@@ -5,18 +5,22 @@
 //! abort on those, so they are quarantined too. And OpenAPI validators
 //! reject a component whose `required` names a property they can't find
 //! beside an `allOf`; declaring the name as `true` in one extra `allOf`
-//! branch satisfies them without changing what the schema accepts.
+//! branch satisfies them without changing what the schema accepts. Last,
+//! the schemas are spelled so that simple consumers can walk them
+//! ([`walkable`]).
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
 use super::quarantine::{MAX_REF_HOPS, quarantine_unusable_refs, resolve_local};
+use super::walkable;
 
 pub(super) fn finish(document: &mut Value) {
     // Refs written by the generator itself: quarantined as they are.
     quarantine_unusable_refs(document, &|reference| reference.to_string());
     declare_required_names_beside_all_of(document);
+    walkable::make_walkable(document);
 }
 
 /// Property names an OpenAPI validator finds for `schema`: its `properties`
@@ -97,7 +101,8 @@ fn declare_required_names_beside_all_of(document: &mut Value) {
         {
             let properties: Map<String, Value> = missing
                 .into_iter()
-                .map(|name| (name, Value::Bool(true)))
+                // `{}`, not `true`: the same schema, and one Open WebUI can walk.
+                .map(|name| (name, json!({})))
                 .collect();
             all_of.push(json!({"properties": properties}));
         }
@@ -138,7 +143,11 @@ mod tests {
             schemas["Loop"][ORIGINAL_KEYWORDS]["$ref"],
             "#/components/schemas/Loop2"
         );
-        assert_eq!(schemas["Loop2"]["$ref"], "#/components/schemas/Loop");
+        // Beside `type`, the ref is an `allOf` branch (see walkable.rs).
+        assert_eq!(
+            schemas["Loop2"]["allOf"],
+            json!([{"$ref": "#/components/schemas/Loop"}])
+        );
     }
 
     #[test]
@@ -150,7 +159,7 @@ mod tests {
         finish(&mut document);
         assert_eq!(
             document["components"]["schemas"]["A"]["allOf"],
-            json!([{"$ref": "#/components/schemas/B"}, {"properties": {"y": true}}])
+            json!([{"$ref": "#/components/schemas/B"}, {"properties": {"y": {}}}])
         );
     }
 }

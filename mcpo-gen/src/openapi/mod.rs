@@ -12,6 +12,7 @@ mod finish;
 mod integers;
 mod quarantine;
 mod regex;
+mod walkable;
 
 /// The fuzzing generator tests/openapi_validity.rs uses too.
 #[cfg(test)]
@@ -87,7 +88,7 @@ pub fn document(lock: &Lock) -> Value {
             &mut component_names,
         );
         input_components.extend(input.components.iter().map(|(name, _)| name.clone()));
-        schemas.extend(input.components);
+        schemas.extend(input.components.into_iter().map(titled));
         let output = tool.output_schema().map(|schema| {
             carry_tool_schema(schema, tool_camel, Role::Output, &mut component_names)
         });
@@ -95,7 +96,7 @@ pub fn document(lock: &Lock) -> Value {
             .as_ref()
             .map(|carried| carried.root_component.clone());
         if let Some(output) = output {
-            schemas.extend(output.components);
+            schemas.extend(output.components.into_iter().map(titled));
         }
         let operation = tool_operation(
             tool,
@@ -106,23 +107,10 @@ pub fn document(lock: &Lock) -> Value {
         add_operation(&mut paths, &tool_route(&tool.name), "post", operation);
     }
 
-    // Claimed after the tools so a tool named `healthz` keeps its own id.
-    let mut taken_ids = UniqueNames::new();
-    for id in &operation_ids {
-        taken_ids.reserve(id);
-    }
-    add_operation(
-        &mut paths,
-        "/healthz",
-        "get",
-        healthz_operation(&taken_ids.claim("healthz")),
-    );
-    add_operation(
-        &mut paths,
-        "/readyz",
-        "get",
-        readyz_operation(&taken_ids.claim("readyz")),
-    );
+    // No `operationId`: clients that make every operation with one a tool
+    // (Open WebUI) or a method (client generators) get the tools only.
+    add_operation(&mut paths, "/healthz", "get", healthz_operation());
+    add_operation(&mut paths, "/readyz", "get", readyz_operation());
     // `GET /docs` and `GET /openapi.json` are left out of the document (they
     // are not an API to call), unless a tool shares the path: then the path's
     // `GET` is stated, so the document lists every method the path answers.
@@ -182,6 +170,27 @@ pub fn document(lock: &Lock) -> Value {
     document
 }
 
+/// A component of a tool schema, its `title` its name: UIs and client
+/// generators name a schema by its `title` (Swagger UI shows pydantic's
+/// `convert_timeArguments`, and two different `TimeResult`s), and component
+/// names are distinct and readable. A different title of the tool's own is
+/// kept under [`ORIGINAL_KEYWORDS`] (unless that holds an invalid one).
+fn titled((name, mut schema): (String, Value)) -> (String, Value) {
+    if let Value::Object(object) = &mut schema {
+        if let Some(original) = object.insert("title".into(), json!(name))
+            && original != json!(name)
+        {
+            let kept = object
+                .entry(ORIGINAL_KEYWORDS)
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(kept) = kept.as_object_mut() {
+                kept.entry("title").or_insert(original);
+            }
+        }
+    }
+    (name, schema)
+}
+
 /// Unique operationIds, in lock order: the tool name itself when it only
 /// uses `[A-Za-z0-9_.-]` (mcpo's id for most tools), else an escaped form.
 /// Clean names are claimed first so an escaped name never takes a real one.
@@ -238,7 +247,12 @@ fn info(lock: &Lock) -> Value {
          before they go upstream. Schema keywords that OpenAPI 3.1 can't carry \
          as they are (other JSON Schema drafts, regexes other engines can't compile, \
          invalid values) are kept verbatim under `{ORIGINAL_KEYWORDS}`; the proxy \
-         still enforces the original schema.\n\n\
+         still enforces the original schema. Each component schema is titled with its \
+         name (a tool schema's own `title` is kept there too). So that loaders which \
+         walk only `properties`, `items`, `allOf`, `anyOf` and `oneOf` (Open WebUI) \
+         can, boolean schemas there are spelled `{{}}` and `{{\"not\": {{}}}}`, and a \
+         `$ref` into a component points at a copy of its target instead. The \
+         proxy's own routes have no `operationId`: only tools are operations to call.\n\n\
          Integers are 64-bit: an `integer` is read as a signed 64-bit integer, or an \
          unsigned one when its own `minimum` is not negative, and the input schemas here \
          state that range as `minimum`/`maximum`. An integer literal beyond 64 bits is \
@@ -420,9 +434,8 @@ fn refuses_empty_object(schema: &Value, root: &Value, depth: usize) -> bool {
     names_required || wants_properties || by_reference || by_all_of || by_alternatives
 }
 
-fn healthz_operation(operation_id: &str) -> Value {
+fn healthz_operation() -> Value {
     json!({
-        "operationId": operation_id,
         "summary": "Liveness: the proxy process is up",
         "tags": [OPERATIONS_TAG],
         "security": [],
@@ -435,9 +448,8 @@ fn healthz_operation(operation_id: &str) -> Value {
     })
 }
 
-fn readyz_operation(operation_id: &str) -> Value {
+fn readyz_operation() -> Value {
     json!({
-        "operationId": operation_id,
         "summary": "Readiness: the upstream MCP server is connected and matches the lock",
         "tags": [OPERATIONS_TAG],
         "security": [],
@@ -649,8 +661,9 @@ mod tests {
         assert_eq!(id("/a%20b"), "a_u0020b_2");
         assert_eq!(id("/gr%C3%B6%C3%9Fe"), "gr_u00f6_u00dfe");
         assert_eq!(id("/healthz"), "healthz");
-        assert_eq!(doc["paths"]["/healthz"]["get"]["operationId"], "healthz_2");
-        assert_eq!(doc["paths"]["/readyz"]["get"]["operationId"], "readyz");
+        for path in ["/healthz", "/readyz"] {
+            assert!(doc["paths"][path]["get"].get("operationId").is_none());
+        }
     }
 
     #[test]
@@ -709,7 +722,7 @@ mod tests {
             let item = &doc["paths"][format!("/{name}")];
             assert_eq!(item["post"]["x-mcp-tool"]["name"], name, "{item}");
         }
-        assert_eq!(doc["paths"]["/healthz"]["get"]["operationId"], "healthz_2");
+        assert!(doc["paths"]["/healthz"]["get"].get("operationId").is_none());
         let description = doc["info"]["description"].as_str().unwrap();
         assert!(
             description.contains("`/docs` (Swagger UI)"),
@@ -751,7 +764,7 @@ mod tests {
         );
         assert_eq!(
             doc["components"]["schemas"]["TInput"],
-            json!({"type": "object"})
+            json!({"type": "object", "title": "TInput"})
         );
     }
 
@@ -767,6 +780,41 @@ mod tests {
         assert!(schemas.contains_key("ErrorDetail2"));
         assert!(schemas.contains_key("ToolResult2"));
         assert_eq!(schemas["ErrorDetail"]["required"], json!(["detail"]));
+    }
+
+    #[test]
+    fn components_are_titled_with_their_distinct_names() {
+        let result = json!({"type": "object", "title": "TimeResult"});
+        let doc = document(&lock_of(vec![
+            json!({"name": "get_time", "inputSchema": {"type": "object", "title": "get_timeArguments"},
+                "outputSchema": result}),
+            json!({"name": "convert", "inputSchema": {"type": "object", "title": "ConvertInput",
+                "$defs": {"R": {"type": "object", "title": "TimeResult"}}},
+                "outputSchema": {"type": "object", "title": []}}),
+        ]));
+        let schemas = &doc["components"]["schemas"];
+        let titles: Vec<&str> = ["GetTimeInput", "GetTimeOutput", "ConvertInput", "ConvertR"]
+            .iter()
+            .map(|name| schemas[name]["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            titles,
+            ["GetTimeInput", "GetTimeOutput", "ConvertInput", "ConvertR"]
+        );
+        assert_eq!(
+            schemas["GetTimeInput"][ORIGINAL_KEYWORDS]["title"],
+            "get_timeArguments"
+        );
+        assert_eq!(
+            schemas["ConvertR"][ORIGINAL_KEYWORDS]["title"],
+            "TimeResult"
+        );
+        assert!(schemas["ConvertInput"].get(ORIGINAL_KEYWORDS).is_none());
+        // An invalid title was kept there already, verbatim.
+        assert_eq!(
+            schemas["ConvertOutput"][ORIGINAL_KEYWORDS]["title"],
+            json!([])
+        );
     }
 
     #[test]
@@ -798,9 +846,9 @@ mod tests {
         let ids: std::collections::BTreeSet<&str> = paths
             .values()
             .flat_map(|item| item.as_object().unwrap().values())
-            .map(|op| op["operationId"].as_str().unwrap())
+            .filter_map(|op| op["operationId"].as_str())
             .collect();
-        assert_eq!(ids.len(), 1002);
+        assert_eq!(ids.len(), 1000);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         // Input + one def per tool, plus the five shared schemas.
         assert_eq!(schemas.len(), 2005);
