@@ -1,0 +1,390 @@
+//! Under load (issue 16), end to end against the committed
+//! `generated-examples/errors-proxy` and our fixture server over stdio:
+//! `--max-concurrency` with a full queue (503 + `Retry-After`) and a
+//! per-tool timeout (504), the SIGTERM drain (calls in flight finish, then
+//! the upstream stops), `--upstream-pool` (calls spread, a killed member is
+//! replaced), and the upstream killed twice under a load of calls. Every
+//! check reads `/metrics` too. Loopback only, bounded in calls and time.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+const CRATE: &str = "errors-proxy";
+const KEY: &str = "load-test-key";
+
+fn proxy_binary() -> PathBuf {
+    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
+}
+
+fn fixture_binary() -> PathBuf {
+    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
+}
+
+/// errors.json with the `sleeps` tool sleeping `ms` instead of 10 s (its
+/// definition, and so the lock, unchanged: behaviours are not tools).
+fn tools_with_sleep(ms: u64) -> (tempfile::TempDir, String) {
+    let source = workspace_root().join("tests/fixture-server/tools/errors.json");
+    let mut tools: Value =
+        serde_json::from_str(&std::fs::read_to_string(source).expect("errors.json"))
+            .expect("errors.json is JSON");
+    tools["behaviors"]["sleeps"] = json!({"kind": "sleep", "ms": ms});
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("tools.json");
+    std::fs::write(&path, tools.to_string()).expect("write the tools");
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+/// The proxy with `flags`, its upstream the fixture serving `tools`, every
+/// process marked with `marker`.
+fn proxy(flags: &[&str], tools: &str, marker: &str) -> Running {
+    let fixture = fixture_binary();
+    let mut args = vec!["--api-key", KEY];
+    args.extend_from_slice(flags);
+    args.extend([
+        "--",
+        fixture.to_str().expect("UTF-8 path"),
+        "--tools",
+        tools,
+    ]);
+    let proxy = start_proxy_with_env(&proxy_binary(), &args, &[("MCPO_TEST_MARKER", marker)]);
+    wait_ready(&proxy);
+    proxy
+}
+
+fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
+    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+}
+
+/// `/metrics` (it needs the key like the tools).
+fn metrics(proxy: &Running) -> String {
+    let client = reqwest::blocking::Client::new();
+    let response = client
+        .get(proxy.url("/metrics"))
+        .bearer_auth(KEY)
+        .send()
+        .expect("/metrics answers");
+    assert_eq!(response.status().as_u16(), 200);
+    response.text().expect("a text page")
+}
+
+/// The value of the series `name` (with its labels, as printed) or 0.
+fn metric(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The fixture processes (not the proxy) carrying `marker`.
+fn fixtures(marker: &str) -> Vec<i32> {
+    processes_with_marker(marker)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| {
+                raw.split(|byte| *byte == 0)
+                    .next()
+                    .is_some_and(|argv0| argv0.ends_with(b"mcp-fixture-server"))
+            })
+        })
+        .collect()
+}
+
+fn kill(pid: i32) {
+    // SAFETY: a signal to a fixture process this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+#[test]
+fn a_full_queue_is_503_with_retry_after_and_a_tool_timeout_is_504() {
+    let (_dir, tools) = tools_with_sleep(4_000);
+    let marker = unique_marker("queue");
+    let proxy = Arc::new(proxy(
+        &[
+            "--max-concurrency",
+            "1",
+            "--max-queue",
+            "1",
+            "--tool-timeout",
+            "sleeps=1.5",
+        ],
+        &tools,
+        &marker,
+    ));
+    // The only slot: a call that would sleep 4 s, cut at its own 1.5 s.
+    let slow = {
+        let proxy = Arc::clone(&proxy);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            (call(&proxy, "sleeps", &json!({})), started.elapsed())
+        })
+    };
+    wait_until(Duration::from_secs(10), || {
+        metric(&metrics(&proxy), "mcpo_tool_calls_in_flight") == 1.0
+    });
+    // The queue's one place.
+    let queued = {
+        let proxy = Arc::clone(&proxy);
+        std::thread::spawn(move || call(&proxy, "echo", &json!({"message": "queued"})))
+    };
+    wait_until(Duration::from_secs(10), || {
+        metric(&metrics(&proxy), "mcpo_queue_depth") == 1.0
+    });
+    // Full: refused at once, while the slow call still holds the slot.
+    let refused = call(&proxy, "echo", &json!({"message": "refused"}));
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("--max-queue")),
+        "{refused:?}"
+    );
+    assert!(!slow.is_finished(), "the slot was still taken");
+
+    let (slow, waited) = slow.join().expect("the slow call");
+    assert_eq!(slow.status, 504, "{slow:?}");
+    assert!(
+        waited < Duration::from_millis(3_900),
+        "--tool-timeout sleeps=1.5 cut the 4 s call: {waited:?}"
+    );
+    let queued = queued.join().expect("the queued call");
+    assert_eq!(queued.status, 200, "{queued:?}");
+    assert_eq!(queued.body["message"], json!("queued"));
+
+    let page = metrics(&proxy);
+    for (series, value) in [
+        ("mcpo_tool_calls_total{tool=\"sleeps\",status=\"504\"}", 1.0),
+        ("mcpo_tool_calls_total{tool=\"echo\",status=\"503\"}", 1.0),
+        ("mcpo_tool_calls_total{tool=\"echo\",status=\"200\"}", 1.0),
+        ("mcpo_queue_rejected_total", 1.0),
+        ("mcpo_queue_depth", 0.0),
+        ("mcpo_tool_calls_in_flight", 0.0),
+        ("mcpo_upstream_up{member=\"0\"}", 1.0),
+        ("mcpo_tool_call_duration_seconds_count{tool=\"echo\"}", 2.0),
+    ] {
+        assert_eq!(metric(&page, series), value, "{series} in\n{page}");
+    }
+    // Neither the key nor an argument is ever a label.
+    assert!(!page.contains(KEY) && !page.contains("queued"), "{page}");
+    // /metrics is no tool: not in the document, and refused without the key.
+    let (_, document) = get(&proxy.url("/openapi.json")).expect("the document");
+    assert!(!document.contains("/metrics"));
+    let (status, _) = get(&proxy.url("/metrics")).expect("an answer");
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn sigterm_lets_calls_in_flight_finish_then_stops_the_upstream() {
+    let (_dir, tools) = tools_with_sleep(1_500);
+    let marker = unique_marker("drain");
+    let mut proxy = proxy(&[], &tools, &marker);
+    let url = proxy.url("/sleeps");
+    let calls: Vec<_> = (0..4)
+        .map(|index| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                post_json(&url, &json!({"message": format!("{index}")}), Some(KEY))
+            })
+        })
+        .collect();
+    wait_until(Duration::from_secs(10), || {
+        metric(&metrics(&proxy), "mcpo_tool_calls_in_flight") == 4.0
+    });
+    assert_eq!(fixtures(&marker).len(), 1);
+    // SAFETY: a signal to the proxy this test started.
+    unsafe {
+        libc::kill(proxy.pid(), libc::SIGTERM);
+    }
+    // No new connections while draining...
+    let address = format!("127.0.0.1:{}", proxy.port);
+    wait_until(Duration::from_secs(5), || {
+        std::net::TcpStream::connect(&address).is_err()
+    });
+    // ...and every call in flight answered.
+    for (index, answer) in calls.into_iter().enumerate() {
+        let answer = answer.join().expect("a call");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.body["message"], json!(format!("{index}")));
+    }
+    let exited = wait_for(Duration::from_secs(10), || {
+        matches!(proxy.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited, "the proxy exits after the drain");
+    let status = proxy.child.wait().expect("an exit status");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        wait_for(Duration::from_secs(5), || processes_with_marker(&marker)
+            .is_empty()),
+        "left behind: {:?}",
+        processes_with_marker(&marker)
+    );
+}
+
+#[test]
+fn a_pool_spreads_calls_and_replaces_a_killed_member() {
+    let (_dir, tools) = tools_with_sleep(600);
+    let marker = unique_marker("pool");
+    let proxy = Arc::new(proxy(&["--upstream-pool", "3"], &tools, &marker));
+    wait_until(Duration::from_secs(20), || {
+        get(&proxy.url("/readyz"))
+            .is_ok_and(|(_, body)| body.contains("3 of 3 pool members connected"))
+    });
+    assert_eq!(fixtures(&marker).len(), 3, "one process per member");
+
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let proxy = Arc::clone(&proxy);
+            std::thread::spawn(move || call(&proxy, "sleeps", &json!({})).status)
+        })
+        .collect();
+    for status in calls {
+        assert_eq!(status.join().expect("a call"), 200);
+    }
+    let page = metrics(&proxy);
+    for member in 0..3 {
+        let sent = metric(
+            &page,
+            &format!("mcpo_upstream_calls_total{{member=\"{member}\"}}"),
+        );
+        assert!(sent >= 1.0, "member {member} got no call:\n{page}");
+    }
+
+    let victim = fixtures(&marker)[0];
+    kill(victim);
+    // The others serve meanwhile (a call may meet the dead one first: 502).
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(call(&proxy, "echo", &json!({"message": "m"})).status);
+    }
+    assert!(
+        statuses.iter().all(|status| [200, 502].contains(status)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&200), "{statuses:?}");
+    wait_until(Duration::from_secs(20), || {
+        let page = metrics(&proxy);
+        let restarts: f64 = (0..3)
+            .map(|member| {
+                metric(
+                    &page,
+                    &format!("mcpo_upstream_restarts_total{{member=\"{member}\"}}"),
+                )
+            })
+            .sum();
+        let up: f64 = (0..3)
+            .map(|member| metric(&page, &format!("mcpo_upstream_up{{member=\"{member}\"}}")))
+            .sum();
+        restarts == 1.0 && up == 3.0
+    });
+    let members = fixtures(&marker);
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(!members.contains(&victim));
+}
+
+#[test]
+fn killing_the_upstream_twice_under_load_gives_only_documented_answers() {
+    const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+    let tools = workspace_root()
+        .join("tests/fixture-server/tools/errors.json")
+        .display()
+        .to_string();
+    let marker = unique_marker("faults");
+    let mut proxy = proxy(&["--call-timeout", "5"], &tools, &marker);
+    let url = proxy.url("/echo");
+    let stop = Arc::new(AtomicBool::new(false));
+    let test_start = Instant::now();
+    // 8 clients calling in a loop: (start, end, status), as offsets from test_start.
+    let workers: Vec<_> = (0..8)
+        .map(|worker| {
+            let (url, stop) = (url.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let body = json!({"message": format!("worker {worker}")});
+                while !stop.load(Ordering::SeqCst) && seen.len() < 20_000 {
+                    let started = test_start.elapsed();
+                    let status = post_json(&url, &body, Some(KEY)).status;
+                    seen.push((started, test_start.elapsed(), status));
+                }
+                seen
+            })
+        })
+        .collect();
+
+    let mut respawns = Vec::new();
+    std::thread::sleep(Duration::from_millis(700));
+    for round in 0..2 {
+        let before = fixtures(&marker);
+        assert_eq!(before.len(), 1, "round {round}: {before:?}");
+        kill(before[0]);
+        let mut respawned = None;
+        wait_until(Duration::from_secs(10), || {
+            let now = fixtures(&marker);
+            if now.len() == 1 && now[0] != before[0] {
+                respawned = Some(test_start.elapsed());
+            }
+            respawned.is_some()
+        });
+        respawns.push(respawned.expect("a respawn"));
+        std::thread::sleep(Duration::from_millis(1_200));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let calls: Vec<(Duration, Duration, u16)> = workers
+        .into_iter()
+        .flat_map(|worker| worker.join().expect("a worker"))
+        .collect();
+
+    let documented = [200, 502, 503, 504];
+    let odd: Vec<_> = calls
+        .iter()
+        .filter(|(_, _, status)| !documented.contains(status))
+        .collect();
+    assert!(odd.is_empty(), "undocumented answers: {odd:?}");
+    let longest = calls
+        .iter()
+        .map(|(start, end, _)| *end - *start)
+        .max()
+        .unwrap_or_default();
+    assert!(
+        longest < CALL_TIMEOUT + Duration::from_secs(1),
+        "a call outlived the call timeout: {longest:?}"
+    );
+    for respawn in &respawns {
+        let first_success = calls
+            .iter()
+            .filter(|(start, _, status)| *status == 200 && start >= respawn)
+            .map(|(_, end, _)| *end)
+            .min()
+            .expect("calls succeed after the respawn");
+        assert!(
+            first_success - *respawn < Duration::from_secs(1),
+            "first 200 {:?} after the respawn",
+            first_success - *respawn
+        );
+    }
+    let mut by_status = std::collections::BTreeMap::new();
+    for (_, _, status) in &calls {
+        *by_status.entry(*status).or_insert(0) += 1;
+    }
+    eprintln!("calls by status {by_status:?}, the longest {longest:?}");
+    let page = metrics(&proxy);
+    assert_eq!(
+        metric(&page, "mcpo_upstream_restarts_total{member=\"0\"}"),
+        2.0,
+        "{page}"
+    );
+    assert!(proxy.terminate(Duration::from_secs(10)), "the proxy stops");
+    assert!(
+        wait_for(Duration::from_secs(5), || processes_with_marker(&marker)
+            .is_empty()),
+        "left behind: {:?}",
+        processes_with_marker(&marker)
+    );
+}
