@@ -78,6 +78,7 @@ pub fn document(lock: &Lock) -> Value {
     let mut schemas = shared_schemas();
     let mut paths = Map::new();
     let mut input_components = Vec::new();
+    let mut input_roots = Vec::new();
     for (tool, operation_id) in lock.tools.iter().zip(&operation_ids) {
         let tool_camel = camel_ident(&tool.name);
         let tool_camel = tool_camel.trim_start_matches("r#");
@@ -88,6 +89,7 @@ pub fn document(lock: &Lock) -> Value {
             &mut component_names,
         );
         input_components.extend(input.components.iter().map(|(name, _)| name.clone()));
+        input_roots.push(input.root_component.clone());
         schemas.extend(input.components.into_iter().map(titled));
         let output = tool.output_schema().map(|schema| {
             carry_tool_schema(schema, tool_camel, Role::Output, &mut component_names)
@@ -166,6 +168,7 @@ pub fn document(lock: &Lock) -> Value {
         }
     });
     integers::bound_input_integers(&mut document, &input_components);
+    walkable::lift_all_of_properties(&mut document, &input_roots);
     finish::finish(&mut document);
     document
 }
@@ -250,8 +253,9 @@ fn info(lock: &Lock) -> Value {
          still enforces the original schema. Each component schema is titled with its \
          name (a tool schema's own `title` is kept there too). So that loaders which \
          walk only `properties`, `items`, `allOf`, `anyOf` and `oneOf` (Open WebUI) \
-         can, boolean schemas there are spelled `{{}}` and `{{\"not\": {{}}}}`, and a \
-         `$ref` into a component points at a copy of its target instead. The \
+         can, boolean schemas there are spelled `{{}}` and `{{\"not\": {{}}}}`, a \
+         `$ref` into a component points at a copy of its target instead, and an input \
+         schema names the properties of its `allOf` branches at its root too. The \
          proxy's own routes have no `operationId`: only tools are operations to call.\n\n\
          Integers are 64-bit: an `integer` is read as a signed 64-bit integer, or an \
          unsigned one when its own `minimum` is not negative, and the input schemas here \

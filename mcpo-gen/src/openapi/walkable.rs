@@ -16,6 +16,10 @@
 //! - a `$ref` beside other keywords (`{"$ref": ..., "description": ...}`,
 //!   which Open WebUI replaces by the target, description lost) moves into
 //!   an `allOf` branch of its own: `{"allOf": [{"$ref": ...}], "description": ...}`.
+//! - an input schema whose properties are all in `allOf` branches (which
+//!   Open WebUI does not look into for parameters) also names them at its
+//!   root, each with its branches' schemas, and their `required` names
+//!   ([`lift_all_of_properties`]): constraints the branches already make.
 //!
 //! The proxy validates against the schemas in `mcp.lock.json`, never this
 //! document, so these spellings change nothing it enforces.
@@ -83,6 +87,96 @@ fn ref_beside_keywords_into_all_of(object: &mut Map<String, Value>) {
         Some(Value::Array(branches)) => branches.push(branch),
         _ => {
             object.insert("allOf".into(), json!([branch]));
+        }
+    }
+}
+
+/// For each input root component in `roots`: the properties and `required`
+/// names of its `allOf` branches (whole components by `$ref` followed, one
+/// level) that the root does not name itself are added to the root. A name
+/// several branches declare gets `{"allOf": [their schemas]}`. Validation
+/// does not change: every branch applies to the whole object anyway.
+pub(super) fn lift_all_of_properties(document: &mut Value, roots: &[String]) {
+    for root in roots {
+        let pointer = format!(
+            "/components/schemas/{}",
+            root.replace('~', "~0").replace('/', "~1")
+        );
+        let Some(schema) = document.pointer(&pointer).and_then(Value::as_object) else {
+            continue;
+        };
+        let Some(branches) = schema.get("allOf").and_then(Value::as_array) else {
+            continue;
+        };
+        let own: Map<String, Value> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut lifted: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut required: Vec<Value> = Vec::new();
+        for branch in branches {
+            let branch = match branch.get("$ref").and_then(Value::as_str) {
+                Some(reference) if is_whole_component(reference) => {
+                    match resolve_fragment_pointer(document, reference) {
+                        Ok(resolved) => resolved.value,
+                        Err(_) => continue,
+                    }
+                }
+                _ => branch,
+            };
+            if let Some(properties) = branch.get("properties").and_then(Value::as_object) {
+                for (name, property) in properties {
+                    if !own.contains_key(name) {
+                        lifted
+                            .entry(name.clone())
+                            .or_default()
+                            .push(property.clone());
+                    }
+                }
+            }
+            for name in branch
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if name.is_string() && !required.contains(name) {
+                    required.push(name.clone());
+                }
+            }
+        }
+        if lifted.is_empty() {
+            continue;
+        }
+        let Some(Value::Object(schema)) = document.pointer_mut(&pointer) else {
+            continue;
+        };
+        let properties = schema
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(properties) = properties.as_object_mut() {
+            for (name, mut schemas) in lifted {
+                let property = if schemas.len() == 1 {
+                    schemas.remove(0)
+                } else {
+                    json!({"allOf": schemas})
+                };
+                properties.insert(name, property);
+            }
+        }
+        if !required.is_empty() && schema.get("required").is_none_or(Value::is_array) {
+            let mut names = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for name in required {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            schema.insert("required".into(), Value::Array(names));
         }
     }
 }
@@ -266,6 +360,28 @@ mod tests {
         );
         // Not walked by Open WebUI: kept as written.
         assert_eq!(schemas["TInput"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn properties_of_root_all_of_branches_are_named_at_the_root() {
+        let mut doc = document_with(json!({
+            "TInput": {"allOf": [
+                {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+                {"$ref": "#/components/schemas/TBase"},
+                {"properties": {"a": {"minLength": 1}, "own": {"type": "number"}}}
+            ], "properties": {"own": {"type": "integer"}}},
+            "TBase": {"properties": {"b": {"type": "integer"}}, "required": ["b"]},
+            "TOutput": {"allOf": [{"properties": {"x": {}}}]}
+        }));
+        lift_all_of_properties(&mut doc, &["TInput".to_string()]);
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["TInput"]["properties"],
+            json!({"a": {"allOf": [{"type": "string"}, {"minLength": 1}]},
+                "b": {"type": "integer"}, "own": {"type": "integer"}})
+        );
+        assert_eq!(schemas["TInput"]["required"], json!(["a", "b"]));
+        assert!(schemas["TOutput"].get("properties").is_none());
     }
 
     #[test]
