@@ -2,7 +2,11 @@
 # Installs everything the tests need, pinned, inside the repository:
 #   target/test-tools/venv   uv (uvx), openapi-spec-validator and schemathesis from PyPI
 #   target/test-tools/mcpo-venv  mcpo, the Python proxy tests/mcpo_compat.rs compares with
+#   target/test-tools/open-webui  the open-webui wheel, not installed: its OpenAPI-to-tool
+#                            conversion is read out of it (tests/open_webui/convert.py)
+#   target/test-tools/client-venv  openapi-python-client (tests/client_generators.rs)
 #   tests/upstreams          the Node MCP servers (npm ci from package-lock.json)
+#   tests/clients/ts         @hey-api/openapi-ts and TypeScript (npm ci)
 # and warms uvx's cache with the pinned Python MCP servers.
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
@@ -14,6 +18,9 @@ VALIDATOR_VERSION=0.9.0
 SCHEMATHESIS_VERSION=4.32.5
 MCP_SERVER_TIME=mcp-server-time==2026.10.19
 MCPO_VERSION=0.0.20
+OPEN_WEBUI_VERSION=0.12.4
+OPEN_WEBUI_WHEEL_SHA256=02e9caba96234db3fa17a92e56163b3f7f2b8ca8227fa886b85c178d696483f6
+OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
 
 say() { [ -n "${QUIET:-}" ] || echo "setup-test-deps: $*" >&2; }
 
@@ -30,6 +37,25 @@ if ! cmp -s tests/upstreams/package-lock.json "$installed_lock"; then
   say "installing the Node MCP servers (npm ci in tests/upstreams)"
   (cd tests/upstreams && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/upstreams/package-lock.json "$installed_lock"
+fi
+
+# npm ci again whenever package-lock.json changed since the last install.
+installed_lock=tests/clients/ts/node_modules/.installed-package-lock.json
+if ! cmp -s tests/clients/ts/package-lock.json "$installed_lock"; then
+  say "installing @hey-api/openapi-ts and TypeScript (npm ci in tests/clients/ts)"
+  (cd tests/clients/ts && npm ci --no-audit --no-fund --loglevel=error)
+  cp tests/clients/ts/package-lock.json "$installed_lock"
+fi
+
+# The open-webui wheel (about 106 MB), downloaded only: installing it pulls in
+# chromadb, transformers and the rest of Open WebUI. Pinned by version and hash.
+wheel="$TOOLS/open-webui/open_webui-$OPEN_WEBUI_VERSION-py3-none-any.whl"
+if ! echo "$OPEN_WEBUI_WHEEL_SHA256  $wheel" | sha256sum --check --status 2>/dev/null; then
+  say "downloading the open-webui $OPEN_WEBUI_VERSION wheel into $TOOLS/open-webui"
+  rm -rf "$TOOLS/open-webui"
+  "$TOOLS/venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
+    --dest "$TOOLS/open-webui" "open-webui==$OPEN_WEBUI_VERSION"
+  echo "$OPEN_WEBUI_WHEEL_SHA256  $wheel" | sha256sum --check --quiet
 fi
 
 # Only now: it puts the venv first on PATH, and the venv is made above with
@@ -61,6 +87,17 @@ if ! "$TOOLS/mcpo-venv/bin/python" -c "import importlib.metadata as m, sys; sys.
   [ -x "$TOOLS/mcpo-venv/bin/python" ] || python3 -m venv "$TOOLS/mcpo-venv"
   uv pip install --quiet --python "$TOOLS/mcpo-venv/bin/python" \
     "mcpo==$MCPO_VERSION" "mcp<2" "fastapi<0.120" "starlette<0.50"
+fi
+
+# openapi-python-client (tests/client_generators.rs) in a venv of its own, by
+# our uv under UV_EXCLUDE_NEWER; the clients it generates run there too
+# (httpx, attrs, python-dateutil).
+if ! "$TOOLS/client-venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('openapi-python-client') != sys.argv[1])" \
+    "$OPENAPI_PYTHON_CLIENT_VERSION" 2>/dev/null || [ ! -x "$TOOLS/client-venv/bin/openapi-python-client" ]; then
+  say "installing openapi-python-client $OPENAPI_PYTHON_CLIENT_VERSION into $TOOLS/client-venv"
+  [ -x "$TOOLS/client-venv/bin/python" ] || python3 -m venv "$TOOLS/client-venv"
+  uv pip install --quiet --python "$TOOLS/client-venv/bin/python" \
+    "openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION" python-dateutil
 fi
 
 say "warming uvx cache: $MCP_SERVER_TIME"

@@ -6,6 +6,10 @@
 //! all tools share one more document (so cross-tool name collisions are
 //! exercised); one validator run checks them all. Set `OPENAPI_VALIDITY_KEEP=1`
 //! to keep the documents for a look.
+//!
+//! The same documents go through Open WebUI's own OpenAPI-to-tool conversion
+//! (`tests/open_webui/convert.py`, from the pinned `open-webui` wheel): it
+//! must not raise on any of them, and must make exactly the tools into tools.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +37,72 @@ fn validator() -> PathBuf {
     validator
 }
 
+/// The `open-webui` wheel `scripts/setup-test-deps.sh` downloads (exactly one).
+fn open_webui_wheel() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools/open-webui");
+    let wheels: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "whl"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        wheels.len(),
+        1,
+        "one open-webui wheel in {}: run scripts/setup-test-deps.sh",
+        dir.display()
+    );
+    wheels[0].clone()
+}
+
+/// Open WebUI's conversion of each document: no error, and the tools it
+/// makes are exactly the document's tool operations (by operationId).
+fn assert_open_webui_loads(label: &str, documents: &[(PathBuf, Value)]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/open_webui/convert.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(open_webui_wheel())
+        .args(documents.iter().map(|(path, _)| path))
+        .output()
+        .expect("run python3 tests/open_webui/convert.py");
+    assert!(
+        output.status.success(),
+        "{label}: convert.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Value = serde_json::from_slice(&output.stdout).expect("convert.py prints JSON");
+    for (path, doc) in documents {
+        let result = &results[path.to_string_lossy().as_ref()];
+        assert!(
+            result.get("error").is_none(),
+            "{label}: Open WebUI cannot load {}: {}",
+            path.display(),
+            result["error"]
+        );
+        let mut expected: Vec<&str> = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .filter_map(Value::as_object)
+            .flat_map(|item| item.values())
+            .filter(|operation| operation.get("x-mcp-tool").is_some())
+            .filter_map(|operation| operation["operationId"].as_str())
+            .collect();
+        let mut got: Vec<&str> = result["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|tool| tool["name"].as_str())
+            .collect();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected, "{label}: {}", path.display());
+    }
+}
+
 fn lock_of(tools: Vec<Value>) -> Lock {
     Lock::new(
         ServerFacts {
@@ -58,12 +128,14 @@ fn assert_documents_valid(label: &str, tools: &[Value]) {
     let validator = validator();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut files = Vec::new();
+    let mut documents = Vec::new();
     let mut write = |name: String, lock: &Lock| {
         let doc = document(lock);
         assert_eq!(doc, document(lock), "{name}: document is not deterministic");
         let path = dir.path().join(name);
         std::fs::write(&path, canonical_pretty(&doc)).expect("write document");
-        files.push(path);
+        files.push(path.clone());
+        documents.push((path, doc));
     };
     for (index, tool) in tools.iter().enumerate() {
         write(
@@ -73,6 +145,7 @@ fn assert_documents_valid(label: &str, tools: &[Value]) {
     }
     write(format!("{label}-all-tools.json"), &lock_of(tools.to_vec()));
 
+    assert_open_webui_loads(label, &documents);
     let output = Command::new(&validator)
         .args(["--schema", "3.1", "--validation-errors", "all"])
         .args(&files)
