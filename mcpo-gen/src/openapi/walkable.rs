@@ -20,6 +20,8 @@
 //!   Open WebUI does not look into for parameters) also names them at its
 //!   root, each with its branches' schemas, and their `required` names
 //!   ([`lift_all_of_properties`]): constraints the branches already make.
+//! - an array schema without `items` or `prefixItems` says `"items": {}`
+//!   (client generators such as openapi-python-client refuse it otherwise).
 //!
 //! The proxy validates against the schemas in `mcp.lock.json`, never this
 //! document, so these spellings change nothing it enforces.
@@ -70,6 +72,19 @@ pub(super) fn make_walkable(document: &mut Value) {
         objectify_boolean(schema);
         objectify_walked_booleans(schema);
         for_each_object_mut(schema, &mut ref_beside_keywords_into_all_of);
+        for_each_object_mut(schema, &mut array_items_stated);
+    }
+}
+
+/// `{"type": "array"}` -> `{"type": "array", "items": {}}`: the same schema.
+fn array_items_stated(object: &mut Map<String, Value>) {
+    let is_array = match object.get("type") {
+        Some(Value::String(kind)) => kind == "array",
+        Some(Value::Array(kinds)) => kinds.iter().any(|kind| kind == "array"),
+        _ => false,
+    };
+    if is_array && !object.contains_key("items") && !object.contains_key("prefixItems") {
+        object.insert("items".into(), json!({}));
     }
 }
 
@@ -335,6 +350,12 @@ mod tests {
         json!({"openapi": "3.1.0", "components": {"schemas": schemas}})
     }
 
+    fn make(schema: Value) -> Value {
+        let mut doc = document_with(json!({"T": schema}));
+        make_walkable(&mut doc);
+        doc["components"]["schemas"]["T"].clone()
+    }
+
     #[test]
     fn booleans_where_open_webui_walks_become_objects() {
         let mut doc = document_with(json!({
@@ -353,6 +374,14 @@ mod tests {
         assert_eq!(
             properties["c"],
             json!({"type": "array", "items": {"not": {}}, "prefixItems": [true]})
+        );
+        assert_eq!(
+            make(json!({"type": ["array", "null"]})),
+            json!({"type": ["array", "null"], "items": {}})
+        );
+        assert_eq!(
+            make(json!({"type": "array", "prefixItems": [true]})),
+            json!({"type": "array", "prefixItems": [true]})
         );
         assert_eq!(
             properties["d"],
