@@ -179,16 +179,15 @@ pub fn document(lock: &Lock) -> Value {
 /// names are distinct and readable. A different title of the tool's own is
 /// kept under [`ORIGINAL_KEYWORDS`] (unless that holds an invalid one).
 fn titled((name, mut schema): (String, Value)) -> (String, Value) {
-    if let Value::Object(object) = &mut schema {
-        if let Some(original) = object.insert("title".into(), json!(name))
-            && original != json!(name)
-        {
-            let kept = object
-                .entry(ORIGINAL_KEYWORDS)
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(kept) = kept.as_object_mut() {
-                kept.entry("title").or_insert(original);
-            }
+    if let Value::Object(object) = &mut schema
+        && let Some(original) = object.insert("title".into(), json!(name))
+        && original != json!(name)
+    {
+        let kept = object
+            .entry(ORIGINAL_KEYWORDS)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(kept) = kept.as_object_mut() {
+            kept.entry("title").or_insert(original);
         }
     }
     (name, schema)
