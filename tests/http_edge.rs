@@ -142,7 +142,7 @@ fn a_proxy_on_loopback_answers_loopback_host_names_only() {
     );
     for (host, status) in [("proxy.internal", "200"), ("localhost", "400")] {
         let request = format!(
-            "GET /healthz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
+            "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
             proxy.port
         );
         let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));

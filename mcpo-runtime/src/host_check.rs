@@ -110,7 +110,12 @@ pub async fn check_host(
         .headers()
         .get(header::HOST)
         .map(|value| value.to_str().unwrap_or("\u{fffd}"));
-    if allowed.allows(host) {
+    // Liveness tells a page nothing worth rebinding for, and a container's
+    // health check (Host: localhost) must work whatever --allowed-hosts says.
+    // GET only: a tool named `healthz` is `POST /healthz`, and stays checked.
+    let liveness =
+        request.method() == axum::http::Method::GET && request.uri().path().ends_with("/healthz");
+    if liveness || allowed.allows(host) {
         return next.run(request).await;
     }
     tracing::warn!(
