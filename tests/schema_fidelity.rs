@@ -167,6 +167,27 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
 
+/// The proxy's handshake offers the revision the lock records (the newest
+/// one with an `initialize`), never the stateless 2026-07-28 inside it.
+#[test]
+fn the_handshake_offers_the_locked_protocol_revision() {
+    let corpus = CorpusProxy::start();
+    let lock = read_json(&crate_dir().join("mcp.lock.json"));
+    let mut offered = Value::Null;
+    wait_until(Duration::from_secs(10), || {
+        let log = std::fs::read_to_string(&corpus.upstream_log).unwrap_or_default();
+        offered = log
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|message| message["method"] == "initialize")
+            .map(|message| message["params"]["protocolVersion"].clone())
+            .unwrap_or(Value::Null);
+        !offered.is_null()
+    });
+    assert_eq!(offered, lock["server"]["protocolVersion"]);
+    assert_eq!(offered, "2025-11-25");
+}
+
 #[test]
 fn the_crate_the_lock_and_the_corpus_list_the_same_tools() {
     let corpus: BTreeSet<String> = corpus_tools().into_iter().map(|tool| tool.name).collect();

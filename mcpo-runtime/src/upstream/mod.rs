@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use rmcp::ServiceExt as _;
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ServerPeerInfo,
+    ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ProtocolVersion,
+    ServerPeerInfo,
 };
 use rmcp::service::{Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -481,10 +482,14 @@ pub async fn connect(
     started: &mut Option<ServerProcess>,
 ) -> Result<Session, ConnectError> {
     let upstream = target.describe();
+    // The classic handshake offers the newest revision that has one: rmcp's
+    // default, 2026-07-28, is stateless and has no `initialize`, and a server
+    // that echoes the offer would then be recorded as speaking it.
     let client_config = ClientConfig::new(
         ClientCapabilities::default(),
         Implementation::new(&options.client_name, &options.client_version),
-    );
+    )
+    .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE);
     let raw_wire = RawWire::new(options.record_raw);
     let handshake_error = |error: rmcp::service::ClientInitializeError| {
         if let Target::StreamableHttp { url, .. } | Target::Sse { url, .. } = target
