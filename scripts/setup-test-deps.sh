@@ -5,6 +5,10 @@
 #   target/test-tools/open-webui  the open-webui wheel, not installed: its OpenAPI-to-tool
 #                            conversion is read out of it (tests/open_webui/convert.py)
 #   target/test-tools/client-venv  openapi-python-client (tests/client_generators.rs)
+#   target/test-tools/browser-venv  playwright from PyPI, driving Debian's chromium
+#                            (tests/docs_browser.rs; playwright's own browser download
+#                            does not work here, so it is never run)
+#   /usr/bin/chromium        Debian's chromium, by apt-get (the one step outside the repository)
 #   tests/upstreams          the Node MCP servers (npm ci from package-lock.json)
 #   tests/clients/ts         @hey-api/openapi-ts and TypeScript (npm ci)
 # and warms uvx's cache with the pinned Python MCP servers.
@@ -21,6 +25,7 @@ MCPO_VERSION=0.0.20
 OPEN_WEBUI_VERSION=0.12.4
 OPEN_WEBUI_WHEEL_SHA256=02e9caba96234db3fa17a92e56163b3f7f2b8ca8227fa886b85c178d696483f6
 OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
+PLAYWRIGHT_VERSION=1.64.1
 
 say() { [ -n "${QUIET:-}" ] || echo "setup-test-deps: $*" >&2; }
 
@@ -56,6 +61,22 @@ if ! echo "$OPEN_WEBUI_WHEEL_SHA256  $wheel" | sha256sum --check --status 2>/dev
   "$TOOLS/venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
     --dest "$TOOLS/open-webui" "open-webui==$OPEN_WEBUI_VERSION"
   echo "$OPEN_WEBUI_WHEEL_SHA256  $wheel" | sha256sum --check --quiet
+fi
+
+# Debian's chromium for tests/docs_browser.rs (headless Swagger UI). apt-get
+# needs root (CI runs as root); sudo when there is one and we are not root.
+# The package lists are fetched only when apt-get cannot find the package.
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium (apt-get)"
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo --non-interactive)
+  export DEBIAN_FRONTEND=noninteractive
+  apt_install=("${as_root[@]}" apt-get install -y --no-install-recommends chromium)
+  if ! "${apt_install[@]}" </dev/null >/dev/null 2>&1; then
+    "${as_root[@]}" apt-get update -qq </dev/null
+    "${apt_install[@]}" -qq </dev/null >/dev/null
+  fi
+  [ -x /usr/bin/chromium ]
 fi
 
 # Only now: it puts the venv first on PATH, and the venv is made above with
@@ -98,6 +119,16 @@ if ! "$TOOLS/client-venv/bin/python" -c "import importlib.metadata as m, sys; sy
   [ -x "$TOOLS/client-venv/bin/python" ] || python3 -m venv "$TOOLS/client-venv"
   uv pip install --quiet --python "$TOOLS/client-venv/bin/python" \
     "openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION" python-dateutil
+fi
+
+# playwright (tests/docs_browser.rs) in a venv of its own, by our uv under
+# UV_EXCLUDE_NEWER. Only its Python package and bundled driver: the test
+# launches /usr/bin/chromium, so `playwright install` is never run.
+if ! "$TOOLS/browser-venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('playwright') != sys.argv[1])" \
+    "$PLAYWRIGHT_VERSION" 2>/dev/null; then
+  say "installing playwright $PLAYWRIGHT_VERSION into $TOOLS/browser-venv"
+  [ -x "$TOOLS/browser-venv/bin/python" ] || python3 -m venv "$TOOLS/browser-venv"
+  uv pip install --quiet --python "$TOOLS/browser-venv/bin/python" "playwright==$PLAYWRIGHT_VERSION"
 fi
 
 say "warming uvx cache: $MCP_SERVER_TIME"
