@@ -6,6 +6,7 @@
 #                            conversion is read out of it (tests/open_webui/convert.py)
 #   target/test-tools/client-venv  openapi-python-client (tests/client_generators.rs)
 #   target/test-tools/browser-venv  playwright from PyPI, driving Debian's chromium
+#   target/test-tools/k8s-venv   kubernetes-validate, for the deploy/ manifests
 #                            (tests/docs_browser.rs; playwright's own browser download
 #                            does not work here, so it is never run)
 #   /usr/bin/chromium        Debian's chromium, by apt-get (the one step outside the repository)
@@ -129,6 +130,17 @@ if ! "$TOOLS/browser-venv/bin/python" -c "import importlib.metadata as m, sys; s
   say "installing playwright $PLAYWRIGHT_VERSION into $TOOLS/browser-venv"
   [ -x "$TOOLS/browser-venv/bin/python" ] || python3 -m venv "$TOOLS/browser-venv"
   uv pip install --quiet --python "$TOOLS/browser-venv/bin/python" "playwright==$PLAYWRIGHT_VERSION"
+fi
+
+# kubernetes-validate (tests/deploy_manifests.rs) in a venv of its own, by our
+# uv under UV_EXCLUDE_NEWER; it carries the Kubernetes schemas (offline).
+KUBERNETES_VALIDATE_VERSION=1.37.0
+if ! "$TOOLS/k8s-venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('kubernetes-validate') != sys.argv[1])" \
+    "$KUBERNETES_VALIDATE_VERSION" 2>/dev/null; then
+  say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into $TOOLS/k8s-venv"
+  [ -x "$TOOLS/k8s-venv/bin/python" ] || python3 -m venv "$TOOLS/k8s-venv"
+  uv pip install --quiet --python "$TOOLS/k8s-venv/bin/python" \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
 
 say "warming uvx cache: $MCP_SERVER_TIME"

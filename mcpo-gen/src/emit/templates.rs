@@ -99,6 +99,9 @@ fn output_name(template: &str) -> String {
 pub fn render_all(lock: &Lock) -> Result<Vec<(String, String)>, EmitError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // minijinja would JSON-escape `*.yaml.j2` (quoting every value); the
+    // templates quote what needs it themselves.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     // Keep the templates' trailing newline: files end with exactly one.
     env.set_syntax(
         SyntaxConfig::builder()
