@@ -563,3 +563,65 @@ fn secret_looking_launch_arguments_are_warned_about() {
     );
     assert!(!dir.exists(), "nothing is written when the snapshot fails");
 }
+
+/// On a terminal, long work shows a spinner and the run ends with the next
+/// step; in a pipe only the outcome and the next step are printed, and with
+/// --quiet nothing.
+#[test]
+fn progress_is_shown_on_a_terminal_only_and_ends_with_the_next_step() {
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let out = tempfile::tempdir().unwrap();
+    let generate = |dir: &str, quiet: bool| -> Vec<String> {
+        let mut args = vec![
+            "--out".to_string(),
+            out.path().join(dir).display().to_string(),
+        ];
+        if quiet {
+            args.push("--quiet".into());
+        }
+        args.extend([
+            "--".into(),
+            fixture.display().to_string(),
+            "--generate-tools".into(),
+            "3".into(),
+        ]);
+        args
+    };
+    // `script` gives mcpo-gen a terminal; its output is what the terminal got.
+    let command_line = std::iter::once(mcpo_gen_bin().display().to_string())
+        .chain(generate("tty-proxy", false))
+        .map(|arg| format!("'{arg}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let on_terminal = Command::new("script")
+        .args(["-qec", &command_line, "/dev/null"])
+        .env("PATH", path_with_tools())
+        // As in CI: no input at all.
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        on_terminal.status.success(),
+        "{}",
+        output_text(&on_terminal)
+    );
+    let screen = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(screen.contains("Snapshotting"), "{screen}");
+    assert!(screen.contains("Next: cd "), "{screen}");
+
+    let args = generate("piped-proxy", false);
+    let piped = mcpo_gen(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(piped.status.success(), "{}", output_text(&piped));
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !stderr.contains("Snapshotting"),
+        "no spinner in a pipe: {stderr}"
+    );
+    assert!(stderr.contains("Snapshotted "), "{stderr}");
+    assert!(stderr.contains("Next: cd "), "{stderr}");
+
+    let args = generate("quiet-proxy", true);
+    let quiet = mcpo_gen(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(quiet.status.success(), "{}", output_text(&quiet));
+    assert!(quiet.stderr.is_empty(), "{}", output_text(&quiet));
+}

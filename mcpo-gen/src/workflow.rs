@@ -11,16 +11,46 @@ use mcpo_gen::emit::{self, Drift};
 use mcpo_gen::lock::{LOCK_FILE_NAME, Lock, ProxyCrate, RuntimeSource};
 use mcpo_gen::snapshot::{self, Target};
 
-/// Progress lines on stderr, silenced by `--quiet`.
+/// What the verbs tell the user on stderr: outcomes and next steps
+/// (silenced by `--quiet`), and a spinner while long work runs (only on a
+/// terminal, so logs and pipes get no animation).
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
     pub quiet: bool,
 }
 
 impl Progress {
+    /// An outcome or next step, as a line.
     pub fn say(&self, message: impl std::fmt::Display) {
         if !self.quiet {
             eprintln!("{message}");
+        }
+    }
+
+    /// A spinner showing `message` and the time elapsed until the returned
+    /// guard is dropped; nothing when quiet or not on a terminal.
+    pub fn working(&self, message: impl Into<String>) -> Working {
+        use std::io::IsTerminal as _;
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return Working(None);
+        }
+        let spinner = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            spinner.set_style(style);
+        }
+        spinner.set_message(message.into());
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        Working(Some(spinner))
+    }
+}
+
+/// Clears its spinner when dropped.
+pub struct Working(Option<indicatif::ProgressBar>);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        if let Some(spinner) = self.0.take() {
+            spinner.finish_and_clear();
         }
     }
 }
@@ -208,11 +238,13 @@ pub fn snapshot(
     if let Some(proxy_crate) = &proxy_crate {
         mcpo_gen::emit::check_crate_name(&proxy_crate.name)?;
     }
-    progress.say(format_args!(
-        "Connecting to {} ...",
+    let working = progress.working(format!(
+        "Snapshotting {}: starting, handshake, listing every tool",
         target.upstream().describe()
     ));
-    let mut lock = snapshot::block_on(snapshot::snapshot(target, options))?;
+    let snapshotted = snapshot::block_on(snapshot::snapshot(target, options));
+    drop(working);
+    let mut lock = snapshotted?;
     if let Some(proxy_crate) = proxy_crate {
         lock.proxy_crate = proxy_crate;
     }
@@ -229,12 +261,14 @@ pub fn snapshot(
 
 /// Renders and writes the crate for `lock` into `out`.
 pub fn generate(lock: &Lock, out: &Path, force: bool, progress: Progress) -> Result<()> {
+    let working = progress.working(format!("Writing {}", out.display()));
     let rendered = emit::render(lock)?;
     let written = rendered
         .write(out, force)
         .with_context(|| format!("writing the crate to {}", out.display()))?;
+    drop(working);
     progress.say(format_args!(
-        "Wrote {} ({} of {} files changed). Run it: cd {} && cargo run -- --port 8000",
+        "Wrote {} ({} of {} files changed). Next: cd {} && cargo run -- --port 8000",
         out.display(),
         written,
         rendered.files.len(),
