@@ -1,0 +1,177 @@
+"""Swagger UI at a proxy's `/docs`, in Debian's headless chromium, driven by
+playwright (tests/docs_browser.rs runs it with target/test-tools/browser-venv).
+
+Usage: swagger_ui.py PLAN_JSON, where the plan is
+
+    {"docs_url": "http://127.0.0.1:PORT/docs",
+     "key": "the --api-key",
+     "try": {"tool": "get_current_time", "body": {...}},
+     "screenshot": "target/test-artifacts/NAME.png",
+     "host_rules": "MAP docs.example 127.0.0.1"}      (optional)
+
+It opens the page in a fresh profile, waits for Swagger UI to render,
+expands every operation, enters the key under "Authorize", runs "Try it out"
+on one tool and prints what it saw as one JSON object on stdout: every
+request the browser made (any page, any kind), the operations and schema
+names shown, errors shown on the page or logged to its console, and the
+live response. The assertions are the Rust test's; this only looks.
+"""
+
+import json
+import sys
+import tempfile
+import time
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# As the machine notes give them: without the background-networking flags
+# chromium keeps trying to reach Google's hosts. --no-proxy-server: a proxy
+# configured for the machine must not see (or serve) the pages under test.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-proxy-server",
+]
+TIMEOUT_MS = 20_000
+
+
+def main() -> None:
+    plan = json.loads(sys.argv[1])
+    args = list(FLAGS)
+    if plan.get("host_rules"):
+        args.append(f"--host-resolver-rules={plan['host_rules']}")
+    report = {"requests": [], "failed_requests": [], "console_errors": []}
+    with tempfile.TemporaryDirectory(prefix="mcpo-docs-browser-") as profile, sync_playwright() as playwright:
+        # A persistent context is how playwright takes a --user-data-dir: a
+        # fresh, empty one per run.
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=args,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            run(context, plan, report)
+        except Exception:
+            # What the page looked like when it failed, beside the screenshot.
+            page = context.pages[0] if context.pages else None
+            if page is not None:
+                failed = plan["screenshot"].removesuffix(".png") + "-failed"
+                page.screenshot(path=failed + ".png", full_page=True)
+                with open(failed + ".html", "w", encoding="utf-8") as html:
+                    html.write(page.content())
+                print(f"swagger_ui.py: the page as it failed: {failed}.png, {failed}.html", file=sys.stderr)
+            print(json.dumps(report, indent=2), file=sys.stderr)
+            raise
+        finally:
+            context.close()
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+def run(context, plan: dict, report: dict) -> None:
+    # Context-wide, so requests of any page, worker or popup count too.
+    context.on("request", lambda request: report["requests"].append(
+        {"url": request.url, "method": request.method, "type": request.resource_type}))
+    context.on("requestfailed", lambda request: report["failed_requests"].append(
+        {"url": request.url, "failure": request.failure}))
+    page = context.pages[0] if context.pages else context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("console", lambda message: message.type == "error" and report["console_errors"].append(message.text))
+    page.on("pageerror", lambda error: report["console_errors"].append(f"page error: {error}"))
+
+    started = time.monotonic()
+    page.goto(plan["docs_url"], wait_until="networkidle")
+    report["final_url"] = page.url
+    page.wait_for_selector(".information-container .title")
+    page.wait_for_selector(".opblock")
+    page.wait_for_selector("section.models .json-schema-2020-12__title")
+    report["title"] = page.inner_text(".information-container .title").strip()
+    report["rendered_ms"] = round((time.monotonic() - started) * 1000)
+
+    # Every operation, expanded, with the "Schema" tab of its request body
+    # and of its 200 response open: the names shown there are the ones a
+    # user reads.
+    operations = page.locator(".opblock")
+    report["operations"] = []
+    for index in range(operations.count()):
+        operation = operations.nth(index)
+        operation.locator(".opblock-summary-control").click()
+        operation.locator(".opblock-body").wait_for()
+        shown = {
+            "method": operation.locator(".opblock-summary-method").inner_text().strip(),
+            "path": operation.locator(".opblock-summary-path").get_attribute("data-path"),
+            "summary": operation.locator(".opblock-summary-description").inner_text().strip(),
+            "response_codes": operation.locator(".responses-table tr.response").evaluate_all(
+                "rows => rows.map(row => row.getAttribute('data-code'))"),
+        }
+        for key, section in [
+            ("request_schema", operation.locator(".opblock-section-request-body")),
+            ("response_schema", operation.locator('.responses-table tr.response[data-code="200"]')),
+        ]:
+            tab = section.locator('button.tablinks[data-name="model"]')
+            if tab.count():
+                tab.first.click()
+                title = section.locator(
+                    'article[data-json-schema-level="0"] > .json-schema-2020-12-head .json-schema-2020-12__title')
+                title.first.wait_for()
+                shown[key] = title.first.inner_text().strip()
+        report["operations"].append(shown)
+    # The "Schemas" section's names.
+    report["schema_names"] = page.locator(
+        'section.models article[data-json-schema-level="0"] > .json-schema-2020-12-head .json-schema-2020-12__title'
+    ).evaluate_all("titles => titles.map(t => t.textContent.trim())")
+    # Spec and resolver errors Swagger UI shows at the top of the page.
+    report["shown_errors"] = page.eval_on_selector_all(
+        ".errors-wrapper .error-wrapper, .errors-wrapper .errors h4 ~ *",
+        "errors => errors.map(e => e.textContent.trim())",
+    )
+
+    # Loaded again for "Try it out", so that the screenshot shows every
+    # tool collapsed but the one called.
+    page.goto(plan["docs_url"], wait_until="networkidle")
+    page.wait_for_selector(".opblock")
+
+    # Authorize with the key.
+    page.click(".scheme-container .auth-wrapper button.authorize")
+    modal = page.locator(".modal-ux")
+    modal.locator("input").first.fill(plan["key"])
+    modal.locator(".auth-btn-wrapper button.authorize").click()
+    modal.locator("h6", has_text="Authorized").wait_for()
+    modal.locator(".auth-btn-wrapper button.btn-done").click()
+    modal.wait_for(state="detached")
+    # The padlock Swagger UI shows once a key is entered.
+    report["authorized"] = page.locator(".scheme-container .auth-wrapper button.authorize.locked").count() == 1
+
+    # "Try it out" on one tool, then Execute.
+    tool = plan["try"]["tool"]
+    block = page.locator(".opblock", has=page.locator(f'.opblock-summary-path[data-path="/{tool}"]'))
+    block.locator('.opblock-summary-control[aria-expanded="false"]').click()
+    block.locator(".try-out__btn").click()
+    body = block.locator("textarea.body-param__text")
+    body.fill(json.dumps(plan["try"]["body"]))
+    block.locator("button.execute").click()
+    live = block.locator(".live-responses-table tbody tr.response")
+    live.locator(".response-col_status").first.wait_for()
+    report["try"] = {
+        "status": live.locator(".response-col_status").first.inner_text().strip(),
+        "body": live.locator(".response-col_description pre").first.inner_text().strip(),
+        "request_url": block.locator(".request-url pre").first.inner_text().strip(),
+        "curl": block.locator(".curl-command").first.inner_text().strip(),
+    }
+    block.locator(".live-responses-table").scroll_into_view_if_needed()
+    report["try_ms"] = round((time.monotonic() - started) * 1000)
+    page.screenshot(path=plan["screenshot"], full_page=True)
+    report["screenshot"] = plan["screenshot"]
+
+
+if __name__ == "__main__":
+    main()
