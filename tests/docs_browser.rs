@@ -136,8 +136,8 @@ fn open_docs(page: &Page) -> Value {
         assert_eq!(report[list], json!([]), "{}: {list}\n{context}", page.name);
     }
 
-    // Every operation of the document, with its summary; tools with the
-    // names of their request and 200 response schemas.
+    // Every operation of the document, with its summary and responses; tools
+    // with the names of their request and 200 response schemas.
     let title = document["info"]["title"].as_str().expect("a title");
     assert!(
         report["title"]
@@ -163,7 +163,8 @@ fn open_docs(page: &Page) -> Value {
                     "method": method,
                     "path": path,
                     "summary": operation["summary"],
-                    "request_schema": json_schema(&operation["requestBody"]),
+                    "response_codes": sorted_codes(operation["responses"].as_object().map(|responses| responses.keys().map(String::as_str).collect()).unwrap_or_default()),
+                "request_schema": json_schema(&operation["requestBody"]),
                     "response_schema": json_schema(&operation["responses"]["200"]),
                 }),
             );
@@ -183,6 +184,7 @@ fn open_docs(page: &Page) -> Value {
                 "method": operation["method"],
                 "path": operation["path"],
                 "summary": operation["summary"],
+                "response_codes": sorted_codes(operation["response_codes"].as_array().map(|codes| codes.iter().filter_map(Value::as_str).collect()).unwrap_or_default()),
                 "request_schema": operation.get("request_schema"),
                 "response_schema": operation.get("response_schema"),
             });
@@ -257,6 +259,11 @@ fn open_docs(page: &Page) -> Value {
             page.name
         )
     })
+}
+
+fn sorted_codes(mut codes: Vec<&str>) -> Vec<&str> {
+    codes.sort_unstable();
+    codes
 }
 
 fn time_proxy(flags: &[&str]) -> Running {

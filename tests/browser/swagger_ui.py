@@ -40,6 +40,12 @@ FLAGS = [
     "--no-proxy-server",
 ]
 TIMEOUT_MS = 20_000
+# Swagger UI 5's markup for OpenAPI 3.1: a body's "Example Value" / "Schema"
+# tabs, and the name shown at the top of a schema.
+REQUEST_BODY = ".opblock .opblock-section-request-body"
+OK_RESPONSE = '.opblock .responses-table tr.response[data-code="200"]'
+SCHEMA_TAB = 'button.tablinks[data-name="model"]'
+SCHEMA_TITLE = 'article[data-json-schema-level="0"] > .json-schema-2020-12-head .json-schema-2020-12__title'
 
 
 def main() -> None:
@@ -99,36 +105,36 @@ def run(context, plan: dict, report: dict) -> None:
 
     # Every operation, expanded, with the "Schema" tab of its request body
     # and of its 200 response open: the names shown there are the ones a
-    # user reads.
-    operations = page.locator(".opblock")
-    report["operations"] = []
-    for index in range(operations.count()):
-        operation = operations.nth(index)
-        operation.locator(".opblock-summary-control").click()
-        operation.locator(".opblock-body").wait_for()
-        shown = {
-            "method": operation.locator(".opblock-summary-method").inner_text().strip(),
-            "path": operation.locator(".opblock-summary-path").get_attribute("data-path"),
-            "summary": operation.locator(".opblock-summary-description").inner_text().strip(),
-            "response_codes": operation.locator(".responses-table tr.response").evaluate_all(
-                "rows => rows.map(row => row.getAttribute('data-code'))"),
-        }
-        for key, section in [
-            ("request_schema", operation.locator(".opblock-section-request-body")),
-            ("response_schema", operation.locator('.responses-table tr.response[data-code="200"]')),
-        ]:
-            tab = section.locator('button.tablinks[data-name="model"]')
-            if tab.count():
-                tab.first.click()
-                title = section.locator(
-                    'article[data-json-schema-level="0"] > .json-schema-2020-12-head .json-schema-2020-12__title')
-                title.first.wait_for()
-                shown[key] = title.first.inner_text().strip()
-        report["operations"].append(shown)
+    # user reads. Clicked from inside the page, all at once (one by one
+    # through playwright takes seconds per operation).
+    page.eval_on_selector_all(".opblock .opblock-summary-control", "controls => controls.forEach(c => c.click())")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.opblock').length"
+        " === document.querySelectorAll('.opblock .opblock-body .responses-table').length")
+    page.eval_on_selector_all(
+        f"{REQUEST_BODY} {SCHEMA_TAB}, {OK_RESPONSE} {SCHEMA_TAB}", "tabs => tabs.forEach(t => t.click())")
+    page.wait_for_function(
+        """([sections, title]) => [...document.querySelectorAll(sections)]
+            .every(section => !section.querySelector('button.tablinks') || section.querySelector(title))""",
+        arg=[f"{REQUEST_BODY}, {OK_RESPONSE}", SCHEMA_TITLE])
+    report["operations"] = page.eval_on_selector_all(
+        ".opblock",
+        """(blocks, [requestBody, okResponse, title]) => blocks.map(block => {
+            const schema = selector => block.querySelector(`${selector} ${title}`)?.textContent.trim();
+            return {
+                method: block.querySelector('.opblock-summary-method').textContent.trim(),
+                path: block.querySelector('.opblock-summary-path').getAttribute('data-path'),
+                summary: block.querySelector('.opblock-summary-description')?.textContent.trim() ?? '',
+                response_codes: [...block.querySelectorAll('.responses-table tr.response')]
+                    .map(row => row.getAttribute('data-code')),
+                request_schema: schema(requestBody),
+                response_schema: schema(okResponse),
+            };
+        })""",
+        [".opblock-section-request-body", 'tr.response[data-code="200"]', SCHEMA_TITLE],
+    )
     # The "Schemas" section's names.
-    report["schema_names"] = page.locator(
-        'section.models article[data-json-schema-level="0"] > .json-schema-2020-12-head .json-schema-2020-12__title'
-    ).evaluate_all("titles => titles.map(t => t.textContent.trim())")
+    report["schema_names"] = page.locator(f"section.models {SCHEMA_TITLE}").evaluate_all("titles => titles.map(t => t.textContent.trim())")
     # Spec and resolver errors Swagger UI shows at the top of the page.
     report["shown_errors"] = page.eval_on_selector_all(
         ".errors-wrapper .error-wrapper, .errors-wrapper .errors h4 ~ *",
