@@ -352,7 +352,6 @@ fn swagger_ui_renders_every_tool_of_the_errors_proxy() {
 /// (`utoipa_swagger_ui::Config::validator_url("none")` in
 /// `mcpo-runtime/src/server.rs`).
 #[test]
-#[ignore = "fails until mcpo-runtime turns off Swagger UI's validator badge (validator.swagger.io)"]
 fn swagger_ui_sends_nothing_outside_under_a_deployment_host_name() {
     let host = "docs.example";
     let proxy = time_proxy(&["--allowed-hosts", &format!("{host},127.0.0.1")]);

@@ -155,7 +155,9 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
     // Built at the full path rather than nested: its `/docs` -> `/docs/`
     // redirect is absolute and must include the root path.
     let docs = SwaggerUi::new(format!("{root_path}/docs"))
-        .config(Config::new([format!("{root_path}/openapi.json")]));
+        // No validator badge: Swagger UI would send the document's URL to
+        // validator.swagger.io from any host name but localhost.
+        .config(Config::new([format!("{root_path}/openapi.json")]).validator_url("none"));
     let docs = Router::from(docs).layer(middleware::map_response(errors_as_json));
     let mut router: Router = api
         .with_state(app)
