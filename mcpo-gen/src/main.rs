@@ -257,22 +257,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         }) => {
             let progress = Progress { quiet };
-            let (mut stale, mut failed) = (false, false);
-            // Every folder is checked even when one fails, so CI shows them all.
-            for dir in &dirs {
-                match check_one(dir, live, diff_lines, &report, progress) {
-                    Ok(dir_stale) => stale |= dir_stale,
-                    Err(error) => {
-                        eprintln!("error: {error:#}");
-                        failed = true;
-                    }
-                }
-            }
-            Ok(if failed {
-                ExitCode::from(2)
-            } else {
-                exit_code(stale)
-            })
+            Ok(each_folder(&dirs, |dir| {
+                check_one(dir, live, diff_lines, &report, progress)
+            }))
         }
         Some(Command::Update {
             dirs,
@@ -281,25 +268,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         }) => {
             let progress = Progress { quiet };
-            let (mut attention, mut failed) = (false, false);
-            // Like `check`: every folder is tried even when one fails.
-            for dir in &dirs {
-                match workflow::update(dir, &report.options(), progress) {
-                    Ok(changes) => {
-                        report.print(&changes);
-                        attention |= fail_on.is_some_and(|level| changes.fails(level));
-                    }
-                    Err(error) => {
-                        eprintln!("error: {error:#}");
-                        failed = true;
-                    }
-                }
-            }
-            Ok(if failed {
-                ExitCode::from(2)
-            } else {
-                exit_code(attention)
-            })
+            Ok(each_folder(&dirs, |dir| {
+                let changes = workflow::update(dir, &report.options(), progress)?;
+                report.print(&changes);
+                Ok(fail_on.is_some_and(|level| changes.fails(level)))
+            }))
         }
         Some(Command::Diff {
             old,
@@ -384,6 +357,29 @@ fn check_one(
         dir.display()
     );
     Ok(true)
+}
+
+/// Runs `verb` on every folder, even after one fails, so CI sees them all:
+/// exit 2 if any failed, else 1 if any needs attention, else 0.
+fn each_folder(
+    dirs: &[PathBuf],
+    mut verb: impl FnMut(&std::path::Path) -> anyhow::Result<bool>,
+) -> ExitCode {
+    let (mut attention, mut failed) = (false, false);
+    for dir in dirs {
+        match verb(dir) {
+            Ok(needs_attention) => attention |= needs_attention,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(2)
+    } else {
+        exit_code(attention)
+    }
 }
 
 /// 1 when the verb found something that needs attention, else 0.

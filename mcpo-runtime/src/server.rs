@@ -315,16 +315,8 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use crate::{
-        app::AppState,
-        auth::ApiKeys,
-        cli::DriftPolicy,
-        limits::Limiter,
-        lock::LockedTool,
-        metrics::Metrics,
-        pool::Pool,
-        supervisor::Settings,
-        upstream::{ConnectOptions, Target},
-        validate::InputValidators,
+        app::AppState, auth::ApiKeys, cli::DriftPolicy, limits::Limiter, lock::LockedTool,
+        metrics::Metrics, pool::Pool, supervisor::Settings, validate::InputValidators,
     };
 
     struct Reply {
@@ -343,25 +335,11 @@ mod tests {
     async fn serve(root_path: &str, keys: &[&str]) -> std::net::SocketAddr {
         let metrics = Metrics::new(&["echo", "docs"], 1);
         let (upstream, _supervisors) = Pool::start(
-            Settings {
-                target: Target::Stdio {
-                    command: "/nonexistent/mcp-server-for-tests".into(),
-                    args: Vec::new(),
-                    env: Default::default(),
-                },
-                connect_options: ConnectOptions {
-                    client_name: "test-proxy".into(),
-                    client_version: "0.0.0".into(),
-                    echo_stderr: true,
-                    record_raw: false,
-                },
-                connect_timeout: Duration::from_secs(1),
-                drift_policy: DriftPolicy::Ignore,
-                locked_tools: Vec::new(),
-                metrics: Arc::clone(&metrics),
-                member: 0,
-                pool_size: 1,
-            },
+            Settings::never_connecting(
+                Duration::from_secs(1),
+                DriftPolicy::Ignore,
+                Arc::clone(&metrics),
+            ),
             1,
         );
         let schema = json!({

@@ -53,6 +53,37 @@ pub struct Settings {
     pub pool_size: usize,
 }
 
+#[cfg(test)]
+impl Settings {
+    /// For tests: an upstream whose command does not exist, so it never
+    /// connects (503 with Retry-After, /readyz unready).
+    pub(crate) fn never_connecting(
+        connect_timeout: Duration,
+        drift_policy: DriftPolicy,
+        metrics: Arc<Metrics>,
+    ) -> Settings {
+        Settings {
+            target: Target::Stdio {
+                command: "/nonexistent/mcp-server-for-tests".into(),
+                args: Vec::new(),
+                env: Default::default(),
+            },
+            connect_options: ConnectOptions {
+                client_name: "test-proxy".into(),
+                client_version: "0.0.0".into(),
+                echo_stderr: true,
+                record_raw: false,
+            },
+            connect_timeout,
+            drift_policy,
+            locked_tools: Vec::new(),
+            metrics,
+            member: 0,
+            pool_size: 1,
+        }
+    }
+}
+
 /// A live MCP session that calls can use.
 pub struct Connection {
     pub peer: Peer<RoleClient>,
@@ -499,25 +530,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_command_is_a_503_with_retry_after_and_readyz_says_why() {
-        let (upstream, task) = Upstream::start(Settings {
-            target: Target::Stdio {
-                command: "/nonexistent/mcp-server-for-tests".into(),
-                args: Vec::new(),
-                env: Default::default(),
-            },
-            connect_options: ConnectOptions {
-                client_name: "test-proxy".into(),
-                client_version: "0.0.0".into(),
-                echo_stderr: true,
-                record_raw: false,
-            },
-            connect_timeout: Duration::from_secs(5),
-            drift_policy: DriftPolicy::Warn,
-            locked_tools: Vec::new(),
-            metrics: Metrics::new(&[], 1),
-            member: 0,
-            pool_size: 1,
-        });
+        let (upstream, task) = Upstream::start(Settings::never_connecting(
+            Duration::from_secs(5),
+            DriftPolicy::Warn,
+            Metrics::new(&[], 1),
+        ));
         let error = upstream.connection(Duration::from_secs(5)).await.err();
         let Some(error) = error else {
             panic!("a missing command cannot connect");
