@@ -104,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         client_version: "0.1.0".into(),
         echo_stderr: false,
         record_raw: false,
+        offer_protocol: None,
     };
     let mut started = None;
     let session = connect(&target, &connect_options, &mut started)

@@ -140,6 +140,8 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
                 client_version: embedded.crate_version.to_string(),
                 echo_stderr: true,
                 record_raw: false,
+                // The proxy keeps to the revision its lock recorded.
+                offer_protocol: Some(lock.server.protocol_version.clone()),
             },
             connect_timeout,
             drift_policy: cli.on_drift,

@@ -73,6 +73,7 @@ impl Settings {
                 client_version: "0.0.0".into(),
                 echo_stderr: true,
                 record_raw: false,
+                offer_protocol: None,
             },
             connect_timeout,
             drift_policy,

@@ -80,6 +80,7 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
         client_version: env!("CARGO_PKG_VERSION").to_string(),
         echo_stderr: options.echo_server_stderr,
         record_raw: true,
+        offer_protocol: None,
     };
     // Filled by `connect` as soon as a stdio server runs, and kept here if
     // the handshake fails, so that its group is killed only after its stderr

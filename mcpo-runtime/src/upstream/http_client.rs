@@ -387,6 +387,7 @@ mod tests {
             client_version: "0".into(),
             echo_stderr: false,
             record_raw: true,
+            offer_protocol: None,
         };
         connect(target, &options, &mut None)
             .await

@@ -247,6 +247,26 @@ pub struct ConnectOptions {
     pub echo_stderr: bool,
     /// Record the raw `initialize` and `tools/list` results (for the lock).
     pub record_raw: bool,
+    /// The protocol revision to offer in `initialize` (a proxy offers the one
+    /// its lock recorded); `None`, or one without a handshake, offers the
+    /// newest that has one.
+    pub offer_protocol: Option<String>,
+}
+
+/// The revision `initialize` offers: `wanted` when it is one with a
+/// handshake, else the newest such (rmcp's default, 2026-07-28, is stateless
+/// and has no `initialize`; a server echoing it would be recorded as
+/// speaking it).
+fn offered_protocol(wanted: Option<&str>) -> ProtocolVersion {
+    [
+        ProtocolVersion::V_2024_11_05,
+        ProtocolVersion::V_2025_03_26,
+        ProtocolVersion::V_2025_06_18,
+        ProtocolVersion::V_2025_11_25,
+    ]
+    .into_iter()
+    .find(|known| Some(known.to_string().as_str()) == wanted)
+    .unwrap_or(ProtocolVersion::LATEST_WITH_INITIALIZE)
 }
 
 /// Why [`connect`] or [`Session::list_all_tools`] failed. `Display` is for
@@ -482,14 +502,11 @@ pub async fn connect(
     started: &mut Option<ServerProcess>,
 ) -> Result<Session, ConnectError> {
     let upstream = target.describe();
-    // The classic handshake offers the newest revision that has one: rmcp's
-    // default, 2026-07-28, is stateless and has no `initialize`, and a server
-    // that echoes the offer would then be recorded as speaking it.
     let client_config = ClientConfig::new(
         ClientCapabilities::default(),
         Implementation::new(&options.client_name, &options.client_version),
     )
-    .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE);
+    .with_protocol_version(offered_protocol(options.offer_protocol.as_deref()));
     let raw_wire = RawWire::new(options.record_raw);
     let handshake_error = |error: rmcp::service::ClientInitializeError| {
         if let Target::StreamableHttp { url, .. } | Target::Sse { url, .. } = target
@@ -631,6 +648,48 @@ pub(crate) mod test_http {
 mod tests {
     use super::*;
 
+    /// What `initialize` offers, seen by a "server" that prints the request
+    /// it got on stderr and exits (the handshake then fails with that text).
+    async fn offered_by(offer_protocol: Option<&str>) -> String {
+        let target = Target::Stdio {
+            command: "sh".into(),
+            args: vec!["-c".into(), "read request; echo \"$request\" >&2".into()],
+            env: BTreeMap::new(),
+        };
+        let options = ConnectOptions {
+            client_name: "test".into(),
+            client_version: "0".into(),
+            echo_stderr: false,
+            record_raw: false,
+            offer_protocol: offer_protocol.map(str::to_string),
+        };
+        let mut started = None;
+        let error = match connect(&target, &options, &mut started).await {
+            Ok(_) => panic!("sh is not an MCP server"),
+            Err(error) => attach_stderr(error, &started, Duration::from_secs(5)).await,
+        };
+        let text = error.to_string();
+        let request = text
+            .lines()
+            .find(|line| line.contains("\"initialize\""))
+            .unwrap_or_else(|| panic!("no initialize request in: {text}"));
+        let request: Value = serde_json::from_str(request).expect("the request is JSON");
+        request["params"]["protocolVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn initialize_offers_the_locked_revision_or_the_newest_with_a_handshake() {
+        assert_eq!(offered_by(None).await, "2025-11-25");
+        assert_eq!(offered_by(Some("2025-06-18")).await, "2025-06-18");
+        assert_eq!(offered_by(Some("2024-11-05")).await, "2024-11-05");
+        // Stateless or unknown: no handshake to offer it in.
+        assert_eq!(offered_by(Some("2026-07-28")).await, "2025-11-25");
+        assert_eq!(offered_by(Some("1999-01-01")).await, "2025-11-25");
+    }
+
     #[test]
     fn headers_parse_both_forms_and_never_echo_values() {
         let headers = parse_headers(&[
@@ -680,6 +739,7 @@ mod tests {
             client_version: "0".into(),
             echo_stderr: false,
             record_raw: false,
+            offer_protocol: None,
         };
         let (http_url, sse_url) = (refused_url("/mcp"), refused_url("/sse"));
         let targets = [

@@ -136,6 +136,7 @@ mod tests {
             client_version: "0".into(),
             echo_stderr: false,
             record_raw: false,
+            offer_protocol: None,
         };
         let target = Target::StreamableHttp {
             url,

@@ -532,6 +532,7 @@ mod tests {
             client_version: "0".into(),
             echo_stderr: false,
             record_raw: true,
+            offer_protocol: None,
         };
         tokio::time::timeout(
             Duration::from_secs(10),
