@@ -266,3 +266,39 @@ fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
     assert_eq!(over_http["server"], committed["server"]);
     assert_eq!(over_http["tools"], committed["tools"]);
 }
+
+/// `--env-path` (mcpo's flag): a dotenv file's variables reach a stdio
+/// upstream's environment, and the proxy's own key does not.
+#[test]
+fn a_dotenv_file_reaches_the_stdio_upstream() {
+    let scratch = tempfile::tempdir().unwrap();
+    let env_file = scratch.path().join("upstream.env");
+    std::fs::write(
+        &env_file,
+        "# for the upstream\nMCPO_TEST_DOTENV=\"from the dotenv file\"\n",
+    )
+    .unwrap();
+    let server = node_server("server-everything");
+    let proxy = start_proxy_with_env(
+        &everything_binary(),
+        &[
+            "--env-path",
+            env_file.to_str().unwrap(),
+            "--",
+            "node",
+            server.to_str().unwrap(),
+            "stdio",
+        ],
+        &[("MCPO_API_KEY", "not-for-the-upstream")],
+    );
+    wait_ready(&proxy);
+    let reply = post_json(
+        &proxy.url("/get-env"),
+        &json!({}),
+        Some("not-for-the-upstream"),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let text = reply.body.to_string();
+    assert!(text.contains("from the dotenv file"), "{text}");
+    assert!(!text.contains("not-for-the-upstream"), "{text}");
+}

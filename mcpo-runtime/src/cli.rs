@@ -140,6 +140,17 @@ pub struct Cli {
     #[arg(long, env = "MCPO_ON_DRIFT", value_enum, default_value_t = DriftPolicy::Warn)]
     pub on_drift: DriftPolicy,
 
+    /// Log level, as mcpo takes it: debug, info, warning, error or critical
+    /// (any case; RUST_LOG overrides).
+    #[arg(long, env = "MCPO_LOG_LEVEL", value_parser = parse_log_level)]
+    pub log_level: Option<&'static str>,
+
+    /// A dotenv file (`KEY=VALUE` lines) whose variables a stdio upstream
+    /// gets in its environment, and header env vars (`MCPO_HEADER_*`) are
+    /// read from, before this process's own environment.
+    #[arg(long, env = "MCPO_ENV_PATH", value_name = "FILE")]
+    pub env_path: Option<std::path::PathBuf>,
+
     /// Log warnings and errors only (RUST_LOG overrides).
     #[arg(long, short, env = "MCPO_QUIET")]
     pub quiet: bool,
@@ -161,6 +172,52 @@ pub enum DriftPolicy {
     Warn,
     Fail,
     Ignore,
+}
+
+/// mcpo's level names to tracing's.
+fn parse_log_level(text: &str) -> Result<&'static str, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "trace" => Ok("trace"),
+        "debug" => Ok("debug"),
+        "info" => Ok("info"),
+        "warning" | "warn" => Ok("warn"),
+        "error" | "critical" => Ok("error"),
+        _ => Err("expected debug, info, warning, error or critical".into()),
+    }
+}
+
+/// The variables of a dotenv file (`--env-path`). Errors name the file and
+/// the line, never a value.
+pub fn read_env_file(path: &std::path::Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let entries = dotenvy::from_path_iter(path).map_err(|error| {
+        ConfigError(format!(
+            "--env-path {}: {}",
+            path.display(),
+            describe_dotenv(&error)
+        ))
+    })?;
+    entries
+        .map(|entry| {
+            entry.map_err(|error| {
+                ConfigError(format!(
+                    "--env-path {}: {}",
+                    path.display(),
+                    describe_dotenv(&error)
+                ))
+            })
+        })
+        .collect()
+}
+
+/// dotenvy's errors without the text of the offending line (a secret).
+fn describe_dotenv(error: &dotenvy::Error) -> String {
+    match error {
+        dotenvy::Error::LineParse(_, index) => {
+            format!("cannot parse it at byte {index} of a line (expected KEY=VALUE)")
+        }
+        dotenvy::Error::Io(error) => error.to_string(),
+        _ => "cannot read it".to_string(),
+    }
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -558,6 +615,37 @@ mod tests {
             headers.into_iter().collect::<Vec<_>>(),
             vec![("authorization".to_string(), "from-flag".to_string())]
         );
+    }
+
+    #[test]
+    fn log_levels_take_mcpo_names() {
+        assert_eq!(cli(&["--log-level", "WARNING"]).log_level, Some("warn"));
+        assert_eq!(cli(&["--log-level", "critical"]).log_level, Some("error"));
+        assert_eq!(cli(&["--log-level", "DEBUG"]).log_level, Some("debug"));
+        assert!(Cli::try_parse_from(["proxy", "--log-level", "loud"]).is_err());
+    }
+
+    #[test]
+    fn env_files_are_read_and_their_errors_hide_values() {
+        let dir = std::env::temp_dir().join(format!("mcpo-env-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.env");
+        std::fs::write(
+            &good,
+            "# comment\nexport TOKEN=abc\nQUOTED=\"a b\"\n\nEMPTY=\n",
+        )
+        .unwrap();
+        let vars = read_env_file(&good).unwrap();
+        assert_eq!(vars["TOKEN"], "abc");
+        assert_eq!(vars["QUOTED"], "a b");
+        assert_eq!(vars["EMPTY"], "");
+        let bad = dir.join("bad.env");
+        std::fs::write(&bad, "OK=1\nsekrit value without key\n").unwrap();
+        let error = read_env_file(&bad).unwrap_err().0;
+        assert!(error.contains("bad.env"), "{error}");
+        assert!(!error.contains("sekrit"), "{error}");
+        assert!(read_env_file(&dir.join("missing.env")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

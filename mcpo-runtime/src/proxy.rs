@@ -37,7 +37,7 @@ pub fn main(embedded: &Embedded) -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
-    init_tracing(cli.quiet);
+    init_tracing(cli.quiet, cli.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,12 +60,17 @@ pub fn main(embedded: &Embedded) -> ExitCode {
     }
 }
 
-fn init_tracing(quiet: bool) {
+fn init_tracing(quiet: bool, log_level: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     // rmcp logs every session start at info; keep the proxy's own lines readable.
-    let default_filter = if quiet { "warn" } else { "info,rmcp=warn" };
+    let default_filter = match log_level {
+        Some("trace" | "debug") => log_level.unwrap_or("debug").to_string(),
+        Some(level) => format!("{level},rmcp=warn"),
+        None if quiet => "warn".to_string(),
+        None => "info,rmcp=warn".to_string(),
+    };
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&default_filter));
     use std::io::IsTerminal as _;
     let colors = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
@@ -79,11 +84,25 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     let lock = Lock::from_json(embedded.lock_json, "the embedded mcp.lock.json")
         .context("regenerate the proxy")?;
     let root_path = cli::normalize_root_path(&cli.root_path)?;
-    let target = cli::resolve_target(&cli, &lock.upstream, &|name| std::env::var(name).ok())?;
+    let env_file = match &cli.env_path {
+        Some(path) => cli::read_env_file(path)?,
+        None => Default::default(),
+    };
+    // The dotenv file first, then this process's environment.
+    let lookup = |name: &str| {
+        env_file
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
+    let mut target = cli::resolve_target(&cli, &lock.upstream, &lookup)?;
+    if let crate::upstream::Target::Stdio { env, .. } = &mut target {
+        env.extend(env_file.clone());
+    }
     let api_keys = cli::api_keys(&cli, &|name| std::env::var(name).ok())?;
     // The lock's env names describe the locked command, not an override.
     if let (true, Upstream::Stdio { env, .. }) = (cli.upstream.is_empty(), &lock.upstream) {
-        for name in env.iter().filter(|name| std::env::var_os(name).is_none()) {
+        for name in env.iter().filter(|name| lookup(name).is_none()) {
             tracing::warn!(
                 "the upstream needs env var {name} (per mcp.lock.json) but it is not set; \
                  the server may fail"
