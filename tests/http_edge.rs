@@ -242,10 +242,7 @@ fn a_frozen_stdio_upstream_is_reported_unready_and_replaced() {
     };
     let frozen = upstream();
     assert_eq!(frozen.len(), 1, "one upstream: {frozen:?}");
-    // SAFETY: signals a process of this test's own.
-    unsafe {
-        libc::kill(frozen[0], libc::SIGSTOP);
-    }
+    freeze_process(frozen[0]);
     let reply = post_json(&proxy.url("/echo"), &json!({"message": "x"}), None);
     assert_eq!(reply.status, 504, "{reply:?}");
     let readyz = proxy.url("/readyz");

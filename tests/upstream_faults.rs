@@ -192,10 +192,9 @@ fn a_frozen_http_upstream_is_504_and_calls_recover_when_it_thaws() {
     wait_ready(&proxy);
     assert_eq!(echo(&proxy, "before").status, 200);
 
-    // SAFETY: signals to our own child.
-    unsafe { libc::kill(server.pid(), libc::SIGSTOP) };
+    freeze_process(server.pid());
     let frozen = echo(&proxy, "frozen");
-    // SAFETY: as above; resumed before any assertion can fail.
+    // SAFETY: signals our own child; resumed before any assertion can fail.
     let thaw = || unsafe { libc::kill(server.pid(), libc::SIGCONT) };
     if frozen.status != 504 {
         thaw();

@@ -303,6 +303,26 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Freezes `pid` with SIGSTOP and waits until it really is stopped: the
+/// signal is delivered asynchronously, so the next request could otherwise
+/// still be answered.
+pub fn freeze_process(pid: i32) {
+    // SAFETY: signals a process the test started.
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+    }
+    let state = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .and_then(|rest| rest.trim_start().chars().next())
+            })
+    };
+    wait_until(Duration::from_secs(5), || state() == Some('T'));
+}
+
 /// Pids of processes whose environment has `MCPO_TEST_MARKER=<marker>`:
 /// children inherit it, so this finds every descendant of a test's process.
 pub fn processes_with_marker(marker: &str) -> Vec<i32> {
