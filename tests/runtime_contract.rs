@@ -1,4 +1,4 @@
-//! The runtime's HTTP contract (DESIGN.md §5), end to end: the committed
+//! The runtime's HTTP contract (README "HTTP contract"), end to end: the committed
 //! `generated-examples/errors-proxy`, started against the fixture server
 //! serving `tests/fixture-server/tools/errors.json`, whose tools fail, sleep,
 //! crash and return every kind of content on purpose.

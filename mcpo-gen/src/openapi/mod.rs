@@ -2,7 +2,7 @@
 //!
 //! One `POST` operation per tool (mcpo's routes), the tool schemas carried
 //! into `components/schemas` (see [`carry`]), the proxy's error contract
-//! (DESIGN.md §5) as shared responses, and the operational endpoints.
+//! (README "HTTP contract") as shared responses, and the operational endpoints.
 //! [`document`] is a pure function of the lock: no clock, no paths, no
 //! environment, so regenerating gives the same bytes.
 
