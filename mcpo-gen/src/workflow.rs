@@ -442,6 +442,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn runtime_settings_parse_and_say_what_is_wrong() {
+        assert_eq!(parse_runtime("vendored"), Ok(RuntimeSource::Vendored));
+        assert_eq!(
+            parse_runtime("shared:../mcpo-runtime/"),
+            Ok(RuntimeSource::Shared {
+                folder: "../mcpo-runtime".into()
+            })
+        );
+        assert_eq!(
+            parse_runtime("published"),
+            Ok(RuntimeSource::Published {
+                version: mcpo_runtime::VERSION.into()
+            })
+        );
+        assert_eq!(
+            parse_runtime("published:1.2.3"),
+            Ok(RuntimeSource::Published {
+                version: "1.2.3".into()
+            })
+        );
+        let absolute = parse_runtime("shared:/opt/runtime").unwrap_err();
+        assert!(absolute.contains("relative to the crate"), "{absolute}");
+        let unknown = parse_runtime("inline").unwrap_err();
+        assert!(unknown.contains("vendored, shared:FOLDER"), "{unknown}");
+        assert!(parse_runtime("vendored:x").is_err());
+    }
+
+    #[test]
     fn targets_check_their_arguments() {
         let none = BTreeMap::new;
         assert!(target(ServerType::Stdio, &[], none(), none()).is_err());

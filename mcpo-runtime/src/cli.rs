@@ -618,6 +618,13 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_must_be_usable() {
+        assert_eq!(cli(&["--max-connections", "5"]).max_connections, Some(5));
+        assert!(Cli::try_parse_from(["proxy", "--max-connections", "0"]).is_err());
+        assert!(Cli::try_parse_from(["proxy", "--header-timeout", "0"]).is_err());
+    }
+
+    #[test]
     fn log_levels_take_mcpo_names() {
         assert_eq!(cli(&["--log-level", "WARNING"]).log_level, Some("warn"));
         assert_eq!(cli(&["--log-level", "critical"]).log_level, Some("error"));

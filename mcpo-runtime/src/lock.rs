@@ -585,6 +585,66 @@ mod tests {
     }
 
     #[test]
+    fn runtime_sources_round_trip_and_machine_paths_are_refused() {
+        for (runtime, ok) in [
+            (RuntimeSource::Vendored, true),
+            (
+                RuntimeSource::Shared {
+                    folder: "../mcpo-runtime".into(),
+                },
+                true,
+            ),
+            (
+                RuntimeSource::Published {
+                    version: "0.1.0".into(),
+                },
+                true,
+            ),
+            (
+                RuntimeSource::Shared {
+                    folder: "/home/me/mcpo-runtime".into(),
+                },
+                false,
+            ),
+            (
+                RuntimeSource::Shared {
+                    folder: "..\\mcpo-runtime".into(),
+                },
+                false,
+            ),
+            (
+                RuntimeSource::Shared {
+                    folder: "C:/runtime".into(),
+                },
+                false,
+            ),
+            (
+                RuntimeSource::Shared {
+                    folder: String::new(),
+                },
+                false,
+            ),
+        ] {
+            let mut lock = Lock::new(facts(), stdio(), vec![]).unwrap();
+            lock.proxy_crate.runtime = runtime.clone();
+            let read = Lock::from_json(&lock.to_canonical_json(), "x");
+            match read {
+                Ok(read) => {
+                    assert!(ok, "{runtime:?} was accepted");
+                    assert_eq!(read.proxy_crate.runtime, runtime);
+                }
+                Err(error) => {
+                    assert!(!ok, "{runtime:?}: {error}");
+                    assert!(
+                        matches!(error, LockError::InvalidRuntimeFolder { .. }),
+                        "{error}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn secrets_are_only_names() {
         let upstream = Upstream::StreamableHttp {
             url: "http://127.0.0.1:1/mcp".into(),
