@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 
 use clap::{Args, Parser, Subcommand};
 use mcpo_gen::diff::{Format, Level, Report};
-use mcpo_gen::lock::RuntimeSource;
+use mcpo_gen::lock::{CrateLock, RuntimeSource};
 use mcpo_gen::snapshot;
 mod workflow;
 
@@ -25,6 +25,7 @@ use workflow::{Progress, ServerType};
     about = "Snapshot an MCP server and emit a typed REST/OpenAPI proxy crate",
     after_help = "Examples:\n  \
         mcpo-gen --out ./time-proxy -- uvx mcp-server-time\n  \
+        mcpo-gen --config mcp.json --out ./tools-proxy\n  \
         mcpo-gen --out ./remote-proxy --server-type streamable-http \\\n    \
         --header '{\"Authorization\":\"Bearer t\"}' -- http://127.0.0.1:3001/mcp\n  \
         mcpo-gen generate --lock time-proxy/mcp.lock.json --out ./time-proxy\n  \
@@ -48,6 +49,11 @@ struct NewArgs {
     /// Folder of the generated crate (created if missing).
     #[arg(long, required = true)]
     out: Option<PathBuf>,
+    /// A Claude Desktop config (`{"mcpServers": {...}}`, as mcpo reads it):
+    /// one crate serving every server under `/NAME`, instead of one server
+    /// after `--`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["server", "headers", "env", "server_type"])]
+    config: Option<PathBuf>,
     #[command(flatten)]
     connect: ConnectArgs,
     /// Cargo package name of the crate [default: the --out folder's name].
@@ -65,15 +71,15 @@ struct NewArgs {
     #[arg(long, short)]
     quiet: bool,
     /// The server: a command and its arguments (stdio), or a URL.
-    #[arg(last = true, required = true, value_name = "SERVER")]
+    #[arg(last = true, required_unless_present = "config", value_name = "SERVER")]
     server: Vec<String>,
 }
 
 #[derive(Args, Clone)]
 struct ConnectArgs {
-    /// How to reach the server.
-    #[arg(long, value_enum, default_value = "stdio")]
-    server_type: ServerType,
+    /// How to reach the server [default: stdio].
+    #[arg(long, value_enum)]
+    server_type: Option<ServerType>,
     /// Header for HTTP servers: 'Name: value' or a JSON object; repeatable.
     /// Only names are recorded in the lock.
     #[arg(long = "header", value_name = "HEADER")]
@@ -141,6 +147,11 @@ enum Command {
         /// Generated crate folders.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// For a multi-server crate: reach its servers as this config says
+        /// and apply its disabledTools/enabledTools (default: as the lock
+        /// records them, leaving out what it left out).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         #[command(flatten)]
         report: ReportArgs,
         /// Exit 1 when a change reaches this level (default: never).
@@ -211,27 +222,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let args = cli.new;
             let progress = Progress { quiet: args.quiet };
             let out = args.out.expect("clap requires --out");
-            let target = workflow::target(
-                args.connect.server_type,
-                &args.server,
-                workflow::parse_headers(&args.connect.headers)?,
-                workflow::parse_env(&args.connect.env)?,
-            )?;
-            // Shown even with --quiet: the lock would keep these for good.
-            for warning in workflow::launch_spec_warnings(&target) {
-                eprintln!("warning: {warning}");
-            }
             let crate_name = args
                 .crate_name
                 .clone()
                 .or_else(|| workflow::default_crate_name(&out));
-            let mut lock = workflow::snapshot(
-                &target,
-                &args.connect.options(),
-                crate_name.as_deref(),
-                progress,
-            )?;
-            lock.proxy_crate.runtime = args.runtime;
+            let mut lock = match &args.config {
+                Some(config) => CrateLock::Multi(workflow::snapshot_config(
+                    config,
+                    &args.connect.options(),
+                    crate_name.as_deref(),
+                    progress,
+                )?),
+                None => {
+                    let target = workflow::target(
+                        args.connect.server_type.unwrap_or(ServerType::Stdio),
+                        &args.server,
+                        workflow::parse_headers(&args.connect.headers)?,
+                        workflow::parse_env(&args.connect.env)?,
+                    )?;
+                    // Shown even with --quiet: the lock would keep these for good.
+                    for warning in workflow::launch_spec_warnings(&target) {
+                        eprintln!("warning: {warning}");
+                    }
+                    CrateLock::Single(workflow::snapshot(
+                        &target,
+                        &args.connect.options(),
+                        crate_name.as_deref(),
+                        progress,
+                    )?)
+                }
+            };
+            let mut proxy_crate = lock.proxy_crate().clone();
+            proxy_crate.runtime = args.runtime;
+            lock.set_proxy_crate(proxy_crate);
             workflow::generate(&lock, &out, args.force, progress)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -244,7 +267,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let mut lock = workflow::read_lock(&lock)?;
             if let Some(runtime) = runtime {
-                lock.proxy_crate.runtime = runtime;
+                let mut proxy_crate = lock.proxy_crate().clone();
+                proxy_crate.runtime = runtime;
+                lock.set_proxy_crate(proxy_crate);
             }
             workflow::generate(&lock, &out, force, Progress { quiet })?;
             Ok(ExitCode::SUCCESS)
@@ -263,13 +288,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Update {
             dirs,
+            config,
             report,
             fail_on,
             quiet,
         }) => {
             let progress = Progress { quiet };
             Ok(each_folder(&dirs, |dir| {
-                let changes = workflow::update(dir, &report.options(), progress)?;
+                let changes =
+                    workflow::update(dir, config.as_deref(), &report.options(), progress)?;
                 report.print(&changes);
                 Ok(fail_on.is_some_and(|level| changes.fails(level)))
             }))
@@ -294,7 +321,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut failed = false;
             for path in &paths {
                 match workflow::read_lock(path) {
-                    Ok(lock) => locks.push((workflow::audit_label(path), lock)),
+                    Ok(lock) => {
+                        let label = workflow::audit_label(path);
+                        for (server, lock) in lock.servers() {
+                            let label = match server {
+                                Some(server) => format!("{label}/{server}"),
+                                None => label.clone(),
+                            };
+                            locks.push((label, lock.clone()));
+                        }
+                    }
                     Err(error) => {
                         eprintln!("error: {error:#}");
                         failed = true;

@@ -1,15 +1,16 @@
 //! The verbs the CLI runs, composed from the pipeline stages. Each returns
 //! what happened; `main.rs` only parses flags and maps outcomes to exit codes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use mcpo_gen::diff::{self, LockSource, Report};
 use mcpo_gen::emit::{self, Drift};
-use mcpo_gen::lock::{LOCK_FILE_NAME, Lock, ProxyCrate, RuntimeSource};
+use mcpo_gen::lock::{CrateLock, LOCK_FILE_NAME, Lock, MultiLock, ProxyCrate, RuntimeSource};
 use mcpo_gen::snapshot::{self, Target};
+use mcpo_runtime::config::Config;
 
 /// What the verbs tell the user on stderr: outcomes and next steps
 /// (silenced by `--quiet`), and a spinner while long work runs (only on a
@@ -259,10 +260,61 @@ pub fn snapshot(
     Ok(lock)
 }
 
+/// Snapshots every server of a config file (in name order, each reached
+/// with its `${VAR}` values from the environment) and returns the crate
+/// lock: each server's tools minus those its entry switches off.
+pub fn snapshot_config(
+    config_path: &Path,
+    options: &snapshot::Options,
+    crate_name: Option<&str>,
+    progress: Progress,
+) -> Result<MultiLock> {
+    let config = Config::read(config_path)?;
+    let proxy_crate = match crate_name {
+        Some(name) => ProxyCrate::from_name(name),
+        None => ProxyCrate::from_name("mcp-proxy"),
+    };
+    mcpo_gen::emit::check_crate_name(&proxy_crate.name)?;
+    let count = config.servers.len();
+    let mut servers = BTreeMap::new();
+    for (index, (name, entry)) in config.servers.iter().enumerate() {
+        let target = entry.target(name, &|var| std::env::var(var).ok())?;
+        for warning in launch_spec_warnings(&target) {
+            eprintln!("warning: server {name:?}: {warning}");
+        }
+        progress.say(format_args!("[{}/{count}] {name}", index + 1));
+        let mut lock = snapshot(&target, options, None, progress).with_context(|| {
+            format!("snapshotting server {name:?} of {}", config_path.display())
+        })?;
+        // The lock keeps the config's `${VAR}` form, never expanded values.
+        lock.upstream = entry.upstream();
+        let offered: BTreeSet<String> = lock.tools.iter().map(|tool| tool.name.clone()).collect();
+        let named = entry
+            .disabled_tools
+            .iter()
+            .chain(entry.enabled_tools.iter().flatten());
+        for unknown in named.filter(|tool| !offered.contains(*tool)) {
+            eprintln!(
+                "warning: server {name:?}: the config names tool {unknown:?}, which the server \
+                 does not offer (a typo?)"
+            );
+        }
+        lock.disable_tools(|tool| entry.keeps_tool(tool));
+        if !lock.disabled_tools.is_empty() {
+            progress.say(format_args!(
+                "  left out by the config: {}",
+                lock.disabled_tools.join(", ")
+            ));
+        }
+        servers.insert(name.clone(), lock);
+    }
+    Ok(MultiLock::new(proxy_crate, servers))
+}
+
 /// Renders and writes the crate for `lock` into `out`.
-pub fn generate(lock: &Lock, out: &Path, force: bool, progress: Progress) -> Result<()> {
+pub fn generate(lock: &CrateLock, out: &Path, force: bool, progress: Progress) -> Result<()> {
     let working = progress.working(format!("Writing {}", out.display()));
-    let rendered = emit::render(lock)?;
+    let rendered = emit::render_crate(lock)?;
     let written = rendered
         .write(out, force)
         .with_context(|| format!("writing the crate to {}", out.display()))?;
@@ -319,13 +371,13 @@ pub fn default_crate_name(out: &Path) -> Option<String> {
 }
 
 /// Reads the lock of a crate folder (or a lock file path).
-pub fn read_lock(path: &Path) -> Result<Lock> {
+pub fn read_lock(path: &Path) -> Result<CrateLock> {
     let file = if path.is_dir() {
         path.join(LOCK_FILE_NAME)
     } else {
         path.to_path_buf()
     };
-    Ok(Lock::read(&file)?)
+    Ok(CrateLock::read(&file)?)
 }
 
 /// How `audit` names a lock among several: the path as given, without a
@@ -345,35 +397,96 @@ pub fn audit_label(path: &Path) -> String {
 /// files that differ from disk (empty: up to date).
 pub fn check(dir: &Path) -> Result<Vec<Drift>> {
     let lock = read_lock(dir).with_context(|| format!("checking {}", dir.display()))?;
-    Ok(emit::render(&lock)?.compare(dir))
+    Ok(emit::render_crate(&lock)?.compare(dir))
 }
 
-/// Snapshots the upstream a lock records (secrets from env, as
-/// [`Target::from_upstream`] documents), keeping the lock's crate name.
-pub fn resnapshot(lock: &Lock, options: &snapshot::Options, progress: Progress) -> Result<Lock> {
-    let target = Target::from_upstream(&lock.upstream, &|name| std::env::var(name).ok())?;
-    let mut live = snapshot(&target, options, Some(&lock.proxy_crate.name), progress)?;
+/// Snapshots the upstreams a lock records again (secrets from env, as
+/// [`Target::from_upstream`] documents), keeping the lock's crate settings.
+/// With `config`, a multi-server crate's servers are reached as the config
+/// says and its tool switches apply; without, as the lock records them
+/// (`${VAR}` from env), with the tools it left out left out again.
+pub fn resnapshot(
+    lock: &CrateLock,
+    config: Option<&Config>,
+    options: &snapshot::Options,
+    progress: Progress,
+) -> Result<CrateLock> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut fresh = match lock {
+        CrateLock::Single(lock) => {
+            if config.is_some() {
+                bail!("--config applies to multi-server crates (generated with --config)");
+            }
+            let target = Target::from_upstream(&lock.upstream, &env)?;
+            CrateLock::Single(snapshot(&target, options, None, progress)?)
+        }
+        CrateLock::Multi(multi) => {
+            let mut servers = BTreeMap::new();
+            for (name, locked) in &multi.servers {
+                let entry = config.and_then(|config| config.servers.get(name));
+                let target = match entry {
+                    Some(entry) => entry.target(name, &env)?,
+                    None => mcpo_runtime::config::locked_target(name, &locked.upstream, &env)?,
+                };
+                progress.say(format_args!("{name}:"));
+                let mut live = snapshot(&target, options, None, progress)
+                    .with_context(|| format!("snapshotting server {name:?}"))?;
+                match entry {
+                    Some(entry) => {
+                        live.upstream = entry.upstream();
+                        live.disable_tools(|tool| entry.keeps_tool(tool));
+                    }
+                    None => {
+                        live.upstream = locked.upstream.clone();
+                        live.disable_tools(|tool| !locked.disabled_tools.iter().any(|t| t == tool));
+                    }
+                }
+                servers.insert(name.clone(), live);
+            }
+            if let Some(config) = config {
+                let added: Vec<&String> = config
+                    .servers
+                    .keys()
+                    .filter(|name| !multi.servers.contains_key(*name))
+                    .collect();
+                if !added.is_empty() {
+                    bail!(
+                        "the config has servers the crate does not ({added:?}); generate the \
+                         crate again from the config (mcpo-gen --config ... --out ... --force) \
+                         to add servers"
+                    );
+                }
+            }
+            CrateLock::Multi(MultiLock::new(multi.proxy_crate.clone(), servers))
+        }
+    };
     // Generation settings are the lock's, not the snapshot's business.
-    live.proxy_crate = lock.proxy_crate.clone();
-    Ok(live)
+    fresh.set_proxy_crate(lock.proxy_crate().clone());
+    Ok(fresh)
 }
 
 /// `check --live`: the classified difference between a crate's lock and
-/// what its upstream serves now.
+/// what its upstreams serve now.
 pub fn live_drift(dir: &Path, options: &snapshot::Options, progress: Progress) -> Result<Report> {
     let committed = read_lock(dir)?;
-    let live = resnapshot(&committed, options, progress)
+    let live = resnapshot(&committed, None, options, progress)
         .with_context(|| format!("snapshotting the upstream of {}", dir.display()))?;
-    Ok(diff::diff_locks(&committed, &live))
+    Ok(diff::diff_crate_locks(&committed, &live))
 }
 
 /// `update`: re-snapshot, regenerate in place, and return what changed.
-pub fn update(dir: &Path, options: &snapshot::Options, progress: Progress) -> Result<Report> {
+pub fn update(
+    dir: &Path,
+    config: Option<&Path>,
+    options: &snapshot::Options,
+    progress: Progress,
+) -> Result<Report> {
     let committed = read_lock(dir)?;
-    let fresh = resnapshot(&committed, options, progress)
+    let config = config.map(Config::read).transpose()?;
+    let fresh = resnapshot(&committed, config.as_ref(), options, progress)
         .with_context(|| format!("snapshotting the upstream of {}", dir.display()))?;
     generate(&fresh, dir, false, progress)?;
-    Ok(diff::diff_locks(&committed, &fresh))
+    Ok(diff::diff_crate_locks(&committed, &fresh))
 }
 
 /// `diff OLD NEW`: loads both sides (files, crate folders, `git:REV:PATH`,
@@ -385,25 +498,25 @@ pub fn diff(
     progress: Progress,
 ) -> Result<Report> {
     let (old_source, new_source) = (diff::parse_source(old), diff::parse_source(new));
-    let no_live = || -> std::result::Result<Lock, diff::LiveError> {
+    let no_live = || -> std::result::Result<CrateLock, diff::LiveError> {
         Err("`live` needs a lock on the other side to know the upstream".into())
     };
     let (old_lock, new_lock) = match (&old_source, &new_source) {
         (LockSource::Live, LockSource::Live) => bail!("at most one side of a diff can be `live`"),
         (LockSource::Live, _) => {
             let new_lock = diff::load_source(&new_source, no_live)?;
-            let old_lock = resnapshot(&new_lock, options, progress)?;
+            let old_lock = resnapshot(&new_lock, None, options, progress)?;
             (old_lock, new_lock)
         }
         _ => {
             let old_lock = diff::load_source(&old_source, no_live)?;
             let new_lock = diff::load_source(&new_source, || {
-                resnapshot(&old_lock, options, progress).map_err(Into::into)
+                resnapshot(&old_lock, None, options, progress).map_err(Into::into)
             })?;
             (old_lock, new_lock)
         }
     };
-    Ok(diff::diff_locks(&old_lock, &new_lock))
+    Ok(diff::diff_crate_locks(&old_lock, &new_lock))
 }
 
 /// A short unified diff of one drifted file, for `check`'s report.

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::process::Command;
 
 use mcpo_gen::diff::{
-    self, Change, Format, Level, LockSource, RULES, Report, diff_locks, load_source_in,
-    parse_source,
+    self, Change, Format, Level, LockSource, RULES, Report, diff_crate_locks, diff_locks,
+    load_source_in, parse_source,
 };
-use mcpo_gen::lock::{Lock, ServerFacts, Upstream};
+use mcpo_gen::lock::{CrateLock, Lock, ServerFacts, Upstream};
 use serde_json::{Value, json};
 
 /// Every rule's level, written down here independently of the rule table
@@ -27,8 +27,12 @@ const PINNED_LEVELS: &[(&str, Level)] = &[
     ("upstream-changed", Level::Warn),
     // Tools: removed and became-destructive break; added is info; texts,
     // titles, annotations and other fields need a look.
+    ("server-removed", Level::Err),
+    ("server-added", Level::Info),
     ("tool-removed", Level::Err),
     ("tool-added", Level::Info),
+    ("tool-disabled", Level::Err),
+    ("tool-enabled", Level::Info),
     ("tool-description-changed", Level::Warn),
     ("tool-title-changed", Level::Warn),
     ("tool-became-destructive", Level::Err),
@@ -711,6 +715,13 @@ fn the_table_covers_every_rule() {
     seen.extend(server_case_ids());
     // Only an audit of several locks can produce it: see tests/review.rs.
     seen.insert("cross-server-shadowing");
+    // Multi-server crates: multi_server_changes_are_grouped_and_disabled_tools_named.
+    seen.extend([
+        "server-added",
+        "server-removed",
+        "tool-disabled",
+        "tool-enabled",
+    ]);
     let missing: Vec<&str> = RULES
         .iter()
         .map(|rule| rule.id)
@@ -1247,6 +1258,7 @@ fn git_and_file_sources() {
 
     let no_live = || Err("not live".into());
     let load = |spec: &str| load_source_in(&parse_source(spec), dir, no_live);
+    let (v1, v2) = (CrateLock::Single(v1), CrateLock::Single(v2));
     assert_eq!(load("git:HEAD~1:mcp.lock.json").expect("old lock"), v1);
     assert_eq!(load("git:HEAD:proxy").expect("crate folder"), v2);
     assert_eq!(load("git:HEAD~1:proxy/").expect("crate folder"), v1);
@@ -1257,7 +1269,7 @@ fn git_and_file_sources() {
     let in_proxy = load_source_in(&parse_source("git:HEAD~1:."), &dir.join("proxy"), no_live);
     assert_eq!(in_proxy.expect("relative to cwd"), v1);
 
-    let report = diff_locks(
+    let report = diff_crate_locks(
         &load("git:HEAD~1:proxy").expect("old"),
         &load("proxy").expect("new"),
     );
@@ -1346,4 +1358,68 @@ fn fixture_server_changed_pair() {
             .is_some_and(|text| text.contains("id_rsa")),
         "the new description is kept in full"
     );
+}
+
+/// Multi-server crates: servers matched by name, changes grouped by server,
+/// a server added or removed, and tools switched off and on by the config
+/// told apart from tools the server dropped or gained.
+#[test]
+fn multi_server_changes_are_grouped_and_disabled_tools_named() {
+    use mcpo_gen::lock::{MultiLock, ProxyCrate};
+    let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
+    let with_disabled = |tools: Vec<Value>, disabled: &[&str]| {
+        let mut lock = lock_of(tools);
+        lock.disabled_tools = disabled.iter().map(|name| name.to_string()).collect();
+        lock
+    };
+    let crate_of = |servers: Vec<(&str, Lock)>| {
+        CrateLock::Multi(MultiLock::new(
+            ProxyCrate::from_name("multi"),
+            servers
+                .into_iter()
+                .map(|(name, lock)| (name.to_string(), lock))
+                .collect(),
+        ))
+    };
+    let old = crate_of(vec![
+        ("time", with_disabled(vec![tool("a"), tool("b")], &["c"])),
+        ("gone", lock_of(vec![tool("x")])),
+    ]);
+    let new = crate_of(vec![
+        ("time", with_disabled(vec![tool("a"), tool("c")], &["b"])),
+        ("fresh", lock_of(vec![tool("y")])),
+    ]);
+    let report = diff_crate_locks(&old, &new);
+    let seen: Vec<(Option<&str>, Option<&str>, &str)> = report
+        .changes
+        .iter()
+        .map(|change| (change.server.as_deref(), change.tool.as_deref(), change.id))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Some("fresh"), None, "server-added"),
+            (Some("gone"), None, "server-removed"),
+            (Some("time"), Some("b"), "tool-disabled"),
+            (Some("time"), Some("c"), "tool-enabled"),
+        ]
+    );
+    assert!(report.fails(Level::Err));
+    let text = report.render(Format::Text { color: false });
+    assert!(
+        text.contains("time/b: tool disabled by the config"),
+        "{text}"
+    );
+    let markdown = report.render(Format::Markdown);
+    assert!(markdown.contains("| time/b |"), "{markdown}");
+    let json: Value = serde_json::from_str(&report.render(Format::Json)).expect("json");
+    assert_eq!(json["changes"][0]["server"], "fresh");
+    // The same multi-server lock has no changes; a single-server lock's
+    // changes carry no server.
+    assert!(diff_crate_locks(&new, &new).is_empty());
+    let single = diff_crate_locks(
+        &CrateLock::Single(lock_of(vec![tool("a")])),
+        &CrateLock::Single(lock_of(vec![])),
+    );
+    assert_eq!(single.changes[0].server, None);
 }

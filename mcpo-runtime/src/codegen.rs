@@ -22,8 +22,8 @@ pub use serde;
 pub use serde_json;
 
 /// What a proxy's `main` hands to the runtime: its identity, the frozen lock
-/// and OpenAPI document (embedded with `include_str!`), and the generated
-/// tool routes. [`proxy_main!`](crate::proxy_main) fills it in.
+/// and OpenAPI documents (embedded with `include_str!`), and the generated
+/// tool routes of each server. [`proxy_main!`](crate::proxy_main) fills it in.
 pub struct Embedded {
     /// The proxy crate's name (`clientInfo.name` towards the upstream).
     pub crate_name: &'static str,
@@ -31,9 +31,21 @@ pub struct Embedded {
     pub crate_version: &'static str,
     /// `mcp.lock.json`.
     pub lock_json: &'static str,
-    /// `openapi.json`.
+    /// `openapi.json`: the crate's whole document.
     pub openapi_json: &'static str,
-    /// The generated `tools::router`.
+    /// Each server's tool routes: one, named `""`, for a single-server crate.
+    pub servers: &'static [EmbeddedServer],
+}
+
+/// One server of a crate: its URL prefix, its own document and its routes.
+pub struct EmbeddedServer {
+    /// The server's name in the lock and URL prefix (`/{name}`); `""` for
+    /// the one server of a single-server crate, served at the root.
+    pub name: &'static str,
+    /// Its own OpenAPI document (`servers/{name}/openapi.json`; the crate's
+    /// `openapi.json` for a single-server crate).
+    pub openapi_json: &'static str,
+    /// Its generated `router`.
     pub router: fn() -> Router<App>,
 }
 
@@ -45,9 +57,26 @@ pub fn main(embedded: &Embedded) -> ExitCode {
 
 /// The whole `main` of a generated proxy: embeds `../mcp.lock.json` and
 /// `../openapi.json` (paths relative to the invoking `src/main.rs`) and runs
-/// [`main`] with the given tool router.
+/// [`main`] with the given tool router; with `servers { "NAME" => router,
+/// ... }`, a multi-server crate, each server's own document from
+/// `../servers/NAME/openapi.json`.
 #[macro_export]
 macro_rules! proxy_main {
+    (servers { $($name:literal => $router:path),+ $(,)? }) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::codegen::main(&$crate::codegen::Embedded {
+                crate_name: env!("CARGO_PKG_NAME"),
+                crate_version: env!("CARGO_PKG_VERSION"),
+                lock_json: include_str!("../mcp.lock.json"),
+                openapi_json: include_str!("../openapi.json"),
+                servers: &[$($crate::codegen::EmbeddedServer {
+                    name: $name,
+                    openapi_json: include_str!(concat!("../servers/", $name, "/openapi.json")),
+                    router: $router,
+                }),+],
+            })
+        }
+    };
     ($router:path) => {
         fn main() -> ::std::process::ExitCode {
             $crate::codegen::main(&$crate::codegen::Embedded {
@@ -55,7 +84,11 @@ macro_rules! proxy_main {
                 crate_version: env!("CARGO_PKG_VERSION"),
                 lock_json: include_str!("../mcp.lock.json"),
                 openapi_json: include_str!("../openapi.json"),
-                router: $router,
+                servers: &[$crate::codegen::EmbeddedServer {
+                    name: "",
+                    openapi_json: include_str!("../openapi.json"),
+                    router: $router,
+                }],
             })
         }
     };

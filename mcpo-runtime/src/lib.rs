@@ -2,7 +2,7 @@
 //! servers, and the upstream and lock layer mcpo-gen's snapshot shares with
 //! them.
 //!
-//! Three public modules, for two audiences:
+//! Four public modules, for two audiences:
 //!
 //! - [`codegen`]: the only surface generated code touches (like
 //!   `tonic::codegen`). A proxy's `src/main.rs` calls [`codegen::main`] with
@@ -14,6 +14,8 @@
 //! - [`upstream`]: how to reach an MCP server (stdio in its own process
 //!   group, streamable HTTP) and complete the handshake, for the snapshot
 //!   and the proxy alike.
+//! - [`config`]: the Claude Desktop config format (`mcpServers`), read by
+//!   mcpo-gen for multi-server crates and by a proxy's runtime `--config`.
 //!
 //! Everything else (CLI, auth, body and JSON handling, validation, upstream
 //! supervision and pooling, limits, result mapping, docs, health, metrics,
@@ -23,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod codegen;
+pub mod config;
 pub mod lock;
 pub mod upstream;
 

@@ -6,6 +6,7 @@
 //! (header and env *names* only), no timestamps and no paths of the machine
 //! that generated it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,10 @@ pub enum LockError {
          with `/` separators (the lock holds no paths of the generating machine)"
     )]
     InvalidRuntimeFolder { path: String, folder: String },
+    #[error("{path}: {name:?} cannot name a server (it is the URL prefix /NAME)")]
+    InvalidServerName { path: String, name: String },
+    #[error("{path}: a multi-server lock needs at least one server")]
+    NoServers { path: String },
 }
 
 /// The whole lock file.
@@ -74,6 +79,11 @@ pub struct Lock {
     pub proxy_crate: ProxyCrate,
     /// Every tool, sorted by name.
     pub tools: Vec<LockedTool>,
+    /// Tools the server offers that its config entry left out
+    /// (`disabledTools`, or missing from `enabledTools`), sorted: recorded so
+    /// that `diff` tells switching a tool off from the server dropping it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_tools: Vec<String>,
 }
 
 /// Generation settings of the proxy crate.
@@ -135,6 +145,26 @@ impl RuntimeSource {
 pub const VENDORED_RUNTIME_FOLDER: &str = "mcpo-runtime";
 
 impl ProxyCrate {
+    /// Refuses settings a hand-edited lock could use to inject text into
+    /// Cargo.toml or the Dockerfile, or to point at this machine's paths.
+    fn check(&self, origin: &str) -> Result<(), LockError> {
+        if let RuntimeSource::Shared { folder } = &self.runtime
+            && !RuntimeSource::is_valid_folder(folder)
+        {
+            return Err(LockError::InvalidRuntimeFolder {
+                path: origin.to_string(),
+                folder: folder.clone(),
+            });
+        }
+        if Self::from_name(&self.name).name != self.name {
+            return Err(LockError::InvalidCrateName {
+                path: origin.to_string(),
+                name: self.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// A valid Cargo package name from any text: lower case ASCII letters,
     /// digits, `-` and `_`, starting with a letter.
     pub fn from_name(name: &str) -> Self {
@@ -353,7 +383,18 @@ impl Lock {
             server,
             upstream,
             tools,
+            disabled_tools: Vec::new(),
         })
+    }
+
+    /// Leaves out every tool `keep` refuses, recording its name in
+    /// `disabled_tools`; names there the server no longer offers are dropped.
+    pub fn disable_tools(&mut self, keep: impl Fn(&str) -> bool) {
+        let (kept, left_out): (Vec<LockedTool>, Vec<LockedTool>) = std::mem::take(&mut self.tools)
+            .into_iter()
+            .partition(|tool| keep(&tool.name));
+        self.tools = kept;
+        self.disabled_tools = left_out.into_iter().map(|tool| tool.name).collect();
     }
 
     /// The tool named `name`.
@@ -379,28 +420,15 @@ impl Lock {
                 found: lock.lock_version,
             });
         }
-        // The name goes into Cargo.toml and the Dockerfile: a hand-edited lock
-        // must not be able to inject anything there.
-        if let RuntimeSource::Shared { folder } = &lock.proxy_crate.runtime
-            && !RuntimeSource::is_valid_folder(folder)
-        {
-            return Err(LockError::InvalidRuntimeFolder {
-                path: origin.to_string(),
-                folder: folder.clone(),
-            });
-        }
-        if ProxyCrate::from_name(&lock.proxy_crate.name).name != lock.proxy_crate.name {
-            return Err(LockError::InvalidCrateName {
-                path: origin.to_string(),
-                name: lock.proxy_crate.name,
-            });
-        }
+        lock.proxy_crate.check(origin)?;
         let definitions = std::mem::take(&mut lock.tools)
             .into_iter()
             .map(|tool| tool.definition)
             .collect();
         let rebuilt = Lock::new(lock.server.clone(), lock.upstream.clone(), definitions)?;
         lock.tools = rebuilt.tools;
+        lock.disabled_tools.sort();
+        lock.disabled_tools.dedup();
         Ok(lock)
     }
 
@@ -418,6 +446,203 @@ impl Lock {
     pub fn to_canonical_json(&self) -> String {
         let value = serde_json::to_value(self).expect("a lock always serializes");
         canonical_pretty(&value)
+    }
+}
+
+/// The lock of a generated crate: one server at the root, or several, each
+/// under `/{name}` (from a config file). The file tells which: a
+/// multi-server lock has `servers` where a single one has `server`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CrateLock {
+    /// One server, served at the root.
+    Single(Lock),
+    /// Several servers, each under `/{name}`.
+    Multi(MultiLock),
+}
+
+/// Several servers in one crate. Each server's [`Lock`] carries this lock's
+/// generator and crate settings, so every per-server stage (OpenAPI, code,
+/// diff, audit) works on it unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiLock {
+    /// The mcpo-gen that wrote it.
+    pub generator: Generator,
+    /// Crate settings, shared by every server.
+    pub proxy_crate: ProxyCrate,
+    /// Each server by name (its URL prefix), sorted.
+    pub servers: BTreeMap<String, Lock>,
+}
+
+/// The file form of a [`MultiLock`].
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MultiLockFile {
+    lock_version: u32,
+    generator: Generator,
+    #[serde(rename = "crate")]
+    proxy_crate: ProxyCrate,
+    servers: BTreeMap<String, ServerSection>,
+}
+
+/// One server of a multi-server lock file: a [`Lock`] without the parts the
+/// whole file shares.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerSection {
+    server: ServerFacts,
+    upstream: Upstream,
+    tools: Vec<LockedTool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    disabled_tools: Vec<String>,
+}
+
+impl MultiLock {
+    /// A multi-server lock of `servers`, which take this lock's generator and
+    /// crate settings.
+    pub fn new(proxy_crate: ProxyCrate, servers: BTreeMap<String, Lock>) -> Self {
+        let mut lock = MultiLock {
+            generator: Generator::current(),
+            proxy_crate,
+            servers,
+        };
+        lock.share_settings();
+        lock
+    }
+
+    /// Gives every server this lock's generator and crate settings.
+    pub fn share_settings(&mut self) {
+        for server in self.servers.values_mut() {
+            server.generator = self.generator.clone();
+            server.proxy_crate = self.proxy_crate.clone();
+        }
+    }
+
+    fn from_value(value: Value, origin: &str) -> Result<Self, LockError> {
+        let file: MultiLockFile =
+            serde_json::from_value(value).map_err(|source| LockError::Parse {
+                path: origin.to_string(),
+                source,
+            })?;
+        if file.lock_version != LOCK_VERSION {
+            return Err(LockError::Version {
+                path: origin.to_string(),
+                found: file.lock_version,
+            });
+        }
+        file.proxy_crate.check(origin)?;
+        if file.servers.is_empty() {
+            return Err(LockError::NoServers {
+                path: origin.to_string(),
+            });
+        }
+        let mut servers = BTreeMap::new();
+        for (name, section) in file.servers {
+            if !crate::config::is_valid_server_name(&name) {
+                return Err(LockError::InvalidServerName {
+                    path: origin.to_string(),
+                    name,
+                });
+            }
+            let definitions = section.tools.into_iter().map(|tool| tool.definition);
+            let mut lock = Lock::new(section.server, section.upstream, definitions.collect())?;
+            lock.disabled_tools = section.disabled_tools;
+            lock.disabled_tools.sort();
+            lock.disabled_tools.dedup();
+            servers.insert(name, lock);
+        }
+        let mut lock = MultiLock {
+            generator: file.generator,
+            proxy_crate: file.proxy_crate,
+            servers,
+        };
+        lock.share_settings();
+        Ok(lock)
+    }
+
+    fn to_value(&self) -> Value {
+        let file = MultiLockFile {
+            lock_version: LOCK_VERSION,
+            generator: self.generator.clone(),
+            proxy_crate: self.proxy_crate.clone(),
+            servers: self
+                .servers
+                .iter()
+                .map(|(name, lock)| {
+                    let section = ServerSection {
+                        server: lock.server.clone(),
+                        upstream: lock.upstream.clone(),
+                        tools: lock.tools.clone(),
+                        disabled_tools: lock.disabled_tools.clone(),
+                    };
+                    (name.clone(), section)
+                })
+                .collect(),
+        };
+        serde_json::to_value(file).expect("a lock always serializes")
+    }
+}
+
+impl CrateLock {
+    /// Parses and checks a lock of either kind; `origin` names it in errors.
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, LockError> {
+        let value: Value = serde_json::from_str(text).map_err(|source| LockError::Parse {
+            path: origin.to_string(),
+            source,
+        })?;
+        if value.get("servers").is_some() {
+            MultiLock::from_value(value, origin).map(CrateLock::Multi)
+        } else {
+            Lock::from_json(text, origin).map(CrateLock::Single)
+        }
+    }
+
+    /// Reads and checks a lock file of either kind.
+    pub fn read(path: &Path) -> Result<Self, LockError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// The canonical text of the lock file.
+    pub fn to_canonical_json(&self) -> String {
+        match self {
+            CrateLock::Single(lock) => lock.to_canonical_json(),
+            CrateLock::Multi(lock) => canonical_pretty(&lock.to_value()),
+        }
+    }
+
+    /// The crate settings.
+    pub fn proxy_crate(&self) -> &ProxyCrate {
+        match self {
+            CrateLock::Single(lock) => &lock.proxy_crate,
+            CrateLock::Multi(lock) => &lock.proxy_crate,
+        }
+    }
+
+    /// Changes the crate settings (every server's too).
+    pub fn set_proxy_crate(&mut self, proxy_crate: ProxyCrate) {
+        match self {
+            CrateLock::Single(lock) => lock.proxy_crate = proxy_crate,
+            CrateLock::Multi(lock) => {
+                lock.proxy_crate = proxy_crate;
+                lock.share_settings();
+            }
+        }
+    }
+
+    /// Every server with its URL prefix: `None` for a single-server crate's
+    /// one server, at the root.
+    pub fn servers(&self) -> Vec<(Option<&str>, &Lock)> {
+        match self {
+            CrateLock::Single(lock) => vec![(None, lock)],
+            CrateLock::Multi(lock) => lock
+                .servers
+                .iter()
+                .map(|(name, lock)| (Some(name.as_str()), lock))
+                .collect(),
+        }
     }
 }
 

@@ -192,7 +192,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     });
     let router = server::build_router(server::RouterParts {
         app,
-        tool_routes: (embedded.router)(),
+        tool_routes: (embedded.servers[0].router)(),
         root_path: root_path.clone(),
         openapi,
         cors_allow_origins: cli.cors_allow_origins,

@@ -7,7 +7,9 @@ use super::rules::*;
 use super::schema::{SchemaSide, diff_schema};
 use super::values::{compact_or_absent, union_keys};
 use super::{Change, Report};
-use crate::lock::{Lock, LockedTool};
+use std::collections::BTreeMap;
+
+use crate::lock::{CrateLock, Lock, LockedTool};
 use crate::schema::document::escape_token;
 
 /// Classifies every change from `old` to `new`. Tools are matched by name.
@@ -18,6 +20,61 @@ pub fn diff_locks(old: &Lock, new: &Lock) -> Report {
     diff_server(old, new, &mut changes);
     diff_tool_sets(old, new, &mut changes);
     changes.extend(crate::audit::new_text_findings(old, new));
+    Report::new(changes)
+}
+
+/// Classifies every change between two crate locks. Servers of a
+/// multi-server crate are matched by name and their changes grouped by
+/// server; a crate that changed between one server and several is compared
+/// as servers too (the single one under the name `""`, at the root).
+pub fn diff_crate_locks(old: &CrateLock, new: &CrateLock) -> Report {
+    if let (CrateLock::Single(old), CrateLock::Single(new)) = (old, new) {
+        return diff_locks(old, new);
+    }
+    let named = |lock: &CrateLock| -> BTreeMap<String, Lock> {
+        lock.servers()
+            .into_iter()
+            .map(|(name, server)| (name.unwrap_or_default().to_string(), server.clone()))
+            .collect()
+    };
+    let (old, new) = (named(old), named(new));
+    let mut changes = Vec::new();
+    for (name, old_server) in &old {
+        let Some(new_server) = new.get(name) else {
+            let mut change = Change::from_rule(
+                SERVER_REMOVED,
+                None,
+                Some(format!("/servers/{}", escape_token(name))),
+                format!("server {name:?} removed ({} tools)", old_server.tools.len()),
+                Some(Value::from(old_server.upstream.describe())),
+                None,
+            );
+            change.server = Some(name.clone());
+            changes.push(change);
+            continue;
+        };
+        changes.extend(
+            diff_locks(old_server, new_server)
+                .changes
+                .into_iter()
+                .map(|mut change| {
+                    change.server = Some(name.clone());
+                    change
+                }),
+        );
+    }
+    for (name, new_server) in new.iter().filter(|(name, _)| !old.contains_key(*name)) {
+        let mut change = Change::from_rule(
+            SERVER_ADDED,
+            None,
+            Some(format!("/servers/{}", escape_token(name))),
+            format!("server {name:?} added ({} tools)", new_server.tools.len()),
+            None,
+            Some(Value::from(new_server.upstream.describe())),
+        );
+        change.server = Some(name.clone());
+        changes.push(change);
+    }
     Report::new(changes)
 }
 
@@ -130,6 +187,17 @@ fn diff_tool_sets(old: &Lock, new: &Lock, out: &mut Vec<Change>) {
         .filter(|tool| old.tool(&tool.name).is_none())
         .collect();
     for tool in &removed {
+        if new.disabled_tools.contains(&tool.name) {
+            out.push(Change::from_rule(
+                TOOL_DISABLED,
+                Some(&tool.name),
+                None,
+                "tool disabled by the config (the server still offers it)".to_string(),
+                Some(tool.definition.clone()),
+                None,
+            ));
+            continue;
+        }
         let renamed_to = same_shape_names(tool, &added);
         let hint = rename_hint("to", &renamed_to);
         out.push(Change::from_rule(
@@ -142,6 +210,17 @@ fn diff_tool_sets(old: &Lock, new: &Lock, out: &mut Vec<Change>) {
         ));
     }
     for tool in &added {
+        if old.disabled_tools.contains(&tool.name) {
+            out.push(Change::from_rule(
+                TOOL_ENABLED,
+                Some(&tool.name),
+                None,
+                "tool enabled by the config (it was disabled)".to_string(),
+                None,
+                Some(tool.definition.clone()),
+            ));
+            continue;
+        }
         let renamed_from = same_shape_names(tool, &removed);
         let hint = rename_hint("of", &renamed_from);
         out.push(Change::from_rule(

@@ -8,8 +8,8 @@
 //! let old = diff::load_source(&diff::parse_source("git:HEAD:time-proxy"), || {
 //!     Err("live snapshots are not available here".into())
 //! })?;
-//! let new = mcpo_gen::lock::Lock::read("time-proxy/mcp.lock.json".as_ref())?;
-//! let report = diff::diff_locks(&old, &new);
+//! let new = mcpo_gen::lock::CrateLock::read("time-proxy/mcp.lock.json".as_ref())?;
+//! let report = diff::diff_crate_locks(&old, &new);
 //! print!("{}", report.render(Format::Text { color: false }));
 //! std::process::exit(if report.fails(Level::Err) { 1 } else { 0 });
 //! # }
@@ -38,7 +38,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use classify::diff_locks;
+pub use classify::{diff_crate_locks, diff_locks};
 pub use report::Format;
 pub use rules::{RULES, Rule};
 pub use source::{LiveError, LockSource, SourceError, load_source, load_source_in, parse_source};
@@ -108,6 +108,10 @@ pub struct Change {
     /// Stable rule id, e.g. `tool-removed`; see [`RULES`] for the list.
     pub id: &'static str,
     pub level: Level,
+    /// The server of a multi-server crate the change belongs to; `None` in
+    /// a single-server crate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     /// The tool the change belongs to; `None` for server-level changes.
     pub tool: Option<String>,
     /// JSON pointer into the tool definition (e.g.
@@ -149,8 +153,9 @@ pub struct Report {
 impl Report {
     pub fn new(mut changes: Vec<Change>) -> Self {
         changes.sort_by(|a, b| {
-            a.tool
-                .cmp(&b.tool)
+            a.server
+                .cmp(&b.server)
+                .then_with(|| a.tool.cmp(&b.tool))
                 .then(b.level.cmp(&a.level))
                 .then_with(|| a.pointer.cmp(&b.pointer))
                 .then_with(|| a.id.cmp(b.id))

@@ -102,11 +102,19 @@ pub fn summary_line(summary: Summary) -> String {
     )
 }
 
-/// `tool: message`, or just the message for server-level changes.
+/// `tool: message`, or just the message for server-level changes; in a
+/// multi-server crate prefixed with the server, `server/tool: message`.
 fn headline(change: &Change) -> String {
-    match &change.tool {
-        Some(tool) => format!("{tool}: {}", change.message),
-        None => change.message.clone(),
+    format!("{}{}", subject_prefix(change), change.message)
+}
+
+/// `server/tool: `, `tool: `, `server: ` or nothing.
+fn subject_prefix(change: &Change) -> String {
+    match (&change.server, &change.tool) {
+        (Some(server), Some(tool)) => format!("{server}/{tool}: "),
+        (None, Some(tool)) => format!("{tool}: "),
+        (Some(server), None) => format!("{server}: "),
+        (None, None) => String::new(),
     }
 }
 
@@ -154,13 +162,14 @@ fn render_text(report: &Report, color: bool, verb: Verb) -> String {
         out.push_str(verb.nothing());
         out.push('\n');
     }
-    let mut previous_tool: Option<&Option<String>> = None;
+    let mut previous_group: Option<(&Option<String>, &Option<String>)> = None;
     for change in &report.changes {
-        // A blank line between tools keeps groups apart.
-        if previous_tool.is_some_and(|tool| tool != &change.tool) {
+        // A blank line between servers and tools keeps groups apart.
+        let group = (&change.server, &change.tool);
+        if previous_group.is_some_and(|previous| previous != group) {
             out.push('\n');
         }
-        previous_tool = Some(&change.tool);
+        previous_group = Some(group);
         let level_code = match change.level {
             Level::Err => "1;31",
             Level::Warn => "33",
@@ -256,7 +265,12 @@ fn render_markdown(report: &Report, verb: Verb) -> String {
                 out,
                 "| `{}` | {} | {} | {} |",
                 change.id,
-                markdown_cell(change.tool.as_deref().unwrap_or("(server)")),
+                markdown_cell(&match (&change.server, &change.tool) {
+                    (Some(server), Some(tool)) => format!("{server}/{tool}"),
+                    (Some(server), None) => format!("{server} (server)"),
+                    (None, Some(tool)) => tool.clone(),
+                    (None, None) => "(server)".to_string(),
+                }),
                 markdown_cell(&change.message),
                 change
                     .pointer

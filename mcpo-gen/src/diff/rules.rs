@@ -48,11 +48,20 @@ rules! {
         "The server's declared capabilities changed.";
     UPSTREAM_CHANGED = "upstream-changed", Warn,
         "The recorded launch spec (command, args, URL, env/header names) changed.";
+    // Servers of a multi-server crate.
+    SERVER_REMOVED = "server-removed", Err,
+        "A multi-server crate no longer serves a server: every route under its prefix is gone.";
+    SERVER_ADDED = "server-added", Info,
+        "A multi-server crate serves a new server under a new prefix.";
     // Tools.
     TOOL_REMOVED = "tool-removed", Err,
         "A tool is gone (a rename shows as removed + added).";
     TOOL_ADDED = "tool-added", Info,
         "A new tool.";
+    TOOL_DISABLED = "tool-disabled", Err,
+        "The config switched a served tool off (disabledTools or enabledTools): its route is gone.";
+    TOOL_ENABLED = "tool-enabled", Info,
+        "The config switched a tool back on: it has a route again.";
     TOOL_DESCRIPTION_CHANGED = "tool-description-changed", Warn,
         "A tool's description changed: models read it, so this is the tool-poisoning vector.";
     TOOL_TITLE_CHANGED = "tool-title-changed", Warn,
@@ -156,6 +165,7 @@ impl Change {
         Change {
             id: rule.id,
             level: rule.level,
+            server: None,
             tool: tool.map(str::to_string),
             pointer,
             message,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::lock::{LOCK_FILE_NAME, Lock, LockError};
+use crate::lock::{CrateLock, LOCK_FILE_NAME, LockError};
 
 /// What the `live` side of a diff failed with (any error: the caller
 /// snapshots however it likes).
@@ -69,8 +69,8 @@ pub fn parse_source(spec: &str) -> LockSource {
 /// other side's lock.
 pub fn load_source(
     source: &LockSource,
-    live: impl FnOnce() -> Result<Lock, LiveError>,
-) -> Result<Lock, SourceError> {
+    live: impl FnOnce() -> Result<CrateLock, LiveError>,
+) -> Result<CrateLock, SourceError> {
     load_source_in(source, Path::new("."), live)
 }
 
@@ -78,8 +78,8 @@ pub fn load_source(
 pub fn load_source_in(
     source: &LockSource,
     cwd: &Path,
-    live: impl FnOnce() -> Result<Lock, LiveError>,
-) -> Result<Lock, SourceError> {
+    live: impl FnOnce() -> Result<CrateLock, LiveError>,
+) -> Result<CrateLock, SourceError> {
     match source {
         LockSource::File(path) => {
             let path = cwd.join(path);
@@ -88,7 +88,7 @@ pub fn load_source_in(
             } else {
                 path
             };
-            Ok(Lock::read(&path)?)
+            Ok(CrateLock::read(&path)?)
         }
         LockSource::Git { rev, path } => load_from_git(cwd, rev, path),
         LockSource::Live => live().map_err(SourceError::Live),
@@ -97,7 +97,7 @@ pub fn load_source_in(
 
 /// Reads `rev:path` from the git repository containing `cwd`. A path naming a
 /// tree means the lock file inside it.
-fn load_from_git(cwd: &Path, rev: &str, path: &str) -> Result<Lock, SourceError> {
+fn load_from_git(cwd: &Path, rev: &str, path: &str) -> Result<CrateLock, SourceError> {
     // A revision starting with `-` would be read as an option by git.
     if rev.is_empty() || rev.starts_with('-') {
         return Err(SourceError::MissingRevision);
@@ -137,7 +137,7 @@ fn load_from_git(cwd: &Path, rev: &str, path: &str) -> Result<Lock, SourceError>
         },
         other => other,
     })?;
-    Ok(Lock::from_json(&text, &spec)?)
+    Ok(CrateLock::from_json(&text, &spec)?)
 }
 
 /// Runs `git ARGS` in `cwd` and returns stdout, or stderr as the error.

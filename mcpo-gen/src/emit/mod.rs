@@ -14,7 +14,7 @@ mod tools_rs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::lock::{LOCK_FILE_NAME, Lock, RuntimeSource, canonical_pretty};
+use crate::lock::{CrateLock, LOCK_FILE_NAME, Lock, MultiLock, RuntimeSource, canonical_pretty};
 
 /// Marks every generated file; `write` refuses to overwrite a crate without it.
 pub const GENERATED_MARKER: &str = "@generated";
@@ -82,6 +82,14 @@ pub fn check_crate_name(name: &str) -> Result<(), EmitError> {
     cargo_lock::check_crate_name(templates::cargo_lock(), name)
 }
 
+/// Renders every file of the crate a lock of either kind describes.
+pub fn render_crate(lock: &CrateLock) -> Result<RenderedCrate, EmitError> {
+    match lock {
+        CrateLock::Single(single) => render(single),
+        CrateLock::Multi(multi) => render_multi(multi),
+    }
+}
+
 /// Renders every file of the proxy crate for `lock`. Deterministic: the
 /// same lock always gives the same map.
 pub fn render(lock: &Lock) -> Result<RenderedCrate, EmitError> {
@@ -99,15 +107,6 @@ pub fn render(lock: &Lock) -> Result<RenderedCrate, EmitError> {
             tools_rs::render(lock)?
         ),
     );
-    if !matches!(lock.proxy_crate.runtime, RuntimeSource::Published { .. }) {
-        files.insert(
-            PathBuf::from("Cargo.lock"),
-            cargo_lock::render(templates::cargo_lock(), &lock.proxy_crate.name)?,
-        );
-    }
-    for (name, text) in templates::render_all(lock)? {
-        files.insert(PathBuf::from(name), text);
-    }
     files.insert(
         PathBuf::from("src/main.rs"),
         format!(
@@ -116,15 +115,124 @@ pub fn render(lock: &Lock) -> Result<RenderedCrate, EmitError> {
             templates::main_rs()
         ),
     );
+    let owned_dirs = crate_files(&CrateLock::Single(lock.clone()), &mut files)?;
+    Ok(RenderedCrate { files, owned_dirs })
+}
+
+/// Where a multi-server crate keeps each server's own OpenAPI document
+/// (`servers/{name}/openapi.json`) and tool module (`src/servers/`).
+const SERVERS_DIR: &str = "servers";
+
+/// A multi-server crate: the lock, the combined `openapi.json`, and per
+/// server its own document and tool module.
+fn render_multi(lock: &MultiLock) -> Result<RenderedCrate, EmitError> {
+    let crate_lock = CrateLock::Multi(lock.clone());
+    let mut files = BTreeMap::new();
+    files.insert(
+        PathBuf::from(LOCK_FILE_NAME),
+        crate_lock.to_canonical_json(),
+    );
+    let modules = server_modules(lock);
+    let mut documents = BTreeMap::new();
+    for (name, server) in &lock.servers {
+        let document = crate::openapi::document(server);
+        files.insert(
+            Path::new(SERVERS_DIR).join(name).join("openapi.json"),
+            canonical_pretty(&document),
+        );
+        files.insert(
+            Path::new("src")
+                .join(SERVERS_DIR)
+                .join(format!("{}.rs", modules[name])),
+            format!(
+                "{}{}",
+                header("//", &format!("mcp.lock.json (server {name})")),
+                tools_rs::render(server)?
+            ),
+        );
+        documents.insert(name.clone(), document);
+    }
+    files.insert(
+        PathBuf::from("openapi.json"),
+        canonical_pretty(&crate::openapi::combined_document(lock, &documents)),
+    );
+    files.insert(
+        PathBuf::from("src/main.rs"),
+        format!(
+            "{}{}",
+            header("//", LOCK_FILE_NAME),
+            multi_main_rs(&modules)
+        ),
+    );
+    let mut owned_dirs = crate_files(&crate_lock, &mut files)?;
+    owned_dirs.push(PathBuf::from(SERVERS_DIR));
+    owned_dirs.push(Path::new("src").join(SERVERS_DIR));
+    Ok(RenderedCrate { files, owned_dirs })
+}
+
+/// Each server's Rust module name: its name in snake case, unique, never a
+/// keyword (a module file can't be named by a raw identifier).
+fn server_modules(lock: &MultiLock) -> BTreeMap<String, String> {
+    let mut taken = crate::naming::UniqueNames::new();
+    lock.servers
+        .keys()
+        .map(|name| {
+            let ident = crate::naming::snake_ident(name);
+            let ident = match ident.strip_prefix("r#") {
+                Some(keyword) => format!("{keyword}_server"),
+                None => ident,
+            };
+            (name.clone(), taken.claim(&ident))
+        })
+        .collect()
+}
+
+/// `src/main.rs` of a multi-server crate: the server modules and one
+/// `proxy_main!` naming each server's prefix and tool router.
+fn multi_main_rs(modules: &BTreeMap<String, String>) -> String {
+    let mut text = String::from(
+        "// The server modules are printed by prettyplease at generation time;\n\
+         // rustfmt would reformat them and make `mcpo-gen check` report drift.\n\
+         #[rustfmt::skip]\n\
+         mod servers {\n",
+    );
+    for module in modules.values() {
+        text.push_str(&format!("    pub mod {module};\n"));
+    }
+    text.push_str("}\nmcpo_runtime::codegen::proxy_main!(servers {\n");
+    for (name, module) in modules {
+        text.push_str(&format!("    {name:?} => servers::{module}::router,\n"));
+    }
+    text.push_str("});\n");
+    text
+}
+
+/// The files every crate has beside its code and documents: the Cargo.lock
+/// (unless the runtime is published), the templates, and the runtime folder.
+/// Returns the folders generation owns.
+fn crate_files(
+    lock: &CrateLock,
+    files: &mut BTreeMap<PathBuf, String>,
+) -> Result<Vec<PathBuf>, EmitError> {
+    let proxy_crate = lock.proxy_crate();
+    if !matches!(proxy_crate.runtime, RuntimeSource::Published { .. }) {
+        files.insert(
+            PathBuf::from("Cargo.lock"),
+            cargo_lock::render(templates::cargo_lock(), &proxy_crate.name)?,
+        );
+    }
+    for (name, text) in templates::render_all(lock)? {
+        files.insert(PathBuf::from(name), text);
+    }
     let mut owned_dirs = vec![PathBuf::from(LEGACY_RUNTIME_DIR)];
-    if let Some(folder) = lock.proxy_crate.runtime.folder() {
+    if let Some(folder) = proxy_crate.runtime.folder() {
         let folder = PathBuf::from(folder);
         for (path, text) in templates::runtime_files() {
             files.insert(folder.join(path), runtime_file(path, text));
         }
         owned_dirs.push(folder.join("src"));
     }
-    Ok(RenderedCrate { files, owned_dirs })
+    Ok(owned_dirs)
 }
 
 /// A file whose content on disk differs from what the lock renders.

@@ -7,6 +7,7 @@
 //! environment, so regenerating gives the same bytes.
 
 mod carry;
+mod combined;
 mod defaults;
 mod finish;
 mod integers;
@@ -23,6 +24,7 @@ use serde_json::{Map, Value, json};
 
 pub use carry::INVALID_SCHEMA;
 use carry::{Role, carry_tool_schema};
+pub use combined::combined_document;
 pub use quarantine::ORIGINAL_KEYWORDS;
 
 use crate::lock::{Lock, LockedTool};
