@@ -1,10 +1,41 @@
-//! `Authorization: Bearer <key>` checking for the tool routes.
+//! `Authorization: Bearer <key>` checking for the tool routes, and for
+//! every route under `--strict-auth`.
 
-use axum::http::{HeaderMap, header};
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, Method, header},
+    middleware::Next,
+    response::{IntoResponse as _, Response},
+};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+
+/// `--strict-auth`: the key guards every route, the proxy's own documents
+/// and unknown paths included (a 404 would tell an anonymous client which
+/// tools exist), except the liveness check that container health checks
+/// call without credentials.
+#[derive(Clone, Debug)]
+pub struct StrictAuth {
+    pub keys: ApiKeys,
+    /// `GET`/`HEAD` of this path stays open: `{root_path}/healthz`.
+    pub open_path: String,
+}
+
+/// Middleware for [`StrictAuth`]: the same 401s as tool routes.
+pub async fn require_key(
+    State(strict): State<std::sync::Arc<StrictAuth>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let liveness = matches!(*request.method(), Method::GET | Method::HEAD)
+        && request.uri().path() == strict.open_path;
+    if !liveness && let Err(error) = strict.keys.check(request.headers()) {
+        return error.into_response();
+    }
+    next.run(request).await
+}
 
 /// The keys accepted by `--api-key`. Empty means the tool routes are open
 /// (mcpo's behaviour without `--api-key`).

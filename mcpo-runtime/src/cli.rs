@@ -34,7 +34,34 @@ pub struct Cli {
     #[arg(long = "api-key", value_name = "KEY")]
     pub api_keys: Vec<String>,
 
-    /// Path prefix for every route, e.g. `/time`.
+    /// API key required on every route, `/docs` and `/openapi.json`
+    /// included, not only on tool routes; `GET /healthz` stays open for
+    /// health checks. Needs --api-key (or MCPO_API_KEY).
+    #[arg(long, env = "MCPO_STRICT_AUTH")]
+    pub strict_auth: bool,
+
+    /// Serve HTTPS with this certificate chain (PEM); needs --ssl-keyfile.
+    #[arg(
+        long,
+        env = "MCPO_SSL_CERTFILE",
+        value_name = "FILE",
+        requires = "ssl_keyfile"
+    )]
+    pub ssl_certfile: Option<std::path::PathBuf>,
+
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) of --ssl-certfile.
+    #[arg(
+        long,
+        env = "MCPO_SSL_KEYFILE",
+        value_name = "FILE",
+        requires = "ssl_certfile"
+    )]
+    pub ssl_keyfile: Option<std::path::PathBuf>,
+
+    /// Public path prefix, e.g. `/time`, for a reverse proxy that serves the
+    /// proxy under it (FastAPI's root_path, as mcpo): every route answers
+    /// both with and without it, and the served openapi.json and /docs name
+    /// it.
     #[arg(long, env = "MCPO_ROOT_PATH", default_value = "")]
     pub root_path: String,
 
@@ -408,6 +435,20 @@ pub fn resolve_target(
     }
 }
 
+/// Flag combinations clap cannot check because a value may come from an env
+/// var read by hand (`MCPO_API_KEY`): a bad one exits 2, like any bad flag.
+pub fn check_flags(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    // mcpo ignores --strict-auth without a key and serves everything open;
+    // a proxy the operator believes locked must not start unlocked.
+    if cli.strict_auth && api_keys(cli, env)?.is_empty() {
+        return Err(ConfigError(format!(
+            "--strict-auth needs an API key: add --api-key KEY (or set {API_KEY_ENV}), \
+             or drop --strict-auth"
+        )));
+    }
+    Ok(())
+}
+
 /// `--root-path` as a prefix: "" for none, else "/segment..." without a
 /// trailing slash.
 pub fn normalize_root_path(raw: &str) -> Result<String, ConfigError> {
@@ -663,6 +704,36 @@ mod tests {
         assert_eq!(normalize_root_path("/a/b"), Ok("/a/b".to_string()));
         assert!(normalize_root_path("/{x}").is_err());
         assert!(normalize_root_path("/a//b").is_err());
+    }
+
+    #[test]
+    fn strict_auth_needs_a_key() {
+        let error = check_flags(&cli(&["--strict-auth"]), &no_env);
+        assert!(error.is_err_and(|error| error.0.contains("--strict-auth needs an API key")),);
+        assert_eq!(
+            check_flags(&cli(&["--strict-auth", "--api-key", "k"]), &no_env),
+            Ok(())
+        );
+        let env = |name: &str| (name == API_KEY_ENV).then(|| "k".to_string());
+        assert_eq!(check_flags(&cli(&["--strict-auth"]), &env), Ok(()));
+        assert_eq!(check_flags(&cli(&[]), &no_env), Ok(()));
+    }
+
+    #[test]
+    fn ssl_files_come_in_pairs() {
+        for one in [["--ssl-certfile", "c.pem"], ["--ssl-keyfile", "k.pem"]] {
+            let error = Cli::try_parse_from(std::iter::once("proxy").chain(one));
+            let message = error
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(message.contains("--ssl-"), "{one:?}: {message}");
+        }
+        let both = cli(&["--ssl-certfile", "c.pem", "--ssl-keyfile", "k.pem"]);
+        assert_eq!(
+            (both.ssl_certfile, both.ssl_keyfile),
+            (Some("c.pem".into()), Some("k.pem".into()))
+        );
     }
 
     #[test]

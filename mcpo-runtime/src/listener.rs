@@ -7,6 +7,11 @@
 //! them lock every client out before authentication. Here a connection that
 //! has no request in flight (idle, or still sending its headers) is what the
 //! cap evicts, so a flood of them cannot starve clients that send requests.
+//!
+//! With `--ssl-certfile`/`--ssl-keyfile` each connection first completes a
+//! TLS handshake inside its own task, within the header-read timeout and
+//! evictable like an idle connection, so clients that never finish one hold
+//! no slot for long and never delay the accept loop.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -18,9 +23,79 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::{
+    self,
+    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _},
+};
+
+use crate::cli::ConfigError;
+
+/// The TLS setup of `--ssl-certfile` and `--ssl-keyfile` (PEM files): a
+/// certificate chain, leaf first, and its private key (PKCS#8, PKCS#1 or
+/// SEC1). Errors name the file and what to fix.
+pub fn tls_acceptor(
+    certfile: &std::path::Path,
+    keyfile: &std::path::Path,
+) -> Result<TlsAcceptor, ConfigError> {
+    let read = |flag: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|error| {
+            ConfigError(format!(
+                "{flag} {}: cannot read it: {error}",
+                path.display()
+            ))
+        })
+    };
+    let certfile_text = read("--ssl-certfile", certfile)?;
+    let chain = CertificateDer::pem_slice_iter(&certfile_text)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
+            ConfigError(format!(
+                "--ssl-certfile {}: not a valid PEM file: {error}",
+                certfile.display()
+            ))
+        })?;
+    if chain.is_empty() {
+        return Err(ConfigError(format!(
+            "--ssl-certfile {}: no certificate in it; give a PEM file with \
+             -----BEGIN CERTIFICATE----- blocks, the server's certificate first",
+            certfile.display()
+        )));
+    }
+    let keyfile_text = read("--ssl-keyfile", keyfile)?;
+    let key = PrivateKeyDer::from_pem_slice(&keyfile_text).map_err(|error| {
+        let why = match error {
+            rustls::pki_types::pem::Error::NoItemsFound => "no private key in it; give a PEM \
+                 file with a -----BEGIN PRIVATE KEY----- (or RSA / EC PRIVATE KEY) block"
+                .to_string(),
+            error => format!("not a valid PEM file: {error}"),
+        };
+        ConfigError(format!("--ssl-keyfile {}: {why}", keyfile.display()))
+    })?;
+    // The provider named, not a process-wide default: which providers are
+    // compiled in depends on the whole dependency graph.
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| ConfigError(format!("cannot set up TLS: {error}")))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|error| {
+            ConfigError(format!(
+                "--ssl-certfile {} / --ssl-keyfile {}: {error} (is the key the \
+                 certificate's own?)",
+                certfile.display(),
+                keyfile.display()
+            ))
+        })?;
+    // Only HTTP/1.1 is served: an HTTP/2 client must not negotiate h2.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
 
 /// How the server treats connections.
 #[derive(Debug, Clone)]
@@ -72,6 +147,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let registry = Arc::new(Mutex::new(Registry::default()));
@@ -135,33 +211,38 @@ pub async fn serve(
         let router = router.clone();
         let registry = Arc::clone(&registry);
         let all_closed = Arc::clone(&all_closed);
-        let mut stop = stop.clone();
+        let stop = stop.clone();
         let header_read_timeout = limits.header_read_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = CountInFlight {
                 inner: TowerToHyperService::new(router),
                 in_flight,
             };
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout);
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(connection);
-            let mut closing_now = false;
-            loop {
-                tokio::select! {
-                    _ = connection.as_mut() => break,
-                    () = close.notified(), if !closing_now => {
-                        closing_now = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
-                    _ = stop.wait_for(|stop| *stop), if !closing_now => {
-                        closing_now = true;
-                        closing.store(true, Ordering::SeqCst);
-                        connection.as_mut().graceful_shutdown();
+            let mut connection = Connection {
+                service,
+                header_read_timeout,
+                close,
+                closing,
+                stop,
+            };
+            match tls {
+                None => connection.serve(stream).await,
+                Some(acceptor) => {
+                    // Until the handshake is done the connection is idle: it
+                    // is closed on eviction, on shutdown, or after the
+                    // header-read timeout.
+                    let handshake = acceptor.accept(stream);
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(header_read_timeout, handshake) => Some(done),
+                        () = connection.close.notified() => None,
+                        _ = connection.stop.wait_for(|stop| *stop) => None,
+                    };
+                    match handshake {
+                        Some(Ok(Ok(stream))) => connection.serve(stream).await,
+                        Some(Ok(Err(error))) => tracing::debug!(%error, "TLS handshake failed"),
+                        Some(Err(_)) => tracing::debug!("TLS handshake not finished in time"),
+                        None => {}
                     }
                 }
             }
@@ -180,6 +261,47 @@ pub async fn serve(
             return;
         }
         waiting.await;
+    }
+}
+
+/// One connection's task, once its stream is ready for HTTP.
+struct Connection {
+    service: CountInFlight<TowerToHyperService<Router>>,
+    header_read_timeout: Duration,
+    /// Eviction (see [`make_room`]).
+    close: Arc<Notify>,
+    closing: Arc<AtomicBool>,
+    /// The server is draining.
+    stop: watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 until the client closes, or gracefully (requests in
+    /// flight finished) on eviction or shutdown.
+    async fn serve(mut self, stream: impl AsyncRead + AsyncWrite + Send + Unpin + 'static) {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), self.service)
+            .with_upgrades();
+        tokio::pin!(connection);
+        let mut closing_now = false;
+        loop {
+            tokio::select! {
+                _ = connection.as_mut() => break,
+                () = self.close.notified(), if !closing_now => {
+                    closing_now = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                _ = self.stop.wait_for(|stop| *stop), if !closing_now => {
+                    closing_now = true;
+                    self.closing.store(true, Ordering::SeqCst);
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+        }
     }
 }
 
@@ -302,6 +424,53 @@ mod tests {
         let registry = Mutex::new(Registry::default());
         lock(&registry).open.insert(0, tracked(1));
         assert!(!make_room(&registry, 1));
+    }
+
+    #[test]
+    fn tls_files_that_cannot_serve_are_named_in_the_error() {
+        let dir = std::env::temp_dir().join(format!("mcpo-tls-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not PEM\n").unwrap();
+        let missing = dir.join("missing.pem");
+        let error = |cert: &std::path::Path, key: &std::path::Path| {
+            tls_acceptor(cert, key)
+                .err()
+                .map(|error| error.0)
+                .unwrap_or_default()
+        };
+        let text = error(&missing, &garbage);
+        assert!(
+            text.starts_with(&format!(
+                "--ssl-certfile {}: cannot read it",
+                missing.display()
+            )),
+            "{text}"
+        );
+        let text = error(&garbage, &garbage);
+        assert!(
+            text.starts_with(&format!(
+                "--ssl-certfile {}: no certificate in it",
+                garbage.display()
+            )),
+            "{text}"
+        );
+        // A certificate block that is not base64 at all.
+        let broken = dir.join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let text = error(&broken, &garbage);
+        assert!(
+            text.starts_with(&format!(
+                "--ssl-certfile {}: not a valid PEM file",
+                broken.display()
+            )),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

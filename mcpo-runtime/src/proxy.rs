@@ -37,6 +37,10 @@ pub fn main(embedded: &Embedded) -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    if let Err(error) = cli::check_flags(&cli, &|name| std::env::var(name).ok()) {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     init_tracing(cli.quiet, cli.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -112,6 +116,14 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     let mut openapi = server::patch_openapi(embedded.openapi_json, &root_path)?;
     // The served document requires the key exactly when one is configured.
     server::document_api_keys(&mut openapi, !api_keys.is_empty());
+    if cli.strict_auth {
+        server::document_strict_auth(&mut openapi);
+    }
+    // Read before binding: a bad file fails fast, naming itself.
+    let tls = match (&cli.ssl_certfile, &cli.ssl_keyfile) {
+        (Some(certfile), Some(keyfile)) => Some(listener::tls_acceptor(certfile, keyfile)?),
+        _ => None,
+    };
     let validators = validate::InputValidators::compile(&lock.tools);
     let tool_names: Vec<&str> = lock.tools.iter().map(|tool| tool.name.as_str()).collect();
     let tool_timeouts = cli::tool_timeouts(&cli, &tool_names)?;
@@ -173,6 +185,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     );
     let supervisor = futures::future::join_all(supervisors);
     let api_keys = auth::ApiKeys::new(api_keys);
+    let strict_auth = cli.strict_auth.then(|| api_keys.clone());
     if !api_keys.is_enabled() {
         tracing::info!(
             "no --api-key given: tool routes are open to anyone who can reach this port"
@@ -196,6 +209,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         root_path: root_path.clone(),
         openapi,
         cors_allow_origins: cli.cors_allow_origins,
+        strict_auth,
     });
     let router = match router {
         Ok(router) => router,
@@ -223,10 +237,11 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         limits.max_connections,
         cli.header_timeout
     );
-    tracing::info!("listening on http://{local_addr}{root_path} (docs: {root_path}/docs)");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("listening on {scheme}://{local_addr}{root_path} (docs: {root_path}/docs)");
     let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        listener::serve(listener, router, limits, async {
+        listener::serve(listener, router, limits, tls, async {
             let _ = stop_receiver.await;
         })
         .await;

@@ -7,6 +7,14 @@
 //! only, so they never take each other's place: a tool named `docs` is
 //! `POST /docs` beside Swagger UI's `GET /docs`, one path with two methods
 //! (axum merges them; any other method is a JSON 405).
+//!
+//! `--root-path` works as FastAPI's `root_path` does for mcpo: a reverse
+//! proxy in front may strip the prefix or pass it on, so every route answers
+//! at `/prefix/route` and at `/route`. The routes live under the prefix, and a
+//! request whose path does not start with `/prefix/` gets it prepended before
+//! routing. So the prefixed reading always wins: with `--root-path /api`,
+//! `/api/echo` is the tool `echo`, and a tool named `api` is `POST /api` or
+//! `POST /api/api` (never ambiguous: tool routes are one segment).
 
 use axum::{
     Json, Router,
@@ -22,6 +30,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::app::App;
+use crate::auth::{self, ApiKeys, StrictAuth};
 use crate::cli::ConfigError;
 use crate::error::{self, ApiError};
 
@@ -33,6 +42,8 @@ pub struct RouterParts {
     /// The embedded OpenAPI document, `servers` already patched.
     pub openapi: Value,
     pub cors_allow_origins: Vec<String>,
+    /// `--strict-auth`: these keys guard every route but `GET /healthz`.
+    pub strict_auth: Option<ApiKeys>,
 }
 
 /// Points the document's `servers` at the root path, so "Try it out" in the
@@ -118,6 +129,24 @@ pub fn document_api_keys(document: &mut Value, keys_required: bool) {
     }
 }
 
+/// `--strict-auth` in the document: `/readyz` needs the key too (`/healthz`
+/// stays open). `/docs` and `/openapi.json` are not operations of it.
+pub fn document_strict_auth(document: &mut Value) {
+    let Some(readyz) = document
+        .pointer_mut("/paths/~1readyz/get")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    readyz.insert("security".into(), json!([{ BEARER_SCHEME: [] }]));
+    if let Some(responses) = readyz.get_mut("responses").and_then(Value::as_object_mut) {
+        responses.insert(
+            "401".into(),
+            json!({ "$ref": "#/components/responses/Unauthorized" }),
+        );
+    }
+}
+
 pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
     let RouterParts {
         app,
@@ -125,6 +154,7 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         root_path,
         openapi,
         cors_allow_origins,
+        strict_auth,
     } = parts;
 
     // Serialized once: every request gets the same bytes.
@@ -164,10 +194,56 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         .merge(docs)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
+    if let Some(keys) = strict_auth {
+        let strict = std::sync::Arc::new(StrictAuth {
+            keys,
+            open_path: format!("{root_path}/healthz"),
+        });
+        router = router.layer(middleware::from_fn_with_state(strict, auth::require_key));
+    }
+    // Outside the key check: a CORS preflight carries no credentials.
     if let Some(cors) = cors_layer(&cors_allow_origins)? {
         router = router.layer(cors);
     }
-    Ok(router)
+    if root_path.is_empty() {
+        return Ok(router);
+    }
+    // A layer on a router runs after its routing: the rewrite wraps the
+    // routes as a fallback, so it runs before they are matched.
+    let root: std::sync::Arc<str> = root_path.into();
+    Ok(Router::new()
+        .fallback_service(router)
+        .layer(middleware::map_request_with_state(root, add_root_path)))
+}
+
+/// The request with `root` prepended to its path unless the path already
+/// starts with `root/`.
+async fn add_root_path(
+    State(root): State<std::sync::Arc<str>>,
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
+    if let Some(uri) = with_root_path(request.uri(), &root) {
+        *request.uri_mut() = uri;
+    }
+    request
+}
+
+fn with_root_path(uri: &axum::http::Uri, root: &str) -> Option<axum::http::Uri> {
+    let path = uri.path();
+    let prefixed = path
+        .strip_prefix(root)
+        .is_some_and(|rest| rest.starts_with('/'));
+    // `*` (OPTIONS *) and the like are not paths to prefix.
+    if prefixed || !path.starts_with('/') {
+        return None;
+    }
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{root}{path}?{query}"),
+        None => format!("{root}{path}"),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    axum::http::Uri::from_parts(parts).ok()
 }
 
 /// `None` when no origins are given: no CORS headers at all.
@@ -333,6 +409,11 @@ mod tests {
 
     /// A proxy whose upstream can never start, with one `echo` tool.
     async fn serve(root_path: &str, keys: &[&str]) -> std::net::SocketAddr {
+        serve_with(root_path, keys, false).await
+    }
+
+    /// [`serve`], under `--strict-auth` when `strict`.
+    async fn serve_with(root_path: &str, keys: &[&str], strict: bool) -> std::net::SocketAddr {
         let metrics = Metrics::new(&["echo", "docs"], 1);
         let (upstream, _supervisors) = Pool::start(
             Settings::never_connecting(
@@ -347,8 +428,10 @@ mod tests {
         let echo = LockedTool::new(json!({"name": "echo", "inputSchema": schema}));
         // Named like Swagger UI's route on purpose.
         let docs = LockedTool::new(json!({"name": "docs", "inputSchema": schema}));
+        let api_keys = ApiKeys::new(keys.iter().map(|key| key.to_string()));
+        let strict_auth = strict.then(|| api_keys.clone());
         let app = App::new(AppState {
-            api_keys: ApiKeys::new(keys.iter().map(|key| key.to_string())),
+            api_keys,
             max_body_bytes: 64,
             call_timeout: Duration::from_secs(2),
             connect_wait: Duration::from_millis(500),
@@ -378,6 +461,7 @@ mod tests {
             root_path: root_path.to_string(),
             openapi: json!({"openapi": "3.1.0", "paths": {}}),
             cors_allow_origins: Vec::new(),
+            strict_auth,
         });
         let Ok(router) = router else {
             panic!("router should build");
@@ -527,23 +611,145 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn root_path_prefixes_every_route_and_the_docs() {
+    async fn root_path_routes_answer_with_and_without_the_prefix() {
         let address = serve("/api", &[]).await;
-        assert_eq!(send(address, "POST", "/echo", &[], "{}").await.status, 404);
-        assert_eq!(
-            send(address, "POST", "/api/echo", &[], "{}").await.status,
-            422
-        );
-        let openapi = send(address, "GET", "/api/openapi.json", &[], "").await;
-        assert_eq!(openapi.json()["openapi"], json!("3.1.0"));
-        let docs = send(address, "GET", "/api/docs", &[], "").await;
-        assert_eq!(docs.status, 303);
-        assert!(docs.head.contains("location: /api/docs/"));
-        let page = send(address, "GET", "/api/docs/", &[], "").await;
+        for prefix in ["/api", ""] {
+            let tool = send(address, "POST", &format!("{prefix}/echo?x=1"), &[], "{}").await;
+            assert_eq!(tool.status, 422, "{prefix}: {}", tool.body);
+            assert_eq!(tool.json()["detail"][0]["loc"], json!(["body", "m"]));
+            let openapi = send(address, "GET", &format!("{prefix}/openapi.json"), &[], "").await;
+            assert_eq!(openapi.json()["openapi"], json!("3.1.0"), "{prefix}");
+            let health = send(address, "GET", &format!("{prefix}/healthz"), &[], "").await;
+            assert_eq!(health.status, 200, "{prefix}");
+            // The redirect names the public (prefixed) URL either way.
+            let docs = send(address, "GET", &format!("{prefix}/docs"), &[], "").await;
+            assert_eq!(docs.status, 303, "{prefix}");
+            assert!(docs.head.contains("location: /api/docs/"), "{}", docs.head);
+            let page = send(address, "GET", &format!("{prefix}/docs/"), &[], "").await;
+            assert_eq!(page.status, 200, "{prefix}");
+            assert!(page.body.contains("swagger"));
+            let initializer = send(
+                address,
+                "GET",
+                &format!("{prefix}/docs/swagger-initializer.js"),
+                &[],
+                "",
+            )
+            .await;
+            assert!(initializer.body.contains("\"/api/openapi.json\""));
+        }
+        // The prefix is taken once, and only as a whole segment.
+        for path in ["/api/api/echo", "/apix/echo", "/api"] {
+            let missing = send(address, "POST", path, &[], "{}").await;
+            assert_eq!(
+                (missing.status, missing.json()),
+                (404, json!({"detail": "Not Found"})),
+                "{path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tool_named_like_the_prefix_answers_at_both_paths() {
+        // The test app's `docs` tool, under --root-path /docs: `/docs` has
+        // no `/docs/` after it, so it is unprefixed and gets the prefix.
+        let address = serve("/docs", &[]).await;
+        for path in ["/docs", "/docs/docs"] {
+            let tool = send(address, "POST", path, &[], "{}").await;
+            assert_eq!(tool.status, 422, "{path}: {}", tool.body);
+            assert_eq!(tool.json()["detail"][0]["loc"], json!(["body", "m"]));
+        }
+        // The prefixed reading wins: `/docs/` is the prefix's root here.
+        let page = send(address, "GET", "/docs/docs/", &[], "").await;
         assert_eq!(page.status, 200);
-        assert!(page.body.contains("swagger"));
-        let initializer = send(address, "GET", "/api/docs/swagger-initializer.js", &[], "").await;
-        assert!(initializer.body.contains("/api/openapi.json"));
+        assert_eq!(send(address, "GET", "/docs/", &[], "").await.status, 404);
+    }
+
+    #[test]
+    fn the_root_path_is_added_only_where_missing() {
+        let rewrite = |uri: &str| {
+            let uri: axum::http::Uri = uri.parse().unwrap_or_default();
+            with_root_path(&uri, "/api").map(|uri| uri.to_string())
+        };
+        assert_eq!(rewrite("/echo"), Some("/api/echo".into()));
+        assert_eq!(rewrite("/echo?a=1&b"), Some("/api/echo?a=1&b".into()));
+        assert_eq!(rewrite("/api"), Some("/api/api".into()));
+        assert_eq!(rewrite("/apiary"), Some("/api/apiary".into()));
+        assert_eq!(rewrite("/api/echo"), None);
+        assert_eq!(rewrite("/api/"), None);
+        assert_eq!(rewrite("*"), None);
+        assert_eq!(
+            rewrite("http://host:1/echo?q"),
+            Some("http://host:1/api/echo?q".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn strict_auth_guards_every_route_but_liveness() {
+        for root in ["", "/api"] {
+            let address = serve_with(root, &["sekrit-key"], true).await;
+            let url = |path: &str| format!("{root}{path}");
+            let auth = "Authorization: Bearer sekrit-key";
+            for (method, path) in [
+                ("GET", "/docs"),
+                ("GET", "/docs/"),
+                ("GET", "/docs/swagger-ui.css"),
+                ("GET", "/openapi.json"),
+                ("GET", "/readyz"),
+                ("GET", "/metrics"),
+                ("GET", "/no-such-route"),
+                ("POST", "/echo"),
+                ("POST", "/no-such-tool"),
+                ("POST", "/healthz"),
+            ] {
+                let anonymous = send(address, method, &url(path), &[], "{}").await;
+                assert_eq!(
+                    (anonymous.status, anonymous.json()),
+                    (401, json!({"detail": "Not authenticated"})),
+                    "{root} {method} {path}"
+                );
+                assert!(anonymous.head.contains("www-authenticate: bearer"));
+                let wrong = ["Authorization: Bearer nope"];
+                let wrong = send(address, method, &url(path), &wrong, "{}").await;
+                assert_eq!(
+                    (wrong.status, wrong.json()),
+                    (401, json!({"detail": "Invalid API key"})),
+                    "{root} {method} {path}"
+                );
+            }
+            let page = send(address, "GET", &url("/docs/"), &[auth], "").await;
+            assert_eq!(page.status, 200, "{root}");
+            assert!(page.body.contains("swagger"));
+            let openapi = send(address, "GET", &url("/openapi.json"), &[auth], "").await;
+            assert_eq!(openapi.json()["openapi"], json!("3.1.0"));
+            let missing = send(address, "GET", &url("/no-such-route"), &[auth], "").await;
+            assert_eq!(missing.status, 404);
+            let tool = send(address, "POST", &url("/echo"), &[auth], "{}").await;
+            assert_eq!(tool.status, 422, "{root}: {}", tool.body);
+            for method in ["GET", "HEAD"] {
+                let health = send(address, method, &url("/healthz"), &[], "").await;
+                assert_eq!(health.status, 200, "{root} {method}");
+            }
+        }
+    }
+
+    #[test]
+    fn strict_auth_documents_readyz_as_keyed() {
+        let mut document = json!({"paths": {
+            "/readyz": {"get": {"security": [], "responses": {"200": {}, "503": {}}}},
+            "/healthz": {"get": {"security": [], "responses": {"200": {}}}}
+        }});
+        document_strict_auth(&mut document);
+        let readyz = &document["paths"]["/readyz"]["get"];
+        assert_eq!(readyz["security"], json!([{"bearerAuth": []}]));
+        assert_eq!(
+            readyz["responses"]["401"],
+            json!({"$ref": "#/components/responses/Unauthorized"})
+        );
+        assert_eq!(document["paths"]["/healthz"]["get"]["security"], json!([]));
+        let mut odd = json!([1]);
+        document_strict_auth(&mut odd);
+        assert_eq!(odd, json!([1]));
     }
 
     #[tokio::test]

@@ -1,0 +1,543 @@
+//! mcpo's `--strict-auth`, `--ssl-certfile`/`--ssl-keyfile` and `--root-path`
+//! on a generated proxy: the committed `generated-examples/errors-proxy`
+//! against our fixture server, called over HTTP and HTTPS.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+const CRATE: &str = "errors-proxy";
+const KEY: &str = "strict-test-key";
+
+fn proxy_binary() -> PathBuf {
+    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
+}
+
+/// `-- <fixture> --tools errors.json`: the upstream override.
+fn fixture_upstream() -> Vec<String> {
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let file = workspace_root().join("tests/fixture-server/tools/errors.json");
+    vec![
+        "--".into(),
+        fixture.display().to_string(),
+        "--tools".into(),
+        file.display().to_string(),
+    ]
+}
+
+fn with_upstream<'a>(flags: &[&'a str], upstream: &'a [String]) -> Vec<&'a str> {
+    let mut args = flags.to_vec();
+    args.extend(upstream.iter().map(String::as_str));
+    args
+}
+
+/// A GET with an optional bearer key, redirects followed.
+fn get_with(client: &reqwest::blocking::Client, url: &str, key: Option<&str>) -> Reply {
+    let mut request = client.get(url);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request
+        .send()
+        .unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().unwrap_or_default();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    }
+}
+
+fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Runs the proxy binary to its exit (it must exit within 30 s: these
+/// flags are refused before anything starts).
+fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(proxy_binary());
+    command
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .env_remove("MCPO_API_KEY")
+        .env("PATH", path_with_tools())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("the proxy starts");
+    let exited = wait_for(Duration::from_secs(30), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().expect("the proxy's output");
+    assert!(exited, "the proxy did not exit: {}", output_text(&output));
+    output
+}
+
+fn anonymous_401(reply: &Reply, what: &str) {
+    assert_eq!(
+        (reply.status, &reply.body),
+        (401, &json!({"detail": "Not authenticated"})),
+        "{what}"
+    );
+    assert_eq!(reply.header("www-authenticate"), Some("Bearer"), "{what}");
+}
+
+#[test]
+fn strict_auth_guards_docs_and_documents_but_not_liveness() {
+    let upstream = fixture_upstream();
+    let args = with_upstream(&["--api-key", KEY, "--strict-auth"], &upstream);
+    let proxy = start_proxy(&proxy_binary(), &args);
+    let client = http_client();
+    // Ready, asked with the key: /readyz is guarded too.
+    let readyz = proxy.url("/readyz");
+    wait_until(Duration::from_secs(90), || {
+        get_with(&client, &readyz, Some(KEY)).status == 200
+    });
+    anonymous_401(&get_with(&client, &readyz, None), "/readyz");
+
+    for path in [
+        "/docs",
+        "/docs/",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+        "/openapi.json",
+        "/metrics",
+        "/no-such-route",
+    ] {
+        let url = proxy.url(path);
+        anonymous_401(&get_with(&client, &url, None), path);
+        let wrong = get_with(&client, &url, Some("not-the-key"));
+        assert_eq!(
+            (wrong.status, &wrong.body),
+            (401, &json!({"detail": "Invalid API key"})),
+            "{path}"
+        );
+    }
+
+    let page = get_with(&client, &proxy.url("/docs/"), Some(KEY));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .as_str()
+            .is_some_and(|html| html.contains("swagger-ui")),
+        "{:?}",
+        page.body
+    );
+    let document = get_with(&client, &proxy.url("/openapi.json"), Some(KEY));
+    assert_eq!(document.status, 200);
+    assert_eq!(document.body["openapi"], "3.1.0");
+    let readyz_doc = &document.body["paths"]["/readyz"]["get"];
+    assert_eq!(readyz_doc["security"], json!([{"bearerAuth": []}]));
+    assert!(readyz_doc["responses"]["401"].is_object(), "{readyz_doc}");
+    assert_eq!(
+        document.body["paths"]["/healthz"]["get"]["security"],
+        json!([])
+    );
+    assert_eq!(
+        document.body["paths"]["/echo"]["post"]["security"],
+        json!([{"bearerAuth": []}])
+    );
+    let missing = get_with(&client, &proxy.url("/no-such-route"), Some(KEY));
+    assert_eq!(missing.status, 404);
+
+    // Liveness stays open for container health checks.
+    let health = get_with(&client, &proxy.url("/healthz"), None);
+    assert_eq!(
+        (health.status, &health.body),
+        (200, &json!({"status": "ok"}))
+    );
+
+    // Tool routes: guarded as without --strict-auth.
+    let echo = proxy.url("/echo");
+    let body = json!({"message": "strict"});
+    anonymous_401(&post_json(&echo, &body, None), "POST /echo");
+    let wrong = post_json(&echo, &body, Some("not-the-key"));
+    assert_eq!(wrong.status, 401);
+    let called = post_json(&echo, &body, Some(KEY));
+    assert_eq!((called.status, called.body), (200, body));
+}
+
+#[test]
+fn without_strict_auth_the_documents_stay_open() {
+    let upstream = fixture_upstream();
+    let args = with_upstream(&["--api-key", KEY], &upstream);
+    let proxy = start_proxy(&proxy_binary(), &args);
+    let client = http_client();
+    for path in ["/docs/", "/openapi.json"] {
+        let reply = get_with(&client, &proxy.url(path), None);
+        assert_eq!(reply.status, 200, "{path}");
+    }
+    let document = get_with(&client, &proxy.url("/openapi.json"), None);
+    assert_eq!(
+        document.body["paths"]["/readyz"]["get"]["security"],
+        json!([])
+    );
+    let echo = post_json(&proxy.url("/echo"), &json!({"message": "x"}), None);
+    assert_eq!(echo.status, 401);
+}
+
+#[test]
+fn strict_auth_without_a_key_is_refused_at_startup() {
+    let upstream = fixture_upstream();
+    let output = run_to_exit(&with_upstream(&["--strict-auth"], &upstream), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--strict-auth needs an API key: add --api-key"),
+        "{stderr}"
+    );
+    // The env var counts as a key, as everywhere else; this one then starts.
+    let args = with_upstream(&["--strict-auth"], &upstream);
+    let proxy = start_proxy_with_env(&proxy_binary(), &args, &[("MCPO_API_KEY", KEY)]);
+    let client = http_client();
+    anonymous_401(
+        &get_with(&client, &proxy.url("/openapi.json"), None),
+        "/openapi.json",
+    );
+    assert_eq!(
+        get_with(&client, &proxy.url("/openapi.json"), Some(KEY)).status,
+        200
+    );
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, and its key, as
+/// PEM files in `dir`.
+fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf, String) {
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let certified = rcgen::generate_simple_self_signed(names).expect("a self-signed certificate");
+    let cert_pem = certified.cert.pem();
+    let cert = dir.join(format!("{name}-cert.pem"));
+    let key = dir.join(format!("{name}-key.pem"));
+    std::fs::write(&cert, &cert_pem).expect("write the certificate");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write the key");
+    (cert, key, cert_pem)
+}
+
+/// Starts a proxy with TLS flags among `args` and returns it once
+/// `https://…/healthz` answers through `client`. The harness's starter reads
+/// an `http://` line; this one reads the `https://` one.
+fn start_tls_proxy(args: &[&str], client: &reqwest::blocking::Client) -> Running {
+    let binary = proxy_binary();
+    let mut child = Command::new(&binary)
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .env("PATH", path_with_tools())
+        .env("RUST_LOG", "warn,mcpo_runtime=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the proxy starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (found, port) = std::sync::mpsc::channel();
+    let lines = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if let Some(rest) = line.split("listening on https://").nth(1)
+                && let Some(port) = rest
+                    .split(['/', ' '])
+                    .next()
+                    .and_then(|address| address.rsplit(':').next())
+                    .and_then(|port| port.parse::<u16>().ok())
+            {
+                let _ = found.send(port);
+            }
+            lines
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(line);
+        }
+    });
+    let port = match port.recv_timeout(Duration::from_secs(30)) {
+        Ok(port) => port,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the proxy did not log `listening on https://` in 30 s");
+        }
+    };
+    let proxy = Running {
+        child,
+        port,
+        root_path: String::new(),
+        log,
+    };
+    let health = https_url(&proxy, "/healthz");
+    wait_until(Duration::from_secs(30), || {
+        client
+            .get(&health)
+            .send()
+            .is_ok_and(|response| response.status() == 200)
+    });
+    proxy
+}
+
+fn https_url(proxy: &Running, path: &str) -> String {
+    format!("https://127.0.0.1:{}{path}", proxy.port)
+}
+
+/// Whether the proxy closes `stream` within `limit` without answering.
+fn closed_without_answer(mut stream: TcpStream, limit: Duration) -> bool {
+    stream
+        .set_read_timeout(Some(limit))
+        .expect("a read timeout");
+    let mut buffer = [0u8; 64];
+    match stream.read(&mut buffer) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(error) => error.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+#[test]
+fn https_serves_tool_calls_with_the_connection_limits_in_force() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (cert, key, cert_pem) = self_signed(dir.path(), "server");
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let client = reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).expect("a PEM cert")])
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("an HTTPS client");
+    let upstream = fixture_upstream();
+    let flags = [
+        "--ssl-certfile",
+        &cert,
+        "--ssl-keyfile",
+        &key,
+        "--header-timeout",
+        "1",
+        "--max-connections",
+        "3",
+    ];
+    let mut proxy = start_tls_proxy(&with_upstream(&flags, &upstream), &client);
+    assert!(proxy.logged(&format!("listening on https://127.0.0.1:{}", proxy.port)));
+
+    let ready = https_url(&proxy, "/readyz");
+    wait_until(Duration::from_secs(90), || {
+        get_with(&client, &ready, None).status == 200
+    });
+    let body = json!({"message": "over TLS"});
+    let called = client
+        .post(https_url(&proxy, "/echo"))
+        .json(&body)
+        .send()
+        .expect("an HTTPS answer");
+    assert_eq!(called.status(), 200);
+    assert_eq!(called.json::<Value>().expect("JSON"), body);
+    let document = get_with(&client, &https_url(&proxy, "/openapi.json"), None);
+    assert_eq!(document.status, 200);
+    assert_eq!(document.body["openapi"], "3.1.0");
+
+    // Plain HTTP to the TLS port: no HTTP answer, the connection is closed.
+    let plain = http_client().get(proxy.url("/healthz")).send();
+    assert!(plain.is_err(), "plain HTTP got an answer: {plain:?}");
+    let mut raw = TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
+    raw.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
+    raw.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    let mut answer = Vec::new();
+    let _ = raw.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // A client that never starts the handshake is closed after the header
+    // timeout (1 s here), not held forever.
+    let silent = TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
+    let started = Instant::now();
+    assert!(closed_without_answer(silent, Duration::from_secs(10)));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Connections stuck before the handshake fill the cap (3), and are
+    // evicted oldest first: a real client still gets through at once.
+    let stuck: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let fresh = reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).expect("a PEM cert")])
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("an HTTPS client");
+    let through = get_with(&fresh, &https_url(&proxy, "/healthz"), None);
+    assert_eq!(through.status, 200);
+    drop(stuck);
+
+    // A client that does not trust the certificate fails the handshake.
+    let untrusting = reqwest::blocking::Client::builder()
+        .tls_certs_only(Vec::<reqwest::Certificate>::new())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("an HTTPS client");
+    assert!(
+        untrusting
+            .get(https_url(&proxy, "/healthz"))
+            .send()
+            .is_err()
+    );
+
+    // The drain works over TLS too: SIGTERM, a clean exit.
+    assert!(proxy.terminate(Duration::from_secs(20)), "no clean exit");
+    assert_eq!(
+        proxy.child.wait().ok().and_then(|status| status.code()),
+        Some(0)
+    );
+}
+
+#[test]
+fn tls_flags_that_cannot_work_are_refused_at_startup() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (cert, key, _) = self_signed(dir.path(), "one");
+    let (_, other_key, _) = self_signed(dir.path(), "other");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").expect("write");
+    let missing = dir.path().join("missing-key.pem");
+    let path = |path: &Path| path.display().to_string();
+    let (cert, key, other_key, garbage, missing) = (
+        path(&cert),
+        path(&key),
+        path(&other_key),
+        path(&garbage),
+        path(&missing),
+    );
+    let upstream = fixture_upstream();
+
+    // One without the other: a usage error.
+    for (flag, value, needed) in [
+        ("--ssl-certfile", &cert, "--ssl-keyfile"),
+        ("--ssl-keyfile", &key, "--ssl-certfile"),
+    ] {
+        let output = run_to_exit(&with_upstream(&[flag, value], &upstream), &[]);
+        assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(needed), "{stderr}");
+    }
+
+    // Files that cannot serve: a startup failure naming the file.
+    for (certfile, keyfile, expected) in [
+        (
+            &cert,
+            &missing,
+            format!("--ssl-keyfile {missing}: cannot read it"),
+        ),
+        (
+            &garbage,
+            &key,
+            format!("--ssl-certfile {garbage}: no certificate in it"),
+        ),
+        (
+            &cert,
+            &garbage,
+            format!("--ssl-keyfile {garbage}: no private key in it"),
+        ),
+        (
+            &cert,
+            &other_key,
+            format!("--ssl-certfile {cert} / --ssl-keyfile {other_key}"),
+        ),
+    ] {
+        let flags = ["--ssl-certfile", certfile, "--ssl-keyfile", keyfile];
+        let output = run_to_exit(&with_upstream(&flags, &upstream), &[]);
+        assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+        assert!(!stderr.contains("listening on"), "{stderr}");
+    }
+}
+
+#[test]
+fn root_path_answers_with_and_without_the_prefix() {
+    let upstream = fixture_upstream();
+    let args = with_upstream(&["--root-path", "/tools/v1"], &upstream);
+    let proxy = start_proxy(&proxy_binary(), &args);
+    wait_ready(&proxy);
+    let client = http_client();
+    let body = json!({"message": "prefixed or not"});
+    for prefix in ["/tools/v1", ""] {
+        let called = post_json(&proxy.url(&format!("{prefix}/echo")), &body, None);
+        assert_eq!((called.status, &called.body), (200, &body), "{prefix}");
+        let document = get_with(&client, &proxy.url(&format!("{prefix}/openapi.json")), None);
+        assert_eq!(document.status, 200, "{prefix}");
+        assert_eq!(
+            document.body["servers"],
+            json!([{"url": "/tools/v1"}]),
+            "{prefix}"
+        );
+        // `/docs` redirects to the public, prefixed page.
+        let page = client
+            .get(proxy.url(&format!("{prefix}/docs")))
+            .send()
+            .expect("the docs page");
+        assert_eq!(page.status(), 200, "{prefix}");
+        assert_eq!(page.url().path(), "/tools/v1/docs/", "{prefix}");
+        let initializer = get_with(
+            &client,
+            &proxy.url(&format!("{prefix}/docs/swagger-initializer.js")),
+            None,
+        );
+        assert!(
+            initializer
+                .body
+                .as_str()
+                .is_some_and(|script| script.contains("\"/tools/v1/openapi.json\"")),
+            "{prefix}: {:?}",
+            initializer.body
+        );
+        let health = get_with(&client, &proxy.url(&format!("{prefix}/healthz")), None);
+        assert_eq!(health.status, 200, "{prefix}");
+    }
+    // Only a whole-segment prefix counts, and only once.
+    for path in ["/tools/v1/tools/v1/echo", "/tools/echo", "/tools/v1x/echo"] {
+        let reply = post_json(&proxy.url(path), &body, None);
+        assert_eq!(
+            (reply.status, &reply.body),
+            (404, &json!({"detail": "Not Found"})),
+            "{path}"
+        );
+    }
+}
+
+/// `--root-path /echo` with a tool named `echo`: `POST /echo` has no `/`
+/// after the prefix, so it is the unprefixed tool route, and `/echo/echo` the
+/// prefixed one: both call the tool.
+#[test]
+fn a_tool_named_like_the_root_path_is_reachable_both_ways() {
+    let upstream = fixture_upstream();
+    let args = with_upstream(&["--root-path", "/echo"], &upstream);
+    let proxy = start_proxy(&proxy_binary(), &args);
+    wait_ready(&proxy);
+    let body = json!({"message": "same name"});
+    for path in ["/echo", "/echo/echo"] {
+        let called = post_json(&proxy.url(path), &body, None);
+        assert_eq!((called.status, &called.body), (200, &body), "{path}");
+    }
+    let (status, text) = get(&proxy.url("/echo/openapi.json")).expect("an answer");
+    assert_eq!(status, 200);
+    assert!(text.contains("\"servers\":[{\"url\":\"/echo\"}]"), "{text}");
+}
