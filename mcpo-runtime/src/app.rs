@@ -21,7 +21,7 @@ use crate::auth::ApiKeys;
 use crate::error::{ApiError, ValidationIssue};
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
-use crate::pool::Pool;
+use crate::pool::PoolSlot;
 use crate::result::{self, ToolAnswer};
 use crate::validate::{self, InputValidators};
 
@@ -40,7 +40,11 @@ pub struct AppState {
     pub validators: InputValidators,
     /// Convert `"2"` to `2` where the schema wants a number, as mcpo does.
     pub lax_types: bool,
-    pub upstream: Arc<Pool>,
+    /// The upstream pool; a hot reload may replace it.
+    pub upstream: PoolSlot,
+    /// Locked tools the runtime `--config` switches off (404); a hot reload
+    /// may change them.
+    pub disabled_tools: std::sync::RwLock<std::collections::HashSet<String>>,
     /// `--max-concurrency` and its queue.
     pub limiter: Limiter,
     pub metrics: Arc<Metrics>,
@@ -56,20 +60,8 @@ impl App {
         }
     }
 
-    pub(crate) fn upstream(&self) -> &Pool {
-        &self.state.upstream
-    }
-
-    /// The `/metrics` page, behind the API key when one is configured.
-    pub(crate) fn metrics_page(&self, headers: &HeaderMap) -> Response {
-        if let Err(error) = self.state.api_keys.check(headers) {
-            return error.into_response();
-        }
-        (
-            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-            self.state.metrics.render(),
-        )
-            .into_response()
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Handles `POST {root}/{tool}`: `I` is the tool's typed input, `O` its
@@ -126,6 +118,17 @@ impl App {
         let state = &self.state;
         let (parts, body) = request.into_parts();
         state.api_keys.check(&parts.headers)?;
+        if state
+            .disabled_tools
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(tool)
+        {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("tool {tool:?} is disabled by the proxy's --config"),
+            ));
+        }
         // Before any byte of the body: a browser posts `text/plain` or a form
         // cross-site without asking first; it must never reach a tool.
         check_content_type(&parts.headers)?;
@@ -170,8 +173,8 @@ impl App {
             .unwrap_or(state.call_timeout);
         let deadline = tokio::time::Instant::now() + call_timeout;
         let _slot = state.limiter.admit(deadline, &state.metrics).await?;
-        let lease = state
-            .upstream
+        let pool = state.upstream.current();
+        let lease = pool
             .connection(
                 state
                     .connect_wait

@@ -42,6 +42,7 @@ mod metrics;
 mod pool;
 mod proxy;
 mod result;
+mod served;
 mod server;
 mod supervisor;
 mod validate;

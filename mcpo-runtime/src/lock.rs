@@ -453,6 +453,10 @@ impl Lock {
 /// under `/{name}` (from a config file). The file tells which: a
 /// multi-server lock has `servers` where a single one has `server`.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a handful exist per process; boxing would only add noise"
+)]
 pub enum CrateLock {
     /// One server, served at the root.
     Single(Lock),

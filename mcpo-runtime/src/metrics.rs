@@ -43,10 +43,47 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
-/// Every metric the proxy exports; shared (`Arc`) by the pipeline, the
-/// limiter and the upstream supervisors.
-pub struct Metrics {
+/// What `/metrics` renders: every server's [`Metrics`], those of a
+/// multi-server crate's servers labelled `server="NAME"`.
+pub struct MetricsRegistry {
     registry: Registry,
+}
+
+impl Default for MetricsRegistry {
+    fn default() -> Self {
+        MetricsRegistry {
+            registry: Registry::with_prefix("mcpo"),
+        }
+    }
+}
+
+impl MetricsRegistry {
+    /// The metrics of the server `name` (`""`: the one server of a
+    /// single-server crate, unlabelled).
+    pub fn server(&mut self, name: &str, tools: &[&'static str], pool_size: usize) -> Arc<Metrics> {
+        let registry = if name.is_empty() {
+            &mut self.registry
+        } else {
+            self.registry
+                .sub_registry_with_label(("server".into(), name.to_string().into()))
+        };
+        Metrics::register(registry, tools, pool_size)
+    }
+
+    /// The page served at `/metrics`.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry).is_err()
+        {
+            tracing::warn!("could not encode the metrics");
+        }
+        text
+    }
+}
+
+/// Every metric of one server; shared (`Arc`) by the pipeline, the limiter
+/// and the upstream supervisors.
+pub struct Metrics {
     calls: Family<CallLabels, Counter>,
     latency: Family<ToolLabel, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
@@ -60,10 +97,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The registry, every metric at zero. `tools` are registered at once so
-    /// each tool's series exists before its first call.
+    /// Metrics of their own registry (tests).
+    #[cfg(test)]
     pub fn new(tools: &[&'static str], pool_size: usize) -> Arc<Metrics> {
-        let mut registry = Registry::with_prefix("mcpo");
+        Self::register(&mut Registry::default(), tools, pool_size)
+    }
+
+    /// Registers every metric at zero in `registry`. `tools` are registered
+    /// at once so each tool's series exists before its first call.
+    fn register(registry: &mut Registry, tools: &[&'static str], pool_size: usize) -> Arc<Metrics> {
         let calls = Family::<CallLabels, Counter>::default();
         registry.register(
             "tool_calls",
@@ -138,7 +180,6 @@ impl Metrics {
             let _ = upstream_calls.get_or_create(&member);
         }
         Arc::new(Metrics {
-            registry,
             calls,
             latency,
             in_flight,
@@ -200,16 +241,6 @@ impl Metrics {
             .set(i64::try_from(findings).unwrap_or(i64::MAX));
         self.drift_blocking.set(i64::from(blocking));
     }
-
-    /// The page served at `/metrics`.
-    pub fn render(&self) -> String {
-        let mut text = String::new();
-        if prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry).is_err()
-        {
-            tracing::warn!("could not encode the metrics");
-        }
-        text
-    }
 }
 
 fn member_label(member: usize) -> MemberLabel {
@@ -242,14 +273,15 @@ mod tests {
 
     #[test]
     fn the_page_is_prometheus_text_with_every_tool_and_member() {
-        let metrics = Metrics::new(&["echo", "sleeps"], 2);
+        let mut registry = MetricsRegistry::default();
+        let metrics = registry.server("", &["echo", "sleeps"], 2);
         metrics.record_call("echo", 200, Duration::from_millis(3));
         metrics.upstream_state(1, true);
         {
             let _queued = metrics.enter_queue();
-            assert!(metrics.render().contains("mcpo_queue_depth 1\n"));
+            assert!(registry.render().contains("mcpo_queue_depth 1\n"));
         }
-        let page = metrics.render();
+        let page = registry.render();
         assert!(
             page.contains("mcpo_tool_calls_total{tool=\"echo\",status=\"200\"} 1\n"),
             "{page}"
@@ -260,5 +292,27 @@ mod tests {
         assert!(page.contains("mcpo_queue_depth 0\n"));
         assert!(page.contains("# TYPE mcpo_tool_calls_total counter\n"));
         assert!(!page.contains("# EOF"));
+    }
+
+    #[test]
+    fn servers_of_a_multi_server_crate_are_labelled() {
+        let mut registry = MetricsRegistry::default();
+        let time = registry.server("time", &["now"], 1);
+        let memory = registry.server("memory", &["now"], 1);
+        time.record_call("now", 200, Duration::from_millis(1));
+        memory.upstream_state(0, true);
+        let page = registry.render();
+        assert!(
+            page.contains("mcpo_tool_calls_total{server=\"time\",tool=\"now\",status=\"200\"} 1\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains("mcpo_upstream_up{server=\"memory\",member=\"0\"} 1\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains("mcpo_upstream_up{server=\"time\",member=\"0\"} 0\n"),
+            "{page}"
+        );
     }
 }

@@ -15,6 +15,39 @@ use futures::FutureExt as _;
 use crate::error::ApiError;
 use crate::supervisor::{Connection, Settings, Upstream};
 
+/// The pool a server's calls go to now. A hot reload that changes how the
+/// server is reached puts a new pool in; calls already holding the old one
+/// finish on it.
+pub struct PoolSlot(std::sync::RwLock<Arc<Pool>>);
+
+impl PoolSlot {
+    /// A slot holding `pool`.
+    pub fn new(pool: Arc<Pool>) -> Self {
+        PoolSlot(std::sync::RwLock::new(pool))
+    }
+
+    /// The pool new calls go to.
+    pub fn current(&self) -> Arc<Pool> {
+        Arc::clone(
+            &self
+                .0
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Puts `pool` in for new calls and returns the one it replaces.
+    pub fn replace(&self, pool: Arc<Pool>) -> Arc<Pool> {
+        std::mem::replace(
+            &mut self
+                .0
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            pool,
+        )
+    }
+}
+
 /// The supervised upstreams and how many calls each has in flight.
 pub struct Pool {
     members: Vec<Member>,
@@ -153,6 +186,13 @@ impl Pool {
             )),
             None => Err(first_failure.unwrap_or_else(|| "no upstream".into())),
         }
+    }
+
+    /// Whether no call is using any member.
+    pub fn is_idle(&self) -> bool {
+        self.members
+            .iter()
+            .all(|member| member.busy.load(Ordering::SeqCst) == 0)
     }
 
     /// Asks every supervisor to close its session and stop its server.

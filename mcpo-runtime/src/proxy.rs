@@ -7,15 +7,21 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser as _;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use crate::app::{self, App};
-use crate::codegen::Embedded;
+use crate::codegen::{Embedded, EmbeddedServer};
+use crate::config::{Config, ServerEntry};
 use crate::host_check::{self, AllowedHosts};
 use crate::limits::Limiter;
 use crate::listener::{self, ConnectionLimits};
-use crate::lock::{Lock, Upstream};
-use crate::metrics::Metrics;
-use crate::pool::Pool;
+use crate::lock::{CrateLock, Lock, Upstream};
+use crate::metrics::MetricsRegistry;
+use crate::pool::PoolSlot;
+use crate::served::{self, Served, ServedParts};
 use crate::upstream::ConnectOptions;
+use crate::upstream::Target;
 use crate::{auth, cli, server, supervisor, validate};
 
 /// File descriptors kept out of `--max-connections`'s default: the upstream's
@@ -84,58 +90,100 @@ fn init_tracing(quiet: bool, log_level: Option<&str>) {
         .try_init();
 }
 
+/// Pairs each embedded server with its lock; they were generated together,
+/// so a mismatch means hand-edited files.
+fn locked_servers<'a>(
+    embedded: &'a Embedded,
+    lock: &CrateLock,
+) -> anyhow::Result<Vec<(&'a EmbeddedServer, Lock)>> {
+    let locked = lock.servers();
+    let names_match = embedded.servers.len() == locked.len()
+        && embedded
+            .servers
+            .iter()
+            .zip(&locked)
+            .all(|(server, (name, _))| server.name == name.unwrap_or_default());
+    if !names_match {
+        anyhow::bail!(
+            "the embedded mcp.lock.json and the generated code name different servers; \
+             regenerate the proxy (mcpo-gen generate)"
+        );
+    }
+    Ok(embedded
+        .servers
+        .iter()
+        .zip(locked)
+        .map(|(server, (_, lock))| (server, lock.clone()))
+        .collect())
+}
+
 async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
-    let lock = Lock::from_json(embedded.lock_json, "the embedded mcp.lock.json")
+    let crate_lock = CrateLock::from_json(embedded.lock_json, "the embedded mcp.lock.json")
         .context("regenerate the proxy")?;
+    let multi = matches!(crate_lock, CrateLock::Multi(_));
+    let locked = locked_servers(embedded, &crate_lock)?;
+    drop(crate_lock);
+    if multi && (!cli.upstream.is_empty() || cli.server_type.is_some() || !cli.headers.is_empty()) {
+        return Err(cli::ConfigError(
+            "this proxy serves several servers: say how each is reached with --config \
+             (the upstream arguments, --server-type and --header are for single-server proxies)"
+                .into(),
+        )
+        .into());
+    }
     let root_path = cli::normalize_root_path(&cli.root_path)?;
     let env_file = match &cli.env_path {
         Some(path) => cli::read_env_file(path)?,
         None => Default::default(),
     };
-    // The dotenv file first, then this process's environment.
-    let lookup = |name: &str| {
-        env_file
-            .get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
+    let runtime_config = cli.config.as_deref().map(Config::read).transpose()?;
+    let names: Vec<String> = locked
+        .iter()
+        .map(|(server, _)| server.name.to_string())
+        .collect();
+    let entries = match &runtime_config {
+        Some(config) => served::entries_for(config, &names).map_err(cli::ConfigError)?,
+        None => Default::default(),
     };
-    let mut target = cli::resolve_target(&cli, &lock.upstream, &lookup)?;
-    if let crate::upstream::Target::Stdio { env, .. } = &mut target {
-        env.extend(env_file.clone());
-    }
     let api_keys = cli::api_keys(&cli, &|name| std::env::var(name).ok())?;
-    // The lock's env names describe the locked command, not an override.
-    if let (true, Upstream::Stdio { env, .. }) = (cli.upstream.is_empty(), &lock.upstream) {
-        for name in env.iter().filter(|name| lookup(name).is_none()) {
-            tracing::warn!(
-                "the upstream needs env var {name} (per mcp.lock.json) but it is not set; \
-                 the server may fail"
-            );
-        }
-    }
-    let mut openapi = server::patch_openapi(embedded.openapi_json, &root_path)?;
-    // The served document requires the key exactly when one is configured.
-    server::document_api_keys(&mut openapi, !api_keys.is_empty());
-    if cli.strict_auth {
-        server::document_strict_auth(&mut openapi);
-    }
     // Read before binding: a bad file fails fast, naming itself.
     let tls = match (&cli.ssl_certfile, &cli.ssl_keyfile) {
         (Some(certfile), Some(keyfile)) => Some(listener::tls_acceptor(certfile, keyfile)?),
         _ => None,
     };
-    let validators = validate::InputValidators::compile(&lock.tools);
-    let tool_names: Vec<&str> = lock.tools.iter().map(|tool| tool.name.as_str()).collect();
-    let tool_timeouts = cli::tool_timeouts(&cli, &tool_names)?;
-    // Labels live as long as the process; the lock's names, leaked once.
-    let metric_tools: Vec<&'static str> = tool_names
-        .iter()
-        .map(|name| &*Box::leak(name.to_string().into_boxed_str()))
-        .collect();
-    let metrics = Metrics::new(&metric_tools, cli.upstream_pool);
     let call_timeout = cli::seconds(cli.call_timeout);
     let drain_timeout = cli::seconds(cli.drain_timeout);
     let connect_timeout = cli::seconds(cli.connect_timeout);
+    let target_of = target_resolver(&cli, env_file);
+
+    // Everything a server needs is checked before anything starts.
+    let mut plans = Vec::with_capacity(locked.len());
+    for (server, lock) in locked {
+        let entry = entries.get(server.name);
+        let target = target_of(server.name, &lock.upstream, entry).map_err(cli::ConfigError)?;
+        let prefix = if server.name.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", server.name)
+        };
+        let mut document =
+            server::patch_openapi(server.openapi_json, &format!("{root_path}{prefix}"))?;
+        // The served document requires the key exactly when one is configured.
+        server::document_api_keys(&mut document, !api_keys.is_empty());
+        if cli.strict_auth {
+            server::document_strict_auth(&mut document);
+        }
+        plans.push((server, lock, entry.cloned(), target, document));
+    }
+    let tool_names: Vec<(&str, Vec<&str>)> = plans
+        .iter()
+        .map(|(server, lock, ..)| {
+            let tools = lock.tools.iter().map(|tool| tool.name.as_str()).collect();
+            (server.name, tools)
+        })
+        .collect();
+    let tool_timeouts = cli::tool_timeouts(&cli, &tool_names)?;
+    drop(tool_names);
 
     // Signals are caught from here on, before anything a test or supervisor can
     // observe (the port, the upstream) exists.
@@ -149,13 +197,6 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
 
-    tracing::info!(
-        "proxy for {} {} ({} tools), upstream: {}",
-        lock.server.name,
-        lock.server.version,
-        lock.tools.len(),
-        target.describe()
-    );
     if cli.upstream_pool > 1 {
         tracing::info!(
             "--upstream-pool {}: one upstream per member, each call to the least busy \
@@ -163,8 +204,40 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
             cli.upstream_pool
         );
     }
-    let (upstream, supervisors) = Pool::start(
-        supervisor::Settings {
+    let api_keys = auth::ApiKeys::new(api_keys);
+    let strict_auth = cli.strict_auth.then(|| api_keys.clone());
+    if !api_keys.is_enabled() {
+        tracing::info!(
+            "no --api-key given: tool routes are open to anyone who can reach this port"
+        );
+    }
+    let mut registry = MetricsRegistry::default();
+    let mut servers = Vec::with_capacity(plans.len());
+    let tasks = Arc::new(Mutex::new(Vec::new()));
+    for ((server, lock, entry, target, document), tool_timeouts) in
+        plans.into_iter().zip(tool_timeouts)
+    {
+        let label = if server.name.is_empty() {
+            String::new()
+        } else {
+            format!("/{}: ", server.name)
+        };
+        tracing::info!(
+            "{label}proxy for {} {} ({} tools), upstream: {}",
+            lock.server.name,
+            lock.server.version,
+            lock.tools.len(),
+            target.describe()
+        );
+        // Labels live as long as the process; the lock's names, leaked once.
+        let metric_tools: Vec<&'static str> = lock
+            .tools
+            .iter()
+            .map(|tool| &*Box::leak(tool.name.clone().into_boxed_str()))
+            .collect();
+        let metrics = registry.server(server.name, &metric_tools, cli.upstream_pool);
+        let validators = validate::InputValidators::compile(&lock.tools);
+        let settings = supervisor::Settings {
             target,
             connect_options: ConnectOptions {
                 client_name: embedded.crate_name.to_string(),
@@ -176,49 +249,79 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
             },
             connect_timeout,
             drift_policy: cli.on_drift,
-            locked_tools: lock.tools,
-            metrics: std::sync::Arc::clone(&metrics),
+            locked_tools: lock.tools.clone(),
+            metrics: Arc::clone(&metrics),
             member: 0,
             pool_size: cli.upstream_pool,
-        },
-        cli.upstream_pool,
-    );
-    let supervisor = futures::future::join_all(supervisors);
-    let api_keys = auth::ApiKeys::new(api_keys);
-    let strict_auth = cli.strict_auth.then(|| api_keys.clone());
-    if !api_keys.is_enabled() {
-        tracing::info!(
-            "no --api-key given: tool routes are open to anyone who can reach this port"
-        );
+        };
+        let parts = ServedParts {
+            name: server.name.to_string(),
+            disabled: served::disabled_tools(&lock, entry.as_ref()),
+            lock,
+            document,
+            tool_routes: server.router,
+            settings,
+            pool_size: cli.upstream_pool,
+        };
+        let (served, started) = Served::start(parts, |pool, disabled| {
+            App::new(app::AppState {
+                api_keys: api_keys.clone(),
+                max_body_bytes: cli.max_body_bytes,
+                call_timeout,
+                connect_wait: connect_timeout,
+                validators,
+                lax_types: !cli.strict_types,
+                upstream: PoolSlot::new(pool),
+                disabled_tools: std::sync::RwLock::new(disabled),
+                limiter: Limiter::new(cli.max_concurrency, cli.max_queue),
+                metrics,
+                tool_timeouts,
+            })
+        });
+        tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(started);
+        servers.push(served);
     }
-    let app = App::new(app::AppState {
-        api_keys,
-        max_body_bytes: cli.max_body_bytes,
-        call_timeout,
-        connect_wait: connect_timeout,
-        validators,
-        lax_types: !cli.strict_types,
-        upstream: std::sync::Arc::clone(&upstream),
-        limiter: Limiter::new(cli.max_concurrency, cli.max_queue),
-        metrics,
-        tool_timeouts,
-    });
+    let servers = Arc::new(servers);
+    let combined = if multi {
+        let mut document = server::patch_openapi(embedded.openapi_json, &root_path)?;
+        server::document_api_keys(&mut document, api_keys.is_enabled());
+        Some(document)
+    } else {
+        None
+    };
     let router = server::build_router(server::RouterParts {
-        app,
-        tool_routes: (embedded.servers[0].router)(),
+        servers: Arc::clone(&servers),
+        combined_document: combined,
+        metrics: server::MetricsPage {
+            registry: Arc::new(registry),
+            api_keys: api_keys.clone(),
+        },
         root_path: root_path.clone(),
-        openapi,
-        cors_allow_origins: cli.cors_allow_origins,
+        cors_allow_origins: cli.cors_allow_origins.clone(),
         strict_auth,
     });
     let router = match router {
         Ok(router) => router,
         Err(error) => {
-            upstream.shutdown();
-            let _ = tokio::time::timeout(SHUTDOWN_GRACE, supervisor).await;
+            stop_upstreams(&servers, &tasks).await;
             return Err(error.into());
         }
     };
+    if cli.hot_reload
+        && let Some(path) = cli.config.clone()
+    {
+        tracing::info!("--hot-reload: watching {}", path.display());
+        tokio::spawn(served::watch_config(
+            path,
+            Arc::clone(&servers),
+            target_of,
+            call_timeout,
+            Arc::clone(&tasks),
+        ));
+    }
 
     let allowed_hosts = std::sync::Arc::new(AllowedHosts::new(&cli.allowed_hosts, &cli.host));
     let router = router.layer(axum::middleware::from_fn_with_state(
@@ -248,11 +351,11 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         Ok::<(), std::io::Error>(())
     });
     let mut server = server;
-    let served = tokio::select! {
+    let outcome = tokio::select! {
         () = shutdown => None,
         finished = &mut server => Some(finished),
     };
-    let served = match served {
+    let outcome = match outcome {
         Some(finished) => finished,
         None => {
             // Drain: no new connections, idle ones closed, calls in flight
@@ -271,15 +374,70 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
             }
         }
     };
-    upstream.shutdown();
-    if tokio::time::timeout(SHUTDOWN_GRACE, supervisor)
-        .await
-        .is_err()
-    {
-        tracing::warn!("the upstream did not close in time");
-    }
-    served
+    stop_upstreams(&servers, &tasks).await;
+    outcome
         .context("the HTTP server task failed")?
         .context("the HTTP server failed")?;
     Ok(())
+}
+
+/// How a server is reached: its runtime `--config` entry when there is one;
+/// else, for a single-server proxy, the lock with the command-line
+/// overrides; else the lock (`${VAR}` from the environment). The dotenv
+/// file of `--env-path` comes first in every lookup and is added to a stdio
+/// server's environment.
+fn target_resolver(cli: &cli::Cli, env_file: BTreeMap<String, String>) -> Box<served::TargetOf> {
+    let cli = cli.clone();
+    Box::new(
+        move |name: &str, upstream: &Upstream, entry: Option<&ServerEntry>| {
+            let lookup = |var: &str| {
+                env_file
+                    .get(var)
+                    .cloned()
+                    .or_else(|| std::env::var(var).ok())
+            };
+            let mut target = match entry {
+                Some(entry) => entry
+                    .target(name, &lookup)
+                    .map_err(|error| error.to_string())?,
+                None if name.is_empty() => {
+                    // The lock's env names describe the locked command, not an override.
+                    if let (true, Upstream::Stdio { env, .. }) = (cli.upstream.is_empty(), upstream)
+                    {
+                        for var in env.iter().filter(|var| lookup(var).is_none()) {
+                            tracing::warn!(
+                                "the upstream needs env var {var} (per mcp.lock.json) but it is not \
+                             set; the server may fail"
+                            );
+                        }
+                    }
+                    cli::resolve_target(&cli, upstream, &lookup)
+                        .map_err(|error| error.to_string())?
+                }
+                None => crate::config::locked_target(name, upstream, &lookup)
+                    .map_err(|error| error.to_string())?,
+            };
+            if let Target::Stdio { env, .. } = &mut target {
+                for (key, value) in &env_file {
+                    env.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+            }
+            Ok(target)
+        },
+    )
+}
+
+/// Stops every server's upstream (the current pools; replaced ones stop
+/// after their drain) and waits for the supervisors, up to a grace period.
+async fn stop_upstreams(servers: &[Arc<Served>], tasks: &Mutex<Vec<tokio::task::JoinHandle<()>>>) {
+    for served in servers {
+        served.app.state().upstream.current().shutdown();
+    }
+    let tasks = std::mem::take(&mut *tasks.lock().unwrap_or_else(PoisonError::into_inner));
+    if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(tasks))
+        .await
+        .is_err()
+    {
+        tracing::warn!("an upstream did not close in time");
+    }
 }

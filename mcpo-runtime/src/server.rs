@@ -29,18 +29,26 @@ use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use std::sync::Arc;
+
+use axum::routing::MethodRouter;
+
 use crate::app::App;
 use crate::auth::{self, ApiKeys, StrictAuth};
 use crate::cli::ConfigError;
 use crate::error::{self, ApiError};
+use crate::metrics::MetricsRegistry;
+use crate::served::Served;
 
 pub struct RouterParts {
-    pub app: App,
-    pub tool_routes: Router<App>,
+    /// The served servers: one at the root, or each under `/{name}`.
+    pub servers: Arc<Vec<Arc<Served>>>,
+    /// A multi-server crate's whole document, `servers` patched, served at
+    /// `/openapi.json` and `/docs` beside the index `/`.
+    pub combined_document: Option<Value>,
+    pub metrics: MetricsPage,
     /// "" or "/prefix".
     pub root_path: String,
-    /// The embedded OpenAPI document, `servers` already patched.
-    pub openapi: Value,
     pub cors_allow_origins: Vec<String>,
     /// `--strict-auth`: these keys guard every route but `GET /healthz`.
     pub strict_auth: Option<ApiKeys>,
@@ -147,50 +155,99 @@ pub fn document_strict_auth(document: &mut Value) {
     }
 }
 
+/// `GET /metrics`: every server's metrics, behind the API key when one is
+/// configured.
+#[derive(Clone)]
+pub struct MetricsPage {
+    pub registry: Arc<MetricsRegistry>,
+    pub api_keys: ApiKeys,
+}
+
+/// `GET` of a document's bytes, as JSON.
+fn document_route<S: Clone + Send + Sync + 'static>(
+    bytes: impl Fn() -> Bytes + Clone + Send + Sync + 'static,
+) -> MethodRouter<S> {
+    get(move || {
+        let body = bytes();
+        async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+    })
+}
+
+/// Swagger UI at `{at}/docs` for the document at `{at}/openapi.json`; `at`
+/// is the full path, root path included (its `/docs` -> `/docs/` redirect is
+/// absolute).
+fn swagger_ui(at: &str) -> Router {
+    let docs = SwaggerUi::new(format!("{at}/docs"))
+        // No validator badge: Swagger UI would send the document's URL to
+        // validator.swagger.io from any host name but localhost.
+        .config(Config::new([format!("{at}/openapi.json")]).validator_url("none"));
+    Router::from(docs).layer(middleware::map_response(errors_as_json))
+}
+
 pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
     let RouterParts {
-        app,
-        tool_routes,
+        servers,
+        combined_document,
+        metrics,
         root_path,
-        openapi,
         cors_allow_origins,
         strict_auth,
     } = parts;
 
-    // Serialized once: every request gets the same bytes.
-    let openapi_bytes =
-        Bytes::from(serde_json::to_vec(&openapi).map_err(|error| {
-            ConfigError(format!("cannot serialize the OpenAPI document: {error}"))
-        })?);
-    let api: Router<App> = Router::new()
-        .route(
-            "/openapi.json",
-            get(move || {
-                let body = openapi_bytes.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
-            }),
-        )
+    let mut api: Router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         // Not in the OpenAPI document: an operation there would become a
         // tool of Open WebUI and the like.
-        .route("/metrics", get(metrics))
-        .merge(tool_routes);
+        .route("/metrics", get(metrics_page).with_state(metrics));
+    let mut docs: Router = Router::new();
+    for served in servers.iter() {
+        let document = Arc::clone(&served.document);
+        let server_api: Router<App> = Router::new()
+            .route("/openapi.json", document_route(move || document.bytes()))
+            .route("/readyz", get(readyz))
+            .merge((served.tool_routes)());
+        let server_api = server_api.with_state(served.app.clone());
+        let prefix = served.prefix();
+        api = if prefix.is_empty() {
+            api.merge(server_api)
+        } else {
+            api.nest(&prefix, server_api)
+        };
+        docs = docs.merge(swagger_ui(&format!("{root_path}{prefix}")));
+    }
+    if let Some(document) = combined_document {
+        // Serialized once: every request gets the same bytes.
+        let bytes = Bytes::from(serde_json::to_vec(&document).map_err(|error| {
+            ConfigError(format!("cannot serialize the OpenAPI document: {error}"))
+        })?);
+        let index_servers = Arc::clone(&servers);
+        let ready_servers = Arc::clone(&servers);
+        let index_root = root_path.clone();
+        api = api
+            .route("/openapi.json", document_route(move || bytes.clone()))
+            .route(
+                "/",
+                get(move || {
+                    let servers = Arc::clone(&index_servers);
+                    let root = index_root.clone();
+                    async move { index(&servers, &root) }
+                }),
+            )
+            .route(
+                "/readyz",
+                get(move || {
+                    let servers = Arc::clone(&ready_servers);
+                    async move { readyz_all(&servers) }
+                }),
+            );
+        docs = docs.merge(swagger_ui(&root_path));
+    }
     let api = if root_path.is_empty() {
         api
     } else {
         Router::new().nest(&root_path, api)
     };
-
-    // Built at the full path rather than nested: its `/docs` -> `/docs/`
-    // redirect is absolute and must include the root path.
-    let docs = SwaggerUi::new(format!("{root_path}/docs"))
-        // No validator badge: Swagger UI would send the document's URL to
-        // validator.swagger.io from any host name but localhost.
-        .config(Config::new([format!("{root_path}/openapi.json")]).validator_url("none"));
-    let docs = Router::from(docs).layer(middleware::map_response(errors_as_json));
     let mut router: Router = api
-        .with_state(app)
         .merge(docs)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
@@ -307,26 +364,111 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn metrics(State(app): State<App>, headers: axum::http::HeaderMap) -> Response {
-    app.metrics_page(&headers)
+async fn metrics_page(State(page): State<MetricsPage>, headers: axum::http::HeaderMap) -> Response {
+    if let Err(error) = page.api_keys.check(&headers) {
+        return error.into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        page.registry.render(),
+    )
+        .into_response()
 }
 
 async fn readyz(State(app): State<App>) -> Response {
-    match app.upstream().readiness() {
+    match app.state().upstream.current().readiness() {
         Ok(server) => (
             StatusCode::OK,
             Json(json!({ "status": "ready", "server": server })),
         )
             .into_response(),
-        Err(reason) => {
-            let mut response =
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
-            response
-        }
+        Err(reason) => unready(reason),
     }
+}
+
+/// 503 with `Retry-After`: the upstream may come back any moment.
+fn unready(reason: String) -> Response {
+    let mut response = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+    response
+}
+
+/// Each server's readiness: `Ok(server)` or why not.
+fn server_states(servers: &[Arc<Served>]) -> Vec<(&str, Result<String, String>)> {
+    servers
+        .iter()
+        .map(|served| {
+            let state = served.app.state().upstream.current().readiness();
+            (served.name.as_str(), state)
+        })
+        .collect()
+}
+
+/// `GET /readyz` of a multi-server proxy: ready when every server is; each
+/// server's `GET /{name}/readyz` tells one.
+fn readyz_all(servers: &[Arc<Served>]) -> Response {
+    let states = server_states(servers);
+    let waiting: Vec<String> = states
+        .iter()
+        .filter_map(|(name, state)| {
+            state
+                .as_ref()
+                .err()
+                .map(|reason| format!("{name}: {reason}"))
+        })
+        .collect();
+    if waiting.is_empty() {
+        let servers: serde_json::Map<String, Value> = states
+            .into_iter()
+            .map(|(name, state)| (name.to_string(), json!(state.unwrap_or_default())))
+            .collect();
+        return (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "servers": servers })),
+        )
+            .into_response();
+    }
+    unready(format!(
+        "{} of {} servers not ready: {}",
+        waiting.len(),
+        servers.len(),
+        waiting.join("; ")
+    ))
+}
+
+/// `GET /` of a multi-server proxy: each server with its URLs and state.
+fn index(servers: &[Arc<Served>], root_path: &str) -> Json<Value> {
+    let listed: Vec<Value> = server_states(servers)
+        .into_iter()
+        .zip(servers)
+        .map(|((name, state), served)| {
+            let prefix = format!("{root_path}{}", served.prefix());
+            let tools = served.document.value()["paths"]
+                .as_object()
+                .map_or(0, |paths| {
+                    paths
+                        .values()
+                        .filter(|item| item.pointer("/post/x-mcp-tool").is_some())
+                        .count()
+                });
+            json!({
+                "name": name,
+                "url": prefix,
+                "docs": format!("{prefix}/docs"),
+                "openapi": format!("{prefix}/openapi.json"),
+                "tools": tools,
+                "ready": state.is_ok(),
+                "state": match state { Ok(server) => server, Err(reason) => reason },
+            })
+        })
+        .collect();
+    Json(json!({
+        "servers": listed,
+        "openapi": format!("{root_path}/openapi.json"),
+        "docs": format!("{root_path}/docs"),
+    }))
 }
 
 /// Listens for SIGINT and SIGTERM from the moment it is called, not from the
@@ -392,7 +534,7 @@ mod tests {
 
     use crate::{
         app::AppState, auth::ApiKeys, cli::DriftPolicy, limits::Limiter, lock::LockedTool,
-        metrics::Metrics, pool::Pool, supervisor::Settings, validate::InputValidators,
+        pool::PoolSlot, served::ServedParts, supervisor::Settings, validate::InputValidators,
     };
 
     struct Reply {
@@ -412,37 +554,10 @@ mod tests {
         serve_with(root_path, keys, false).await
     }
 
-    /// [`serve`], under `--strict-auth` when `strict`.
-    async fn serve_with(root_path: &str, keys: &[&str], strict: bool) -> std::net::SocketAddr {
-        let metrics = Metrics::new(&["echo", "docs"], 1);
-        let (upstream, _supervisors) = Pool::start(
-            Settings::never_connecting(
-                Duration::from_secs(1),
-                DriftPolicy::Ignore,
-                Arc::clone(&metrics),
-            ),
-            1,
-        );
-        let schema = json!({
-            "type": "object", "properties": {"m": {"type": "string"}}, "required": ["m"]});
-        let echo = LockedTool::new(json!({"name": "echo", "inputSchema": schema}));
-        // Named like Swagger UI's route on purpose.
-        let docs = LockedTool::new(json!({"name": "docs", "inputSchema": schema}));
-        let api_keys = ApiKeys::new(keys.iter().map(|key| key.to_string()));
-        let strict_auth = strict.then(|| api_keys.clone());
-        let app = App::new(AppState {
-            api_keys,
-            max_body_bytes: 64,
-            call_timeout: Duration::from_secs(2),
-            connect_wait: Duration::from_millis(500),
-            validators: InputValidators::compile(&[echo, docs]),
-            lax_types: true,
-            upstream,
-            limiter: Limiter::new(None, 0),
-            metrics,
-            tool_timeouts: Default::default(),
-        });
-        let tool_routes = Router::new()
+    /// The test proxy's tool routes: `echo`, and `docs`, named like Swagger
+    /// UI's route on purpose.
+    fn test_tool_routes() -> Router<App> {
+        Router::new()
             .route(
                 "/echo",
                 post(|State(app): State<App>, request: Request| async move {
@@ -454,12 +569,71 @@ mod tests {
                 post(|State(app): State<App>, request: Request| async move {
                     app.call_tool::<Value, Value>("docs", request).await
                 }),
-            );
+            )
+    }
+
+    /// [`serve`], under `--strict-auth` when `strict`.
+    async fn serve_with(root_path: &str, keys: &[&str], strict: bool) -> std::net::SocketAddr {
+        let mut registry = MetricsRegistry::default();
+        let metrics = registry.server("", &["echo", "docs"], 1);
+        let settings = Settings::never_connecting(
+            Duration::from_secs(1),
+            DriftPolicy::Ignore,
+            Arc::clone(&metrics),
+        );
+        let schema = json!({
+            "type": "object", "properties": {"m": {"type": "string"}}, "required": ["m"]});
+        let echo = LockedTool::new(json!({"name": "echo", "inputSchema": schema}));
+        let docs = LockedTool::new(json!({"name": "docs", "inputSchema": schema}));
+        let api_keys = ApiKeys::new(keys.iter().map(|key| key.to_string()));
+        let strict_auth = strict.then(|| api_keys.clone());
+        let validators = InputValidators::compile(&[echo, docs]);
+        let lock = crate::lock::Lock::new(
+            serde_json::from_value(
+                json!({"name": "test", "version": "0", "protocolVersion": "2025-11-25"}),
+            )
+            .expect("server facts"),
+            crate::lock::Upstream::Stdio {
+                command: "/nonexistent".into(),
+                args: Vec::new(),
+                env: Vec::new(),
+            },
+            Vec::new(),
+        )
+        .expect("a lock");
+        let parts = ServedParts {
+            name: String::new(),
+            lock,
+            document: json!({"openapi": "3.1.0", "paths": {}}),
+            tool_routes: test_tool_routes,
+            settings,
+            pool_size: 1,
+            disabled: Default::default(),
+        };
+        let page_keys = api_keys.clone();
+        let (served, _supervisors) = Served::start(parts, |pool, disabled| {
+            App::new(AppState {
+                api_keys,
+                max_body_bytes: 64,
+                call_timeout: Duration::from_secs(2),
+                connect_wait: Duration::from_millis(500),
+                validators,
+                lax_types: true,
+                upstream: PoolSlot::new(pool),
+                disabled_tools: std::sync::RwLock::new(disabled),
+                limiter: Limiter::new(None, 0),
+                metrics,
+                tool_timeouts: Default::default(),
+            })
+        });
         let router = build_router(RouterParts {
-            app,
-            tool_routes,
+            servers: Arc::new(vec![served]),
+            combined_document: None,
+            metrics: MetricsPage {
+                registry: Arc::new(registry),
+                api_keys: page_keys,
+            },
             root_path: root_path.to_string(),
-            openapi: json!({"openapi": "3.1.0", "paths": {}}),
             cors_allow_origins: Vec::new(),
             strict_auth,
         });

@@ -1,0 +1,353 @@
+//! The servers a proxy serves: the one server of a single-server crate, at
+//! the root, or each server of a multi-server crate under `/{name}`. Each
+//! has its own upstream pool and supervisors, validators, limiter, metrics
+//! and document, so a server that fails to start or dies leaves the others
+//! serving.
+//!
+//! A runtime `--config` (the Claude Desktop format) says how each locked
+//! server is reached and may switch locked tools off; it can never add a
+//! server or a tool the lock lacks. With `--hot-reload` the file is watched:
+//! a valid edit reconnects only the servers whose entry changed (calls in
+//! flight finish on the old connection) and applies tool switches at once;
+//! an invalid edit is refused with a log line and the previous config stays.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::codegen::Router;
+use crate::config::{Config, ServerEntry};
+use crate::lock::Lock;
+use crate::pool::Pool;
+use crate::supervisor::Settings;
+use crate::upstream::Target;
+
+/// How often `--hot-reload` looks at the config file. Polling (not file
+/// system events) sees every kind of save: editors that write in place,
+/// write a new file and rename it, or replace a mounted ConfigMap's link.
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// One served server.
+pub struct Served {
+    /// Its name in the lock and URL prefix; `""` at the root.
+    pub name: String,
+    /// The state its tool routes run with.
+    pub app: App,
+    /// Its document as served (tools switched off by `--config` left out).
+    pub document: Arc<ServedDocument>,
+    /// Its generated tool routes.
+    pub tool_routes: fn() -> Router<App>,
+    /// Its locked tool names, for tool switches.
+    locked_tools: Vec<String>,
+    /// How its lock says it is reached.
+    locked_upstream: crate::lock::Upstream,
+    /// How its upstream was started; a reload starts the next one from it.
+    settings: Mutex<Settings>,
+    pool_size: usize,
+}
+
+/// A server's OpenAPI document: the embedded one (its `servers` patched),
+/// and the bytes served, without the operations of disabled tools.
+pub struct ServedDocument {
+    base: Value,
+    served: RwLock<Bytes>,
+}
+
+impl ServedDocument {
+    /// The document `base`, with the operations of `disabled` tools left out.
+    pub fn new(base: Value, disabled: &HashSet<String>) -> Self {
+        let document = ServedDocument {
+            served: RwLock::new(Bytes::new()),
+            base,
+        };
+        document.disable(disabled);
+        document
+    }
+
+    /// The bytes to serve.
+    pub fn bytes(&self) -> Bytes {
+        self.served
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The document as served now.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.bytes()).unwrap_or(Value::Null)
+    }
+
+    /// Serves the base document without the operations of `disabled` tools
+    /// (found by their `x-mcp-tool` name).
+    fn disable(&self, disabled: &HashSet<String>) {
+        let mut document = self.base.clone();
+        if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+            for item in paths.values_mut().filter_map(Value::as_object_mut) {
+                item.retain(|_, operation| {
+                    operation
+                        .pointer("/x-mcp-tool/name")
+                        .and_then(Value::as_str)
+                        .is_none_or(|tool| !disabled.contains(tool))
+                });
+            }
+            paths.retain(|_, item| item.as_object().is_none_or(|item| !item.is_empty()));
+        }
+        let bytes = serde_json::to_vec(&document).unwrap_or_default();
+        *self
+            .served
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Bytes::from(bytes);
+    }
+}
+
+/// What [`Served::start`] needs besides the app's own settings.
+pub struct ServedParts {
+    /// The server's name (`""` at the root).
+    pub name: String,
+    /// Its lock.
+    pub lock: Lock,
+    /// Its document, `servers` patched, keys documented.
+    pub document: Value,
+    /// Its generated tool routes.
+    pub tool_routes: fn() -> Router<App>,
+    /// The supervisor settings of its upstream.
+    pub settings: Settings,
+    /// `--upstream-pool`.
+    pub pool_size: usize,
+    /// Locked tools switched off by the runtime `--config`.
+    pub disabled: HashSet<String>,
+}
+
+impl Served {
+    /// Starts the server's upstream pool and returns it, with its
+    /// supervisor tasks; `app` builds the app state around the pool.
+    pub fn start(
+        parts: ServedParts,
+        app: impl FnOnce(Arc<Pool>, HashSet<String>) -> App,
+    ) -> (Arc<Served>, Vec<tokio::task::JoinHandle<()>>) {
+        let ServedParts {
+            name,
+            lock,
+            document,
+            tool_routes,
+            settings,
+            pool_size,
+            disabled,
+        } = parts;
+        let (pool, tasks) = Pool::start(settings.clone(), pool_size);
+        let document = Arc::new(ServedDocument::new(document, &disabled));
+        let served = Served {
+            name,
+            app: app(pool, disabled),
+            document,
+            tool_routes,
+            locked_tools: lock.tools.iter().map(|tool| tool.name.clone()).collect(),
+            locked_upstream: lock.upstream,
+            settings: Mutex::new(settings),
+            pool_size,
+        };
+        (Arc::new(served), tasks)
+    }
+
+    /// `/{name}`, or `""` at the root.
+    pub fn prefix(&self) -> String {
+        if self.name.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", self.name)
+        }
+    }
+
+    /// The label of this server in log lines.
+    fn label(&self) -> String {
+        if self.name.is_empty() {
+            "the upstream".to_string()
+        } else {
+            format!("server {:?}", self.name)
+        }
+    }
+
+    /// Applies tool switches at once.
+    fn set_disabled(&self, disabled: HashSet<String>) {
+        let state = self.app.state();
+        let mut current = state
+            .disabled_tools
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *current == disabled {
+            return;
+        }
+        let mut listed: Vec<&String> = disabled.iter().collect();
+        listed.sort();
+        tracing::info!("{}: tools switched off now: {listed:?}", self.label());
+        self.document.disable(&disabled);
+        *current = disabled;
+    }
+
+    /// Reconnects through `target` when it differs from the current one:
+    /// new calls go to a new pool at once, calls in flight finish on the old
+    /// one (up to `drain`), which is then shut down.
+    fn retarget(
+        &self,
+        target: Target,
+        drain: Duration,
+        tasks: &Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    ) {
+        let settings = {
+            let mut settings = self
+                .settings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if settings.target == target {
+                return;
+            }
+            settings.target = target;
+            settings.clone()
+        };
+        tracing::info!(
+            "{}: its config entry changed; reconnecting to {}",
+            self.label(),
+            settings.target.describe()
+        );
+        let (pool, new_tasks) = Pool::start(settings, self.pool_size);
+        let old = self.app.state().upstream.replace(pool);
+        tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(new_tasks);
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + drain;
+            while !old.is_idle() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            old.shutdown();
+        });
+    }
+}
+
+/// How a server is reached, from its name, its locked upstream and its
+/// runtime `--config` entry.
+pub type TargetOf = dyn Fn(&str, &crate::lock::Upstream, Option<&ServerEntry>) -> Result<Target, String>
+    + Send
+    + Sync;
+
+/// Locked tools of `names` an entry switches off.
+fn switched_off<'a>(
+    names: impl Iterator<Item = &'a String>,
+    entry: Option<&ServerEntry>,
+) -> HashSet<String> {
+    names
+        .filter(|tool| entry.is_some_and(|entry| !entry.keeps_tool(tool)))
+        .cloned()
+        .collect()
+}
+
+/// Locked tools of `lock` an entry switches off.
+pub fn disabled_tools(lock: &Lock, entry: Option<&ServerEntry>) -> HashSet<String> {
+    switched_off(lock.tools.iter().map(|tool| &tool.name), entry)
+}
+
+/// Reads a runtime `--config` for the served servers (`names`): every
+/// server it names must be locked. A single-server crate (one name, `""`)
+/// takes a config of one server, whatever its name.
+pub fn entries_for(
+    config: &Config,
+    names: &[String],
+) -> Result<BTreeMap<String, ServerEntry>, String> {
+    if let [only] = names
+        && only.is_empty()
+    {
+        return match config.servers.values().collect::<Vec<_>>().as_slice() {
+            [entry] => Ok(BTreeMap::from([(String::new(), (*entry).clone())])),
+            _ => Err(format!(
+                "this proxy serves one server; its --config must name exactly one, not {}",
+                config.servers.len()
+            )),
+        };
+    }
+    let unknown: Vec<&String> = config
+        .servers
+        .keys()
+        .filter(|name| !names.contains(name))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "--config names servers the lock does not have ({unknown:?}); a proxy serves only \
+             its locked servers: generate it again from the config to add servers"
+        ));
+    }
+    Ok(config.servers.clone())
+}
+
+/// Applies a config: every target is resolved first, so an edit with an
+/// unset variable changes nothing; then tool switches and reconnections.
+pub fn apply_config(
+    config: &Config,
+    servers: &[Arc<Served>],
+    target_of: &TargetOf,
+    drain: Duration,
+    tasks: &Mutex<Vec<tokio::task::JoinHandle<()>>>,
+) -> Result<(), String> {
+    let names: Vec<String> = servers.iter().map(|served| served.name.clone()).collect();
+    let entries = entries_for(config, &names)?;
+    let mut plans = Vec::with_capacity(servers.len());
+    for served in servers {
+        let entry = entries.get(&served.name);
+        let target = target_of(&served.name, &served.locked_upstream, entry)?;
+        plans.push((
+            served,
+            target,
+            switched_off(served.locked_tools.iter(), entry),
+        ));
+    }
+    for (served, target, disabled) in plans {
+        served.set_disabled(disabled);
+        served.retarget(target, drain, tasks);
+    }
+    Ok(())
+}
+
+/// `--hot-reload`: applies each valid edit of `path`; an invalid one is
+/// logged and ignored. Runs until the process stops.
+pub async fn watch_config(
+    path: PathBuf,
+    servers: Arc<Vec<Arc<Served>>>,
+    target_of: Box<TargetOf>,
+    drain: Duration,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+) {
+    let mut last = std::fs::read(&path).ok();
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let current = std::fs::read(&path).ok();
+        if current == last {
+            continue;
+        }
+        last = current.clone();
+        let Some(bytes) = current else {
+            tracing::warn!(
+                "--hot-reload: {} cannot be read; keeping the previous config",
+                path.display()
+            );
+            continue;
+        };
+        let outcome = std::str::from_utf8(&bytes)
+            .map_err(|_| "it is not UTF-8".to_string())
+            .and_then(|text| {
+                Config::from_json(text, &path.display().to_string()).map_err(|e| e.to_string())
+            })
+            .and_then(|config| apply_config(&config, &servers, &*target_of, drain, &tasks));
+        match outcome {
+            Ok(()) => tracing::info!("--hot-reload: applied {}", path.display()),
+            Err(reason) => tracing::warn!(
+                "--hot-reload: refused the edit of {}: {reason}; the previous config stays live",
+                path.display()
+            ),
+        }
+    }
+}
