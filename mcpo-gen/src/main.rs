@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 
 use clap::{Args, Parser, Subcommand};
 use mcpo_gen::diff::{Format, Level, Report};
-use mcpo_gen::lock::{CrateLock, RuntimeSource};
+use mcpo_gen::lock::{ApiInfo, CrateLock, RuntimeSource};
 use mcpo_gen::snapshot;
 mod workflow;
 
@@ -67,6 +67,18 @@ struct NewArgs {
     /// Write even if --out holds a crate mcpo-gen did not generate.
     #[arg(long)]
     force: bool,
+    /// OpenAPI `info.title` (mcpo's --name) [default: the server's name;
+    /// the crate name for --config].
+    #[arg(long, value_name = "TITLE")]
+    name: Option<String>,
+    /// OpenAPI `info.description` (mcpo's --description) [default: what the
+    /// proxy does, then the server's instructions].
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+    /// OpenAPI `info.version` (mcpo's --version; `--version` prints
+    /// mcpo-gen's own) [default: the server's version].
+    #[arg(long, value_name = "VERSION")]
+    api_version: Option<String>,
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
@@ -254,6 +266,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let mut proxy_crate = lock.proxy_crate().clone();
             proxy_crate.runtime = args.runtime;
+            proxy_crate.info = ApiInfo {
+                title: args.name,
+                description: args.description,
+                version: args.api_version,
+            };
             lock.set_proxy_crate(proxy_crate);
             workflow::generate(&lock, &out, args.force, progress)?;
             Ok(ExitCode::SUCCESS)

@@ -94,6 +94,32 @@ pub struct ProxyCrate {
     /// Where the crate gets `mcpo-runtime` from.
     #[serde(default)]
     pub runtime: RuntimeSource,
+    /// The OpenAPI `info` the user chose (mcpo's `--name`, `--description`,
+    /// `--version`); what is not set comes from the server.
+    #[serde(default, skip_serializing_if = "ApiInfo::is_empty")]
+    pub info: ApiInfo,
+}
+
+/// OpenAPI `info` fields set at generation; each overrides what the
+/// server's own facts would give.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiInfo {
+    /// `info.title`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// `info.description`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `info.version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl ApiInfo {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self == &ApiInfo::default()
+    }
 }
 
 /// Where a generated crate gets the `mcpo-runtime` library from. Part of the
@@ -185,6 +211,7 @@ impl ProxyCrate {
         ProxyCrate {
             name: package,
             runtime: RuntimeSource::default(),
+            info: ApiInfo::default(),
         }
     }
 
@@ -513,11 +540,16 @@ impl MultiLock {
         lock
     }
 
-    /// Gives every server this lock's generator and crate settings.
+    /// Gives every server this lock's generator and crate settings (but
+    /// `info`, which names the whole crate's document, not a server's).
     pub fn share_settings(&mut self) {
+        let per_server = ProxyCrate {
+            info: ApiInfo::default(),
+            ..self.proxy_crate.clone()
+        };
         for server in self.servers.values_mut() {
             server.generator = self.generator.clone();
-            server.proxy_crate = self.proxy_crate.clone();
+            server.proxy_crate = per_server.clone();
         }
     }
 

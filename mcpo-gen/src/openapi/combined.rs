@@ -84,10 +84,11 @@ pub fn combined_document(lock: &MultiLock, documents: &BTreeMap<String, Value>) 
     let servers: Vec<String> = documents.keys().map(|name| format!("`/{name}`")).collect();
     json!({
         "openapi": "3.1.0",
-        "info": {
-            "title": lock.proxy_crate.name,
-            "version": lock.generator.version,
-            "description": format!(
+        "info": super::with_chosen_info(
+            &lock.proxy_crate.info,
+            lock.proxy_crate.name.clone(),
+            lock.generator.version.clone(),
+            format!(
                 "REST proxy for {count} MCP servers, each under its own prefix: {list}. \
                  Each server's own document (with its instructions and the full contract) \
                  is at `/{{server}}/openapi.json` and its Swagger UI at `/{{server}}/docs`; \
@@ -97,7 +98,7 @@ pub fn combined_document(lock: &MultiLock, documents: &BTreeMap<String, Value>) 
                 count = documents.len(),
                 list = servers.join(", "),
             ),
-        },
+        ),
         "tags": first["tags"],
         "paths": paths,
         "components": {
@@ -196,5 +197,40 @@ mod tests {
         assert!(schemas.keys().any(|name| name.starts_with("Alpha")));
         assert!(schemas.keys().any(|name| name.starts_with("Beta2")));
         assert!(schemas.contains_key("ErrorDetail"));
+    }
+
+    #[test]
+    fn chosen_info_names_the_whole_document_not_each_server() {
+        let mut proxy_crate = ProxyCrate::from_name("multi");
+        proxy_crate.info.title = Some("Team tools".into());
+        proxy_crate.info.version = Some("7".into());
+        let servers: BTreeMap<String, Lock> = [("alpha".to_string(), lock_of("a", vec![]))].into();
+        let lock = MultiLock::new(proxy_crate, servers);
+        let documents: BTreeMap<String, Value> = lock
+            .servers
+            .iter()
+            .map(|(name, lock)| (name.clone(), crate::openapi::document(lock)))
+            .collect();
+        let combined = combined_document(&lock, &documents);
+        assert_eq!(combined["info"]["title"], "Team tools");
+        assert_eq!(combined["info"]["version"], "7");
+        assert!(
+            combined["info"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("`/alpha`")
+        );
+        assert_eq!(documents["alpha"]["info"]["title"], "a");
+        // A single server's document takes it.
+        let mut single = lock_of("a", vec![]);
+        single.proxy_crate.info.description = Some("Ours".into());
+        assert_eq!(
+            crate::openapi::document(&single)["info"]["description"],
+            "Ours"
+        );
+        assert_eq!(
+            crate::openapi::document(&single)["info"]["version"],
+            "1.0.0"
+        );
     }
 }

@@ -287,10 +287,26 @@ fn info(lock: &Lock) -> Value {
         description.push_str("\n\n## Server instructions\n\n");
         description.push_str(instructions);
     }
+    with_chosen_info(
+        &lock.proxy_crate.info,
+        title,
+        server.version.clone(),
+        description,
+    )
+}
+
+/// The document's `info`: what the user chose at generation (`--name`,
+/// `--description`, `--api-version`) over what the server gives.
+pub(crate) fn with_chosen_info(
+    chosen: &crate::lock::ApiInfo,
+    title: String,
+    version: String,
+    description: String,
+) -> Value {
     json!({
-        "title": title,
-        "version": server.version,
-        "description": description,
+        "title": chosen.title.clone().unwrap_or(title),
+        "version": chosen.version.clone().unwrap_or(version),
+        "description": chosen.description.clone().unwrap_or(description),
     })
 }
 
