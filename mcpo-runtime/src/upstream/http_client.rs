@@ -1,5 +1,5 @@
 //! The streamable HTTP client the snapshot gives rmcp: reqwest, plus raw
-//! capture of the `initialize` and `tools/list` results.
+//! capture of the `initialize` (or `server/discover`) and `tools/list` results.
 //!
 //! rmcp's reqwest client parses a JSON response into typed messages before
 //! anything outside it can see the body, so unknown fields (a tool's
@@ -189,14 +189,17 @@ pub(super) fn rmcp_like_reqwest_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// The requests whose raw results the lock needs.
+/// The requests whose raw results the lock needs (`server/discover` is a
+/// stateless server's `initialize`).
 fn is_recorded_request(message: &ClientJsonRpcMessage) -> bool {
     matches!(
         message,
         ClientJsonRpcMessage::Request(request)
             if matches!(
                 request.request,
-                ClientRequest::ListToolsRequest(_) | ClientRequest::InitializeRequest(_)
+                ClientRequest::ListToolsRequest(_)
+                    | ClientRequest::InitializeRequest(_)
+                    | ClientRequest::DiscoverRequest(_)
             )
     )
 }

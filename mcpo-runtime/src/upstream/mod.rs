@@ -6,9 +6,15 @@
 //! session or a legacy HTTP+SSE session, handshake included, with the raw
 //! `initialize` and `tools/list` results optionally recorded verbatim.
 //!
-//! A new transport (OAuth, the stateless 2026-07-28 revision) is a new
-//! [`Target`] variant and a new arm in [`connect`]; both the snapshot and the
-//! runtime get it from here.
+//! Every protocol revision rmcp knows: 2024-11-05 (over stdio or HTTP+SSE)
+//! to 2025-11-25 with the `initialize` handshake, and the stateless
+//! 2026-07-28 (`server/discover`, per-request `_meta`, no session) over stdio
+//! or streamable HTTP; [`Lifecycle`] picks the handshake. An expired
+//! streamable-HTTP session (404) is re-initialized by rmcp's transport and
+//! the request retried once.
+//!
+//! A new transport (OAuth) is a new [`Target`] variant and a new arm in
+//! [`connect_with`]; both the snapshot and the runtime get it from here.
 
 mod env_names;
 mod http_client;
@@ -22,7 +28,6 @@ mod sse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use rmcp::ServiceExt as _;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ProtocolVersion,
     ServerPeerInfo,
@@ -30,6 +35,7 @@ use rmcp::model::{
 use rmcp::service::{Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
 use serde_json::{Map, Value};
 
 pub use env_names::header_env_var;
@@ -253,20 +259,80 @@ pub struct ConnectOptions {
     pub offer_protocol: Option<String>,
 }
 
-/// The revision `initialize` offers: `wanted` when it is one with a
-/// handshake, else the newest such (rmcp's default, 2026-07-28, is stateless
-/// and has no `initialize`; a server echoing it would be recorded as
-/// speaking it).
-fn offered_protocol(wanted: Option<&str>) -> ProtocolVersion {
-    [
-        ProtocolVersion::V_2024_11_05,
-        ProtocolVersion::V_2025_03_26,
-        ProtocolVersion::V_2025_06_18,
-        ProtocolVersion::V_2025_11_25,
-    ]
-    .into_iter()
-    .find(|known| Some(known.to_string().as_str()) == wanted)
-    .unwrap_or(ProtocolVersion::LATEST_WITH_INITIALIZE)
+/// How a session starts: the classic `initialize` handshake offering a
+/// revision, or (revision 2026-07-28 and later, stateless) `server/discover`
+/// and per-request `_meta`, with no handshake and no session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lifecycle {
+    /// `initialize` offering this revision. `stateless_fallback`: when the
+    /// server refuses it, try [`Lifecycle::Discover`] with the newest
+    /// stateless revision (a server that speaks only that one refuses
+    /// `initialize`).
+    Initialize {
+        offer: ProtocolVersion,
+        stateless_fallback: bool,
+    },
+    /// `server/discover` asking for exactly this revision.
+    Discover(ProtocolVersion),
+}
+
+impl Lifecycle {
+    /// A locked revision is kept to: one with a handshake is offered in
+    /// `initialize`, a stateless one is asked for in `server/discover`. With
+    /// none (a snapshot) or an unknown one, `initialize` offers the newest
+    /// revision with a handshake and falls back to the stateless one.
+    ///
+    /// Why `initialize` first, although the 2026-07-28 spec suggests a
+    /// dual-era client probe with a modern request: almost every server
+    /// today is legacy, some of them never answer an unknown method (the
+    /// probe then costs a timeout, 10 s in rmcp), and the conformance
+    /// suite's legacy scenarios expect `initialize` to be the first request.
+    /// A modern-only server refuses `initialize` (a JSON-RPC error, on HTTP
+    /// often with a 400), which costs one round trip.
+    fn for_offer(wanted: Option<&str>) -> Lifecycle {
+        let known = ProtocolVersion::KNOWN_VERSIONS
+            .iter()
+            .find(|known| Some(known.as_str()) == wanted);
+        match known {
+            Some(version) if version.has_initialize() => Lifecycle::Initialize {
+                offer: version.clone(),
+                stateless_fallback: false,
+            },
+            Some(version) => Lifecycle::Discover(version.clone()),
+            None => Lifecycle::Initialize {
+                offer: ProtocolVersion::LATEST_WITH_INITIALIZE,
+                stateless_fallback: true,
+            },
+        }
+    }
+
+    fn mode(&self) -> ClientLifecycleMode {
+        match self {
+            Lifecycle::Initialize { .. } => ClientLifecycleMode::Initialize,
+            Lifecycle::Discover(version) => ClientLifecycleMode::Discover {
+                preferred_versions: vec![version.clone()],
+            },
+        }
+    }
+
+    /// The revision put in the client's `initialize` params (unused by
+    /// `server/discover`, which sends its revision in `_meta`).
+    fn offer(&self) -> ProtocolVersion {
+        match self {
+            Lifecycle::Initialize { offer, .. } => offer.clone(),
+            Lifecycle::Discover(_) => ProtocolVersion::LATEST_WITH_INITIALIZE,
+        }
+    }
+}
+
+/// The newest revision without a handshake that rmcp speaks.
+fn newest_stateless() -> ProtocolVersion {
+    ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .filter(|version| !version.has_initialize())
+        .max_by(|a, b| a.as_str().cmp(b.as_str()))
+        .cloned()
+        .unwrap_or(ProtocolVersion::NO_INITIALIZE)
 }
 
 /// Why [`connect`] or [`Session::list_all_tools`] failed. `Display` is for
@@ -367,6 +433,24 @@ impl ConnectError {
                 format!("`{upstream}` failed to list its tools")
             }
             other => other.to_string(),
+        }
+    }
+
+    /// The same handshake error with `note` added to its reason.
+    fn with_note(self, note: String) -> Self {
+        match self {
+            ConnectError::Handshake {
+                upstream,
+                reason,
+                stderr,
+                authorization_required,
+            } => ConnectError::Handshake {
+                upstream,
+                reason: format!("{reason} ({note})"),
+                stderr,
+                authorization_required,
+            },
+            other => other,
         }
     }
 
@@ -490,7 +574,10 @@ impl Session {
     }
 }
 
-/// Starts or reaches the server and completes the MCP handshake.
+/// Starts or reaches the server and completes the MCP handshake: the
+/// classic `initialize`, or for a stateless revision (2026-07-28)
+/// `server/discover` (see [`Lifecycle::for_offer`] for which, and when one
+/// falls back to the other).
 ///
 /// A started stdio server is put in `started` before the handshake, so that
 /// when the handshake fails or the caller's deadline drops this future, the
@@ -501,25 +588,106 @@ pub async fn connect(
     options: &ConnectOptions,
     started: &mut Option<ServerProcess>,
 ) -> Result<Session, ConnectError> {
+    let lifecycle = Lifecycle::for_offer(options.offer_protocol.as_deref());
+    let refused = match connect_with(target, options, &lifecycle, started).await {
+        Ok(session) => return Ok(session),
+        Err(failed) => failed,
+    };
+    let may_fall_back = matches!(
+        lifecycle,
+        Lifecycle::Initialize {
+            stateless_fallback: true,
+            ..
+        }
+    );
+    // The legacy HTTP+SSE transport has no stateless revision.
+    if !may_fall_back || !refused.refused || matches!(target, Target::Sse { .. }) {
+        return Err(refused.error);
+    }
+    let stateless = newest_stateless();
+    tracing::debug!(
+        error = %refused.error,
+        "the server refused initialize; trying server/discover for the stateless revision {stateless}"
+    );
+    // A stdio server is started afresh: the refused one's group is killed here.
+    *started = None;
+    match connect_with(
+        target,
+        options,
+        &Lifecycle::Discover(stateless.clone()),
+        started,
+    )
+    .await
+    {
+        Ok(session) => Ok(session),
+        // Most servers are legacy and broken in a legacy way: tell what
+        // `initialize` got, with the probe's outcome as a note.
+        Err(discover) => Err(refused.error.with_note(format!(
+            "server/discover ({stateless}) failed too: {}",
+            discover.error
+        ))),
+    }
+}
+
+/// A failed handshake, and whether the server refused it in a way a
+/// server speaking only a stateless revision would (a JSON-RPC error; over
+/// streamable HTTP also an HTTP 4xx), as opposed to being unreachable,
+/// asking for authorization, or dying.
+struct Failed {
+    error: ConnectError,
+    refused: bool,
+}
+
+impl From<ConnectError> for Failed {
+    fn from(error: ConnectError) -> Self {
+        Failed {
+            error,
+            refused: false,
+        }
+    }
+}
+
+async fn connect_with(
+    target: &Target,
+    options: &ConnectOptions,
+    lifecycle: &Lifecycle,
+    started: &mut Option<ServerProcess>,
+) -> Result<Session, Failed> {
     let upstream = target.describe();
     let client_config = ClientConfig::new(
         ClientCapabilities::default(),
         Implementation::new(&options.client_name, &options.client_version),
     )
-    .with_protocol_version(offered_protocol(options.offer_protocol.as_deref()));
+    .with_protocol_version(lifecycle.offer());
+    let mode = lifecycle.mode();
     let raw_wire = RawWire::new(options.record_raw);
     let handshake_error = |error: rmcp::service::ClientInitializeError| {
         if let Target::StreamableHttp { url, .. } | Target::Sse { url, .. } = target
             && let Some(unreachable) = reach::unreachable_in_handshake(url, &error)
         {
-            return unreachable;
+            return Failed::from(unreachable);
         }
         let authorization_required = error.is_authorization_required();
-        ConnectError::Handshake {
-            upstream: upstream.clone(),
-            reason: reach::handshake_reason(&error),
-            stderr: String::new(),
-            authorization_required,
+        let refused = !authorization_required
+            && match target {
+                Target::Stdio { .. } => {
+                    matches!(error, rmcp::service::ClientInitializeError::JsonRpcError(_))
+                }
+                Target::StreamableHttp { .. } => matches!(
+                    error,
+                    rmcp::service::ClientInitializeError::JsonRpcError(_)
+                        | rmcp::service::ClientInitializeError::TransportError { .. }
+                ),
+                Target::Sse { .. } => false,
+            };
+        Failed {
+            error: ConnectError::Handshake {
+                upstream: upstream.clone(),
+                reason: reach::handshake_reason(&error),
+                stderr: String::new(),
+                authorization_required,
+            },
+            refused,
         }
     };
     match target {
@@ -536,7 +704,7 @@ pub async fn connect(
                 })?;
             *started = Some(spawned.process);
             let client = client_config
-                .serve(spawned.transport)
+                .serve_with_lifecycle(spawned.transport, mode)
                 .await
                 .map_err(handshake_error)?;
             Ok(Session {
@@ -548,16 +716,16 @@ pub async fn connect(
         }
         Target::StreamableHttp { url, headers } => {
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
-                .custom_headers(header_map(headers)?);
+                .custom_headers(header_map(headers).map_err(ConnectError::from)?);
             let client = if options.record_raw {
                 let transport = StreamableHttpClientTransport::with_client(
                     RecordingHttpClient::new(raw_wire.clone()),
                     config,
                 );
-                client_config.serve(transport).await
+                client_config.serve_with_lifecycle(transport, mode).await
             } else {
                 client_config
-                    .serve(StreamableHttpClientTransport::from_config(config))
+                    .serve_with_lifecycle(StreamableHttpClientTransport::from_config(config), mode)
                     .await
             }
             .map_err(handshake_error)?;
@@ -571,13 +739,13 @@ pub async fn connect(
         Target::Sse { url, headers } => {
             let transport = SseTransport::open(
                 url,
-                sse::header_map(header_map(headers)?),
+                sse::header_map(header_map(headers).map_err(ConnectError::from)?),
                 http_client::rmcp_like_reqwest_client(),
                 raw_wire.clone(),
             )
             .await?;
             let client = client_config
-                .serve(transport)
+                .serve_with_lifecycle(transport, mode)
                 .await
                 .map_err(handshake_error)?;
             Ok(Session {
@@ -648,9 +816,11 @@ pub(crate) mod test_http {
 mod tests {
     use super::*;
 
-    /// What `initialize` offers, seen by a "server" that prints the request
-    /// it got on stderr and exits (the handshake then fails with that text).
-    async fn offered_by(offer_protocol: Option<&str>) -> String {
+    /// The first request a client sends: its method and the revision it
+    /// offers (`params.protocolVersion` for `initialize`, `_meta`'s for a
+    /// stateless request), seen by a "server" that prints the request on
+    /// stderr and exits (the handshake then fails with that text).
+    async fn first_request(offer_protocol: Option<&str>) -> (String, String) {
         let target = Target::Stdio {
             command: "sh".into(),
             args: vec!["-c".into(), "read request; echo \"$request\" >&2".into()],
@@ -671,23 +841,64 @@ mod tests {
         let text = error.to_string();
         let request = text
             .lines()
-            .find(|line| line.contains("\"initialize\""))
-            .unwrap_or_else(|| panic!("no initialize request in: {text}"));
+            .find(|line| line.contains("\"jsonrpc\""))
+            .unwrap_or_else(|| panic!("no request in: {text}"));
         let request: Value = serde_json::from_str(request).expect("the request is JSON");
-        request["params"]["protocolVersion"]
+        let method = request["method"].as_str().unwrap_or_default().to_string();
+        let params = &request["params"];
+        let version = params["protocolVersion"]
             .as_str()
+            .or_else(|| params["_meta"]["io.modelcontextprotocol/protocolVersion"].as_str())
             .unwrap_or_default()
-            .to_string()
+            .to_string();
+        (method, version)
     }
 
     #[tokio::test]
-    async fn initialize_offers_the_locked_revision_or_the_newest_with_a_handshake() {
-        assert_eq!(offered_by(None).await, "2025-11-25");
-        assert_eq!(offered_by(Some("2025-06-18")).await, "2025-06-18");
-        assert_eq!(offered_by(Some("2024-11-05")).await, "2024-11-05");
-        // Stateless or unknown: no handshake to offer it in.
-        assert_eq!(offered_by(Some("2026-07-28")).await, "2025-11-25");
-        assert_eq!(offered_by(Some("1999-01-01")).await, "2025-11-25");
+    async fn the_handshake_keeps_to_the_locked_revision() {
+        let initialize = |version: &str| ("initialize".to_string(), version.to_string());
+        assert_eq!(first_request(None).await, initialize("2025-11-25"));
+        assert_eq!(
+            first_request(Some("2025-06-18")).await,
+            initialize("2025-06-18")
+        );
+        assert_eq!(
+            first_request(Some("2024-11-05")).await,
+            initialize("2024-11-05")
+        );
+        // Unknown: the newest revision with a handshake.
+        assert_eq!(
+            first_request(Some("1999-01-01")).await,
+            initialize("2025-11-25")
+        );
+        // Stateless: no handshake; server/discover asks for it.
+        assert_eq!(
+            first_request(Some("2026-07-28")).await,
+            ("server/discover".to_string(), "2026-07-28".to_string())
+        );
+    }
+
+    #[test]
+    fn only_a_snapshot_falls_back_to_the_stateless_revision() {
+        assert_eq!(
+            Lifecycle::for_offer(None),
+            Lifecycle::Initialize {
+                offer: ProtocolVersion::V_2025_11_25,
+                stateless_fallback: true
+            }
+        );
+        assert_eq!(
+            Lifecycle::for_offer(Some("2025-03-26")),
+            Lifecycle::Initialize {
+                offer: ProtocolVersion::V_2025_03_26,
+                stateless_fallback: false
+            }
+        );
+        assert_eq!(
+            Lifecycle::for_offer(Some("2026-07-28")),
+            Lifecycle::Discover(ProtocolVersion::V_2026_07_28)
+        );
+        assert_eq!(newest_stateless(), ProtocolVersion::V_2026_07_28);
     }
 
     #[test]

@@ -56,7 +56,10 @@ impl RawWire {
             return;
         }
         // Cheap filter: most messages are neither, skip parsing them.
-        if !contains(message, b"\"tools\"") && !contains(message, b"\"protocolVersion\"") {
+        if !contains(message, b"\"tools\"")
+            && !contains(message, b"\"protocolVersion\"")
+            && !contains(message, b"\"supportedVersions\"")
+        {
             return;
         }
         if let Ok(value) = serde_json::from_slice::<Value>(message) {
@@ -75,6 +78,13 @@ impl RawWire {
                 Some(Value::Object(result)) if is_initialize_result(&result) => {
                     if let Some(mut recorded) = self.lock() {
                         recorded.initialize.get_or_insert(result);
+                    }
+                }
+                Some(Value::Object(result)) if is_discover_result(&result) => {
+                    if let Some(mut recorded) = self.lock() {
+                        recorded
+                            .initialize
+                            .get_or_insert_with(|| discover_as_initialize(result));
                     }
                 }
                 Some(Value::Object(mut result)) => {
@@ -104,7 +114,9 @@ impl RawWire {
         })
     }
 
-    /// The `initialize` result as the server sent it, when one was seen.
+    /// The `initialize` result as the server sent it, when one was seen; for
+    /// a stateless server, its `server/discover` result in the same shape
+    /// (see [`discover_as_initialize`]).
     pub fn initialize_result(&self) -> Option<Map<String, Value>> {
         self.lock()?.initialize.clone()
     }
@@ -124,6 +136,31 @@ impl RawWire {
 fn is_initialize_result(result: &Map<String, Value>) -> bool {
     result.get("protocolVersion").is_some_and(Value::is_string)
         && result.get("capabilities").is_some_and(Value::is_object)
+}
+
+/// A `server/discover` result (revision 2026-07-28): `supportedVersions`
+/// and `capabilities`.
+fn is_discover_result(result: &Map<String, Value>) -> bool {
+    result.get("supportedVersions").is_some_and(Value::is_array)
+        && result.get("capabilities").is_some_and(Value::is_object)
+}
+
+/// Where a `server/discover` result carries the server's name and version.
+const SERVER_INFO_META_KEY: &str = "io.modelcontextprotocol/serverInfo";
+
+/// A discover result read like an `initialize` result: every field kept
+/// verbatim, plus `serverInfo` lifted out of `_meta` (where 2026-07-28 puts
+/// it) unless the result has its own.
+fn discover_as_initialize(mut result: Map<String, Value>) -> Map<String, Value> {
+    let server_info = result
+        .get("_meta")
+        .and_then(|meta| meta.get(SERVER_INFO_META_KEY))
+        .filter(|info| info.is_object())
+        .cloned();
+    if let Some(server_info) = server_info {
+        result.entry("serverInfo").or_insert(server_info);
+    }
+    result
 }
 
 fn tool_name(tool: &Value) -> Option<&str> {
@@ -175,6 +212,30 @@ mod tests {
             "annotations": {"readOnlyHint": true, "x-costHint": "high"},
             "x-vendor": [1, 2]
         })
+    }
+
+    #[test]
+    fn a_discover_result_is_read_like_an_initialize_result() {
+        let wire = RawWire::default();
+        let result = json!({
+            "resultType": "complete",
+            "supportedVersions": ["2026-07-28"],
+            "capabilities": {"tools": {}, "x-future": {"a": 1}},
+            "ttlMs": 0,
+            "cacheScope": "private",
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "s", "version": "2"}}
+        });
+        wire.observe_bytes(
+            json!({"jsonrpc": "2.0", "id": 1, "result": result})
+                .to_string()
+                .as_bytes(),
+        );
+        let recorded = wire
+            .initialize_result()
+            .expect("the discover result is kept");
+        assert_eq!(recorded["serverInfo"], json!({"name": "s", "version": "2"}));
+        assert_eq!(recorded["capabilities"], result["capabilities"]);
+        assert_eq!(recorded["supportedVersions"], json!(["2026-07-28"]));
     }
 
     #[test]

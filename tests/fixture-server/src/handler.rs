@@ -1,13 +1,13 @@
 //! The MCP side: a hand-written `ServerHandler` (not rmcp's `#[tool]` macros, which
 //! derive schemas from Rust types) so that tool definitions go out as the file wrote them.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-        PaginatedRequestParams, ServerCapabilities, ServerConfig,
+        PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
     },
     service::RequestContext,
 };
@@ -21,6 +21,9 @@ pub struct ServerSettings {
     pub version: String,
     /// Most tools per `tools/list` page; `None` = everything in one page.
     pub page_size: Option<usize>,
+    /// The protocol revisions served (`--protocol-versions`); empty = every
+    /// revision rmcp knows.
+    pub protocol_versions: Vec<ProtocolVersion>,
 }
 
 /// Cheap to clone: the HTTP transport builds one handler per session.
@@ -66,9 +69,34 @@ impl FixtureServer {
 
 impl ServerHandler for FixtureServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
-            Implementation::new(self.settings.name.clone(), self.settings.version.clone()),
-        )
+        let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                self.settings.name.clone(),
+                self.settings.version.clone(),
+            ));
+        // rmcp answers an `initialize` asking for a revision it does not serve
+        // with this one, even when it is not in the supported list: make it the
+        // newest served revision that has a handshake, or, for a server that
+        // speaks only stateless revisions, one without (then rmcp rejects
+        // `initialize` with -32022 naming the supported revisions).
+        let served = self.supported_protocol_versions();
+        if let Some(answer) = served
+            .iter()
+            .filter(|version| version.has_initialize())
+            .max_by(|a, b| a.as_str().cmp(b.as_str()))
+            .or_else(|| served.iter().max_by(|a, b| a.as_str().cmp(b.as_str())))
+        {
+            config.protocol_version = answer.clone();
+        }
+        config
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        if self.settings.protocol_versions.is_empty() {
+            Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+        } else {
+            Cow::Owned(self.settings.protocol_versions.clone())
+        }
     }
 
     async fn list_tools(
@@ -116,6 +144,7 @@ mod tests {
                 name: "test".into(),
                 version: "1".into(),
                 page_size,
+                protocol_versions: Vec::new(),
             },
         )
     }

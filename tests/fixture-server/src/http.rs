@@ -1,7 +1,12 @@
 //! Streamable HTTP transport: `http://127.0.0.1:PORT/mcp`, optionally behind a
-//! required header (tests that the proxy forwards custom headers upstream).
+//! required header (tests that the proxy forwards custom headers upstream),
+//! optionally expiring sessions (tests that clients re-initialize on 404).
 
-use std::{net::Ipv4Addr, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    net::Ipv4Addr,
+    sync::{Arc, Mutex},
+};
 
 use anyhow::Context;
 use axum::{
@@ -12,7 +17,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    StreamableHttpServerConfig, StreamableHttpService,
+    session::{SessionId, SessionManager, local::LocalSessionManager},
 };
 use tokio::io::AsyncWriteExt;
 
@@ -44,29 +50,49 @@ impl std::str::FromStr for RequiredHeader {
     }
 }
 
+/// How the HTTP transport behaves (the HTTP-only flags).
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// 0 picks a free port.
+    pub port: u16,
+    /// Requests without these get 401.
+    pub required_headers: Vec<RequiredHeader>,
+    /// A session serves this many POSTs, then is closed and answers 404.
+    pub expire_sessions_after: Option<u64>,
+}
+
 /// Serve until SIGTERM / Ctrl-C. Port 0 picks a free port; either way the first stdout
 /// line is `listening on http://127.0.0.1:PORT/mcp` so a test can read the address.
 pub async fn serve(
     server: FixtureServer,
     verbatim: Arc<VerbatimTools>,
-    port: u16,
-    required_headers: Vec<RequiredHeader>,
+    options: HttpOptions,
 ) -> anyhow::Result<()> {
+    let HttpOptions {
+        port,
+        required_headers,
+        expire_sessions_after,
+    } = options;
     let config = StreamableHttpServerConfig::default();
     // Cancelling this ends open SSE streams, without which graceful shutdown would
     // wait for clients that never hang up.
     let sessions_stop = config.cancellation_token.clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
+    let sessions = Arc::new(LocalSessionManager::default());
+    let mcp = StreamableHttpService::new(move || Ok(server.clone()), sessions.clone(), config);
     let mut router = Router::new().route_service("/mcp", mcp);
     if !verbatim.is_empty() {
         router = router.layer(middleware::from_fn_with_state(
             verbatim,
             verbatim::restore_responses,
         ));
+    }
+    if let Some(limit) = expire_sessions_after {
+        let expiry = Arc::new(SessionExpiry {
+            sessions,
+            limit,
+            seen: Mutex::default(),
+        });
+        router = router.layer(middleware::from_fn_with_state(expiry, expire_sessions));
     }
     // Added last so it runs first: a rejected request never reaches MCP.
     let router = router.layer(middleware::from_fn_with_state(
@@ -93,6 +119,74 @@ pub async fn serve(
         })
         .await
         .context("HTTP server failed")
+}
+
+/// `--expire-sessions-after`: POSTs counted per session id, and the ids
+/// already expired.
+struct SessionExpiry {
+    sessions: Arc<LocalSessionManager>,
+    limit: u64,
+    seen: Mutex<ExpiryState>,
+}
+
+#[derive(Default)]
+struct ExpiryState {
+    posts: HashMap<String, u64>,
+    expired: HashSet<String>,
+}
+
+/// Like a server that forgets sessions (a restart, an idle timeout): once a
+/// session has served its POSTs it is closed, and every request naming it
+/// gets 404 Not Found, the spec's signal to start a new session. Each expiry
+/// is logged on stdout (`expired session ID`) for tests to count.
+async fn expire_sessions(
+    State(expiry): State<Arc<SessionExpiry>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(id) = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+    else {
+        return next.run(request).await;
+    };
+    let expires_now = {
+        let mut seen = expiry
+            .seen
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if seen.expired.contains(&id) {
+            return (StatusCode::NOT_FOUND, "session expired").into_response();
+        }
+        if request.method() != axum::http::Method::POST {
+            false
+        } else {
+            let posts = seen.posts.entry(id.clone()).or_default();
+            *posts += 1;
+            if *posts > expiry.limit {
+                seen.posts.remove(&id);
+                seen.expired.insert(id.clone());
+                true
+            } else {
+                false
+            }
+        }
+    };
+    if !expires_now {
+        return next.run(request).await;
+    }
+    let _ = expiry
+        .sessions
+        .close_session(&SessionId::from(id.as_str()))
+        .await;
+    let mut stdout = tokio::io::stdout();
+    let _ = stdout
+        .write_all(format!("expired session {id}\n").as_bytes())
+        .await;
+    let _ = stdout.flush().await;
+    (StatusCode::NOT_FOUND, "session expired").into_response()
 }
 
 async fn require_headers(

@@ -52,6 +52,14 @@ struct Cli {
     /// serverInfo.version sent in the initialize result.
     #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
     server_version: String,
+    /// The protocol revisions served, comma-separated (e.g. `2025-03-26` or the
+    /// stateless `2026-07-28` alone). Default: every revision rmcp knows.
+    #[arg(long, value_name = "V,...", value_delimiter = ',')]
+    protocol_versions: Vec<String>,
+    /// HTTP only: a session serves N requests, then is forgotten (closed), so
+    /// later requests carrying its `Mcp-Session-Id` get 404 Not Found.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    expire_sessions_after: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,6 +74,21 @@ async fn main() -> anyhow::Result<()> {
     if cli.transport == Transport::Stdio && !cli.require_header.is_empty() {
         anyhow::bail!("--require-header only applies to --transport http");
     }
+    if cli.transport == Transport::Stdio && cli.expire_sessions_after.is_some() {
+        anyhow::bail!("--expire-sessions-after only applies to --transport http");
+    }
+    let protocol_versions = cli
+        .protocol_versions
+        .iter()
+        .map(|version| {
+            let known = rmcp::model::ProtocolVersion::KNOWN_VERSIONS
+                .iter()
+                .find(|known| known.as_str() == version);
+            known.cloned().with_context(|| {
+                format!("--protocol-versions: {version:?} is not a revision rmcp knows")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     let catalog = match (&cli.tools, cli.generate_tools) {
         (Some(path), _) => {
@@ -94,12 +117,20 @@ async fn main() -> anyhow::Result<()> {
             name: cli.name,
             version: cli.server_version,
             page_size,
+            protocol_versions,
         },
     );
 
     match cli.transport {
         Transport::Stdio => serve_stdio(server, verbatim).await,
-        Transport::Http => http::serve(server, verbatim, cli.port, cli.require_header).await,
+        Transport::Http => {
+            let options = http::HttpOptions {
+                port: cli.port,
+                required_headers: cli.require_header,
+                expire_sessions_after: cli.expire_sessions_after,
+            };
+            http::serve(server, verbatim, options).await
+        }
     }
 }
 

@@ -279,3 +279,69 @@ async fn sigterm_stops_http_even_with_an_open_session() {
     assert_eq!(status.code(), Some(0));
     drop(client);
 }
+
+fn initialize_request(version: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}})
+}
+
+/// The session id a response head names.
+fn session_of(head: &str) -> String {
+    head.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("mcp-session-id")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no session id in {head:?}"))
+}
+
+#[tokio::test]
+async fn expired_sessions_answer_404_and_new_ones_work() {
+    let fixture =
+        HttpFixture::start(&["--generate-tools", "1", "--expire-sessions-after", "2"]).await;
+    let authority = fixture.authority().to_owned();
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let (head, _) = raw_jsonrpc(&authority, None, &initialize_request("2025-06-18"));
+    let session = session_of(&head);
+    // Two requests are served, the third finds the session gone, and so
+    // does every later one.
+    for _ in 0..2 {
+        let (head, messages) = raw_jsonrpc(&authority, Some(&session), &list);
+        assert!(head.contains(" 200 "), "{head}");
+        assert_eq!(messages[0]["result"]["tools"][0]["name"], "tool_0000");
+    }
+    for _ in 0..2 {
+        let (head, _) = raw_jsonrpc(&authority, Some(&session), &list);
+        assert!(
+            head.starts_with("HTTP/1.1 404") || head.contains(" 404 "),
+            "{head}"
+        );
+    }
+    // A new session is served again.
+    let (head, _) = raw_jsonrpc(&authority, None, &initialize_request("2025-06-18"));
+    let fresh = session_of(&head);
+    assert_ne!(fresh, session);
+    let (head, _) = raw_jsonrpc(&authority, Some(&fresh), &list);
+    assert!(head.contains(" 200 "), "{head}");
+}
+
+#[tokio::test]
+async fn protocol_versions_bound_what_initialize_agrees_to() {
+    let fixture = HttpFixture::start(&["--protocol-versions", "2025-03-26"]).await;
+    let (_, messages) = raw_jsonrpc(fixture.authority(), None, &initialize_request("2025-11-25"));
+    assert_eq!(
+        messages[0]["result"]["protocolVersion"], "2025-03-26",
+        "{messages:?}"
+    );
+
+    // Stateless only: initialize is refused, naming what is spoken.
+    let fixture = HttpFixture::start(&["--protocol-versions", "2026-07-28"]).await;
+    let (_, messages) = raw_jsonrpc(fixture.authority(), None, &initialize_request("2025-11-25"));
+    assert_eq!(messages[0]["error"]["code"], -32022, "{messages:?}");
+    assert_eq!(
+        messages[0]["error"]["data"]["supported"],
+        json!(["2026-07-28"])
+    );
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""The "client" the official MCP conformance suite runs: mcpo-gen and the
+proxy it generates, as one command.
+
+    client.py SERVER_URL
+
+The suite starts a test MCP server for a scenario and runs this with its URL
+(MCP_CONFORMANCE_SCENARIO names the scenario). It then:
+
+1. snapshots the server with mcpo-gen (streamable HTTP) into a proxy crate,
+   target/e2e-proxies/conformance-proxy, whose runtime is the folder beside it
+   shared with the other test proxies (compiled once for all of them);
+2. builds the proxy (debug, the repository's target dir);
+3. serves it on a free loopback port and waits until its upstream is ready;
+4. calls every tool of the lock over HTTP, with arguments made from each
+   tool's input schema (defaults, enums, else a value of the type);
+5. stops the proxy (SIGTERM).
+
+Exit status 0 when every step worked and every call answered 2xx. Needs
+MCPO_GEN (the mcpo-gen binary) and CARGO, else target/debug/mcpo-gen and
+`cargo`; CARGO_TARGET_DIR, else the repository's target/.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def say(text):
+    print(f"conformance client: {text}", file=sys.stderr, flush=True)
+
+
+def fail(text):
+    say(text)
+    sys.exit(1)
+
+
+def target_dir():
+    configured = os.environ.get("CARGO_TARGET_DIR")
+    if not configured:
+        return os.path.join(ROOT, "target")
+    return configured if os.path.isabs(configured) else os.path.join(ROOT, configured)
+
+
+def sample(schema, depth=0):
+    """A value `schema` accepts, for the common cases: its default, const or
+    first enum value, else a plain value of its type (required properties
+    only, for objects)."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    for key in ("default", "const"):
+        if key in schema:
+            return schema[key]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None and "properties" in schema:
+        kind = "object"
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {
+            name: sample(properties.get(name, {}), depth + 1)
+            for name in schema.get("required") or []
+        }
+    if kind == "array":
+        count = schema.get("minItems", 0)
+        return [sample(schema.get("items", {}), depth + 1) for _ in range(count)]
+    if kind == "string":
+        return "conformance"
+    if kind in ("integer", "number"):
+        return max(1, schema.get("minimum", 1))
+    if kind == "boolean":
+        return True
+    return None
+
+
+def http(method, url, body=None, timeout=60):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def main():
+    if len(sys.argv) != 2:
+        fail("usage: client.py SERVER_URL")
+    url = sys.argv[1]
+    scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "(none)")
+    say(f"scenario {scenario}, server {url}")
+    target = target_dir()
+    name = "conformance-proxy"
+    crate = os.path.join(target, "e2e-proxies", name)
+    mcpo_gen = os.environ.get("MCPO_GEN") or os.path.join(target, "debug", "mcpo-gen")
+    cargo = os.environ.get("CARGO") or "cargo"
+    if not os.access(mcpo_gen, os.X_OK):
+        fail(f"no mcpo-gen at {mcpo_gen}: run `cargo build -p mcpo-gen` or set MCPO_GEN")
+
+    snapshot = [
+        mcpo_gen, "--quiet", "--force", "--runtime", "shared:../mcpo-runtime",
+        "--out", crate, "--server-type", "streamable-http", "--", url,
+    ]
+    if subprocess.run(snapshot).returncode != 0:
+        fail("the snapshot failed (mcpo-gen's message above)")
+    with open(os.path.join(crate, "mcp.lock.json")) as lock_file:
+        lock = json.load(lock_file)
+    say(f"locked protocol {lock['server']['protocolVersion']}, {len(lock['tools'])} tool(s)")
+
+    build = subprocess.run(
+        [cargo, "build", "--quiet"], cwd=crate, env={**os.environ, "CARGO_TARGET_DIR": target}
+    )
+    if build.returncode != 0:
+        fail("the proxy did not build (cargo's message above)")
+
+    binary = os.path.join(target, "debug", name)
+    proxy = subprocess.Popen(
+        [binary, "--host", "127.0.0.1", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "RUST_LOG": "warn,mcpo_runtime=info"},
+        text=True,
+    )
+    try:
+        base = serve(proxy)
+        failures = call_tools(base, lock["tools"])
+    finally:
+        proxy.send_signal(signal.SIGTERM)
+        try:
+            proxy.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+    if failures:
+        fail(f"{failures} call(s) failed")
+    say("done")
+
+
+def serve(proxy):
+    """The proxy's base URL once its upstream is ready; its log goes to our
+    stderr meanwhile."""
+    listening = []
+    seen = threading.Event()
+
+    def forward():
+        for line in proxy.stderr:
+            sys.stderr.write(line)
+            if not listening and "listening on http://" in line:
+                address = line.split("listening on http://", 1)[1].split()[0].rstrip("/")
+                listening.append(f"http://{address}")
+                seen.set()
+        seen.set()
+
+    threading.Thread(target=forward, daemon=True).start()
+    if not seen.wait(30) or not listening:
+        fail("the proxy did not log its listening address")
+    base = listening[0]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            status, body = http("GET", f"{base}/readyz", timeout=5)
+        except OSError as error:
+            status, body = 0, str(error)
+        if status == 200:
+            return base
+        if time.monotonic() > deadline:
+            fail(f"the proxy's upstream is not ready: {status} {body}")
+        time.sleep(0.2)
+
+
+def call_tools(base, tools):
+    failures = 0
+    for tool in tools:
+        # A lock's tool is {"name", "sha256", "definition": the MCP tool}.
+        arguments = sample(tool["definition"].get("inputSchema", {})) or {}
+        status, body = http("POST", f"{base}/{tool['name']}", arguments)
+        say(f"POST /{tool['name']} {json.dumps(arguments)} -> {status} {body[:300]}")
+        if not 200 <= status < 300:
+            failures += 1
+    return failures
+
+
+if __name__ == "__main__":
+    main()

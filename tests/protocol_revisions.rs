@@ -1,0 +1,306 @@
+//! Every MCP protocol revision an upstream may speak, end to end: our fixture
+//! server made to speak exactly one revision (`--protocol-versions`), a
+//! snapshot with mcpo-gen that must record it, a proxy generated from that
+//! lock and built, and tool calls through it over HTTP.
+//!
+//! - 2025-03-26, 2025-06-18 and 2025-11-25 over streamable HTTP, with a
+//!   server that expires its sessions (404 for a forgotten `Mcp-Session-Id`):
+//!   every call is still served, on the same upstream connection.
+//! - 2026-07-28, stateless (`server/discover`, no `initialize`, no session),
+//!   over streamable HTTP and stdio; the proxy keeps to it.
+//! - 2024-11-05 over stdio, and over the legacy HTTP+SSE transport against
+//!   the real `@modelcontextprotocol/server-everything`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+fn fixture_bin() -> String {
+    build(&["mcp-fixture-server"])
+        .join("mcp-fixture-server")
+        .display()
+        .to_string()
+}
+
+fn errors_tools() -> String {
+    workspace_root()
+        .join("tests/fixture-server/tools/errors.json")
+        .display()
+        .to_string()
+}
+
+#[track_caller]
+fn protocol_of(lock: &Value) -> &str {
+    lock["server"]["protocolVersion"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the lock has a protocolVersion: {}", lock["server"]))
+}
+
+/// `echo` answers with its arguments: 200 and the same object back.
+#[track_caller]
+fn assert_echoes(proxy: &Running, message: &str) {
+    let reply = post_json(&proxy.url("/echo"), &json!({ "message": message }), None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body, json!({ "message": message }), "{reply:?}");
+}
+
+/// The proxy stays unready for a while, and says why.
+#[track_caller]
+fn assert_stays_unready(proxy: &Running, why: &str) {
+    let readyz = proxy.url("/readyz");
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, body) = get(&readyz).expect("/readyz answers");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(why), "{body}");
+}
+
+#[test]
+fn revisions_with_a_handshake_are_locked_served_and_outlive_expired_sessions() {
+    for revision in ["2025-03-26", "2025-06-18", "2025-11-25"] {
+        let server =
+            start_fixture_http(&["--protocol-versions", revision, "--tools", &errors_tools()]);
+        let url = server.url("/mcp");
+        let (lock, binary) = snapshot_and_build(
+            &format!("rev-{revision}-proxy"),
+            &["--server-type", "streamable-http", "--", &url],
+        );
+        assert_eq!(protocol_of(&lock), revision);
+        drop(server);
+
+        // A server that forgets each session after two requests.
+        let server = start_fixture_http_logged(&[
+            "--protocol-versions",
+            revision,
+            "--tools",
+            &errors_tools(),
+            "--expire-sessions-after",
+            "2",
+        ]);
+        let url = server.url("/mcp");
+        let proxy = start_proxy(&binary, &["--server-type", "streamable-http", "--", &url]);
+        wait_ready(&proxy);
+        for call in 0..8 {
+            assert_echoes(&proxy, &format!("{revision} call {call}"));
+        }
+        assert!(
+            logged_count(&server, "expired session") >= 3,
+            "{revision}: the fixture expired no sessions, so nothing was tested"
+        );
+        // rmcp's transport re-initialized and retried: the supervisor never
+        // saw the connection fail.
+        assert_eq!(
+            logged_count(&proxy, "upstream MCP server connected"),
+            1,
+            "{revision}: the proxy reconnected instead of re-initializing"
+        );
+    }
+}
+
+#[test]
+fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
+    let fixture = fixture_bin();
+    let tools = errors_tools();
+    let modern_only = [
+        "--protocol-versions",
+        "2026-07-28",
+        "--tools",
+        tools.as_str(),
+    ];
+    // Sessions would expire after one request: a stateless client has none.
+    let server =
+        start_fixture_http_logged(&[&modern_only[..], &["--expire-sessions-after", "1"]].concat());
+    let url = server.url("/mcp");
+    let (lock, binary) = snapshot_and_build(
+        "rev-2026-07-28-proxy",
+        &["--server-type", "streamable-http", "--", &url],
+    );
+    assert_eq!(protocol_of(&lock), "2026-07-28");
+    // Name and version come from server/discover's `_meta`.
+    assert_eq!(
+        lock["server"]["name"], "mcp-fixture-server",
+        "{}",
+        lock["server"]
+    );
+    assert_eq!(lock["server"]["capabilities"], json!({"tools": {}}));
+    let tool_count = lock["tools"].as_array().map(Vec::len).unwrap_or_default();
+    assert!(tool_count > 10, "{}", lock["tools"]);
+
+    let proxy = start_proxy(&binary, &["--server-type", "streamable-http", "--", &url]);
+    wait_ready(&proxy);
+    for call in 0..4 {
+        assert_echoes(&proxy, &format!("stateless call {call}"));
+    }
+    let reply = post_json(&proxy.url("/fails_with_is_error"), &json!({}), None);
+    assert!(reply.status >= 400, "{reply:?}");
+    assert_eq!(
+        logged_count(&server, "expired session"),
+        0,
+        "a request carried an Mcp-Session-Id"
+    );
+    drop(proxy);
+
+    // Over stdio: the snapshot records the same revision and tools, and the
+    // same proxy serves through a stdio server.
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("stdio-proxy");
+    let output = mcpo_gen(
+        &[
+            &["--quiet", "--out", dir.to_str().unwrap(), "--", &fixture][..],
+            &modern_only[..],
+        ]
+        .concat(),
+    );
+    assert!(output.status.success(), "{}", output_text(&output));
+    let stdio_lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("mcp.lock.json")).unwrap()).unwrap();
+    assert_eq!(protocol_of(&stdio_lock), "2026-07-28");
+    assert_eq!(stdio_lock["tools"], lock["tools"]);
+    let proxy = start_proxy(
+        &binary,
+        &[&["--", fixture.as_str()][..], &modern_only[..]].concat(),
+    );
+    wait_ready(&proxy);
+    assert_echoes(&proxy, "stateless over stdio");
+    drop(proxy);
+
+    // A dual-era server: a snapshot takes the handshake (the newest revision
+    // with one), while the stateless proxy keeps to its lock and works.
+    let dual = start_fixture_http(&["--tools", &errors_tools()]);
+    let dual_url = dual.url("/mcp");
+    let dir = out.path().join("dual-proxy");
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+        "--server-type",
+        "streamable-http",
+        "--",
+        &dual_url,
+    ]);
+    assert!(output.status.success(), "{}", output_text(&output));
+    let dual_lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("mcp.lock.json")).unwrap()).unwrap();
+    assert_eq!(protocol_of(&dual_lock), "2025-11-25");
+    let proxy = start_proxy(
+        &binary,
+        &["--server-type", "streamable-http", "--", &dual_url],
+    );
+    wait_ready(&proxy);
+    assert_echoes(&proxy, "stateless to a dual-era server");
+    drop(proxy);
+
+    // A server that no longer speaks the locked revision: the proxy does not
+    // quietly switch protocols; it stays unready and says why.
+    let legacy = start_fixture_http(&[
+        "--protocol-versions",
+        "2025-11-25",
+        "--tools",
+        &errors_tools(),
+    ]);
+    let proxy = start_proxy(
+        &binary,
+        &[
+            "--server-type",
+            "streamable-http",
+            "--",
+            &legacy.url("/mcp"),
+        ],
+    );
+    assert_stays_unready(&proxy, "did not complete the MCP handshake");
+}
+
+#[test]
+fn revision_2024_11_05_over_stdio_and_over_http_sse() {
+    let fixture = fixture_bin();
+    let (lock, binary) = snapshot_and_build(
+        "rev-2024-11-05-proxy",
+        &[
+            "--",
+            &fixture,
+            "--protocol-versions",
+            "2024-11-05",
+            "--tools",
+            &errors_tools(),
+        ],
+    );
+    assert_eq!(protocol_of(&lock), "2024-11-05");
+    // The lock's own upstream: the fixture over stdio.
+    let proxy = start_proxy(&binary, &[]);
+    wait_ready(&proxy);
+    assert_echoes(&proxy, "2024-11-05 over stdio");
+    drop(proxy);
+
+    // The same proxy (it offers 2024-11-05) against server-everything on the
+    // HTTP+SSE transport of that revision; its `echo` answers in its own words.
+    let server = start_everything_sse();
+    let proxy = start_proxy(&binary, &["--server-type", "sse", &server.url("/sse")]);
+    wait_ready(&proxy);
+    let reply = post_json(&proxy.url("/echo"), &json!({"message": "over sse"}), None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body, json!("Echo: over sse"), "{reply:?}");
+}
+
+/// server-everything in its `sse` mode on a port it was given (it cannot
+/// pick one), once `GET /sse` names the endpoint; another port when it exits
+/// first (someone took the port).
+fn start_everything_sse() -> Running {
+    for _ in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free loopback port");
+        let mut running = Running {
+            child: Command::new("node")
+                .arg(node_server("server-everything"))
+                .arg("sse")
+                .env("PORT", port.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("node runs"),
+            port,
+            root_path: String::new(),
+            log: Default::default(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(_)) = running.child.try_wait() {
+                break;
+            }
+            if serves_sse(port) {
+                return running;
+            }
+            assert!(Instant::now() < deadline, "no SSE stream on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("server-everything (sse) did not start");
+}
+
+fn serves_sse(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request =
+        format!("GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(read) = stream.read(&mut chunk) {
+        if read == 0 {
+            break;
+        }
+        seen.extend_from_slice(&chunk[..read]);
+        if String::from_utf8_lossy(&seen).contains("event: endpoint") {
+            return true;
+        }
+    }
+    false
+}
