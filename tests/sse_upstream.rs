@@ -5,88 +5,10 @@
 //! comes back on the same port the proxy is unready meanwhile, then
 //! reconnects, re-initializes and serves again.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
-
-/// A loopback port that was free a moment ago (the server only takes one
-/// from `PORT`).
-fn released_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
-
-/// Whether `GET /sse` on `port` opens an event stream whose first event is
-/// the `endpoint` (the server's own answer, not whoever else holds the port).
-fn serves_sse(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request =
-        format!("GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut seen = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while let Ok(read) = stream.read(&mut chunk) {
-        if read == 0 {
-            break;
-        }
-        seen.extend_from_slice(&chunk[..read]);
-        if String::from_utf8_lossy(&seen).contains("event: endpoint") {
-            return true;
-        }
-    }
-    false
-}
-
-/// server-everything in SSE mode on `port`, once it serves its stream; `None`
-/// when it exited first (another process took the port).
-fn start_everything_sse_on(port: u16) -> Option<Running> {
-    let mut running = Running {
-        child: Command::new("node")
-            .arg(node_server("server-everything"))
-            .arg("sse")
-            .env("PORT", port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs"),
-        port,
-        root_path: String::new(),
-        log: Default::default(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = running.child.try_wait() {
-            eprintln!("server-everything (sse) on port {port} exited ({status})");
-            return None;
-        }
-        if serves_sse(port) {
-            return Some(running);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "server-everything did not serve SSE on port {port} in 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn start_everything_sse() -> Running {
-    (0..3)
-        .find_map(|_| start_everything_sse_on(released_port()))
-        .expect("server-everything (sse) starts on some port")
-}
 
 fn read_json(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

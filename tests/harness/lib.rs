@@ -381,9 +381,30 @@ pub fn start_proxy_limited(
     env: &[(&str, &str)],
     open_files: Option<u64>,
 ) -> Running {
+    start_proxy_at(binary, args, env, open_files, None)
+}
+
+/// Starts a proxy like [`start_proxy_with_env`] in the working directory
+/// `dir`, which its stdio upstreams inherit: in `tests/upstreams`, a locked
+/// `npx -y @modelcontextprotocol/server-...@VERSION` runs the pinned package
+/// installed there, without the network.
+pub fn start_proxy_in(dir: &Path, binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    start_proxy_at(binary, args, env, None, Some(dir))
+}
+
+fn start_proxy_at(
+    binary: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    open_files: Option<u64>,
+    dir: Option<&Path>,
+) -> Running {
     // Port 0: the proxy binds a free port itself and logs it, so parallel
     // tests never race for one.
     let mut command = Command::new(binary);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     command
         .args(["--host", "127.0.0.1", "--port", "0"])
         .args(args)
@@ -579,6 +600,84 @@ fn released_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("a free loopback port")
+}
+
+/// Whether `GET /sse` on `port` opens an event stream whose first event is
+/// the `endpoint` (the server's own answer, not whoever else holds the port).
+pub fn serves_sse(port: u16) -> bool {
+    use std::io::Write as _;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request =
+        format!("GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(read) = stream.read(&mut chunk) {
+        if read == 0 {
+            break;
+        }
+        seen.extend_from_slice(&chunk[..read]);
+        if String::from_utf8_lossy(&seen).contains("event: endpoint") {
+            return true;
+        }
+    }
+    false
+}
+
+/// `@modelcontextprotocol/server-everything` in its `sse` mode (the
+/// 2024-11-05 HTTP+SSE transport) on `port`, once it serves its stream
+/// (`running.url("/sse")`); `None` when it exited first (another process
+/// took the port).
+pub fn start_everything_sse_on(port: u16) -> Option<Running> {
+    let mut running = Running {
+        child: Command::new("node")
+            .arg(node_server("server-everything"))
+            .arg("sse")
+            .env("PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs"),
+        port,
+        root_path: String::new(),
+        log: Default::default(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = running.child.try_wait() {
+            eprintln!("server-everything (sse) on port {port} exited ({status})");
+            return None;
+        }
+        if serves_sse(port) {
+            return Some(running);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server-everything did not serve SSE on port {port} in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// server-everything in `sse` mode on a port picked here (it only takes one
+/// from `PORT`; see [`start_everything_http`]); its stream is
+/// `running.url("/sse")`.
+pub fn start_everything_sse() -> Running {
+    (0..3)
+        .find_map(|_| start_everything_sse_on(released_port()))
+        .expect("server-everything (sse) starts on some port")
+}
+
+/// A loopback port nothing listens on (bound a moment ago and released),
+/// for an upstream that cannot be reached.
+pub fn closed_port() -> u16 {
+    released_port()
 }
 
 /// Waits until the proxy's upstream is connected (`/readyz` is 200).

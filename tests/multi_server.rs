@@ -1,0 +1,983 @@
+//! Multi-server crates end to end.
+//!
+//! The committed `generated-examples/multi-proxy` (generated from its
+//! `mcp.json`) serves four servers, one of each kind: `time` (uvx, stdio),
+//! `memory` (npx server-memory, stdio, three tools disabled), `everything`
+//! (server-everything over streamable HTTP) and `everything-sse` (over
+//! SSE, two tools enabled). Here it serves all of them at once under their
+//! prefixes; keeps serving the others when one server dies or never starts;
+//! and applies edits of a runtime `--config` with `--hot-reload` (an env
+//! value, a URL, tool switches) while calls to an untouched server keep
+//! succeeding, refusing invalid edits. The generator side: `mcpo-gen
+//! --config` on our fixture server under two names, `check`, `diff` and
+//! `update --config`, and the configs it refuses.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+/// The servers of the committed example, as `GET /` lists them (sorted),
+/// with their tool counts after the config's switches.
+const SERVERS: [(&str, usize); 4] = [
+    ("everything", 13),
+    ("everything-sse", 2),
+    ("memory", 6),
+    ("time", 2),
+];
+
+fn multi_proxy() -> PathBuf {
+    build(&["multi-proxy"]).join("multi-proxy")
+}
+
+/// A GET answer: status, content type, body (JSON, or the text as a JSON
+/// string).
+struct Got {
+    status: u16,
+    content_type: String,
+    body: Value,
+}
+
+fn fetch(url: &str) -> Got {
+    let response = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("an HTTP client")
+        .get(url)
+        .send()
+        .unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = response.text().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Got {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// `GET url`, which must answer 200 with JSON.
+#[track_caller]
+fn get_ok(url: &str) -> Value {
+    let got = fetch(url);
+    assert_eq!(got.status, 200, "GET {url}: {}", got.body);
+    assert!(
+        got.content_type.starts_with("application/json"),
+        "GET {url}: content-type {:?}",
+        got.content_type
+    );
+    got.body
+}
+
+/// `POST url` with `body`, which must answer 200 with JSON; returns the body.
+#[track_caller]
+fn call_ok(proxy: &Running, path: &str, body: Value) -> Value {
+    let reply = post_json(&proxy.url(path), &body, None);
+    assert_eq!(reply.status, 200, "POST {path}: {reply:?}");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "POST {path}: {reply:?}"
+    );
+    reply.body
+}
+
+/// `{"detail": "..."}`: the text, or a panic naming `what`.
+#[track_caller]
+fn detail(reply: &Reply, what: &str) -> String {
+    reply.body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no string detail in {reply:?}"))
+        .to_string()
+}
+
+/// A memory file with one entity named `name`, in server-memory's format.
+fn memory_file(dir: &Path, file: &str, name: &str) -> PathBuf {
+    let path = dir.join(file);
+    let line =
+        json!({"type": "entity", "name": name, "entityType": "person", "observations": ["x"]});
+    std::fs::write(&path, format!("{line}\n")).expect("write the memory file");
+    path
+}
+
+fn entity_names(graph: &Value) -> Vec<String> {
+    graph["entities"]
+        .as_array()
+        .map(|entities| {
+            entities
+                .iter()
+                .filter_map(|entity| entity["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+/// The committed multi-proxy, reaching its servers as its lock records
+/// them: the ports of the everything servers from the env variables its
+/// `mcp.json` names, memory's graph in `memory` (env inherited by the stdio
+/// server). Run in tests/upstreams, so the locked `npx -y
+/// @modelcontextprotocol/server-memory@VERSION` finds the pinned package
+/// there instead of the network.
+fn start_locked(
+    http_port: u16,
+    sse_port: u16,
+    memory: &Path,
+    extra_args: &[&str],
+    marker: &str,
+) -> Running {
+    let http_port = http_port.to_string();
+    let sse_port = sse_port.to_string();
+    start_proxy_in(
+        &workspace_root().join("tests/upstreams"),
+        &multi_proxy(),
+        extra_args,
+        &[
+            ("EVERYTHING_HTTP_PORT", &http_port),
+            ("EVERYTHING_SSE_PORT", &sse_port),
+            ("MEMORY_FILE_PATH", path_str(memory)),
+            ("npm_config_offline", "true"),
+            ("npm_config_update_notifier", "false"),
+            ("MCPO_TEST_MARKER", marker),
+        ],
+    )
+}
+
+#[test]
+fn one_crate_serves_every_kind_of_server_under_its_prefix() {
+    let everything = start_everything_http();
+    let everything_sse = start_everything_sse();
+    let scratch = tempfile::tempdir().unwrap();
+    let memory = memory_file(scratch.path(), "graph.jsonl", "Alice");
+    let memory_api = memory_file(scratch.path(), "graph-api.jsonl", "Alice");
+    let marker = unique_marker("multi-every-kind");
+    let proxy = start_locked(everything.port, everything_sse.port, &memory, &[], &marker);
+    let api = start_locked(
+        everything.port,
+        everything_sse.port,
+        &memory_api,
+        &["--root-path", "/api"],
+        &marker,
+    );
+    wait_ready(&proxy);
+
+    // The index lists every server with its URLs and state.
+    let index = get_ok(&proxy.url("/"));
+    let listed = index["servers"].as_array().expect("a list of servers");
+    assert_eq!(listed.len(), SERVERS.len(), "{index}");
+    for ((name, tools), entry) in SERVERS.iter().zip(listed) {
+        assert_eq!(entry["name"], *name, "{index}");
+        assert_eq!(entry["url"], format!("/{name}"), "{entry}");
+        assert_eq!(entry["docs"], format!("/{name}/docs"), "{entry}");
+        assert_eq!(entry["openapi"], format!("/{name}/openapi.json"), "{entry}");
+        assert_eq!(entry["tools"], *tools, "{entry}");
+        assert_eq!(entry["ready"], true, "{entry}");
+    }
+    assert_eq!(index["openapi"], "/openapi.json", "{index}");
+    assert_eq!(index["docs"], "/docs", "{index}");
+    let readyz = get_ok(&proxy.url("/readyz"));
+    assert_eq!(readyz["status"], "ready", "{readyz}");
+    let ready: Vec<&String> = readyz["servers"]
+        .as_object()
+        .expect("servers by name")
+        .keys()
+        .collect();
+    assert_eq!(ready, SERVERS.map(|(name, _)| name), "{readyz}");
+
+    // A call through each server.
+    let now = call_ok(&proxy, "/time/get_current_time", json!({"timezone": "UTC"}));
+    assert_eq!(now["timezone"], "UTC", "{now}");
+    assert!(now["datetime"].as_str().is_some(), "{now}");
+    let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
+    assert_eq!(entity_names(&graph), ["Alice"], "{graph}");
+    let echoed = call_ok(&proxy, "/everything/echo", json!({"message": "over http"}));
+    assert_eq!(echoed, json!("Echo: over http"));
+    let echoed = call_ok(
+        &proxy,
+        "/everything-sse/echo",
+        json!({"message": "over sse"}),
+    );
+    assert_eq!(echoed, json!("Echo: over sse"));
+    let sum = call_ok(&proxy, "/everything-sse/get-sum", json!({"a": 2, "b": 3}));
+    assert_eq!(sum, json!("The sum of 2 and 3 is 5."));
+
+    // Tools the config disabled have no route and are not documented.
+    for (server, tool, arguments) in [
+        (
+            "memory",
+            "delete_entities",
+            json!({"entityNames": ["Alice"]}),
+        ),
+        ("everything-sse", "get-env", json!({})),
+    ] {
+        let reply = post_json(&proxy.url(&format!("/{server}/{tool}")), &arguments, None);
+        assert_eq!(reply.status, 404, "/{server}/{tool}: {reply:?}");
+        detail(&reply, tool);
+        let document = get_ok(&proxy.url(&format!("/{server}/openapi.json")));
+        assert!(
+            document["paths"].get(format!("/{tool}")).is_none(),
+            "{server}'s document lists the disabled {tool}"
+        );
+    }
+    let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
+    assert_eq!(
+        entity_names(&graph),
+        ["Alice"],
+        "a disabled tool ran: {graph}"
+    );
+    let sse_document = get_ok(&proxy.url("/everything-sse/openapi.json"));
+    let sse_tools: Vec<&str> = sse_document["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .filter_map(|item| item.pointer("/post/x-mcp-tool/name")?.as_str())
+        .collect();
+    assert_eq!(
+        sse_tools,
+        ["echo", "get-sum"],
+        "enabledTools of everything-sse"
+    );
+
+    // Each server's document, Swagger UI and readiness under its prefix;
+    // every GET a document lists answers there (checked at the end, so the
+    // rest of the test runs whatever this finds).
+    let mut unserved = Vec::new();
+    for (name, _) in SERVERS {
+        let document = get_ok(&proxy.url(&format!("/{name}/openapi.json")));
+        assert_eq!(document["servers"], json!([{"url": format!("/{name}")}]));
+        for (path, item) in document["paths"].as_object().expect("paths") {
+            if item.get("get").is_some() {
+                let got = fetch(&proxy.url(&format!("/{name}{path}")));
+                if got.status != 200 {
+                    unserved.push(format!("GET /{name}{path}: {} {}", got.status, got.body));
+                }
+            }
+        }
+        let docs = fetch(&proxy.url(&format!("/{name}/docs/")));
+        assert_eq!(docs.status, 200, "/{name}/docs/: {}", docs.body);
+        assert!(
+            docs.content_type.starts_with("text/html"),
+            "/{name}/docs/: {:?}",
+            docs.content_type
+        );
+        assert!(
+            docs.body
+                .as_str()
+                .is_some_and(|html| html.contains("<html")),
+            "/{name}/docs/ is not a page: {}",
+            docs.body
+        );
+        let ready = get_ok(&proxy.url(&format!("/{name}/readyz")));
+        assert_eq!(ready["status"], "ready", "{name}: {ready}");
+    }
+
+    // The combined document has every server's tools under their prefixes,
+    // and no disabled one.
+    let combined = get_ok(&proxy.url("/openapi.json"));
+    let paths = combined["paths"].as_object().expect("paths");
+    for path in [
+        "/time/get_current_time",
+        "/memory/read_graph",
+        "/everything/echo",
+        "/everything-sse/echo",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "the combined document lacks {path}"
+        );
+    }
+    for path in ["/memory/delete_entities", "/everything-sse/get-env"] {
+        assert!(
+            !paths.contains_key(path),
+            "the combined document has {path}"
+        );
+    }
+    let docs = fetch(&proxy.url("/docs/"));
+    assert_eq!(docs.status, 200, "/docs/: {}", docs.body);
+
+    // Metrics carry the server label.
+    let (status, metrics) = get(&proxy.url("/metrics")).expect("/metrics answers");
+    assert_eq!(status, 200, "{metrics}");
+    assert!(
+        metrics.contains(
+            r#"mcpo_tool_calls_total{server="time",tool="get_current_time",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"server="everything-sse""#),
+        "no everything-sse series: {metrics}"
+    );
+
+    // Under --root-path the same routes answer with and without the prefix.
+    wait_ready(&api);
+    for path in ["/api/time/get_current_time", "/time/get_current_time"] {
+        let now = call_ok(&api, path, json!({"timezone": "UTC"}));
+        assert_eq!(now["timezone"], "UTC", "{path}: {now}");
+    }
+    for path in ["/api/everything-sse/echo", "/everything-sse/echo"] {
+        let echoed = call_ok(&api, path, json!({"message": "rooted"}));
+        assert_eq!(echoed, json!("Echo: rooted"), "{path}");
+    }
+    for path in ["/api/readyz", "/readyz", "/api/memory/readyz"] {
+        assert_eq!(get_ok(&api.url(path))["status"], "ready", "{path}");
+    }
+    let document = get_ok(&api.url("/api/time/openapi.json"));
+    assert_eq!(document["servers"], json!([{"url": "/api/time"}]));
+    // The index at the root path, with and without it (checked at the end).
+    for path in ["/api", "/"] {
+        let got = fetch(&api.url(path));
+        if got.status == 200 {
+            assert_eq!(got.body["servers"][3]["url"], "/api/time", "{}", got.body);
+            assert_eq!(got.body["servers"][3]["docs"], "/api/time/docs");
+        } else {
+            unserved.push(format!(
+                "the index under --root-path /api, GET {path}: {} {}",
+                got.status, got.body
+            ));
+        }
+    }
+    let docs = fetch(&api.url("/api/time/docs/"));
+    assert_eq!(docs.status, 200, "/api/time/docs/: {}", docs.body);
+
+    assert!(
+        unserved.is_empty(),
+        "routes that do not answer: {unserved:#?}"
+    );
+}
+
+#[test]
+fn a_server_that_dies_leaves_the_others_serving() {
+    let everything = start_everything_http();
+    let mut everything_sse = start_everything_sse();
+    let scratch = tempfile::tempdir().unwrap();
+    let memory = memory_file(scratch.path(), "graph.jsonl", "Alice");
+    let marker = unique_marker("multi-dies");
+    let proxy = start_locked(everything.port, everything_sse.port, &memory, &[], &marker);
+    wait_ready(&proxy);
+    let echo = |server: &str| {
+        post_json(
+            &proxy.url(&format!("/{server}/echo")),
+            &json!({"message": "still there"}),
+            None,
+        )
+    };
+    assert_eq!(echo("everything-sse").status, 200);
+
+    everything_sse.terminate(Duration::from_secs(5));
+    let sse_readyz = proxy.url("/everything-sse/readyz");
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            get(&sse_readyz).is_ok_and(|(status, _)| status == 503)
+        }),
+        "/everything-sse/readyz stayed ready after its server went away"
+    );
+    let reply = echo("everything-sse");
+    assert!(
+        matches!(reply.status, 502..=504),
+        "a call to the dead server: {reply:?}"
+    );
+    assert!(!detail(&reply, "the dead server's call").is_empty());
+    let all = fetch(&proxy.url("/readyz"));
+    assert_eq!(all.status, 503, "{}", all.body);
+    let why = all.body["detail"].as_str().unwrap_or_default();
+    assert!(why.contains("everything-sse:"), "/readyz: {why}");
+    assert!(!why.contains("time:") && !why.contains("memory:"), "{why}");
+
+    // The others answer as before.
+    let now = call_ok(&proxy, "/time/get_current_time", json!({"timezone": "UTC"}));
+    assert_eq!(now["timezone"], "UTC");
+    let reply = echo("everything");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body, json!("Echo: still there"));
+    let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
+    assert_eq!(entity_names(&graph), ["Alice"]);
+    for name in ["everything", "memory", "time"] {
+        assert_eq!(
+            get_ok(&proxy.url(&format!("/{name}/readyz")))["status"],
+            "ready"
+        );
+    }
+    let index = get_ok(&proxy.url("/"));
+    let states: Vec<(&str, bool)> = index["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .map(|entry| {
+            (
+                entry["name"].as_str().unwrap_or_default(),
+                entry["ready"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("everything", true),
+            ("everything-sse", false),
+            ("memory", true),
+            ("time", true)
+        ],
+        "{index}"
+    );
+}
+
+#[test]
+fn a_server_that_never_starts_leaves_the_others_serving() {
+    let everything_sse = start_everything_sse();
+    let closed = closed_port();
+    let scratch = tempfile::tempdir().unwrap();
+    let memory = memory_file(scratch.path(), "graph.jsonl", "Alice");
+    let marker = unique_marker("multi-never");
+    let proxy = start_locked(closed, everything_sse.port, &memory, &[], &marker);
+    for name in ["time", "memory", "everything-sse"] {
+        let url = proxy.url(&format!("/{name}/readyz"));
+        assert!(
+            wait_for(Duration::from_secs(90), || {
+                get(&url).is_ok_and(|(status, _)| status == 200)
+            }),
+            "{name} never became ready beside a server that does not start"
+        );
+    }
+    let started = Instant::now();
+    let reply = post_json(
+        &proxy.url("/everything/echo"),
+        &json!({"message": "anyone?"}),
+        None,
+    );
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(
+        reply.header("retry-after").is_some(),
+        "503 without Retry-After: {reply:?}"
+    );
+    let why = detail(&reply, "the unreachable server's call");
+    assert!(why.contains(&closed.to_string()), "{why}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the call waited {:?}",
+        started.elapsed()
+    );
+    let all = fetch(&proxy.url("/readyz"));
+    assert_eq!(all.status, 503, "{}", all.body);
+    let why = all.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("everything:") && !why.contains("everything-sse:"),
+        "/readyz: {why}"
+    );
+    assert_eq!(fetch(&proxy.url("/everything/readyz")).status, 503);
+
+    let now = call_ok(&proxy, "/time/get_current_time", json!({"timezone": "UTC"}));
+    assert_eq!(now["timezone"], "UTC");
+    let echoed = call_ok(&proxy, "/everything-sse/echo", json!({"message": "here"}));
+    assert_eq!(echoed, json!("Echo: here"));
+    let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
+    assert_eq!(entity_names(&graph), ["Alice"]);
+}
+
+/// A runtime config for the committed example: the same four servers,
+/// reached at the given ports, memory's graph in `memory_file`.
+fn runtime_config(
+    http_port: u16,
+    sse_port: u16,
+    memory_file: &Path,
+    everything_extra: Value,
+) -> Value {
+    let mut everything = json!({
+        "type": "streamable-http",
+        "url": format!("http://127.0.0.1:{http_port}/mcp"),
+    });
+    if let (Some(entry), Some(extra)) = (everything.as_object_mut(), everything_extra.as_object()) {
+        entry.extend(extra.clone());
+    }
+    json!({"mcpServers": {
+        "time": {
+            "command": "uvx",
+            "args": [MCP_SERVER_TIME, "--local-timezone=America/New_York"],
+        },
+        "memory": {
+            "command": "node",
+            "args": [path_str(&node_server("server-memory"))],
+            "env": {"MEMORY_FILE_PATH": path_str(memory_file)},
+            "disabledTools": ["delete_entities", "delete_observations", "delete_relations"],
+        },
+        "everything": everything,
+        "everything-sse": {
+            "type": "sse",
+            "url": format!("http://127.0.0.1:{sse_port}/sse"),
+            "enabledTools": ["echo", "get-sum"],
+        },
+    }})
+}
+
+/// Replaces `path` as editors that save atomically do: a new file in the
+/// same folder, renamed over it.
+fn write_atomically(path: &Path, text: &str) {
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, text).expect("write the new config");
+    std::fs::rename(&temporary, path).expect("rename it over the config");
+}
+
+/// Rewrites `path` in place, as editors that truncate and write do.
+fn write_in_place(path: &Path, text: &str) {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .expect("open the config");
+    file.write_all(text.as_bytes()).expect("write the config");
+}
+
+fn log_count(proxy: &Running, text: &str) -> usize {
+    proxy
+        .log
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .iter()
+        .filter(|line| line.contains(text))
+        .count()
+}
+
+/// Whether the tool `tool` is an operation of `server`'s served document.
+fn documents(proxy: &Running, server: &str, tool: &str) -> bool {
+    get_ok(&proxy.url(&format!("/{server}/openapi.json")))["paths"]
+        .get(format!("/{tool}"))
+        .is_some()
+}
+
+#[test]
+fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
+    let mut first = start_everything_http();
+    let second = start_everything_http();
+    let everything_sse = start_everything_sse();
+    let scratch = tempfile::tempdir().unwrap();
+    let graph_a = memory_file(scratch.path(), "a.jsonl", "Alice");
+    let graph_b = memory_file(scratch.path(), "b.jsonl", "Bob");
+    let config_path = scratch.path().join("mcp.json");
+    let config = |http_port: u16, memory: &Path, everything_extra: Value| {
+        serde_json::to_string_pretty(&runtime_config(
+            http_port,
+            everything_sse.port,
+            memory,
+            everything_extra,
+        ))
+        .expect("a config")
+    };
+    std::fs::write(&config_path, config(first.port, &graph_a, json!({}))).unwrap();
+    let marker = unique_marker("multi-reload");
+    let proxy = start_proxy_with_env(
+        &multi_proxy(),
+        &["--config", path_str(&config_path), "--hot-reload"],
+        &[("MCPO_TEST_MARKER", &marker)],
+    );
+    wait_ready(&proxy);
+    assert!(proxy.logged("--hot-reload: watching"), "no watch logged");
+    let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
+    assert_eq!(entity_names(&graph), ["Alice"], "{graph}");
+    assert_eq!(
+        call_ok(&proxy, "/everything/echo", json!({"message": "first"})),
+        json!("Echo: first")
+    );
+
+    // Calls to `time`, whose entry no edit touches, go on throughout.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let stop = Arc::clone(&stop);
+        let url = proxy.url("/time/get_current_time");
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(240);
+            let mut answered = 0usize;
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                let reply = post_json(&url, &json!({"timezone": "UTC"}), None);
+                if reply.status == 200 && reply.body["timezone"] == "UTC" {
+                    answered += 1;
+                } else {
+                    failures.push(format!("{} {}", reply.status, reply.body));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (answered, failures)
+        })
+    };
+    let edit_applied = |before: usize| {
+        wait_for(Duration::from_secs(10), || {
+            log_count(&proxy, "--hot-reload: applied") > before
+        })
+    };
+
+    // (a) An env value of memory, saved atomically: memory reconnects with
+    // the new graph file; no other server reconnects.
+    let applied = log_count(&proxy, "--hot-reload: applied");
+    write_atomically(&config_path, &config(first.port, &graph_b, json!({})));
+    assert!(edit_applied(applied), "the env edit was not applied");
+    let read_graph = proxy.url("/memory/read_graph");
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            let reply = post_json(&read_graph, &json!({}), None);
+            reply.status == 200 && entity_names(&reply.body) == ["Bob"]
+        }),
+        "memory does not read b.jsonl after the edit"
+    );
+    assert!(
+        proxy.logged(r#"server "memory": its config entry changed"#),
+        "memory's reconnection was not logged"
+    );
+    for other in ["time", "everything", "everything-sse"] {
+        assert!(
+            !proxy.logged(&format!(r#"server "{other}": its config entry changed"#)),
+            "{other} reconnected for memory's edit"
+        );
+    }
+
+    // (b) everything's URL, saved in place: it moves to the second
+    // instance, and keeps answering once the first is gone.
+    let applied = log_count(&proxy, "--hot-reload: applied");
+    write_in_place(&config_path, &config(second.port, &graph_b, json!({})));
+    assert!(edit_applied(applied), "the URL edit was not applied");
+    assert!(
+        proxy.logged(r#"server "everything": its config entry changed"#),
+        "everything's reconnection was not logged"
+    );
+    let readyz = proxy.url("/everything/readyz");
+    wait_until(Duration::from_secs(30), || {
+        get(&readyz).is_ok_and(|(status, _)| status == 200)
+    });
+    first.terminate(Duration::from_secs(5));
+    let reply = post_json(
+        &proxy.url("/everything/echo"),
+        &json!({"message": "second"}),
+        None,
+    );
+    assert_eq!(
+        reply.status, 200,
+        "after the first instance stopped: {reply:?}"
+    );
+    assert_eq!(reply.body, json!("Echo: second"));
+
+    // (c) A tool switched off and on again, saved atomically.
+    let echo = proxy.url("/everything/echo");
+    let echo_status = || post_json(&echo, &json!({"message": "switch"}), None).status;
+    write_atomically(
+        &config_path,
+        &config(second.port, &graph_b, json!({"disabledTools": ["echo"]})),
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || echo_status() == 404),
+        "/everything/echo still answers after it was disabled"
+    );
+    assert!(
+        !documents(&proxy, "everything", "echo"),
+        "the disabled echo is still documented"
+    );
+    assert!(documents(&proxy, "everything", "get-sum"));
+    assert_eq!(
+        post_json(
+            &proxy.url("/everything/get-sum"),
+            &json!({"a": 1, "b": 2}),
+            None
+        )
+        .status,
+        200,
+        "a tool left on stopped answering"
+    );
+    let index = get_ok(&proxy.url("/"));
+    assert_eq!(index["servers"][0]["tools"], 12, "{index}");
+    write_atomically(&config_path, &config(second.port, &graph_b, json!({})));
+    assert!(
+        wait_for(Duration::from_secs(10), || echo_status() == 200),
+        "/everything/echo does not answer after it was enabled again"
+    );
+    assert!(documents(&proxy, "everything", "echo"));
+
+    // (d) Invalid edits change nothing and are logged.
+    let refused = log_count(&proxy, "refused the edit");
+    write_in_place(&config_path, "{\"mcpServers\": {");
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            log_count(&proxy, "refused the edit") > refused
+        }),
+        "invalid JSON was not refused in the log"
+    );
+    // A server the lock does not have, beside an edit that would otherwise
+    // switch memory back to a.jsonl.
+    let refused = log_count(&proxy, "refused the edit");
+    let mut unknown = runtime_config(second.port, everything_sse.port, &graph_a, json!({}));
+    unknown["mcpServers"]["nope"] = json!({"command": "true"});
+    write_atomically(&config_path, &unknown.to_string());
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            log_count(&proxy, "refused the edit") > refused
+        }),
+        "a config naming an unknown server was not refused in the log"
+    );
+    assert!(proxy.logged("nope"), "the refusal does not name the server");
+    // Two watch intervals: a change, had it been applied, would show by now.
+    std::thread::sleep(Duration::from_secs(1));
+    let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
+    assert_eq!(entity_names(&graph), ["Bob"], "a refused edit took effect");
+    assert_eq!(
+        call_ok(&proxy, "/everything/echo", json!({"message": "after"})),
+        json!("Echo: after")
+    );
+    assert_eq!(get_ok(&proxy.url("/readyz"))["status"], "ready");
+
+    stop.store(true, Ordering::SeqCst);
+    let (answered, failures) = load.join().expect("the load thread");
+    assert!(
+        failures.is_empty(),
+        "calls to time failed during the edits ({answered} answered): {failures:?}"
+    );
+    assert!(answered >= 20, "only {answered} calls to time were made");
+}
+
+/// Our fixture server over stdio, under two names, with tool switches.
+fn fixture_config(alpha_disabled: &[&str]) -> Value {
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let server = |extra: Value| {
+        let mut entry = json!({
+            "command": path_str(&fixture),
+            "args": ["--generate-tools", "3"],
+        });
+        if let (Some(entry), Some(extra)) = (entry.as_object_mut(), extra.as_object()) {
+            entry.extend(extra.clone());
+        }
+        entry
+    };
+    json!({"mcpServers": {
+        "alpha": server(json!({"disabledTools": alpha_disabled})),
+        "beta": server(json!({"enabledTools": ["tool_0000"]})),
+    }})
+}
+
+fn tool_names(lock: &Value, server: &str) -> Vec<String> {
+    lock["servers"][server]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
+    let scratch = tempfile::tempdir().unwrap();
+    let config_path = scratch.path().join("mcp.json");
+    std::fs::write(&config_path, fixture_config(&["tool_0002"]).to_string()).unwrap();
+    // Beside the other e2e crates: they share one runtime folder and its build.
+    let crate_dir = target_dir().join("e2e-proxies/multi-fixture-proxy");
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--force",
+        "--runtime",
+        "shared:../mcpo-runtime",
+        "--config",
+        path_str(&config_path),
+        "--out",
+        path_str(&crate_dir),
+    ]);
+    assert!(output.status.success(), "{}", output_text(&output));
+    let lock_path = crate_dir.join("mcp.lock.json");
+    let lock: Value = serde_json::from_str(&std::fs::read_to_string(&lock_path).unwrap()).unwrap();
+    let servers: Vec<&String> = lock["servers"]
+        .as_object()
+        .expect("servers")
+        .keys()
+        .collect();
+    assert_eq!(servers, ["alpha", "beta"], "{lock}");
+    assert_eq!(
+        lock["servers"]["alpha"]["disabledTools"],
+        json!(["tool_0002"])
+    );
+    assert_eq!(tool_names(&lock, "alpha"), ["tool_0000", "tool_0001"]);
+    assert_eq!(
+        lock["servers"]["beta"]["disabledTools"],
+        json!(["tool_0001", "tool_0002"])
+    );
+    assert_eq!(tool_names(&lock, "beta"), ["tool_0000"]);
+    for name in ["alpha", "beta"] {
+        assert!(
+            crate_dir
+                .join(format!("servers/{name}/openapi.json"))
+                .is_file(),
+            "no document for {name}"
+        );
+    }
+    let output = mcpo_gen(&["check", path_str(&crate_dir)]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+
+    // The generated crate builds and serves each server under its prefix.
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet"])
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "{}", output_text(&output));
+    let binary = target_dir().join("debug/multi-fixture-proxy");
+    {
+        let proxy = start_proxy(&binary, &[]);
+        wait_ready(&proxy);
+        let reply = post_json(&proxy.url("/alpha/tool_0001"), &json!({"value": "a"}), None);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.body, json!({"value": "a"}));
+        let reply = post_json(&proxy.url("/beta/tool_0000"), &json!({"value": "b"}), None);
+        assert_eq!(reply.status, 200, "{reply:?}");
+        for path in ["/alpha/tool_0002", "/beta/tool_0001"] {
+            let reply = post_json(&proxy.url(path), &json!({}), None);
+            assert_eq!(reply.status, 404, "{path}: {reply:?}");
+        }
+    }
+
+    // The config edited: alpha's tool_0001 off, tool_0002 on again.
+    let edited_path = scratch.path().join("edited.json");
+    std::fs::write(&edited_path, fixture_config(&["tool_0001"]).to_string()).unwrap();
+    let updated = scratch.path().join("updated");
+    copy_tree(&crate_dir, &updated);
+    let output = mcpo_gen(&[
+        "update",
+        "--quiet",
+        path_str(&updated),
+        "--config",
+        path_str(&edited_path),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains("tool-disabled") && printed.contains("tool-enabled"),
+        "update did not report the switches: {}",
+        output_text(&output)
+    );
+    let new_lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(updated.join("mcp.lock.json")).unwrap())
+            .unwrap();
+    assert_eq!(tool_names(&new_lock, "alpha"), ["tool_0000", "tool_0002"]);
+    assert_eq!(
+        new_lock["servers"]["alpha"]["disabledTools"],
+        json!(["tool_0001"])
+    );
+    let module = std::fs::read_to_string(updated.join("src/servers/alpha.rs")).unwrap();
+    assert!(
+        module.contains("tool_0002") && !module.contains("tool_0001"),
+        "update did not regenerate alpha's module"
+    );
+    let output = mcpo_gen(&["check", path_str(&updated)]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+
+    // diff between the two locks: the switches, under the server's name.
+    let new_lock_path = updated.join("mcp.lock.json");
+    let output = mcpo_gen(&[
+        "diff",
+        "--format",
+        "json",
+        "--fail-on",
+        "ERR",
+        path_str(&lock_path),
+        path_str(&new_lock_path),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("diff --format json: {}", output_text(&output)));
+    let changes: Vec<(String, String, String)> = report["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|change| {
+            let text = |key: &str| change[key].as_str().unwrap_or_default().to_string();
+            (text("id"), text("server"), text("tool"))
+        })
+        .collect();
+    for expected in [
+        ("tool-disabled", "alpha", "tool_0001"),
+        ("tool-enabled", "alpha", "tool_0002"),
+    ] {
+        let expected = (
+            expected.0.to_string(),
+            expected.1.to_string(),
+            expected.2.to_string(),
+        );
+        assert!(
+            changes.contains(&expected),
+            "{expected:?} not in {changes:?}"
+        );
+    }
+    assert!(
+        changes.iter().all(|(_, server, _)| server == "alpha"),
+        "beta did not change: {changes:?}"
+    );
+    let output = mcpo_gen(&["diff", path_str(&lock_path), path_str(&new_lock_path)]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("alpha/tool_0001") && text.contains("tool-disabled"),
+        "{}",
+        output_text(&output)
+    );
+    // Only a tool switched back on: nothing at ERR.
+    let output = mcpo_gen(&[
+        "diff",
+        "--fail-on",
+        "ERR",
+        path_str(&new_lock_path),
+        path_str(&lock_path),
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("tool-enabled"), "{}", output_text(&output));
+
+    // A variable that is not set names the server and the variable.
+    let unset = json!({"mcpServers": {"alpha": {
+        "command": path_str(&build(&["mcp-fixture-server"]).join("mcp-fixture-server")),
+        "args": ["--generate-tools", "${MCPO_E2E_SURELY_UNSET}"],
+    }}});
+    let unset_path = scratch.path().join("unset.json");
+    std::fs::write(&unset_path, unset.to_string()).unwrap();
+    let out = scratch.path().join("unset-proxy");
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--config",
+        path_str(&unset_path),
+        "--out",
+        path_str(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("\"alpha\"") && said.contains("MCPO_E2E_SURELY_UNSET"),
+        "{said}"
+    );
+    assert!(!out.join("mcp.lock.json").exists(), "a lock was written");
+
+    // An oauth block is refused, naming the server.
+    let oauth = json!({"mcpServers": {"remote": {
+        "type": "streamable-http",
+        "url": "http://127.0.0.1:9/mcp",
+        "oauth": {"clientId": "x"},
+    }}});
+    let oauth_path = scratch.path().join("oauth.json");
+    std::fs::write(&oauth_path, oauth.to_string()).unwrap();
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--config",
+        path_str(&oauth_path),
+        "--out",
+        path_str(&scratch.path().join("oauth-proxy")),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("\"remote\"") && said.contains("oauth") && said.contains("not supported"),
+        "{said}"
+    );
+}
