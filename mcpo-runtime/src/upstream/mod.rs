@@ -253,9 +253,11 @@ pub struct ConnectOptions {
     pub echo_stderr: bool,
     /// Record the raw `initialize` and `tools/list` results (for the lock).
     pub record_raw: bool,
-    /// The protocol revision to offer in `initialize` (a proxy offers the one
-    /// its lock recorded); `None`, or one without a handshake, offers the
-    /// newest that has one.
+    /// The protocol revision to speak (a proxy keeps to the one its lock
+    /// recorded): one with a handshake is offered in `initialize`, the
+    /// stateless 2026-07-28 is asked for with `server/discover`. `None` (a
+    /// snapshot) or an unknown one: `initialize` with the newest revision that
+    /// has a handshake, then `server/discover` if the server refuses it.
     pub offer_protocol: Option<String>,
 }
 
@@ -815,6 +817,7 @@ pub(crate) mod test_http {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// The first request a client sends: its method and the revision it
     /// offers (`params.protocolVersion` for `initialize`, `_meta`'s for a
@@ -933,6 +936,165 @@ mod tests {
             assert!(shown.contains("Authorization"), "{shown}");
             assert!(!shown.contains("secret"), "{shown}");
         }
+    }
+
+    /// A streamable-HTTP server that speaks only 2026-07-28, as its spec
+    /// words it (rmcp's own server answers `initialize` with 200): `400` and
+    /// an `UnsupportedProtocolVersionError` for `initialize`, `server/discover`
+    /// and `tools/list` answered as plain JSON, no session ids. Returns its
+    /// URL and the `(method, carried a session id)` of every POST.
+    async fn stateless_only_server() -> (
+        String,
+        std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+    ) {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let Some((head, body)) = test_http::read_request(&mut stream).await else {
+                        return;
+                    };
+                    let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let id = message["id"].clone();
+                    let method = message["method"].as_str().unwrap_or_default().to_string();
+                    if head.starts_with("post") {
+                        record
+                            .lock()
+                            .unwrap()
+                            .push((method.clone(), head.contains("mcp-session-id:")));
+                    }
+                    let modern = head.contains("mcp-protocol-version: 2026-07-28")
+                        && message["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"]
+                            == "2026-07-28";
+                    let (status, body) = match method.as_str() {
+                        _ if !head.starts_with("post") => (405, Value::Null),
+                        "server/discover" | "tools/list" if !modern => (
+                            400,
+                            json!({"jsonrpc": "2.0", "id": id, "error": {
+                                "code": -32020, "message": "Header mismatch"}}),
+                        ),
+                        "server/discover" => (
+                            200,
+                            json!({"jsonrpc": "2.0", "id": id, "result": {
+                                "resultType": "complete",
+                                "supportedVersions": ["2026-07-28"],
+                                "capabilities": {"tools": {}, "x-later": {}},
+                                "ttlMs": 0, "cacheScope": "private",
+                                "_meta": {"io.modelcontextprotocol/serverInfo":
+                                    {"name": "modern", "version": "9"}}}}),
+                        ),
+                        "tools/list" => (
+                            200,
+                            json!({"jsonrpc": "2.0", "id": id, "result": {
+                                "resultType": "complete",
+                                "tools": [{"name": "t", "inputSchema": {"type": "object"},
+                                           "x-new": 1}]}}),
+                        ),
+                        _ => (
+                            400,
+                            json!({"jsonrpc": "2.0", "id": id, "error": {
+                                "code": -32022, "message": "Unsupported protocol version",
+                                "data": {"supported": ["2026-07-28"], "requested": "2025-11-25"}}}),
+                        ),
+                    };
+                    let body = if body.is_null() {
+                        String::new()
+                    } else {
+                        body.to_string()
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_initialize_falls_back_to_server_discover_without_a_session() {
+        for record_raw in [false, true] {
+            let (url, seen) = stateless_only_server().await;
+            let target = Target::StreamableHttp {
+                url,
+                headers: BTreeMap::new(),
+            };
+            let options = ConnectOptions {
+                client_name: "test".into(),
+                client_version: "0".into(),
+                echo_stderr: false,
+                record_raw,
+                offer_protocol: None,
+            };
+            let session = connect(&target, &options, &mut None)
+                .await
+                .expect("server/discover succeeds");
+            let info = session.server_info().expect("discover result");
+            assert_eq!(info.protocol_version, ProtocolVersion::V_2026_07_28);
+            assert_eq!(
+                info.server_info.as_ref().map(|s| s.name.as_str()),
+                Some("modern")
+            );
+            let tools = session.list_all_tools().await.expect("tools/list");
+            assert_eq!(tools.len(), 1);
+            if record_raw {
+                // Verbatim, fields rmcp does not model included.
+                assert_eq!(tools[0]["x-new"], 1);
+                let raw = session.raw_initialize_result().expect("recorded");
+                assert_eq!(raw["serverInfo"], json!({"name": "modern", "version": "9"}));
+                assert_eq!(raw["capabilities"], json!({"tools": {}, "x-later": {}}));
+            }
+            session.close(Duration::from_secs(1)).await;
+            let seen = seen.lock().unwrap().clone();
+            let methods: Vec<&str> = seen.iter().map(|(method, _)| method.as_str()).collect();
+            // The recording client leaves a refused request to rmcp's, which
+            // sends it again (see http_client.rs).
+            let expected: &[&str] = if record_raw {
+                &["initialize", "initialize", "server/discover", "tools/list"]
+            } else {
+                &["initialize", "server/discover", "tools/list"]
+            };
+            assert_eq!(methods, expected, "{seen:?}");
+            assert!(seen.iter().all(|(_, session)| !session), "{seen:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_locked_handshake_revision_does_not_fall_back() {
+        let (url, seen) = stateless_only_server().await;
+        let target = Target::StreamableHttp {
+            url,
+            headers: BTreeMap::new(),
+        };
+        let options = ConnectOptions {
+            client_name: "test".into(),
+            client_version: "0".into(),
+            echo_stderr: false,
+            record_raw: false,
+            offer_protocol: Some("2025-11-25".into()),
+        };
+        let error = connect(&target, &options, &mut None)
+            .await
+            .err()
+            .expect("the server speaks only 2026-07-28");
+        let text = error.to_string();
+        assert!(text.contains("Unsupported protocol version"), "{text}");
+        let methods: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(m, _)| m.clone())
+            .collect();
+        assert_eq!(methods, ["initialize"]);
     }
 
     /// A URL nothing listens on: connecting is refused.
