@@ -119,17 +119,42 @@ fn open_webui_loads_every_tool_of_every_example_and_nothing_else() {
         .collect();
     dirs.sort();
     assert!(dirs.len() >= 8, "the committed examples: {dirs:?}");
-    let documents: Vec<PathBuf> = dirs.iter().map(|dir| dir.join("openapi.json")).collect();
+    // What Open WebUI is given: a single-server crate's document, or each
+    // server's own of a multi-server crate (`/{name}/openapi.json`), with the
+    // lock's section of that server.
+    let read = |path: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let mut cases: Vec<(String, Value, PathBuf)> = Vec::new();
+    for dir in &dirs {
+        let label = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let lock = read(&dir.join("mcp.lock.json"));
+        match lock["servers"].as_object() {
+            Some(servers) => {
+                for (name, server) in servers {
+                    let document = dir.join("servers").join(name).join("openapi.json");
+                    cases.push((format!("{label}/{name}"), server.clone(), document));
+                }
+            }
+            None => cases.push((label, lock, dir.join("openapi.json"))),
+        }
+    }
+    assert!(
+        cases
+            .iter()
+            .any(|(label, ..)| label == "multi-proxy/everything-sse"),
+        "the multi-server example's servers are among the cases"
+    );
+    let documents: Vec<PathBuf> = cases
+        .iter()
+        .map(|(.., document)| document.clone())
+        .collect();
     let payloads = convert(&documents);
 
     let mut checked_properties = 0;
-    for dir in &dirs {
-        let read = |name: &str| -> Value {
-            serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
-        };
-        let (lock, document) = (read("mcp.lock.json"), read("openapi.json"));
-        let label = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let tools = payloads[&dir.join("openapi.json").to_string_lossy().into_owned()]
+    for (label, lock, document_path) in &cases {
+        let document = read(document_path);
+        let tools = payloads[&document_path.to_string_lossy().into_owned()]
             .as_array()
             .expect("a list of tools")
             .clone();

@@ -253,7 +253,14 @@ pub fn audit_locks(locks: &[(String, Lock)]) -> Report {
     }
     let mut changes = Vec::new();
     for (index, (label, lock)) in locks.iter().enumerate() {
-        let own: BTreeSet<&str> = lock.tools.iter().map(|tool| tool.name.as_str()).collect();
+        // A server's own names include the tools a config switched off: it
+        // still offers them, so its texts may name them.
+        let own: BTreeSet<&str> = lock
+            .tools
+            .iter()
+            .map(|tool| tool.name.as_str())
+            .chain(lock.disabled_tools.iter().map(String::as_str))
+            .collect();
         let texts = texts(lock);
         let labeled = |tool: Option<&str>| match tool {
             Some(tool) => format!("{label}/{tool}"),
