@@ -275,9 +275,19 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
         assert!(
             docs.body
                 .as_str()
-                .is_some_and(|html| html.contains("<html")),
-            "/{name}/docs/ is not a page: {}",
+                .is_some_and(|html| html.contains("<html") && html.contains("Swagger UI")),
+            "/{name}/docs/ is not Swagger UI: {}",
             docs.body
+        );
+        // It shows this server's document.
+        let initializer = fetch(&proxy.url(&format!("/{name}/docs/swagger-initializer.js")));
+        assert!(
+            initializer
+                .body
+                .as_str()
+                .is_some_and(|js| js.contains(&format!("\"/{name}/openapi.json\""))),
+            "/{name}/docs/ does not load /{name}/openapi.json: {}",
+            initializer.body
         );
         let ready = get_ok(&proxy.url(&format!("/{name}/readyz")));
         assert_eq!(ready["status"], "ready", "{name}: {ready}");
@@ -351,6 +361,15 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
     }
     let docs = fetch(&api.url("/api/time/docs/"));
     assert_eq!(docs.status, 200, "/api/time/docs/: {}", docs.body);
+    let initializer = fetch(&api.url("/api/time/docs/swagger-initializer.js"));
+    assert!(
+        initializer
+            .body
+            .as_str()
+            .is_some_and(|js| js.contains("\"/api/time/openapi.json\"")),
+        "{}",
+        initializer.body
+    );
 
     assert!(
         unserved.is_empty(),
