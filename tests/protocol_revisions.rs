@@ -62,10 +62,9 @@ fn revisions_with_a_handshake_are_locked_served_and_outlive_expired_sessions() {
         let server =
             start_fixture_http(&["--protocol-versions", revision, "--tools", &errors_tools()]);
         let url = server.url("/mcp");
-        let (lock, binary) = snapshot_and_build(
-            &format!("rev-{revision}-proxy"),
-            &["--server-type", "streamable-http", "--", &url],
-        );
+        let (lock, proxy_build) =
+            snapshot_and_build(&["--server-type", "streamable-http", "--", &url]);
+        let binary = proxy_build.binary.clone();
         assert_eq!(protocol_of(&lock), revision);
         drop(server);
 
@@ -112,10 +111,8 @@ fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
     let server =
         start_fixture_http_logged(&[&modern_only[..], &["--expire-sessions-after", "1"]].concat());
     let url = server.url("/mcp");
-    let (lock, binary) = snapshot_and_build(
-        "rev-2026-07-28-proxy",
-        &["--server-type", "streamable-http", "--", &url],
-    );
+    let (lock, proxy_build) = snapshot_and_build(&["--server-type", "streamable-http", "--", &url]);
+    let binary = proxy_build.binary.clone();
     assert_eq!(protocol_of(&lock), "2026-07-28");
     // Name and version come from server/discover's `_meta`.
     assert_eq!(
@@ -214,18 +211,16 @@ fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
 #[test]
 fn revision_2024_11_05_over_stdio_and_over_http_sse() {
     let fixture = fixture_bin();
-    let (lock, binary) = snapshot_and_build(
-        "rev-2024-11-05-proxy",
-        &[
-            "--",
-            &fixture,
-            "--protocol-versions",
-            "2024-11-05",
-            "--tools",
-            &errors_tools(),
-        ],
-    );
+    let (lock, proxy_build) = snapshot_and_build(&[
+        "--",
+        &fixture,
+        "--protocol-versions",
+        "2024-11-05",
+        "--tools",
+        &errors_tools(),
+    ]);
     assert_eq!(protocol_of(&lock), "2024-11-05");
+    let binary = proxy_build.binary.clone();
     // The lock's own upstream: the fixture over stdio.
     let proxy = start_proxy(&binary, &[]);
     wait_ready(&proxy);

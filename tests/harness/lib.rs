@@ -727,19 +727,30 @@ pub fn logged_count(running: &Running, text: &str) -> usize {
         .count()
 }
 
+/// A proxy built by [`snapshot_and_build`]: its binary, which stays this
+/// one while the value lives even when the crate is rebuilt for another lock.
+pub struct BuiltProxy {
+    pub binary: PathBuf,
+    _holder: tempfile::TempDir,
+}
+
 /// Snapshots a server with mcpo-gen (`snapshot_args`: what follows
-/// `--out DIR` on its command line) into the crate `target/e2e-proxies/NAME`,
-/// builds that crate in the shared target dir and returns its lock and
-/// binary. The crates there share one runtime folder
-/// (`--runtime shared:../mcpo-runtime`), compiled once for all of them, so a
-/// proxy costs one crate's build (about 20 s). Serialized within a test
-/// process: the runtime folder is rewritten by each snapshot.
-pub fn snapshot_and_build(name: &str, snapshot_args: &[&str]) -> (Value, PathBuf) {
+/// `--out DIR` on its command line) into the crate
+/// `target/e2e-proxies/e2e-proxy`, builds it in the shared target dir and
+/// returns its lock and binary. One crate for every caller, rebuilt for each
+/// lock (a proxy costs one crate's build, about 20 s, and a debug proxy's
+/// 250 MB once, not per caller); its runtime is the folder beside it
+/// (`--runtime shared:../mcpo-runtime`), compiled once. Serialized within a
+/// test process; the binary is hard-linked into a folder of the caller's own,
+/// so the next rebuild does not replace it under a running proxy.
+pub fn snapshot_and_build(snapshot_args: &[&str]) -> (Value, BuiltProxy) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    const NAME: &str = "e2e-proxy";
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let crate_dir = target_dir().join("e2e-proxies").join(name);
+    let proxies = target_dir().join("e2e-proxies");
+    let crate_dir = proxies.join(NAME);
     let crate_text = crate_dir.to_str().expect("a UTF-8 target dir");
     let mut args = vec![
         "--quiet",
@@ -768,12 +779,23 @@ pub fn snapshot_and_build(name: &str, snapshot_args: &[&str]) -> (Value, PathBuf
         .expect("cargo runs");
     assert!(
         output.status.success(),
-        "cargo build of {name}: {}",
+        "cargo build of {NAME}: {}",
         output_text(&output)
     );
-    let binary = target_dir()
+    let built = target_dir()
         .join("debug")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.is_file(), "no binary at {}", binary.display());
-    (lock, binary)
+        .join(format!("{NAME}{}", std::env::consts::EXE_SUFFIX));
+    // Same filesystem as the target dir, so a hard link (no copy) works.
+    let holder = tempfile::tempdir_in(&proxies).expect("a folder under target/e2e-proxies");
+    let binary = holder.path().join(NAME);
+    std::fs::hard_link(&built, &binary)
+        .or_else(|_| std::fs::copy(&built, &binary).map(drop))
+        .unwrap_or_else(|error| panic!("cannot link {}: {error}", built.display()));
+    (
+        lock,
+        BuiltProxy {
+            binary,
+            _holder: holder,
+        },
+    )
 }
