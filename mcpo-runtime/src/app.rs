@@ -16,6 +16,7 @@ use axum::{
 use rmcp::model::CallToolRequestParams;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::auth::ApiKeys;
 use crate::error::{ApiError, ValidationIssue};
@@ -23,6 +24,7 @@ use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::pool::PoolSlot;
 use crate::result::{self, ToolAnswer};
+use crate::telemetry;
 use crate::validate::{self, InputValidators};
 
 /// Shared state of the proxy; cheap to clone (one `Arc`).
@@ -32,6 +34,8 @@ pub struct App {
 }
 
 pub struct AppState {
+    /// The server's name in a multi-server crate, `""` otherwise.
+    pub server_name: String,
     pub api_keys: ApiKeys,
     pub max_body_bytes: usize,
     pub call_timeout: Duration,
@@ -93,12 +97,15 @@ impl App {
         checks: TypedChecks,
     ) -> Response {
         let started = std::time::Instant::now();
-        let response = match self.call_tool_checked(tool, request, checks).await {
+        let span = telemetry::tool_call_span(tool, &self.state.server_name, request.headers());
+        let checked = self.call_tool_checked(tool, request, checks);
+        let response = match checked.instrument(span.clone()).await {
             Ok(body) => (StatusCode::OK, Json(body)).into_response(),
             Err(error) => error.into_response(),
         };
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
+        telemetry::record_status(&span, status);
         self.state.metrics.record_call(tool, status, elapsed);
         tracing::debug!(
             tool,
@@ -182,8 +189,10 @@ impl App {
             )
             .await?;
         let _in_flight = state.metrics.enter_upstream(lease.index());
+        telemetry::record_member(lease.index());
         // The client's own JSON goes upstream, not a re-serialization of `I`.
-        let params = CallToolRequestParams::new(tool).with_arguments(arguments);
+        let mut params = CallToolRequestParams::new(tool).with_arguments(arguments);
+        telemetry::carry_context(&mut params);
         let outcome =
             tokio::time::timeout_at(deadline, lease.connection.peer.call_tool(params)).await;
         let result = match outcome {

@@ -193,6 +193,19 @@ pub struct Cli {
     #[arg(long, env = "MCPO_HOT_RELOAD", requires = "config")]
     pub hot_reload: bool,
 
+    /// Export a span per tool call to this OpenTelemetry collector, over
+    /// OTLP/HTTP (`/v1/traces` is added to the URL, as for
+    /// OTEL_EXPORTER_OTLP_ENDPOINT, which is read when the flag is absent;
+    /// OTEL_SERVICE_NAME names the service). Needs a proxy built with
+    /// `--features otel`.
+    #[arg(
+        long,
+        env = "MCPO_OTEL_ENDPOINT",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub otel_endpoint: Option<String>,
+
     /// Log warnings and errors only (RUST_LOG overrides).
     #[arg(long, short, env = "MCPO_QUIET")]
     pub quiet: bool,
@@ -472,6 +485,7 @@ pub fn check_flags(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<()
              or drop --strict-auth"
         )));
     }
+    crate::telemetry::check_flag(cli.otel_endpoint.as_deref())?;
     Ok(())
 }
 

@@ -45,6 +45,7 @@ mod result;
 mod served;
 mod server;
 mod supervisor;
+mod telemetry;
 mod validate;
 
 /// This library's version: what a proxy depending on a published runtime

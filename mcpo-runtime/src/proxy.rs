@@ -22,7 +22,7 @@ use crate::pool::PoolSlot;
 use crate::served::{self, Served, ServedParts};
 use crate::upstream::ConnectOptions;
 use crate::upstream::Target;
-use crate::{auth, cli, server, supervisor, validate};
+use crate::{auth, cli, server, supervisor, telemetry, validate};
 
 /// File descriptors kept out of `--max-connections`'s default: the upstream's
 /// pipes or sockets, the listener, logs.
@@ -47,7 +47,17 @@ pub fn main(embedded: &Embedded) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    init_tracing(cli.quiet, cli.log_level);
+    // Before the async runtime: the exporter's blocking client runs its own.
+    let telemetry =
+        match telemetry::Telemetry::start(cli.otel_endpoint.as_deref(), embedded.crate_name) {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        };
+    init_tracing(cli.quiet, cli.log_level, telemetry.layer());
+    telemetry.log_state();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,6 +71,8 @@ pub fn main(embedded: &Embedded) -> ExitCode {
     let outcome = runtime.block_on(run(cli, embedded));
     // Do not wait for blocked tasks (a stuck upstream read) on the way out.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    // After the drain: every call's span has ended; send what is buffered.
+    telemetry.shutdown();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -70,8 +82,10 @@ pub fn main(embedded: &Embedded) -> ExitCode {
     }
 }
 
-fn init_tracing(quiet: bool, log_level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
+fn init_tracing(quiet: bool, log_level: Option<&str>, telemetry: Option<telemetry::Layer>) {
+    use tracing_subscriber::{
+        EnvFilter, Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _,
+    };
     // rmcp logs every session start at info; keep the proxy's own lines readable.
     let default_filter = match log_level {
         Some("trace" | "debug") => log_level.unwrap_or("debug").to_string(),
@@ -83,10 +97,13 @@ fn init_tracing(quiet: bool, log_level: Option<&str>) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&default_filter));
     use std::io::IsTerminal as _;
     let colors = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colors)
+        .with_filter(telemetry::without_spans(filter));
+    let _ = tracing_subscriber::registry()
+        .with(telemetry)
+        .with(log)
         .try_init();
 }
 
@@ -265,6 +282,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         };
         let (served, started) = Served::start(parts, |pool, disabled| {
             App::new(app::AppState {
+                server_name: server.name.to_string(),
                 api_keys: api_keys.clone(),
                 max_body_bytes: cli.max_body_bytes,
                 call_timeout,

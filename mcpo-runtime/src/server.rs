@@ -613,6 +613,7 @@ mod tests {
         let page_keys = api_keys.clone();
         let (served, _supervisors) = Served::start(parts, |pool, disabled| {
             App::new(AppState {
+                server_name: String::new(),
                 api_keys,
                 max_body_bytes: 64,
                 call_timeout: Duration::from_secs(2),
