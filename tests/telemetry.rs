@@ -142,9 +142,12 @@ fn errors_tools() -> String {
         .to_string()
 }
 
-/// Generates the fixture server's proxy (shared runtime, like
-/// `snapshot_and_build`) and builds it with `--features otel`.
-fn build_with_otel(name: &str) -> std::path::PathBuf {
+/// Generates the fixture server's proxy into the crate `snapshot_and_build`
+/// uses (`target/e2e-proxies/e2e-proxy`, shared runtime beside it: one debug
+/// proxy on disk for every test) and builds it with `--features otel`.
+/// Only this test of this process builds there.
+fn build_with_otel() -> std::path::PathBuf {
+    let name = "e2e-proxy";
     let crate_dir = target_dir().join("e2e-proxies").join(name);
     let crate_text = crate_dir.to_str().expect("a UTF-8 target dir");
     let fixture = fixture_bin();
@@ -184,7 +187,7 @@ fn build_with_otel(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_tool_call_is_a_span_of_the_clients_trace_and_its_context_reaches_the_upstream() {
-    let binary = build_with_otel("otel-proxy");
+    let binary = build_with_otel();
     let (port, received) = start_receiver();
     let work = tempfile::tempdir().expect("a temp dir");
     let wire = work.path().join("to-upstream.jsonl");
