@@ -267,6 +267,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
             connect_timeout,
             drift_policy: cli.on_drift,
             locked_tools: lock.tools.clone(),
+            left_out_tools: lock.disabled_tools.clone(),
             metrics: Arc::clone(&metrics),
             member: 0,
             pool_size: cli.upstream_pool,

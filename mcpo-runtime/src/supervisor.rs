@@ -47,6 +47,9 @@ pub struct Settings {
     pub connect_timeout: Duration,
     pub drift_policy: DriftPolicy,
     pub locked_tools: Vec<LockedTool>,
+    /// Tools the lock records as left out by a config: the server offers
+    /// them on purpose, so they are not drift.
+    pub left_out_tools: Vec<String>,
     pub metrics: Arc<Metrics>,
     /// This upstream's number in its pool (0-based), and the pool's size.
     pub member: usize,
@@ -78,6 +81,7 @@ impl Settings {
             connect_timeout,
             drift_policy,
             locked_tools: Vec::new(),
+            left_out_tools: Vec::new(),
             metrics,
             member: 0,
             pool_size: 1,
@@ -472,7 +476,12 @@ async fn check_drift(
             });
         }
     };
-    let findings = drift::compare(&settings.locked_tools, &live);
+    let findings: Vec<DriftFinding> = drift::compare(&settings.locked_tools, &live)
+        .into_iter()
+        .filter(|finding| {
+            !matches!(finding, DriftFinding::Added { tool } if settings.left_out_tools.contains(tool))
+        })
+        .collect();
     let blocks = findings.iter().any(DriftFinding::blocks);
     settings
         .metrics
