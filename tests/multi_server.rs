@@ -743,8 +743,25 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
         "a config naming an unknown server was not refused in the log"
     );
     assert!(proxy.logged("nope"), "the refusal does not name the server");
-    // Two watch intervals: a change, had it been applied, would show by now.
-    std::thread::sleep(Duration::from_secs(1));
+    // An unset variable in one entry: the whole edit is refused, memory's
+    // switch back to a.jsonl in the same edit included.
+    let refused = log_count(&proxy, "refused the edit");
+    let mut unset = runtime_config(second.port, everything_sse.port, &graph_a, json!({}));
+    unset["mcpServers"]["everything"]["headers"] =
+        json!({"Authorization": "Bearer ${MCPO_E2E_SURELY_UNSET}"});
+    write_in_place(&config_path, &unset.to_string());
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            log_count(&proxy, "refused the edit") > refused
+        }),
+        "a config with an unset variable was not refused in the log"
+    );
+    assert!(
+        proxy.logged("MCPO_E2E_SURELY_UNSET"),
+        "the refusal does not name the variable"
+    );
+    // An applied edit swaps pools and tool switches before it is logged, so
+    // these calls would see it.
     let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
     assert_eq!(entity_names(&graph), ["Bob"], "a refused edit took effect");
     assert_eq!(
@@ -999,4 +1016,56 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         said.contains("\"remote\"") && said.contains("oauth") && said.contains("not supported"),
         "{said}"
     );
+}
+
+#[test]
+fn a_proxy_refuses_to_start_without_what_its_servers_need() {
+    let scratch = tempfile::tempdir().unwrap();
+    let unknown = scratch.path().join("unknown.json");
+    std::fs::write(
+        &unknown,
+        json!({"mcpServers": {"nope": {"command": "true"}}}).to_string(),
+    )
+    .unwrap();
+    let cases: [(&[&str], &[&str]); 3] = [
+        // The lock's `${EVERYTHING_HTTP_PORT}` with the variable unset.
+        (&[], &["\"everything\"", "EVERYTHING_HTTP_PORT", "not set"]),
+        // A server the lock does not have.
+        (
+            &["--config", path_str(&unknown)],
+            &["\"nope\"", "the lock does not have"],
+        ),
+        // One upstream for several servers.
+        (
+            &["--", "node", "server.js"],
+            &["several servers", "--config"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = std::process::Command::new(multi_proxy())
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .env_remove("EVERYTHING_HTTP_PORT")
+            .env("EVERYTHING_SSE_PORT", closed_port().to_string())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("multi-proxy runs");
+        assert!(
+            !output.status.success(),
+            "{args:?} started: {}",
+            output_text(&output)
+        );
+        let said = String::from_utf8_lossy(&output.stderr);
+        for text in expected {
+            assert!(
+                said.contains(text),
+                "{args:?}: {text:?} not said: {}",
+                output_text(&output)
+            );
+        }
+        assert!(
+            !said.contains("listening on"),
+            "{args:?} listened before refusing"
+        );
+    }
 }
