@@ -253,7 +253,7 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
     // Each server's document, Swagger UI and readiness under its prefix;
     // every GET a document lists answers there (checked at the end, so the
     // rest of the test runs whatever this finds).
-    let mut unserved = Vec::new();
+    let mut wrong = Vec::new();
     for (name, _) in SERVERS {
         let document = get_ok(&proxy.url(&format!("/{name}/openapi.json")));
         assert_eq!(document["servers"], json!([{"url": format!("/{name}")}]));
@@ -261,7 +261,7 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
             if item.get("get").is_some() {
                 let got = fetch(&proxy.url(&format!("/{name}{path}")));
                 if got.status != 200 {
-                    unserved.push(format!("GET /{name}{path}: {} {}", got.status, got.body));
+                    wrong.push(format!("GET /{name}{path}: {} {}", got.status, got.body));
                 }
             }
         }
@@ -330,6 +330,20 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
         metrics.contains(r#"server="everything-sse""#),
         "no everything-sse series: {metrics}"
     );
+    // The text format has one TYPE line per metric name, each family in one
+    // group, whatever the labels (checked at the end).
+    let mut typed = std::collections::BTreeMap::<&str, usize>::new();
+    for line in metrics.lines() {
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|rest| rest.split(' ').next())
+        {
+            *typed.entry(name).or_default() += 1;
+        }
+    }
+    for (name, count) in typed.iter().filter(|(_, count)| **count > 1) {
+        wrong.push(format!("/metrics: {count} TYPE lines for {name}"));
+    }
 
     // Under --root-path the same routes answer with and without the prefix.
     wait_ready(&api);
@@ -353,7 +367,7 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
             assert_eq!(got.body["servers"][3]["url"], "/api/time", "{}", got.body);
             assert_eq!(got.body["servers"][3]["docs"], "/api/time/docs");
         } else {
-            unserved.push(format!(
+            wrong.push(format!(
                 "the index under --root-path /api, GET {path}: {} {}",
                 got.status, got.body
             ));
@@ -371,10 +385,7 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
         initializer.body
     );
 
-    assert!(
-        unserved.is_empty(),
-        "routes that do not answer: {unserved:#?}"
-    );
+    assert!(wrong.is_empty(), "wrong answers: {wrong:#?}");
 }
 
 #[test]
