@@ -420,6 +420,14 @@ fn a_server_that_dies_leaves_the_others_serving() {
         "a call to the dead server: {reply:?}"
     );
     assert!(!detail(&reply, "the dead server's call").is_empty());
+    let document = get_ok(&proxy.url("/everything-sse/openapi.json"));
+    assert!(
+        document
+            .pointer(&format!("/paths/~1echo/post/responses/{}", reply.status))
+            .is_some(),
+        "{} is not a documented answer of /everything-sse/echo",
+        reply.status
+    );
     let all = fetch(&proxy.url("/readyz"));
     assert_eq!(all.status, 503, "{}", all.body);
     let why = all.body["detail"].as_str().unwrap_or_default();
