@@ -731,6 +731,16 @@ async fn connect_with(
                     .await
             }
             .map_err(handshake_error)?;
+            if matches!(lifecycle, Lifecycle::Discover(_)) && !options.record_raw {
+                // From 2026-07-28 a tool's `x-mcp-header` parameters go in
+                // `Mcp-Param-*` headers, which rmcp's transport adds from the
+                // schemas of the tools it has seen listed; a proxy calls from
+                // its lock and may never list (`--on-drift ignore`). A snapshot
+                // lists anyway.
+                if let Err(error) = client.peer().list_all_tools().await {
+                    tracing::debug!(%error, "tools/list for the Mcp-Param-* headers failed");
+                }
+            }
             Ok(Session {
                 client,
                 process: None,
@@ -992,8 +1002,22 @@ mod tests {
                             200,
                             json!({"jsonrpc": "2.0", "id": id, "result": {
                                 "resultType": "complete",
-                                "tools": [{"name": "t", "inputSchema": {"type": "object"},
+                                "tools": [{"name": "t", "inputSchema": {"type": "object",
+                                    "properties": {"region": {"type": "string",
+                                        "x-mcp-header": "Region"}}},
                                            "x-new": 1}]}}),
+                        ),
+                        // The spec's check of an `x-mcp-header` parameter.
+                        "tools/call" if !head.contains("mcp-param-region: eu") => (
+                            400,
+                            json!({"jsonrpc": "2.0", "id": id, "error": {
+                                "code": -32020, "message": "Header mismatch: Mcp-Param-Region"}}),
+                        ),
+                        "tools/call" => (
+                            200,
+                            json!({"jsonrpc": "2.0", "id": id, "result": {
+                                "resultType": "complete",
+                                "content": [{"type": "text", "text": "ok"}]}}),
                         ),
                         _ => (
                             400,
@@ -1057,15 +1081,47 @@ mod tests {
             let seen = seen.lock().unwrap().clone();
             let methods: Vec<&str> = seen.iter().map(|(method, _)| method.as_str()).collect();
             // The recording client leaves a refused request to rmcp's, which
-            // sends it again (see http_client.rs).
+            // sends it again (see http_client.rs); without recording (a
+            // proxy), the tools are listed once more for the Mcp-Param-*
+            // headers.
             let expected: &[&str] = if record_raw {
                 &["initialize", "initialize", "server/discover", "tools/list"]
             } else {
-                &["initialize", "server/discover", "tools/list"]
+                &["initialize", "server/discover", "tools/list", "tools/list"]
             };
             assert_eq!(methods, expected, "{seen:?}");
             assert!(seen.iter().all(|(_, session)| !session), "{seen:?}");
         }
+    }
+
+    /// A proxy calls tools from its lock without listing them first (with
+    /// `--on-drift ignore` it never lists): the `Mcp-Param-*` headers a
+    /// 2026-07-28 server requires for `x-mcp-header` parameters must be sent
+    /// all the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stateless_session_sends_x_mcp_header_parameters_as_headers() {
+        let (url, _) = stateless_only_server().await;
+        let target = Target::StreamableHttp {
+            url,
+            headers: BTreeMap::new(),
+        };
+        let options = ConnectOptions {
+            client_name: "test".into(),
+            client_version: "0".into(),
+            echo_stderr: false,
+            record_raw: false,
+            offer_protocol: Some("2026-07-28".into()),
+        };
+        let session = connect(&target, &options, &mut None)
+            .await
+            .expect("server/discover succeeds");
+        let arguments = json!({"region": "eu"}).as_object().cloned().unwrap();
+        let result = session
+            .peer()
+            .call_tool(rmcp::model::CallToolRequestParams::new("t").with_arguments(arguments))
+            .await;
+        assert!(result.is_ok(), "{result:?}");
+        session.close(Duration::from_secs(1)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
