@@ -124,11 +124,33 @@ fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
     let tool_count = lock["tools"].as_array().map(Vec::len).unwrap_or_default();
     assert!(tool_count > 10, "{}", lock["tools"]);
 
-    let proxy = start_proxy(&binary, &["--server-type", "streamable-http", "--", &url]);
+    let proxy = start_proxy(
+        &binary,
+        &[
+            "--call-timeout",
+            "1",
+            "--server-type",
+            "streamable-http",
+            "--",
+            &url,
+        ],
+    );
     wait_ready(&proxy);
     for call in 0..4 {
         assert_echoes(&proxy, &format!("stateless call {call}"));
     }
+    // After a call times out the supervisor pings; 2026-07-28 has no `ping`
+    // and the server answers -32601, which still shows it alive: the
+    // connection is kept.
+    let late = post_json(&proxy.url("/sleeps"), &json!({"message": "slow"}), None);
+    assert_eq!(late.status, 504, "{late:?}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_echoes(&proxy, "after a timeout");
+    assert!(
+        !proxy.logged("does not answer a ping"),
+        "the ping was not understood"
+    );
+    assert_eq!(logged_count(&proxy, "upstream MCP server connected"), 1);
     let reply = post_json(&proxy.url("/fails_with_is_error"), &json!({}), None);
     assert!(reply.status >= 400, "{reply:?}");
     assert_eq!(
