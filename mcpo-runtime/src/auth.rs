@@ -19,8 +19,9 @@ use crate::error::ApiError;
 #[derive(Clone, Debug)]
 pub struct StrictAuth {
     pub keys: ApiKeys,
-    /// `GET`/`HEAD` of this path stays open: `{root_path}/healthz`.
-    pub open_path: String,
+    /// `GET`/`HEAD` of these paths stays open: `{root_path}/healthz`, and
+    /// each server's `{root_path}/{name}/healthz` in a multi-server proxy.
+    pub open_paths: Vec<String>,
 }
 
 /// Middleware for [`StrictAuth`]: the same 401s as tool routes.
@@ -30,7 +31,10 @@ pub async fn require_key(
     next: Next,
 ) -> Response {
     let liveness = matches!(*request.method(), Method::GET | Method::HEAD)
-        && request.uri().path() == strict.open_path;
+        && strict
+            .open_paths
+            .iter()
+            .any(|open| request.uri().path() == open);
     if !liveness && let Err(error) = strict.keys.check(request.headers()) {
         return error.into_response();
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabel as _, EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,6 +16,22 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// The server of a multi-server proxy; `""` (no label at all) for the one
+/// server of a single-server proxy.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct ServerLabel {
+    server: &'static str,
+}
+
+impl EncodeLabelSet for ServerLabel {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        if self.server.is_empty() {
+            return Ok(());
+        }
+        ("server", self.server).encode(encoder.encode_label())
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
@@ -43,31 +59,142 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
-/// What `/metrics` renders: every server's [`Metrics`], those of a
-/// multi-server crate's servers labelled `server="NAME"`.
+/// Every metric family, registered once: the Prometheus text format has one
+/// `# TYPE` line per name, so the servers of a multi-server proxy share the
+/// families and tell their series apart by the `server` label.
+struct Families {
+    calls: Family<(ServerLabel, CallLabels), Counter>,
+    latency: Family<(ServerLabel, ToolLabel), Histogram, fn() -> Histogram>,
+    in_flight: Family<ServerLabel, Gauge>,
+    queued: Family<ServerLabel, Gauge>,
+    rejected: Family<ServerLabel, Counter>,
+    upstream_up: Family<(ServerLabel, MemberLabel), Gauge>,
+    upstream_restarts: Family<(ServerLabel, MemberLabel), Counter>,
+    upstream_calls: Family<(ServerLabel, MemberLabel), Counter>,
+    drift_findings: Family<ServerLabel, Gauge>,
+    drift_blocking: Family<ServerLabel, Gauge>,
+}
+
+impl Families {
+    fn register(registry: &mut Registry) -> Self {
+        let families = Families {
+            calls: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            in_flight: Family::default(),
+            queued: Family::default(),
+            rejected: Family::default(),
+            upstream_up: Family::default(),
+            upstream_restarts: Family::default(),
+            upstream_calls: Family::default(),
+            drift_findings: Family::default(),
+            drift_blocking: Family::default(),
+        };
+        registry.register(
+            "tool_calls",
+            "Tool calls answered, by tool and HTTP status",
+            families.calls.clone(),
+        );
+        registry.register(
+            "tool_call_duration_seconds",
+            "Time from a tool call's arrival to its answer, queueing included",
+            families.latency.clone(),
+        );
+        registry.register(
+            "tool_calls_in_flight",
+            "Tool calls being handled by the upstream right now",
+            families.in_flight.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Tool calls waiting for a --max-concurrency slot",
+            families.queued.clone(),
+        );
+        registry.register(
+            "queue_rejected",
+            "Tool calls refused with 503 because the queue was full or the wait ran out",
+            families.rejected.clone(),
+        );
+        registry.register(
+            "upstream_up",
+            "1 while the upstream (pool member) is connected, else 0",
+            families.upstream_up.clone(),
+        );
+        registry.register(
+            "upstream_restarts",
+            "Reconnections (respawns of a stdio server) after the first connection",
+            families.upstream_restarts.clone(),
+        );
+        registry.register(
+            "upstream_calls",
+            "Tool calls sent to each upstream (pool member)",
+            families.upstream_calls.clone(),
+        );
+        registry.register(
+            "drift_findings",
+            "Differences between the live tools and mcp.lock.json at the last check",
+            families.drift_findings.clone(),
+        );
+        registry.register(
+            "drift_blocking",
+            "1 while --on-drift fail refuses tool calls, else 0",
+            families.drift_blocking.clone(),
+        );
+        families
+    }
+}
+
+/// What `/metrics` renders: every server's [`Metrics`].
 pub struct MetricsRegistry {
     registry: Registry,
+    families: Arc<Families>,
 }
 
 impl Default for MetricsRegistry {
     fn default() -> Self {
-        MetricsRegistry {
-            registry: Registry::with_prefix("mcpo"),
-        }
+        let mut registry = Registry::with_prefix("mcpo");
+        let families = Arc::new(Families::register(&mut registry));
+        MetricsRegistry { registry, families }
     }
 }
 
 impl MetricsRegistry {
     /// The metrics of the server `name` (`""`: the one server of a
-    /// single-server crate, unlabelled).
+    /// single-server proxy, unlabelled). Every series of `tools` and each of
+    /// `pool_size` members exists at zero from here on.
     pub fn server(&mut self, name: &str, tools: &[&'static str], pool_size: usize) -> Arc<Metrics> {
-        let registry = if name.is_empty() {
-            &mut self.registry
-        } else {
-            self.registry
-                .sub_registry_with_label(("server".into(), name.to_string().into()))
+        // Labels live as long as the process; a server's name, leaked once.
+        let server = ServerLabel {
+            server: if name.is_empty() {
+                ""
+            } else {
+                Box::leak(name.to_string().into_boxed_str())
+            },
         };
-        Metrics::register(registry, tools, pool_size)
+        let families = &self.families;
+        for &tool in tools {
+            let _ = families
+                .latency
+                .get_or_create(&(server, ToolLabel { tool }));
+        }
+        for family in [
+            &families.in_flight,
+            &families.queued,
+            &families.drift_findings,
+            &families.drift_blocking,
+        ] {
+            family.get_or_create(&server).set(0);
+        }
+        let _ = families.rejected.get_or_create(&server);
+        for member in 0..pool_size {
+            let member = (server, member_label(member));
+            families.upstream_up.get_or_create(&member).set(0);
+            let _ = families.upstream_restarts.get_or_create(&member);
+            let _ = families.upstream_calls.get_or_create(&member);
+        }
+        Arc::new(Metrics {
+            server,
+            families: Arc::clone(&self.families),
+        })
     }
 
     /// The page served at `/metrics`.
@@ -81,165 +208,79 @@ impl MetricsRegistry {
     }
 }
 
-/// Every metric of one server; shared (`Arc`) by the pipeline, the limiter
-/// and the upstream supervisors.
+/// The metrics of one server; shared (`Arc`) by its pipeline, limiter and
+/// upstream supervisors.
 pub struct Metrics {
-    calls: Family<CallLabels, Counter>,
-    latency: Family<ToolLabel, Histogram, fn() -> Histogram>,
-    in_flight: Gauge,
-    queued: Gauge,
-    rejected: Counter,
-    upstream_up: Family<MemberLabel, Gauge>,
-    upstream_restarts: Family<MemberLabel, Counter>,
-    upstream_calls: Family<MemberLabel, Counter>,
-    drift_findings: Gauge,
-    drift_blocking: Gauge,
+    server: ServerLabel,
+    families: Arc<Families>,
 }
 
 impl Metrics {
     /// Metrics of their own registry (tests).
     #[cfg(test)]
     pub fn new(tools: &[&'static str], pool_size: usize) -> Arc<Metrics> {
-        Self::register(&mut Registry::default(), tools, pool_size)
-    }
-
-    /// Registers every metric at zero in `registry`. `tools` are registered
-    /// at once so each tool's series exists before its first call.
-    fn register(registry: &mut Registry, tools: &[&'static str], pool_size: usize) -> Arc<Metrics> {
-        let calls = Family::<CallLabels, Counter>::default();
-        registry.register(
-            "tool_calls",
-            "Tool calls answered, by tool and HTTP status",
-            calls.clone(),
-        );
-        let latency = Family::<ToolLabel, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
-        registry.register(
-            "tool_call_duration_seconds",
-            "Time from a tool call's arrival to its answer, queueing included",
-            latency.clone(),
-        );
-        let in_flight = Gauge::default();
-        registry.register(
-            "tool_calls_in_flight",
-            "Tool calls being handled by the upstream right now",
-            in_flight.clone(),
-        );
-        let queued = Gauge::default();
-        registry.register(
-            "queue_depth",
-            "Tool calls waiting for a --max-concurrency slot",
-            queued.clone(),
-        );
-        let rejected = Counter::default();
-        registry.register(
-            "queue_rejected",
-            "Tool calls refused with 503 because the queue was full or the wait ran out",
-            rejected.clone(),
-        );
-        let upstream_up = Family::<MemberLabel, Gauge>::default();
-        registry.register(
-            "upstream_up",
-            "1 while the upstream (pool member) is connected, else 0",
-            upstream_up.clone(),
-        );
-        let upstream_restarts = Family::<MemberLabel, Counter>::default();
-        registry.register(
-            "upstream_restarts",
-            "Reconnections (respawns of a stdio server) after the first connection",
-            upstream_restarts.clone(),
-        );
-        let upstream_calls = Family::<MemberLabel, Counter>::default();
-        registry.register(
-            "upstream_calls",
-            "Tool calls sent to each upstream (pool member)",
-            upstream_calls.clone(),
-        );
-        let drift_findings = Gauge::default();
-        registry.register(
-            "drift_findings",
-            "Differences between the live tools and mcp.lock.json at the last check",
-            drift_findings.clone(),
-        );
-        let drift_blocking = Gauge::default();
-        registry.register(
-            "drift_blocking",
-            "1 while --on-drift fail refuses tool calls, else 0",
-            drift_blocking.clone(),
-        );
-        for &tool in tools {
-            let _ = latency.get_or_create(&ToolLabel { tool });
-        }
-        for member in 0..pool_size {
-            let member = MemberLabel {
-                member: u32::try_from(member).unwrap_or(u32::MAX),
-            };
-            upstream_up.get_or_create(&member).set(0);
-            let _ = upstream_restarts.get_or_create(&member);
-            let _ = upstream_calls.get_or_create(&member);
-        }
-        Arc::new(Metrics {
-            calls,
-            latency,
-            in_flight,
-            queued,
-            rejected,
-            upstream_up,
-            upstream_restarts,
-            upstream_calls,
-            drift_findings,
-            drift_blocking,
-        })
+        MetricsRegistry::default().server("", tools, pool_size)
     }
 
     /// A tool call was answered with `status` after `elapsed`.
     pub fn record_call(&self, tool: &'static str, status: u16, elapsed: Duration) {
-        self.calls.get_or_create(&CallLabels { tool, status }).inc();
-        self.latency
-            .get_or_create(&ToolLabel { tool })
+        self.families
+            .calls
+            .get_or_create(&(self.server, CallLabels { tool, status }))
+            .inc();
+        self.families
+            .latency
+            .get_or_create(&(self.server, ToolLabel { tool }))
             .observe(elapsed.as_secs_f64());
     }
 
     /// Counts a call at the upstream until the guard is dropped.
     pub fn enter_upstream(self: &Arc<Self>, member: usize) -> InFlightGuard {
-        self.in_flight.inc();
-        self.upstream_calls
-            .get_or_create(&member_label(member))
+        self.families.in_flight.get_or_create(&self.server).inc();
+        self.families
+            .upstream_calls
+            .get_or_create(&(self.server, member_label(member)))
             .inc();
         InFlightGuard(Arc::clone(self))
     }
 
     /// Counts a call in the queue until the guard is dropped.
     pub fn enter_queue(self: &Arc<Self>) -> QueuedGuard {
-        self.queued.inc();
+        self.families.queued.get_or_create(&self.server).inc();
         QueuedGuard(Arc::clone(self))
     }
 
     /// A call was refused by the limiter.
     pub fn rejected(&self) {
-        self.rejected.inc();
+        self.families.rejected.get_or_create(&self.server).inc();
     }
 
     /// Pool member `member` connected (`true`) or lost its connection.
     pub fn upstream_state(&self, member: usize, up: bool) {
-        self.upstream_up
-            .get_or_create(&member_label(member))
+        self.families
+            .upstream_up
+            .get_or_create(&(self.server, member_label(member)))
             .set(i64::from(up));
     }
 
     /// Pool member `member` connected again after a loss.
     pub fn upstream_restarted(&self, member: usize) {
-        self.upstream_restarts
-            .get_or_create(&member_label(member))
+        self.families
+            .upstream_restarts
+            .get_or_create(&(self.server, member_label(member)))
             .inc();
     }
 
     /// The result of the last drift check.
     pub fn drift(&self, findings: usize, blocking: bool) {
-        self.drift_findings
+        self.families
+            .drift_findings
+            .get_or_create(&self.server)
             .set(i64::try_from(findings).unwrap_or(i64::MAX));
-        self.drift_blocking.set(i64::from(blocking));
+        self.families
+            .drift_blocking
+            .get_or_create(&self.server)
+            .set(i64::from(blocking));
     }
 }
 
@@ -254,7 +295,11 @@ pub struct InFlightGuard(Arc<Metrics>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0.in_flight.dec();
+        self.0
+            .families
+            .in_flight
+            .get_or_create(&self.0.server)
+            .dec();
     }
 }
 
@@ -263,7 +308,7 @@ pub struct QueuedGuard(Arc<Metrics>);
 
 impl Drop for QueuedGuard {
     fn drop(&mut self) {
-        self.0.queued.dec();
+        self.0.families.queued.get_or_create(&self.0.server).dec();
     }
 }
 

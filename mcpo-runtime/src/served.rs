@@ -86,23 +86,56 @@ impl ServedDocument {
     /// (found by their `x-mcp-tool` name).
     fn disable(&self, disabled: &HashSet<String>) {
         let mut document = self.base.clone();
-        if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
-            for item in paths.values_mut().filter_map(Value::as_object_mut) {
-                item.retain(|_, operation| {
-                    operation
-                        .pointer("/x-mcp-tool/name")
-                        .and_then(Value::as_str)
-                        .is_none_or(|tool| !disabled.contains(tool))
-                });
-            }
-            paths.retain(|_, item| item.as_object().is_none_or(|item| !item.is_empty()));
-        }
+        remove_operations(&mut document, "/", disabled);
         let bytes = serde_json::to_vec(&document).unwrap_or_default();
         *self
             .served
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Bytes::from(bytes);
     }
+}
+
+/// Removes from `document` the operations of `disabled` tools (found by
+/// their `x-mcp-tool` name) on paths starting with `path_prefix`, and paths
+/// left without any.
+fn remove_operations(document: &mut Value, path_prefix: &str, disabled: &HashSet<String>) {
+    if disabled.is_empty() {
+        return;
+    }
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (_, item) in paths
+        .iter_mut()
+        .filter(|(path, _)| path.starts_with(path_prefix))
+    {
+        if let Some(item) = item.as_object_mut() {
+            item.retain(|_, operation| {
+                operation
+                    .pointer("/x-mcp-tool/name")
+                    .and_then(Value::as_str)
+                    .is_none_or(|tool| !disabled.contains(tool))
+            });
+        }
+    }
+    paths.retain(|_, item| item.as_object().is_none_or(|item| !item.is_empty()));
+}
+
+/// A multi-server proxy's whole document as served now: `base` without
+/// the operations each server's runtime `--config` switched off.
+pub fn combined_bytes(base: &Value, servers: &[Arc<Served>]) -> Bytes {
+    let mut document = base.clone();
+    for served in servers {
+        let disabled = served
+            .app
+            .state()
+            .disabled_tools
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        remove_operations(&mut document, &format!("{}/", served.prefix()), &disabled);
+    }
+    Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
 }
 
 /// What [`Served::start`] needs besides the app's own settings.

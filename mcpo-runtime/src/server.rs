@@ -211,20 +211,24 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         api = if prefix.is_empty() {
             api.merge(server_api)
         } else {
-            api.nest(&prefix, server_api)
+            // Each server's document states its own liveness route.
+            api.nest(&prefix, server_api.route("/healthz", get(healthz)))
         };
         docs = docs.merge(swagger_ui(&format!("{root_path}{prefix}")));
     }
+    let has_index = combined_document.is_some();
     if let Some(document) = combined_document {
-        // Serialized once: every request gets the same bytes.
-        let bytes = Bytes::from(serde_json::to_vec(&document).map_err(|error| {
-            ConfigError(format!("cannot serialize the OpenAPI document: {error}"))
-        })?);
+        // Built per request: a hot reload may switch tools off (the
+        // document is for client generators, not a hot path).
+        let document_servers = Arc::clone(&servers);
         let index_servers = Arc::clone(&servers);
         let ready_servers = Arc::clone(&servers);
         let index_root = root_path.clone();
         api = api
-            .route("/openapi.json", document_route(move || bytes.clone()))
+            .route(
+                "/openapi.json",
+                document_route(move || crate::served::combined_bytes(&document, &document_servers)),
+            )
             .route(
                 "/",
                 get(move || {
@@ -254,7 +258,11 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
     if let Some(keys) = strict_auth {
         let strict = std::sync::Arc::new(StrictAuth {
             keys,
-            open_path: format!("{root_path}/healthz"),
+            open_paths: servers
+                .iter()
+                .map(|served| format!("{root_path}{}/healthz", served.prefix()))
+                .chain([format!("{root_path}/healthz")])
+                .collect(),
         });
         router = router.layer(middleware::from_fn_with_state(strict, auth::require_key));
     }
@@ -267,36 +275,60 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
     }
     // A layer on a router runs after its routing: the rewrite wraps the
     // routes as a fallback, so it runs before they are matched.
-    let root: std::sync::Arc<str> = root_path.into();
+    let root = Arc::new(RootPath {
+        root: root_path,
+        has_index,
+    });
     Ok(Router::new()
         .fallback_service(router)
         .layer(middleware::map_request_with_state(root, add_root_path)))
 }
 
-/// The request with `root` prepended to its path unless the path already
-/// starts with `root/`.
+/// Where `--root-path` goes, and whether the root itself is a route (a
+/// multi-server proxy's index).
+struct RootPath {
+    root: String,
+    has_index: bool,
+}
+
 async fn add_root_path(
-    State(root): State<std::sync::Arc<str>>,
+    State(root): State<std::sync::Arc<RootPath>>,
     mut request: axum::extract::Request,
 ) -> axum::extract::Request {
-    if let Some(uri) = with_root_path(request.uri(), &root) {
+    if let Some(uri) = with_root_path(request.uri(), &root.root, root.has_index) {
         *request.uri_mut() = uri;
     }
     request
 }
 
-fn with_root_path(uri: &axum::http::Uri, root: &str) -> Option<axum::http::Uri> {
+/// The request's URI with `root` prepended, unless its path is already
+/// under `root/`. With `has_index`, `{root}` itself is the index route
+/// (reached as `/`, `{root}` and `{root}/`); without, `{root}` is a tool of
+/// that name (`/api` is the tool `api` under `/api`).
+fn with_root_path(uri: &axum::http::Uri, root: &str, has_index: bool) -> Option<axum::http::Uri> {
     let path = uri.path();
     let prefixed = path
         .strip_prefix(root)
-        .is_some_and(|rest| rest.starts_with('/'));
+        .is_some_and(|rest| rest.starts_with('/') || (has_index && rest.is_empty()));
     // `*` (OPTIONS *) and the like are not paths to prefix.
-    if prefixed || !path.starts_with('/') {
+    if !path.starts_with('/') {
         return None;
     }
+    // The root itself (a multi-server proxy's index) is `{root}`, reached as
+    // `/`, `{root}` or `{root}/`.
+    let path = if prefixed {
+        if !has_index || path != format!("{root}/") {
+            return None;
+        }
+        root.to_string()
+    } else if has_index && path == "/" {
+        root.to_string()
+    } else {
+        format!("{root}{path}")
+    };
     let path_and_query = match uri.query() {
-        Some(query) => format!("{root}{path}?{query}"),
-        None => format!("{root}{path}"),
+        Some(query) => format!("{path}?{query}"),
+        None => path,
     };
     let mut parts = uri.clone().into_parts();
     parts.path_and_query = path_and_query.parse().ok();
@@ -844,7 +876,7 @@ mod tests {
     fn the_root_path_is_added_only_where_missing() {
         let rewrite = |uri: &str| {
             let uri: axum::http::Uri = uri.parse().unwrap_or_default();
-            with_root_path(&uri, "/api").map(|uri| uri.to_string())
+            with_root_path(&uri, "/api", false).map(|uri| uri.to_string())
         };
         assert_eq!(rewrite("/echo"), Some("/api/echo".into()));
         assert_eq!(rewrite("/echo?a=1&b"), Some("/api/echo?a=1&b".into()));
@@ -857,6 +889,16 @@ mod tests {
             rewrite("http://host:1/echo?q"),
             Some("http://host:1/api/echo?q".into())
         );
+        // A multi-server proxy's index is the root itself.
+        let index = |uri: &str| {
+            let uri: axum::http::Uri = uri.parse().unwrap_or_default();
+            with_root_path(&uri, "/api", true).map(|uri| uri.to_string())
+        };
+        assert_eq!(index("/"), Some("/api".into()));
+        assert_eq!(index("/api"), None);
+        assert_eq!(index("/api/"), Some("/api".into()));
+        assert_eq!(index("/time/now"), Some("/api/time/now".into()));
+        assert_eq!(index("/api/time/now"), None);
     }
 
     #[tokio::test]
