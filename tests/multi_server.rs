@@ -1088,3 +1088,149 @@ fn a_proxy_refuses_to_start_without_what_its_servers_need() {
         );
     }
 }
+
+/// Headers a server requires, in a config: `${VAR}` values reach the
+/// snapshot and the proxy, never the lock or the documents; without a
+/// runtime `--config` the proxy reads them from `MCPO_HEADER_<NAME>`.
+#[test]
+fn headers_a_server_requires_are_forwarded_and_never_locked() {
+    const TOKEN: &str = "s3cret-e2e-token";
+    let server = start_fixture_http(&[
+        "--generate-tools",
+        "2",
+        "--require-header",
+        &format!("X-Token: {TOKEN}"),
+    ]);
+    let port = server.port.to_string();
+    let scratch = tempfile::tempdir().unwrap();
+    let config_path = scratch.path().join("mcp.json");
+    let config = json!({"mcpServers": {"guarded": {
+        "type": "streamable-http",
+        "url": "http://127.0.0.1:${MCPO_E2E_GUARDED_PORT}/mcp",
+        "headers": {"X-Token": "${MCPO_E2E_GUARDED_TOKEN}"},
+    }}});
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let env = [
+        ("MCPO_E2E_GUARDED_PORT", port.as_str()),
+        ("MCPO_E2E_GUARDED_TOKEN", TOKEN),
+    ];
+    let crate_dir = target_dir().join("e2e-proxies/multi-header-proxy");
+    let generate = |env: &[(&str, &str)]| {
+        std::process::Command::new(mcpo_gen_bin())
+            .args(["--quiet", "--force", "--runtime", "shared:../mcpo-runtime"])
+            .args([
+                "--config",
+                path_str(&config_path),
+                "--out",
+                path_str(&crate_dir),
+            ])
+            .envs(env.iter().copied())
+            .output()
+            .expect("mcpo-gen runs")
+    };
+    // Its variable unset: refused before connecting, naming it.
+    let refused = generate(&env[..1]);
+    assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
+    assert!(
+        output_text(&refused).contains("MCPO_E2E_GUARDED_TOKEN"),
+        "{}",
+        output_text(&refused)
+    );
+    // A wrong value: the server refuses the snapshot (401), so the header
+    // is what lets it through; the value is not repeated.
+    let refused = generate(&[env[0], ("MCPO_E2E_GUARDED_TOKEN", "wrong-value")]);
+    assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
+    assert!(
+        !output_text(&refused).contains("wrong-value"),
+        "{}",
+        output_text(&refused)
+    );
+    let output = generate(&env);
+    assert!(output.status.success(), "{}", output_text(&output));
+    for file in [
+        "mcp.lock.json",
+        "openapi.json",
+        "servers/guarded/openapi.json",
+        "README.md",
+    ] {
+        let text = std::fs::read_to_string(crate_dir.join(file)).unwrap();
+        assert!(!text.contains(TOKEN), "{file} holds the token");
+        assert!(
+            !text.contains(&format!(":{port}/")),
+            "{file} holds the expanded port"
+        );
+    }
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(crate_dir.join("mcp.lock.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        lock["servers"]["guarded"]["upstream"],
+        json!({"type": "streamable-http", "url": "http://127.0.0.1:${MCPO_E2E_GUARDED_PORT}/mcp",
+               "headers": ["X-Token"]})
+    );
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet"])
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "{}", output_text(&output));
+    let binary = target_dir().join("debug/multi-header-proxy");
+
+    // With the runtime --config: the header from ${MCPO_E2E_GUARDED_TOKEN}.
+    let with_config = start_proxy_with_env(&binary, &["--config", path_str(&config_path)], &env);
+    wait_ready(&with_config);
+    let reply = post_json(
+        &with_config.url("/guarded/tool_0000"),
+        &json!({"value": "x"}),
+        None,
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        !with_config.logged(TOKEN),
+        "the token is in the proxy's log"
+    );
+    drop(with_config);
+
+    // Without it: the lock's URL (${VAR} from the environment) and the
+    // header's value from MCPO_HEADER_X_TOKEN.
+    let from_env = start_proxy_with_env(
+        &binary,
+        &[],
+        &[
+            ("MCPO_E2E_GUARDED_PORT", port.as_str()),
+            ("MCPO_HEADER_X_TOKEN", TOKEN),
+        ],
+    );
+    wait_ready(&from_env);
+    let reply = post_json(
+        &from_env.url("/guarded/tool_0001"),
+        &json!({"value": "y"}),
+        None,
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    drop(from_env);
+
+    // A wrong token: the server refuses, the proxy says it is not ready.
+    let wrong = start_proxy_with_env(
+        &binary,
+        &["--connect-timeout", "2"],
+        &[
+            ("MCPO_E2E_GUARDED_PORT", port.as_str()),
+            ("MCPO_HEADER_X_TOKEN", "wrong"),
+        ],
+    );
+    wait_until(Duration::from_secs(30), || {
+        get(&wrong.url("/guarded/readyz")).is_ok_and(|(status, _)| status == 503)
+    });
+    let reply = post_json(
+        &wrong.url("/guarded/tool_0000"),
+        &json!({"value": "z"}),
+        None,
+    );
+    assert!(matches!(reply.status, 502 | 503), "{reply:?}");
+    assert!(
+        !reply.body.to_string().contains("wrong"),
+        "the header value is in an error body: {reply:?}"
+    );
+}
