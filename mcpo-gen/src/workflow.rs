@@ -351,7 +351,12 @@ pub fn enclosing_workspace_hint(out: &Path) -> Option<String> {
     let parent_glob = Path::new(&relative)
         .parent()
         .map(|parent| format!("{}/*", parent.to_string_lossy()));
-    let listed = manifest.contains(&format!("\"{relative}\""))
+    // Listed itself, by its parent's glob, or under a listed folder (an
+    // `exclude` of a folder covers everything in it).
+    let listed = Path::new(&relative)
+        .ancestors()
+        .filter(|ancestor| !ancestor.as_os_str().is_empty())
+        .any(|ancestor| manifest.contains(&format!("\"{}\"", ancestor.to_string_lossy())))
         || parent_glob.is_some_and(|glob| manifest.contains(&format!("\"{glob}\"")));
     (!listed).then(|| {
         format!(
@@ -660,15 +665,20 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(
             root.path().join("Cargo.toml"),
-            "[workspace]\nmembers = [\"proxies/*\"]\n",
+            "[workspace]\nmembers = [\"proxies/*\"]\nexclude = [\"scratch\"]\n",
         )
         .unwrap();
-        for dir in ["proxies/listed", "elsewhere"] {
+        for dir in ["proxies/listed", "elsewhere", "scratch/deep/proxy"] {
             std::fs::create_dir_all(root.path().join(dir)).unwrap();
         }
         assert_eq!(
             enclosing_workspace_hint(&root.path().join("proxies/listed")),
             None
+        );
+        assert_eq!(
+            enclosing_workspace_hint(&root.path().join("scratch/deep/proxy")),
+            None,
+            "a folder under an excluded one is listed"
         );
         let hint = enclosing_workspace_hint(&root.path().join("elsewhere")).unwrap();
         assert!(hint.contains("\"elsewhere\""), "{hint}");
