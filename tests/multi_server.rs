@@ -1234,3 +1234,42 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
         "the header value is in an error body: {reply:?}"
     );
 }
+
+/// The committed example's config, snapshotted live (all four servers, every
+/// transport), generates exactly the committed crate.
+#[test]
+fn the_example_config_generates_the_committed_crate() {
+    let everything = start_everything_http();
+    let everything_sse = start_everything_sse();
+    let example = workspace_root().join("generated-examples/multi-proxy");
+    let out = tempfile::tempdir().unwrap();
+    let crate_dir = out.path().join("multi-proxy");
+    let (http_port, sse_port) = (everything.port.to_string(), everything_sse.port.to_string());
+    let output = std::process::Command::new(mcpo_gen_bin())
+        .args(["--quiet", "--runtime", "published", "--config"])
+        .arg(example.join("mcp.json"))
+        .arg("--out")
+        .arg(&crate_dir)
+        // The locked `npx -y ...@VERSION` finds the pinned package there.
+        .current_dir(workspace_root().join("tests/upstreams"))
+        .env("PATH", path_with_tools())
+        .env("EVERYTHING_HTTP_PORT", &http_port)
+        .env("EVERYTHING_SSE_PORT", &sse_port)
+        .env("npm_config_offline", "true")
+        .env("npm_config_update_notifier", "false")
+        .output()
+        .expect("mcpo-gen runs");
+    assert!(output.status.success(), "{}", output_text(&output));
+    let mut committed = read_tree(&example);
+    committed.remove(Path::new("mcp.json"));
+    let generated = read_tree(&crate_dir);
+    let differing: Vec<&PathBuf> = committed
+        .keys()
+        .chain(generated.keys())
+        .filter(|path| committed.get(*path) != generated.get(*path))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "the live snapshot of mcp.json differs from the committed example in {differing:?}"
+    );
+}
