@@ -1,0 +1,111 @@
+//! `mcp-oauth-server`: an OAuth 2.1 authorization server and an MCP server
+//! it protects, in one process on 127.0.0.1, for mcpo-gen's OAuth tests.
+//! See README.md for the endpoints.
+
+mod auth;
+mod mcp;
+
+use std::{net::Ipv4Addr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Parser)]
+#[command(about = "OAuth 2.1 authorization server + protected MCP server, for tests")]
+struct Cli {
+    /// Port on 127.0.0.1; 0 picks a free one (printed on the first stdout line).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Lifetime of an access token, in seconds (short, to exercise refresh).
+    #[arg(long, default_value_t = 3600)]
+    token_lifetime_secs: u64,
+    /// The subject (user) every authorization is granted to.
+    #[arg(long, default_value = "test-user")]
+    subject: String,
+    /// Scopes the server supports (space-separated); also the scope granted
+    /// when a request asks for none.
+    #[arg(long, default_value = "mcp:tools")]
+    scopes: String,
+    /// A pre-registered client, `ID` (public) or `ID:SECRET` (confidential);
+    /// repeatable. Dynamically registered clients work besides.
+    #[arg(long = "client", value_name = "ID[:SECRET]")]
+    clients: Vec<String>,
+    /// Switch dynamic client registration off (`/register` answers 404 and
+    /// the metadata has no `registration_endpoint`).
+    #[arg(long)]
+    no_registration: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cli.port))
+        .await
+        .with_context(|| format!("cannot bind 127.0.0.1:{}", cli.port))?;
+    let address = listener.local_addr()?;
+    let base = format!("http://{address}");
+    let settings = auth::Settings {
+        issuer: base.clone(),
+        resource: format!("{base}/mcp"),
+        token_lifetime: Duration::from_secs(cli.token_lifetime_secs),
+        subject: cli.subject,
+        scopes: cli.scopes.split_whitespace().map(str::to_string).collect(),
+        registration: !cli.no_registration,
+    };
+    let authority = Arc::new(auth::Authority::new(settings));
+    for client in &cli.clients {
+        let (id, secret) = match client.split_once(':') {
+            Some((id, secret)) => (id, Some(secret)),
+            None => (client.as_str(), None),
+        };
+        authority.preregister(id, secret);
+    }
+    let (router, sessions_stop) = mcp::router(authority);
+
+    let shutdown = shutdown_signal();
+    let mut stdout = tokio::io::stdout();
+    stdout
+        .write_all(format!("listening on {base}/mcp\n").as_bytes())
+        .await?;
+    stdout.flush().await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            sessions_stop();
+        })
+        .await
+        .context("HTTP server failed")
+}
+
+/// SIGINT or SIGTERM, with the handlers installed before the address is
+/// announced (a test may stop the server right after reading it).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        tokio::select! {
+            () = next_signal(interrupt.as_mut()) => {}
+            () = next_signal(terminate.as_mut()) => {}
+        }
+    }
+}
+
+async fn next_signal(stream: Option<&mut tokio::signal::unix::Signal>) {
+    match stream {
+        Some(stream) => {
+            stream.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// One line on stdout (events tests count, e.g. `token issued
+/// (refresh_token)`); never a token.
+pub(crate) fn event(line: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
