@@ -744,6 +744,18 @@ pub struct BuiltProxy {
 /// test process; the binary is hard-linked into a folder of the caller's own,
 /// so the next rebuild does not replace it under a running proxy.
 pub fn snapshot_and_build(snapshot_args: &[&str]) -> (Value, BuiltProxy) {
+    let (lock, built, _) = snapshot_and_build_with(snapshot_args, &[], false);
+    (lock, built)
+}
+
+/// [`snapshot_and_build`] with extra environment variables for mcpo-gen, and
+/// when `authorizing`, playing the user's browser for an OAuth upstream
+/// ([`run_authorizing`]); also returns mcpo-gen's output.
+pub fn snapshot_and_build_with(
+    snapshot_args: &[&str],
+    env: &[(&str, &str)],
+    authorizing: bool,
+) -> (Value, BuiltProxy, Output) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     const NAME: &str = "e2e-proxy";
     let _turn = ONE_AT_A_TIME
@@ -761,11 +773,23 @@ pub fn snapshot_and_build(snapshot_args: &[&str]) -> (Value, BuiltProxy) {
         crate_text,
     ];
     args.extend_from_slice(snapshot_args);
-    let output = mcpo_gen(&args);
+    let mut command = Command::new(mcpo_gen_bin());
+    command.args(&args).env("PATH", path_with_tools());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let generated = if authorizing {
+        run_authorizing(&mut command, Duration::from_secs(120))
+    } else {
+        command
+            .stdin(Stdio::null())
+            .output()
+            .expect("mcpo-gen runs")
+    };
     assert!(
-        output.status.success(),
+        generated.status.success(),
         "mcpo-gen {args:?}: {}",
-        output_text(&output)
+        output_text(&generated)
     );
     let lock: Value = serde_json::from_str(
         &std::fs::read_to_string(crate_dir.join("mcp.lock.json")).expect("the lock was written"),
@@ -797,5 +821,119 @@ pub fn snapshot_and_build(snapshot_args: &[&str]) -> (Value, BuiltProxy) {
             binary,
             _holder: holder,
         },
+        generated,
     )
+}
+
+/// Runs `command` (mcpo-gen authorizing an OAuth upstream, with
+/// `MCPO_OAUTH_NO_BROWSER=1` set here) to its end, within `limit`, as its
+/// user would: when it prints `Authorize: URL` on stderr, the URL is
+/// followed over HTTP like a browser would ([`authorize_as_browser`]: the
+/// test servers approve at once and redirect to mcpo-gen's loopback
+/// callback). Its stdin stays open and empty meanwhile (it also reads a
+/// pasted redirect URL there). Stdout and stderr are collected (and stderr
+/// echoed); a line `browser: ...` saying how each authorization went is
+/// appended to stderr.
+pub fn run_authorizing(command: &mut Command, limit: Duration) -> Output {
+    let mut child = command
+        .env("MCPO_OAUTH_NO_BROWSER", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let stdin = child.stdin.take();
+    let mut stdout_pipe = child.stdout.take().expect("stdout is piped");
+    let stderr_pipe = child.stderr.take().expect("stderr is piped");
+    let stdout = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout_pipe.read_to_end(&mut bytes);
+        bytes
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut browser = Vec::new();
+        for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            text.push_str(&line);
+            text.push('\n');
+            if let Some(url) = line.strip_prefix("Authorize: ") {
+                let url = url.trim().to_string();
+                // In a thread of its own: the callback's answer may wait on
+                // the command, which waits on this thread reading its stderr.
+                browser.push(std::thread::spawn(move || authorize_as_browser(&url)));
+            }
+        }
+        for visit in browser {
+            let outcome = visit
+                .join()
+                .unwrap_or_else(|_| Err("the browser thread panicked".into()));
+            text.push_str(&format!("browser: {outcome:?}\n"));
+        }
+        text
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait works") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            break child.wait().expect("wait works");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default().into_bytes(),
+    }
+}
+
+/// What a browser does with an authorization URL when the user approves at
+/// once: GET it and follow the redirects (to the client's loopback
+/// callback). Returns the final URL (its query stripped: it holds the code)
+/// and status.
+pub fn authorize_as_browser(url: &str) -> Result<String, String> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|error| error.to_string())?;
+    let response = client.get(url).send().map_err(|error| error.to_string())?;
+    let mut last = response.url().clone();
+    last.set_query(None);
+    let status = response.status().as_u16();
+    let body = response.text().unwrap_or_default();
+    let excerpt: String = body.chars().take(200).collect();
+    Ok(format!("{status} at {last}: {excerpt}"))
+}
+
+/// Starts tests/oauth-server (an OAuth authorization server and the MCP
+/// server it protects) with `args`, on a port it picks; its MCP endpoint is
+/// `running.url("/mcp")`, its events (`token issued (refresh_token) ...`)
+/// in `running.log`.
+pub fn start_oauth_server(args: &[&str]) -> Running {
+    let binary = build(&["mcp-oauth-server"]).join("mcp-oauth-server");
+    let mut child = Command::new(&binary)
+        .args(["--port", "0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let port = listening_port(
+        &mut child,
+        stdout,
+        &binary,
+        Some(std::sync::Arc::clone(&log)),
+    );
+    Running {
+        child,
+        port,
+        root_path: String::new(),
+        log,
+    }
 }
