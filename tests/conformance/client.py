@@ -19,13 +19,27 @@ The suite starts a test MCP server for a scenario and runs this with its URL
 Exit status 0 when every step worked and every call answered 2xx. Needs
 MCPO_GEN (the mcpo-gen binary) and CARGO, else target/debug/mcpo-gen and
 `cargo`; CARGO_TARGET_DIR, else the repository's target/.
+
+Auth scenarios (`auth/...`, whose server wants OAuth 2.1) snapshot through a
+Claude Desktop config instead, its server `conformance` with an `oauth`
+block (a pre-registered client_id/client_secret when the scenario's
+MCP_CONFORMANCE_CONTEXT gives one, the secret as `${VAR}`; a Client ID
+Metadata Document URL); mcpo-gen runs headless (MCPO_OAUTH_NO_BROWSER=1,
+tokens in a folder of this run's own), and its `Authorize: URL` line is
+followed over HTTP like a browser would, to its loopback callback (the
+suite's authorization server approves at once). The proxy then uses the
+stored tokens. Snapshot and build hold a lock file, so the suite may run
+scenarios in parallel (`--suite auth`).
 """
 
+import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -109,35 +123,69 @@ def main():
     cargo = os.environ.get("CARGO") or "cargo"
     if not os.access(mcpo_gen, os.X_OK):
         fail(f"no mcpo-gen at {mcpo_gen}: run `cargo build -p mcpo-gen` or set MCPO_GEN")
+    os.makedirs(os.path.dirname(crate), exist_ok=True)
+    work = tempfile.mkdtemp(prefix="conformance-client-")
+    try:
+        run(url, scenario, target, name, crate, mcpo_gen, cargo, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
-    snapshot = [
-        mcpo_gen, "--quiet", "--force", "--runtime", "shared:../mcpo-runtime",
-        "--out", crate, "--server-type", "streamable-http", "--", url,
-    ]
-    if subprocess.run(snapshot).returncode != 0:
-        fail("the snapshot failed (mcpo-gen's message above)")
-    with open(os.path.join(crate, "mcp.lock.json")) as lock_file:
-        lock = json.load(lock_file)
-    say(f"locked protocol {lock['server']['protocolVersion']}, {len(lock['tools'])} tool(s)")
 
-    build = subprocess.run(
-        [cargo, "build", "--quiet"], cwd=crate, env={**os.environ, "CARGO_TARGET_DIR": target}
-    )
-    if build.returncode != 0:
-        fail("the proxy did not build (cargo's message above)")
+def run(url, scenario, target, name, crate, mcpo_gen, cargo, work):
+    auth = scenario.startswith("auth/")
+    proxy_env = {**os.environ, "RUST_LOG": "warn,mcpo_runtime=info"}
+    proxy_args = []
+    # One crate for every scenario: snapshot and build one at a time.
+    with open(crate + ".lock", "w") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        if auth:
+            config, env = oauth_config(url, work)
+            proxy_env.update(env)
+            proxy_args = ["--config", config]
+            snapshot = [
+                mcpo_gen, "--quiet", "--force", "--runtime", "shared:../mcpo-runtime",
+                "--out", crate, "--config", config,
+            ]
+            if run_authorizing(snapshot, {**os.environ, **env}) != 0:
+                fail("the snapshot failed (mcpo-gen's message above)")
+        else:
+            snapshot = [
+                mcpo_gen, "--quiet", "--force", "--runtime", "shared:../mcpo-runtime",
+                "--out", crate, "--server-type", "streamable-http", "--", url,
+            ]
+            if subprocess.run(snapshot).returncode != 0:
+                fail("the snapshot failed (mcpo-gen's message above)")
+        with open(os.path.join(crate, "mcp.lock.json")) as lock_file:
+            lock = json.load(lock_file)
+        build = subprocess.run(
+            [cargo, "build", "--quiet"], cwd=crate, env={**os.environ, "CARGO_TARGET_DIR": target}
+        )
+        if build.returncode != 0:
+            fail("the proxy did not build (cargo's message above)")
+        # A copy of our own: the next scenario rebuilds the crate's binary.
+        binary = os.path.join(work, name)
+        shutil.copy2(os.path.join(target, "debug", name), binary)
+    if auth:
+        # A config's lock: {"servers": {NAME: {..., "tools"}}}, routes /NAME/TOOL.
+        server = lock["servers"]["conformance"]
+        tools, prefix = server["tools"], "/conformance"
+        protocol = server.get("server", {}).get("protocolVersion", "?")
+    else:
+        tools, prefix = lock["tools"], ""
+        protocol = lock["server"]["protocolVersion"]
+    say(f"locked protocol {protocol}, {len(tools)} tool(s)")
 
-    binary = os.path.join(target, "debug", name)
     proxy = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", "0"],
+        [binary, "--host", "127.0.0.1", "--port", "0", *proxy_args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "RUST_LOG": "warn,mcpo_runtime=info"},
+        env=proxy_env,
         text=True,
     )
     try:
         base = serve(proxy)
-        failures = call_tools(base, lock["tools"])
+        failures = call_tools(base + prefix, tools)
     finally:
         proxy.send_signal(signal.SIGTERM)
         try:
@@ -147,6 +195,77 @@ def main():
     if failures:
         fail(f"{failures} call(s) failed")
     say("done")
+
+
+# What the suite's basic-cimd scenario expects as a URL-based client id.
+CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
+
+
+def oauth_config(url, work):
+    """A config for the auth scenario's server, and the environment it needs
+    (the token folder, a pre-registered client's secret)."""
+    context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+    token_dir = os.path.join(work, "tokens")
+    env = {"MCPO_TOKEN_DIR": token_dir, "MCPO_OAUTH_NO_BROWSER": "1"}
+    oauth = {
+        "storage_type": "file",
+        "callback_port": 0,
+        "use_loopback": True,
+        "client_metadata": {
+            "client_name": "mcpo-gen conformance",
+            "client_id_metadata_url": CLIENT_METADATA_URL,
+        },
+    }
+    if context.get("client_id"):
+        oauth["client_id"] = context["client_id"]
+    if context.get("client_secret"):
+        oauth["client_secret"] = "${CONFORMANCE_CLIENT_SECRET}"
+        env["CONFORMANCE_CLIENT_SECRET"] = context["client_secret"]
+        env["MCPO_OAUTH_CLIENT_SECRET"] = context["client_secret"]
+    config = os.path.join(work, "mcp.json")
+    with open(config, "w") as config_file:
+        json.dump(
+            {"mcpServers": {"conformance": {"type": "streamable-http", "url": url, "oauth": oauth}}},
+            config_file,
+        )
+    return config, env
+
+
+def run_authorizing(command, env, timeout=300):
+    """Runs mcpo-gen headless to its end and returns its exit status; when it
+    prints `Authorize: URL` on stderr, does what the user's browser would:
+    GET the URL, following the redirects to mcpo-gen's loopback callback.
+    Its stdin stays open and empty (it also takes a pasted redirect there)."""
+    child = subprocess.Popen(
+        command, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+    def follow(url):
+        try:
+            status, body = http("GET", url, timeout=60)
+            say(f"browser: the authorization URL ended in {status}: {body[:200]}")
+        except OSError as error:
+            say(f"browser: the authorization URL failed: {error}")
+
+    def read():
+        for line in child.stderr:
+            sys.stderr.write(line)
+            if line.startswith("Authorize: "):
+                url = line[len("Authorize: "):].strip()
+                threading.Thread(target=follow, args=(url,), daemon=True).start()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        status = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        status = child.wait()
+        say(f"mcpo-gen did not finish in {timeout} s")
+    reader.join(timeout=5)
+    if child.stdin:
+        child.stdin.close()
+    return status
 
 
 def serve(proxy):
