@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mcpo_gen::lock::{Lock, ServerFacts, Upstream, canonical_pretty};
+use mcpo_gen::lock::{CrateLock, Lock, ServerFacts, Upstream, canonical_pretty};
 use mcpo_gen::openapi::document;
 use serde_json::{Value, json};
 
@@ -116,6 +116,7 @@ fn lock_of(tools: Vec<Value>) -> Lock {
         Upstream::StreamableHttp {
             url: "http://127.0.0.1:9/mcp".into(),
             headers: vec!["Authorization".into()],
+            oauth: None,
         },
         tools,
     )
@@ -386,20 +387,50 @@ fn generated_example_locks_give_valid_documents() {
         eprintln!("no generated-examples/*/mcp.lock.json yet: nothing to check");
         return;
     }
+    let mut committed_documents = Vec::new();
     for lock_path in lock_paths {
-        let lock = Lock::read(&lock_path).expect("committed locks parse");
-        let tools: Vec<Value> = lock
-            .tools
-            .iter()
-            .map(|tool| tool.definition.clone())
-            .collect();
-        let label = lock_path
-            .parent()
-            .and_then(Path::file_name)
+        let lock = CrateLock::read(&lock_path).expect("committed locks parse");
+        let crate_dir = lock_path.parent().expect("a crate folder");
+        let label = crate_dir
+            .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_else(|| "example".into());
-        assert_documents_valid(&label, &tools);
+        committed_documents.push(crate_dir.join("openapi.json"));
+        for (server, lock) in lock.servers() {
+            let tools: Vec<Value> = lock
+                .tools
+                .iter()
+                .map(|tool| tool.definition.clone())
+                .collect();
+            let label = match server {
+                Some(server) => {
+                    committed_documents
+                        .push(crate_dir.join("servers").join(server).join("openapi.json"));
+                    format!("{label}-{server}")
+                }
+                None => label.clone(),
+            };
+            assert_documents_valid(&label, &tools);
+        }
     }
+    // The committed files too: a multi-server crate's combined document is
+    // built from its servers' and validated here only.
+    let output = Command::new(validator())
+        .args(["--schema", "3.1", "--validation-errors", "all"])
+        .args(&committed_documents)
+        .output()
+        .expect("run openapi-spec-validator");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        report.lines().filter(|line| line.ends_with(": OK")).count(),
+        committed_documents.len(),
+        "every committed document is reported OK:\n{report}"
+    );
 }
 
 /// Garbage in, a valid document out: random schemas through the validator.
