@@ -1273,3 +1273,73 @@ fn the_example_config_generates_the_committed_crate() {
         "the live snapshot of mcp.json differs from the committed example in {differing:?}"
     );
 }
+
+/// A hot-reload edit that reconnects a server lets the calls already in
+/// flight finish on the old connection, sends new calls to the new one at
+/// once, and stops the old upstream afterwards; a single-server proxy takes
+/// a config of one server too.
+#[test]
+fn hot_reload_lets_calls_in_flight_finish_on_the_old_connection() {
+    let proxy_binary = build(&["errors-proxy"]).join("errors-proxy");
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let tools = workspace_root().join("tests/fixture-server/tools/errors.json");
+    let scratch = tempfile::tempdir().unwrap();
+    let config_path = scratch.path().join("mcp.json");
+    let config = |generation: &str| {
+        json!({"mcpServers": {"errors": {
+            "command": path_str(&fixture),
+            "args": ["--tools", path_str(&tools)],
+            "env": {"MCPO_E2E_GENERATION": generation},
+        }}})
+        .to_string()
+    };
+    std::fs::write(&config_path, config("one")).unwrap();
+    let marker = unique_marker("reload-drain");
+    let proxy = start_proxy_with_env(
+        &proxy_binary,
+        &["--config", path_str(&config_path), "--hot-reload"],
+        &[("MCPO_TEST_MARKER", &marker)],
+    );
+    wait_ready(&proxy);
+    // The upstream inherits the marker from the proxy, which has it too.
+    let upstreams = || {
+        let mut pids = processes_with_marker(&marker);
+        pids.retain(|pid| *pid != proxy.pid());
+        pids
+    };
+    let first = upstreams();
+    assert!(!first.is_empty(), "the upstream carries the marker");
+
+    // `sleeps` answers after 10 s: in flight across the edit.
+    let url = proxy.url("/sleeps");
+    let slow = std::thread::spawn(move || {
+        let started = Instant::now();
+        let reply = post_json(&url, &json!({"message": "slow"}), None);
+        (reply, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    write_atomically(&config_path, &config("two"));
+    wait_until(Duration::from_secs(10), || {
+        upstreams().iter().any(|pid| !first.contains(pid))
+    });
+    // New calls go to the new upstream while the old one is busy.
+    let started = Instant::now();
+    let reply = post_json(&proxy.url("/echo"), &json!({"message": "new"}), None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a new call waited for the old upstream"
+    );
+    let (reply, elapsed) = slow.join().expect("the slow call");
+    assert_eq!(reply.status, 200, "the call in flight failed: {reply:?}");
+    assert_eq!(reply.body, json!({"message": "slow"}));
+    assert!(elapsed >= Duration::from_secs(9), "{elapsed:?}");
+    // Then the old upstream is stopped.
+    wait_until(Duration::from_secs(10), || {
+        upstreams().iter().all(|pid| !first.contains(pid))
+    });
+    assert_eq!(
+        post_json(&proxy.url("/echo"), &json!({"message": "after"}), None).status,
+        200
+    );
+}
