@@ -129,13 +129,14 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
         "no Authorize: line:\n{generated_text}"
     );
     assert_eq!(grants(&server, "authorization_code"), 1, "{generated_text}");
-    let tools: Vec<&str> = lock["tools"]
+    let mut tools: Vec<&str> = lock["tools"]
         .as_array()
         .expect("tools in the lock")
         .iter()
         .filter_map(|tool| tool["name"].as_str())
         .collect();
-    assert_eq!(tools, ["whoami", "echo"], "{lock}");
+    tools.sort_unstable();
+    assert_eq!(tools, ["echo", "whoami"], "{lock}");
     let token_files = assert_private(&token_dir);
     // The generated crate as written (lock, README, openapi.json, sources).
     let crate_dir = target_dir().join("e2e-proxies/e2e-proxy");
