@@ -52,7 +52,7 @@ struct NewArgs {
     /// A Claude Desktop config (`{"mcpServers": {...}}`, as mcpo reads it):
     /// one crate serving every server under `/NAME`, instead of one server
     /// after `--`.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["server", "headers", "env", "server_type"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["server", "headers", "env", "server_type", "oauth"])]
     config: Option<PathBuf>,
     #[command(flatten)]
     connect: ConnectArgs,
@@ -106,6 +106,60 @@ struct ConnectArgs {
     /// Show the server's stderr while snapshotting.
     #[arg(long)]
     server_logs: bool,
+    #[command(flatten)]
+    oauth: OAuthArgs,
+}
+
+/// OAuth 2.1 for a protected HTTP server (a config gives these in its
+/// `oauth` block instead).
+#[derive(Args, Clone, Default)]
+struct OAuthArgs {
+    /// The HTTP server is protected by OAuth 2.1: authorize (a browser, or
+    /// `Authorize: URL` to open and the redirect to paste) when no stored
+    /// token works; the proxy then uses the stored token.
+    #[arg(long)]
+    oauth: bool,
+    /// A client id registered with the authorization server beforehand
+    /// (default: a Client ID Metadata Document or dynamic registration);
+    /// its secret, if any, from env MCPO_OAUTH_CLIENT_SECRET.
+    #[arg(long, value_name = "ID", requires = "oauth")]
+    oauth_client_id: Option<String>,
+    /// Scopes to ask for, space-separated [default: what the server asks for].
+    #[arg(long, value_name = "SCOPES", requires = "oauth")]
+    oauth_scope: Option<String>,
+    /// Loopback port of the redirect (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 3030, requires = "oauth")]
+    oauth_callback_port: u16,
+    /// Where tokens are kept: `file` (~/.mcpo/tokens, or $MCPO_TOKEN_DIR) or
+    /// `memory` (this run only).
+    #[arg(
+        long,
+        value_name = "STORAGE",
+        default_value = "file",
+        requires = "oauth"
+    )]
+    oauth_storage: String,
+    /// The URL OAuth discovery starts from [default: the server URL].
+    #[arg(long, value_name = "URL", requires = "oauth")]
+    oauth_server_url: Option<String>,
+}
+
+impl OAuthArgs {
+    fn settings(&self) -> anyhow::Result<Option<workflow::OAuthFlags>> {
+        if !self.oauth {
+            return Ok(None);
+        }
+        Ok(Some(workflow::OAuthFlags {
+            client_id: self.oauth_client_id.clone(),
+            scope: self.oauth_scope.clone(),
+            callback_port: self.oauth_callback_port,
+            storage: self
+                .oauth_storage
+                .parse()
+                .map_err(|error| anyhow::anyhow!("--oauth-storage {error}"))?,
+            server_url: self.oauth_server_url.clone(),
+        }))
+    }
 }
 
 impl ConnectArgs {
@@ -202,6 +256,47 @@ enum Command {
     },
     /// Print the table of rules (diff and audit): id, level, meaning.
     Rules,
+    /// Authorize with an OAuth-protected server ahead of time and store its
+    /// tokens (~/.mcpo/tokens, or $MCPO_TOKEN_DIR), so that a proxy started
+    /// as a service finds them: server NAME of a --config, or --url.
+    Login {
+        /// The server's name in the config.
+        #[arg(
+            required_unless_present = "url",
+            conflicts_with = "url",
+            requires = "config"
+        )]
+        name: Option<String>,
+        /// The config naming the server (its `oauth` block).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// A single server's URL instead (with the --oauth-* flags).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The --url server's transport [default: streamable-http].
+        #[arg(long, value_enum, requires = "url")]
+        server_type: Option<ServerType>,
+        /// A client id registered beforehand (secret from env
+        /// MCPO_OAUTH_CLIENT_SECRET).
+        #[arg(long, value_name = "ID", requires = "url")]
+        oauth_client_id: Option<String>,
+        /// Scopes to ask for, space-separated.
+        #[arg(long, value_name = "SCOPES", requires = "url")]
+        oauth_scope: Option<String>,
+        /// Loopback port of the redirect (0: any free port).
+        #[arg(long, value_name = "PORT", default_value_t = 3030)]
+        oauth_callback_port: u16,
+        /// `file` or `memory` (memory is for testing the flow only).
+        #[arg(long, value_name = "STORAGE", default_value = "file")]
+        oauth_storage: String,
+        /// The URL OAuth discovery starts from [default: --url].
+        #[arg(long, value_name = "URL", requires = "url")]
+        oauth_server_url: Option<String>,
+        /// Write the tokens to this file (for a service's
+        /// --oauth-token-file) instead of the token folder.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -251,6 +346,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         &args.server,
                         workflow::parse_headers(&args.connect.headers)?,
                         workflow::parse_env(&args.connect.env)?,
+                        args.connect.oauth.settings()?,
                     )?;
                     // Shown even with --quiet: the lock would keep these for good.
                     for warning in workflow::launch_spec_warnings(&target) {
@@ -362,6 +458,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 exit_code(findings.fails(fail_on))
             })
+        }
+        Some(Command::Login {
+            name,
+            config,
+            url,
+            server_type,
+            oauth_client_id,
+            oauth_scope,
+            oauth_callback_port,
+            oauth_storage,
+            oauth_server_url,
+            token_file,
+        }) => {
+            let mut target = match (name, config, url) {
+                (Some(name), Some(config), _) => workflow::config_target(&config, &name)?,
+                (_, _, Some(url)) => {
+                    let flags = OAuthArgs {
+                        oauth: true,
+                        oauth_client_id,
+                        oauth_scope,
+                        oauth_callback_port,
+                        oauth_storage,
+                        oauth_server_url,
+                    };
+                    workflow::target(
+                        server_type.unwrap_or(ServerType::StreamableHttp),
+                        &[url],
+                        Default::default(),
+                        Default::default(),
+                        flags.settings()?,
+                    )?
+                }
+                _ => anyhow::bail!("name a server of a --config, or give --url"),
+            };
+            workflow::login(&mut target, token_file)?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Rules) => {
             print!("{}", mcpo_gen::diff::report::rules_markdown());

@@ -11,6 +11,7 @@ use mcpo_gen::emit::{self, Drift};
 use mcpo_gen::lock::{CrateLock, LOCK_FILE_NAME, Lock, MultiLock, ProxyCrate, RuntimeSource};
 use mcpo_gen::snapshot::{self, Target};
 use mcpo_runtime::config::Config;
+use mcpo_runtime::upstream::{OAuthSettings, OAuthTarget};
 
 /// What the verbs tell the user on stderr: outcomes and next steps
 /// (silenced by `--quiet`), and a spinner while long work runs (only on a
@@ -111,18 +112,83 @@ pub fn parse_env(values: &[String]) -> Result<BTreeMap<String, String>> {
         .collect()
 }
 
+/// The `--oauth*` flags of a single-server generation or `login --url`.
+#[derive(Debug, Clone)]
+pub struct OAuthFlags {
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+    pub callback_port: u16,
+    pub storage: mcpo_runtime::upstream::oauth::StorageType,
+    pub server_url: Option<String>,
+}
+
+impl OAuthFlags {
+    fn target(self) -> Box<OAuthTarget> {
+        let mut settings = OAuthSettings::new();
+        settings.client_id = self.client_id;
+        settings.scope = self.scope;
+        settings.callback_port = self.callback_port;
+        settings.storage_type = self.storage;
+        settings.server_url = self.server_url;
+        let mut target = OAuthTarget::new(settings);
+        target.client_secret = std::env::var(mcpo_runtime::upstream::OAUTH_CLIENT_SECRET_ENV)
+            .ok()
+            .filter(|secret| !secret.is_empty());
+        Box::new(target)
+    }
+}
+
+/// The target of server `name` in the config at `path`.
+pub fn config_target(path: &Path, name: &str) -> Result<Target> {
+    let config = Config::read(path)?;
+    let Some(entry) = config.servers.get(name) else {
+        bail!(
+            "{} has no server {name:?} (it has: {})",
+            path.display(),
+            config
+                .servers
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    Ok(entry.target(name, &|var| std::env::var(var).ok())?)
+}
+
+/// `mcpo-gen login`: authorizes with an OAuth-protected server and stores
+/// its tokens (in `token_file` when given).
+pub fn login(target: &mut Target, token_file: Option<std::path::PathBuf>) -> Result<()> {
+    let description = target.describe();
+    let Some(oauth) = target.oauth_mut() else {
+        bail!(
+            "{description} has no \"oauth\" settings: add an \"oauth\" block to its config \
+             entry (or pass --url with the --oauth-* flags)"
+        );
+    };
+    if token_file.is_some() {
+        oauth.token_file = token_file;
+    }
+    snapshot::block_on(target.authorize())?;
+    Ok(())
+}
+
 /// Builds the snapshot target from the trailing arguments after `--`.
 pub fn target(
     server_type: ServerType,
     trailing: &[String],
     headers: BTreeMap<String, String>,
     env: BTreeMap<String, String>,
+    oauth: Option<OAuthFlags>,
 ) -> Result<Target> {
     let Some((first, rest)) = trailing.split_first() else {
         bail!("name the server after `--`: a command (`-- uvx mcp-server-time`) or a URL");
     };
     match server_type {
         ServerType::Stdio => {
+            if oauth.is_some() {
+                bail!("--oauth applies to HTTP servers (--server-type streamable-http or sse)");
+            }
             if !headers.is_empty() {
                 bail!("--header applies to HTTP servers; use --env for stdio servers");
             }
@@ -154,8 +220,16 @@ pub fn target(
             }
             let url = first.clone();
             Ok(match server_type {
-                ServerType::Sse => Target::Sse { url, headers },
-                _ => Target::StreamableHttp { url, headers },
+                ServerType::Sse => Target::Sse {
+                    url,
+                    headers,
+                    oauth: oauth.map(OAuthFlags::target),
+                },
+                _ => Target::StreamableHttp {
+                    url,
+                    headers,
+                    oauth: oauth.map(OAuthFlags::target),
+                },
             })
         }
     }
@@ -590,13 +664,14 @@ mod tests {
     #[test]
     fn targets_check_their_arguments() {
         let none = BTreeMap::new;
-        assert!(target(ServerType::Stdio, &[], none(), none()).is_err());
+        assert!(target(ServerType::Stdio, &[], none(), none(), None).is_err());
         assert!(
             target(
                 ServerType::StreamableHttp,
                 &["ftp://x".into()],
                 none(),
-                none()
+                none(),
+                None
             )
             .is_err()
         );
@@ -605,14 +680,44 @@ mod tests {
             &["http://127.0.0.1:1/mcp".into()],
             none(),
             none(),
+            None,
         )
         .unwrap();
-        assert!(matches!(http, Target::StreamableHttp { .. }));
+        assert!(matches!(http, Target::StreamableHttp { oauth: None, .. }));
+        let flags = OAuthFlags {
+            client_id: Some("pre".into()),
+            scope: Some("read".into()),
+            callback_port: 0,
+            storage: mcpo_runtime::upstream::oauth::StorageType::Memory,
+            server_url: None,
+        };
+        let protected = target(
+            ServerType::Sse,
+            &["http://127.0.0.1:1/sse".into()],
+            none(),
+            none(),
+            Some(flags.clone()),
+        )
+        .unwrap();
+        let settings = protected.upstream();
+        let text = serde_json::to_string(&settings).unwrap();
+        assert!(text.contains(r#""oauth":{"callback_port":0,"client_id":"pre","scope":"read","storage_type":"memory"}"#), "{text}");
+        assert!(
+            target(
+                ServerType::Stdio,
+                &["x".into()],
+                none(),
+                none(),
+                Some(flags)
+            )
+            .is_err()
+        );
         let stdio = target(
             ServerType::Stdio,
             &["uvx".into(), "mcp-server-time".into()],
             none(),
             parse_env(&["TZ=UTC".into()]).unwrap(),
+            None,
         )
         .unwrap();
         assert!(matches!(stdio, Target::Stdio { ref args, .. } if args == &["mcp-server-time"]));
@@ -627,6 +732,7 @@ mod tests {
             &["https://me:pw@example.test/mcp".into()],
             none(),
             none(),
+            None,
         )
         .unwrap_err();
         assert!(error.to_string().contains("--header"), "{error}");
@@ -634,6 +740,7 @@ mod tests {
         let url = Target::StreamableHttp {
             url: "http://127.0.0.1:1/mcp?api_key=x&page=2".into(),
             headers: none(),
+            oauth: None,
         };
         assert_eq!(launch_spec_warnings(&url).len(), 1);
         let stdio = Target::Stdio {

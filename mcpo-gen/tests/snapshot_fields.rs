@@ -115,6 +115,7 @@ impl HttpServer {
                 .iter()
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect(),
+            oauth: None,
         }
     }
 }

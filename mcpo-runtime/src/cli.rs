@@ -86,6 +86,13 @@ pub struct Cli {
     #[arg(long = "header", env = "MCPO_HEADER", hide_env_values = true)]
     pub headers: Vec<String>,
 
+    /// For an OAuth upstream: the token file to use (and refresh) instead
+    /// of `~/.mcpo/tokens/<key>.json` (`$MCPO_TOKEN_DIR/<key>.json`), e.g.
+    /// one `mcpo-gen login` wrote for this service. With several OAuth
+    /// servers, it applies to each; give each its own with `$MCPO_TOKEN_DIR`.
+    #[arg(long, env = "MCPO_OAUTH_TOKEN_FILE", value_name = "FILE")]
+    pub oauth_token_file: Option<std::path::PathBuf>,
+
     /// Seconds allowed for starting the upstream and its MCP handshake.
     #[arg(long, env = "MCPO_CONNECT_TIMEOUT", default_value_t = 30.0, value_parser = parse_seconds)]
     pub connect_timeout: f64,
@@ -419,10 +426,38 @@ pub fn resolve_target(
             };
             // The lock's URL and header names serve an upstream of its own kind.
             let locked_http = match (server_type, locked) {
-                (ServerType::StreamableHttp, Upstream::StreamableHttp { url, headers })
-                | (ServerType::Sse, Upstream::Sse { url, headers }) => Some((url, headers)),
+                (
+                    ServerType::StreamableHttp,
+                    Upstream::StreamableHttp {
+                        url,
+                        headers,
+                        oauth,
+                    },
+                )
+                | (
+                    ServerType::Sse,
+                    Upstream::Sse {
+                        url,
+                        headers,
+                        oauth,
+                    },
+                ) => Some((url, headers, oauth)),
                 _ => None,
             };
+            // The lock's OAuth settings apply to the server it names (or one
+            // given in its place after `--`).
+            let oauth = locked_http.and_then(|(_, _, oauth)| {
+                let mut oauth = crate::upstream::OAuthTarget::new(oauth.clone()?);
+                oauth.token_file = cli
+                    .oauth_token_file
+                    .clone()
+                    .or_else(|| env(crate::upstream::OAUTH_TOKEN_FILE_ENV).map(Into::into))
+                    .filter(|file| !file.as_os_str().is_empty());
+                oauth.client_secret = env(crate::upstream::OAUTH_CLIENT_SECRET_ENV)
+                    .filter(|secret| !secret.is_empty());
+                Some(Box::new(oauth))
+            });
+            let locked_http = locked_http.map(|(url, headers, _)| (url, headers));
             let (url, locked_names): (String, &[String]) =
                 match (cli.upstream.as_slice(), locked_http) {
                     ([url], Some((_, headers))) => (url.clone(), headers),
@@ -467,8 +502,16 @@ pub fn resolve_target(
             });
             headers.extend(flag_headers);
             Ok(match server_type {
-                ServerType::Sse => Target::Sse { url, headers },
-                _ => Target::StreamableHttp { url, headers },
+                ServerType::Sse => Target::Sse {
+                    url,
+                    headers,
+                    oauth,
+                },
+                _ => Target::StreamableHttp {
+                    url,
+                    headers,
+                    oauth,
+                },
             })
         }
     }
@@ -579,8 +622,11 @@ mod tests {
             r#"{"Authorization": "Bearer t"}"#,
             "http://127.0.0.1:3001/mcp",
         ]);
-        let Ok(Target::StreamableHttp { url, headers }) =
-            resolve_target(&parsed, &stdio_lock(), &no_env)
+        let Ok(Target::StreamableHttp {
+            url,
+            headers,
+            oauth: _,
+        }) = resolve_target(&parsed, &stdio_lock(), &no_env)
         else {
             panic!("expected an HTTP target");
         };
@@ -597,6 +643,7 @@ mod tests {
         let locked = Upstream::StreamableHttp {
             url: "http://h/mcp".into(),
             headers: vec!["X-Api-Token".into()],
+            oauth: None,
         };
         let env = |name: &str| (name == "MCPO_HEADER_X_API_TOKEN").then(|| "sekrit".to_string());
         let Ok(Target::StreamableHttp { headers, .. }) = resolve_target(&cli(&[]), &locked, &env)
@@ -614,6 +661,7 @@ mod tests {
         let locked = Upstream::Sse {
             url: "http://h/sse".into(),
             headers: vec!["X-Api-Token".into()],
+            oauth: None,
         };
         let env = |name: &str| (name == "MCPO_HEADER_X_API_TOKEN").then(|| "sekrit".to_string());
         assert_eq!(
@@ -621,6 +669,7 @@ mod tests {
             Ok(Target::Sse {
                 url: "http://h/sse".into(),
                 headers: BTreeMap::from([("X-Api-Token".into(), "sekrit".into())]),
+                oauth: None,
             })
         );
         // A URL alone keeps the lock's transport and its header names.
@@ -629,6 +678,7 @@ mod tests {
             Ok(Target::Sse {
                 url: "http://other/sse".into(),
                 headers: BTreeMap::from([("X-Api-Token".into(), "sekrit".into())]),
+                oauth: None,
             })
         );
     }
@@ -647,6 +697,7 @@ mod tests {
             Ok(Target::Sse {
                 url: "http://127.0.0.1:3001/sse".into(),
                 headers: BTreeMap::from([("Authorization".into(), "Bearer t".into())]),
+                oauth: None,
             })
         );
         let error = resolve_target(&cli(&["--server-type", "sse"]), &stdio_lock(), &no_env);
@@ -684,6 +735,7 @@ mod tests {
         let locked = Upstream::StreamableHttp {
             url: "http://h/mcp".into(),
             headers: vec!["Authorization".into()],
+            oauth: None,
         };
         let env =
             |name: &str| (name == "MCPO_HEADER_AUTHORIZATION").then(|| "from-env".to_string());

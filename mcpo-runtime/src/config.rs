@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::lock::Upstream;
-use crate::upstream::Target;
+use crate::upstream::{OAuthSettings, OAuthTarget, Target};
 
 /// A config that cannot be used. Messages name servers, fields and
 /// variables, never values (env and header values are usually secrets).
@@ -93,6 +93,103 @@ pub struct ServerEntry {
     pub disabled_tools: BTreeSet<String>,
     /// When set, only these tools are kept (`enabledTools`).
     pub enabled_tools: Option<BTreeSet<String>>,
+    /// OAuth 2.1 (an `oauth` block), for an HTTP server.
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// An `oauth` block: the settings the lock keeps, and the client secret
+/// (`${VAR}` expanded only when the server is reached). `Debug` shows no
+/// secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthConfig {
+    /// Everything but the secret.
+    pub settings: OAuthSettings,
+    /// A pre-registered client's secret, as written.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConfig")
+            .field("settings", &self.settings)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// An `oauth` block as written (mcpo's fields, plus `client_id`,
+/// `client_secret` and `scope`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOAuth {
+    #[serde(default)]
+    server_url: Option<String>,
+    #[serde(default)]
+    storage_type: Option<String>,
+    #[serde(default)]
+    callback_port: Option<u16>,
+    #[serde(default)]
+    use_loopback: Option<bool>,
+    #[serde(default)]
+    client_metadata: serde_json::Map<String, Value>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+impl RawOAuth {
+    fn parse(value: Value) -> Result<OAuthConfig, String> {
+        let raw: RawOAuth = serde_json::from_value(value).map_err(|error| {
+            // "unknown field `x`, expected one of ..." reads better as:
+            let text = error
+                .to_string()
+                .replacen("`, expected", "` is not supported; expected", 1);
+            format!("\"oauth\": {text}")
+        })?;
+        let mut settings = OAuthSettings::new();
+        if let Some(storage) = raw.storage_type {
+            settings.storage_type = storage
+                .parse()
+                .map_err(|error| format!("\"oauth\".\"storage_type\" {error}"))?;
+        }
+        if let Some(url) = &raw.server_url
+            && !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with("${"))
+        {
+            return Err("\"oauth\".\"server_url\" must start with http:// or https://".into());
+        }
+        settings.server_url = raw.server_url;
+        settings.callback_port = raw.callback_port.unwrap_or(settings.callback_port);
+        settings.use_loopback = raw.use_loopback.unwrap_or(true);
+        // A secret in the metadata is taken as the client secret, never kept.
+        let metadata_secret = raw
+            .client_metadata
+            .get("client_secret")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        settings.client_metadata = raw.client_metadata;
+        settings.client_id = raw.client_id.or_else(|| {
+            settings
+                .client_metadata
+                .get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        settings.scope = raw.scope;
+        let client_secret = raw.client_secret.or(metadata_secret);
+        if client_secret.is_some() && settings.client_id.is_none() {
+            return Err(
+                "\"oauth\".\"client_secret\" needs the pre-registered \"client_id\" it belongs to"
+                    .into(),
+            );
+        }
+        Ok(OAuthConfig {
+            settings: settings.without_secrets(),
+            client_secret,
+        })
+    }
 }
 
 /// The transport of a [`ServerEntry`]; values may hold `${VAR}` references.
@@ -189,12 +286,6 @@ impl ServerEntry {
             name: name.to_string(),
             reason: reason.to_string(),
         };
-        if raw.oauth.is_some() {
-            return Err(entry_error(
-                "has an \"oauth\" block: OAuth upstreams are not supported yet; \
-                 give a bearer token in \"headers\" instead",
-            ));
-        }
         let kind = match raw.kind.as_deref() {
             Some(kind) => kind.to_ascii_lowercase(),
             None if raw.command.is_some() => "stdio".to_string(),
@@ -259,10 +350,20 @@ impl ServerEntry {
             }
             _ => {}
         }
+        let oauth = match raw.oauth {
+            None | Some(Value::Null) => None,
+            Some(_) if matches!(transport, Transport::Stdio { .. }) => {
+                return Err(entry_error(
+                    "an \"oauth\" block applies to HTTP servers (sse or streamable-http)",
+                ));
+            }
+            Some(block) => Some(RawOAuth::parse(block).map_err(|reason| entry_error(&reason))?),
+        };
         Ok(ServerEntry {
             transport,
             disabled_tools: raw.disabled_tools.into_iter().collect(),
             enabled_tools: raw.enabled_tools.map(|tools| tools.into_iter().collect()),
+            oauth,
         })
     }
 
@@ -287,10 +388,12 @@ impl ServerEntry {
             Transport::StreamableHttp { url, headers } => Upstream::StreamableHttp {
                 url: url.clone(),
                 headers: headers.keys().cloned().collect(),
+                oauth: self.oauth.as_ref().map(|oauth| oauth.settings.clone()),
             },
             Transport::Sse { url, headers } => Upstream::Sse {
                 url: url.clone(),
                 headers: headers.keys().cloned().collect(),
+                oauth: self.oauth.as_ref().map(|oauth| oauth.settings.clone()),
             },
         }
     }
@@ -320,12 +423,41 @@ impl ServerEntry {
             Transport::StreamableHttp { url, headers } => Target::StreamableHttp {
                 url: expand("url", url)?,
                 headers: expand_map("header", headers)?,
+                oauth: self.oauth_target(name, lookup)?,
             },
             Transport::Sse { url, headers } => Target::Sse {
                 url: expand("url", url)?,
                 headers: expand_map("header", headers)?,
+                oauth: self.oauth_target(name, lookup)?,
             },
         })
+    }
+
+    /// The `oauth` block with `${VAR}` expanded (server URL, secret); the
+    /// token file from `MCPO_OAUTH_TOKEN_FILE` when set.
+    fn oauth_target(
+        &self,
+        name: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Box<OAuthTarget>>, ConfigError> {
+        let Some(oauth) = &self.oauth else {
+            return Ok(None);
+        };
+        let mut settings = oauth.settings.clone();
+        if let Some(url) = &settings.server_url {
+            settings.server_url = Some(expand_variables(name, "oauth server_url", url, lookup)?);
+        }
+        let mut target = OAuthTarget::new(settings);
+        target.client_secret = oauth
+            .client_secret
+            .as_deref()
+            .map(|secret| expand_variables(name, "oauth client_secret", secret, lookup))
+            .transpose()?;
+        target.token_file = lookup(crate::upstream::OAUTH_TOKEN_FILE_ENV)
+            .filter(|file| !file.is_empty())
+            .map(std::path::PathBuf::from);
+        target.name = Some(name.to_string());
+        Ok(Some(Box::new(target)))
     }
 }
 
@@ -339,6 +471,17 @@ pub fn locked_target(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Target, ConfigError> {
     let expand = |field: &str, text: &str| expand_variables(name, field, text, lookup);
+    let expand_oauth = |oauth: &Option<OAuthSettings>| {
+        oauth
+            .clone()
+            .map(|mut settings| {
+                if let Some(url) = &settings.server_url {
+                    settings.server_url = Some(expand("oauth server_url", url)?);
+                }
+                Ok(settings)
+            })
+            .transpose()
+    };
     let expanded = match upstream {
         Upstream::Stdio { command, args, env } => Upstream::Stdio {
             command: expand("command", command)?,
@@ -348,19 +491,36 @@ pub fn locked_target(
                 .collect::<Result<_, _>>()?,
             env: env.clone(),
         },
-        Upstream::StreamableHttp { url, headers } => Upstream::StreamableHttp {
+        Upstream::StreamableHttp {
+            url,
+            headers,
+            oauth,
+        } => Upstream::StreamableHttp {
             url: expand("url", url)?,
             headers: headers.clone(),
+            oauth: expand_oauth(oauth)?,
         },
-        Upstream::Sse { url, headers } => Upstream::Sse {
+        Upstream::Sse {
+            url,
+            headers,
+            oauth,
+        } => Upstream::Sse {
             url: expand("url", url)?,
             headers: headers.clone(),
+            oauth: expand_oauth(oauth)?,
         },
     };
-    Target::from_upstream(&expanded, lookup).map_err(|error| ConfigError::Upstream {
-        name: name.to_string(),
-        reason: error.to_string(),
-    })
+    let mut target =
+        Target::from_upstream(&expanded, lookup).map_err(|error| ConfigError::Upstream {
+            name: name.to_string(),
+            reason: error.to_string(),
+        })?;
+    if let Some(oauth) = target.oauth_mut()
+        && !name.is_empty()
+    {
+        oauth.name = Some(name.to_string());
+    }
+    Ok(target)
 }
 
 fn url_has_credentials(url: &str) -> bool {
@@ -449,6 +609,7 @@ mod tests {
             Upstream::StreamableHttp {
                 url: "http://127.0.0.1:1/mcp".into(),
                 headers: vec!["Authorization".into()],
+                oauth: None,
             }
         );
     }
@@ -480,6 +641,53 @@ mod tests {
         assert!(
             error.to_string().contains("BIN") && error.to_string().contains("command"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn an_oauth_block_reaches_the_target_and_only_its_settings_the_lock() {
+        let config = parse(
+            r#"{"mcpServers": {"remote": {"type": "streamable-http", "url": "http://127.0.0.1:9/mcp",
+                "oauth": {"server_url": "${AUTH_BASE}/mcp", "storage_type": "memory",
+                          "callback_port": 0, "client_id": "pre", "client_secret": "${SECRET}",
+                          "client_metadata": {"client_name": "n", "scope": "a b",
+                                              "client_secret": "${SECRET}"}}}}}"#,
+        )
+        .unwrap();
+        let entry = &config.servers["remote"];
+        let lookup = |var: &str| match var {
+            "SECRET" => Some("hush".to_string()),
+            "AUTH_BASE" => Some("http://127.0.0.1:9".to_string()),
+            _ => None,
+        };
+        let target = entry.target("remote", &lookup).unwrap();
+        let (url, oauth) = target.oauth().expect("an OAuth target");
+        assert_eq!(url, "http://127.0.0.1:9/mcp");
+        assert_eq!(oauth.client_secret.as_deref(), Some("hush"));
+        assert_eq!(oauth.server_url(url), "http://127.0.0.1:9/mcp");
+        assert_eq!(oauth.login_hint(url), "mcpo-gen login remote");
+        assert_eq!(oauth.settings.callback_port, 0);
+        assert_eq!(
+            oauth.settings.storage_type,
+            crate::upstream::oauth::StorageType::Memory
+        );
+        assert_eq!(oauth.settings.scopes(), ["a", "b"]);
+        assert!(!format!("{target:?}").contains("hush"));
+        // The lock: settings as written (`${VAR}` kept), no secret at all.
+        let lock = serde_json::to_string(&entry.upstream()).unwrap();
+        assert!(lock.contains("${AUTH_BASE}/mcp"), "{lock}");
+        assert!(lock.contains("\"client_id\":\"pre\""), "{lock}");
+        assert!(!lock.contains("SECRET") && !lock.contains("hush"), "{lock}");
+        // Without an oauth block the lock is as before.
+        let plain = parse(r#"{"mcpServers": {"p": {"url": "http://x/sse"}}}"#).unwrap();
+        let lock = serde_json::to_string(&plain.servers["p"].upstream()).unwrap();
+        assert!(!lock.contains("oauth"), "{lock}");
+        // A proxy reading the lock back gets an OAuth target, named for the hint.
+        let upstream = entry.upstream();
+        let target = locked_target("remote", &upstream, &lookup).unwrap();
+        assert_eq!(
+            target.oauth().unwrap().1.login_hint("x"),
+            "mcpo-gen login remote"
         );
     }
 
@@ -517,8 +725,20 @@ mod tests {
                 "\"headers\"",
             ),
             (
-                r#"{"mcpServers": {"s": {"url": "http://x/mcp", "oauth": {}}}}"#,
-                "OAuth",
+                r#"{"mcpServers": {"s": {"command": "x", "oauth": {}}}}"#,
+                "applies to HTTP servers",
+            ),
+            (
+                r#"{"mcpServers": {"s": {"url": "http://x/sse", "oauth": {"storage_type": "disk"}}}}"#,
+                "expected file or memory",
+            ),
+            (
+                r#"{"mcpServers": {"s": {"url": "http://x/sse", "oauth": {"client_secret": "s"}}}}"#,
+                "\"client_id\"",
+            ),
+            (
+                r#"{"mcpServers": {"s": {"url": "http://x/sse", "oauth": {"callbak_port": 1}}}}"#,
+                "callbak_port",
             ),
             (r#"{"mcpServers": {"s": {"command": 7}}}"#, "server \"s\""),
         ];

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::upstream::OAuthSettings;
+
 /// Lock format version; bump on incompatible changes to this file's shape.
 pub const LOCK_VERSION: u32 = 1;
 
@@ -287,6 +289,10 @@ pub enum Upstream {
         /// Names of headers sent upstream; values come from flags or env at runtime.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         headers: Vec<String>,
+        /// OAuth 2.1 settings (no secrets), when the server is protected by
+        /// it: the proxy then sends the token `mcpo-gen login` stored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oauth: Option<OAuthSettings>,
     },
     /// A legacy HTTP+SSE endpoint.
     Sse {
@@ -295,6 +301,9 @@ pub enum Upstream {
         /// Names of headers sent upstream.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         headers: Vec<String>,
+        /// OAuth 2.1 settings (no secrets), as for streamable HTTP.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oauth: Option<OAuthSettings>,
     },
 }
 
@@ -910,6 +919,7 @@ mod tests {
         let upstream = Upstream::StreamableHttp {
             url: "http://127.0.0.1:1/mcp".into(),
             headers: vec!["Authorization".into()],
+            oauth: None,
         };
         let text = Lock::new(facts(), upstream, vec![])
             .unwrap()

@@ -441,6 +441,11 @@ fn target_resolver(cli: &cli::Cli, env_file: BTreeMap<String, String>) -> Box<se
                     env.entry(key.clone()).or_insert_with(|| value.clone());
                 }
             }
+            // `--oauth-token-file` (or its env var) points an OAuth upstream
+            // at the file `mcpo-gen login` wrote for this service.
+            if let (Some(file), Some(oauth)) = (&cli.oauth_token_file, target.oauth_mut()) {
+                oauth.token_file = Some(file.clone());
+            }
             Ok(target)
         },
     )

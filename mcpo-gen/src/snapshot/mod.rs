@@ -60,6 +60,8 @@ pub enum SnapshotError {
     ListTools { error: ConnectError, stderr: String },
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Authorize(#[from] mcpo_runtime::upstream::oauth::AuthorizeError),
 }
 
 fn stderr_note(stderr: &str) -> String {
@@ -72,7 +74,25 @@ fn stderr_note(stderr: &str) -> String {
 
 /// Connects to `target`, lists every tool and returns the canonical lock.
 /// The server process group is gone when this returns, success or not.
+///
+/// An OAuth upstream without a usable stored token is authorized first
+/// (interactively: a browser, or `Authorize: URL` and a pasted redirect),
+/// then connected to again; the wait for the person is not part of
+/// `connect_timeout`.
 pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, SnapshotError> {
+    match snapshot_once(target, options).await {
+        Err(SnapshotError::Connect(ConnectError::NeedsAuthorization { upstream, .. }))
+            if target.oauth().is_some() =>
+        {
+            eprintln!("{upstream} requires OAuth authorization.");
+            target.authorize().await?;
+            snapshot_once(target, options).await
+        }
+        other => other,
+    }
+}
+
+async fn snapshot_once(target: &Target, options: &Options) -> Result<Lock, SnapshotError> {
     let upstream_name = target.describe();
     let deadline = tokio::time::Instant::now() + options.connect_timeout;
     let connect_options = ConnectOptions {
@@ -255,10 +275,12 @@ mod tests {
             Target::StreamableHttp {
                 url: format!("http://127.0.0.1:{port}/mcp"),
                 headers: BTreeMap::new(),
+                oauth: None,
             },
             Target::Sse {
                 url: format!("http://127.0.0.1:{port}/sse"),
                 headers: BTreeMap::new(),
+                oauth: None,
             },
         ] {
             let error = block_on(snapshot(&target, &Options::default())).unwrap_err();

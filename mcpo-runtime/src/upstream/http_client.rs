@@ -480,6 +480,7 @@ mod tests {
         Target::StreamableHttp {
             url: server.url.clone(),
             headers: BTreeMap::new(),
+            oauth: None,
         }
     }
 

@@ -18,6 +18,7 @@
 
 mod env_names;
 mod http_client;
+pub mod oauth;
 mod process;
 mod process_group;
 mod raw_wire;
@@ -39,6 +40,7 @@ use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
 use serde_json::{Map, Value};
 
 pub use env_names::header_env_var;
+pub use oauth::{OAuthSettings, OAuthTarget};
 pub use process::{ServerProcess, StderrTail};
 pub use sse::{SseTransport, SseTransportError};
 
@@ -66,6 +68,8 @@ pub enum Target {
         url: String,
         /// Headers sent with every request (values are secrets).
         headers: BTreeMap<String, String>,
+        /// OAuth 2.1, when the server is protected by it.
+        oauth: Option<Box<OAuthTarget>>,
     },
     /// A legacy (2024-11-05) HTTP+SSE endpoint: a GET stream for server
     /// messages, POSTs to the endpoint it names for client messages.
@@ -74,6 +78,8 @@ pub enum Target {
         url: String,
         /// Headers sent with every request (values are secrets).
         headers: BTreeMap<String, String>,
+        /// OAuth 2.1, when the server is protected by it.
+        oauth: Option<Box<OAuthTarget>>,
     },
 }
 
@@ -93,13 +99,23 @@ impl Target {
                 args: args.clone(),
                 env: env.keys().cloned().collect(),
             },
-            Target::StreamableHttp { url, headers } => Upstream::StreamableHttp {
+            Target::StreamableHttp {
+                url,
+                headers,
+                oauth,
+            } => Upstream::StreamableHttp {
                 url: url.clone(),
                 headers: headers.keys().cloned().collect(),
+                oauth: oauth.as_ref().map(|oauth| oauth.settings.clone()),
             },
-            Target::Sse { url, headers } => Upstream::Sse {
+            Target::Sse {
+                url,
+                headers,
+                oauth,
+            } => Upstream::Sse {
                 url: url.clone(),
                 headers: headers.keys().cloned().collect(),
+                oauth: oauth.as_ref().map(|oauth| oauth.settings.clone()),
             },
         }
     }
@@ -109,10 +125,54 @@ impl Target {
         self.upstream().describe()
     }
 
+    /// The URL and OAuth settings of an upstream protected by OAuth.
+    pub fn oauth(&self) -> Option<(&str, &OAuthTarget)> {
+        match self {
+            Target::StreamableHttp {
+                url,
+                oauth: Some(oauth),
+                ..
+            }
+            | Target::Sse {
+                url,
+                oauth: Some(oauth),
+                ..
+            } => Some((url, oauth)),
+            _ => None,
+        }
+    }
+
+    /// The OAuth settings to change, of an upstream protected by OAuth.
+    pub fn oauth_mut(&mut self) -> Option<&mut OAuthTarget> {
+        match self {
+            Target::StreamableHttp {
+                oauth: Some(oauth), ..
+            }
+            | Target::Sse {
+                oauth: Some(oauth), ..
+            } => Some(oauth),
+            _ => None,
+        }
+    }
+
+    /// Authorizes this client with an OAuth-protected upstream
+    /// interactively and stores its tokens ([`oauth::authorize`]); nothing
+    /// to do for another upstream.
+    pub async fn authorize(&self) -> Result<(), oauth::AuthorizeError> {
+        match self.oauth() {
+            Some((url, oauth)) => {
+                oauth::authorize(url, matches!(self, Target::Sse { .. }), oauth).await
+            }
+            None => Ok(()),
+        }
+    }
+
     /// The target a lock's launch spec describes, with secret values read
     /// through `env`: env var `NAME` for a stdio env name, and
     /// `MCPO_HEADER_<NAME>` ([`header_env_var`]) for a header. A name whose
-    /// variable is unset is an error.
+    /// variable is unset is an error. An OAuth upstream's token file is
+    /// `MCPO_OAUTH_TOKEN_FILE` when set, and a pre-registered client's
+    /// secret `MCPO_OAUTH_CLIENT_SECRET`.
     pub fn from_upstream(
         upstream: &Upstream,
         env: &dyn Fn(&str) -> Option<String>,
@@ -137,16 +197,43 @@ impl Target {
                 args: args.clone(),
                 env: from_env(env, str::to_string)?,
             },
-            Upstream::StreamableHttp { url, headers } => Target::StreamableHttp {
+            Upstream::StreamableHttp {
+                url,
+                headers,
+                oauth,
+            } => Target::StreamableHttp {
                 url: url.clone(),
                 headers: from_env(headers, header_env_var)?,
+                oauth: oauth_from_env(oauth.as_ref(), env),
             },
-            Upstream::Sse { url, headers } => Target::Sse {
+            Upstream::Sse {
+                url,
+                headers,
+                oauth,
+            } => Target::Sse {
                 url: url.clone(),
                 headers: from_env(headers, header_env_var)?,
+                oauth: oauth_from_env(oauth.as_ref(), env),
             },
         })
     }
+}
+
+/// Env var: the token file of an OAuth upstream (a service's).
+pub const OAUTH_TOKEN_FILE_ENV: &str = "MCPO_OAUTH_TOKEN_FILE";
+/// Env var: a pre-registered OAuth client's secret.
+pub const OAUTH_CLIENT_SECRET_ENV: &str = "MCPO_OAUTH_CLIENT_SECRET";
+
+fn oauth_from_env(
+    settings: Option<&OAuthSettings>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<Box<OAuthTarget>> {
+    let mut oauth = OAuthTarget::new(settings?.clone());
+    oauth.token_file = env(OAUTH_TOKEN_FILE_ENV)
+        .filter(|file| !file.is_empty())
+        .map(std::path::PathBuf::from);
+    oauth.client_secret = env(OAUTH_CLIENT_SECRET_ENV).filter(|secret| !secret.is_empty());
+    Some(Box::new(oauth))
 }
 
 /// A `--header` value that could not be used. Messages name the header but
@@ -403,6 +490,24 @@ pub enum ConnectError {
         /// What failed, e.g. `connection refused`.
         problem: String,
     },
+    /// An OAuth upstream without a usable token (none stored, or refreshing
+    /// it failed): someone has to authorize again.
+    #[error("{upstream} needs authorization: run `{hint}`")]
+    NeedsAuthorization {
+        /// The upstream URL.
+        upstream: String,
+        /// The command that authorizes it (`mcpo-gen login NAME`).
+        hint: String,
+    },
+    /// OAuth failed for another reason (discovery, the token store, the
+    /// authorization server); never holds a token.
+    #[error("OAuth for {upstream} failed: {reason}")]
+    OAuth {
+        /// The upstream URL.
+        upstream: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A secret the lock names is not in the environment.
     #[error("the lock needs {name:?}: set env var {var}")]
     MissingSecret {
@@ -424,6 +529,10 @@ impl ConnectError {
             ConnectError::Spawn { command, source } => {
                 format!("could not start `{command}`: {source}")
             }
+            ConnectError::NeedsAuthorization { hint, .. } => {
+                format!("needs authorization: run `{hint}`")
+            }
+            ConnectError::OAuth { upstream, .. } => format!("OAuth for `{upstream}` failed"),
             ConnectError::Handshake {
                 authorization_required: true,
                 ..
@@ -670,6 +779,12 @@ async fn connect_with(
             return Failed::from(unreachable);
         }
         let authorization_required = error.is_authorization_required();
+        if authorization_required && let Some((url, oauth)) = target.oauth() {
+            return Failed::from(ConnectError::NeedsAuthorization {
+                upstream: url.to_string(),
+                hint: oauth.login_hint(url),
+            });
+        }
         let refused = !authorization_required
             && match target {
                 Target::Stdio { .. } => {
@@ -716,19 +831,49 @@ async fn connect_with(
                 upstream,
             })
         }
-        Target::StreamableHttp { url, headers } => {
+        Target::StreamableHttp {
+            url,
+            headers,
+            oauth,
+        } => {
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(header_map(headers).map_err(ConnectError::from)?);
-            let client = if options.record_raw {
-                let transport = StreamableHttpClientTransport::with_client(
-                    RecordingHttpClient::new(raw_wire.clone()),
-                    config,
-                );
-                client_config.serve_with_lifecycle(transport, mode).await
-            } else {
-                client_config
-                    .serve_with_lifecycle(StreamableHttpClientTransport::from_config(config), mode)
-                    .await
+            let access = match oauth {
+                Some(oauth) => Some(oauth::Prepared::open(url, oauth).await?),
+                None => None,
+            };
+            // With OAuth, rmcp's AuthClient puts the token on every request,
+            // refreshes it before it expires, and once more after a 401.
+            let client = match (options.record_raw, access) {
+                (true, None) => {
+                    let transport = StreamableHttpClientTransport::with_client(
+                        RecordingHttpClient::new(raw_wire.clone()),
+                        config,
+                    );
+                    client_config.serve_with_lifecycle(transport, mode).await
+                }
+                (true, Some(access)) => {
+                    let transport = StreamableHttpClientTransport::with_client(
+                        access.into_auth_client(RecordingHttpClient::new(raw_wire.clone())),
+                        config,
+                    );
+                    client_config.serve_with_lifecycle(transport, mode).await
+                }
+                (false, None) => {
+                    client_config
+                        .serve_with_lifecycle(
+                            StreamableHttpClientTransport::from_config(config),
+                            mode,
+                        )
+                        .await
+                }
+                (false, Some(access)) => {
+                    let transport = StreamableHttpClientTransport::with_client(
+                        access.into_auth_client(http_client::rmcp_like_reqwest_client()),
+                        config,
+                    );
+                    client_config.serve_with_lifecycle(transport, mode).await
+                }
             }
             .map_err(handshake_error)?;
             if matches!(lifecycle, Lifecycle::Discover(_)) && !options.record_raw {
@@ -748,12 +893,21 @@ async fn connect_with(
                 upstream,
             })
         }
-        Target::Sse { url, headers } => {
+        Target::Sse {
+            url,
+            headers,
+            oauth,
+        } => {
+            let access = match oauth {
+                Some(oauth) => Some(oauth::Prepared::open(url, oauth).await?),
+                None => None,
+            };
             let transport = SseTransport::open(
                 url,
                 sse::header_map(header_map(headers).map_err(ConnectError::from)?),
                 http_client::rmcp_like_reqwest_client(),
                 raw_wire.clone(),
+                access.map(oauth::Prepared::into_access),
             )
             .await?;
             let client = client_config
@@ -941,6 +1095,7 @@ mod tests {
         let target = Target::StreamableHttp {
             url: "http://127.0.0.1:9/mcp".into(),
             headers: BTreeMap::from([("Authorization".into(), "Bearer secret".into())]),
+            oauth: None,
         };
         for shown in [format!("{target:?}"), format!("{:?}", target.upstream())] {
             assert!(shown.contains("Authorization"), "{shown}");
@@ -1051,6 +1206,7 @@ mod tests {
             let target = Target::StreamableHttp {
                 url,
                 headers: BTreeMap::new(),
+                oauth: None,
             };
             let options = ConnectOptions {
                 client_name: "test".into(),
@@ -1104,6 +1260,7 @@ mod tests {
         let target = Target::StreamableHttp {
             url,
             headers: BTreeMap::new(),
+            oauth: None,
         };
         let options = ConnectOptions {
             client_name: "test".into(),
@@ -1130,6 +1287,7 @@ mod tests {
         let target = Target::StreamableHttp {
             url,
             headers: BTreeMap::new(),
+            oauth: None,
         };
         let options = ConnectOptions {
             client_name: "test".into(),
@@ -1175,10 +1333,12 @@ mod tests {
             Target::StreamableHttp {
                 url: http_url,
                 headers: BTreeMap::new(),
+                oauth: None,
             },
             Target::Sse {
                 url: sse_url,
                 headers: BTreeMap::new(),
+                oauth: None,
             },
         ];
         for target in targets {
@@ -1210,6 +1370,7 @@ mod tests {
         let upstream = Upstream::StreamableHttp {
             url: "http://127.0.0.1:9/mcp".into(),
             headers: vec!["X-Api-Key".into()],
+            oauth: None,
         };
         let error = Target::from_upstream(&upstream, &|_| None).unwrap_err();
         assert!(
@@ -1225,6 +1386,7 @@ mod tests {
             Target::StreamableHttp {
                 url: "http://127.0.0.1:9/mcp".into(),
                 headers: BTreeMap::from([("X-Api-Key".into(), "k".into())]),
+                oauth: None,
             }
         );
     }

@@ -141,6 +141,7 @@ mod tests {
         let target = Target::StreamableHttp {
             url,
             headers: BTreeMap::new(),
+            oauth: None,
         };
         let error = connect(&target, &options, &mut None)
             .await

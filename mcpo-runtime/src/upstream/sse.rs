@@ -31,6 +31,7 @@ use sse_stream::{Sse, SseStream};
 use tokio::sync::watch;
 
 use super::ConnectError;
+use super::oauth::Access;
 use super::raw_wire::{MAX_MESSAGE_BYTES, RawWire};
 use super::reach::unreachable;
 
@@ -48,6 +49,9 @@ pub enum SseTransportError {
     /// The endpoint answered with an HTTP error.
     #[error("the SSE endpoint answered HTTP {0}")]
     Status(reqwest::StatusCode),
+    /// OAuth: no token, or the server refused it and refreshing failed.
+    #[error("{0}")]
+    Authorization(String),
     /// The endpoint no longer knows the session.
     #[error("the SSE session is gone (HTTP {0}); reconnecting")]
     SessionGone(reqwest::StatusCode),
@@ -61,26 +65,50 @@ struct Poster {
     client: reqwest::Client,
     endpoint: reqwest::Url,
     headers: HeaderMap,
+    /// OAuth tokens, for a protected server.
+    access: Option<Access>,
     /// Set to true to close the transport (its `receive` then ends).
     gone: watch::Sender<bool>,
 }
 
 impl Poster {
-    async fn post(&self, body: Vec<u8>) -> Result<(), SseTransportError> {
-        let response = self
+    async fn send_once(
+        &self,
+        body: Vec<u8>,
+        token: Option<&str>,
+    ) -> Result<reqwest::Response, SseTransportError> {
+        let mut request = self
             .client
             .post(self.endpoint.clone())
             .headers(self.headers.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .inspect_err(|error| {
-                if error.is_connect() {
-                    // The server is gone; its stream is (or soon will be).
-                    self.gone.send_replace(true);
-                }
-            })?;
+            .body(body);
+        if let Some(token) = token {
+            request = request.header(http::header::AUTHORIZATION, bearer(token));
+        }
+        Ok(request.send().await.inspect_err(|error| {
+            if error.is_connect() {
+                // The server is gone; its stream is (or soon will be).
+                self.gone.send_replace(true);
+            }
+        })?)
+    }
+
+    async fn post(&self, body: Vec<u8>) -> Result<(), SseTransportError> {
+        let authorization =
+            |error: ConnectError| SseTransportError::Authorization(error.to_string());
+        let token = match &self.access {
+            Some(access) => Some(access.token().await.map_err(authorization)?),
+            None => None,
+        };
+        let mut response = self.send_once(body.clone(), token.as_deref()).await?;
+        // A refused token gets one refresh and one retry.
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED
+            && let (Some(access), Some(sent)) = (&self.access, &token)
+        {
+            let fresh = access.refresh(sent).await.map_err(authorization)?;
+            response = self.send_once(body, Some(&fresh)).await?;
+        }
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             tracing::warn!(%status, "the SSE endpoint no longer knows the session");
@@ -112,6 +140,7 @@ impl SseTransport {
         headers: HeaderMap,
         client: reqwest::Client,
         raw_wire: RawWire,
+        access: Option<Access>,
     ) -> Result<Self, ConnectError> {
         let handshake = |reason: String, authorization_required: bool| ConnectError::Handshake {
             upstream: url.to_string(),
@@ -121,18 +150,40 @@ impl SseTransport {
         };
         let stream_url = reqwest::Url::parse(url)
             .map_err(|error| handshake(format!("{url:?} is not a URL: {error}"), false))?;
-        let response = client
-            .get(stream_url.clone())
-            .headers(headers.clone())
-            .header(http::header::ACCEPT, EVENT_STREAM_MIME_TYPE)
-            .header(http::header::CACHE_CONTROL, "no-cache")
-            .send()
-            .await
-            .map_err(|error| {
-                unreachable(url, &error)
-                    .unwrap_or_else(|| handshake(format!("GET failed: {error}"), false))
-            })?;
+        let get = |token: Option<String>| {
+            let mut request = client
+                .get(stream_url.clone())
+                .headers(headers.clone())
+                .header(http::header::ACCEPT, EVENT_STREAM_MIME_TYPE)
+                .header(http::header::CACHE_CONTROL, "no-cache");
+            if let Some(token) = token {
+                request = request.header(http::header::AUTHORIZATION, bearer(&token));
+            }
+            async move {
+                request.send().await.map_err(|error| {
+                    unreachable(url, &error)
+                        .unwrap_or_else(|| handshake(format!("GET failed: {error}"), false))
+                })
+            }
+        };
+        let token = match &access {
+            Some(access) => Some(access.token().await?),
+            None => None,
+        };
+        let mut response = get(token.clone()).await?;
+        // A refused token gets one refresh and one retry.
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED
+            && let (Some(access), Some(sent)) = (&access, &token)
+        {
+            let fresh = access.refresh(sent).await?;
+            response = get(Some(fresh)).await?;
+        }
         let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED
+            && let Some(access) = &access
+        {
+            return Err(access.needs());
+        }
         if !status.is_success() {
             return Err(handshake(
                 format!(
@@ -198,6 +249,7 @@ impl SseTransport {
                 client,
                 endpoint,
                 headers,
+                access,
                 gone: gone_sender,
             }),
             gone,
@@ -285,6 +337,14 @@ impl Transport<RoleClient> for SseTransport {
         self.poster.gone.send_replace(true);
         Ok(())
     }
+}
+
+/// An `Authorization: Bearer` value, marked sensitive.
+fn bearer(token: &str) -> HeaderValue {
+    let mut value = HeaderValue::try_from(format!("Bearer {token}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+    value.set_sensitive(true);
+    value
 }
 
 /// The endpoint event's URI against the stream's URL; it must stay on the
@@ -526,6 +586,7 @@ mod tests {
                 .iter()
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect::<BTreeMap<_, _>>(),
+            oauth: None,
         };
         let options = ConnectOptions {
             client_name: "test".into(),
@@ -617,6 +678,7 @@ mod tests {
             HeaderMap::new(),
             reqwest::Client::new(),
             RawWire::new(false),
+            None,
         )
         .await
         .err()

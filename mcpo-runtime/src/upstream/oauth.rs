@@ -1,0 +1,1150 @@
+//! OAuth 2.1 for protected HTTP upstreams (streamable HTTP and HTTP+SSE),
+//! the one implementation the snapshot, `mcpo-gen login` and every proxy use.
+//!
+//! rmcp's `auth` feature does the protocol: Protected Resource Metadata
+//! (RFC 9728) from the 401's `WWW-Authenticate`, authorization server
+//! metadata (RFC 8414 or OIDC discovery), the client (pre-registered id,
+//! Client ID Metadata Document where advertised, else dynamic registration,
+//! RFC 7591), the authorization code with PKCE S256 and the `resource`
+//! indicator (RFC 8707), the token exchange, refresh before expiry and after
+//! a 401. This module adds what an unattended proxy needs around it:
+//!
+//! - where tokens live ([`token_path`]): `~/.mcpo/tokens/<key>.json`
+//!   (`$MCPO_TOKEN_DIR` overrides the folder; folder 0700, file 0600,
+//!   written atomically), or a per-process memory store, or a file a service
+//!   is pointed at (`--oauth-token-file`);
+//! - [`authorize`]: the interactive step, run by mcpo-gen only: a browser
+//!   when there is one, else `Authorize: URL` on stderr, the redirect taken
+//!   on the loopback callback or pasted on stdin, `state` checked;
+//! - [`Access`]: a token for each request, refreshed before expiry and once
+//!   after a 401; a proxy never authorizes, it reports
+//!   [`ConnectError::NeedsAuthorization`] (`/readyz` says what to run).
+//!
+//! Tokens, codes, verifiers and client secrets are never logged, never in
+//! `Debug`/`Display` output, error messages, the lock or any document.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex as StdMutex, PoisonError};
+use std::time::Duration;
+
+use rmcp::transport::AuthClient;
+use rmcp::transport::auth::{
+    AuthError, AuthorizationManager, AuthorizationRequest, AuthorizationSession, CredentialStore,
+    OAuthClientConfig, StoredCredentials, WWWAuthenticateParams,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::Mutex;
+
+use super::ConnectError;
+
+/// The callback port when none is configured (mcpo's).
+pub const DEFAULT_CALLBACK_PORT: u16 = 3030;
+/// Overrides the folder of the token files.
+pub const TOKEN_DIR_ENV: &str = "MCPO_TOKEN_DIR";
+/// `1`: never try to open a browser.
+pub const NO_BROWSER_ENV: &str = "MCPO_OAUTH_NO_BROWSER";
+/// Seconds [`authorize`] waits for the redirect (default 300).
+pub const TIMEOUT_ENV: &str = "MCPO_OAUTH_TIMEOUT";
+/// The callback path on the loopback listener.
+pub const CALLBACK_PATH: &str = "/callback";
+/// Fields of `client_metadata` never recorded (they are secrets).
+const SECRET_METADATA_FIELDS: &[&str] = &["client_secret", "registration_access_token"];
+
+/// Where tokens are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageType {
+    /// A file per server under the token folder.
+    #[default]
+    File,
+    /// This process only (lost when it exits).
+    Memory,
+}
+
+impl std::str::FromStr for StorageType {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "file" => Ok(StorageType::File),
+            "memory" => Ok(StorageType::Memory),
+            other => Err(format!("{other:?}: expected file or memory")),
+        }
+    }
+}
+
+fn default_callback_port() -> u16 {
+    DEFAULT_CALLBACK_PORT
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_default_port(port: &u16) -> bool {
+    *port == DEFAULT_CALLBACK_PORT
+}
+
+fn is_file(storage: &StorageType) -> bool {
+    *storage == StorageType::File
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// The OAuth settings of an upstream that are not secret: what a config's
+/// `oauth` block says, minus `client_secret`, as `mcp.lock.json` records it
+/// so that a proxy generated from the lock knows to authorize.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthSettings {
+    /// The loopback callback port (`0`: any free one).
+    #[serde(
+        default = "default_callback_port",
+        skip_serializing_if = "is_default_port"
+    )]
+    pub callback_port: u16,
+    /// A pre-registered client id (used before any registration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Client metadata: `client_name`, `scope`, `redirect_uris`,
+    /// `client_uri` (a Client ID Metadata Document URL) and the like.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub client_metadata: Map<String, Value>,
+    /// Scopes to ask for, space-separated (default: `client_metadata.scope`,
+    /// else what the server advertises).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The URL OAuth discovery starts from and tokens are kept for (default:
+    /// the upstream URL). May hold `${VAR}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    /// Where tokens are kept.
+    #[serde(default, skip_serializing_if = "is_file")]
+    pub storage_type: StorageType,
+    /// Listen on the loopback callback (else only a pasted redirect is taken).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub use_loopback: bool,
+}
+
+impl OAuthSettings {
+    /// Settings with every default.
+    pub fn new() -> Self {
+        OAuthSettings {
+            callback_port: DEFAULT_CALLBACK_PORT,
+            use_loopback: true,
+            ..Default::default()
+        }
+    }
+
+    /// The same settings with secret fields of `client_metadata` left out.
+    pub fn without_secrets(mut self) -> Self {
+        for field in SECRET_METADATA_FIELDS {
+            self.client_metadata.remove(*field);
+        }
+        self
+    }
+
+    /// The scopes to ask for: `scope`, else `client_metadata.scope`.
+    pub fn scopes(&self) -> Vec<String> {
+        self.scope
+            .as_deref()
+            .or_else(|| self.client_metadata.get("scope").and_then(Value::as_str))
+            .map(|scope| scope.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    fn metadata_text(&self, field: &str) -> Option<String> {
+        self.client_metadata
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+}
+
+/// How an upstream is authorized, secrets included; part of a
+/// [`super::Target`]. `Debug` shows no secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthTarget {
+    /// The non-secret settings (what the lock keeps).
+    pub settings: OAuthSettings,
+    /// The pre-registered client's secret.
+    pub client_secret: Option<String>,
+    /// Read and write tokens in this file instead of the token folder.
+    pub token_file: Option<PathBuf>,
+    /// The server's name in its config, for the `mcpo-gen login` hint.
+    pub name: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthTarget")
+            .field("settings", &self.settings)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("token_file", &self.token_file)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl OAuthTarget {
+    /// A target with these settings and nothing else.
+    pub fn new(settings: OAuthSettings) -> Self {
+        OAuthTarget {
+            settings,
+            client_secret: None,
+            token_file: None,
+            name: None,
+        }
+    }
+
+    /// The URL discovery starts from and tokens are kept for.
+    pub fn server_url<'a>(&'a self, upstream_url: &'a str) -> &'a str {
+        self.settings.server_url.as_deref().unwrap_or(upstream_url)
+    }
+
+    /// The command that authorizes this server ahead of time.
+    pub fn login_hint(&self, upstream_url: &str) -> String {
+        match &self.name {
+            Some(name) if !name.is_empty() => format!("mcpo-gen login {name}"),
+            _ => format!("mcpo-gen login --url {}", self.server_url(upstream_url)),
+        }
+    }
+
+    /// Where this server's tokens are kept (`None`: memory).
+    pub fn token_location(&self, upstream_url: &str) -> Option<PathBuf> {
+        match (&self.token_file, self.settings.storage_type) {
+            (Some(file), _) => Some(file.clone()),
+            (None, StorageType::File) => Some(token_path(self.server_url(upstream_url))),
+            (None, StorageType::Memory) => None,
+        }
+    }
+
+    fn store(&self, upstream_url: &str) -> TokenStore {
+        match self.token_location(upstream_url) {
+            Some(path) => TokenStore::File(path),
+            None => TokenStore::Memory(token_key(self.server_url(upstream_url))),
+        }
+    }
+}
+
+/// The token folder: `$MCPO_TOKEN_DIR`, else `~/.mcpo/tokens`.
+pub fn token_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(TOKEN_DIR_ENV).filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".mcpo").join("tokens")
+}
+
+/// The file name (without `.json`) of a server's tokens: its host and port
+/// (characters other than letters, digits, `.` and `-` as `_`), a `-`, and
+/// the first 16 hex digits of the sha256 of the server URL exactly as
+/// configured, e.g. `mcp.example.com-3f2a...` or `127.0.0.1_8080-...`.
+pub fn token_key(server_url: &str) -> String {
+    let authority = server_url
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
+        .unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let mut slug: String = authority
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if slug.is_empty() {
+        slug.push_str("server");
+    }
+    let digest = hex::encode(Sha256::digest(server_url.as_bytes()));
+    format!("{slug}-{}", &digest[..16])
+}
+
+/// `<token folder>/<key>.json` for a server URL.
+pub fn token_path(server_url: &str) -> PathBuf {
+    token_dir().join(format!("{}.json", token_key(server_url)))
+}
+
+/// What a token file holds. `Debug` shows no secret.
+#[derive(Clone, Serialize, Deserialize)]
+struct TokenFile {
+    /// The server the tokens are for.
+    server_url: String,
+    /// The pre-registered client's secret, for refreshes by a service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    /// rmcp's credentials: client id, token response, granted scopes.
+    credentials: StoredCredentials,
+}
+
+impl std::fmt::Debug for TokenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenFile")
+            .field("server_url", &self.server_url)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
+/// Tokens of this process's memory stores, by token key.
+static MEMORY: LazyLock<StdMutex<HashMap<String, TokenFile>>> =
+    LazyLock::new(|| StdMutex::new(HashMap::new()));
+
+/// A credential store for rmcp: a token file or this process's memory.
+#[derive(Debug, Clone)]
+enum TokenStore {
+    File(PathBuf),
+    Memory(String),
+}
+
+impl TokenStore {
+    fn read(&self) -> Result<Option<TokenFile>, AuthError> {
+        match self {
+            TokenStore::Memory(key) => Ok(MEMORY
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(key)
+                .cloned()),
+            TokenStore::File(path) => match std::fs::read(path) {
+                Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
+                    AuthError::CredentialStoreError(format!(
+                        "{} is not a token file: {error}",
+                        path.display()
+                    ))
+                }),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(AuthError::CredentialStoreError(format!(
+                    "cannot read {}: {error}",
+                    path.display()
+                ))),
+            },
+        }
+    }
+
+    fn write(&self, file: &TokenFile) -> Result<(), AuthError> {
+        match self {
+            TokenStore::Memory(key) => {
+                MEMORY
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key.clone(), file.clone());
+                Ok(())
+            }
+            TokenStore::File(path) => write_private(path, file).map_err(|error| {
+                AuthError::CredentialStoreError(format!("cannot write {}: {error}", path.display()))
+            }),
+        }
+    }
+
+    fn remove(&self) -> Result<(), AuthError> {
+        match self {
+            TokenStore::Memory(key) => {
+                MEMORY
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(key);
+                Ok(())
+            }
+            TokenStore::File(path) => match std::fs::remove_file(path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    Err(AuthError::CredentialStoreError(format!(
+                        "cannot remove {}: {error}",
+                        path.display()
+                    )))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+/// Writes `file` as JSON to `path`, atomically (a temporary file renamed
+/// over it), the folder created 0700 and the file 0600.
+fn write_private(path: &Path, file: &TokenFile) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+        #[cfg(unix)]
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    }
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "token".into());
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = (|| {
+        let mut out = options.open(&temporary)?;
+        #[cfg(unix)]
+        out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        let body = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
+        out.write_all(&body)?;
+        out.write_all(b"\n")?;
+        out.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// rmcp's view of a [`TokenStore`] for one server.
+struct Store {
+    store: TokenStore,
+    server_url: String,
+    client_secret: Option<String>,
+}
+
+type StoreFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, AuthError>> + Send + 'a>>;
+
+// rmcp declares the trait with `async_trait`; these are its desugared forms.
+impl CredentialStore for Store {
+    fn load<'a, 'b>(&'a self) -> StoreFuture<'b, Option<StoredCredentials>>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move { Ok(self.store.read()?.map(|file| file.credentials)) })
+    }
+
+    fn save<'a, 'b>(&'a self, credentials: StoredCredentials) -> StoreFuture<'b, ()>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move {
+            // A refresh keeps the secret the file was written with.
+            let client_secret = self
+                .client_secret
+                .clone()
+                .or_else(|| self.store.read().ok().flatten()?.client_secret);
+            self.store.write(&TokenFile {
+                server_url: self.server_url.clone(),
+                client_secret,
+                credentials,
+            })
+        })
+    }
+
+    fn clear<'a, 'b>(&'a self) -> StoreFuture<'b, ()>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move { self.store.remove() })
+    }
+}
+
+/// The access token of a token response (oauth2's accessor is a trait
+/// method; its serialized form is the RFC 6749 one).
+fn access_token_of(response: &rmcp::transport::auth::OAuthTokenResponse) -> Option<String> {
+    serde_json::to_value(response)
+        .ok()?
+        .get("access_token")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// A manager for `server_url` whose credentials are in `oauth`'s store.
+async fn manager(
+    upstream_url: &str,
+    oauth: &OAuthTarget,
+) -> Result<AuthorizationManager, AuthError> {
+    let server_url = oauth.server_url(upstream_url);
+    // Private addresses allowed: an authorization server inside a company
+    // network is common for internal MCP servers.
+    let mut manager = AuthorizationManager::new_allowing_private_addresses(server_url).await?;
+    manager.set_credential_store(Store {
+        store: oauth.store(upstream_url),
+        server_url: server_url.to_string(),
+        client_secret: oauth.client_secret.clone(),
+    });
+    Ok(manager)
+}
+
+/// A stored client secret, else the configured one.
+fn client_secret(oauth: &OAuthTarget, upstream_url: &str) -> Option<String> {
+    oauth.client_secret.clone().or_else(|| {
+        oauth
+            .store(upstream_url)
+            .read()
+            .ok()
+            .flatten()
+            .and_then(|file| file.client_secret)
+    })
+}
+
+/// Tokens for one upstream, shared by its requests: each gets a current
+/// token (refreshed when it is about to expire), and a 401 gets one refresh.
+#[derive(Clone)]
+pub struct Access {
+    manager: Arc<Mutex<AuthorizationManager>>,
+    upstream: String,
+    hint: String,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A manager loaded with an upstream's stored credentials, before it is
+/// handed to a transport.
+pub(crate) struct Prepared {
+    manager: AuthorizationManager,
+    upstream: String,
+    hint: String,
+}
+
+impl Prepared {
+    /// Loads the stored token for `upstream_url`: an error saying which
+    /// `mcpo-gen login` to run when there is none (this never authorizes).
+    pub(crate) async fn open(
+        upstream_url: &str,
+        oauth: &OAuthTarget,
+    ) -> Result<Prepared, ConnectError> {
+        let hint = oauth.login_hint(upstream_url);
+        let failed = |reason: String| ConnectError::OAuth {
+            upstream: upstream_url.to_string(),
+            reason,
+        };
+        let needs = || ConnectError::NeedsAuthorization {
+            upstream: upstream_url.to_string(),
+            hint: hint.clone(),
+        };
+        let mut manager = manager(upstream_url, oauth)
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        match manager.initialize_from_store().await {
+            Ok(true) => {}
+            Ok(false) => return Err(needs()),
+            Err(AuthError::AuthorizationRequired) => return Err(needs()),
+            Err(error) => return Err(failed(error.to_string())),
+        }
+        // A confidential pre-registered client refreshes with its secret.
+        if let Some(secret) = client_secret(oauth, upstream_url)
+            && let Ok((client_id, _)) = manager.get_credentials().await
+        {
+            let redirect = redirect_uri(&oauth.settings, oauth.settings.callback_port);
+            manager
+                .configure_client(
+                    OAuthClientConfig::new(client_id, redirect).with_client_secret(secret),
+                )
+                .map_err(|error| failed(error.to_string()))?;
+        }
+        Ok(Prepared {
+            manager,
+            upstream: upstream_url.to_string(),
+            hint,
+        })
+    }
+}
+
+impl Prepared {
+    /// rmcp's streamable-HTTP client with OAuth: a token on every request,
+    /// refreshed before expiry and once after a 401.
+    pub(crate) fn into_auth_client<C>(self, http_client: C) -> AuthClient<C> {
+        AuthClient::new(http_client, self.manager)
+    }
+
+    /// Tokens for requests made here (the SSE transport).
+    pub(crate) fn into_access(self) -> Access {
+        Access {
+            manager: Arc::new(Mutex::new(self.manager)),
+            upstream: self.upstream,
+            hint: self.hint,
+        }
+    }
+}
+
+impl Access {
+    pub(crate) fn needs(&self) -> ConnectError {
+        ConnectError::NeedsAuthorization {
+            upstream: self.upstream.clone(),
+            hint: self.hint.clone(),
+        }
+    }
+
+    fn map_error(&self, error: AuthError) -> ConnectError {
+        match error {
+            AuthError::AuthorizationRequired | AuthError::TokenRefreshRejected(_) => self.needs(),
+            other => ConnectError::OAuth {
+                upstream: self.upstream.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// A current access token, refreshed first when it is about to expire.
+    pub async fn token(&self) -> Result<String, ConnectError> {
+        let manager = self.manager.lock().await;
+        manager
+            .get_access_token()
+            .await
+            .map_err(|error| self.map_error(error))
+    }
+
+    /// After a 401 for `rejected`: a refreshed token, or an error when
+    /// refreshing cannot help (re-authorization is needed).
+    pub async fn refresh(&self, rejected: &str) -> Result<String, ConnectError> {
+        let manager = self.manager.lock().await;
+        // Another request may have refreshed already.
+        if let Ok(current) = manager.get_access_token().await
+            && current != rejected
+        {
+            return Ok(current);
+        }
+        match manager.refresh_token().await {
+            Ok(response) => {
+                let fresh = access_token_of(&response).unwrap_or_default();
+                if fresh.is_empty() || fresh == rejected {
+                    Err(self.needs())
+                } else {
+                    Ok(fresh)
+                }
+            }
+            Err(error) => {
+                tracing::warn!(upstream = %self.upstream, %error, "the OAuth token could not be refreshed");
+                Err(self.map_error(error))
+            }
+        }
+    }
+}
+
+/// Why [`authorize`] failed. Messages never hold a token, code or secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizeError {
+    /// The authorization server or the flow failed.
+    #[error("OAuth authorization for {upstream} failed: {reason}")]
+    Failed {
+        /// The upstream URL.
+        upstream: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// No redirect came in time.
+    #[error(
+        "OAuth authorization for {upstream}: no redirect within {seconds}s \
+         (open the printed URL, or paste the redirect URL here; {TIMEOUT_ENV} sets the wait)"
+    )]
+    TimedOut {
+        /// The upstream URL.
+        upstream: String,
+        /// The wait.
+        seconds: u64,
+    },
+    /// The callback port is taken.
+    #[error(
+        "cannot listen for the OAuth callback on 127.0.0.1:{port}: {reason}; set another \"callback_port\" (0: any free port)"
+    )]
+    Listen {
+        /// The port.
+        port: u16,
+        /// What the OS said.
+        reason: String,
+    },
+}
+
+/// The redirect URI: `client_metadata.redirect_uris[0]` when given, else
+/// `http://127.0.0.1:PORT/callback`.
+fn redirect_uri(settings: &OAuthSettings, port: u16) -> String {
+    settings
+        .client_metadata
+        .get("redirect_uris")
+        .and_then(Value::as_array)
+        .and_then(|uris| uris.first())
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("http://127.0.0.1:{port}{CALLBACK_PATH}"))
+}
+
+/// The `WWW-Authenticate` challenge of an unauthenticated (or, with
+/// `token`, an under-scoped) request: a POST of `initialize` for streamable
+/// HTTP, a GET of the stream for SSE.
+pub async fn probe_challenge(url: &str, sse: bool, token: Option<&str>) -> Option<String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .ok()?;
+    let mut request = if sse {
+        client
+            .get(url)
+            .header(http::header::ACCEPT, "text/event-stream")
+    } else {
+        client
+            .post(url)
+            .header(http::header::ACCEPT, "application/json, text/event-stream")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(
+                serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                    "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                               "clientInfo": {"name": "mcpo-gen", "version": env!("CARGO_PKG_VERSION")}}})
+                .to_string(),
+            )
+    };
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.ok()?;
+    let status = response.status();
+    if status != reqwest::StatusCode::UNAUTHORIZED && status != reqwest::StatusCode::FORBIDDEN {
+        return None;
+    }
+    response
+        .headers()
+        .get(http::header::WWW_AUTHENTICATE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Scopes a challenge asks for (its `scope` parameter).
+fn challenge_scopes(challenge: Option<&str>, base: &str) -> Vec<String> {
+    let (Some(challenge), Ok(base)) = (challenge, reqwest::Url::parse(base)) else {
+        return Vec::new();
+    };
+    WWWAuthenticateParams::parse(challenge, &base)
+        .scope
+        .map(|scope| scope.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Authorizes this client for the upstream at `upstream_url` (interactive:
+/// mcpo-gen only) and stores the tokens. `sse`: the upstream is an HTTP+SSE
+/// one (how its challenge is probed).
+///
+/// A browser is opened when one can be (not with `MCPO_OAUTH_NO_BROWSER=1`,
+/// nor without `$BROWSER` or a display); the line `Authorize: URL` is always
+/// printed on stderr. The redirect is taken on
+/// `http://127.0.0.1:PORT/callback` (unless `use_loopback` is false) or as a
+/// full redirect URL pasted on stdin, whichever comes first; a redirect
+/// whose `state` is not this flow's is refused. Scopes asked for: the
+/// configured ones, those already granted, and those a challenge names
+/// (incremental authorization); none at all lets rmcp pick from the server's
+/// metadata.
+pub async fn authorize(
+    upstream_url: &str,
+    sse: bool,
+    oauth: &OAuthTarget,
+) -> Result<(), AuthorizeError> {
+    let server_url = oauth.server_url(upstream_url).to_string();
+    let failed = |reason: String| AuthorizeError::Failed {
+        upstream: upstream_url.to_string(),
+        reason,
+    };
+    let store = oauth.store(upstream_url);
+    let stored = store.read().ok().flatten();
+    let current_token = stored
+        .as_ref()
+        .and_then(|file| file.credentials.token_response.as_ref())
+        .and_then(access_token_of);
+    let challenge = probe_challenge(upstream_url, sse, current_token.as_deref()).await;
+
+    let listener = if oauth.settings.use_loopback {
+        let port = oauth.settings.callback_port;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|error| AuthorizeError::Listen {
+                port,
+                reason: error.to_string(),
+            })?;
+        Some(listener)
+    } else {
+        None
+    };
+    let port = match &listener {
+        Some(listener) => listener
+            .local_addr()
+            .map(|address| address.port())
+            .unwrap_or(oauth.settings.callback_port),
+        None => oauth.settings.callback_port,
+    };
+    if listener.is_some() && oauth.settings.callback_port == 0 {
+        eprintln!("OAuth callback port: {port}");
+    }
+    let redirect = redirect_uri(&oauth.settings, port);
+
+    let mut manager = manager(upstream_url, oauth)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    let resolution = manager
+        .resolve_metadata_from_challenge(challenge.as_deref())
+        .await
+        .map_err(|error| failed(format!("discovery: {error}")))?;
+    manager.set_metadata(resolution.metadata);
+
+    let mut scopes: BTreeSet<String> = oauth.settings.scopes().into_iter().collect();
+    if !scopes.is_empty() || challenge.is_some() {
+        scopes.extend(challenge_scopes(challenge.as_deref(), &server_url));
+        if let Some(file) = &stored {
+            scopes.extend(file.credentials.granted_scopes.iter().cloned());
+        }
+    }
+    let mut request = AuthorizationRequest::new(redirect.clone())
+        .with_client_name(
+            oauth
+                .settings
+                .metadata_text("client_name")
+                .unwrap_or_else(|| "mcpo-gen".to_string()),
+        )
+        .with_initial_scope_selection();
+    if !scopes.is_empty() {
+        request = request.with_scopes(scopes);
+    }
+    if let Some(challenge) = &challenge {
+        request = request.with_challenge(challenge.clone());
+    }
+    if let Some(client_id) = &oauth.settings.client_id {
+        request = request.with_preregistered_client(client_id.clone());
+        if let Some(secret) = &oauth.client_secret {
+            request = request.with_client_secret(secret.clone());
+        }
+    }
+    if let Some(url) = oauth
+        .settings
+        .metadata_text("client_id_metadata_url")
+        .or_else(|| oauth.settings.metadata_text("client_metadata_url"))
+    {
+        request = request.with_client_metadata_url(url);
+    }
+    let session = AuthorizationSession::new(manager, request)
+        .await
+        .map_err(|(_, error)| failed(error.to_string()))?;
+    let url = session.get_authorization_url().to_string();
+    let state = reqwest::Url::parse(&url)
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(key, _)| key == "state")
+                .map(|(_, value)| value.into_owned())
+        })
+        .ok_or_else(|| failed("the authorization URL has no state".into()))?;
+
+    eprintln!("Authorize: {url}");
+    if open_browser(&url) {
+        eprintln!("(opened in your browser)");
+    }
+    eprintln!(
+        "Waiting for the redirect{}; or paste the full redirect URL here and press Enter.",
+        if listener.is_some() {
+            format!(" on {redirect}")
+        } else {
+            String::new()
+        }
+    );
+
+    let seconds = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(300);
+    let callback = tokio::time::timeout(
+        Duration::from_secs(seconds),
+        wait_for_redirect(listener, &state),
+    )
+    .await
+    .map_err(|_| AuthorizeError::TimedOut {
+        upstream: upstream_url.to_string(),
+        seconds,
+    })?
+    .map_err(failed)?;
+    session
+        .handle_callback_url(&callback)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    // The secret goes into the file too, for a service's refreshes.
+    if oauth.client_secret.is_some()
+        && let Ok(Some(mut file)) = store.read()
+    {
+        file.client_secret = oauth.client_secret.clone();
+        store
+            .write(&file)
+            .map_err(|error| failed(error.to_string()))?;
+    }
+    match oauth.token_location(upstream_url) {
+        Some(path) => eprintln!("Authorized; tokens stored in {}", path.display()),
+        None => eprintln!("Authorized; tokens kept in memory"),
+    }
+    Ok(())
+}
+
+/// Whether a browser was opened on `url`.
+fn open_browser(url: &str) -> bool {
+    if std::env::var(NO_BROWSER_ENV).is_ok_and(|value| value == "1" || value == "true") {
+        return false;
+    }
+    let spawn = |program: &str| {
+        std::process::Command::new(program)
+            .arg(url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok()
+    };
+    if let Some(browser) = std::env::var("BROWSER").ok().filter(|b| !b.is_empty()) {
+        return spawn(&browser);
+    }
+    if cfg!(target_os = "macos") {
+        return spawn("open");
+    }
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|value| !value.is_empty()));
+    display && spawn("xdg-open")
+}
+
+/// A redirect URL with this flow's `state`, from the loopback listener or a
+/// line on stdin, whichever comes first. A redirect with another state is
+/// refused and waiting goes on; an `error` redirect with this state ends
+/// the flow.
+async fn wait_for_redirect(
+    listener: Option<tokio::net::TcpListener>,
+    state: &str,
+) -> Result<String, String> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<String>(4);
+    // Stdin is read on a thread of its own (a blocking read); an end of
+    // input just stops it.
+    let pasted = sender.clone();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        while stdin.read_line(&mut line).is_ok_and(|read| read > 0) {
+            let text = line.trim().to_string();
+            line.clear();
+            if !text.is_empty() && pasted.blocking_send(text).is_err() {
+                break;
+            }
+        }
+    });
+    let accepting = async {
+        let Some(listener) = listener else {
+            return std::future::pending().await;
+        };
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let Some(target) = read_request_target(&mut stream).await else {
+                continue;
+            };
+            let full = format!("http://127.0.0.1{target}");
+            let verdict = check_redirect(&full, state);
+            let (status, text) = match &verdict {
+                Ok(_) => (
+                    "200 OK",
+                    "Authorization complete. You can close this window.",
+                ),
+                Err(reason) => ("400 Bad Request", reason.as_str()),
+            };
+            let body = format!("<!doctype html><title>mcpo-gen</title><p>{text}</p>\n");
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+            match verdict {
+                Ok(Some(error)) => return Err(error),
+                Ok(None) => return Ok(full),
+                Err(reason) => eprintln!("ignored a callback: {reason}"),
+            }
+        }
+    };
+    let pasting = async {
+        while let Some(line) = receiver.recv().await {
+            match check_redirect(&line, state) {
+                Ok(None) => return Ok(line),
+                Ok(Some(error)) => return Err(error),
+                Err(reason) => eprintln!("ignored the pasted text: {reason}"),
+            }
+        }
+        std::future::pending().await
+    };
+    drop(sender);
+    tokio::select! {
+        result = accepting => result,
+        result = pasting => result,
+    }
+}
+
+/// Checks a redirect URL: `Ok(None)` when it carries a code and this flow's
+/// `state`; `Ok(Some(why))` when the server refused (an `error` with this
+/// state); `Err(why)` when it is not this flow's redirect.
+fn check_redirect(url: &str, state: &str) -> Result<Option<String>, String> {
+    let parsed = reqwest::Url::parse(url.trim())
+        .map_err(|_| "not a URL (paste the whole address the browser was sent to)".to_string())?;
+    let query: HashMap<String, String> = parsed.query_pairs().into_owned().collect();
+    match query.get("state") {
+        None => return Err("no state in the redirect".into()),
+        Some(given)
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                given.as_bytes(),
+                state.as_bytes(),
+            )) =>
+        {
+            return Err("its state is not this authorization's (refused)".into());
+        }
+        Some(_) => {}
+    }
+    if let Some(error) = query.get("error") {
+        let description = query
+            .get("error_description")
+            .map(|text| format!(": {text}"))
+            .unwrap_or_default();
+        return Ok(Some(format!(
+            "the authorization server answered {error}{description}"
+        )));
+    }
+    if !query.contains_key("code") {
+        return Err("no code in the redirect".into());
+    }
+    Ok(None)
+}
+
+/// The request target of one HTTP request (`/callback?...`).
+async fn read_request_target(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if read == 0 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..read]);
+    }
+    let line = head.split(|byte| *byte == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split_whitespace();
+    let _method = parts.next()?;
+    let target = parts.next()?;
+    target
+        .starts_with(CALLBACK_PATH)
+        .then(|| target.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_keys_name_the_host_and_differ_by_url() {
+        let a = token_key("http://127.0.0.1:8080/mcp");
+        assert!(a.starts_with("127.0.0.1_8080-"), "{a}");
+        assert_eq!(a.len(), "127.0.0.1_8080-".len() + 16);
+        assert_ne!(a, token_key("http://127.0.0.1:8080/other"));
+        assert!(token_key("https://mcp.example.com/").starts_with("mcp.example.com-"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn token_files_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("mcpo-oauth-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("tokens").join("x.json");
+        let store = TokenStore::File(path.clone());
+        let file = TokenFile {
+            server_url: "http://127.0.0.1:1/mcp".into(),
+            client_secret: Some("hush".into()),
+            credentials: StoredCredentials::new("client".into(), None, vec![], None),
+        };
+        store.write(&file).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        // Rewritten (a refresh): still private, still one file.
+        store.write(&file).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+        let read = store.read().unwrap().unwrap();
+        assert_eq!(read.credentials.client_id, "client");
+        assert!(!format!("{read:?}").contains("hush"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_redirect_with_another_state_is_refused() {
+        let state = "s3cr3t-state";
+        assert_eq!(
+            check_redirect(
+                "http://127.0.0.1:3030/callback?code=c&state=s3cr3t-state",
+                state
+            ),
+            Ok(None)
+        );
+        assert!(
+            check_redirect("http://127.0.0.1:3030/callback?code=c&state=other", state).is_err()
+        );
+        assert!(check_redirect("http://127.0.0.1:3030/callback?code=c", state).is_err());
+        assert!(check_redirect("not a url", state).is_err());
+        assert!(matches!(
+            check_redirect(
+                "http://127.0.0.1/callback?error=access_denied&state=s3cr3t-state",
+                state
+            ),
+            Ok(Some(_))
+        ));
+    }
+
+    #[test]
+    fn settings_keep_no_secret_and_default_compactly() {
+        let settings: OAuthSettings = serde_json::from_value(serde_json::json!({
+            "client_metadata": {"client_name": "x", "client_secret": "hush", "scope": "a b"}
+        }))
+        .unwrap();
+        let settings = settings.without_secrets();
+        assert_eq!(settings.callback_port, DEFAULT_CALLBACK_PORT);
+        assert!(settings.use_loopback);
+        assert_eq!(settings.scopes(), ["a", "b"]);
+        let json = serde_json::to_string(&settings).unwrap();
+        assert!(!json.contains("hush"), "{json}");
+        assert_eq!(
+            json,
+            r#"{"client_metadata":{"client_name":"x","scope":"a b"}}"#
+        );
+        let target = OAuthTarget {
+            client_secret: Some("hush".into()),
+            ..OAuthTarget::new(settings)
+        };
+        assert!(!format!("{target:?}").contains("hush"));
+    }
+
+    #[test]
+    fn the_login_hint_names_the_server() {
+        let mut target = OAuthTarget::new(OAuthSettings::new());
+        assert_eq!(
+            target.login_hint("http://h/mcp"),
+            "mcpo-gen login --url http://h/mcp"
+        );
+        target.name = Some("remote".into());
+        assert_eq!(target.login_hint("http://h/mcp"), "mcpo-gen login remote");
+    }
+}
