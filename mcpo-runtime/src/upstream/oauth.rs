@@ -748,7 +748,6 @@ pub async fn authorize(
     sse: bool,
     oauth: &OAuthTarget,
 ) -> Result<(), AuthorizeError> {
-    let server_url = oauth.server_url(upstream_url).to_string();
     let failed = |reason: String| AuthorizeError::Failed {
         upstream: upstream_url.to_string(),
         reason,
@@ -784,62 +783,15 @@ pub async fn authorize(
         eprintln!("OAuth callback port: {port}");
     }
     let redirect = redirect_uri(&oauth.settings, port);
-
-    let mut manager = manager(upstream_url, oauth)
-        .await
-        .map_err(|error| failed(error.to_string()))?;
-    let resolution = manager
-        .resolve_metadata_from_challenge(challenge.as_deref())
-        .await
-        .map_err(|error| failed(format!("discovery: {error}")))?;
-    manager.set_metadata(resolution.metadata);
-
-    let mut scopes: BTreeSet<String> = oauth.settings.scopes().into_iter().collect();
-    if !scopes.is_empty() || challenge.is_some() {
-        scopes.extend(challenge_scopes(challenge.as_deref(), &server_url));
-        if let Some(file) = &stored {
-            scopes.extend(file.credentials.granted_scopes.iter().cloned());
-        }
-    }
-    let mut request = AuthorizationRequest::new(redirect.clone())
-        .with_client_name(
-            oauth
-                .settings
-                .metadata_text("client_name")
-                .unwrap_or_else(|| "mcpo-gen".to_string()),
-        )
-        .with_initial_scope_selection();
-    if !scopes.is_empty() {
-        request = request.with_scopes(scopes);
-    }
-    if let Some(challenge) = &challenge {
-        request = request.with_challenge(challenge.clone());
-    }
-    if let Some(client_id) = &oauth.settings.client_id {
-        request = request.with_preregistered_client(client_id.clone());
-        if let Some(secret) = &oauth.client_secret {
-            request = request.with_client_secret(secret.clone());
-        }
-    }
-    if let Some(url) = oauth
-        .settings
-        .metadata_text("client_id_metadata_url")
-        .or_else(|| oauth.settings.metadata_text("client_metadata_url"))
-    {
-        request = request.with_client_metadata_url(url);
-    }
-    let session = AuthorizationSession::new(manager, request)
-        .await
-        .map_err(|(_, error)| failed(error.to_string()))?;
-    let url = session.get_authorization_url().to_string();
-    let state = reqwest::Url::parse(&url)
-        .ok()
-        .and_then(|url| {
-            url.query_pairs()
-                .find(|(key, _)| key == "state")
-                .map(|(_, value)| value.into_owned())
-        })
-        .ok_or_else(|| failed("the authorization URL has no state".into()))?;
+    let (session, url, state) = start(
+        upstream_url,
+        oauth,
+        challenge,
+        stored.as_ref(),
+        redirect.clone(),
+    )
+    .await
+    .map_err(failed)?;
 
     eprintln!("Authorize: {url}");
     if open_browser(&url) {
@@ -886,6 +838,75 @@ pub async fn authorize(
         None => eprintln!("Authorized; tokens kept in memory"),
     }
     Ok(())
+}
+
+/// Discovery, the client (pre-registered, CIMD or registered now) and the
+/// authorization URL (PKCE S256, `resource`, `state`) for `redirect`.
+async fn start(
+    upstream_url: &str,
+    oauth: &OAuthTarget,
+    challenge: Option<String>,
+    stored: Option<&TokenFile>,
+    redirect: String,
+) -> Result<(AuthorizationSession, String, String), String> {
+    let server_url = oauth.server_url(upstream_url).to_string();
+    let mut manager = manager(upstream_url, oauth)
+        .await
+        .map_err(|error| error.to_string())?;
+    let resolution = manager
+        .resolve_metadata_from_challenge(challenge.as_deref())
+        .await
+        .map_err(|error| format!("discovery: {error}"))?;
+    manager.set_metadata(resolution.metadata);
+
+    let mut scopes: BTreeSet<String> = oauth.settings.scopes().into_iter().collect();
+    if !scopes.is_empty() || challenge.is_some() {
+        scopes.extend(challenge_scopes(challenge.as_deref(), &server_url));
+        if let Some(file) = stored {
+            scopes.extend(file.credentials.granted_scopes.iter().cloned());
+        }
+    }
+    let mut request = AuthorizationRequest::new(redirect.clone())
+        .with_client_name(
+            oauth
+                .settings
+                .metadata_text("client_name")
+                .unwrap_or_else(|| "mcpo-gen".to_string()),
+        )
+        .with_initial_scope_selection();
+    if !scopes.is_empty() {
+        request = request.with_scopes(scopes);
+    }
+    if let Some(challenge) = &challenge {
+        request = request.with_challenge(challenge.clone());
+    }
+    if let Some(client_id) = &oauth.settings.client_id {
+        request = request.with_preregistered_client(client_id.clone());
+        if let Some(secret) = &oauth.client_secret {
+            request = request.with_client_secret(secret.clone());
+        }
+    }
+    if let Some(url) = oauth
+        .settings
+        .metadata_text("client_id_metadata_url")
+        .or_else(|| oauth.settings.metadata_text("client_metadata_url"))
+    {
+        request = request.with_client_metadata_url(url);
+    }
+    let session = AuthorizationSession::new(manager, request)
+        .await
+        .map_err(|(_, error)| error.to_string())?;
+    let url = session.get_authorization_url().to_string();
+    let state = reqwest::Url::parse(&url)
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(key, _)| key == "state")
+                .map(|(_, value)| value.into_owned())
+        })
+        .ok_or_else(|| "the authorization URL has no state".to_string())?;
+
+    Ok((session, url, state))
 }
 
 /// Whether a browser was opened on `url`.
@@ -1135,6 +1156,159 @@ mod tests {
             ..OAuthTarget::new(settings)
         };
         assert!(!format!("{target:?}").contains("hush"));
+    }
+
+    /// A protected resource at `/mcp` and its authorization server: PRM,
+    /// RFC 8414 metadata, registration, and a token endpoint that records
+    /// each form it gets and issues `token-N` (expiring in `expires_in`).
+    async fn authorization_server(
+        expires_in: u64,
+    ) -> (String, Arc<StdMutex<Vec<HashMap<String, String>>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let forms = Arc::new(StdMutex::new(Vec::new()));
+        let (root, seen) = (base.clone(), forms.clone());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (base, seen) = (root.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let Some((head, body)) =
+                        super::super::test_http::read_request(&mut stream).await
+                    else {
+                        return;
+                    };
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let json = |value: Value| (200, value.to_string(), String::new());
+                    let (status, body, extra) = match path.as_str() {
+                        "/mcp" => (
+                            401,
+                            String::new(),
+                            format!(
+                                "www-authenticate: Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:tools\"\r\n"
+                            ),
+                        ),
+                        p if p.starts_with("/.well-known/oauth-protected-resource") => {
+                            json(serde_json::json!({"resource": format!("{base}/mcp"),
+                                "authorization_servers": [base], "scopes_supported": ["mcp:tools"]}))
+                        }
+                        p if p.starts_with("/.well-known/oauth-authorization-server") => {
+                            json(serde_json::json!({"issuer": base,
+                                "authorization_endpoint": format!("{base}/authorize"),
+                                "token_endpoint": format!("{base}/token"),
+                                "registration_endpoint": format!("{base}/register"),
+                                "response_types_supported": ["code"],
+                                "code_challenge_methods_supported": ["S256"]}))
+                        }
+                        "/register" => json(
+                            serde_json::json!({"client_id": "registered", "redirect_uris": []}),
+                        ),
+                        "/token" => {
+                            let form: HashMap<String, String> = reqwest::Url::parse(&format!(
+                                "http://form/?{}",
+                                String::from_utf8_lossy(&body)
+                            ))
+                            .map(|url| url.query_pairs().into_owned().collect())
+                            .unwrap_or_default();
+                            let n = {
+                                let mut seen = seen.lock().unwrap();
+                                seen.push(form);
+                                seen.len()
+                            };
+                            json(serde_json::json!({"access_token": format!("token-{n}"),
+                                "token_type": "Bearer", "expires_in": expires_in,
+                                "refresh_token": format!("refresh-{n}"), "scope": "mcp:tools"}))
+                        }
+                        _ => (404, String::new(), String::new()),
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        (base, forms)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_flow_sends_pkce_and_resource_checks_state_and_refreshes_on_expiry() {
+        let (base, forms) = authorization_server(1).await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let challenge = probe_challenge(&upstream, false, None).await;
+        assert!(
+            challenge
+                .as_deref()
+                .is_some_and(|c| c.contains("resource_metadata"))
+        );
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let (session, url, state) = start(&upstream, &oauth, challenge, None, redirect)
+            .await
+            .unwrap();
+        let query: HashMap<String, String> = reqwest::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        assert_eq!(query["code_challenge_method"], "S256", "{url}");
+        assert!(query["code_challenge"].len() >= 43, "{url}");
+        assert_eq!(query["resource"], upstream, "{url}");
+        assert_eq!(query["client_id"], "registered", "{url}");
+        assert_eq!(query["state"], state);
+        assert!(query["scope"].contains("mcp:tools"), "{url}");
+        // Another flow's redirect is refused; this one's is taken.
+        let forged = "http://127.0.0.1:1/callback?code=c&state=forged";
+        assert!(check_redirect(forged, &state).is_err());
+        let redirect = format!("http://127.0.0.1:1/callback?code=the-code&state={state}");
+        assert_eq!(check_redirect(&redirect, &state), Ok(None));
+        session.handle_callback_url(&redirect).await.unwrap();
+        {
+            let forms = forms.lock().unwrap();
+            let exchange = &forms[0];
+            assert_eq!(exchange["grant_type"], "authorization_code");
+            assert_eq!(exchange["code"], "the-code");
+            assert!(exchange["code_verifier"].len() >= 43);
+            assert_eq!(exchange["resource"], upstream);
+        }
+        // The token expires in 1 s: the next use refreshes it first.
+        let prepared = Prepared::open(&upstream, &oauth).await.unwrap();
+        let access = prepared.into_access();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let token = access.token().await.unwrap();
+        assert_eq!(token, "token-2");
+        {
+            let forms = forms.lock().unwrap();
+            assert_eq!(forms[1]["grant_type"], "refresh_token");
+            assert_eq!(forms[1]["refresh_token"], "refresh-1");
+            assert_eq!(forms[1]["resource"], upstream);
+        }
+        // A 401 for the current token: one more refresh.
+        assert_eq!(access.refresh("token-2").await.unwrap(), "token-3");
+        // Nothing shows a token.
+        for shown in [
+            format!("{access:?}"),
+            format!("{oauth:?}"),
+            format!(
+                "{:?}",
+                TokenStore::Memory(token_key(&upstream)).read().unwrap()
+            ),
+        ] {
+            assert!(
+                !shown.contains("token-") && !shown.contains("refresh-"),
+                "{shown}"
+            );
+        }
+        TokenStore::Memory(token_key(&upstream)).remove().unwrap();
+        let error = Prepared::open(&upstream, &oauth).await.err().unwrap();
+        assert_eq!(
+            error.public_reason(),
+            format!("needs authorization: run `mcpo-gen login --url {upstream}`")
+        );
     }
 
     #[test]
