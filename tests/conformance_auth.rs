@@ -95,7 +95,6 @@ fn plain(line: &str) -> String {
 
 /// Each auth scenario, with the verdict the baseline expects.
 #[test]
-#[ignore = "waiting for the OAuth client side of issue #15 (mcpo-gen --oauth, login, the proxy's token use)"]
 fn auth_scenarios() {
     let client = workspace_root().join("tests/conformance/client.py");
     let baseline = workspace_root().join("tests/conformance/expected-failures-auth.yml");

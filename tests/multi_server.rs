@@ -1014,7 +1014,9 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
     );
     assert!(!out.join("mcp.lock.json").exists(), "a lock was written");
 
-    // An oauth block is refused, naming the server.
+    // An oauth block with a key mcpo's format does not have (mcpo's is
+    // `client_id`) is refused, naming the server and the key; on a stdio
+    // server, an oauth block is refused too (tests/oauth.rs has the flow).
     let oauth = json!({"mcpServers": {"remote": {
         "type": "streamable-http",
         "url": "http://127.0.0.1:9/mcp",
@@ -1032,7 +1034,24 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
     assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
-        said.contains("\"remote\"") && said.contains("oauth") && said.contains("not supported"),
+        said.contains("\"remote\"") && said.contains("clientId") && said.contains("not supported"),
+        "{said}"
+    );
+    let stdio_oauth = json!({"mcpServers": {"local": {
+        "command": "server", "oauth": {"client_id": "x"},
+    }}});
+    std::fs::write(&oauth_path, stdio_oauth.to_string()).unwrap();
+    let output = mcpo_gen(&[
+        "--quiet",
+        "--config",
+        path_str(&oauth_path),
+        "--out",
+        path_str(&scratch.path().join("oauth-proxy")),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("\"local\"") && said.contains("oauth"),
         "{said}"
     );
 }

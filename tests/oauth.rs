@@ -100,7 +100,6 @@ fn proxy_log(proxy: &Running) -> String {
 /// The whole story with one proxy: snapshot through the OAuth flow, call,
 /// refresh, revocation, `mcpo-gen login` again; and no token anywhere.
 #[test]
-#[ignore = "waiting for the OAuth client side of issue #15 (mcpo-gen --oauth, login, the proxy's token use)"]
 fn snapshot_call_refresh_revoke_and_log_in_again() {
     let server = start_oauth_server(&["--token-lifetime-secs", "2", "--subject", "alice"]);
     let upstream = server.url("/mcp");
@@ -238,7 +237,6 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
 /// `mcpo-gen login NAME --config FILE` (a Claude Desktop config with an
 /// `oauth` entry) authorizes and stores tokens, and only that.
 #[test]
-#[ignore = "waiting for the OAuth client side of issue #15 (mcpo-gen --oauth, login, the proxy's token use)"]
 fn login_from_a_config_stores_private_tokens() {
     let server = start_oauth_server(&[]);
     let home = tempfile::tempdir().unwrap();
