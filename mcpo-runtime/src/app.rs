@@ -202,6 +202,13 @@ impl App {
                 return Err(ApiError::gateway_timeout(call_timeout.as_secs_f64()));
             }
             Ok(Err(error)) => {
+                if let Some(answer) = result::insufficient_scope(&error, &state.server_name) {
+                    tracing::warn!(
+                        tool,
+                        "the upstream refused the call for lack of OAuth scope"
+                    );
+                    return Err(answer);
+                }
                 if result::is_connection_failure(&error) {
                     lease.report_connection_lost();
                 }

@@ -75,6 +75,34 @@ fn error_text(blocks: &[Value]) -> String {
     }
 }
 
+/// A call the OAuth-protected upstream refused for lack of scope (403
+/// `insufficient_scope`): the connection is fine, the proxy's token is not
+/// enough for this tool, and only a new authorization helps, so 503 saying
+/// so, not a reconnection. `server` names the server in the hint.
+pub fn insufficient_scope(error: &ServiceError, server: &str) -> Option<ApiError> {
+    let challenge = error.auth_challenge()?;
+    if !challenge.contains("insufficient_scope") {
+        return None;
+    }
+    let scope = challenge
+        .split_once("scope=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(scope, _)| format!(" ({scope})"))
+        .unwrap_or_default();
+    let login = if server.is_empty() {
+        "mcpo-gen login".to_string()
+    } else {
+        format!("mcpo-gen login {server}")
+    };
+    Some(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "The upstream MCP server needs authorization with more scope for this tool{scope}: \
+             run `{login}` to authorize again; the proxy uses the new token at once"
+        ),
+    ))
+}
+
 /// Whether an upstream failure means the connection is gone (so the
 /// supervisor should reconnect).
 pub fn is_connection_failure(error: &ServiceError) -> bool {
@@ -116,6 +144,31 @@ pub fn error_for(error: &ServiceError) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn insufficient_scope_is_a_503_naming_the_scope_not_a_lost_connection() {
+        use rmcp::transport::StreamableHttpClientTransport;
+        use rmcp::transport::streamable_http_client::{
+            InsufficientScopeError, StreamableHttpError,
+        };
+        let refused = |header: &str| {
+            let error: StreamableHttpError<reqwest::Error> = StreamableHttpError::InsufficientScope(
+                InsufficientScopeError::new(header.to_string(), Some("files:write".into())),
+            );
+            ServiceError::TransportSend(rmcp::transport::DynamicTransportError::new::<
+                StreamableHttpClientTransport<reqwest::Client>,
+                rmcp::service::RoleClient,
+            >(error))
+        };
+        let error = refused(r#"Bearer error="insufficient_scope", scope="files:write""#);
+        let answer = insufficient_scope(&error, "docs").expect("a scope refusal");
+        let response = axum::response::IntoResponse::into_response(answer);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // An expired or revoked token is not a scope problem.
+        let expired = refused(r#"Bearer error="invalid_token""#);
+        assert!(insufficient_scope(&expired, "docs").is_none());
+        assert!(insufficient_scope(&ServiceError::TransportClosed, "").is_none());
+    }
+
     use super::*;
     use rmcp::model::{ContentBlock, ErrorData};
     use serde_json::json;
