@@ -29,14 +29,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
+use futures::stream::BoxStream;
+use http::{HeaderName, HeaderValue};
+use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::AuthClient;
 use rmcp::transport::auth::{
     AuthError, AuthorizationManager, AuthorizationRequest, AuthorizationSession, CredentialStore,
     OAuthClientConfig, StoredCredentials, WWWAuthenticateParams,
 };
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+    StreamableHttpResponseLimits,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
+use sse_stream::{Error as SseError, Sse};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Mutex;
 
@@ -284,6 +292,10 @@ struct TokenFile {
     client_secret: Option<String>,
     /// rmcp's credentials: client id, token response, granted scopes.
     credentials: StoredCredentials,
+    /// Scopes the server asked for in a 403 `insufficient_scope` (step-up)
+    /// and not granted yet: the next authorization asks for them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending_scopes: Vec<String>,
 }
 
 impl std::fmt::Debug for TokenFile {
@@ -292,6 +304,7 @@ impl std::fmt::Debug for TokenFile {
             .field("server_url", &self.server_url)
             .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
             .field("credentials", &self.credentials)
+            .field("pending_scopes", &self.pending_scopes)
             .finish()
     }
 }
@@ -433,15 +446,22 @@ impl CredentialStore for Store {
         'a: 'b,
     {
         Box::pin(async move {
+            let previous = self.store.read().ok().flatten();
             // A refresh keeps the secret the file was written with.
-            let client_secret = self
-                .client_secret
-                .clone()
-                .or_else(|| self.store.read().ok().flatten()?.client_secret);
+            let client_secret = self.client_secret.clone().or_else(|| {
+                previous
+                    .as_ref()
+                    .and_then(|file| file.client_secret.clone())
+            });
+            // Pending scopes last until a grant includes them.
+            let pending_scopes = previous
+                .map(|file| still_pending(file.pending_scopes, &credentials.granted_scopes))
+                .unwrap_or_default();
             self.store.write(&TokenFile {
                 server_url: self.server_url.clone(),
                 client_secret,
                 credentials,
+                pending_scopes,
             })
         })
     }
@@ -451,6 +471,252 @@ impl CredentialStore for Store {
         'a: 'b,
     {
         Box::pin(async move { self.store.remove() })
+    }
+}
+
+/// `pending` without the scopes `granted` now holds.
+fn still_pending(pending: Vec<String>, granted: &[String]) -> Vec<String> {
+    pending
+        .into_iter()
+        .filter(|scope| !granted.contains(scope))
+        .collect()
+}
+
+/// Records `wanted` (the scopes a 403 `insufficient_scope` named) as
+/// pending in `store`, for the next authorization (`mcpo-gen login`). Those
+/// already granted or already pending are not added again. `Ok(true)` when
+/// the store changed; nothing is recorded without stored tokens.
+fn record_pending_scopes(store: &TokenStore, wanted: &[String]) -> Result<bool, AuthError> {
+    let Some(mut file) = store.read()? else {
+        return Ok(false);
+    };
+    let mut changed = false;
+    for scope in wanted {
+        if !file.credentials.granted_scopes.contains(scope) && !file.pending_scopes.contains(scope)
+        {
+            file.pending_scopes.push(scope.clone());
+            changed = true;
+        }
+    }
+    if changed {
+        store.write(&file)?;
+    }
+    Ok(changed)
+}
+
+/// The scopes an authorization asks for (incremental authorization): the
+/// configured ones, those a challenge names, and, once either of those or a
+/// pending step-up says which scopes matter, those already granted and those
+/// pending. Empty: let rmcp pick from the server's metadata.
+fn scopes_to_request(
+    configured: Vec<String>,
+    challenge: Vec<String>,
+    stored: Option<&TokenFile>,
+    challenged: bool,
+) -> BTreeSet<String> {
+    let mut scopes: BTreeSet<String> = configured.into_iter().collect();
+    let pending = stored.map_or(&[][..], |file| &file.pending_scopes[..]);
+    if !scopes.is_empty() || challenged || !pending.is_empty() {
+        scopes.extend(challenge);
+        scopes.extend(pending.iter().cloned());
+        if let Some(file) = stored {
+            scopes.extend(file.credentials.granted_scopes.iter().cloned());
+        }
+    }
+    scopes
+}
+
+/// The streamable-HTTP client under rmcp's [`AuthClient`]: passes every
+/// request through, and when the server answers 403 `insufficient_scope`
+/// (step-up: this call needs more scope than the token has), records the
+/// scopes its challenge names as pending in the token store, so that the
+/// `mcpo-gen login` the 503 names asks for them. The proxy never
+/// authorizes itself.
+#[derive(Clone)]
+pub struct ScopeWatch<C> {
+    inner: C,
+    store: TokenStore,
+    server_url: String,
+}
+
+impl<C> ScopeWatch<C> {
+    fn note<T, E>(
+        &self,
+        result: Result<T, StreamableHttpError<E>>,
+    ) -> Result<T, StreamableHttpError<E>>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        if let Err(StreamableHttpError::InsufficientScope(error)) = &result {
+            self.record(
+                &error.www_authenticate_header,
+                error.required_scope.as_deref(),
+            );
+        }
+        result
+    }
+
+    fn record(&self, challenge: &str, required: Option<&str>) {
+        // rmcp reports any 403 with a challenge this way; only
+        // `insufficient_scope` is a step-up.
+        let insufficient = reqwest::Url::parse(&self.server_url).is_ok_and(|base| {
+            WWWAuthenticateParams::parse(challenge, &base).is_insufficient_scope()
+        });
+        if !insufficient {
+            return;
+        }
+        let mut wanted = challenge_scopes(Some(challenge), &self.server_url);
+        if wanted.is_empty()
+            && let Some(required) = required
+        {
+            wanted = required.split_whitespace().map(str::to_string).collect();
+        }
+        if wanted.is_empty() {
+            tracing::warn!(upstream = %self.server_url, "the upstream refused a call for lack of OAuth scope without naming the scope");
+            return;
+        }
+        match record_pending_scopes(&self.store, &wanted) {
+            Ok(true) => tracing::warn!(
+                upstream = %self.server_url,
+                scopes = %wanted.join(" "),
+                "the upstream wants more OAuth scope; recorded for the next `mcpo-gen login`"
+            ),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(
+                upstream = %self.server_url,
+                %error,
+                "could not record the OAuth scopes the upstream wants"
+            ),
+        }
+    }
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for ScopeWatch<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeWatch")
+            .field("inner", &self.inner)
+            .field("server_url", &self.server_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> StreamableHttpClient for ScopeWatch<C>
+where
+    C: StreamableHttpClient + Send + Sync,
+{
+    type Error = C::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        self.note(
+            self.inner
+                .post_message(uri, message, session_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        self.note(
+            self.inner
+                .post_message_with_max_sse_event_size(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        self.note(
+            self.inner
+                .post_message_with_response_limits(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    limits,
+                )
+                .await,
+        )
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), StreamableHttpError<Self::Error>> {
+        self.note(
+            self.inner
+                .delete_session(uri, session_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        self.note(
+            self.inner
+                .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        self.note(
+            self.inner
+                .get_stream_with_max_sse_event_size(
+                    uri,
+                    session_id,
+                    last_event_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
     }
 }
 
@@ -516,6 +782,8 @@ pub(crate) struct Prepared {
     manager: AuthorizationManager,
     upstream: String,
     hint: String,
+    store: TokenStore,
+    server_url: String,
 }
 
 impl Prepared {
@@ -558,15 +826,23 @@ impl Prepared {
             manager,
             upstream: upstream_url.to_string(),
             hint,
+            store: oauth.store(upstream_url),
+            server_url: oauth.server_url(upstream_url).to_string(),
         })
     }
 }
 
 impl Prepared {
     /// rmcp's streamable-HTTP client with OAuth: a token on every request,
-    /// refreshed before expiry and once after a 401.
-    pub(crate) fn into_auth_client<C>(self, http_client: C) -> AuthClient<C> {
-        AuthClient::new(http_client, self.manager)
+    /// refreshed before expiry and once after a 401; the scopes of a 403
+    /// `insufficient_scope` recorded as pending ([`ScopeWatch`]).
+    pub(crate) fn into_auth_client<C>(self, http_client: C) -> AuthClient<ScopeWatch<C>> {
+        let watched = ScopeWatch {
+            inner: http_client,
+            store: self.store,
+            server_url: self.server_url,
+        };
+        AuthClient::new(watched, self.manager)
     }
 
     /// Tokens for requests made here (the SSE transport).
@@ -793,6 +1069,15 @@ pub async fn authorize(
     .await
     .map_err(failed)?;
 
+    if let Some(file) = stored
+        .as_ref()
+        .filter(|file| !file.pending_scopes.is_empty())
+    {
+        eprintln!(
+            "Asking also for the scope a call needed: {}",
+            file.pending_scopes.join(" ")
+        );
+    }
     eprintln!("Authorize: {url}");
     if open_browser(&url) {
         eprintln!("(opened in your browser)");
@@ -833,6 +1118,14 @@ pub async fn authorize(
             .write(&file)
             .map_err(|error| failed(error.to_string()))?;
     }
+    if let Ok(Some(file)) = store.read()
+        && !file.pending_scopes.is_empty()
+    {
+        eprintln!(
+            "warning: the authorization server did not grant {} (a call needs it)",
+            file.pending_scopes.join(" ")
+        );
+    }
     match oauth.token_location(upstream_url) {
         Some(path) => eprintln!("Authorized; tokens stored in {}", path.display()),
         None => eprintln!("Authorized; tokens kept in memory"),
@@ -859,13 +1152,12 @@ async fn start(
         .map_err(|error| format!("discovery: {error}"))?;
     manager.set_metadata(resolution.metadata);
 
-    let mut scopes: BTreeSet<String> = oauth.settings.scopes().into_iter().collect();
-    if !scopes.is_empty() || challenge.is_some() {
-        scopes.extend(challenge_scopes(challenge.as_deref(), &server_url));
-        if let Some(file) = stored {
-            scopes.extend(file.credentials.granted_scopes.iter().cloned());
-        }
-    }
+    let scopes = scopes_to_request(
+        oauth.settings.scopes(),
+        challenge_scopes(challenge.as_deref(), &server_url),
+        stored,
+        challenge.is_some(),
+    );
     let mut request = AuthorizationRequest::new(redirect.clone())
         .with_client_name(
             oauth
@@ -1093,6 +1385,7 @@ mod tests {
             server_url: "http://127.0.0.1:1/mcp".into(),
             client_secret: Some("hush".into()),
             credentials: StoredCredentials::new("client".into(), None, vec![], None),
+            pending_scopes: Vec::new(),
         };
         store.write(&file).unwrap();
         let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
@@ -1309,6 +1602,128 @@ mod tests {
             error.public_reason(),
             format!("needs authorization: run `mcpo-gen login --url {upstream}`")
         );
+    }
+
+    fn stored(granted: &[&str], pending: &[&str]) -> TokenFile {
+        TokenFile {
+            server_url: "http://127.0.0.1:1/mcp".into(),
+            client_secret: None,
+            credentials: StoredCredentials::new(
+                "client".into(),
+                None,
+                granted.iter().map(|scope| scope.to_string()).collect(),
+                None,
+            ),
+            pending_scopes: pending.iter().map(|scope| scope.to_string()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_403_insufficient_scope_records_the_scopes_until_a_grant_has_them() {
+        let key = format!("pending-scope-test-{}", std::process::id());
+        let store = TokenStore::Memory(key);
+        let watch = ScopeWatch {
+            inner: (),
+            store: store.clone(),
+            server_url: "http://127.0.0.1:1/mcp".into(),
+        };
+        let refused = |header: &str| -> Result<(), StreamableHttpError<std::io::Error>> {
+            Err(StreamableHttpError::InsufficientScope(
+                rmcp::transport::streamable_http_client::InsufficientScopeError::new(
+                    header.to_string(),
+                    None,
+                ),
+            ))
+        };
+        let challenge = r#"Bearer error="insufficient_scope", scope="mcp:basic mcp:write", resource_metadata="http://127.0.0.1:1/.well-known/oauth-protected-resource/mcp""#;
+        // No stored tokens: nothing to record into.
+        assert!(watch.note(refused(challenge)).is_err());
+        assert!(store.read().unwrap().is_none());
+
+        store.write(&stored(&["mcp:basic"], &[])).unwrap();
+        assert!(watch.note(refused(challenge)).is_err());
+        assert_eq!(store.read().unwrap().unwrap().pending_scopes, ["mcp:write"]);
+        // Again, or another error: nothing more.
+        let _ = watch.note(refused(challenge));
+        let _ = watch.note::<(), std::io::Error>(Err(StreamableHttpError::SessionExpired));
+        let _ = watch.note(refused(r#"Bearer error="invalid_token", scope="other""#));
+        assert_eq!(store.read().unwrap().unwrap().pending_scopes, ["mcp:write"]);
+        assert!(!record_pending_scopes(&store, &["mcp:basic".into()]).unwrap());
+
+        // A refresh (same grant) keeps them; a grant with them clears them.
+        let rmcp_store = Store {
+            store: store.clone(),
+            server_url: "http://127.0.0.1:1/mcp".into(),
+            client_secret: None,
+        };
+        rmcp_store
+            .save(stored(&["mcp:basic"], &[]).credentials)
+            .await
+            .unwrap();
+        assert_eq!(store.read().unwrap().unwrap().pending_scopes, ["mcp:write"]);
+        rmcp_store
+            .save(stored(&["mcp:basic", "mcp:write"], &[]).credentials)
+            .await
+            .unwrap();
+        assert!(store.read().unwrap().unwrap().pending_scopes.is_empty());
+        store.remove().unwrap();
+    }
+
+    #[test]
+    fn an_authorization_asks_for_the_union_of_scopes() {
+        let owned = |scopes: &[&str]| scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let set = |scopes: &[&str]| owned(scopes).into_iter().collect::<BTreeSet<_>>();
+        // Nothing known: rmcp picks from the metadata.
+        assert!(scopes_to_request(vec![], vec![], None, false).is_empty());
+        assert!(scopes_to_request(vec![], vec![], Some(&stored(&["a"], &[])), false).is_empty());
+        // Step-up: granted + pending.
+        assert_eq!(
+            scopes_to_request(vec![], vec![], Some(&stored(&["a"], &["b"])), false),
+            set(&["a", "b"])
+        );
+        // Configured + challenge + granted + pending.
+        assert_eq!(
+            scopes_to_request(
+                owned(&["c"]),
+                owned(&["d", "a"]),
+                Some(&stored(&["a"], &["b"])),
+                true
+            ),
+            set(&["a", "b", "c", "d"])
+        );
+        assert_eq!(
+            scopes_to_request(vec![], owned(&["d"]), Some(&stored(&["a"], &[])), true),
+            set(&["a", "d"])
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_next_authorization_url_asks_for_the_pending_scopes() {
+        let (base, _forms) = authorization_server(3600).await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let store = oauth.store(&upstream);
+        store
+            .write(&stored(&["mcp:tools"], &["mcp:write"]))
+            .unwrap();
+        let file = store.read().unwrap();
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let (_session, url, _state) = start(&upstream, &oauth, None, file.as_ref(), redirect)
+            .await
+            .unwrap();
+        let query: HashMap<String, String> = reqwest::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        let scopes: BTreeSet<&str> = query["scope"].split_whitespace().collect();
+        assert!(
+            scopes.contains("mcp:tools") && scopes.contains("mcp:write"),
+            "{url}"
+        );
+        store.remove().unwrap();
     }
 
     #[test]
