@@ -4,7 +4,9 @@
 //! the `Authorize:` URL over HTTP like a browser, to mcpo-gen's loopback
 //! callback), snapshots and generates; the proxy calls tools with the stored
 //! tokens, refreshes them, and when it cannot (revoked) is unready with the
-//! `mcpo-gen login` hint and answers 503. Tokens are files 0600 in a folder
+//! `mcpo-gen login` hint and answers 503. A call that needs more scope
+//! (step-up: 403 `insufficient_scope`) is a 503 naming `mcpo-gen login`,
+//! which then asks for that scope too, and the call works. Tokens are files 0600 in a folder
 //! 0700 and appear in no output: mcpo-gen's, the proxy's log, the lock, the
 //! generated crate, the documents, error bodies.
 
@@ -327,8 +329,127 @@ fn a_token_for_another_audience_is_refused() {
         "{challenge}"
     );
     assert!(challenge.contains(&metadata), "{challenge}");
-    assert!(server.logged("token issued for another resource"));
+    // The server's log is read by a thread of its own: it may lag a little.
+    assert!(wait_for(Duration::from_secs(10), || server
+        .logged("token issued for another resource")));
 
     let mine = mint(&server.url("/mcp"));
     assert_eq!(post(Some(&mine)).status(), 200);
+}
+
+/// Step-up (incremental authorization): the server's `write` tool needs a
+/// scope the first token lacks and answers 403 `insufficient_scope` naming
+/// it. The proxy answers 503 naming `mcpo-gen login`, records the scope in
+/// the token file; that login asks for it too (plus the granted one), and
+/// the very same call then works, the running proxy using the new token.
+#[test]
+fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
+    let server = start_oauth_server(&["--step-up-scope", "mcp:write"]);
+    let home = tempfile::tempdir().unwrap();
+    let token_dir = home.path().join("tokens");
+    let token_dir_text = token_dir.to_str().unwrap();
+    let config = home.path().join("mcp.json");
+    std::fs::write(
+        &config,
+        json!({"mcpServers": {"protected": {
+            "type": "streamable-http",
+            "url": server.url("/mcp"),
+            "oauth": {"callback_port": 0, "client_metadata": {"client_name": "mcpo-gen e2e"}},
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let config_text = config.to_str().unwrap();
+    let (lock, proxy_binary, generated) = snapshot_and_build_with(
+        &["--config", config_text],
+        &[("MCPO_TOKEN_DIR", token_dir_text)],
+        true,
+    );
+    let mut outputs = vec![("mcpo-gen's output".to_string(), output_text(&generated))];
+    let tools = lock["servers"]["protected"]["tools"].to_string();
+    assert!(tools.contains(r#""write""#), "{tools}");
+    let token_files = assert_private(&token_dir);
+    assert_eq!(token_files.len(), 1, "{token_files:?}");
+    let token_file = &token_files[0];
+    let stored = |file: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+    };
+
+    let proxy = start_proxy_with_env(
+        &proxy_binary.binary,
+        &["--config", config_text],
+        &[
+            ("MCPO_TOKEN_DIR", token_dir_text),
+            ("RUST_LOG", "info,mcpo_runtime=debug"),
+        ],
+    );
+    wait_ready(&proxy);
+    let whoami = call(&proxy, "protected/whoami", json!({}));
+    assert_eq!(whoami.status, 200, "{whoami:?}");
+    assert!(!whoami.body.to_string().contains("mcp:write"), "{whoami:?}");
+
+    // Not enough scope: 503 naming the scope and the login; recorded.
+    let refused = call(&proxy, "protected/write", json!({}));
+    assert_eq!(refused.status, 503, "{refused:?}");
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("`mcpo-gen login protected`") && detail.contains("mcp:write"),
+        "{detail}"
+    );
+    assert!(wait_for(Duration::from_secs(10), || server
+        .logged("refused a call of write")));
+    outputs.push(("the 503".into(), refused.body.to_string()));
+    assert_eq!(
+        stored(token_file)["pending_scopes"],
+        json!(["mcp:write"]),
+        "the proxy did not record the scope the call needs"
+    );
+    assert_eq!(assert_private(&token_dir), token_files);
+    // The proxy is still ready: a lack of scope is not a lost connection.
+    assert_eq!(get(&proxy.url("/readyz")).unwrap().0, 200);
+
+    // The login the 503 names asks for the granted and the pending scopes.
+    let mut login = std::process::Command::new(mcpo_gen_bin());
+    login
+        .args(["login", "protected", "--config", config_text])
+        .env("MCPO_TOKEN_DIR", token_dir_text);
+    let logged_in = run_authorizing(&mut login, Duration::from_secs(60));
+    let login_text = output_text(&logged_in);
+    assert!(logged_in.status.success(), "mcpo-gen login: {login_text}");
+    assert!(
+        login_text.contains("Asking also for the scope a call needed: mcp:write"),
+        "{login_text}"
+    );
+    let authorize_line = login_text
+        .lines()
+        .find(|line| line.starts_with("Authorize: "))
+        .expect("an Authorize: line");
+    assert!(
+        authorize_line.contains("mcp%3Atools") && authorize_line.contains("mcp%3Awrite"),
+        "{authorize_line}"
+    );
+    assert_eq!(grants(&server, "authorization_code"), 2, "{login_text}");
+    outputs.push(("mcpo-gen login's output".into(), login_text));
+    assert_eq!(assert_private(&token_dir), token_files);
+    let file = stored(token_file);
+    assert!(
+        file.get("pending_scopes").is_none(),
+        "still pending: {file}"
+    );
+
+    // The same call, the same proxy: it works now.
+    let written = call(&proxy, "protected/write", json!({}));
+    assert_eq!(written.status, 200, "{written:?}");
+    assert!(written.body.to_string().contains("written"), "{written:?}");
+    let whoami = call(&proxy, "protected/whoami", json!({}));
+    assert!(whoami.body.to_string().contains("mcp:write"), "{whoami:?}");
+
+    outputs.push(("the proxy's log".into(), proxy_log(&proxy)));
+    assert!(
+        outputs
+            .last()
+            .is_some_and(|(_, log)| log.contains("recorded for the next `mcpo-gen login`")),
+        "the proxy did not log the recorded scope"
+    );
+    assert_no_secret(&server, &outputs);
 }

@@ -34,6 +34,10 @@ pub struct Settings {
     pub subject: String,
     pub scopes: Vec<String>,
     pub registration: bool,
+    /// A scope granted only when asked for (neither in the 401's `scope`
+    /// nor granted by default), which the `write` tool needs: calling it
+    /// without answers 403 `insufficient_scope` (step-up).
+    pub step_up_scope: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -394,7 +398,9 @@ impl Authority {
             return Ok(scope_text(&self.settings.scopes));
         };
         for scope in requested.split_whitespace() {
-            if !self.settings.scopes.iter().any(|known| known == scope) {
+            if !self.settings.scopes.iter().any(|known| known == scope)
+                && self.settings.step_up_scope.as_deref() != Some(scope)
+            {
                 return Err(OAuthError::bad(
                     "invalid_scope",
                     format!("unknown scope {scope}"),
@@ -750,6 +756,7 @@ mod tests {
             subject: "alice".into(),
             scopes: vec!["mcp:tools".into(), "mcp:admin".into()],
             registration: true,
+            step_up_scope: None,
         })
     }
 

@@ -35,6 +35,11 @@ struct Cli {
     /// the metadata has no `registration_endpoint`).
     #[arg(long)]
     no_registration: bool,
+    /// A scope the `write` tool needs, granted only when asked for: a call
+    /// of `write` without it answers 403 `insufficient_scope` naming it
+    /// (step-up). Without this flag there is no `write` tool.
+    #[arg(long, value_name = "SCOPE")]
+    step_up_scope: Option<String>,
 }
 
 #[tokio::main]
@@ -52,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         subject: cli.subject,
         scopes: cli.scopes.split_whitespace().map(str::to_string).collect(),
         registration: !cli.no_registration,
+        step_up_scope: cli.step_up_scope,
     };
     let authority = Arc::new(auth::Authority::new(settings));
     for client in &cli.clients {

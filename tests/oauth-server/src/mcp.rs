@@ -34,8 +34,9 @@ use crate::auth::{self, Authority, Claims, Shared};
 pub fn router(authority: Shared) -> (Router, impl FnOnce() + Send + 'static) {
     let config = StreamableHttpServerConfig::default();
     let sessions_stop = config.cancellation_token.clone();
+    let step_up = authority.settings.step_up_scope.is_some();
     let mcp = StreamableHttpService::new(
-        || Ok(ProtectedServer),
+        move || Ok(ProtectedServer { step_up }),
         Arc::new(LocalSessionManager::default()),
         config,
     );
@@ -84,11 +85,7 @@ pub fn challenge(authority: &Authority, error: Option<&str>) -> String {
     }
 }
 
-async fn require_bearer(
-    State(authority): State<Shared>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn require_bearer(State(authority): State<Shared>, request: Request, next: Next) -> Response {
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -103,6 +100,10 @@ async fn require_bearer(
         None => challenge(&authority, None),
         Some(token) => match authority.verify(token) {
             Ok(claims) => {
+                let mut request = match step_up_refusal(&authority, &claims, request).await {
+                    Ok(request) => request,
+                    Err(refusal) => return refusal,
+                };
                 request.extensions_mut().insert(claims);
                 return next.run(request).await;
             }
@@ -121,9 +122,54 @@ async fn require_bearer(
     response
 }
 
-/// Two tools: `whoami` (the token's subject, client and scopes) and `echo`.
+/// With `--step-up-scope`: a `tools/call` of `write` by a token without
+/// that scope is refused, 403 `insufficient_scope` naming the scopes the
+/// call needs (RFC 6750 §3.1); anything else goes on (the request rebuilt
+/// from its read body).
+async fn step_up_refusal(
+    authority: &Authority,
+    claims: &Claims,
+    request: Request,
+) -> Result<Request, Response> {
+    let Some(needed) = authority.settings.step_up_scope.as_deref() else {
+        return Ok(request);
+    };
+    if claims.scope.split_whitespace().any(|scope| scope == needed) {
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return Err((StatusCode::BAD_REQUEST, "unreadable body").into_response());
+    };
+    let message: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if message["method"] == "tools/call" && message["params"]["name"] == "write" {
+        crate::event(&format!(
+            "refused a call of write: the token lacks {needed}"
+        ));
+        let mut scopes = authority.settings.scopes.clone();
+        scopes.push(needed.to_string());
+        let value = format!(
+            r#"Bearer error="insufficient_scope", scope="{}", resource_metadata="{}/.well-known/oauth-protected-resource/mcp", error_description="write needs {needed}""#,
+            scopes.join(" "),
+            authority.settings.issuer
+        );
+        let mut response = (StatusCode::FORBIDDEN, "insufficient scope").into_response();
+        if let Ok(value) = HeaderValue::try_from(value) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        return Err(response);
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+/// Two tools: `whoami` (the token's subject, client and scopes) and `echo`;
+/// with `--step-up-scope`, `write` too (which needs that scope).
 #[derive(Debug, Clone)]
-struct ProtectedServer;
+struct ProtectedServer {
+    step_up: bool,
+}
 
 fn tool(name: &'static str, description: &'static str, schema: Value) -> Tool {
     let Value::Object(schema) = schema else {
@@ -132,8 +178,8 @@ fn tool(name: &'static str, description: &'static str, schema: Value) -> Tool {
     Tool::new(name, description, Arc::new(schema))
 }
 
-fn tools() -> Vec<Tool> {
-    vec![
+fn tools(step_up: bool) -> Vec<Tool> {
+    let mut tools = vec![
         tool(
             "whoami",
             "Who the bearer token was issued to: subject, client and scopes.",
@@ -148,7 +194,15 @@ fn tools() -> Vec<Tool> {
                 "required": ["message"],
             }),
         ),
-    ]
+    ];
+    if step_up {
+        tools.push(tool(
+            "write",
+            "Needs the step-up scope (--step-up-scope); answers `written`.",
+            json!({"type": "object", "properties": {}}),
+        ));
+    }
+    tools
 }
 
 impl ServerHandler for ProtectedServer {
@@ -163,7 +217,7 @@ impl ServerHandler for ProtectedServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools()))
+        Ok(ListToolsResult::with_all_items(tools(self.step_up)))
     }
 
     async fn call_tool(
@@ -196,6 +250,7 @@ impl ServerHandler for ProtectedServer {
                     .unwrap_or_default();
                 CallToolResult::success(vec![ContentBlock::text(message)])
             }
+            "write" if self.step_up => CallToolResult::success(vec![ContentBlock::text("written")]),
             other => {
                 return Err(ErrorData::invalid_params(
                     format!("Unknown tool: {other}"),
@@ -225,6 +280,7 @@ mod tests {
             subject: "alice".into(),
             scopes: vec!["mcp:tools".into()],
             registration: true,
+            step_up_scope: None,
         }));
         let (router, _stop) = router(authority);
         tokio::spawn(async move { axum::serve(listener, router).await });
