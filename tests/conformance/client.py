@@ -28,7 +28,9 @@ Metadata Document URL); mcpo-gen runs headless (MCPO_OAUTH_NO_BROWSER=1,
 tokens in a folder of this run's own), and its `Authorize: URL` line is
 followed over HTTP like a browser would, to its loopback callback (the
 suite's authorization server approves at once). The proxy then uses the
-stored tokens. Snapshot and build hold a lock file, so the suite may run
+stored tokens. A call that answers 503 naming `mcpo-gen login` (the server
+wants more scope for it: step-up, the proxy having recorded which) gets that
+login run the same way, then one more try. Snapshot and build hold a lock file, so the suite may run
 scenarios in parallel (`--suite auth`).
 """
 
@@ -138,6 +140,7 @@ def run(url, scenario, target, name, crate, mcpo_gen, cargo, work):
     # One crate for every scenario: snapshot and build one at a time.
     with open(crate + ".lock", "w") as turn:
         fcntl.flock(turn, fcntl.LOCK_EX)
+        env = {}
         if auth:
             config, env = oauth_config(url, work)
             proxy_env.update(env)
@@ -183,9 +186,20 @@ def run(url, scenario, target, name, crate, mcpo_gen, cargo, work):
         env=proxy_env,
         text=True,
     )
+    step_up = None
+    if auth:
+        # What an operator does when a call answers 503 naming `mcpo-gen
+        # login` (the proxy wants more scope: step-up): that login, headless.
+        def step_up(detail):
+            command = login_command(detail, mcpo_gen, proxy_args)
+            if command is None:
+                return False
+            say(f"step-up: running {' '.join(command[1:])}")
+            return run_authorizing(command, {**os.environ, **env}) == 0
+
     try:
         base = serve(proxy)
-        failures = call_tools(base + prefix, tools)
+        failures = call_tools(base + prefix, tools, step_up)
     finally:
         proxy.send_signal(signal.SIGTERM)
         try:
@@ -300,13 +314,42 @@ def serve(proxy):
         time.sleep(0.2)
 
 
-def call_tools(base, tools):
+def login_command(detail, mcpo_gen, proxy_args):
+    """The `mcpo-gen login ...` a 503's detail names, as a command line (with
+    the proxy's --config for a server name), or None."""
+    start = detail.find("`mcpo-gen login")
+    if start < 0:
+        return None
+    end = detail.find("`", start + 1)
+    if end < 0:
+        return None
+    words = detail[start + 1:end].split()[2:]
+    if not words:
+        return None
+    if words[0] != "--url" and "--config" not in words:
+        words += proxy_args
+    return [mcpo_gen, "login", *words]
+
+
+def call_tools(base, tools, step_up=None):
+    """Calls every tool; a 503 naming `mcpo-gen login` gets that login run
+    by `step_up(detail)` (when given) and one more try."""
     failures = 0
     for tool in tools:
         # A lock's tool is {"name", "sha256", "definition": the MCP tool}.
         arguments = sample(tool["definition"].get("inputSchema", {})) or {}
         status, body = http("POST", f"{base}/{tool['name']}", arguments)
         say(f"POST /{tool['name']} {json.dumps(arguments)} -> {status} {body[:300]}")
+        if status == 503 and step_up is not None and "mcpo-gen login" in body:
+            try:
+                detail = json.loads(body).get("detail", body)
+            except ValueError:
+                detail = body
+            if step_up(str(detail)):
+                status, body = http("POST", f"{base}/{tool['name']}", arguments)
+                say(f"POST /{tool['name']} again -> {status} {body[:300]}")
+            else:
+                say("step-up: the login failed")
         if not 200 <= status < 300:
             failures += 1
     return failures
