@@ -766,6 +766,8 @@ pub struct Access {
     manager: Arc<Mutex<AuthorizationManager>>,
     upstream: String,
     hint: String,
+    /// Where a 403 `insufficient_scope`'s scopes are recorded.
+    scopes: ScopeWatch<()>,
 }
 
 impl std::fmt::Debug for Access {
@@ -851,6 +853,11 @@ impl Prepared {
             manager: Arc::new(Mutex::new(self.manager)),
             upstream: self.upstream,
             hint: self.hint,
+            scopes: ScopeWatch {
+                inner: (),
+                store: self.store,
+                server_url: self.server_url,
+            },
         }
     }
 }
@@ -871,6 +878,12 @@ impl Access {
                 reason: other.to_string(),
             },
         }
+    }
+
+    /// After a 403 whose challenge is `insufficient_scope` (step-up): its
+    /// scopes recorded as pending for the next `mcpo-gen login`.
+    pub(crate) fn note_forbidden(&self, challenge: &str) {
+        self.scopes.record(challenge, None);
     }
 
     /// A current access token, refreshed first when it is about to expire.
@@ -1582,6 +1595,14 @@ mod tests {
         }
         // A 401 for the current token: one more refresh.
         assert_eq!(access.refresh("token-2").await.unwrap(), "token-3");
+        // A 403 insufficient_scope (the SSE transport's): the scope it
+        // names and the token lacks is pending.
+        access.note_forbidden(r#"Bearer error="insufficient_scope", scope="mcp:tools mcp:admin""#);
+        let file = TokenStore::Memory(token_key(&upstream))
+            .read()
+            .unwrap()
+            .unwrap();
+        assert_eq!(file.pending_scopes, ["mcp:admin"]);
         // Nothing shows a token.
         for shown in [
             format!("{access:?}"),

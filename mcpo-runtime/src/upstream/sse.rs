@@ -52,6 +52,11 @@ pub enum SseTransportError {
     /// OAuth: no token, or the server refused it and refreshing failed.
     #[error("{0}")]
     Authorization(String),
+    /// OAuth: the server refused the call for lack of scope (403 with a
+    /// challenge; step-up). Its challenge is the source, as rmcp's
+    /// streamable HTTP client reports it.
+    #[error("the SSE endpoint answered HTTP 403 (insufficient scope)")]
+    InsufficientScope(#[source] rmcp::transport::streamable_http_client::InsufficientScopeError),
     /// The endpoint no longer knows the session.
     #[error("the SSE session is gone (HTTP {0}); reconnecting")]
     SessionGone(reqwest::StatusCode),
@@ -110,6 +115,21 @@ impl Poster {
             response = self.send_once(body, Some(&fresh)).await?;
         }
         let status = response.status();
+        if status == reqwest::StatusCode::FORBIDDEN
+            && let Some(access) = &self.access
+            && let Some(challenge) = response
+                .headers()
+                .get(http::header::WWW_AUTHENTICATE)
+                .and_then(|value| value.to_str().ok())
+        {
+            access.note_forbidden(challenge);
+            return Err(SseTransportError::InsufficientScope(
+                rmcp::transport::streamable_http_client::InsufficientScopeError::new(
+                    challenge.to_string(),
+                    None,
+                ),
+            ));
+        }
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             tracing::warn!(%status, "the SSE endpoint no longer knows the session");
             self.gone.send_replace(true);
@@ -686,6 +706,26 @@ mod tests {
         .to_string();
         assert!(error.contains("405"), "{error}");
         assert!(error.contains("--server-type streamable-http"), "{error}");
+    }
+
+    /// A 403 with a challenge is reported as rmcp's streamable HTTP client
+    /// reports it: the proxy answers 503 naming the scope and the login.
+    #[test]
+    fn a_403_for_lack_of_scope_is_the_503_naming_the_login() {
+        let error = SseTransportError::InsufficientScope(
+            rmcp::transport::streamable_http_client::InsufficientScopeError::new(
+                r#"Bearer error="insufficient_scope", scope="files:write""#.into(),
+                None,
+            ),
+        );
+        let error =
+            rmcp::ServiceError::TransportSend(rmcp::transport::DynamicTransportError::new::<
+                SseTransport,
+                rmcp::service::RoleClient,
+            >(error));
+        let answer = crate::result::insufficient_scope(&error, "docs").expect("a scope refusal");
+        let response = axum::response::IntoResponse::into_response(answer);
+        assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]
