@@ -344,7 +344,8 @@ fn a_token_for_another_audience_is_refused() {
 /// the very same call then works, the running proxy using the new token.
 #[test]
 fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
-    let server = start_oauth_server(&["--step-up-scope", "mcp:write"]);
+    let server =
+        start_oauth_server(&["--step-up-scope", "mcp:write", "--token-lifetime-secs", "3"]);
     let home = tempfile::tempdir().unwrap();
     let token_dir = home.path().join("tokens");
     let token_dir_text = token_dir.to_str().unwrap();
@@ -443,6 +444,16 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     assert!(written.body.to_string().contains("written"), "{written:?}");
     let whoami = call(&proxy, "protected/whoami", json!({}));
     assert!(whoami.body.to_string().contains("mcp:write"), "{whoami:?}");
+    // Past the new token's lifetime: refreshed, with the scope kept, even
+    // though the login registered another client than the proxy started
+    // with (the proxy switches to the stored one): no call fails meanwhile.
+    std::thread::sleep(Duration::from_secs(4));
+    let later = call(&proxy, "protected/write", json!({}));
+    assert_eq!(later.status, 200, "after the new token expired: {later:?}");
+    assert!(
+        grants(&server, "refresh_token") >= 1,
+        "the proxy never refreshed"
+    );
 
     outputs.push(("the proxy's log".into(), proxy_log(&proxy)));
     assert!(

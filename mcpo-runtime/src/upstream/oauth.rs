@@ -532,14 +532,72 @@ fn scopes_to_request(
 /// scopes its challenge names as pending in the token store, so that the
 /// `mcpo-gen login` the 503 names asks for them. The proxy never
 /// authorizes itself.
+///
+/// It also follows a new authorization's client: when `mcpo-gen login`
+/// registered another client than the one this proxy started with, the
+/// stored refresh token is that client's, so the request goes out without a
+/// token and gets a 401; then the manager is switched to the stored client
+/// and the request is sent once more with its token.
 #[derive(Clone)]
 pub struct ScopeWatch<C> {
     inner: C,
     store: TokenStore,
     server_url: String,
+    /// The manager of the [`AuthClient`] above (none for the SSE transport).
+    manager: Option<Arc<Mutex<AuthorizationManager>>>,
+    /// The redirect URI and a confidential client's secret, for a client
+    /// switched to.
+    redirect: String,
+    client_secret: Option<String>,
 }
 
 impl<C> ScopeWatch<C> {
+    /// Runs `call` with `auth_header`; see the type's description.
+    async fn call<T, E, F, Fut>(
+        &self,
+        auth_header: Option<String>,
+        call: F,
+    ) -> Result<T, StreamableHttpError<E>>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        F: Fn(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StreamableHttpError<E>>>,
+    {
+        let unauthenticated = auth_header.is_none();
+        let result = call(auth_header).await;
+        if unauthenticated
+            && matches!(result, Err(StreamableHttpError::AuthRequired(_)))
+            && let Some(token) = self.follow_new_client().await
+        {
+            return self.note(call(Some(token)).await);
+        }
+        self.note(result)
+    }
+
+    /// When the stored tokens belong to another client than the manager's
+    /// (a login registered a new one): the manager switched to it, and a
+    /// token of it.
+    async fn follow_new_client(&self) -> Option<String> {
+        let manager = self.manager.as_ref()?;
+        let mut manager = manager.lock().await;
+        let (configured, _) = manager.get_credentials().await.ok()?;
+        let stored = self.store.read().ok()??;
+        let client_id = stored.credentials.client_id;
+        if client_id == configured || stored.credentials.token_response.is_none() {
+            return None;
+        }
+        let mut config = OAuthClientConfig::new(client_id, self.redirect.clone());
+        if let Some(secret) = stored.client_secret.or_else(|| self.client_secret.clone()) {
+            config = config.with_client_secret(secret);
+        }
+        if let Err(error) = manager.configure_client(config) {
+            tracing::warn!(upstream = %self.server_url, %error, "could not switch to the OAuth client of the last authorization");
+            return None;
+        }
+        tracing::info!(upstream = %self.server_url, "using the OAuth client of the last authorization (mcpo-gen login)");
+        manager.get_access_token().await.ok()
+    }
+
     fn note<T, E>(
         &self,
         result: Result<T, StreamableHttpError<E>>,
@@ -614,11 +672,16 @@ where
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        self.note(
-            self.inner
-                .post_message(uri, message, session_id, auth_header, custom_headers)
-                .await,
-        )
+        self.call(auth_header, |token| {
+            self.inner.post_message(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -630,18 +693,17 @@ where
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        self.note(
-            self.inner
-                .post_message_with_max_sse_event_size(
-                    uri,
-                    message,
-                    session_id,
-                    auth_header,
-                    custom_headers,
-                    max_sse_event_size,
-                )
-                .await,
-        )
+        self.call(auth_header, |token| {
+            self.inner.post_message_with_max_sse_event_size(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+                max_sse_event_size,
+            )
+        })
+        .await
     }
 
     async fn post_message_with_response_limits(
@@ -653,18 +715,17 @@ where
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        self.note(
-            self.inner
-                .post_message_with_response_limits(
-                    uri,
-                    message,
-                    session_id,
-                    auth_header,
-                    custom_headers,
-                    limits,
-                )
-                .await,
-        )
+        self.call(auth_header, |token| {
+            self.inner.post_message_with_response_limits(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+                limits,
+            )
+        })
+        .await
     }
 
     async fn delete_session(
@@ -674,11 +735,15 @@ where
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), StreamableHttpError<Self::Error>> {
-        self.note(
-            self.inner
-                .delete_session(uri, session_id, auth_header, custom_headers)
-                .await,
-        )
+        self.call(auth_header, |token| {
+            self.inner.delete_session(
+                uri.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
     }
 
     async fn get_stream(
@@ -689,11 +754,16 @@ where
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.note(
-            self.inner
-                .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-                .await,
-        )
+        self.call(auth_header, |token| {
+            self.inner.get_stream(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -705,18 +775,17 @@ where
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.note(
-            self.inner
-                .get_stream_with_max_sse_event_size(
-                    uri,
-                    session_id,
-                    last_event_id,
-                    auth_header,
-                    custom_headers,
-                    max_sse_event_size,
-                )
-                .await,
-        )
+        self.call(auth_header, |token| {
+            self.inner.get_stream_with_max_sse_event_size(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                token,
+                custom_headers.clone(),
+                max_sse_event_size,
+            )
+        })
+        .await
     }
 }
 
@@ -786,6 +855,8 @@ pub(crate) struct Prepared {
     hint: String,
     store: TokenStore,
     server_url: String,
+    redirect: String,
+    client_secret: Option<String>,
 }
 
 impl Prepared {
@@ -814,10 +885,12 @@ impl Prepared {
             Err(error) => return Err(failed(error.to_string())),
         }
         // A confidential pre-registered client refreshes with its secret.
-        if let Some(secret) = client_secret(oauth, upstream_url)
+        let secret = client_secret(oauth, upstream_url);
+        let redirect = redirect_uri(&oauth.settings, oauth.settings.callback_port);
+        if let Some(secret) = secret.clone()
             && let Ok((client_id, _)) = manager.get_credentials().await
         {
-            let redirect = redirect_uri(&oauth.settings, oauth.settings.callback_port);
+            let redirect = redirect.clone();
             manager
                 .configure_client(
                     OAuthClientConfig::new(client_id, redirect).with_client_secret(secret),
@@ -830,6 +903,8 @@ impl Prepared {
             hint,
             store: oauth.store(upstream_url),
             server_url: oauth.server_url(upstream_url).to_string(),
+            redirect,
+            client_secret: secret,
         })
     }
 }
@@ -843,8 +918,13 @@ impl Prepared {
             inner: http_client,
             store: self.store,
             server_url: self.server_url,
+            manager: None,
+            redirect: self.redirect,
+            client_secret: self.client_secret,
         };
-        AuthClient::new(watched, self.manager)
+        let mut client = AuthClient::new(watched, self.manager);
+        client.http_client.manager = Some(client.auth_manager.clone());
+        client
     }
 
     /// Tokens for requests made here (the SSE transport).
@@ -857,6 +937,9 @@ impl Prepared {
                 inner: (),
                 store: self.store,
                 server_url: self.server_url,
+                manager: None,
+                redirect: self.redirect,
+                client_secret: None,
             },
         }
     }
@@ -1647,6 +1730,9 @@ mod tests {
             inner: (),
             store: store.clone(),
             server_url: "http://127.0.0.1:1/mcp".into(),
+            manager: None,
+            redirect: String::new(),
+            client_secret: None,
         };
         let refused = |header: &str| -> Result<(), StreamableHttpError<std::io::Error>> {
             Err(StreamableHttpError::InsufficientScope(
