@@ -12,18 +12,18 @@ source scripts/test-env.sh
 # requests (and no network flakiness) while they run.
 export UV_OFFLINE=1
 
-echo "== cargo fmt --check" >&2
+echo "== $(date +%T) cargo fmt --check" >&2
 cargo fmt --all -- --check
-echo "== cargo clippy" >&2
+echo "== $(date +%T) cargo clippy" >&2
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The optional OpenTelemetry code, which the workspace build leaves out.
 cargo clippy -p mcpo-runtime --all-targets --features otel --quiet -- -D warnings
-echo "== mcpo-gen check generated-examples/*" >&2
+echo "== $(date +%T) mcpo-gen check generated-examples/*" >&2
 cargo run --quiet -p mcpo-gen -- check generated-examples/*/
-echo "== cargo build --workspace --bins" >&2
+echo "== $(date +%T) cargo build --workspace --bins" >&2
 # The binaries the end-to-end tests start (the generator, the fixture server,
 # the generated proxies), built once here and not inside a test's time.
 cargo build --workspace --bins
-echo "== cargo test" >&2
+echo "== $(date +%T) cargo test" >&2
 cargo test --workspace
 cargo test -p mcpo-runtime --features otel --lib
