@@ -1,7 +1,10 @@
 //! Tool results and upstream errors as HTTP answers, mcpo-compatible.
 
 use axum::http::StatusCode;
-use rmcp::{ServiceError, model::CallToolResult, model::ErrorCode};
+use rmcp::{
+    ServiceError,
+    model::{CallToolResult, ContentBlock, ErrorCode},
+};
 use serde_json::Value;
 
 use crate::error::{ApiError, ValidationIssue};
@@ -17,7 +20,16 @@ pub enum ToolAnswer {
     ToolError(String),
 }
 
-pub fn answer_for(result: CallToolResult) -> ToolAnswer {
+pub fn answer_for(mut result: CallToolResult) -> ToolAnswer {
+    // The common answer, one text block and nothing structured: its text is
+    // mapped as it is, without first writing the block out as a `Value`.
+    if result.is_error != Some(true)
+        && result.structured_content.is_none()
+        && let [ContentBlock::Text(_)] = result.content.as_slice()
+        && let Some(ContentBlock::Text(block)) = result.content.pop()
+    {
+        return ToolAnswer::Content(text_value(block.text));
+    }
     let blocks: Vec<Value> = result
         .content
         .iter()
@@ -30,6 +42,11 @@ pub fn answer_for(result: CallToolResult) -> ToolAnswer {
         return ToolAnswer::Structured(structured);
     }
     ToolAnswer::Content(map_blocks(&blocks))
+}
+
+/// A text block's text: the JSON it holds, or else the text itself.
+fn text_value(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 
 /// One block -> its mapping; several -> a list; none -> null.
