@@ -1833,6 +1833,44 @@ mod tests {
         store.remove().unwrap();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_proxy_follows_the_client_of_a_later_login() {
+        let (base, _forms) = authorization_server(3600).await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let (session, _url, state) = start(&upstream, &oauth, None, None, redirect)
+            .await
+            .unwrap();
+        let callback = format!("http://127.0.0.1:1/callback?code=c&state={state}");
+        session.handle_callback_url(&callback).await.unwrap();
+        let client = Prepared::open(&upstream, &oauth)
+            .await
+            .unwrap()
+            .into_auth_client(());
+        let watch = &client.http_client;
+        // Same client: nothing to do.
+        assert!(watch.follow_new_client().await.is_none());
+        // A login registered another client: the manager switches to it.
+        let store = oauth.store(&upstream);
+        let mut file = store.read().unwrap().unwrap();
+        file.credentials.client_id = "another".into();
+        store.write(&file).unwrap();
+        assert_eq!(watch.follow_new_client().await.as_deref(), Some("token-1"));
+        let (client_id, _) = client
+            .auth_manager
+            .lock()
+            .await
+            .get_credentials()
+            .await
+            .unwrap();
+        assert_eq!(client_id, "another");
+        assert!(watch.follow_new_client().await.is_none());
+        store.remove().unwrap();
+    }
+
     #[test]
     fn the_login_hint_names_the_server() {
         let mut target = OAuthTarget::new(OAuthSettings::new());
