@@ -394,7 +394,7 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     assert_eq!(refused.status, 503, "{refused:?}");
     let detail = refused.body["detail"].as_str().unwrap_or_default();
     assert!(
-        detail.contains("`mcpo-gen login protected`") && detail.contains("mcp:write"),
+        detail.contains("`mcpo-gen login protected --config FILE`") && detail.contains("mcp:write"),
         "{detail}"
     );
     assert!(wait_for(Duration::from_secs(10), || server

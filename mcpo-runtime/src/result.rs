@@ -107,15 +107,15 @@ pub fn insufficient_scope(error: &ServiceError, server: &str) -> Option<ApiError
         .map(|(scope, _)| format!(" ({scope})"))
         .unwrap_or_default();
     let login = if server.is_empty() {
-        "mcpo-gen login".to_string()
+        "mcpo-gen login --url URL` (this proxy's upstream URL)".to_string()
     } else {
-        format!("mcpo-gen login {server}")
+        format!("mcpo-gen login {server} --config FILE` (the config it came from)")
     };
     Some(ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         format!(
             "The upstream MCP server needs authorization with more scope for this tool{scope}: \
-             run `{login}` to authorize again; the proxy uses the new token at once"
+             run `{login} to authorize again; the proxy uses the new token at once"
         ),
     ))
 }

@@ -326,6 +326,10 @@ def login_command(detail, mcpo_gen, proxy_args):
     words = detail[start + 1:end].split()[2:]
     if not words:
         return None
+    # The hint names the config as `--config FILE`: this proxy's own.
+    if "--config" in words and words.index("--config") + 1 < len(words) \
+            and words[words.index("--config") + 1] == "FILE":
+        del words[words.index("--config"):words.index("--config") + 2]
     if words[0] != "--url" and "--config" not in words:
         words += proxy_args
     return [mcpo_gen, "login", *words]
