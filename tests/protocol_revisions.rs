@@ -11,8 +11,7 @@
 //! - 2024-11-05 over stdio, and over the legacy HTTP+SSE transport against
 //!   the real `@modelcontextprotocol/server-everything`.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
@@ -257,67 +256,4 @@ fn revision_2024_11_05_over_stdio_and_over_http_sse() {
     let reply = post_json(&proxy.url("/echo"), &json!({"message": "over sse"}), None);
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body, json!("Echo: over sse"), "{reply:?}");
-}
-
-/// server-everything in its `sse` mode on a port it was given (it cannot
-/// pick one), once `GET /sse` names the endpoint; another port when it exits
-/// first (someone took the port).
-fn start_everything_sse() -> Running {
-    for _ in 0..3 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a free loopback port");
-        let mut running = Running {
-            child: Command::new("node")
-                .arg(node_server("server-everything"))
-                .arg("sse")
-                .env("PORT", port.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("node runs"),
-            port,
-            root_path: String::new(),
-            log: Default::default(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(_)) = running.child.try_wait() {
-                break;
-            }
-            if serves_sse(port) {
-                return running;
-            }
-            assert!(Instant::now() < deadline, "no SSE stream on port {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    panic!("server-everything (sse) did not start");
-}
-
-fn serves_sse(port: u16) -> bool {
-    use std::io::{Read as _, Write as _};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request =
-        format!("GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut seen = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while let Ok(read) = stream.read(&mut chunk) {
-        if read == 0 {
-            break;
-        }
-        seen.extend_from_slice(&chunk[..read]);
-        if String::from_utf8_lossy(&seen).contains("event: endpoint") {
-            return true;
-        }
-    }
-    false
 }
