@@ -3,8 +3,8 @@
 //! concurrent tasks, with no HTTP hop.
 //!
 //! ```text
-//! direct-client --connections 16 --seconds 5 [--rate 200] --tool echo \
-//!     --arguments '{"message":"hello"}' -- COMMAND ARGS...
+//! direct-client --connections 16 --seconds 5 [--rate 200] [--worker-threads 1] \
+//!     --tool echo --arguments '{"message":"hello"}' -- COMMAND ARGS...
 //! ```
 //!
 //! Prints one JSON object: requests, errors, seconds, rps, p50/p99/p999 in
@@ -22,6 +22,9 @@ struct Options {
     connections: usize,
     seconds: f64,
     rate: Option<f64>,
+    /// Tokio worker threads: bench/run.py gives the proxy's number, so both
+    /// run the upstream layer on the same runtime.
+    worker_threads: Option<usize>,
     tool: String,
     arguments: serde_json::Map<String, Value>,
     command: Vec<String>,
@@ -32,6 +35,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         connections: 1,
         seconds: 5.0,
         rate: None,
+        worker_threads: None,
         tool: "echo".into(),
         arguments: serde_json::Map::new(),
         command: Vec::new(),
@@ -43,6 +47,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--connections" => options.connections = value()?.parse()?,
             "--seconds" => options.seconds = value()?.parse()?,
             "--rate" => options.rate = Some(value()?.parse()?),
+            "--worker-threads" => options.worker_threads = Some(value()?.parse()?),
             "--tool" => options.tool = value()?,
             "--arguments" => match serde_json::from_str(&value()?)? {
                 Value::Object(map) => options.arguments = map,
@@ -57,7 +62,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     }
     if options.command.is_empty() || options.connections == 0 {
         bail!(
-            "usage: direct-client --connections N --seconds S [--rate R] --tool T --arguments JSON -- COMMAND ARGS..."
+            "usage: direct-client --connections N --seconds S [--rate R] [--worker-threads N] --tool T --arguments JSON -- COMMAND ARGS..."
         );
     }
     Ok(options)
@@ -89,10 +94,17 @@ fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = parse(&args)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = options.worker_threads {
+        runtime.worker_threads(threads);
+    }
+    runtime.enable_all().build()?.block_on(call(options))
+}
+
+async fn call(options: Options) -> anyhow::Result<()> {
     let (command, rest) = options.command.split_first().context("a command")?;
     let target = Target::Stdio {
         command: command.clone(),

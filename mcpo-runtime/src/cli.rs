@@ -131,6 +131,13 @@ pub struct Cli {
     #[arg(long, env = "MCPO_UPSTREAM_POOL", default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub upstream_pool: usize,
 
+    /// Threads that serve HTTP and talk to the upstreams. Default: half the
+    /// CPUs, at least 1: a proxy shares its machine with its stdio servers
+    /// and often its clients, and on a small machine one thread does more
+    /// calls per second than two that wake each other (bench/README.md).
+    #[arg(long, env = "MCPO_WORKER_THREADS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub worker_threads: Option<usize>,
+
     /// Seconds given to calls in flight on SIGTERM/SIGINT: the proxy stops
     /// accepting connections at once, answers what it is handling, then
     /// stops the upstream (its whole process group for stdio).
@@ -857,9 +864,10 @@ mod tests {
             (
                 parsed.max_concurrency,
                 parsed.max_queue,
-                parsed.upstream_pool
+                parsed.upstream_pool,
+                parsed.worker_threads
             ),
-            (None, 100, 1)
+            (None, 100, 1, None)
         );
     }
 

@@ -59,6 +59,7 @@ pub fn main(embedded: &Embedded) -> ExitCode {
     init_tracing(cli.quiet, cli.log_level, telemetry.layer());
     telemetry.log_state();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.worker_threads.unwrap_or_else(default_worker_threads))
         .enable_all()
         .build()
     {
@@ -80,6 +81,11 @@ pub fn main(embedded: &Embedded) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Half the CPUs this process may use, at least one.
+fn default_worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |cpus| (cpus.get() / 2).max(1))
 }
 
 fn init_tracing(quiet: bool, log_level: Option<&str>, telemetry: Option<telemetry::Layer>) {

@@ -16,6 +16,7 @@
 //! A new transport (OAuth) is a new [`Target`] variant and a new arm in
 //! [`connect_with`]; both the snapshot and the runtime get it from here.
 
+mod decode;
 mod env_names;
 mod http_client;
 pub mod oauth;
@@ -25,6 +26,7 @@ mod raw_wire;
 mod reach;
 mod reply_guard;
 mod sse;
+mod stdio;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;

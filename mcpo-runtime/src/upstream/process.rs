@@ -4,9 +4,9 @@
 //! direct child leaves it running. The child leads a new process group and
 //! [`ProcessGroupGuard`] kills the whole group when dropped.
 //!
-//! The child's stdout reaches rmcp's line transport through a
-//! [`ReplyGuard`], which records the raw `tools/list` results rmcp's typed
-//! model would otherwise lose (see `raw_wire`).
+//! The child's stdout reaches the line transport ([`StdioTransport`])
+//! through a [`ReplyGuard`], which records the raw `tools/list` results
+//! rmcp's typed model would otherwise lose (see `raw_wire`).
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -14,13 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use process_wrap::tokio::{ChildWrapper, CommandWrap, ProcessGroup};
-use rmcp::RoleClient;
-use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::AsyncReadExt;
 use tokio::process::{ChildStdin, ChildStdout};
 
 use super::raw_wire::RawWire;
 use super::reply_guard::ReplyGuard;
+use super::stdio;
 
 pub use super::process_group::ProcessGroupGuard;
 
@@ -67,7 +66,7 @@ impl StderrTail {
     }
 }
 
-pub type StdioTransport = AsyncRwTransport<RoleClient, ReplyGuard<ChildStdout>, ChildStdin>;
+pub type StdioTransport = stdio::StdioTransport<ChildStdout, ChildStdin>;
 
 pub struct SpawnedServer {
     pub transport: StdioTransport,
@@ -136,7 +135,7 @@ pub fn spawn(
     let stdin = child.stdin().take().ok_or_else(stdio_missing)?;
     let stdout = child.stdout().take().ok_or_else(stdio_missing)?;
     let child_stderr = child.stderr().take();
-    let transport = AsyncRwTransport::new(ReplyGuard::new(stdout, raw_wire), stdin);
+    let transport = StdioTransport::new(ReplyGuard::new(stdout, raw_wire), stdin);
     let mut stderr = StderrTail::default();
     if let Some(mut child_stderr) = child_stderr {
         let (still_reading, reading) = tokio::sync::watch::channel(());

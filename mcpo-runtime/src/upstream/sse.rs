@@ -26,11 +26,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::{RoleClient, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
-use serde_json::Value;
 use sse_stream::{Sse, SseStream};
 use tokio::sync::watch;
 
 use super::ConnectError;
+use super::decode::{MessageDecoder, undecodable_reply};
 use super::oauth::Access;
 use super::raw_wire::{MAX_MESSAGE_BYTES, RawWire};
 use super::reach::unreachable;
@@ -149,6 +149,7 @@ pub struct SseTransport {
     poster: Arc<Poster>,
     gone: watch::Receiver<bool>,
     raw_wire: RawWire,
+    decoder: MessageDecoder,
     closed: bool,
 }
 
@@ -274,6 +275,7 @@ impl SseTransport {
             }),
             gone,
             raw_wire,
+            decoder: MessageDecoder::default(),
             closed: false,
         })
     }
@@ -308,10 +310,10 @@ impl SseTransport {
                 }
             };
             self.raw_wire.observe_bytes(data.as_bytes());
-            match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
+            match self.decoder.decode(data.as_bytes()) {
                 Ok(message) => return Some(message),
                 Err(error) => {
-                    if let Some(reply) = undecodable_reply(&data, &error) {
+                    if let Some(reply) = undecodable_reply(data.as_bytes(), &error) {
                         return Some(reply);
                     }
                     tracing::warn!(%error, "dropped an SSE message that is not JSON-RPC");
@@ -332,6 +334,7 @@ impl Transport<RoleClient> for SseTransport {
         &mut self,
         item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.decoder.sent(&item);
         let poster = Arc::clone(&self.poster);
         let body = serde_json::to_vec::<ClientJsonRpcMessage>(&item);
         async move { poster.post(body?).await }
@@ -381,23 +384,6 @@ fn resolve_endpoint(stream_url: &reqwest::Url, data: &str) -> Result<reqwest::Ur
         ));
     }
     Ok(endpoint)
-}
-
-/// A JSON-RPC error for the request a message rmcp cannot decode answers,
-/// so the call fails now instead of at its timeout.
-fn undecodable_reply(data: &str, error: &serde_json::Error) -> Option<ServerJsonRpcMessage> {
-    let id = super::reply_guard::top_level_id(data.as_bytes())?;
-    let id: Value = serde_json::from_slice(id).ok()?;
-    tracing::warn!(%id, %error, "the MCP server's reply cannot be decoded; the call fails");
-    serde_json::from_value(serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "error": {
-            "code": -32603,
-            "message": format!("The MCP server's reply could not be decoded: {error}"),
-        },
-    }))
-    .ok()
 }
 
 /// The response body, failing once one event grows past
@@ -481,7 +467,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
     use tokio::sync::mpsc;
@@ -770,7 +756,7 @@ mod tests {
     fn an_undecodable_reply_becomes_an_error_for_its_request() {
         let data = r#"{"jsonrpc":"2.0","id":7,"result":{"content":"not a list"},"extra":"#;
         let error = serde_json::from_str::<Value>(data).unwrap_err();
-        let reply = undecodable_reply(data, &error).expect("the id is found");
+        let reply = undecodable_reply(data.as_bytes(), &error).expect("the id is found");
         let reply = serde_json::to_value(reply).unwrap();
         assert_eq!(reply["id"], 7);
         assert_eq!(reply["error"]["code"], -32603);
