@@ -6,16 +6,20 @@
 //! first tries 15 other result types, and each failure formats a serde
 //! error. That was a third of the proxy's instructions per call. A transport
 //! knows which of its requests were tool calls (it sent them), so
-//! [`MessageDecoder`] parses their replies as `CallToolResult` directly and
-//! everything else as rmcp does. rmcp's own `CallToolResult` parser decides,
-//! so a reply it refuses (a `resultType` other than `complete`, no known
-//! field) takes the general path and comes out as it did before.
+//! [`MessageDecoder`] parses their replies with rmcp's own `CallToolResult`
+//! parser and everything else as rmcp does. A reply that parser refuses (a
+//! `resultType` other than `complete`, no known field) takes the general path
+//! and comes out as before. One difference, on purpose: a tool result with a
+//! key of another result type beside its own (`{"content": [..], "tools":
+//! []}`) is a tool result here, where rmcp's union made it a `ListToolsResult`
+//! and failed the call as an unexpected response.
 
 use std::collections::HashSet;
 
 use rmcp::model::{
-    CallToolResult, ClientJsonRpcMessage, ClientNotification, ClientRequest, JsonRpcMessage,
-    JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage, ServerResult,
+    CallToolResult, ClientJsonRpcMessage, ClientNotification, ClientRequest, JsonRpcError,
+    JsonRpcMessage, JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage,
+    ServerResult,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,6 +30,12 @@ pub struct MessageDecoder {
     /// Ids of the `tools/call` requests sent and not yet answered.
     tool_calls: HashSet<RequestId>,
 }
+
+/// Tool calls remembered at most. Replies that never come (a call whose
+/// POST failed, a cancellation rmcp could not queue) would otherwise stay
+/// for the session's life; forgetting them all costs only the fast path
+/// for the calls then in flight.
+const MAX_REMEMBERED_CALLS: usize = 4096;
 
 /// A reply whose result is a `CallToolResult` and nothing else.
 #[derive(Deserialize)]
@@ -43,6 +53,9 @@ impl MessageDecoder {
         match message {
             JsonRpcMessage::Request(request) => {
                 if matches!(request.request, ClientRequest::CallToolRequest(_)) {
+                    if self.tool_calls.len() >= MAX_REMEMBERED_CALLS {
+                        self.tool_calls.clear();
+                    }
                     self.tool_calls.insert(request.id.clone());
                 }
             }
@@ -51,18 +64,47 @@ impl MessageDecoder {
                     &notification.notification
                     && let Some(id) = &cancelled.params.request_id
                 {
-                    self.tool_calls.remove(id);
+                    self.forget(id);
                 }
             }
             _ => {}
         }
     }
 
-    /// The message in `text` (one JSON-RPC message, no framing).
-    pub fn decode(&mut self, text: &[u8]) -> Result<ServerJsonRpcMessage, serde_json::Error> {
+    /// Forgets the call `id` answers. rmcp matches a reply whose id is a
+    /// numeric string (`"4"`) to the request it sent as a number (`4`).
+    fn forget(&mut self, id: &RequestId) -> bool {
+        self.tool_calls.remove(id)
+            || matches!(id, RequestId::String(text)
+                if text.parse().is_ok_and(|number| self.tool_calls.remove(&RequestId::Number(number))))
+    }
+
+    /// The message in `text` (one JSON-RPC message, no framing); for a
+    /// reply that cannot be decoded, an error for the call it answers (so
+    /// the call fails now, not at its timeout); `None` for anything else
+    /// that cannot be decoded (dropped, as rmcp drops it).
+    pub fn decode(&mut self, text: &[u8]) -> Option<ServerJsonRpcMessage> {
+        match self.parse(text) {
+            Ok(message) => Some(message),
+            Err(error) => {
+                let reply = undecodable_reply(text, &error);
+                match &reply {
+                    Some(JsonRpcMessage::Error(JsonRpcError { id: Some(id), .. })) => {
+                        self.forget(id);
+                    }
+                    _ => {
+                        tracing::warn!(%error, "dropped a message from the MCP server that is not JSON-RPC")
+                    }
+                }
+                reply
+            }
+        }
+    }
+
+    fn parse(&mut self, text: &[u8]) -> Result<ServerJsonRpcMessage, serde_json::Error> {
         if !self.tool_calls.is_empty()
             && let Ok(reply) = serde_json::from_slice::<ToolCallReply>(text)
-            && self.tool_calls.remove(&reply.id)
+            && self.forget(&reply.id)
         {
             return Ok(JsonRpcMessage::Response(JsonRpcResponse {
                 jsonrpc: reply.jsonrpc,
@@ -73,11 +115,11 @@ impl MessageDecoder {
         let message = serde_json::from_slice::<ServerJsonRpcMessage>(text)?;
         match &message {
             JsonRpcMessage::Response(response) => {
-                self.tool_calls.remove(&response.id);
+                self.forget(&response.id);
             }
             JsonRpcMessage::Error(error) => {
                 if let Some(id) = &error.id {
-                    self.tool_calls.remove(id);
+                    self.forget(id);
                 }
             }
             _ => {}
@@ -93,10 +135,13 @@ impl MessageDecoder {
 }
 
 /// A JSON-RPC error for the request a message that cannot be decoded
-/// answers, so the call fails now instead of at its timeout; `None` for a
-/// message without an id.
-pub fn undecodable_reply(text: &[u8], error: &serde_json::Error) -> Option<ServerJsonRpcMessage> {
+/// answers; `None` for a message without an id, and for a request of the
+/// server's (its ids are not ours: an error would fail another call).
+fn undecodable_reply(text: &[u8], error: &serde_json::Error) -> Option<ServerJsonRpcMessage> {
     let id = super::reply_guard::top_level_id(text)?;
+    if serde_json::from_slice::<Value>(text).is_ok_and(|message| message.get("method").is_some()) {
+        return None;
+    }
     let id: Value = serde_json::from_slice(id).ok()?;
     tracing::warn!(%id, %error, "the MCP server's reply cannot be decoded; the call fails");
     serde_json::from_value(serde_json::json!({
@@ -132,6 +177,16 @@ mod tests {
         )
     }
 
+    fn is_tool_result(message: &ServerJsonRpcMessage) -> bool {
+        matches!(
+            message,
+            JsonRpcMessage::Response(JsonRpcResponse {
+                result: ServerResult::CallToolResult(_),
+                ..
+            })
+        )
+    }
+
     #[test]
     fn a_tool_calls_reply_decodes_as_rmcp_would_decode_it() {
         let mut decoder = MessageDecoder::default();
@@ -139,18 +194,12 @@ mod tests {
         let text = r#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"hi"}],"structuredContent":{"a":1},"isError":false,"_meta":{"k":1}}}"#;
         let decoded = decoder.decode(text.as_bytes()).unwrap();
         assert_eq!(format!("{decoded:?}"), general(text));
-        assert!(matches!(
-            decoded,
-            JsonRpcMessage::Response(JsonRpcResponse {
-                result: ServerResult::CallToolResult(_),
-                ..
-            })
-        ));
+        assert!(is_tool_result(&decoded));
         assert_eq!(decoder.waiting(), 0);
     }
 
     #[test]
-    fn replies_that_are_not_plain_tool_results_take_the_general_path() {
+    fn replies_rmcps_tool_result_parser_refuses_take_the_general_path() {
         let mut decoder = MessageDecoder::default();
         for (id, text) in [
             // Another request's reply while a call waits.
@@ -165,10 +214,10 @@ mod tests {
                 3,
                 r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"no"}}"#,
             ),
-            // A field beyond CallToolResult's.
+            // A member beside the envelope's.
             (
                 5,
-                r#"{"jsonrpc":"2.0","id":5,"result":{"content":[],"extra":1}}"#,
+                r#"{"jsonrpc":"2.0","id":5,"result":{"content":[]},"x-trace":1}"#,
             ),
         ] {
             decoder.sent(&tool_call(id));
@@ -180,28 +229,57 @@ mod tests {
     }
 
     #[test]
-    fn a_cancelled_call_is_forgotten() {
+    fn a_tool_result_with_another_types_key_stays_a_tool_result() {
+        // rmcp's union makes this a ListToolsResult and fails the call.
+        let text = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"tools":[]}}"#;
         let mut decoder = MessageDecoder::default();
-        decoder.sent(&tool_call(7));
+        decoder.sent(&tool_call(1));
+        assert!(is_tool_result(&decoder.decode(text.as_bytes()).unwrap()));
+        assert!(general(text).contains("ListToolsResult"));
+    }
+
+    #[test]
+    fn a_reply_with_the_id_as_a_numeric_string_answers_the_call() {
+        let mut decoder = MessageDecoder::default();
+        decoder.sent(&tool_call(6));
+        let text = r#"{"jsonrpc":"2.0","id":"6","result":{"content":[]}}"#;
+        assert!(is_tool_result(&decoder.decode(text.as_bytes()).unwrap()));
+        assert_eq!(decoder.waiting(), 0);
+    }
+
+    #[test]
+    fn calls_never_answered_are_forgotten_in_the_end() {
+        let mut decoder = MessageDecoder::default();
         let cancelled: ClientJsonRpcMessage = serde_json::from_value(serde_json::json!({
             "jsonrpc": "2.0",
             "method": "notifications/cancelled",
             "params": {"requestId": 7, "reason": "timeout"},
         }))
         .unwrap();
+        decoder.sent(&tool_call(7));
         decoder.sent(&cancelled);
         assert_eq!(decoder.waiting(), 0);
+        for id in 0..=MAX_REMEMBERED_CALLS as i64 {
+            decoder.sent(&tool_call(id));
+        }
+        assert!(decoder.waiting() <= MAX_REMEMBERED_CALLS);
     }
 
     #[test]
-    fn an_undecodable_reply_becomes_an_error_for_its_id() {
-        let text = br#"{"jsonrpc":"1.0","id":"x","result":{}}"#;
-        let error = MessageDecoder::default().decode(text).unwrap_err();
-        let reply = undecodable_reply(text, &error).unwrap();
+    fn an_undecodable_reply_fails_its_call_and_a_bad_server_request_is_dropped() {
+        let mut decoder = MessageDecoder::default();
+        decoder.sent(&tool_call(8));
+        let reply = decoder
+            .decode(br#"{"jsonrpc":"1.0","id":8,"result":{}}"#)
+            .unwrap();
         let JsonRpcMessage::Error(error) = reply else {
             panic!("not an error: {reply:?}")
         };
-        assert_eq!(error.id, Some(RequestId::String("x".into())));
+        assert_eq!(error.id, Some(RequestId::Number(8)));
         assert!(error.error.message.contains("could not be decoded"));
+        assert_eq!(decoder.waiting(), 0);
+        // A request of the server's: its id 8 is not our call's.
+        let request = br#"{"jsonrpc":"1.0","id":8,"method":"sampling/createMessage"}"#;
+        assert!(decoder.decode(request).is_none());
     }
 }

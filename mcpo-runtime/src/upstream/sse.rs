@@ -30,7 +30,7 @@ use sse_stream::{Sse, SseStream};
 use tokio::sync::watch;
 
 use super::ConnectError;
-use super::decode::{MessageDecoder, undecodable_reply};
+use super::decode::MessageDecoder;
 use super::oauth::Access;
 use super::raw_wire::{MAX_MESSAGE_BYTES, RawWire};
 use super::reach::unreachable;
@@ -310,14 +310,8 @@ impl SseTransport {
                 }
             };
             self.raw_wire.observe_bytes(data.as_bytes());
-            match self.decoder.decode(data.as_bytes()) {
-                Ok(message) => return Some(message),
-                Err(error) => {
-                    if let Some(reply) = undecodable_reply(data.as_bytes(), &error) {
-                        return Some(reply);
-                    }
-                    tracing::warn!(%error, "dropped an SSE message that is not JSON-RPC");
-                }
+            if let Some(message) = self.decoder.decode(data.as_bytes()) {
+                return Some(message);
             }
         }
     }
@@ -755,8 +749,9 @@ mod tests {
     #[test]
     fn an_undecodable_reply_becomes_an_error_for_its_request() {
         let data = r#"{"jsonrpc":"2.0","id":7,"result":{"content":"not a list"},"extra":"#;
-        let error = serde_json::from_str::<Value>(data).unwrap_err();
-        let reply = undecodable_reply(data.as_bytes(), &error).expect("the id is found");
+        let reply = MessageDecoder::default()
+            .decode(data.as_bytes())
+            .expect("the id is found");
         let reply = serde_json::to_value(reply).unwrap();
         assert_eq!(reply["id"], 7);
         assert_eq!(reply["error"]["code"], -32603);

@@ -15,8 +15,11 @@ use rmcp::transport::Transport;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::Mutex;
 
-use super::decode::{MessageDecoder, undecodable_reply};
+use super::decode::MessageDecoder;
 use super::reply_guard::ReplyGuard;
+
+/// Buffer kept between lines, at most: replies are usually a few KiB.
+const LINE_CAPACITY_KEPT: usize = 1 << 20;
 
 /// rmcp's client side of a stdio server.
 pub struct StdioTransport<R, W> {
@@ -48,17 +51,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> StdioTransport<R, W> {
         if text.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        match self.decoder.decode(text) {
-            Ok(message) => Some(message),
-            Err(error) => {
-                let reply = undecodable_reply(text, &error);
-                if reply.is_none() {
-                    // Like rmcp: notifications it does not know are dropped.
-                    tracing::debug!(%error, "dropped a message from the MCP server");
-                }
-                reply
-            }
-        }
+        self.decoder.decode(text)
     }
 }
 
@@ -100,7 +93,8 @@ where
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
         loop {
             match self.reader.read_until(b'\n', &mut self.line).await {
-                Ok(0) => return None,
+                // A cancelled read may have left a last line without its newline.
+                Ok(0) if self.line.is_empty() => return None,
                 Ok(_) => {}
                 Err(error) => {
                     tracing::error!(%error, "reading from the MCP server failed");
@@ -109,6 +103,10 @@ where
             }
             let message = self.decode_line();
             self.line.clear();
+            // One huge reply should not pin its buffer for the session's life.
+            if self.line.capacity() > LINE_CAPACITY_KEPT {
+                self.line = Vec::new();
+            }
             if message.is_some() {
                 return message;
             }
