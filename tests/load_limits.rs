@@ -388,3 +388,30 @@ fn killing_the_upstream_twice_under_load_gives_only_documented_answers() {
         processes_with_marker(&marker)
     );
 }
+
+/// Threads of `pid` named like tokio's workers.
+fn runtime_workers(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the proxy's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "tokio-rt-worker")
+        .count()
+}
+
+#[test]
+fn worker_threads_sets_the_runtimes_threads_and_calls_are_served() {
+    let (_dir, tools) = tools_with_sleep(10);
+    for (flags, expected) in [(&["--worker-threads", "3"][..], 3), (&[][..], 0)] {
+        let proxy = proxy(flags, &tools, "worker-threads");
+        let reply = call(&proxy, "echo", &json!({"message": "hi"}));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let workers = runtime_workers(proxy.child.id());
+        // Default: half the CPUs, at least one.
+        let expected = if expected == 0 {
+            (std::thread::available_parallelism().map_or(1, |cpus| cpus.get()) / 2).max(1)
+        } else {
+            expected
+        };
+        assert_eq!(workers, expected, "{flags:?}");
+    }
+}
