@@ -859,6 +859,9 @@ mod tests {
         assert!(Cli::try_parse_from(argv).is_err());
         let argv = ["proxy", "--max-concurrency", "0"];
         assert!(Cli::try_parse_from(argv).is_err());
+        let argv = ["proxy", "--worker-threads", "0"];
+        let refused = Cli::try_parse_from(argv).unwrap_err().to_string();
+        assert!(refused.contains("--worker-threads"), "{refused}");
         let parsed = cli(&[]);
         assert_eq!(
             (
