@@ -361,7 +361,7 @@ pub fn snapshot_config(
             format!("snapshotting server {name:?} of {}", config_path.display())
         })?;
         // The lock keeps the config's `${VAR}` form, never expanded values.
-        lock.upstream = entry.upstream();
+        lock.upstream = entry.upstream(name);
         let offered: BTreeSet<String> = lock.tools.iter().map(|tool| tool.name.clone()).collect();
         let named = entry
             .disabled_tools
@@ -512,7 +512,7 @@ pub fn resnapshot(
                     .with_context(|| format!("snapshotting server {name:?}"))?;
                 match entry {
                     Some(entry) => {
-                        live.upstream = entry.upstream();
+                        live.upstream = entry.upstream(name);
                         live.disable_tools(|tool| entry.keeps_tool(tool));
                     }
                     None => {

@@ -131,7 +131,7 @@ fn upstream() -> Upstream {
     Upstream::Stdio {
         command: "uvx".into(),
         args: vec!["mcp-server-time".into()],
-        env: vec![],
+        env: mcpo_runtime::lock::ValueSources::default(),
     }
 }
 
@@ -753,7 +753,7 @@ fn server_and_upstream_changes() {
     new.upstream = Upstream::Stdio {
         command: "uvx".into(),
         args: vec!["mcp-server-time==2.0".into()],
-        env: vec![],
+        env: mcpo_runtime::lock::ValueSources::default(),
     };
     let report = diff_locks(&old, &new);
     let expected: BTreeSet<&str> = server_case_ids().into_iter().collect();

@@ -115,7 +115,7 @@ fn lock_of(tools: Vec<Value>) -> Lock {
         },
         Upstream::StreamableHttp {
             url: "http://127.0.0.1:9/mcp".into(),
-            headers: vec!["Authorization".into()],
+            headers: mcpo_runtime::lock::ValueSources::from_names(["Authorization".to_string()]),
             oauth: None,
         },
         tools,

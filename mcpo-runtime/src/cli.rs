@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::lock::Upstream;
+use crate::lock::ValueSources;
 use crate::upstream::{Target, header_env_var, parse_headers};
 
 #[derive(Debug, Clone, Parser)]
@@ -419,11 +420,28 @@ pub fn resolve_target(
                 tracing::warn!("--header is ignored for a stdio upstream");
             }
             // The server inherits this process's environment (the lock's env
-            // names are checked at startup); nothing is added.
+            // names are checked at startup); values the lock gives a
+            // template for are added, for the locked command only.
+            let mut env_values = BTreeMap::new();
+            if let (
+                true,
+                Upstream::Stdio {
+                    env: locked_env, ..
+                },
+            ) = (cli.upstream.is_empty(), locked)
+            {
+                for (name, template) in locked_env.iter() {
+                    if let Some(value) = template
+                        .and_then(|template| crate::upstream::expand_template(template, env).ok())
+                    {
+                        env_values.insert(name.clone(), value);
+                    }
+                }
+            }
             Ok(Target::Stdio {
                 command,
                 args,
-                env: BTreeMap::new(),
+                env: env_values,
             })
         }
         ServerType::StreamableHttp | ServerType::Sse => {
@@ -465,10 +483,11 @@ pub fn resolve_target(
                 Some(Box::new(oauth))
             });
             let locked_http = locked_http.map(|(url, headers, _)| (url, headers));
-            let (url, locked_names): (String, &[String]) =
+            let no_headers = ValueSources::default();
+            let (url, locked_headers): (String, &ValueSources) =
                 match (cli.upstream.as_slice(), locked_http) {
                     ([url], Some((_, headers))) => (url.clone(), headers),
-                    ([url], None) => (url.clone(), &[]),
+                    ([url], None) => (url.clone(), &no_headers),
                     ([], Some((url, headers))) => (url.clone(), headers),
                     ([], None) => {
                         return Err(ConfigError(format!(
@@ -483,21 +502,32 @@ pub fn resolve_target(
                 };
             let mut headers = BTreeMap::new();
             // Headers the lock names (values never are in the lock) come from
-            // MCPO_HEADER_<NAME> unless a --header gives them.
-            for name in locked_names {
-                let var = header_env_var(name);
-                match env(&var) {
+            // their `${VAR}` template or MCPO_HEADER_<NAME>, unless a
+            // --header gives them.
+            for (name, template) in locked_headers.iter() {
+                let given = flag_headers
+                    .keys()
+                    .any(|given| given.eq_ignore_ascii_case(name));
+                let (value, source) = match template {
+                    Some(template) => (
+                        crate::upstream::expand_template(template, env).ok(),
+                        template.clone(),
+                    ),
+                    None => {
+                        let var = header_env_var(name);
+                        (env(&var), var)
+                    }
+                };
+                match value {
                     Some(value) => {
                         let checked = parse_headers(&[format!("{name}: {value}")])
-                            .map_err(|error| ConfigError(format!("{var}: {error}")))?;
+                            .map_err(|error| ConfigError(format!("{source}: {error}")))?;
                         headers.extend(checked);
                     }
-                    None if flag_headers
-                        .keys()
-                        .any(|given| given.eq_ignore_ascii_case(name)) => {}
+                    None if given => {}
                     None => tracing::warn!(
                         header = %name,
-                        "the lock says the upstream needs this header; pass --header '{name}: ...' or set {var}"
+                        "the lock says the upstream needs this header; pass --header '{name}: ...' or set {source}"
                     ),
                 }
             }
@@ -576,7 +606,7 @@ mod tests {
         Upstream::Stdio {
             command: "uvx".into(),
             args: vec!["mcp-server-time".into()],
-            env: Vec::new(),
+            env: crate::lock::ValueSources::default(),
         }
     }
 
@@ -649,7 +679,7 @@ mod tests {
     fn locked_header_names_read_their_env_var() {
         let locked = Upstream::StreamableHttp {
             url: "http://h/mcp".into(),
-            headers: vec!["X-Api-Token".into()],
+            headers: crate::lock::ValueSources::from_names(["X-Api-Token".to_string()]),
             oauth: None,
         };
         let env = |name: &str| (name == "MCPO_HEADER_X_API_TOKEN").then(|| "sekrit".to_string());
@@ -667,7 +697,7 @@ mod tests {
     fn a_locked_sse_upstream_reads_its_header_env_vars() {
         let locked = Upstream::Sse {
             url: "http://h/sse".into(),
-            headers: vec!["X-Api-Token".into()],
+            headers: crate::lock::ValueSources::from_names(["X-Api-Token".to_string()]),
             oauth: None,
         };
         let env = |name: &str| (name == "MCPO_HEADER_X_API_TOKEN").then(|| "sekrit".to_string());
@@ -741,7 +771,7 @@ mod tests {
     fn a_header_flag_wins_over_its_env_var_whatever_the_case() {
         let locked = Upstream::StreamableHttp {
             url: "http://h/mcp".into(),
-            headers: vec!["Authorization".into()],
+            headers: crate::lock::ValueSources::from_names(["Authorization".to_string()]),
             oauth: None,
         };
         let env =

@@ -26,7 +26,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::lock::Upstream;
+use crate::lock::{Upstream, ValueSources, template_variables};
 use crate::upstream::{OAuthSettings, OAuthTarget, Target};
 
 /// A config that cannot be used. Messages name servers, fields and
@@ -376,23 +376,35 @@ impl ServerEntry {
                 .is_none_or(|enabled| enabled.contains(name))
     }
 
-    /// The launch spec for the lock: command, arguments and URL as written
-    /// (`${VAR}` unexpanded), env and header names only.
-    pub fn upstream(&self) -> Upstream {
+    /// The launch spec for the lock of server `name`: command, arguments
+    /// and URL as written (`${VAR}` unexpanded); env and header values as
+    /// their `${VAR}` templates, a value written without one as a variable
+    /// of this server's own ([`ValueSources::per_server_variable`]).
+    pub fn upstream(&self, name: &str) -> Upstream {
+        let sources = |kind: &str, values: &BTreeMap<String, String>| {
+            ValueSources::from_templates(values.iter().map(|(key, value)| {
+                let template = if template_variables(value).is_empty() {
+                    ValueSources::per_server_variable(name, kind, key)
+                } else {
+                    value.clone()
+                };
+                (key.clone(), template)
+            }))
+        };
         match &self.transport {
             Transport::Stdio { command, args, env } => Upstream::Stdio {
                 command: command.clone(),
                 args: args.clone(),
-                env: env.keys().cloned().collect(),
+                env: sources("ENV", env),
             },
             Transport::StreamableHttp { url, headers } => Upstream::StreamableHttp {
                 url: url.clone(),
-                headers: headers.keys().cloned().collect(),
+                headers: sources("HEADER", headers),
                 oauth: self.oauth.as_ref().map(|oauth| oauth.settings.clone()),
             },
             Transport::Sse { url, headers } => Upstream::Sse {
                 url: url.clone(),
-                headers: headers.keys().cloned().collect(),
+                headers: sources("HEADER", headers),
                 oauth: self.oauth.as_ref().map(|oauth| oauth.settings.clone()),
             },
         }
@@ -538,29 +550,11 @@ pub fn expand_variables(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, ConfigError> {
-    let mut expanded = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        let var = &after[..end];
-        let is_name = var.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        expanded.push_str(&rest[..start]);
-        if is_name {
-            let value = lookup(var).ok_or_else(|| ConfigError::MissingVariable {
-                name: server.to_string(),
-                field: field.to_string(),
-                var: var.to_string(),
-            })?;
-            expanded.push_str(&value);
-        } else {
-            expanded.push_str(&rest[start..start + 3 + end]);
-        }
-        rest = &after[end + 1..];
-    }
-    expanded.push_str(rest);
-    Ok(expanded)
+    crate::upstream::expand_template(text, lookup).map_err(|var| ConfigError::MissingVariable {
+        name: server.to_string(),
+        field: field.to_string(),
+        var,
+    })
 }
 
 #[cfg(test)]
@@ -605,10 +599,13 @@ mod tests {
         let e = &config.servers["e"];
         assert!(e.keeps_tool("y") && !e.keeps_tool("z") && !e.keeps_tool("other"));
         assert_eq!(
-            config.servers["c"].upstream(),
+            config.servers["c"].upstream("c"),
             Upstream::StreamableHttp {
                 url: "http://127.0.0.1:1/mcp".into(),
-                headers: vec!["Authorization".into()],
+                headers: ValueSources::from_templates([(
+                    "Authorization".to_string(),
+                    "Bearer ${TOKEN}".to_string()
+                )]),
                 oauth: None,
             }
         );
@@ -635,7 +632,7 @@ mod tests {
         assert_eq!(args, ["--dir=/home/u/x", "$plain", "${not a var}"]);
         assert_eq!(env["TOKEN"], "s3cret");
         // The lock form keeps the references, never the values.
-        let recorded = format!("{:?}", entry.upstream());
+        let recorded = format!("{:?}", entry.upstream("s"));
         assert!(recorded.contains("${BIN}") && !recorded.contains("s3cret"));
         let error = entry.target("s", &|_| None).unwrap_err();
         assert!(
@@ -674,16 +671,16 @@ mod tests {
         assert_eq!(oauth.settings.scopes(), ["a", "b"]);
         assert!(!format!("{target:?}").contains("hush"));
         // The lock: settings as written (`${VAR}` kept), no secret at all.
-        let lock = serde_json::to_string(&entry.upstream()).unwrap();
+        let lock = serde_json::to_string(&entry.upstream("remote")).unwrap();
         assert!(lock.contains("${AUTH_BASE}/mcp"), "{lock}");
         assert!(lock.contains("\"client_id\":\"pre\""), "{lock}");
         assert!(!lock.contains("SECRET") && !lock.contains("hush"), "{lock}");
         // Without an oauth block the lock is as before.
         let plain = parse(r#"{"mcpServers": {"p": {"url": "http://x/sse"}}}"#).unwrap();
-        let lock = serde_json::to_string(&plain.servers["p"].upstream()).unwrap();
+        let lock = serde_json::to_string(&plain.servers["p"].upstream("p")).unwrap();
         assert!(!lock.contains("oauth"), "{lock}");
         // A proxy reading the lock back gets an OAuth target, named for the hint.
-        let upstream = entry.upstream();
+        let upstream = entry.upstream("remote");
         let target = locked_target("remote", &upstream, &lookup).unwrap();
         assert_eq!(
             target.oauth().unwrap().1.login_hint("x"),

@@ -149,7 +149,9 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        // Upstream error texts may quote a URL or argument holding a secret.
+        redact_strings(&mut self.detail);
         let mut response = (self.status, Json(json!({ "detail": self.detail }))).into_response();
         let headers = response.headers_mut();
         if let Some(seconds) = self.retry_after {
@@ -162,6 +164,20 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// Every string in `value` through [`crate::redact::redact`].
+fn redact_strings(value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let std::borrow::Cow::Owned(redacted) = crate::redact::redact(text) {
+                *text = redacted;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(fields) => fields.values_mut().for_each(redact_strings),
+        _ => {}
     }
 }
 

@@ -27,6 +27,7 @@
 pub mod codegen;
 pub mod config;
 pub mod lock;
+pub mod redact;
 pub mod upstream;
 
 mod app;

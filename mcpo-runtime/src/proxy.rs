@@ -104,7 +104,8 @@ fn init_tracing(quiet: bool, log_level: Option<&str>, telemetry: Option<telemetr
     use std::io::IsTerminal as _;
     let colors = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let log = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        // Every line through `redact`: rmcp and HTTP errors quote URLs.
+        .with_writer(crate::redact::Stderr::default)
         .with_ansi(colors)
         .with_filter(telemetry::without_spans(filter));
     let _ = tracing_subscriber::registry()
@@ -429,7 +430,10 @@ fn target_resolver(cli: &cli::Cli, env_file: BTreeMap<String, String>) -> Box<se
                     // The lock's env names describe the locked command, not an override.
                     if let (true, Upstream::Stdio { env, .. }) = (cli.upstream.is_empty(), upstream)
                     {
-                        for var in env.iter().filter(|var| lookup(var).is_none()) {
+                        let needed = env
+                            .names()
+                            .flat_map(|name| env.variables(name, str::to_string));
+                        for var in needed.filter(|var| lookup(var).is_none()) {
                             tracing::warn!(
                                 "the upstream needs env var {var} (per mcp.lock.json) but it is not \
                              set; the server may fail"

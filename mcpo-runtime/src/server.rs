@@ -628,7 +628,7 @@ mod tests {
             crate::lock::Upstream::Stdio {
                 command: "/nonexistent".into(),
                 args: Vec::new(),
-                env: Vec::new(),
+                env: crate::lock::ValueSources::default(),
             },
             Vec::new(),
         )

@@ -520,8 +520,8 @@ async fn connect(target: &Target, options: &ConnectOptions) -> Result<Session, C
     upstream::connect(target, options, &mut started)
         .await
         .map_err(|error| ConnectFailure {
-            public_reason: error.public_reason(),
-            log_detail: error.to_string(),
+            public_reason: crate::redact::redact(&error.public_reason()).into_owned(),
+            log_detail: crate::redact::redact(&error.to_string()).into_owned(),
         })
 }
 

@@ -371,7 +371,7 @@ mod tests {
             Upstream::Stdio {
                 command: "uvx".into(),
                 args: vec!["mcp-server-time".into()],
-                env: vec![],
+                env: mcpo_runtime::lock::ValueSources::default(),
             },
             vec![
                 json!({

@@ -58,11 +58,26 @@ fn upstream_context(upstream: &Upstream) -> Value {
             .map(|name| name.to_string_lossy().into_owned()),
         _ => None,
     };
+    let default_variable = |name: &str| match upstream {
+        Upstream::Stdio { .. } => name.to_string(),
+        _ => mcpo_runtime::upstream::header_env_var(name),
+    };
+    let secret_sources: Vec<Value> = secrets
+        .iter()
+        .map(|(name, template)| {
+            serde_json::json!({
+                "name": name,
+                "vars": secrets.variables(name, default_variable),
+                "templated": template.is_some(),
+            })
+        })
+        .collect();
     serde_json::json!({
         "type": kind,
         "command": command,
         "describe": upstream.describe(),
-        "secret_names": secrets,
+        "secret_names": secrets.names().collect::<Vec<_>>(),
+        "secrets": secret_sources,
     })
 }
 
@@ -123,16 +138,21 @@ fn server_context(lock: &Lock) -> Value {
 fn secrets_context<'a>(upstreams: impl IntoIterator<Item = &'a Upstream>) -> Value {
     let mut secrets = std::collections::BTreeMap::new();
     for upstream in upstreams {
-        match upstream {
-            Upstream::Stdio { env, .. } => {
-                for name in env {
-                    secrets.insert(name.clone(), name.clone());
-                }
-            }
+        let (sources, default_variable): (_, fn(&str) -> String) = match upstream {
+            Upstream::Stdio { env, .. } => (env, str::to_string),
             Upstream::StreamableHttp { headers, .. } | Upstream::Sse { headers, .. } => {
-                for name in headers {
-                    secrets.insert(mcpo_runtime::upstream::header_env_var(name), name.clone());
-                }
+                (headers, mcpo_runtime::upstream::header_env_var)
+            }
+        };
+        for (name, template) in sources.iter() {
+            for var in sources.variables(name, default_variable) {
+                // A default variable keeps the value's name as its key.
+                let key = if template.is_some() {
+                    var.clone()
+                } else {
+                    name.clone()
+                };
+                secrets.insert(var, key);
             }
         }
     }

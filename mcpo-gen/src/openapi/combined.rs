@@ -154,7 +154,7 @@ mod tests {
         let upstream = Upstream::Stdio {
             command: server.into(),
             args: vec![],
-            env: vec![],
+            env: mcpo_runtime::lock::ValueSources::default(),
         };
         Lock::new(facts, upstream, tools).unwrap()
     }

@@ -649,7 +649,7 @@ mod tests {
             Upstream::Stdio {
                 command: "uvx".into(),
                 args: vec!["demo-server".into()],
-                env: vec![],
+                env: mcpo_runtime::lock::ValueSources::default(),
             },
             tools,
         )

@@ -46,7 +46,7 @@ pub use oauth::{OAuthSettings, OAuthTarget};
 pub use process::{ServerProcess, StderrTail};
 pub use sse::{SseTransport, SseTransportError};
 
-use crate::lock::Upstream;
+use crate::lock::{Upstream, ValueSources};
 use http_client::RecordingHttpClient;
 use raw_wire::RawWire;
 
@@ -99,7 +99,7 @@ impl Target {
             Target::Stdio { command, args, env } => Upstream::Stdio {
                 command: command.clone(),
                 args: args.clone(),
-                env: env.keys().cloned().collect(),
+                env: ValueSources::from_names(env.keys().cloned()),
             },
             Target::StreamableHttp {
                 url,
@@ -107,7 +107,7 @@ impl Target {
                 oauth,
             } => Upstream::StreamableHttp {
                 url: url.clone(),
-                headers: headers.keys().cloned().collect(),
+                headers: ValueSources::from_names(headers.keys().cloned()),
                 oauth: oauth.as_ref().map(|oauth| oauth.settings.clone()),
             },
             Target::Sse {
@@ -116,15 +116,60 @@ impl Target {
                 oauth,
             } => Upstream::Sse {
                 url: url.clone(),
-                headers: headers.keys().cloned().collect(),
+                headers: ValueSources::from_names(headers.keys().cloned()),
                 oauth: oauth.as_ref().map(|oauth| oauth.settings.clone()),
             },
         }
     }
 
     /// A short human description, e.g. `uvx mcp-server-time` or the URL.
+    /// Secrets are not shown: values registered with [`crate::redact`]
+    /// appear as the `${VAR}` they came from, URL query values as
+    /// `[redacted]`.
     pub fn describe(&self) -> String {
-        self.upstream().describe()
+        let shown = match self {
+            Target::Stdio { .. } => self.upstream().describe(),
+            Target::StreamableHttp { url, .. } | Target::Sse { url, .. } => url.clone(),
+        };
+        let shown = crate::redact::redact(&shown);
+        match self {
+            Target::Stdio { .. } => shown.into_owned(),
+            _ => crate::redact::url_for_display(&shown),
+        }
+    }
+
+    /// Registers every secret value of this target with [`crate::redact`]:
+    /// env and header values, URL query values.
+    pub fn register_secrets(&self) {
+        use crate::redact::{REDACTED, register, register_url_query};
+        match self {
+            Target::Stdio { env, .. } => env.values().for_each(|value| register(value, REDACTED)),
+            Target::StreamableHttp {
+                url,
+                headers,
+                oauth,
+            }
+            | Target::Sse {
+                url,
+                headers,
+                oauth,
+            } => {
+                register_url_query(url);
+                for value in headers.values() {
+                    register(value, REDACTED);
+                    // `Bearer TOKEN`: the token alone shows up too.
+                    if let Some((_, token)) = value.split_once(' ') {
+                        register(token, REDACTED);
+                    }
+                }
+                if let Some(secret) = oauth
+                    .as_ref()
+                    .and_then(|oauth| oauth.client_secret.as_ref())
+                {
+                    register(secret, REDACTED);
+                }
+            }
+        }
     }
 
     /// The URL and OAuth settings of an upstream protected by OAuth.
@@ -179,12 +224,18 @@ impl Target {
         upstream: &Upstream,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConnectError> {
-        let from_env = |names: &[String], env_name: fn(&str) -> String| {
-            names
+        let from_env = |sources: &ValueSources, env_name: fn(&str) -> String| {
+            sources
                 .iter()
-                .map(|name| {
-                    let var = env_name(name);
-                    env(&var).map(|value| (name.clone(), value)).ok_or_else(|| {
+                .map(|(name, template)| {
+                    let value = match template {
+                        Some(template) => expand_template(template, env),
+                        None => {
+                            let var = env_name(name);
+                            env(&var).ok_or(var)
+                        }
+                    };
+                    value.map(|value| (name.clone(), value)).map_err(|var| {
                         ConnectError::MissingSecret {
                             name: name.clone(),
                             var,
@@ -219,6 +270,30 @@ impl Target {
             },
         })
     }
+}
+
+/// `text` with every `${NAME}` replaced by `env(NAME)`, each value
+/// registered as a secret shown as `${NAME}` ([`crate::redact`]); `$`
+/// elsewhere stays as written. An unset variable is returned as the error.
+pub fn expand_template(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut expanded = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let var = &after[..end];
+        expanded.push_str(&rest[..start]);
+        if crate::lock::is_variable_name(var) {
+            let value = env(var).ok_or_else(|| var.to_string())?;
+            crate::redact::register(&value, &format!("${{{var}}}"));
+            expanded.push_str(&value);
+        } else {
+            expanded.push_str(&rest[start..start + 3 + end]);
+        }
+        rest = &after[end + 1..];
+    }
+    expanded.push_str(rest);
+    Ok(expanded)
 }
 
 /// Env var: the token file of an OAuth upstream (a service's).
@@ -701,6 +776,7 @@ pub async fn connect(
     options: &ConnectOptions,
     started: &mut Option<ServerProcess>,
 ) -> Result<Session, ConnectError> {
+    target.register_secrets();
     let lifecycle = Lifecycle::for_offer(options.offer_protocol.as_deref());
     let refused = match connect_with(target, options, &lifecycle, started).await {
         Ok(session) => return Ok(session),
@@ -1371,7 +1447,7 @@ mod tests {
     fn secrets_for_a_lock_come_from_their_env_vars() {
         let upstream = Upstream::StreamableHttp {
             url: "http://127.0.0.1:9/mcp".into(),
-            headers: vec!["X-Api-Key".into()],
+            headers: crate::lock::ValueSources::from_names(["X-Api-Key".to_string()]),
             oauth: None,
         };
         let error = Target::from_upstream(&upstream, &|_| None).unwrap_err();

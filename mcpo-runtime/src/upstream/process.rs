@@ -144,11 +144,28 @@ pub fn spawn(
         tokio::spawn(async move {
             let _still_reading = still_reading;
             let mut chunk = [0u8; 1024];
+            // Echoed a line at a time, so a secret split across two reads
+            // is still found by `redact`; a line is cut at 64 KiB.
+            let mut line = Vec::new();
+            let echo = |line: &[u8]| {
+                let text = String::from_utf8_lossy(line);
+                eprint!("{}", crate::redact::redact(&text));
+            };
             while let Ok(read @ 1..) = child_stderr.read(&mut chunk).await {
                 tail.push(&chunk[..read]);
                 if echo_stderr {
-                    eprint!("{}", String::from_utf8_lossy(&chunk[..read]));
+                    line.extend_from_slice(&chunk[..read]);
+                    if let Some(end) = line.iter().rposition(|&byte| byte == b'\n') {
+                        echo(&line[..=end]);
+                        line.drain(..=end);
+                    } else if line.len() > 64 * 1024 {
+                        echo(&line);
+                        line.clear();
+                    }
                 }
+            }
+            if !line.is_empty() {
+                echo(&line);
             }
         });
     }
