@@ -1109,11 +1109,15 @@ fn a_proxy_refuses_to_start_without_what_its_servers_need() {
 }
 
 /// Headers a server requires, in a config: `${VAR}` values reach the
-/// snapshot and the proxy, never the lock or the documents; without a
-/// runtime `--config` the proxy reads them from `MCPO_HEADER_<NAME>`.
+/// snapshot and the proxy, never the lock or the documents. The lock keeps
+/// each value's `${VAR}` template (a literal value becomes a variable of its
+/// own server), so without a runtime `--config` every server reads its own
+/// variables and none is shared. Values from `${VAR}` (here an `api_key` in
+/// the URL) are shown nowhere: not in the log, `GET /`, `/readyz` or a 503.
 #[test]
 fn headers_a_server_requires_are_forwarded_and_never_locked() {
     const TOKEN: &str = "s3cret-e2e-token";
+    const QUERY_KEY: &str = "query-key-0123456789";
     let server = start_fixture_http(&[
         "--generate-tools",
         "2",
@@ -1123,15 +1127,24 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     let port = server.port.to_string();
     let scratch = tempfile::tempdir().unwrap();
     let config_path = scratch.path().join("mcp.json");
-    let config = json!({"mcpServers": {"guarded": {
-        "type": "streamable-http",
-        "url": "http://127.0.0.1:${MCPO_E2E_GUARDED_PORT}/mcp",
-        "headers": {"X-Token": "${MCPO_E2E_GUARDED_TOKEN}"},
-    }}});
+    let config = json!({"mcpServers": {
+        "guarded": {
+            "type": "streamable-http",
+            "url": "http://127.0.0.1:${MCPO_E2E_GUARDED_PORT}/mcp?api_key=${MCPO_E2E_QUERY_KEY}",
+            "headers": {"X-Token": "${MCPO_E2E_GUARDED_TOKEN}"},
+        },
+        // The same header written literally: a variable of this server's own.
+        "literal": {
+            "type": "streamable-http",
+            "url": "http://127.0.0.1:${MCPO_E2E_GUARDED_PORT}/mcp",
+            "headers": {"X-Token": TOKEN},
+        },
+    }});
     std::fs::write(&config_path, config.to_string()).unwrap();
     let env = [
         ("MCPO_E2E_GUARDED_PORT", port.as_str()),
         ("MCPO_E2E_GUARDED_TOKEN", TOKEN),
+        ("MCPO_E2E_QUERY_KEY", QUERY_KEY),
     ];
     let crate_dir = target_dir().join("e2e-proxies/multi-header-proxy");
     let generate = |env: &[(&str, &str)]| {
@@ -1148,7 +1161,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             .expect("mcpo-gen runs")
     };
     // Its variable unset: refused before connecting, naming it.
-    let refused = generate(&env[..1]);
+    let refused = generate(&[env[0], env[2]]);
     assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
     assert!(
         output_text(&refused).contains("MCPO_E2E_GUARDED_TOKEN"),
@@ -1157,7 +1170,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     );
     // A wrong value: the server refuses the snapshot (401), so the header
     // is what lets it through; the value is not repeated.
-    let refused = generate(&[env[0], ("MCPO_E2E_GUARDED_TOKEN", "wrong-value")]);
+    let refused = generate(&[env[0], ("MCPO_E2E_GUARDED_TOKEN", "wrong-value"), env[2]]);
     assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
     assert!(
         !output_text(&refused).contains("wrong-value"),
@@ -1166,14 +1179,21 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     );
     let output = generate(&env);
     assert!(output.status.success(), "{}", output_text(&output));
+    assert!(
+        !output_text(&output).contains(QUERY_KEY),
+        "{}",
+        output_text(&output)
+    );
     for file in [
         "mcp.lock.json",
         "openapi.json",
         "servers/guarded/openapi.json",
         "README.md",
+        "deploy/deployment.yaml",
     ] {
         let text = std::fs::read_to_string(crate_dir.join(file)).unwrap();
         assert!(!text.contains(TOKEN), "{file} holds the token");
+        assert!(!text.contains(QUERY_KEY), "{file} holds the query key");
         assert!(
             !text.contains(&format!(":{port}/")),
             "{file} holds the expanded port"
@@ -1184,8 +1204,20 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             .unwrap();
     assert_eq!(
         lock["servers"]["guarded"]["upstream"],
-        json!({"type": "streamable-http", "url": "http://127.0.0.1:${MCPO_E2E_GUARDED_PORT}/mcp",
-               "headers": ["X-Token"]})
+        json!({"type": "streamable-http",
+               "url": "http://127.0.0.1:${MCPO_E2E_GUARDED_PORT}/mcp?api_key=${MCPO_E2E_QUERY_KEY}",
+               "headers": {"X-Token": "${MCPO_E2E_GUARDED_TOKEN}"}})
+    );
+    assert_eq!(
+        lock["servers"]["literal"]["upstream"]["headers"],
+        json!({"X-Token": "${MCPO_LITERAL_HEADER_X_TOKEN}"})
+    );
+    // The generated README and manifests name each server's own variable.
+    let readme = std::fs::read_to_string(crate_dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains("header `X-Token` (env `MCPO_LITERAL_HEADER_X_TOKEN`)")
+            && readme.contains("header `X-Token` (env `MCPO_E2E_GUARDED_TOKEN`)"),
+        "{readme}"
     );
     let output = std::process::Command::new(env!("CARGO"))
         .args(["build", "--quiet"])
@@ -1205,38 +1237,101 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
         None,
     );
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert!(
-        !with_config.logged(TOKEN),
-        "the token is in the proxy's log"
-    );
+    for secret in [TOKEN, QUERY_KEY] {
+        assert!(
+            !with_config.logged(secret),
+            "a secret is in the proxy's log"
+        );
+    }
     drop(with_config);
 
-    // Without it: the lock's URL (${VAR} from the environment) and the
-    // header's value from MCPO_HEADER_X_TOKEN.
+    // Without it: the lock's templates, each server its own variables. The
+    // variable the old scheme shared between servers no longer counts.
     let from_env = start_proxy_with_env(
         &binary,
         &[],
         &[
-            ("MCPO_E2E_GUARDED_PORT", port.as_str()),
-            ("MCPO_HEADER_X_TOKEN", TOKEN),
+            env[0],
+            env[1],
+            env[2],
+            ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
+            ("MCPO_HEADER_X_TOKEN", "shared-by-accident"),
         ],
     );
     wait_ready(&from_env);
-    let reply = post_json(
-        &from_env.url("/guarded/tool_0001"),
-        &json!({"value": "y"}),
-        None,
-    );
-    assert_eq!(reply.status, 200, "{reply:?}");
+    for server in ["guarded", "literal"] {
+        let reply = post_json(
+            &from_env.url(&format!("/{server}/tool_0001")),
+            &json!({"value": "y"}),
+            None,
+        );
+        assert_eq!(reply.status, 200, "{server}: {reply:?}");
+    }
     drop(from_env);
+
+    // A per-server variable unset: that server alone cannot start, and says
+    // which variable it needs.
+    let missing = std::process::Command::new(&binary)
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .envs(env.iter().copied())
+        .env("MCPO_HEADER_X_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the proxy runs");
+    assert!(!missing.status.success(), "{}", output_text(&missing));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("MCPO_LITERAL_HEADER_X_TOKEN"),
+        "{}",
+        output_text(&missing)
+    );
+
+    // Nothing listens on the port: the upstream is down, and every place
+    // that says why (log, GET /, /readyz, the 503) shows the URL's
+    // `${VAR}` form, never the key.
+    let down = start_proxy_with_env(
+        &binary,
+        &["--connect-timeout", "2"],
+        &[
+            ("MCPO_E2E_GUARDED_PORT", "1"),
+            env[1],
+            env[2],
+            ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
+        ],
+    );
+    wait_until(Duration::from_secs(30), || {
+        get(&down.url("/guarded/readyz")).is_ok_and(|(status, _)| status == 503)
+    });
+    let mut shown = Vec::new();
+    for path in ["/", "/readyz", "/guarded/readyz"] {
+        shown.push(get(&down.url(path)).unwrap().1);
+    }
+    shown.push(
+        post_json(
+            &down.url("/guarded/tool_0000"),
+            &json!({"value": "z"}),
+            None,
+        )
+        .body
+        .to_string(),
+    );
+    for text in &shown {
+        assert!(!text.contains(QUERY_KEY), "the key is shown: {text}");
+    }
+    wait_until(Duration::from_secs(30), || {
+        down.logged("api_key=${MCPO_E2E_QUERY_KEY}")
+    });
+    assert!(!down.logged(QUERY_KEY), "the key is in the proxy's log");
+    drop(down);
 
     // A wrong token: the server refuses, the proxy says it is not ready.
     let wrong = start_proxy_with_env(
         &binary,
         &["--connect-timeout", "2"],
         &[
-            ("MCPO_E2E_GUARDED_PORT", port.as_str()),
-            ("MCPO_HEADER_X_TOKEN", "wrong"),
+            env[0],
+            ("MCPO_E2E_GUARDED_TOKEN", "wrong"),
+            env[2],
+            ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
         ],
     );
     wait_until(Duration::from_secs(30), || {
