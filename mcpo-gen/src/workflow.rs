@@ -138,9 +138,18 @@ impl OAuthFlags {
     }
 }
 
+/// Reads a config, its warnings (unknown keys) on stderr.
+fn read_config(path: &Path) -> Result<Config> {
+    let config = Config::read(path)?;
+    for warning in &config.warnings {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
+    Ok(config)
+}
+
 /// The target of server `name` in the config at `path`.
 pub fn config_target(path: &Path, name: &str) -> Result<Target> {
-    let config = Config::read(path)?;
+    let config = read_config(path)?;
     let Some(entry) = config.servers.get(name) else {
         bail!(
             "{} has no server {name:?} (it has: {})",
@@ -343,7 +352,7 @@ pub fn snapshot_config(
     crate_name: Option<&str>,
     progress: Progress,
 ) -> Result<MultiLock> {
-    let config = Config::read(config_path)?;
+    let config = read_config(config_path)?;
     let proxy_crate = match crate_name {
         Some(name) => ProxyCrate::from_name(name),
         None => ProxyCrate::from_name("mcp-proxy"),
@@ -561,7 +570,7 @@ pub fn update(
     progress: Progress,
 ) -> Result<Report> {
     let committed = read_lock(dir)?;
-    let config = config.map(Config::read).transpose()?;
+    let config = config.map(read_config).transpose()?;
     let fresh = resnapshot(&committed, config.as_ref(), options, progress)
         .with_context(|| format!("snapshotting the upstream of {}", dir.display()))?;
     generate(&fresh, dir, false, progress)?;

@@ -49,6 +49,9 @@ pub struct AppState {
     /// Locked tools the runtime `--config` switches off (404); a hot reload
     /// may change them.
     pub disabled_tools: std::sync::RwLock<std::collections::HashSet<String>>,
+    /// How the runtime `--config` launches the server differently from the
+    /// lock (`--on-drift warn`), for `/readyz`.
+    pub launch_spec_drift: std::sync::RwLock<Vec<String>>,
     /// `--max-concurrency` and its queue.
     pub limiter: Limiter,
     pub metrics: Arc<Metrics>,

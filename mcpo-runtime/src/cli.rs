@@ -259,14 +259,14 @@ fn parse_log_level(text: &str) -> Result<&'static str, String> {
 /// The variables of a dotenv file (`--env-path`). Errors name the file and
 /// the line, never a value.
 pub fn read_env_file(path: &std::path::Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let entries = dotenvy::from_path_iter(path).map_err(|error| {
-        ConfigError(format!(
-            "--env-path {}: {}",
-            path.display(),
-            describe_dotenv(&error)
-        ))
-    })?;
-    entries
+    let bytes =
+        crate::files::read_capped(path, crate::files::SMALL_FILE_LIMIT).map_err(|error| {
+            ConfigError(format!(
+                "--env-path {}: cannot read it: {error}",
+                path.display()
+            ))
+        })?;
+    dotenvy::from_read_iter(bytes.as_slice())
         .map(|entry| {
             entry.map_err(|error| {
                 ConfigError(format!(

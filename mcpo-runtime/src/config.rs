@@ -82,6 +82,70 @@ pub fn is_valid_server_name(name: &str) -> bool {
 pub struct Config {
     /// Every server of `mcpServers`.
     pub servers: BTreeMap<String, ServerEntry>,
+    /// What was written but is not used: unknown keys of an entry (a typo
+    /// such as `disableTools` would otherwise switch nothing off), for the
+    /// reader to show.
+    pub warnings: Vec<String>,
+}
+
+/// The keys of an `mcpServers` entry this reader uses, in mcpo's spellings.
+const ENTRY_KEYS: &[&str] = &[
+    "type",
+    "command",
+    "args",
+    "env",
+    "url",
+    "headers",
+    "disabledTools",
+    "disabled_tools",
+    "enabledTools",
+    "enabled_tools",
+    "oauth",
+];
+
+/// Keys other clients of the format write that mean nothing to a proxy
+/// (Claude Desktop, Cline, Cursor): not worth a warning.
+const OTHER_CLIENTS_KEYS: &[&str] = &[
+    "alwaysAllow",
+    "autoApprove",
+    "description",
+    "timeout",
+    "transportType",
+];
+
+/// The warning for an entry key this reader does not use.
+fn unknown_key_warning(server: &str, key: &str) -> Option<String> {
+    if ENTRY_KEYS.contains(&key) || OTHER_CLIENTS_KEYS.contains(&key) {
+        return None;
+    }
+    let normalize = |text: &str| text.to_ascii_lowercase().replace(['_', '-'], "");
+    let close = ENTRY_KEYS
+        .iter()
+        .filter(|known| edit_distance(&normalize(known), &normalize(key)) <= 2)
+        .min_by_key(|known| edit_distance(&normalize(known), &normalize(key)));
+    let hint = match close {
+        Some(known) => format!("; did you mean {known:?}?"),
+        None => format!("; the keys used are {}", ENTRY_KEYS.join(", ")),
+    };
+    Some(format!(
+        "server {server:?}: unknown key {key:?} is ignored{hint}"
+    ))
+}
+
+/// Levenshtein distance, for "did you mean" hints on short keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// How one server is reached, with `${VAR}` references unexpanded.
@@ -239,10 +303,12 @@ struct RawEntry {
 impl Config {
     /// Reads and checks a config file.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.display().to_string(),
-            reason: error.to_string(),
-        })?;
+        let text = crate::files::read_text_capped(path, crate::files::SMALL_FILE_LIMIT).map_err(
+            |error| ConfigError::Read {
+                path: path.display().to_string(),
+                reason: error.to_string(),
+            },
+        )?;
         Self::from_json(&text, &path.display().to_string())
     }
 
@@ -262,6 +328,7 @@ impl Config {
                 origin: origin.to_string(),
             })?;
         let mut parsed = BTreeMap::new();
+        let mut warnings = Vec::new();
         for (name, entry) in servers {
             if !is_valid_server_name(name) {
                 return Err(ConfigError::InvalidName {
@@ -275,8 +342,18 @@ impl Config {
                     reason: error.to_string(),
                 })?;
             parsed.insert(name.clone(), ServerEntry::from_raw(name, raw)?);
+            if let Some(fields) = entry.as_object() {
+                warnings.extend(
+                    fields
+                        .keys()
+                        .filter_map(|key| unknown_key_warning(name, key)),
+                );
+            }
         }
-        Ok(Config { servers: parsed })
+        Ok(Config {
+            servers: parsed,
+            warnings,
+        })
     }
 }
 
@@ -685,6 +762,31 @@ mod tests {
         assert_eq!(
             target.oauth().unwrap().1.login_hint("x"),
             "mcpo-gen login remote"
+        );
+    }
+
+    #[test]
+    fn unknown_entry_keys_are_warned_about_with_the_likely_key() {
+        let config = parse(
+            r#"{"mcpServers": {"time": {"command": "uvx", "disableTools": ["x"],
+                "autoApprove": [], "disabled_tools": ["y"], "colour": 1}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.warnings,
+            [
+                "server \"time\": unknown key \"disableTools\" is ignored; did you mean \
+                 \"disabledTools\"?",
+                "server \"time\": unknown key \"colour\" is ignored; the keys used are type, \
+                 command, args, env, url, headers, disabledTools, disabled_tools, enabledTools, \
+                 enabled_tools, oauth",
+            ]
+        );
+        assert!(
+            parse(r#"{"mcpServers": {"t": {"command": "x"}}}"#)
+                .unwrap()
+                .warnings
+                .is_empty()
         );
     }
 

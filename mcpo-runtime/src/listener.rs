@@ -43,7 +43,7 @@ pub fn tls_acceptor(
     keyfile: &std::path::Path,
 ) -> Result<TlsAcceptor, ConfigError> {
     let read = |flag: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|error| {
+        crate::files::read_capped(path, crate::files::SMALL_FILE_LIMIT).map_err(|error| {
             ConfigError(format!(
                 "{flag} {}: cannot read it: {error}",
                 path.display()

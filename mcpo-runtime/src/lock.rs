@@ -594,10 +594,12 @@ impl Lock {
 
     /// Reads and checks a lock file.
     pub fn read(path: &Path) -> Result<Self, LockError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::files::read_text_capped(path, crate::files::LOCK_FILE_LIMIT).map_err(
+            |source| LockError::Read {
+                path: path.display().to_string(),
+                source,
+            },
+        )?;
         Self::from_json(&text, &path.display().to_string())
     }
 
@@ -767,10 +769,12 @@ impl CrateLock {
 
     /// Reads and checks a lock file of either kind.
     pub fn read(path: &Path) -> Result<Self, LockError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::files::read_text_capped(path, crate::files::LOCK_FILE_LIMIT).map_err(
+            |source| LockError::Read {
+                path: path.display().to_string(),
+                source,
+            },
+        )?;
         Self::from_json(&text, &path.display().to_string())
     }
 

@@ -73,6 +73,7 @@ struct Families {
     upstream_calls: Family<(ServerLabel, MemberLabel), Counter>,
     drift_findings: Family<ServerLabel, Gauge>,
     drift_blocking: Family<ServerLabel, Gauge>,
+    launch_spec_drift: Family<ServerLabel, Gauge>,
 }
 
 impl Families {
@@ -88,6 +89,7 @@ impl Families {
             upstream_calls: Family::default(),
             drift_findings: Family::default(),
             drift_blocking: Family::default(),
+            launch_spec_drift: Family::default(),
         };
         registry.register(
             "tool_calls",
@@ -139,6 +141,11 @@ impl Families {
             "1 while --on-drift fail refuses tool calls, else 0",
             families.drift_blocking.clone(),
         );
+        registry.register(
+            "launch_spec_drift",
+            "Ways the runtime --config launches the server differently from mcp.lock.json",
+            families.launch_spec_drift.clone(),
+        );
         families
     }
 }
@@ -181,6 +188,7 @@ impl MetricsRegistry {
             &families.queued,
             &families.drift_findings,
             &families.drift_blocking,
+            &families.launch_spec_drift,
         ] {
             family.get_or_create(&server).set(0);
         }
@@ -269,6 +277,15 @@ impl Metrics {
             .upstream_restarts
             .get_or_create(&(self.server, member_label(member)))
             .inc();
+    }
+
+    /// How many ways the runtime `--config` launches the server differently
+    /// from its lock.
+    pub fn launch_spec_drift(&self, findings: usize) {
+        self.families
+            .launch_spec_drift
+            .get_or_create(&self.server)
+            .set(i64::try_from(findings).unwrap_or(i64::MAX));
     }
 
     /// The result of the last drift check.

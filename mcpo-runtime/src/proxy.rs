@@ -161,6 +161,9 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         None => Default::default(),
     };
     let runtime_config = cli.config.as_deref().map(Config::read).transpose()?;
+    for warning in runtime_config.iter().flat_map(|config| &config.warnings) {
+        tracing::warn!("--config: {warning}");
+    }
     let names: Vec<String> = locked
         .iter()
         .map(|(server, _)| server.name.to_string())
@@ -185,6 +188,15 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     for (server, lock) in locked {
         let entry = entries.get(server.name);
         let target = target_of(server.name, &lock.upstream, entry).map_err(cli::ConfigError)?;
+        let launch_drift =
+            served::launch_spec_drift(server.name, &lock.upstream, entry, &target, cli.on_drift)
+                .map_err(cli::ConfigError)?;
+        if let Some(entry) = entry {
+            let locked: Vec<String> = lock.tools.iter().map(|tool| tool.name.clone()).collect();
+            for warning in served::unknown_tools(server.name, entry, &locked) {
+                tracing::warn!("--config: {warning}");
+            }
+        }
         let prefix = if server.name.is_empty() {
             String::new()
         } else {
@@ -197,7 +209,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         if cli.strict_auth {
             server::document_strict_auth(&mut document);
         }
-        plans.push((server, lock, entry.cloned(), target, document));
+        plans.push((server, lock, entry.cloned(), target, document, launch_drift));
     }
     let tool_names: Vec<(&str, Vec<&str>)> = plans
         .iter()
@@ -238,7 +250,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     let mut registry = MetricsRegistry::default();
     let mut servers = Vec::with_capacity(plans.len());
     let tasks = Arc::new(Mutex::new(Vec::new()));
-    for ((server, lock, entry, target, document), tool_timeouts) in
+    for ((server, lock, entry, target, document, launch_drift), tool_timeouts) in
         plans.into_iter().zip(tool_timeouts)
     {
         let label = if server.name.is_empty() {
@@ -299,11 +311,13 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
                 lax_types: !cli.strict_types,
                 upstream: PoolSlot::new(pool),
                 disabled_tools: std::sync::RwLock::new(disabled),
+                launch_spec_drift: std::sync::RwLock::new(Vec::new()),
                 limiter: Limiter::new(cli.max_concurrency, cli.max_queue),
                 metrics,
                 tool_timeouts,
             })
         });
+        served.set_launch_spec_drift(launch_drift);
         tasks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -20,6 +20,7 @@ use axum::body::Bytes;
 use serde_json::Value;
 
 use crate::app::App;
+use crate::cli::DriftPolicy;
 use crate::codegen::Router;
 use crate::config::{Config, ServerEntry};
 use crate::lock::Lock;
@@ -205,6 +206,28 @@ impl Served {
         }
     }
 
+    /// Records how the runtime `--config` launches this server differently
+    /// from its lock: logged when it changes, shown in `/readyz` and
+    /// `/metrics`.
+    pub fn set_launch_spec_drift(&self, findings: Vec<String>) {
+        let state = self.app.state();
+        let mut current = state
+            .launch_spec_drift
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *current == findings {
+            return;
+        }
+        for finding in &findings {
+            tracing::warn!(
+                "{}: launch spec drift: {finding} (runtime --config vs mcp.lock.json)",
+                self.label()
+            );
+        }
+        state.metrics.launch_spec_drift(findings.len());
+        *current = findings;
+    }
+
     /// Applies tool switches at once.
     fn set_disabled(&self, disabled: HashSet<String>) {
         let state = self.app.state();
@@ -280,6 +303,63 @@ fn switched_off<'a>(
         .collect()
 }
 
+/// How `entry` (of server `name`) launches the server differently from
+/// `locked`, by `--on-drift`: refused under `fail` (naming every finding),
+/// nothing recorded under `ignore`.
+pub fn launch_spec_drift(
+    name: &str,
+    locked: &crate::lock::Upstream,
+    entry: Option<&ServerEntry>,
+    target: &Target,
+    policy: DriftPolicy,
+) -> Result<Vec<String>, String> {
+    let Some(entry) = entry else {
+        return Ok(Vec::new());
+    };
+    let findings = crate::drift::launch_spec_drift(locked, entry, target);
+    match policy {
+        DriftPolicy::Fail if !findings.is_empty() => {
+            let server = if name.is_empty() {
+                "the server".to_string()
+            } else {
+                format!("server {name:?}")
+            };
+            Err(format!(
+                "--config launches {server} differently from mcp.lock.json ({}), refused under \
+                 --on-drift fail: review the change and regenerate the proxy from it \
+                 (mcpo-gen update --config), or keep the locked launch spec",
+                findings.join("; ")
+            ))
+        }
+        DriftPolicy::Ignore => Ok(Vec::new()),
+        _ => Ok(findings),
+    }
+}
+
+/// Tool names in `disabledTools` / `enabledTools` of a runtime config entry
+/// that the lock does not have (a typo switches nothing off).
+pub fn unknown_tools(name: &str, entry: &ServerEntry, locked: &[String]) -> Vec<String> {
+    let server = if name.is_empty() {
+        String::new()
+    } else {
+        format!("server {name:?}: ")
+    };
+    entry
+        .disabled_tools
+        .iter()
+        .map(|tool| ("disabledTools", tool))
+        .chain(
+            entry
+                .enabled_tools
+                .iter()
+                .flatten()
+                .map(|tool| ("enabledTools", tool)),
+        )
+        .filter(|(_, tool)| !locked.contains(tool))
+        .map(|(key, tool)| format!("{server}{key} names {tool:?}, which the lock does not have"))
+        .collect()
+}
+
 /// Locked tools of `lock` an entry switches off.
 pub fn disabled_tools(lock: &Lock, entry: Option<&ServerEntry>) -> HashSet<String> {
     switched_off(lock.tools.iter().map(|tool| &tool.name), entry)
@@ -332,14 +412,35 @@ pub fn apply_config(
     for served in servers {
         let entry = entries.get(&served.name);
         let target = target_of(&served.name, &served.locked_upstream, entry)?;
+        let policy = served
+            .settings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drift_policy;
+        let drift = launch_spec_drift(
+            &served.name,
+            &served.locked_upstream,
+            entry,
+            &target,
+            policy,
+        )?;
+        for warning in entry
+            .map(|entry| unknown_tools(&served.name, entry, &served.locked_tools))
+            .into_iter()
+            .flatten()
+        {
+            tracing::warn!("--config: {warning}");
+        }
         plans.push((
             served,
             target,
             switched_off(served.locked_tools.iter(), entry),
+            drift,
         ));
     }
-    for (served, target, disabled) in plans {
+    for (served, target, disabled, drift) in plans {
         served.set_disabled(disabled);
+        served.set_launch_spec_drift(drift);
         served.retarget(target, drain, tasks);
     }
     Ok(())
@@ -354,19 +455,25 @@ pub async fn watch_config(
     drain: Duration,
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 ) {
-    let mut last = std::fs::read(&path).ok();
+    // Capped: a config replaced by something huge is a read error (the
+    // previous config stays), not memory growth twice a second.
+    let read = |path: &PathBuf| crate::files::read_capped(path, crate::files::SMALL_FILE_LIMIT);
+    let mut last = read(&path).ok();
     loop {
         tokio::time::sleep(WATCH_INTERVAL).await;
-        let current = std::fs::read(&path).ok();
+        let current = read(&path);
+        if let Err(error) = &current {
+            tracing::warn!(
+                "--hot-reload: {} cannot be read ({error}); keeping the previous config",
+                path.display()
+            );
+        }
+        let current = current.ok();
         if current == last {
             continue;
         }
         last = current.clone();
         let Some(bytes) = current else {
-            tracing::warn!(
-                "--hot-reload: {} cannot be read; keeping the previous config",
-                path.display()
-            );
             continue;
         };
         let outcome = std::str::from_utf8(&bytes)

@@ -409,11 +409,20 @@ async fn metrics_page(State(page): State<MetricsPage>, headers: axum::http::Head
 
 async fn readyz(State(app): State<App>) -> Response {
     match app.state().upstream.current().readiness() {
-        Ok(server) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "server": server })),
-        )
-            .into_response(),
+        Ok(server) => {
+            let mut body = json!({ "status": "ready", "server": server });
+            let drift = app
+                .state()
+                .launch_spec_drift
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            // Ready, but not launched as reviewed (`--on-drift warn`).
+            if !drift.is_empty() {
+                body["launch_spec_drift"] = json!(drift);
+            }
+            (StatusCode::OK, Json(body)).into_response()
+        }
         Err(reason) => unready(reason),
     }
 }
@@ -654,6 +663,7 @@ mod tests {
                 lax_types: true,
                 upstream: PoolSlot::new(pool),
                 disabled_tools: std::sync::RwLock::new(disabled),
+                launch_spec_drift: std::sync::RwLock::new(Vec::new()),
                 limiter: Limiter::new(None, 0),
                 metrics,
                 tool_timeouts: Default::default(),
