@@ -541,3 +541,150 @@ fn a_tool_named_like_the_root_path_is_reachable_both_ways() {
     assert_eq!(status, 200);
     assert!(text.contains("\"servers\":[{\"url\":\"/echo\"}]"), "{text}");
 }
+
+/// The fixture as the lock launches it (`mcp-fixture-server --tools
+/// tests/fixture-server/tools/errors.json`), from the workspace root with
+/// the fixture's folder on PATH.
+fn locked_launch_path() -> String {
+    let fixture_dir = build(&["mcp-fixture-server"]);
+    let mut paths = vec![fixture_dir];
+    paths.extend(std::env::split_paths(&path_with_tools()));
+    std::env::join_paths(paths)
+        .expect("valid PATH entries")
+        .into_string()
+        .expect("a UTF-8 PATH")
+}
+
+fn write_config(path: &Path, command: &str, args: &[&str], extra: Value) {
+    let mut entry = json!({"command": command, "args": args});
+    entry
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    // Written beside and renamed, as editors save.
+    let temporary = path.with_extension("tmp");
+    std::fs::write(
+        &temporary,
+        json!({"mcpServers": {"errors": entry}}).to_string(),
+    )
+    .unwrap();
+    std::fs::rename(&temporary, path).unwrap();
+}
+
+/// The launch spec is part of the reviewed contract: a runtime `--config`
+/// that runs another command is drift (logged, in /readyz and /metrics),
+/// refused at startup and on a hot-reload edit under `--on-drift fail`.
+/// Unknown keys and tool names are warned about, and files too large to be
+/// a config or certificate are refused, not read.
+#[test]
+fn a_runtime_config_that_launches_something_else_is_drift() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = dir.path().join("mcp.json");
+    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
+    let errors_json = workspace_root().join("tests/fixture-server/tools/errors.json");
+    let (fixture, errors_json) = (path_str(&fixture), path_str(&errors_json));
+    // Another command (the same program by another path), a typo'd key and
+    // a tool the lock does not have.
+    write_config(
+        &config,
+        fixture,
+        &["--tools", errors_json],
+        json!({"disableTools": ["x"], "disabledTools": ["no_such_tool"]}),
+    );
+    let config_arg = path_str(&config);
+
+    // --on-drift fail: refused before anything starts, naming the change.
+    let refused = run_to_exit(&["--config", config_arg, "--on-drift", "fail"], &[]);
+    assert_ne!(refused.status.code(), Some(0), "{}", output_text(&refused));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("differently from mcp.lock.json")
+            && said.contains(&format!(
+                "the command is `{fixture} --tools {errors_json}` where the lock has \
+                 `mcp-fixture-server --tools tests/fixture-server/tools/errors.json`"
+            )),
+        "{said}"
+    );
+    assert!(!said.contains("listening on"), "{said}");
+
+    // --on-drift warn (the default): served, and said everywhere.
+    let proxy = start_proxy_with_env(&proxy_binary(), &["--config", config_arg], &[]);
+    wait_ready(&proxy);
+    let (status, readyz) = get(&proxy.url("/readyz")).unwrap();
+    assert_eq!(status, 200, "{readyz}");
+    let readyz: Value = serde_json::from_str(&readyz).unwrap();
+    assert!(
+        readyz["launch_spec_drift"][0]
+            .as_str()
+            .is_some_and(|finding| finding.starts_with("the command is")),
+        "{readyz}"
+    );
+    let (_, metrics) = get(&proxy.url("/metrics")).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("mcpo_launch_spec_drift") && line.ends_with(" 1")),
+        "{metrics}"
+    );
+    for expected in [
+        "launch spec drift: the command is",
+        r#"unknown key "disableTools" is ignored; did you mean "disabledTools"?"#,
+        r#"disabledTools names "no_such_tool", which the lock does not have"#,
+    ] {
+        assert!(
+            wait_for(Duration::from_secs(10), || proxy.logged(expected)),
+            "not logged: {expected}"
+        );
+    }
+    drop(proxy);
+
+    // The locked launch spec under --on-drift fail with --hot-reload: an
+    // edit that runs another command is refused, the proxy keeps serving
+    // the locked one.
+    write_config(
+        &config,
+        "mcp-fixture-server",
+        &["--tools", "tests/fixture-server/tools/errors.json"],
+        json!({}),
+    );
+    let path = locked_launch_path();
+    let proxy = start_proxy_in(
+        &workspace_root(),
+        &proxy_binary(),
+        &["--config", config_arg, "--on-drift", "fail", "--hot-reload"],
+        &[("PATH", &path)],
+    );
+    wait_ready(&proxy);
+    let (_, readyz) = get(&proxy.url("/readyz")).unwrap();
+    assert!(!readyz.contains("launch_spec_drift"), "{readyz}");
+    write_config(&config, "sh", &["-c", "echo pwned"], json!({}));
+    assert!(
+        wait_for(Duration::from_secs(15), || proxy
+            .logged("--hot-reload: refused the edit")
+            && proxy.logged("the command is `sh -c echo pwned`")),
+        "the edit was not refused"
+    );
+    let (status, _) = get(&proxy.url("/readyz")).unwrap();
+    assert_eq!(status, 200);
+    drop(proxy);
+
+    // Files too large to be what they claim: refused at startup, unread.
+    let endless = dir.path().join("endless.json");
+    std::os::unix::fs::symlink("/dev/zero", &endless).unwrap();
+    let endless = path_str(&endless);
+    let cases: [&[&str]; 3] = [
+        &["--config", endless],
+        &["--ssl-certfile", endless, "--ssl-keyfile", endless],
+        &["--env-path", endless],
+    ];
+    for args in cases {
+        let output = run_to_exit(args, &[]);
+        assert_ne!(output.status.code(), Some(0), "{}", output_text(&output));
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains("larger than 1 MiB"), "{args:?}: {said}");
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
