@@ -653,7 +653,11 @@ fn everything_upstream() -> Upstream {
             call("boolean-string", "get-sum", json!({"a": "true", "b": 1})),
             // Lax numbers, as pydantic-core 2.50 reads a float (measured; see
             // mcpo-runtime/src/coerce.rs); the sum shows what arrived.
-            call("underscores", "get-sum", json!({"a": "5_000", "b": "1_0.5"})),
+            call(
+                "underscores",
+                "get-sum",
+                json!({"a": "5_000", "b": "1_0.5"}),
+            ),
             call(
                 "underscores-around-exponent",
                 "get-sum",
@@ -666,9 +670,17 @@ fn everything_upstream() -> Upstream {
                 "get-sum",
                 json!({"a": " 1_0 ", "b": 1}),
             ),
-            call("doubled-underscore", "get-sum", json!({"a": "1__0", "b": 1})),
+            call(
+                "doubled-underscore",
+                "get-sum",
+                json!({"a": "1__0", "b": 1}),
+            ),
             call("hex", "get-sum", json!({"a": "0x10", "b": 1})),
-            call("underflow-string", "get-sum", json!({"a": "1e-400", "b": 1})),
+            call(
+                "underflow-string",
+                "get-sum",
+                json!({"a": "1e-400", "b": 1}),
+            ),
             call(
                 "wide-integer-string",
                 "get-sum",
