@@ -929,3 +929,34 @@ fn audit_finds_nothing_in_the_committed_examples() {
         "{found:?}"
     );
 }
+
+/// A generated file that is huge on disk (here a 256 MiB sparse file, as a
+/// device or a runaway write would be) is reported changed from the part
+/// that was read, not read whole.
+#[test]
+fn check_reads_only_the_start_of_a_huge_file() {
+    let examples = workspace_root().join("generated-examples");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        examples.join("time-proxy/mcp.lock.json"),
+        dir.path().join("mcp.lock.json"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let huge = std::fs::File::create(dir.path().join("src/main.rs")).unwrap();
+    huge.set_len(256 << 20).unwrap();
+    let started = std::time::Instant::now();
+    let output = mcpo_gen(&["check", &dir.path().display().to_string()]);
+    assert_exit(&output, 1, "check of a folder with a huge file");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("changed: src/main.rs") && stdout.contains("the rest was not read"),
+        "{}",
+        output_text(&output)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
