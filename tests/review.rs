@@ -868,6 +868,7 @@ fn a_closed_standard_output_ends_each_report_quietly() {
         (vec!["check", "--quiet", &everything, &stale], 1),
         (vec!["audit", &corpus], 1),
         (vec!["rules"], 0),
+        (vec!["--help"], 0),
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
