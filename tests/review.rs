@@ -931,6 +931,30 @@ fn audit_finds_nothing_in_the_committed_examples() {
     );
 }
 
+/// Any other write error (a full disk) is said once and is exit 2: the
+/// report did not reach its reader.
+#[test]
+fn a_standard_output_that_cannot_be_written_is_exit_2() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = Command::new(mcpo_gen_bin())
+        .arg("rules")
+        .stdin(std::process::Stdio::null())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.matches("error: writing the standard output").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// A generated file that is huge on disk (here a 256 MiB sparse file, as a
 /// device or a runaway write would be) is reported changed from the part
 /// that was read, not read whole.
