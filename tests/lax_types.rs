@@ -157,3 +157,35 @@ fn conversion_follows_nested_objects_arrays_refs_and_unions() {
         assert_eq!(reply.body, received, "{tool} {sent}");
     }
 }
+
+/// A JSON integer beyond 64 bits where the schema allows only a `number`
+/// goes up as the nearest double, as mcpo's Python float sends it
+/// (`18446744073709552000` is how JavaScript writes 2^64); for an `integer`
+/// it is still refused, where it is, rather than rounded.
+#[test]
+fn an_integer_beyond_64_bits_is_a_double_for_a_number_and_refused_for_an_integer() {
+    let proxy = start("corpus-proxy", "tests/corpus/tools.json", &[]);
+    let url = proxy.url("/constraints");
+    for (sent, step) in [
+        (
+            r#"{"age": 1, "step": 18446744073709552000}"#,
+            1.8446744073709552e19,
+        ),
+        (
+            r#"{"age": 1, "step": -123456789012345678901234567890}"#,
+            -1.2345678901234568e29,
+        ),
+    ] {
+        let reply = post_raw(&url, sent, None);
+        assert_eq!(reply.status, 200, "{sent}: {reply:?}");
+        assert_eq!(reply.body["step"].as_f64(), Some(step), "{sent}: {reply:?}");
+        assert_eq!(reply.body["age"], json!(1), "{sent}: {reply:?}");
+    }
+    let reply = post_raw(&url, r#"{"age": 18446744073709552000, "step": 1}"#, None);
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert_eq!(
+        reply.body["detail"][0]["type"], "int_parsing_size",
+        "{reply:?}"
+    );
+    assert_eq!(locs(&reply), vec![json!(["body", "age"])], "{reply:?}");
+}

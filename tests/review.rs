@@ -784,7 +784,8 @@ fn audit_of_several_servers_finds_cross_server_shadowing() {
         "{message}"
     );
 
-    // A path that is not a lock: exit 2, the others still audited.
+    // A path that is not a lock: exit 2 and the error only. A report of the
+    // others would look clean (and miss what the unread server shadows).
     let output = mcpo_gen(&[
         "audit",
         "--format",
@@ -794,8 +795,100 @@ fn audit_of_several_servers_finds_cross_server_shadowing() {
         math.dir(),
     ]);
     assert_exit(&output, 2, "one path unreadable");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["summary"]["warn"], 1, "{report}");
+    assert_only_the_audit_error(&output, "/nonexistent/proxy");
+}
+
+/// Exit 2 (checked by the caller), nothing on stdout, and on stderr the
+/// file that could not be read and what to do.
+fn assert_only_the_audit_error(output: &std::process::Output, path: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.stdout.is_empty(),
+        "no report: {}",
+        output_text(output)
+    );
+    assert!(
+        stderr.contains(&format!("error: cannot read {path}"))
+            || stderr.contains(&format!("error: {path} is not a valid mcp.lock.json")),
+        "the error names {path}: {}",
+        output_text(output)
+    );
+    assert!(
+        stderr.contains("no audit was made") && stderr.contains("regenerated"),
+        "what to do: {}",
+        output_text(output)
+    );
+}
+
+#[test]
+fn audit_of_a_lock_it_cannot_read_prints_only_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let damaged = dir.path().join("mcp.lock.json");
+    std::fs::write(&damaged, "{\"lock_version\": 1, \"server\": ").unwrap();
+    let damaged = damaged.display().to_string();
+    let missing = dir.path().join("no-such-proxy").display().to_string();
+    let clean = workspace_root()
+        .join("generated-examples/time-proxy")
+        .display()
+        .to_string();
+    for format in ["text", "json", "markdown", "github"] {
+        for bad in [&damaged, &missing] {
+            let output = mcpo_gen(&["audit", "--format", format, &clean, bad]);
+            assert_exit(&output, 2, &format!("audit --format {format} of {bad}"));
+            assert_only_the_audit_error(&output, bad);
+        }
+    }
+}
+
+/// A reader that goes away early (`mcpo-gen diff A B | head`) ends the
+/// output, not the program: no panic (exit 101), no message, the verb's own
+/// exit code. The pipe's read end is closed before mcpo-gen starts, so every
+/// write fails, whatever the size of the output.
+#[test]
+fn a_closed_standard_output_ends_each_report_quietly() {
+    let examples = workspace_root().join("generated-examples");
+    let example = |name: &str| examples.join(name).display().to_string();
+    // A crate folder holding only its lock: every generated file is missing.
+    let stale = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        examples.join("time-proxy/mcp.lock.json"),
+        stale.path().join("mcp.lock.json"),
+    )
+    .unwrap();
+    let stale = stale.path().display().to_string();
+    let (everything, corpus) = (example("everything-proxy"), example("corpus-proxy"));
+    for (args, code) in [
+        (vec!["diff", everything.as_str(), corpus.as_str()], 1),
+        (vec!["diff", "--format", "json", &everything, &corpus], 1),
+        (
+            vec!["diff", "--format", "markdown", &everything, &corpus],
+            1,
+        ),
+        (vec!["check", &stale], 1),
+        (vec!["check", "--quiet", &everything, &stale], 1),
+        (vec!["audit", &corpus], 1),
+        (vec!["rules"], 0),
+        (vec!["--help"], 0),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(mcpo_gen_bin())
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?} into a closed pipe: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?} into a closed pipe: {stderr}"
+        );
+    }
 }
 
 #[test]
@@ -835,5 +928,60 @@ fn audit_finds_nothing_in_the_committed_examples() {
     assert!(
         found.iter().all(|(_, id, _)| id == "oversized-text"),
         "{found:?}"
+    );
+}
+
+/// Any other write error (a full disk) is said once and is exit 2: the
+/// report did not reach its reader.
+#[test]
+fn a_standard_output_that_cannot_be_written_is_exit_2() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = Command::new(mcpo_gen_bin())
+        .arg("rules")
+        .stdin(std::process::Stdio::null())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.matches("error: writing the standard output").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A generated file that is huge on disk (here a 256 MiB sparse file, as a
+/// device or a runaway write would be) is reported changed from the part
+/// that was read, not read whole.
+#[test]
+fn check_reads_only_the_start_of_a_huge_file() {
+    let examples = workspace_root().join("generated-examples");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        examples.join("time-proxy/mcp.lock.json"),
+        dir.path().join("mcp.lock.json"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let huge = std::fs::File::create(dir.path().join("src/main.rs")).unwrap();
+    huge.set_len(256 << 20).unwrap();
+    let started = std::time::Instant::now();
+    let output = mcpo_gen(&["check", &dir.path().display().to_string()]);
+    assert_exit(&output, 1, "check of a folder with a huge file");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("changed: src/main.rs") && stdout.contains("the rest was not read"),
+        "{}",
+        output_text(&output)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
     );
 }

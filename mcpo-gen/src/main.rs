@@ -3,6 +3,11 @@
 //!
 //! Exit codes: 0 success / up to date, 1 needs attention (check found
 //! drift, diff crossed `--fail-on`), 2 error.
+//!
+//! Reports go to standard output through [`out!`] / [`outln!`], never
+//! `print!` (which panics on a closed pipe): when the reader goes away
+//! (`mcpo-gen diff A B | head`), the rest of the output is dropped quietly
+//! and the verb still finishes with its own exit code.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +22,55 @@ use mcpo_gen::snapshot;
 mod workflow;
 
 use workflow::{Progress, ServerType};
+
+/// Standard output that a reader going away does not break.
+mod stdout {
+    use std::fmt;
+    use std::io::{self, Write as _};
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    const OPEN: u8 = 0;
+    /// The reader closed the pipe: nothing more is written, and that is fine.
+    const CLOSED: u8 = 1;
+    /// Any other write error (a full disk): reported once, exit code 2.
+    const FAILED: u8 = 2;
+    static STATE: AtomicU8 = AtomicU8::new(OPEN);
+
+    /// Writes and flushes `text`, unless standard output is closed or failed.
+    pub fn write(text: fmt::Arguments<'_>) {
+        if STATE.load(Ordering::Relaxed) != OPEN {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        if let Err(error) = out.write_fmt(text).and_then(|()| out.flush()) {
+            if error.kind() == io::ErrorKind::BrokenPipe {
+                STATE.store(CLOSED, Ordering::Relaxed);
+            } else {
+                STATE.store(FAILED, Ordering::Relaxed);
+                eprintln!("error: writing the standard output: {error}");
+            }
+        }
+    }
+
+    /// Whether a write failed for another reason than a closed pipe.
+    pub fn failed() -> bool {
+        STATE.load(Ordering::Relaxed) == FAILED
+    }
+}
+
+/// `print!` to [`stdout::write`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        stdout::write(format_args!($($arg)*))
+    };
+}
+
+/// `println!` to [`stdout::write`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        stdout::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 #[derive(Parser)]
 #[command(
@@ -319,7 +373,7 @@ impl ReportArgs {
 
     fn print(&self, report: &Report) {
         let format = self.format.with_color(std::io::stdout().is_terminal());
-        print!("{}", report.render(format));
+        out!("{}", report.render(format));
     }
 }
 
@@ -431,7 +485,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fail_on,
         }) => {
             let mut locks = Vec::new();
-            let mut failed = false;
+            let mut unreadable = Vec::new();
             for path in &paths {
                 match workflow::read_lock(path) {
                     Ok(lock) => {
@@ -444,20 +498,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             locks.push((label, lock.clone()));
                         }
                     }
-                    Err(error) => {
-                        eprintln!("error: {error:#}");
-                        failed = true;
-                    }
+                    Err(error) => unreadable.push(error),
                 }
+            }
+            // A report of the others would look clean, and cross-server
+            // shadowing needs every server: no report at all.
+            if !unreadable.is_empty() {
+                for error in &unreadable {
+                    // The lock error names the file and the cause already.
+                    eprintln!("error: {error}");
+                }
+                eprintln!(
+                    "no audit was made: give `mcpo-gen audit` generated crate folders or their \
+                     mcp.lock.json files; a missing lock is made by generating the crate \
+                     (`mcpo-gen --out DIR -- SERVER...`), a damaged one is restored from version \
+                     control or regenerated"
+                );
+                return Ok(ExitCode::from(2));
             }
             let findings = mcpo_gen::audit::audit_locks(&locks);
             let format = format.with_color(std::io::stdout().is_terminal());
-            print!("{}", findings.render_audit(format));
-            Ok(if failed {
-                ExitCode::from(2)
-            } else {
-                exit_code(findings.fails(fail_on))
-            })
+            out!("{}", findings.render_audit(format));
+            Ok(exit_code(findings.fails(fail_on)))
         }
         Some(Command::Login {
             name,
@@ -496,7 +558,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Rules) => {
-            print!("{}", mcpo_gen::diff::report::rules_markdown());
+            out!("{}", mcpo_gen::diff::report::rules_markdown());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -515,7 +577,7 @@ fn check_one(
         let changes = workflow::live_drift(dir, &report.options(), progress)?;
         if !changes.is_empty() {
             stale = true;
-            println!(
+            outln!(
                 "{}: the live upstream differs from mcp.lock.json:",
                 dir.display()
             );
@@ -527,16 +589,16 @@ fn check_one(
         progress.say(format_args!("{}: up to date", dir.display()));
         return Ok(stale);
     }
-    println!(
+    outln!(
         "{}: needs regeneration ({} file{}):",
         dir.display(),
         drift.len(),
         if drift.len() == 1 { "" } else { "s" }
     );
     for file in &drift {
-        println!("{}", workflow::drift_summary(file, diff_lines));
+        outln!("{}", workflow::drift_summary(file, diff_lines));
     }
-    println!(
+    outln!(
         "fix: mcpo-gen generate --lock {} --out {}",
         dir.join(mcpo_gen::lock::LOCK_FILE_NAME).display(),
         dir.display()
@@ -579,6 +641,7 @@ fn exit_code(needs_attention: bool) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
+        Ok(_) if stdout::failed() => ExitCode::from(2),
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -421,7 +421,11 @@ pub fn generate(lock: &CrateLock, out: &Path, force: bool, progress: Progress) -
 pub fn enclosing_workspace_hint(out: &Path) -> Option<String> {
     let out = out.canonicalize().ok()?;
     let (root, manifest) = out.ancestors().skip(1).find_map(|dir| {
-        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+        let manifest = mcpo_gen::capped::read_to_string(
+            &dir.join("Cargo.toml"),
+            mcpo_gen::capped::MAX_MANIFEST_BYTES,
+        )
+        .ok()?;
         manifest
             .contains("[workspace]")
             .then(|| (dir.to_path_buf(), manifest))

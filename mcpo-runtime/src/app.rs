@@ -151,6 +151,10 @@ impl App {
         .await
         .map_err(|_elapsed| ApiError::body_timeout(state.call_timeout.as_secs_f64()))??;
         let mut arguments = parse_json_body(&bytes)?;
+        validate::check_exact_integers(&bytes, &arguments, |path| {
+            state.validators.takes_double_at(tool, path)
+        })
+        .map_err(ApiError::validation)?;
         check_depth(&arguments).map_err(ApiError::validation)?;
         if state.lax_types && state.validators.coerce(tool, &mut arguments) {
             tracing::debug!(
@@ -450,14 +454,12 @@ fn parse_json_body(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.trim_ascii().is_empty() {
         return Ok(Value::Object(serde_json::Map::new()));
     }
-    let body = serde_json::from_slice(bytes).map_err(|error| {
+    serde_json::from_slice(bytes).map_err(|error| {
         ApiError::validation(vec![ValidationIssue::body(
             format!("JSON decode error: {error}"),
             "json_invalid",
         )])
-    })?;
-    validate::check_exact_integers(bytes, &body).map_err(ApiError::validation)?;
-    Ok(body)
+    })
 }
 
 #[cfg(test)]

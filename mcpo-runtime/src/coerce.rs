@@ -5,21 +5,38 @@
 //! mode would convert it; the result is then validated against the schema
 //! and is what goes upstream. `--strict-types` turns this off.
 //!
-//! The conversions (pydantic v2's lax table, for JSON input):
-//! - to `integer`: a string holding an integer (`" 2 "`, `"-3"`, `"2.0"`),
-//!   an integral number (`2.0`), `true` / `false` (1 / 0);
-//! - to `number`: a string holding a finite number, `true` / `false`;
+//! The conversions (pydantic v2's lax table, for JSON input, as measured on
+//! mcpo 0.0.20 with pydantic-core 2.50; tests/mcpo_compat.rs compares):
+//! - to `integer`: a string holding an integer, Unicode whitespace around it
+//!   (`" 2 "`, `"-3"`, `"+5"`, `"007"`), single `_` between digits
+//!   (`"5_000"`), a zero fraction (`"2.0"`, not `"2."`); no exponent, no
+//!   `0x`; an integral number within 64 bits (`2.0`, `1e18`); `true` /
+//!   `false` (1 / 0);
+//! - to `number`: a string Rust's (and pydantic-core's) float parser reads
+//!   once trimmed (`" 5 "`, `".5"`, `"1e3"`), or once single `_`s are
+//!   removed from the untrimmed text (`"5_000"`, `"1_0.5"`), when the result
+//!   is finite; `true` / `false`;
 //! - to `boolean`: `"true"`/`"false"`, `"yes"`/`"no"`, `"on"`/`"off"`,
-//!   `"t"`/`"f"`, `"y"`/`"n"`, `"1"`/`"0"` (any case), and the numbers 1 / 0.
+//!   `"t"`/`"f"`, `"y"`/`"n"`, `"1"`/`"0"`, in any case but exactly (no
+//!   whitespace around: `" true "` is refused), and the numbers 1 / 0.
 //!
 //! Nothing else is converted (a number is not made a string, as in pydantic
 //! v2). A value that already has an allowed type is left alone, so in a
 //! union of `string` and `integer` the string `"2"` stays a string.
+//!
+//! [`takes_double_at`] tells where a JSON integer beyond 64 bits may go up as
+//! the nearest double: where only a `number` is allowed, as mcpo (a Python
+//! `float`) forwards it.
 
 use serde_json::{Number, Value};
 
+use crate::error::LocSegment;
+
 /// Deeper than this, schemas are not followed (a `$ref` cycle, say).
 const MAX_SCHEMA_DEPTH: usize = 64;
+
+/// More schema nodes than this are not visited for one question.
+const MAX_SCHEMA_VISITS: usize = 10_000;
 
 /// Converts `value` in place where `schema` (the document `root`) asks for
 /// another type and a lax conversion exists. Returns whether anything changed.
@@ -219,9 +236,13 @@ fn has_type(value: &Value, kind: &str) -> bool {
     }
 }
 
-/// `float` as a JSON integer when it is integral and exactly representable.
+/// `float` as a JSON integer when it is integral and within `i64` (pydantic
+/// refuses a float beyond it for an `int`: `int_parsing_size`). Every such
+/// double is an integer the `i64` holds exactly.
 fn integral(float: f64) -> Option<Value> {
-    if !float.is_finite() || float.fract() != 0.0 || float.abs() >= 9.007_199_254_740_992e15 {
+    const I64_RANGE: std::ops::Range<f64> =
+        -9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0;
+    if float.fract() != 0.0 || !I64_RANGE.contains(&float) {
         return None;
     }
     Some(Value::from(float as i64))
@@ -232,17 +253,10 @@ fn convert(value: &Value, kind: &str) -> Option<Value> {
     match (kind, value) {
         ("integer", Value::String(text)) => integer_from_text(text.trim()),
         ("integer", Value::Bool(flag)) => Some(Value::from(i64::from(*flag))),
-        ("number", Value::String(text)) => {
-            let text = text.trim();
-            if let Ok(integer) = text.parse::<i64>() {
-                return Some(Value::from(integer));
-            }
-            parse_finite(text)
-                .and_then(Number::from_f64)
-                .map(Value::Number)
-        }
+        ("number", Value::String(text)) => number_from_text(text),
         ("number", Value::Bool(flag)) => Some(Value::from(i64::from(*flag))),
-        ("boolean", Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
+        // Not trimmed: pydantic refuses `" true "`.
+        ("boolean", Value::String(text)) => match text.to_ascii_lowercase().as_str() {
             "true" | "t" | "yes" | "y" | "on" | "1" => Some(Value::Bool(true)),
             "false" | "f" | "no" | "n" | "off" | "0" => Some(Value::Bool(false)),
             _ => None,
@@ -259,8 +273,13 @@ fn convert(value: &Value, kind: &str) -> Option<Value> {
 /// between digits), or written with a zero fraction (`"4.0"`), as pydantic's
 /// lax mode takes it; no exponent.
 fn integer_from_text(text: &str) -> Option<Value> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if !fraction.chars().all(|c| c == '0') || (text.contains('.') && whole.is_empty()) {
+    let (whole, fraction) = match text.split_once('.') {
+        // `"2."` and `".0"` are refused; `"2.00"` is 2.
+        Some((whole, fraction)) if whole.is_empty() || fraction.is_empty() => return None,
+        Some(split) => split,
+        None => (text, ""),
+    };
+    if !fraction.chars().all(|c| c == '0') {
         return None;
     }
     let (sign, digits) = match whole.strip_prefix(['+', '-']) {
@@ -282,16 +301,141 @@ fn integer_from_text(text: &str) -> Option<Value> {
     literal.parse::<u64>().ok().map(Value::from)
 }
 
-/// A finite float from text; `nan`, `inf` and friends are not numbers here.
-fn parse_finite(text: &str) -> Option<f64> {
-    let looks_numeric = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E'));
-    looks_numeric
-        .then(|| text.parse::<f64>().ok())
+/// A `number` from text as pydantic-core reads a float: the trimmed text
+/// by Rust's float grammar, else the untrimmed text without its `_`s (none
+/// leading, trailing or doubled); only a finite result (`"inf"`, `"nan"`,
+/// `"1e400"` are refused here: JSON has no such numbers). A trimmed `i64`
+/// goes up as that integer, exactly.
+fn number_from_text(text: &str) -> Option<Value> {
+    let trimmed = text.trim();
+    if let Ok(integer) = trimmed.parse::<i64>() {
+        return Some(Value::from(integer));
+    }
+    let float = trimmed.parse::<f64>().ok().or_else(|| {
+        let well_placed = text.contains('_')
+            && !text.starts_with('_')
+            && !text.ends_with('_')
+            && !text.contains("__");
+        well_placed
+            .then(|| text.replace('_', "").parse::<f64>().ok())
+            .flatten()
+    })?;
+    Number::from_f64(float)
+        .filter(|_| float.is_finite())
+        .map(Value::Number)
+}
+
+/// The JSON types a value may have at `path` below `schema`, as far as the
+/// schema tells: `None` when anything goes there.
+fn types_at(
+    root: &Value,
+    schema: &Value,
+    path: &[LocSegment],
+    depth: usize,
+    budget: &mut usize,
+) -> Option<Vec<&'static str>> {
+    if depth > MAX_SCHEMA_DEPTH || *budget == 0 {
+        return None;
+    }
+    *budget -= 1;
+    let object = match schema {
+        Value::Object(object) => object,
+        // `false`: nothing is allowed; `true` (or garbage): anything.
+        Value::Bool(false) => return Some(Vec::new()),
+        _ => return None,
+    };
+    let mut types = match path.split_first() {
+        None => Some(allowed_types(object)).filter(|types| !types.is_empty()),
+        Some((step, rest)) => {
+            let child = match step {
+                LocSegment::Field(name) => object
+                    .get("properties")
+                    .and_then(|properties| properties.get(name))
+                    .or_else(|| object.get("additionalProperties")),
+                LocSegment::Index(index) => object
+                    .get("prefixItems")
+                    .or_else(|| object.get("items").filter(|items| items.is_array()))
+                    .and_then(|positional| positional.get(*index))
+                    .or_else(|| object.get("items").filter(|items| !items.is_array()))
+                    .or_else(|| object.get("additionalItems")),
+            };
+            child.and_then(|child| types_at(root, child, rest, depth + 1, budget))
+        }
+    };
+    let walker = Walker { root };
+    if let Some(target) = object
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|reference| walker.resolve(reference))
+    {
+        types = intersect(types, types_at(root, target, path, depth + 1, budget));
+    }
+    for part in object
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
         .flatten()
-        .filter(|float| float.is_finite())
+    {
+        types = intersect(types, types_at(root, part, path, depth + 1, budget));
+    }
+    for keyword in ["anyOf", "oneOf"] {
+        if let Some(alternatives) = object.get(keyword).and_then(Value::as_array) {
+            let mut union = Some(Vec::new());
+            for alternative in alternatives {
+                union = match (union, types_at(root, alternative, path, depth + 1, budget)) {
+                    (Some(mut kinds), Some(more)) => {
+                        for kind in more {
+                            if !kinds.contains(&kind) {
+                                kinds.push(kind);
+                            }
+                        }
+                        Some(kinds)
+                    }
+                    _ => None,
+                };
+            }
+            types = intersect(types, union);
+        }
+    }
+    types
+}
+
+/// The types both allow (`integer` is a kind of `number`); `None` is any.
+fn intersect(
+    left: Option<Vec<&'static str>>,
+    right: Option<Vec<&'static str>>,
+) -> Option<Vec<&'static str>> {
+    let (left, right) = match (left, right) {
+        (None, other) | (other, None) => return other,
+        (Some(left), Some(right)) => (left, right),
+    };
+    let mut both = Vec::new();
+    for kind in &left {
+        let kept = if right.contains(kind) {
+            Some(*kind)
+        } else if (*kind == "number" && right.contains(&"integer"))
+            || (*kind == "integer" && right.contains(&"number"))
+        {
+            Some("integer")
+        } else {
+            None
+        };
+        if let Some(kept) = kept.filter(|kept| !both.contains(kept)) {
+            both.push(kept);
+        }
+    }
+    Some(both)
+}
+
+/// Whether the schema `root` allows a `number` at `path` (below the body)
+/// and never an `integer` or an untyped value: there a JSON integer beyond
+/// 64 bits goes up as the nearest double, as mcpo's Python `float` sends it.
+/// Anywhere else such an integer is refused (mcpo forwards it exactly).
+pub fn takes_double_at(root: &Value, path: &[LocSegment]) -> bool {
+    // A schema that branches into itself is not followed forever.
+    let mut budget = MAX_SCHEMA_VISITS;
+    types_at(root, root, path, 0, &mut budget)
+        .is_some_and(|types| types.contains(&"number") && !types.contains(&"integer"))
 }
 
 #[cfg(test)]
@@ -371,5 +515,232 @@ mod tests {
     fn a_recursive_schema_does_not_recurse_forever() {
         let schema = json!({"$ref": "#"});
         assert_eq!(coerced(schema, json!("x")), json!("x"));
+    }
+    /// What mcpo 0.0.20 (pydantic-core 2.50) does with each string, measured
+    /// (tests/mcpo_compat.rs compares the end-to-end cases): `None` is
+    /// refused (422).
+    #[test]
+    fn strings_for_an_integer_convert_as_pydantic_converts_them() {
+        let schema = json!({"type": "integer"});
+        for (sent, expected) in [
+            (" 5 ", Some(json!(5))),
+            ("\t5\n", Some(json!(5))),
+            ("\u{a0}5\u{3000}", Some(json!(5))),
+            ("+5", Some(json!(5))),
+            ("00012", Some(json!(12))),
+            ("5_000", Some(json!(5000))),
+            (" 1_0 ", Some(json!(10))),
+            ("1_000.00", Some(json!(1000))),
+            ("-5.000", Some(json!(-5))),
+            ("18446744073709551615", Some(json!(u64::MAX))),
+            ("1_0.5", None),
+            ("1__0", None),
+            ("_1", None),
+            ("5_", None),
+            ("+_1", None),
+            ("1_.0", None),
+            ("1.0_", None),
+            ("1.", None),
+            (".0", None),
+            ("5.0_0", None),
+            ("0x10", None),
+            ("0b11", None),
+            ("1e2", None),
+            ("1 0", None),
+            ("+ 5", None),
+            ("--5", None),
+            ("\u{1c}5", None),
+            ("\u{665}", None),
+            ("true", None),
+            ("", None),
+            ("  ", None),
+        ] {
+            let converted = coerced(schema.clone(), json!(sent));
+            match expected {
+                Some(expected) => assert_eq!(converted, expected, "{sent:?}"),
+                None => assert_eq!(converted, json!(sent), "{sent:?} is left to be refused"),
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_for_an_integer_convert_when_integral_within_64_bits() {
+        let schema = json!({"type": "integer"});
+        for (sent, expected) in [
+            (json!(1.0), json!(1)),
+            (json!(-0.0), json!(0)),
+            (json!(1e2), json!(100)),
+            (json!(1e18), json!(1_000_000_000_000_000_000_i64)),
+            (
+                json!(9_007_199_254_740_993.0),
+                json!(9_007_199_254_740_992_i64),
+            ),
+            (json!(-(2_f64.powi(63))), json!(i64::MIN)),
+            (json!(true), json!(1)),
+            // Refused by pydantic (int_from_float, int_parsing_size).
+            (json!(2.5), json!(2.5)),
+            (json!(1e19), json!(1e19)),
+            (json!(-1e19), json!(-1e19)),
+            (json!(2_f64.powi(63)), json!(2_f64.powi(63))),
+        ] {
+            assert_eq!(coerced(schema.clone(), sent.clone()), expected, "{sent}");
+        }
+    }
+
+    #[test]
+    fn strings_for_a_number_convert_as_pydantic_converts_them() {
+        let schema = json!({"type": "number"});
+        for (sent, expected) in [
+            (" 5 ", Some(json!(5))),
+            ("\u{85}5", Some(json!(5))),
+            ("5_000", Some(json!(5000.0))),
+            ("1_0.5", Some(json!(10.5))),
+            ("1_0.5_5", Some(json!(10.55))),
+            ("1e_2", Some(json!(100.0))),
+            ("1_e2", Some(json!(100.0))),
+            ("-_1", Some(json!(-1.0))),
+            ("1._5", Some(json!(1.5))),
+            ("1_0e1_0", Some(json!(1e11))),
+            (".5", Some(json!(0.5))),
+            ("5.", Some(json!(5.0))),
+            ("+.5e-3", Some(json!(0.0005))),
+            ("1E+2", Some(json!(100.0))),
+            ("00012", Some(json!(12))),
+            ("1e-400", Some(json!(0.0))),
+            ("18446744073709551616", Some(json!(1.8446744073709552e19))),
+            (
+                "123456789012345678901234567890",
+                Some(json!(1.2345678901234568e29)),
+            ),
+            // Trimmed first, `_`s removed from the untrimmed text after.
+            (" 1_0 ", None),
+            ("1_0\u{a0}", None),
+            ("1__0", None),
+            ("_1", None),
+            ("5_", None),
+            ("1.5_", None),
+            ("0x10", None),
+            ("0x1p3", None),
+            ("1d2", None),
+            ("1e", None),
+            ("e2", None),
+            (".", None),
+            ("\u{1c}5", None),
+            ("\u{661}", None),
+            ("true", None),
+            // Non-finite: mcpo sends null and the upstream fails; refused here.
+            ("inf", None),
+            ("-Infinity", None),
+            ("nan", None),
+            ("1e400", None),
+        ] {
+            let converted = coerced(schema.clone(), json!(sent));
+            match expected {
+                Some(expected) => assert_eq!(converted, expected, "{sent:?}"),
+                None => assert_eq!(converted, json!(sent), "{sent:?} is left to be refused"),
+            }
+        }
+    }
+
+    #[test]
+    fn strings_for_a_boolean_convert_exactly_in_any_case_without_trimming() {
+        let schema = json!({"type": "boolean"});
+        for (sent, expected) in [
+            ("true", Some(true)),
+            ("TRUE", Some(true)),
+            ("tRuE", Some(true)),
+            ("yes", Some(true)),
+            ("On", Some(true)),
+            ("1", Some(true)),
+            ("t", Some(true)),
+            ("Y", Some(true)),
+            ("false", Some(false)),
+            ("no", Some(false)),
+            ("off", Some(false)),
+            ("0", Some(false)),
+            ("F", Some(false)),
+            ("n", Some(false)),
+            (" true ", None),
+            ("false ", None),
+            ("\ttrue\n", None),
+            (" 1 ", None),
+            ("2", None),
+            ("-1", None),
+            ("+1", None),
+            ("01", None),
+            ("1.0", None),
+            ("truee", None),
+            ("", None),
+        ] {
+            let converted = coerced(schema.clone(), json!(sent));
+            match expected {
+                Some(expected) => assert_eq!(converted, json!(expected), "{sent:?}"),
+                None => assert_eq!(converted, json!(sent), "{sent:?} is left to be refused"),
+            }
+        }
+        for (sent, expected) in [
+            (json!(1), json!(true)),
+            (json!(0.0), json!(false)),
+            (json!(2), json!(2)),
+            (json!(0.5), json!(0.5)),
+        ] {
+            assert_eq!(coerced(schema.clone(), sent.clone()), expected, "{sent}");
+        }
+    }
+
+    #[test]
+    fn a_double_is_taken_where_only_a_number_is_allowed() {
+        let path = |steps: &[&str]| -> Vec<LocSegment> {
+            steps
+                .iter()
+                .map(|step| match step.parse::<usize>() {
+                    Ok(index) => LocSegment::Index(index),
+                    Err(_) => LocSegment::from(*step),
+                })
+                .collect()
+        };
+        let schema = json!({
+            "type": "object",
+            "$defs": {"Ratio": {"type": "number"}},
+            "properties": {
+                "ratio": {"type": "number"},
+                "count": {"type": "integer"},
+                "either": {"type": ["number", "integer"]},
+                "maybe": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+                "loose": {"anyOf": [{"type": "number"}, {}]},
+                "narrowed": {"allOf": [{"type": "number"}, {"type": "integer"}]},
+                "referred": {"$ref": "#/$defs/Ratio"},
+                "list": {"type": "array", "items": {"type": "number"}},
+                "pair": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]},
+                "untyped": {"description": "anything"},
+                "scores": {"type": "object", "additionalProperties": {"type": "number"}}
+            }
+        });
+        for (steps, expected) in [
+            (&["ratio"][..], true),
+            (&["maybe"], true),
+            (&["referred"], true),
+            (&["list", "3"], true),
+            (&["pair", "1"], true),
+            (&["scores", "any"], true),
+            (&["count"], false),
+            (&["either"], false),
+            (&["loose"], false),
+            (&["narrowed"], false),
+            (&["pair", "0"], false),
+            (&["untyped"], false),
+            (&["unnamed"], false),
+            (&["ratio", "deeper"], false),
+            (&[], false),
+        ] {
+            assert_eq!(
+                takes_double_at(&schema, &path(steps)),
+                expected,
+                "{steps:?}"
+            );
+        }
+        assert!(!takes_double_at(&json!({"$ref": "#"}), &path(&["a"])));
+        let branching = json!({"anyOf": [{"$ref": "#"}, {"$ref": "#"}]});
+        assert!(!takes_double_at(&branching, &path(&["a"])));
     }
 }

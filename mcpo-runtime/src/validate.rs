@@ -61,6 +61,14 @@ impl InputValidators {
             .is_some_and(|schema| crate::coerce::coerce(schema, body))
     }
 
+    /// Whether the tool's schema wants only a `number` at `path` (below the
+    /// body), where a JSON integer beyond 64 bits may go up as a double.
+    pub fn takes_double_at(&self, tool: &str, path: &[LocSegment]) -> bool {
+        self.schemas
+            .get(tool)
+            .is_some_and(|schema| crate::coerce::takes_double_at(schema, path))
+    }
+
     /// Checks `body` against the tool's schema; no validator means no check.
     pub fn validate(&self, tool: &str, body: &Value) -> Result<(), Vec<ValidationIssue>> {
         let Some(validator) = self.by_tool.get(tool) else {
@@ -190,35 +198,60 @@ fn body_loc<'a>(
 /// the nearest double, so the upstream would receive a different number (its
 /// `arbitrary_precision` feature would keep them, but rmcp's untagged message
 /// types do not deserialize with it). A 422 is better than a silent change;
-/// decimals rounding to the nearest double is ordinary JSON, left alone.
-pub fn check_exact_integers(raw: &[u8], body: &Value) -> Result<(), Vec<ValidationIssue>> {
-    let Some((literal, ordinal)) = first_wide_integer(raw) else {
+/// decimals rounding to the nearest double is ordinary JSON, left alone, and
+/// so is a wide integer where `takes_double` says the schema wants only a
+/// `number` (see [`crate::coerce::takes_double_at`]): mcpo sends a Python
+/// `float` there, the same double.
+pub fn check_exact_integers(
+    raw: &[u8],
+    body: &Value,
+    takes_double: impl Fn(&[LocSegment]) -> bool,
+) -> Result<(), Vec<ValidationIssue>> {
+    let wide = wide_integers(raw);
+    if wide.is_empty() {
         return Ok(());
-    };
-    let mut loc = vec![LocSegment::from("body")];
-    let mut numbers_before = ordinal;
-    if !path_to_nth_number(body, &mut numbers_before, &mut loc) {
-        // Duplicate keys made the text and the value disagree: no field to name.
-        loc.truncate(1);
     }
-    Err(vec![ValidationIssue {
-        loc,
-        msg: if literal.len() <= MAX_ECHOED_CHARS {
-            format!("Integer {literal} is outside the 64-bit range this proxy can forward exactly")
-        } else {
-            format!(
-                "An integer of {} digits is outside the 64-bit range this proxy can forward exactly",
-                literal.trim_start_matches('-').len()
-            )
-        },
-        kind: "int_parsing_size".into(),
-    }])
+    let ordinals: Vec<usize> = wide.iter().map(|(_, ordinal)| *ordinal).collect();
+    let mut paths = vec![None; ordinals.len()];
+    let (mut seen, mut next) = (0, 0);
+    collect_number_paths(
+        body,
+        &ordinals,
+        &mut seen,
+        &mut next,
+        &mut vec![LocSegment::from("body")],
+        &mut paths,
+    );
+    for ((literal, _), path) in wide.iter().zip(paths) {
+        let loc = match path {
+            Some(loc) if takes_double(&loc[1..]) => continue,
+            Some(loc) => loc,
+            // Duplicate keys made the text and the value disagree: no field to name.
+            None => vec![LocSegment::from("body")],
+        };
+        return Err(vec![ValidationIssue {
+            loc,
+            msg: if literal.len() <= MAX_ECHOED_CHARS {
+                format!(
+                    "Integer {literal} is outside the 64-bit range this proxy can forward exactly"
+                )
+            } else {
+                format!(
+                    "An integer of {} digits is outside the 64-bit range this proxy can forward exactly",
+                    literal.trim_start_matches('-').len()
+                )
+            },
+            kind: "int_parsing_size".into(),
+        }]);
+    }
+    Ok(())
 }
 
-/// The first integer literal (no `.` or exponent) of a JSON text that fits
-/// neither `i64` nor `u64`, with how many number literals come before it.
-/// Expects valid JSON: string contents are skipped.
-fn first_wide_integer(raw: &[u8]) -> Option<(&str, usize)> {
+/// The integer literals (no `.` or exponent) of a JSON text that fit
+/// neither `i64` nor `u64`, each with how many number literals come before
+/// it. Expects valid JSON: string contents are skipped.
+fn wide_integers(raw: &[u8]) -> Vec<(&str, usize)> {
+    let mut found = Vec::new();
     let mut index = 0;
     let mut in_string = false;
     let mut numbers_seen = 0;
@@ -234,53 +267,63 @@ fn first_wide_integer(raw: &[u8]) -> Option<(&str, usize)> {
                 }) {
                     index += 1;
                 }
-                let literal = std::str::from_utf8(&raw[start..index]).ok()?;
+                let Ok(literal) = std::str::from_utf8(&raw[start..index]) else {
+                    return found;
+                };
                 let integral = !literal.contains(['.', 'e', 'E']);
                 if integral && literal.parse::<i64>().is_err() && literal.parse::<u64>().is_err() {
-                    return Some((literal, numbers_seen));
+                    found.push((literal, numbers_seen));
                 }
                 numbers_seen += 1;
             }
             _ => {}
         }
     }
-    None
+    found
 }
 
-/// Extends `loc` with the path of the number that has `numbers_before`
-/// numbers before it in document order (objects keep the order of the text:
-/// the generated crate enables serde_json's `preserve_order`); true when
-/// found and it is the double a wide literal reads as.
-fn path_to_nth_number(node: &Value, numbers_before: &mut usize, loc: &mut Vec<LocSegment>) -> bool {
-    let children: Box<dyn Iterator<Item = (LocSegment, &Value)>> = match node {
-        Value::Number(number) => {
-            if *numbers_before == 0 {
-                return number.is_f64();
-            }
-            *numbers_before -= 1;
-            return false;
-        }
-        Value::Array(items) => Box::new(
-            items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| (LocSegment::Index(index), item)),
-        ),
-        Value::Object(fields) => Box::new(
-            fields
-                .iter()
-                .map(|(name, field)| (LocSegment::Field(name.clone()), field)),
-        ),
-        _ => return false,
-    };
-    for (segment, child) in children {
-        loc.push(segment);
-        if path_to_nth_number(child, numbers_before, loc) {
-            return true;
-        }
-        loc.pop();
+/// Walks `node` in document order (objects keep the order of the text: the
+/// generated crate enables serde_json's `preserve_order`), counting numbers
+/// in `seen`; the number with ordinal `ordinals[i]` gets its `loc` in
+/// `paths[i]` when it is the double a wide literal reads as. `next` is the
+/// first ordinal not reached yet (`ordinals` ascend).
+fn collect_number_paths(
+    node: &Value,
+    ordinals: &[usize],
+    seen: &mut usize,
+    next: &mut usize,
+    loc: &mut Vec<LocSegment>,
+    paths: &mut [Option<Vec<LocSegment>>],
+) {
+    if *next >= ordinals.len() {
+        return;
     }
-    false
+    match node {
+        Value::Number(number) => {
+            if ordinals[*next] == *seen {
+                if number.is_f64() {
+                    paths[*next] = Some(loc.clone());
+                }
+                *next += 1;
+            }
+            *seen += 1;
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                loc.push(LocSegment::Index(index));
+                collect_number_paths(item, ordinals, seen, next, loc, paths);
+                loc.pop();
+            }
+        }
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                loc.push(LocSegment::Field(name.clone()));
+                collect_number_paths(field, ordinals, seen, next, loc, paths);
+                loc.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Deserializes the validated body into the tool's typed input; on failure
@@ -346,7 +389,7 @@ mod tests {
         // the wide literal, not the first number equal to it.
         let raw = br#"{"note": "99999999999999999999 in a string", "same": 1.2345678901234568e29, "list": [1, -5, 1.5e300, 123456789012345678901234567890]}"#;
         let body: Value = serde_json::from_slice(raw).unwrap();
-        let issues = check_exact_integers(raw, &body).unwrap_err();
+        let issues = check_exact_integers(raw, &body, |_| false).unwrap_err();
         assert_eq!(issues[0].kind, "int_parsing_size");
         assert_eq!(
             issues[0].loc,
@@ -368,11 +411,42 @@ mod tests {
             r#"[]"#,
         ] {
             let body: Value = serde_json::from_str(raw).unwrap();
-            assert_eq!(check_exact_integers(raw.as_bytes(), &body), Ok(()), "{raw}");
+            assert_eq!(
+                check_exact_integers(raw.as_bytes(), &body, |_| false),
+                Ok(()),
+                "{raw}"
+            );
         }
         let raw = br#"{"a": -99999999999999999999}"#;
         let body: Value = serde_json::from_slice(raw).unwrap();
-        assert!(check_exact_integers(raw, &body).is_err());
+        assert!(check_exact_integers(raw, &body, |_| false).is_err());
+    }
+
+    #[test]
+    fn integers_past_64_bits_go_up_as_doubles_only_where_the_schema_wants_a_number() {
+        let validators = validators(json!({"type": "object", "properties": {
+            "ratio": {"type": "number"},
+            "ratios": {"type": "array", "items": {"type": "number"}},
+            "count": {"type": "integer"}
+        }}));
+        let takes_double = |path: &[LocSegment]| validators.takes_double_at("tool", path);
+        let raw =
+            br#"{"ratio": 18446744073709552000, "ratios": [1, -123456789012345678901234567890]}"#;
+        let body: Value = serde_json::from_slice(raw).unwrap();
+        assert_eq!(check_exact_integers(raw, &body, takes_double), Ok(()));
+        // One past every `number` is still refused, where it is.
+        let raw =
+            br#"{"ratio": 18446744073709552000, "untyped": 1, "count": 18446744073709552000}"#;
+        let body: Value = serde_json::from_slice(raw).unwrap();
+        let issues = check_exact_integers(raw, &body, takes_double).unwrap_err();
+        assert_eq!(
+            issues[0].loc,
+            vec![LocSegment::from("body"), LocSegment::from("count")]
+        );
+        let raw = br#"{"other": 18446744073709552000}"#;
+        let body: Value = serde_json::from_slice(raw).unwrap();
+        assert!(check_exact_integers(raw, &body, takes_double).is_err());
+        assert!(!validators.takes_double_at("no-such-tool", &[LocSegment::from("ratio")]));
     }
 
     fn validators(schema: Value) -> InputValidators {

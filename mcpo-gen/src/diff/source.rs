@@ -29,6 +29,11 @@ pub enum SourceError {
     Git { args: String, stderr: String },
     #[error("{spec}: the lock in git is not UTF-8")]
     NotUtf8 { spec: String },
+    #[error(
+        "{spec}: the file in git has {size} bytes, more than any mcp.lock.json \
+         ({limit} at most): is it the right path?"
+    )]
+    TooLarge { spec: String, size: u64, limit: u64 },
 }
 
 /// One side of `mcpo-gen diff OLD NEW`.
@@ -129,6 +134,16 @@ fn load_from_git(cwd: &Path, rev: &str, path: &str) -> Result<CrateLock, SourceE
                 kind: other.to_string(),
             });
         }
+    }
+    // The size first: a huge blob is refused before it is read.
+    let size = git(cwd, &["cat-file", "-s", &object])?;
+    let size: u64 = size.trim().parse().unwrap_or(u64::MAX);
+    if size > crate::capped::MAX_LOCK_BYTES {
+        return Err(SourceError::TooLarge {
+            spec,
+            size,
+            limit: crate::capped::MAX_LOCK_BYTES,
+        });
     }
     let text = git(cwd, &["cat-file", "blob", &object]).map_err(|error| match error {
         SourceError::Git { stderr, .. } => SourceError::NotInGit {

@@ -267,8 +267,9 @@ fn is_empty_or_generated(dir: &Path) -> bool {
     if entries.next().is_none() {
         return true;
     }
-    let marked = std::fs::read_to_string(dir.join("Cargo.toml"))
-        .is_ok_and(|manifest| manifest.contains(GENERATED_MARKER));
+    let marked =
+        crate::capped::read_to_string(&dir.join("Cargo.toml"), crate::capped::MAX_MANIFEST_BYTES)
+            .is_ok_and(|manifest| manifest.contains(GENERATED_MARKER));
     marked && dir.join(LOCK_FILE_NAME).is_file()
 }
 
@@ -292,13 +293,24 @@ impl RenderedCrate {
     pub fn compare(&self, dir: &Path) -> Vec<Drift> {
         let mut drift = Vec::new();
         for (path, expected) in &self.files {
-            match std::fs::read(dir.join(path)) {
+            // Enough of the file on disk to show how it differs; a huge one
+            // (or a device) is cut, not read whole.
+            let limit = (expected.len() as u64).saturating_mul(2) + (64 << 10);
+            match crate::capped::read_prefix(&dir.join(path), limit) {
                 Err(_) => drift.push(Drift::Missing(path.clone())),
-                Ok(bytes) if bytes != expected.as_bytes() => drift.push(Drift::Changed {
-                    path: path.clone(),
-                    expected: expected.clone(),
-                    actual: String::from_utf8_lossy(&bytes).into_owned(),
-                }),
+                Ok((bytes, cut)) if cut || bytes != expected.as_bytes() => {
+                    let mut actual = String::from_utf8_lossy(&bytes).into_owned();
+                    if cut {
+                        actual.push_str(&format!(
+                            "\n[mcpo-gen: the file is larger than {limit} bytes; the rest was not read]\n"
+                        ));
+                    }
+                    drift.push(Drift::Changed {
+                        path: path.clone(),
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
                 Ok(_) => {}
             }
         }
