@@ -10,7 +10,6 @@
 //! belong to the `mcpo-gen` binary, which composes these stages into verbs.
 
 pub mod audit;
-pub mod capped;
 pub mod diff;
 pub mod emit;
 /// `mcp.lock.json`: the model the generated proxies read too.

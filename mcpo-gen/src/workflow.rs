@@ -421,9 +421,9 @@ pub fn generate(lock: &CrateLock, out: &Path, force: bool, progress: Progress) -
 pub fn enclosing_workspace_hint(out: &Path) -> Option<String> {
     let out = out.canonicalize().ok()?;
     let (root, manifest) = out.ancestors().skip(1).find_map(|dir| {
-        let manifest = mcpo_gen::capped::read_to_string(
+        let manifest = mcpo_runtime::files::read_text_capped(
             &dir.join("Cargo.toml"),
-            mcpo_gen::capped::MAX_MANIFEST_BYTES,
+            mcpo_runtime::files::SMALL_FILE_LIMIT,
         )
         .ok()?;
         manifest

@@ -16,16 +16,25 @@ pub const LOCK_FILE_LIMIT: u64 = 64 * 1024 * 1024;
 /// The whole file, unless it is larger than `limit` bytes: then an
 /// `InvalidData` error saying so. Never reads more than `limit + 1` bytes.
 pub fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    match read_prefix(path, limit)? {
+        (_, true) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is larger than {}", describe_size(limit)),
+        )),
+        (bytes, false) => Ok(bytes),
+    }
+}
+
+/// At most `limit` bytes of the file, and whether it holds more.
+pub fn read_prefix(path: &Path, limit: u64) -> std::io::Result<(Vec<u8>, bool)> {
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("it is larger than {}", describe_size(limit)),
-        ));
+    let cut = bytes.len() as u64 > limit;
+    if cut {
+        bytes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     }
-    Ok(bytes)
+    Ok((bytes, cut))
 }
 
 /// [`read_capped`] as UTF-8 text.
@@ -61,6 +70,8 @@ mod tests {
         std::fs::write(&path, vec![b'x'; 1024]).unwrap();
         assert_eq!(read_capped(&path, 1024).unwrap().len(), 1024);
         assert!(read_capped(&path, 1023).is_err());
+        let (prefix, cut) = read_prefix(&path, 10).unwrap();
+        assert_eq!((prefix.len(), cut), (10, true));
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         assert!(read_text_capped(&path, 1024).is_err());
         std::fs::remove_file(&path).unwrap();

@@ -138,11 +138,11 @@ fn load_from_git(cwd: &Path, rev: &str, path: &str) -> Result<CrateLock, SourceE
     // The size first: a huge blob is refused before it is read.
     let size = git(cwd, &["cat-file", "-s", &object])?;
     let size: u64 = size.trim().parse().unwrap_or(u64::MAX);
-    if size > crate::capped::MAX_LOCK_BYTES {
+    if size > mcpo_runtime::files::LOCK_FILE_LIMIT {
         return Err(SourceError::TooLarge {
             spec,
             size,
-            limit: crate::capped::MAX_LOCK_BYTES,
+            limit: mcpo_runtime::files::LOCK_FILE_LIMIT,
         });
     }
     let text = git(cwd, &["cat-file", "blob", &object]).map_err(|error| match error {

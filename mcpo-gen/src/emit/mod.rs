@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::lock::{CrateLock, LOCK_FILE_NAME, Lock, MultiLock, RuntimeSource, canonical_pretty};
+use mcpo_runtime::files;
 
 /// Marks every generated file; `write` refuses to overwrite a crate without it.
 pub const GENERATED_MARKER: &str = "@generated";
@@ -267,9 +268,8 @@ fn is_empty_or_generated(dir: &Path) -> bool {
     if entries.next().is_none() {
         return true;
     }
-    let marked =
-        crate::capped::read_to_string(&dir.join("Cargo.toml"), crate::capped::MAX_MANIFEST_BYTES)
-            .is_ok_and(|manifest| manifest.contains(GENERATED_MARKER));
+    let marked = files::read_text_capped(&dir.join("Cargo.toml"), files::SMALL_FILE_LIMIT)
+        .is_ok_and(|manifest| manifest.contains(GENERATED_MARKER));
     marked && dir.join(LOCK_FILE_NAME).is_file()
 }
 
@@ -296,7 +296,7 @@ impl RenderedCrate {
             // Enough of the file on disk to show how it differs; a huge one
             // (or a device) is cut, not read whole.
             let limit = (expected.len() as u64).saturating_mul(2) + (64 << 10);
-            match crate::capped::read_prefix(&dir.join(path), limit) {
+            match files::read_prefix(&dir.join(path), limit) {
                 Err(_) => drift.push(Drift::Missing(path.clone())),
                 Ok((bytes, cut)) if cut || bytes != expected.as_bytes() => {
                     let mut actual = String::from_utf8_lossy(&bytes).into_owned();

@@ -261,8 +261,8 @@ fn info(lock: &Lock) -> Value {
          Integers are 64-bit: an `integer` is read as a signed 64-bit integer, or an \
          unsigned one when its own `minimum` is not negative, and the input schemas here \
          state that range as `minimum`/`maximum`. An integer literal beyond 64 bits is \
-         refused anywhere in a body (422 `int_parsing_size`), even where the schema says \
-         `number` (`1e30` is fine there). Unless the proxy runs with `--strict-types`, \
+         refused (422 `int_parsing_size`) except where the schema allows only a \
+         `number`, which receives the nearest double, as mcpo sends it. Unless the proxy runs with `--strict-types`, \
          a number or boolean written as a string (`\"2\"`, `\"true\"`) is converted as \
          mcpo (pydantic's lax mode) converts it and forwarded converted; the schemas here \
          state the strict types.\n\n\
