@@ -1817,13 +1817,33 @@ mod tests {
     async fn authorization_server(
         expires_in: u64,
     ) -> (String, Arc<StdMutex<Vec<HashMap<String, String>>>>) {
+        let (base, forms, _paths) =
+            authorization_server_with(expires_in, Value::Null, None).await;
+        (base, forms)
+    }
+
+    /// [`authorization_server`] whose authorization server metadata has the
+    /// fields of `advertise` too (over its own), whose challenge names
+    /// `resource_metadata` when given, and which also records the path of
+    /// every request.
+    async fn authorization_server_with(
+        expires_in: u64,
+        advertise: Value,
+        resource_metadata: Option<String>,
+    ) -> (
+        String,
+        Arc<StdMutex<Vec<HashMap<String, String>>>>,
+        Arc<StdMutex<Vec<String>>>,
+    ) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let forms = Arc::new(StdMutex::new(Vec::new()));
-        let (root, seen) = (base.clone(), forms.clone());
+        let paths = Arc::new(StdMutex::new(Vec::new()));
+        let (root, seen, requested) = (base.clone(), forms.clone(), paths.clone());
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                let (base, seen) = (root.clone(), seen.clone());
+                let (base, seen, requested) = (root.clone(), seen.clone(), requested.clone());
+                let (advertise, resource_metadata) = (advertise.clone(), resource_metadata.clone());
                 tokio::spawn(async move {
                     let Some((head, body)) =
                         super::super::test_http::read_request(&mut stream).await
@@ -1831,13 +1851,17 @@ mod tests {
                         return;
                     };
                     let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    requested.lock().unwrap().push(path.clone());
                     let json = |value: Value| (200, value.to_string(), String::new());
+                    let resource_metadata = resource_metadata.unwrap_or_else(|| {
+                        format!("{base}/.well-known/oauth-protected-resource/mcp")
+                    });
                     let (status, body, extra) = match path.as_str() {
                         "/mcp" => (
                             401,
                             String::new(),
                             format!(
-                                "www-authenticate: Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:tools\"\r\n"
+                                "www-authenticate: Bearer resource_metadata=\"{resource_metadata}\", scope=\"mcp:tools\"\r\n"
                             ),
                         ),
                         p if p.starts_with("/.well-known/oauth-protected-resource") => {
@@ -1845,12 +1869,18 @@ mod tests {
                                 "authorization_servers": [base], "scopes_supported": ["mcp:tools"]}))
                         }
                         p if p.starts_with("/.well-known/oauth-authorization-server") => {
-                            json(serde_json::json!({"issuer": base,
+                            let mut metadata = serde_json::json!({"issuer": base,
                                 "authorization_endpoint": format!("{base}/authorize"),
                                 "token_endpoint": format!("{base}/token"),
                                 "registration_endpoint": format!("{base}/register"),
                                 "response_types_supported": ["code"],
-                                "code_challenge_methods_supported": ["S256"]}))
+                                "code_challenge_methods_supported": ["S256"]});
+                            if let Value::Object(fields) = advertise {
+                                for (field, value) in fields {
+                                    metadata[field] = value;
+                                }
+                            }
+                            json(metadata)
                         }
                         "/register" => json(
                             serde_json::json!({"client_id": "registered", "redirect_uris": []}),
@@ -1883,7 +1913,7 @@ mod tests {
                 });
             }
         });
-        (base, forms)
+        (base, forms, paths)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2144,5 +2174,275 @@ mod tests {
         );
         target.name = Some("remote".into());
         assert_eq!(target.login_hint("http://h/mcp"), "mcpo-gen login remote");
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_endpoints_are_taken() {
+        for good in [
+            "https://as.example.com/authorize",
+            "https://as.example.com:8443/token?x=1",
+            "http://127.0.0.1:8080/authorize",
+            "http://127.1.2.3/token",
+            "http://[::1]:9/register",
+            "http://localhost:3000/authorize",
+            "http://LOCALHOST./authorize",
+        ] {
+            assert_eq!(check_endpoint("the endpoint", good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("javascript:alert(document.cookie)", "scheme is javascript:"),
+            ("file:///etc/passwd?response_type=code", "scheme is file:"),
+            ("data:text/html,<script>x</script>", "scheme is data:"),
+            ("ftp://as.example.com/authorize", "scheme is ftp:"),
+            ("http://as.example.com/authorize", "plain http"),
+            ("http://10.0.0.1/token", "plain http"),
+            ("http://localhost.evil.example/authorize", "plain http"),
+            ("http://[::ffff:10.0.0.1]/token", "plain http"),
+            ("/authorize", "not an absolute URL"),
+        ] {
+            let error = check_endpoint("the metadata's authorization_endpoint", bad)
+                .expect_err(bad);
+            assert!(
+                error.starts_with("the metadata's authorization_endpoint \""),
+                "{error}"
+            );
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+        // Control characters in a refused value are shown escaped.
+        let error = check_endpoint("f", "javascript:\u{1b}[2Jx").unwrap_err();
+        assert!(!error.contains('\u{1b}'), "{error}");
+    }
+
+    /// The metadata names a bad endpoint: `start` fails naming it, and
+    /// nothing was sent to the registration or token endpoints (the URL
+    /// is never made, so never printed nor opened).
+    async fn refused_endpoint(field: &str, value: &str) -> String {
+        let (base, forms, paths) =
+            authorization_server_with(3600, serde_json::json!({ field: value }), None).await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let challenge = probe_challenge(&upstream, false, None).await;
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let error = start(&upstream, &oauth, challenge, None, redirect)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{field} {value} was taken"));
+        assert!(error.contains(field), "{error}");
+        let paths = paths.lock().unwrap();
+        assert!(
+            !paths.iter().any(|path| path == "/register" || path == "/token"),
+            "sent before the check: {paths:?}"
+        );
+        assert!(forms.lock().unwrap().is_empty());
+        error
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_javascript_or_file_authorization_endpoint_is_refused_before_anything_is_sent() {
+        let error = refused_endpoint("authorization_endpoint", "javascript:alert(1)//").await;
+        assert!(error.contains("scheme is javascript:"), "{error}");
+        let error =
+            refused_endpoint("authorization_endpoint", "file:///etc/passwd?x=1").await;
+        assert!(error.contains("scheme is file:"), "{error}");
+        let error =
+            refused_endpoint("authorization_endpoint", "http://192.0.2.1/authorize").await;
+        assert!(error.contains("plain http"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plain_http_token_and_registration_endpoints_are_refused() {
+        let error = refused_endpoint("token_endpoint", "http://192.0.2.1/token").await;
+        assert!(error.contains("plain http"), "{error}");
+        let error =
+            refused_endpoint("registration_endpoint", "http://as.example.com/register").await;
+        assert!(error.contains("plain http"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_challenge_naming_plain_http_metadata_is_refused_before_it_is_fetched() {
+        let (base, _forms, paths) = authorization_server_with(
+            3600,
+            Value::Null,
+            Some("http://192.0.2.1/.well-known/oauth-protected-resource".into()),
+        )
+        .await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let challenge = probe_challenge(&upstream, false, None).await;
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let error = start(&upstream, &oauth, challenge, None, redirect)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            error.contains("resource_metadata") && error.contains("plain http"),
+            "{error}"
+        );
+        assert_eq!(*paths.lock().unwrap(), ["/mcp"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_oversized_metadata_document_is_refused_saying_so() {
+        let padding = "x".repeat(MAX_DOCUMENT_BYTES as usize + 1);
+        let (base, _forms, paths) =
+            authorization_server_with(3600, serde_json::json!({ "padding": padding }), None)
+                .await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let challenge = probe_challenge(&upstream, false, None).await;
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let error = start(&upstream, &oauth, challenge, None, redirect)
+            .await
+            .err()
+            .expect("refused");
+        assert!(error.contains("is larger than 1 MiB"), "{error}");
+        assert!(!paths.lock().unwrap().iter().any(|path| path == "/register"));
+    }
+
+    /// A proxy with stored tokens checks the token endpoint a refresh would
+    /// go to.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_proxy_does_not_refresh_at_a_plain_http_token_endpoint() {
+        let (base, forms, _paths) = authorization_server_with(
+            3600,
+            serde_json::json!({"token_endpoint": "http://as.example.com/token"}),
+            None,
+        )
+        .await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let response = serde_json::from_value(serde_json::json!({
+            "access_token": "stored", "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": "stored-refresh"}))
+        .unwrap();
+        oauth
+            .store(&upstream)
+            .write(&TokenFile {
+                server_url: upstream.clone(),
+                client_secret: None,
+                credentials: StoredCredentials::new("client".into(), Some(response), vec![], None),
+                pending_scopes: Vec::new(),
+            })
+            .unwrap();
+        let error = Prepared::open(&upstream, &oauth).await.err().expect("refused");
+        let reason = error.to_string();
+        assert!(
+            reason.contains("token_endpoint") && reason.contains("plain http"),
+            "{reason}"
+        );
+        assert!(forms.lock().unwrap().is_empty());
+        oauth.store(&upstream).remove().unwrap();
+    }
+
+    /// A fresh folder for a test, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir()
+                .join(format!("mcpo-oauth-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn a_token_file() -> TokenFile {
+        TokenFile {
+            server_url: "http://127.0.0.1:1/mcp".into(),
+            client_secret: None,
+            credentials: StoredCredentials::new("client".into(), None, vec![], None),
+            pending_scopes: Vec::new(),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_folder_or_file_open_to_others_is_made_private_when_ours() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let home = TempDir::new("loose");
+        let dir = home.path().join("tokens");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let path = dir.join("x.json");
+        let store = TokenStore::File(path.clone());
+        store.write(&a_token_file()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        // (The folder checks apply to the token folder; this one is
+        // checked as such directly.)
+        make_private(&dir, 0o700).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert!(store.read().unwrap().is_some());
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_folder_or_file_open_to_others_and_not_ours_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        // SAFETY: no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let home = TempDir::new("foreign");
+        let (dir, path) = if me == 0 {
+            // Root: a folder and file of `nobody`'s.
+            let dir = home.path().join("tokens");
+            std::fs::create_dir(&dir).unwrap();
+            let path = dir.join("x.json");
+            std::fs::write(&path, serde_json::to_vec(&a_token_file()).unwrap()).unwrap();
+            for entry in [&dir, &path] {
+                std::os::unix::fs::chown(entry, Some(65534), Some(65534)).unwrap();
+            }
+            (dir, path)
+        } else {
+            // Anyone else: /tmp is root's, 1777; a file of root's.
+            (std::env::temp_dir(), PathBuf::from("/etc/hostname"))
+        };
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).ok();
+        let error = make_private(&dir, 0o700).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+        let text = error.to_string();
+        assert!(
+            text.contains("refusing the token folder")
+                && text.contains("open to other users")
+                && text.contains("not by you"),
+            "{text}"
+        );
+        if me == 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let error = TokenStore::File(path.clone()).read().unwrap_err().to_string();
+            assert!(error.contains("refusing the token file"), "{error}");
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "someone else's file was changed");
+        }
+    }
+
+    #[test]
+    fn a_token_file_larger_than_1_mib_is_refused() {
+        let home = TempDir::new("large");
+        let path = home.path().join("x.json");
+        let mut text = serde_json::to_string(&a_token_file()).unwrap();
+        text.push_str(&" ".repeat(MAX_DOCUMENT_BYTES as usize));
+        std::fs::write(&path, text).unwrap();
+        let error = TokenStore::File(path).read().unwrap_err().to_string();
+        assert!(error.contains("is larger than 1 MiB"), "{error}");
     }
 }
