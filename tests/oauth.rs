@@ -464,3 +464,123 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     );
     assert_no_secret(&server, &outputs);
 }
+
+/// A `$BROWSER` that records what it was asked to open in `marker`.
+fn recording_browser(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let marker = dir.join("opened");
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, marker)
+}
+
+/// `mcpo-gen login --url` against `server`, headless (stdin not a
+/// terminal), with a recording `$BROWSER` and a short wait.
+fn login_headless(server: &Running, home: &Path, browser: &Path) -> std::process::Output {
+    std::process::Command::new(mcpo_gen_bin())
+        .args(["login", "--url", &server.url("/mcp")])
+        .args(["--oauth-callback-port", "0"])
+        .env("MCPO_TOKEN_DIR", home.join("tokens"))
+        .env("BROWSER", browser)
+        .env("DISPLAY", ":0")
+        .env("MCPO_OAUTH_TIMEOUT", "3")
+        .env_remove("MCPO_OAUTH_NO_BROWSER")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("mcpo-gen runs")
+}
+
+/// An authorization endpoint that is not https (nor http on a loopback
+/// host) in the server's metadata: `mcpo-gen login` refuses it, naming
+/// the field and why, before printing or opening anything.
+#[test]
+fn login_refuses_a_javascript_file_or_plain_http_authorization_endpoint() {
+    for (endpoint, why) in [
+        ("javascript:alert(document.cookie)//", "scheme is javascript:"),
+        ("file:///etc/passwd?response_type=code", "scheme is file:"),
+        ("http://192.0.2.1/authorize", "plain http"),
+    ] {
+        let server = start_oauth_server(&[
+            "--advertise",
+            &format!("authorization_endpoint={endpoint}"),
+        ]);
+        let home = tempfile::tempdir().unwrap();
+        let (browser, opened) = recording_browser(home.path());
+        let output = login_headless(&server, home.path(), &browser);
+        let text = output_text(&output);
+        assert!(!output.status.success(), "{text}");
+        assert!(
+            text.contains("authorization_endpoint") && text.contains(why),
+            "{endpoint}: {text}"
+        );
+        assert!(!text.contains("Authorize: "), "{endpoint}: {text}");
+        assert!(!opened.exists(), "{endpoint} was opened: {text}");
+        assert!(
+            !server.logged("registered client"),
+            "{endpoint}: registered before the check"
+        );
+    }
+}
+
+/// A login without a terminal never starts a browser, even with
+/// `$BROWSER` and a display: it prints `Authorize: URL` and waits.
+#[test]
+fn a_headless_login_opens_no_browser() {
+    let server = start_oauth_server(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let (browser, opened) = recording_browser(home.path());
+    let output = login_headless(&server, home.path(), &browser);
+    let text = output_text(&output);
+    assert!(text.contains("Authorize: http://127.0.0.1:"), "{text}");
+    assert!(!text.contains("Press Enter"), "{text}");
+    // No redirect came (nobody followed the URL): it timed out.
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("no redirect within 3s"), "{text}");
+    assert!(
+        !opened.exists(),
+        "a browser was started: {:?}",
+        std::fs::read_to_string(&opened)
+    );
+}
+
+/// Authorization server metadata over 1 MiB is refused, saying so.
+#[test]
+fn login_refuses_an_oversized_metadata_document() {
+    let server = start_oauth_server(&["--metadata-padding", "1100000"]);
+    let home = tempfile::tempdir().unwrap();
+    let (browser, opened) = recording_browser(home.path());
+    let output = login_headless(&server, home.path(), &browser);
+    let text = output_text(&output);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("is larger than 1 MiB"), "{text}");
+    assert!(!text.contains("Authorize: "), "{text}");
+    assert!(!opened.exists());
+}
+
+/// A token folder that exists open to others (0777) and is the user's is
+/// made 0700, with a warning; the tokens are stored in it, 0600.
+#[test]
+fn login_makes_a_token_folder_open_to_others_private() {
+    let server = start_oauth_server(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let token_dir = home.path().join("tokens");
+    std::fs::create_dir(&token_dir).unwrap();
+    std::fs::set_permissions(&token_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut login = std::process::Command::new(mcpo_gen_bin());
+    login
+        .args(["login", "--url", &server.url("/mcp")])
+        .args(["--oauth-callback-port", "0"])
+        .env("MCPO_TOKEN_DIR", &token_dir);
+    let output = run_authorizing(&mut login, Duration::from_secs(60));
+    let text = output_text(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("was open to other users (mode 0777); made it 0700"),
+        "{text}"
+    );
+    assert_private(&token_dir);
+}
