@@ -500,14 +500,15 @@ fn login_headless(server: &Running, home: &Path, browser: &Path) -> std::process
 #[test]
 fn login_refuses_a_javascript_file_or_plain_http_authorization_endpoint() {
     for (endpoint, why) in [
-        ("javascript:alert(document.cookie)//", "scheme is javascript:"),
+        (
+            "javascript:alert(document.cookie)//",
+            "scheme is javascript:",
+        ),
         ("file:///etc/passwd?response_type=code", "scheme is file:"),
         ("http://192.0.2.1/authorize", "plain http"),
     ] {
-        let server = start_oauth_server(&[
-            "--advertise",
-            &format!("authorization_endpoint={endpoint}"),
-        ]);
+        let server =
+            start_oauth_server(&["--advertise", &format!("authorization_endpoint={endpoint}")]);
         let home = tempfile::tempdir().unwrap();
         let (browser, opened) = recording_browser(home.path());
         let output = login_headless(&server, home.path(), &browser);

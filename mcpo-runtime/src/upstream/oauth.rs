@@ -1817,8 +1817,7 @@ mod tests {
     async fn authorization_server(
         expires_in: u64,
     ) -> (String, Arc<StdMutex<Vec<HashMap<String, String>>>>) {
-        let (base, forms, _paths) =
-            authorization_server_with(expires_in, Value::Null, None).await;
+        let (base, forms, _paths) = authorization_server_with(expires_in, Value::Null, None).await;
         (base, forms)
     }
 
@@ -2200,8 +2199,8 @@ mod tests {
             ("http://[::ffff:10.0.0.1]/token", "plain http"),
             ("/authorize", "not an absolute URL"),
         ] {
-            let error = check_endpoint("the metadata's authorization_endpoint", bad)
-                .expect_err(bad);
+            let error =
+                check_endpoint("the metadata's authorization_endpoint", bad).expect_err(bad);
             assert!(
                 error.starts_with("the metadata's authorization_endpoint \""),
                 "{error}"
@@ -2232,7 +2231,9 @@ mod tests {
         assert!(error.contains(field), "{error}");
         let paths = paths.lock().unwrap();
         assert!(
-            !paths.iter().any(|path| path == "/register" || path == "/token"),
+            !paths
+                .iter()
+                .any(|path| path == "/register" || path == "/token"),
             "sent before the check: {paths:?}"
         );
         assert!(forms.lock().unwrap().is_empty());
@@ -2243,11 +2244,9 @@ mod tests {
     async fn a_javascript_or_file_authorization_endpoint_is_refused_before_anything_is_sent() {
         let error = refused_endpoint("authorization_endpoint", "javascript:alert(1)//").await;
         assert!(error.contains("scheme is javascript:"), "{error}");
-        let error =
-            refused_endpoint("authorization_endpoint", "file:///etc/passwd?x=1").await;
+        let error = refused_endpoint("authorization_endpoint", "file:///etc/passwd?x=1").await;
         assert!(error.contains("scheme is file:"), "{error}");
-        let error =
-            refused_endpoint("authorization_endpoint", "http://192.0.2.1/authorize").await;
+        let error = refused_endpoint("authorization_endpoint", "http://192.0.2.1/authorize").await;
         assert!(error.contains("plain http"), "{error}");
     }
 
@@ -2289,8 +2288,7 @@ mod tests {
     async fn an_oversized_metadata_document_is_refused_saying_so() {
         let padding = "x".repeat(MAX_DOCUMENT_BYTES as usize + 1);
         let (base, _forms, paths) =
-            authorization_server_with(3600, serde_json::json!({ "padding": padding }), None)
-                .await;
+            authorization_server_with(3600, serde_json::json!({ "padding": padding }), None).await;
         let upstream = format!("{base}/mcp");
         let mut settings = OAuthSettings::new();
         settings.storage_type = StorageType::Memory;
@@ -2332,7 +2330,10 @@ mod tests {
                 pending_scopes: Vec::new(),
             })
             .unwrap();
-        let error = Prepared::open(&upstream, &oauth).await.err().expect("refused");
+        let error = Prepared::open(&upstream, &oauth)
+            .await
+            .err()
+            .expect("refused");
         let reason = error.to_string();
         assert!(
             reason.contains("token_endpoint") && reason.contains("plain http"),
@@ -2347,8 +2348,8 @@ mod tests {
 
     impl TempDir {
         fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir()
-                .join(format!("mcpo-oauth-{name}-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("mcpo-oauth-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
             TempDir(dir)
@@ -2428,7 +2429,10 @@ mod tests {
         );
         if me == 0 {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-            let error = TokenStore::File(path.clone()).read().unwrap_err().to_string();
+            let error = TokenStore::File(path.clone())
+                .read()
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("refusing the token file"), "{error}");
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o644, "someone else's file was changed");
