@@ -1589,16 +1589,9 @@ async fn wait_for_redirect(
     // input just stops it.
     let pasted = sender.clone();
     std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        let mut line = String::new();
-        while stdin.read_line(&mut line).is_ok_and(|read| read > 0) {
-            let text = line.trim().to_string();
-            line.clear();
-            // An empty line is Enter (open the browser, when offered).
-            if pasted.blocking_send(text).is_err() {
-                break;
-            }
-        }
+        read_pasted_lines(std::io::BufReader::new(std::io::stdin()), |line| {
+            pasted.blocking_send(line).is_ok()
+        });
     });
     let accepting = async {
         let Some(listener) = listener else {
@@ -1659,6 +1652,34 @@ async fn wait_for_redirect(
     tokio::select! {
         result = accepting => result,
         result = pasting => result,
+    }
+}
+
+/// Hands each line of `input`, trimmed, to `send` until it returns false
+/// or the input ends (an empty line is Enter). A line is read up to
+/// 64 KiB; a longer one is ignored whole.
+fn read_pasted_lines(mut input: impl std::io::BufRead, mut send: impl FnMut(String) -> bool) {
+    use std::io::{BufRead as _, Read as _};
+    const MAX_LINE: u64 = 64 * 1024;
+    let mut line = String::new();
+    let mut overlong = false;
+    loop {
+        line.clear();
+        match (&mut input).take(MAX_LINE).read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let whole = line.ends_with('\n') || (line.len() as u64) < MAX_LINE;
+        if overlong || !whole {
+            if !overlong {
+                eprintln!("ignored the pasted text: longer than 64 KiB");
+            }
+            overlong = !whole;
+            continue;
+        }
+        if !send(line.trim().to_string()) {
+            break;
+        }
     }
 }
 
@@ -2448,5 +2469,20 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let error = TokenStore::File(path).read().unwrap_err().to_string();
         assert!(error.contains("is larger than 1 MiB"), "{error}");
+    }
+
+    #[test]
+    fn pasted_lines_longer_than_64_kib_are_ignored_whole() {
+        let long = "x".repeat(200 * 1024);
+        let input = format!("first\n\n{long}\nhttp://127.0.0.1/callback?code=c\nlast");
+        let mut lines = Vec::new();
+        read_pasted_lines(input.as_bytes(), |line| {
+            lines.push(line);
+            true
+        });
+        assert_eq!(
+            lines,
+            ["first", "", "http://127.0.0.1/callback?code=c", "last"]
+        );
     }
 }
