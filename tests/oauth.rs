@@ -8,7 +8,11 @@
 //! (step-up: 403 `insufficient_scope`) is a 503 naming `mcpo-gen login`,
 //! which then asks for that scope too, and the call works. Tokens are files 0600 in a folder
 //! 0700 and appear in no output: mcpo-gen's, the proxy's log, the lock, the
-//! generated crate, the documents, error bodies.
+//! generated crate, the documents, error bodies. Hardening: an authorization
+//! endpoint that is `javascript:`, `file:` or plain http to another host is
+//! refused before anything is printed or opened; metadata over 1 MiB is
+//! refused; a browser starts only on a terminal after Enter, never headless;
+//! a token folder open to others is made 0700.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -584,4 +588,76 @@ fn login_makes_a_token_folder_open_to_others_private() {
         "{text}"
     );
     assert_private(&token_dir);
+}
+
+/// On a terminal (util-linux `script` gives mcpo-gen one), `mcpo-gen login`
+/// offers to open the URL and starts the browser only once Enter is
+/// pressed.
+#[test]
+fn on_a_terminal_the_browser_opens_only_after_enter() {
+    use std::io::{BufRead as _, Write as _};
+    let server = start_oauth_server(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let (browser, opened) = recording_browser(home.path());
+    let quote = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
+    let command = format!(
+        "{} login --url {} --oauth-callback-port 0",
+        quote(mcpo_gen_bin().to_str().unwrap()),
+        quote(&server.url("/mcp"))
+    );
+    let mut terminal = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("SHELL", "/bin/sh")
+        .env("MCPO_TOKEN_DIR", home.path().join("tokens"))
+        .env("BROWSER", &browser)
+        .env("DISPLAY", ":0")
+        .env("MCPO_OAUTH_TIMEOUT", "60")
+        .env_remove("MCPO_OAUTH_NO_BROWSER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("util-linux `script` runs");
+    let output = terminal.stdout.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(output)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !text.contains("Press Enter to open it in your browser.") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) => {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            Err(_) => {
+                let _ = terminal.kill();
+                panic!("no offer to open the browser:\n{text}");
+            }
+        }
+    }
+    assert!(text.contains("Authorize: http://127.0.0.1:"), "{text}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!opened.exists(), "opened before Enter:\n{text}");
+    let mut keyboard = terminal.stdin.take().unwrap();
+    keyboard.write_all(b"\n").unwrap();
+    keyboard.flush().unwrap();
+    let started = wait_for(Duration::from_secs(15), || opened.exists());
+    let _ = terminal.kill();
+    let _ = terminal.wait();
+    assert!(started, "Enter started no browser:\n{text}");
+    let url = std::fs::read_to_string(&opened).unwrap();
+    assert!(
+        url.starts_with(&server.url("/authorize?")),
+        "opened {url:?}"
+    );
 }
