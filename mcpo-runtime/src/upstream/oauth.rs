@@ -459,10 +459,13 @@ fn make_private(path: &Path, mode: u32) -> std::io::Result<()> {
     if current & 0o077 == 0 {
         return Ok(());
     }
-    let what = if metadata.is_dir() {
-        "token folder"
+    let (what, remedy) = if metadata.is_dir() {
+        (
+            "token folder",
+            format!("make it yours and 0700, or set {TOKEN_DIR_ENV} to another folder"),
+        )
     } else {
-        "token file"
+        ("token file", "make it yours and 0600".to_string())
     };
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
@@ -471,8 +474,7 @@ fn make_private(path: &Path, mode: u32) -> std::io::Result<()> {
             std::io::ErrorKind::PermissionDenied,
             format!(
                 "refusing the {what} {}: it is open to other users (mode {current:04o}) and \
-                 owned by uid {}, not by you (uid {me}); make it yours and {mode:04o}, or set \
-                 {TOKEN_DIR_ENV} to another folder",
+                 owned by uid {}, not by you (uid {me}); {remedy}",
                 path.display(),
                 metadata.uid()
             ),
