@@ -8,7 +8,11 @@
 //! (step-up: 403 `insufficient_scope`) is a 503 naming `mcpo-gen login`,
 //! which then asks for that scope too, and the call works. Tokens are files 0600 in a folder
 //! 0700 and appear in no output: mcpo-gen's, the proxy's log, the lock, the
-//! generated crate, the documents, error bodies.
+//! generated crate, the documents, error bodies. Hardening: an authorization
+//! endpoint that is `javascript:`, `file:` or plain http to another host is
+//! refused before anything is printed or opened; metadata over 1 MiB is
+//! refused; a browser starts only on a terminal after Enter, never headless;
+//! a token folder open to others is made 0700.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -463,4 +467,197 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
         "the proxy did not log the recorded scope"
     );
     assert_no_secret(&server, &outputs);
+}
+
+/// A `$BROWSER` that records what it was asked to open in `marker`.
+fn recording_browser(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let marker = dir.join("opened");
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, marker)
+}
+
+/// `mcpo-gen login --url` against `server`, headless (stdin not a
+/// terminal), with a recording `$BROWSER` and a short wait.
+fn login_headless(server: &Running, home: &Path, browser: &Path) -> std::process::Output {
+    std::process::Command::new(mcpo_gen_bin())
+        .args(["login", "--url", &server.url("/mcp")])
+        .args(["--oauth-callback-port", "0"])
+        .env("MCPO_TOKEN_DIR", home.join("tokens"))
+        .env("BROWSER", browser)
+        .env("DISPLAY", ":0")
+        .env("MCPO_OAUTH_TIMEOUT", "3")
+        .env_remove("MCPO_OAUTH_NO_BROWSER")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("mcpo-gen runs")
+}
+
+/// An authorization endpoint that is not https (nor http on a loopback
+/// host) in the server's metadata: `mcpo-gen login` refuses it, naming
+/// the field and why, before printing or opening anything.
+#[test]
+fn login_refuses_a_javascript_file_or_plain_http_authorization_endpoint() {
+    for (endpoint, why) in [
+        (
+            "javascript:alert(document.cookie)//",
+            "scheme is javascript:",
+        ),
+        ("file:///etc/passwd?response_type=code", "scheme is file:"),
+        ("http://192.0.2.1/authorize", "plain http"),
+    ] {
+        let server =
+            start_oauth_server(&["--advertise", &format!("authorization_endpoint={endpoint}")]);
+        let home = tempfile::tempdir().unwrap();
+        let (browser, opened) = recording_browser(home.path());
+        let output = login_headless(&server, home.path(), &browser);
+        let text = output_text(&output);
+        assert!(!output.status.success(), "{text}");
+        assert!(
+            text.contains("authorization_endpoint") && text.contains(why),
+            "{endpoint}: {text}"
+        );
+        assert!(!text.contains("Authorize: "), "{endpoint}: {text}");
+        assert!(!opened.exists(), "{endpoint} was opened: {text}");
+        assert!(
+            !server.logged("registered client"),
+            "{endpoint}: registered before the check"
+        );
+    }
+}
+
+/// A login without a terminal never starts a browser, even with
+/// `$BROWSER` and a display: it prints `Authorize: URL` and waits.
+#[test]
+fn a_headless_login_opens_no_browser() {
+    let server = start_oauth_server(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let (browser, opened) = recording_browser(home.path());
+    let output = login_headless(&server, home.path(), &browser);
+    let text = output_text(&output);
+    assert!(text.contains("Authorize: http://127.0.0.1:"), "{text}");
+    assert!(!text.contains("Press Enter"), "{text}");
+    // No redirect came (nobody followed the URL): it timed out.
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("no redirect within 3s"), "{text}");
+    assert!(
+        !opened.exists(),
+        "a browser was started: {:?}",
+        std::fs::read_to_string(&opened)
+    );
+}
+
+/// Authorization server metadata over 1 MiB is refused, saying so.
+#[test]
+fn login_refuses_an_oversized_metadata_document() {
+    let server = start_oauth_server(&["--metadata-padding", "1100000"]);
+    let home = tempfile::tempdir().unwrap();
+    let (browser, opened) = recording_browser(home.path());
+    let output = login_headless(&server, home.path(), &browser);
+    let text = output_text(&output);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("is larger than 1 MiB"), "{text}");
+    assert!(!text.contains("Authorize: "), "{text}");
+    assert!(!opened.exists());
+}
+
+/// A token folder that exists open to others (0777) and is the user's is
+/// made 0700, with a warning; the tokens are stored in it, 0600.
+#[test]
+fn login_makes_a_token_folder_open_to_others_private() {
+    let server = start_oauth_server(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let token_dir = home.path().join("tokens");
+    std::fs::create_dir(&token_dir).unwrap();
+    std::fs::set_permissions(&token_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut login = std::process::Command::new(mcpo_gen_bin());
+    login
+        .args(["login", "--url", &server.url("/mcp")])
+        .args(["--oauth-callback-port", "0"])
+        .env("MCPO_TOKEN_DIR", &token_dir);
+    let output = run_authorizing(&mut login, Duration::from_secs(60));
+    let text = output_text(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("was open to other users (mode 0777); made it 0700"),
+        "{text}"
+    );
+    assert_private(&token_dir);
+}
+
+/// On a terminal (util-linux `script` gives mcpo-gen one), `mcpo-gen login`
+/// offers to open the URL and starts the browser only once Enter is
+/// pressed.
+#[test]
+fn on_a_terminal_the_browser_opens_only_after_enter() {
+    use std::io::{BufRead as _, Write as _};
+    let server = start_oauth_server(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let (browser, opened) = recording_browser(home.path());
+    let quote = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
+    let command = format!(
+        "{} login --url {} --oauth-callback-port 0",
+        quote(mcpo_gen_bin().to_str().unwrap()),
+        quote(&server.url("/mcp"))
+    );
+    let mut terminal = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("SHELL", "/bin/sh")
+        .env("MCPO_TOKEN_DIR", home.path().join("tokens"))
+        .env("BROWSER", &browser)
+        .env("DISPLAY", ":0")
+        .env("MCPO_OAUTH_TIMEOUT", "60")
+        .env_remove("MCPO_OAUTH_NO_BROWSER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("util-linux `script` runs");
+    let output = terminal.stdout.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(output)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !text.contains("Press Enter to open it in your browser.") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) => {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            Err(_) => {
+                let _ = terminal.kill();
+                panic!("no offer to open the browser:\n{text}");
+            }
+        }
+    }
+    assert!(text.contains("Authorize: http://127.0.0.1:"), "{text}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!opened.exists(), "opened before Enter:\n{text}");
+    let mut keyboard = terminal.stdin.take().unwrap();
+    keyboard.write_all(b"\n").unwrap();
+    keyboard.flush().unwrap();
+    let started = wait_for(Duration::from_secs(15), || opened.exists());
+    let _ = terminal.kill();
+    let _ = terminal.wait();
+    assert!(started, "Enter started no browser:\n{text}");
+    let url = std::fs::read_to_string(&opened).unwrap();
+    assert!(
+        url.starts_with(&server.url("/authorize?")),
+        "opened {url:?}"
+    );
 }

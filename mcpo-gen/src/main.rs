@@ -168,9 +168,10 @@ struct ConnectArgs {
 /// `oauth` block instead).
 #[derive(Args, Clone, Default)]
 struct OAuthArgs {
-    /// The HTTP server is protected by OAuth 2.1: authorize (a browser, or
-    /// `Authorize: URL` to open and the redirect to paste) when no stored
-    /// token works; the proxy then uses the stored token.
+    /// The HTTP server is protected by OAuth 2.1: authorize (`Authorize:
+    /// URL` to open, Enter opening it in a browser on a terminal, and the
+    /// redirect taken or pasted) when no stored token works; the proxy then
+    /// uses the stored token.
     #[arg(long)]
     oauth: bool,
     /// A client id registered with the authorization server beforehand

@@ -13,9 +13,15 @@
 //!   (`$MCPO_TOKEN_DIR` overrides the folder; folder 0700, file 0600,
 //!   written atomically), or a per-process memory store, or a file a service
 //!   is pointed at (`--oauth-token-file`);
-//! - [`authorize`]: the interactive step, run by mcpo-gen only: a browser
-//!   when there is one, else `Authorize: URL` on stderr, the redirect taken
-//!   on the loopback callback or pasted on stdin, `state` checked;
+//! - [`authorize`]: the interactive step, run by mcpo-gen only:
+//!   `Authorize: URL` on stderr (on a terminal, Enter opens it in the
+//!   browser; nothing is opened otherwise), the redirect taken on the
+//!   loopback callback or pasted on stdin, `state` checked;
+//! - every endpoint taken from the server's metadata or challenge is
+//!   checked before anything is sent to it or opened ([`check_endpoint`]:
+//!   https, or http on a loopback host); token folders and files open to
+//!   others are made private or refused; documents and token files are
+//!   capped at 1 MiB ([`MAX_DOCUMENT_BYTES`]);
 //! - [`Access`]: a token for each request, refreshed before expiry and once
 //!   after a 401; a proxy never authorizes, it reports
 //!   [`ConnectError::NeedsAuthorization`] (`/readyz` says what to run).
@@ -54,7 +60,7 @@ use super::ConnectError;
 pub const DEFAULT_CALLBACK_PORT: u16 = 3030;
 /// Overrides the folder of the token files.
 pub const TOKEN_DIR_ENV: &str = "MCPO_TOKEN_DIR";
-/// `1`: never try to open a browser.
+/// `1`: never offer to open a browser.
 pub const NO_BROWSER_ENV: &str = "MCPO_OAUTH_NO_BROWSER";
 /// Seconds [`authorize`] waits for the redirect (default 300).
 pub const TIMEOUT_ENV: &str = "MCPO_OAUTH_TIMEOUT";
@@ -62,6 +68,11 @@ pub const TIMEOUT_ENV: &str = "MCPO_OAUTH_TIMEOUT";
 pub const CALLBACK_PATH: &str = "/callback";
 /// Fields of `client_metadata` never recorded (they are secrets).
 const SECRET_METADATA_FIELDS: &[&str] = &["client_secret", "registration_access_token"];
+/// The most a token file, or a metadata document or response read during
+/// discovery, registration and the token exchange, may hold.
+pub const MAX_DOCUMENT_BYTES: u64 = 1024 * 1024;
+/// [`MAX_DOCUMENT_BYTES`] as people read it.
+const MAX_DOCUMENT_TEXT: &str = "1 MiB";
 
 /// Where tokens are kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,7 +339,7 @@ impl TokenStore {
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(key)
                 .cloned()),
-            TokenStore::File(path) => match std::fs::read(path) {
+            TokenStore::File(path) => match self.secure().and_then(|()| read_capped(path)) {
                 Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
                     AuthError::CredentialStoreError(format!(
                         "{} is not a token file: {error}",
@@ -336,12 +347,31 @@ impl TokenStore {
                     ))
                 }),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+                    Err(AuthError::CredentialStoreError(error.to_string()))
+                }
                 Err(error) => Err(AuthError::CredentialStoreError(format!(
                     "cannot read {}: {error}",
                     path.display()
                 ))),
             },
         }
+    }
+
+    /// For a token file: its folder (when it is the token folder) and the
+    /// file, when they exist, private: open to others and ours, they are
+    /// made 0700 / 0600 (and a warning says so); open to others and someone
+    /// else's, they are refused (like ssh's StrictModes).
+    fn secure(&self) -> std::io::Result<()> {
+        let TokenStore::File(path) = self else {
+            return Ok(());
+        };
+        if let Some(dir) = path.parent()
+            && dir == token_dir()
+        {
+            make_private(dir, 0o700)?;
+        }
+        make_private(path, 0o600)
     }
 
     fn write(&self, file: &TokenFile) -> Result<(), AuthError> {
@@ -353,9 +383,19 @@ impl TokenStore {
                     .insert(key.clone(), file.clone());
                 Ok(())
             }
-            TokenStore::File(path) => write_private(path, file).map_err(|error| {
-                AuthError::CredentialStoreError(format!("cannot write {}: {error}", path.display()))
-            }),
+            TokenStore::File(path) => self
+                .secure()
+                .and_then(|()| write_private(path, file))
+                .map_err(|error| {
+                    if error.kind() == std::io::ErrorKind::PermissionDenied {
+                        AuthError::CredentialStoreError(error.to_string())
+                    } else {
+                        AuthError::CredentialStoreError(format!(
+                            "cannot write {}: {error}",
+                            path.display()
+                        ))
+                    }
+                }),
         }
     }
 
@@ -379,6 +419,78 @@ impl TokenStore {
             },
         }
     }
+}
+
+/// The bytes of a token file, at most [`MAX_DOCUMENT_BYTES`].
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(std::io::Error::other(format!(
+            "the token file is larger than {MAX_DOCUMENT_TEXT}"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Says `text` on stderr, and in the log when there is one (a proxy's).
+fn warn(text: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!("{text}");
+    } else {
+        eprintln!("warning: {text}");
+    }
+}
+
+/// `path` (when it exists) not open to group or others: made `mode` when
+/// it is the user's own, refused (a `PermissionDenied` error saying why)
+/// when it is someone else's.
+#[cfg(unix)]
+fn make_private(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    let current = metadata.mode() & 0o7777;
+    if current & 0o077 == 0 {
+        return Ok(());
+    }
+    let (what, remedy) = if metadata.is_dir() {
+        (
+            "token folder",
+            format!("make it yours and 0700, or set {TOKEN_DIR_ENV} to another folder"),
+        )
+    } else {
+        ("token file", "make it yours and 0600".to_string())
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if metadata.uid() != me {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "refusing the {what} {}: it is open to other users (mode {current:04o}) and \
+                 owned by uid {}, not by you (uid {me}); {remedy}",
+                path.display(),
+                metadata.uid()
+            ),
+        ));
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    warn(&format!(
+        "the {what} {} was open to other users (mode {current:04o}); made it {mode:04o}",
+        path.display()
+    ));
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Writes `file` as JSON to `path`, atomically (a temporary file renamed
@@ -877,12 +989,28 @@ impl Prepared {
         };
         let mut manager = manager(upstream_url, oauth)
             .await
-            .map_err(|error| failed(error.to_string()))?;
+            .map_err(|error| failed(auth_error_text(&error)))?;
+        let store = oauth.store(upstream_url);
+        let has_token = store
+            .read()
+            .map_err(|error| failed(auth_error_text(&error)))?
+            .is_some_and(|file| file.credentials.token_response.is_some());
+        if !has_token {
+            return Err(needs());
+        }
+        // Discovered here rather than by rmcp's `initialize_from_store`, to
+        // check the endpoints a refresh token would go to first.
+        let resolution = manager
+            .resolve_metadata()
+            .await
+            .map_err(|error| failed(format!("discovery: {}", auth_error_text(&error))))?;
+        check_metadata(&resolution.metadata).map_err(failed)?;
+        manager.set_metadata(resolution.metadata);
         match manager.initialize_from_store().await {
             Ok(true) => {}
             Ok(false) => return Err(needs()),
             Err(AuthError::AuthorizationRequired) => return Err(needs()),
-            Err(error) => return Err(failed(error.to_string())),
+            Err(error) => return Err(failed(auth_error_text(&error))),
         }
         // A confidential pre-registered client refreshes with its secret.
         let secret = client_secret(oauth, upstream_url);
@@ -1039,6 +1167,106 @@ pub enum AuthorizeError {
     },
 }
 
+/// Whether `host` is a loopback one: 127.0.0.0/8, ::1 or `localhost`.
+/// (`host` as `Url::host_str` gives it: IPv6 in brackets.)
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(address) => address.is_loopback(),
+        Err(_) => host.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// `value` as it may be shown: control characters escaped, at most 200
+/// characters.
+fn shown(value: &str) -> String {
+    let escaped: String = value.chars().flat_map(char::escape_debug).collect();
+    match escaped.char_indices().nth(200) {
+        Some((cut, _)) => format!("\"{}...\"", &escaped[..cut]),
+        None => format!("\"{escaped}\""),
+    }
+}
+
+/// Checks a URL taken from the server's metadata (or its challenge) before
+/// anything is sent to it or it is opened: `https`, or `http` on a loopback
+/// host (OAuth 2.1 requires TLS elsewhere). The error names `field` and says
+/// why.
+pub fn check_endpoint(field: &str, value: &str) -> Result<(), String> {
+    let refused = |why: String| Err(format!("{field} {} is refused: {why}", shown(value)));
+    let url = match reqwest::Url::parse(value.trim()) {
+        Ok(url) => url,
+        Err(error) => return refused(format!("it is not an absolute URL ({error})")),
+    };
+    match (url.scheme(), url.host_str().filter(|host| !host.is_empty())) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some(host)) if is_loopback_host(host) => Ok(()),
+        ("http", Some(_)) => refused(
+            "it is plain http on a host that is not a loopback one; OAuth 2.1 requires \
+             https (http only on 127.0.0.0/8, ::1 or localhost)"
+                .to_string(),
+        ),
+        ("https" | "http", None) => refused("it names no host".to_string()),
+        (scheme, _) => refused(format!(
+            "its scheme is {scheme}:, not https (or http on a loopback host)"
+        )),
+    }
+}
+
+/// Checks every endpoint of `metadata` the client sends something to (or
+/// opens): the authorization, token and registration endpoints, and the
+/// issuer the metadata was fetched from (rmcp checks that the issuer is
+/// where the document came from).
+fn check_metadata(metadata: &rmcp::transport::auth::AuthorizationMetadata) -> Result<(), String> {
+    let field = |name: &str| format!("the authorization server metadata's {name}");
+    if let Some(issuer) = &metadata.issuer {
+        check_endpoint(&field("issuer"), issuer)?;
+    }
+    check_endpoint(
+        &field("authorization_endpoint"),
+        &metadata.authorization_endpoint,
+    )?;
+    check_endpoint(&field("token_endpoint"), &metadata.token_endpoint)?;
+    if let Some(registration) = &metadata.registration_endpoint {
+        check_endpoint(&field("registration_endpoint"), registration)?;
+    }
+    Ok(())
+}
+
+/// An rmcp error as it is shown: with its causes, a response over rmcp's
+/// body cap (the same [`MAX_DOCUMENT_BYTES`]) said plainly, control
+/// characters escaped and at most 1000 characters (a registration error
+/// quotes the server's answer).
+fn auth_error_text(error: &AuthError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    let text = text.replace(
+        &format!("OAuth HTTP response body exceeds {MAX_DOCUMENT_BYTES} bytes"),
+        &format!("the response is larger than {MAX_DOCUMENT_TEXT}"),
+    );
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_debug());
+        } else {
+            escaped.push(c);
+        }
+    }
+    match escaped.char_indices().nth(1000) {
+        Some((cut, _)) => format!("{}...", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
 /// The redirect URI: `client_metadata.redirect_uris[0]` when given, else
 /// `http://127.0.0.1:PORT/callback`.
 fn redirect_uri(settings: &OAuthSettings, port: u16) -> String {
@@ -1106,9 +1334,11 @@ fn challenge_scopes(challenge: Option<&str>, base: &str) -> Vec<String> {
 /// mcpo-gen only) and stores the tokens. `sse`: the upstream is an HTTP+SSE
 /// one (how its challenge is probed).
 ///
-/// A browser is opened when one can be (not with `MCPO_OAUTH_NO_BROWSER=1`,
-/// nor without `$BROWSER` or a display); the line `Authorize: URL` is always
-/// printed on stderr. The redirect is taken on
+/// The line `Authorize: URL` is always printed on stderr; on an interactive
+/// terminal (and not with `MCPO_OAUTH_NO_BROWSER=1`) pressing Enter opens
+/// it in a browser (`$BROWSER`, `open`, or `xdg-open` with a display);
+/// nothing is ever opened by itself. Every endpoint from the server's
+/// metadata is checked first ([`check_endpoint`]). The redirect is taken on
 /// `http://127.0.0.1:PORT/callback` (unless `use_loopback` is false) or as a
 /// full redirect URL pasted on stdin, whichever comes first; a redirect
 /// whose `state` is not this flow's is refused. Scopes asked for: the
@@ -1125,6 +1355,9 @@ pub async fn authorize(
         reason,
     };
     let store = oauth.store(upstream_url);
+    // A token folder or file open to others is made private or refused
+    // before anything else.
+    store.secure().map_err(|error| failed(error.to_string()))?;
     let stored = store.read().ok().flatten();
     let current_token = stored
         .as_ref()
@@ -1175,8 +1408,11 @@ pub async fn authorize(
         );
     }
     eprintln!("Authorize: {url}");
-    if open_browser(&url) {
-        eprintln!("(opened in your browser)");
+    // Nothing is opened the user did not ask for: on a terminal, Enter
+    // opens the URL (checked above) in the browser; elsewhere nothing is.
+    let browser = browser_offered().then(|| url.clone());
+    if browser.is_some() {
+        eprintln!("Press Enter to open it in your browser.");
     }
     eprintln!(
         "Waiting for the redirect{}; or paste the full redirect URL here and press Enter.",
@@ -1193,7 +1429,7 @@ pub async fn authorize(
         .unwrap_or(300);
     let callback = tokio::time::timeout(
         Duration::from_secs(seconds),
-        wait_for_redirect(listener, &state),
+        wait_for_redirect(listener, &state, browser),
     )
     .await
     .map_err(|_| AuthorizeError::TimedOut {
@@ -1204,7 +1440,7 @@ pub async fn authorize(
     session
         .handle_callback_url(&callback)
         .await
-        .map_err(|error| failed(error.to_string()))?;
+        .map_err(|error| failed(auth_error_text(&error)))?;
     // The secret goes into the file too, for a service's refreshes.
     if oauth.client_secret.is_some()
         && let Ok(Some(mut file)) = store.read()
@@ -1242,10 +1478,21 @@ async fn start(
     let mut manager = manager(upstream_url, oauth)
         .await
         .map_err(|error| error.to_string())?;
+    // The metadata location a challenge names is checked before rmcp
+    // fetches it; the endpoints of the metadata before anything is sent.
+    if let (Some(challenge), Ok(base)) = (&challenge, reqwest::Url::parse(&server_url))
+        && let Some(location) = WWWAuthenticateParams::parse(challenge, &base).resource_metadata_url
+    {
+        check_endpoint(
+            "the WWW-Authenticate challenge's resource_metadata",
+            location.as_str(),
+        )?;
+    }
     let resolution = manager
         .resolve_metadata_from_challenge(challenge.as_deref())
         .await
-        .map_err(|error| format!("discovery: {error}"))?;
+        .map_err(|error| format!("discovery: {}", auth_error_text(&error)))?;
+    check_metadata(&resolution.metadata)?;
     manager.set_metadata(resolution.metadata);
 
     let scopes = scopes_to_request(
@@ -1283,8 +1530,9 @@ async fn start(
     }
     let session = AuthorizationSession::new(manager, request)
         .await
-        .map_err(|(_, error)| error.to_string())?;
+        .map_err(|(_, error)| auth_error_text(&error))?;
     let url = session.get_authorization_url().to_string();
+    check_endpoint("the authorization URL", &url)?;
     let state = reqwest::Url::parse(&url)
         .ok()
         .and_then(|url| {
@@ -1297,11 +1545,17 @@ async fn start(
     Ok((session, url, state))
 }
 
-/// Whether a browser was opened on `url`.
+/// Whether to offer opening the authorization URL in a browser: on an
+/// interactive terminal (stdin and stderr), unless `MCPO_OAUTH_NO_BROWSER`.
+fn browser_offered() -> bool {
+    use std::io::IsTerminal as _;
+    !std::env::var(NO_BROWSER_ENV).is_ok_and(|value| value == "1" || value == "true")
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+}
+
+/// Whether a browser was opened on `url` (only after the user asked).
 fn open_browser(url: &str) -> bool {
-    if std::env::var(NO_BROWSER_ENV).is_ok_and(|value| value == "1" || value == "true") {
-        return false;
-    }
     let spawn = |program: &str| {
         std::process::Command::new(program)
             .arg(url)
@@ -1330,21 +1584,16 @@ fn open_browser(url: &str) -> bool {
 async fn wait_for_redirect(
     listener: Option<tokio::net::TcpListener>,
     state: &str,
+    mut browser: Option<String>,
 ) -> Result<String, String> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<String>(4);
     // Stdin is read on a thread of its own (a blocking read); an end of
     // input just stops it.
     let pasted = sender.clone();
     std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        let mut line = String::new();
-        while stdin.read_line(&mut line).is_ok_and(|read| read > 0) {
-            let text = line.trim().to_string();
-            line.clear();
-            if !text.is_empty() && pasted.blocking_send(text).is_err() {
-                break;
-            }
-        }
+        read_pasted_lines(std::io::BufReader::new(std::io::stdin()), |line| {
+            pasted.blocking_send(line).is_ok()
+        });
     });
     let accepting = async {
         let Some(listener) = listener else {
@@ -1383,6 +1632,16 @@ async fn wait_for_redirect(
     };
     let pasting = async {
         while let Some(line) = receiver.recv().await {
+            if line.is_empty() {
+                if let Some(url) = browser.take() {
+                    if open_browser(&url) {
+                        eprintln!("(opened in your browser)");
+                    } else {
+                        eprintln!("no browser could be started: open the URL above yourself");
+                    }
+                }
+                continue;
+            }
             match check_redirect(&line, state) {
                 Ok(None) => return Ok(line),
                 Ok(Some(error)) => return Err(error),
@@ -1395,6 +1654,34 @@ async fn wait_for_redirect(
     tokio::select! {
         result = accepting => result,
         result = pasting => result,
+    }
+}
+
+/// Hands each line of `input`, trimmed, to `send` until it returns false
+/// or the input ends (an empty line is Enter). A line is read up to
+/// 64 KiB; a longer one is ignored whole.
+fn read_pasted_lines(mut input: impl std::io::BufRead, mut send: impl FnMut(String) -> bool) {
+    use std::io::{BufRead as _, Read as _};
+    const MAX_LINE: u64 = 64 * 1024;
+    let mut line = String::new();
+    let mut overlong = false;
+    loop {
+        line.clear();
+        match (&mut input).take(MAX_LINE).read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let whole = line.ends_with('\n') || (line.len() as u64) < MAX_LINE;
+        if overlong || !whole {
+            if !overlong {
+                eprintln!("ignored the pasted text: longer than 64 KiB");
+            }
+            overlong = !whole;
+            continue;
+        }
+        if !send(line.trim().to_string()) {
+            break;
+        }
     }
 }
 
@@ -1553,13 +1840,32 @@ mod tests {
     async fn authorization_server(
         expires_in: u64,
     ) -> (String, Arc<StdMutex<Vec<HashMap<String, String>>>>) {
+        let (base, forms, _paths) = authorization_server_with(expires_in, Value::Null, None).await;
+        (base, forms)
+    }
+
+    /// [`authorization_server`] whose authorization server metadata has the
+    /// fields of `advertise` too (over its own), whose challenge names
+    /// `resource_metadata` when given, and which also records the path of
+    /// every request.
+    async fn authorization_server_with(
+        expires_in: u64,
+        advertise: Value,
+        resource_metadata: Option<String>,
+    ) -> (
+        String,
+        Arc<StdMutex<Vec<HashMap<String, String>>>>,
+        Arc<StdMutex<Vec<String>>>,
+    ) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let forms = Arc::new(StdMutex::new(Vec::new()));
-        let (root, seen) = (base.clone(), forms.clone());
+        let paths = Arc::new(StdMutex::new(Vec::new()));
+        let (root, seen, requested) = (base.clone(), forms.clone(), paths.clone());
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                let (base, seen) = (root.clone(), seen.clone());
+                let (base, seen, requested) = (root.clone(), seen.clone(), requested.clone());
+                let (advertise, resource_metadata) = (advertise.clone(), resource_metadata.clone());
                 tokio::spawn(async move {
                     let Some((head, body)) =
                         super::super::test_http::read_request(&mut stream).await
@@ -1567,13 +1873,17 @@ mod tests {
                         return;
                     };
                     let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    requested.lock().unwrap().push(path.clone());
                     let json = |value: Value| (200, value.to_string(), String::new());
+                    let resource_metadata = resource_metadata.unwrap_or_else(|| {
+                        format!("{base}/.well-known/oauth-protected-resource/mcp")
+                    });
                     let (status, body, extra) = match path.as_str() {
                         "/mcp" => (
                             401,
                             String::new(),
                             format!(
-                                "www-authenticate: Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:tools\"\r\n"
+                                "www-authenticate: Bearer resource_metadata=\"{resource_metadata}\", scope=\"mcp:tools\"\r\n"
                             ),
                         ),
                         p if p.starts_with("/.well-known/oauth-protected-resource") => {
@@ -1581,12 +1891,18 @@ mod tests {
                                 "authorization_servers": [base], "scopes_supported": ["mcp:tools"]}))
                         }
                         p if p.starts_with("/.well-known/oauth-authorization-server") => {
-                            json(serde_json::json!({"issuer": base,
+                            let mut metadata = serde_json::json!({"issuer": base,
                                 "authorization_endpoint": format!("{base}/authorize"),
                                 "token_endpoint": format!("{base}/token"),
                                 "registration_endpoint": format!("{base}/register"),
                                 "response_types_supported": ["code"],
-                                "code_challenge_methods_supported": ["S256"]}))
+                                "code_challenge_methods_supported": ["S256"]});
+                            if let Value::Object(fields) = advertise {
+                                for (field, value) in fields {
+                                    metadata[field] = value;
+                                }
+                            }
+                            json(metadata)
                         }
                         "/register" => json(
                             serde_json::json!({"client_id": "registered", "redirect_uris": []}),
@@ -1619,7 +1935,7 @@ mod tests {
                 });
             }
         });
-        (base, forms)
+        (base, forms, paths)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1880,5 +2196,295 @@ mod tests {
         );
         target.name = Some("remote".into());
         assert_eq!(target.login_hint("http://h/mcp"), "mcpo-gen login remote");
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_endpoints_are_taken() {
+        for good in [
+            "https://as.example.com/authorize",
+            "https://as.example.com:8443/token?x=1",
+            "http://127.0.0.1:8080/authorize",
+            "http://127.1.2.3/token",
+            "http://[::1]:9/register",
+            "http://localhost:3000/authorize",
+            "http://LOCALHOST./authorize",
+        ] {
+            assert_eq!(check_endpoint("the endpoint", good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("javascript:alert(document.cookie)", "scheme is javascript:"),
+            ("file:///etc/passwd?response_type=code", "scheme is file:"),
+            ("data:text/html,<script>x</script>", "scheme is data:"),
+            ("ftp://as.example.com/authorize", "scheme is ftp:"),
+            ("http://as.example.com/authorize", "plain http"),
+            ("http://10.0.0.1/token", "plain http"),
+            ("http://localhost.evil.example/authorize", "plain http"),
+            ("http://[::ffff:10.0.0.1]/token", "plain http"),
+            ("/authorize", "not an absolute URL"),
+        ] {
+            let error =
+                check_endpoint("the metadata's authorization_endpoint", bad).expect_err(bad);
+            assert!(
+                error.starts_with("the metadata's authorization_endpoint \""),
+                "{error}"
+            );
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+        // Control characters in a refused value are shown escaped.
+        let error = check_endpoint("f", "javascript:\u{1b}[2Jx").unwrap_err();
+        assert!(!error.contains('\u{1b}'), "{error}");
+    }
+
+    /// The metadata names a bad endpoint: `start` fails naming it, and
+    /// nothing was sent to the registration or token endpoints (the URL
+    /// is never made, so never printed nor opened).
+    async fn refused_endpoint(field: &str, value: &str) -> String {
+        let (base, forms, paths) =
+            authorization_server_with(3600, serde_json::json!({ field: value }), None).await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let challenge = probe_challenge(&upstream, false, None).await;
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let error = start(&upstream, &oauth, challenge, None, redirect)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{field} {value} was taken"));
+        assert!(error.contains(field), "{error}");
+        let paths = paths.lock().unwrap();
+        assert!(
+            !paths
+                .iter()
+                .any(|path| path == "/register" || path == "/token"),
+            "sent before the check: {paths:?}"
+        );
+        assert!(forms.lock().unwrap().is_empty());
+        error
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_javascript_or_file_authorization_endpoint_is_refused_before_anything_is_sent() {
+        let error = refused_endpoint("authorization_endpoint", "javascript:alert(1)//").await;
+        assert!(error.contains("scheme is javascript:"), "{error}");
+        let error = refused_endpoint("authorization_endpoint", "file:///etc/passwd?x=1").await;
+        assert!(error.contains("scheme is file:"), "{error}");
+        let error = refused_endpoint("authorization_endpoint", "http://192.0.2.1/authorize").await;
+        assert!(error.contains("plain http"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plain_http_token_and_registration_endpoints_are_refused() {
+        let error = refused_endpoint("token_endpoint", "http://192.0.2.1/token").await;
+        assert!(error.contains("plain http"), "{error}");
+        let error =
+            refused_endpoint("registration_endpoint", "http://as.example.com/register").await;
+        assert!(error.contains("plain http"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_challenge_naming_plain_http_metadata_is_refused_before_it_is_fetched() {
+        let (base, _forms, paths) = authorization_server_with(
+            3600,
+            Value::Null,
+            Some("http://192.0.2.1/.well-known/oauth-protected-resource".into()),
+        )
+        .await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let challenge = probe_challenge(&upstream, false, None).await;
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let error = start(&upstream, &oauth, challenge, None, redirect)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            error.contains("resource_metadata") && error.contains("plain http"),
+            "{error}"
+        );
+        assert_eq!(*paths.lock().unwrap(), ["/mcp"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_oversized_metadata_document_is_refused_saying_so() {
+        let padding = "x".repeat(MAX_DOCUMENT_BYTES as usize + 1);
+        let (base, _forms, paths) =
+            authorization_server_with(3600, serde_json::json!({ "padding": padding }), None).await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let challenge = probe_challenge(&upstream, false, None).await;
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        let error = start(&upstream, &oauth, challenge, None, redirect)
+            .await
+            .err()
+            .expect("refused");
+        assert!(error.contains("is larger than 1 MiB"), "{error}");
+        assert!(!paths.lock().unwrap().iter().any(|path| path == "/register"));
+    }
+
+    /// A proxy with stored tokens checks the token endpoint a refresh would
+    /// go to.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_proxy_does_not_refresh_at_a_plain_http_token_endpoint() {
+        let (base, forms, _paths) = authorization_server_with(
+            3600,
+            serde_json::json!({"token_endpoint": "http://as.example.com/token"}),
+            None,
+        )
+        .await;
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let response = serde_json::from_value(serde_json::json!({
+            "access_token": "stored", "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": "stored-refresh"}))
+        .unwrap();
+        oauth
+            .store(&upstream)
+            .write(&TokenFile {
+                server_url: upstream.clone(),
+                client_secret: None,
+                credentials: StoredCredentials::new("client".into(), Some(response), vec![], None),
+                pending_scopes: Vec::new(),
+            })
+            .unwrap();
+        let error = Prepared::open(&upstream, &oauth)
+            .await
+            .err()
+            .expect("refused");
+        let reason = error.to_string();
+        assert!(
+            reason.contains("token_endpoint") && reason.contains("plain http"),
+            "{reason}"
+        );
+        assert!(forms.lock().unwrap().is_empty());
+        oauth.store(&upstream).remove().unwrap();
+    }
+
+    /// A fresh folder for a test, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("mcpo-oauth-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn a_token_file() -> TokenFile {
+        TokenFile {
+            server_url: "http://127.0.0.1:1/mcp".into(),
+            client_secret: None,
+            credentials: StoredCredentials::new("client".into(), None, vec![], None),
+            pending_scopes: Vec::new(),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_folder_or_file_open_to_others_is_made_private_when_ours() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let home = TempDir::new("loose");
+        let dir = home.path().join("tokens");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let path = dir.join("x.json");
+        let store = TokenStore::File(path.clone());
+        store.write(&a_token_file()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        // (The folder checks apply to the token folder; this one is
+        // checked as such directly.)
+        make_private(&dir, 0o700).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert!(store.read().unwrap().is_some());
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_folder_or_file_open_to_others_and_not_ours_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        // SAFETY: no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let home = TempDir::new("foreign");
+        let (dir, path) = if me == 0 {
+            // Root: a folder and file of `nobody`'s.
+            let dir = home.path().join("tokens");
+            std::fs::create_dir(&dir).unwrap();
+            let path = dir.join("x.json");
+            std::fs::write(&path, serde_json::to_vec(&a_token_file()).unwrap()).unwrap();
+            for entry in [&dir, &path] {
+                std::os::unix::fs::chown(entry, Some(65534), Some(65534)).unwrap();
+            }
+            (dir, path)
+        } else {
+            // Anyone else: /tmp is root's, 1777; a file of root's.
+            (std::env::temp_dir(), PathBuf::from("/etc/hostname"))
+        };
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).ok();
+        let error = make_private(&dir, 0o700).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+        let text = error.to_string();
+        assert!(
+            text.contains("refusing the token folder")
+                && text.contains("open to other users")
+                && text.contains("not by you"),
+            "{text}"
+        );
+        if me == 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let error = TokenStore::File(path.clone())
+                .read()
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("refusing the token file"), "{error}");
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "someone else's file was changed");
+        }
+    }
+
+    #[test]
+    fn a_token_file_larger_than_1_mib_is_refused() {
+        let home = TempDir::new("large");
+        let path = home.path().join("x.json");
+        let mut text = serde_json::to_string(&a_token_file()).unwrap();
+        text.push_str(&" ".repeat(MAX_DOCUMENT_BYTES as usize));
+        std::fs::write(&path, text).unwrap();
+        let error = TokenStore::File(path).read().unwrap_err().to_string();
+        assert!(error.contains("is larger than 1 MiB"), "{error}");
+    }
+
+    #[test]
+    fn pasted_lines_longer_than_64_kib_are_ignored_whole() {
+        let long = "x".repeat(200 * 1024);
+        let input = format!("first\n\n{long}\nhttp://127.0.0.1/callback?code=c\nlast");
+        let mut lines = Vec::new();
+        read_pasted_lines(input.as_bytes(), |line| {
+            lines.push(line);
+            true
+        });
+        assert_eq!(
+            lines,
+            ["first", "", "http://127.0.0.1/callback?code=c", "last"]
+        );
     }
 }

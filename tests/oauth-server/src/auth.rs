@@ -38,6 +38,13 @@ pub struct Settings {
     /// nor granted by default), which the `write` tool needs: calling it
     /// without answers 403 `insufficient_scope` (step-up).
     pub step_up_scope: Option<String>,
+    /// Fields of the authorization server metadata advertised as given
+    /// (`authorization_endpoint` = `javascript:...`, say), for clients'
+    /// endpoint checks; the real endpoints keep working.
+    pub advertise: Vec<(String, String)>,
+    /// A `padding` field of this many bytes in the authorization server
+    /// metadata (an oversized document).
+    pub metadata_padding: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +254,12 @@ impl Authority {
         });
         if self.settings.registration {
             metadata["registration_endpoint"] = json!(format!("{issuer}/register"));
+        }
+        for (field, value) in &self.settings.advertise {
+            metadata[field] = json!(value);
+        }
+        if self.settings.metadata_padding > 0 {
+            metadata["padding"] = json!("x".repeat(self.settings.metadata_padding));
         }
         metadata
     }
@@ -757,6 +770,8 @@ mod tests {
             scopes: vec!["mcp:tools".into(), "mcp:admin".into()],
             registration: true,
             step_up_scope: None,
+            advertise: Vec::new(),
+            metadata_padding: 0,
         })
     }
 

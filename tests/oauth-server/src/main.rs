@@ -40,6 +40,14 @@ struct Cli {
     /// (step-up). Without this flag there is no `write` tool.
     #[arg(long, value_name = "SCOPE")]
     step_up_scope: Option<String>,
+    /// Advertise FIELD of the authorization server metadata as VALUE
+    /// (e.g. `authorization_endpoint=javascript:alert(1)`); repeatable.
+    #[arg(long, value_name = "FIELD=VALUE")]
+    advertise: Vec<String>,
+    /// Pad the authorization server metadata with a `padding` field of
+    /// BYTES bytes (an oversized document).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    metadata_padding: usize,
 }
 
 #[tokio::main]
@@ -58,6 +66,16 @@ async fn main() -> anyhow::Result<()> {
         scopes: cli.scopes.split_whitespace().map(str::to_string).collect(),
         registration: !cli.no_registration,
         step_up_scope: cli.step_up_scope,
+        advertise: cli
+            .advertise
+            .iter()
+            .map(|pair| {
+                pair.split_once('=')
+                    .map(|(field, value)| (field.to_string(), value.to_string()))
+                    .with_context(|| format!("--advertise {pair}: not FIELD=VALUE"))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        metadata_padding: cli.metadata_padding,
     };
     let authority = Arc::new(auth::Authority::new(settings));
     for client in &cli.clients {

@@ -281,6 +281,8 @@ mod tests {
             scopes: vec!["mcp:tools".into()],
             registration: true,
             step_up_scope: None,
+            advertise: Vec::new(),
+            metadata_padding: 0,
         }));
         let (router, _stop) = router(authority);
         tokio::spawn(async move { axum::serve(listener, router).await });
