@@ -76,7 +76,8 @@ fn stderr_note(stderr: &str) -> String {
 /// The server process group is gone when this returns, success or not.
 ///
 /// An OAuth upstream without a usable stored token is authorized first
-/// (interactively: a browser, or `Authorize: URL` and a pasted redirect),
+/// (interactively: `Authorize: URL`, opened in a browser only after Enter
+/// on a terminal, and the redirect taken on loopback or pasted),
 /// then connected to again; the wait for the person is not part of
 /// `connect_timeout`.
 pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, SnapshotError> {

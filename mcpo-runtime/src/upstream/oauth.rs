@@ -423,16 +423,13 @@ impl TokenStore {
 
 /// The bytes of a token file, at most [`MAX_DOCUMENT_BYTES`].
 fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(std::io::Error::other(format!(
-            "the token file is larger than {MAX_DOCUMENT_TEXT}"
-        )));
-    }
-    Ok(bytes)
+    crate::files::read_capped(path, MAX_DOCUMENT_BYTES).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::InvalidData {
+            std::io::Error::other(format!("the token file is larger than {MAX_DOCUMENT_TEXT}"))
+        } else {
+            error
+        }
+    })
 }
 
 /// Says `text` on stderr, and in the log when there is one (a proxy's).
