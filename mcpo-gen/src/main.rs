@@ -645,7 +645,9 @@ fn main() -> ExitCode {
         Ok(_) if stdout::failed() => ExitCode::from(2),
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // A transport error may quote a URL holding a `${VAR}` value.
+            let text = format!("{error:#}");
+            eprintln!("error: {}", mcpo_runtime::redact::redact(&text));
             ExitCode::from(2)
         }
     }

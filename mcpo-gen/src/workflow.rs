@@ -25,7 +25,7 @@ impl Progress {
     /// An outcome or next step, as a line.
     pub fn say(&self, message: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{message}");
+            eprintln!("{}", mcpo_runtime::redact::redact(&message.to_string()));
         }
     }
 
