@@ -164,6 +164,11 @@ pub struct Cli {
     #[arg(long, env = "MCPO_HEADER_TIMEOUT", default_value_t = 15.0, value_parser = parse_seconds)]
     pub header_timeout: f64,
 
+    /// Seconds a request's body has to arrive whole, counted from when its
+    /// headers did (408 after it, and the connection is closed).
+    #[arg(long, env = "MCPO_BODY_TIMEOUT", default_value_t = 15.0, value_parser = parse_seconds)]
+    pub body_timeout: f64,
+
     /// Open connections at most; at the limit the oldest idle one is closed
     /// to make room. Default: what the open-file limit allows.
     #[arg(long, env = "MCPO_MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]

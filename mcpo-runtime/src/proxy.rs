@@ -355,6 +355,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     ));
     let limits = ConnectionLimits {
         header_read_timeout: cli::seconds(cli.header_timeout),
+        body_timeout: cli::seconds(cli.body_timeout),
         max_connections: cli
             .max_connections
             .unwrap_or_else(|| listener::default_max_connections(FILE_DESCRIPTOR_RESERVE)),
