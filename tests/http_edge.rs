@@ -153,6 +153,97 @@ fn a_proxy_on_loopback_answers_loopback_host_names_only() {
     }
 }
 
+/// HTTP/1.1's host rules (RFC 9112 §3.2): exactly one `Host` (400 without
+/// or with two; HTTP/1.0 needs none), and the authority of an absolute-form
+/// target is the host, whatever `Host` says: it is what `--allowed-hosts`
+/// checks.
+#[test]
+fn a_request_names_its_host_once_and_an_absolute_target_wins() {
+    let proxy = start(&[], "errors.json", &[], None);
+    let port = proxy.port;
+    let exchange = |request: String| raw_exchange(port, request.as_bytes(), Duration::from_secs(5));
+    let answer = exchange("GET /openapi.json HTTP/1.1\r\nConnection: close\r\n\r\n".into());
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("Missing Host header"), "{answer}");
+    // Liveness too: the rule is HTTP's, not --allowed-hosts'.
+    let answer = exchange("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n".into());
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let answer = exchange("GET /healthz HTTP/1.0\r\n\r\n".into());
+    assert!(
+        answer.starts_with("HTTP/1.0 200"),
+        "HTTP/1.0 has no Host: {answer}"
+    );
+    let answer = exchange(format!(
+        "GET /openapi.json HTTP/1.1\r\nHost: localhost:{port}\r\nHost: localhost:{port}\r\n\
+         Connection: close\r\n\r\n"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("More than one Host header"), "{answer}");
+    // The target's authority is checked, not `Host`.
+    let answer = exchange(format!(
+        "GET http://evil.example/openapi.json HTTP/1.1\r\nHost: localhost:{port}\r\n\
+         Connection: close\r\n\r\n"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("Host not allowed"), "{answer}");
+    let answer = exchange(format!(
+        "GET http://localhost:{port}/readyz HTTP/1.1\r\nHost: evil.example\r\n\
+         Connection: close\r\n\r\n"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// `--allowed-hosts '*.example.com'` answers its subdomains (not the name
+/// itself); a wildcard anywhere else, which would match nothing, stops the
+/// proxy at startup.
+#[test]
+fn allowed_hosts_wildcards_match_subdomains_or_are_refused() {
+    let proxy = start(
+        &["--allowed-hosts", "*.example.com,127.0.0.1"],
+        "errors.json",
+        &[],
+        None,
+    );
+    for (host, status) in [
+        ("api.example.com", "200"),
+        ("a.b.example.com", "200"),
+        ("example.com", "400"),
+        ("evilexample.com", "400"),
+    ] {
+        let request = format!(
+            "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
+            proxy.port
+        );
+        let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{host}: {answer}"
+        );
+    }
+    drop(proxy);
+    for wildcard in ["*example.com", "api.*.com"] {
+        let mut child = std::process::Command::new(proxy_binary())
+            .args(["--port", "0", "--allowed-hosts", wildcard])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let exited = wait_for(Duration::from_secs(30), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !exited {
+            let _ = child.kill();
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(exited, "{wildcard}: the proxy did not exit: {stderr}");
+        assert_eq!(output.status.code(), Some(2), "{wildcard}: {stderr}");
+        assert!(stderr.contains("--allowed-hosts"), "{stderr}");
+        assert!(stderr.contains("`*.example.com`"), "{stderr}");
+    }
+}
+
 fn nested_body(depth: usize) -> String {
     // The object itself is one level: `depth - 1` arrays inside it.
     format!(

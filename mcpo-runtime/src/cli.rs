@@ -149,12 +149,14 @@ pub struct Cli {
     pub max_body_bytes: usize,
 
     /// Host names the proxy answers (the `Host` header; 400 otherwise), against
-    /// DNS rebinding. Comma-separated or repeated; `*` for any. Default: the
-    /// loopback names when --host is a loopback address, any otherwise.
+    /// DNS rebinding. Comma-separated or repeated; `*` for any, `*.example.com`
+    /// for its subdomains. Default: the loopback names when --host is a
+    /// loopback address, any otherwise.
     #[arg(
         long = "allowed-hosts",
         env = "MCPO_ALLOWED_HOSTS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = crate::host_check::parse_allowed_host
     )]
     pub allowed_hosts: Vec<String>,
 
