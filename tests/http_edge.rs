@@ -244,6 +244,72 @@ fn allowed_hosts_wildcards_match_subdomains_or_are_refused() {
     }
 }
 
+/// `--strict-auth` on a multi-server proxy: without a valid key, a server's
+/// routes answer exactly as those of a name that is no server (the 401),
+/// liveness included, so server names cannot be probed; the proxy's own
+/// `/healthz` stays open. The servers need not be reachable for that.
+#[test]
+fn strict_auth_does_not_tell_which_names_are_servers() {
+    let closed = closed_port();
+    let config = json!({"mcpServers": {
+        "time": {"command": "false"},
+        "memory": {"command": "false"},
+        "everything": {"type": "streamable-http", "url": format!("http://127.0.0.1:{closed}/mcp")},
+        "everything-sse": {"type": "sse", "url": format!("http://127.0.0.1:{closed}/sse")},
+    }});
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let binary = build(&["multi-proxy"]).join("multi-proxy");
+    let proxy = start_proxy_with_env(
+        &binary,
+        &[
+            "--api-key",
+            "edge-key",
+            "--strict-auth",
+            "--config",
+            config_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let port = proxy.port;
+    // The answer without its `date` header.
+    let answer = |method: &str, path: &str, authorization: &str| {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{authorization}\
+             Connection: close\r\n\r\n"
+        );
+        raw_exchange(port, request.as_bytes(), Duration::from_secs(5))
+            .lines()
+            .filter(|line| !line.starts_with("date:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for route in [
+        "healthz",
+        "readyz",
+        "openapi.json",
+        "docs/",
+        "get_current_time",
+    ] {
+        for method in ["GET", "POST"] {
+            for authorization in ["", "Authorization: Bearer wrong\r\n"] {
+                let known = answer(method, &format!("/time/{route}"), authorization);
+                let unknown = answer(method, &format!("/nope/{route}"), authorization);
+                assert!(
+                    known.starts_with("HTTP/1.1 401"),
+                    "{method} {route}: {known}"
+                );
+                assert_eq!(known, unknown, "{method} {route} {authorization}");
+            }
+        }
+    }
+    assert!(answer("GET", "/healthz", "").starts_with("HTTP/1.1 200"));
+    let key = "Authorization: Bearer edge-key\r\n";
+    assert!(answer("GET", "/time/healthz", key).starts_with("HTTP/1.1 200"));
+    assert!(answer("GET", "/nope/healthz", key).starts_with("HTTP/1.1 404"));
+}
+
 fn nested_body(depth: usize) -> String {
     // The object itself is one level: `depth - 1` arrays inside it.
     format!(

@@ -194,7 +194,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         // The served document requires the key exactly when one is configured.
         server::document_api_keys(&mut document, !api_keys.is_empty());
         if cli.strict_auth {
-            server::document_strict_auth(&mut document);
+            server::document_strict_auth(&mut document, !server.name.is_empty());
         }
         plans.push((server, lock, entry.cloned(), target, document));
     }
