@@ -310,6 +310,49 @@ fn strict_auth_does_not_tell_which_names_are_servers() {
     assert!(answer("GET", "/nope/healthz", key).starts_with("HTTP/1.1 404"));
 }
 
+/// A body that stops arriving is answered 408 after `--body-timeout`
+/// (here from `MCPO_BODY_TIMEOUT`), well before the call timeout, and its
+/// connection closed.
+#[test]
+fn a_stalled_body_is_408_after_the_body_timeout() {
+    let proxy = start(
+        &["--call-timeout", "60"],
+        "errors.json",
+        &[("MCPO_BODY_TIMEOUT", "2")],
+        None,
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 40\r\n\r\n{{\"message\": \"",
+                proxy.port
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // Read to the end: the proxy closes the connection after its answer.
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let waited = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"detail":"The request body did not arrive within 2s"}"#),
+        "{answer}"
+    );
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(30),
+        "{waited:?}"
+    );
+}
+
 fn nested_body(depth: usize) -> String {
     // The object itself is one level: `depth - 1` arrays inside it.
     format!(
