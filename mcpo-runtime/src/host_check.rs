@@ -95,8 +95,12 @@ impl AllowedHosts {
 /// would match nothing, so it is refused at startup.
 pub(crate) fn parse_allowed_host(text: &str) -> Result<String, String> {
     let name = text.trim();
-    let rest = name.strip_prefix("*.").unwrap_or(name);
-    if name == "*" || (!rest.contains('*') && !(name.starts_with("*.") && rest.is_empty())) {
+    let usable = match name.strip_prefix("*.") {
+        _ if name == "*" => true,
+        Some(parent) => !parent.is_empty() && !parent.contains('*'),
+        None => !name.contains('*'),
+    };
+    if usable {
         return Ok(text.to_string());
     }
     Err(format!(

@@ -739,7 +739,7 @@ mod tests {
         let stalled: &[u8] = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc";
         let (body, since, _evict, _client) = one_request(Duration::from_millis(300), stalled).await;
         assert_ne!(since.load(Ordering::SeqCst), 0, "receiving");
-        let error = collect(body).await.err().expect("cut");
+        let error = collect(body).await.expect_err("cut");
         assert_eq!(
             BodyCut::of(&*error),
             Some(BodyCut::Deadline(Duration::from_millis(300)))
@@ -748,7 +748,7 @@ mod tests {
 
         let (body, _since, evict, _client) = one_request(Duration::from_secs(600), stalled).await;
         let _ = evict.send(true);
-        let error = collect(body).await.err().expect("cut");
+        let error = collect(body).await.expect_err("cut");
         assert_eq!(BodyCut::of(&*error), Some(BodyCut::Evicted));
 
         let whole: &[u8] = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
