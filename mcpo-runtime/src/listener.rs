@@ -218,7 +218,8 @@ pub async fn serve(
                     if admitted {
                         "closing the oldest idle connections (or the slowest bodies) to make room"
                     } else {
-                        "every connection has a request in flight; refusing new ones"
+                        "every connection has a request at work (or a body in its first \
+                         second); refusing new ones"
                     }
                 );
             }
