@@ -153,6 +153,206 @@ fn a_proxy_on_loopback_answers_loopback_host_names_only() {
     }
 }
 
+/// HTTP/1.1's host rules (RFC 9112 §3.2): exactly one `Host` (400 without
+/// or with two; HTTP/1.0 needs none), and the authority of an absolute-form
+/// target is the host, whatever `Host` says: it is what `--allowed-hosts`
+/// checks.
+#[test]
+fn a_request_names_its_host_once_and_an_absolute_target_wins() {
+    let proxy = start(&[], "errors.json", &[], None);
+    let port = proxy.port;
+    let exchange = |request: String| raw_exchange(port, request.as_bytes(), Duration::from_secs(5));
+    let answer = exchange("GET /openapi.json HTTP/1.1\r\nConnection: close\r\n\r\n".into());
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("Missing Host header"), "{answer}");
+    // Liveness too: the rule is HTTP's, not --allowed-hosts'.
+    let answer = exchange("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n".into());
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let answer = exchange("GET /healthz HTTP/1.0\r\n\r\n".into());
+    assert!(
+        answer.starts_with("HTTP/1.0 200"),
+        "HTTP/1.0 has no Host: {answer}"
+    );
+    let answer = exchange(format!(
+        "GET /openapi.json HTTP/1.1\r\nHost: localhost:{port}\r\nHost: localhost:{port}\r\n\
+         Connection: close\r\n\r\n"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("More than one Host header"), "{answer}");
+    // The target's authority is checked, not `Host`.
+    let answer = exchange(format!(
+        "GET http://evil.example/openapi.json HTTP/1.1\r\nHost: localhost:{port}\r\n\
+         Connection: close\r\n\r\n"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("Host not allowed"), "{answer}");
+    let answer = exchange(format!(
+        "GET http://localhost:{port}/readyz HTTP/1.1\r\nHost: evil.example\r\n\
+         Connection: close\r\n\r\n"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// `--allowed-hosts '*.example.com'` answers its subdomains (not the name
+/// itself); a wildcard anywhere else, which would match nothing, stops the
+/// proxy at startup.
+#[test]
+fn allowed_hosts_wildcards_match_subdomains_or_are_refused() {
+    let proxy = start(
+        &["--allowed-hosts", "*.example.com,127.0.0.1"],
+        "errors.json",
+        &[],
+        None,
+    );
+    for (host, status) in [
+        ("api.example.com", "200"),
+        ("a.b.example.com", "200"),
+        ("example.com", "400"),
+        ("evilexample.com", "400"),
+    ] {
+        let request = format!(
+            "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
+            proxy.port
+        );
+        let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{host}: {answer}"
+        );
+    }
+    drop(proxy);
+    for wildcard in ["*example.com", "api.*.com"] {
+        let mut child = std::process::Command::new(proxy_binary())
+            .args(["--port", "0", "--allowed-hosts", wildcard])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let exited = wait_for(Duration::from_secs(30), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !exited {
+            let _ = child.kill();
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(exited, "{wildcard}: the proxy did not exit: {stderr}");
+        assert_eq!(output.status.code(), Some(2), "{wildcard}: {stderr}");
+        assert!(stderr.contains("--allowed-hosts"), "{stderr}");
+        assert!(stderr.contains("`*.example.com`"), "{stderr}");
+    }
+}
+
+/// `--strict-auth` on a multi-server proxy: without a valid key, a server's
+/// routes answer exactly as those of a name that is no server (the 401),
+/// liveness included, so server names cannot be probed; the proxy's own
+/// `/healthz` stays open. The servers need not be reachable for that.
+#[test]
+fn strict_auth_does_not_tell_which_names_are_servers() {
+    let closed = closed_port();
+    let config = json!({"mcpServers": {
+        "time": {"command": "false"},
+        "memory": {"command": "false"},
+        "everything": {"type": "streamable-http", "url": format!("http://127.0.0.1:{closed}/mcp")},
+        "everything-sse": {"type": "sse", "url": format!("http://127.0.0.1:{closed}/sse")},
+    }});
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let binary = build(&["multi-proxy"]).join("multi-proxy");
+    let proxy = start_proxy_with_env(
+        &binary,
+        &[
+            "--api-key",
+            "edge-key",
+            "--strict-auth",
+            "--config",
+            config_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let port = proxy.port;
+    // The answer without its `date` header.
+    let answer = |method: &str, path: &str, authorization: &str| {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{authorization}\
+             Connection: close\r\n\r\n"
+        );
+        raw_exchange(port, request.as_bytes(), Duration::from_secs(5))
+            .lines()
+            .filter(|line| !line.starts_with("date:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for route in [
+        "healthz",
+        "readyz",
+        "openapi.json",
+        "docs/",
+        "get_current_time",
+    ] {
+        for method in ["GET", "POST"] {
+            for authorization in ["", "Authorization: Bearer wrong\r\n"] {
+                let known = answer(method, &format!("/time/{route}"), authorization);
+                let unknown = answer(method, &format!("/nope/{route}"), authorization);
+                assert!(
+                    known.starts_with("HTTP/1.1 401"),
+                    "{method} {route}: {known}"
+                );
+                assert_eq!(known, unknown, "{method} {route} {authorization}");
+            }
+        }
+    }
+    assert!(answer("GET", "/healthz", "").starts_with("HTTP/1.1 200"));
+    let key = "Authorization: Bearer edge-key\r\n";
+    assert!(answer("GET", "/time/healthz", key).starts_with("HTTP/1.1 200"));
+    assert!(answer("GET", "/nope/healthz", key).starts_with("HTTP/1.1 404"));
+}
+
+/// A body that stops arriving is answered 408 after `--body-timeout`
+/// (here from `MCPO_BODY_TIMEOUT`), well before the call timeout, and its
+/// connection closed.
+#[test]
+fn a_stalled_body_is_408_after_the_body_timeout() {
+    let proxy = start(
+        &["--call-timeout", "60"],
+        "errors.json",
+        &[("MCPO_BODY_TIMEOUT", "2")],
+        None,
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 40\r\n\r\n{{\"message\": \"",
+                proxy.port
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // Read to the end: the proxy closes the connection after its answer.
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let waited = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"detail":"The request body did not arrive within 2s"}"#),
+        "{answer}"
+    );
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(30),
+        "{waited:?}"
+    );
+}
+
 fn nested_body(depth: usize) -> String {
     // The object itself is one level: `depth - 1` arrays inside it.
     format!(

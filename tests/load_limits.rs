@@ -415,3 +415,110 @@ fn worker_threads_sets_the_runtimes_threads_and_calls_are_served() {
         assert_eq!(workers, expected, "{flags:?}");
     }
 }
+
+/// One request on a fresh connection (`Connection: close`): the whole
+/// answer, or `None` when the connection was refused or closed unanswered.
+fn raw_request(port: u16, request: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (!answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Connections that send their body slowly (issue 25): at the connection
+/// cap, with more of them than the cap, `/healthz` and tool calls are still
+/// answered long before the body timeout, as the slow bodies past their
+/// grace are cut to make room (408); the others are cut by the body timeout
+/// (408). Each 408 closes its connection.
+#[test]
+fn slow_bodies_at_the_connection_cap_do_not_lock_clients_out() {
+    use std::io::{Read as _, Write as _};
+    let (_dir, tools) = tools_with_sleep(10);
+    let proxy = proxy(
+        &["--max-connections", "10", "--body-timeout", "30"],
+        &tools,
+        &unique_marker("slow-bodies"),
+    );
+    let port = proxy.port;
+    let slow_head = format!(
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"message\": \""
+    );
+    let slow: Vec<std::net::TcpStream> = (0..12)
+        .filter_map(|_| {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            let _ = stream.write_all(slow_head.as_bytes());
+            // Each one's headers reach the proxy before the next connects.
+            std::thread::sleep(Duration::from_millis(50));
+            Some(stream)
+        })
+        .collect();
+    let held_since = Instant::now();
+
+    let healthz =
+        format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let mut health = None;
+    wait_until(Duration::from_secs(20), || {
+        health = raw_request(port, &healthz);
+        health.is_some()
+    });
+    let health = health.unwrap_or_default();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let body = r#"{"message": "through"}"#;
+    let call = format!(
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut answer = None;
+    wait_until(Duration::from_secs(20), || {
+        answer = raw_request(port, &call);
+        answer.is_some()
+    });
+    let answer = answer.unwrap_or_default();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("through"), "{answer}");
+    // Served while the slow bodies were held, not freed by their timeout.
+    assert!(
+        held_since.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        held_since.elapsed()
+    );
+
+    // Every slow body is answered 408 (cut to make room, or at the body
+    // timeout) and its connection closed; a connection refused at the cap
+    // is closed unanswered.
+    let (mut made_room, mut timed_out) = (0, 0);
+    for mut stream in slow {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("a read timeout");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        if answer.is_empty() {
+            continue;
+        }
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("connection: close"), "{answer}");
+        let detail = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let detail: Value = serde_json::from_str(detail).unwrap_or_default();
+        let detail = detail["detail"].as_str().unwrap_or_default();
+        if detail.contains("--max-connections") {
+            made_room += 1;
+        } else {
+            assert!(detail.contains("did not arrive within 30s"), "{answer}");
+            timed_out += 1;
+        }
+    }
+    assert!(made_room >= 1, "a slow body was cut to make room");
+    assert!(
+        made_room + timed_out >= 8,
+        "408s: {made_room} cut, {timed_out} timed out"
+    );
+}

@@ -102,10 +102,17 @@ impl App {
         let started = std::time::Instant::now();
         let span = telemetry::tool_call_span(tool, &self.state.server_name, request.headers());
         let checked = self.call_tool_checked(tool, request, checks);
-        let response = match checked.instrument(span.clone()).await {
+        let mut response = match checked.instrument(span.clone()).await {
             Ok(body) => (StatusCode::OK, Json(body)).into_response(),
             Err(error) => error.into_response(),
         };
+        // A body cut short (408) leaves the connection mid-request: close it.
+        if response.status() == StatusCode::REQUEST_TIMEOUT {
+            response.headers_mut().insert(
+                header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
         telemetry::record_status(&span, status);
@@ -349,8 +356,12 @@ async fn read_body_limited(
     }
     let mut collected: Vec<u8> = Vec::new();
     while let Some(data) = next_data(&mut body).await {
-        let data = data.map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body")
+        let data = data.map_err(|error| {
+            // Cut by the listener's body deadline, or to make room.
+            match crate::listener::BodyCut::of(&*error.into_inner()) {
+                Some(cut) => cut.api_error(),
+                None => ApiError::new(StatusCode::BAD_REQUEST, "Could not read the request body"),
+            }
         })?;
         if let Some(data) = data {
             if collected.len().saturating_add(data.len()) > limit {

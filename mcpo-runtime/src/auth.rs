@@ -15,12 +15,15 @@ use crate::error::ApiError;
 /// `--strict-auth`: the key guards every route, the proxy's own documents
 /// and unknown paths included (a 404 would tell an anonymous client which
 /// tools exist), except the liveness check that container health checks
-/// call without credentials.
+/// call without credentials. Without a valid key, every other path answers
+/// the same 401, known or not, so neither tool nor server names can be
+/// probed.
 #[derive(Clone, Debug)]
 pub struct StrictAuth {
     pub keys: ApiKeys,
-    /// `GET`/`HEAD` of these paths stays open: `{root_path}/healthz`, and
-    /// each server's `{root_path}/{name}/healthz` in a multi-server proxy.
+    /// `GET`/`HEAD` of these paths stays open: `{root_path}/healthz` only
+    /// (a multi-server proxy's `{root_path}/{name}/healthz` would tell which
+    /// names are servers).
     pub open_paths: Vec<String>,
 }
 

@@ -150,12 +150,14 @@ pub struct Cli {
     pub max_body_bytes: usize,
 
     /// Host names the proxy answers (the `Host` header; 400 otherwise), against
-    /// DNS rebinding. Comma-separated or repeated; `*` for any. Default: the
-    /// loopback names when --host is a loopback address, any otherwise.
+    /// DNS rebinding. Comma-separated or repeated; `*` for any, `*.example.com`
+    /// for its subdomains. Default: the loopback names when --host is a
+    /// loopback address, any otherwise.
     #[arg(
         long = "allowed-hosts",
         env = "MCPO_ALLOWED_HOSTS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = crate::host_check::parse_allowed_host
     )]
     pub allowed_hosts: Vec<String>,
 
@@ -164,6 +166,11 @@ pub struct Cli {
     /// after it.
     #[arg(long, env = "MCPO_HEADER_TIMEOUT", default_value_t = 15.0, value_parser = parse_seconds)]
     pub header_timeout: f64,
+
+    /// Seconds a request's body has to arrive whole, counted from when its
+    /// headers did (408 after it, and the connection is closed).
+    #[arg(long, env = "MCPO_BODY_TIMEOUT", default_value_t = 15.0, value_parser = parse_seconds)]
+    pub body_timeout: f64,
 
     /// Open connections at most; at the limit the oldest idle one is closed
     /// to make room. Default: what the open-file limit allows.

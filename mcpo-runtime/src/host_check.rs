@@ -2,6 +2,11 @@
 //! page on `evil.example` whose name is made to resolve to 127.0.0.1 reaches
 //! a proxy on loopback as a same-origin request, but its `Host` still says
 //! `evil.example`.
+//!
+//! And HTTP/1.1's own rules for the host (RFC 9112 §3.2): an HTTP/1.1
+//! request without `Host`, or with more than one, is 400; a request whose
+//! target is in absolute form (`GET http://name/path`) is for the target's
+//! host, whatever `Host` says (§3.2.2), so that is the one checked.
 
 use std::net::IpAddr;
 
@@ -19,7 +24,8 @@ use crate::error::ApiError;
 pub enum AllowedHosts {
     /// Any host (bound to all interfaces, or `--allowed-hosts '*'`).
     Any,
-    /// Only these names (lower case, no port).
+    /// Only these names (lower case, no port); `*.example.com` stands for
+    /// every subdomain of `example.com` (not `example.com` itself).
     Only(Vec<String>),
 }
 
@@ -62,7 +68,14 @@ impl AllowedHosts {
             (AllowedHosts::Only(names), Some(value)) => {
                 let host = normalize(value);
                 names.iter().any(|name| {
-                    *name == host || (name == "localhost" && host.ends_with(".localhost"))
+                    let subdomain_of = |parent: &str| {
+                        host.strip_suffix(parent)
+                            .and_then(|label| label.strip_suffix('.'))
+                            .is_some_and(|label| !label.is_empty())
+                    };
+                    *name == host
+                        || (name == "localhost" && subdomain_of("localhost"))
+                        || name.strip_prefix("*.").is_some_and(subdomain_of)
                 })
             }
         }
@@ -75,6 +88,25 @@ impl AllowedHosts {
             AllowedHosts::Only(names) => names.join(", "),
         }
     }
+}
+
+/// `--allowed-hosts`' value parser: a wildcard is `*` (any host) or a
+/// leading `*.` label (`*.example.com`: any subdomain); a `*` anywhere else
+/// would match nothing, so it is refused at startup.
+pub(crate) fn parse_allowed_host(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    let usable = match name.strip_prefix("*.") {
+        _ if name == "*" => true,
+        Some(parent) => !parent.is_empty() && !parent.contains('*'),
+        None => !name.contains('*'),
+    };
+    if usable {
+        return Ok(text.to_string());
+    }
+    Err(format!(
+        "{name:?}: a wildcard is either `*` alone (any host) or a leading `*.` label, \
+         as in `*.example.com` (its subdomains)"
+    ))
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -100,22 +132,48 @@ fn normalize(value: &str) -> String {
     .to_string()
 }
 
-/// Middleware: 400 `{"detail": ...}` for a `Host` that is not allowed.
+/// The host a request is for (RFC 9112 §3.2): the authority of an
+/// absolute-form target, or else the one `Host` header (`None` without one).
+/// Missing in an HTTP/1.1 request, or given twice: 400.
+fn request_host(request: &Request) -> Result<Option<String>, ApiError> {
+    let mut headers = request.headers().get_all(header::HOST).iter();
+    let (header, another) = (headers.next(), headers.next());
+    if another.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "More than one Host header; send exactly one",
+        ));
+    }
+    if header.is_none() && request.version() == axum::http::Version::HTTP_11 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Missing Host header; HTTP/1.1 requests need one",
+        ));
+    }
+    // The absolute form's authority wins over `Host`.
+    if let Some(authority) = request.uri().authority() {
+        return Ok(Some(authority.host().to_string()));
+    }
+    Ok(header.map(|value| value.to_str().unwrap_or("\u{fffd}").to_string()))
+}
+
+/// Middleware: 400 `{"detail": ...}` for a request without a valid host
+/// ([`request_host`]) or for a host that is not allowed.
 pub async fn check_host(
     State(allowed): State<std::sync::Arc<AllowedHosts>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    let host = match request_host(&request) {
+        Ok(host) => host,
+        Err(error) => return error.into_response(),
+    };
     // Liveness tells a page nothing worth rebinding for, and a container's
     // health check (Host: localhost) must work whatever --allowed-hosts says.
     // GET only: a tool named `healthz` is `POST /healthz`, and stays checked.
     let liveness =
         request.method() == axum::http::Method::GET && request.uri().path().ends_with("/healthz");
-    if liveness || allowed.allows(host) {
+    if liveness || allowed.allows(host.as_deref()) {
         return next.run(request).await;
     }
     tracing::warn!(
@@ -167,6 +225,87 @@ mod tests {
         assert_eq!(
             AllowedHosts::new(&["*".into()], "127.0.0.1"),
             AllowedHosts::Any
+        );
+    }
+
+    #[test]
+    fn a_leading_wildcard_label_allows_subdomains() {
+        let allowed = AllowedHosts::new(&["*.Example.com".into(), "exact.test".into()], "0.0.0.0");
+        for host in ["a.example.com", "a.b.example.com:8000", "A.EXAMPLE.COM."] {
+            assert!(allowed.allows(Some(host)), "{host}");
+        }
+        for host in [
+            "example.com",
+            ".example.com",
+            "aexample.com",
+            "example.com.evil.test",
+            "a.exact.test",
+        ] {
+            assert!(!allowed.allows(Some(host)), "{host}");
+        }
+        assert!(allowed.allows(Some("exact.test")));
+    }
+
+    #[test]
+    fn wildcards_that_would_match_nothing_are_refused() {
+        for good in [
+            "*",
+            " * ",
+            "*.example.com",
+            "example.com",
+            "[::1]",
+            "127.0.0.1",
+        ] {
+            assert_eq!(parse_allowed_host(good), Ok(good.to_string()));
+        }
+        for bad in [
+            "*.",
+            "**",
+            "*example.com",
+            "a.*.com",
+            "example.*",
+            "*.*.example.com",
+        ] {
+            let error = parse_allowed_host(bad).err().unwrap_or_default();
+            assert!(error.contains("`*.example.com`"), "{bad}: {error}");
+        }
+    }
+
+    fn request(version: axum::http::Version, target: &str, hosts: &[&str]) -> Request {
+        let mut builder = Request::builder().version(version).uri(target);
+        for host in hosts {
+            builder = builder.header(header::HOST, *host);
+        }
+        builder.body(axum::body::Body::empty()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_request_is_for_its_one_host_or_its_absolute_target() {
+        use axum::http::Version;
+        let host = |version, target, hosts: &[&str]| {
+            request_host(&request(version, target, hosts)).map_err(|error| error.detail)
+        };
+        assert_eq!(
+            host(Version::HTTP_11, "/x", &["a.test:1"]),
+            Ok(Some("a.test:1".into()))
+        );
+        assert_eq!(
+            host(Version::HTTP_11, "/x", &[]),
+            Err("Missing Host header; HTTP/1.1 requests need one".into())
+        );
+        // HTTP/1.0 had no Host.
+        assert_eq!(host(Version::HTTP_10, "/x", &[]), Ok(None));
+        assert_eq!(
+            host(Version::HTTP_11, "/x", &["a.test", "b.test"]),
+            Err("More than one Host header; send exactly one".into())
+        );
+        assert_eq!(
+            host(Version::HTTP_11, "http://evil.example:9/x", &["localhost"]),
+            Ok(Some("evil.example".into()))
+        );
+        assert_eq!(
+            host(Version::HTTP_10, "http://user@[::1]:9/x", &[]),
+            Ok(Some("[::1]".into()))
         );
     }
 

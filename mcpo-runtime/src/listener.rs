@@ -1,12 +1,24 @@
 //! The HTTP/1.1 server loop: every connection under a header-read timeout
-//! (which also closes idle keep-alive connections), and a cap on open
-//! connections that makes room by closing the oldest idle one.
+//! (which also closes idle keep-alive connections), every request body under
+//! a deadline, and a cap on open connections that makes room by closing the
+//! oldest idle one, or else the slowest body.
 //!
 //! axum's own `serve` gives hyper no timer, so its header-read timeout never
 //! fires: idle and slowloris connections stay open forever, and enough of
 //! them lock every client out before authentication. Here a connection that
 //! has no request in flight (idle, or still sending its headers) is what the
 //! cap evicts, so a flood of them cannot starve clients that send requests.
+//!
+//! A request whose headers have arrived is in flight, but one whose body is
+//! still arriving is not yet work worth protecting: a client dripping its
+//! body holds a connection like a slowloris one. So each body must be whole
+//! within `--body-timeout` (counted from its request's headers; 408 after
+//! it), and a connection that has been receiving its body for longer than
+//! [`BODY_EVICTION_GRACE`] is evictable too, after every idle one: its
+//! request is answered 408 at once and the connection closed. The grace
+//! keeps a flood of new connections from cutting the ordinary uploads that
+//! arrive a moment after their headers; the wait for the body is all that is
+//! cut, never a request being worked on (a whole body, a call upstream).
 //!
 //! With `--ssl-certfile`/`--ssl-keyfile` each connection first completes a
 //! TLS handshake inside its own task, within the header-read timeout and
@@ -15,12 +27,15 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use hyper::body::Incoming;
+use axum::http::StatusCode;
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -34,6 +49,7 @@ use tokio_rustls::rustls::{
 };
 
 use crate::cli::ConfigError;
+use crate::error::ApiError;
 
 /// The TLS setup of `--ssl-certfile` and `--ssl-keyfile` (PEM files): a
 /// certificate chain, leaf first, and its private key (PKCS#8, PKCS#1 or
@@ -104,6 +120,9 @@ pub struct ConnectionLimits {
     /// from the moment it is ready for one (so an idle keep-alive connection
     /// is closed after it too).
     pub header_read_timeout: Duration,
+    /// A request's body must have arrived whole within this long, counted
+    /// from the moment its headers did (408 after it).
+    pub body_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
 }
@@ -125,12 +144,29 @@ pub fn default_max_connections(reserve: usize) -> usize {
     soft.saturating_sub(reserve).clamp(16, 65_536)
 }
 
+/// How long a connection may have been receiving its request's body before
+/// the cap may evict it (see the module's documentation).
+const BODY_EVICTION_GRACE: Duration = Duration::from_secs(1);
+
+/// Milliseconds since the first call, plus one: 0 is never a time, so it
+/// means "not receiving" in [`Tracked::receiving_since`].
+fn now_millis() -> u64 {
+    static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+    u64::try_from(EPOCH.elapsed().as_millis())
+        .unwrap_or(u64::MAX - 1)
+        .saturating_add(1)
+}
+
 /// One open connection, as the accept loop sees it.
 struct Tracked {
     /// Requests being handled on it right now.
     in_flight: Arc<AtomicU64>,
-    /// Set to close it (gracefully: a request in flight is finished first).
-    close: Arc<Notify>,
+    /// When its request's body started arriving ([`now_millis`]), while it is
+    /// still arriving; 0 otherwise.
+    receiving_since: Arc<AtomicU64>,
+    /// Set to close it (gracefully: a request in flight is finished first,
+    /// but a body still arriving is cut with a 408).
+    evict: watch::Sender<bool>,
     closing: Arc<AtomicBool>,
 }
 
@@ -171,7 +207,7 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let admitted = make_room(&registry, limits.max_connections);
+        let admitted = make_room(&registry, limits.max_connections, now_millis());
         if !admitted || last_cap_log.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
             let open = lock(&registry).open.len();
             if open >= limits.max_connections {
@@ -180,9 +216,10 @@ pub async fn serve(
                     max_connections = limits.max_connections,
                     "connection limit reached: {}",
                     if admitted {
-                        "closing the oldest idle connections to make room"
+                        "closing the oldest idle connections (or the slowest bodies) to make room"
                     } else {
-                        "every connection has a request in flight; refusing new ones"
+                        "every connection has a request at work (or a body in its first \
+                         second); refusing new ones"
                     }
                 );
             }
@@ -191,14 +228,16 @@ pub async fn serve(
             drop(stream);
             continue;
         }
+        let (evict_sender, evict) = watch::channel(false);
         let tracked = Tracked {
             in_flight: Arc::new(AtomicU64::new(0)),
-            close: Arc::new(Notify::new()),
+            receiving_since: Arc::new(AtomicU64::new(0)),
+            evict: evict_sender,
             closing: Arc::new(AtomicBool::new(false)),
         };
-        let (in_flight, close, closing) = (
+        let (in_flight, receiving_since, closing) = (
             Arc::clone(&tracked.in_flight),
-            Arc::clone(&tracked.close),
+            Arc::clone(&tracked.receiving_since),
             Arc::clone(&tracked.closing),
         );
         let id = {
@@ -213,16 +252,20 @@ pub async fn serve(
         let all_closed = Arc::clone(&all_closed);
         let stop = stop.clone();
         let header_read_timeout = limits.header_read_timeout;
+        let body_timeout = limits.body_timeout;
         let tls = tls.clone();
         tokio::spawn(async move {
             let service = CountInFlight {
                 inner: TowerToHyperService::new(router),
                 in_flight,
+                receiving_since,
+                body_timeout,
+                evict: evict.clone(),
             };
             let mut connection = Connection {
                 service,
                 header_read_timeout,
-                close,
+                evict,
                 closing,
                 stop,
             };
@@ -235,7 +278,7 @@ pub async fn serve(
                     let handshake = acceptor.accept(stream);
                     let handshake = tokio::select! {
                         done = tokio::time::timeout(header_read_timeout, handshake) => Some(done),
-                        () = connection.close.notified() => None,
+                        _ = connection.evict.wait_for(|evict| *evict) => None,
                         _ = connection.stop.wait_for(|stop| *stop) => None,
                     };
                     match handshake {
@@ -269,7 +312,7 @@ struct Connection {
     service: CountInFlight<TowerToHyperService<Router>>,
     header_read_timeout: Duration,
     /// Eviction (see [`make_room`]).
-    close: Arc<Notify>,
+    evict: watch::Receiver<bool>,
     closing: Arc<AtomicBool>,
     /// The server is draining.
     stop: watch::Receiver<bool>,
@@ -291,7 +334,7 @@ impl Connection {
         loop {
             tokio::select! {
                 _ = connection.as_mut() => break,
-                () = self.close.notified(), if !closing_now => {
+                _ = self.evict.wait_for(|evict| *evict), if !closing_now => {
                     closing_now = true;
                     connection.as_mut().graceful_shutdown();
                 }
@@ -305,34 +348,46 @@ impl Connection {
     }
 }
 
-/// Below the cap: admit. At the cap: ask the oldest idle connections (no
-/// request in flight: idle keep-alive, or still sending headers) to close,
-/// enough to make room, and admit; with none idle, refuse.
-fn make_room(registry: &Mutex<Registry>, max_connections: usize) -> bool {
+/// Below the cap: admit. At the cap: ask connections to close, enough to
+/// make room, and admit; with none that may be closed, refuse. The oldest
+/// idle connections go first (no request in flight: idle keep-alive, or
+/// still sending headers), then those whose request's body has been
+/// arriving for longer than [`BODY_EVICTION_GRACE`], the longest first
+/// (their request is answered 408). A request being worked on is never cut.
+fn make_room(registry: &Mutex<Registry>, max_connections: usize, now: u64) -> bool {
     let registry = lock(registry);
-    let open = registry
+    let open: Vec<&Tracked> = registry
         .open
         .values()
         .filter(|tracked| !tracked.closing.load(Ordering::SeqCst))
-        .count();
-    if open < max_connections {
+        .collect();
+    if open.len() < max_connections {
         return true;
     }
-    let excess = open + 1 - max_connections;
-    let idle: Vec<&Tracked> = registry
-        .open
-        .values()
-        .filter(|tracked| {
-            !tracked.closing.load(Ordering::SeqCst) && tracked.in_flight.load(Ordering::SeqCst) == 0
+    let excess = open.len() + 1 - max_connections;
+    let grace = u64::try_from(BODY_EVICTION_GRACE.as_millis()).unwrap_or(u64::MAX);
+    let idle = open
+        .iter()
+        .filter(|tracked| tracked.in_flight.load(Ordering::SeqCst) == 0);
+    let mut slow_bodies: Vec<(u64, &&Tracked)> = open
+        .iter()
+        .filter(|tracked| tracked.in_flight.load(Ordering::SeqCst) > 0)
+        .filter_map(|tracked| {
+            let since = tracked.receiving_since.load(Ordering::SeqCst);
+            (since != 0 && now.saturating_sub(since) > grace).then_some((since, tracked))
         })
+        .collect();
+    slow_bodies.sort_by_key(|(since, _)| *since);
+    let chosen: Vec<&&Tracked> = idle
+        .chain(slow_bodies.into_iter().map(|(_, tracked)| tracked))
         .take(excess)
         .collect();
-    if idle.is_empty() {
+    if chosen.is_empty() {
         return false;
     }
-    for tracked in idle {
+    for tracked in chosen {
         tracked.closing.store(true, Ordering::SeqCst);
-        tracked.close.notify_one();
+        let _ = tracked.evict.send(true);
     }
     true
 }
@@ -343,30 +398,210 @@ fn lock(registry: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Counts the requests in flight on one connection.
+/// Counts the requests in flight on one connection, and puts each request's
+/// body under the body deadline (see [`TimedBody`]).
 #[derive(Clone)]
 struct CountInFlight<S> {
     inner: S,
     in_flight: Arc<AtomicU64>,
+    receiving_since: Arc<AtomicU64>,
+    body_timeout: Duration,
+    evict: watch::Receiver<bool>,
 }
 
 impl<S> hyper::service::Service<hyper::Request<Incoming>> for CountInFlight<S>
 where
-    S: hyper::service::Service<hyper::Request<Incoming>>,
+    S: hyper::service::Service<hyper::Request<TimedBody>>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = std::pin::Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         let guard = InFlight::enter(Arc::clone(&self.in_flight));
+        let request = request.map(|body| {
+            TimedBody::new(
+                body,
+                self.body_timeout,
+                self.evict.clone(),
+                Arc::clone(&self.receiving_since),
+            )
+        });
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await;
             drop(guard);
             response
         })
+    }
+}
+
+/// Why a request's body was cut before it had arrived whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyCut {
+    /// Not whole within the body timeout.
+    Deadline(Duration),
+    /// Still arriving when the connection cap needed its connection.
+    Evicted,
+}
+
+impl BodyCut {
+    /// The body cut this error says, if it is one.
+    pub(crate) fn of(error: &(dyn std::error::Error + 'static)) -> Option<BodyCut> {
+        let mut source = Some(error);
+        while let Some(error) = source {
+            if let Some(cut) = error.downcast_ref::<BodyCut>() {
+                return Some(*cut);
+            }
+            source = error.source();
+        }
+        None
+    }
+
+    /// 408 `{"detail": ...}`.
+    pub(crate) fn api_error(self) -> ApiError {
+        match self {
+            BodyCut::Deadline(timeout) => ApiError::body_timeout(timeout.as_secs_f64()),
+            BodyCut::Evicted => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body was arriving too slowly while the proxy was at its \
+                 connection limit (--max-connections); the connection is closed",
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for BodyCut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyCut::Deadline(timeout) => write!(
+                f,
+                "the request body did not arrive within {}s",
+                timeout.as_secs_f64()
+            ),
+            BodyCut::Evicted => write!(f, "the request body was cut to make room"),
+        }
+    }
+}
+
+impl std::error::Error for BodyCut {}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request's body with its deadline: a frame it cannot deliver before the
+/// deadline (or once its connection is evicted) is an error, [`BodyCut`],
+/// which the tool pipeline answers with 408. While it is arriving, its
+/// connection's `receiving_since` says since when.
+pub(crate) struct TimedBody {
+    inner: Incoming,
+    /// Resolves when the body must be cut; `None` once it has ended.
+    cut: Option<Pin<Box<dyn Future<Output = BodyCut> + Send>>>,
+    receiving_since: Arc<AtomicU64>,
+    /// What this body stored in `receiving_since` (0: nothing).
+    stamp: u64,
+}
+
+impl TimedBody {
+    fn new(
+        inner: Incoming,
+        timeout: Duration,
+        mut evict: watch::Receiver<bool>,
+        receiving_since: Arc<AtomicU64>,
+    ) -> Self {
+        if inner.is_end_stream() {
+            return TimedBody {
+                inner,
+                cut: None,
+                receiving_since,
+                stamp: 0,
+            };
+        }
+        let stamp = now_millis();
+        receiving_since.store(stamp, Ordering::SeqCst);
+        let cut = async move {
+            let evicted = async move {
+                let evicted = evict.wait_for(|evict| *evict).await.is_ok();
+                if !evicted {
+                    // The connection is gone: only the deadline is left.
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => BodyCut::Deadline(timeout),
+                () = evicted => BodyCut::Evicted,
+            }
+        };
+        TimedBody {
+            inner,
+            cut: Some(Box::pin(cut)),
+            receiving_since,
+            stamp,
+        }
+    }
+
+    /// The body is over (whole, failed or cut): no longer receiving.
+    fn finish(&mut self) {
+        self.cut = None;
+        if self.stamp != 0 {
+            let _ = self.receiving_since.compare_exchange(
+                self.stamp,
+                0,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+            self.stamp = 0;
+        }
+    }
+}
+
+impl Drop for TimedBody {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl hyper::body::Body for TimedBody {
+    type Data = hyper::body::Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.finish();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(error))) => {
+                this.finish();
+                Poll::Ready(Some(Err(Box::new(error))))
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if this.inner.is_end_stream() {
+                    this.finish();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => match this.cut.as_mut().map(|cut| cut.as_mut().poll(cx)) {
+                Some(Poll::Ready(cut)) => {
+                    this.finish();
+                    tracing::debug!("{cut}");
+                    Poll::Ready(Some(Err(Box::new(cut))))
+                }
+                _ => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -391,11 +626,137 @@ mod tests {
     use super::*;
 
     fn tracked(in_flight: u64) -> Tracked {
+        receiving(in_flight, 0)
+    }
+
+    /// In flight and receiving its body since `since` (0: not receiving).
+    fn receiving(in_flight: u64, since: u64) -> Tracked {
         Tracked {
             in_flight: Arc::new(AtomicU64::new(in_flight)),
-            close: Arc::new(Notify::new()),
+            receiving_since: Arc::new(AtomicU64::new(since)),
+            evict: watch::channel(false).0,
             closing: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    fn closing_ids(registry: &Mutex<Registry>) -> Vec<u64> {
+        lock(registry)
+            .open
+            .iter()
+            .filter(|(_, tracked)| tracked.closing.load(Ordering::SeqCst))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    #[test]
+    fn slow_bodies_past_the_grace_are_evicted_after_idle_connections() {
+        let registry = Mutex::new(Registry::default());
+        {
+            let mut registry = lock(&registry);
+            // Receiving since 1 s (the grace), 10 s and 5 s before "now" (20 s); one
+            // working on its request (body whole), one idle.
+            registry.open.insert(0, receiving(1, 19_000));
+            registry.open.insert(1, receiving(1, 10_000));
+            registry.open.insert(2, receiving(1, 15_000));
+            registry.open.insert(3, tracked(1));
+            registry.open.insert(4, tracked(0));
+        }
+        // Closing connections no longer count: each call makes one more room.
+        assert!(make_room(&registry, 5, 20_000));
+        assert_eq!(closing_ids(&registry), vec![4], "the idle one first");
+        assert!(make_room(&registry, 4, 20_000));
+        assert_eq!(closing_ids(&registry), vec![1, 4], "then the longest body");
+        assert!(make_room(&registry, 3, 20_000));
+        assert_eq!(closing_ids(&registry), vec![1, 2, 4]);
+        // The one within its grace and the one at work are never cut.
+        assert!(!make_room(&registry, 2, 20_000));
+        assert_eq!(closing_ids(&registry), vec![1, 2, 4]);
+        assert!(make_room(&registry, 2, 20_001));
+        assert_eq!(
+            closing_ids(&registry),
+            vec![0, 1, 2, 4],
+            "once past its grace"
+        );
+    }
+
+    /// A body that stops arriving is cut at its deadline, or at once on
+    /// eviction; a whole body is not, and no longer counts as receiving.
+    #[tokio::test]
+    async fn a_body_is_cut_at_its_deadline_or_on_eviction() {
+        use tokio::io::AsyncWriteExt as _;
+
+        /// The whole body, or its first error.
+        async fn collect(mut body: TimedBody) -> Result<Vec<u8>, BoxError> {
+            let mut bytes = Vec::new();
+            while let Some(frame) =
+                std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+            {
+                if let Ok(data) = frame?.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Ok(bytes)
+        }
+
+        // A real connection gives a real `Incoming`: the service hands each
+        // request's body out through a channel.
+        async fn one_request(
+            timeout: Duration,
+            head_and_body: &'static [u8],
+        ) -> (
+            TimedBody,
+            Arc<AtomicU64>,
+            watch::Sender<bool>,
+            tokio::net::TcpStream,
+        ) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let address = listener.local_addr().expect("address");
+            let mut client = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connect");
+            let (server, _) = listener.accept().await.expect("accept");
+            let (bodies, mut received) = tokio::sync::mpsc::unbounded_channel();
+            let receiving_since = Arc::new(AtomicU64::new(0));
+            let (evict_sender, evict) = watch::channel(false);
+            let since = Arc::clone(&receiving_since);
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let body = TimedBody::new(
+                    request.into_body(),
+                    timeout,
+                    evict.clone(),
+                    Arc::clone(&since),
+                );
+                let _ = bodies.send(body);
+                async { Ok::<_, std::convert::Infallible>(hyper::Response::new(String::new())) }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(server), service),
+            );
+            client.write_all(head_and_body).await.expect("send");
+            let body = received.recv().await.expect("a request");
+            (body, receiving_since, evict_sender, client)
+        }
+        let stalled: &[u8] = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc";
+        let (body, since, _evict, _client) = one_request(Duration::from_millis(300), stalled).await;
+        assert_ne!(since.load(Ordering::SeqCst), 0, "receiving");
+        let error = collect(body).await.expect_err("cut");
+        assert_eq!(
+            BodyCut::of(&*error),
+            Some(BodyCut::Deadline(Duration::from_millis(300)))
+        );
+        assert_eq!(since.load(Ordering::SeqCst), 0, "no longer receiving");
+
+        let (body, _since, evict, _client) = one_request(Duration::from_secs(600), stalled).await;
+        let _ = evict.send(true);
+        let error = collect(body).await.expect_err("cut");
+        assert_eq!(BodyCut::of(&*error), Some(BodyCut::Evicted));
+
+        let whole: &[u8] = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+        let (body, since, _evict, _client) = one_request(Duration::from_secs(600), whole).await;
+        let bytes = collect(body).await.ok();
+        assert_eq!(bytes.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(since.load(Ordering::SeqCst), 0);
     }
 
     #[test]
@@ -407,8 +768,8 @@ mod tests {
             registry.open.insert(1, tracked(0));
             registry.open.insert(2, tracked(0));
         }
-        assert!(make_room(&registry, 4), "below the cap");
-        assert!(make_room(&registry, 3), "one idle is closed");
+        assert!(make_room(&registry, 4, 1), "below the cap");
+        assert!(make_room(&registry, 3, 1), "one idle is closed");
         let registry_now = lock(&registry);
         let closing: Vec<u64> = registry_now
             .open
@@ -423,7 +784,7 @@ mod tests {
     fn with_every_connection_busy_a_new_one_is_refused() {
         let registry = Mutex::new(Registry::default());
         lock(&registry).open.insert(0, tracked(1));
-        assert!(!make_room(&registry, 1));
+        assert!(!make_room(&registry, 1, 1));
     }
 
     #[test]

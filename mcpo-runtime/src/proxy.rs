@@ -207,7 +207,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         // The served document requires the key exactly when one is configured.
         server::document_api_keys(&mut document, !api_keys.is_empty());
         if cli.strict_auth {
-            server::document_strict_auth(&mut document);
+            server::document_strict_auth(&mut document, !server.name.is_empty());
         }
         plans.push((server, lock, entry.cloned(), target, document, launch_drift));
     }
@@ -370,6 +370,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     ));
     let limits = ConnectionLimits {
         header_read_timeout: cli::seconds(cli.header_timeout),
+        body_timeout: cli::seconds(cli.body_timeout),
         max_connections: cli
             .max_connections
             .unwrap_or_else(|| listener::default_max_connections(FILE_DESCRIPTOR_RESERVE)),

@@ -137,21 +137,30 @@ pub fn document_api_keys(document: &mut Value, keys_required: bool) {
     }
 }
 
-/// `--strict-auth` in the document: `/readyz` needs the key too (`/healthz`
-/// stays open). `/docs` and `/openapi.json` are not operations of it.
-pub fn document_strict_auth(document: &mut Value) {
-    let Some(readyz) = document
-        .pointer_mut("/paths/~1readyz/get")
-        .and_then(Value::as_object_mut)
-    else {
-        return;
+/// `--strict-auth` in the document: `/readyz` needs the key too. `/healthz`
+/// stays open, except in the document of one server of a multi-server proxy
+/// (`under_prefix`), whose `/{name}/healthz` needs the key (see
+/// [`build_router`]). `/docs` and `/openapi.json` are not operations of it.
+pub fn document_strict_auth(document: &mut Value, under_prefix: bool) {
+    let keyed: &[&str] = if under_prefix {
+        &["/paths/~1readyz/get", "/paths/~1healthz/get"]
+    } else {
+        &["/paths/~1readyz/get"]
     };
-    readyz.insert("security".into(), json!([{ BEARER_SCHEME: [] }]));
-    if let Some(responses) = readyz.get_mut("responses").and_then(Value::as_object_mut) {
-        responses.insert(
-            "401".into(),
-            json!({ "$ref": "#/components/responses/Unauthorized" }),
-        );
+    for pointer in keyed {
+        let Some(operation) = document.pointer_mut(pointer).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        operation.insert("security".into(), json!([{ BEARER_SCHEME: [] }]));
+        if let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
+            responses.insert(
+                "401".into(),
+                json!({ "$ref": "#/components/responses/Unauthorized" }),
+            );
+        }
     }
 }
 
@@ -256,15 +265,20 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
     if let Some(keys) = strict_auth {
+        // Only the proxy's own liveness route: each server's `/{name}/healthz`
+        // of a multi-server proxy says nothing more (the process is up), and
+        // open, it would tell an anonymous client which names are servers
+        // (200) and which are not (401).
         let strict = std::sync::Arc::new(StrictAuth {
             keys,
-            open_paths: servers
-                .iter()
-                .map(|served| format!("{root_path}{}/healthz", served.prefix()))
-                .chain([format!("{root_path}/healthz")])
-                .collect(),
+            open_paths: vec![format!("{root_path}/healthz")],
         });
-        router = router.layer(middleware::from_fn_with_state(strict, auth::require_key));
+        // Around the whole router, not on its routes: a route's method
+        // router adds `Allow` to whatever answers a method it lacks, the 401
+        // included, which would tell that the path exists.
+        router = Router::new()
+            .fallback_service(router)
+            .layer(middleware::from_fn_with_state(strict, auth::require_key));
     }
     // Outside the key check: a CORS preflight carries no credentials.
     if let Some(cors) = cors_layer(&cors_allow_origins)? {
@@ -615,63 +629,29 @@ mod tests {
 
     /// [`serve`], under `--strict-auth` when `strict`.
     async fn serve_with(root_path: &str, keys: &[&str], strict: bool) -> std::net::SocketAddr {
+        serve_servers(root_path, keys, strict, &[""]).await
+    }
+
+    /// [`serve_with`] of a proxy serving these servers (`""`: the one
+    /// server, at the root; names: a multi-server proxy).
+    async fn serve_servers(
+        root_path: &str,
+        keys: &[&str],
+        strict: bool,
+        names: &[&str],
+    ) -> std::net::SocketAddr {
         let mut registry = MetricsRegistry::default();
-        let metrics = registry.server("", &["echo", "docs"], 1);
-        let settings = Settings::never_connecting(
-            Duration::from_secs(1),
-            DriftPolicy::Ignore,
-            Arc::clone(&metrics),
-        );
-        let schema = json!({
-            "type": "object", "properties": {"m": {"type": "string"}}, "required": ["m"]});
-        let echo = LockedTool::new(json!({"name": "echo", "inputSchema": schema}));
-        let docs = LockedTool::new(json!({"name": "docs", "inputSchema": schema}));
         let api_keys = ApiKeys::new(keys.iter().map(|key| key.to_string()));
         let strict_auth = strict.then(|| api_keys.clone());
-        let validators = InputValidators::compile(&[echo, docs]);
-        let lock = crate::lock::Lock::new(
-            serde_json::from_value(
-                json!({"name": "test", "version": "0", "protocolVersion": "2025-11-25"}),
-            )
-            .expect("server facts"),
-            crate::lock::Upstream::Stdio {
-                command: "/nonexistent".into(),
-                args: Vec::new(),
-                env: crate::lock::ValueSources::default(),
-            },
-            Vec::new(),
-        )
-        .expect("a lock");
-        let parts = ServedParts {
-            name: String::new(),
-            lock,
-            document: json!({"openapi": "3.1.0", "paths": {}}),
-            tool_routes: test_tool_routes,
-            settings,
-            pool_size: 1,
-            disabled: Default::default(),
-        };
         let page_keys = api_keys.clone();
-        let (served, _supervisors) = Served::start(parts, |pool, disabled| {
-            App::new(AppState {
-                server_name: String::new(),
-                api_keys,
-                max_body_bytes: 64,
-                call_timeout: Duration::from_secs(2),
-                connect_wait: Duration::from_millis(500),
-                validators,
-                lax_types: true,
-                upstream: PoolSlot::new(pool),
-                disabled_tools: std::sync::RwLock::new(disabled),
-                launch_spec_drift: std::sync::RwLock::new(Vec::new()),
-                limiter: Limiter::new(None, 0),
-                metrics,
-                tool_timeouts: Default::default(),
-            })
-        });
+        let mut servers = Vec::new();
+        for name in names {
+            servers.push(test_served(&mut registry, name, api_keys.clone()));
+        }
+        let combined_document = (names.len() > 1).then(|| json!({"openapi": "3.1.0", "paths": {}}));
         let router = build_router(RouterParts {
-            servers: Arc::new(vec![served]),
-            combined_document: None,
+            servers: Arc::new(servers),
+            combined_document,
             metrics: MetricsPage {
                 registry: Arc::new(registry),
                 api_keys: page_keys,
@@ -691,6 +671,61 @@ mod tests {
         };
         tokio::spawn(async move { axum::serve(listener, router).await });
         address
+    }
+
+    /// One served server named `name`, whose upstream can never start.
+    fn test_served(registry: &mut MetricsRegistry, name: &str, api_keys: ApiKeys) -> Arc<Served> {
+        let metrics = registry.server(name, &["echo", "docs"], 1);
+        let settings = Settings::never_connecting(
+            Duration::from_secs(1),
+            DriftPolicy::Ignore,
+            Arc::clone(&metrics),
+        );
+        let schema = json!({
+            "type": "object", "properties": {"m": {"type": "string"}}, "required": ["m"]});
+        let echo = LockedTool::new(json!({"name": "echo", "inputSchema": schema}));
+        let docs = LockedTool::new(json!({"name": "docs", "inputSchema": schema}));
+        let validators = InputValidators::compile(&[echo, docs]);
+        let lock = crate::lock::Lock::new(
+            serde_json::from_value(
+                json!({"name": "test", "version": "0", "protocolVersion": "2025-11-25"}),
+            )
+            .expect("server facts"),
+            crate::lock::Upstream::Stdio {
+                command: "/nonexistent".into(),
+                args: Vec::new(),
+                env: crate::lock::ValueSources::default(),
+            },
+            Vec::new(),
+        )
+        .expect("a lock");
+        let parts = ServedParts {
+            name: name.to_string(),
+            lock,
+            document: json!({"openapi": "3.1.0", "paths": {}}),
+            tool_routes: test_tool_routes,
+            settings,
+            pool_size: 1,
+            disabled: Default::default(),
+        };
+        let (served, _supervisors) = Served::start(parts, |pool, disabled| {
+            App::new(AppState {
+                server_name: name.to_string(),
+                api_keys,
+                max_body_bytes: 64,
+                call_timeout: Duration::from_secs(2),
+                connect_wait: Duration::from_millis(500),
+                validators,
+                lax_types: true,
+                upstream: PoolSlot::new(pool),
+                disabled_tools: std::sync::RwLock::new(disabled),
+                launch_spec_drift: std::sync::RwLock::new(Vec::new()),
+                limiter: Limiter::new(None, 0),
+                metrics,
+                tool_timeouts: Default::default(),
+            })
+        });
+        served
     }
 
     /// A minimal HTTP/1.1 exchange (`Connection: close`), enough for these checks.
@@ -944,6 +979,14 @@ mod tests {
                     "{root} {method} {path}"
                 );
             }
+            // No `Allow` either: a tool's path answers as any other.
+            let head = |reply: Reply| {
+                let lines = reply.head.lines().filter(|line| !line.starts_with("date:"));
+                lines.map(String::from).collect::<Vec<_>>()
+            };
+            let tool = head(send(address, "GET", &url("/echo"), &[], "").await);
+            let nothing = head(send(address, "GET", &url("/no-such-tool"), &[], "").await);
+            assert_eq!(tool, nothing, "{root}");
             let page = send(address, "GET", &url("/docs/"), &[auth], "").await;
             assert_eq!(page.status, 200, "{root}");
             assert!(page.body.contains("swagger"));
@@ -960,13 +1003,61 @@ mod tests {
         }
     }
 
+    /// Without a valid key, a multi-server proxy answers every path alike,
+    /// its servers' liveness routes included: names cannot be probed.
+    #[tokio::test]
+    async fn strict_auth_does_not_tell_server_names() {
+        for root in ["", "/api"] {
+            let address = serve_servers(root, &["sekrit-key"], true, &["time", "memory"]).await;
+            let url = |path: &str| format!("{root}{path}");
+            // Status, headers (an `Allow` would tell the path exists) and body.
+            let answer = |reply: Reply| {
+                let head: Vec<String> = reply
+                    .head
+                    .lines()
+                    .filter(|line| !line.starts_with("date:"))
+                    .map(String::from)
+                    .collect();
+                (reply.status, head, reply.body)
+            };
+            for route in [
+                "/healthz",
+                "/readyz",
+                "/openapi.json",
+                "/docs/",
+                "/echo",
+                "",
+            ] {
+                for method in ["GET", "HEAD", "POST", "PUT"] {
+                    for headers in [&[][..], &["Authorization: Bearer nope"][..]] {
+                        let (known, unknown) =
+                            (url(&format!("/time{route}")), url(&format!("/nope{route}")));
+                        let known = answer(send(address, method, &known, headers, "{}").await);
+                        let unknown = answer(send(address, method, &unknown, headers, "{}").await);
+                        assert_eq!(known.0, 401, "{root} {method} /time{route}");
+                        assert_eq!(known, unknown, "{root} {method} {route} {headers:?}");
+                    }
+                }
+            }
+            // The proxy's own liveness stays open; with the key, all is told.
+            let health = send(address, "GET", &url("/healthz"), &[], "").await;
+            assert_eq!(health.status, 200, "{root}");
+            let auth = ["Authorization: Bearer sekrit-key"];
+            let known = send(address, "GET", &url("/time/healthz"), &auth, "").await;
+            assert_eq!(known.status, 200, "{root}");
+            let unknown = send(address, "GET", &url("/nope/healthz"), &auth, "").await;
+            assert_eq!(unknown.status, 404, "{root}");
+        }
+    }
+
     #[test]
     fn strict_auth_documents_readyz_as_keyed() {
         let mut document = json!({"paths": {
             "/readyz": {"get": {"security": [], "responses": {"200": {}, "503": {}}}},
             "/healthz": {"get": {"security": [], "responses": {"200": {}}}}
         }});
-        document_strict_auth(&mut document);
+        let mut one_of_several = document.clone();
+        document_strict_auth(&mut document, false);
         let readyz = &document["paths"]["/readyz"]["get"];
         assert_eq!(readyz["security"], json!([{"bearerAuth": []}]));
         assert_eq!(
@@ -974,8 +1065,15 @@ mod tests {
             json!({"$ref": "#/components/responses/Unauthorized"})
         );
         assert_eq!(document["paths"]["/healthz"]["get"]["security"], json!([]));
+        // A server's `/{name}/healthz` in a multi-server proxy is keyed too.
+        document_strict_auth(&mut one_of_several, true);
+        for path in ["/readyz", "/healthz"] {
+            let operation = &one_of_several["paths"][path]["get"];
+            assert_eq!(operation["security"], json!([{"bearerAuth": []}]), "{path}");
+            assert!(operation["responses"]["401"].is_object(), "{path}");
+        }
         let mut odd = json!([1]);
-        document_strict_auth(&mut odd);
+        document_strict_auth(&mut odd, true);
         assert_eq!(odd, json!([1]));
     }
 
