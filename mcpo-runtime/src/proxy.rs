@@ -376,10 +376,11 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
             .unwrap_or_else(|| listener::default_max_connections(FILE_DESCRIPTOR_RESERVE)),
     };
     tracing::info!(
-        "hosts answered: {}; at most {} connections, headers within {}s",
+        "hosts answered: {}; at most {} connections, headers within {}s, bodies within {}s",
         allowed_hosts.describe(),
         limits.max_connections,
-        cli.header_timeout
+        cli.header_timeout,
+        cli.body_timeout
     );
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!("listening on {scheme}://{local_addr}{root_path} (docs: {root_path}/docs)");

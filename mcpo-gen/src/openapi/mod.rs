@@ -599,11 +599,13 @@ fn shared_responses() -> Value {
              \"method not found\")."
         ),
         "BadRequest": error(
-            "The `Host` header names a host the proxy does not answer (`--allowed-hosts`), \
-             or the body broke off before its end."
+            "The `Host` header is missing, given twice or names a host the proxy does not \
+             answer (`--allowed-hosts`), or the body broke off before its end."
         ),
         "RequestTimeout": error(
-            "The request body did not arrive completely within `--call-timeout`."
+            "The request body did not arrive completely within `--body-timeout` (or \
+             `--call-timeout`, if shorter), or the connection was closed to make room at \
+             `--max-connections` while its body was still arriving."
         ),
         "PayloadTooLarge": error(
             "The request body is larger than `--max-body-bytes` (a request that declares \

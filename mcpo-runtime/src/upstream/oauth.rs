@@ -2279,6 +2279,20 @@ mod tests {
         assert!(error.contains("plain http"), "{error}");
     }
 
+    /// The error of an authorization start against `{base}/mcp` that must fail.
+    async fn refused_start(base: &str) -> String {
+        let upstream = format!("{base}/mcp");
+        let mut settings = OAuthSettings::new();
+        settings.storage_type = StorageType::Memory;
+        let oauth = OAuthTarget::new(settings);
+        let challenge = probe_challenge(&upstream, false, None).await;
+        let redirect = "http://127.0.0.1:1/callback".to_string();
+        start(&upstream, &oauth, challenge, None, redirect)
+            .await
+            .err()
+            .expect("refused")
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_challenge_naming_plain_http_metadata_is_refused_before_it_is_fetched() {
         let (base, _forms, paths) = authorization_server_with(
@@ -2287,16 +2301,7 @@ mod tests {
             Some("http://192.0.2.1/.well-known/oauth-protected-resource".into()),
         )
         .await;
-        let upstream = format!("{base}/mcp");
-        let mut settings = OAuthSettings::new();
-        settings.storage_type = StorageType::Memory;
-        let oauth = OAuthTarget::new(settings);
-        let challenge = probe_challenge(&upstream, false, None).await;
-        let redirect = "http://127.0.0.1:1/callback".to_string();
-        let error = start(&upstream, &oauth, challenge, None, redirect)
-            .await
-            .err()
-            .expect("refused");
+        let error = refused_start(&base).await;
         assert!(
             error.contains("resource_metadata") && error.contains("plain http"),
             "{error}"
@@ -2309,16 +2314,7 @@ mod tests {
         let padding = "x".repeat(MAX_DOCUMENT_BYTES as usize + 1);
         let (base, _forms, paths) =
             authorization_server_with(3600, serde_json::json!({ "padding": padding }), None).await;
-        let upstream = format!("{base}/mcp");
-        let mut settings = OAuthSettings::new();
-        settings.storage_type = StorageType::Memory;
-        let oauth = OAuthTarget::new(settings);
-        let challenge = probe_challenge(&upstream, false, None).await;
-        let redirect = "http://127.0.0.1:1/callback".to_string();
-        let error = start(&upstream, &oauth, challenge, None, redirect)
-            .await
-            .err()
-            .expect("refused");
+        let error = refused_start(&base).await;
         assert!(error.contains("is larger than 1 MiB"), "{error}");
         assert!(!paths.lock().unwrap().iter().any(|path| path == "/register"));
     }
