@@ -3,7 +3,8 @@
 //! The modules follow the pipeline:
 //! [`snapshot`] (connect, list tools) -> [`lock`] (`mcp.lock.json`) ->
 //! [`schema`] (JSON Schema -> Rust types) and [`openapi`] (frozen document) ->
-//! [`emit`] (write the crate). [`diff`] compares two locks for review;
+//! [`emit`] (write the crate), or [`serve`] (run the proxy of a lock without
+//! compiling its crate). [`diff`] compares two locks for review;
 //! [`audit`] flags texts that hide instructions from their reviewer.
 //!
 //! Each stage returns typed errors; progress output, `anyhow` and exit codes
@@ -17,6 +18,7 @@ pub use mcpo_runtime::lock;
 pub mod naming;
 pub mod openapi;
 pub mod schema;
+pub mod serve;
 pub mod snapshot;
 
 #[cfg(test)]

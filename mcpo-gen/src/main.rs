@@ -164,6 +164,23 @@ struct ConnectArgs {
     oauth: OAuthArgs,
 }
 
+/// `mcpo-gen serve`: where the lock comes from, and the proxy's own flags.
+#[derive(Args)]
+struct ServeArgs {
+    /// The lock to serve: a generated crate's folder or its mcp.lock.json.
+    #[arg(long, value_name = "DIR_OR_FILE")]
+    lock: Option<PathBuf>,
+    /// Where the snapshot taken at start is written [default: a file in a
+    /// new temporary folder, named in the log].
+    #[arg(long, value_name = "FILE", conflicts_with = "lock")]
+    lock_out: Option<PathBuf>,
+    /// Seconds allowed for the snapshot taken at start.
+    #[arg(long, default_value_t = 60, conflicts_with = "lock")]
+    snapshot_timeout: u64,
+    #[command(flatten)]
+    proxy: mcpo_runtime::serve::ProxyArgs,
+}
+
 /// OAuth 2.1 for a protected HTTP server (a config gives these in its
 /// `oauth` block instead).
 #[derive(Args, Clone, Default)]
@@ -311,6 +328,12 @@ enum Command {
     },
     /// Print the table of rules (diff and audit): id, level, meaning.
     Rules,
+    /// Run the proxy of a lock at once, without building its crate: the
+    /// same routes, documents, validation and status codes. With --lock, a
+    /// generated crate's lock; else the --config or the server after `--`
+    /// is snapshotted first, into --lock-out. Every flag of a generated
+    /// proxy applies.
+    Serve(ServeArgs),
     /// Authorize with an OAuth-protected server ahead of time and store its
     /// tokens (~/.mcpo/tokens, or $MCPO_TOKEN_DIR), so that a proxy started
     /// as a service finds them: server NAME of a --config, or --url.
@@ -558,6 +581,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             workflow::login(&mut target, token_file)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Serve(args)) => serve(args),
         Some(Command::Rules) => {
             out!("{}", mcpo_gen::diff::report::rules_markdown());
             Ok(ExitCode::SUCCESS)
@@ -637,6 +661,78 @@ fn exit_code(needs_attention: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `mcpo-gen serve`: the lock (read, or snapshotted now), then the proxy.
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    use mcpo_runtime::serve::ServerType as ProxyServerType;
+    let progress = Progress {
+        quiet: args.proxy.quiet,
+    };
+    let lock = match &args.lock {
+        Some(path) => workflow::read_lock(path)?,
+        None => {
+            let options = snapshot::Options {
+                connect_timeout: Duration::from_secs(args.snapshot_timeout),
+                echo_server_stderr: false,
+            };
+            let lock = match (&args.proxy.config, args.proxy.upstream.is_empty()) {
+                (Some(config), true) => {
+                    CrateLock::Multi(workflow::snapshot_config(config, &options, None, progress)?)
+                }
+                (None, false) => {
+                    let server_type = match args.proxy.server_type {
+                        Some(ProxyServerType::StreamableHttp) => ServerType::StreamableHttp,
+                        Some(ProxyServerType::Sse) => ServerType::Sse,
+                        Some(ProxyServerType::Stdio) => ServerType::Stdio,
+                        None if args.proxy.upstream[0].starts_with("http://")
+                            || args.proxy.upstream[0].starts_with("https://") =>
+                        {
+                            ServerType::StreamableHttp
+                        }
+                        None => ServerType::Stdio,
+                    };
+                    let target = workflow::target(
+                        server_type,
+                        &args.proxy.upstream,
+                        workflow::parse_headers(&args.proxy.headers)?,
+                        Default::default(),
+                        None,
+                    )?;
+                    for warning in workflow::launch_spec_warnings(&target) {
+                        eprintln!("warning: {warning}");
+                    }
+                    CrateLock::Single(workflow::snapshot(&target, &options, None, progress)?)
+                }
+                _ => anyhow::bail!(
+                    "say what to serve: --lock DIR_OR_FILE (a generated crate's lock), \
+                     --config mcp.json, or the server after `--` (a command, or a URL)"
+                ),
+            };
+            let path = match &args.lock_out {
+                Some(path) => path.clone(),
+                None => {
+                    let dir =
+                        std::env::temp_dir().join(format!("mcpo-gen-serve-{}", std::process::id()));
+                    std::fs::create_dir_all(&dir)?;
+                    dir.join(mcpo_gen::lock::LOCK_FILE_NAME)
+                }
+            };
+            let rendered = mcpo_gen::emit::render_crate(&lock)?;
+            let text = &rendered.files[std::path::Path::new(mcpo_gen::lock::LOCK_FILE_NAME)];
+            std::fs::write(&path, text)
+                .map_err(|error| anyhow::anyhow!("writing {}: {error}", path.display()))?;
+            progress.say(format_args!(
+                "Snapshot written to {}: commit it, review it with `mcpo-gen diff`, and build \
+                 the crate with `mcpo-gen generate --lock {} --out DIR`",
+                path.display(),
+                path.display()
+            ));
+            lock
+        }
+    };
+    let source = mcpo_gen::serve::source(&lock)?;
+    Ok(mcpo_runtime::serve::run(args.proxy, source))
 }
 
 fn main() -> ExitCode {

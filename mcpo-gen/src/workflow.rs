@@ -61,7 +61,7 @@ impl Drop for Working {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServerType {
     Stdio,
-    #[value(alias = "streamable_http", alias = "http")]
+    #[value(alias = "streamable_http", alias = "streamablehttp", alias = "http")]
     StreamableHttp,
     Sse,
 }

@@ -18,6 +18,10 @@ use crate::upstream::{Target, header_env_var, parse_headers};
                   mcp.lock.json. Override it with `--server-type stdio -- COMMAND ARGS...`, \
                   `--server-type streamable-http URL` or `--server-type sse URL`."
 )]
+#[allow(
+    missing_docs,
+    reason = "its doc comments are the proxy's --help; `about` says what it is"
+)]
 pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "MCPO_HOST", default_value = "0.0.0.0")]
@@ -237,9 +241,13 @@ pub struct Cli {
     pub upstream: Vec<String>,
 }
 
+/// How the upstream is reached (`--server-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(missing_docs, reason = "the transports' own names")]
 pub enum ServerType {
     Stdio,
+    // mcpo's spellings, as mcpo-gen and a config file take them.
+    #[value(alias = "streamable_http", alias = "streamablehttp", alias = "http")]
     StreamableHttp,
     Sse,
 }

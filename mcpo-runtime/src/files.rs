@@ -46,7 +46,7 @@ pub fn read_text_capped(path: &Path, limit: u64) -> std::io::Result<String> {
 /// `1 MiB`, `64 MiB`, or bytes.
 pub fn describe_size(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")

@@ -29,6 +29,7 @@ pub mod config;
 pub mod files;
 pub mod lock;
 pub mod redact;
+pub mod serve;
 pub mod upstream;
 
 mod app;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::app::{self, App};
-use crate::codegen::{Embedded, EmbeddedServer};
+use crate::codegen::Embedded;
 use crate::config::{Config, ServerEntry};
 use crate::host_check::{self, AllowedHosts};
 use crate::limits::Limiter;
@@ -43,13 +43,64 @@ pub fn main(embedded: &Embedded) -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    run_proxy(cli, ProxySource::from_embedded(embedded))
+}
+
+/// What a proxy serves: a compiled crate's embedded lock, documents and
+/// generated routes, or (`mcpo-gen serve`) the same built at run time from
+/// a lock.
+pub struct ProxySource {
+    /// `clientInfo.name` towards the upstream.
+    pub crate_name: String,
+    /// `clientInfo.version` towards the upstream.
+    pub crate_version: String,
+    /// `mcp.lock.json`.
+    pub lock_json: String,
+    /// The whole document (`openapi.json`).
+    pub openapi_json: String,
+    /// Each server: one, named `""`, for a single-server lock.
+    pub servers: Vec<ServerSource>,
+}
+
+/// One server of a [`ProxySource`].
+pub struct ServerSource {
+    /// Its name in the lock and URL prefix; `""` at the root.
+    pub name: String,
+    /// Its own document.
+    pub openapi_json: String,
+    /// Its tool routes.
+    pub routes: axum::Router<App>,
+}
+
+impl ProxySource {
+    fn from_embedded(embedded: &Embedded) -> Self {
+        ProxySource {
+            crate_name: embedded.crate_name.to_string(),
+            crate_version: embedded.crate_version.to_string(),
+            lock_json: embedded.lock_json.to_string(),
+            openapi_json: embedded.openapi_json.to_string(),
+            servers: embedded
+                .servers
+                .iter()
+                .map(|server| ServerSource {
+                    name: server.name.to_string(),
+                    openapi_json: server.openapi_json.to_string(),
+                    routes: (server.router)(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Runs the proxy of `source` with parsed flags until SIGINT/SIGTERM.
+pub fn run_proxy(cli: cli::Cli, source: ProxySource) -> ExitCode {
     if let Err(error) = cli::check_flags(&cli, &|name| std::env::var(name).ok()) {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
     // Before the async runtime: the exporter's blocking client runs its own.
     let telemetry =
-        match telemetry::Telemetry::start(cli.otel_endpoint.as_deref(), embedded.crate_name) {
+        match telemetry::Telemetry::start(cli.otel_endpoint.as_deref(), &source.crate_name) {
             Ok(telemetry) => telemetry,
             Err(error) => {
                 eprintln!("error: {error}");
@@ -69,7 +120,7 @@ pub fn main(embedded: &Embedded) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(run(cli, embedded));
+    let outcome = runtime.block_on(run(cli, source));
     // Do not wait for blocked tasks (a stuck upstream read) on the way out.
     runtime.shutdown_timeout(Duration::from_secs(1));
     // After the drain: every call's span has ended; send what is buffered.
@@ -114,16 +165,15 @@ fn init_tracing(quiet: bool, log_level: Option<&str>, telemetry: Option<telemetr
         .try_init();
 }
 
-/// Pairs each embedded server with its lock; they were generated together,
-/// so a mismatch means hand-edited files.
-fn locked_servers<'a>(
-    embedded: &'a Embedded,
+/// Pairs each server with its lock; they were generated together, so a
+/// mismatch means hand-edited files.
+fn locked_servers(
+    servers: Vec<ServerSource>,
     lock: &CrateLock,
-) -> anyhow::Result<Vec<(&'a EmbeddedServer, Lock)>> {
+) -> anyhow::Result<Vec<(ServerSource, Lock)>> {
     let locked = lock.servers();
-    let names_match = embedded.servers.len() == locked.len()
-        && embedded
-            .servers
+    let names_match = servers.len() == locked.len()
+        && servers
             .iter()
             .zip(&locked)
             .all(|(server, (name, _))| server.name == name.unwrap_or_default());
@@ -133,19 +183,25 @@ fn locked_servers<'a>(
              regenerate the proxy (mcpo-gen generate)"
         );
     }
-    Ok(embedded
-        .servers
-        .iter()
+    Ok(servers
+        .into_iter()
         .zip(locked)
         .map(|(server, (_, lock))| (server, lock.clone()))
         .collect())
 }
 
-async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
-    let crate_lock = CrateLock::from_json(embedded.lock_json, "the embedded mcp.lock.json")
+async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
+    let ProxySource {
+        crate_name,
+        crate_version,
+        lock_json,
+        openapi_json,
+        servers,
+    } = source;
+    let crate_lock = CrateLock::from_json(&lock_json, "the embedded mcp.lock.json")
         .context("regenerate the proxy")?;
     let multi = matches!(crate_lock, CrateLock::Multi(_));
-    let locked = locked_servers(embedded, &crate_lock)?;
+    let locked = locked_servers(servers, &crate_lock)?;
     drop(crate_lock);
     if multi && (!cli.upstream.is_empty() || cli.server_type.is_some() || !cli.headers.is_empty()) {
         return Err(cli::ConfigError(
@@ -186,24 +242,30 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     // Everything a server needs is checked before anything starts.
     let mut plans = Vec::with_capacity(locked.len());
     for (server, lock) in locked {
-        let entry = entries.get(server.name);
-        let target = target_of(server.name, &lock.upstream, entry).map_err(cli::ConfigError)?;
-        let launch_drift =
-            served::launch_spec_drift(server.name, &lock.upstream, entry, &target, cli.on_drift)
-                .map_err(cli::ConfigError)?;
+        let entry = entries.get(server.name.as_str());
+        let target =
+            target_of(server.name.as_str(), &lock.upstream, entry).map_err(cli::ConfigError)?;
+        let launch_drift = served::launch_spec_drift(
+            server.name.as_str(),
+            &lock.upstream,
+            entry,
+            &target,
+            cli.on_drift,
+        )
+        .map_err(cli::ConfigError)?;
         if let Some(entry) = entry {
             let locked: Vec<String> = lock.tools.iter().map(|tool| tool.name.clone()).collect();
-            for warning in served::unknown_tools(server.name, entry, &locked) {
+            for warning in served::unknown_tools(server.name.as_str(), entry, &locked) {
                 tracing::warn!("--config: {warning}");
             }
         }
         let prefix = if server.name.is_empty() {
             String::new()
         } else {
-            format!("/{}", server.name)
+            format!("/{}", server.name.as_str())
         };
         let mut document =
-            server::patch_openapi(server.openapi_json, &format!("{root_path}{prefix}"))?;
+            server::patch_openapi(&server.openapi_json, &format!("{root_path}{prefix}"))?;
         // The served document requires the key exactly when one is configured.
         server::document_api_keys(&mut document, !api_keys.is_empty());
         if cli.strict_auth {
@@ -215,7 +277,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         .iter()
         .map(|(server, lock, ..)| {
             let tools = lock.tools.iter().map(|tool| tool.name.as_str()).collect();
-            (server.name, tools)
+            (server.name.as_str(), tools)
         })
         .collect();
     let tool_timeouts = cli::tool_timeouts(&cli, &tool_names)?;
@@ -256,11 +318,11 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
         let label = if server.name.is_empty() {
             String::new()
         } else {
-            format!("/{}: ", server.name)
+            format!("/{}: ", server.name.as_str())
         };
         tracing::info!(
             "{label}proxy for {} {} ({} tools), upstream: {}",
-            lock.server.name,
+            lock.server.name.as_str(),
             lock.server.version,
             lock.tools.len(),
             target.describe()
@@ -271,13 +333,13 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
             .iter()
             .map(|tool| &*Box::leak(tool.name.clone().into_boxed_str()))
             .collect();
-        let metrics = registry.server(server.name, &metric_tools, cli.upstream_pool);
+        let metrics = registry.server(server.name.as_str(), &metric_tools, cli.upstream_pool);
         let validators = validate::InputValidators::compile(&lock.tools);
         let settings = supervisor::Settings {
             target,
             connect_options: ConnectOptions {
-                client_name: embedded.crate_name.to_string(),
-                client_version: embedded.crate_version.to_string(),
+                client_name: crate_name.clone(),
+                client_version: crate_version.clone(),
                 echo_stderr: true,
                 record_raw: false,
                 // The proxy keeps to the revision its lock recorded.
@@ -296,7 +358,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
             disabled: served::disabled_tools(&lock, entry.as_ref()),
             lock,
             document,
-            tool_routes: server.router,
+            tool_routes: server.routes.clone(),
             settings,
             pool_size: cli.upstream_pool,
         };
@@ -326,7 +388,7 @@ async fn run(cli: cli::Cli, embedded: &Embedded) -> anyhow::Result<()> {
     }
     let servers = Arc::new(servers);
     let combined = if multi {
-        let mut document = server::patch_openapi(embedded.openapi_json, &root_path)?;
+        let mut document = server::patch_openapi(&openapi_json, &root_path)?;
         server::document_api_keys(&mut document, api_keys.is_enabled());
         Some(document)
     } else {

@@ -42,7 +42,7 @@ pub struct Served {
     /// Its document as served (tools switched off by `--config` left out).
     pub document: Arc<ServedDocument>,
     /// Its generated tool routes.
-    pub tool_routes: fn() -> Router<App>,
+    pub tool_routes: Router<App>,
     /// Its locked tool names, for tool switches.
     locked_tools: Vec<String>,
     /// How its lock says it is reached.
@@ -148,7 +148,7 @@ pub struct ServedParts {
     /// Its document, `servers` patched, keys documented.
     pub document: Value,
     /// Its generated tool routes.
-    pub tool_routes: fn() -> Router<App>,
+    pub tool_routes: Router<App>,
     /// The supervisor settings of its upstream.
     pub settings: Settings,
     /// `--upstream-pool`.

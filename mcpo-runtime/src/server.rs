@@ -214,7 +214,7 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         let server_api: Router<App> = Router::new()
             .route("/openapi.json", document_route(move || document.bytes()))
             .route("/readyz", get(readyz))
-            .merge((served.tool_routes)());
+            .merge(served.tool_routes.clone());
         let server_api = server_api.with_state(served.app.clone());
         let prefix = served.prefix();
         api = if prefix.is_empty() {
@@ -703,7 +703,7 @@ mod tests {
             name: name.to_string(),
             lock,
             document: json!({"openapi": "3.1.0", "paths": {}}),
-            tool_routes: test_tool_routes,
+            tool_routes: test_tool_routes(),
             settings,
             pool_size: 1,
             disabled: Default::default(),
