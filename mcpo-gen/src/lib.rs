@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod schema;
 pub mod serve;
 pub mod snapshot;
+pub mod text;
 
 #[cfg(test)]
 mod tests {

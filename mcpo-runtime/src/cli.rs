@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+pub use crate::error::ConfigError;
 use crate::lock::Upstream;
 use crate::lock::ValueSources;
 use crate::upstream::{Target, header_env_var, parse_headers};
@@ -381,18 +382,6 @@ pub fn api_keys(
 pub fn seconds(value: f64) -> Duration {
     Duration::try_from_secs_f64(value).unwrap_or(Duration::from_secs(60))
 }
-
-/// Why the configuration cannot work; printed before a non-zero exit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Combines the lock's launch spec with the command-line overrides.
 pub fn resolve_target(

@@ -14,6 +14,8 @@
 
 use std::process::ExitCode;
 
+use crate::proxy::{ProxySource, ServerSource};
+
 pub use crate::app::{App, ToolFuture, ToolHandler, tool_router};
 pub use crate::proxy_main;
 pub use axum::Router;
@@ -52,7 +54,27 @@ pub struct EmbeddedServer {
 /// Runs the proxy until SIGINT/SIGTERM: exit code 0 after a clean shutdown,
 /// 2 for bad flags, 1 for any other startup failure.
 pub fn main(embedded: &Embedded) -> ExitCode {
-    crate::proxy::main(embedded)
+    crate::proxy::main(ProxySource::from(embedded))
+}
+
+impl From<&Embedded> for ProxySource {
+    fn from(embedded: &Embedded) -> Self {
+        ProxySource {
+            crate_name: embedded.crate_name.to_string(),
+            crate_version: embedded.crate_version.to_string(),
+            lock_json: embedded.lock_json.to_string(),
+            openapi_json: embedded.openapi_json.to_string(),
+            servers: embedded
+                .servers
+                .iter()
+                .map(|server| ServerSource {
+                    name: server.name.to_string(),
+                    openapi_json: server.openapi_json.to_string(),
+                    routes: (server.router)(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The whole `main` of a generated proxy: embeds `../mcp.lock.json` and

@@ -64,18 +64,7 @@ pub enum ConfigError {
     },
 }
 
-/// The routes a multi-server proxy serves at its root, which a server name
-/// must not shadow.
-pub const RESERVED_NAMES: &[&str] = &["docs", "openapi.json", "healthz", "readyz", "metrics"];
-
-/// Whether `name` can name a server: it is its URL prefix (`/{name}`).
-pub fn is_valid_server_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !RESERVED_NAMES.contains(&name)
-}
+pub use crate::lock::{RESERVED_NAMES, is_valid_server_name};
 
 /// A whole config: servers by name, sorted.
 #[derive(Debug, Clone, PartialEq, Eq)]

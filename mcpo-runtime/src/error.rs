@@ -1,6 +1,9 @@
 //! The one error type every route answers with: `{"detail": ...}` like mcpo
 //! and FastAPI, an honest status code, and the headers that go with it.
 //!
+//! [`ConfigError`] is the other error: flags, files or settings that cannot
+//! work, said before the proxy exits.
+//!
 //! Error bodies are built from fixed texts and from what the client itself
 //! sent; never from header values, API keys or upstream transport details.
 
@@ -11,6 +14,18 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
+
+/// Why the configuration cannot work; printed before a non-zero exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// One segment of a FastAPI-style `loc`: a field name or an array index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

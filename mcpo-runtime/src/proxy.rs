@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::app::{self, App};
-use crate::codegen::Embedded;
 use crate::config::{Config, ServerEntry};
 use crate::host_check::{self, AllowedHosts};
 use crate::limits::Limiter;
@@ -34,7 +33,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the proxy until SIGINT/SIGTERM. Exit code 0 after a clean shutdown,
 /// 2 for bad flags, 1 for any other startup failure.
-pub fn main(embedded: &Embedded) -> ExitCode {
+pub fn main(source: ProxySource) -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -43,7 +42,7 @@ pub fn main(embedded: &Embedded) -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
-    run_proxy(cli, ProxySource::from_embedded(embedded))
+    run_proxy(cli, source)
 }
 
 /// What a proxy serves: a compiled crate's embedded lock, documents and
@@ -70,26 +69,6 @@ pub struct ServerSource {
     pub openapi_json: String,
     /// Its tool routes.
     pub routes: axum::Router<App>,
-}
-
-impl ProxySource {
-    fn from_embedded(embedded: &Embedded) -> Self {
-        ProxySource {
-            crate_name: embedded.crate_name.to_string(),
-            crate_version: embedded.crate_version.to_string(),
-            lock_json: embedded.lock_json.to_string(),
-            openapi_json: embedded.openapi_json.to_string(),
-            servers: embedded
-                .servers
-                .iter()
-                .map(|server| ServerSource {
-                    name: server.name.to_string(),
-                    openapi_json: server.openapi_json.to_string(),
-                    routes: (server.router)(),
-                })
-                .collect(),
-        }
-    }
 }
 
 /// Runs the proxy of `source` with parsed flags until SIGINT/SIGTERM.

@@ -21,12 +21,12 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::cli::DriftPolicy;
-use crate::codegen::Router;
 use crate::config::{Config, ServerEntry};
 use crate::lock::Lock;
 use crate::pool::Pool;
 use crate::supervisor::Settings;
 use crate::upstream::Target;
+use axum::Router;
 
 /// How often `--hot-reload` looks at the config file. Polling (not file
 /// system events) sees every kind of save: editors that write in place,

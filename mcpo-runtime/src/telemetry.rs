@@ -11,7 +11,7 @@
 //! Without the feature every hook is a no-op and `--otel-endpoint` is refused
 //! at startup ([`check_flag`]).
 
-use crate::cli::ConfigError;
+use crate::error::ConfigError;
 
 /// The `tracing` target of the tool-call span: the exporter sees this
 /// target only, and the log leaves it out.

@@ -34,7 +34,8 @@ use crate::diff::{Change, Report};
 use crate::lock::Lock;
 use crate::schema::document::escape_token;
 
-pub use detect::{MAX_TEXT_CHARS, contains_word, hidden_char_name};
+pub use crate::text::hidden_char_name;
+pub use detect::{MAX_TEXT_CHARS, contains_word};
 
 /// One text a model reads, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -140,7 +140,7 @@ fn neutralize(text: &str, keep_newlines: bool) -> String {
             '\r' => out.push_str("\\r"),
             // Bidi overrides can make reviewed text read differently, and
             // invisible characters hide text: show both as escapes.
-            ch if ch.is_control() || crate::audit::hidden_char_name(ch).is_some() => {
+            ch if ch.is_control() || crate::text::hidden_char_name(ch).is_some() => {
                 let _ = write!(out, "\\u{{{:x}}}", ch as u32);
             }
             ch => out.push(ch),
