@@ -134,7 +134,8 @@ fn scratch_main(lowered: &LoweredTypes, probes: &[Probe]) -> String {
     format!(
         "#![deny(warnings)]\n\n\
          /// What generated code reaches through `mcpo_runtime::codegen`.\n\
-         mod mcpo_runtime {{ pub mod codegen {{ pub use serde; pub use serde_json; }} }}\n\n{items}\n\n\
+         mod mcpo_runtime {{ pub mod codegen {{ pub use serde; pub use serde_json; }} }}\n\
+         use mcpo_runtime::codegen::{{serde::{{Deserialize, Serialize}}, serde_json}};\n\n{items}\n\n\
          /// Like the proxy: parse JSON, then deserialize the typed value from it.\n\
          fn check<T: serde::de::DeserializeOwned + serde::Serialize>(json: &str) -> Result<(), String> {{\n\
              let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;\n\

@@ -1,16 +1,15 @@
 //! `src/tools.rs` of the generated crate: the typed models from
 //! [`crate::schema`], one axum handler per tool, and the router.
 //!
-//! Every path is written in full (`mcpo_runtime::codegen::App`, ...) rather
-//! than imported, so that a crate with zero tools has no unused imports. The
-//! `codegen` module is the only part of the runtime generated code names.
+//! The file has one `use` of the runtime's `codegen` module, the only part of
+//! the runtime generated code names ([`crate::schema::rust::codegen_use`]).
 
 use quote::quote;
 
 use super::EmitError;
 use crate::lock::{LOCK_FILE_NAME, Lock};
 use crate::naming::{UniqueNames, snake_ident, tool_route};
-use crate::schema::rust::{doc_attrs, ident, json_value};
+use crate::schema::rust::{CODEGEN_VALUE_NAMES, codegen_use, doc_attrs, ident, json_value};
 use crate::schema::{LoweredTypes, lower_tools};
 
 pub fn render(lock: &Lock) -> Result<String, EmitError> {
@@ -18,6 +17,9 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
 
     let mut handler_names = UniqueNames::new();
     handler_names.reserve("router");
+    for name in CODEGEN_VALUE_NAMES {
+        handler_names.reserve(name);
+    }
     let mut handlers = Vec::with_capacity(lock.tools.len());
     let mut routes = Vec::with_capacity(lock.tools.len());
     for tool in &lock.tools {
@@ -42,10 +44,7 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
         let name = &tool.name;
         handlers.push(quote! {
             #doc
-            pub fn #handler(
-                app: mcpo_runtime::codegen::App,
-                request: mcpo_runtime::codegen::Request,
-            ) -> mcpo_runtime::codegen::ToolFuture {
+            pub fn #handler(app: App, request: Request) -> ToolFuture {
                 app.call_tool::<#input, #output>(#name, request)
             }
         });
@@ -55,13 +54,21 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
 
     let module_doc = format!(
         "Typed models and handlers for the tools of the MCP server `{}` {}.\n\n\
+         At run time a call's JSON body is first checked against the tool's frozen \
+         input schema, then read into its `...Input` struct (either failing is a 422 \
+         naming the field); a tool with an output schema has its `structuredContent` \
+         read into its `...Output` struct too, and a mismatch is logged, the result \
+         returned unchanged.\n\n\
          Generated from `{LOCK_FILE_NAME}`; regenerate instead of editing.",
         lock.server.name, lock.server.version
     );
+    let codegen_use = codegen_use();
     let module_doc_lines = module_doc.lines().map(|line| format!(" {line}"));
     let module_doc = quote! { #(#![doc = #module_doc_lines])* };
     let file = quote! {
         #module_doc
+
+        #codegen_use
 
         #items
 
@@ -69,8 +76,8 @@ pub fn render(lock: &Lock) -> Result<String, EmitError> {
 
         /// Every tool route (`POST path` -> handler), mounted by the runtime
         /// under `--root-path`.
-        pub fn router() -> mcpo_runtime::codegen::Router<mcpo_runtime::codegen::App> {
-            mcpo_runtime::codegen::tool_router(&[#(#routes),*])
+        pub fn router() -> Router<App> {
+            tool_router(&[#(#routes),*])
         }
     };
     let syntax = syn::parse2::<syn::File>(file).map_err(|error| EmitError::InvalidRust {

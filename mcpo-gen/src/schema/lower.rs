@@ -29,6 +29,7 @@ const MAX_DOC_VALUE_LEN: usize = 160;
 /// generated type must never shadow them.
 const RESERVED_TYPE_NAMES: &[&str] = &[
     "App",
+    "ToolFuture",
     "Request",
     "State",
     "Response",
@@ -745,7 +746,12 @@ impl Lowerer {
                     depth + 1,
                 )
             };
-            let mut docs = property_docs(property_schema);
+            // The property's own docs (a `$ref`'s siblings included),
+            // constraints the type can't express.
+            let mut docs = property_schema
+                .as_object()
+                .map(|schema| documented(schema, Some(property)))
+                .unwrap_or_default();
             // A `$ref` to a definition that became a plain type (a string
             // with a format, say) would otherwise lose that definition's docs;
             // named items carry their own.
@@ -1145,6 +1151,25 @@ fn const_type(value: &Value) -> TypeRef {
 
 /// Doc lines for a named item: title, description, constraints.
 fn schema_docs(schema: &Map<String, Value>) -> Vec<String> {
+    documented(schema, None)
+}
+
+/// Whether a schema title only restates a name: an identifier
+/// (`convert_timeArguments`, `TimeResult`, as SDKs generate them), or the
+/// documented property's own name in words (`Is Dst` for `is_dst`).
+fn title_restates(title: &str, name: Option<&str>) -> bool {
+    let letters = |text: &str| -> String {
+        text.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    !title.contains(char::is_whitespace) || name.is_some_and(|name| letters(name) == letters(title))
+}
+
+/// [`schema_docs`] of the schema of property `name`, if any: a title that
+/// restates a name is left out.
+fn documented(schema: &Map<String, Value>, name: Option<&str>) -> Vec<String> {
     let mut docs = Vec::new();
     let text = |key: &str| {
         schema
@@ -1153,7 +1178,7 @@ fn schema_docs(schema: &Map<String, Value>) -> Vec<String> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
     };
-    if let Some(title) = text("title") {
+    if let Some(title) = text("title").filter(|title| !title_restates(title, name)) {
         docs.push(format!("**{}**", title.replace('\n', " ")));
     }
     if let Some(description) = text("description") {
@@ -1170,12 +1195,6 @@ fn schema_docs(schema: &Map<String, Value>) -> Vec<String> {
         docs.extend(constraints);
     }
     docs
-}
-
-/// Doc lines for a struct field: the property's own docs (a `$ref`'s
-/// siblings included), constraints the type can't express.
-fn property_docs(schema: &Value) -> Vec<String> {
-    schema.as_object().map(schema_docs).unwrap_or_default()
 }
 
 /// Keywords the Rust type does not enforce, listed so the docs are honest.
@@ -1252,7 +1271,7 @@ mod ref_tests {
         }));
         assert!(source.contains("pub x: Option<String>"), "{source}");
         assert!(
-            source.contains("pub y: Option<mcpo_runtime::codegen::serde_json::Value>"),
+            source.contains("pub y: Option<serde_json::Value>"),
             "{source}"
         );
     }

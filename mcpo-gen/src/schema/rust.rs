@@ -1,15 +1,33 @@
 //! [`ir`](super::ir) -> Rust tokens.
 //!
-//! Every path outside the generated module is written in full
-//! (`mcpo_runtime::codegen::serde_json::Value`, `::std::collections::BTreeMap`),
-//! so the items need no `use` lines and can't clash with the handlers'
-//! imports. serde comes through the runtime's `codegen` re-export (hence
-//! `#[serde(crate = ...)]`): a proxy depends on `mcpo-runtime` alone.
+//! The items name the runtime's `codegen` surface through the one `use` at
+//! the top of the generated file ([`codegen_use`]): `Serialize`,
+//! `Deserialize` and `serde_json`, names no generated type or handler can
+//! take (they are reserved). serde comes through the runtime's `codegen`
+//! re-export (hence `#[serde(crate = ...)]`): a proxy depends on
+//! `mcpo-runtime` alone. Other paths are written in full
+//! (`::std::collections::BTreeMap`).
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use super::ir::{Field, Item, ItemKind, TypeRef};
+
+/// The generated file's one `use` of the runtime: what its types and
+/// handlers name. Allowed unused: a server without tools names none of it.
+pub fn codegen_use() -> TokenStream {
+    quote! {
+        #[allow(unused_imports)]
+        use mcpo_runtime::codegen::{
+            serde::{Deserialize, Serialize},
+            serde_json, tool_router, App, Request, Router, ToolFuture,
+        };
+    }
+}
+
+/// Names [`codegen_use`] brings into the generated module: no handler may
+/// take them.
+pub const CODEGEN_VALUE_NAMES: &[&str] = &["serde_json", "tool_router"];
 
 /// An identifier token; raw identifiers (`r#type`) stay raw. Names come from
 /// [`crate::naming`] and are valid, but a fallback keeps this panic-free.
@@ -64,18 +82,14 @@ pub fn doc_attrs(lines: &[String]) -> TokenStream {
 
 /// `serde_json::Value`, as the generated code reaches it.
 pub fn json_value() -> TokenStream {
-    quote!(mcpo_runtime::codegen::serde_json::Value)
+    quote!(serde_json::Value)
 }
 
 /// The derives every generated type has, with `extra` ones (such as `Copy`)
 /// in the middle, and serde pointed at the runtime's re-export.
 fn derives(extra: TokenStream) -> TokenStream {
     quote! {
-        #[derive(
-            Debug, Clone, #extra PartialEq,
-            mcpo_runtime::codegen::serde::Serialize,
-            mcpo_runtime::codegen::serde::Deserialize
-        )]
+        #[derive(Debug, Clone, #extra PartialEq, Serialize, Deserialize)]
         #[serde(crate = "mcpo_runtime::codegen::serde")]
     }
 }
@@ -84,7 +98,7 @@ pub fn type_tokens(ty: &TypeRef, items: &[Item]) -> TokenStream {
     match ty {
         TypeRef::Any => json_value(),
         TypeRef::AnyObject => {
-            quote!(mcpo_runtime::codegen::serde_json::Map<String, mcpo_runtime::codegen::serde_json::Value>)
+            quote!(serde_json::Map<String, serde_json::Value>)
         }
         TypeRef::String => quote!(String),
         TypeRef::Integer => quote!(i64),

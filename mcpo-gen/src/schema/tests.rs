@@ -50,7 +50,7 @@ fn object_required_optional_and_renames() {
     assert_has(&source, "/// Arguments of the MCP tool `t`.");
     assert_has(
         &source,
-        "#[derive(Debug, Clone, PartialEq, mcpo_runtime::codegen::serde::Serialize, mcpo_runtime::codegen::serde::Deserialize)] #[serde(crate = \"mcpo_runtime::codegen::serde\")] pub struct TInput {",
+        "#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)] #[serde(crate = \"mcpo_runtime::codegen::serde\")] pub struct TInput {",
     );
     // `foo_bar` is already its own field name and keeps it; `fooBar` yields.
     assert_has(
@@ -119,7 +119,7 @@ fn additional_and_pattern_properties() {
     );
     assert_has(
         &source,
-        "#[serde(flatten)] pub additional_properties: ::std::collections::BTreeMap<String, mcpo_runtime::codegen::serde_json::Value>,",
+        "#[serde(flatten)] pub additional_properties: ::std::collections::BTreeMap<String, serde_json::Value>,",
     );
     assert!(!squash(&source).contains("#[serde(deny_unknown_fields)] pub struct TInputPatterned"));
     assert_has(
@@ -128,7 +128,7 @@ fn additional_and_pattern_properties() {
     );
     assert_has(
         &source,
-        "pub anything: Option<mcpo_runtime::codegen::serde_json::Map<String, mcpo_runtime::codegen::serde_json::Value>>,",
+        "pub anything: Option<serde_json::Map<String, serde_json::Value>>,",
     );
 }
 
@@ -152,10 +152,7 @@ fn enums_and_consts() {
     );
     assert_has(&source, "/// - enum: `[1,2,3]`");
     assert_has(&source, "pub level: Option<i64>,");
-    assert_has(
-        &source,
-        "pub mixed: Option<mcpo_runtime::codegen::serde_json::Value>,",
-    );
+    assert_has(&source, "pub mixed: Option<serde_json::Value>,");
     assert_has(&source, "pub maybe: Option<TInputMaybe>,");
     assert_has(&source, "pub kind: Option<String>,");
     assert_has(&source, "pub answer: Option<i64>,");
@@ -233,14 +230,8 @@ fn unions_become_untagged_enums_only_when_distinguishable() {
         &source,
         "pub enum TInputShape { Circle(TInputShapeCircle), Square(TInputShapeSquare), }",
     );
-    assert_has(
-        &source,
-        "pub blurry: Option<mcpo_runtime::codegen::serde_json::Value>,",
-    );
-    assert_has(
-        &source,
-        "pub lists: Option<mcpo_runtime::codegen::serde_json::Value>,",
-    );
+    assert_has(&source, "pub blurry: Option<serde_json::Value>,");
+    assert_has(&source, "pub lists: Option<serde_json::Value>,");
     assert_has(
         &source,
         "pub enum TInputMulti { Boolean(bool), String(String), Number(f64), }",
@@ -264,14 +255,8 @@ fn all_of_merges_objects_and_keeps_primitives() {
         "pub struct TInputMerged { pub id: String, #[serde(default, skip_serializing_if = \"Option::is_none\")] pub extra: Option<i64>, }",
     );
     assert_has(&source, "pub short: Option<String>,");
-    assert_has(
-        &source,
-        "pub clash: Option<mcpo_runtime::codegen::serde_json::Value>,",
-    );
-    assert_has(
-        &source,
-        "pub untyped: Option<mcpo_runtime::codegen::serde_json::Value>,",
-    );
+    assert_has(&source, "pub clash: Option<serde_json::Value>,");
+    assert_has(&source, "pub untyped: Option<serde_json::Value>,");
 }
 
 #[test]
@@ -308,22 +293,13 @@ fn refs_between_defs_and_recursion() {
     assert_has(&source, "pub owner: Option<String>,");
     assert_has(
         &source,
-        "pub loop: Option<mcpo_runtime::codegen::serde_json::Value>,"
+        "pub loop: Option<serde_json::Value>,"
             .replace("loop", "r#loop")
             .as_str(),
     );
-    assert_has(
-        &source,
-        "pub arrays: Option<Vec<mcpo_runtime::codegen::serde_json::Value>>,",
-    );
-    assert_has(
-        &source,
-        "pub missing: Option<mcpo_runtime::codegen::serde_json::Value>,",
-    );
-    assert_has(
-        &source,
-        "pub external: Option<mcpo_runtime::codegen::serde_json::Value>,",
-    );
+    assert_has(&source, "pub arrays: Option<Vec<serde_json::Value>>,");
+    assert_has(&source, "pub missing: Option<serde_json::Value>,");
+    assert_has(&source, "pub external: Option<serde_json::Value>,");
     assert_has(&source, "pub me: Option<Box<TInput>>,");
     assert_eq!(source.matches("pub struct TNode ").count(), 1);
 }
@@ -339,10 +315,7 @@ fn tuples_only_when_closed_and_exact() {
         }
     }));
     assert_has(&source, "pub point: Option<(f64, f64)>,");
-    assert_has(
-        &source,
-        "pub open: Option<Vec<mcpo_runtime::codegen::serde_json::Value>>,",
-    );
+    assert_has(&source, "pub open: Option<Vec<serde_json::Value>>,");
     assert_has(&source, "pub draft7: Option<(String,)>,");
 }
 
@@ -360,9 +333,7 @@ fn roots_that_are_not_typed_objects() {
         assert_eq!(source.trim(), "", "{schema}");
         assert_eq!(
             squash(&input),
-            squash(
-                "mcpo_runtime :: codegen :: serde_json :: Map < String , mcpo_runtime :: codegen :: serde_json :: Value >"
-            ),
+            squash("serde_json :: Map < String , serde_json :: Value >"),
             "{schema}"
         );
     }

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn cli(args: &[&str]) -> Cli {

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn tracked(in_flight: u64) -> Tracked {

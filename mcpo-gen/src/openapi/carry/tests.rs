@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn carry_input(schema: Value, tool: &str) -> BTreeMap<String, Value> {
