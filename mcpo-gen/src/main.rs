@@ -1,5 +1,6 @@
-//! The `mcpo-gen` command line: flag parsing and exit codes only; the work
-//! lives in the library (`mcpo_gen::workflow`).
+//! The `mcpo-gen` command line: flag parsing and exit codes; `workflow`
+//! composes the library's stages (`mcpo_gen::snapshot`, `emit`, `diff`,
+//! `audit`, `serve`) into verbs.
 //!
 //! Exit codes: 0 success / up to date, 1 needs attention (check found
 //! drift, diff crossed `--fail-on`), 2 error.

@@ -1,6 +1,5 @@
-//! Names of the environment variables that carry secrets. Shared with the
-//! mcpo-gen generator (it includes this file), so that `mcpo-gen update` and
-//! the proxy read a header's value from the same variable.
+//! Names of the environment variables that carry secrets, the same for
+//! `mcpo-gen update` (through `upstream::header_env_var`) and the proxy.
 
 /// The env var that carries an HTTP header's value: `MCPO_HEADER_<NAME>`,
 /// upper case, `-` as `_` (`X-Api-Key` -> `MCPO_HEADER_X_API_KEY`).

@@ -13,8 +13,9 @@
 //! streamable-HTTP session (404) is re-initialized by rmcp's transport and
 //! the request retried once.
 //!
-//! A new transport (OAuth) is a new [`Target`] variant and a new arm in
+//! A new transport is a new [`Target`] variant and a new arm in
 //! [`connect_with`]; both the snapshot and the runtime get it from here.
+//! OAuth is not a transport but a setting of the HTTP ones ([`oauth`]).
 
 mod decode;
 mod env_names;

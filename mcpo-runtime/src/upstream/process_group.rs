@@ -1,6 +1,6 @@
-//! A guard that kills a child's whole process group. Shared with the mcpo-gen
-//! generator (it includes this file): `npx`/`uvx` start the real server as a
-//! grandchild, which killing only the direct child would leave running.
+//! A guard that kills a child's whole process group: `npx`/`uvx` start the
+//! real server as a grandchild, which killing only the direct child would
+//! leave running.
 
 /// Kills a process group (SIGKILL) when dropped.
 #[derive(Debug)]
