@@ -744,3 +744,472 @@ fn a_stalled_upload_is_408_after_the_call_timeout() {
     );
     assert_still_serving(&proxy, "a stalled upload");
 }
+
+// One contract, two ways to run it (issue #32): the compiled `errors-proxy`
+// and `mcpo-gen serve --lock generated-examples/errors-proxy` must give the
+// same answers. Rather than running every test above twice, one battery of
+// requests goes to both, and every answer (status, body, headers) is
+// compared.
+
+/// The two ways to run the proxy of the committed errors-proxy lock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Way {
+    /// The compiled crate's binary.
+    Compiled,
+    /// `mcpo-gen serve --lock generated-examples/errors-proxy`: the same
+    /// lock and documents, tool routes taking the arguments as JSON values.
+    Served,
+}
+
+const BOTH_WAYS: [Way; 2] = [Way::Compiled, Way::Served];
+
+/// Starts the errors-proxy lock `way` with `flags` in front of `upstream`.
+fn start_as(way: Way, flags: &[&str], upstream: &[String], env: &[(&str, &str)]) -> Running {
+    match way {
+        Way::Compiled => start(flags, upstream, env),
+        Way::Served => {
+            let lock = workspace_root().join("generated-examples").join(CRATE);
+            let lock = lock.display().to_string();
+            let mut args = vec!["--lock", lock.as_str()];
+            args.extend_from_slice(flags);
+            args.extend(upstream.iter().map(String::as_str));
+            start_serve_with_env(&args, env)
+        }
+    }
+}
+
+/// One request of a parity battery.
+struct Probe {
+    label: &'static str,
+    method: &'static str,
+    path: String,
+    /// The raw body; a `POST` gets `content-type: application/json` unless
+    /// `headers` gives one.
+    body: Option<String>,
+    key: Option<&'static str>,
+    headers: Vec<(&'static str, &'static str)>,
+}
+
+impl Probe {
+    fn get(label: &'static str, path: &str) -> Probe {
+        Probe {
+            label,
+            method: "GET",
+            path: path.to_string(),
+            body: None,
+            key: None,
+            headers: Vec::new(),
+        }
+    }
+
+    fn post(label: &'static str, path: &str, body: impl Into<String>) -> Probe {
+        Probe {
+            label,
+            method: "POST",
+            path: path.to_string(),
+            body: Some(body.into()),
+            key: Some(KEY),
+            headers: Vec::new(),
+        }
+    }
+
+    fn key(mut self, key: Option<&'static str>) -> Probe {
+        self.key = key;
+        self
+    }
+
+    fn header(mut self, name: &'static str, value: &'static str) -> Probe {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// What a proxy answered, in a form two proxies can be compared by:
+/// status, every header but `date`, and the body (JSON when it parses, else
+/// its text).
+#[derive(Debug, PartialEq)]
+struct Answer {
+    status: u16,
+    headers: std::collections::BTreeMap<String, String>,
+    body: Value,
+}
+
+fn ask(proxy: &Running, probe: &Probe) -> Answer {
+    let method = reqwest::Method::from_bytes(probe.method.as_bytes()).expect("a method");
+    let mut request = http().request(method, proxy.url(&probe.path));
+    if let Some(body) = &probe.body {
+        if !probe
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        {
+            request = request.header("content-type", "application/json");
+        }
+        request = request.body(body.clone());
+    }
+    for (name, value) in &probe.headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(key) = probe.key {
+        request = request.bearer_auth(key);
+    }
+    let response = send(request);
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != "date")
+        .map(|(name, value)| {
+            (
+                name.to_string(),
+                value.to_str().unwrap_or("<not text>").to_string(),
+            )
+        })
+        .collect();
+    let text = response.text().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Sends every probe to both proxies, in the same order, and returns the
+/// answers that differ (label, compiled, served); checks each answer
+/// against `expected_status` on the way, so that two proxies that fail
+/// alike do not pass.
+fn differences(
+    compiled: &Running,
+    served: &Running,
+    probes: &[(Probe, u16)],
+) -> Vec<(&'static str, Answer, Answer)> {
+    let mut differ = Vec::new();
+    for (probe, expected_status) in probes {
+        let from_compiled = ask(compiled, probe);
+        let from_served = ask(served, probe);
+        assert_eq!(
+            from_compiled.status, *expected_status,
+            "{}: the compiled crate answered {from_compiled:?}",
+            probe.label
+        );
+        if from_compiled != from_served {
+            differ.push((probe.label, from_compiled, from_served));
+        }
+    }
+    differ
+}
+
+#[track_caller]
+fn assert_no_differences(differ: &[(&'static str, Answer, Answer)]) {
+    let report: Vec<String> = differ
+        .iter()
+        .map(|(label, compiled, served)| {
+            format!("{label}:\n  compiled: {compiled:?}\n  served:   {served:?}")
+        })
+        .collect();
+    assert!(
+        report.is_empty(),
+        "mcpo-gen serve answers otherwise than the compiled crate:\n{}",
+        report.join("\n")
+    );
+}
+
+/// Both ways started with the same flags, connected, in parallel.
+fn start_both(flags: &[&str]) -> (Running, Running) {
+    let upstream = fixture_upstream("errors.json");
+    let (compiled, served) = std::thread::scope(|scope| {
+        let served = scope.spawn(|| start_as(Way::Served, flags, &upstream, &[]));
+        let compiled = start_as(Way::Compiled, flags, &upstream, &[]);
+        (compiled, served.join().expect("serve started"))
+    });
+    for proxy in [&compiled, &served] {
+        // `/readyz` takes the key under --strict-auth.
+        let readyz = proxy.url(&format!("{}/readyz", proxy.root_path));
+        wait_until(Duration::from_secs(90), || {
+            send(http().get(&readyz).bearer_auth(KEY)).status() == 200
+        });
+    }
+    (compiled, served)
+}
+
+#[test]
+fn serve_answers_the_contract_like_the_compiled_crate() {
+    let (compiled, served) = start_both(&["--api-key", KEY, "--max-body-bytes", "1000"]);
+    let probes = vec![
+        // Good calls of every tool that answers.
+        (
+            Probe::post("echo", "/echo", r#"{"message":"m","count":2}"#),
+            200,
+        ),
+        (
+            Probe::post(
+                "echo_structured",
+                "/echo_structured",
+                r#"{"message":"typed","count":3}"#,
+            ),
+            200,
+        ),
+        (Probe::post("returns_text", "/returns_text", "{}"), 200),
+        (Probe::post("returns_image", "/returns_image", "{}"), 200),
+        (Probe::post("returns_audio", "/returns_audio", "{}"), 200),
+        (
+            Probe::post("returns_resource_link", "/returns_resource_link", "{}"),
+            200,
+        ),
+        (
+            Probe::post(
+                "returns_embedded_resource",
+                "/returns_embedded_resource",
+                "{}",
+            ),
+            200,
+        ),
+        (
+            Probe::post("returns_many_blocks", "/returns_many_blocks", "{}"),
+            200,
+        ),
+        (
+            Probe::post("returns_no_content", "/returns_no_content", "{}"),
+            200,
+        ),
+        (
+            Probe::post("returns_structured", "/returns_structured", "{}"),
+            200,
+        ),
+        (
+            Probe::post("the faithful echo", "/echo", FAITHFUL_BODY),
+            200,
+        ),
+        // Upstream error results and JSON-RPC errors.
+        (
+            Probe::post("isError", "/fails_with_is_error", r#"{"path":"/x"}"#),
+            500,
+        ),
+        (
+            Probe::post("-32602", "/fails_with_invalid_params", r#"{"value":3}"#),
+            422,
+        ),
+        (
+            Probe::post("-32601", "/fails_with_method_not_found", "{}"),
+            404,
+        ),
+        (
+            Probe::post("-32603", "/fails_with_internal_error", "{}"),
+            502,
+        ),
+        // Lax types: a number sent as a string, a whole float.
+        (
+            Probe::post("lax string number", "/echo", r#"{"message":"m","count":"3"}"#),
+            200,
+        ),
+        (
+            Probe::post("whole float", "/echo", r#"{"message":"m","count":3.0}"#),
+            200,
+        ),
+        (
+            Probe::post("lax string to an integer upstream", "/fails_with_invalid_params", r#"{"value":"4"}"#),
+            422,
+        ),
+        // The proxy's own refusals.
+        (Probe::post("bad JSON", "/echo", r#"{"message": "#), 422),
+        (Probe::post("not an object", "/echo", "[1,2]"), 422),
+        (Probe::post("empty body", "/echo", ""), 422),
+        (
+            Probe::post("wrong type", "/echo", r#"{"message":5}"#),
+            422,
+        ),
+        (
+            Probe::post("a fraction for an integer", "/echo", r#"{"message":"m","count":1.5}"#),
+            422,
+        ),
+        (
+            Probe::post("missing field", "/echo", r#"{"count":2}"#),
+            422,
+        ),
+        (
+            Probe::post("under the minimum", "/echo", r#"{"message":"m","count":0}"#),
+            422,
+        ),
+        (
+            Probe::post("an unknown field where none is allowed", "/returns_text", r#"{"extra":1}"#),
+            422,
+        ),
+        (
+            Probe::post(
+                "an integer past 64 bits",
+                "/echo",
+                r#"{"message":"m","nested":{"ids":[1,123456789012345678901234567890]}}"#,
+            ),
+            422,
+        ),
+        (
+            Probe::post("text/plain", "/echo", r#"{"message":"m"}"#)
+                .header("content-type", "text/plain"),
+            415,
+        ),
+        (
+            Probe::post("over --max-body-bytes", "/echo", json!({"message": "x".repeat(2000)}).to_string()),
+            413,
+        ),
+        (
+            Probe::post("just under --max-body-bytes", "/echo", json!({"message": "x".repeat(900)}).to_string()),
+            200,
+        ),
+        // Routes.
+        (Probe::post("an unknown tool path", "/no_such_tool", "{}"), 404),
+        (Probe::get("GET on a tool route", "/echo"), 405),
+        (Probe::get("/openapi.json", "/openapi.json"), 200),
+        (Probe::get("/docs", "/docs"), 200),
+        (Probe::get("/healthz", "/healthz"), 200),
+        (Probe::get("/readyz", "/readyz"), 200),
+        // The API key.
+        (Probe::post("no key", "/echo", r#"{"message":"m"}"#).key(None), 401),
+        (
+            Probe::post("a wrong key", "/echo", r#"{"message":"m"}"#).key(Some("not-the-key")),
+            401,
+        ),
+        // A crash last: the in-flight call is 502 with Retry-After, and the
+        // respawned server answers the next call.
+        (Probe::post("an upstream crash", "/crashes", "{}"), 502),
+        (
+            Probe::post("the call after a crash", "/echo", r#"{"message":"after the crash"}"#),
+            200,
+        ),
+    ];
+    assert_no_differences(&differences(&compiled, &served, &probes));
+}
+
+/// `--root-path`, `--strict-auth` and CORS, the same way.
+#[test]
+fn serve_answers_like_the_compiled_crate_under_a_root_path_with_strict_auth() {
+    let (compiled, served) = start_both(&[
+        "--api-key",
+        KEY,
+        "--strict-auth",
+        "--root-path",
+        "/api",
+        "--cors-allow-origins",
+        "http://app.example:3000",
+    ]);
+    let keyed = |probe: Probe| probe.key(Some(KEY));
+    let probes = vec![
+        (
+            Probe::post("echo under the root path", "/api/echo", r#"{"message":"m"}"#),
+            200,
+        ),
+        (
+            Probe::post("echo without the root path", "/echo", r#"{"message":"m"}"#),
+            200,
+        ),
+        (keyed(Probe::get("/api/openapi.json", "/api/openapi.json")), 200),
+        (keyed(Probe::get("/openapi.json", "/openapi.json")), 200),
+        (keyed(Probe::get("/api/docs", "/api/docs")), 200),
+        (Probe::get("/api/openapi.json without a key", "/api/openapi.json"), 401),
+        (Probe::get("/api/docs without a key", "/api/docs"), 401),
+        (Probe::get("/api/healthz without a key", "/api/healthz"), 200),
+        (keyed(Probe::get("/api/readyz", "/api/readyz")), 200),
+        (
+            Probe::post("an unknown tool under the root path", "/api/nope", "{}"),
+            404,
+        ),
+        (
+            Probe::post("no key under the root path", "/api/echo", r#"{"message":"m"}"#).key(None),
+            401,
+        ),
+        (
+            Probe {
+                label: "a CORS preflight",
+                method: "OPTIONS",
+                path: "/api/echo".to_string(),
+                body: None,
+                key: None,
+                headers: vec![
+                    ("Origin", "http://app.example:3000"),
+                    ("Access-Control-Request-Method", "POST"),
+                    ("Access-Control-Request-Headers", "authorization,content-type"),
+                ],
+            },
+            200,
+        ),
+        (
+            Probe::post("a call from an allowed origin", "/api/echo", r#"{"message":"m"}"#)
+                .header("Origin", "http://app.example:3000"),
+            200,
+        ),
+    ];
+    assert_no_differences(&differences(&compiled, &served, &probes));
+}
+
+/// The one intended difference: a compiled crate also deserializes the
+/// arguments into its generated structs, `serve` does not. The frozen
+/// schema says `integer`; the structs say `i64` (`fails_with_invalid_params`'
+/// `value`) or `u64` (`echo`'s `count`). So an integer the schema accepts
+/// but the Rust type cannot hold — 2^63 and up for an `i64`, or a whole
+/// float at or past 9e15 such as `1e300` (the typed check reads smaller
+/// whole floats as integers) — is a 422 from the compiled crate, at the
+/// field, and goes to the upstream from `serve`. Every other answer of the
+/// fixture's tools is the same (the test above); the typed output check
+/// (`echo_structured`, `returns_structured`) only logs, so it changes no
+/// answer either.
+#[test]
+fn the_typed_structs_are_the_only_difference_and_only_past_the_rust_types() {
+    let (compiled, served) = start_both(&["--api-key", KEY]);
+    let i64_overflow = Probe::post(
+        "2^63 for an i64",
+        "/fails_with_invalid_params",
+        r#"{"value":9223372036854775808}"#,
+    );
+    let huge_float = Probe::post("1e300 for a u64", "/echo", r#"{"message":"m","count":1e300}"#);
+
+    let typed = ask(&compiled, &i64_overflow);
+    assert_eq!(typed.status, 422, "{typed:?}");
+    assert_eq!(
+        typed.body,
+        json!({"detail": [{
+            "loc": ["body", "value"],
+            "msg": "invalid value: integer `9223372036854775808`, expected i64",
+            "type": "value_error"
+        }]})
+    );
+    // Served, the call reaches the fixture, which refuses it (-32602).
+    let forwarded = ask(&served, &i64_overflow);
+    assert_eq!(forwarded.status, 422, "{forwarded:?}");
+    assert_eq!(forwarded.body["detail"][0]["type"], "invalid_params");
+    assert_eq!(forwarded.body["detail"][0]["loc"], json!(["body"]));
+
+    let typed = ask(&compiled, &huge_float);
+    assert_eq!(typed.status, 422, "{typed:?}");
+    assert_eq!(
+        typed.body,
+        json!({"detail": [{
+            "loc": ["body", "count"],
+            "msg": "invalid type: floating point `1e+300`, expected u64",
+            "type": "type"
+        }]})
+    );
+    let forwarded = ask(&served, &huge_float);
+    assert_eq!(
+        (forwarded.status, &forwarded.body),
+        (200, &json!({"message": "m", "count": 1e300})),
+        "served, the echo gets the number"
+    );
+
+    // Within the Rust types, the same answers: the largest i64 and u64, and
+    // the largest whole float the typed check reads as an integer.
+    let within = vec![
+        (
+            Probe::post("i64::MAX", "/fails_with_invalid_params", r#"{"value":9223372036854775807}"#),
+            422,
+        ),
+        (
+            Probe::post("u64::MAX", "/echo", r#"{"message":"m","count":18446744073709551615}"#),
+            200,
+        ),
+        (
+            Probe::post("a whole float under 9e15", "/echo", r#"{"message":"m","count":8e15}"#),
+            200,
+        ),
+    ];
+    assert_no_differences(&differences(&compiled, &served, &within));
+}
