@@ -212,10 +212,19 @@ fn zombie_children(parent: i32) -> Vec<i32> {
         .collect()
 }
 
+/// Both ways: `serve` is another parent process (mcpo-gen) for the
+/// upstream, so its respawn and reaping are checked too.
 #[test]
 fn a_crash_is_a_502_then_the_server_is_respawned_without_leftovers() {
+    for way in BOTH_WAYS {
+        a_crash_is_a_502_then_the_server_is_respawned(way);
+    }
+}
+
+fn a_crash_is_a_502_then_the_server_is_respawned(way: Way) {
     let marker = unique_marker("runtime-contract-crash");
-    let proxy = start(
+    let proxy = start_as(
+        way,
         &["--api-key", KEY],
         &fixture_upstream("errors.json"),
         &[("MCPO_TEST_MARKER", &marker)],
@@ -225,7 +234,7 @@ fn a_crash_is_a_502_then_the_server_is_respawned_without_leftovers() {
     assert_eq!(
         before.len(),
         2,
-        "the proxy and one fixture server: {before:?}"
+        "{way:?}: the proxy and one fixture server: {before:?}"
     );
     let first_server: Vec<i32> = before
         .iter()
@@ -387,17 +396,28 @@ fn tapped_line(tap: &Path, needle: &str) -> String {
 /// that number in serde_json's spelling: `100.0`, `1.5e+300`.)
 const FAITHFUL_BODY: &str = r#"{"big":12345678901234567890,"deep":{"a":[1,-2,{"z":null}],"b":{"c":{"d":[true,false]}}},"huge":1.5e+300,"message":"héllo ☃ 𝄞 \"quoted\" \\ \n tab\t","negative":-9223372036854775808,"small":1.5e-300,"tiny":0.1}"#;
 
+/// Both ways: a compiled crate forwards the client's JSON, not its typed
+/// struct re-serialized, and `serve` has no struct at all.
 #[test]
 fn the_upstream_receives_exactly_what_the_client_sent() {
+    for way in BOTH_WAYS {
+        the_upstream_receives_exactly_what_the_client_sent_from(way);
+    }
+}
+
+fn the_upstream_receives_exactly_what_the_client_sent_from(way: Way) {
     let scratch = tempfile::tempdir().expect("a temp dir");
     let tap = scratch.path().join("upstream-stdin.jsonl");
-    let proxy = start(&["--api-key", KEY], &tapped_upstream(&tap), &[]);
+    let proxy = start_as(way, &["--api-key", KEY], &tapped_upstream(&tap), &[]);
     wait_ready(&proxy);
 
     let sent: Value = serde_json::from_str(FAITHFUL_BODY).expect("the body is JSON");
     let reply = post_raw(&proxy.url("/echo"), FAITHFUL_BODY, Some(KEY));
-    assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(reply.body, sent, "the echo differs from what was sent");
+    assert_eq!(reply.status, 200, "{way:?}: {reply:?}");
+    assert_eq!(
+        reply.body, sent,
+        "{way:?}: the echo differs from what was sent"
+    );
     assert_eq!(reply.body["big"].as_u64(), Some(12345678901234567890));
     assert_eq!(reply.body["huge"].as_f64(), Some(1.5e300));
 
@@ -407,7 +427,7 @@ fn the_upstream_receives_exactly_what_the_client_sent() {
     assert_eq!(message["params"]["arguments"], sent);
     assert!(
         call_line.contains(FAITHFUL_BODY),
-        "the upstream received other bytes than the client sent:\n sent: {FAITHFUL_BODY}\n got:  {call_line}"
+        "{way:?}: the upstream received other bytes than the client sent:\n sent: {FAITHFUL_BODY}\n got:  {call_line}"
     );
     assert_still_serving(&proxy, "the faithful echo");
 }
@@ -1000,7 +1020,11 @@ fn serve_answers_the_contract_like_the_compiled_crate() {
         ),
         // Lax types: a number sent as a string, a whole float.
         (
-            Probe::post("lax string number", "/echo", r#"{"message":"m","count":"3"}"#),
+            Probe::post(
+                "lax string number",
+                "/echo",
+                r#"{"message":"m","count":"3"}"#,
+            ),
             200,
         ),
         (
@@ -1008,31 +1032,37 @@ fn serve_answers_the_contract_like_the_compiled_crate() {
             200,
         ),
         (
-            Probe::post("lax string to an integer upstream", "/fails_with_invalid_params", r#"{"value":"4"}"#),
+            Probe::post(
+                "lax string to an integer upstream",
+                "/fails_with_invalid_params",
+                r#"{"value":"4"}"#,
+            ),
             422,
         ),
         // The proxy's own refusals.
         (Probe::post("bad JSON", "/echo", r#"{"message": "#), 422),
         (Probe::post("not an object", "/echo", "[1,2]"), 422),
         (Probe::post("empty body", "/echo", ""), 422),
+        (Probe::post("wrong type", "/echo", r#"{"message":5}"#), 422),
         (
-            Probe::post("wrong type", "/echo", r#"{"message":5}"#),
+            Probe::post(
+                "a fraction for an integer",
+                "/echo",
+                r#"{"message":"m","count":1.5}"#,
+            ),
             422,
         ),
-        (
-            Probe::post("a fraction for an integer", "/echo", r#"{"message":"m","count":1.5}"#),
-            422,
-        ),
-        (
-            Probe::post("missing field", "/echo", r#"{"count":2}"#),
-            422,
-        ),
+        (Probe::post("missing field", "/echo", r#"{"count":2}"#), 422),
         (
             Probe::post("under the minimum", "/echo", r#"{"message":"m","count":0}"#),
             422,
         ),
         (
-            Probe::post("an unknown field where none is allowed", "/returns_text", r#"{"extra":1}"#),
+            Probe::post(
+                "an unknown field where none is allowed",
+                "/returns_text",
+                r#"{"extra":1}"#,
+            ),
             422,
         ),
         (
@@ -1049,22 +1079,36 @@ fn serve_answers_the_contract_like_the_compiled_crate() {
             415,
         ),
         (
-            Probe::post("over --max-body-bytes", "/echo", json!({"message": "x".repeat(2000)}).to_string()),
+            Probe::post(
+                "over --max-body-bytes",
+                "/echo",
+                json!({"message": "x".repeat(2000)}).to_string(),
+            ),
             413,
         ),
         (
-            Probe::post("just under --max-body-bytes", "/echo", json!({"message": "x".repeat(900)}).to_string()),
+            Probe::post(
+                "just under --max-body-bytes",
+                "/echo",
+                json!({"message": "x".repeat(900)}).to_string(),
+            ),
             200,
         ),
         // Routes.
-        (Probe::post("an unknown tool path", "/no_such_tool", "{}"), 404),
+        (
+            Probe::post("an unknown tool path", "/no_such_tool", "{}"),
+            404,
+        ),
         (Probe::get("GET on a tool route", "/echo"), 405),
         (Probe::get("/openapi.json", "/openapi.json"), 200),
         (Probe::get("/docs", "/docs"), 200),
         (Probe::get("/healthz", "/healthz"), 200),
         (Probe::get("/readyz", "/readyz"), 200),
         // The API key.
-        (Probe::post("no key", "/echo", r#"{"message":"m"}"#).key(None), 401),
+        (
+            Probe::post("no key", "/echo", r#"{"message":"m"}"#).key(None),
+            401,
+        ),
         (
             Probe::post("a wrong key", "/echo", r#"{"message":"m"}"#).key(Some("not-the-key")),
             401,
@@ -1073,7 +1117,11 @@ fn serve_answers_the_contract_like_the_compiled_crate() {
         // respawned server answers the next call.
         (Probe::post("an upstream crash", "/crashes", "{}"), 502),
         (
-            Probe::post("the call after a crash", "/echo", r#"{"message":"after the crash"}"#),
+            Probe::post(
+                "the call after a crash",
+                "/echo",
+                r#"{"message":"after the crash"}"#,
+            ),
             200,
         ),
     ];
@@ -1095,26 +1143,44 @@ fn serve_answers_like_the_compiled_crate_under_a_root_path_with_strict_auth() {
     let keyed = |probe: Probe| probe.key(Some(KEY));
     let probes = vec![
         (
-            Probe::post("echo under the root path", "/api/echo", r#"{"message":"m"}"#),
+            Probe::post(
+                "echo under the root path",
+                "/api/echo",
+                r#"{"message":"m"}"#,
+            ),
             200,
         ),
         (
             Probe::post("echo without the root path", "/echo", r#"{"message":"m"}"#),
             200,
         ),
-        (keyed(Probe::get("/api/openapi.json", "/api/openapi.json")), 200),
+        (
+            keyed(Probe::get("/api/openapi.json", "/api/openapi.json")),
+            200,
+        ),
         (keyed(Probe::get("/openapi.json", "/openapi.json")), 200),
         (keyed(Probe::get("/api/docs", "/api/docs")), 200),
-        (Probe::get("/api/openapi.json without a key", "/api/openapi.json"), 401),
+        (
+            Probe::get("/api/openapi.json without a key", "/api/openapi.json"),
+            401,
+        ),
         (Probe::get("/api/docs without a key", "/api/docs"), 401),
-        (Probe::get("/api/healthz without a key", "/api/healthz"), 200),
+        (
+            Probe::get("/api/healthz without a key", "/api/healthz"),
+            200,
+        ),
         (keyed(Probe::get("/api/readyz", "/api/readyz")), 200),
         (
             Probe::post("an unknown tool under the root path", "/api/nope", "{}"),
             404,
         ),
         (
-            Probe::post("no key under the root path", "/api/echo", r#"{"message":"m"}"#).key(None),
+            Probe::post(
+                "no key under the root path",
+                "/api/echo",
+                r#"{"message":"m"}"#,
+            )
+            .key(None),
             401,
         ),
         (
@@ -1127,14 +1193,21 @@ fn serve_answers_like_the_compiled_crate_under_a_root_path_with_strict_auth() {
                 headers: vec![
                     ("Origin", "http://app.example:3000"),
                     ("Access-Control-Request-Method", "POST"),
-                    ("Access-Control-Request-Headers", "authorization,content-type"),
+                    (
+                        "Access-Control-Request-Headers",
+                        "authorization,content-type",
+                    ),
                 ],
             },
             200,
         ),
         (
-            Probe::post("a call from an allowed origin", "/api/echo", r#"{"message":"m"}"#)
-                .header("Origin", "http://app.example:3000"),
+            Probe::post(
+                "a call from an allowed origin",
+                "/api/echo",
+                r#"{"message":"m"}"#,
+            )
+            .header("Origin", "http://app.example:3000"),
             200,
         ),
     ];
@@ -1160,7 +1233,11 @@ fn the_typed_structs_are_the_only_difference_and_only_past_the_rust_types() {
         "/fails_with_invalid_params",
         r#"{"value":9223372036854775808}"#,
     );
-    let huge_float = Probe::post("1e300 for a u64", "/echo", r#"{"message":"m","count":1e300}"#);
+    let huge_float = Probe::post(
+        "1e300 for a u64",
+        "/echo",
+        r#"{"message":"m","count":1e300}"#,
+    );
 
     let typed = ask(&compiled, &i64_overflow);
     assert_eq!(typed.status, 422, "{typed:?}");
@@ -1199,17 +1276,198 @@ fn the_typed_structs_are_the_only_difference_and_only_past_the_rust_types() {
     // the largest whole float the typed check reads as an integer.
     let within = vec![
         (
-            Probe::post("i64::MAX", "/fails_with_invalid_params", r#"{"value":9223372036854775807}"#),
+            Probe::post(
+                "i64::MAX",
+                "/fails_with_invalid_params",
+                r#"{"value":9223372036854775807}"#,
+            ),
             422,
         ),
         (
-            Probe::post("u64::MAX", "/echo", r#"{"message":"m","count":18446744073709551615}"#),
+            Probe::post(
+                "u64::MAX",
+                "/echo",
+                r#"{"message":"m","count":18446744073709551615}"#,
+            ),
             200,
         ),
         (
-            Probe::post("a whole float under 9e15", "/echo", r#"{"message":"m","count":8e15}"#),
+            Probe::post(
+                "a whole float under 9e15",
+                "/echo",
+                r#"{"message":"m","count":8e15}"#,
+            ),
             200,
         ),
     ];
     assert_no_differences(&differences(&compiled, &served, &within));
+}
+
+// The snapshot modes of `mcpo-gen serve`: no lock given, the server is
+// snapshotted first, and the lock written is the one a crate is generated
+// from.
+
+/// `mcpo-gen serve --lock-out X -- SERVER` serves the snapshot, writes X,
+/// and X is a lock `generate` builds a crate from that `check` accepts, whose
+/// openapi.json is the document that was served.
+#[test]
+fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let lock = scratch.path().join("snapshot").join("mcp.lock.json");
+    std::fs::create_dir_all(lock.parent().expect("a parent")).expect("a folder");
+    let lock_text = lock.display().to_string();
+    let mut args = vec!["--api-key", KEY, "--lock-out", lock_text.as_str()];
+    let upstream = fixture_upstream("errors.json");
+    args.extend(upstream.iter().map(String::as_str));
+    let proxy = start_serve_with_env(&args, &[]);
+    wait_ready(&proxy);
+    assert!(
+        proxy.logged(&format!("Snapshot written to {lock_text}")),
+        "the log names the lock written"
+    );
+
+    let arguments = json!({"message": "served from a snapshot", "count": 2});
+    let reply = call(&proxy, "echo", &arguments);
+    assert_eq!((reply.status, &reply.body), (200, &arguments));
+    let refused = call(&proxy, "echo", &json!({"count": 2}));
+    assert_eq!(refused.status, 422, "{refused:?}");
+    let text = call(&proxy, "returns_text", &json!({}));
+    assert_eq!(
+        (text.status, &text.body),
+        (200, &json!("plain text, not JSON"))
+    );
+    let (status, served_document) = get(&proxy.url("/openapi.json")).expect("openapi.json");
+    assert_eq!(status, 200);
+
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&lock).expect("--lock-out was written"))
+            .expect("the lock is JSON");
+    let tools: Vec<&str> = written["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a single-server lock: {written}"))
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"echo") && tools.contains(&"crashes") && tools.len() == 16,
+        "{tools:?}"
+    );
+
+    let out = scratch.path().join("crate");
+    let out_text = out.display().to_string();
+    let generated = mcpo_gen(&["generate", "--lock", &lock_text, "--out", &out_text]);
+    assert!(generated.status.success(), "{}", output_text(&generated));
+    let checked = mcpo_gen(&["check", &out_text]);
+    assert!(checked.status.success(), "{}", output_text(&checked));
+    assert_eq!(
+        std::fs::read(out.join("mcp.lock.json")).expect("the crate's lock"),
+        std::fs::read(&lock).expect("the lock"),
+        "the crate's lock is the lock serve wrote"
+    );
+    // The document served is the crate's own: the one `serve --lock` of the
+    // generated folder serves with the same flags (and that, the battery
+    // above shows, is what the compiled crate serves).
+    let mut args = vec!["--api-key", KEY, "--lock", out_text.as_str()];
+    args.extend(upstream.iter().map(String::as_str));
+    let from_crate = start_serve_with_env(&args, &[]);
+    let (status, crate_document) = get(&from_crate.url("/openapi.json")).expect("openapi.json");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&served_document).expect("JSON"),
+        serde_json::from_str::<Value>(&crate_document).expect("JSON"),
+        "the snapshot served the document its crate embeds"
+    );
+}
+
+/// `mcpo-gen serve --config C`: every server of the config snapshotted and
+/// served under /NAME, each with its own /NAME/readyz.
+#[test]
+fn serve_of_a_config_serves_each_server_under_its_name() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let fixture = fixture_binary().display().to_string();
+    let config = scratch.path().join("mcp.json");
+    std::fs::write(
+        &config,
+        json!({"mcpServers": {
+            "errors": {"command": fixture, "args": ["--tools", tool_file("errors.json")]},
+            "edge": {"command": fixture, "args": ["--tools", tool_file("edge.json")]}
+        }})
+        .to_string(),
+    )
+    .expect("the config is written");
+    let lock = scratch.path().join("mcp.lock.json");
+    let config_text = config.display().to_string();
+    let lock_text = lock.display().to_string();
+    let proxy = start_serve_with_env(
+        &[
+            "--api-key",
+            KEY,
+            "--config",
+            &config_text,
+            "--lock-out",
+            &lock_text,
+        ],
+        &[],
+    );
+    for name in ["errors", "edge"] {
+        let readyz = proxy.url(&format!("/{name}/readyz"));
+        wait_until(Duration::from_secs(60), || {
+            get(&readyz).is_ok_and(|(status, _)| status == 200)
+        });
+        let arguments = json!({"message": format!("to {name}")});
+        let reply = post_json(&proxy.url(&format!("/{name}/echo")), &arguments, Some(KEY));
+        assert_eq!((reply.status, &reply.body), (200, &arguments), "{name}");
+        let refused = post_json(&proxy.url(&format!("/{name}/echo")), &json!({}), Some(KEY));
+        assert_eq!(refused.status, 422, "{name}: {refused:?}");
+        let (status, document) =
+            get(&proxy.url(&format!("/{name}/openapi.json"))).expect("the server's document");
+        assert_eq!(status, 200, "{name}: {document}");
+    }
+    // Each server has its own tools: edge.json has no returns_text.
+    let text = post_json(&proxy.url("/errors/returns_text"), &json!({}), Some(KEY));
+    assert_eq!(
+        (text.status, &text.body),
+        (200, &json!("plain text, not JSON"))
+    );
+    let absent = post_json(&proxy.url("/edge/returns_text"), &json!({}), Some(KEY));
+    assert_eq!(absent.status, 404, "{absent:?}");
+
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&lock).expect("--lock-out was written"))
+            .expect("the lock is JSON");
+    let servers: Vec<&String> = written["servers"]
+        .as_object()
+        .unwrap_or_else(|| panic!("a multi-server lock: {written}"))
+        .keys()
+        .collect();
+    assert_eq!(servers, ["edge", "errors"]);
+}
+
+/// Nothing to serve, or a `--lock` that holds no lock: exit 2 before
+/// listening, with a message that says what to give.
+#[test]
+fn serve_without_a_source_says_what_to_give() {
+    let nothing = mcpo_gen(&["serve", "--port", "0"]);
+    assert_eq!(nothing.status.code(), Some(2), "{}", output_text(&nothing));
+    let stderr = String::from_utf8_lossy(&nothing.stderr);
+    for named in ["--lock", "--config", "`--`"] {
+        assert!(stderr.contains(named), "names {named}: {stderr}");
+    }
+    assert!(!stderr.contains("listening on"), "{stderr}");
+
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let missing = scratch.path().join("nowhere").join("mcp.lock.json");
+    let missing_text = missing.display().to_string();
+    let empty_folder = scratch.path().display().to_string();
+    for path in [missing_text.as_str(), empty_folder.as_str()] {
+        let refused = mcpo_gen(&["serve", "--port", "0", "--lock", path]);
+        assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(path)
+                && stderr.contains("give a generated crate's folder or its mcp.lock.json"),
+            "names the path and what --lock takes: {stderr}"
+        );
+        assert!(!stderr.contains("listening on"), "{stderr}");
+    }
 }

@@ -670,7 +670,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         quiet: args.proxy.quiet,
     };
     let lock = match &args.lock {
-        Some(path) => workflow::read_lock(path)?,
+        Some(path) => mcpo_gen::serve::read_lock(path)?,
         None => {
             let options = snapshot::Options {
                 connect_timeout: Duration::from_secs(args.snapshot_timeout),
