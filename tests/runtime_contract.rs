@@ -937,12 +937,7 @@ fn assert_no_differences(differ: &[(&'static str, Answer, Answer)]) {
 
 /// Both ways started with the same flags, connected, in parallel.
 fn start_both(flags: &[&str]) -> (Running, Running) {
-    let upstream = fixture_upstream("errors.json");
-    let (compiled, served) = std::thread::scope(|scope| {
-        let served = scope.spawn(|| start_as(Way::Served, flags, &upstream, &[]));
-        let compiled = start_as(Way::Compiled, flags, &upstream, &[]);
-        (compiled, served.join().expect("serve started"))
-    });
+    let (compiled, served) = start_both_on(flags, &fixture_upstream("errors.json"));
     for proxy in [&compiled, &served] {
         // `/readyz` takes the key under --strict-auth.
         let readyz = proxy.url(&format!("{}/readyz", proxy.root_path));
@@ -951,6 +946,16 @@ fn start_both(flags: &[&str]) -> (Running, Running) {
         });
     }
     (compiled, served)
+}
+
+/// Both ways started with the same flags and upstream, in parallel, not
+/// waiting for the upstream.
+fn start_both_on(flags: &[&str], upstream: &[String]) -> (Running, Running) {
+    std::thread::scope(|scope| {
+        let served = scope.spawn(|| start_as(Way::Served, flags, upstream, &[]));
+        let compiled = start_as(Way::Compiled, flags, upstream, &[]);
+        (compiled, served.join().expect("serve started"))
+    })
 }
 
 #[test]
@@ -1212,6 +1217,127 @@ fn serve_answers_like_the_compiled_crate_under_a_root_path_with_strict_auth() {
         ),
     ];
     assert_no_differences(&differences(&compiled, &served, &probes));
+}
+
+/// Drift, strict types and the call timeout, the same way: the lock's
+/// drift check refuses calls alike, `--strict-types` refuses a string
+/// number alike, a slow call is a 504 alike.
+#[test]
+fn serve_answers_like_the_compiled_crate_on_drift_strict_types_and_timeouts() {
+    let (compiled, served) = start_both_on(
+        &["--on-drift", "fail"],
+        &fixture_upstream("changed-v1.json"),
+    );
+    for proxy in [&compiled, &served] {
+        wait_until(Duration::from_secs(30), || {
+            let (status, body) = get(&proxy.url("/readyz")).expect("readyz answers");
+            status == 503 && body.contains("--on-drift fail")
+        });
+    }
+    let drift = vec![
+        (Probe::get("/readyz after drift", "/readyz"), 503),
+        (Probe::get("/healthz after drift", "/healthz"), 200),
+        (
+            Probe::post("a call after drift", "/echo", r#"{"message":"m"}"#).key(None),
+            503,
+        ),
+    ];
+    assert_no_differences(&differences(&compiled, &served, &drift));
+    drop((compiled, served));
+
+    let (compiled, served) =
+        start_both(&["--api-key", KEY, "--strict-types", "--call-timeout", "1"]);
+    let strict = vec![
+        (
+            Probe::post(
+                "a string number, strict",
+                "/echo",
+                r#"{"message":"m","count":"3"}"#,
+            ),
+            422,
+        ),
+        (
+            Probe::post(
+                "a string boolean for a string, strict",
+                "/echo",
+                r#"{"message":true}"#,
+            ),
+            422,
+        ),
+        (
+            Probe::post("over the call timeout", "/sleeps", r#"{"message":"slow"}"#),
+            504,
+        ),
+        (
+            Probe::post("the call after a timeout", "/echo", r#"{"message":"m"}"#),
+            200,
+        ),
+    ];
+    assert_no_differences(&differences(&compiled, &served, &strict));
+}
+
+/// A multi-server lock: `serve --lock generated-examples/multi-proxy`
+/// serves the compiled multi-proxy's index, combined and per-server
+/// documents, docs and refusals. Its upstreams are never reached (no PATH
+/// for the stdio ones, a closed port for the HTTP ones): what is compared
+/// is what the lock alone decides.
+#[test]
+fn serve_of_a_multi_server_lock_answers_like_the_compiled_crate() {
+    const MULTI: &str = "multi-proxy";
+    let binary = build(&[MULTI]).join(MULTI);
+    let lock = workspace_root().join("generated-examples").join(MULTI);
+    let lock = lock.display().to_string();
+    let port = closed_port().to_string();
+    let env = [
+        ("PATH", "/nonexistent"),
+        ("EVERYTHING_HTTP_PORT", port.as_str()),
+        ("EVERYTHING_SSE_PORT", port.as_str()),
+    ];
+    let flags = ["--api-key", KEY];
+    let compiled = start_proxy_with_env(&binary, &flags, &env);
+    let served = start_serve_with_env(&[&flags[..], &["--lock", lock.as_str()]].concat(), &env);
+    let probes = vec![
+        (Probe::get("the index", "/"), 200),
+        (Probe::get("the combined document", "/openapi.json"), 200),
+        (Probe::get("the combined docs", "/docs"), 200),
+        (Probe::get("a server's document", "/time/openapi.json"), 200),
+        (
+            Probe::get("another server's document", "/everything/openapi.json"),
+            200,
+        ),
+        (Probe::get("a server's docs", "/memory/docs"), 200),
+        (Probe::get("a server's healthz", "/time/healthz"), 200),
+        (Probe::get("an unknown server", "/nope/openapi.json"), 404),
+        (
+            Probe::get("GET on a tool route", "/time/get_current_time"),
+            405,
+        ),
+        (
+            Probe::post("a missing field", "/time/get_current_time", "{}"),
+            422,
+        ),
+        (
+            Probe::post("no key", "/time/get_current_time", r#"{"timezone":"UTC"}"#).key(None),
+            401,
+        ),
+        (
+            Probe::post("a tool of another server", "/time/read_graph", "{}"),
+            404,
+        ),
+    ];
+    assert_no_differences(&differences(&compiled, &served, &probes));
+    // A good call waits for an upstream that is down: 503 both ways (the
+    // Retry-After follows each one's own backoff, so only the status and
+    // the presence of the header are compared).
+    for proxy in [&compiled, &served] {
+        let reply = post_json(
+            &proxy.url("/time/get_current_time"),
+            &json!({"timezone": "UTC"}),
+            Some(KEY),
+        );
+        assert_eq!(reply.status, 503, "{reply:?}");
+        assert!(reply.header("retry-after").is_some(), "{reply:?}");
+    }
 }
 
 /// The one intended difference: a compiled crate also deserializes the
