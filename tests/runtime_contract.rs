@@ -1109,6 +1109,11 @@ fn serve_answers_the_contract_like_the_compiled_crate() {
         (Probe::get("/docs", "/docs"), 200),
         (Probe::get("/healthz", "/healthz"), 200),
         (Probe::get("/readyz", "/readyz"), 200),
+        (
+            Probe::get("a Host the proxy does not answer", "/openapi.json")
+                .header("host", "rebound.example"),
+            400,
+        ),
         // The API key.
         (
             Probe::post("no key", "/echo", r#"{"message":"m"}"#).key(None),
