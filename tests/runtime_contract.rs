@@ -1044,7 +1044,23 @@ fn serve_answers_the_contract_like_the_compiled_crate() {
             ),
             422,
         ),
+        (
+            Probe::post(
+                "a duplicate key",
+                "/echo",
+                r#"{"message":"first","message":"second"}"#,
+            ),
+            200,
+        ),
         // The proxy's own refusals.
+        (
+            Probe::post(
+                "null for an optional integer",
+                "/echo",
+                r#"{"message":"m","count":null}"#,
+            ),
+            422,
+        ),
         (Probe::post("bad JSON", "/echo", r#"{"message": "#), 422),
         (Probe::post("not an object", "/echo", "[1,2]"), 422),
         (Probe::post("empty body", "/echo", ""), 422),
@@ -1346,16 +1362,25 @@ fn serve_of_a_multi_server_lock_answers_like_the_compiled_crate() {
 }
 
 /// The one intended difference: a compiled crate also deserializes the
-/// arguments into its generated structs, `serve` does not. The frozen
-/// schema says `integer`; the structs say `i64` (`fails_with_invalid_params`'
-/// `value`) or `u64` (`echo`'s `count`). So an integer the schema accepts
-/// but the Rust type cannot hold — 2^63 and up for an `i64`, or a whole
-/// float at or past 9e15 such as `1e300` (the typed check reads smaller
-/// whole floats as integers) — is a 422 from the compiled crate, at the
-/// field, and goes to the upstream from `serve`. Every other answer of the
-/// fixture's tools is the same (the test above); the typed output check
-/// (`echo_structured`, `returns_structured`) only logs, so it changes no
-/// answer either.
+/// arguments into its generated structs, `serve` does not. Of the fixture's
+/// tools, only the integer fields tell them apart: the frozen schema says
+/// `integer`, the structs say `i64` (`fails_with_invalid_params`' `value`)
+/// or `u64` (`echo`'s and `echo_structured`'s `count`), and an integer the
+/// schema accepts but the Rust type cannot hold is a 422 from the compiled
+/// crate, at the field (`value_error` or `type`), where `serve` sends it to
+/// the upstream:
+/// - an integer literal from 2^63 for an `i64` (`9223372036854775808`);
+/// - a whole float from 2^63 for either (`1e19`, `1e300`): lax types (the
+///   default) turn a whole float within the i64 range into an integer
+///   first, for both;
+/// - under `--strict-types`, which converts nothing, a whole float from
+///   9e15 (the typed check reads smaller ones as integers).
+///
+/// Every other answer is the same (the batteries above: strings, objects
+/// with `deny_unknown_fields` / `additionalProperties: false`, required
+/// fields, minimums, integers within the types). The typed output check
+/// (`echo_structured`, `returns_structured`) only logs a mismatch and
+/// returns the result unchanged, so it changes no answer.
 #[test]
 fn the_typed_structs_are_the_only_difference_and_only_past_the_rust_types() {
     let (compiled, served) = start_both(&["--api-key", KEY]);
@@ -1402,6 +1427,15 @@ fn the_typed_structs_are_the_only_difference_and_only_past_the_rust_types() {
         (200, &json!({"message": "m", "count": 1e300})),
         "served, the echo gets the number"
     );
+    // Lax types (the default) first turn a whole float within the i64 range
+    // into an integer, for the upstream too; past it, from 2^63, the float
+    // stays one and only the compiled crate refuses it.
+    let past_i64 = Probe::post("1e19 for a u64", "/echo", r#"{"message":"m","count":1e19}"#);
+    let typed = ask(&compiled, &past_i64);
+    assert_eq!(typed.status, 422, "{typed:?}");
+    assert_eq!(typed.body["detail"][0]["loc"], json!(["body", "count"]));
+    let forwarded = ask(&served, &past_i64);
+    assert_eq!(forwarded.status, 200, "{forwarded:?}");
 
     // Within the Rust types, the same answers: the largest i64 and u64, and
     // the largest whole float the typed check reads as an integer.
@@ -1424,14 +1458,58 @@ fn the_typed_structs_are_the_only_difference_and_only_past_the_rust_types() {
         ),
         (
             Probe::post(
-                "a whole float under 9e15",
+                "a negative zero for an i64",
+                "/fails_with_invalid_params",
+                r#"{"value":-0.0}"#,
+            ),
+            422,
+        ),
+        (
+            Probe::post(
+                "a whole float under 2^63",
                 "/echo",
-                r#"{"message":"m","count":8e15}"#,
+                r#"{"message":"m","count":9.2e18}"#,
             ),
             200,
         ),
     ];
     assert_no_differences(&differences(&compiled, &served, &within));
+    drop((compiled, served));
+
+    // Under --strict-types nothing is converted, and the typed check reads a
+    // whole float as an integer only under 9e15: from there on, a whole
+    // float for an integer field is refused by the compiled crate alone.
+    let (compiled, served) = start_both(&["--api-key", KEY, "--strict-types"]);
+    let bound = Probe::post(
+        "9e15 for a u64, strict",
+        "/echo",
+        r#"{"message":"m","count":9e15}"#,
+    );
+    let typed = ask(&compiled, &bound);
+    assert_eq!(typed.status, 422, "{typed:?}");
+    assert_eq!(
+        typed.body,
+        json!({"detail": [{
+            "loc": ["body", "count"],
+            "msg": "invalid type: floating point `9000000000000000.0`, expected u64",
+            "type": "type"
+        }]})
+    );
+    let forwarded = ask(&served, &bound);
+    assert_eq!(
+        (forwarded.status, &forwarded.body),
+        (200, &json!({"message": "m", "count": 9e15})),
+        "served, the echo gets the float"
+    );
+    let under = vec![(
+        Probe::post(
+            "8e15 for a u64, strict",
+            "/echo",
+            r#"{"message":"m","count":8e15}"#,
+        ),
+        200,
+    )];
+    assert_no_differences(&differences(&compiled, &served, &under));
 }
 
 // The snapshot modes of `mcpo-gen serve`: no lock given, the server is
