@@ -1680,3 +1680,44 @@ fn serve_without_a_source_says_what_to_give() {
         assert!(!stderr.contains("listening on"), "{stderr}");
     }
 }
+
+/// `mcpo-gen serve URL` without --lock-out: a streamable-HTTP server
+/// snapshotted into a temporary lock the log names, then served.
+#[test]
+fn serve_of_a_url_snapshots_into_a_temporary_lock_named_in_the_log() {
+    let fixture = start_fixture_http(&["--tools", &tool_file("errors.json")]);
+    let url = fixture.url("/mcp");
+    let proxy = start_serve_with_env(&["--api-key", KEY, &url], &[]);
+    wait_ready(&proxy);
+    let arguments = json!({"message": "over HTTP", "count": 1});
+    let reply = call(&proxy, "echo", &arguments);
+    assert_eq!((reply.status, &reply.body), (200, &arguments));
+    let failed = call(&proxy, "fails_with_internal_error", &json!({}));
+    assert_eq!(failed.status, 502, "{failed:?}");
+
+    let line = proxy
+        .log
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .iter()
+        .find_map(|line| {
+            line.split("Snapshot written to ")
+                .nth(1)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("the log names the lock written"));
+    let path = PathBuf::from(line.split(':').next().unwrap_or_default());
+    assert!(
+        path.starts_with(std::env::temp_dir()) && path.ends_with("mcp.lock.json"),
+        "{}",
+        path.display()
+    );
+    let lock: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display())),
+    )
+    .expect("the lock is JSON");
+    let _ = std::fs::remove_dir_all(path.parent().expect("a temporary folder"));
+    assert_eq!(lock["upstream"]["type"], "streamable-http", "{lock}");
+    assert_eq!(lock["upstream"]["url"], url.as_str(), "{lock}");
+}
