@@ -5,6 +5,15 @@
 //!
 //! Every failure row is followed by proof that the proxy keeps serving: a
 //! good `echo` call still answers 200 with its own arguments.
+//!
+//! The same contract holds for `mcpo-gen serve --lock` of that lock (issue
+//! #32): the parity tests (`serve_answers_*`, `serve_of_a_multi_server_lock_*`)
+//! send one battery of requests to both and compare every answer; the crash
+//! and faithful-bytes tests run both ways; the one intended difference, the
+//! compiled crate's typed request structs, is pinned down in
+//! `the_typed_structs_are_the_only_difference_and_only_past_the_rust_types`.
+//! Then serve's snapshot modes (`--lock-out`, `--config`, a URL) and its
+//! refusals.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
