@@ -334,7 +334,7 @@ enum Command {
     /// generated crate's lock; else the --config or the server after `--`
     /// is snapshotted first, into --lock-out. Every flag of a generated
     /// proxy applies.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Authorize with an OAuth-protected server ahead of time and store its
     /// tokens (~/.mcpo/tokens, or $MCPO_TOKEN_DIR), so that a proxy started
     /// as a service finds them: server NAME of a --config, or --url.
@@ -582,7 +582,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             workflow::login(&mut target, token_file)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         Some(Command::Rules) => {
             out!("{}", mcpo_gen::diff::report::rules_markdown());
             Ok(ExitCode::SUCCESS)
@@ -671,7 +671,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         quiet: args.proxy.quiet,
     };
     let lock = match &args.lock {
-        Some(path) => workflow::read_lock(path)?,
+        Some(path) => mcpo_gen::serve::read_lock(path)?,
         None => {
             let options = snapshot::Options {
                 connect_timeout: Duration::from_secs(args.snapshot_timeout),

@@ -14,6 +14,23 @@ use crate::naming::tool_route;
 /// sends it as `clientInfo.version`.
 const CRATE_VERSION: &str = "0.1.0";
 
+/// The lock of `--lock`: a generated crate's folder or its `mcp.lock.json`.
+/// An error names what `--lock` takes, for a path that holds no lock.
+pub fn read_lock(path: &Path) -> anyhow::Result<CrateLock> {
+    use anyhow::Context as _;
+    let file = if path.is_dir() {
+        path.join(LOCK_FILE_NAME)
+    } else {
+        path.to_path_buf()
+    };
+    CrateLock::read(&file).with_context(|| {
+        format!(
+            "--lock {}: give a generated crate's folder or its {LOCK_FILE_NAME}",
+            path.display()
+        )
+    })
+}
+
 /// The proxy of `lock`, as its generated crate would serve it.
 pub fn source(lock: &CrateLock) -> Result<ProxySource, EmitError> {
     let rendered = emit::render_crate(lock)?;

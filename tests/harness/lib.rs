@@ -937,3 +937,51 @@ pub fn start_oauth_server(args: &[&str]) -> Running {
         log,
     }
 }
+
+/// Starts `mcpo-gen serve ARGS` (the proxy of a lock, without compiling its
+/// crate) like [`start_proxy_with_env`] starts a compiled proxy: on a free
+/// port, waiting until `/healthz` answers. In snapshot mode (no `--lock`)
+/// the snapshot is taken before the proxy listens.
+pub fn start_serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
+    let binary = mcpo_gen_bin();
+    let mut command = Command::new(&binary);
+    command
+        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .env("PATH", path_with_tools())
+        .env("RUST_LOG", "warn,mcpo_runtime=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let port = listening_port(
+        &mut child,
+        stderr,
+        &binary,
+        Some(std::sync::Arc::clone(&log)),
+    );
+    let root_path = args
+        .iter()
+        .position(|arg| *arg == "--root-path")
+        .and_then(|index| args.get(index + 1))
+        .map(|root| root.trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    let running = Running {
+        child,
+        port,
+        root_path,
+        log,
+    };
+    let health = running.url(&format!("{}/healthz", running.root_path));
+    wait_until(Duration::from_secs(30), || {
+        get(&health).is_ok_and(|(status, _)| status == 200)
+    });
+    running
+}
