@@ -45,15 +45,14 @@ pub fn is_valid_server_name(name: &str) -> bool {
     reason = "the variants' fields are named by their messages"
 )]
 pub enum LockError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path} is not a valid mcp.lock.json: {source}")]
+    // The cause is part of the message and not a `source`, so a report
+    // that prints the chain (`{:#}`) says it once.
+    #[error("cannot read {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
+    #[error("{path} is not a valid mcp.lock.json: {cause}")]
     Parse {
         path: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error(
         "{path} has lock version {found}, this mcpo-gen reads version {LOCK_VERSION}; \
@@ -463,9 +462,9 @@ impl Lock {
     /// Parses and checks a lock; `origin` names it in errors. Tools are
     /// re-sorted and re-hashed, so a hand-edited lock is still canonical.
     pub fn from_json(text: &str, origin: &str) -> Result<Self, LockError> {
-        let mut lock: Lock = serde_json::from_str(text).map_err(|source| LockError::Parse {
+        let mut lock: Lock = serde_json::from_str(text).map_err(|cause| LockError::Parse {
             path: origin.to_string(),
-            source,
+            cause,
         })?;
         if lock.lock_version != LOCK_VERSION {
             return Err(LockError::Version {
@@ -488,9 +487,9 @@ impl Lock {
     /// Reads and checks a lock file.
     pub fn read(path: &Path) -> Result<Self, LockError> {
         let text = crate::files::read_text_capped(path, crate::files::LOCK_FILE_LIMIT).map_err(
-            |source| LockError::Read {
+            |cause| LockError::Read {
                 path: path.display().to_string(),
-                source,
+                cause,
             },
         )?;
         Self::from_json(&text, &path.display().to_string())
@@ -583,9 +582,9 @@ impl MultiLock {
 
     fn from_value(value: Value, origin: &str) -> Result<Self, LockError> {
         let file: MultiLockFile =
-            serde_json::from_value(value).map_err(|source| LockError::Parse {
+            serde_json::from_value(value).map_err(|cause| LockError::Parse {
                 path: origin.to_string(),
-                source,
+                cause,
             })?;
         if file.lock_version != LOCK_VERSION {
             return Err(LockError::Version {
@@ -649,9 +648,9 @@ impl MultiLock {
 impl CrateLock {
     /// Parses and checks a lock of either kind; `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self, LockError> {
-        let value: Value = serde_json::from_str(text).map_err(|source| LockError::Parse {
+        let value: Value = serde_json::from_str(text).map_err(|cause| LockError::Parse {
             path: origin.to_string(),
-            source,
+            cause,
         })?;
         if value.get("servers").is_some() {
             MultiLock::from_value(value, origin).map(CrateLock::Multi)
@@ -663,9 +662,9 @@ impl CrateLock {
     /// Reads and checks a lock file of either kind.
     pub fn read(path: &Path) -> Result<Self, LockError> {
         let text = crate::files::read_text_capped(path, crate::files::LOCK_FILE_LIMIT).map_err(
-            |source| LockError::Read {
+            |cause| LockError::Read {
                 path: path.display().to_string(),
-                source,
+                cause,
             },
         )?;
         Self::from_json(&text, &path.display().to_string())
