@@ -13,10 +13,13 @@
 //!   (`$MCPO_TOKEN_DIR` overrides the folder; folder 0700, file 0600,
 //!   written atomically), or a per-process memory store, or a file a service
 //!   is pointed at (`--oauth-token-file`);
-//! - [`authorize`]: the interactive step, run by mcpo-gen only:
-//!   `Authorize: URL` on stderr (on a terminal, Enter opens it in the
-//!   browser; nothing is opened otherwise), the redirect taken on the
-//!   loopback callback or pasted on stdin, `state` checked;
+//! - the non-interactive steps of an authorization: [`Authorizer`] (store
+//!   checked, challenge probed; then discovery, the endpoint checks, the
+//!   client and the authorization URL) and [`Authorization::finish`] (the
+//!   code exchanged, tokens stored). The interactive part (printing the URL,
+//!   opening a browser after Enter, the loopback listener, the pasted
+//!   redirect) is `mcpo-gen`'s (`mcpo_gen::login`): nothing here prompts,
+//!   reads stdin, listens for a redirect or starts a browser;
 //! - every endpoint taken from the server's metadata or challenge is
 //!   checked before anything is sent to it or opened ([`check_endpoint`]:
 //!   https, or http on a loopback host); token folders and files open to
@@ -51,7 +54,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use sse_stream::{Error as SseError, Sse};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Mutex;
 
 use super::ConnectError;
@@ -59,11 +61,8 @@ pub use crate::lock::{DEFAULT_CALLBACK_PORT, OAuthSettings, StorageType};
 
 /// Overrides the folder of the token files.
 pub const TOKEN_DIR_ENV: &str = "MCPO_TOKEN_DIR";
-/// `1`: never offer to open a browser.
-pub const NO_BROWSER_ENV: &str = "MCPO_OAUTH_NO_BROWSER";
-/// Seconds [`authorize`] waits for the redirect (default 300).
-pub const TIMEOUT_ENV: &str = "MCPO_OAUTH_TIMEOUT";
-/// The callback path on the loopback listener.
+/// The path of the default redirect URI (`http://127.0.0.1:PORT/callback`),
+/// on which `mcpo-gen login` listens.
 pub const CALLBACK_PATH: &str = "/callback";
 /// The most a token file, or a metadata document or response read during
 /// discovery, registration and the token exchange, may hold.
@@ -1016,40 +1015,6 @@ impl Access {
     }
 }
 
-/// Why [`authorize`] failed. Messages never hold a token, code or secret.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthorizeError {
-    /// The authorization server or the flow failed.
-    #[error("OAuth authorization for {upstream} failed: {reason}")]
-    Failed {
-        /// The upstream URL.
-        upstream: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// No redirect came in time.
-    #[error(
-        "OAuth authorization for {upstream}: no redirect within {seconds}s \
-         (open the printed URL, or paste the redirect URL here; {TIMEOUT_ENV} sets the wait)"
-    )]
-    TimedOut {
-        /// The upstream URL.
-        upstream: String,
-        /// The wait.
-        seconds: u64,
-    },
-    /// The callback port is taken.
-    #[error(
-        "cannot listen for the OAuth callback on 127.0.0.1:{port}: {reason}; set another \"callback_port\" (0: any free port)"
-    )]
-    Listen {
-        /// The port.
-        port: u16,
-        /// What the OS said.
-        reason: String,
-    },
-}
-
 /// Whether `host` is a loopback one: 127.0.0.0/8, ::1 or `localhost`.
 /// (`host` as `Url::host_str` gives it: IPv6 in brackets.)
 fn is_loopback_host(host: &str) -> bool {
@@ -1166,7 +1131,7 @@ fn redirect_uri(settings: &OAuthSettings, port: u16) -> String {
 /// The `WWW-Authenticate` challenge of an unauthenticated (or, with
 /// `token`, an under-scoped) request: a POST of `initialize` for streamable
 /// HTTP, a GET of the stream for SSE.
-pub async fn probe_challenge(url: &str, sse: bool, token: Option<&str>) -> Option<String> {
+async fn probe_challenge(url: &str, sse: bool, token: Option<&str>) -> Option<String> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -1213,139 +1178,151 @@ fn challenge_scopes(challenge: Option<&str>, base: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Authorizes this client for the upstream at `upstream_url` (interactive:
-/// mcpo-gen only) and stores the tokens. `sse`: the upstream is an HTTP+SSE
-/// one (how its challenge is probed).
-///
-/// The line `Authorize: URL` is always printed on stderr; on an interactive
-/// terminal (and not with `MCPO_OAUTH_NO_BROWSER=1`) pressing Enter opens
-/// it in a browser (`$BROWSER`, `open`, or `xdg-open` with a display);
-/// nothing is ever opened by itself. Every endpoint from the server's
-/// metadata is checked first ([`check_endpoint`]). The redirect is taken on
-/// `http://127.0.0.1:PORT/callback` (unless `use_loopback` is false) or as a
-/// full redirect URL pasted on stdin, whichever comes first; a redirect
-/// whose `state` is not this flow's is refused. Scopes asked for: the
-/// configured ones, those already granted, and those a challenge names
-/// (incremental authorization); none at all lets rmcp pick from the server's
-/// metadata.
-pub async fn authorize(
-    upstream_url: &str,
-    sse: bool,
-    oauth: &OAuthTarget,
-) -> Result<(), AuthorizeError> {
-    let failed = |reason: String| AuthorizeError::Failed {
-        upstream: upstream_url.to_string(),
-        reason,
-    };
-    let store = oauth.store(upstream_url);
-    // A token folder or file open to others is made private or refused
-    // before anything else.
-    store.secure().map_err(|error| failed(error.to_string()))?;
-    let stored = store.read().ok().flatten();
-    let current_token = stored
-        .as_ref()
-        .and_then(|file| file.credentials.token_response.as_ref())
-        .and_then(access_token_of);
-    let challenge = probe_challenge(upstream_url, sse, current_token.as_deref()).await;
+/// The first step of an authorization, the same whoever runs it: the token
+/// folder or file made private or refused, the stored tokens read (their
+/// granted and pending scopes are asked for again) and the upstream's
+/// `WWW-Authenticate` challenge probed. Nothing here prompts, reads stdin,
+/// listens for the redirect or opens anything: `mcpo-gen login` does that
+/// around [`Authorizer::start`] and [`Authorization::finish`].
+pub struct Authorizer {
+    upstream: String,
+    oauth: OAuthTarget,
+    stored: Option<TokenFile>,
+    challenge: Option<String>,
+}
 
-    let listener = if oauth.settings.use_loopback {
-        let port = oauth.settings.callback_port;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("upstream", &self.upstream)
+            .field("oauth", &self.oauth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authorizer {
+    /// Prepares authorizing this client for the upstream at `upstream_url`.
+    /// `sse`: the upstream is an HTTP+SSE one (how its challenge is probed:
+    /// a GET of the stream rather than a POST of `initialize`). With stored
+    /// tokens, the challenge is that of a request with the current token
+    /// (step-up). The error says why, with no token or secret in it.
+    pub async fn new(upstream_url: &str, sse: bool, oauth: &OAuthTarget) -> Result<Self, String> {
+        let store = oauth.store(upstream_url);
+        // A token folder or file open to others is made private or refused
+        // before anything else.
+        store.secure().map_err(|error| error.to_string())?;
+        let stored = store.read().ok().flatten();
+        let current_token = stored
+            .as_ref()
+            .and_then(|file| file.credentials.token_response.as_ref())
+            .and_then(access_token_of);
+        let challenge = probe_challenge(upstream_url, sse, current_token.as_deref()).await;
+        Ok(Authorizer {
+            upstream: upstream_url.to_string(),
+            oauth: oauth.clone(),
+            stored,
+            challenge,
+        })
+    }
+
+    /// The redirect URI for a callback listener on `port`:
+    /// `client_metadata.redirect_uris[0]` when configured, else
+    /// `http://127.0.0.1:PORT/callback` ([`CALLBACK_PATH`]).
+    pub fn redirect_uri(&self, port: u16) -> String {
+        redirect_uri(&self.oauth.settings, port)
+    }
+
+    /// Discovery, the checks of every endpoint it yields
+    /// ([`check_endpoint`], before anything is sent to them), the client
+    /// (pre-registered, Client ID Metadata Document or registered now) and
+    /// the authorization URL (PKCE S256, `resource`, `state`) for
+    /// `redirect`, itself checked. Scopes asked for: the configured ones,
+    /// those already granted or pending, and those the challenge names
+    /// (incremental authorization); none at all lets rmcp pick from the
+    /// server's metadata.
+    pub async fn start(self, redirect: String) -> Result<Authorization, String> {
+        let (session, url, state) = start(
+            &self.upstream,
+            &self.oauth,
+            self.challenge,
+            self.stored.as_ref(),
+            redirect,
+        )
+        .await?;
+        Ok(Authorization {
+            session,
+            url,
+            state,
+            store: self.oauth.store(&self.upstream),
+            client_secret: self.oauth.client_secret.clone(),
+            pending_scopes: self
+                .stored
+                .map(|file| file.pending_scopes)
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// An authorization under way: its URL, checked, to be opened by the person
+/// authorizing, and the exchange of the code the redirect brings back.
+pub struct Authorization {
+    session: AuthorizationSession,
+    url: String,
+    state: String,
+    store: TokenStore,
+    client_secret: Option<String>,
+    pending_scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authorization {
+    /// The authorization URL (checked by [`check_endpoint`]).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The `state` of this flow: a redirect with another one is not its.
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The scopes a call needed (a 403 `insufficient_scope` recorded them)
+    /// that this authorization asks for too.
+    pub fn pending_scopes(&self) -> &[String] {
+        &self.pending_scopes
+    }
+
+    /// Exchanges the code of `redirect_url` (the full redirect, with this
+    /// flow's `state`) for tokens and stores them, a configured client
+    /// secret with them (a service refreshes with it). Returns the scopes
+    /// a call needed that the authorization server still did not grant.
+    pub async fn finish(&self, redirect_url: &str) -> Result<Vec<String>, String> {
+        self.session
+            .handle_callback_url(redirect_url)
             .await
-            .map_err(|error| AuthorizeError::Listen {
-                port,
-                reason: error.to_string(),
-            })?;
-        Some(listener)
-    } else {
-        None
-    };
-    let port = match &listener {
-        Some(listener) => listener
-            .local_addr()
-            .map(|address| address.port())
-            .unwrap_or(oauth.settings.callback_port),
-        None => oauth.settings.callback_port,
-    };
-    if listener.is_some() && oauth.settings.callback_port == 0 {
-        eprintln!("OAuth callback port: {port}");
-    }
-    let redirect = redirect_uri(&oauth.settings, port);
-    let (session, url, state) = start(
-        upstream_url,
-        oauth,
-        challenge,
-        stored.as_ref(),
-        redirect.clone(),
-    )
-    .await
-    .map_err(failed)?;
-
-    if let Some(file) = stored
-        .as_ref()
-        .filter(|file| !file.pending_scopes.is_empty())
-    {
-        eprintln!(
-            "Asking also for the scope a call needed: {}",
-            file.pending_scopes.join(" ")
-        );
-    }
-    eprintln!("Authorize: {url}");
-    // Nothing is opened the user did not ask for: on a terminal, Enter
-    // opens the URL (checked above) in the browser; elsewhere nothing is.
-    let browser = browser_offered().then(|| url.clone());
-    if browser.is_some() {
-        eprintln!("Press Enter to open it in your browser.");
-    }
-    eprintln!(
-        "Waiting for the redirect{}; or paste the full redirect URL here and press Enter.",
-        if listener.is_some() {
-            format!(" on {redirect}")
-        } else {
-            String::new()
+            .map_err(|error| auth_error_text(&error))?;
+        // The secret goes into the file too, for a service's refreshes.
+        if self.client_secret.is_some()
+            && let Ok(Some(mut file)) = self.store.read()
+        {
+            file.client_secret = self.client_secret.clone();
+            self.store.write(&file).map_err(|error| error.to_string())?;
         }
-    );
-
-    let seconds = std::env::var(TIMEOUT_ENV)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(300);
-    let callback = tokio::time::timeout(
-        Duration::from_secs(seconds),
-        wait_for_redirect(listener, &state, browser),
-    )
-    .await
-    .map_err(|_| AuthorizeError::TimedOut {
-        upstream: upstream_url.to_string(),
-        seconds,
-    })?
-    .map_err(failed)?;
-    session
-        .handle_callback_url(&callback)
-        .await
-        .map_err(|error| failed(auth_error_text(&error)))?;
-    // The secret goes into the file too, for a service's refreshes.
-    if oauth.client_secret.is_some()
-        && let Ok(Some(mut file)) = store.read()
-    {
-        file.client_secret = oauth.client_secret.clone();
-        store
-            .write(&file)
-            .map_err(|error| failed(error.to_string()))?;
+        Ok(self
+            .store
+            .read()
+            .ok()
+            .flatten()
+            .map(|file| file.pending_scopes)
+            .unwrap_or_default())
     }
-    if let Ok(Some(file)) = store.read()
-        && !file.pending_scopes.is_empty()
-    {
-        eprintln!(
-            "warning: the authorization server did not grant {} (a call needs it)",
-            file.pending_scopes.join(" ")
-        );
-    }
-    match oauth.token_location(upstream_url) {
-        Some(path) => eprintln!("Authorized; tokens stored in {}", path.display()),
-        None => eprintln!("Authorized; tokens kept in memory"),
-    }
-    Ok(())
 }
 
 /// Discovery, the client (pre-registered, CIMD or registered now) and the
@@ -1426,204 +1403,6 @@ async fn start(
         .ok_or_else(|| "the authorization URL has no state".to_string())?;
 
     Ok((session, url, state))
-}
-
-/// Whether to offer opening the authorization URL in a browser: on an
-/// interactive terminal (stdin and stderr), unless `MCPO_OAUTH_NO_BROWSER`.
-fn browser_offered() -> bool {
-    use std::io::IsTerminal as _;
-    !std::env::var(NO_BROWSER_ENV).is_ok_and(|value| value == "1" || value == "true")
-        && std::io::stdin().is_terminal()
-        && std::io::stderr().is_terminal()
-}
-
-/// Whether a browser was opened on `url` (only after the user asked).
-fn open_browser(url: &str) -> bool {
-    let spawn = |program: &str| {
-        std::process::Command::new(program)
-            .arg(url)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .is_ok()
-    };
-    if let Some(browser) = std::env::var("BROWSER").ok().filter(|b| !b.is_empty()) {
-        return spawn(&browser);
-    }
-    if cfg!(target_os = "macos") {
-        return spawn("open");
-    }
-    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|var| std::env::var_os(var).is_some_and(|value| !value.is_empty()));
-    display && spawn("xdg-open")
-}
-
-/// A redirect URL with this flow's `state`, from the loopback listener or a
-/// line on stdin, whichever comes first. A redirect with another state is
-/// refused and waiting goes on; an `error` redirect with this state ends
-/// the flow.
-async fn wait_for_redirect(
-    listener: Option<tokio::net::TcpListener>,
-    state: &str,
-    mut browser: Option<String>,
-) -> Result<String, String> {
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<String>(4);
-    // Stdin is read on a thread of its own (a blocking read); an end of
-    // input just stops it.
-    let pasted = sender.clone();
-    std::thread::spawn(move || {
-        read_pasted_lines(std::io::BufReader::new(std::io::stdin()), |line| {
-            pasted.blocking_send(line).is_ok()
-        });
-    });
-    let accepting = async {
-        let Some(listener) = listener else {
-            return std::future::pending().await;
-        };
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let Some(target) = read_request_target(&mut stream).await else {
-                continue;
-            };
-            let full = format!("http://127.0.0.1{target}");
-            let verdict = check_redirect(&full, state);
-            let (status, text) = match &verdict {
-                Ok(_) => (
-                    "200 OK",
-                    "Authorization complete. You can close this window.",
-                ),
-                Err(reason) => ("400 Bad Request", reason.as_str()),
-            };
-            let body = format!("<!doctype html><title>mcpo-gen</title><p>{text}</p>\n");
-            let response = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\n\
-                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-            match verdict {
-                Ok(Some(error)) => return Err(error),
-                Ok(None) => return Ok(full),
-                Err(reason) => eprintln!("ignored a callback: {reason}"),
-            }
-        }
-    };
-    let pasting = async {
-        while let Some(line) = receiver.recv().await {
-            if line.is_empty() {
-                if let Some(url) = browser.take() {
-                    if open_browser(&url) {
-                        eprintln!("(opened in your browser)");
-                    } else {
-                        eprintln!("no browser could be started: open the URL above yourself");
-                    }
-                }
-                continue;
-            }
-            match check_redirect(&line, state) {
-                Ok(None) => return Ok(line),
-                Ok(Some(error)) => return Err(error),
-                Err(reason) => eprintln!("ignored the pasted text: {reason}"),
-            }
-        }
-        std::future::pending().await
-    };
-    drop(sender);
-    tokio::select! {
-        result = accepting => result,
-        result = pasting => result,
-    }
-}
-
-/// Hands each line of `input`, trimmed, to `send` until it returns false
-/// or the input ends (an empty line is Enter). A line is read up to
-/// 64 KiB; a longer one is ignored whole.
-fn read_pasted_lines(mut input: impl std::io::BufRead, mut send: impl FnMut(String) -> bool) {
-    use std::io::{BufRead as _, Read as _};
-    const MAX_LINE: u64 = 64 * 1024;
-    let mut line = String::new();
-    let mut overlong = false;
-    loop {
-        line.clear();
-        match (&mut input).take(MAX_LINE).read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let whole = line.ends_with('\n') || (line.len() as u64) < MAX_LINE;
-        if overlong || !whole {
-            if !overlong {
-                eprintln!("ignored the pasted text: longer than 64 KiB");
-            }
-            overlong = !whole;
-            continue;
-        }
-        if !send(line.trim().to_string()) {
-            break;
-        }
-    }
-}
-
-/// Checks a redirect URL: `Ok(None)` when it carries a code and this flow's
-/// `state`; `Ok(Some(why))` when the server refused (an `error` with this
-/// state); `Err(why)` when it is not this flow's redirect.
-fn check_redirect(url: &str, state: &str) -> Result<Option<String>, String> {
-    let parsed = reqwest::Url::parse(url.trim())
-        .map_err(|_| "not a URL (paste the whole address the browser was sent to)".to_string())?;
-    let query: HashMap<String, String> = parsed.query_pairs().into_owned().collect();
-    match query.get("state") {
-        None => return Err("no state in the redirect".into()),
-        Some(given)
-            if !bool::from(subtle::ConstantTimeEq::ct_eq(
-                given.as_bytes(),
-                state.as_bytes(),
-            )) =>
-        {
-            return Err("its state is not this authorization's (refused)".into());
-        }
-        Some(_) => {}
-    }
-    if let Some(error) = query.get("error") {
-        let description = query
-            .get("error_description")
-            .map(|text| format!(": {text}"))
-            .unwrap_or_default();
-        return Ok(Some(format!(
-            "the authorization server answered {error}{description}"
-        )));
-    }
-    if !query.contains_key("code") {
-        return Err("no code in the redirect".into());
-    }
-    Ok(None)
-}
-
-/// The request target of one HTTP request (`/callback?...`).
-async fn read_request_target(stream: &mut tokio::net::TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 2048];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n") && head.len() < 16 * 1024 {
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if read == 0 {
-            break;
-        }
-        head.extend_from_slice(&chunk[..read]);
-    }
-    let line = head.split(|byte| *byte == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.split_whitespace();
-    let _method = parts.next()?;
-    let target = parts.next()?;
-    target
-        .starts_with(CALLBACK_PATH)
-        .then(|| target.to_string())
 }
 
 #[cfg(test)]
