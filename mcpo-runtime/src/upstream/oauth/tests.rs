@@ -1,5 +1,15 @@
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use rmcp::transport::auth::{CredentialStore as _, StoredCredentials};
+use rmcp::transport::streamable_http_client::StreamableHttpError;
 use tokio::io::AsyncWriteExt as _;
 
+use super::authorize::{probe_challenge, start};
+use super::scopes::{record_pending_scopes, scopes_to_request};
+use super::store::{TokenFile, make_private};
 use super::*;
 
 #[test]
