@@ -6,7 +6,8 @@
 //! Only this part is here: everything a proxy shares (the token store,
 //! discovery, the endpoint checks, the client, the authorization URL with
 //! PKCE and `state`, the code exchange) is in
-//! [`mcpo_runtime::upstream::oauth`] ([`Authorizer`], [`Authorization`]),
+//! [`mcpo_runtime::upstream::oauth`] ([`Authorizer`],
+//! [`Authorization`](mcpo_runtime::upstream::oauth::Authorization)),
 //! and a proxy never links this module.
 
 use std::collections::HashMap;

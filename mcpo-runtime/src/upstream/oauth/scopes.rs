@@ -68,10 +68,11 @@ pub(super) fn scopes_to_request(
     scopes
 }
 
-/// The streamable-HTTP client under rmcp's [`AuthClient`]: passes every
-/// request through, and when the server answers 403 `insufficient_scope`
-/// (step-up: this call needs more scope than the token has), records the
-/// scopes its challenge names as pending in the token store, so that the
+/// The streamable-HTTP client under rmcp's
+/// [`AuthClient`](rmcp::transport::AuthClient): passes every request
+/// through, and when the server answers 403 `insufficient_scope` (step-up:
+/// this call needs more scope than the token has), records the scopes its
+/// challenge names as pending in the token store, so that the
 /// `mcpo-gen login` the 503 names asks for them. The proxy never
 /// authorizes itself.
 ///
@@ -85,7 +86,8 @@ pub struct ScopeWatch<C> {
     pub(super) inner: C,
     pub(super) store: TokenStore,
     pub(super) server_url: String,
-    /// The manager of the [`AuthClient`] above (none for the SSE transport).
+    /// The manager of the [`AuthClient`](rmcp::transport::AuthClient) above
+    /// (none for the SSE transport).
     pub(super) manager: Option<Arc<Mutex<AuthorizationManager>>>,
     /// The redirect URI and a confidential client's secret, for a client
     /// switched to.
