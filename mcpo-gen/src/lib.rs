@@ -4,7 +4,8 @@
 //! [`snapshot`] (connect, list tools) -> [`lock`] (`mcp.lock.json`) ->
 //! [`schema`] (JSON Schema -> Rust types) and [`openapi`] (frozen document) ->
 //! [`emit`] (write the crate), or [`serve`] (run the proxy of a lock without
-//! compiling its crate). [`diff`] compares two locks for review;
+//! compiling its crate). [`login`] authorizes with an OAuth-protected
+//! server interactively. [`diff`] compares two locks for review;
 //! [`audit`] flags texts that hide instructions from their reviewer.
 //!
 //! Each stage returns typed errors; progress output, `anyhow` and exit codes
@@ -15,6 +16,7 @@ pub mod diff;
 pub mod emit;
 /// `mcp.lock.json`: the model the generated proxies read too.
 pub use mcpo_runtime::lock;
+pub mod login;
 pub mod naming;
 pub mod openapi;
 pub mod schema;

@@ -178,7 +178,7 @@ pub fn login(target: &mut Target, token_file: Option<std::path::PathBuf>) -> Res
     if token_file.is_some() {
         oauth.token_file = token_file;
     }
-    snapshot::block_on(target.authorize())?;
+    snapshot::block_on(mcpo_gen::login::authorize_target(target))?;
     Ok(())
 }
 

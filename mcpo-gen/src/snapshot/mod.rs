@@ -61,7 +61,7 @@ pub enum SnapshotError {
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
-    Authorize(#[from] mcpo_runtime::upstream::oauth::AuthorizeError),
+    Authorize(#[from] crate::login::AuthorizeError),
 }
 
 fn stderr_note(stderr: &str) -> String {
@@ -76,7 +76,7 @@ fn stderr_note(stderr: &str) -> String {
 /// The server process group is gone when this returns, success or not.
 ///
 /// An OAuth upstream without a usable stored token is authorized first
-/// (interactively: `Authorize: URL`, opened in a browser only after Enter
+/// ([`crate::login`], interactively: `Authorize: URL`, opened in a browser only after Enter
 /// on a terminal, and the redirect taken on loopback or pasted),
 /// then connected to again; the wait for the person is not part of
 /// `connect_timeout`.
@@ -86,7 +86,7 @@ pub async fn snapshot(target: &Target, options: &Options) -> Result<Lock, Snapsh
             if target.oauth().is_some() =>
         {
             eprintln!("{upstream} requires OAuth authorization.");
-            target.authorize().await?;
+            crate::login::authorize_target(target).await?;
             snapshot_once(target, options).await
         }
         other => other,

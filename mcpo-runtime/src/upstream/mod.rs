@@ -203,18 +203,6 @@ impl Target {
         }
     }
 
-    /// Authorizes this client with an OAuth-protected upstream
-    /// interactively and stores its tokens ([`oauth::authorize`]); nothing
-    /// to do for another upstream.
-    pub async fn authorize(&self) -> Result<(), oauth::AuthorizeError> {
-        match self.oauth() {
-            Some((url, oauth)) => {
-                oauth::authorize(url, matches!(self, Target::Sse { .. }), oauth).await
-            }
-            None => Ok(()),
-        }
-    }
-
     /// The target a lock's launch spec describes, with secret values read
     /// through `env`: env var `NAME` for a stdio env name, and
     /// `MCPO_HEADER_<NAME>` ([`header_env_var`]) for a header. A name whose
