@@ -185,7 +185,8 @@ fn the_serve_image_runs_a_mounted_lock_as_a_non_root_user_with_a_health_check() 
     assert!(
         stage
             .iter()
-            .any(|line| line.starts_with("COPY --from=build ") && line.ends_with(" /usr/local/bin/mcpo-gen")),
+            .any(|line| line.starts_with("COPY --from=build ")
+                && line.ends_with(" /usr/local/bin/mcpo-gen")),
         "the final stage gets the mcpo-gen binary from the build stage: {stage:?}"
     );
     assert_eq!(flag_value(&entry, "--lock"), Some("/srv/mcp.lock.json"));
@@ -194,7 +195,10 @@ fn the_serve_image_runs_a_mounted_lock_as_a_non_root_user_with_a_health_check() 
     assert_eq!(flag_value(&entry, "--port"), Some("8000"));
     assert!(stage.iter().any(|line| line == "EXPOSE 8000"));
     let command = health_command(&stage);
-    assert!(command[2].contains("/dev/tcp/127.0.0.1/8000 "), "{command:?}");
+    assert!(
+        command[2].contains("/dev/tcp/127.0.0.1/8000 "),
+        "{command:?}"
+    );
 
     // The same health check as a generated crate's image.
     let (_, generated) = dockerfiles()
