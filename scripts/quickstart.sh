@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine, first answer as soon as mcpo-gen is built:
-# install uv (for `uvx`), build mcpo-gen (debug: it compiles in a fraction of a
-# release build's time and serves a quickstart fine), then `mcpo-gen serve`
+# install uv (for `uvx`), build mcpo-gen (debug: a quarter of a release build's
+# CPU time, 256 s against 1,081 s, and it serves a quickstart fine), then `mcpo-gen serve`
 # snapshots `uvx mcp-server-time` into ./time-proxy.lock.json and serves it on
 # localhost:8000 at once, no crate build. The script waits until the proxy is
 # ready, makes one real call, prints its answer and how to turn the lock into a
