@@ -1595,6 +1595,50 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
         serde_json::from_str::<Value>(&crate_document).expect("JSON"),
         "the snapshot served the document its crate embeds"
     );
+    drop(from_crate);
+    drop(proxy);
+
+    // A --lock-out that differs from the snapshot (a reviewed lock, edited
+    // here) is kept: the snapshot goes beside it as .new, nothing is served.
+    let reviewed = std::fs::read_to_string(&lock).expect("the lock").replacen(
+        "\"echo\"",
+        "\"echo-reviewed\"",
+        1,
+    );
+    std::fs::write(&lock, &reviewed).expect("the lock is writable");
+    let mut args = vec!["serve", "--port", "0", "--lock-out", lock_text.as_str()];
+    args.extend(upstream.iter().map(String::as_str));
+    let mut again = std::process::Command::new(mcpo_gen_bin())
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mcpo-gen starts");
+    let exited = wait_for(Duration::from_secs(60), || {
+        matches!(again.try_wait(), Ok(Some(_)))
+    });
+    if !exited {
+        let _ = again.kill();
+    }
+    let output = again.wait_with_output().expect("its output");
+    assert!(
+        exited,
+        "serve replaced nothing but kept running: {}",
+        output_text(&output)
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("exists and differs from this snapshot") && said.contains("mcpo-gen diff"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&lock).expect("the lock"), reviewed);
+    let beside = lock.with_extension("json.new");
+    assert_eq!(
+        std::fs::read(&beside).expect("the snapshot beside it"),
+        std::fs::read(out.join("mcp.lock.json")).expect("the first snapshot"),
+    );
 }
 
 /// `mcpo-gen serve --config C`: every server of the config snapshotted and

@@ -175,6 +175,11 @@ struct ServeArgs {
     /// new temporary folder, named in the log].
     #[arg(long, value_name = "FILE", conflicts_with = "lock")]
     lock_out: Option<PathBuf>,
+    /// Replace a --lock-out file that differs from this snapshot (it may be
+    /// a reviewed lock: without this flag the snapshot is written beside it,
+    /// as FILE.new, and nothing is served).
+    #[arg(long, requires = "lock_out")]
+    force: bool,
     /// Seconds allowed for the snapshot taken at start.
     #[arg(long, default_value_t = 60, conflicts_with = "lock")]
     snapshot_timeout: u64,
@@ -721,6 +726,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             };
             let rendered = mcpo_gen::emit::render_crate(&lock)?;
             let text = &rendered.files[std::path::Path::new(mcpo_gen::lock::LOCK_FILE_NAME)];
+            let existing =
+                mcpo_runtime::files::read_text_capped(&path, mcpo_runtime::files::LOCK_FILE_LIMIT);
+            if existing.is_ok_and(|existing| existing != *text) && !args.force {
+                let new = path.with_extension("json.new");
+                std::fs::write(&new, text)
+                    .map_err(|error| anyhow::anyhow!("writing {}: {error}", new.display()))?;
+                anyhow::bail!(
+                    "{} exists and differs from this snapshot, which is in {}: review the \
+                     change with `mcpo-gen diff {} {}`, then serve the one you want with \
+                     --lock (or pass --force to replace the file)",
+                    path.display(),
+                    new.display(),
+                    path.display(),
+                    new.display()
+                );
+            }
             std::fs::write(&path, text)
                 .map_err(|error| anyhow::anyhow!("writing {}: {error}", path.display()))?;
             progress.say(format_args!(
