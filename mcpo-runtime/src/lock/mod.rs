@@ -38,6 +38,16 @@ pub fn is_valid_server_name(name: &str) -> bool {
         && !RESERVED_NAMES.contains(&name)
 }
 
+/// A lock file's text, read with [`crate::files::LOCK_FILE_LIMIT`].
+fn read_text(path: &Path) -> Result<String, LockError> {
+    crate::files::read_text_capped(path, crate::files::LOCK_FILE_LIMIT).map_err(|cause| {
+        LockError::Read {
+            path: path.display().to_string(),
+            cause,
+        }
+    })
+}
+
 /// Why a lock could not be read or built.
 #[derive(Debug, thiserror::Error)]
 #[allow(
@@ -486,17 +496,10 @@ impl Lock {
 
     /// Reads and checks a lock file.
     pub fn read(path: &Path) -> Result<Self, LockError> {
-        let text = crate::files::read_text_capped(path, crate::files::LOCK_FILE_LIMIT).map_err(
-            |cause| LockError::Read {
-                path: path.display().to_string(),
-                cause,
-            },
-        )?;
-        Self::from_json(&text, &path.display().to_string())
+        Self::from_json(&read_text(path)?, &path.display().to_string())
     }
 
     /// The canonical text: sorted keys, two-space indent, trailing newline.
-    /// The canonical text of the lock file.
     pub fn to_canonical_json(&self) -> String {
         let value = serde_json::to_value(self).expect("a lock always serializes");
         canonical_pretty(&value)
@@ -661,13 +664,7 @@ impl CrateLock {
 
     /// Reads and checks a lock file of either kind.
     pub fn read(path: &Path) -> Result<Self, LockError> {
-        let text = crate::files::read_text_capped(path, crate::files::LOCK_FILE_LIMIT).map_err(
-            |cause| LockError::Read {
-                path: path.display().to_string(),
-                cause,
-            },
-        )?;
-        Self::from_json(&text, &path.display().to_string())
+        Self::from_json(&read_text(path)?, &path.display().to_string())
     }
 
     /// The canonical text of the lock file.
