@@ -148,11 +148,11 @@ struct ConnectArgs {
     #[arg(long, value_enum)]
     server_type: Option<ServerType>,
     /// Header for HTTP servers: 'Name: value' or a JSON object; repeatable.
-    /// Only names are recorded in the lock.
+    /// Values are never recorded in the lock.
     #[arg(long = "header", value_name = "HEADER")]
     headers: Vec<String>,
     /// Environment variable for a stdio server, KEY=VALUE; repeatable.
-    /// Only names are recorded in the lock.
+    /// Values are never recorded in the lock.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
     /// Seconds allowed to start the server, initialize and list tools.

@@ -3,8 +3,9 @@
 //! The lock is canonical so that the same upstream gives byte-identical files:
 //! tools sorted by name, every object key sorted, two-space indent, trailing
 //! newline, and a sha256 per tool over its canonical JSON. It holds no secrets
-//! (header and env *names* only), no timestamps and no paths of the machine
-//! that generated it.
+//! (header and env names, each with the `${VAR}` its value is read from,
+//! never a value), no timestamps and no paths of the machine that generated
+//! it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
