@@ -8,7 +8,7 @@ use rmcp::model::Tool;
 use serde_json::Value;
 
 use crate::config::ServerEntry;
-use crate::lock::{LockedTool, Upstream, ValueSources};
+use crate::lock::{LockedTool, TemplatePart, Upstream, ValueSources};
 use crate::upstream::Target;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,21 +270,12 @@ pub fn launch_spec_drift(locked: &Upstream, entry: &ServerEntry, target: &Target
 fn matches_template(template: &str, value: &str) -> bool {
     // The literal text between references: `a${X}b${Y}c` is [a, b, c].
     let mut literals = vec![String::new()];
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        let current = literals.last_mut().expect("never empty");
-        if crate::lock::is_variable_name(&after[..end]) {
-            current.push_str(&rest[..start]);
-            literals.push(String::new());
-        } else {
-            // `${not a name}` is literal text.
-            current.push_str(&rest[..start + 3 + end]);
+    for part in crate::lock::template_parts(template) {
+        match part {
+            TemplatePart::Text(text) => literals.last_mut().expect("never empty").push_str(text),
+            TemplatePart::Variable(_) => literals.push(String::new()),
         }
-        rest = &after[end + 1..];
     }
-    literals.last_mut().expect("never empty").push_str(rest);
     let (first, others) = literals.split_first().expect("never empty");
     let Some(mut remaining) = value.strip_prefix(first.as_str()) else {
         return false;

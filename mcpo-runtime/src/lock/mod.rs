@@ -18,7 +18,9 @@ mod oauth_settings;
 mod value_sources;
 
 pub use oauth_settings::{DEFAULT_CALLBACK_PORT, OAuthSettings, StorageType};
-pub use value_sources::{ValueSources, is_variable_name, template_variables};
+pub use value_sources::{
+    TemplatePart, ValueSources, is_variable_name, template_parts, template_variables,
+};
 
 /// Lock format version; bump on incompatible changes to this file's shape.
 pub const LOCK_VERSION: u32 = 1;

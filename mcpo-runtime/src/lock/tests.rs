@@ -189,3 +189,19 @@ fn secrets_are_only_names() {
     assert!(text.contains("\"Authorization\""));
     assert!(text.contains("\"type\": \"streamable-http\""));
 }
+
+#[test]
+fn template_parts_read_each_variable_and_keep_other_text_as_written() {
+    use crate::lock::{TemplatePart::*, template_parts};
+    assert_eq!(
+        template_parts("Bearer ${TOKEN}-${not a name}${B}"),
+        [
+            Text("Bearer "),
+            Variable("TOKEN"),
+            Text("-${not a name}"),
+            Variable("B")
+        ]
+    );
+    assert_eq!(template_parts("${unclosed"), [Text("${unclosed")]);
+    assert_eq!(template_parts(""), []);
+}

@@ -90,18 +90,47 @@ pub fn is_variable_name(text: &str) -> bool {
 
 /// The variable names a text's `${NAME}` references name, in order.
 pub fn template_variables(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
+    template_parts(text)
+        .into_iter()
+        .filter_map(|part| match part {
+            TemplatePart::Variable(name) => Some(name.to_string()),
+            TemplatePart::Text(_) => None,
+        })
+        .collect()
+}
+
+/// A piece of a text written with `${NAME}` references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplatePart<'t> {
+    /// Text as written (a `${...}` that is not a variable name included).
+    Text(&'t str),
+    /// A `${NAME}` reference: the name.
+    Variable(&'t str),
+}
+
+/// The pieces of `text` in order. The one reader of `${NAME}`: expansion,
+/// the variables a template needs, and launch spec matching all use it.
+pub fn template_parts(text: &str) -> Vec<TemplatePart<'_>> {
+    let mut parts = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else { break };
-        let var = &after[..end];
-        if is_variable_name(var) {
-            names.push(var.to_string());
+        let name = &after[..end];
+        if is_variable_name(name) {
+            if start > 0 {
+                parts.push(TemplatePart::Text(&rest[..start]));
+            }
+            parts.push(TemplatePart::Variable(name));
+        } else {
+            parts.push(TemplatePart::Text(&rest[..start + 3 + end]));
         }
         rest = &after[end + 1..];
     }
-    names
+    if !rest.is_empty() {
+        parts.push(TemplatePart::Text(rest));
+    }
+    parts
 }
 
 impl Serialize for ValueSources {

@@ -219,22 +219,16 @@ impl Target {
 /// elsewhere stays as written. An unset variable is returned as the error.
 pub fn expand_template(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut expanded = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        let var = &after[..end];
-        expanded.push_str(&rest[..start]);
-        if crate::lock::is_variable_name(var) {
-            let value = env(var).ok_or_else(|| var.to_string())?;
-            crate::redact::register(&value, &format!("${{{var}}}"));
-            expanded.push_str(&value);
-        } else {
-            expanded.push_str(&rest[start..start + 3 + end]);
+    for part in crate::lock::template_parts(text) {
+        match part {
+            crate::lock::TemplatePart::Text(text) => expanded.push_str(text),
+            crate::lock::TemplatePart::Variable(var) => {
+                let value = env(var).ok_or_else(|| var.to_string())?;
+                crate::redact::register(&value, &format!("${{{var}}}"));
+                expanded.push_str(&value);
+            }
         }
-        rest = &after[end + 1..];
     }
-    expanded.push_str(rest);
     Ok(expanded)
 }
 
