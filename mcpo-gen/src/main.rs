@@ -671,36 +671,31 @@ fn exit_code(needs_attention: bool) -> ExitCode {
 
 /// `mcpo-gen serve`: the lock (read, or snapshotted now), then the proxy.
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    use mcpo_runtime::serve::ServerType as ProxyServerType;
     let progress = Progress {
         quiet: args.proxy.quiet,
     };
-    let lock = match &args.lock {
-        Some(path) => mcpo_gen::serve::read_lock(path)?,
+    let (lock, snapshotted) = match &args.lock {
+        Some(path) => (mcpo_gen::serve::read_lock(path)?, false),
         None => {
             let options = snapshot::Options {
                 connect_timeout: Duration::from_secs(args.snapshot_timeout),
                 echo_server_stderr: false,
             };
-            let lock = match (&args.proxy.config, args.proxy.upstream.is_empty()) {
-                (Some(config), true) => {
+            let lock = match (&args.proxy.config, args.proxy.upstream.as_slice()) {
+                (Some(config), []) => {
                     CrateLock::Multi(workflow::snapshot_config(config, &options, None, progress)?)
                 }
-                (None, false) => {
-                    let server_type = match args.proxy.server_type {
-                        Some(ProxyServerType::StreamableHttp) => ServerType::StreamableHttp,
-                        Some(ProxyServerType::Sse) => ServerType::Sse,
-                        Some(ProxyServerType::Stdio) => ServerType::Stdio,
-                        None if args.proxy.upstream[0].starts_with("http://")
-                            || args.proxy.upstream[0].starts_with("https://") =>
-                        {
-                            ServerType::StreamableHttp
-                        }
-                        None => ServerType::Stdio,
-                    };
+                (None, server @ [first, ..]) => {
+                    // A URL is a streamable-HTTP server, as a proxy reads it.
+                    let is_url = first.starts_with("http://") || first.starts_with("https://");
+                    let server_type = args.proxy.server_type.unwrap_or(if is_url {
+                        ServerType::StreamableHttp
+                    } else {
+                        ServerType::Stdio
+                    });
                     let target = workflow::target(
                         server_type,
-                        &args.proxy.upstream,
+                        server,
                         workflow::parse_headers(&args.proxy.headers)?,
                         Default::default(),
                         None,
@@ -715,45 +710,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                      --config mcp.json, or the server after `--` (a command, or a URL)"
                 ),
             };
-            let path = match &args.lock_out {
-                Some(path) => path.clone(),
-                None => {
-                    let dir =
-                        std::env::temp_dir().join(format!("mcpo-gen-serve-{}", std::process::id()));
-                    std::fs::create_dir_all(&dir)?;
-                    dir.join(mcpo_gen::lock::LOCK_FILE_NAME)
-                }
-            };
-            let rendered = mcpo_gen::emit::render_crate(&lock)?;
-            let text = &rendered.files[std::path::Path::new(mcpo_gen::lock::LOCK_FILE_NAME)];
-            let existing =
-                mcpo_runtime::files::read_text_capped(&path, mcpo_runtime::files::LOCK_FILE_LIMIT);
-            if existing.is_ok_and(|existing| existing != *text) && !args.force {
-                let new = path.with_extension("json.new");
-                std::fs::write(&new, text)
-                    .map_err(|error| anyhow::anyhow!("writing {}: {error}", new.display()))?;
-                anyhow::bail!(
-                    "{} exists and differs from this snapshot, which is in {}: review the \
-                     change with `mcpo-gen diff {} {}`, then serve the one you want with \
-                     --lock (or pass --force to replace the file)",
-                    path.display(),
-                    new.display(),
-                    path.display(),
-                    new.display()
-                );
-            }
-            std::fs::write(&path, text)
-                .map_err(|error| anyhow::anyhow!("writing {}: {error}", path.display()))?;
-            progress.say(format_args!(
-                "Snapshot written to {}: commit it, review it with `mcpo-gen diff`, and build \
-                 the crate with `mcpo-gen generate --lock {} --out DIR`",
-                path.display(),
-                path.display()
-            ));
-            lock
+            (lock, true)
         }
     };
+    // Rendered once: the lock written is the one served, byte for byte.
     let source = mcpo_gen::serve::source(&lock)?;
+    if snapshotted {
+        workflow::write_served_lock(
+            args.lock_out.as_deref(),
+            &source.lock_json,
+            args.force,
+            progress,
+        )?;
+    }
     Ok(mcpo_runtime::serve::run(args.proxy, source))
 }
 

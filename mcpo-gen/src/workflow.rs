@@ -57,13 +57,51 @@ impl Drop for Working {
     }
 }
 
-/// The transport named by `--server-type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ServerType {
-    Stdio,
-    #[value(alias = "streamable_http", alias = "streamablehttp", alias = "http")]
-    StreamableHttp,
-    Sse,
+/// The transport named by `--server-type`: the proxies' own, so that both
+/// take the same spellings.
+pub use mcpo_runtime::serve::ServerType;
+
+/// Writes the lock `mcpo-gen serve` snapshotted (its canonical `text`) to
+/// `path`, default a file in a new temporary folder, and says where. A
+/// file there that differs (a reviewed lock?) is kept unless `force`: the
+/// snapshot goes beside it as `.new`, and the error says how to compare.
+pub fn write_served_lock(
+    path: Option<&Path>,
+    text: &str,
+    force: bool,
+    progress: Progress,
+) -> Result<()> {
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let dir = std::env::temp_dir().join(format!("mcpo-gen-serve-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.join(LOCK_FILE_NAME)
+        }
+    };
+    let existing =
+        mcpo_runtime::files::read_text_capped(&path, mcpo_runtime::files::LOCK_FILE_LIMIT);
+    if existing.is_ok_and(|existing| existing != text) && !force {
+        let new = path.with_extension("json.new");
+        std::fs::write(&new, text).with_context(|| format!("writing {}", new.display()))?;
+        bail!(
+            "{} exists and differs from this snapshot, which is in {}: review the change \
+             with `mcpo-gen diff {} {}`, then serve the one you want with --lock (or pass \
+             --force to replace the file)",
+            path.display(),
+            new.display(),
+            path.display(),
+            new.display()
+        );
+    }
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    progress.say(format_args!(
+        "Snapshot written to {}: commit it, review it with `mcpo-gen diff`, and build the \
+         crate with `mcpo-gen generate --lock {} --out DIR`",
+        path.display(),
+        path.display()
+    ));
+    Ok(())
 }
 
 /// Parses `--header` values: a JSON object (`{"Authorization":"Bearer t"}`,
@@ -353,6 +391,9 @@ pub fn snapshot_config(
     progress: Progress,
 ) -> Result<MultiLock> {
     let config = read_config(config_path)?;
+    if let Some(clash) = config.clashing_variables().first() {
+        bail!("{}: {clash}", config_path.display());
+    }
     let proxy_crate = match crate_name {
         Some(name) => ProxyCrate::from_name(name),
         None => ProxyCrate::from_name("mcp-proxy"),

@@ -346,6 +346,39 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Variables that values written literally in two servers would both be
+    /// locked as (`"a-b"` and `"a_b"` both spell `MCPO_A_B_...`), each named
+    /// with the servers: generating from such a config would share a
+    /// secret between them.
+    pub fn clashing_variables(&self) -> Vec<String> {
+        let mut owners: BTreeMap<String, &str> = BTreeMap::new();
+        let mut clashes = Vec::new();
+        for (server, entry) in &self.servers {
+            let (kind, values) = match &entry.transport {
+                Transport::Stdio { env, .. } => ("ENV", env),
+                Transport::StreamableHttp { headers, .. } | Transport::Sse { headers, .. } => {
+                    ("HEADER", headers)
+                }
+            };
+            let literal = values
+                .iter()
+                .filter(|(_, value)| template_variables(value).is_empty());
+            for (name, _) in literal {
+                let variable = ValueSources::per_server_variable(server, kind, name);
+                match owners.insert(variable.clone(), server) {
+                    Some(other) if other != server => clashes.push(format!(
+                        "servers {other:?} and {server:?} would both read {variable}: rename \
+                         one, or write the value as a ${{VAR}} of your choosing"
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        clashes
+    }
+}
+
 impl ServerEntry {
     fn from_raw(name: &str, raw: RawEntry) -> Result<Self, ConfigError> {
         let entry_error = |reason: &str| ConfigError::Entry {

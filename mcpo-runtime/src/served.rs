@@ -481,7 +481,12 @@ pub async fn watch_config(
             .and_then(|text| {
                 Config::from_json(text, &path.display().to_string()).map_err(|e| e.to_string())
             })
-            .and_then(|config| apply_config(&config, &servers, &*target_of, drain, &tasks));
+            .and_then(|config| {
+                for warning in &config.warnings {
+                    tracing::warn!("--hot-reload: {warning}");
+                }
+                apply_config(&config, &servers, &*target_of, drain, &tasks)
+            });
         match outcome {
             Ok(()) => tracing::info!("--hot-reload: applied {}", path.display()),
             Err(reason) => tracing::warn!(

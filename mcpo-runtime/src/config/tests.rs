@@ -208,3 +208,25 @@ fn bad_configs_say_what_to_fix() {
         assert!(error.contains(expected), "{text}: {error}");
     }
 }
+
+#[test]
+fn literal_values_of_two_servers_never_share_a_variable() {
+    let config = parse(
+        r#"{"mcpServers": {
+            "a-b": {"type": "sse", "url": "http://127.0.0.1:1/sse", "headers": {"X-Key": "one"}},
+            "a_b": {"type": "sse", "url": "http://127.0.0.1:2/sse", "headers": {"X-Key": "two"}},
+            "c": {"type": "sse", "url": "http://127.0.0.1:3/sse", "headers": {"X-Key": "${SHARED}"}},
+            "d": {"type": "sse", "url": "http://127.0.0.1:4/sse", "headers": {"X-Key": "${SHARED}"}}
+        }}"#,
+    )
+    .unwrap();
+    // `${SHARED}` is shared because the config says so; the literal values
+    // would be shared by accident.
+    assert_eq!(
+        config.clashing_variables(),
+        [
+            "servers \"a-b\" and \"a_b\" would both read ${MCPO_A_B_HEADER_X_KEY}: rename one, \
+          or write the value as a ${VAR} of your choosing"
+        ]
+    );
+}
