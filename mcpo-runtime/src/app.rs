@@ -13,18 +13,21 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressToken};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument as _;
 
 use crate::auth::ApiKeys;
+use crate::cli::DriftPolicy;
+use crate::drift::DriftedTools;
 use crate::error::{ApiError, ValidationIssue};
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::pool::PoolSlot;
 use crate::result::{self, ToolAnswer};
 use crate::telemetry;
+use crate::upstream::ProgressSink;
 use crate::validate::{self, InputValidators};
 
 /// Shared state of the proxy; cheap to clone (one `Arc`).
@@ -58,6 +61,28 @@ pub struct AppState {
     /// `--tool-timeout NAME=SECS`: tools whose calls get their own limit
     /// instead of `call_timeout`.
     pub tool_timeouts: std::collections::HashMap<String, Duration>,
+    /// `--on-drift`.
+    pub on_drift: DriftPolicy,
+    /// The tools whose live definition differs from the lock, as last
+    /// checked by the supervisor.
+    pub drifted: Arc<DriftedTools>,
+}
+
+/// Why a tool call did not reach a result: the answer a REST caller gets,
+/// and, when the upstream itself answered with a JSON-RPC error, that error
+/// (an MCP caller gets it as it was).
+pub(crate) struct CallFailure {
+    pub(crate) answer: ApiError,
+    pub(crate) upstream_error: Option<rmcp::model::ErrorData>,
+}
+
+impl From<ApiError> for CallFailure {
+    fn from(answer: ApiError) -> Self {
+        CallFailure {
+            answer,
+            upstream_error: None,
+        }
+    }
 }
 
 impl App {
@@ -135,17 +160,7 @@ impl App {
         let state = &self.state;
         let (parts, body) = request.into_parts();
         state.api_keys.check(&parts.headers)?;
-        if state
-            .disabled_tools
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(tool)
-        {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("tool {tool:?} is disabled by the proxy's --config"),
-            ));
-        }
+        self.check_callable(tool)?;
         // Before any byte of the body: a browser posts `text/plain` or a form
         // cross-site without asking first; it must never reach a tool.
         check_content_type(&parts.headers)?;
@@ -157,11 +172,70 @@ impl App {
         )
         .await
         .map_err(|_elapsed| ApiError::body_timeout(state.call_timeout.as_secs_f64()))??;
-        let mut arguments = parse_json_body(&bytes)?;
+        let arguments = parse_json_body(&bytes)?;
         validate::check_exact_integers(&bytes, &arguments, |path| {
             state.validators.takes_double_at(tool, path)
         })
         .map_err(ApiError::validation)?;
+        let result = self
+            .call_with_arguments(tool, arguments, Some(checks.input), None)
+            .await
+            .map_err(|failure| failure.answer)?;
+        match result::answer_for(result) {
+            ToolAnswer::Structured(structured) => {
+                if let Err(error) = (checks.output)(&structured) {
+                    tracing::warn!(
+                        tool,
+                        %error,
+                        "structuredContent does not match the tool's locked outputSchema; returning it unchanged"
+                    );
+                }
+                Ok(structured)
+            }
+            ToolAnswer::Content(mapped) => Ok(mapped),
+            ToolAnswer::ToolError(text) => {
+                Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text))
+            }
+        }
+    }
+
+    /// Whether `tool` may be called now: not switched off by the runtime
+    /// `--config` (404), not drifted from the lock under `--on-drift
+    /// refuse` (409).
+    pub(crate) fn check_callable(&self, tool: &str) -> Result<(), ApiError> {
+        let state = &self.state;
+        if state
+            .disabled_tools
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(tool)
+        {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("tool {tool:?} is disabled by the proxy's --config"),
+            ));
+        }
+        if state.on_drift == DriftPolicy::Refuse
+            && let Some(refusal) = state.drifted.refusal(tool)
+        {
+            return Err(ApiError::new(StatusCode::CONFLICT, refusal));
+        }
+        Ok(())
+    }
+
+    /// The part of a call REST and MCP callers share, from parsed arguments
+    /// to the upstream's result: lax types, the frozen schema, the typed
+    /// check (`typed_input`, where there is one), `--max-concurrency`, a
+    /// pooled connection and the call timeout. `progress`: a caller's
+    /// progress token and where its notifications go.
+    pub(crate) async fn call_with_arguments(
+        &self,
+        tool: &str,
+        mut arguments: Value,
+        typed_input: Option<InputCheck>,
+        progress: Option<(ProgressToken, ProgressSink)>,
+    ) -> Result<CallToolResult, CallFailure> {
+        let state = &self.state;
         check_depth(&arguments).map_err(ApiError::validation)?;
         if state.lax_types && state.validators.coerce(tool, &mut arguments) {
             tracing::debug!(
@@ -178,12 +252,15 @@ impl App {
             return Err(ApiError::validation(vec![ValidationIssue::body(
                 "Input should be a JSON object",
                 "type",
-            )]));
+            )])
+            .into());
         }
         // Catches whatever the schema did not (or a schema that did not compile).
-        (checks.input)(&arguments).map_err(ApiError::validation)?;
+        if let Some(check) = typed_input {
+            check(&arguments).map_err(ApiError::validation)?;
+        }
         let Value::Object(arguments) = arguments else {
-            return Err(ApiError::validation(Vec::new()));
+            return Err(ApiError::validation(Vec::new()).into());
         };
 
         // The call timeout covers the wait for a slot and for a connection.
@@ -205,15 +282,23 @@ impl App {
         let _in_flight = state.metrics.enter_upstream(lease.index());
         telemetry::record_member(lease.index());
         // The client's own JSON goes upstream, not a re-serialization of `I`.
-        let mut params = CallToolRequestParams::new(tool).with_arguments(arguments);
+        let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
         telemetry::carry_context(&mut params);
-        let outcome =
-            tokio::time::timeout_at(deadline, lease.connection.peer.call_tool(params)).await;
-        let result = match outcome {
+        let connection = &lease.connection;
+        let call = async {
+            match progress {
+                None => connection.peer.call_tool(params).await,
+                Some((caller_token, sink)) => {
+                    call_with_progress(connection, params, caller_token, sink).await
+                }
+            }
+        };
+        let outcome = tokio::time::timeout_at(deadline, call).await;
+        match outcome {
             Err(_elapsed) => {
                 tracing::warn!(tool, "tool call timed out");
                 lease.report_timeout();
-                return Err(ApiError::gateway_timeout(call_timeout.as_secs_f64()));
+                Err(ApiError::gateway_timeout(call_timeout.as_secs_f64()).into())
             }
             Ok(Err(error)) => {
                 if let Some(answer) = result::insufficient_scope(&error, &state.server_name) {
@@ -221,34 +306,76 @@ impl App {
                         tool,
                         "the upstream refused the call for lack of OAuth scope"
                     );
-                    return Err(answer);
+                    return Err(answer.into());
                 }
                 if result::is_connection_failure(&error) {
                     lease.report_connection_lost();
                 }
                 tracing::warn!(tool, %error, "tool call failed upstream");
-                return Err(result::error_for(&error));
+                let upstream_error = match &error {
+                    rmcp::ServiceError::McpError(data) => Some(data.clone()),
+                    _ => None,
+                };
+                Err(CallFailure {
+                    answer: result::error_for(&error),
+                    upstream_error,
+                })
             }
-            Ok(Ok(result)) => result,
-        };
-        match result::answer_for(result) {
-            ToolAnswer::Structured(structured) => {
-                if let Err(error) = (checks.output)(&structured) {
-                    tracing::warn!(
-                        tool,
-                        %error,
-                        "structuredContent does not match the tool's locked outputSchema; returning it unchanged"
-                    );
-                }
-                Ok(structured)
-            }
-            ToolAnswer::Content(mapped) => Ok(mapped),
-            ToolAnswer::ToolError(text) => {
-                Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text))
-            }
+            Ok(Ok(result)) => Ok(result),
         }
     }
 }
+
+/// `tools/call` with the upstream's progress notifications passed to
+/// `sink`. rmcp's `call_tool` hides the progress token it gives the request,
+/// so this sends the request itself, and like `call_tool` it cancels the
+/// request upstream if dropped before the answer.
+async fn call_with_progress(
+    connection: &crate::supervisor::Connection,
+    params: CallToolRequestParams,
+    caller_token: ProgressToken,
+    sink: ProgressSink,
+) -> Result<CallToolResult, rmcp::ServiceError> {
+    let request =
+        rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
+    let handle = connection
+        .peer
+        .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+        .await?;
+    let _route =
+        connection
+            .events
+            .progress_route(handle.progress_token.clone(), caller_token, sink);
+    let mut cancel = CancelOnDrop(Some((handle.peer.clone(), handle.id.clone())));
+    let response = handle.await_response().await;
+    cancel.0 = None;
+    match response? {
+        rmcp::model::ServerResult::CallToolResult(result) => Ok(result),
+        _ => Err(rmcp::ServiceError::UnexpectedResponse),
+    }
+}
+
+/// Sends `notifications/cancelled` for a request whose caller went away.
+struct CancelOnDrop(Option<(rmcp::Peer<rmcp::RoleClient>, rmcp::model::RequestId)>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some((peer, id)) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let cancelled = rmcp::model::CancelledNotificationParam::new(
+                    Some(id),
+                    Some("the caller cancelled the call".into()),
+                );
+                let _ = peer.notify_cancelled(cancelled).await;
+            });
+        }
+    }
+}
+
+/// A generated tool's typed input check: its arguments read as its input struct.
+pub(crate) type InputCheck = fn(&Value) -> Result<(), Vec<ValidationIssue>>;
 
 /// What a generated tool handler returns: boxed, so that every route shares
 /// one handler type instead of instantiating axum's routing per tool.
@@ -274,7 +401,7 @@ pub fn tool_router(routes: &[(&'static str, ToolHandler)]) -> axum::Router<App> 
 
 /// A tool's typed checks as plain function pointers.
 struct TypedChecks {
-    input: fn(&Value) -> Result<(), Vec<ValidationIssue>>,
+    input: InputCheck,
     output: fn(&Value) -> Result<(), serde_json::Error>,
 }
 

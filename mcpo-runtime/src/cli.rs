@@ -188,11 +188,35 @@ pub struct Cli {
     #[arg(long, env = "MCPO_STRICT_TYPES")]
     pub strict_types: bool,
 
-    /// What to do when the live tools differ from the lock: `warn` logs,
-    /// `fail` answers tool calls with 503 until they match again, `ignore`
-    /// skips the check.
-    #[arg(long, env = "MCPO_ON_DRIFT", value_enum, default_value_t = DriftPolicy::Warn)]
+    /// What to do when the live tools differ from the lock: `refuse` answers
+    /// calls to each changed or removed tool with 409 (an MCP error over
+    /// /mcp) and serves the rest, `warn` logs and calls them anyway, `fail`
+    /// answers every call with 503 until they match again, `ignore` skips
+    /// the check. New upstream tools are never exposed.
+    #[arg(long, env = "MCPO_ON_DRIFT", value_enum, default_value_t = DriftPolicy::Refuse)]
     pub on_drift: DriftPolicy,
+
+    /// Seconds between drift checks while connected (besides each connect
+    /// and each `notifications/tools/list_changed` of the upstream); 0: only
+    /// then.
+    #[arg(long, env = "MCPO_DRIFT_INTERVAL", default_value_t = 300.0, value_parser = parse_seconds_or_zero)]
+    pub drift_interval: f64,
+
+    /// Serve MCP on stdin/stdout instead of HTTP, for an MCP client that
+    /// launches the proxy in place of the server (Claude Desktop, IDEs).
+    /// Logs go to stderr.
+    #[arg(long, env = "MCPO_STDIO")]
+    pub stdio: bool,
+
+    /// MCP sessions (`Mcp-Session-Id`) open at once, at most, at /mcp; an
+    /// `initialize` beyond it is 503.
+    #[arg(long, env = "MCPO_MCP_MAX_SESSIONS", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub mcp_max_sessions: usize,
+
+    /// Seconds an MCP session may stay idle before it is closed (its client
+    /// then gets 404 and initializes again).
+    #[arg(long, env = "MCPO_MCP_SESSION_IDLE", default_value_t = 600.0, value_parser = parse_seconds)]
+    pub mcp_session_idle: f64,
 
     /// Log level, as mcpo takes it: debug, info, warning, error or critical
     /// (any case; RUST_LOG overrides).
@@ -255,6 +279,7 @@ pub enum ServerType {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DriftPolicy {
+    Refuse,
     Warn,
     Fail,
     Ignore,
@@ -310,6 +335,14 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
         _ => Err("expected a number of seconds greater than 0 (at most 86400)".into()),
+    }
+}
+
+fn parse_seconds_or_zero(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds == 0.0 => Ok(0.0),
+        _ => parse_seconds(text)
+            .map_err(|_| "expected 0 or a number of seconds greater than 0 (at most 86400)".into()),
     }
 }
 

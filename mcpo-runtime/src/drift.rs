@@ -89,6 +89,62 @@ pub fn compare(locked: &[LockedTool], live: &[Tool]) -> Vec<DriftFinding> {
     findings
 }
 
+/// The locked tools whose live definition no longer matches the lock (or
+/// that the server no longer lists), as last checked: one set per served
+/// server, shared by its pool. `--on-drift refuse` refuses exactly these.
+#[derive(Debug, Default)]
+pub struct DriftedTools {
+    findings: std::sync::RwLock<BTreeMap<String, DriftFinding>>,
+}
+
+impl DriftedTools {
+    /// Replaces the set with the blocking `findings` of a new check.
+    pub fn record(&self, findings: &[DriftFinding]) {
+        let drifted = findings
+            .iter()
+            .filter_map(|finding| match finding {
+                DriftFinding::Missing { tool } | DriftFinding::Changed { tool, .. } => {
+                    Some((tool.clone(), finding.clone()))
+                }
+                DriftFinding::Added { .. } => None,
+            })
+            .collect();
+        *self
+            .findings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = drifted;
+    }
+
+    /// How `tool` differs from the lock, if it does.
+    pub fn finding(&self, tool: &str) -> Option<DriftFinding> {
+        self.findings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(tool)
+            .cloned()
+    }
+
+    /// Every difference, one sentence each, sorted by tool.
+    pub fn describe(&self) -> Vec<String> {
+        self.findings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Why a call to `tool` is refused, when it drifted: the REST 409's
+    /// detail and the MCP error's message.
+    pub fn refusal(&self, tool: &str) -> Option<String> {
+        self.finding(tool).map(|finding| {
+            format!(
+                "{finding}; it is not callable until the change is reviewed: run `mcpo-gen update` on the proxy crate and deploy it (or start the proxy with --on-drift warn to call it anyway)"
+            )
+        })
+    }
+}
+
 fn normalized(definition: &Value) -> Value {
     serde_json::from_value::<Tool>(definition.clone())
         .ok()

@@ -314,6 +314,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
             .collect();
         let metrics = registry.server(server.name.as_str(), &metric_tools, cli.upstream_pool);
         let validators = validate::InputValidators::compile(&lock.tools);
+        let drifted = Arc::new(crate::drift::DriftedTools::default());
         let settings = supervisor::Settings {
             target,
             connect_options: ConnectOptions {
@@ -323,9 +324,12 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 record_raw: false,
                 // The proxy keeps to the revision its lock recorded.
                 offer_protocol: Some(lock.server.protocol_version.clone()),
+                events: Default::default(),
             },
             connect_timeout,
             drift_policy: cli.on_drift,
+            drift_interval: (cli.drift_interval > 0.0).then(|| cli::seconds(cli.drift_interval)),
+            drifted: Arc::clone(&drifted),
             locked_tools: lock.tools.clone(),
             left_out_tools: lock.disabled_tools.clone(),
             metrics: Arc::clone(&metrics),
@@ -356,6 +360,8 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 limiter: Limiter::new(cli.max_concurrency, cli.max_queue),
                 metrics,
                 tool_timeouts,
+                on_drift: cli.on_drift,
+                drifted,
             })
         });
         served.set_launch_spec_drift(launch_drift);

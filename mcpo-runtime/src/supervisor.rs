@@ -18,11 +18,11 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::cli::DriftPolicy;
-use crate::drift::{self, DriftFinding};
+use crate::drift::{self, DriftFinding, DriftedTools};
 use crate::error::ApiError;
 use crate::lock::LockedTool;
 use crate::metrics::Metrics;
-use crate::upstream::{self, ConnectOptions, Session, Target};
+use crate::upstream::{self, ConnectOptions, Session, Target, UpstreamEvents};
 
 /// A connection that lived this long was healthy: after its loss the
 /// supervisor reconnects at once. One that died sooner counts as a failure
@@ -46,6 +46,11 @@ pub struct Settings {
     pub connect_options: ConnectOptions,
     pub connect_timeout: Duration,
     pub drift_policy: DriftPolicy,
+    /// Time between drift checks while connected (`None`: only on connect
+    /// and when the upstream says its tools changed).
+    pub drift_interval: Option<Duration>,
+    /// The tools found drifted, shared with the server's app and pool.
+    pub drifted: Arc<DriftedTools>,
     pub locked_tools: Vec<LockedTool>,
     /// Tools the lock records as left out by a config: the server offers
     /// them on purpose, so they are not drift.
@@ -77,9 +82,12 @@ impl Settings {
                 echo_stderr: true,
                 record_raw: false,
                 offer_protocol: None,
+                events: Default::default(),
             },
             connect_timeout,
             drift_policy,
+            drift_interval: None,
+            drifted: Arc::default(),
             locked_tools: Vec::new(),
             left_out_tools: Vec::new(),
             metrics,
@@ -98,6 +106,8 @@ pub struct Connection {
     pub server: String,
     /// Set when `--on-drift fail` found blocking drift: why calls are refused.
     pub blocked_by_drift: Option<String>,
+    /// The session's progress routes.
+    pub events: UpstreamEvents,
 }
 
 #[derive(Clone)]
@@ -326,7 +336,9 @@ impl Upstream {
             }
             let connected_at = Instant::now();
 
-            let stopping = self.watch(&session, generation, &mut shutdown).await;
+            let stopping = self
+                .watch(&session, generation, &settings, &mut shutdown)
+                .await;
             metrics.upstream_state(member, false);
             if stopping {
                 self.status.send_replace(Status::Stopped);
@@ -366,13 +378,29 @@ impl Upstream {
 
     /// Waits until the session's transport closes (`false`) or shutdown is
     /// requested (`true`).
+    /// Drift is checked again when the upstream says its tools changed and
+    /// every `drift_interval`.
     async fn watch(
         &self,
         session: &Session,
         generation: u64,
+        settings: &Settings,
         shutdown: &mut watch::Receiver<bool>,
     ) -> bool {
+        let events = &settings.connect_options.events;
+        let mut next_drift_check = settings
+            .drift_interval
+            .map(|interval| Instant::now() + interval);
         loop {
+            let check_due = next_drift_check.is_some_and(|due| Instant::now() >= due);
+            if check_due && settings.drift_policy != DriftPolicy::Ignore {
+                self.recheck_drift(session, settings).await;
+            }
+            if check_due {
+                next_drift_check = settings
+                    .drift_interval
+                    .map(|interval| Instant::now() + interval);
+            }
             if session.peer().is_transport_closed()
                 || self.lost_generation.load(Ordering::SeqCst) >= generation
             {
@@ -405,9 +433,33 @@ impl Upstream {
             tokio::select! {
                 _ = tokio::time::sleep(LIVENESS_POLL) => {}
                 _ = self.connection_lost.notified() => {}
+                _ = events.tools_changed() => {
+                    if settings.drift_policy != DriftPolicy::Ignore {
+                        self.recheck_drift(session, settings).await;
+                    }
+                }
                 _ = stop_requested(shutdown) => return true,
             }
         }
+    }
+
+    /// Checks drift on the live connection again; with `--on-drift fail`
+    /// the connection's refusal follows the new outcome.
+    async fn recheck_drift(&self, session: &Session, settings: &Settings) {
+        let blocked_by_drift = check_drift(session.peer(), settings, settings.drift_policy).await;
+        self.status.send_if_modified(|status| match status {
+            Status::Connected(connection) if connection.blocked_by_drift != blocked_by_drift => {
+                *connection = Arc::new(Connection {
+                    peer: connection.peer.clone(),
+                    generation: connection.generation,
+                    server: connection.server.clone(),
+                    blocked_by_drift,
+                    events: connection.events.clone(),
+                });
+                true
+            }
+            _ => false,
+        });
     }
 }
 
@@ -452,6 +504,7 @@ async fn describe_connection(
         generation,
         server,
         blocked_by_drift,
+        events: settings.connect_options.events.clone(),
     }
 }
 
@@ -482,10 +535,12 @@ async fn check_drift(
             !matches!(finding, DriftFinding::Added { tool } if settings.left_out_tools.contains(tool))
         })
         .collect();
+    settings.drifted.record(&findings);
     let blocks = findings.iter().any(DriftFinding::blocks);
-    settings
-        .metrics
-        .drift(findings.len(), blocks && policy == DriftPolicy::Fail);
+    settings.metrics.drift(
+        findings.len(),
+        blocks && matches!(policy, DriftPolicy::Fail | DriftPolicy::Refuse),
+    );
     for finding in &findings {
         match finding {
             DriftFinding::Added { .. } => tracing::info!(drift = %finding, "drift"),

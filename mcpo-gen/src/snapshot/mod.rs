@@ -102,6 +102,7 @@ async fn snapshot_once(target: &Target, options: &Options) -> Result<Lock, Snaps
         echo_stderr: options.echo_server_stderr,
         record_raw: true,
         offer_protocol: None,
+        events: Default::default(),
     };
     // Filled by `connect` as soon as a stdio server runs, and kept here if
     // the handshake fails, so that its group is killed only after its stderr

@@ -391,6 +391,7 @@ mod tests {
             echo_stderr: false,
             record_raw: true,
             offer_protocol: None,
+            events: Default::default(),
         };
         connect(target, &options, &mut None)
             .await

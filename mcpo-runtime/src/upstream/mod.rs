@@ -19,6 +19,7 @@
 
 mod decode;
 mod env_names;
+mod events;
 mod headers;
 mod http_client;
 pub mod oauth;
@@ -45,6 +46,8 @@ use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
 use serde_json::{Map, Value};
 
 pub use env_names::header_env_var;
+use events::UpstreamClient;
+pub use events::{ProgressRoute, ProgressSink, UpstreamEvents};
 use headers::header_map;
 pub use headers::{HeaderError, parse_headers};
 pub use oauth::{OAuthSettings, OAuthTarget};
@@ -74,6 +77,8 @@ pub struct ConnectOptions {
     /// snapshot) or an unknown one: `initialize` with the newest revision that
     /// has a handshake, then `server/discover` if the server refuses it.
     pub offer_protocol: Option<String>,
+    /// Where the session's unasked messages go (tools changed, progress).
+    pub events: UpstreamEvents,
 }
 
 /// How a session starts: the classic `initialize` handshake offering a
@@ -326,7 +331,7 @@ pub const MAX_PAGES: usize = 10_000;
 /// A connected MCP session: the rmcp client, a stdio server's process (its
 /// group is killed when this drops) and, when asked for, the raw results.
 pub struct Session {
-    client: RunningService<RoleClient, ClientConfig>,
+    client: RunningService<RoleClient, UpstreamClient>,
     process: Option<ServerProcess>,
     raw_wire: RawWire,
     upstream: String,
@@ -494,11 +499,14 @@ async fn connect_with(
     started: &mut Option<ServerProcess>,
 ) -> Result<Session, Failed> {
     let upstream = target.describe();
-    let client_config = ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new(&options.client_name, &options.client_version),
-    )
-    .with_protocol_version(lifecycle.offer());
+    let client_config = UpstreamClient {
+        config: ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new(&options.client_name, &options.client_version),
+        )
+        .with_protocol_version(lifecycle.offer()),
+        events: options.events.clone(),
+    };
     let mode = lifecycle.mode();
     let raw_wire = RawWire::new(options.record_raw);
     let handshake_error = |error: rmcp::service::ClientInitializeError| {

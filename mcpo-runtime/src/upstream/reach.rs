@@ -137,6 +137,7 @@ mod tests {
             echo_stderr: false,
             record_raw: false,
             offer_protocol: None,
+            events: Default::default(),
         };
         let target = Target::StreamableHttp {
             url,

@@ -594,6 +594,7 @@ mod tests {
             echo_stderr: false,
             record_raw: true,
             offer_protocol: None,
+            events: Default::default(),
         };
         tokio::time::timeout(
             Duration::from_secs(10),

@@ -17,6 +17,7 @@ async fn first_request(offer_protocol: Option<&str>) -> (String, String) {
         echo_stderr: false,
         record_raw: false,
         offer_protocol: offer_protocol.map(str::to_string),
+        events: Default::default(),
     };
     let mut started = None;
     let error = match connect(&target, &options, &mut started).await {
@@ -232,6 +233,7 @@ async fn a_refused_initialize_falls_back_to_server_discover_without_a_session() 
             echo_stderr: false,
             record_raw,
             offer_protocol: None,
+            events: Default::default(),
         };
         let session = connect(&target, &options, &mut None)
             .await
@@ -286,6 +288,7 @@ async fn a_stateless_session_sends_x_mcp_header_parameters_as_headers() {
         echo_stderr: false,
         record_raw: false,
         offer_protocol: Some("2026-07-28".into()),
+        events: Default::default(),
     };
     let session = connect(&target, &options, &mut None)
         .await
@@ -313,6 +316,7 @@ async fn a_locked_handshake_revision_does_not_fall_back() {
         echo_stderr: false,
         record_raw: false,
         offer_protocol: Some("2025-11-25".into()),
+        events: Default::default(),
     };
     let error = connect(&target, &options, &mut None)
         .await
@@ -345,6 +349,7 @@ async fn an_unreachable_http_upstream_is_told_in_words() {
         echo_stderr: false,
         record_raw: false,
         offer_protocol: None,
+        events: Default::default(),
     };
     let (http_url, sse_url) = (refused_url("/mcp"), refused_url("/sse"));
     let targets = [
