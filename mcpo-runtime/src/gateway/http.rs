@@ -1,0 +1,192 @@
+//! `/mcp` over streamable HTTP, with rmcp's server transport: sessions
+//! (`Mcp-Session-Id`, the GET stream, DELETE) for the revisions that have
+//! them, and the stateless 2026-07-28 revision on the same path.
+//!
+//! In front of rmcp, what the transport spec asks of a server and what
+//! every proxy route does: the `Host` check (the proxy's own layer, around
+//! every route), the `Origin` check (DNS rebinding: a foreign origin is
+//! 403), the API key as a Bearer token (401), and a cap on open sessions
+//! (an `initialize` beyond it is 503). Session ids are rmcp's random UUIDs;
+//! an idle session closes after `--mcp-session-idle`, and a client presenting
+//! an unknown one (expired, or made by another replica) gets 404 and
+//! initializes again, as the spec says.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService,
+    session::local::{LocalSessionManager, SessionConfig},
+};
+use serde_json::json;
+
+use super::Gateway;
+use crate::auth::ApiKeys;
+use crate::host_check::AllowedHosts;
+
+/// How every `/mcp` endpoint of a proxy is guarded.
+#[derive(Clone)]
+pub(crate) struct McpEndpoints {
+    pub(crate) api_keys: ApiKeys,
+    /// `--cors-allow-origins`: origins a browser client may call from.
+    pub(crate) cors_allow_origins: Vec<String>,
+    pub(crate) allowed_hosts: Arc<AllowedHosts>,
+    pub(crate) max_sessions: usize,
+    pub(crate) session_idle: Duration,
+    pub(crate) max_body_bytes: usize,
+}
+
+/// The `/mcp` route of one surface, to mount at its path.
+pub(crate) fn mcp_routes<S: Clone + Send + Sync + 'static>(
+    gateway: Gateway,
+    endpoints: &McpEndpoints,
+) -> Router<S> {
+    let sessions = Arc::new(LocalSessionManager {
+        sessions: Default::default(),
+        session_config: SessionConfig {
+            keep_alive: Some(endpoints.session_idle),
+            ..SessionConfig::default()
+        },
+    });
+    let config = StreamableHttpServerConfig::default()
+        // The proxy's own `Host` check runs on every route already.
+        .disable_allowed_hosts()
+        .with_max_request_body_bytes(endpoints.max_body_bytes);
+    let service = StreamableHttpService::new(
+        move || Ok(gateway.clone()),
+        Arc::clone(&sessions),
+        config,
+    );
+    let guard = Arc::new(Guard {
+        endpoints: endpoints.clone(),
+        sessions,
+    });
+    Router::new()
+        .route_service("/mcp", service)
+        .route_layer(middleware::from_fn_with_state(guard, guard_request))
+}
+
+struct Guard {
+    endpoints: McpEndpoints,
+    sessions: Arc<LocalSessionManager>,
+}
+
+async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok());
+        if !origin_allowed(origin, host, &guard.endpoints) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "Forbidden: this Origin may not call the MCP endpoint (add it to --cors-allow-origins)",
+            );
+        }
+    }
+    if let Err(error) = guard.endpoints.api_keys.check(headers) {
+        let mut response = refuse(error.status, &error.detail.to_string());
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        );
+        return response;
+    }
+    let opens_session =
+        request.method() == Method::POST && !headers.contains_key("mcp-session-id");
+    if opens_session && guard.sessions.sessions.read().await.len() >= guard.endpoints.max_sessions
+    {
+        let mut response = refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many open MCP sessions (--mcp-max-sessions); try again later",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+        return response;
+    }
+    next.run(request).await
+}
+
+/// Whether a browser at `origin` may call: an origin `--cors-allow-origins`
+/// names (or `*`); else one whose host the proxy answers when it answers
+/// only some hosts (`--allowed-hosts`, or loopback by default); else, when
+/// it answers any host, only the proxy's own origin (the `Host` the request
+/// was sent to).
+fn origin_allowed(origin: &HeaderValue, host: Option<&str>, endpoints: &McpEndpoints) -> bool {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if endpoints
+        .cors_allow_origins
+        .iter()
+        .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let Some((_scheme, authority)) = origin.split_once("://") else {
+        // `Origin: null` (a sandboxed page, a file) is nobody's origin.
+        return false;
+    };
+    match endpoints.allowed_hosts.as_ref() {
+        AllowedHosts::Only(_) => endpoints.allowed_hosts.allows(Some(authority)),
+        AllowedHosts::Any => host.is_some_and(|host| host.eq_ignore_ascii_case(authority)),
+    }
+}
+
+/// A JSON-RPC error with no id, as the transport answers a request it does
+/// not let through.
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": -32600, "message": message},
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoints(cors: &[&str], hosts: AllowedHosts) -> McpEndpoints {
+        McpEndpoints {
+            api_keys: ApiKeys::default(),
+            cors_allow_origins: cors.iter().map(ToString::to_string).collect(),
+            allowed_hosts: Arc::new(hosts),
+            max_sessions: 1,
+            session_idle: Duration::from_secs(1),
+            max_body_bytes: 1,
+        }
+    }
+
+    fn allowed(origin: &str, host: Option<&str>, endpoints: &McpEndpoints) -> bool {
+        origin_allowed(&HeaderValue::from_str(origin).unwrap(), host, endpoints)
+    }
+
+    #[test]
+    fn a_loopback_proxy_takes_loopback_origins_only() {
+        let loopback = endpoints(&[], AllowedHosts::new(&[], "127.0.0.1"));
+        assert!(allowed("http://localhost:3000", Some("127.0.0.1:8000"), &loopback));
+        assert!(allowed("http://127.0.0.1:8000", Some("127.0.0.1:8000"), &loopback));
+        assert!(!allowed("http://evil.example", Some("127.0.0.1:8000"), &loopback));
+        assert!(!allowed("null", Some("127.0.0.1:8000"), &loopback));
+    }
+
+    #[test]
+    fn a_proxy_answering_any_host_takes_its_own_origin_and_listed_ones() {
+        let open = endpoints(&["https://app.example"], AllowedHosts::Any);
+        assert!(allowed("http://proxy.internal:8000", Some("proxy.internal:8000"), &open));
+        assert!(allowed("https://app.example", Some("proxy.internal:8000"), &open));
+        assert!(!allowed("https://evil.example", Some("proxy.internal:8000"), &open));
+        let any = endpoints(&["*"], AllowedHosts::Any);
+        assert!(allowed("https://evil.example", Some("proxy.internal:8000"), &any));
+    }
+}

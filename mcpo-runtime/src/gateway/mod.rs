@@ -1,0 +1,319 @@
+//! The pinned MCP gateway: the proxy serves MCP itself, and what MCP
+//! clients see is the lock, not the live server.
+//!
+//! `tools/list` answers the locked tool objects as they were reviewed (less
+//! the tools a runtime `--config` switches off), a page at a time;
+//! `tools/call` goes through the REST calls' pipeline
+//! ([`App::call_with_arguments`]: frozen schema, lax types, limits, pool,
+//! timeouts) and answers the upstream's result as it came. A tool whose
+//! live definition drifted from the lock is refused (`--on-drift refuse`),
+//! and the upstream's `list_changed` never reaches a client: the surface
+//! only changes when a reviewed lock is deployed.
+//!
+//! Served over streamable HTTP (`http.rs`: `/mcp`, sessions or the
+//! stateless revision) and over stdio (`--stdio`, `stdio.rs`).
+
+mod http;
+mod stdio;
+
+use std::sync::Arc;
+
+use rmcp::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Content, ErrorCode, ErrorData,
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerInfo, Tool,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use serde_json::{Value, json};
+use tracing::Instrument as _;
+
+use crate::app::{App, CallFailure};
+use crate::lock::Lock;
+use crate::served::Served;
+use crate::telemetry;
+
+pub(crate) use http::{McpEndpoints, mcp_routes};
+pub(crate) use stdio::serve_stdio;
+
+/// Tools per `tools/list` page.
+const PAGE_SIZE: usize = 100;
+
+/// JSON-RPC error code of a call refused because its tool drifted from the
+/// lock (in the range JSON-RPC leaves to servers).
+const DRIFTED_TOOL: ErrorCode = ErrorCode(-32010);
+/// JSON-RPC error code of a call the proxy could not complete: the upstream
+/// is down, timed out, or the proxy is at its limits.
+const UPSTREAM_UNAVAILABLE: ErrorCode = ErrorCode(-32011);
+
+/// One MCP surface: a server's locked tools (`/mcp` of a single-server
+/// proxy, `/{name}/mcp`), or every server's under namespaced names (the
+/// aggregated `/mcp` of a multi-server proxy).
+#[derive(Clone)]
+pub(crate) struct Gateway {
+    inner: Arc<Surface>,
+}
+
+struct Surface {
+    servers: Vec<Arc<Served>>,
+    /// Sorted by exposed name.
+    tools: Vec<ExposedTool>,
+    info: ServerInfo,
+}
+
+struct ExposedTool {
+    /// The name clients call it by.
+    exposed: String,
+    /// Index into `servers`.
+    server: usize,
+    /// Its name upstream (and in the lock).
+    locked: String,
+    /// The locked tool object, renamed to `exposed`.
+    definition: Tool,
+}
+
+impl Gateway {
+    /// One server's surface, named as its lock says.
+    pub(crate) fn single(served: &Arc<Served>, lock: &Lock) -> Gateway {
+        let tools = locked_tools(lock)
+            .map(|(name, definition)| ExposedTool {
+                exposed: name.clone(),
+                server: 0,
+                locked: name,
+                definition,
+            })
+            .collect();
+        let mut implementation = Implementation::new(&lock.server.name, &lock.server.version);
+        implementation.title = lock.server.title.clone();
+        Gateway::new(
+            vec![Arc::clone(served)],
+            tools,
+            implementation,
+            lock.server.instructions.clone(),
+        )
+    }
+
+    /// Every server's tools under `{server}_{tool}` names (see
+    /// [`crate::lock::aggregated_tool_names`]).
+    pub(crate) fn aggregated(servers: &[(Arc<Served>, Lock)], crate_name: &str) -> Gateway {
+        let names = crate::lock::aggregated_tool_names(
+            servers
+                .iter()
+                .map(|(served, lock)| (served.name.as_str(), lock)),
+        );
+        let mut tools = Vec::new();
+        for (index, (served, lock)) in servers.iter().enumerate() {
+            for (name, mut definition) in locked_tools(lock) {
+                let Some(exposed) = names.get(&(served.name.clone(), name.clone())) else {
+                    continue;
+                };
+                definition.name = exposed.clone().into();
+                tools.push(ExposedTool {
+                    exposed: exposed.clone(),
+                    server: index,
+                    locked: name,
+                    definition,
+                });
+            }
+        }
+        let instructions = servers
+            .iter()
+            .filter_map(|(served, lock)| {
+                let text = lock.server.instructions.as_deref()?;
+                Some(format!("Tools of {} ({}_*): {text}", served.name, served.name))
+            })
+            .collect::<Vec<_>>();
+        Gateway::new(
+            servers.iter().map(|(served, _)| Arc::clone(served)).collect(),
+            tools,
+            Implementation::new(crate_name, env!("CARGO_PKG_VERSION")),
+            (!instructions.is_empty()).then(|| instructions.join("\n\n")),
+        )
+    }
+
+    fn new(
+        servers: Vec<Arc<Served>>,
+        mut tools: Vec<ExposedTool>,
+        implementation: Implementation,
+        instructions: Option<String>,
+    ) -> Gateway {
+        tools.sort_by(|a, b| a.exposed.cmp(&b.exposed));
+        let capabilities = ServerCapabilities::builder().enable_tools().build();
+        let mut info = ServerInfo::new(capabilities).with_server_info(implementation);
+        if let Some(instructions) = instructions {
+            info = info.with_instructions(instructions);
+        }
+        Gateway {
+            inner: Arc::new(Surface {
+                servers,
+                tools,
+                info,
+            }),
+        }
+    }
+
+    /// The tools clients may see now: switched-off tools left out.
+    fn visible(&self) -> impl Iterator<Item = &ExposedTool> {
+        self.inner.tools.iter().filter(|tool| {
+            !self.inner.servers[tool.server]
+                .app
+                .state()
+                .disabled_tools
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&tool.locked)
+        })
+    }
+
+    fn find(&self, exposed: &str) -> Option<&ExposedTool> {
+        self.inner
+            .tools
+            .binary_search_by(|tool| tool.exposed.as_str().cmp(exposed))
+            .ok()
+            .map(|index| &self.inner.tools[index])
+    }
+}
+
+/// A lock's tools as rmcp's model reads them, by name. A definition rmcp
+/// cannot read (it never served it either) is left out, with a warning.
+fn locked_tools(lock: &Lock) -> impl Iterator<Item = (String, Tool)> + '_ {
+    lock.tools.iter().filter_map(|tool| {
+        match serde_json::from_value::<Tool>(tool.definition.clone()) {
+            Ok(definition) => Some((tool.name.clone(), definition)),
+            Err(error) => {
+                tracing::warn!(tool = %tool.name, %error, "a locked tool rmcp cannot read is not served over MCP");
+                None
+            }
+        }
+    })
+}
+
+impl ServerHandler for Gateway {
+    fn get_info(&self) -> ServerInfo {
+        self.inner.info.clone()
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let start = match request.and_then(|request| request.cursor) {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .map_err(|_| ErrorData::invalid_params("unknown cursor", None))?,
+        };
+        let page: Vec<Tool> = self
+            .visible()
+            .skip(start)
+            .take(PAGE_SIZE + 1)
+            .map(|tool| tool.definition.clone())
+            .collect();
+        let mut result = ListToolsResult::default();
+        if page.len() > PAGE_SIZE {
+            result.next_cursor = Some((start + PAGE_SIZE).to_string());
+        }
+        result.tools = page.into_iter().take(PAGE_SIZE).collect();
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.as_ref();
+        let Some(tool) = self.find(name) else {
+            return Err(unknown_tool(name));
+        };
+        let served = &self.inner.servers[tool.server];
+        let app = &served.app;
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let headers = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .map(|parts| parts.headers.clone())
+            .unwrap_or_default();
+        let progress = context.meta.get_progress_token().map(|token| {
+            let (sink, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+            let peer = context.peer.clone();
+            tokio::spawn(async move {
+                while let Some(progress) = notifications.recv().await {
+                    if peer.notify_progress(progress).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            (token, sink)
+        });
+        let started = std::time::Instant::now();
+        let span = telemetry::tool_call_span(&tool.locked, &served.name, &headers);
+        let call = async {
+            app.check_callable(&tool.locked)?;
+            app.call_with_arguments(&tool.locked, arguments, None, progress)
+                .await
+        };
+        let outcome = tokio::select! {
+            outcome = call.instrument(span.clone()) => outcome,
+            () = context.ct.cancelled() => {
+                // Dropping the call cancels it upstream.
+                tracing::debug!(tool = %tool.locked, "the MCP client cancelled the call");
+                Err(CallFailure::from(crate::error::ApiError::new(
+                    axum::http::StatusCode::from_u16(499).unwrap_or(axum::http::StatusCode::BAD_REQUEST),
+                    "cancelled by the client",
+                )))
+            }
+        };
+        let status = match &outcome {
+            Ok(result) if result.is_error == Some(true) => 500,
+            Ok(_) => 200,
+            Err(failure) => failure.answer.status.as_u16(),
+        };
+        telemetry::record_status(&span, status);
+        app.state()
+            .metrics
+            .record_call(&tool.locked, status, started.elapsed());
+        match outcome {
+            Ok(result) => Ok(CallToolResponse::Complete(result)),
+            Err(failure) => answer_for_failure(name, failure),
+        }
+    }
+}
+
+fn unknown_tool(name: &str) -> ErrorData {
+    ErrorData::invalid_params(format!("Unknown tool: {name}"), None)
+}
+
+/// A failed call as MCP answers it: arguments the frozen schema refuses are
+/// a tool execution error the model can correct (as the 2025-11-25 spec
+/// asks); an upstream's own JSON-RPC error is passed on; the rest are the
+/// proxy's errors, with the HTTP status a REST caller would get in `data`.
+fn answer_for_failure(name: &str, failure: CallFailure) -> Result<CallToolResponse, ErrorData> {
+    if let Some(mut error) = failure.upstream_error {
+        error.message = crate::redact::redact(&error.message).into_owned().into();
+        return Err(error);
+    }
+    let answer = failure.answer;
+    let detail = match &answer.detail {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let detail = crate::redact::redact(&detail).into_owned();
+    let status = answer.status.as_u16();
+    match status {
+        422 => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+            Content::text(format!("Invalid arguments for tool {name}: {detail}")),
+        ]))),
+        404 => Err(unknown_tool(name)),
+        409 => Err(ErrorData::new(
+            DRIFTED_TOOL,
+            detail,
+            Some(json!({"status": status})),
+        )),
+        _ => Err(ErrorData::new(
+            UPSTREAM_UNAVAILABLE,
+            detail,
+            Some(json!({"status": status, "retryAfter": answer.retry_after})),
+        )),
+    }
+}
