@@ -23,12 +23,13 @@
 # scenario, the pending json-schema-2020-12 and server-sse-polling included),
 # SCENARIO (run only that one), OUTPUT_DIR (the suite's per-scenario
 # checks.json; default a temporary folder, printed), SPEC_VERSION (the
-# suite's --spec-version filter), NODE_DIR (the installed node_modules;
+# suite's --spec-version filter), UPSTREAM_ARGS (with --upstream: more
+# arguments for it, e.g. --json-response), NODE_DIR (the installed node_modules;
 # default target/test-tools/conformance/node_modules).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 target=$1
 baseline=${2:-$ROOT/tests/conformance/expected-failures-server.yml}
@@ -56,7 +57,7 @@ if [ "$target" = --upstream ]; then
   [ -x "$py" ] || { echo "run-server-scenarios: no $py (run scripts/setup-test-deps.sh)" >&2; exit 2; }
   port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   log=$(mktemp -t conformance-upstream.XXXXXX.log)
-  "$py" "$ROOT/tests/upstreams/conformance_upstream.py" --port "$port" >"$log" 2>&1 &
+  "$py" "$ROOT/tests/upstreams/conformance_upstream.py" --port "$port" ${UPSTREAM_ARGS:-} >"$log" 2>&1 &
   upstream_pid=$!
   url=http://127.0.0.1:$port/mcp
   # Ready when the port answers HTTP at all (a bare GET is a 4xx).

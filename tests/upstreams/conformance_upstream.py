@@ -34,6 +34,7 @@ from typing import Any
 
 from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import UserMessage
 from mcp.server.streamable_http import EventCallback, EventMessage, EventStore
 from mcp.types import (
@@ -194,8 +195,9 @@ async def test_tool_with_progress(ctx: Context) -> str:
 @mcp.tool()
 def test_error_handling() -> str:
     """Tests error response handling"""
-    # The SDK answers a raising tool with isError: true and the message as text.
-    raise RuntimeError("This tool intentionally returns an error for testing")
+    # The SDK answers a ToolError with isError: true and its message as the text
+    # (any other exception: isError with a generic "Error executing tool ...").
+    raise ToolError("This tool intentionally returns an error for testing")
 
 
 @mcp.tool()
@@ -478,7 +480,9 @@ def main() -> None:
     parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
     args = parser.parse_args()
 
+    # force: MCPServer() already configured the root logger (INFO).
     logging.basicConfig(
+        force=True,
         stream=sys.stderr,
         level=args.log_level.upper(),
         format="%(asctime)s conformance-upstream %(levelname)s %(message)s",
