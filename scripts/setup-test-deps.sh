@@ -6,6 +6,9 @@
 #                            conversion is read out of it (tests/open_webui/convert.py)
 #   target/test-tools/client-venv  openapi-python-client (tests/client_generators.rs)
 #   target/test-tools/browser-venv  playwright from PyPI, driving Debian's chromium
+#   target/test-tools/mcp-venv   the official MCP Python SDK (mcp): the conformance
+#                            upstream tests/upstreams/conformance_upstream.py and the
+#                            gateway tests' Python MCP client
 #   target/test-tools/k8s-venv   kubernetes-validate, for the deploy/ manifests
 #                            (tests/docs_browser.rs; playwright's own browser download
 #                            does not work here, so it is never run)
@@ -157,6 +160,18 @@ if ! "$TOOLS/k8s-venv/bin/python" -c "import importlib.metadata as m, sys; sys.e
   [ -x "$TOOLS/k8s-venv/bin/python" ] || python3 -m venv "$TOOLS/k8s-venv"
   uv pip install --quiet --python "$TOOLS/k8s-venv/bin/python" \
     "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
+
+# The official MCP Python SDK in a venv of its own (mcpo-venv holds an older
+# mcp, capped for mcpo), by our uv under UV_EXCLUDE_NEWER: it runs
+# tests/upstreams/conformance_upstream.py, the upstream the conformance
+# suite's server scenarios expect, and is the gateway tests' Python MCP client.
+MCP_SDK_VERSION=2.3.0
+if ! "$TOOLS/mcp-venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != sys.argv[1])" \
+    "$MCP_SDK_VERSION" 2>/dev/null; then
+  say "installing mcp $MCP_SDK_VERSION into $TOOLS/mcp-venv"
+  [ -x "$TOOLS/mcp-venv/bin/python" ] || python3 -m venv "$TOOLS/mcp-venv"
+  uv pip install --quiet --python "$TOOLS/mcp-venv/bin/python" "mcp==$MCP_SDK_VERSION"
 fi
 
 say "warming uvx cache: $MCP_SERVER_TIME"
