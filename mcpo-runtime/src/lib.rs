@@ -38,6 +38,7 @@ mod cli;
 mod coerce;
 mod drift;
 mod error;
+mod gateway;
 mod host_check;
 mod limits;
 mod listener;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::app::{self, App};
 use crate::config::{Config, ServerEntry};
+use crate::gateway::{Gateway, McpEndpoints};
 use crate::host_check::{self, AllowedHosts};
 use crate::limits::Limiter;
 use crate::listener::{self, ConnectionLimits};
@@ -339,7 +340,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         let parts = ServedParts {
             name: server.name.to_string(),
             disabled: served::disabled_tools(&lock, entry.as_ref()),
-            lock,
+            lock: lock.clone(),
             document,
             tool_routes: server.routes.clone(),
             settings,
@@ -369,9 +370,28 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(started);
-        servers.push(served);
+        servers.push((served, lock));
     }
-    let servers = Arc::new(servers);
+    let per_server: Vec<Gateway> = servers
+        .iter()
+        .map(|(served, lock)| Gateway::single(served, lock))
+        .collect();
+    let aggregated = multi.then(|| Gateway::aggregated(&servers, &crate_name));
+    let servers: Arc<Vec<Arc<Served>>> =
+        Arc::new(servers.into_iter().map(|(served, _)| served).collect());
+    if cli.stdio {
+        let gateway = match aggregated {
+            Some(aggregated) => aggregated,
+            None => per_server
+                .into_iter()
+                .next()
+                .context("the proxy serves no server")?,
+        };
+        let outcome = crate::gateway::serve_stdio(gateway, shutdown).await;
+        stop_upstreams(&servers, &tasks).await;
+        return outcome;
+    }
+    let allowed_hosts = Arc::new(AllowedHosts::new(&cli.allowed_hosts, &cli.host));
     let combined = if multi {
         let mut document = server::patch_openapi(&openapi_json, &root_path)?;
         server::document_api_keys(&mut document, api_keys.is_enabled());
@@ -389,6 +409,18 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         root_path: root_path.clone(),
         cors_allow_origins: cli.cors_allow_origins.clone(),
         strict_auth,
+        mcp: server::McpParts {
+            per_server,
+            aggregated,
+            endpoints: McpEndpoints {
+                api_keys: api_keys.clone(),
+                cors_allow_origins: cli.cors_allow_origins.clone(),
+                allowed_hosts: Arc::clone(&allowed_hosts),
+                max_sessions: cli.mcp_max_sessions,
+                session_idle: cli::seconds(cli.mcp_session_idle),
+                max_body_bytes: cli.max_body_bytes,
+            },
+        },
     });
     let router = match router {
         Ok(router) => router,
@@ -410,7 +442,6 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         ));
     }
 
-    let allowed_hosts = std::sync::Arc::new(AllowedHosts::new(&cli.allowed_hosts, &cli.host));
     let router = router.layer(axum::middleware::from_fn_with_state(
         std::sync::Arc::clone(&allowed_hosts),
         host_check::check_host,

@@ -197,8 +197,13 @@ impl Served {
         }
     }
 
+    /// Whether the lock has a tool of this name.
+    pub fn has_tool(&self, name: &str) -> bool {
+        self.locked_tools.iter().any(|tool| tool == name)
+    }
+
     /// The label of this server in log lines.
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         if self.name.is_empty() {
             "the upstream".to_string()
         } else {

@@ -37,6 +37,7 @@ use crate::app::App;
 use crate::auth::{self, ApiKeys, StrictAuth};
 use crate::cli::ConfigError;
 use crate::error::{self, ApiError};
+use crate::gateway::{Gateway, McpEndpoints, mcp_routes};
 use crate::metrics::MetricsRegistry;
 use crate::served::Served;
 
@@ -52,6 +53,16 @@ pub struct RouterParts {
     pub cors_allow_origins: Vec<String>,
     /// `--strict-auth`: these keys guard every route but `GET /healthz`.
     pub strict_auth: Option<ApiKeys>,
+    /// The MCP gateway: each server's surface (in `servers` order, at
+    /// `/mcp` under its prefix), a multi-server proxy's aggregated one (at
+    /// `/mcp`), and how they are guarded.
+    pub mcp: McpParts,
+}
+
+pub struct McpParts {
+    pub per_server: Vec<Gateway>,
+    pub aggregated: Option<Gateway>,
+    pub endpoints: McpEndpoints,
 }
 
 /// Points the document's `servers` at the root path, so "Try it out" in the
@@ -201,6 +212,7 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         root_path,
         cors_allow_origins,
         strict_auth,
+        mcp,
     } = parts;
 
     let mut api: Router = Router::new()
@@ -209,12 +221,21 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         // tool of Open WebUI and the like.
         .route("/metrics", get(metrics_page).with_state(metrics));
     let mut docs: Router = Router::new();
-    for served in servers.iter() {
+    for (served, gateway) in servers.iter().zip(mcp.per_server) {
         let document = Arc::clone(&served.document);
-        let server_api: Router<App> = Router::new()
+        let mut server_api: Router<App> = Router::new()
             .route("/openapi.json", document_route(move || document.bytes()))
             .route("/readyz", get(readyz))
             .merge(served.tool_routes.clone());
+        if served.has_tool("mcp") {
+            tracing::warn!(
+                "{}: a tool is named `mcp`, so POST {}/mcp is that tool and the MCP endpoint is not served over HTTP (use --stdio)",
+                served.label(),
+                served.prefix()
+            );
+        } else {
+            server_api = server_api.merge(mcp_routes(gateway, &mcp.endpoints));
+        }
         let server_api = server_api.with_state(served.app.clone());
         let prefix = served.prefix();
         api = if prefix.is_empty() {
@@ -224,6 +245,15 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
             api.nest(&prefix, server_api.route("/healthz", get(healthz)))
         };
         docs = docs.merge(swagger_ui(&format!("{root_path}{prefix}")));
+    }
+    if let Some(aggregated) = mcp.aggregated {
+        if servers.iter().any(|served| served.name == "mcp") {
+            tracing::warn!(
+                "a server is named `mcp`: its routes are /mcp/..., so the aggregated MCP endpoint is not served (each server's /{{name}}/mcp is)"
+            );
+        } else {
+            api = api.merge(mcp_routes(aggregated, &mcp.endpoints));
+        }
     }
     let has_index = combined_document.is_some();
     if let Some(document) = combined_document {
@@ -434,6 +464,12 @@ async fn readyz(State(app): State<App>) -> Response {
             // Ready, but not launched as reviewed (`--on-drift warn`).
             if !drift.is_empty() {
                 body["launch_spec_drift"] = json!(drift);
+            }
+            // Ready: the other tools serve. Each drifted one is refused
+            // (`--on-drift refuse`) or called anyway (`warn`).
+            let drifted_tools = app.state().drifted.describe();
+            if !drifted_tools.is_empty() {
+                body["tool_drift"] = json!(drifted_tools);
             }
             (StatusCode::OK, Json(body)).into_response()
         }

@@ -26,7 +26,7 @@ fn defaults_match_mcpo() {
     assert_eq!(parsed.host, "0.0.0.0");
     assert_eq!(parsed.port, 8000);
     assert_eq!(parsed.max_body_bytes, 2 * 1024 * 1024);
-    assert_eq!(parsed.on_drift, DriftPolicy::Warn);
+    assert_eq!(parsed.on_drift, DriftPolicy::Refuse);
     assert!(parsed.api_keys.is_empty());
 }
 

@@ -22,8 +22,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService,
-    session::local::{LocalSessionManager, SessionConfig},
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
 use serde_json::json;
 
@@ -48,22 +47,15 @@ pub(crate) fn mcp_routes<S: Clone + Send + Sync + 'static>(
     gateway: Gateway,
     endpoints: &McpEndpoints,
 ) -> Router<S> {
-    let sessions = Arc::new(LocalSessionManager {
-        sessions: Default::default(),
-        session_config: SessionConfig {
-            keep_alive: Some(endpoints.session_idle),
-            ..SessionConfig::default()
-        },
-    });
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(endpoints.session_idle);
+    let sessions = Arc::new(sessions);
     let config = StreamableHttpServerConfig::default()
         // The proxy's own `Host` check runs on every route already.
         .disable_allowed_hosts()
         .with_max_request_body_bytes(endpoints.max_body_bytes);
-    let service = StreamableHttpService::new(
-        move || Ok(gateway.clone()),
-        Arc::clone(&sessions),
-        config,
-    );
+    let service =
+        StreamableHttpService::new(move || Ok(gateway.clone()), Arc::clone(&sessions), config);
     let guard = Arc::new(Guard {
         endpoints: endpoints.clone(),
         sessions,
@@ -93,16 +85,13 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     }
     if let Err(error) = guard.endpoints.api_keys.check(headers) {
         let mut response = refuse(error.status, &error.detail.to_string());
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer"),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;
     }
-    let opens_session =
-        request.method() == Method::POST && !headers.contains_key("mcp-session-id");
-    if opens_session && guard.sessions.sessions.read().await.len() >= guard.endpoints.max_sessions
-    {
+    let opens_session = request.method() == Method::POST && !headers.contains_key("mcp-session-id");
+    if opens_session && guard.sessions.sessions.read().await.len() >= guard.endpoints.max_sessions {
         let mut response = refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many open MCP sessions (--mcp-max-sessions); try again later",
@@ -174,19 +163,47 @@ mod tests {
     #[test]
     fn a_loopback_proxy_takes_loopback_origins_only() {
         let loopback = endpoints(&[], AllowedHosts::new(&[], "127.0.0.1"));
-        assert!(allowed("http://localhost:3000", Some("127.0.0.1:8000"), &loopback));
-        assert!(allowed("http://127.0.0.1:8000", Some("127.0.0.1:8000"), &loopback));
-        assert!(!allowed("http://evil.example", Some("127.0.0.1:8000"), &loopback));
+        assert!(allowed(
+            "http://localhost:3000",
+            Some("127.0.0.1:8000"),
+            &loopback
+        ));
+        assert!(allowed(
+            "http://127.0.0.1:8000",
+            Some("127.0.0.1:8000"),
+            &loopback
+        ));
+        assert!(!allowed(
+            "http://evil.example",
+            Some("127.0.0.1:8000"),
+            &loopback
+        ));
         assert!(!allowed("null", Some("127.0.0.1:8000"), &loopback));
     }
 
     #[test]
     fn a_proxy_answering_any_host_takes_its_own_origin_and_listed_ones() {
         let open = endpoints(&["https://app.example"], AllowedHosts::Any);
-        assert!(allowed("http://proxy.internal:8000", Some("proxy.internal:8000"), &open));
-        assert!(allowed("https://app.example", Some("proxy.internal:8000"), &open));
-        assert!(!allowed("https://evil.example", Some("proxy.internal:8000"), &open));
+        assert!(allowed(
+            "http://proxy.internal:8000",
+            Some("proxy.internal:8000"),
+            &open
+        ));
+        assert!(allowed(
+            "https://app.example",
+            Some("proxy.internal:8000"),
+            &open
+        ));
+        assert!(!allowed(
+            "https://evil.example",
+            Some("proxy.internal:8000"),
+            &open
+        ));
         let any = endpoints(&["*"], AllowedHosts::Any);
-        assert!(allowed("https://evil.example", Some("proxy.internal:8000"), &any));
+        assert!(allowed(
+            "https://evil.example",
+            Some("proxy.internal:8000"),
+            &any
+        ));
     }
 }

@@ -20,14 +20,15 @@ use std::sync::Arc;
 
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Content, ErrorCode, ErrorData,
-    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerInfo, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, ErrorData,
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Value, json};
 use tracing::Instrument as _;
 
-use crate::app::{App, CallFailure};
+use crate::app::CallFailure;
 use crate::lock::Lock;
 use crate::served::Served;
 use crate::telemetry;
@@ -57,7 +58,7 @@ struct Surface {
     servers: Vec<Arc<Served>>,
     /// Sorted by exposed name.
     tools: Vec<ExposedTool>,
-    info: ServerInfo,
+    info: ServerConfig,
 }
 
 struct ExposedTool {
@@ -65,8 +66,9 @@ struct ExposedTool {
     exposed: String,
     /// Index into `servers`.
     server: usize,
-    /// Its name upstream (and in the lock).
-    locked: String,
+    /// Its name upstream (and in the lock); `'static` for the metrics'
+    /// labels, like the generated routes' names.
+    locked: &'static str,
     /// The locked tool object, renamed to `exposed`.
     definition: Tool,
 }
@@ -78,7 +80,7 @@ impl Gateway {
             .map(|(name, definition)| ExposedTool {
                 exposed: name.clone(),
                 server: 0,
-                locked: name,
+                locked: Box::leak(name.into_boxed_str()),
                 definition,
             })
             .collect();
@@ -110,7 +112,7 @@ impl Gateway {
                 tools.push(ExposedTool {
                     exposed: exposed.clone(),
                     server: index,
-                    locked: name,
+                    locked: Box::leak(name.into_boxed_str()),
                     definition,
                 });
             }
@@ -119,11 +121,17 @@ impl Gateway {
             .iter()
             .filter_map(|(served, lock)| {
                 let text = lock.server.instructions.as_deref()?;
-                Some(format!("Tools of {} ({}_*): {text}", served.name, served.name))
+                Some(format!(
+                    "Tools of {} ({}_*): {text}",
+                    served.name, served.name
+                ))
             })
             .collect::<Vec<_>>();
         Gateway::new(
-            servers.iter().map(|(served, _)| Arc::clone(served)).collect(),
+            servers
+                .iter()
+                .map(|(served, _)| Arc::clone(served))
+                .collect(),
             tools,
             Implementation::new(crate_name, env!("CARGO_PKG_VERSION")),
             (!instructions.is_empty()).then(|| instructions.join("\n\n")),
@@ -138,7 +146,7 @@ impl Gateway {
     ) -> Gateway {
         tools.sort_by(|a, b| a.exposed.cmp(&b.exposed));
         let capabilities = ServerCapabilities::builder().enable_tools().build();
-        let mut info = ServerInfo::new(capabilities).with_server_info(implementation);
+        let mut info = ServerConfig::new(capabilities).with_server_info(implementation);
         if let Some(instructions) = instructions {
             info = info.with_instructions(instructions);
         }
@@ -160,7 +168,7 @@ impl Gateway {
                 .disabled_tools
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .contains(&tool.locked)
+                .contains(tool.locked)
         })
     }
 
@@ -188,7 +196,7 @@ fn locked_tools(lock: &Lock) -> impl Iterator<Item = (String, Tool)> + '_ {
 }
 
 impl ServerHandler for Gateway {
-    fn get_info(&self) -> ServerInfo {
+    fn get_info(&self) -> ServerConfig {
         self.inner.info.clone()
     }
 
@@ -247,10 +255,10 @@ impl ServerHandler for Gateway {
             (token, sink)
         });
         let started = std::time::Instant::now();
-        let span = telemetry::tool_call_span(&tool.locked, &served.name, &headers);
+        let span = telemetry::tool_call_span(tool.locked, &served.name, &headers);
         let call = async {
-            app.check_callable(&tool.locked)?;
-            app.call_with_arguments(&tool.locked, arguments, None, progress)
+            app.check_callable(tool.locked)?;
+            app.call_with_arguments(tool.locked, arguments, None, progress)
                 .await
         };
         let outcome = tokio::select! {
@@ -272,7 +280,7 @@ impl ServerHandler for Gateway {
         telemetry::record_status(&span, status);
         app.state()
             .metrics
-            .record_call(&tool.locked, status, started.elapsed());
+            .record_call(tool.locked, status, started.elapsed());
         match outcome {
             Ok(result) => Ok(CallToolResponse::Complete(result)),
             Err(failure) => answer_for_failure(name, failure),
@@ -302,7 +310,7 @@ fn answer_for_failure(name: &str, failure: CallFailure) -> Result<CallToolRespon
     let status = answer.status.as_u16();
     match status {
         422 => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
-            Content::text(format!("Invalid arguments for tool {name}: {detail}")),
+            ContentBlock::text(format!("Invalid arguments for tool {name}: {detail}")),
         ]))),
         404 => Err(unknown_tool(name)),
         409 => Err(ErrorData::new(

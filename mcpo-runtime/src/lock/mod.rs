@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+mod aggregated_names;
 mod oauth_settings;
 mod value_sources;
 
+pub use aggregated_names::aggregated_tool_names;
 pub use oauth_settings::{DEFAULT_CALLBACK_PORT, OAuthSettings, StorageType};
 pub use value_sources::{
     TemplatePart, ValueSources, is_variable_name, template_parts, template_variables,

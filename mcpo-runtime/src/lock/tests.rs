@@ -205,3 +205,17 @@ fn template_parts_read_each_variable_and_keep_other_text_as_written() {
     assert_eq!(template_parts("${unclosed"), [Text("${unclosed")]);
     assert_eq!(template_parts(""), []);
 }
+
+#[test]
+fn aggregated_names_say_the_server_and_never_collide() {
+    let lock_with = |tools: &[&str]| {
+        let tools = tools.iter().map(|name| json!({"name": name})).collect();
+        Lock::new(facts(), stdio(), tools).unwrap()
+    };
+    let a = lock_with(&["b_c", "x"]);
+    let a_b = lock_with(&["c"]);
+    let names = aggregated_tool_names([("a_b", &a_b), ("a", &a)]);
+    assert_eq!(names[&("a".to_string(), "b_c".to_string())], "a_b_c");
+    assert_eq!(names[&("a_b".to_string(), "c".to_string())], "a_b_c_2");
+    assert_eq!(names[&("a".to_string(), "x".to_string())], "a_x");
+}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::gateway::McpEndpoints;
 
 #[test]
 fn servers_follow_the_root_path() {
@@ -82,9 +83,13 @@ async fn serve_servers(
     let strict_auth = strict.then(|| api_keys.clone());
     let page_keys = api_keys.clone();
     let mut servers = Vec::new();
+    let mut per_server = Vec::new();
     for name in names {
-        servers.push(test_served(&mut registry, name, api_keys.clone()));
+        let (served, lock) = test_served(&mut registry, name, api_keys.clone());
+        per_server.push(crate::gateway::Gateway::single(&served, &lock));
+        servers.push(served);
     }
+    let page_keys_for_mcp = api_keys.clone();
     let combined_document = (names.len() > 1).then(|| json!({"openapi": "3.1.0", "paths": {}}));
     let router = build_router(RouterParts {
         servers: Arc::new(servers),
@@ -96,6 +101,18 @@ async fn serve_servers(
         root_path: root_path.to_string(),
         cors_allow_origins: Vec::new(),
         strict_auth,
+        mcp: McpParts {
+            per_server,
+            aggregated: None,
+            endpoints: McpEndpoints {
+                api_keys: page_keys_for_mcp,
+                cors_allow_origins: Vec::new(),
+                allowed_hosts: Arc::new(crate::host_check::AllowedHosts::Any),
+                max_sessions: 2,
+                session_idle: Duration::from_secs(5),
+                max_body_bytes: 64,
+            },
+        },
     });
     let Ok(router) = router else {
         panic!("router should build");
@@ -111,7 +128,11 @@ async fn serve_servers(
 }
 
 /// One served server named `name`, whose upstream can never start.
-fn test_served(registry: &mut MetricsRegistry, name: &str, api_keys: ApiKeys) -> Arc<Served> {
+fn test_served(
+    registry: &mut MetricsRegistry,
+    name: &str,
+    api_keys: ApiKeys,
+) -> (Arc<Served>, crate::lock::Lock) {
     let metrics = registry.server(name, &["echo", "docs"], 1);
     let settings = Settings::never_connecting(
         Duration::from_secs(1),
@@ -138,7 +159,7 @@ fn test_served(registry: &mut MetricsRegistry, name: &str, api_keys: ApiKeys) ->
     .expect("a lock");
     let parts = ServedParts {
         name: name.to_string(),
-        lock,
+        lock: lock.clone(),
         document: json!({"openapi": "3.1.0", "paths": {}}),
         tool_routes: test_tool_routes(),
         settings,
@@ -160,9 +181,11 @@ fn test_served(registry: &mut MetricsRegistry, name: &str, api_keys: ApiKeys) ->
             limiter: Limiter::new(None, 0),
             metrics,
             tool_timeouts: Default::default(),
+            on_drift: DriftPolicy::Ignore,
+            drifted: Default::default(),
         })
     });
-    served
+    (served, lock)
 }
 
 /// A minimal HTTP/1.1 exchange (`Connection: close`), enough for these checks.
