@@ -101,7 +101,14 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
         return response;
     }
-    next.run(request).await
+    let deletes = request.method() == Method::DELETE;
+    let mut response = next.run(request).await;
+    // rmcp answers a session's DELETE with 202; the Python SDK, like most
+    // clients, expects 200 or 204 and warns otherwise.
+    if deletes && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 /// Whether a browser at `origin` may call: an origin `--cors-allow-origins`

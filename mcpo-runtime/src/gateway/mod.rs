@@ -205,23 +205,15 @@ impl ServerHandler for Gateway {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let start = match request.and_then(|request| request.cursor) {
-            None => 0,
-            Some(cursor) => cursor
-                .parse::<usize>()
-                .map_err(|_| ErrorData::invalid_params("unknown cursor", None))?,
-        };
-        let page: Vec<Tool> = self
-            .visible()
-            .skip(start)
-            .take(PAGE_SIZE + 1)
-            .map(|tool| tool.definition.clone())
-            .collect();
+        let cursor = request.and_then(|request| request.cursor);
+        let (tools, next_cursor) = page(
+            self.visible().map(|tool| tool.definition.clone()),
+            cursor.as_deref(),
+            PAGE_SIZE,
+        )?;
         let mut result = ListToolsResult::default();
-        if page.len() > PAGE_SIZE {
-            result.next_cursor = Some((start + PAGE_SIZE).to_string());
-        }
-        result.tools = page.into_iter().take(PAGE_SIZE).collect();
+        result.tools = tools;
+        result.next_cursor = next_cursor;
         Ok(result)
     }
 
@@ -288,6 +280,27 @@ impl ServerHandler for Gateway {
     }
 }
 
+/// One page of `items` from `cursor` (the decimal offset we gave out), and
+/// the next page's cursor when there is one.
+fn page<T>(
+    items: impl Iterator<Item = T>,
+    cursor: Option<&str>,
+    size: usize,
+) -> Result<(Vec<T>, Option<String>), ErrorData> {
+    let start = match cursor {
+        None => 0,
+        Some(cursor) => cursor
+            .parse::<usize>()
+            .map_err(|_| ErrorData::invalid_params("unknown cursor", None))?,
+    };
+    let mut items: Vec<T> = items.skip(start).take(size + 1).collect();
+    let next = (items.len() > size).then(|| {
+        items.truncate(size);
+        (start + size).to_string()
+    });
+    Ok((items, next))
+}
+
 fn unknown_tool(name: &str) -> ErrorData {
     ErrorData::invalid_params(format!("Unknown tool: {name}"), None)
 }
@@ -323,5 +336,25 @@ fn answer_for_failure(name: &str, failure: CallFailure) -> Result<CallToolRespon
             detail,
             Some(json!({"status": status, "retryAfter": answer.retry_after})),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_their_cursors_to_the_end() {
+        let (first, next) = page(0..250, None, 100).unwrap();
+        assert_eq!(first, (0..100).collect::<Vec<_>>());
+        assert_eq!(next.as_deref(), Some("100"));
+        let (second, next) = page(0..250, next.as_deref(), 100).unwrap();
+        assert_eq!(second[0], 100);
+        let (last, next) = page(0..250, next.as_deref(), 100).unwrap();
+        assert_eq!(last, (200..250).collect::<Vec<_>>());
+        assert_eq!(next, None);
+        // Exactly one page: no cursor to an empty page.
+        assert_eq!(page(0..100, None, 100).unwrap().1, None);
+        assert!(page(0..3, Some("x"), 100).is_err());
     }
 }
