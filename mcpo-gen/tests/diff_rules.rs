@@ -29,6 +29,8 @@ const PINNED_LEVELS: &[(&str, Level)] = &[
     // titles, annotations and other fields need a look.
     ("server-removed", Level::Err),
     ("server-added", Level::Info),
+    // A tool renamed at the aggregated /mcp breaks its MCP clients.
+    ("mcp-name-changed", Level::Err),
     ("tool-removed", Level::Err),
     ("tool-added", Level::Info),
     ("tool-disabled", Level::Err),
@@ -722,6 +724,8 @@ fn the_table_covers_every_rule() {
         "tool-disabled",
         "tool-enabled",
     ]);
+    // an_aggregated_mcp_rename_is_breaking_and_in_the_lock.
+    seen.insert("mcp-name-changed");
     let missing: Vec<&str> = RULES
         .iter()
         .map(|rule| rule.id)
@@ -1422,4 +1426,46 @@ fn multi_server_changes_are_grouped_and_disabled_tools_named() {
         &CrateLock::Single(lock_of(vec![])),
     );
     assert_eq!(single.changes[0].server, None);
+}
+
+/// A new server whose tool takes an existing tool's aggregated `/mcp` name
+/// renames that tool for MCP clients: breaking, and shown in the lock.
+#[test]
+fn an_aggregated_mcp_rename_is_breaking_and_in_the_lock() {
+    use mcpo_gen::lock::{MultiLock, ProxyCrate};
+    let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
+    let crate_of = |servers: Vec<(&str, Lock)>| {
+        CrateLock::Multi(MultiLock::new(
+            ProxyCrate::from_name("multi"),
+            servers
+                .into_iter()
+                .map(|(name, lock)| (name.to_string(), lock))
+                .collect(),
+        ))
+    };
+    let old = crate_of(vec![("a_b", lock_of(vec![tool("c")]))]);
+    // Server `a` sorts first: its `b_c` is now `a_b_c`, and `a_b`'s `c` moves.
+    let new = crate_of(vec![
+        ("a_b", lock_of(vec![tool("c")])),
+        ("a", lock_of(vec![tool("b_c")])),
+    ]);
+    let report = diff_crate_locks(&old, &new);
+    let renamed: Vec<&Change> = report
+        .changes
+        .iter()
+        .filter(|change| change.id == "mcp-name-changed")
+        .collect();
+    assert_eq!(renamed.len(), 1, "{:?}", report.changes);
+    assert_eq!(renamed[0].server.as_deref(), Some("a_b"));
+    assert_eq!(renamed[0].tool.as_deref(), Some("c"));
+    assert!(
+        renamed[0].message.contains("\"a_b_c_2\""),
+        "{}",
+        renamed[0].message
+    );
+    assert!(report.fails(Level::Err));
+    let text = new.to_canonical_json();
+    assert!(text.contains("\"mcpToolNames\""), "{text}");
+    assert!(text.contains("\"a_b_c_2\": \"a_b/c\""), "{text}");
+    assert_eq!(CrateLock::from_json(&text, "test").expect("reads"), new);
 }

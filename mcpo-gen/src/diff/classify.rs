@@ -9,7 +9,7 @@ use super::values::{compact_or_absent, union_keys};
 use super::{Change, Report};
 use std::collections::BTreeMap;
 
-use crate::lock::{CrateLock, Lock, LockedTool};
+use crate::lock::{CrateLock, Lock, LockedTool, MultiLock};
 use crate::schema::document::escape_token;
 
 /// Classifies every change from `old` to `new`. Tools are matched by name.
@@ -27,8 +27,8 @@ pub fn diff_locks(old: &Lock, new: &Lock) -> Report {
 /// multi-server crate are matched by name and their changes grouped by
 /// server; a crate that changed between one server and several is compared
 /// as servers too (the single one under the name `""`, at the root).
-pub fn diff_crate_locks(old: &CrateLock, new: &CrateLock) -> Report {
-    if let (CrateLock::Single(old), CrateLock::Single(new)) = (old, new) {
+pub fn diff_crate_locks(old_crate: &CrateLock, new_crate: &CrateLock) -> Report {
+    if let (CrateLock::Single(old), CrateLock::Single(new)) = (old_crate, new_crate) {
         return diff_locks(old, new);
     }
     let named = |lock: &CrateLock| -> BTreeMap<String, Lock> {
@@ -37,7 +37,7 @@ pub fn diff_crate_locks(old: &CrateLock, new: &CrateLock) -> Report {
             .map(|(name, server)| (name.unwrap_or_default().to_string(), server.clone()))
             .collect()
     };
-    let (old, new) = (named(old), named(new));
+    let (old, new) = (named(old_crate), named(new_crate));
     let mut changes = Vec::new();
     for (name, old_server) in &old {
         let Some(new_server) = new.get(name) else {
@@ -75,7 +75,36 @@ pub fn diff_crate_locks(old: &CrateLock, new: &CrateLock) -> Report {
         change.server = Some(name.clone());
         changes.push(change);
     }
+    if let (CrateLock::Multi(old_lock), CrateLock::Multi(new_lock)) = (old_crate, new_crate) {
+        changes.extend(mcp_name_changes(old_lock, new_lock));
+    }
     Report::new(changes)
+}
+
+/// Tools served before and after whose aggregated `/mcp` name changed.
+fn mcp_name_changes(old: &MultiLock, new: &MultiLock) -> Vec<Change> {
+    let new_names = new.mcp_tool_names();
+    old.mcp_tool_names()
+        .into_iter()
+        .filter_map(|((server, tool), old_name)| {
+            let new_name = new_names.get(&(server.clone(), tool.clone()))?;
+            if *new_name == old_name {
+                return None;
+            }
+            let mut change = Change::from_rule(
+                MCP_NAME_CHANGED,
+                Some(tool.as_str()),
+                Some(format!("/mcpToolNames/{}", escape_token(new_name))),
+                format!(
+                    "at the aggregated /mcp, tool {tool:?} is now {new_name:?} (was {old_name:?})"
+                ),
+                Some(Value::from(old_name)),
+                Some(Value::from(new_name.clone())),
+            );
+            change.server = Some(server);
+            Some(change)
+        })
+        .collect()
 }
 
 fn diff_server(old: &Lock, new: &Lock, out: &mut Vec<Change>) {

@@ -53,6 +53,8 @@ rules! {
         "A multi-server crate no longer serves a server: every route under its prefix is gone.";
     SERVER_ADDED = "server-added", Info,
         "A multi-server crate serves a new server under a new prefix.";
+    MCP_NAME_CHANGED = "mcp-name-changed", Err,
+        "A tool has another name at a multi-server crate's aggregated /mcp (a new name collision): MCP clients calling the old name break.";
     // Tools.
     TOOL_REMOVED = "tool-removed", Err,
         "A tool is gone (a rename shows as removed + added).";

@@ -548,6 +548,12 @@ struct MultiLockFile {
     #[serde(rename = "crate")]
     proxy_crate: ProxyCrate,
     servers: BTreeMap<String, ServerSection>,
+    /// Each tool's name at the aggregated `/mcp` (`server/tool` by exposed
+    /// name): derived from the servers when written (see
+    /// [`aggregated_tool_names`]) and recomputed when read, so it is there for
+    /// review, never a second source of truth.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    mcp_tool_names: BTreeMap<String, String>,
 }
 
 /// One server of a multi-server lock file: a [`Lock`] without the parts the
@@ -563,6 +569,15 @@ struct ServerSection {
 }
 
 impl MultiLock {
+    /// The aggregated `/mcp` name of each (server, tool).
+    pub fn mcp_tool_names(&self) -> BTreeMap<(String, String), String> {
+        aggregated_tool_names(
+            self.servers
+                .iter()
+                .map(|(name, lock)| (name.as_str(), lock)),
+        )
+    }
+
     /// A multi-server lock of `servers`, which take this lock's generator and
     /// crate settings.
     pub fn new(proxy_crate: ProxyCrate, servers: BTreeMap<String, Lock>) -> Self {
@@ -647,6 +662,11 @@ impl MultiLock {
                     };
                     (name.clone(), section)
                 })
+                .collect(),
+            mcp_tool_names: self
+                .mcp_tool_names()
+                .into_iter()
+                .map(|((server, tool), exposed)| (exposed, format!("{server}/{tool}")))
                 .collect(),
         };
         serde_json::to_value(file).expect("a lock always serializes")
