@@ -124,6 +124,7 @@ class Server:
             stderr=subprocess.DEVNULL, start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{self.port}/{upstream['tool']}"
+        self.mcp_url = f"http://127.0.0.1:{self.port}/mcp"
         deadline = time.time() + 120
         while post(self.url, upstream["arguments"], timeout=5) != 200:
             if time.time() > deadline or self.process.poll() is not None:
@@ -181,14 +182,16 @@ def load(server, upstream, connections, rate=None):
     return result
 
 
-def direct(upstream, connections, rate=None):
+def direct(upstream, connections, rate=None, url=None):
+    """The direct rmcp client on the upstream, or (url) on a proxy's /mcp."""
     argv = [os.path.join(RELEASE, "direct-client"), "--connections", str(connections),
             "--seconds", str(SECONDS), "--worker-threads", str(WORKER_THREADS),
             "--tool", upstream["tool"],
             "--arguments", json.dumps(upstream["arguments"])]
     if rate:
         argv += ["--rate", str(rate)]
-    output = subprocess.run(argv + ["--", *upstream["command"]], capture_output=True,
+    target = [url] if url else upstream["command"]
+    output = subprocess.run(argv + ["--", *target], capture_output=True,
                             text=True, check=True).stdout
     result = json.loads(output.strip().splitlines()[-1])
     result["cpu_us_per_request"] = result.pop("cpu_seconds") / max(result["requests"], 1) * 1e6
@@ -281,6 +284,21 @@ def table(results):
                 f"{ratio(p['rps'], d['rps']):>8.2f}{three('p50_ms'):>22}{three('p99_ms'):>22}"
                 f"{three('p999_ms'):>23}{p['p99_ms'] - d['p99_ms']:>9.2f}{cpu:>18}{rss:>14}"
             )
+    lines.append("")
+    lines.append(f"{'MCP gateway':<11}{'conns':>6}{'gw rps':>11}{'direct rps':>11}{'/direct':>8}"
+                 f"{'p50 gw/dir ms':>16}{'p99 gw/dir ms':>16}{'+p99 ms':>9}"
+                 f"{'proxy cpu us/call':>19}")
+    for upstream in results["upstreams"]:
+        for run in upstream["runs"]:
+            g, d = run.get("gateway"), run["direct"]
+            if not g:
+                continue
+            label = f"{run['connections']}" + (f"@{run['rate']}/s" if run.get("rate") else "")
+            lines.append(
+                f"{upstream['name']:<11}{label:>6}{g['rps']:>11.0f}{d['rps']:>11.0f}"
+                f"{ratio(g['rps'], d['rps']):>8.2f}"
+                f"{g['p50_ms']:>8.2f}/{d['p50_ms']:<7.2f}{g['p99_ms']:>8.2f}/{d['p99_ms']:<7.2f}"
+                f"{g['p99_ms'] - d['p99_ms']:>9.2f}{g['proxy_cpu_us_per_request']:>19.0f}")
     for upstream in results["upstreams"]:
         idle = upstream["idle_rss_mb"]
         lines.append(f"idle RSS {upstream['name']}: proxy {idle['proxy']:.1f} MB, "
@@ -379,6 +397,14 @@ def main():
                     run[kind] = load(servers[kind], upstream, connections, rate)
                 log(f"{upstream['name']}: direct, {connections} connections")
                 run["direct"] = direct(upstream, connections, rate)
+                # MCP to MCP: the same client through the proxy's gateway.
+                log(f"{upstream['name']}: gateway (/mcp), {connections} connections")
+                proxy = servers["proxy"]
+                cpu_before = cpu_seconds(proxy.process.pid)
+                run["gateway"] = direct(upstream, connections, rate, url=proxy.mcp_url)
+                run["gateway"]["proxy_cpu_us_per_request"] = (
+                    (cpu_seconds(proxy.process.pid) - cpu_before)
+                    / max(run["gateway"]["requests"], 1) * 1e6)
                 entry["runs"].append(run)
         finally:
             for server in servers.values():

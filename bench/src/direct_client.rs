@@ -2,9 +2,13 @@
 //! upstream layer the proxy uses, over stdio) called directly by N
 //! concurrent tasks, with no HTTP hop.
 //!
+//! With `-- URL` instead of a command it is an MCP client of a streamable
+//! HTTP endpoint: bench/run.py points it at a proxy's `/mcp` to measure the
+//! MCP gateway (MCP in, MCP out) against the direct session.
+//!
 //! ```text
 //! direct-client --connections 16 --seconds 5 [--rate 200] [--worker-threads 1] \
-//!     --tool echo --arguments '{"message":"hello"}' -- COMMAND ARGS...
+//!     --tool echo --arguments '{"message":"hello"}' -- COMMAND ARGS... | URL
 //! ```
 //!
 //! Prints one JSON object: requests, errors, seconds, rps, p50/p99/p999 in
@@ -106,10 +110,18 @@ fn main() -> anyhow::Result<()> {
 
 async fn call(options: Options) -> anyhow::Result<()> {
     let (command, rest) = options.command.split_first().context("a command")?;
-    let target = Target::Stdio {
-        command: command.clone(),
-        args: rest.to_vec(),
-        env: Default::default(),
+    let target = if command.starts_with("http://") || command.starts_with("https://") {
+        Target::StreamableHttp {
+            url: command.clone(),
+            headers: Default::default(),
+            oauth: None,
+        }
+    } else {
+        Target::Stdio {
+            command: command.clone(),
+            args: rest.to_vec(),
+            env: Default::default(),
+        }
     };
     let connect_options = ConnectOptions {
         client_name: "mcpo-bench-direct".into(),
@@ -117,6 +129,7 @@ async fn call(options: Options) -> anyhow::Result<()> {
         echo_stderr: false,
         record_raw: false,
         offer_protocol: None,
+        events: Default::default(),
     };
     let mut started = None;
     let session = connect(&target, &connect_options, &mut started)
