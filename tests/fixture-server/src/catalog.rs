@@ -51,11 +51,14 @@ pub struct LossyField {
 }
 
 impl Catalog {
-    /// Read and check a tool file. Returns the catalog and the fields rmcp would drop.
-    pub fn from_file(path: &Path) -> anyhow::Result<(Self, Vec<LossyField>)> {
+    /// Read and check a tool file. Returns the catalog, the fields rmcp would drop
+    /// and the file's text (what a reload compares with).
+    pub fn from_file(path: &Path) -> anyhow::Result<(Self, Vec<LossyField>, String)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read tool file {}", path.display()))?;
-        Self::from_json(&text).with_context(|| format!("invalid tool file {}", path.display()))
+        let (catalog, lossy) = Self::from_json(&text)
+            .with_context(|| format!("invalid tool file {}", path.display()))?;
+        Ok((catalog, lossy, text))
     }
 
     /// Parse a tool file's text. Fails on anything that would make the fixture lie:

@@ -9,10 +9,12 @@ use rmcp::{
         CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
         PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
     },
-    service::RequestContext,
+    service::{NotificationContext, RequestContext},
 };
 
-use crate::{behavior::Outcome, catalog::Catalog};
+#[cfg(test)]
+use crate::catalog::Catalog;
+use crate::{behavior::Outcome, reload::LiveTools};
 
 /// Server identity and paging, fixed for the life of the process.
 #[derive(Debug, Clone)]
@@ -24,19 +26,31 @@ pub struct ServerSettings {
     /// The protocol revisions served (`--protocol-versions`); empty = every
     /// revision rmcp knows.
     pub protocol_versions: Vec<ProtocolVersion>,
+    /// Advertise `tools.listChanged` (the tool file is reloaded and changes
+    /// are announced: `--reload-tools-every-ms`).
+    pub tools_list_changed: bool,
+    /// Hold every `tools/list` answer this long after taking it
+    /// (`--tools-list-delay-ms`): the tools as they were when asked.
+    pub list_delay: Option<std::time::Duration>,
 }
 
 /// Cheap to clone: the HTTP transport builds one handler per session.
 #[derive(Debug, Clone)]
 pub struct FixtureServer {
-    catalog: Arc<Catalog>,
+    tools: Arc<LiveTools>,
     settings: Arc<ServerSettings>,
 }
 
 impl FixtureServer {
+    #[cfg(test)]
     pub fn new(catalog: Catalog, settings: ServerSettings) -> Self {
+        Self::with_live_tools(Arc::new(LiveTools::new(catalog)), settings)
+    }
+
+    /// A server whose tools may be replaced while it runs (see `reload`).
+    pub fn with_live_tools(tools: Arc<LiveTools>, settings: ServerSettings) -> Self {
         Self {
-            catalog: Arc::new(catalog),
+            tools,
             settings: Arc::new(settings),
         }
     }
@@ -44,7 +58,8 @@ impl FixtureServer {
     /// One page of the tool list. The cursor is the decimal offset of the page's
     /// first tool: opaque to clients, trivial to check here.
     fn page(&self, cursor: Option<&str>) -> Result<ListToolsResult, ErrorData> {
-        let tools = self.catalog.tools();
+        let catalog = self.tools.current();
+        let tools = catalog.tools();
         let start = match cursor {
             None => 0,
             Some(cursor) => cursor
@@ -69,11 +84,18 @@ impl FixtureServer {
 
 impl ServerHandler for FixtureServer {
     fn get_info(&self) -> ServerConfig {
-        let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                self.settings.name.clone(),
-                self.settings.version.clone(),
-            ));
+        let capabilities = if self.settings.tools_list_changed {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build()
+        } else {
+            ServerCapabilities::builder().enable_tools().build()
+        };
+        let mut config = ServerConfig::new(capabilities).with_server_info(Implementation::new(
+            self.settings.name.clone(),
+            self.settings.version.clone(),
+        ));
         // rmcp answers an `initialize` asking for a revision it does not serve
         // with this one, even when it is not in the supported list: make it the
         // newest served revision that has a handshake, or, for a server that
@@ -105,7 +127,11 @@ impl ServerHandler for FixtureServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let cursor = request.as_ref().and_then(|params| params.cursor.as_deref());
-        self.page(cursor)
+        let page = self.page(cursor);
+        if let Some(delay) = self.settings.list_delay {
+            tokio::time::sleep(delay).await;
+        }
+        page
     }
 
     async fn call_tool(
@@ -114,7 +140,8 @@ impl ServerHandler for FixtureServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // Same answer as the Python SDK, so the proxy's mapping of it is exercised.
-        let Some(entry) = self.catalog.entry(&request.name) else {
+        let catalog = self.tools.current();
+        let Some(entry) = catalog.entry(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("Unknown tool: {}", request.name),
                 None,
@@ -131,6 +158,10 @@ impl ServerHandler for FixtureServer {
             Outcome::Error(error) => Err(error),
         }
     }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.tools.register(context.peer);
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +176,8 @@ mod tests {
                 version: "1".into(),
                 page_size,
                 protocol_versions: Vec::new(),
+                tools_list_changed: false,
+                list_delay: None,
             },
         )
     }

@@ -59,6 +59,8 @@ pub struct HttpOptions {
     pub required_headers: Vec<RequiredHeader>,
     /// A session serves this many POSTs, then is closed and answers 404.
     pub expire_sessions_after: Option<u64>,
+    /// Put tool fields rmcp drops back into responses (see `verbatim`).
+    pub restore_verbatim: bool,
 }
 
 /// Serve until SIGTERM / Ctrl-C. Port 0 picks a free port; either way the first stdout
@@ -72,6 +74,7 @@ pub async fn serve(
         port,
         required_headers,
         expire_sessions_after,
+        restore_verbatim,
     } = options;
     let config = StreamableHttpServerConfig::default();
     // Cancelling this ends open SSE streams, without which graceful shutdown would
@@ -80,7 +83,7 @@ pub async fn serve(
     let sessions = Arc::new(LocalSessionManager::default());
     let mcp = StreamableHttpService::new(move || Ok(server.clone()), sessions.clone(), config);
     let mut router = Router::new().route_service("/mcp", mcp);
-    if !verbatim.is_empty() {
+    if restore_verbatim {
         router = router.layer(middleware::from_fn_with_state(
             verbatim,
             verbatim::restore_responses,

@@ -6,6 +6,7 @@ mod behavior;
 mod catalog;
 mod handler;
 mod http;
+mod reload;
 mod verbatim;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -18,6 +19,7 @@ use crate::{
     catalog::Catalog,
     handler::{FixtureServer, ServerSettings},
     http::RequiredHeader,
+    reload::{LiveTools, Reload},
     verbatim::VerbatimTools,
 };
 
@@ -60,6 +62,20 @@ struct Cli {
     /// later requests carrying its `Mcp-Session-Id` get 404 Not Found.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     expire_sessions_after: Option<u64>,
+    /// Read the `--tools` file again every N milliseconds; when it changed, serve
+    /// its tools from then on and send `notifications/tools/list_changed` to every
+    /// connected client (the "rug pull": tools that change under a running client).
+    #[arg(long, value_name = "N", requires = "tools", value_parser = clap::value_parser!(u64).range(1..))]
+    reload_tools_every_ms: Option<u64>,
+    /// With --reload-tools-every-ms: change the tools without announcing it (no
+    /// `list_changed` capability, no notification); clients see the change only by
+    /// listing the tools again.
+    #[arg(long, requires = "reload_tools_every_ms")]
+    reload_silently: bool,
+    /// Answer each `tools/list` N milliseconds late, with the tools as they were
+    /// when it arrived (a slow server; a tool change can land while a client lists).
+    #[arg(long, value_name = "N")]
+    tools_list_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,9 +106,12 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    // The text the served tools were read from, for the reload's comparisons.
+    let mut loaded_text = String::new();
     let catalog = match (&cli.tools, cli.generate_tools) {
         (Some(path), _) => {
-            let (catalog, lossy) = Catalog::from_file(path)?;
+            let (catalog, lossy, text) = Catalog::from_file(path)?;
+            loaded_text = text;
             for field in lossy {
                 // stdout is the MCP channel on stdio, so notes go to stderr.
                 eprintln!(
@@ -111,23 +130,46 @@ async fn main() -> anyhow::Result<()> {
         .transpose()
         .context("--page-size is too large")?;
     let verbatim = Arc::new(catalog.verbatim_tools());
-    let server = FixtureServer::new(
-        catalog,
+    let live = Arc::new(LiveTools::new(catalog));
+    let reload = match (&cli.tools, cli.reload_tools_every_ms) {
+        (Some(path), Some(every)) => Some(Reload {
+            path: path.clone(),
+            every: Duration::from_millis(every),
+            announce: !cli.reload_silently,
+        }),
+        _ => None,
+    };
+    let server = FixtureServer::with_live_tools(
+        Arc::clone(&live),
         ServerSettings {
             name: cli.name,
             version: cli.server_version,
             page_size,
             protocol_versions,
+            tools_list_changed: reload.as_ref().is_some_and(|reload| reload.announce),
+            list_delay: cli.tools_list_delay_ms.map(Duration::from_millis),
         },
     );
+    // A reloaded file may bring fields rmcp drops even when the first did not:
+    // then the restoring path is needed from the start.
+    let restore = !verbatim.is_empty() || reload.is_some();
+    if let Some(reload) = reload {
+        tokio::spawn(reload::watch(
+            reload,
+            live,
+            Arc::clone(&verbatim),
+            loaded_text,
+        ));
+    }
 
     match cli.transport {
-        Transport::Stdio => serve_stdio(server, verbatim).await,
+        Transport::Stdio => serve_stdio(server, verbatim, restore).await,
         Transport::Http => {
             let options = http::HttpOptions {
                 port: cli.port,
                 required_headers: cli.require_header,
                 expire_sessions_after: cli.expire_sessions_after,
+                restore_verbatim: restore,
             };
             http::serve(server, verbatim, options).await
         }
@@ -135,10 +177,15 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Serve on stdin/stdout until the client closes stdin (clean exit) or SIGTERM.
-async fn serve_stdio(server: FixtureServer, verbatim: Arc<VerbatimTools>) -> anyhow::Result<()> {
+/// `restore`: put tool fields rmcp drops back on the wire (see `verbatim`).
+async fn serve_stdio(
+    server: FixtureServer,
+    verbatim: Arc<VerbatimTools>,
+    restore: bool,
+) -> anyhow::Result<()> {
     let (stdin, stdout) = stdio_pipes();
     let shutdown = shutdown_signal();
-    if verbatim.is_empty() {
+    if !restore {
         let running = server
             .serve((stdin, stdout))
             .await

@@ -8,7 +8,10 @@
 //! that rmcp would alter is replaced by the file's definition. Servers whose tools
 //! round-trip through rmcp unchanged (the usual case) never go through this path.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
 use axum::{
     body::Body,
@@ -22,18 +25,36 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// The file's definitions of the tools rmcp cannot serve faithfully, by name.
+/// Replaced as a whole when the tool file is reloaded (`--reload-tools-every-ms`).
 #[derive(Debug, Default)]
 pub struct VerbatimTools {
-    by_name: HashMap<String, Value>,
+    by_name: RwLock<HashMap<String, Value>>,
 }
 
 impl VerbatimTools {
     pub fn new(by_name: HashMap<String, Value>) -> Self {
-        Self { by_name }
+        Self {
+            by_name: RwLock::new(by_name),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
+        self.read().is_empty()
+    }
+
+    /// Serve these definitions from now on (a reloaded tool file's).
+    pub fn replace(&self, other: &VerbatimTools) {
+        let by_name = other.read().clone();
+        *self
+            .by_name
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = by_name;
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Value>> {
+        self.by_name
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Restore the tools of a `tools/list` response in place; other messages are left
@@ -46,12 +67,13 @@ impl VerbatimTools {
         else {
             return false;
         };
+        let by_name = self.read();
         let mut changed = false;
         for tool in tools {
             let original = tool
                 .get("name")
                 .and_then(Value::as_str)
-                .and_then(|name| self.by_name.get(name));
+                .and_then(|name| by_name.get(name));
             if let Some(original) = original {
                 *tool = original.clone();
                 changed = true;

@@ -360,3 +360,142 @@ fn invalid_tool_file_fails_at_startup() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("ghost"), "{stderr}");
 }
+
+/// A tool file of its own for a reload test, removed on drop.
+struct ScratchTools {
+    directory: std::path::PathBuf,
+}
+
+impl ScratchTools {
+    fn new(label: &str, text: &str) -> Self {
+        let directory =
+            std::env::temp_dir().join(format!("fixture-reload-{label}-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let scratch = Self { directory };
+        scratch.write(text);
+        scratch
+    }
+
+    fn path(&self) -> String {
+        self.directory.join("tools.json").display().to_string()
+    }
+
+    /// Replaces the file in one step (a rename), so a reload never reads half of it.
+    fn write(&self, text: &str) {
+        let partial = self.directory.join("tools.json.partial");
+        std::fs::write(&partial, text).unwrap();
+        std::fs::rename(&partial, self.path()).unwrap();
+    }
+}
+
+impl Drop for ScratchTools {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+fn tool_names(session: &mut RawSession) -> Vec<String> {
+    let response = session.request("tools/list", json!({}));
+    response["result"]["tools"]
+        .as_array()
+        .expect("a tool list")
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// `--reload-tools-every-ms`: a changed file is served from then on, with
+/// `notifications/tools/list_changed` (and the `listChanged` capability); a file
+/// that does not parse leaves the served tools alone.
+#[test]
+fn reload_serves_the_changed_file_and_announces_it() {
+    let one = r#"{"tools": [{"name": "one", "inputSchema": {"type": "object"}}]}"#;
+    let scratch = ScratchTools::new("announce", one);
+    let path = scratch.path();
+    let mut session = RawSession::start(&["--tools", &path, "--reload-tools-every-ms", "20"]);
+    assert_eq!(
+        session.initialized["result"]["capabilities"]["tools"]["listChanged"],
+        json!(true),
+        "{}",
+        session.initialized
+    );
+    assert_eq!(tool_names(&mut session), ["one"]);
+
+    scratch.write(
+        r#"{"tools": [{"name": "one", "inputSchema": {"type": "object"}},
+                      {"name": "two", "inputSchema": {"type": "object"}, "execution": {"taskSupport": "optional"}}],
+            "behaviors": {"two": {"kind": "error", "message": "two failed"}}}"#,
+    );
+    assert!(
+        session.wait_for_notification("notifications/tools/list_changed", Duration::from_secs(10)),
+        "no list_changed after the file changed"
+    );
+    let listed = session.request("tools/list", json!({}));
+    // Fields outside rmcp's model are restored for a reloaded file too.
+    assert_eq!(
+        listed["result"]["tools"][1],
+        json!({"name": "two", "inputSchema": {"type": "object"}, "execution": {"taskSupport": "optional"}}),
+        "{listed}"
+    );
+    let called = session.request("tools/call", json!({"name": "two", "arguments": {}}));
+    assert_eq!(called["result"]["isError"], json!(true), "{called}");
+    assert_eq!(called["result"]["content"][0]["text"], "two failed");
+
+    // Broken: ignored (a note on stderr), the last good tools stay.
+    scratch.write(r#"{"tools": [{"name": "three"}]}"#);
+    assert!(!session.wait_for_notification(
+        "notifications/tools/list_changed",
+        Duration::from_millis(300)
+    ));
+    assert_eq!(tool_names(&mut session), ["one", "two"]);
+
+    scratch.write(one);
+    assert!(
+        session.wait_for_notification("notifications/tools/list_changed", Duration::from_secs(10))
+    );
+    assert_eq!(tool_names(&mut session), ["one"]);
+    let gone = session.request("tools/call", json!({"name": "two", "arguments": {}}));
+    assert_eq!(gone["error"]["code"], json!(-32602), "{gone}");
+}
+
+/// `--reload-silently`: the tools change without a word; only listing again shows it.
+#[test]
+fn silent_reload_changes_the_tools_without_a_notification() {
+    let scratch = ScratchTools::new(
+        "silent",
+        r#"{"tools": [{"name": "one", "inputSchema": {"type": "object"}}]}"#,
+    );
+    let path = scratch.path();
+    let mut session = RawSession::start(&[
+        "--tools",
+        &path,
+        "--reload-tools-every-ms",
+        "20",
+        "--reload-silently",
+    ]);
+    let capabilities = &session.initialized["result"]["capabilities"];
+    assert!(
+        capabilities["tools"].get("listChanged").is_none()
+            || capabilities["tools"]["listChanged"] == json!(false),
+        "{capabilities}"
+    );
+    scratch.write(r#"{"tools": [{"name": "renamed", "inputSchema": {"type": "object"}}]}"#);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tool_names(&mut session) != ["renamed"] {
+        assert!(Instant::now() < deadline, "the change was never served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!session.wait_for_notification(
+        "notifications/tools/list_changed",
+        Duration::from_millis(200)
+    ));
+}
+
+#[test]
+fn reload_needs_a_tool_file() {
+    let output = std::process::Command::new(common::BIN)
+        .args(["--generate-tools", "3", "--reload-tools-every-ms", "20"])
+        .output()
+        .expect("fixture runs");
+    assert!(!output.status.success());
+}

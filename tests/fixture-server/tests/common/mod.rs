@@ -72,6 +72,8 @@ pub struct RawSession {
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     next_id: u64,
+    /// The `initialize` response.
+    pub initialized: Value,
 }
 
 impl RawSession {
@@ -95,6 +97,7 @@ impl RawSession {
             stdin,
             lines,
             next_id: 1,
+            initialized: Value::Null,
         };
         let initialized = session.request(
             "initialize",
@@ -105,8 +108,25 @@ impl RawSession {
             }),
         );
         assert!(initialized.get("result").is_some(), "{initialized}");
+        session.initialized = initialized;
         session.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         session
+    }
+
+    /// Wait up to `limit` for a notification `method` from the server (other
+    /// messages are skipped); returns whether it came.
+    pub fn wait_for_notification(&mut self, method: &str, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                return false;
+            };
+            let message: Value = serde_json::from_str(&line).expect("server sends JSON lines");
+            if message.get("id").is_none() && message["method"] == method {
+                return true;
+            }
+        }
     }
 
     pub fn send(&mut self, message: &Value) {
