@@ -10,7 +10,7 @@ use mcpo_gen::diff::{self, LockSource, Report};
 use mcpo_gen::emit::{self, Drift};
 use mcpo_gen::lock::{CrateLock, LOCK_FILE_NAME, Lock, MultiLock, ProxyCrate, RuntimeSource};
 use mcpo_gen::snapshot::{self, Target};
-use mcpo_runtime::config::Config;
+use mcpo_runtime::config::{ClientSecret, Config};
 use mcpo_runtime::upstream::{OAuthSettings, OAuthTarget};
 
 /// What the verbs tell the user on stderr: outcomes and next steps
@@ -411,7 +411,7 @@ pub fn snapshot_config(
             format!("snapshotting server {name:?} of {}", config_path.display())
         })?;
         // The lock keeps the config's `${VAR}` form, never expanded values.
-        lock.upstream = entry.upstream(name);
+        lock.upstream = entry.upstream();
         let offered: BTreeSet<String> = lock.tools.iter().map(|tool| tool.name.clone()).collect();
         let named = entry
             .disabled_tools
@@ -550,7 +550,12 @@ pub fn resnapshot(
             if config.is_some() {
                 bail!("--config applies to multi-server crates (generated with --config)");
             }
-            let target = Target::from_upstream(&lock.upstream, &env)?;
+            let target = mcpo_runtime::config::resolve_target(
+                "",
+                &lock.upstream,
+                ClientSecret::FromEnv,
+                &env,
+            )?;
             CrateLock::Single(snapshot(&target, options, None, progress)?)
         }
         CrateLock::Multi(multi) => {
@@ -559,14 +564,19 @@ pub fn resnapshot(
                 let entry = config.and_then(|config| config.servers.get(name));
                 let target = match entry {
                     Some(entry) => entry.target(name, &env)?,
-                    None => mcpo_runtime::config::locked_target(name, &locked.upstream, &env)?,
+                    None => mcpo_runtime::config::resolve_target(
+                        name,
+                        &locked.upstream,
+                        ClientSecret::FromEnv,
+                        &env,
+                    )?,
                 };
                 progress.say(format_args!("{name}:"));
                 let mut live = snapshot(&target, options, None, progress)
                     .with_context(|| format!("snapshotting server {name:?}"))?;
                 match entry {
                     Some(entry) => {
-                        live.upstream = entry.upstream(name);
+                        live.upstream = entry.upstream();
                         live.disable_tools(|tool| entry.keeps_tool(tool));
                     }
                     None => {

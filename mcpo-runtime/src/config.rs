@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::lock::{Upstream, ValueSources, template_variables};
-use crate::upstream::{OAuthSettings, OAuthTarget, Target};
+use crate::upstream::{OAuthSettings, Target};
 
 /// A config that cannot be used. Messages name servers, fields and
 /// variables, never values (env and header values are usually secrets).
@@ -51,11 +51,12 @@ pub enum ConfigError {
     InvalidName { name: String, reserved: String },
     #[error("server {name:?}: {reason}")]
     Entry { name: String, reason: String },
-    #[error("server {name:?}: {reason}")]
+    #[error("{}: {reason}", server_label(.name))]
     Upstream { name: String, reason: String },
     #[error(
-        "server {name:?} needs environment variable {var} (written ${{{var}}} in its {field}), \
-         which is not set"
+        "{} needs environment variable {var} (written ${{{var}}} in its {field}), \
+         which is not set",
+        server_label(.name)
     )]
     MissingVariable {
         name: String,
@@ -65,6 +66,15 @@ pub enum ConfigError {
 }
 
 pub use crate::lock::{RESERVED_NAMES, is_valid_server_name};
+
+/// `server "NAME"`, or `the server` for a single-server lock's (`""`).
+fn server_label(name: &str) -> String {
+    if name.is_empty() {
+        "the server".to_string()
+    } else {
+        format!("server {name:?}")
+    }
+}
 
 /// A whole config: servers by name, sorted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,24 +147,47 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// How one server is reached, with `${VAR}` references unexpanded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How one server is reached: its launch spec in the lock's own shape, and
+/// the values written literally in the config. `Debug` shows no value.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerEntry {
-    /// Transport, command or URL, env and headers.
-    pub transport: Transport,
+    /// The launch spec as a lock records it: command, arguments and URL as
+    /// written (`${VAR}` unexpanded); each env or header value as its
+    /// `${VAR}` template, a value written without one as a variable of
+    /// this server's own ([`ValueSources::per_server_variable`]), and the
+    /// `oauth` block without its secret.
+    upstream: Upstream,
+    /// The values written literally, by the variable `upstream` reads each
+    /// from: secrets, looked up before the environment.
+    literal_values: BTreeMap<String, String>,
+    /// A pre-registered OAuth client's secret, as written (`${VAR}`
+    /// expanded only when the server is reached).
+    oauth_client_secret: Option<String>,
     /// Tools left out (`disabledTools`).
     pub disabled_tools: BTreeSet<String>,
     /// When set, only these tools are kept (`enabledTools`).
     pub enabled_tools: Option<BTreeSet<String>>,
-    /// OAuth 2.1 (an `oauth` block), for an HTTP server.
-    pub oauth: Option<OAuthConfig>,
+}
+
+impl std::fmt::Debug for ServerEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerEntry")
+            .field("upstream", &self.upstream)
+            .field(
+                "literal_values",
+                &self.literal_values.keys().collect::<Vec<_>>(),
+            )
+            .field("disabled_tools", &self.disabled_tools)
+            .field("enabled_tools", &self.enabled_tools)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An `oauth` block: the settings the lock keeps, and the client secret
 /// (`${VAR}` expanded only when the server is reached). `Debug` shows no
 /// secret.
 #[derive(Clone, PartialEq, Eq)]
-pub struct OAuthConfig {
+struct OAuthConfig {
     /// Everything but the secret.
     pub settings: OAuthSettings,
     /// A pre-registered client's secret, as written.
@@ -243,25 +276,6 @@ impl RawOAuth {
             client_secret,
         })
     }
-}
-
-/// The transport of a [`ServerEntry`]; values may hold `${VAR}` references.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(missing_docs, reason = "the config's own field names")]
-pub enum Transport {
-    Stdio {
-        command: String,
-        args: Vec<String>,
-        env: BTreeMap<String, String>,
-    },
-    StreamableHttp {
-        url: String,
-        headers: BTreeMap<String, String>,
-    },
-    Sse {
-        url: String,
-        headers: BTreeMap<String, String>,
-    },
 }
 
 /// One `mcpServers` entry as written (unknown fields are ignored, as Claude
@@ -355,17 +369,7 @@ impl Config {
         let mut owners: BTreeMap<String, &str> = BTreeMap::new();
         let mut clashes = Vec::new();
         for (server, entry) in &self.servers {
-            let (kind, values) = match &entry.transport {
-                Transport::Stdio { env, .. } => ("ENV", env),
-                Transport::StreamableHttp { headers, .. } | Transport::Sse { headers, .. } => {
-                    ("HEADER", headers)
-                }
-            };
-            let literal = values
-                .iter()
-                .filter(|(_, value)| template_variables(value).is_empty());
-            for (name, _) in literal {
-                let variable = ValueSources::per_server_variable(server, kind, name);
+            for variable in entry.literal_values.keys() {
                 match owners.insert(variable.clone(), server) {
                     Some(other) if other != server => clashes.push(format!(
                         "servers {other:?} and {server:?} would both read {variable}: rename \
@@ -408,24 +412,64 @@ impl ServerEntry {
             }
             Ok(url)
         };
-        let transport = match kind.as_str() {
-            "stdio" => Transport::Stdio {
+        if kind == "stdio" && !raw.headers.is_empty() {
+            return Err(entry_error(
+                "\"headers\" apply to HTTP servers; use \"env\"",
+            ));
+        }
+        if kind != "stdio" && (!raw.env.is_empty() || raw.command.is_some()) {
+            return Err(entry_error(
+                "an HTTP server takes \"url\" and \"headers\", not \"command\" or \"env\"",
+            ));
+        }
+        let oauth = match raw.oauth {
+            None | Some(Value::Null) => None,
+            Some(_) if kind == "stdio" => {
+                return Err(entry_error(
+                    "an \"oauth\" block applies to HTTP servers (sse or streamable-http)",
+                ));
+            }
+            Some(block) => Some(RawOAuth::parse(block).map_err(|reason| entry_error(&reason))?),
+        };
+        let (oauth_settings, oauth_client_secret) = match oauth {
+            Some(oauth) => (Some(oauth.settings), oauth.client_secret),
+            None => (None, None),
+        };
+        // Each value as its `${VAR}` template; a literal one as a variable of
+        // this server's own, its value kept aside.
+        let mut literal_values = BTreeMap::new();
+        let mut sources = |kind: &str, values: &BTreeMap<String, String>| {
+            ValueSources::from_templates(values.iter().map(|(key, value)| {
+                let template = if template_variables(value).is_empty() {
+                    let variable = ValueSources::per_server_variable(name, kind, key);
+                    literal_values.insert(variable.clone(), value.clone());
+                    format!("${{{variable}}}")
+                } else {
+                    value.clone()
+                };
+                (key.clone(), template)
+            }))
+        };
+        let upstream = match kind.as_str() {
+            "stdio" => Upstream::Stdio {
                 command: raw
                     .command
                     .clone()
                     .filter(|command| !command.is_empty())
                     .ok_or_else(|| entry_error("a stdio server needs a \"command\""))?,
                 args: raw.args.clone(),
-                env: raw.env.clone(),
+                env: sources("ENV", &raw.env),
             },
-            "sse" => Transport::Sse {
+            "sse" => Upstream::Sse {
                 url: url()?,
-                headers: raw.headers.clone(),
+                headers: sources("HEADER", &raw.headers),
+                oauth: oauth_settings,
             },
             "streamable-http" | "streamable_http" | "streamablehttp" | "http" => {
-                Transport::StreamableHttp {
+                Upstream::StreamableHttp {
                     url: url()?,
-                    headers: raw.headers.clone(),
+                    headers: sources("HEADER", &raw.headers),
+                    oauth: oauth_settings,
                 }
             }
             other => {
@@ -434,35 +478,12 @@ impl ServerEntry {
                 )));
             }
         };
-        match &transport {
-            Transport::Stdio { .. } if !raw.headers.is_empty() => {
-                return Err(entry_error(
-                    "\"headers\" apply to HTTP servers; use \"env\"",
-                ));
-            }
-            Transport::StreamableHttp { .. } | Transport::Sse { .. }
-                if !raw.env.is_empty() || raw.command.is_some() =>
-            {
-                return Err(entry_error(
-                    "an HTTP server takes \"url\" and \"headers\", not \"command\" or \"env\"",
-                ));
-            }
-            _ => {}
-        }
-        let oauth = match raw.oauth {
-            None | Some(Value::Null) => None,
-            Some(_) if matches!(transport, Transport::Stdio { .. }) => {
-                return Err(entry_error(
-                    "an \"oauth\" block applies to HTTP servers (sse or streamable-http)",
-                ));
-            }
-            Some(block) => Some(RawOAuth::parse(block).map_err(|reason| entry_error(&reason))?),
-        };
         Ok(ServerEntry {
-            transport,
+            upstream,
+            literal_values,
+            oauth_client_secret,
             disabled_tools: raw.disabled_tools.into_iter().collect(),
             enabled_tools: raw.enabled_tools.map(|tools| tools.into_iter().collect()),
-            oauth,
         })
     }
 
@@ -475,110 +496,54 @@ impl ServerEntry {
                 .is_none_or(|enabled| enabled.contains(name))
     }
 
-    /// The launch spec for the lock of server `name`: command, arguments
-    /// and URL as written (`${VAR}` unexpanded); env and header values as
-    /// their `${VAR}` templates, a value written without one as a variable
-    /// of this server's own ([`ValueSources::per_server_variable`]).
-    pub fn upstream(&self, name: &str) -> Upstream {
-        let sources = |kind: &str, values: &BTreeMap<String, String>| {
-            ValueSources::from_templates(values.iter().map(|(key, value)| {
-                let template = if template_variables(value).is_empty() {
-                    ValueSources::per_server_variable(name, kind, key)
-                } else {
-                    value.clone()
-                };
-                (key.clone(), template)
-            }))
-        };
-        match &self.transport {
-            Transport::Stdio { command, args, env } => Upstream::Stdio {
-                command: command.clone(),
-                args: args.clone(),
-                env: sources("ENV", env),
-            },
-            Transport::StreamableHttp { url, headers } => Upstream::StreamableHttp {
-                url: url.clone(),
-                headers: sources("HEADER", headers),
-                oauth: self.oauth.as_ref().map(|oauth| oauth.settings.clone()),
-            },
-            Transport::Sse { url, headers } => Upstream::Sse {
-                url: url.clone(),
-                headers: sources("HEADER", headers),
-                oauth: self.oauth.as_ref().map(|oauth| oauth.settings.clone()),
-            },
-        }
+    /// The launch spec for the lock: see the `upstream` field.
+    pub fn upstream(&self) -> Upstream {
+        self.upstream.clone()
     }
 
-    /// The target to connect to, every `${VAR}` read through `lookup`.
-    /// `name` is the server's, for error messages.
+    /// The target to connect to: the launch spec resolved with the values
+    /// written literally, then `lookup` for every `${VAR}`. `name` is the
+    /// server's, for error messages.
     pub fn target(
         &self,
         name: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Target, ConfigError> {
-        let expand = |field: &str, text: &str| expand_variables(name, field, text, lookup);
-        let expand_map = |field: &str, map: &BTreeMap<String, String>| {
-            map.iter()
-                .map(|(key, value)| Ok((key.clone(), expand(&format!("{field} {key}"), value)?)))
-                .collect::<Result<BTreeMap<_, _>, ConfigError>>()
+        let lookup = |var: &str| {
+            self.literal_values
+                .get(var)
+                .cloned()
+                .or_else(|| lookup(var))
         };
-        Ok(match &self.transport {
-            Transport::Stdio { command, args, env } => Target::Stdio {
-                command: expand("command", command)?,
-                args: args
-                    .iter()
-                    .map(|arg| expand("args", arg))
-                    .collect::<Result<_, _>>()?,
-                env: expand_map("env", env)?,
-            },
-            Transport::StreamableHttp { url, headers } => Target::StreamableHttp {
-                url: expand("url", url)?,
-                headers: expand_map("header", headers)?,
-                oauth: self.oauth_target(name, lookup)?,
-            },
-            Transport::Sse { url, headers } => Target::Sse {
-                url: expand("url", url)?,
-                headers: expand_map("header", headers)?,
-                oauth: self.oauth_target(name, lookup)?,
-            },
-        })
-    }
-
-    /// The `oauth` block with `${VAR}` expanded (server URL, secret); the
-    /// token file from `MCPO_OAUTH_TOKEN_FILE` when set.
-    fn oauth_target(
-        &self,
-        name: &str,
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Option<Box<OAuthTarget>>, ConfigError> {
-        let Some(oauth) = &self.oauth else {
-            return Ok(None);
-        };
-        let mut settings = oauth.settings.clone();
-        if let Some(url) = &settings.server_url {
-            settings.server_url = Some(expand_variables(name, "oauth server_url", url, lookup)?);
-        }
-        let mut target = OAuthTarget::new(settings);
-        target.client_secret = oauth
-            .client_secret
-            .as_deref()
-            .map(|secret| expand_variables(name, "oauth client_secret", secret, lookup))
-            .transpose()?;
-        target.token_file = lookup(crate::upstream::OAUTH_TOKEN_FILE_ENV)
-            .filter(|file| !file.is_empty())
-            .map(std::path::PathBuf::from);
-        target.name = Some(name.to_string());
-        Ok(Some(Box::new(target)))
+        resolve_target(
+            name,
+            &self.upstream,
+            ClientSecret::Written(self.oauth_client_secret.as_deref()),
+            &lookup,
+        )
     }
 }
 
-/// The target of a server as its lock records it, for a proxy or `update`
-/// run without a config: `${VAR}` in command, arguments and URL expanded,
-/// env values and header values read as [`Target::from_upstream`] reads
-/// them.
-pub fn locked_target(
+/// Where an OAuth upstream's pre-registered client secret comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientSecret<'a> {
+    /// A config's `client_secret` (a `${VAR}` template, or none).
+    Written(Option<&'a str>),
+    /// A lock alone: `MCPO_OAUTH_CLIENT_SECRET` when set.
+    FromEnv,
+}
+
+/// The one resolver of a launch spec (a lock's, or a config entry's) into
+/// the target to connect to: `${VAR}` in the command, arguments, URL and
+/// OAuth server URL expanded; each env and header value read as
+/// [`Target::from_upstream`] reads it (its template, or its default
+/// variable); an OAuth upstream's token file from `MCPO_OAUTH_TOKEN_FILE`
+/// and its client secret as `client_secret` says. `name`: the server's, for
+/// error messages and the token file's key.
+pub fn resolve_target(
     name: &str,
     upstream: &Upstream,
+    client_secret: ClientSecret<'_>,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Target, ConfigError> {
     let expand = |field: &str, text: &str| expand_variables(name, field, text, lookup);
@@ -621,15 +586,31 @@ pub fn locked_target(
             oauth: expand_oauth(oauth)?,
         },
     };
-    let mut target =
-        Target::from_upstream(&expanded, lookup).map_err(|error| ConfigError::Upstream {
+    let mut target = Target::from_upstream(&expanded, lookup).map_err(|error| match error {
+        crate::upstream::ConnectError::MissingSecret { name: key, var } => {
+            ConfigError::MissingVariable {
+                name: name.to_string(),
+                field: match upstream {
+                    Upstream::Stdio { .. } => format!("env {key}"),
+                    _ => format!("header {key}"),
+                },
+                var,
+            }
+        }
+        other => ConfigError::Upstream {
             name: name.to_string(),
-            reason: error.to_string(),
-        })?;
-    if let Some(oauth) = target.oauth_mut()
-        && !name.is_empty()
-    {
-        oauth.name = Some(name.to_string());
+            reason: other.to_string(),
+        },
+    })?;
+    if let Some(oauth) = target.oauth_mut() {
+        if !name.is_empty() {
+            oauth.name = Some(name.to_string());
+        }
+        if let ClientSecret::Written(written) = client_secret {
+            oauth.client_secret = written
+                .map(|secret| expand_variables(name, "oauth client_secret", secret, lookup))
+                .transpose()?;
+        }
     }
     Ok(target)
 }

@@ -239,7 +239,7 @@ mod tests {
 /// `LD_PRELOAD` change what runs); values never do. Findings show the
 /// config's text as written (`${VAR}` unexpanded, URL query values hidden).
 pub fn launch_spec_drift(locked: &Upstream, entry: &ServerEntry, target: &Target) -> Vec<String> {
-    let written = entry.upstream("");
+    let written = entry.upstream();
     let kind = |upstream: &Upstream| match upstream {
         Upstream::Stdio { .. } => "stdio",
         Upstream::StreamableHttp { .. } => "streamable-http",

@@ -537,8 +537,13 @@ fn target_resolver(cli: &cli::Cli, env_file: BTreeMap<String, String>) -> Box<se
                     cli::resolve_target(&cli, upstream, &lookup)
                         .map_err(|error| error.to_string())?
                 }
-                None => crate::config::locked_target(name, upstream, &lookup)
-                    .map_err(|error| error.to_string())?,
+                None => crate::config::resolve_target(
+                    name,
+                    upstream,
+                    crate::config::ClientSecret::FromEnv,
+                    &lookup,
+                )
+                .map_err(|error| error.to_string())?,
             };
             if let Target::Stdio { env, .. } = &mut target {
                 for (key, value) in &env_file {

@@ -20,17 +20,17 @@ fn every_transport_spelling_mcpo_reads() {
         )
         .unwrap();
     assert!(matches!(
-        config.servers["time"].transport,
-        Transport::Stdio { .. }
+        config.servers["time"].upstream(),
+        Upstream::Stdio { .. }
     ));
     assert!(matches!(
-        config.servers["legacy"].transport,
-        Transport::Sse { .. }
+        config.servers["legacy"].upstream(),
+        Upstream::Sse { .. }
     ));
     for name in ["a", "b", "c"] {
         assert!(matches!(
-            config.servers[name].transport,
-            Transport::StreamableHttp { .. }
+            config.servers[name].upstream(),
+            Upstream::StreamableHttp { .. }
         ));
     }
     assert!(!config.servers["d"].keeps_tool("x"));
@@ -38,7 +38,7 @@ fn every_transport_spelling_mcpo_reads() {
     let e = &config.servers["e"];
     assert!(e.keeps_tool("y") && !e.keeps_tool("z") && !e.keeps_tool("other"));
     assert_eq!(
-        config.servers["c"].upstream("c"),
+        config.servers["c"].upstream(),
         Upstream::StreamableHttp {
             url: "http://127.0.0.1:1/mcp".into(),
             headers: ValueSources::from_templates([(
@@ -71,7 +71,7 @@ fn variables_expand_when_reached_and_unset_ones_are_named() {
     assert_eq!(args, ["--dir=/home/u/x", "$plain", "${not a var}"]);
     assert_eq!(env["TOKEN"], "s3cret");
     // The lock form keeps the references, never the values.
-    let recorded = format!("{:?}", entry.upstream("s"));
+    let recorded = format!("{:?}", entry.upstream());
     assert!(recorded.contains("${BIN}") && !recorded.contains("s3cret"));
     let error = entry.target("s", &|_| None).unwrap_err();
     assert!(
@@ -110,17 +110,17 @@ fn an_oauth_block_reaches_the_target_and_only_its_settings_the_lock() {
     assert_eq!(oauth.settings.scopes(), ["a", "b"]);
     assert!(!format!("{target:?}").contains("hush"));
     // The lock: settings as written (`${VAR}` kept), no secret at all.
-    let lock = serde_json::to_string(&entry.upstream("remote")).unwrap();
+    let lock = serde_json::to_string(&entry.upstream()).unwrap();
     assert!(lock.contains("${AUTH_BASE}/mcp"), "{lock}");
     assert!(lock.contains("\"client_id\":\"pre\""), "{lock}");
     assert!(!lock.contains("SECRET") && !lock.contains("hush"), "{lock}");
     // Without an oauth block the lock is as before.
     let plain = parse(r#"{"mcpServers": {"p": {"url": "http://x/sse"}}}"#).unwrap();
-    let lock = serde_json::to_string(&plain.servers["p"].upstream("p")).unwrap();
+    let lock = serde_json::to_string(&plain.servers["p"].upstream()).unwrap();
     assert!(!lock.contains("oauth"), "{lock}");
     // A proxy reading the lock back gets an OAuth target, named for the hint.
-    let upstream = entry.upstream("remote");
-    let target = locked_target("remote", &upstream, &lookup).unwrap();
+    let upstream = entry.upstream();
+    let target = resolve_target("remote", &upstream, ClientSecret::FromEnv, &lookup).unwrap();
     assert_eq!(
         target.oauth().unwrap().1.login_hint("x"),
         "mcpo-gen login remote"
