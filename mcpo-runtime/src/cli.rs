@@ -510,11 +510,11 @@ pub fn resolve_target(
             // given in its place after `--`).
             let oauth = locked_http.and_then(|(_, _, oauth)| {
                 let mut oauth = crate::upstream::OAuthTarget::new(oauth.clone()?);
-                oauth.token_file = cli
-                    .oauth_token_file
-                    .clone()
-                    .or_else(|| env(crate::upstream::OAUTH_TOKEN_FILE_ENV).map(Into::into))
-                    .filter(|file| !file.as_os_str().is_empty());
+                // `--oauth-token-file` is applied by the proxy to every
+                // target, this one included.
+                oauth.token_file = env(crate::upstream::OAUTH_TOKEN_FILE_ENV)
+                    .filter(|file| !file.is_empty())
+                    .map(Into::into);
                 oauth.client_secret = env(crate::upstream::OAUTH_CLIENT_SECRET_ENV)
                     .filter(|secret| !secret.is_empty());
                 Some(Box::new(oauth))
