@@ -1042,6 +1042,138 @@ fn a_session_beyond_the_cap_is_503_and_idle_sessions_close() {
     initialize(&url);
 }
 
+/// Reads an HTTP response head into `head`, a byte at a time, until its
+/// blank line, the end of the stream, or `limit` without a byte.
+fn read_head(stream: &mut std::net::TcpStream, head: &mut Vec<u8>, limit: Duration) {
+    stream
+        .set_read_timeout(Some(limit))
+        .expect("a read timeout");
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+}
+
+/// The cap holds when initializes come at once, as a flood would: no more
+/// sessions are granted than `--mcp-max-sessions`. Each client sends its
+/// request's head first and its body only once every head is in, the way a
+/// slow client does: whatever the guard checks must still hold when the
+/// session is made.
+#[test]
+fn the_session_cap_holds_under_concurrent_initializes() {
+    const CAP: usize = 2;
+    const CLIENTS: usize = 20;
+    let proxy = gateway(&["--mcp-max-sessions", &CAP.to_string()]);
+    let port = proxy.port;
+    let heads_sent = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let heads_sent = std::sync::Arc::clone(&heads_sent);
+            std::thread::spawn(move || {
+                let body = initialize_body();
+                let mut stream =
+                    std::net::TcpStream::connect(("127.0.0.1", port)).expect("the proxy listens");
+                write!(
+                    stream,
+                    "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+                     Content-Type: application/json\r\n\
+                     Accept: application/json, text/event-stream\r\n\
+                     Authorization: Bearer {KEY}\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n",
+                    body.len()
+                )
+                .expect("the head is sent");
+                heads_sent.wait();
+                std::thread::sleep(Duration::from_millis(500));
+                // A refusal may come on the head alone; else send the body.
+                let mut head = Vec::new();
+                read_head(&mut stream, &mut head, Duration::from_millis(100));
+                if !head.ends_with(b"\r\n\r\n") {
+                    let _ = stream.write_all(body.as_bytes());
+                    read_head(&mut stream, &mut head, Duration::from_secs(30));
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let status: u16 = head
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|code| code.parse().ok())
+                    .unwrap_or(0);
+                (status, head.contains("\r\nmcp-session-id:"))
+            })
+        })
+        .collect();
+    let replies: Vec<(u16, bool)> = clients
+        .into_iter()
+        .map(|client| client.join().expect("the client thread"))
+        .collect();
+    let granted = replies
+        .iter()
+        .filter(|(status, session)| *status == 200 && *session)
+        .count();
+    let refused = replies.iter().filter(|(status, _)| *status == 503).count();
+    assert_eq!(granted + refused, CLIENTS, "{replies:?}");
+    assert!(
+        granted <= CAP,
+        "{granted} sessions granted with --mcp-max-sessions {CAP} ({refused} refused with 503)"
+    );
+}
+
+/// A browser page at an allowed origin (`--cors-allow-origins`) must be able
+/// to read the session id the initialize answer carries, or it can never
+/// send a second request: the header has to be exposed to it.
+#[test]
+fn a_browser_at_an_allowed_origin_can_read_the_session_id() {
+    let origin = "http://app.example";
+    let proxy = gateway(&["--cors-allow-origins", origin]);
+    let url = proxy.url("/mcp");
+    let preflight = http()
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-protocol-version, mcp-session-id",
+        )
+        .send()
+        .expect("the proxy answers");
+    assert!(preflight.status().is_success(), "{preflight:?}");
+    let allowed = preflight
+        .headers()
+        .get("access-control-allow-headers")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("mcp-session-id") && allowed.contains("authorization"),
+        "{preflight:?}"
+    );
+
+    let reply = mcp_post(
+        &url,
+        Some(KEY),
+        None,
+        &[("origin", origin)],
+        initialize_body(),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("access-control-allow-origin"), Some(origin));
+    assert!(reply.header("mcp-session-id").is_some(), "{reply:?}");
+    let exposed = reply
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        exposed == "*"
+            || exposed
+                .split(',')
+                .any(|name| name.trim() == "mcp-session-id"),
+        "Mcp-Session-Id is not exposed to the page (Access-Control-Expose-Headers: {exposed:?}): {reply:?}"
+    );
+}
+
 /// A stateless (2026-07-28) request opens no session, so the session cap is
 /// no reason to refuse it.
 #[test]
