@@ -1322,3 +1322,83 @@ fn drift_timeouts_and_crashes_are_json_rpc_errors_with_the_rest_status() {
         "{after}"
     );
 }
+
+/// `notifications/cancelled` from the MCP client cancels the call upstream:
+/// with one upstream slot (`--max-concurrency 1`), the next call does not
+/// wait for the cancelled one's 10 s.
+#[test]
+fn a_cancelled_call_frees_its_upstream_slot() {
+    let proxy = gateway(&["--max-concurrency", "1", "--max-queue", "5"]);
+    let url = proxy.url("/mcp");
+    let session = initialize(&url);
+    let sleeping = {
+        let url = url.clone();
+        let session = session.clone();
+        std::thread::spawn(move || {
+            let body = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call",
+                "params": {"name": "sleeps", "arguments": {"message": "zzz"}}});
+            mcp_post(&url, Some(KEY), Some(&session), &[], body.to_string())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let cancelled = mcp_post(
+        &url,
+        Some(KEY),
+        Some(&session),
+        &[],
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": 41, "reason": "the user gave up"}})
+        .to_string(),
+    );
+    assert_eq!(cancelled.status, 202, "{cancelled:?}");
+    let started = Instant::now();
+    let answer = call_tool(&url, &session, 42, "echo", &json!({"message": "next"}));
+    assert_eq!(
+        answer["result"]["content"][0]["text"], r#"{"message":"next"}"#,
+        "{answer}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the next call waited {:?} for the cancelled one",
+        started.elapsed()
+    );
+    let sleeping = sleeping.join().expect("the sleeping call's thread");
+    assert!(
+        !sleeping
+            .messages()
+            .iter()
+            .any(|message| message["id"] == 41 && message.get("result").is_some()),
+        "the cancelled call still answered a result: {sleeping:?}"
+    );
+}
+
+/// `tools/list` pages by cursor (the offset); a cursor it never gave is
+/// invalid params.
+#[test]
+fn tools_list_cursors() {
+    let proxy = gateway(&[]);
+    let url = proxy.url("/mcp");
+    let session = initialize(&url);
+    let list = |cursor: &str| {
+        mcp_post(
+            &url,
+            Some(KEY),
+            Some(&session),
+            &[],
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"cursor": cursor}})
+                .to_string(),
+        )
+        .answer()
+    };
+    let rest = list("13");
+    let names: Vec<&str> = rest["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert_eq!(names, locked_tool_names()[13..], "{rest}");
+    assert!(rest["result"].get("nextCursor").is_none(), "{rest}");
+    let bad = list("not-a-cursor");
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+}
