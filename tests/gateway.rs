@@ -326,7 +326,8 @@ fn python_sdk_session_sees_the_locked_surface_and_the_upstreams_results() {
 }
 
 /// The SDK's default (what Open WebUI uses): `server/discover`, then every
-/// request stateless on the 2026-07-28 revision.
+/// request stateless on the 2026-07-28 revision, where every result must
+/// carry `resultType` (the SDK refuses a `tools/call` result without it).
 #[test]
 fn python_sdk_default_mode_uses_the_stateless_revision() {
     let proxy = gateway(&[]);
@@ -601,6 +602,9 @@ fn rmcp_client_snapshots_the_gateway_and_calls_through_it() {
 // ---------------------------------------------------------------------------
 // 5: Open WebUI's MCP client
 
+/// Open WebUI connects in the SDK's default mode (see
+/// `python_sdk_default_mode_uses_the_stateless_revision`), so it sees what
+/// a 2026-07-28 client sees.
 #[test]
 fn open_webui_mcp_client_lists_and_calls_tools() {
     let proxy = gateway(&[]);
@@ -1215,6 +1219,59 @@ fn stateless_requests_are_served_when_the_sessions_are_full() {
         call.answer()["result"]["content"][0]["text"],
         r#"{"message":"stateless"}"#
     );
+}
+
+/// On the stateless 2026-07-28 revision every result carries `resultType`
+/// ("complete" here), the upstream's `tools/call` results included (they
+/// came over a 2025-11-25 session, without it).
+#[test]
+fn stateless_results_carry_result_type() {
+    let proxy = gateway(&[]);
+    let url = proxy.url("/mcp");
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let stateless = |id: u64, method: &str, name: Option<&str>, params: Value| {
+        let mut headers = vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ];
+        if let Some(name) = name {
+            headers.push(("mcp-name", name));
+        }
+        let mut params = params;
+        params["_meta"] = meta.clone();
+        let reply = mcp_post(
+            &url,
+            Some(KEY),
+            None,
+            &headers,
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
+        assert_eq!(reply.status, 200, "{method}: {reply:?}");
+        assert!(reply.header("mcp-session-id").is_none(), "{reply:?}");
+        reply.answer()
+    };
+    let listed = stateless(1, "tools/list", None, json!({}));
+    assert_eq!(listed["result"]["resultType"], "complete", "{listed}");
+    for (id, tool, arguments) in [
+        (2, "echo", json!({"message": "stateless"})),
+        (3, "returns_structured", json!({})),
+        (4, "fails_with_is_error", json!({"path": "/x"})),
+        (5, "echo", json!({"message": 5})),
+    ] {
+        let called = stateless(
+            id,
+            "tools/call",
+            Some(tool),
+            json!({"name": tool, "arguments": arguments}),
+        );
+        assert_eq!(
+            called["result"]["resultType"], "complete",
+            "{tool} {arguments}: {called}"
+        );
+    }
 }
 
 /// The refusals' JSON-RPC messages are plain text, not a JSON string.
