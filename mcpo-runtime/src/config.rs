@@ -372,7 +372,7 @@ impl Config {
             for variable in entry.literal_values.keys() {
                 match owners.insert(variable.clone(), server) {
                     Some(other) if other != server => clashes.push(format!(
-                        "servers {other:?} and {server:?} would both read {variable}: rename \
+                        "servers {other:?} and {server:?} would both read ${{{variable}}}: rename \
                          one, or write the value as a ${{VAR}} of your choosing"
                     )),
                     _ => {}
@@ -441,9 +441,11 @@ impl ServerEntry {
         let mut sources = |kind: &str, values: &BTreeMap<String, String>| {
             ValueSources::from_templates(values.iter().map(|(key, value)| {
                 let template = if template_variables(value).is_empty() {
-                    let variable = ValueSources::per_server_variable(name, kind, key);
-                    literal_values.insert(variable.clone(), value.clone());
-                    format!("${{{variable}}}")
+                    let template = ValueSources::per_server_variable(name, kind, key);
+                    for variable in template_variables(&template) {
+                        literal_values.insert(variable, value.clone());
+                    }
+                    template
                 } else {
                     value.clone()
                 };

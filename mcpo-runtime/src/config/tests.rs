@@ -230,3 +230,30 @@ fn literal_values_of_two_servers_never_share_a_variable() {
         ]
     );
 }
+
+#[test]
+fn literal_values_reach_the_target_and_never_the_launch_spec() {
+    let config = parse(
+        r#"{"mcpServers": {"api": {"type": "streamable-http", "url": "http://127.0.0.1:1/mcp",
+            "headers": {"X-Token": "literal-secret-value", "X-Other": "Bearer ${TOKEN}"}}}}"#,
+    )
+    .unwrap();
+    let entry = &config.servers["api"];
+    let spec = serde_json::to_string(&entry.upstream()).unwrap();
+    assert!(!spec.contains("literal-secret-value"), "{spec}");
+    assert!(spec.contains("MCPO_API_HEADER_X_TOKEN"), "{spec}");
+    assert!(!format!("{entry:?}").contains("literal-secret-value"));
+    let target = entry
+        .target("api", &|var| (var == "TOKEN").then(|| "t".to_string()))
+        .unwrap();
+    let Target::StreamableHttp { headers, .. } = target else {
+        panic!("an HTTP target");
+    };
+    assert_eq!(headers["X-Token"], "literal-secret-value");
+    assert_eq!(headers["X-Other"], "Bearer t");
+    let missing = entry.target("api", &|_| None).unwrap_err().to_string();
+    assert!(
+        missing.contains("TOKEN") && missing.contains("header X-Other"),
+        "{missing}"
+    );
+}
