@@ -399,7 +399,8 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, ConfigError> {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::any())
                 .allow_methods(AllowMethods::mirror_request())
-                .allow_headers(AllowHeaders::mirror_request()),
+                .allow_headers(AllowHeaders::mirror_request())
+                .expose_headers(EXPOSED_HEADERS),
         ));
     }
     let allowed = origins
@@ -417,9 +418,19 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, ConfigError> {
             .allow_origin(AllowOrigin::list(allowed))
             .allow_methods(AllowMethods::mirror_request())
             .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers(EXPOSED_HEADERS)
             .allow_credentials(true),
     ))
 }
+
+/// Response headers a browser client must read: the MCP session id (an
+/// MCP client in a page sends it back with every request), and why and
+/// when to retry.
+const EXPOSED_HEADERS: [header::HeaderName; 3] = [
+    header::HeaderName::from_static("mcp-session-id"),
+    header::WWW_AUTHENTICATE,
+    header::RETRY_AFTER,
+];
 
 /// Swagger UI answers an unknown file under `/docs/` with an empty 404 and
 /// its own failures in plain text; every error of the proxy is

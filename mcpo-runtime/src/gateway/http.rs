@@ -12,6 +12,7 @@
 //! initializes again, as the spec says.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::{
@@ -59,6 +60,7 @@ pub(crate) fn mcp_routes<S: Clone + Send + Sync + 'static>(
     let guard = Arc::new(Guard {
         endpoints: endpoints.clone(),
         sessions,
+        opening: AtomicUsize::new(0),
     });
     Router::new()
         .route_service("/mcp", service)
@@ -68,6 +70,19 @@ pub(crate) fn mcp_routes<S: Clone + Send + Sync + 'static>(
 struct Guard {
     endpoints: McpEndpoints,
     sessions: Arc<LocalSessionManager>,
+    /// `initialize` requests let through whose session rmcp has not made
+    /// yet: counted with the open sessions, so concurrent ones cannot
+    /// overrun the cap.
+    opening: AtomicUsize,
+}
+
+/// Gives back an `opening` place when the `initialize` is answered.
+struct Opening<'a>(&'a AtomicUsize);
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
@@ -79,30 +94,63 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
         if !origin_allowed(origin, host, &guard.endpoints) {
             return refuse(
                 StatusCode::FORBIDDEN,
+                INVALID_REQUEST,
                 "Forbidden: this Origin may not call the MCP endpoint (add it to --cors-allow-origins)",
             );
         }
     }
     if let Err(error) = guard.endpoints.api_keys.check(headers) {
-        let mut response = refuse(error.status, &error.detail.to_string());
+        let message = match &error.detail {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let mut response = refuse(error.status, INVALID_REQUEST, &message);
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;
     }
-    let opens_session = request.method() == Method::POST && !headers.contains_key("mcp-session-id");
-    if opens_session && guard.sessions.sessions.read().await.len() >= guard.endpoints.max_sessions {
-        let mut response = refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many open MCP sessions (--mcp-max-sessions); try again later",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
-        return response;
-    }
+    // A POST without a session opens one, unless it is a request of the
+    // stateless revision (2026-07-28), which names its method in a header.
+    let opens_session = request.method() == Method::POST
+        && !headers.contains_key("mcp-session-id")
+        && headers
+            .get("mcp-method")
+            .is_none_or(|method| method.as_bytes() == b"initialize");
+    let _opening = if opens_session {
+        let opening = guard.opening.fetch_add(1, Ordering::SeqCst);
+        let place = Opening(&guard.opening);
+        let open = guard.sessions.sessions.read().await.len();
+        if open + opening >= guard.endpoints.max_sessions {
+            let mut response = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                INVALID_REQUEST,
+                "Too many open MCP sessions (--mcp-max-sessions); try again later",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+            return response;
+        }
+        Some(place)
+    } else {
+        None
+    };
     let deletes = request.method() == Method::DELETE;
+    let sent_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
     let mut response = next.run(request).await;
+    // rmcp answers a body that is not one JSON-RPC message with 415 and
+    // plain text, even when it was JSON; answer as JSON-RPC says instead.
+    if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            PARSE_ERROR,
+            "Parse error: the body is not one JSON-RPC message (batches are not accepted)",
+        );
+    }
     // rmcp answers a session's DELETE with 202; the Python SDK, like most
     // clients, expects 200 or 204 and warns otherwise.
     if deletes && response.status() == StatusCode::ACCEPTED {
@@ -137,13 +185,18 @@ fn origin_allowed(origin: &HeaderValue, host: Option<&str>, endpoints: &McpEndpo
     }
 }
 
+/// JSON-RPC's codes for a message that is not valid JSON-RPC, and for one
+/// that cannot be parsed.
+const INVALID_REQUEST: i32 = -32600;
+const PARSE_ERROR: i32 = -32700;
+
 /// A JSON-RPC error with no id, as the transport answers a request it does
 /// not let through.
-fn refuse(status: StatusCode, message: &str) -> Response {
+fn refuse(status: StatusCode, code: i32, message: &str) -> Response {
     let body = json!({
         "jsonrpc": "2.0",
         "id": null,
-        "error": {"code": -32600, "message": message},
+        "error": {"code": code, "message": message},
     });
     (status, axum::Json(body)).into_response()
 }

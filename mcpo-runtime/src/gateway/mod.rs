@@ -21,8 +21,8 @@ use std::sync::Arc;
 use rmcp::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, ErrorData,
-    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    Tool,
+    Implementation, ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Value, json};
@@ -274,7 +274,13 @@ impl ServerHandler for Gateway {
             .metrics
             .record_call(tool.locked, status, started.elapsed());
         match outcome {
-            Ok(result) => Ok(CallToolResponse::Complete(result)),
+            Ok(mut result) => {
+                // An upstream on a revision before 2026-07-28 sends no
+                // `resultType`; a client on 2026-07-28 requires it (rmcp
+                // strips it again for older clients).
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(CallToolResponse::Complete(result))
+            }
             Err(failure) => answer_for_failure(name, failure),
         }
     }
