@@ -271,7 +271,10 @@ fn the_serve_image_health_check_passes_on_a_served_lock_and_fails_otherwise() {
 
     // MCPO_ROOT_PATH in the container's environment: the proxy mounts its
     // routes under it and the health check follows it.
-    let mounted = start_proxy_with_env(&entry_script, &upstream, &[("MCPO_ROOT_PATH", "/tools")]);
+    let mounted = Launch::proxy(&entry_script)
+        .args(&upstream)
+        .env(&[("MCPO_ROOT_PATH", "/tools")])
+        .start();
     assert!(run(mounted.port, Some("/tools")), "under MCPO_ROOT_PATH");
     assert!(
         run(mounted.port, None),

@@ -279,18 +279,17 @@ fn a_dotenv_file_reaches_the_stdio_upstream() {
     )
     .unwrap();
     let server = node_server("server-everything");
-    let proxy = start_proxy_with_env(
-        &everything_binary(),
-        &[
+    let proxy = Launch::proxy(&everything_binary())
+        .args(&[
             "--env-path",
             env_file.to_str().unwrap(),
             "--",
             "node",
             server.to_str().unwrap(),
             "stdio",
-        ],
-        &[("MCPO_API_KEY", "not-for-the-upstream")],
-    );
+        ])
+        .env(&[("MCPO_API_KEY", "not-for-the-upstream")])
+        .start();
     wait_ready(&proxy);
     let reply = post_json(
         &proxy.url("/get-env"),

@@ -1035,7 +1035,7 @@ fn differences(upstream: &Upstream, marker: &str) -> BTreeMap<String, String> {
         .map(|(key, value)| (key.as_str(), value.as_str()))
         .collect();
     env.push(("MCPO_TEST_MARKER", marker));
-    let proxy = start_proxy_with_env(&binary, &args, &env);
+    let proxy = Launch::proxy(&binary).args(&args).env(&env).start();
     wait_ready(&proxy);
 
     let mut found = BTreeMap::new();

@@ -140,19 +140,18 @@ fn start_locked(
 ) -> Running {
     let http_port = http_port.to_string();
     let sse_port = sse_port.to_string();
-    start_proxy_in(
-        &workspace_root().join("tests/upstreams"),
-        &multi_proxy(),
-        extra_args,
-        &[
+    Launch::proxy(&multi_proxy())
+        .dir(&workspace_root().join("tests/upstreams"))
+        .args(extra_args)
+        .env(&[
             ("EVERYTHING_HTTP_PORT", &http_port),
             ("EVERYTHING_SSE_PORT", &sse_port),
             ("MEMORY_FILE_PATH", path_str(memory)),
             ("npm_config_offline", "true"),
             ("npm_config_update_notifier", "false"),
             ("MCPO_TEST_MARKER", marker),
-        ],
-    )
+        ])
+        .start()
 }
 
 #[test]
@@ -615,11 +614,10 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
     };
     std::fs::write(&config_path, config(first.port, &graph_a, json!({}))).unwrap();
     let marker = unique_marker("multi-reload");
-    let proxy = start_proxy_with_env(
-        &multi_proxy(),
-        &["--config", path_str(&config_path), "--hot-reload"],
-        &[("MCPO_TEST_MARKER", &marker)],
-    );
+    let proxy = Launch::proxy(&multi_proxy())
+        .args(&["--config", path_str(&config_path), "--hot-reload"])
+        .env(&[("MCPO_TEST_MARKER", &marker)])
+        .start();
     wait_ready(&proxy);
     assert!(proxy.logged("--hot-reload: watching"), "no watch logged");
     let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
@@ -1229,7 +1227,10 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     let binary = target_dir().join("debug/multi-header-proxy");
 
     // With the runtime --config: the header from ${MCPO_E2E_GUARDED_TOKEN}.
-    let with_config = start_proxy_with_env(&binary, &["--config", path_str(&config_path)], &env);
+    let with_config = Launch::proxy(&binary)
+        .args(&["--config", path_str(&config_path)])
+        .env(&env)
+        .start();
     wait_ready(&with_config);
     let reply = post_json(
         &with_config.url("/guarded/tool_0000"),
@@ -1247,17 +1248,15 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
 
     // Without it: the lock's templates, each server its own variables. The
     // variable the old scheme shared between servers no longer counts.
-    let from_env = start_proxy_with_env(
-        &binary,
-        &[],
-        &[
+    let from_env = Launch::proxy(&binary)
+        .env(&[
             env[0],
             env[1],
             env[2],
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
             ("MCPO_HEADER_X_TOKEN", "shared-by-accident"),
-        ],
-    );
+        ])
+        .start();
     wait_ready(&from_env);
     for server in ["guarded", "literal"] {
         let reply = post_json(
@@ -1288,16 +1287,15 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     // Nothing listens on the port: the upstream is down, and every place
     // that says why (log, GET /, /readyz, the 503) shows the URL's
     // `${VAR}` form, never the key.
-    let down = start_proxy_with_env(
-        &binary,
-        &["--connect-timeout", "2"],
-        &[
+    let down = Launch::proxy(&binary)
+        .args(&["--connect-timeout", "2"])
+        .env(&[
             ("MCPO_E2E_GUARDED_PORT", "1"),
             env[1],
             env[2],
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
-        ],
-    );
+        ])
+        .start();
     wait_until(Duration::from_secs(30), || {
         get(&down.url("/guarded/readyz")).is_ok_and(|(status, _)| status == 503)
     });
@@ -1324,16 +1322,15 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     drop(down);
 
     // A wrong token: the server refuses, the proxy says it is not ready.
-    let wrong = start_proxy_with_env(
-        &binary,
-        &["--connect-timeout", "2"],
-        &[
+    let wrong = Launch::proxy(&binary)
+        .args(&["--connect-timeout", "2"])
+        .env(&[
             env[0],
             ("MCPO_E2E_GUARDED_TOKEN", "wrong"),
             env[2],
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
-        ],
-    );
+        ])
+        .start();
     wait_until(Duration::from_secs(30), || {
         get(&wrong.url("/guarded/readyz")).is_ok_and(|(status, _)| status == 503)
     });
@@ -1409,11 +1406,10 @@ fn hot_reload_lets_calls_in_flight_finish_on_the_old_connection() {
     };
     std::fs::write(&config_path, config("one")).unwrap();
     let marker = unique_marker("reload-drain");
-    let proxy = start_proxy_with_env(
-        &proxy_binary,
-        &["--config", path_str(&config_path), "--hot-reload"],
-        &[("MCPO_TEST_MARKER", &marker)],
-    );
+    let proxy = Launch::proxy(&proxy_binary)
+        .args(&["--config", path_str(&config_path), "--hot-reload"])
+        .env(&[("MCPO_TEST_MARKER", &marker)])
+        .start();
     wait_ready(&proxy);
     // The upstream inherits the marker from the proxy, which has it too.
     let upstreams = || {

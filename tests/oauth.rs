@@ -156,14 +156,12 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
         .collect();
     outputs.push(("mcpo-gen's output".into(), generated_text));
 
-    let proxy = start_proxy_with_env(
-        &proxy_binary.binary,
-        &[],
-        &[
+    let proxy = Launch::proxy(&proxy_binary.binary)
+        .env(&[
             ("MCPO_TOKEN_DIR", token_dir_text),
             ("RUST_LOG", "info,mcpo_runtime=debug"),
-        ],
-    );
+        ])
+        .start();
     wait_ready(&proxy);
     let whoami = call(&proxy, "whoami", json!({}));
     assert_eq!(whoami.status, 200, "{whoami:?}");
@@ -380,14 +378,13 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
     };
 
-    let proxy = start_proxy_with_env(
-        &proxy_binary.binary,
-        &["--config", config_text],
-        &[
+    let proxy = Launch::proxy(&proxy_binary.binary)
+        .args(&["--config", config_text])
+        .env(&[
             ("MCPO_TOKEN_DIR", token_dir_text),
             ("RUST_LOG", "info,mcpo_runtime=debug"),
-        ],
-    );
+        ])
+        .start();
     wait_ready(&proxy);
     let whoami = call(&proxy, "protected/whoami", json!({}));
     assert_eq!(whoami.status, 200, "{whoami:?}");

@@ -68,7 +68,7 @@ fn revisions_with_a_handshake_are_locked_served_and_outlive_expired_sessions() {
         drop(server);
 
         // A server that forgets each session after two requests.
-        let server = start_fixture_http_logged(&[
+        let server = start_fixture_http(&[
             "--protocol-versions",
             revision,
             "--tools",
@@ -108,7 +108,7 @@ fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
     ];
     // Sessions would expire after one request: a stateless client has none.
     let server =
-        start_fixture_http_logged(&[&modern_only[..], &["--expire-sessions-after", "1"]].concat());
+        start_fixture_http(&[&modern_only[..], &["--expire-sessions-after", "1"]].concat());
     let url = server.url("/mcp");
     let (lock, proxy_build) = snapshot_and_build(&["--server-type", "streamable-http", "--", &url]);
     let binary = proxy_build.binary.clone();

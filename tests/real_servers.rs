@@ -29,7 +29,7 @@ fn start(crate_name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
     let binary = build(&[crate_name]).join(crate_name);
     let mut all_args = vec!["--quiet"];
     all_args.extend_from_slice(args);
-    let proxy = start_proxy_with_env(&binary, &all_args, env);
+    let proxy = Launch::proxy(&binary).args(&all_args).env(env).start();
     wait_ready(&proxy);
     proxy
 }

@@ -103,7 +103,7 @@ fn start(crate_name: &str, flags: &[&str], upstream: &[String], env: &[(&str, &s
     // uvx must not look for the network it does not have.
     let mut all_env = vec![("UV_OFFLINE", "1")];
     all_env.extend_from_slice(env);
-    let proxy = start_proxy_with_env(&binary, &args, &all_env);
+    let proxy = Launch::proxy(&binary).args(&args).env(&all_env).start();
     wait_ready(&proxy);
     proxy
 }

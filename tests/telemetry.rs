@@ -199,9 +199,8 @@ fn a_tool_call_is_a_span_of_the_clients_trace_and_its_context_reaches_the_upstre
         errors_tools()
     );
     let endpoint = format!("http://127.0.0.1:{port}");
-    let mut proxy = start_proxy_with_env(
-        &binary,
-        &[
+    let mut proxy = Launch::proxy(&binary)
+        .args(&[
             "--otel-endpoint",
             &endpoint,
             "--api-key",
@@ -210,10 +209,12 @@ fn a_tool_call_is_a_span_of_the_clients_trace_and_its_context_reaches_the_upstre
             "sh",
             "-c",
             &script,
-        ],
-        // The standard variables must not redirect the flag's endpoint.
-        &[("OTEL_SERVICE_NAME", "otel-e2e-service")],
-    );
+        ])
+        .env(
+            // The standard variables must not redirect the flag's endpoint.
+            &[("OTEL_SERVICE_NAME", "otel-e2e-service")],
+        )
+        .start();
     wait_ready(&proxy);
     assert!(
         proxy.logged("OpenTelemetry: exporting"),

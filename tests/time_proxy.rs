@@ -285,7 +285,9 @@ fn the_served_document_requires_a_key_exactly_when_one_is_configured() {
 fn sigterm_stops_the_proxy_and_its_whole_upstream_process_group() {
     let binary = build(&["time-proxy"]).join("time-proxy");
     let marker = unique_marker("time-proxy-shutdown");
-    let mut proxy = start_proxy_with_env(&binary, &[], &[("MCPO_TEST_MARKER", &marker)]);
+    let mut proxy = Launch::proxy(&binary)
+        .env(&[("MCPO_TEST_MARKER", &marker)])
+        .start();
     wait_ready(&proxy);
     let before = processes_with_marker(&marker);
     assert!(
@@ -317,7 +319,9 @@ fn sigterm_stops_the_proxy_and_its_whole_upstream_process_group() {
 fn sigterm_right_after_startup_still_shuts_down_cleanly() {
     let binary = build(&["time-proxy"]).join("time-proxy");
     let marker = unique_marker("time-proxy-early-stop");
-    let mut proxy = start_proxy_with_env(&binary, &[], &[("MCPO_TEST_MARKER", &marker)]);
+    let mut proxy = Launch::proxy(&binary)
+        .env(&[("MCPO_TEST_MARKER", &marker)])
+        .start();
     assert!(
         proxy.terminate(Duration::from_secs(10)),
         "the proxy exits on an early SIGTERM"

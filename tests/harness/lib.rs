@@ -186,11 +186,6 @@ impl Drop for Running {
     }
 }
 
-/// Starts a proxy binary on a free port and waits until `/healthz` answers.
-pub fn start_proxy(binary: &Path, args: &[&str]) -> Running {
-    start_proxy_with_env(binary, args, &[])
-}
-
 /// Polls `ready` until it is true (then true) or `limit` has passed (then
 /// false), for callers that explain a failure themselves.
 pub fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
@@ -368,106 +363,367 @@ pub fn unique_marker(label: &str) -> String {
     )
 }
 
-/// Starts a proxy like [`start_proxy`], with extra environment variables.
-pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-    start_proxy_limited(binary, args, env, None)
+/// Where a started process prints its `listening on http://HOST:PORT` line.
+#[derive(Clone, Copy)]
+enum ListensOn {
+    Stdout,
+    Stderr,
 }
 
-/// Starts a proxy like [`start_proxy_with_env`], with its open-file limit
-/// (soft and hard) set to `open_files` when given.
-pub fn start_proxy_limited(
-    binary: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
+/// The one way the tests start a process that listens on a port it picks
+/// itself (`--port 0`) and logs: a proxy binary ([`Launch::proxy`]),
+/// `mcpo-gen serve` ([`Launch::serve`]) or one of our test servers
+/// ([`Launch::server`]). Options are added with `args`, `env`, `dir` and
+/// `open_files`; `start` spawns it, reads its port from its log, keeps the
+/// log in [`Running::log`] and, for proxies, waits until `/healthz` answers.
+pub struct Launch {
+    command: Command,
+    program: PathBuf,
+    listens_on: ListensOn,
+    /// Proxies: answered `/healthz` before `start` returns.
+    health_checked: bool,
+    root_path: String,
     open_files: Option<u64>,
-) -> Running {
-    start_proxy_at(binary, args, env, open_files, None)
 }
 
-/// Starts a proxy like [`start_proxy_with_env`] in the working directory
-/// `dir`, which its stdio upstreams inherit: in `tests/upstreams`, a locked
-/// `npx -y @modelcontextprotocol/server-...@VERSION` runs the pinned package
-/// installed there, without the network.
-pub fn start_proxy_in(dir: &Path, binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-    start_proxy_at(binary, args, env, None, Some(dir))
-}
+impl Launch {
+    /// A proxy binary (a generated crate's, or a script that runs one) on
+    /// loopback, port 0, the test tools on PATH.
+    pub fn proxy(binary: &Path) -> Launch {
+        Launch::proxy_like(binary, &[])
+    }
 
-fn start_proxy_at(
-    binary: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    open_files: Option<u64>,
-    dir: Option<&Path>,
-) -> Running {
-    // Port 0: the proxy binds a free port itself and logs it, so parallel
-    // tests never race for one.
-    let mut command = Command::new(binary);
-    if let Some(dir) = dir {
-        command.current_dir(dir);
+    /// `mcpo-gen serve ARGS` (the proxy of a lock, without compiling its
+    /// crate), started like [`Launch::proxy`]. In snapshot mode (no
+    /// `--lock`) the snapshot is taken before the proxy listens.
+    pub fn serve() -> Launch {
+        Launch::proxy_like(&mcpo_gen_bin(), &["serve"])
     }
-    command
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(args)
-        .env("PATH", path_with_tools())
-        // The line we read is the runtime's info log: keep it even under
-        // --quiet, and keep everything else (uv, a child, reads RUST_LOG too)
-        // at warnings.
-        .env("RUST_LOG", "warn,mcpo_runtime=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
+
+    fn proxy_like(binary: &Path, first: &[&str]) -> Launch {
+        let mut launch = Launch::new(binary, ListensOn::Stderr);
+        launch.health_checked = true;
+        launch
+            .command
+            .args(first)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .env("PATH", path_with_tools())
+            // The line we read is the runtime's info log: keep it even under
+            // --quiet, and keep everything else (uv, a child, reads RUST_LOG
+            // too) at warnings.
+            .env("RUST_LOG", "warn,mcpo_runtime=info")
+            .stdout(Stdio::null());
+        launch
     }
-    if let Some(limit) = open_files {
-        use std::os::unix::process::CommandExt as _;
-        let limit = libc::rlimit {
-            rlim_cur: limit as libc::rlim_t,
-            rlim_max: limit as libc::rlim_t,
+
+    /// One of our test servers (`tests/fixture-server`, `tests/oauth-server`),
+    /// which print their `listening on` line (and their events) on stdout.
+    pub fn server(binary: &Path) -> Launch {
+        Launch::new(binary, ListensOn::Stdout)
+    }
+
+    fn new(binary: &Path, listens_on: ListensOn) -> Launch {
+        let mut command = Command::new(binary);
+        command.stdin(Stdio::null());
+        match listens_on {
+            ListensOn::Stdout => command.stdout(Stdio::piped()),
+            ListensOn::Stderr => command.stderr(Stdio::piped()),
         };
-        // SAFETY: setrlimit is async-signal-safe; it only changes the child.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
+        Launch {
+            command,
+            program: binary.to_path_buf(),
+            listens_on,
+            health_checked: false,
+            root_path: String::new(),
+            open_files: None,
         }
     }
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let port = listening_port(
-        &mut child,
-        stderr,
-        binary,
-        Some(std::sync::Arc::clone(&log)),
-    );
-    let root_path = args
-        .iter()
-        .position(|arg| *arg == "--root-path")
-        .and_then(|index| args.get(index + 1))
-        .map(|root| root.trim_end_matches('/').to_string())
-        .unwrap_or_default();
-    let running = Running {
-        child,
+
+    /// More arguments; a `--root-path` among them is where `/healthz` and
+    /// [`wait_ready`] look.
+    pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, args: &[S]) -> Launch {
+        if let Some(root) = args
+            .iter()
+            .position(|arg| arg.as_ref() == "--root-path")
+            .and_then(|index| args.get(index + 1))
+        {
+            self.root_path = root
+                .as_ref()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string();
+        }
+        self.command.args(args);
+        self
+    }
+
+    /// Environment variables, set after (so over) the defaults.
+    pub fn env(mut self, env: &[(&str, &str)]) -> Launch {
+        self.command
+            .envs(env.iter().map(|(key, value)| (key, value)));
+        self
+    }
+
+    /// The working directory, which stdio upstreams inherit: in
+    /// `tests/upstreams`, a locked `npx -y @modelcontextprotocol/server-...@VERSION`
+    /// runs the pinned package installed there, without the network.
+    pub fn dir(mut self, dir: &Path) -> Launch {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// Returned as soon as it listens, without asking `/healthz` (e.g. over
+    /// HTTPS, which the harness's client does not ask).
+    pub fn unchecked(mut self) -> Launch {
+        self.health_checked = false;
+        self
+    }
+
+    /// Without the environment variable `name` (e.g. one set for the tests).
+    pub fn env_remove(mut self, name: &str) -> Launch {
+        self.command.env_remove(name);
+        self
+    }
+
+    /// Runs it to its exit instead of starting it (a start that must be
+    /// refused), within `limit`; its stdout and stderr collected. Fails when
+    /// it is still running at `limit` (and stops it).
+    #[track_caller]
+    pub fn run_to_exit(mut self, limit: Duration) -> Output {
+        let mut child = self
+            .command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.program.display()));
+        let exited = wait_for(limit, || matches!(child.try_wait(), Ok(Some(_))));
+        if !exited {
+            let _ = child.kill();
+        }
+        let output = child.wait_with_output().expect("its output");
+        assert!(
+            exited,
+            "{} did not exit in {limit:?}: {}",
+            self.program.display(),
+            output_text(&output)
+        );
+        output
+    }
+
+    /// The open-file limit (soft and hard) of the process.
+    pub fn open_files(mut self, limit: u64) -> Launch {
+        self.open_files = Some(limit);
+        self
+    }
+
+    pub fn start(mut self) -> Running {
+        if let Some(limit) = self.open_files {
+            use std::os::unix::process::CommandExt as _;
+            let limit = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            // SAFETY: setrlimit is async-signal-safe; it only changes the child.
+            unsafe {
+                self.command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let program = &self.program;
+        let mut child = self
+            .command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let shared = Some(std::sync::Arc::clone(&log));
+        let port = match self.listens_on {
+            ListensOn::Stdout => {
+                let pipe = child.stdout.take().expect("stdout is piped");
+                listening_port(&mut child, pipe, program, shared)
+            }
+            ListensOn::Stderr => {
+                let pipe = child.stderr.take().expect("stderr is piped");
+                listening_port(&mut child, pipe, program, shared)
+            }
+        };
+        let running = Running {
+            child,
+            port,
+            root_path: self.root_path,
+            log,
+        };
+        if self.health_checked {
+            let health = running.url(&format!("{}/healthz", running.root_path));
+            wait_until(Duration::from_secs(30), || {
+                get(&health).is_ok_and(|(status, _)| status == 200)
+            });
+        }
+        running
+    }
+}
+
+impl Launch {
+    /// [`Launch::start`], then waits until the proxy's upstream is connected
+    /// ([`wait_ready`]).
+    pub fn start_ready(self) -> Running {
+        let running = self.start();
+        wait_ready(&running);
+        running
+    }
+}
+
+/// Starts a proxy binary on a free port and waits until `/healthz` answers
+/// (the common case of [`Launch::proxy`]).
+pub fn start_proxy(binary: &Path, args: &[&str]) -> Running {
+    Launch::proxy(binary).args(args).start()
+}
+
+/// `mcp-fixture-server`, built with the workspace.
+pub fn fixture_binary() -> PathBuf {
+    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
+}
+
+/// A tool file of the fixture server (`tests/fixture-server/tools/NAME`; an
+/// absolute path stays itself).
+pub fn tool_file(name: &str) -> String {
+    workspace_root()
+        .join("tests/fixture-server/tools")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `-- <fixture> --tools <file>`: a proxy's upstream override to the fixture
+/// serving [`tool_file`]`(tools)` over stdio, so the proxy depends on
+/// neither PATH nor the working directory.
+pub fn fixture_upstream(tools: &str) -> Vec<String> {
+    vec![
+        "--".to_string(),
+        fixture_binary().display().to_string(),
+        "--tools".to_string(),
+        tool_file(tools),
+    ]
+}
+
+/// `flags` followed by `upstream`, as one argument list.
+pub fn with_upstream<'a>(flags: &[&'a str], upstream: &'a [String]) -> Vec<&'a str> {
+    let mut args = flags.to_vec();
+    args.extend(upstream.iter().map(String::as_str));
+    args
+}
+
+/// Starts our fixture server over streamable HTTP on a port it picks itself
+/// (`--port 0`; it prints `listening on http://127.0.0.1:PORT/mcp` first, once
+/// bound), with `args` after the transport flags. Its endpoint is
+/// `running.url("/mcp")`; what it prints (e.g. `expired session ID` under
+/// `--expire-sessions-after`) is in its log ([`Running::logged`]).
+pub fn start_fixture_http(args: &[&str]) -> Running {
+    start_fixture_http_on(0, args)
+}
+
+/// [`start_fixture_http`] on `port` (0: any), e.g. to restart a server on
+/// the port it had.
+pub fn start_fixture_http_on(port: u16, args: &[&str]) -> Running {
+    Launch::server(&fixture_binary())
+        .args(&["--transport", "http", "--port", &port.to_string()])
+        .args(args)
+        .start()
+}
+
+/// Starts tests/oauth-server (an OAuth authorization server and the MCP
+/// server it protects) with `args`, on a port it picks; its MCP endpoint is
+/// `running.url("/mcp")`, its events (`token issued (refresh_token) ...`)
+/// in `running.log`.
+pub fn start_oauth_server(args: &[&str]) -> Running {
+    Launch::server(&build(&["mcp-oauth-server"]).join("mcp-oauth-server"))
+        .args(&["--port", "0"])
+        .args(args)
+        .start()
+}
+
+/// Starts a server that cannot pick its own port (it takes one, but logs
+/// none) on `port`: `spawn` starts it there, and it is returned once `ready`
+/// says so (within `limit`), or `None` when it exited first (another
+/// process took the port). `describe` names it in messages.
+pub fn start_on_port(
+    port: u16,
+    limit: Duration,
+    describe: &dyn Fn(u16) -> String,
+    spawn: impl FnOnce(u16) -> Child,
+    mut ready: impl FnMut(&Running) -> bool,
+) -> Option<Running> {
+    let mut running = Running {
+        child: spawn(port),
         port,
-        root_path,
-        log,
+        root_path: String::new(),
+        log: Default::default(),
     };
-    let health = running.url(&format!("{}/healthz", running.root_path));
-    wait_until(Duration::from_secs(30), || {
-        get(&health).is_ok_and(|(status, _)| status == 200)
-    });
-    running
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = running.child.try_wait() {
+            eprintln!("{} exited ({status})", describe(port));
+            return None;
+        }
+        if ready(&running) {
+            return Some(running);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} was not ready in {limit:?}",
+            describe(port)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// [`start_on_port`] on a port bound and released here; when another
+/// process takes it in between and the server exits, another port is tried
+/// (three in all).
+pub fn start_on_a_released_port(
+    limit: Duration,
+    describe: &dyn Fn(u16) -> String,
+    mut spawn: impl FnMut(u16) -> Child,
+    mut ready: impl FnMut(&Running) -> bool,
+) -> Running {
+    const ATTEMPTS: usize = 3;
+    (0..ATTEMPTS)
+        .find_map(|_| start_on_port(released_port(), limit, describe, &mut spawn, &mut ready))
+        .unwrap_or_else(|| panic!("{} exited {ATTEMPTS} times before serving", describe(0)))
+}
+
+/// Builds a generated crate (`crate_dir`) with cargo, in the shared target
+/// dir (its dependencies are compiled once for every crate built so), with
+/// `features`; fails on a failed build. Returns its binary `name` and
+/// cargo's output.
+pub fn build_crate(crate_dir: &Path, name: &str, features: &[&str]) -> (PathBuf, Output) {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["build", "--quiet"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", target_dir());
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let output = command.output().expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo build of {} (features {features:?}): {}",
+        crate_dir.display(),
+        output_text(&output)
+    );
+    let binary = target_dir()
+        .join("debug")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    (binary, output)
 }
 
 /// Forwards `pipe` (a child's stdout or stderr) to our stderr and returns the
-/// port from the child's `listening on http://HOST:PORT` line; fails fast if
+/// port from the child's `listening on http://HOST:PORT` (or `https://`) line; fails fast if
 /// the child exits first, and stops it if the line never comes.
 fn listening_port(
     child: &mut Child,
@@ -485,7 +741,11 @@ fn listening_port(
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .push(line.clone());
             }
-            if let Some(rest) = line.split("listening on http://").nth(1) {
+            if let Some(rest) = line
+                .split("listening on http://")
+                .nth(1)
+                .or_else(|| line.split("listening on https://").nth(1))
+            {
                 let address = rest.split(['/', ' ']).next().unwrap_or("");
                 if let Some(sender) = found.take()
                     && let Some(port) = address
@@ -518,78 +778,37 @@ fn listening_port(
     }
 }
 
-/// Starts our fixture server over streamable HTTP on a port it picks itself
-/// (`--port 0`; it prints `listening on http://127.0.0.1:PORT/mcp` first, once
-/// bound), with `args` after the transport flags. Its endpoint is
-/// `running.url("/mcp")`.
-pub fn start_fixture_http(args: &[&str]) -> Running {
-    let binary = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let mut child = Command::new(&binary)
-        .args(["--transport", "http", "--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let port = listening_port(&mut child, stdout, &binary, None);
-    Running {
-        child,
-        port,
-        root_path: String::new(),
-        log: Default::default(),
-    }
-}
-
 /// Starts `@modelcontextprotocol/server-everything` over streamable HTTP;
 /// its endpoint is `running.url("/mcp")`.
 ///
 /// It only takes a port from `PORT` (with 0 it binds one but logs 0), so the
-/// port is picked here: bound and released, then handed to node. Another
-/// process may take it in between; node then exits, and another port is
-/// tried. Ready means `/mcp` gives node's own answer to a request without a
-/// session, so an answer from whoever else holds the port does not count.
+/// port is picked here ([`start_on_a_released_port`]). Ready means `/mcp`
+/// gives node's own answer to a request without a session, so an answer from
+/// whoever else holds the port does not count.
 pub fn start_everything_http() -> Running {
-    const ATTEMPTS: usize = 3;
-    let server = node_server("server-everything");
-    for _ in 0..ATTEMPTS {
-        let port = released_port();
-        let mut running = Running {
-            child: Command::new("node")
-                .arg(&server)
-                .arg("streamableHttp")
-                .env("PORT", port.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("node runs"),
-            port,
-            root_path: String::new(),
-            log: Default::default(),
-        };
-        let endpoint = running.url("/mcp");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = running.child.try_wait() {
-                eprintln!(
-                    "server-everything on port {port} exited ({status}); trying another port"
-                );
-                break;
-            }
-            if get(&endpoint).is_ok_and(|(status, body)| {
+    start_on_a_released_port(
+        Duration::from_secs(30),
+        &|port| format!("server-everything on port {port}"),
+        |port| everything("streamableHttp", port, Stdio::inherit()),
+        |running| {
+            get(&running.url("/mcp")).is_ok_and(|(status, body)| {
                 status == 400 && body.contains("No valid session ID provided")
-            }) {
-                return running;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server-everything did not answer on {endpoint} in 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    panic!("server-everything exited {ATTEMPTS} times before serving");
+            })
+        },
+    )
+}
+
+/// node running server-everything in `mode` on `port`.
+fn everything(mode: &str, port: u16, stderr: Stdio) -> Child {
+    Command::new("node")
+        .arg(node_server("server-everything"))
+        .arg(mode)
+        .env("PORT", port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("node runs")
 }
 
 /// A loopback port that was free a moment ago, for a server that cannot pick
@@ -634,44 +853,25 @@ pub fn serves_sse(port: u16) -> bool {
 /// (`running.url("/sse")`); `None` when it exited first (another process
 /// took the port).
 pub fn start_everything_sse_on(port: u16) -> Option<Running> {
-    let mut running = Running {
-        child: Command::new("node")
-            .arg(node_server("server-everything"))
-            .arg("sse")
-            .env("PORT", port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs"),
+    start_on_port(
         port,
-        root_path: String::new(),
-        log: Default::default(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = running.child.try_wait() {
-            eprintln!("server-everything (sse) on port {port} exited ({status})");
-            return None;
-        }
-        if serves_sse(port) {
-            return Some(running);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "server-everything did not serve SSE on port {port} in 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        Duration::from_secs(30),
+        &|port| format!("server-everything (sse) on port {port}"),
+        |port| everything("sse", port, Stdio::null()),
+        |running| serves_sse(running.port),
+    )
 }
 
 /// server-everything in `sse` mode on a port picked here (it only takes one
 /// from `PORT`; see [`start_everything_http`]); its stream is
 /// `running.url("/sse")`.
 pub fn start_everything_sse() -> Running {
-    (0..3)
-        .find_map(|_| start_everything_sse_on(released_port()))
-        .expect("server-everything (sse) starts on some port")
+    start_on_a_released_port(
+        Duration::from_secs(30),
+        &|port| format!("server-everything (sse) on port {port}"),
+        |port| everything("sse", port, Stdio::null()),
+        |running| serves_sse(running.port),
+    )
 }
 
 /// A loopback port nothing listens on (bound a moment ago and released),
@@ -686,34 +886,6 @@ pub fn wait_ready(proxy: &Running) {
     wait_until(Duration::from_secs(90), || {
         get(&url).is_ok_and(|(status, _)| status == 200)
     });
-}
-
-/// Starts the fixture like [`start_fixture_http`], keeping what it prints on
-/// stdout in `log` (e.g. `expired session ID` under
-/// `--expire-sessions-after`), so [`Running::logged`] sees it.
-pub fn start_fixture_http_logged(args: &[&str]) -> Running {
-    let binary = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let mut child = Command::new(&binary)
-        .args(["--transport", "http", "--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let port = listening_port(
-        &mut child,
-        stdout,
-        &binary,
-        Some(std::sync::Arc::clone(&log)),
-    );
-    Running {
-        child,
-        port,
-        root_path: String::new(),
-        log,
-    }
 }
 
 /// How many logged lines so far contain `text`.
@@ -795,20 +967,7 @@ pub fn snapshot_and_build_with(
         &std::fs::read_to_string(crate_dir.join("mcp.lock.json")).expect("the lock was written"),
     )
     .expect("the lock is JSON");
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "cargo build of {NAME}: {}",
-        output_text(&output)
-    );
-    let built = target_dir()
-        .join("debug")
-        .join(format!("{NAME}{}", std::env::consts::EXE_SUFFIX));
+    let (built, _) = build_crate(&crate_dir, NAME, &[]);
     // Same filesystem as the target dir, so a hard link (no copy) works.
     let holder = tempfile::tempdir_in(&proxies).expect("a folder under target/e2e-proxies");
     let binary = holder.path().join(NAME);
@@ -907,81 +1066,4 @@ pub fn authorize_as_browser(url: &str) -> Result<String, String> {
     let body = response.text().unwrap_or_default();
     let excerpt: String = body.chars().take(200).collect();
     Ok(format!("{status} at {last}: {excerpt}"))
-}
-
-/// Starts tests/oauth-server (an OAuth authorization server and the MCP
-/// server it protects) with `args`, on a port it picks; its MCP endpoint is
-/// `running.url("/mcp")`, its events (`token issued (refresh_token) ...`)
-/// in `running.log`.
-pub fn start_oauth_server(args: &[&str]) -> Running {
-    let binary = build(&["mcp-oauth-server"]).join("mcp-oauth-server");
-    let mut child = Command::new(&binary)
-        .args(["--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let port = listening_port(
-        &mut child,
-        stdout,
-        &binary,
-        Some(std::sync::Arc::clone(&log)),
-    );
-    Running {
-        child,
-        port,
-        root_path: String::new(),
-        log,
-    }
-}
-
-/// Starts `mcpo-gen serve ARGS` (the proxy of a lock, without compiling its
-/// crate) like [`start_proxy_with_env`] starts a compiled proxy: on a free
-/// port, waiting until `/healthz` answers. In snapshot mode (no `--lock`)
-/// the snapshot is taken before the proxy listens.
-pub fn start_serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
-    let binary = mcpo_gen_bin();
-    let mut command = Command::new(&binary);
-    command
-        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-        .args(args)
-        .env("PATH", path_with_tools())
-        .env("RUST_LOG", "warn,mcpo_runtime=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let port = listening_port(
-        &mut child,
-        stderr,
-        &binary,
-        Some(std::sync::Arc::clone(&log)),
-    );
-    let root_path = args
-        .iter()
-        .position(|arg| *arg == "--root-path")
-        .and_then(|index| args.get(index + 1))
-        .map(|root| root.trim_end_matches('/').to_string())
-        .unwrap_or_default();
-    let running = Running {
-        child,
-        port,
-        root_path,
-        log,
-    };
-    let health = running.url(&format!("{}/healthz", running.root_path));
-    wait_until(Duration::from_secs(30), || {
-        get(&health).is_ok_and(|(status, _)| status == 200)
-    });
-    running
 }

@@ -6,7 +6,6 @@
 //! replaced), and the upstream killed twice under a load of calls. Every
 //! check reads `/metrics` too. Loopback only, bounded in calls and time.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,16 +13,7 @@ use std::time::{Duration, Instant};
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-const CRATE: &str = "errors-proxy";
-const KEY: &str = "load-test-key";
-
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-fn fixture_binary() -> PathBuf {
-    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
-}
+use crate::{KEY, call, launch};
 
 /// errors.json with the `sleeps` tool sleeping `ms` instead of 10 s (its
 /// definition, and so the lock, unchanged: behaviours are not tools).
@@ -43,22 +33,12 @@ fn tools_with_sleep(ms: u64) -> (tempfile::TempDir, String) {
 /// The proxy with `flags`, its upstream the fixture serving `tools`, every
 /// process marked with `marker`.
 fn proxy(flags: &[&str], tools: &str, marker: &str) -> Running {
-    let fixture = fixture_binary();
-    let mut args = vec!["--api-key", KEY];
-    args.extend_from_slice(flags);
-    args.extend([
-        "--",
-        fixture.to_str().expect("UTF-8 path"),
-        "--tools",
-        tools,
-    ]);
-    let proxy = start_proxy_with_env(&proxy_binary(), &args, &[("MCPO_TEST_MARKER", marker)]);
-    wait_ready(&proxy);
-    proxy
-}
-
-fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
-    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+    launch(
+        &[&["--api-key", KEY], flags].concat(),
+        &fixture_upstream(tools),
+    )
+    .env(&[("MCPO_TEST_MARKER", marker)])
+    .start_ready()
 }
 
 /// `/metrics` (it needs the key like the tools).

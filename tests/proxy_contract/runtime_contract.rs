@@ -22,54 +22,11 @@ use std::time::{Duration, Instant};
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-const CRATE: &str = "errors-proxy";
-const KEY: &str = "contract-test-key";
-
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-fn fixture_binary() -> PathBuf {
-    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
-}
-
-fn tool_file(name: &str) -> String {
-    workspace_root()
-        .join("tests/fixture-server/tools")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// `-- <fixture> --tools <file>`: the upstream override every test uses, so
-/// the proxy does not depend on PATH or the working directory.
-fn fixture_upstream(tools: &str) -> Vec<String> {
-    vec![
-        "--".to_string(),
-        fixture_binary().display().to_string(),
-        "--tools".to_string(),
-        tool_file(tools),
-    ]
-}
+use crate::{CRATE, KEY, call, detail_text, errors_proxy, http_client, launch, retry_after};
 
 /// Starts the proxy with `flags` in front of the upstream override.
 fn start(flags: &[&str], upstream: &[String], env: &[(&str, &str)]) -> Running {
-    let mut args: Vec<&str> = flags.to_vec();
-    args.extend(upstream.iter().map(String::as_str));
-    start_proxy_with_env(&proxy_binary(), &args, env)
-}
-
-/// A proxy with an API key, connected to the fixture serving errors.json.
-fn errors_proxy(flags: &[&str]) -> Running {
-    let mut all = vec!["--api-key", KEY];
-    all.extend_from_slice(flags);
-    let proxy = start(&all, &fixture_upstream("errors.json"), &[]);
-    wait_ready(&proxy);
-    proxy
-}
-
-fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
-    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+    launch(flags, upstream).env(env).start()
 }
 
 /// The proof that a failure left the proxy healthy.
@@ -98,12 +55,6 @@ fn assert_clean_error_body(reply: &Reply) {
         reply.body.get("detail").is_some(),
         "errors are {{\"detail\": ...}}: {text}"
     );
-}
-
-fn detail_text(reply: &Reply) -> &str {
-    reply.body["detail"]
-        .as_str()
-        .unwrap_or_else(|| panic!("detail is a string: {reply:?}"))
 }
 
 #[test]
@@ -595,10 +546,7 @@ fn an_upstream_down_at_start_is_503_with_retry_after() {
     );
     let reply = call(&proxy, "echo", &json!({"message": "m"}));
     assert_eq!(reply.status, 503, "{reply:?}");
-    let retry_after: u64 = reply
-        .header("retry-after")
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("a numeric Retry-After: {reply:?}"));
+    let retry_after = retry_after(&reply);
     assert!((1..=10).contains(&retry_after), "{reply:?}");
     assert!(detail_text(&reply).contains("not found"), "{reply:?}");
     assert_clean_error_body(&reply);
@@ -614,10 +562,7 @@ fn send(request: reqwest::blocking::RequestBuilder) -> reqwest::blocking::Respon
 }
 
 fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client")
+    http_client(Duration::from_secs(30))
 }
 
 fn header_text(response: &reqwest::blocking::Response, name: &str) -> String {
@@ -802,7 +747,7 @@ fn start_as(way: Way, flags: &[&str], upstream: &[String], env: &[(&str, &str)])
             let mut args = vec!["--lock", lock.as_str()];
             args.extend_from_slice(flags);
             args.extend(upstream.iter().map(String::as_str));
-            start_serve_with_env(&args, env)
+            Launch::serve().args(&args).env(env).start()
         }
     }
 }
@@ -1324,8 +1269,11 @@ fn serve_of_a_multi_server_lock_answers_like_the_compiled_crate() {
         ("EVERYTHING_SSE_PORT", port.as_str()),
     ];
     let flags = ["--api-key", KEY];
-    let compiled = start_proxy_with_env(&binary, &flags, &env);
-    let served = start_serve_with_env(&[&flags[..], &["--lock", lock.as_str()]].concat(), &env);
+    let compiled = Launch::proxy(&binary).args(&flags).env(&env).start();
+    let served = Launch::serve()
+        .args(&[&flags[..], &["--lock", lock.as_str()]].concat())
+        .env(&env)
+        .start();
     let probes = vec![
         (Probe::get("the index", "/"), 200),
         (Probe::get("the combined document", "/openapi.json"), 200),
@@ -1537,7 +1485,7 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
     let mut args = vec!["--api-key", KEY, "--lock-out", lock_text.as_str()];
     let upstream = fixture_upstream("errors.json");
     args.extend(upstream.iter().map(String::as_str));
-    let proxy = start_serve_with_env(&args, &[]);
+    let proxy = Launch::serve().args(&args).start();
     wait_ready(&proxy);
     assert!(
         proxy.logged(&format!("Snapshot written to {lock_text}")),
@@ -1587,7 +1535,7 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
     // above shows, is what the compiled crate serves).
     let mut args = vec!["--api-key", KEY, "--lock", out_text.as_str()];
     args.extend(upstream.iter().map(String::as_str));
-    let from_crate = start_serve_with_env(&args, &[]);
+    let from_crate = Launch::serve().args(&args).start();
     let (status, crate_document) = get(&from_crate.url("/openapi.json")).expect("openapi.json");
     assert_eq!(status, 200);
     assert_eq!(
@@ -1660,17 +1608,16 @@ fn serve_of_a_config_serves_each_server_under_its_name() {
     let lock = scratch.path().join("mcp.lock.json");
     let config_text = config.display().to_string();
     let lock_text = lock.display().to_string();
-    let proxy = start_serve_with_env(
-        &[
+    let proxy = Launch::serve()
+        .args(&[
             "--api-key",
             KEY,
             "--config",
             &config_text,
             "--lock-out",
             &lock_text,
-        ],
-        &[],
-    );
+        ])
+        .start();
     for name in ["errors", "edge"] {
         let readyz = proxy.url(&format!("/{name}/readyz"));
         wait_until(Duration::from_secs(60), || {
@@ -1740,7 +1687,7 @@ fn serve_without_a_source_says_what_to_give() {
 fn serve_of_a_url_snapshots_into_a_temporary_lock_named_in_the_log() {
     let fixture = start_fixture_http(&["--tools", &tool_file("errors.json")]);
     let url = fixture.url("/mcp");
-    let proxy = start_serve_with_env(&["--api-key", KEY, &url], &[]);
+    let proxy = Launch::serve().args(&["--api-key", KEY, &url]).start();
     wait_ready(&proxy);
     let arguments = json!({"message": "over HTTP", "count": 1});
     let reply = call(&proxy, "echo", &arguments);

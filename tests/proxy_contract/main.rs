@@ -1,0 +1,76 @@
+//! The proxy contract: every suite that starts the committed
+//! `generated-examples/errors-proxy` against our fixture server (serving
+//! `tests/fixture-server/tools/errors.json`, whose tools fail, sleep, crash
+//! and return every kind of content on purpose), in one test binary: one
+//! link, one workspace build check, and the helpers below instead of a copy
+//! per suite. One module per suite, its tests named as before
+//! (`cargo test -p mcpo-gen-e2e --test proxy_contract http_edge::`).
+
+mod http_edge;
+mod lax_types;
+mod load_limits;
+mod mcpo_flags;
+mod runtime_contract;
+mod upstream_faults;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mcpo_gen_e2e::*;
+use serde_json::Value;
+
+/// The generated crate under test.
+pub const CRATE: &str = "errors-proxy";
+/// The API key of the proxies started with one.
+pub const KEY: &str = "contract-test-key";
+
+/// The compiled errors-proxy (and the fixture it is started against).
+pub fn proxy_binary() -> PathBuf {
+    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
+}
+
+/// errors-proxy with `flags` in front of the upstream override `upstream`,
+/// to add to and start.
+pub fn launch(flags: &[&str], upstream: &[String]) -> Launch {
+    Launch::proxy(&proxy_binary()).args(flags).args(upstream)
+}
+
+/// errors-proxy with `flags`, its upstream the fixture serving `tools`,
+/// once connected.
+pub fn start_ready(flags: &[&str], tools: &str) -> Running {
+    launch(flags, &fixture_upstream(tools)).start_ready()
+}
+
+/// errors-proxy with [`KEY`] and `flags`, connected to the fixture serving
+/// errors.json.
+pub fn errors_proxy(flags: &[&str]) -> Running {
+    start_ready(&[&["--api-key", KEY], flags].concat(), "errors.json")
+}
+
+/// Calls `tool` with [`KEY`].
+pub fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
+    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+}
+
+/// The `detail` of an error body, as text (empty when there is none).
+pub fn detail_text(reply: &Reply) -> &str {
+    reply.body["detail"].as_str().unwrap_or_default()
+}
+
+/// A `Retry-After` in whole seconds, which must be there.
+#[track_caller]
+pub fn retry_after(reply: &Reply) -> u64 {
+    reply
+        .header("retry-after")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("a numeric Retry-After: {reply:?}"))
+}
+
+/// A blocking HTTP client of its own (e.g. for requests the harness's
+/// helpers do not send), with a `limit` per request.
+pub fn http_client(limit: Duration) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(limit)
+        .build()
+        .expect("an HTTP client")
+}
