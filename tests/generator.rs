@@ -463,14 +463,7 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
 /// versions the workspace tested are the ones a standalone build uses.
 fn build_outside(crate_dir: &Path, name: &str) -> std::path::PathBuf {
     let emitted_lock = std::fs::read_to_string(crate_dir.join("Cargo.lock")).unwrap();
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
-        .current_dir(crate_dir)
-        // Shares compiled dependencies with the other crates built outside.
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", output_text(&output));
+    let (binary, output) = build_crate(crate_dir, name, &[]);
     // Not RUSTFLAGS=-D warnings: that would rebuild every dependency.
     assert!(
         !String::from_utf8_lossy(&output.stderr).contains("warning"),
@@ -483,7 +476,7 @@ fn build_outside(crate_dir: &Path, name: &str) -> std::path::PathBuf {
         "cargo rewrote the emitted Cargo.lock of {}",
         crate_dir.display()
     );
-    target_dir().join("debug").join(name)
+    binary
 }
 
 #[test]

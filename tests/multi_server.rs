@@ -872,14 +872,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
 
     // The generated crate builds and serves each server under its prefix.
-    let output = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "{}", output_text(&output));
-    let binary = target_dir().join("debug/multi-fixture-proxy");
+    let (binary, _) = build_crate(&crate_dir, "multi-fixture-proxy", &[]);
     {
         let proxy = start_proxy(&binary, &[]);
         wait_ready(&proxy);
@@ -1217,14 +1210,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             && readme.contains("header `X-Token` (env `MCPO_E2E_GUARDED_TOKEN`)"),
         "{readme}"
     );
-    let output = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "{}", output_text(&output));
-    let binary = target_dir().join("debug/multi-header-proxy");
+    let (binary, _) = build_crate(&crate_dir, "multi-header-proxy", &[]);
 
     // With the runtime --config: the header from ${MCPO_E2E_GUARDED_TOKEN}.
     let with_config = Launch::proxy(&binary)

@@ -127,6 +127,7 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
         ],
         &env,
         true,
+        &[],
     );
     let generated_text = output_text(&generated);
     assert!(
@@ -367,6 +368,7 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
         &["--config", config_text],
         &[("MCPO_TOKEN_DIR", token_dir_text)],
         true,
+        &[],
     );
     let mut outputs = vec![("mcpo-gen's output".to_string(), output_text(&generated))];
     let tools = lock["servers"]["protected"]["tools"].to_string();

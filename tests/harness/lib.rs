@@ -916,17 +916,19 @@ pub struct BuiltProxy {
 /// test process; the binary is hard-linked into a folder of the caller's own,
 /// so the next rebuild does not replace it under a running proxy.
 pub fn snapshot_and_build(snapshot_args: &[&str]) -> (Value, BuiltProxy) {
-    let (lock, built, _) = snapshot_and_build_with(snapshot_args, &[], false);
+    let (lock, built, _) = snapshot_and_build_with(snapshot_args, &[], false, &[]);
     (lock, built)
 }
 
-/// [`snapshot_and_build`] with extra environment variables for mcpo-gen, and
+/// [`snapshot_and_build`] with extra environment variables for mcpo-gen,
 /// when `authorizing`, playing the user's browser for an OAuth upstream
-/// ([`run_authorizing`]); also returns mcpo-gen's output.
+/// ([`run_authorizing`]), and the crate's `features` on; also returns
+/// mcpo-gen's output.
 pub fn snapshot_and_build_with(
     snapshot_args: &[&str],
     env: &[(&str, &str)],
     authorizing: bool,
+    features: &[&str],
 ) -> (Value, BuiltProxy, Output) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     const NAME: &str = "e2e-proxy";
@@ -967,7 +969,7 @@ pub fn snapshot_and_build_with(
         &std::fs::read_to_string(crate_dir.join("mcp.lock.json")).expect("the lock was written"),
     )
     .expect("the lock is JSON");
-    let (built, _) = build_crate(&crate_dir, NAME, &[]);
+    let (built, _) = build_crate(&crate_dir, NAME, features);
     // Same filesystem as the target dir, so a hard link (no copy) works.
     let holder = tempfile::tempdir_in(&proxies).expect("a folder under target/e2e-proxies");
     let binary = holder.path().join(NAME);
