@@ -158,15 +158,7 @@ fn locked_secret_names_come_from_the_secret() {
         let lock_file = scratch.path().join(format!("{label}.lock.json"));
         std::fs::write(&lock_file, lock.to_string()).unwrap();
         let out = scratch.path().join(label);
-        let output = mcpo_gen(&[
-            "generate",
-            "--quiet",
-            "--lock",
-            lock_file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(output.status.success(), "{}", output_text(&output));
+        generate_from_lock(&lock_file, &out);
         let deployment = std::fs::read_to_string(out.join("deploy/deployment.yaml")).unwrap();
         assert!(deployment.contains(expected), "{label}: {deployment}");
         let secret_key = if label == "stdio" {

@@ -188,16 +188,7 @@ fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
     let dual = start_fixture_http(&["--tools", &errors_tools()]);
     let dual_url = dual.url("/mcp");
     let dir = out.path().join("dual-proxy");
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
-        dir.to_str().unwrap(),
-        "--server-type",
-        "streamable-http",
-        "--",
-        &dual_url,
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    generate(&dir, &["--server-type", "streamable-http", "--", &dual_url]);
     let dual_lock: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("mcp.lock.json")).unwrap()).unwrap();
     assert_eq!(protocol_of(&dual_lock), "2025-11-25");

@@ -33,16 +33,15 @@ impl ChangingServer {
         let tools_file = dir.path().join("tools.json");
         std::fs::write(&tools_file, fixture_tools("v1")).unwrap();
         let crate_dir = dir.path().join("repo/changing-proxy");
-        let output = mcpo_gen(&[
-            "--quiet",
-            "--out",
-            crate_dir.to_str().unwrap(),
-            "--",
-            fixture.to_str().unwrap(),
-            "--tools",
-            tools_file.to_str().unwrap(),
-        ]);
-        assert!(output.status.success(), "{}", output_text(&output));
+        generate(
+            &crate_dir,
+            &[
+                "--",
+                fixture.to_str().unwrap(),
+                "--tools",
+                tools_file.to_str().unwrap(),
+            ],
+        );
         ChangingServer {
             _dir: dir,
             tools_file,
@@ -312,16 +311,15 @@ impl CraftedServer {
         let tools_file = dir.path().join(format!("{name}-tools.json"));
         std::fs::write(&tools_file, tools.to_string()).unwrap();
         let crate_dir = dir.path().join(name);
-        let output = mcpo_gen(&[
-            "--quiet",
-            "--out",
-            crate_dir.to_str().unwrap(),
-            "--",
-            fixture.to_str().unwrap(),
-            "--tools",
-            tools_file.to_str().unwrap(),
-        ]);
-        assert!(output.status.success(), "{}", output_text(&output));
+        generate(
+            &crate_dir,
+            &[
+                "--",
+                fixture.to_str().unwrap(),
+                "--tools",
+                tools_file.to_str().unwrap(),
+            ],
+        );
         CraftedServer {
             dir,
             tools_file,
@@ -475,16 +473,7 @@ fn an_unreachable_upstream_is_exit_2_with_what_to_check() {
     let out = tempfile::tempdir().unwrap();
     let crate_dir = out.path().join("http-proxy");
     let dir = crate_dir.to_str().unwrap();
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
-        dir,
-        "--server-type",
-        "streamable-http",
-        "--",
-        &url,
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    generate(dir, &["--server-type", "streamable-http", "--", &url]);
     assert!(
         server.terminate(Duration::from_secs(5)),
         "the fixture stops"
@@ -535,16 +524,15 @@ fn an_unreachable_upstream_is_exit_2_with_what_to_check() {
     let copied = out.path().join("vanishing-server");
     std::fs::copy(&fixture, &copied).unwrap();
     let stdio_dir = out.path().join("stdio-proxy");
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
-        stdio_dir.to_str().unwrap(),
-        "--",
-        copied.to_str().unwrap(),
-        "--tools",
-        tools.to_str().unwrap(),
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    generate(
+        &stdio_dir,
+        &[
+            "--",
+            copied.to_str().unwrap(),
+            "--tools",
+            tools.to_str().unwrap(),
+        ],
+    );
     std::fs::remove_file(&copied).unwrap();
     let output = mcpo_gen(&["check", "--live", "--quiet", stdio_dir.to_str().unwrap()]);
     assert_exit(&output, 2, "check --live with the command gone");

@@ -121,6 +121,34 @@ pub fn mcpo_gen(args: &[&str]) -> Output {
         .expect("mcpo-gen runs")
 }
 
+/// Snapshots a server into the crate `out`: `mcpo-gen --quiet --out OUT
+/// ARGS` (`args`: options, then `-- SERVER...`), which must succeed.
+#[track_caller]
+pub fn generate(out: impl AsRef<Path>, args: &[&str]) -> Output {
+    let out = out.as_ref().to_str().expect("a UTF-8 path");
+    let output = mcpo_gen(&[&["--quiet", "--out", out], args].concat());
+    assert!(
+        output.status.success(),
+        "mcpo-gen --out {out} {args:?}: {}",
+        output_text(&output)
+    );
+    output
+}
+
+/// `mcpo-gen generate --quiet --lock LOCK --out OUT`, which must succeed.
+#[track_caller]
+pub fn generate_from_lock(lock: impl AsRef<Path>, out: impl AsRef<Path>) -> Output {
+    let lock = lock.as_ref().to_str().expect("a UTF-8 path");
+    let out = out.as_ref().to_str().expect("a UTF-8 path");
+    let output = mcpo_gen(&["generate", "--quiet", "--lock", lock, "--out", out]);
+    assert!(
+        output.status.success(),
+        "mcpo-gen generate --lock {lock} --out {out}: {}",
+        output_text(&output)
+    );
+    output
+}
+
 /// Exit status, stdout and stderr of a finished command, for assertion messages.
 pub fn output_text(output: &Output) -> String {
     format!(
