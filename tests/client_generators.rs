@@ -74,15 +74,8 @@ struct Example {
 }
 
 fn examples() -> Vec<Example> {
-    let root = workspace_root().join("generated-examples");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|dir| dir.join("openapi.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
+    example_dirs("openapi.json")
+        .into_iter()
         .map(|dir| {
             let document: Value =
                 serde_json::from_str(&std::fs::read_to_string(dir.join("openapi.json")).unwrap())

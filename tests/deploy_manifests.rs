@@ -11,18 +11,8 @@ use std::process::Command;
 use mcpo_gen_e2e::*;
 use serde_json::Value;
 
-fn validator() -> PathBuf {
-    let bin = workspace_root().join("target/test-tools/k8s-venv/bin/kubernetes-validate");
-    assert!(
-        bin.exists(),
-        "kubernetes-validate is missing at {}: run scripts/setup-test-deps.sh",
-        bin.display()
-    );
-    bin
-}
-
 fn validate(files: &[PathBuf]) -> std::process::Output {
-    Command::new(validator())
+    Command::new(test_tool("k8s-venv/bin/kubernetes-validate"))
         .args(["--strict", "--kubernetes-version", "1.37.0"])
         .args(files)
         .output()

@@ -8,22 +8,14 @@
 //! with the mounted lock's path swapped for a committed one, serves that lock,
 //! and its health check passes against it.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use mcpo_gen_e2e::*;
 use serde_json::Value;
 
 fn dockerfiles() -> Vec<(String, String)> {
-    let root = workspace_root().join("generated-examples");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|dir| dir.join("Dockerfile").is_file())
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
+    example_dirs("Dockerfile")
+        .into_iter()
         .map(|dir| {
             (
                 dir.file_name().unwrap().to_string_lossy().into_owned(),

@@ -369,17 +369,6 @@ fn filesystem_writes_reads_and_lists_inside_its_directory_only() {
     );
 }
 
-/// Environment for git, in the test's own commands and the server's: author
-/// and committer, so the test does not depend on a global git identity, and
-/// the C locale, so `git status` answers in the English the test expects.
-const GIT_ENV: [(&str, &str); 5] = [
-    ("GIT_AUTHOR_NAME", "Proxy Test"),
-    ("GIT_AUTHOR_EMAIL", "proxy-test@example.com"),
-    ("GIT_COMMITTER_NAME", "Proxy Test"),
-    ("GIT_COMMITTER_EMAIL", "proxy-test@example.com"),
-    ("LC_ALL", "C"),
-];
-
 fn git(repo: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .arg("-C")

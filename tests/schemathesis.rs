@@ -18,7 +18,7 @@
 //! per operation, run in a scratch folder so nothing a run leaves behind
 //! (`.hypothesis`, `.schemathesis`) is read by the next one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -31,16 +31,6 @@ const MAX_EXAMPLES: &str = "10";
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
-}
-
-fn schemathesis_bin() -> PathBuf {
-    let bin = tools_bin().join("schemathesis");
-    assert!(
-        bin.exists(),
-        "schemathesis is missing at {}: run scripts/setup-test-deps.sh",
-        bin.display()
-    );
-    bin
 }
 
 /// `-- unshare --net --map-root-user COMMAND...`: the upstream override,
@@ -121,7 +111,7 @@ fn schemathesis(example: &str, proxy: &Running, extra: &[&str], config: &str) {
     let authorization = format!("Authorization: Bearer {KEY}");
     let schema = proxy.url("/openapi.json");
     let started = Instant::now();
-    let output = Command::new(schemathesis_bin())
+    let output = Command::new(test_tool("venv/bin/schemathesis"))
         .current_dir(scratch.path())
         .arg("--config-file")
         .arg(&config_file)
@@ -351,11 +341,3 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 "#;
 
 const MCP_SERVER_GIT: &str = "mcp-server-git==2026.10.19";
-
-const GIT_ENV: [(&str, &str); 5] = [
-    ("GIT_AUTHOR_NAME", "Proxy Test"),
-    ("GIT_AUTHOR_EMAIL", "proxy-test@example.com"),
-    ("GIT_COMMITTER_NAME", "Proxy Test"),
-    ("GIT_COMMITTER_EMAIL", "proxy-test@example.com"),
-    ("LC_ALL", "C"),
-];

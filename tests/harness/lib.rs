@@ -47,6 +47,53 @@ fn require(path: &Path, what: &str) -> PathBuf {
     path.to_path_buf()
 }
 
+/// A program the setup installed under `target/test-tools` (`relative`
+/// to it), which must be there.
+pub fn test_tool(relative: &str) -> PathBuf {
+    let path = workspace_root().join("target/test-tools").join(relative);
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    require(&path, &name)
+}
+
+/// The folders of `generated-examples/` that hold a file `name`, sorted.
+pub fn example_dirs(name: &str) -> Vec<PathBuf> {
+    let root = workspace_root().join("generated-examples");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|error| panic!("{}: {error}", root.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|dir| dir.join(name).is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Environment for git, in a test's own commands and a git server's: author
+/// and committer, so the tests do not depend on a global git identity, and
+/// the C locale, so `git status` answers in the English the tests expect.
+pub const GIT_ENV: [(&str, &str); 5] = [
+    ("GIT_AUTHOR_NAME", "Proxy Test"),
+    ("GIT_AUTHOR_EMAIL", "proxy-test@example.com"),
+    ("GIT_COMMITTER_NAME", "Proxy Test"),
+    ("GIT_COMMITTER_EMAIL", "proxy-test@example.com"),
+    ("LC_ALL", "C"),
+];
+
+/// A body as JSON, or a JSON string holding the raw text when it is not JSON.
+pub fn json_or_text(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// Polls `url` until it answers `status` (then true) or `limit` has passed.
+pub fn wait_for_status(url: &str, status: u16, limit: Duration) -> bool {
+    wait_for(limit, || {
+        get(url).is_ok_and(|(answered, _)| answered == status)
+    })
+}
+
 /// The venv bin folder with `uvx` and `openapi-spec-validator`.
 pub fn tools_bin() -> PathBuf {
     let bin = workspace_root().join("target/test-tools/venv/bin");
@@ -260,12 +307,10 @@ impl Reply {
     fn from(response: reqwest::blocking::Response) -> Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Reply {
             status,
             headers,
-            body,
+            body: json_or_text(response.text().unwrap_or_default()),
         }
     }
 
@@ -911,9 +956,10 @@ pub fn closed_port() -> u16 {
 /// Waits until the proxy's upstream is connected (`/readyz` is 200).
 pub fn wait_ready(proxy: &Running) {
     let url = proxy.url(&format!("{}/readyz", proxy.root_path));
-    wait_until(Duration::from_secs(90), || {
-        get(&url).is_ok_and(|(status, _)| status == 200)
-    });
+    assert!(
+        wait_for_status(&url, 200, Duration::from_secs(90)),
+        "{url} was not 200 in 90 s"
+    );
 }
 
 /// How many logged lines so far contain `text`.
