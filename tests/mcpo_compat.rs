@@ -224,7 +224,7 @@ fn send(base: &str, case: &Case) -> Answer {
     let text = response.text().unwrap_or_default();
     Answer {
         status,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        body: json_or_text(text),
     }
 }
 

@@ -57,7 +57,7 @@ fn fetch(url: &str) -> Got {
         .unwrap_or_default()
         .to_string();
     let text = response.text().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let body = json_or_text(text);
     Got {
         status,
         content_type,
@@ -408,9 +408,7 @@ fn a_server_that_dies_leaves_the_others_serving() {
     everything_sse.terminate(Duration::from_secs(5));
     let sse_readyz = proxy.url("/everything-sse/readyz");
     assert!(
-        wait_for(Duration::from_secs(20), || {
-            get(&sse_readyz).is_ok_and(|(status, _)| status == 503)
-        }),
+        wait_for_status(&sse_readyz, 503, Duration::from_secs(20)),
         "/everything-sse/readyz stayed ready after its server went away"
     );
     let reply = echo("everything-sse");
@@ -482,9 +480,7 @@ fn a_server_that_never_starts_leaves_the_others_serving() {
     for name in ["time", "memory", "everything-sse"] {
         let url = proxy.url(&format!("/{name}/readyz"));
         assert!(
-            wait_for(Duration::from_secs(90), || {
-                get(&url).is_ok_and(|(status, _)| status == 200)
-            }),
+            wait_for_status(&url, 200, Duration::from_secs(90)),
             "{name} never became ready beside a server that does not start"
         );
     }
@@ -577,16 +573,6 @@ fn write_in_place(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).expect("write the config");
 }
 
-fn log_count(proxy: &Running, text: &str) -> usize {
-    proxy
-        .log
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .iter()
-        .filter(|line| line.contains(text))
-        .count()
-}
-
 /// Whether the tool `tool` is an operation of `server`'s served document.
 fn documents(proxy: &Running, server: &str, tool: &str) -> bool {
     get_ok(&proxy.url(&format!("/{server}/openapi.json")))["paths"]
@@ -650,13 +636,13 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
     };
     let edit_applied = |before: usize| {
         wait_for(Duration::from_secs(10), || {
-            log_count(&proxy, "--hot-reload: applied") > before
+            logged_count(&proxy, "--hot-reload: applied") > before
         })
     };
 
     // (a) An env value of memory, saved atomically: memory reconnects with
     // the new graph file; no other server reconnects.
-    let applied = log_count(&proxy, "--hot-reload: applied");
+    let applied = logged_count(&proxy, "--hot-reload: applied");
     write_atomically(&config_path, &config(first.port, &graph_b, json!({})));
     assert!(edit_applied(applied), "the env edit was not applied");
     let read_graph = proxy.url("/memory/read_graph");
@@ -680,7 +666,7 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
 
     // (b) everything's URL, saved in place: it moves to the second
     // instance, and keeps answering once the first is gone.
-    let applied = log_count(&proxy, "--hot-reload: applied");
+    let applied = logged_count(&proxy, "--hot-reload: applied");
     write_in_place(&config_path, &config(second.port, &graph_b, json!({})));
     assert!(edit_applied(applied), "the URL edit was not applied");
     assert!(
@@ -688,9 +674,7 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
         "everything's reconnection was not logged"
     );
     let readyz = proxy.url("/everything/readyz");
-    wait_until(Duration::from_secs(30), || {
-        get(&readyz).is_ok_and(|(status, _)| status == 200)
-    });
+    assert!(wait_for_status(&readyz, 200, Duration::from_secs(30)));
     first.terminate(Duration::from_secs(5));
     let reply = post_json(
         &proxy.url("/everything/echo"),
@@ -739,37 +723,37 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
     assert!(documents(&proxy, "everything", "echo"));
 
     // (d) Invalid edits change nothing and are logged.
-    let refused = log_count(&proxy, "refused the edit");
+    let refused = logged_count(&proxy, "refused the edit");
     write_in_place(&config_path, "{\"mcpServers\": {");
     assert!(
         wait_for(Duration::from_secs(10), || {
-            log_count(&proxy, "refused the edit") > refused
+            logged_count(&proxy, "refused the edit") > refused
         }),
         "invalid JSON was not refused in the log"
     );
     // A server the lock does not have, beside an edit that would otherwise
     // switch memory back to a.jsonl.
-    let refused = log_count(&proxy, "refused the edit");
+    let refused = logged_count(&proxy, "refused the edit");
     let mut unknown = runtime_config(second.port, everything_sse.port, &graph_a, json!({}));
     unknown["mcpServers"]["nope"] = json!({"command": "true"});
     write_atomically(&config_path, &unknown.to_string());
     assert!(
         wait_for(Duration::from_secs(10), || {
-            log_count(&proxy, "refused the edit") > refused
+            logged_count(&proxy, "refused the edit") > refused
         }),
         "a config naming an unknown server was not refused in the log"
     );
     assert!(proxy.logged("nope"), "the refusal does not name the server");
     // An unset variable in one entry: the whole edit is refused, memory's
     // switch back to a.jsonl in the same edit included.
-    let refused = log_count(&proxy, "refused the edit");
+    let refused = logged_count(&proxy, "refused the edit");
     let mut unset = runtime_config(second.port, everything_sse.port, &graph_a, json!({}));
     unset["mcpServers"]["everything"]["headers"] =
         json!({"Authorization": "Bearer ${MCPO_E2E_SURELY_UNSET}"});
     write_in_place(&config_path, &unset.to_string());
     assert!(
         wait_for(Duration::from_secs(10), || {
-            log_count(&proxy, "refused the edit") > refused
+            logged_count(&proxy, "refused the edit") > refused
         }),
         "a config with an unset variable was not refused in the log"
     );
@@ -1282,9 +1266,11 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
         ])
         .start();
-    wait_until(Duration::from_secs(30), || {
-        get(&down.url("/guarded/readyz")).is_ok_and(|(status, _)| status == 503)
-    });
+    assert!(wait_for_status(
+        &down.url("/guarded/readyz"),
+        503,
+        Duration::from_secs(30)
+    ));
     let mut shown = Vec::new();
     for path in ["/", "/readyz", "/guarded/readyz"] {
         shown.push(get(&down.url(path)).unwrap().1);
@@ -1317,9 +1303,11 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
         ])
         .start();
-    wait_until(Duration::from_secs(30), || {
-        get(&wrong.url("/guarded/readyz")).is_ok_and(|(status, _)| status == 503)
-    });
+    assert!(wait_for_status(
+        &wrong.url("/guarded/readyz"),
+        503,
+        Duration::from_secs(30)
+    ));
     let reply = post_json(
         &wrong.url("/guarded/tool_0000"),
         &json!({"value": "z"}),

@@ -962,10 +962,7 @@ fn post_with_type(url: &str, body: &str, content_type: Option<&str>) -> (u16, Va
     let response = request.send().expect("the proxy answers");
     let status = response.status().as_u16();
     let text = response.text().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    (status, json_or_text(text))
 }
 
 /// Issue 20: the corpus has a tool named `docs`. It is `POST /docs`, next to

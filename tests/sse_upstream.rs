@@ -50,9 +50,7 @@ fn the_proxy_serves_over_sse_and_comes_back_after_the_server_restarts() {
     server.terminate(Duration::from_secs(5));
     let readyz = proxy.url("/readyz");
     assert!(
-        wait_for(Duration::from_secs(15), || {
-            get(&readyz).is_ok_and(|(status, _)| status == 503)
-        }),
+        wait_for_status(&readyz, 503, Duration::from_secs(15)),
         "/readyz stayed ready after the SSE server went away"
     );
     let reply = echo("nobody there");

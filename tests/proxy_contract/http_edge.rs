@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{launch, proxy_binary, start_ready};
 
@@ -43,9 +43,23 @@ fn post_with_type(proxy: &Running, content_type: Option<&str>, body: &str) -> Re
     let text = response.text().unwrap();
     Reply {
         status,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        body: json_or_text(text),
         headers: Default::default(),
     }
+}
+
+/// `GET /readyz` with `Host: HOST:PORT` is answered `status`.
+#[track_caller]
+fn assert_host_answered(proxy: &Running, host: &str, status: &str) {
+    let request = format!(
+        "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
+        proxy.port
+    );
+    let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status}")),
+        "{host}: {answer}"
+    );
 }
 
 /// What a web page can send cross-site without a CORS preflight (an HTML form
@@ -111,15 +125,7 @@ fn a_proxy_on_loopback_answers_loopback_host_names_only() {
         "errors.json",
     );
     for (host, status) in [("proxy.internal", "200"), ("localhost", "400")] {
-        let request = format!(
-            "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
-            proxy.port
-        );
-        let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));
-        assert!(
-            answer.starts_with(&format!("HTTP/1.1 {status}")),
-            "{host}: {answer}"
-        );
+        assert_host_answered(&proxy, host, status);
     }
 }
 
@@ -178,15 +184,7 @@ fn allowed_hosts_wildcards_match_subdomains_or_are_refused() {
         ("example.com", "400"),
         ("evilexample.com", "400"),
     ] {
-        let request = format!(
-            "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
-            proxy.port
-        );
-        let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));
-        assert!(
-            answer.starts_with(&format!("HTTP/1.1 {status}")),
-            "{host}: {answer}"
-        );
+        assert_host_answered(&proxy, host, status);
     }
     drop(proxy);
     for wildcard in ["*example.com", "api.*.com"] {

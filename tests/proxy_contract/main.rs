@@ -14,10 +14,10 @@ mod runtime_contract;
 mod upstream_faults;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The generated crate under test.
 pub const CRATE: &str = "errors-proxy";
@@ -73,4 +73,20 @@ pub fn http_client(limit: Duration) -> reqwest::blocking::Client {
         .timeout(limit)
         .build()
         .expect("an HTTP client")
+}
+
+/// Calls the fixture's `sleeps` (10 s) through a proxy with `--call-timeout
+/// 1`: a 504 in about a second. Every bound is far from the 10 s, so a slow
+/// machine cannot pass the test off as a proxy that waited.
+#[track_caller]
+pub fn assert_prompt_504(proxy: &Running) -> Reply {
+    let started = Instant::now();
+    let late = call(proxy, "sleeps", &json!({"message": "slow"}));
+    let took = started.elapsed();
+    assert_eq!(late.status, 504, "{late:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+        "504 after {took:?}, expected about 1 s (and not the 10 s sleep)"
+    );
+    late
 }

@@ -33,7 +33,7 @@ fn get_with(client: &reqwest::blocking::Client, url: &str, key: Option<&str>) ->
     Reply {
         status,
         headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        body: json_or_text(text),
     }
 }
 

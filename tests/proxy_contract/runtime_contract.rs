@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-use crate::{CRATE, KEY, call, detail_text, errors_proxy, http_client, launch, retry_after};
+use crate::{
+    CRATE, KEY, assert_prompt_504, call, detail_text, errors_proxy, http_client, launch,
+    retry_after,
+};
 
 /// Starts the proxy with `flags` in front of the upstream override.
 fn start(flags: &[&str], upstream: &[String], env: &[(&str, &str)]) -> Running {
@@ -124,16 +127,7 @@ fn a_call_over_the_timeout_is_504_and_the_next_call_works() {
     );
     wait_ready(&proxy);
 
-    // The fixture's `sleeps` takes 10 s: every bound below is far from it,
-    // so a slow machine cannot pass the test off as a proxy that waited.
-    let started = Instant::now();
-    let late = call(&proxy, "sleeps", &json!({"message": "slow"}));
-    let took = started.elapsed();
-    assert_eq!(late.status, 504, "{late:?}");
-    assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
-        "504 after {took:?}, expected about 1 s (and not the 10 s sleep)"
-    );
+    let late = assert_prompt_504(&proxy);
     assert!(detail_text(&late).contains("did not answer within 1s"));
     assert_clean_error_body(&late);
     // The upstream is told to stop working on it, not left to finish. (rmcp
@@ -841,7 +835,7 @@ fn ask(proxy: &Running, probe: &Probe) -> Answer {
         })
         .collect();
     let text = response.text().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let body = json_or_text(text);
     Answer {
         status,
         headers,
@@ -1554,27 +1548,11 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
         1,
     );
     std::fs::write(&lock, &reviewed).expect("the lock is writable");
-    let mut args = vec!["serve", "--port", "0", "--lock-out", lock_text.as_str()];
-    args.extend(upstream.iter().map(String::as_str));
-    let mut again = std::process::Command::new(mcpo_gen_bin())
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("mcpo-gen starts");
-    let exited = wait_for(Duration::from_secs(60), || {
-        matches!(again.try_wait(), Ok(Some(_)))
-    });
-    if !exited {
-        let _ = again.kill();
-    }
-    let output = again.wait_with_output().expect("its output");
-    assert!(
-        exited,
-        "serve replaced nothing but kept running: {}",
-        output_text(&output)
-    );
+    // Refused before it listens: it must exit (within 60 s).
+    let output = Launch::serve()
+        .args(&["--lock-out", lock_text.as_str()])
+        .args(&upstream)
+        .run_to_exit(Duration::from_secs(60));
     assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -1620,9 +1598,7 @@ fn serve_of_a_config_serves_each_server_under_its_name() {
         .start();
     for name in ["errors", "edge"] {
         let readyz = proxy.url(&format!("/{name}/readyz"));
-        wait_until(Duration::from_secs(60), || {
-            get(&readyz).is_ok_and(|(status, _)| status == 200)
-        });
+        assert!(wait_for_status(&readyz, 200, Duration::from_secs(60)));
         let arguments = json!({"message": format!("to {name}")});
         let reply = post_json(&proxy.url(&format!("/{name}/echo")), &arguments, Some(KEY));
         assert_eq!((reply.status, &reply.body), (200, &arguments), "{name}");
