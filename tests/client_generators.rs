@@ -28,23 +28,12 @@ fn ts_dir() -> PathBuf {
 }
 
 fn ts_bin(name: &str) -> PathBuf {
-    let bin = ts_dir().join("node_modules/.bin").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/setup-test-deps.sh",
-        bin.display()
-    );
-    bin
+    require(&ts_dir().join("node_modules/.bin").join(name), name)
 }
 
 fn client_venv_bin() -> PathBuf {
-    let bin = workspace_root().join("target/test-tools/client-venv/bin");
-    assert!(
-        bin.join("openapi-python-client").exists(),
-        "openapi-python-client is missing in {}: run scripts/setup-test-deps.sh",
-        bin.display()
-    );
-    bin
+    let bin = test_tool("client-venv/bin/openapi-python-client");
+    bin.parent().expect("the venv's bin folder").to_path_buf()
 }
 
 /// PATH with the client venv first (openapi-python-client runs ruff from it).

