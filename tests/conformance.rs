@@ -28,14 +28,7 @@ fn run_scenario(scenario: &str, passes: bool) {
         .output()
         .expect("the conformance suite runs");
     let text = output_text(&output);
-    let client_log = std::fs::read_dir(results.path())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path().join("stderr.txt"))
-        .filter_map(|path| std::fs::read_to_string(path).ok())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let client_log = conformance_client_log(results.path());
     assert!(
         output.status.success(),
         "conformance scenario {scenario} failed:\n{text}\nclient stderr:\n{client_log}"

@@ -103,14 +103,7 @@ fn auth_scenarios() {
         eprintln!("{scenario}: {verdict}");
         report.push(format!("{scenario}: {verdict} {}", checks.join("; ")));
         if !output.status.success() {
-            let client_log = std::fs::read_dir(results.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|entry| entry.path().join("stderr.txt"))
-                .filter_map(|path| std::fs::read_to_string(path).ok())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let client_log = conformance_client_log(results.path());
             regressions.push(format!(
                 "=== {scenario}: {verdict}\n{text}\nclient stderr:\n{client_log}"
             ));

@@ -103,6 +103,18 @@ fn proxy_log(proxy: &Running) -> String {
         .join("\n")
 }
 
+/// The built proxy with `args`, its tokens in `token_dir`, logging the
+/// runtime's debug lines; connected.
+fn start_with_tokens(built: &BuiltProxy, args: &[&str], token_dir: &str) -> Running {
+    Launch::proxy(&built.binary)
+        .args(args)
+        .env(&[
+            ("MCPO_TOKEN_DIR", token_dir),
+            ("RUST_LOG", "info,mcpo_runtime=debug"),
+        ])
+        .start_ready()
+}
+
 /// The whole story with one proxy: snapshot through the OAuth flow, call,
 /// refresh, revocation, `mcpo-gen login` again; and no token anywhere.
 #[test]
@@ -157,13 +169,7 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
         .collect();
     outputs.push(("mcpo-gen's output".into(), generated_text));
 
-    let proxy = Launch::proxy(&proxy_binary.binary)
-        .env(&[
-            ("MCPO_TOKEN_DIR", token_dir_text),
-            ("RUST_LOG", "info,mcpo_runtime=debug"),
-        ])
-        .start();
-    wait_ready(&proxy);
+    let proxy = start_with_tokens(&proxy_binary, &[], token_dir_text);
     let whoami = call(&proxy, "whoami", json!({}));
     assert_eq!(whoami.status, 200, "{whoami:?}");
     let text = whoami.body.to_string();
@@ -380,14 +386,7 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
     };
 
-    let proxy = Launch::proxy(&proxy_binary.binary)
-        .args(&["--config", config_text])
-        .env(&[
-            ("MCPO_TOKEN_DIR", token_dir_text),
-            ("RUST_LOG", "info,mcpo_runtime=debug"),
-        ])
-        .start();
-    wait_ready(&proxy);
+    let proxy = start_with_tokens(&proxy_binary, &["--config", config_text], token_dir_text);
     let whoami = call(&proxy, "protected/whoami", json!({}));
     assert_eq!(whoami.status, 200, "{whoami:?}");
     assert!(!whoami.body.to_string().contains("mcp:write"), "{whoami:?}");

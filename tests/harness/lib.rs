@@ -103,6 +103,19 @@ pub fn conformance_client(scenario: &str, baseline: &str, results: &Path) -> Com
     command
 }
 
+/// What the client wrote on stderr in each scenario of a
+/// [`conformance_client`] run's `results`.
+pub fn conformance_client_log(results: &Path) -> String {
+    std::fs::read_dir(results)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("stderr.txt"))
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The folders of `generated-examples/` that hold a file `name`, sorted.
 pub fn example_dirs(name: &str) -> Vec<PathBuf> {
     let root = workspace_root().join("generated-examples");
@@ -211,6 +224,15 @@ pub fn mcpo_gen(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("mcpo-gen runs")
+}
+
+/// Runs mcpo-gen like [`mcpo_gen`], which must refuse (exit 2); returns
+/// what it said on stderr.
+#[track_caller]
+pub fn mcpo_gen_refused(args: &[&str]) -> String {
+    let output = mcpo_gen(args);
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Snapshots a server into the crate `out`: `mcpo-gen --quiet --out OUT

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mcpo_gen_e2e::*;
 use serde_json::json;
 
-use crate::{launch, proxy_binary, start_ready};
+use crate::{launch, proxy_binary, stalled_upload, start_ready};
 
 /// Sends raw bytes and returns what the proxy answered, up to `limit` of
 /// waiting for the first bytes.
@@ -270,26 +270,12 @@ fn a_stalled_body_is_408_after_the_body_timeout() {
     let proxy = launch(&["--call-timeout", "60"], &fixture_upstream("errors.json"))
         .env(&[("MCPO_BODY_TIMEOUT", "2")])
         .start_ready();
-    let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let started = Instant::now();
-    stream
-        .write_all(
-            format!(
-                "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
-                 Content-Length: 40\r\n\r\n{{\"message\": \"",
-                proxy.port
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    // Read to the end: the proxy closes the connection after its answer.
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let waited = started.elapsed();
-    let answer = String::from_utf8_lossy(&answer);
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
+         Content-Length: 40\r\n\r\n{{\"message\": \"",
+        proxy.port
+    );
+    let (answer, waited) = stalled_upload(&proxy, &head, Duration::from_secs(30));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
     assert!(

@@ -13,6 +13,7 @@ mod mcpo_flags;
 mod runtime_contract;
 mod upstream_faults;
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -89,4 +90,26 @@ pub fn assert_prompt_504(proxy: &Running) -> Reply {
         "504 after {took:?}, expected about 1 s (and not the 10 s sleep)"
     );
     late
+}
+
+/// Sends `head`, a request whose body never completes, and reads the
+/// proxy's answer to its end (it closes the connection after answering; a
+/// proxy that stalls too trips the read timeout, `limit`). Returns the
+/// answer and how long it took from the request.
+pub fn stalled_upload(proxy: &Running, head: &str, limit: Duration) -> (String, Duration) {
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect to the proxy");
+    stream
+        .set_read_timeout(Some(limit))
+        .expect("a read timeout");
+    let started = Instant::now();
+    stream
+        .write_all(head.as_bytes())
+        .expect("send a partial request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
 }

@@ -15,7 +15,7 @@
 //! Then serve's snapshot modes (`--lock-out`, `--config`, a URL) and its
 //! refusals.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::{
     CRATE, KEY, assert_prompt_504, call, detail_text, errors_proxy, http_client, launch,
-    retry_after,
+    retry_after, stalled_upload,
 };
 
 /// Starts the proxy with `flags` in front of the upstream override.
@@ -686,24 +686,11 @@ fn a_comma_in_an_api_key_flag_is_part_of_the_key() {
 #[test]
 fn a_stalled_upload_is_408_after_the_call_timeout() {
     let proxy = errors_proxy(&["--call-timeout", "1"]);
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect to the proxy");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .expect("a read timeout");
     let head = format!(
         "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n\
          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"message\": \""
     );
-    stream
-        .write_all(head.as_bytes())
-        .expect("send a partial request");
-    let started = Instant::now();
-    let mut answer = Vec::new();
-    // The proxy answers and closes; a stalled proxy trips the read timeout.
-    let _ = stream.read_to_end(&mut answer);
-    let took = started.elapsed();
-    let answer = String::from_utf8_lossy(&answer);
+    let (answer, took) = stalled_upload(&proxy, &head, Duration::from_secs(15));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("did not arrive within 1s"), "{answer}");
     assert!(
