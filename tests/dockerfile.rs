@@ -128,20 +128,30 @@ fn the_health_check_command_passes_on_a_live_proxy_and_fails_otherwise() {
     let run = |port: u16, root_path: Option<&str>| health_check_passes(&command, port, root_path);
 
     let plain = start_proxy(&bin, &[]);
+    let mounted = start_proxy(&bin, &["--root-path", "/tools"]);
+    assert_health_check_follows_the_root_path(&run, plain, &mounted);
+}
+
+/// What the image's health check (`run(port, root path)`) says: yes for a
+/// live proxy (`plain`), not for a root path it does not have; yes under
+/// `mounted`'s root path `/tools` and, as mcpo's root_path (the prefix may
+/// or may not be stripped in front), without it; no once the proxy is gone.
+#[track_caller]
+fn assert_health_check_follows_the_root_path(
+    run: &dyn Fn(u16, Option<&str>) -> bool,
+    plain: Running,
+    mounted: &Running,
+) {
     assert!(run(plain.port, None), "healthy proxy");
     assert!(
         !run(plain.port, Some("/tools")),
         "/tools/healthz is not this proxy's"
     );
-
-    let mounted = start_proxy(&bin, &["--root-path", "/tools"]);
-    assert!(run(mounted.port, Some("/tools")), "under MCPO_ROOT_PATH");
-    // As mcpo's root_path: the prefix may or may not be stripped in front.
+    assert!(run(mounted.port, Some("/tools")), "under the root path");
     assert!(
         run(mounted.port, None),
         "/healthz answers without the root path too"
     );
-
     let port = plain.port;
     drop(plain);
     wait_until(std::time::Duration::from_secs(10), || !run(port, None));
@@ -243,11 +253,6 @@ fn the_serve_image_health_check_passes_on_a_served_lock_and_fails_otherwise() {
     let run = |port: u16, root_path: Option<&str>| health_check_passes(&command, port, root_path);
 
     let plain = start_proxy(&entry_script, &upstream);
-    assert!(run(plain.port, None), "healthy served lock");
-    assert!(
-        !run(plain.port, Some("/tools")),
-        "/tools/healthz is not this proxy's"
-    );
     // It serves the lock: a tool of errors-proxy answers through it.
     wait_ready(&plain);
     let echoed = post_json(
@@ -267,13 +272,5 @@ fn the_serve_image_health_check_passes_on_a_served_lock_and_fails_otherwise() {
         .args(&upstream)
         .env(&[("MCPO_ROOT_PATH", "/tools")])
         .start();
-    assert!(run(mounted.port, Some("/tools")), "under MCPO_ROOT_PATH");
-    assert!(
-        run(mounted.port, None),
-        "/healthz answers without the root path too"
-    );
-
-    let port = plain.port;
-    drop(plain);
-    wait_until(std::time::Duration::from_secs(10), || !run(port, None));
+    assert_health_check_follows_the_root_path(&run, plain, &mounted);
 }
