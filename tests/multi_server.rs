@@ -121,6 +121,19 @@ fn entity_names(graph: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What mcpo-gen says when it refuses (exit 2) to generate the crate `out`
+/// from the config `config`.
+#[track_caller]
+fn refused_config(config: &Path, out: &Path) -> String {
+    mcpo_gen_refused(&[
+        "--quiet",
+        "--config",
+        path_str(config),
+        "--out",
+        path_str(out),
+    ])
+}
+
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
@@ -997,13 +1010,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
     }}});
     let oauth_path = scratch.path().join("oauth.json");
     std::fs::write(&oauth_path, oauth.to_string()).unwrap();
-    let said = mcpo_gen_refused(&[
-        "--quiet",
-        "--config",
-        path_str(&oauth_path),
-        "--out",
-        path_str(&scratch.path().join("oauth-proxy")),
-    ]);
+    let said = refused_config(&oauth_path, &scratch.path().join("oauth-proxy"));
     assert!(
         said.contains("\"remote\"") && said.contains("clientId") && said.contains("not supported"),
         "{said}"
@@ -1012,13 +1019,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         "command": "server", "oauth": {"client_id": "x"},
     }}});
     std::fs::write(&oauth_path, stdio_oauth.to_string()).unwrap();
-    let said = mcpo_gen_refused(&[
-        "--quiet",
-        "--config",
-        path_str(&oauth_path),
-        "--out",
-        path_str(&scratch.path().join("oauth-proxy")),
-    ]);
+    let said = refused_config(&oauth_path, &scratch.path().join("oauth-proxy"));
     assert!(
         said.contains("\"local\"") && said.contains("oauth"),
         "{said}"

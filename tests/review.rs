@@ -18,6 +18,12 @@ fn fixture_tools(version: &str) -> String {
     .unwrap()
 }
 
+/// Snapshots the fixture serving `tools_file` into the crate `crate_dir`.
+fn generate_fixture_crate(crate_dir: &std::path::Path, tools_file: &std::path::Path) {
+    let upstream = fixture_upstream(tools_file.to_str().expect("a UTF-8 path"));
+    generate(crate_dir, &with_upstream(&[], &upstream));
+}
+
 /// A proxy crate generated from the fixture serving `changed-v1.json` from a
 /// file the test can later swap for v2: the "server that changes".
 struct ChangingServer {
@@ -28,20 +34,11 @@ struct ChangingServer {
 
 impl ChangingServer {
     fn new() -> Self {
-        let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
         let dir = tempfile::tempdir().unwrap();
         let tools_file = dir.path().join("tools.json");
         std::fs::write(&tools_file, fixture_tools("v1")).unwrap();
         let crate_dir = dir.path().join("repo/changing-proxy");
-        generate(
-            &crate_dir,
-            &[
-                "--",
-                fixture.to_str().unwrap(),
-                "--tools",
-                tools_file.to_str().unwrap(),
-            ],
-        );
+        generate_fixture_crate(&crate_dir, &tools_file);
         ChangingServer {
             _dir: dir,
             tools_file,
@@ -306,20 +303,11 @@ struct CraftedServer {
 
 impl CraftedServer {
     fn new(name: &str, tools: &Value) -> Self {
-        let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
         let dir = tempfile::tempdir().unwrap();
         let tools_file = dir.path().join(format!("{name}-tools.json"));
         std::fs::write(&tools_file, tools.to_string()).unwrap();
         let crate_dir = dir.path().join(name);
-        generate(
-            &crate_dir,
-            &[
-                "--",
-                fixture.to_str().unwrap(),
-                "--tools",
-                tools_file.to_str().unwrap(),
-            ],
-        );
+        generate_fixture_crate(&crate_dir, &tools_file);
         CraftedServer {
             dir,
             tools_file,

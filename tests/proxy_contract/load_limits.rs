@@ -410,6 +410,18 @@ fn raw_request(port: u16, request: &str) -> Option<String> {
     (!answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
 }
 
+/// The first answer to `request` on `port`, which is tried again (on a
+/// new connection) until one comes, for up to `limit`.
+#[track_caller]
+fn answered_within(port: u16, request: &str, limit: Duration) -> String {
+    let mut answer = None;
+    wait_until(limit, || {
+        answer = raw_request(port, request);
+        answer.is_some()
+    });
+    answer.unwrap_or_default()
+}
+
 /// Connections that send their body slowly (issue 25): at the connection
 /// cap, with more of them than the cap, `/healthz` and tool calls are still
 /// answered long before the body timeout, as the slow bodies past their
@@ -442,12 +454,7 @@ fn slow_bodies_at_the_connection_cap_do_not_lock_clients_out() {
 
     let healthz =
         format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    let mut health = None;
-    wait_until(Duration::from_secs(20), || {
-        health = raw_request(port, &healthz);
-        health.is_some()
-    });
-    let health = health.unwrap_or_default();
+    let health = answered_within(port, &healthz, Duration::from_secs(20));
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let body = r#"{"message": "through"}"#;
     let call = format!(
@@ -455,12 +462,7 @@ fn slow_bodies_at_the_connection_cap_do_not_lock_clients_out() {
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut answer = None;
-    wait_until(Duration::from_secs(20), || {
-        answer = raw_request(port, &call);
-        answer.is_some()
-    });
-    let answer = answer.unwrap_or_default();
+    let answer = answered_within(port, &call, Duration::from_secs(20));
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("through"), "{answer}");
     // Served while the slow bodies were held, not freed by their timeout.
