@@ -152,6 +152,17 @@ pub fn wait_for_status(url: &str, status: u16, limit: Duration) -> bool {
     })
 }
 
+/// Stops `server` (SIGTERM, 5 s to exit) and waits up to `limit` for the
+/// proxy's `readyz` (a URL) to say it is unready (503).
+#[track_caller]
+pub fn stop_and_wait_unready(server: &mut Running, readyz: &str, limit: Duration) {
+    server.terminate(Duration::from_secs(5));
+    assert!(
+        wait_for_status(readyz, 503, limit),
+        "{readyz} stayed ready after its server went away"
+    );
+}
+
 /// The venv bin folder with `uvx` and `openapi-spec-validator`.
 pub fn tools_bin() -> PathBuf {
     let bin = workspace_root().join("target/test-tools/venv/bin");
