@@ -392,6 +392,13 @@ impl Reply {
         }
     }
 
+    /// Whether the body's `detail` is a text that contains `text`.
+    pub fn detail_contains(&self, text: &str) -> bool {
+        self.body["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains(text))
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
