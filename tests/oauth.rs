@@ -103,6 +103,23 @@ fn proxy_log(proxy: &Running) -> String {
         .join("\n")
 }
 
+/// Writes `dir/mcp.json`: the server `protected`, `server`'s MCP endpoint
+/// over streamable HTTP, with the `oauth` block; returns its path.
+fn protected_config(dir: &Path, server: &Running, oauth: Value) -> std::path::PathBuf {
+    let config = dir.join("mcp.json");
+    std::fs::write(
+        &config,
+        json!({"mcpServers": {"protected": {
+            "type": "streamable-http",
+            "url": server.url("/mcp"),
+            "oauth": oauth,
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    config
+}
+
 /// The built proxy with `args`, its tokens in `token_dir`, logging the
 /// runtime's debug lines; connected.
 fn start_with_tokens(built: &BuiltProxy, args: &[&str], token_dir: &str) -> Running {
@@ -252,23 +269,17 @@ fn login_from_a_config_stores_private_tokens() {
     let server = start_oauth_server(&[]);
     let home = tempfile::tempdir().unwrap();
     let token_dir = home.path().join("tokens");
-    let config = home.path().join("mcp.json");
-    std::fs::write(
-        &config,
-        json!({"mcpServers": {"protected": {
-            "type": "streamable-http",
-            "url": server.url("/mcp"),
-            "oauth": {
-                "server_url": server.url("/mcp"),
-                "storage_type": "file",
-                "callback_port": 0,
-                "use_loopback": true,
-                "client_metadata": {"client_name": "mcpo-gen e2e"},
-            },
-        }}})
-        .to_string(),
-    )
-    .unwrap();
+    let config = protected_config(
+        home.path(),
+        &server,
+        json!({
+            "server_url": server.url("/mcp"),
+            "storage_type": "file",
+            "callback_port": 0,
+            "use_loopback": true,
+            "client_metadata": {"client_name": "mcpo-gen e2e"},
+        }),
+    );
     let mut login = std::process::Command::new(mcpo_gen_bin());
     login
         .args(["login", "protected", "--config"])
@@ -358,17 +369,11 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     let home = tempfile::tempdir().unwrap();
     let token_dir = home.path().join("tokens");
     let token_dir_text = token_dir.to_str().unwrap();
-    let config = home.path().join("mcp.json");
-    std::fs::write(
-        &config,
-        json!({"mcpServers": {"protected": {
-            "type": "streamable-http",
-            "url": server.url("/mcp"),
-            "oauth": {"callback_port": 0, "client_metadata": {"client_name": "mcpo-gen e2e"}},
-        }}})
-        .to_string(),
-    )
-    .unwrap();
+    let config = protected_config(
+        home.path(),
+        &server,
+        json!({"callback_port": 0, "client_metadata": {"client_name": "mcpo-gen e2e"}}),
+    );
     let config_text = config.to_str().unwrap();
     let (lock, proxy_binary, generated) = snapshot_and_build_with(
         &["--config", config_text],
