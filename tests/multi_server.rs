@@ -121,6 +121,18 @@ fn entity_names(graph: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The proxy `binary` with `args` and `env`, once its `guarded` server is
+/// unready (503: it cannot connect).
+fn start_unready(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let proxy = Launch::proxy(binary).args(args).env(env).start();
+    assert!(wait_for_status(
+        &proxy.url("/guarded/readyz"),
+        503,
+        Duration::from_secs(30)
+    ));
+    proxy
+}
+
 /// What mcpo-gen says when it refuses (exit 2) to generate the crate `out`
 /// from the config `config`.
 #[track_caller]
@@ -1248,20 +1260,16 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     // Nothing listens on the port: the upstream is down, and every place
     // that says why (log, GET /, /readyz, the 503) shows the URL's
     // `${VAR}` form, never the key.
-    let down = Launch::proxy(&binary)
-        .args(&["--connect-timeout", "2"])
-        .env(&[
+    let down = start_unready(
+        &binary,
+        &["--connect-timeout", "2"],
+        &[
             ("MCPO_E2E_GUARDED_PORT", "1"),
             env[1],
             env[2],
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
-        ])
-        .start();
-    assert!(wait_for_status(
-        &down.url("/guarded/readyz"),
-        503,
-        Duration::from_secs(30)
-    ));
+        ],
+    );
     let mut shown = Vec::new();
     for path in ["/", "/readyz", "/guarded/readyz"] {
         shown.push(get(&down.url(path)).unwrap().1);
@@ -1285,20 +1293,16 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     drop(down);
 
     // A wrong token: the server refuses, the proxy says it is not ready.
-    let wrong = Launch::proxy(&binary)
-        .args(&["--connect-timeout", "2"])
-        .env(&[
+    let wrong = start_unready(
+        &binary,
+        &["--connect-timeout", "2"],
+        &[
             env[0],
             ("MCPO_E2E_GUARDED_TOKEN", "wrong"),
             env[2],
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
-        ])
-        .start();
-    assert!(wait_for_status(
-        &wrong.url("/guarded/readyz"),
-        503,
-        Duration::from_secs(30)
-    ));
+        ],
+    );
     let reply = post_json(
         &wrong.url("/guarded/tool_0000"),
         &json!({"value": "z"}),
