@@ -120,6 +120,22 @@ fn protected_config(dir: &Path, server: &Running, oauth: Value) -> std::path::Pa
     config
 }
 
+/// `mcpo-gen login ARGS` with its tokens in `token_dir`, authorized as the
+/// user's browser would ([`run_authorizing`]); it must succeed. Returns its
+/// output, as text.
+#[track_caller]
+fn login(args: &[&str], token_dir: impl AsRef<std::ffi::OsStr>) -> String {
+    let mut login = std::process::Command::new(mcpo_gen_bin());
+    login
+        .arg("login")
+        .args(args)
+        .env("MCPO_TOKEN_DIR", token_dir);
+    let output = run_authorizing(&mut login, Duration::from_secs(60));
+    let text = output_text(&output);
+    assert!(output.status.success(), "mcpo-gen login: {text}");
+    text
+}
+
 /// The built proxy with `args`, its tokens in `token_dir`, logging the
 /// runtime's debug lines; connected.
 fn start_with_tokens(built: &BuiltProxy, args: &[&str], token_dir: &str) -> Running {
@@ -240,13 +256,10 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
     outputs.push(("a 503".into(), refused.body.to_string()));
 
     // `mcpo-gen login --url` stores new tokens; the proxy picks them up.
-    let mut login = std::process::Command::new(mcpo_gen_bin());
-    login
-        .args(["login", "--url", &upstream, "--oauth-callback-port", "0"])
-        .env("MCPO_TOKEN_DIR", token_dir_text);
-    let logged_in = run_authorizing(&mut login, Duration::from_secs(60));
-    let login_text = output_text(&logged_in);
-    assert!(logged_in.status.success(), "mcpo-gen login: {login_text}");
+    let login_text = login(
+        &["--url", &upstream, "--oauth-callback-port", "0"],
+        token_dir_text,
+    );
     assert_eq!(grants(&server, "authorization_code"), 2, "{login_text}");
     assert_private(&token_dir);
     outputs.push(("mcpo-gen login's output".into(), login_text));
@@ -280,14 +293,10 @@ fn login_from_a_config_stores_private_tokens() {
             "client_metadata": {"client_name": "mcpo-gen e2e"},
         }),
     );
-    let mut login = std::process::Command::new(mcpo_gen_bin());
-    login
-        .args(["login", "protected", "--config"])
-        .arg(&config)
-        .env("MCPO_TOKEN_DIR", &token_dir);
-    let output = run_authorizing(&mut login, Duration::from_secs(60));
-    let text = output_text(&output);
-    assert!(output.status.success(), "{text}");
+    let text = login(
+        &["protected", "--config", config.to_str().unwrap()],
+        &token_dir,
+    );
     assert!(text.contains("Authorize: "), "{text}");
     assert_eq!(grants(&server, "authorization_code"), 1, "{text}");
     assert!(
@@ -417,13 +426,7 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     assert_eq!(get(&proxy.url("/readyz")).unwrap().0, 200);
 
     // The login the 503 names asks for the granted and the pending scopes.
-    let mut login = std::process::Command::new(mcpo_gen_bin());
-    login
-        .args(["login", "protected", "--config", config_text])
-        .env("MCPO_TOKEN_DIR", token_dir_text);
-    let logged_in = run_authorizing(&mut login, Duration::from_secs(60));
-    let login_text = output_text(&logged_in);
-    assert!(logged_in.status.success(), "mcpo-gen login: {login_text}");
+    let login_text = login(&["protected", "--config", config_text], token_dir_text);
     assert!(
         login_text.contains("Asking also for the scope a call needed: mcp:write"),
         "{login_text}"
@@ -578,14 +581,10 @@ fn login_makes_a_token_folder_open_to_others_private() {
     let token_dir = home.path().join("tokens");
     std::fs::create_dir(&token_dir).unwrap();
     std::fs::set_permissions(&token_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut login = std::process::Command::new(mcpo_gen_bin());
-    login
-        .args(["login", "--url", &server.url("/mcp")])
-        .args(["--oauth-callback-port", "0"])
-        .env("MCPO_TOKEN_DIR", &token_dir);
-    let output = run_authorizing(&mut login, Duration::from_secs(60));
-    let text = output_text(&output);
-    assert!(output.status.success(), "{text}");
+    let text = login(
+        &["--url", &server.url("/mcp"), "--oauth-callback-port", "0"],
+        &token_dir,
+    );
     assert!(
         text.contains("was open to other users (mode 0777); made it 0700"),
         "{text}"
