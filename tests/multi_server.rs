@@ -650,6 +650,7 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
                 } else {
                     failures.push(format!("{} {}", reply.status, reply.body));
                 }
+                // A steady load, not a wait: one call each 20 ms or so.
                 std::thread::sleep(Duration::from_millis(20));
             }
             (answered, failures)
@@ -1396,6 +1397,8 @@ fn hot_reload_lets_calls_in_flight_finish_on_the_old_connection() {
         let reply = post_json(&url, &json!({"message": "slow"}), None);
         (reply, started.elapsed())
     });
+    // A fixed pause, not a wait: the slow call must have reached the old
+    // upstream before the edit, and nothing outside shows that it has.
     std::thread::sleep(Duration::from_millis(500));
     write_atomically(&config_path, &config("two"));
     wait_until(Duration::from_secs(10), || {

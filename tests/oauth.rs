@@ -210,7 +210,8 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
     assert!(text.contains("mcp:tools"), "whoami: {text}");
 
     // Past the access token's lifetime: refreshed (before expiry or after
-    // the 401), the call works.
+    // the 401), the call works. The sleep is the point: the token's
+    // lifetime (2 s) must pass.
     std::thread::sleep(Duration::from_secs(3));
     let echo = call(&proxy, "echo", json!({"message": "after expiry"}));
     assert_eq!(echo.status, 200, "{echo:?}");
@@ -457,6 +458,7 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     // Past the new token's lifetime: refreshed, with the scope kept, even
     // though the login registered another client than the proxy started
     // with (the proxy switches to the stored one): no call fails meanwhile.
+    // The sleep is the point: the token's lifetime (3 s) must pass.
     std::thread::sleep(Duration::from_secs(4));
     let later = call(&proxy, "protected/write", json!({}));
     assert_eq!(later.status, 200, "after the new token expired: {later:?}");
@@ -648,6 +650,7 @@ fn on_a_terminal_the_browser_opens_only_after_enter() {
         }
     }
     assert!(text.contains("Authorize: http://127.0.0.1:"), "{text}");
+    // The point: nothing is opened during a while without Enter.
     std::thread::sleep(Duration::from_secs(1));
     assert!(!opened.exists(), "opened before Enter:\n{text}");
     let mut keyboard = terminal.stdin.take().unwrap();

@@ -86,7 +86,7 @@ fn start(crate_name: &str, flags: &[&str], upstream: &[String], env: &[(&str, &s
     // Strict types: the document states the strict contract, which is what
     // schemathesis checks (a string "2" for an integer must be refused). The
     // default lax conversion, as mcpo's, is an extension the document only
-    // describes; tests/lax_types.rs covers it.
+    // describes; tests/proxy_contract/lax_types.rs covers it.
     let mut args = vec!["--quiet", "--api-key", KEY, "--strict-types"];
     args.extend_from_slice(flags);
     args.extend(upstream.iter().map(String::as_str));
@@ -315,7 +315,7 @@ expected-statuses = ["2xx", "3xx", "4xx", "500"]
 "#;
 
 /// The fixture tools of errors.json that fail on purpose, and the status the
-/// runtime contract (runtime_contract.rs) gives each: for these operations
+/// runtime contract (proxy_contract/runtime_contract.rs) gives each: for these operations
 /// only, that status is what schemathesis is told to expect. Every other
 /// operation, and every other check, keeps schemathesis's defaults.
 const ERRORS_BY_DESIGN: &str = r#"

@@ -7,7 +7,7 @@
 //! check reads `/metrics` too. Loopback only, bounded in calls and time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
@@ -275,26 +275,41 @@ fn killing_the_upstream_twice_under_load_gives_only_documented_answers() {
     let mut proxy = proxy(&["--call-timeout", "5"], &tools, &marker);
     let url = proxy.url("/echo");
     let stop = Arc::new(AtomicBool::new(false));
+    // How many calls have been answered 200 so far, by all clients.
+    let served = Arc::new(AtomicUsize::new(0));
     let test_start = Instant::now();
     // 8 clients calling in a loop: (start, end, status), as offsets from test_start.
     let workers: Vec<_> = (0..8)
         .map(|worker| {
-            let (url, stop) = (url.clone(), Arc::clone(&stop));
+            let (url, stop, served) = (url.clone(), Arc::clone(&stop), Arc::clone(&served));
             std::thread::spawn(move || {
                 let mut seen = Vec::new();
                 let body = json!({"message": format!("worker {worker}")});
                 while !stop.load(Ordering::SeqCst) && seen.len() < 20_000 {
                     let started = test_start.elapsed();
                     let status = post_json(&url, &body, Some(KEY)).status;
+                    if status == 200 {
+                        served.fetch_add(1, Ordering::SeqCst);
+                    }
                     seen.push((started, test_start.elapsed(), status));
                 }
                 seen
             })
         })
         .collect();
+    // Twice as many 200s as clients from now on: at most one call per client
+    // was already in flight, so at least one call per client started (and
+    // was served) after this point.
+    let load_served = || {
+        let from = served.load(Ordering::SeqCst);
+        wait_until(Duration::from_secs(20), || {
+            served.load(Ordering::SeqCst) >= from + 16
+        });
+    };
 
     let mut respawns = Vec::new();
-    std::thread::sleep(Duration::from_millis(700));
+    // Under load before the first kill.
+    load_served();
     for round in 0..2 {
         let before = fixtures(&marker);
         assert_eq!(before.len(), 1, "round {round}: {before:?}");
@@ -308,7 +323,8 @@ fn killing_the_upstream_twice_under_load_gives_only_documented_answers() {
             respawned.is_some()
         });
         respawns.push(respawned.expect("a respawn"));
-        std::thread::sleep(Duration::from_millis(1_200));
+        // Calls started after the respawn, and served, before the next kill.
+        load_served();
     }
     stop.store(true, Ordering::SeqCst);
     let calls: Vec<(Duration, Duration, u16)> = workers
@@ -440,7 +456,9 @@ fn slow_bodies_at_the_connection_cap_do_not_lock_clients_out() {
         .filter_map(|_| {
             let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
             let _ = stream.write_all(slow_head.as_bytes());
-            // Each one's headers reach the proxy before the next connects.
+            // Each one's headers reach the proxy before the next connects
+            // (the order of arrival is what the cap's eviction is about, and
+            // the proxy shows no sign of having read them): a fixed pause.
             std::thread::sleep(Duration::from_millis(50));
             Some(stream)
         })

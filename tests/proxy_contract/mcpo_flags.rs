@@ -295,6 +295,9 @@ fn https_serves_tool_calls_with_the_connection_limits_in_force() {
     let stuck: Vec<TcpStream> = (0..3)
         .map(|_| TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect"))
         .collect();
+    // A fixed pause, not a wait: the proxy shows nothing of having accepted
+    // them (no answer before a handshake), and they must be in before the
+    // fresh client so that the cap is full when it comes.
     std::thread::sleep(Duration::from_millis(200));
     let fresh = reqwest::blocking::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).expect("a PEM cert")])

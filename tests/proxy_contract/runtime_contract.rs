@@ -234,7 +234,7 @@ fn a_crash_is_a_502_then_the_server_is_respawned(way: Way) {
     assert_still_serving(&proxy, "a crash and respawn");
 
     // The backoff of a crash loop (503 with Retry-After) is
-    // upstream_faults.rs's `a_crash_loop_is_backed_off_with_503_and_retry_after`.
+    // upstream_faults' `a_crash_loop_is_backed_off_with_503_and_retry_after`.
 }
 
 #[test]

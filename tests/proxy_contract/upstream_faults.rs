@@ -122,7 +122,8 @@ fn a_frozen_http_upstream_is_504_and_calls_recover_when_it_thaws() {
         panic!("a frozen upstream is 504: {frozen:?}");
     }
     let text = detail_text(&frozen);
-    // Let the supervisor find out (its ping after a timeout goes unanswered).
+    // The point of the test: the upstream stays frozen a while after the
+    // timeout (the supervisor's ping goes unanswered meanwhile), then thaws.
     std::thread::sleep(Duration::from_secs(2));
     thaw();
     assert!(text.contains("did not answer within 1s"), "{frozen:?}");
