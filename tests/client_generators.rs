@@ -28,23 +28,12 @@ fn ts_dir() -> PathBuf {
 }
 
 fn ts_bin(name: &str) -> PathBuf {
-    let bin = ts_dir().join("node_modules/.bin").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/setup-test-deps.sh",
-        bin.display()
-    );
-    bin
+    require(&ts_dir().join("node_modules/.bin").join(name), name)
 }
 
 fn client_venv_bin() -> PathBuf {
-    let bin = workspace_root().join("target/test-tools/client-venv/bin");
-    assert!(
-        bin.join("openapi-python-client").exists(),
-        "openapi-python-client is missing in {}: run scripts/setup-test-deps.sh",
-        bin.display()
-    );
-    bin
+    let bin = test_tool("client-venv/bin/openapi-python-client");
+    bin.parent().expect("the venv's bin folder").to_path_buf()
 }
 
 /// PATH with the client venv first (openapi-python-client runs ruff from it).
@@ -74,15 +63,8 @@ struct Example {
 }
 
 fn examples() -> Vec<Example> {
-    let root = workspace_root().join("generated-examples");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|dir| dir.join("openapi.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
+    example_dirs("openapi.json")
+        .into_iter()
         .map(|dir| {
             let document: Value =
                 serde_json::from_str(&std::fs::read_to_string(dir.join("openapi.json")).unwrap())

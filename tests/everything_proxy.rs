@@ -223,16 +223,7 @@ fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("everything-live");
     let dir = dir.to_str().unwrap();
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
-        dir,
-        "--",
-        "node",
-        server.to_str().unwrap(),
-        "stdio",
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    generate(dir, &["--", "node", server.to_str().unwrap(), "stdio"]);
     let read_lock = |path: &std::path::Path| -> Value {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     };
@@ -252,16 +243,15 @@ fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
     let http_server = start_everything_http();
     let http_dir = out.path().join("everything-live-http");
     let http_dir = http_dir.to_str().unwrap();
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
+    generate(
         http_dir,
-        "--server-type",
-        "streamable-http",
-        "--",
-        &http_server.url("/mcp"),
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+        &[
+            "--server-type",
+            "streamable-http",
+            "--",
+            &http_server.url("/mcp"),
+        ],
+    );
     let over_http = read_lock(&std::path::Path::new(http_dir).join("mcp.lock.json"));
     assert_eq!(over_http["server"], committed["server"]);
     assert_eq!(over_http["tools"], committed["tools"]);
@@ -279,18 +269,17 @@ fn a_dotenv_file_reaches_the_stdio_upstream() {
     )
     .unwrap();
     let server = node_server("server-everything");
-    let proxy = start_proxy_with_env(
-        &everything_binary(),
-        &[
+    let proxy = Launch::proxy(&everything_binary())
+        .args(&[
             "--env-path",
             env_file.to_str().unwrap(),
             "--",
             "node",
             server.to_str().unwrap(),
             "stdio",
-        ],
-        &[("MCPO_API_KEY", "not-for-the-upstream")],
-    );
+        ])
+        .env(&[("MCPO_API_KEY", "not-for-the-upstream")])
+        .start();
     wait_ready(&proxy);
     let reply = post_json(
         &proxy.url("/get-env"),

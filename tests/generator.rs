@@ -94,15 +94,7 @@ fn generation_from_a_lock_is_deterministic_and_matches_the_committed_examples() 
         let out = tempfile::tempdir().unwrap();
         let (first, second) = (out.path().join("one"), out.path().join("two"));
         for target in [&first, &second] {
-            let output = mcpo_gen(&[
-                "generate",
-                "--quiet",
-                "--lock",
-                lock.to_str().unwrap(),
-                "--out",
-                target.to_str().unwrap(),
-            ]);
-            assert!(output.status.success(), "{}", output_text(&output));
+            generate_from_lock(&lock, target);
         }
         let one = read_tree(&first);
         assert_eq!(
@@ -167,15 +159,7 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
 
     // Regenerating fixes it.
     let lock = copy.path().join("mcp.lock.json");
-    let output = mcpo_gen(&[
-        "generate",
-        "--quiet",
-        "--lock",
-        lock.to_str().unwrap(),
-        "--out",
-        dir,
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    generate_from_lock(&lock, dir);
     assert_eq!(mcpo_gen(&["check", dir]).status.code(), Some(0));
 
     // A lock edited by hand: the generated files no longer match it.
@@ -300,18 +284,17 @@ fn streamable_http_snapshot_sends_headers_and_locks_only_their_names() {
         output_text(&output)
     );
 
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
+    generate(
         dir,
-        "--server-type",
-        "streamable-http",
-        "--header",
-        r#"{"X-Api-Token": "s3cr3t-value"}"#,
-        "--",
-        &url,
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+        &[
+            "--server-type",
+            "streamable-http",
+            "--header",
+            r#"{"X-Api-Token": "s3cr3t-value"}"#,
+            "--",
+            &url,
+        ],
+    );
     let lock = std::fs::read_to_string(Path::new(dir).join("mcp.lock.json")).unwrap();
     assert!(lock.contains("\"type\": \"streamable-http\""), "{lock}");
     assert!(lock.contains("X-Api-Token"), "{lock}");
@@ -463,14 +446,7 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
 /// versions the workspace tested are the ones a standalone build uses.
 fn build_outside(crate_dir: &Path, name: &str) -> std::path::PathBuf {
     let emitted_lock = std::fs::read_to_string(crate_dir.join("Cargo.lock")).unwrap();
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
-        .current_dir(crate_dir)
-        // Shares compiled dependencies with the other crates built outside.
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", output_text(&output));
+    let (binary, output) = build_crate(crate_dir, name, &[]);
     // Not RUSTFLAGS=-D warnings: that would rebuild every dependency.
     assert!(
         !String::from_utf8_lossy(&output.stderr).contains("warning"),
@@ -483,7 +459,7 @@ fn build_outside(crate_dir: &Path, name: &str) -> std::path::PathBuf {
         "cargo rewrote the emitted Cargo.lock of {}",
         crate_dir.display()
     );
-    target_dir().join("debug").join(name)
+    binary
 }
 
 #[test]
@@ -497,18 +473,17 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
     assert!(output.status.success(), "{}", output_text(&output));
 
     let many = out.path().join("thousand-tools-proxy");
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
-        many.to_str().unwrap(),
-        "--",
-        fixture,
-        "--generate-tools",
-        "1000",
-        "--page-size",
-        "100",
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    generate(
+        &many,
+        &[
+            "--",
+            fixture,
+            "--generate-tools",
+            "1000",
+            "--page-size",
+            "100",
+        ],
+    );
     let lock = std::fs::read_to_string(many.join("mcp.lock.json")).unwrap();
     assert_eq!(
         lock.matches("\"sha256\"").count(),
@@ -551,7 +526,7 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
 fn secret_looking_launch_arguments_are_warned_about() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("warned-proxy");
-    let output = mcpo_gen(&[
+    let stderr = mcpo_gen_refused(&[
         "--quiet",
         "--out",
         dir.to_str().unwrap(),
@@ -559,8 +534,6 @@ fn secret_looking_launch_arguments_are_warned_about() {
         "mcpo-gen-no-such-server",
         "--api-token=abc123",
     ]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("warning: argument --api-token looks like a secret"),
         "{stderr}"

@@ -15,9 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
@@ -224,7 +224,7 @@ fn send(base: &str, case: &Case) -> Answer {
     let text = response.text().unwrap_or_default();
     Answer {
         status,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        body: json_or_text(text),
     }
 }
 
@@ -942,31 +942,22 @@ fn memory_upstream() -> Upstream {
     }
 }
 
-/// mcpo's entry point in its own venv.
-fn mcpo_bin() -> PathBuf {
-    let mcpo = workspace_root().join("target/test-tools/mcpo-venv/bin/mcpo");
-    assert!(
-        mcpo.exists(),
-        "mcpo is missing at {}: run scripts/setup-test-deps.sh",
-        mcpo.display()
-    );
-    mcpo
-}
-
 /// Starts mcpo on `command`. It has no port-0 mode: a port is bound and
 /// released here and handed to it; if another process takes it meanwhile,
 /// mcpo exits and another port is tried. Ready when `/openapi.json` answers
 /// (mcpo connects its upstream before it serves).
 fn start_mcpo(command: &[String], env: &[(String, String)], log: &Path, marker: &str) -> Running {
-    const ATTEMPTS: usize = 3;
-    for _ in 0..ATTEMPTS {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a free loopback port");
-        let log_file = File::create(log).expect("a log file");
-        let mut running = Running {
-            child: Command::new(mcpo_bin())
+    start_on_a_released_port(
+        Duration::from_secs(90),
+        &|port| {
+            format!(
+                "mcpo on port {port}. Its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        },
+        |port| {
+            let log_file = File::create(log).expect("a log file");
+            Command::new(test_tool("mcpo-venv/bin/mcpo"))
                 // Its own process group, so a signal mcpo or its stdio server
                 // sends to its group stays there (seen once in CI: the
                 // proxies beside it got SIGTERM around the fixture's
@@ -982,33 +973,10 @@ fn start_mcpo(command: &[String], env: &[(String, String)], log: &Path, marker: 
                 .stdout(log_file.try_clone().expect("a log file"))
                 .stderr(log_file)
                 .spawn()
-                .expect("mcpo runs"),
-            port,
-            root_path: String::new(),
-            log: Default::default(),
-        };
-        let url = running.url("/openapi.json");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Ok(Some(status)) = running.child.try_wait() {
-                eprintln!(
-                    "mcpo on port {port} exited ({status}); trying another port. Its log:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
-                break;
-            }
-            if get(&url).is_ok_and(|(status, _)| status == 200) {
-                return running;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "mcpo did not serve {url} in 90 s. Its log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    panic!("mcpo exited {ATTEMPTS} times before serving");
+                .expect("mcpo runs")
+        },
+        |running| get(&running.url("/openapi.json")).is_ok_and(|(status, _)| status == 200),
+    )
 }
 
 /// Starts both proxies on `upstream`, sends every case to both, and returns
@@ -1035,7 +1003,7 @@ fn differences(upstream: &Upstream, marker: &str) -> BTreeMap<String, String> {
         .map(|(key, value)| (key.as_str(), value.as_str()))
         .collect();
     env.push(("MCPO_TEST_MARKER", marker));
-    let proxy = start_proxy_with_env(&binary, &args, &env);
+    let proxy = Launch::proxy(&binary).args(&args).env(&env).start();
     wait_ready(&proxy);
 
     let mut found = BTreeMap::new();
@@ -1062,7 +1030,7 @@ fn differences(upstream: &Upstream, marker: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn mcpo_and_the_proxy_answer_alike_but_for_the_listed_differences() {
-    mcpo_bin();
+    test_tool("mcpo-venv/bin/mcpo");
     build(&[
         "mcp-fixture-server",
         "errors-proxy",

@@ -57,7 +57,7 @@ fn fetch(url: &str) -> Got {
         .unwrap_or_default()
         .to_string();
     let text = response.text().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let body = json_or_text(text);
     Got {
         status,
         content_type,
@@ -121,6 +121,31 @@ fn entity_names(graph: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The proxy `binary` with `args` and `env`, once its `guarded` server is
+/// unready (503: it cannot connect).
+fn start_unready(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let proxy = Launch::proxy(binary).args(args).env(env).start();
+    assert!(wait_for_status(
+        &proxy.url("/guarded/readyz"),
+        503,
+        Duration::from_secs(30)
+    ));
+    proxy
+}
+
+/// What mcpo-gen says when it refuses (exit 2) to generate the crate `out`
+/// from the config `config`.
+#[track_caller]
+fn refused_config(config: &Path, out: &Path) -> String {
+    mcpo_gen_refused(&[
+        "--quiet",
+        "--config",
+        path_str(config),
+        "--out",
+        path_str(out),
+    ])
+}
+
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
@@ -140,19 +165,18 @@ fn start_locked(
 ) -> Running {
     let http_port = http_port.to_string();
     let sse_port = sse_port.to_string();
-    start_proxy_in(
-        &workspace_root().join("tests/upstreams"),
-        &multi_proxy(),
-        extra_args,
-        &[
+    Launch::proxy(&multi_proxy())
+        .dir(&workspace_root().join("tests/upstreams"))
+        .args(extra_args)
+        .env(&[
             ("EVERYTHING_HTTP_PORT", &http_port),
             ("EVERYTHING_SSE_PORT", &sse_port),
             ("MEMORY_FILE_PATH", path_str(memory)),
             ("npm_config_offline", "true"),
             ("npm_config_update_notifier", "false"),
             ("MCPO_TEST_MARKER", marker),
-        ],
-    )
+        ])
+        .start()
 }
 
 #[test]
@@ -406,14 +430,8 @@ fn a_server_that_dies_leaves_the_others_serving() {
     };
     assert_eq!(echo("everything-sse").status, 200);
 
-    everything_sse.terminate(Duration::from_secs(5));
     let sse_readyz = proxy.url("/everything-sse/readyz");
-    assert!(
-        wait_for(Duration::from_secs(20), || {
-            get(&sse_readyz).is_ok_and(|(status, _)| status == 503)
-        }),
-        "/everything-sse/readyz stayed ready after its server went away"
-    );
+    stop_and_wait_unready(&mut everything_sse, &sse_readyz, Duration::from_secs(20));
     let reply = echo("everything-sse");
     assert!(
         matches!(reply.status, 502..=504),
@@ -483,9 +501,7 @@ fn a_server_that_never_starts_leaves_the_others_serving() {
     for name in ["time", "memory", "everything-sse"] {
         let url = proxy.url(&format!("/{name}/readyz"));
         assert!(
-            wait_for(Duration::from_secs(90), || {
-                get(&url).is_ok_and(|(status, _)| status == 200)
-            }),
+            wait_for_status(&url, 200, Duration::from_secs(90)),
             "{name} never became ready beside a server that does not start"
         );
     }
@@ -578,16 +594,6 @@ fn write_in_place(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).expect("write the config");
 }
 
-fn log_count(proxy: &Running, text: &str) -> usize {
-    proxy
-        .log
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .iter()
-        .filter(|line| line.contains(text))
-        .count()
-}
-
 /// Whether the tool `tool` is an operation of `server`'s served document.
 fn documents(proxy: &Running, server: &str, tool: &str) -> bool {
     get_ok(&proxy.url(&format!("/{server}/openapi.json")))["paths"]
@@ -615,11 +621,10 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
     };
     std::fs::write(&config_path, config(first.port, &graph_a, json!({}))).unwrap();
     let marker = unique_marker("multi-reload");
-    let proxy = start_proxy_with_env(
-        &multi_proxy(),
-        &["--config", path_str(&config_path), "--hot-reload"],
-        &[("MCPO_TEST_MARKER", &marker)],
-    );
+    let proxy = Launch::proxy(&multi_proxy())
+        .args(&["--config", path_str(&config_path), "--hot-reload"])
+        .env(&[("MCPO_TEST_MARKER", &marker)])
+        .start();
     wait_ready(&proxy);
     assert!(proxy.logged("--hot-reload: watching"), "no watch logged");
     let graph = call_ok(&proxy, "/memory/read_graph", json!({}));
@@ -645,6 +650,7 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
                 } else {
                     failures.push(format!("{} {}", reply.status, reply.body));
                 }
+                // A steady load, not a wait: one call each 20 ms or so.
                 std::thread::sleep(Duration::from_millis(20));
             }
             (answered, failures)
@@ -652,13 +658,13 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
     };
     let edit_applied = |before: usize| {
         wait_for(Duration::from_secs(10), || {
-            log_count(&proxy, "--hot-reload: applied") > before
+            logged_count(&proxy, "--hot-reload: applied") > before
         })
     };
 
     // (a) An env value of memory, saved atomically: memory reconnects with
     // the new graph file; no other server reconnects.
-    let applied = log_count(&proxy, "--hot-reload: applied");
+    let applied = logged_count(&proxy, "--hot-reload: applied");
     write_atomically(&config_path, &config(first.port, &graph_b, json!({})));
     assert!(edit_applied(applied), "the env edit was not applied");
     let read_graph = proxy.url("/memory/read_graph");
@@ -682,7 +688,7 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
 
     // (b) everything's URL, saved in place: it moves to the second
     // instance, and keeps answering once the first is gone.
-    let applied = log_count(&proxy, "--hot-reload: applied");
+    let applied = logged_count(&proxy, "--hot-reload: applied");
     write_in_place(&config_path, &config(second.port, &graph_b, json!({})));
     assert!(edit_applied(applied), "the URL edit was not applied");
     assert!(
@@ -690,9 +696,7 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
         "everything's reconnection was not logged"
     );
     let readyz = proxy.url("/everything/readyz");
-    wait_until(Duration::from_secs(30), || {
-        get(&readyz).is_ok_and(|(status, _)| status == 200)
-    });
+    assert!(wait_for_status(&readyz, 200, Duration::from_secs(30)));
     first.terminate(Duration::from_secs(5));
     let reply = post_json(
         &proxy.url("/everything/echo"),
@@ -741,37 +745,37 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
     assert!(documents(&proxy, "everything", "echo"));
 
     // (d) Invalid edits change nothing and are logged.
-    let refused = log_count(&proxy, "refused the edit");
+    let refused = logged_count(&proxy, "refused the edit");
     write_in_place(&config_path, "{\"mcpServers\": {");
     assert!(
         wait_for(Duration::from_secs(10), || {
-            log_count(&proxy, "refused the edit") > refused
+            logged_count(&proxy, "refused the edit") > refused
         }),
         "invalid JSON was not refused in the log"
     );
     // A server the lock does not have, beside an edit that would otherwise
     // switch memory back to a.jsonl.
-    let refused = log_count(&proxy, "refused the edit");
+    let refused = logged_count(&proxy, "refused the edit");
     let mut unknown = runtime_config(second.port, everything_sse.port, &graph_a, json!({}));
     unknown["mcpServers"]["nope"] = json!({"command": "true"});
     write_atomically(&config_path, &unknown.to_string());
     assert!(
         wait_for(Duration::from_secs(10), || {
-            log_count(&proxy, "refused the edit") > refused
+            logged_count(&proxy, "refused the edit") > refused
         }),
         "a config naming an unknown server was not refused in the log"
     );
     assert!(proxy.logged("nope"), "the refusal does not name the server");
     // An unset variable in one entry: the whole edit is refused, memory's
     // switch back to a.jsonl in the same edit included.
-    let refused = log_count(&proxy, "refused the edit");
+    let refused = logged_count(&proxy, "refused the edit");
     let mut unset = runtime_config(second.port, everything_sse.port, &graph_a, json!({}));
     unset["mcpServers"]["everything"]["headers"] =
         json!({"Authorization": "Bearer ${MCPO_E2E_SURELY_UNSET}"});
     write_in_place(&config_path, &unset.to_string());
     assert!(
         wait_for(Duration::from_secs(10), || {
-            log_count(&proxy, "refused the edit") > refused
+            logged_count(&proxy, "refused the edit") > refused
         }),
         "a config with an unset variable was not refused in the log"
     );
@@ -874,14 +878,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
 
     // The generated crate builds and serves each server under its prefix.
-    let output = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "{}", output_text(&output));
-    let binary = target_dir().join("debug/multi-fixture-proxy");
+    let (binary, _) = build_crate(&crate_dir, "multi-fixture-proxy", &[]);
     {
         let proxy = start_proxy(&binary, &[]);
         wait_ready(&proxy);
@@ -999,15 +996,13 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
     let unset_path = scratch.path().join("unset.json");
     std::fs::write(&unset_path, unset.to_string()).unwrap();
     let out = scratch.path().join("unset-proxy");
-    let output = mcpo_gen(&[
+    let said = mcpo_gen_refused(&[
         "--quiet",
         "--config",
         path_str(&unset_path),
         "--out",
         path_str(&out),
     ]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
-    let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         said.contains("\"alpha\"") && said.contains("MCPO_E2E_SURELY_UNSET"),
         "{said}"
@@ -1024,15 +1019,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
     }}});
     let oauth_path = scratch.path().join("oauth.json");
     std::fs::write(&oauth_path, oauth.to_string()).unwrap();
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--config",
-        path_str(&oauth_path),
-        "--out",
-        path_str(&scratch.path().join("oauth-proxy")),
-    ]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
-    let said = String::from_utf8_lossy(&output.stderr);
+    let said = refused_config(&oauth_path, &scratch.path().join("oauth-proxy"));
     assert!(
         said.contains("\"remote\"") && said.contains("clientId") && said.contains("not supported"),
         "{said}"
@@ -1041,15 +1028,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         "command": "server", "oauth": {"client_id": "x"},
     }}});
     std::fs::write(&oauth_path, stdio_oauth.to_string()).unwrap();
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--config",
-        path_str(&oauth_path),
-        "--out",
-        path_str(&scratch.path().join("oauth-proxy")),
-    ]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
-    let said = String::from_utf8_lossy(&output.stderr);
+    let said = refused_config(&oauth_path, &scratch.path().join("oauth-proxy"));
     assert!(
         said.contains("\"local\"") && said.contains("oauth"),
         "{said}"
@@ -1219,17 +1198,13 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             && readme.contains("header `X-Token` (env `MCPO_E2E_GUARDED_TOKEN`)"),
         "{readme}"
     );
-    let output = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .expect("cargo runs");
-    assert!(output.status.success(), "{}", output_text(&output));
-    let binary = target_dir().join("debug/multi-header-proxy");
+    let (binary, _) = build_crate(&crate_dir, "multi-header-proxy", &[]);
 
     // With the runtime --config: the header from ${MCPO_E2E_GUARDED_TOKEN}.
-    let with_config = start_proxy_with_env(&binary, &["--config", path_str(&config_path)], &env);
+    let with_config = Launch::proxy(&binary)
+        .args(&["--config", path_str(&config_path)])
+        .env(&env)
+        .start();
     wait_ready(&with_config);
     let reply = post_json(
         &with_config.url("/guarded/tool_0000"),
@@ -1247,17 +1222,15 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
 
     // Without it: the lock's templates, each server its own variables. The
     // variable the old scheme shared between servers no longer counts.
-    let from_env = start_proxy_with_env(
-        &binary,
-        &[],
-        &[
+    let from_env = Launch::proxy(&binary)
+        .env(&[
             env[0],
             env[1],
             env[2],
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
             ("MCPO_HEADER_X_TOKEN", "shared-by-accident"),
-        ],
-    );
+        ])
+        .start();
     wait_ready(&from_env);
     for server in ["guarded", "literal"] {
         let reply = post_json(
@@ -1288,7 +1261,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     // Nothing listens on the port: the upstream is down, and every place
     // that says why (log, GET /, /readyz, the 503) shows the URL's
     // `${VAR}` form, never the key.
-    let down = start_proxy_with_env(
+    let down = start_unready(
         &binary,
         &["--connect-timeout", "2"],
         &[
@@ -1298,9 +1271,6 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
         ],
     );
-    wait_until(Duration::from_secs(30), || {
-        get(&down.url("/guarded/readyz")).is_ok_and(|(status, _)| status == 503)
-    });
     let mut shown = Vec::new();
     for path in ["/", "/readyz", "/guarded/readyz"] {
         shown.push(get(&down.url(path)).unwrap().1);
@@ -1324,7 +1294,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     drop(down);
 
     // A wrong token: the server refuses, the proxy says it is not ready.
-    let wrong = start_proxy_with_env(
+    let wrong = start_unready(
         &binary,
         &["--connect-timeout", "2"],
         &[
@@ -1334,9 +1304,6 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
         ],
     );
-    wait_until(Duration::from_secs(30), || {
-        get(&wrong.url("/guarded/readyz")).is_ok_and(|(status, _)| status == 503)
-    });
     let reply = post_json(
         &wrong.url("/guarded/tool_0000"),
         &json!({"value": "z"}),
@@ -1409,11 +1376,10 @@ fn hot_reload_lets_calls_in_flight_finish_on_the_old_connection() {
     };
     std::fs::write(&config_path, config("one")).unwrap();
     let marker = unique_marker("reload-drain");
-    let proxy = start_proxy_with_env(
-        &proxy_binary,
-        &["--config", path_str(&config_path), "--hot-reload"],
-        &[("MCPO_TEST_MARKER", &marker)],
-    );
+    let proxy = Launch::proxy(&proxy_binary)
+        .args(&["--config", path_str(&config_path), "--hot-reload"])
+        .env(&[("MCPO_TEST_MARKER", &marker)])
+        .start();
     wait_ready(&proxy);
     // The upstream inherits the marker from the proxy, which has it too.
     let upstreams = || {
@@ -1431,6 +1397,8 @@ fn hot_reload_lets_calls_in_flight_finish_on_the_old_connection() {
         let reply = post_json(&url, &json!({"message": "slow"}), None);
         (reply, started.elapsed())
     });
+    // A fixed pause, not a wait: the slow call must have reached the old
+    // upstream before the edit, and nothing outside shows that it has.
     std::thread::sleep(Duration::from_millis(500));
     write_atomically(&config_path, &config("two"));
     wait_until(Duration::from_secs(10), || {

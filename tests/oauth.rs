@@ -103,6 +103,51 @@ fn proxy_log(proxy: &Running) -> String {
         .join("\n")
 }
 
+/// Writes `dir/mcp.json`: the server `protected`, `server`'s MCP endpoint
+/// over streamable HTTP, with the `oauth` block; returns its path.
+fn protected_config(dir: &Path, server: &Running, oauth: Value) -> std::path::PathBuf {
+    let config = dir.join("mcp.json");
+    std::fs::write(
+        &config,
+        json!({"mcpServers": {"protected": {
+            "type": "streamable-http",
+            "url": server.url("/mcp"),
+            "oauth": oauth,
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    config
+}
+
+/// `mcpo-gen login ARGS` with its tokens in `token_dir`, authorized as the
+/// user's browser would ([`run_authorizing`]); it must succeed. Returns its
+/// output, as text.
+#[track_caller]
+fn login(args: &[&str], token_dir: impl AsRef<std::ffi::OsStr>) -> String {
+    let mut login = std::process::Command::new(mcpo_gen_bin());
+    login
+        .arg("login")
+        .args(args)
+        .env("MCPO_TOKEN_DIR", token_dir);
+    let output = run_authorizing(&mut login, Duration::from_secs(60));
+    let text = output_text(&output);
+    assert!(output.status.success(), "mcpo-gen login: {text}");
+    text
+}
+
+/// The built proxy with `args`, its tokens in `token_dir`, logging the
+/// runtime's debug lines; connected.
+fn start_with_tokens(built: &BuiltProxy, args: &[&str], token_dir: &str) -> Running {
+    Launch::proxy(&built.binary)
+        .args(args)
+        .env(&[
+            ("MCPO_TOKEN_DIR", token_dir),
+            ("RUST_LOG", "info,mcpo_runtime=debug"),
+        ])
+        .start_ready()
+}
+
 /// The whole story with one proxy: snapshot through the OAuth flow, call,
 /// refresh, revocation, `mcpo-gen login` again; and no token anywhere.
 #[test]
@@ -127,6 +172,7 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
         ],
         &env,
         true,
+        &[],
     );
     let generated_text = output_text(&generated);
     assert!(
@@ -156,15 +202,7 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
         .collect();
     outputs.push(("mcpo-gen's output".into(), generated_text));
 
-    let proxy = start_proxy_with_env(
-        &proxy_binary.binary,
-        &[],
-        &[
-            ("MCPO_TOKEN_DIR", token_dir_text),
-            ("RUST_LOG", "info,mcpo_runtime=debug"),
-        ],
-    );
-    wait_ready(&proxy);
+    let proxy = start_with_tokens(&proxy_binary, &[], token_dir_text);
     let whoami = call(&proxy, "whoami", json!({}));
     assert_eq!(whoami.status, 200, "{whoami:?}");
     let text = whoami.body.to_string();
@@ -172,7 +210,8 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
     assert!(text.contains("mcp:tools"), "whoami: {text}");
 
     // Past the access token's lifetime: refreshed (before expiry or after
-    // the 401), the call works.
+    // the 401), the call works. The sleep is the point: the token's
+    // lifetime (2 s) must pass.
     std::thread::sleep(Duration::from_secs(3));
     let echo = call(&proxy, "echo", json!({"message": "after expiry"}));
     assert_eq!(echo.status, 200, "{echo:?}");
@@ -218,13 +257,10 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
     outputs.push(("a 503".into(), refused.body.to_string()));
 
     // `mcpo-gen login --url` stores new tokens; the proxy picks them up.
-    let mut login = std::process::Command::new(mcpo_gen_bin());
-    login
-        .args(["login", "--url", &upstream, "--oauth-callback-port", "0"])
-        .env("MCPO_TOKEN_DIR", token_dir_text);
-    let logged_in = run_authorizing(&mut login, Duration::from_secs(60));
-    let login_text = output_text(&logged_in);
-    assert!(logged_in.status.success(), "mcpo-gen login: {login_text}");
+    let login_text = login(
+        &["--url", &upstream, "--oauth-callback-port", "0"],
+        token_dir_text,
+    );
     assert_eq!(grants(&server, "authorization_code"), 2, "{login_text}");
     assert_private(&token_dir);
     outputs.push(("mcpo-gen login's output".into(), login_text));
@@ -247,31 +283,21 @@ fn login_from_a_config_stores_private_tokens() {
     let server = start_oauth_server(&[]);
     let home = tempfile::tempdir().unwrap();
     let token_dir = home.path().join("tokens");
-    let config = home.path().join("mcp.json");
-    std::fs::write(
-        &config,
-        json!({"mcpServers": {"protected": {
-            "type": "streamable-http",
-            "url": server.url("/mcp"),
-            "oauth": {
-                "server_url": server.url("/mcp"),
-                "storage_type": "file",
-                "callback_port": 0,
-                "use_loopback": true,
-                "client_metadata": {"client_name": "mcpo-gen e2e"},
-            },
-        }}})
-        .to_string(),
-    )
-    .unwrap();
-    let mut login = std::process::Command::new(mcpo_gen_bin());
-    login
-        .args(["login", "protected", "--config"])
-        .arg(&config)
-        .env("MCPO_TOKEN_DIR", &token_dir);
-    let output = run_authorizing(&mut login, Duration::from_secs(60));
-    let text = output_text(&output);
-    assert!(output.status.success(), "{text}");
+    let config = protected_config(
+        home.path(),
+        &server,
+        json!({
+            "server_url": server.url("/mcp"),
+            "storage_type": "file",
+            "callback_port": 0,
+            "use_loopback": true,
+            "client_metadata": {"client_name": "mcpo-gen e2e"},
+        }),
+    );
+    let text = login(
+        &["protected", "--config", config.to_str().unwrap()],
+        &token_dir,
+    );
     assert!(text.contains("Authorize: "), "{text}");
     assert_eq!(grants(&server, "authorization_code"), 1, "{text}");
     assert!(
@@ -353,22 +379,17 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     let home = tempfile::tempdir().unwrap();
     let token_dir = home.path().join("tokens");
     let token_dir_text = token_dir.to_str().unwrap();
-    let config = home.path().join("mcp.json");
-    std::fs::write(
-        &config,
-        json!({"mcpServers": {"protected": {
-            "type": "streamable-http",
-            "url": server.url("/mcp"),
-            "oauth": {"callback_port": 0, "client_metadata": {"client_name": "mcpo-gen e2e"}},
-        }}})
-        .to_string(),
-    )
-    .unwrap();
+    let config = protected_config(
+        home.path(),
+        &server,
+        json!({"callback_port": 0, "client_metadata": {"client_name": "mcpo-gen e2e"}}),
+    );
     let config_text = config.to_str().unwrap();
     let (lock, proxy_binary, generated) = snapshot_and_build_with(
         &["--config", config_text],
         &[("MCPO_TOKEN_DIR", token_dir_text)],
         true,
+        &[],
     );
     let mut outputs = vec![("mcpo-gen's output".to_string(), output_text(&generated))];
     let tools = lock["servers"]["protected"]["tools"].to_string();
@@ -380,15 +401,7 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
     };
 
-    let proxy = start_proxy_with_env(
-        &proxy_binary.binary,
-        &["--config", config_text],
-        &[
-            ("MCPO_TOKEN_DIR", token_dir_text),
-            ("RUST_LOG", "info,mcpo_runtime=debug"),
-        ],
-    );
-    wait_ready(&proxy);
+    let proxy = start_with_tokens(&proxy_binary, &["--config", config_text], token_dir_text);
     let whoami = call(&proxy, "protected/whoami", json!({}));
     assert_eq!(whoami.status, 200, "{whoami:?}");
     assert!(!whoami.body.to_string().contains("mcp:write"), "{whoami:?}");
@@ -414,13 +427,7 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     assert_eq!(get(&proxy.url("/readyz")).unwrap().0, 200);
 
     // The login the 503 names asks for the granted and the pending scopes.
-    let mut login = std::process::Command::new(mcpo_gen_bin());
-    login
-        .args(["login", "protected", "--config", config_text])
-        .env("MCPO_TOKEN_DIR", token_dir_text);
-    let logged_in = run_authorizing(&mut login, Duration::from_secs(60));
-    let login_text = output_text(&logged_in);
-    assert!(logged_in.status.success(), "mcpo-gen login: {login_text}");
+    let login_text = login(&["protected", "--config", config_text], token_dir_text);
     assert!(
         login_text.contains("Asking also for the scope a call needed: mcp:write"),
         "{login_text}"
@@ -451,6 +458,7 @@ fn a_call_needing_more_scope_works_after_the_login_the_503_names() {
     // Past the new token's lifetime: refreshed, with the scope kept, even
     // though the login registered another client than the proxy started
     // with (the proxy switches to the stored one): no call fails meanwhile.
+    // The sleep is the point: the token's lifetime (3 s) must pass.
     std::thread::sleep(Duration::from_secs(4));
     let later = call(&proxy, "protected/write", json!({}));
     assert_eq!(later.status, 200, "after the new token expired: {later:?}");
@@ -575,14 +583,10 @@ fn login_makes_a_token_folder_open_to_others_private() {
     let token_dir = home.path().join("tokens");
     std::fs::create_dir(&token_dir).unwrap();
     std::fs::set_permissions(&token_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut login = std::process::Command::new(mcpo_gen_bin());
-    login
-        .args(["login", "--url", &server.url("/mcp")])
-        .args(["--oauth-callback-port", "0"])
-        .env("MCPO_TOKEN_DIR", &token_dir);
-    let output = run_authorizing(&mut login, Duration::from_secs(60));
-    let text = output_text(&output);
-    assert!(output.status.success(), "{text}");
+    let text = login(
+        &["--url", &server.url("/mcp"), "--oauth-callback-port", "0"],
+        &token_dir,
+    );
     assert!(
         text.contains("was open to other users (mode 0777); made it 0700"),
         "{text}"
@@ -646,6 +650,7 @@ fn on_a_terminal_the_browser_opens_only_after_enter() {
         }
     }
     assert!(text.contains("Authorize: http://127.0.0.1:"), "{text}");
+    // The point: nothing is opened during a while without Enter.
     std::thread::sleep(Duration::from_secs(1));
     assert!(!opened.exists(), "opened before Enter:\n{text}");
     let mut keyboard = terminal.stdin.take().unwrap();

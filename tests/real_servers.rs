@@ -29,7 +29,7 @@ fn start(crate_name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
     let binary = build(&[crate_name]).join(crate_name);
     let mut all_args = vec!["--quiet"];
     all_args.extend_from_slice(args);
-    let proxy = start_proxy_with_env(&binary, &all_args, env);
+    let proxy = Launch::proxy(&binary).args(&all_args).env(env).start();
     wait_ready(&proxy);
     proxy
 }
@@ -368,17 +368,6 @@ fn filesystem_writes_reads_and_lists_inside_its_directory_only() {
         "line one\nline 2\n"
     );
 }
-
-/// Environment for git, in the test's own commands and the server's: author
-/// and committer, so the test does not depend on a global git identity, and
-/// the C locale, so `git status` answers in the English the test expects.
-const GIT_ENV: [(&str, &str); 5] = [
-    ("GIT_AUTHOR_NAME", "Proxy Test"),
-    ("GIT_AUTHOR_EMAIL", "proxy-test@example.com"),
-    ("GIT_COMMITTER_NAME", "Proxy Test"),
-    ("GIT_COMMITTER_EMAIL", "proxy-test@example.com"),
-    ("LC_ALL", "C"),
-];
 
 fn git(repo: &Path, args: &[&str]) -> String {
     let output = Command::new("git")

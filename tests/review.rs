@@ -18,6 +18,12 @@ fn fixture_tools(version: &str) -> String {
     .unwrap()
 }
 
+/// Snapshots the fixture serving `tools_file` into the crate `crate_dir`.
+fn generate_fixture_crate(crate_dir: &std::path::Path, tools_file: &std::path::Path) {
+    let upstream = fixture_upstream(tools_file.to_str().expect("a UTF-8 path"));
+    generate(crate_dir, &with_upstream(&[], &upstream));
+}
+
 /// A proxy crate generated from the fixture serving `changed-v1.json` from a
 /// file the test can later swap for v2: the "server that changes".
 struct ChangingServer {
@@ -28,21 +34,11 @@ struct ChangingServer {
 
 impl ChangingServer {
     fn new() -> Self {
-        let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
         let dir = tempfile::tempdir().unwrap();
         let tools_file = dir.path().join("tools.json");
         std::fs::write(&tools_file, fixture_tools("v1")).unwrap();
         let crate_dir = dir.path().join("repo/changing-proxy");
-        let output = mcpo_gen(&[
-            "--quiet",
-            "--out",
-            crate_dir.to_str().unwrap(),
-            "--",
-            fixture.to_str().unwrap(),
-            "--tools",
-            tools_file.to_str().unwrap(),
-        ]);
-        assert!(output.status.success(), "{}", output_text(&output));
+        generate_fixture_crate(&crate_dir, &tools_file);
         ChangingServer {
             _dir: dir,
             tools_file,
@@ -307,21 +303,11 @@ struct CraftedServer {
 
 impl CraftedServer {
     fn new(name: &str, tools: &Value) -> Self {
-        let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
         let dir = tempfile::tempdir().unwrap();
         let tools_file = dir.path().join(format!("{name}-tools.json"));
         std::fs::write(&tools_file, tools.to_string()).unwrap();
         let crate_dir = dir.path().join(name);
-        let output = mcpo_gen(&[
-            "--quiet",
-            "--out",
-            crate_dir.to_str().unwrap(),
-            "--",
-            fixture.to_str().unwrap(),
-            "--tools",
-            tools_file.to_str().unwrap(),
-        ]);
-        assert!(output.status.success(), "{}", output_text(&output));
+        generate_fixture_crate(&crate_dir, &tools_file);
         CraftedServer {
             dir,
             tools_file,
@@ -475,16 +461,7 @@ fn an_unreachable_upstream_is_exit_2_with_what_to_check() {
     let out = tempfile::tempdir().unwrap();
     let crate_dir = out.path().join("http-proxy");
     let dir = crate_dir.to_str().unwrap();
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
-        dir,
-        "--server-type",
-        "streamable-http",
-        "--",
-        &url,
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    generate(dir, &["--server-type", "streamable-http", "--", &url]);
     assert!(
         server.terminate(Duration::from_secs(5)),
         "the fixture stops"
@@ -535,16 +512,15 @@ fn an_unreachable_upstream_is_exit_2_with_what_to_check() {
     let copied = out.path().join("vanishing-server");
     std::fs::copy(&fixture, &copied).unwrap();
     let stdio_dir = out.path().join("stdio-proxy");
-    let output = mcpo_gen(&[
-        "--quiet",
-        "--out",
-        stdio_dir.to_str().unwrap(),
-        "--",
-        copied.to_str().unwrap(),
-        "--tools",
-        tools.to_str().unwrap(),
-    ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    generate(
+        &stdio_dir,
+        &[
+            "--",
+            copied.to_str().unwrap(),
+            "--tools",
+            tools.to_str().unwrap(),
+        ],
+    );
     std::fs::remove_file(&copied).unwrap();
     let output = mcpo_gen(&["check", "--live", "--quiet", stdio_dir.to_str().unwrap()]);
     assert_exit(&output, 2, "check --live with the command gone");

@@ -696,7 +696,7 @@ fn rejected_cases() -> Vec<Rejected> {
 #[test]
 fn every_constraint_kind_is_a_422_at_the_field_and_never_reaches_the_upstream() {
     // Strict types: some cases send a string where a number or boolean goes,
-    // which the default (lax, as mcpo) converts; tests/lax_types.rs has those.
+    // which the default (lax, as mcpo) converts; tests/proxy_contract/lax_types.rs has those.
     let corpus = CorpusProxy::start_with(&["--strict-types"]);
     let cases = rejected_cases();
     let mut failures = Vec::new();
@@ -761,7 +761,7 @@ fn every_constraint_kind_is_a_422_at_the_field_and_never_reaches_the_upstream() 
 /// Integer-valued numbers such as `2.0` are integers to JSON Schema (the
 /// frozen schema accepts them and so would the upstream): the typed `i64`
 /// check must accept them too, and with `--strict-types` the upstream gets
-/// `2.0` as sent (by default it gets `2`, as from mcpo: tests/lax_types.rs).
+/// `2.0` as sent (by default it gets `2`, as from mcpo: tests/proxy_contract/lax_types.rs).
 #[test]
 fn integer_valued_numbers_are_integers_as_json_schema_says() {
     let corpus = CorpusProxy::start_with(&["--strict-types"]);
@@ -962,10 +962,7 @@ fn post_with_type(url: &str, body: &str, content_type: Option<&str>) -> (u16, Va
     let response = request.send().expect("the proxy answers");
     let status = response.status().as_u16();
     let text = response.text().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    (status, json_or_text(text))
 }
 
 /// Issue 20: the corpus has a tool named `docs`. It is `POST /docs`, next to

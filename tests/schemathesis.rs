@@ -18,7 +18,7 @@
 //! per operation, run in a scratch folder so nothing a run leaves behind
 //! (`.hypothesis`, `.schemathesis`) is read by the next one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -31,16 +31,6 @@ const MAX_EXAMPLES: &str = "10";
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
-}
-
-fn schemathesis_bin() -> PathBuf {
-    let bin = tools_bin().join("schemathesis");
-    assert!(
-        bin.exists(),
-        "schemathesis is missing at {}: run scripts/setup-test-deps.sh",
-        bin.display()
-    );
-    bin
 }
 
 /// `-- unshare --net --map-root-user COMMAND...`: the upstream override,
@@ -96,14 +86,14 @@ fn start(crate_name: &str, flags: &[&str], upstream: &[String], env: &[(&str, &s
     // Strict types: the document states the strict contract, which is what
     // schemathesis checks (a string "2" for an integer must be refused). The
     // default lax conversion, as mcpo's, is an extension the document only
-    // describes; tests/lax_types.rs covers it.
+    // describes; tests/proxy_contract/lax_types.rs covers it.
     let mut args = vec!["--quiet", "--api-key", KEY, "--strict-types"];
     args.extend_from_slice(flags);
     args.extend(upstream.iter().map(String::as_str));
     // uvx must not look for the network it does not have.
     let mut all_env = vec![("UV_OFFLINE", "1")];
     all_env.extend_from_slice(env);
-    let proxy = start_proxy_with_env(&binary, &args, &all_env);
+    let proxy = Launch::proxy(&binary).args(&args).env(&all_env).start();
     wait_ready(&proxy);
     proxy
 }
@@ -121,7 +111,7 @@ fn schemathesis(example: &str, proxy: &Running, extra: &[&str], config: &str) {
     let authorization = format!("Authorization: Bearer {KEY}");
     let schema = proxy.url("/openapi.json");
     let started = Instant::now();
-    let output = Command::new(schemathesis_bin())
+    let output = Command::new(test_tool("venv/bin/schemathesis"))
         .current_dir(scratch.path())
         .arg("--config-file")
         .arg(&config_file)
@@ -325,7 +315,7 @@ expected-statuses = ["2xx", "3xx", "4xx", "500"]
 "#;
 
 /// The fixture tools of errors.json that fail on purpose, and the status the
-/// runtime contract (runtime_contract.rs) gives each: for these operations
+/// runtime contract (proxy_contract/runtime_contract.rs) gives each: for these operations
 /// only, that status is what schemathesis is told to expect. Every other
 /// operation, and every other check, keeps schemathesis's defaults.
 const ERRORS_BY_DESIGN: &str = r#"
@@ -351,11 +341,3 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 "#;
 
 const MCP_SERVER_GIT: &str = "mcp-server-git==2026.10.19";
-
-const GIT_ENV: [(&str, &str); 5] = [
-    ("GIT_AUTHOR_NAME", "Proxy Test"),
-    ("GIT_AUTHOR_EMAIL", "proxy-test@example.com"),
-    ("GIT_COMMITTER_NAME", "Proxy Test"),
-    ("GIT_COMMITTER_EMAIL", "proxy-test@example.com"),
-    ("LC_ALL", "C"),
-];

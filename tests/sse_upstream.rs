@@ -47,14 +47,8 @@ fn the_proxy_serves_over_sse_and_comes_back_after_the_server_restarts() {
     assert_eq!(reply.body, json!("Echo: over sse"));
 
     // The server goes away: its stream ends, and the proxy says it is unready.
-    server.terminate(Duration::from_secs(5));
     let readyz = proxy.url("/readyz");
-    assert!(
-        wait_for(Duration::from_secs(15), || {
-            get(&readyz).is_ok_and(|(status, _)| status == 503)
-        }),
-        "/readyz stayed ready after the SSE server went away"
-    );
+    stop_and_wait_unready(&mut server, &readyz, Duration::from_secs(15));
     let reply = echo("nobody there");
     assert!(matches!(reply.status, 502 | 503), "{reply:?}");
 

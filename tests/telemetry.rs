@@ -128,66 +128,25 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-fn fixture_bin() -> String {
-    build(&["mcp-fixture-server"])
-        .join("mcp-fixture-server")
-        .display()
-        .to_string()
-}
-
-fn errors_tools() -> String {
-    workspace_root()
-        .join("tests/fixture-server/tools/errors.json")
-        .display()
-        .to_string()
-}
-
-/// Generates the fixture server's proxy into the crate `snapshot_and_build`
-/// uses (`target/e2e-proxies/e2e-proxy`, shared runtime beside it: one debug
-/// proxy on disk for every test) and builds it with `--features otel`.
-/// Only this test of this process builds there.
-fn build_with_otel() -> std::path::PathBuf {
-    let name = "e2e-proxy";
-    let crate_dir = target_dir().join("e2e-proxies").join(name);
-    let crate_text = crate_dir.to_str().expect("a UTF-8 target dir");
-    let fixture = fixture_bin();
-    let tools = errors_tools();
-    let args = [
-        "--quiet",
-        "--force",
-        "--runtime",
-        "shared:../mcpo-runtime",
-        "--out",
-        crate_text,
-        "--",
-        &fixture,
-        "--tools",
-        &tools,
-    ];
-    let output = mcpo_gen(&args);
-    assert!(output.status.success(), "{}", output_text(&output));
-    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).expect("a manifest");
+/// The fixture server's proxy, snapshotted and built by
+/// [`snapshot_and_build_with`] with `--features otel`.
+fn build_with_otel() -> BuiltProxy {
+    let fixture = fixture_binary().display().to_string();
+    let tools = tool_file("errors.json");
+    let (_, built, _) =
+        snapshot_and_build_with(&["--", &fixture, "--tools", &tools], &[], false, &["otel"]);
+    let manifest = std::fs::read_to_string(target_dir().join("e2e-proxies/e2e-proxy/Cargo.toml"))
+        .expect("a manifest");
     assert!(
         manifest.contains("otel = [\"mcpo-runtime/otel\"]"),
         "{manifest}"
     );
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--features", "otel"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "cargo build --features otel: {}",
-        output_text(&output)
-    );
-    target_dir().join("debug").join(name)
+    built
 }
 
 #[test]
 fn a_tool_call_is_a_span_of_the_clients_trace_and_its_context_reaches_the_upstream() {
-    let binary = build_with_otel();
+    let built = build_with_otel();
     let (port, received) = start_receiver();
     let work = tempfile::tempdir().expect("a temp dir");
     let wire = work.path().join("to-upstream.jsonl");
@@ -195,13 +154,12 @@ fn a_tool_call_is_a_span_of_the_clients_trace_and_its_context_reaches_the_upstre
     let script = format!(
         "tee -a '{}' | exec '{}' --tools '{}'",
         wire.display(),
-        fixture_bin(),
-        errors_tools()
+        fixture_binary().display(),
+        tool_file("errors.json")
     );
     let endpoint = format!("http://127.0.0.1:{port}");
-    let mut proxy = start_proxy_with_env(
-        &binary,
-        &[
+    let mut proxy = Launch::proxy(&built.binary)
+        .args(&[
             "--otel-endpoint",
             &endpoint,
             "--api-key",
@@ -210,10 +168,12 @@ fn a_tool_call_is_a_span_of_the_clients_trace_and_its_context_reaches_the_upstre
             "sh",
             "-c",
             &script,
-        ],
-        // The standard variables must not redirect the flag's endpoint.
-        &[("OTEL_SERVICE_NAME", "otel-e2e-service")],
-    );
+        ])
+        .env(
+            // The standard variables must not redirect the flag's endpoint.
+            &[("OTEL_SERVICE_NAME", "otel-e2e-service")],
+        )
+        .start();
     wait_ready(&proxy);
     assert!(
         proxy.logged("OpenTelemetry: exporting"),

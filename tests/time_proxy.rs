@@ -131,9 +131,7 @@ fn the_error_contract_holds_and_the_proxy_keeps_serving() {
     let tool_error = post_json(&url, &json!({"timezone": "Mars/Olympus_Mons"}), Some(KEY));
     assert_eq!(tool_error.status, 500, "{tool_error:?}");
     assert!(
-        tool_error.body["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("Mars/Olympus_Mons")),
+        tool_error.detail_contains("Mars/Olympus_Mons"),
         "{tool_error:?}"
     );
 
@@ -281,11 +279,19 @@ fn the_served_document_requires_a_key_exactly_when_one_is_configured() {
     assert_eq!(call.status, 200, "{call:?}");
 }
 
+/// time-proxy started with a marker (`label-...`) its processes inherit.
+fn marked_time_proxy(label: &str) -> (Running, String) {
+    let marker = unique_marker(label);
+    let binary = build(&["time-proxy"]).join("time-proxy");
+    let proxy = Launch::proxy(&binary)
+        .env(&[("MCPO_TEST_MARKER", &marker)])
+        .start();
+    (proxy, marker)
+}
+
 #[test]
 fn sigterm_stops_the_proxy_and_its_whole_upstream_process_group() {
-    let binary = build(&["time-proxy"]).join("time-proxy");
-    let marker = unique_marker("time-proxy-shutdown");
-    let mut proxy = start_proxy_with_env(&binary, &[], &[("MCPO_TEST_MARKER", &marker)]);
+    let (mut proxy, marker) = marked_time_proxy("time-proxy-shutdown");
     wait_ready(&proxy);
     let before = processes_with_marker(&marker);
     assert!(
@@ -315,9 +321,7 @@ fn sigterm_stops_the_proxy_and_its_whole_upstream_process_group() {
 /// stopped), not the default action that leaves a half-started upstream behind.
 #[test]
 fn sigterm_right_after_startup_still_shuts_down_cleanly() {
-    let binary = build(&["time-proxy"]).join("time-proxy");
-    let marker = unique_marker("time-proxy-early-stop");
-    let mut proxy = start_proxy_with_env(&binary, &[], &[("MCPO_TEST_MARKER", &marker)]);
+    let (mut proxy, marker) = marked_time_proxy("time-proxy-early-stop");
     assert!(
         proxy.terminate(Duration::from_secs(10)),
         "the proxy exits on an early SIGTERM"

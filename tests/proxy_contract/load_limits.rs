@@ -6,24 +6,14 @@
 //! replaced), and the upstream killed twice under a load of calls. Every
 //! check reads `/metrics` too. Loopback only, bounded in calls and time.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-const CRATE: &str = "errors-proxy";
-const KEY: &str = "load-test-key";
-
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-fn fixture_binary() -> PathBuf {
-    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
-}
+use crate::{KEY, call, launch};
 
 /// errors.json with the `sleeps` tool sleeping `ms` instead of 10 s (its
 /// definition, and so the lock, unchanged: behaviours are not tools).
@@ -43,22 +33,12 @@ fn tools_with_sleep(ms: u64) -> (tempfile::TempDir, String) {
 /// The proxy with `flags`, its upstream the fixture serving `tools`, every
 /// process marked with `marker`.
 fn proxy(flags: &[&str], tools: &str, marker: &str) -> Running {
-    let fixture = fixture_binary();
-    let mut args = vec!["--api-key", KEY];
-    args.extend_from_slice(flags);
-    args.extend([
-        "--",
-        fixture.to_str().expect("UTF-8 path"),
-        "--tools",
-        tools,
-    ]);
-    let proxy = start_proxy_with_env(&proxy_binary(), &args, &[("MCPO_TEST_MARKER", marker)]);
-    wait_ready(&proxy);
-    proxy
-}
-
-fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
-    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+    launch(
+        &[&["--api-key", KEY], flags].concat(),
+        &fixture_upstream(tools),
+    )
+    .env(&[("MCPO_TEST_MARKER", marker)])
+    .start_ready()
 }
 
 /// `/metrics` (it needs the key like the tools).
@@ -141,12 +121,7 @@ fn a_full_queue_is_503_with_retry_after_and_a_tool_timeout_is_504() {
     let refused = call(&proxy, "echo", &json!({"message": "refused"}));
     assert_eq!(refused.status, 503, "{refused:?}");
     assert_eq!(refused.header("retry-after"), Some("1"));
-    assert!(
-        refused.body["detail"]
-            .as_str()
-            .is_some_and(|detail| detail.contains("--max-queue")),
-        "{refused:?}"
-    );
+    assert!(refused.detail_contains("--max-queue"), "{refused:?}");
     assert!(!slow.is_finished(), "the slot was still taken");
 
     let (slow, waited) = slow.join().expect("the slow call");
@@ -300,26 +275,41 @@ fn killing_the_upstream_twice_under_load_gives_only_documented_answers() {
     let mut proxy = proxy(&["--call-timeout", "5"], &tools, &marker);
     let url = proxy.url("/echo");
     let stop = Arc::new(AtomicBool::new(false));
+    // How many calls have been answered 200 so far, by all clients.
+    let served = Arc::new(AtomicUsize::new(0));
     let test_start = Instant::now();
     // 8 clients calling in a loop: (start, end, status), as offsets from test_start.
     let workers: Vec<_> = (0..8)
         .map(|worker| {
-            let (url, stop) = (url.clone(), Arc::clone(&stop));
+            let (url, stop, served) = (url.clone(), Arc::clone(&stop), Arc::clone(&served));
             std::thread::spawn(move || {
                 let mut seen = Vec::new();
                 let body = json!({"message": format!("worker {worker}")});
                 while !stop.load(Ordering::SeqCst) && seen.len() < 20_000 {
                     let started = test_start.elapsed();
                     let status = post_json(&url, &body, Some(KEY)).status;
+                    if status == 200 {
+                        served.fetch_add(1, Ordering::SeqCst);
+                    }
                     seen.push((started, test_start.elapsed(), status));
                 }
                 seen
             })
         })
         .collect();
+    // Twice as many 200s as clients from now on: at most one call per client
+    // was already in flight, so at least one call per client started (and
+    // was served) after this point.
+    let load_served = || {
+        let from = served.load(Ordering::SeqCst);
+        wait_until(Duration::from_secs(20), || {
+            served.load(Ordering::SeqCst) >= from + 16
+        });
+    };
 
     let mut respawns = Vec::new();
-    std::thread::sleep(Duration::from_millis(700));
+    // Under load before the first kill.
+    load_served();
     for round in 0..2 {
         let before = fixtures(&marker);
         assert_eq!(before.len(), 1, "round {round}: {before:?}");
@@ -333,7 +323,8 @@ fn killing_the_upstream_twice_under_load_gives_only_documented_answers() {
             respawned.is_some()
         });
         respawns.push(respawned.expect("a respawn"));
-        std::thread::sleep(Duration::from_millis(1_200));
+        // Calls started after the respawn, and served, before the next kill.
+        load_served();
     }
     stop.store(true, Ordering::SeqCst);
     let calls: Vec<(Duration, Duration, u16)> = workers
@@ -430,6 +421,18 @@ fn raw_request(port: u16, request: &str) -> Option<String> {
     (!answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
 }
 
+/// The first answer to `request` on `port`, which is tried again (on a
+/// new connection) until one comes, for up to `limit`.
+#[track_caller]
+fn answered_within(port: u16, request: &str, limit: Duration) -> String {
+    let mut answer = None;
+    wait_until(limit, || {
+        answer = raw_request(port, request);
+        answer.is_some()
+    });
+    answer.unwrap_or_default()
+}
+
 /// Connections that send their body slowly (issue 25): at the connection
 /// cap, with more of them than the cap, `/healthz` and tool calls are still
 /// answered long before the body timeout, as the slow bodies past their
@@ -453,7 +456,9 @@ fn slow_bodies_at_the_connection_cap_do_not_lock_clients_out() {
         .filter_map(|_| {
             let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
             let _ = stream.write_all(slow_head.as_bytes());
-            // Each one's headers reach the proxy before the next connects.
+            // Each one's headers reach the proxy before the next connects
+            // (the order of arrival is what the cap's eviction is about, and
+            // the proxy shows no sign of having read them): a fixed pause.
             std::thread::sleep(Duration::from_millis(50));
             Some(stream)
         })
@@ -462,12 +467,7 @@ fn slow_bodies_at_the_connection_cap_do_not_lock_clients_out() {
 
     let healthz =
         format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    let mut health = None;
-    wait_until(Duration::from_secs(20), || {
-        health = raw_request(port, &healthz);
-        health.is_some()
-    });
-    let health = health.unwrap_or_default();
+    let health = answered_within(port, &healthz, Duration::from_secs(20));
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let body = r#"{"message": "through"}"#;
     let call = format!(
@@ -475,12 +475,7 @@ fn slow_bodies_at_the_connection_cap_do_not_lock_clients_out() {
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut answer = None;
-    wait_until(Duration::from_secs(20), || {
-        answer = raw_request(port, &call);
-        answer.is_some()
-    });
-    let answer = answer.unwrap_or_default();
+    let answer = answered_within(port, &call, Duration::from_secs(20));
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("through"), "{answer}");
     // Served while the slow bodies were held, not freed by their timeout.

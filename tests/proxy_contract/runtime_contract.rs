@@ -15,61 +15,21 @@
 //! Then serve's snapshot modes (`--lock-out`, `--config`, a URL) and its
 //! refusals.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-const CRATE: &str = "errors-proxy";
-const KEY: &str = "contract-test-key";
-
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-fn fixture_binary() -> PathBuf {
-    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
-}
-
-fn tool_file(name: &str) -> String {
-    workspace_root()
-        .join("tests/fixture-server/tools")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// `-- <fixture> --tools <file>`: the upstream override every test uses, so
-/// the proxy does not depend on PATH or the working directory.
-fn fixture_upstream(tools: &str) -> Vec<String> {
-    vec![
-        "--".to_string(),
-        fixture_binary().display().to_string(),
-        "--tools".to_string(),
-        tool_file(tools),
-    ]
-}
+use crate::{
+    CRATE, KEY, assert_prompt_504, call, detail_text, errors_proxy, http_client, launch,
+    retry_after, stalled_upload,
+};
 
 /// Starts the proxy with `flags` in front of the upstream override.
 fn start(flags: &[&str], upstream: &[String], env: &[(&str, &str)]) -> Running {
-    let mut args: Vec<&str> = flags.to_vec();
-    args.extend(upstream.iter().map(String::as_str));
-    start_proxy_with_env(&proxy_binary(), &args, env)
-}
-
-/// A proxy with an API key, connected to the fixture serving errors.json.
-fn errors_proxy(flags: &[&str]) -> Running {
-    let mut all = vec!["--api-key", KEY];
-    all.extend_from_slice(flags);
-    let proxy = start(&all, &fixture_upstream("errors.json"), &[]);
-    wait_ready(&proxy);
-    proxy
-}
-
-fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
-    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+    launch(flags, upstream).env(env).start()
 }
 
 /// The proof that a failure left the proxy healthy.
@@ -98,12 +58,6 @@ fn assert_clean_error_body(reply: &Reply) {
         reply.body.get("detail").is_some(),
         "errors are {{\"detail\": ...}}: {text}"
     );
-}
-
-fn detail_text(reply: &Reply) -> &str {
-    reply.body["detail"]
-        .as_str()
-        .unwrap_or_else(|| panic!("detail is a string: {reply:?}"))
 }
 
 #[test]
@@ -173,16 +127,7 @@ fn a_call_over_the_timeout_is_504_and_the_next_call_works() {
     );
     wait_ready(&proxy);
 
-    // The fixture's `sleeps` takes 10 s: every bound below is far from it,
-    // so a slow machine cannot pass the test off as a proxy that waited.
-    let started = Instant::now();
-    let late = call(&proxy, "sleeps", &json!({"message": "slow"}));
-    let took = started.elapsed();
-    assert_eq!(late.status, 504, "{late:?}");
-    assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
-        "504 after {took:?}, expected about 1 s (and not the 10 s sleep)"
-    );
+    let late = assert_prompt_504(&proxy);
     assert!(detail_text(&late).contains("did not answer within 1s"));
     assert_clean_error_body(&late);
     // The upstream is told to stop working on it, not left to finish. (rmcp
@@ -289,7 +234,7 @@ fn a_crash_is_a_502_then_the_server_is_respawned(way: Way) {
     assert_still_serving(&proxy, "a crash and respawn");
 
     // The backoff of a crash loop (503 with Retry-After) is
-    // upstream_faults.rs's `a_crash_loop_is_backed_off_with_503_and_retry_after`.
+    // upstream_faults' `a_crash_loop_is_backed_off_with_503_and_retry_after`.
 }
 
 #[test]
@@ -595,10 +540,7 @@ fn an_upstream_down_at_start_is_503_with_retry_after() {
     );
     let reply = call(&proxy, "echo", &json!({"message": "m"}));
     assert_eq!(reply.status, 503, "{reply:?}");
-    let retry_after: u64 = reply
-        .header("retry-after")
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("a numeric Retry-After: {reply:?}"));
+    let retry_after = retry_after(&reply);
     assert!((1..=10).contains(&retry_after), "{reply:?}");
     assert!(detail_text(&reply).contains("not found"), "{reply:?}");
     assert_clean_error_body(&reply);
@@ -614,10 +556,7 @@ fn send(request: reqwest::blocking::RequestBuilder) -> reqwest::blocking::Respon
 }
 
 fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client")
+    http_client(Duration::from_secs(30))
 }
 
 fn header_text(response: &reqwest::blocking::Response, name: &str) -> String {
@@ -747,24 +686,11 @@ fn a_comma_in_an_api_key_flag_is_part_of_the_key() {
 #[test]
 fn a_stalled_upload_is_408_after_the_call_timeout() {
     let proxy = errors_proxy(&["--call-timeout", "1"]);
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect to the proxy");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .expect("a read timeout");
     let head = format!(
         "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n\
          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"message\": \""
     );
-    stream
-        .write_all(head.as_bytes())
-        .expect("send a partial request");
-    let started = Instant::now();
-    let mut answer = Vec::new();
-    // The proxy answers and closes; a stalled proxy trips the read timeout.
-    let _ = stream.read_to_end(&mut answer);
-    let took = started.elapsed();
-    let answer = String::from_utf8_lossy(&answer);
+    let (answer, took) = stalled_upload(&proxy, &head, Duration::from_secs(15));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("did not arrive within 1s"), "{answer}");
     assert!(
@@ -802,7 +728,7 @@ fn start_as(way: Way, flags: &[&str], upstream: &[String], env: &[(&str, &str)])
             let mut args = vec!["--lock", lock.as_str()];
             args.extend_from_slice(flags);
             args.extend(upstream.iter().map(String::as_str));
-            start_serve_with_env(&args, env)
+            Launch::serve().args(&args).env(env).start()
         }
     }
 }
@@ -896,7 +822,7 @@ fn ask(proxy: &Running, probe: &Probe) -> Answer {
         })
         .collect();
     let text = response.text().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let body = json_or_text(text);
     Answer {
         status,
         headers,
@@ -1324,8 +1250,11 @@ fn serve_of_a_multi_server_lock_answers_like_the_compiled_crate() {
         ("EVERYTHING_SSE_PORT", port.as_str()),
     ];
     let flags = ["--api-key", KEY];
-    let compiled = start_proxy_with_env(&binary, &flags, &env);
-    let served = start_serve_with_env(&[&flags[..], &["--lock", lock.as_str()]].concat(), &env);
+    let compiled = Launch::proxy(&binary).args(&flags).env(&env).start();
+    let served = Launch::serve()
+        .args(&[&flags[..], &["--lock", lock.as_str()]].concat())
+        .env(&env)
+        .start();
     let probes = vec![
         (Probe::get("the index", "/"), 200),
         (Probe::get("the combined document", "/openapi.json"), 200),
@@ -1537,7 +1466,7 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
     let mut args = vec!["--api-key", KEY, "--lock-out", lock_text.as_str()];
     let upstream = fixture_upstream("errors.json");
     args.extend(upstream.iter().map(String::as_str));
-    let proxy = start_serve_with_env(&args, &[]);
+    let proxy = Launch::serve().args(&args).start();
     wait_ready(&proxy);
     assert!(
         proxy.logged(&format!("Snapshot written to {lock_text}")),
@@ -1587,7 +1516,7 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
     // above shows, is what the compiled crate serves).
     let mut args = vec!["--api-key", KEY, "--lock", out_text.as_str()];
     args.extend(upstream.iter().map(String::as_str));
-    let from_crate = start_serve_with_env(&args, &[]);
+    let from_crate = Launch::serve().args(&args).start();
     let (status, crate_document) = get(&from_crate.url("/openapi.json")).expect("openapi.json");
     assert_eq!(status, 200);
     assert_eq!(
@@ -1606,27 +1535,11 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
         1,
     );
     std::fs::write(&lock, &reviewed).expect("the lock is writable");
-    let mut args = vec!["serve", "--port", "0", "--lock-out", lock_text.as_str()];
-    args.extend(upstream.iter().map(String::as_str));
-    let mut again = std::process::Command::new(mcpo_gen_bin())
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("mcpo-gen starts");
-    let exited = wait_for(Duration::from_secs(60), || {
-        matches!(again.try_wait(), Ok(Some(_)))
-    });
-    if !exited {
-        let _ = again.kill();
-    }
-    let output = again.wait_with_output().expect("its output");
-    assert!(
-        exited,
-        "serve replaced nothing but kept running: {}",
-        output_text(&output)
-    );
+    // Refused before it listens: it must exit (within 60 s).
+    let output = Launch::serve()
+        .args(&["--lock-out", lock_text.as_str()])
+        .args(&upstream)
+        .run_to_exit(Duration::from_secs(60));
     assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -1660,22 +1573,19 @@ fn serve_of_a_config_serves_each_server_under_its_name() {
     let lock = scratch.path().join("mcp.lock.json");
     let config_text = config.display().to_string();
     let lock_text = lock.display().to_string();
-    let proxy = start_serve_with_env(
-        &[
+    let proxy = Launch::serve()
+        .args(&[
             "--api-key",
             KEY,
             "--config",
             &config_text,
             "--lock-out",
             &lock_text,
-        ],
-        &[],
-    );
+        ])
+        .start();
     for name in ["errors", "edge"] {
         let readyz = proxy.url(&format!("/{name}/readyz"));
-        wait_until(Duration::from_secs(60), || {
-            get(&readyz).is_ok_and(|(status, _)| status == 200)
-        });
+        assert!(wait_for_status(&readyz, 200, Duration::from_secs(60)));
         let arguments = json!({"message": format!("to {name}")});
         let reply = post_json(&proxy.url(&format!("/{name}/echo")), &arguments, Some(KEY));
         assert_eq!((reply.status, &reply.body), (200, &arguments), "{name}");
@@ -1740,7 +1650,7 @@ fn serve_without_a_source_says_what_to_give() {
 fn serve_of_a_url_snapshots_into_a_temporary_lock_named_in_the_log() {
     let fixture = start_fixture_http(&["--tools", &tool_file("errors.json")]);
     let url = fixture.url("/mcp");
-    let proxy = start_serve_with_env(&["--api-key", KEY, &url], &[]);
+    let proxy = Launch::serve().args(&["--api-key", KEY, &url]).start();
     wait_ready(&proxy);
     let arguments = json!({"message": "over HTTP", "count": 1});
     let reply = call(&proxy, "echo", &arguments);

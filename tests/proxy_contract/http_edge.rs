@@ -6,40 +6,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-const CRATE: &str = "errors-proxy";
-
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-/// `-- <fixture> --tools <file>`: the upstream override.
-fn fixture_upstream(tools: &str) -> Vec<String> {
-    let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
-    let file = workspace_root()
-        .join("tests/fixture-server/tools")
-        .join(tools);
-    vec![
-        "--".into(),
-        fixture.display().to_string(),
-        "--tools".into(),
-        file.display().to_string(),
-    ]
-}
-
-fn start(flags: &[&str], tools: &str, env: &[(&str, &str)], open_files: Option<u64>) -> Running {
-    let upstream = fixture_upstream(tools);
-    let mut args: Vec<&str> = flags.to_vec();
-    args.extend(upstream.iter().map(String::as_str));
-    let proxy = start_proxy_limited(&proxy_binary(), &args, env, open_files);
-    wait_ready(&proxy);
-    proxy
-}
+use crate::{launch, proxy_binary, stalled_upload, start_ready};
 
 /// Sends raw bytes and returns what the proxy answered, up to `limit` of
 /// waiting for the first bytes.
@@ -71,9 +43,23 @@ fn post_with_type(proxy: &Running, content_type: Option<&str>, body: &str) -> Re
     let text = response.text().unwrap();
     Reply {
         status,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        body: json_or_text(text),
         headers: Default::default(),
     }
+}
+
+/// `GET /readyz` with `Host: HOST:PORT` is answered `status`.
+#[track_caller]
+fn assert_host_answered(proxy: &Running, host: &str, status: &str) {
+    let request = format!(
+        "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
+        proxy.port
+    );
+    let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status}")),
+        "{host}: {answer}"
+    );
 }
 
 /// What a web page can send cross-site without a CORS preflight (an HTML form
@@ -82,7 +68,7 @@ fn post_with_type(proxy: &Running, content_type: Option<&str>, body: &str) -> Re
 /// clients) still work.
 #[test]
 fn only_json_bodies_reach_a_tool() {
-    let proxy = start(&[], "errors.json", &[], None);
+    let proxy = start_ready(&[], "errors.json");
     let body = r#"{"message":"cross-site"}"#;
     for content_type in [
         "text/plain",
@@ -94,9 +80,7 @@ fn only_json_bodies_reach_a_tool() {
         let reply = post_with_type(&proxy, Some(content_type), body);
         assert_eq!(reply.status, 415, "{content_type}: {reply:?}");
         assert!(
-            reply.body["detail"]
-                .as_str()
-                .is_some_and(|detail| detail.contains("application/json")),
+            reply.detail_contains("application/json"),
             "{content_type}: {reply:?}"
         );
     }
@@ -116,7 +100,7 @@ fn only_json_bodies_reach_a_tool() {
 /// proxy on loopback, but its `Host` header names the page's host.
 #[test]
 fn a_proxy_on_loopback_answers_loopback_host_names_only() {
-    let proxy = start(&[], "errors.json", &[], None);
+    let proxy = start_ready(&[], "errors.json");
     let rebinding = format!(
         "GET /openapi.json HTTP/1.1\r\nHost: attacker.example:{}\r\nConnection: close\r\n\r\n",
         proxy.port
@@ -134,22 +118,12 @@ fn a_proxy_on_loopback_answers_loopback_host_names_only() {
     }
     drop(proxy);
     // Named hosts replace the default list (127.0.0.1 is the harness's own).
-    let proxy = start(
+    let proxy = start_ready(
         &["--allowed-hosts", "proxy.internal,127.0.0.1"],
         "errors.json",
-        &[],
-        None,
     );
     for (host, status) in [("proxy.internal", "200"), ("localhost", "400")] {
-        let request = format!(
-            "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
-            proxy.port
-        );
-        let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));
-        assert!(
-            answer.starts_with(&format!("HTTP/1.1 {status}")),
-            "{host}: {answer}"
-        );
+        assert_host_answered(&proxy, host, status);
     }
 }
 
@@ -159,7 +133,7 @@ fn a_proxy_on_loopback_answers_loopback_host_names_only() {
 /// checks.
 #[test]
 fn a_request_names_its_host_once_and_an_absolute_target_wins() {
-    let proxy = start(&[], "errors.json", &[], None);
+    let proxy = start_ready(&[], "errors.json");
     let port = proxy.port;
     let exchange = |request: String| raw_exchange(port, request.as_bytes(), Duration::from_secs(5));
     let answer = exchange("GET /openapi.json HTTP/1.1\r\nConnection: close\r\n\r\n".into());
@@ -198,11 +172,9 @@ fn a_request_names_its_host_once_and_an_absolute_target_wins() {
 /// proxy at startup.
 #[test]
 fn allowed_hosts_wildcards_match_subdomains_or_are_refused() {
-    let proxy = start(
+    let proxy = start_ready(
         &["--allowed-hosts", "*.example.com,127.0.0.1"],
         "errors.json",
-        &[],
-        None,
     );
     for (host, status) in [
         ("api.example.com", "200"),
@@ -210,34 +182,14 @@ fn allowed_hosts_wildcards_match_subdomains_or_are_refused() {
         ("example.com", "400"),
         ("evilexample.com", "400"),
     ] {
-        let request = format!(
-            "GET /readyz HTTP/1.1\r\nHost: {host}:{}\r\nConnection: close\r\n\r\n",
-            proxy.port
-        );
-        let answer = raw_exchange(proxy.port, request.as_bytes(), Duration::from_secs(5));
-        assert!(
-            answer.starts_with(&format!("HTTP/1.1 {status}")),
-            "{host}: {answer}"
-        );
+        assert_host_answered(&proxy, host, status);
     }
     drop(proxy);
     for wildcard in ["*example.com", "api.*.com"] {
-        let mut child = std::process::Command::new(proxy_binary())
-            .args(["--port", "0", "--allowed-hosts", wildcard])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let exited = wait_for(Duration::from_secs(30), || {
-            matches!(child.try_wait(), Ok(Some(_)))
-        });
-        if !exited {
-            let _ = child.kill();
-        }
-        let output = child.wait_with_output().unwrap();
+        let output = Launch::proxy(&proxy_binary())
+            .args(&["--allowed-hosts", wildcard])
+            .run_to_exit(Duration::from_secs(30));
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(exited, "{wildcard}: the proxy did not exit: {stderr}");
         assert_eq!(output.status.code(), Some(2), "{wildcard}: {stderr}");
         assert!(stderr.contains("--allowed-hosts"), "{stderr}");
         assert!(stderr.contains("`*.example.com`"), "{stderr}");
@@ -261,17 +213,15 @@ fn strict_auth_does_not_tell_which_names_are_servers() {
     let config_path = dir.path().join("config.json");
     std::fs::write(&config_path, config.to_string()).unwrap();
     let binary = build(&["multi-proxy"]).join("multi-proxy");
-    let proxy = start_proxy_with_env(
-        &binary,
-        &[
+    let proxy = Launch::proxy(&binary)
+        .args(&[
             "--api-key",
             "edge-key",
             "--strict-auth",
             "--config",
             config_path.to_str().unwrap(),
-        ],
-        &[],
-    );
+        ])
+        .start();
     let port = proxy.port;
     // The answer without its `date` header.
     let answer = |method: &str, path: &str, authorization: &str| {
@@ -315,32 +265,15 @@ fn strict_auth_does_not_tell_which_names_are_servers() {
 /// connection closed.
 #[test]
 fn a_stalled_body_is_408_after_the_body_timeout() {
-    let proxy = start(
-        &["--call-timeout", "60"],
-        "errors.json",
-        &[("MCPO_BODY_TIMEOUT", "2")],
-        None,
+    let proxy = launch(&["--call-timeout", "60"], &fixture_upstream("errors.json"))
+        .env(&[("MCPO_BODY_TIMEOUT", "2")])
+        .start_ready();
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
+         Content-Length: 40\r\n\r\n{{\"message\": \"",
+        proxy.port
     );
-    let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let started = Instant::now();
-    stream
-        .write_all(
-            format!(
-                "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
-                 Content-Length: 40\r\n\r\n{{\"message\": \"",
-                proxy.port
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    // Read to the end: the proxy closes the connection after its answer.
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let waited = started.elapsed();
-    let answer = String::from_utf8_lossy(&answer);
+    let (answer, waited) = stalled_upload(&proxy, &head, Duration::from_secs(30));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
     assert!(
@@ -366,7 +299,7 @@ fn nested_body(depth: usize) -> String {
 /// refused at the door, at once, instead of a 504 after the call timeout.
 #[test]
 fn bodies_too_deep_to_forward_are_refused_at_once() {
-    let proxy = start(&["--call-timeout", "30"], "errors.json", &[], None);
+    let proxy = start_ready(&["--call-timeout", "30"], "errors.json");
     let fits = post_raw(&proxy.url("/echo"), nested_body(100), None);
     assert_eq!(fits.status, 200, "{fits:?}");
     for depth in [101, 126, 127] {
@@ -382,16 +315,11 @@ fn bodies_too_deep_to_forward_are_refused_at_once() {
 /// line naming the tool; the upstream connection goes on serving.
 #[test]
 fn an_undecodable_reply_is_a_prompt_502_and_the_upstream_keeps_serving() {
-    let proxy = start(&["--call-timeout", "30"], "edge.json", &[], None);
+    let proxy = start_ready(&["--call-timeout", "30"], "edge.json");
     let started = Instant::now();
     let reply = post_json(&proxy.url("/returns_structured"), &json!({}), None);
     assert_eq!(reply.status, 502, "{reply:?}");
-    assert!(
-        reply.body["detail"]
-            .as_str()
-            .is_some_and(|detail| detail.contains("could not be decoded")),
-        "{reply:?}"
-    );
+    assert!(reply.detail_contains("could not be decoded"), "{reply:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
     wait_until(Duration::from_secs(5), || {
         proxy.logged("returns_structured") && proxy.logged("cannot be decoded")
@@ -404,7 +332,7 @@ fn an_undecodable_reply_is_a_prompt_502_and_the_upstream_keeps_serving() {
 /// once, without being invited to send it.
 #[test]
 fn expect_continue_over_the_limit_is_a_413_at_once() {
-    let proxy = start(&["--max-body-bytes", "1000"], "errors.json", &[], None);
+    let proxy = start_ready(&["--max-body-bytes", "1000"], "errors.json");
     let request = format!(
         "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
          Content-Length: 50000000\r\nExpect: 100-continue\r\n\r\n",
@@ -427,12 +355,9 @@ fn expect_continue_over_the_limit_is_a_413_at_once() {
 #[test]
 fn a_frozen_stdio_upstream_is_reported_unready_and_replaced() {
     let marker = unique_marker("frozen-upstream");
-    let proxy = start(
-        &["--call-timeout", "2"],
-        "errors.json",
-        &[("MCPO_TEST_MARKER", &marker)],
-        None,
-    );
+    let proxy = launch(&["--call-timeout", "2"], &fixture_upstream("errors.json"))
+        .env(&[("MCPO_TEST_MARKER", &marker)])
+        .start_ready();
     // The proxy has the marker too; its upstream is the other process.
     let upstream = || -> Vec<i32> {
         processes_with_marker(&marker)
@@ -498,7 +423,9 @@ fn raise_own_file_limit(wanted: u64) {
 #[test]
 fn idle_and_slowloris_floods_do_not_lock_clients_out() {
     raise_own_file_limit(8192);
-    let proxy = start(&["--header-timeout", "3"], "errors.json", &[], Some(256));
+    let proxy = launch(&["--header-timeout", "3"], &fixture_upstream("errors.json"))
+        .open_files(256)
+        .start_ready();
     let healthz = proxy.url("/healthz");
     let slowloris = format!(
         "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Slow: a",

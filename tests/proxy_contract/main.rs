@@ -1,0 +1,115 @@
+//! The proxy contract: every suite that starts the committed
+//! `generated-examples/errors-proxy` against our fixture server (serving
+//! `tests/fixture-server/tools/errors.json`, whose tools fail, sleep, crash
+//! and return every kind of content on purpose), in one test binary: one
+//! link, one workspace build check, and the helpers below instead of a copy
+//! per suite. One module per suite, its tests named as before
+//! (`cargo test -p mcpo-gen-e2e --test proxy_contract http_edge::`).
+
+mod http_edge;
+mod lax_types;
+mod load_limits;
+mod mcpo_flags;
+mod runtime_contract;
+mod upstream_faults;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+/// The generated crate under test.
+pub const CRATE: &str = "errors-proxy";
+/// The API key of the proxies started with one.
+pub const KEY: &str = "contract-test-key";
+
+/// The compiled errors-proxy (and the fixture it is started against).
+pub fn proxy_binary() -> PathBuf {
+    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
+}
+
+/// errors-proxy with `flags` in front of the upstream override `upstream`,
+/// to add to and start.
+pub fn launch(flags: &[&str], upstream: &[String]) -> Launch {
+    Launch::proxy(&proxy_binary()).args(flags).args(upstream)
+}
+
+/// errors-proxy with `flags`, its upstream the fixture serving `tools`,
+/// once connected.
+pub fn start_ready(flags: &[&str], tools: &str) -> Running {
+    launch(flags, &fixture_upstream(tools)).start_ready()
+}
+
+/// errors-proxy with [`KEY`] and `flags`, connected to the fixture serving
+/// errors.json.
+pub fn errors_proxy(flags: &[&str]) -> Running {
+    start_ready(&[&["--api-key", KEY], flags].concat(), "errors.json")
+}
+
+/// Calls `tool` with [`KEY`].
+pub fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
+    post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
+}
+
+/// The `detail` of an error body, as text (empty when there is none).
+pub fn detail_text(reply: &Reply) -> &str {
+    reply.body["detail"].as_str().unwrap_or_default()
+}
+
+/// A `Retry-After` in whole seconds, which must be there.
+#[track_caller]
+pub fn retry_after(reply: &Reply) -> u64 {
+    reply
+        .header("retry-after")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("a numeric Retry-After: {reply:?}"))
+}
+
+/// A blocking HTTP client of its own (e.g. for requests the harness's
+/// helpers do not send), with a `limit` per request.
+pub fn http_client(limit: Duration) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(limit)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Calls the fixture's `sleeps` (10 s) through a proxy with `--call-timeout
+/// 1`: a 504 in about a second. Every bound is far from the 10 s, so a slow
+/// machine cannot pass the test off as a proxy that waited.
+#[track_caller]
+pub fn assert_prompt_504(proxy: &Running) -> Reply {
+    let started = Instant::now();
+    let late = call(proxy, "sleeps", &json!({"message": "slow"}));
+    let took = started.elapsed();
+    assert_eq!(late.status, 504, "{late:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+        "504 after {took:?}, expected about 1 s (and not the 10 s sleep)"
+    );
+    late
+}
+
+/// Sends `head`, a request whose body never completes, and reads the
+/// proxy's answer to its end (it closes the connection after answering; a
+/// proxy that stalls too trips the read timeout, `limit`). Returns the
+/// answer and how long it took from the request.
+pub fn stalled_upload(proxy: &Running, head: &str, limit: Duration) -> (String, Duration) {
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect to the proxy");
+    stream
+        .set_read_timeout(Some(limit))
+        .expect("a read timeout");
+    let started = Instant::now();
+    stream
+        .write_all(head.as_bytes())
+        .expect("send a partial request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
