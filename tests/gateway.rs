@@ -539,17 +539,15 @@ fn rmcp_client_snapshots_the_gateway_and_calls_through_it() {
     let scratch = tempfile::tempdir().expect("a temp dir");
     let snapshot = scratch.path().join("mcp.lock.json");
     let authorization = format!("Authorization: Bearer {KEY}");
-    let outer = start_serve_with_env(
-        &[
+    let outer = Launch::serve()
+        .args(&[
             "--lock-out",
             snapshot.to_str().expect("a UTF-8 path"),
             "--header",
             &authorization,
             &proxy.url("/mcp"),
-        ],
-        &[],
-    );
-    wait_ready(&outer);
+        ])
+        .start_ready();
 
     let seen: Value =
         serde_json::from_str(&std::fs::read_to_string(&snapshot).expect("the snapshot"))
