@@ -6,6 +6,7 @@
 //! per suite. One module per suite, its tests named as before
 //! (`cargo test -p mcpo-gen-e2e --test proxy_contract http_edge::`).
 
+mod gateway;
 mod http_edge;
 mod lax_types;
 mod load_limits;

@@ -151,6 +151,16 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             "Parse error: the body is not one JSON-RPC message (batches are not accepted)",
         );
     }
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            INVALID_REQUEST,
+            &format!(
+                "Payload too large: the body is over {} bytes (--max-body-bytes)",
+                guard.endpoints.max_body_bytes
+            ),
+        );
+    }
     // rmcp answers a session's DELETE with 202; the Python SDK, like most
     // clients, expects 200 or 204 and warns otherwise.
     if deletes && response.status() == StatusCode::ACCEPTED {

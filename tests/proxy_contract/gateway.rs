@@ -20,26 +20,13 @@ use std::time::{Duration, Instant};
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-const CRATE: &str = "errors-proxy";
 const KEY: &str = "gateway-test-key";
 /// What the live fixture calls itself: not what the lock says, so a client
 /// seeing the lock's name and version proves they come from the lock.
 const LIVE_NAME: &str = "live-fixture-name";
 const LIVE_VERSION: &str = "9.9.9";
 
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-fn fixture_binary() -> PathBuf {
-    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
-}
-
-fn tool_file(name: &str) -> PathBuf {
-    workspace_root()
-        .join("tests/fixture-server/tools")
-        .join(name)
-}
+use super::proxy_binary;
 
 fn client_script(name: &str) -> PathBuf {
     workspace_root().join("tests/clients/mcp").join(name)
@@ -106,7 +93,7 @@ fn gateway_with(flags: &[&str], tools: &Path) -> Running {
 }
 
 fn gateway(flags: &[&str]) -> Running {
-    gateway_with(flags, &tool_file("errors.json"))
+    gateway_with(flags, Path::new(&tool_file("errors.json")))
 }
 
 // ---------------------------------------------------------------------------
@@ -342,7 +329,7 @@ fn python_sdk_default_mode_uses_the_stateless_revision() {
 
 fn stdio_command() -> Vec<String> {
     let mut command = vec![proxy_binary().display().to_string(), "--stdio".to_string()];
-    command.extend(fixture_upstream(&tool_file("errors.json")));
+    command.extend(fixture_upstream(Path::new(&tool_file("errors.json"))));
     command
 }
 
@@ -986,6 +973,15 @@ fn bad_messages_get_errors_and_the_gateway_keeps_serving() {
         assert!(
             refused,
             "{what}: neither a 4xx nor a JSON-RPC error: {reply:?}"
+        );
+        // Not rmcp's plain-text 415: a JSON-RPC error, whatever the status.
+        assert_ne!(reply.status, 415, "{what}: {reply:?}");
+        assert!(
+            reply
+                .messages()
+                .iter()
+                .any(|message| message["error"]["code"].is_i64()),
+            "{what}: no JSON-RPC error in {reply:?}"
         );
         assert!(
             !reply.text.contains("panicked") && !reply.text.contains(".rs:"),
