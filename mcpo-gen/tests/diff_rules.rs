@@ -1369,22 +1369,13 @@ fn fixture_server_changed_pair() {
 /// told apart from tools the server dropped or gained.
 #[test]
 fn multi_server_changes_are_grouped_and_disabled_tools_named() {
-    use mcpo_gen::lock::{MultiLock, ProxyCrate};
     let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
     let with_disabled = |tools: Vec<Value>, disabled: &[&str]| {
         let mut lock = lock_of(tools);
         lock.disabled_tools = disabled.iter().map(|name| name.to_string()).collect();
         lock
     };
-    let crate_of = |servers: Vec<(&str, Lock)>| {
-        CrateLock::Multi(MultiLock::new(
-            ProxyCrate::from_name("multi"),
-            servers
-                .into_iter()
-                .map(|(name, lock)| (name.to_string(), lock))
-                .collect(),
-        ))
-    };
+    let crate_of = multi_crate;
     let old = crate_of(vec![
         ("time", with_disabled(vec![tool("a"), tool("b")], &["c"])),
         ("gone", lock_of(vec![tool("x")])),
@@ -1432,17 +1423,8 @@ fn multi_server_changes_are_grouped_and_disabled_tools_named() {
 /// renames that tool for MCP clients: breaking, and shown in the lock.
 #[test]
 fn an_aggregated_mcp_rename_is_breaking_and_in_the_lock() {
-    use mcpo_gen::lock::{MultiLock, ProxyCrate};
     let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
-    let crate_of = |servers: Vec<(&str, Lock)>| {
-        CrateLock::Multi(MultiLock::new(
-            ProxyCrate::from_name("multi"),
-            servers
-                .into_iter()
-                .map(|(name, lock)| (name.to_string(), lock))
-                .collect(),
-        ))
-    };
+    let crate_of = multi_crate;
     let old = crate_of(vec![("a_b", lock_of(vec![tool("c")]))]);
     // Server `a` sorts first: its `b_c` is now `a_b_c`, and `a_b`'s `c` moves.
     let new = crate_of(vec![
@@ -1468,4 +1450,16 @@ fn an_aggregated_mcp_rename_is_breaking_and_in_the_lock() {
     assert!(text.contains("\"mcpToolNames\""), "{text}");
     assert!(text.contains("\"a_b_c_2\": \"a_b/c\""), "{text}");
     assert_eq!(CrateLock::from_json(&text, "test").expect("reads"), new);
+}
+
+/// A multi-server crate's lock of these servers.
+fn multi_crate(servers: Vec<(&str, Lock)>) -> CrateLock {
+    use mcpo_gen::lock::{MultiLock, ProxyCrate};
+    CrateLock::Multi(MultiLock::new(
+        ProxyCrate::from_name("multi"),
+        servers
+            .into_iter()
+            .map(|(name, lock)| (name.to_string(), lock))
+            .collect(),
+    ))
 }
