@@ -376,7 +376,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         .iter()
         .map(|(served, lock)| Gateway::single(served, lock))
         .collect();
-    let aggregated = multi.then(|| Gateway::aggregated(&servers, &crate_name));
+    let aggregated = multi.then(|| Gateway::aggregated(&servers, &crate_name, &crate_version));
     let servers: Arc<Vec<Arc<Served>>> =
         Arc::new(servers.into_iter().map(|(served, _)| served).collect());
     if cli.stdio {

@@ -95,8 +95,13 @@ impl Gateway {
     }
 
     /// Every server's tools under `{server}_{tool}` names (see
-    /// [`crate::lock::aggregated_tool_names`]).
-    pub(crate) fn aggregated(servers: &[(Arc<Served>, Lock)], crate_name: &str) -> Gateway {
+    /// [`crate::lock::aggregated_tool_names`]), introduced as the proxy
+    /// crate itself.
+    pub(crate) fn aggregated(
+        servers: &[(Arc<Served>, Lock)],
+        crate_name: &str,
+        crate_version: &str,
+    ) -> Gateway {
         let names = crate::lock::aggregated_tool_names(
             servers
                 .iter()
@@ -133,7 +138,7 @@ impl Gateway {
                 .map(|(served, _)| Arc::clone(served))
                 .collect(),
             tools,
-            Implementation::new(crate_name, env!("CARGO_PKG_VERSION")),
+            Implementation::new(crate_name, crate_version),
             (!instructions.is_empty()).then(|| instructions.join("\n\n")),
         )
     }
