@@ -533,7 +533,6 @@ fn the_periodic_check_finds_an_unannounced_change() {
 /// default). Here the fixture answers `tools/list` 1 s late to hold the
 /// window open; a fast server narrows it, nothing closes it.
 #[test]
-#[ignore = "drift bug: a list_changed arriving during a drift check is lost (Notify::notify_waiters)"]
 fn a_change_announced_during_a_drift_check_is_not_lost() {
     let file = ToolFile::new();
     let proxy = start(&[], &file.path(), &["--tools-list-delay-ms", "1000"]);

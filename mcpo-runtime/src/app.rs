@@ -349,11 +349,21 @@ async fn call_with_progress(
     let mut cancel = CancelOnDrop(Some((handle.peer.clone(), handle.id.clone())));
     let response = handle.await_response().await;
     cancel.0 = None;
+    // rmcp hands each notification to a task of its own but the answer
+    // straight to us: progress the server sent just before its answer may
+    // not be routed yet. Let those tasks run before the route closes.
+    for _ in 0..PROGRESS_SETTLE_YIELDS {
+        tokio::task::yield_now().await;
+    }
     match response? {
         rmcp::model::ServerResult::CallToolResult(result) => Ok(result),
         _ => Err(rmcp::ServiceError::UnexpectedResponse),
     }
 }
+
+/// Scheduler turns given to progress still being routed when a call's
+/// answer arrives.
+const PROGRESS_SETTLE_YIELDS: usize = 8;
 
 /// Sends `notifications/cancelled` for a request whose caller went away.
 struct CancelOnDrop(Option<(rmcp::Peer<rmcp::RoleClient>, rmcp::model::RequestId)>);

@@ -36,6 +36,9 @@ use crate::telemetry;
 pub(crate) use http::{McpEndpoints, mcp_routes};
 pub(crate) use stdio::serve_stdio;
 
+/// How long a result waits for the progress notifications before it.
+const PROGRESS_RELAY_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Tools per `tools/list` page.
 const PAGE_SIZE: usize = 100;
 
@@ -239,16 +242,17 @@ impl ServerHandler for Gateway {
             .get::<axum::http::request::Parts>()
             .map(|parts| parts.headers.clone())
             .unwrap_or_default();
+        let mut relay = None;
         let progress = context.meta.get_progress_token().map(|token| {
             let (sink, mut notifications) = tokio::sync::mpsc::unbounded_channel();
             let peer = context.peer.clone();
-            tokio::spawn(async move {
+            relay = Some(tokio::spawn(async move {
                 while let Some(progress) = notifications.recv().await {
                     if peer.notify_progress(progress).await.is_err() {
                         break;
                     }
                 }
-            });
+            }));
             (token, sink)
         });
         let started = std::time::Instant::now();
@@ -269,6 +273,18 @@ impl ServerHandler for Gateway {
                 )))
             }
         };
+        // Every progress notification goes out before the result: the
+        // relay ends once the call has dropped its sink.
+        if let Some(relay) = relay
+            && tokio::time::timeout(PROGRESS_RELAY_LIMIT, relay)
+                .await
+                .is_err()
+        {
+            tracing::debug!(
+                tool = tool.locked,
+                "progress still relaying when the call ended"
+            );
+        }
         let status = match &outcome {
             Ok(result) if result.is_error == Some(true) => 500,
             Ok(_) => 200,

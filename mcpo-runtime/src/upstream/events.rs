@@ -111,7 +111,8 @@ impl ClientHandler for UpstreamClient {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         tracing::info!("the upstream says its tools changed; checking them against the lock");
-        self.events.inner.tools_changed.notify_waiters();
+        // `notify_one` keeps the news for a supervisor busy with a check.
+        self.events.inner.tools_changed.notify_one();
     }
 
     async fn on_progress(
