@@ -4,9 +4,11 @@
 //! and return every kind of content on purpose), in one test binary: one
 //! link, one workspace build check, and the helpers below instead of a copy
 //! per suite. One module per suite, its tests named as before
-//! (`cargo test -p mcpo-gen-e2e --test proxy_contract http_edge::`).
+//! (`cargo test -p mcpo-gen-e2e --test proxy_contract http_edge::`). The MCP
+//! gateway's suites (`gateway`, `gateway_drift`) start the same proxy.
 
 mod gateway;
+mod gateway_drift;
 mod http_edge;
 mod lax_types;
 mod load_limits;

@@ -22,19 +22,12 @@ use std::time::Duration;
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-const CRATE: &str = "errors-proxy";
 /// The fixture re-reads its tool file this often.
 const RELOAD_MS: &str = "50";
 /// Long enough for a reload plus a drift check, with room for a loaded machine.
 const CHANGE_SEEN: Duration = Duration::from_secs(30);
 
-fn proxy_binary() -> PathBuf {
-    build(&[CRATE, "mcp-fixture-server"]).join(CRATE)
-}
-
-fn fixture_binary() -> PathBuf {
-    build(&["mcp-fixture-server"]).join("mcp-fixture-server")
-}
+use super::proxy_binary;
 
 /// The lock's tool file, as the fixture serves it at first.
 fn original_tools() -> Value {
