@@ -112,8 +112,19 @@ fn mcp_python() -> PathBuf {
 /// Runs a client script to its end (within `limit`) and returns the JSON
 /// object it printed last on stdout.
 fn run_client(program: &Path, args: &[&str], limit: Duration) -> Value {
+    run_client_with_env(program, args, &[], limit)
+}
+
+/// [`run_client`] with these variables set.
+fn run_client_with_env(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Value {
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -162,6 +173,54 @@ fn python_client(args: &[&str]) -> Value {
     let mut all = vec![script.to_str().expect("a UTF-8 path")];
     all.extend_from_slice(args);
     run_client(&mcp_python(), &all, Duration::from_secs(90))
+}
+
+/// A multi-server proxy (`mcpo-gen serve --config`, two servers of the
+/// fixture): one aggregated `/mcp` with every server's tools as
+/// `{server}_{tool}`, called by those names, and each server's own
+/// `/{name}/mcp` with its tools as locked.
+#[test]
+fn a_multi_server_proxy_aggregates_its_servers_at_mcp() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let fixture = mcpo_gen_e2e::fixture_upstream("errors.json");
+    let entry = json!({"command": fixture[1], "args": fixture[2..]});
+    let config = scratch.path().join("mcp.json");
+    let servers = json!({"mcpServers": {"alpha": entry, "beta": entry}});
+    std::fs::write(&config, servers.to_string()).expect("the config is written");
+    let proxy = Launch::serve()
+        .args(&[
+            "--api-key",
+            KEY,
+            "--config",
+            config.to_str().expect("a UTF-8 path"),
+        ])
+        .start_ready();
+
+    let script = client_script("python_sdk.py");
+    let script = script.to_str().expect("a UTF-8 path");
+    let url = proxy.url("/mcp");
+    let aggregated = run_client_with_env(
+        &mcp_python(),
+        &[script, "legacy", &url, KEY],
+        &[("MCP_TOOL_PREFIX", "beta_")],
+        Duration::from_secs(90),
+    );
+    let mut expected: Vec<String> = ["alpha", "beta"]
+        .iter()
+        .flat_map(|server| {
+            locked_tool_names()
+                .into_iter()
+                .map(move |tool| format!("{server}_{tool}"))
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(aggregated["tools"], json!(expected), "{aggregated}");
+    let echo = &call_at(&aggregated, 0, "echo")["result"];
+    let echoed: Value = serde_json::from_str(text_of(&echo["content"], 0)).expect("JSON");
+    assert_eq!(echoed, json!({"message": "hello gateway", "count": 2}));
+
+    let one = python_client(&["legacy", &proxy.url("/alpha/mcp"), KEY]);
+    assert_python_report(&one, "the /alpha/mcp of a multi-server proxy");
 }
 
 /// The call of `report["calls"]` at `index`, checked to be of `tool`.

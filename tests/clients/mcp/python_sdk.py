@@ -10,11 +10,16 @@ with the lock.
                                    # then the stateless 2026-07-28 revision
     python_sdk.py stdio -- COMMAND ARGS...   # stdio_client + initialize
 
+Env MCP_TOOL_PREFIX (e.g. `a_`) is put before each called tool's name, for
+a multi-server proxy's aggregated endpoint; the report names the tools
+without it.
+
 Run with target/test-tools/mcp-venv/bin/python.
 """
 
 import asyncio
 import json
+import os
 import sys
 import warnings
 from contextlib import AsyncExitStack
@@ -61,9 +66,10 @@ async def exercise(list_page, call) -> dict:
         if cursor is None:
             break
     calls = []
+    prefix = os.environ.get("MCP_TOOL_PREFIX", "")
     for tool, arguments in CALLS:
         try:
-            result = await call(tool, arguments)
+            result = await call(prefix + tool, arguments)
             calls.append({"tool": tool, "arguments": arguments, "result": dump(result)})
         except MCPError as error:
             calls.append(
