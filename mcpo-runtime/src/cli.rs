@@ -340,7 +340,7 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
 
 fn parse_seconds_or_zero(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
-        Ok(seconds) if seconds == 0.0 => Ok(0.0),
+        Ok(0.0) => Ok(0.0),
         _ => parse_seconds(text)
             .map_err(|_| "expected 0 or a number of seconds greater than 0 (at most 86400)".into()),
     }

@@ -219,10 +219,11 @@ impl ServerHandler for Gateway {
             cursor.as_deref(),
             PAGE_SIZE,
         )?;
-        let mut result = ListToolsResult::default();
-        result.tools = tools;
-        result.next_cursor = next_cursor;
-        Ok(result)
+        Ok(ListToolsResult {
+            tools,
+            next_cursor,
+            ..ListToolsResult::default()
+        })
     }
 
     async fn call_tool(
