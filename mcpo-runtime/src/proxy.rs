@@ -284,7 +284,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
     }
     let api_keys = auth::ApiKeys::new(api_keys);
     let strict_auth = cli.strict_auth.then(|| api_keys.clone());
-    if !api_keys.is_enabled() {
+    if !api_keys.is_enabled() && !cli.stdio {
         tracing::info!(
             "no --api-key given: tool routes are open to anyone who can reach this port"
         );
