@@ -32,12 +32,20 @@ use crate::app::CallFailure;
 use crate::lock::Lock;
 use crate::served::Served;
 use crate::telemetry;
+use crate::upstream::ProgressSink;
 
 pub(crate) use http::{McpEndpoints, mcp_routes};
 pub(crate) use stdio::serve_stdio;
 
 /// How long a result waits for the progress notifications before it.
 const PROGRESS_RELAY_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The status `/metrics` counts a call the MCP client cancelled under (nginx's
+/// "client closed request"; no HTTP answer carries it).
+const CLIENT_CLOSED_REQUEST: axum::http::StatusCode = match axum::http::StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => axum::http::StatusCode::BAD_REQUEST,
+};
 
 /// Tools per `tools/list` page.
 const PAGE_SIZE: usize = 100;
@@ -243,19 +251,13 @@ impl ServerHandler for Gateway {
             .get::<axum::http::request::Parts>()
             .map(|parts| parts.headers.clone())
             .unwrap_or_default();
-        let mut relay = None;
-        let progress = context.meta.get_progress_token().map(|token| {
-            let (sink, mut notifications) = tokio::sync::mpsc::unbounded_channel();
-            let peer = context.peer.clone();
-            relay = Some(tokio::spawn(async move {
-                while let Some(progress) = notifications.recv().await {
-                    if peer.notify_progress(progress).await.is_err() {
-                        break;
-                    }
-                }
-            }));
-            (token, sink)
-        });
+        let (progress, relay) = match context.meta.get_progress_token() {
+            Some(token) => {
+                let (sink, relay) = relay_progress(&context);
+                (Some((token, sink)), Some(relay))
+            }
+            None => (None, None),
+        };
         let started = std::time::Instant::now();
         let span = telemetry::tool_call_span(tool.locked, &served.name, &headers);
         let call = async {
@@ -269,7 +271,7 @@ impl ServerHandler for Gateway {
                 // Dropping the call cancels it upstream.
                 tracing::debug!(tool = %tool.locked, "the MCP client cancelled the call");
                 Err(CallFailure::from(crate::error::ApiError::new(
-                    axum::http::StatusCode::from_u16(499).unwrap_or(axum::http::StatusCode::BAD_REQUEST),
+                    CLIENT_CLOSED_REQUEST,
                     "cancelled by the client",
                 )))
             }
@@ -306,6 +308,23 @@ impl ServerHandler for Gateway {
             Err(failure) => answer_for_failure(name, failure),
         }
     }
+}
+
+/// Where a call's progress goes (the sink), and the task that passes it on
+/// to the MCP client: it ends when the call drops the sink.
+fn relay_progress(
+    context: &RequestContext<RoleServer>,
+) -> (ProgressSink, tokio::task::JoinHandle<()>) {
+    let (sink, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    let peer = context.peer.clone();
+    let relay = tokio::spawn(async move {
+        while let Some(progress) = notifications.recv().await {
+            if peer.notify_progress(progress).await.is_err() {
+                break;
+            }
+        }
+    });
+    (sink, relay)
 }
 
 /// One page of `items` from `cursor` (the decimal offset we gave out), and
