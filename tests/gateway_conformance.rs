@@ -24,13 +24,7 @@ fn script() -> PathBuf {
 }
 
 fn python() -> PathBuf {
-    let python = target_dir().join("test-tools/mcp-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup-test-deps.sh",
-        python.display()
-    );
-    python
+    test_tool("mcp-venv/bin/python")
 }
 
 fn require_suite() {

@@ -50,12 +50,7 @@ fn fetch(url: &str) -> Got {
         .send()
         .unwrap_or_else(|error| panic!("GET {url}: {error}"));
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let content_type = header_text(response.headers(), "content-type");
     let text = response.text().unwrap_or_default();
     let body = json_or_text(text);
     Got {

@@ -48,6 +48,15 @@ pub fn require(path: &Path, what: &str) -> PathBuf {
     path.to_path_buf()
 }
 
+/// A response header's value as text (empty when absent or not text).
+pub fn header_text(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A program the setup installed under `target/test-tools` (`relative`
 /// to it), which must be there.
 pub fn test_tool(relative: &str) -> PathBuf {

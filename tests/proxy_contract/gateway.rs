@@ -99,14 +99,9 @@ fn gateway(flags: &[&str]) -> Running {
 // ---------------------------------------------------------------------------
 // Client scripts
 
+/// The official Python SDK's venv (mcp==2.3.0).
 fn mcp_python() -> PathBuf {
-    let python = workspace_root().join("target/test-tools/mcp-venv/bin/python");
-    assert!(
-        python.exists(),
-        "the mcp==2.3.0 venv is missing at {}: run scripts/setup-test-deps.sh",
-        python.display()
-    );
-    python
+    test_tool("mcp-venv/bin/python")
 }
 
 /// Runs a client script to its end (within `limit`) and returns the JSON
@@ -715,14 +710,8 @@ fn open_webui_mcp_client_lists_and_calls_tools() {
 // ---------------------------------------------------------------------------
 // 6: the HTTP guard and the transport, with raw requests
 
-fn http() -> &'static reqwest::blocking::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client")
-    })
+fn http() -> reqwest::blocking::Client {
+    super::http_client(Duration::from_secs(30))
 }
 
 #[derive(Debug)]
@@ -828,6 +817,23 @@ fn call_tool(url: &str, session: &str, id: u64, tool: &str, arguments: &Value) -
     answer
 }
 
+/// `echo_structured` answers `message` in its `structuredContent`.
+#[track_caller]
+fn assert_echoes_structured(url: &str, session: &str, id: u64, message: &str) {
+    let answer = call_tool(
+        url,
+        session,
+        id,
+        "echo_structured",
+        &json!({"message": message}),
+    );
+    assert_eq!(
+        answer["result"]["structuredContent"],
+        json!({"message": message}),
+        "{answer}"
+    );
+}
+
 /// The session still answers a good call, and a new one can be opened.
 #[track_caller]
 fn assert_still_serving(url: &str, session: &str, after: &str) {
@@ -866,37 +872,28 @@ fn the_guard_refuses_missing_keys_and_foreign_origins() {
     let delete = http().delete(&url).send().expect("the proxy answers");
     assert_eq!(delete.status().as_u16(), 401);
 
-    let foreign = mcp_post(
-        &url,
-        Some(KEY),
-        None,
-        &[("origin", "http://evil.example")],
-        initialize_body(),
-    );
-    assert_eq!(foreign.status, 403, "{foreign:?}");
-    assert!(
-        foreign.header("mcp-session-id").is_none(),
-        "no session for a foreign origin"
-    );
-    let null_origin = mcp_post(
-        &url,
-        Some(KEY),
-        None,
-        &[("origin", "null")],
-        initialize_body(),
-    );
-    assert_eq!(null_origin.status, 403, "{null_origin:?}");
-
-    // The proxy listens on 127.0.0.1: a loopback page may call it.
-    let own = format!("http://127.0.0.1:{}", proxy.port);
-    for origin in [own.as_str(), "http://localhost:3000"] {
-        let allowed = mcp_post(
+    let initialize_from = |origin: &str| {
+        mcp_post(
             &url,
             Some(KEY),
             None,
             &[("origin", origin)],
             initialize_body(),
-        );
+        )
+    };
+    let foreign = initialize_from("http://evil.example");
+    assert_eq!(foreign.status, 403, "{foreign:?}");
+    assert!(
+        foreign.header("mcp-session-id").is_none(),
+        "no session for a foreign origin"
+    );
+    let null_origin = initialize_from("null");
+    assert_eq!(null_origin.status, 403, "{null_origin:?}");
+
+    // The proxy listens on 127.0.0.1: a loopback page may call it.
+    let own = format!("http://127.0.0.1:{}", proxy.port);
+    for origin in [own.as_str(), "http://localhost:3000"] {
+        let allowed = initialize_from(origin);
         assert_eq!(allowed.status, 200, "Origin {origin}: {allowed:?}");
         assert!(allowed.header("mcp-session-id").is_some(), "{allowed:?}");
     }
@@ -1197,12 +1194,8 @@ fn a_browser_at_an_allowed_origin_can_read_the_session_id() {
         .send()
         .expect("the proxy answers");
     assert!(preflight.status().is_success(), "{preflight:?}");
-    let allowed = preflight
-        .headers()
-        .get("access-control-allow-headers")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let allowed =
+        header_text(preflight.headers(), "access-control-allow-headers").to_ascii_lowercase();
     assert!(
         allowed.contains("mcp-session-id") && allowed.contains("authorization"),
         "{preflight:?}"
@@ -1391,18 +1384,7 @@ fn drift_timeouts_and_crashes_are_json_rpc_errors_with_the_rest_status() {
     );
     assert_eq!(rest.status, 409, "REST agrees: {rest:?}");
     // The tools that did not drift are served.
-    let fine = call_tool(
-        &url,
-        &session,
-        3,
-        "echo_structured",
-        &json!({"message": "ok"}),
-    );
-    assert_eq!(
-        fine["result"]["structuredContent"],
-        json!({"message": "ok"}),
-        "{fine}"
-    );
+    assert_echoes_structured(&url, &session, 3, "ok");
 
     let started = Instant::now();
     let timed_out = call_tool(&url, &session, 4, "sleeps", &json!({"message": "z"}));
@@ -1419,18 +1401,7 @@ fn drift_timeouts_and_crashes_are_json_rpc_errors_with_the_rest_status() {
     assert_eq!(crashed["error"]["data"]["status"], 502, "{crashed}");
     assert_eq!(crashed["error"]["data"]["retryAfter"], 1, "{crashed}");
     // The upstream is respawned; the same session goes on.
-    let after = call_tool(
-        &url,
-        &session,
-        6,
-        "echo_structured",
-        &json!({"message": "after the crash"}),
-    );
-    assert_eq!(
-        after["result"]["structuredContent"],
-        json!({"message": "after the crash"}),
-        "{after}"
-    );
+    assert_echoes_structured(&url, &session, 6, "after the crash");
 }
 
 /// `notifications/cancelled` from the MCP client cancels the call upstream:

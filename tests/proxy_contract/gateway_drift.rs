@@ -233,12 +233,7 @@ impl McpSession {
         let response =
             self.post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let content_type = header_text(response.headers(), "content-type");
         let body = response.text().expect("a body");
         assert_eq!(status, 200, "{method}: {body}");
         let messages: Vec<Value> = if content_type.starts_with("text/event-stream") {
@@ -319,14 +314,20 @@ fn assert_mcp_refused(answer: &Value, tool: &str, field: &str) -> String {
     let error = &answer["error"];
     assert_eq!(error["code"], json!(-32010), "{answer}");
     let message = error["message"].as_str().unwrap_or_default().to_string();
+    assert_names_the_change(&message, tool, field);
+    message
+}
+
+/// A refusal's text names the tool, the changed field and the way out.
+#[track_caller]
+fn assert_names_the_change(text: &str, tool: &str, field: &str) {
     for part in [
         format!("{tool:?}"),
         field.to_string(),
         "mcpo-gen update".into(),
     ] {
-        assert!(message.contains(&part), "{part} in {message}");
+        assert!(text.contains(&part), "{part} in {text}");
     }
-    message
 }
 
 /// The same refusal over REST: 409, the same sentence as `detail`.
@@ -337,13 +338,7 @@ fn assert_rest_refused(reply: &Reply, tool: &str, field: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("a detail: {reply:?}"))
         .to_string();
-    for part in [
-        format!("{tool:?}"),
-        field.to_string(),
-        "mcpo-gen update".into(),
-    ] {
-        assert!(detail.contains(&part), "{part} in {detail}");
-    }
+    assert_names_the_change(&detail, tool, field);
     detail
 }
 
