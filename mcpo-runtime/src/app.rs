@@ -355,8 +355,11 @@ async fn call_with_progress(
     for _ in 0..PROGRESS_SETTLE_YIELDS {
         tokio::task::yield_now().await;
     }
+    // As rmcp's `call_tool` reads a reply: a result without `content`
+    // decodes as an empty one.
     match response? {
         rmcp::model::ServerResult::CallToolResult(result) => Ok(result),
+        rmcp::model::ServerResult::EmptyResult(_) => Ok(CallToolResult::default()),
         _ => Err(rmcp::ServiceError::UnexpectedResponse),
     }
 }

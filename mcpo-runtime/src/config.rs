@@ -438,12 +438,17 @@ impl ServerEntry {
         // Each value as its `${VAR}` template; a literal one as a variable of
         // this server's own, its value kept aside.
         let mut literal_values = BTreeMap::new();
+        // Names that read the same variable (`X-Key` and `X_Key`): one value
+        // would silently replace the other.
+        let mut clashing = Vec::new();
         let mut sources = |kind: &str, values: &BTreeMap<String, String>| {
             ValueSources::from_templates(values.iter().map(|(key, value)| {
                 let template = if template_variables(value).is_empty() {
                     let template = ValueSources::per_server_variable(name, kind, key);
                     for variable in template_variables(&template) {
-                        literal_values.insert(variable, value.clone());
+                        if literal_values.insert(variable, value.clone()).is_some() {
+                            clashing.push(key.clone());
+                        }
                     }
                     template
                 } else {
@@ -480,6 +485,13 @@ impl ServerEntry {
                 )));
             }
         };
+        if !clashing.is_empty() {
+            return Err(entry_error(&format!(
+                "{clashing:?} would be read from the same variable as another name of this \
+                 server (names differing only in case or punctuation): rename one, or write \
+                 its value as a ${{VAR}} of your choosing"
+            )));
+        }
         Ok(ServerEntry {
             upstream,
             literal_values,

@@ -90,16 +90,18 @@ pub fn compare(locked: &[LockedTool], live: &[Tool]) -> Vec<DriftFinding> {
 }
 
 /// The locked tools whose live definition no longer matches the lock (or
-/// that the server no longer lists), as last checked: one set per served
-/// server, shared by its pool. `--on-drift refuse` refuses exactly these.
+/// that the server no longer lists), as last checked by each member of the
+/// server's pool: `--on-drift refuse` refuses a tool any member found
+/// drifted (a call may go to any of them).
 #[derive(Debug, Default)]
 pub struct DriftedTools {
-    findings: std::sync::RwLock<BTreeMap<String, DriftFinding>>,
+    by_member: std::sync::RwLock<BTreeMap<usize, BTreeMap<String, DriftFinding>>>,
 }
 
 impl DriftedTools {
-    /// Replaces the set with the blocking `findings` of a new check.
-    pub fn record(&self, findings: &[DriftFinding]) {
+    /// Replaces pool member `member`'s set with the blocking `findings` of
+    /// its new check.
+    pub fn record(&self, member: usize, findings: &[DriftFinding]) {
         let drifted = findings
             .iter()
             .filter_map(|finding| match finding {
@@ -109,29 +111,32 @@ impl DriftedTools {
                 DriftFinding::Added { .. } => None,
             })
             .collect();
-        *self
-            .findings
+        self.by_member
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = drifted;
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(member, drifted);
     }
 
-    /// How `tool` differs from the lock, if it does.
+    /// How `tool` differs from the lock, if any member found it drifted.
     pub fn finding(&self, tool: &str) -> Option<DriftFinding> {
-        self.findings
+        self.by_member
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(tool)
-            .cloned()
+            .values()
+            .find_map(|drifted| drifted.get(tool).cloned())
     }
 
     /// Every difference, one sentence each, sorted by tool.
     pub fn describe(&self) -> Vec<String> {
-        self.findings
+        let by_member = self
+            .by_member
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .map(ToString::to_string)
-            .collect()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all: BTreeMap<&String, &DriftFinding> = BTreeMap::new();
+        for drifted in by_member.values() {
+            all.extend(drifted.iter());
+        }
+        all.values().map(ToString::to_string).collect()
     }
 
     /// Why a call to `tool` is refused, when it drifted: the REST 409's
@@ -184,6 +189,28 @@ mod tests {
 
     fn echo() -> Value {
         json!({"name": "echo", "description": "Echoes", "inputSchema": {"type": "object"}})
+    }
+
+    #[test]
+    fn a_tool_any_pool_member_found_drifted_is_refused_until_that_member_finds_it_back() {
+        let drifted = DriftedTools::default();
+        let changed = DriftFinding::Changed {
+            tool: "echo".into(),
+            fields: vec!["description".into()],
+        };
+        drifted.record(1, std::slice::from_ref(&changed));
+        // Another member's clean check does not clear member 1's finding.
+        drifted.record(0, &[]);
+        assert_eq!(drifted.finding("echo"), Some(changed));
+        assert!(
+            drifted
+                .refusal("echo")
+                .is_some_and(|text| text.contains("mcpo-gen update"))
+        );
+        assert_eq!(drifted.describe().len(), 1);
+        drifted.record(1, &[DriftFinding::Added { tool: "new".into() }]);
+        assert_eq!(drifted.finding("echo"), None);
+        assert!(drifted.describe().is_empty());
     }
 
     #[test]

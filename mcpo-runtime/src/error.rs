@@ -183,7 +183,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Every string in `value` through [`crate::redact::redact`].
-fn redact_strings(value: &mut Value) {
+pub(crate) fn redact_strings(value: &mut Value) {
     match value {
         Value::String(text) => {
             if let std::borrow::Cow::Owned(redacted) = crate::redact::redact(text) {

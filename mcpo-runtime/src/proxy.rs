@@ -392,6 +392,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         return outcome;
     }
     let allowed_hosts = Arc::new(AllowedHosts::new(&cli.allowed_hosts, &cli.host));
+    let mcp_shutdown = tokio_util::sync::CancellationToken::new();
     let combined = if multi {
         let mut document = server::patch_openapi(&openapi_json, &root_path)?;
         server::document_api_keys(&mut document, api_keys.is_enabled());
@@ -419,6 +420,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 max_sessions: cli.mcp_max_sessions,
                 session_idle: cli::seconds(cli.mcp_session_idle),
                 max_body_bytes: cli.max_body_bytes,
+                shutdown: mcp_shutdown.clone(),
             },
         },
     });
@@ -480,6 +482,8 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         None => {
             // Drain: no new connections, idle ones closed, calls in flight
             // answered (up to --drain-timeout); the upstream stops after.
+            // MCP clients' open streams end now, or they would hold the drain.
+            mcp_shutdown.cancel();
             let _ = stop_sender.send(());
             match tokio::time::timeout(drain_timeout, &mut server).await {
                 Ok(finished) => finished,

@@ -285,9 +285,16 @@ impl Upstream {
             }
             self.status.send_replace(Status::Connecting);
             tracing::debug!(upstream = %description, "connecting to the upstream MCP server");
+            // Each session its own events: rmcp numbers progress tokens per
+            // session, so routes must not be shared between pool members.
+            let events = UpstreamEvents::default();
+            let options = ConnectOptions {
+                events: events.clone(),
+                ..settings.connect_options.clone()
+            };
             let attempt = tokio::time::timeout(
                 settings.connect_timeout,
-                connect(&settings.target, &settings.connect_options),
+                connect(&settings.target, &options),
             );
             let outcome = tokio::select! {
                 outcome = attempt => outcome,
@@ -321,7 +328,7 @@ impl Upstream {
 
             generation += 1;
             let connection = tokio::select! {
-                connection = describe_connection(&session, &settings, generation) => connection,
+                connection = describe_connection(&session, &settings, generation, events.clone()) => connection,
                 _ = stop_requested(&mut shutdown) => {
                     session.close(GRACEFUL_CLOSE).await;
                     break;
@@ -337,7 +344,7 @@ impl Upstream {
             let connected_at = Instant::now();
 
             let stopping = self
-                .watch(&session, generation, &settings, &mut shutdown)
+                .watch(&session, generation, &settings, &events, &mut shutdown)
                 .await;
             metrics.upstream_state(member, false);
             if stopping {
@@ -385,9 +392,9 @@ impl Upstream {
         session: &Session,
         generation: u64,
         settings: &Settings,
+        events: &UpstreamEvents,
         shutdown: &mut watch::Receiver<bool>,
     ) -> bool {
-        let events = &settings.connect_options.events;
         let mut next_drift_check = settings
             .drift_interval
             .map(|interval| Instant::now() + interval);
@@ -488,6 +495,7 @@ async fn describe_connection(
     session: &Session,
     settings: &Settings,
     generation: u64,
+    events: UpstreamEvents,
 ) -> Connection {
     let peer = session.peer().clone();
     let server = peer
@@ -504,7 +512,7 @@ async fn describe_connection(
         generation,
         server,
         blocked_by_drift,
-        events: settings.connect_options.events.clone(),
+        events,
     }
 }
 
@@ -515,6 +523,9 @@ async fn check_drift(
     settings: &Settings,
     policy: DriftPolicy,
 ) -> Option<String> {
+    // rmcp caches `tools/list` (for up to the server's `ttlMs`): a drift
+    // check must see what the server says now.
+    peer.clear_response_cache().await;
     let listed = tokio::time::timeout(settings.connect_timeout, peer.list_all_tools()).await;
     let live = match listed {
         Ok(Ok(tools)) => tools,
@@ -535,7 +546,7 @@ async fn check_drift(
             !matches!(finding, DriftFinding::Added { tool } if settings.left_out_tools.contains(tool))
         })
         .collect();
-    settings.drifted.record(&findings);
+    settings.drifted.record(settings.member, &findings);
     let blocks = findings.iter().any(DriftFinding::blocks);
     settings.metrics.drift(
         findings.len(),

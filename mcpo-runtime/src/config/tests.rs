@@ -257,3 +257,18 @@ fn literal_values_reach_the_target_and_never_the_launch_spec() {
         "{missing}"
     );
 }
+
+#[test]
+fn literal_values_of_names_that_read_one_variable_are_refused() {
+    let error = parse(
+        r#"{"mcpServers": {"api": {"type": "streamable-http", "url": "http://127.0.0.1:1/mcp",
+            "headers": {"X-Key": "first-secret", "X_Key": "second-secret"}}}}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("X_Key") || error.contains("X-Key"),
+        "{error}"
+    );
+    assert!(!error.contains("secret"), "{error}");
+}

@@ -26,6 +26,7 @@ use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::Gateway;
 use crate::auth::ApiKeys;
@@ -41,6 +42,8 @@ pub(crate) struct McpEndpoints {
     pub(crate) max_sessions: usize,
     pub(crate) session_idle: Duration,
     pub(crate) max_body_bytes: usize,
+    /// Cancelled when the proxy starts shutting down.
+    pub(crate) shutdown: CancellationToken,
 }
 
 /// The `/mcp` route of one surface, to mount at its path.
@@ -54,6 +57,8 @@ pub(crate) fn mcp_routes<S: Clone + Send + Sync + 'static>(
     let config = StreamableHttpServerConfig::default()
         // The proxy's own `Host` check runs on every route already.
         .disable_allowed_hosts()
+        // Open streams (a client's GET) end when the proxy starts draining.
+        .with_cancellation_token(endpoints.shutdown.clone())
         .with_max_request_body_bytes(endpoints.max_body_bytes);
     let service =
         StreamableHttpService::new(move || Ok(gateway.clone()), Arc::clone(&sessions), config);
@@ -110,13 +115,15 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;
     }
-    // A POST without a session opens one, unless it is a request of the
-    // stateless revision (2026-07-28), which names its method in a header.
+    // A POST without a session may open one (rmcp decides from the body),
+    // unless it declares the stateless revision (2026-07-28 or later), which
+    // has no sessions.
     let opens_session = request.method() == Method::POST
         && !headers.contains_key("mcp-session-id")
-        && headers
-            .get("mcp-method")
-            .is_none_or(|method| method.as_bytes() == b"initialize");
+        && !headers
+            .get("mcp-protocol-version")
+            .and_then(|version| version.to_str().ok())
+            .is_some_and(|version| version >= FIRST_STATELESS_REVISION);
     let _opening = if opens_session {
         let opening = guard.opening.fetch_add(1, Ordering::SeqCst);
         let place = Opening(&guard.opening);
@@ -195,6 +202,9 @@ fn origin_allowed(origin: &HeaderValue, host: Option<&str>, endpoints: &McpEndpo
     }
 }
 
+/// The first MCP revision without sessions.
+const FIRST_STATELESS_REVISION: &str = "2026-07-28";
+
 /// JSON-RPC's codes for a message that is not valid JSON-RPC, and for one
 /// that cannot be parsed.
 const INVALID_REQUEST: i32 = -32600;
@@ -223,6 +233,7 @@ mod tests {
             max_sessions: 1,
             session_idle: Duration::from_secs(1),
             max_body_bytes: 1,
+            shutdown: CancellationToken::new(),
         }
     }
 

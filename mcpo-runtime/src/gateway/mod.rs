@@ -358,7 +358,11 @@ fn unknown_tool(name: &str) -> ErrorData {
 /// proxy's errors, with the HTTP status a REST caller would get in `data`.
 fn answer_for_failure(name: &str, failure: CallFailure) -> Result<CallToolResponse, ErrorData> {
     if let Some(mut error) = failure.upstream_error {
+        // Upstream texts may quote a secret (a URL, a header).
         error.message = crate::redact::redact(&error.message).into_owned().into();
+        if let Some(data) = error.data.as_mut() {
+            crate::error::redact_strings(data);
+        }
         return Err(error);
     }
     let answer = failure.answer;

@@ -111,6 +111,7 @@ async fn serve_servers(
                 max_sessions: 2,
                 session_idle: Duration::from_secs(5),
                 max_body_bytes: 64,
+                shutdown: Default::default(),
             },
         },
     });
