@@ -120,10 +120,10 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     // has no sessions.
     let opens_session = request.method() == Method::POST
         && !headers.contains_key("mcp-session-id")
-        && !headers
+        && headers
             .get("mcp-protocol-version")
             .and_then(|version| version.to_str().ok())
-            .is_some_and(|version| version >= FIRST_STATELESS_REVISION);
+            .is_none_or(|version| version < FIRST_STATELESS_REVISION);
     let _opening = if opens_session {
         let opening = guard.opening.fetch_add(1, Ordering::SeqCst);
         let place = Opening(&guard.opening);
