@@ -817,6 +817,30 @@ fn call_tool(url: &str, session: &str, id: u64, tool: &str, arguments: &Value) -
     answer
 }
 
+/// A client's open GET stream does not hold the drain: on SIGTERM the
+/// proxy ends it and exits at once, not after `--drain-timeout`.
+#[test]
+fn an_open_mcp_stream_does_not_hold_the_shutdown() {
+    let mut proxy = gateway(&["--drain-timeout", "60"]);
+    let url = proxy.url("/mcp");
+    let session = initialize(&url);
+    let stream = reqwest::blocking::Client::new()
+        .get(&url)
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .send()
+        .expect("the stream opens");
+    assert_eq!(stream.status().as_u16(), 200, "{stream:?}");
+    let started = Instant::now();
+    assert!(
+        proxy.terminate(Duration::from_secs(20)),
+        "the proxy still runs 20 s after SIGTERM with a stream open"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(stream);
+}
+
 /// `echo_structured` answers `message` in its `structuredContent`.
 #[track_caller]
 fn assert_echoes_structured(url: &str, session: &str, id: u64, message: &str) {
