@@ -208,7 +208,8 @@ pub struct Cli {
     #[arg(long, env = "MCPO_STDIO")]
     pub stdio: bool,
 
-    /// MCP sessions (`Mcp-Session-Id`) open at once, at most, at /mcp; an
+    /// MCP sessions (`Mcp-Session-Id`) open at once, at most, at each MCP
+    /// endpoint (`/mcp`, and each `/{name}/mcp` of a multi-server proxy); an
     /// `initialize` beyond it is 503.
     #[arg(long, env = "MCPO_MCP_MAX_SESSIONS", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub mcp_max_sessions: usize,
