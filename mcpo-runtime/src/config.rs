@@ -68,7 +68,7 @@ pub enum ConfigError {
 pub use crate::lock::{RESERVED_NAMES, is_valid_server_name};
 
 /// `server "NAME"`, or `the server` for a single-server lock's (`""`).
-fn server_label(name: &str) -> String {
+pub(crate) fn server_label(name: &str) -> String {
     if name.is_empty() {
         "the server".to_string()
     } else {

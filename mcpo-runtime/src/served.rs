@@ -324,11 +324,7 @@ pub fn launch_spec_drift(
     let findings = crate::drift::launch_spec_drift(locked, entry, target);
     match policy {
         DriftPolicy::Fail if !findings.is_empty() => {
-            let server = if name.is_empty() {
-                "the server".to_string()
-            } else {
-                format!("server {name:?}")
-            };
+            let server = crate::config::server_label(name);
             Err(format!(
                 "--config launches {server} differently from mcp.lock.json ({}), refused under \
                  --on-drift fail: review the change and regenerate the proxy from it \

@@ -176,16 +176,27 @@ impl Gateway {
     }
 
     /// The tools clients may see now: switched-off tools left out.
-    fn visible(&self) -> impl Iterator<Item = &ExposedTool> {
-        self.inner.tools.iter().filter(|tool| {
-            !self.inner.servers[tool.server]
-                .app
-                .state()
-                .disabled_tools
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .contains(tool.locked)
-        })
+    fn visible(&self) -> Vec<&ExposedTool> {
+        // Each server's switches read once per listing, not once per tool.
+        let disabled: Vec<_> = self
+            .inner
+            .servers
+            .iter()
+            .map(|served| {
+                served
+                    .app
+                    .state()
+                    .disabled_tools
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            })
+            .collect();
+        self.inner
+            .tools
+            .iter()
+            .filter(|tool| !disabled[tool.server].contains(tool.locked))
+            .collect()
     }
 
     fn find(&self, exposed: &str) -> Option<&ExposedTool> {
@@ -223,7 +234,9 @@ impl ServerHandler for Gateway {
     ) -> Result<ListToolsResult, ErrorData> {
         let cursor = request.and_then(|request| request.cursor);
         let (tools, next_cursor) = page(
-            self.visible().map(|tool| tool.definition.clone()),
+            self.visible()
+                .into_iter()
+                .map(|tool| tool.definition.clone()),
             cursor.as_deref(),
             PAGE_SIZE,
         )?;
@@ -246,11 +259,12 @@ impl ServerHandler for Gateway {
         let served = &self.inner.servers[tool.server];
         let app = &served.app;
         let arguments = Value::Object(request.arguments.unwrap_or_default());
+        // The HTTP request's headers (trace context), none over stdio.
+        let no_headers = axum::http::HeaderMap::new();
         let headers = context
             .extensions
             .get::<axum::http::request::Parts>()
-            .map(|parts| parts.headers.clone())
-            .unwrap_or_default();
+            .map_or(&no_headers, |parts| &parts.headers);
         let (progress, relay) = match context.meta.get_progress_token() {
             Some(token) => {
                 let (sink, relay) = relay_progress(&context);
@@ -259,7 +273,7 @@ impl ServerHandler for Gateway {
             None => (None, None),
         };
         let started = std::time::Instant::now();
-        let span = telemetry::tool_call_span(tool.locked, &served.name, &headers);
+        let span = telemetry::tool_call_span(tool.locked, &served.name, headers);
         let call = async {
             app.check_callable(tool.locked)?;
             app.call_with_arguments(tool.locked, arguments, None, progress)
