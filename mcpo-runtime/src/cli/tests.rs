@@ -341,3 +341,28 @@ fn empty_api_keys_are_refused() {
     let empty = |_: &str| Some(String::new());
     assert!(api_keys(&cli(&[]), &empty).is_err());
 }
+
+#[test]
+fn gateway_and_drift_flags_take_their_ranges() {
+    let defaults = cli(&[]);
+    assert_eq!(defaults.drift_interval, 300.0);
+    assert_eq!(defaults.mcp_max_sessions, 1000);
+    assert!(!defaults.stdio);
+    // 0 turns the periodic drift check off; anything else must be a duration.
+    assert_eq!(cli(&["--drift-interval", "0"]).drift_interval, 0.0);
+    assert_eq!(cli(&["--drift-interval", "2.5"]).drift_interval, 2.5);
+    for bad in ["-1", "abc", "100000"] {
+        let flag = format!("--drift-interval={bad}");
+        let error = Cli::try_parse_from(["proxy", flag.as_str()])
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("expected 0 or a number of seconds"),
+            "{bad}: {error}"
+        );
+    }
+    assert!(Cli::try_parse_from(["proxy", "--mcp-max-sessions", "0"]).is_err());
+    assert!(Cli::try_parse_from(["proxy", "--mcp-session-idle", "0"]).is_err());
+    assert_eq!(cli(&["--on-drift", "warn"]).on_drift, DriftPolicy::Warn);
+}
