@@ -26,16 +26,10 @@ const KEY: &str = "gateway-test-key";
 const LIVE_NAME: &str = "live-fixture-name";
 const LIVE_VERSION: &str = "9.9.9";
 
-use super::proxy_binary;
+use super::{errors_lock as lock, locked_definition, proxy_binary};
 
 fn client_script(name: &str) -> PathBuf {
     workspace_root().join("tests/clients/mcp").join(name)
-}
-
-fn lock() -> Value {
-    let path = workspace_root().join("generated-examples/errors-proxy/mcp.lock.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("the committed lock"))
-        .expect("the lock is JSON")
 }
 
 fn locked_tool_names() -> Vec<String> {
@@ -45,16 +39,6 @@ fn locked_tool_names() -> Vec<String> {
         .iter()
         .map(|tool| tool["name"].as_str().expect("a tool name").to_string())
         .collect()
-}
-
-fn locked_definition(tool: &str) -> Value {
-    lock()["tools"]
-        .as_array()
-        .expect("the lock lists tools")
-        .iter()
-        .find(|entry| entry["name"] == tool)
-        .unwrap_or_else(|| panic!("{tool} is locked"))["definition"]
-        .clone()
 }
 
 /// What errors.json makes `tool` return (its behaviour's fields).
@@ -732,11 +716,7 @@ impl Raw {
         if let Ok(value) = serde_json::from_str::<Value>(&self.text) {
             return vec![value];
         }
-        self.text
-            .lines()
-            .filter_map(|line| line.strip_prefix("data:"))
-            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-            .collect()
+        super::sse_messages(&self.text)
     }
 
     /// The one message that answers a request (it has an `id`).

@@ -27,28 +27,13 @@ const RELOAD_MS: &str = "50";
 /// Long enough for a reload plus a drift check, with room for a loaded machine.
 const CHANGE_SEEN: Duration = Duration::from_secs(30);
 
-use super::proxy_binary;
+use super::{locked_definition, proxy_binary, sse_messages};
 
 /// The lock's tool file, as the fixture serves it at first.
 fn original_tools() -> Value {
     let path = workspace_root().join("tests/fixture-server/tools/errors.json");
     let text = std::fs::read_to_string(&path).expect("errors.json is readable");
     serde_json::from_str(&text).expect("errors.json is JSON")
-}
-
-/// The reviewed definition of `tool`, from the errors-proxy's lock.
-fn locked_definition(tool: &str) -> Value {
-    let path = workspace_root().join("generated-examples/errors-proxy/mcp.lock.json");
-    let lock: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("the lock is readable"))
-            .expect("the lock is JSON");
-    lock["tools"]
-        .as_array()
-        .expect("the lock has tools")
-        .iter()
-        .find(|entry| entry["name"] == tool)
-        .map(|entry| entry["definition"].clone())
-        .unwrap_or_else(|| panic!("{tool} is locked"))
 }
 
 /// A copy of errors.json the fixture serves and the test edits.
@@ -277,23 +262,6 @@ impl McpSession {
     fn call(&mut self, tool: &str, arguments: &Value) -> Value {
         self.request("tools/call", json!({"name": tool, "arguments": arguments}))
     }
-}
-
-/// The JSON-RPC messages of an SSE body (events without data, like a
-/// priming event, skipped).
-fn sse_messages(body: &str) -> Vec<Value> {
-    body.replace("\r\n", "\n")
-        .split("\n\n")
-        .filter_map(|event| {
-            let data: Vec<&str> = event
-                .lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect();
-            let data = data.join("\n");
-            (!data.trim().is_empty()).then(|| serde_json::from_str(&data).expect("JSON data"))
-        })
-        .collect()
 }
 
 /// A successful echo over MCP: the arguments came back as the text block.

@@ -51,6 +51,41 @@ pub fn errors_proxy(flags: &[&str]) -> Running {
     start_ready(&[&["--api-key", KEY], flags].concat(), "errors.json")
 }
 
+/// errors-proxy's committed lock.
+pub fn errors_lock() -> Value {
+    let path = workspace_root().join("generated-examples/errors-proxy/mcp.lock.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("the committed lock"))
+        .expect("the lock is JSON")
+}
+
+/// The reviewed definition of `tool`, from errors-proxy's lock.
+pub fn locked_definition(tool: &str) -> Value {
+    errors_lock()["tools"]
+        .as_array()
+        .expect("the lock lists tools")
+        .iter()
+        .find(|entry| entry["name"] == tool)
+        .unwrap_or_else(|| panic!("{tool} is locked"))["definition"]
+        .clone()
+}
+
+/// The JSON-RPC messages of an SSE body (events without data, like a
+/// priming event, skipped).
+pub fn sse_messages(body: &str) -> Vec<Value> {
+    body.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            let data = data.join("\n");
+            (!data.trim().is_empty()).then(|| serde_json::from_str(&data).expect("JSON data"))
+        })
+        .collect()
+}
+
 /// Calls `tool` with [`KEY`].
 pub fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
     post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
