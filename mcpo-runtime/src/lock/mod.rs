@@ -16,10 +16,16 @@ use sha2::{Digest, Sha256};
 
 mod aggregated_names;
 mod oauth_settings;
+mod surface;
+mod uri_template;
 mod value_sources;
 
 pub use aggregated_names::aggregated_tool_names;
 pub use oauth_settings::{DEFAULT_CALLBACK_PORT, OAuthSettings, StorageType};
+pub use surface::{
+    LockedItem, LockedSurface, PromptArgument, ResourceList, SurfaceError, SurfaceKind, lock_items,
+};
+pub use uri_template::{TemplateVariable, UriTemplate, UriTemplateError};
 pub use value_sources::{
     TemplatePart, ValueSources, is_variable_name, template_parts, template_variables,
 };
@@ -92,6 +98,8 @@ pub enum LockError {
     InvalidServerName { path: String, name: String },
     #[error("{path}: a multi-server lock needs at least one server")]
     NoServers { path: String },
+    #[error(transparent)]
+    Surface(#[from] SurfaceError),
 }
 
 /// The whole lock file.
@@ -117,6 +125,9 @@ pub struct Lock {
     /// that `diff` tells switching a tool off from the server dropping it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disabled_tools: Vec<String>,
+    /// Resources, resource templates and prompts, when the server offers them.
+    #[serde(flatten)]
+    pub surface: LockedSurface,
 }
 
 /// Generation settings of the proxy crate.
@@ -451,6 +462,7 @@ impl Lock {
             upstream,
             tools,
             disabled_tools: Vec::new(),
+            surface: LockedSurface::default(),
         })
     }
 
@@ -496,6 +508,7 @@ impl Lock {
         lock.tools = rebuilt.tools;
         lock.disabled_tools.sort();
         lock.disabled_tools.dedup();
+        lock.surface = lock.surface.canonical()?;
         Ok(lock)
     }
 
@@ -566,6 +579,8 @@ struct ServerSection {
     tools: Vec<LockedTool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     disabled_tools: Vec<String>,
+    #[serde(flatten)]
+    surface: LockedSurface,
 }
 
 impl MultiLock {
@@ -634,6 +649,7 @@ impl MultiLock {
             lock.disabled_tools = section.disabled_tools;
             lock.disabled_tools.sort();
             lock.disabled_tools.dedup();
+            lock.surface = section.surface.canonical()?;
             servers.insert(name, lock);
         }
         let mut lock = MultiLock {
@@ -659,6 +675,7 @@ impl MultiLock {
                         upstream: lock.upstream.clone(),
                         tools: lock.tools.clone(),
                         disabled_tools: lock.disabled_tools.clone(),
+                        surface: lock.surface.clone(),
                     };
                     (name.clone(), section)
                 })
