@@ -18,7 +18,7 @@ use std::io::IsTerminal;
 
 use clap::{Args, Parser, Subcommand};
 use mcpo_gen::diff::{Format, Level, Report};
-use mcpo_gen::lock::{ApiInfo, CrateLock, RuntimeSource};
+use mcpo_gen::lock::{ApiInfo, CrateLock, ResourceList, RuntimeSource};
 use mcpo_gen::snapshot;
 mod workflow;
 
@@ -161,6 +161,10 @@ struct ConnectArgs {
     /// Show the server's stderr while snapshotting.
     #[arg(long)]
     server_logs: bool,
+    /// The server's resource list is data that changes by itself: lock only
+    /// its resource templates, and let the proxy list and read resources live.
+    #[arg(long)]
+    live_resources: bool,
     #[command(flatten)]
     oauth: OAuthArgs,
 }
@@ -245,6 +249,11 @@ impl ConnectArgs {
         snapshot::Options {
             connect_timeout: Duration::from_secs(self.connect_timeout),
             echo_server_stderr: self.server_logs,
+            resource_list: if self.live_resources {
+                ResourceList::Live
+            } else {
+                ResourceList::Pinned
+            },
         }
     }
 }
@@ -397,7 +406,7 @@ impl ReportArgs {
     fn options(&self) -> snapshot::Options {
         snapshot::Options {
             connect_timeout: Duration::from_secs(self.connect_timeout),
-            echo_server_stderr: false,
+            ..snapshot::Options::default()
         }
     }
 
@@ -679,7 +688,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => {
             let options = snapshot::Options {
                 connect_timeout: Duration::from_secs(args.snapshot_timeout),
-                echo_server_stderr: false,
+                ..snapshot::Options::default()
             };
             let lock = match (&args.proxy.config, args.proxy.upstream.as_slice()) {
                 (Some(config), []) => {

@@ -371,14 +371,35 @@ pub fn snapshot(
         lock.proxy_crate = proxy_crate;
     }
     progress.say(format_args!(
-        "Snapshotted {} {} (protocol {}): {} tool{}",
+        "Snapshotted {} {} (protocol {}): {}",
         lock.server.name,
         lock.server.version,
         lock.server.protocol_version,
-        lock.tools.len(),
-        if lock.tools.len() == 1 { "" } else { "s" }
+        surface_counts(&lock)
     ));
     Ok(lock)
+}
+
+/// `3 tools, 2 resource templates, 4 prompts`: what a lock holds, kinds the
+/// server does not offer left out (tools always named).
+fn surface_counts(lock: &Lock) -> String {
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = vec![count(lock.tools.len(), "tool", "tools")];
+    for (n, one, many) in [
+        (lock.surface.resources.len(), "resource", "resources"),
+        (
+            lock.surface.resource_templates.len(),
+            "resource template",
+            "resource templates",
+        ),
+        (lock.surface.prompts.len(), "prompt", "prompts"),
+    ] {
+        if n > 0 {
+            parts.push(count(n, one, many));
+        }
+    }
+    parts.join(", ")
 }
 
 /// Snapshots every server of a config file (in name order, each reached
@@ -556,7 +577,8 @@ pub fn resnapshot(
                 ClientSecret::FromEnv,
                 &env,
             )?;
-            CrateLock::Single(snapshot(&target, options, None, progress)?)
+            let options = keeping_resource_list(options, lock);
+            CrateLock::Single(snapshot(&target, &options, None, progress)?)
         }
         CrateLock::Multi(multi) => {
             let mut servers = BTreeMap::new();
@@ -572,7 +594,8 @@ pub fn resnapshot(
                     )?,
                 };
                 progress.say(format_args!("{name}:"));
-                let mut live = snapshot(&target, options, None, progress)
+                let options = keeping_resource_list(options, locked);
+                let mut live = snapshot(&target, &options, None, progress)
                     .with_context(|| format!("snapshotting server {name:?}"))?;
                 match entry {
                     Some(entry) => {
@@ -606,6 +629,15 @@ pub fn resnapshot(
     // Generation settings are the lock's, not the snapshot's business.
     fresh.set_proxy_crate(lock.proxy_crate().clone());
     Ok(fresh)
+}
+
+/// `options` with the resource-list setting `lock` was generated with: a
+/// lock's generation settings carry over to its next snapshot.
+fn keeping_resource_list(options: &snapshot::Options, lock: &Lock) -> snapshot::Options {
+    snapshot::Options {
+        resource_list: lock.surface.resource_list,
+        ..options.clone()
+    }
 }
 
 /// `check --live`: the classified difference between a crate's lock and

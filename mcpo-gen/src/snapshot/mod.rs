@@ -13,7 +13,7 @@ use std::time::Duration;
 use rmcp::model::ServerPeerInfo;
 use serde_json::{Map, Value};
 
-use crate::lock::{Lock, LockError, ServerFacts};
+use crate::lock::{Lock, LockError, LockedSurface, ResourceList, ServerFacts, SurfaceKind};
 use mcpo_runtime::upstream::{self, ConnectOptions, attach_stderr};
 pub use mcpo_runtime::upstream::{ConnectError, Target, header_env_var, parse_headers};
 
@@ -23,6 +23,9 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// Show the server's stderr live (it is always kept for error messages).
     pub echo_server_stderr: bool,
+    /// Whether the server's resource list is pinned or live data (then
+    /// only its templates are locked).
+    pub resource_list: ResourceList,
 }
 
 impl Default for Options {
@@ -30,6 +33,7 @@ impl Default for Options {
         Options {
             connect_timeout: Duration::from_secs(60),
             echo_server_stderr: false,
+            resource_list: ResourceList::Pinned,
         }
     }
 }
@@ -146,8 +150,57 @@ async fn snapshot_once(target: &Target, options: &Options) -> Result<Lock, Snaps
         Err(_) => return Err(timeout_error("listing tools", session.stderr())),
     };
 
+    let mut surface = LockedSurface {
+        resource_list: options.resource_list,
+        ..LockedSurface::default()
+    };
+    for kind in surface_to_list(&facts.capabilities, options.resource_list) {
+        let listed = match tokio::time::timeout_at(deadline, session.list_all_of(kind)).await {
+            Ok(Ok(items)) => items,
+            Ok(Err(error)) => {
+                let stderr = session.stderr();
+                return Err(SnapshotError::ListTools { error, stderr });
+            }
+            Err(_) => return Err(timeout_error(listing_stage(kind), session.stderr())),
+        };
+        let items = crate::lock::lock_items(kind, listed).map_err(LockError::from)?;
+        match kind {
+            SurfaceKind::Resource => surface.resources = items,
+            SurfaceKind::ResourceTemplate => surface.resource_templates = items,
+            SurfaceKind::Prompt => surface.prompts = items,
+        }
+    }
+
     session.close(CLOSE_GRACE).await;
-    Ok(Lock::new(facts, target.upstream(), tools)?)
+    let mut lock = Lock::new(facts, target.upstream(), tools)?;
+    lock.surface = surface;
+    Ok(lock)
+}
+
+/// The lists a server's declared capabilities offer: resources (unless
+/// `resource_list` is live) and their templates with `resources`, prompts
+/// with `prompts`.
+fn surface_to_list(capabilities: &Value, resource_list: ResourceList) -> Vec<SurfaceKind> {
+    let declares = |name: &str| capabilities.get(name).is_some_and(|c| !c.is_null());
+    let mut kinds = Vec::new();
+    if declares("resources") {
+        if resource_list == ResourceList::Pinned {
+            kinds.push(SurfaceKind::Resource);
+        }
+        kinds.push(SurfaceKind::ResourceTemplate);
+    }
+    if declares("prompts") {
+        kinds.push(SurfaceKind::Prompt);
+    }
+    kinds
+}
+
+fn listing_stage(kind: SurfaceKind) -> &'static str {
+    match kind {
+        SurfaceKind::Resource => "listing resources",
+        SurfaceKind::ResourceTemplate => "listing resource templates",
+        SurfaceKind::Prompt => "listing prompts",
+    }
 }
 
 /// The server's facts for the lock. `capabilities` and `serverInfo` come

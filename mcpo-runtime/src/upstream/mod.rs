@@ -30,14 +30,16 @@ mod reach;
 mod reply_guard;
 mod sse;
 mod stdio;
+mod surface_lists;
 mod target;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+pub use surface_lists::ListKind;
+
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ProtocolVersion,
-    ServerPeerInfo,
+    ClientCapabilities, ClientConfig, Implementation, ProtocolVersion, ServerPeerInfo,
 };
 use rmcp::service::{Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -190,27 +192,33 @@ pub enum ConnectError {
         /// The server answered that it needs authorization.
         authorization_required: bool,
     },
-    /// `tools/list` failed.
-    #[error("{upstream} failed to list its tools: {reason}")]
+    /// `tools/list` (or another list: `what`) failed.
+    #[error("{upstream} failed to list its {what}: {reason}")]
     ListTools {
         /// [`Target::describe`].
         upstream: String,
+        /// What was listed: `tools`, `resources`, `resource templates`, `prompts`.
+        what: &'static str,
         /// rmcp's error.
         reason: String,
     },
     /// The server repeated a `nextCursor`.
-    #[error("{upstream} repeated a tools/list cursor ({cursor:?}); its pagination is broken")]
+    #[error("{upstream} repeated a {method} cursor ({cursor:?}); its pagination is broken")]
     CursorLoop {
         /// [`Target::describe`].
         upstream: String,
+        /// The list method, e.g. `tools/list`.
+        method: &'static str,
         /// The repeated cursor.
         cursor: String,
     },
     /// The server kept sending cursors.
-    #[error("{upstream} sent more than {MAX_PAGES} tools/list pages")]
+    #[error("{upstream} sent more than {MAX_PAGES} {method} pages")]
     TooManyPages {
         /// [`Target::describe`].
         upstream: String,
+        /// The list method, e.g. `tools/list`.
+        method: &'static str,
     },
     /// A header name or value HTTP does not allow.
     #[error(transparent)]
@@ -273,8 +281,8 @@ impl ConnectError {
             ConnectError::Handshake { upstream, .. } => {
                 format!("`{upstream}` did not complete the MCP handshake")
             }
-            ConnectError::ListTools { upstream, .. } => {
-                format!("`{upstream}` failed to list its tools")
+            ConnectError::ListTools { upstream, what, .. } => {
+                format!("`{upstream}` failed to list its {what}")
             }
             other => other.to_string(),
         }
@@ -366,39 +374,17 @@ impl Session {
     /// helper), guarding against cursors that never end. Each tool is the
     /// raw object the server sent when recorded, else rmcp's typed one.
     pub async fn list_all_tools(&self) -> Result<Vec<Value>, ConnectError> {
-        let mut tools = Vec::new();
-        let mut cursor: Option<String> = None;
-        let mut seen_cursors = BTreeSet::new();
-        for _ in 0..MAX_PAGES {
-            let params = cursor
-                .clone()
-                .map(|cursor| PaginatedRequestParams::default().with_cursor(Some(cursor)));
-            let page =
-                self.peer()
-                    .list_tools(params)
-                    .await
-                    .map_err(|error| ConnectError::ListTools {
-                        upstream: self.upstream.clone(),
-                        reason: error.to_string(),
-                    })?;
-            let raw_page = self.raw_wire.take_page_for(&page.tools);
-            tools.extend(raw_wire::merge_page(&page.tools, raw_page));
-            match page.next_cursor {
-                Some(next) if !next.is_empty() => {
-                    if !seen_cursors.insert(next.clone()) {
-                        return Err(ConnectError::CursorLoop {
-                            upstream: self.upstream.clone(),
-                            cursor: next,
-                        });
-                    }
-                    cursor = Some(next);
-                }
-                _ => return Ok(tools),
-            }
-        }
-        Err(ConnectError::TooManyPages {
-            upstream: self.upstream.clone(),
+        let peer = self.peer();
+        self.page_through(ListKind::TOOLS, |params| async move {
+            let page = peer.list_tools(params).await?;
+            let items = page
+                .tools
+                .iter()
+                .map(|tool| (tool.name.to_string(), serde_json::to_value(tool)))
+                .collect();
+            Ok((items, page.next_cursor))
         })
+        .await
     }
 
     /// Ends the session (a stdio server sees its stdin close), gives a stdio

@@ -7,7 +7,7 @@
 //! the transports feed every raw incoming JSON-RPC message to a [`RawWire`]
 //! recorder, which keeps the `initialize` result and the `result.tools`
 //! arrays. After rmcp returns a typed page, [`RawWire::take_page_for`] finds
-//! the raw page it came from and [`merge_page`] prefers the raw object for
+//! the raw page it came from and [`merge_list_page`] prefers the raw object for
 //! each tool, falling back to the typed one when nothing was captured.
 
 use std::collections::{HashMap, VecDeque};
@@ -31,10 +31,19 @@ impl Default for RawWire {
     }
 }
 
+/// The list results whose items are recorded: the field of the result that
+/// holds them, and the field that identifies an item.
+pub const LISTS: [(&str, &str); 4] = [
+    ("tools", "name"),
+    ("resources", "uri"),
+    ("resourceTemplates", "name"),
+    ("prompts", "name"),
+];
+
 #[derive(Debug, Default)]
 struct Recorded {
-    /// `result.tools` arrays, oldest first.
-    tool_pages: Vec<Vec<Value>>,
+    /// Per list field (`tools`, `resources`, ...), the arrays seen, oldest first.
+    pages: HashMap<&'static str, Vec<Vec<Value>>>,
     /// The first `initialize` result.
     initialize: Option<Map<String, Value>>,
 }
@@ -55,8 +64,10 @@ impl RawWire {
         if !self.is_enabled() {
             return;
         }
-        // Cheap filter: most messages are neither, skip parsing them.
-        if !contains(message, b"\"tools\"")
+        // Cheap filter: most messages are none of these, skip parsing them.
+        if !LISTS
+            .iter()
+            .any(|(field, _)| contains(message, format!("\"{field}\"").as_bytes()))
             && !contains(message, b"\"protocolVersion\"")
             && !contains(message, b"\"supportedVersions\"")
         {
@@ -88,10 +99,12 @@ impl RawWire {
                     }
                 }
                 Some(Value::Object(mut result)) => {
-                    if let Some(Value::Array(tools)) = result.remove("tools")
-                        && let Some(mut recorded) = self.lock()
-                    {
-                        recorded.tool_pages.push(tools);
+                    for (field, _) in LISTS {
+                        if let Some(Value::Array(items)) = result.remove(field)
+                            && let Some(mut recorded) = self.lock()
+                        {
+                            recorded.pages.entry(field).or_default().push(items);
+                        }
                     }
                 }
                 _ => {}
@@ -105,11 +118,19 @@ impl RawWire {
     /// and recorded before rmcp sees them, so everything recorded so far
     /// belongs to this page or an earlier one: all of it is dropped here.
     pub fn take_page_for(&self, typed: &[Tool]) -> Option<Vec<Value>> {
-        let pages = std::mem::take(&mut self.lock()?.tool_pages);
+        let names: Vec<&str> = typed.iter().map(|tool| tool.name.as_ref()).collect();
+        self.take_list_page("tools", &names)
+    }
+
+    /// As [`RawWire::take_page_for`], for any of the [`LISTS`]: the most
+    /// recent recorded `list_field` array holding every one of `keys`.
+    pub fn take_list_page(&self, list_field: &str, keys: &[&str]) -> Option<Vec<Value>> {
+        let key_field = key_field(list_field);
+        let pages = self.lock()?.pages.remove(list_field).unwrap_or_default();
         pages.into_iter().rev().find(|raw| {
-            typed.iter().all(|tool| {
+            keys.iter().all(|key| {
                 raw.iter()
-                    .any(|candidate| tool_name(candidate) == Some(tool.name.as_ref()))
+                    .any(|candidate| item_key(candidate, key_field) == Some(*key))
             })
         })
     }
@@ -163,8 +184,15 @@ fn discover_as_initialize(mut result: Map<String, Value>) -> Map<String, Value> 
     result
 }
 
-fn tool_name(tool: &Value) -> Option<&str> {
-    tool.get("name").and_then(Value::as_str)
+fn key_field(list_field: &str) -> &'static str {
+    LISTS
+        .iter()
+        .find(|(field, _)| *field == list_field)
+        .map_or("name", |(_, key)| key)
+}
+
+fn item_key<'a>(item: &'a Value, key_field: &str) -> Option<&'a str> {
+    item.get(key_field).and_then(Value::as_str)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -173,24 +201,42 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-/// The page's tool definitions for the lock, in rmcp's order: the raw object
-/// when one with the same name was captured, else the typed tool
-/// re-serialized. rmcp decides which tools exist (it may drop invalid ones);
-/// the raw page only supplies their verbatim text.
-pub fn merge_page(typed: &[Tool], raw: Option<Vec<Value>>) -> Vec<Value> {
-    let mut raw_by_name: HashMap<String, VecDeque<Value>> = HashMap::new();
-    for tool in raw.into_iter().flatten() {
-        if let Some(name) = tool_name(&tool).map(str::to_string) {
-            raw_by_name.entry(name).or_default().push_back(tool);
+/// [`merge_list_page`] for a page of typed tools.
+#[cfg(test)]
+fn merge_page(typed: &[Tool], raw: Option<Vec<Value>>) -> Vec<Value> {
+    let typed = typed
+        .iter()
+        .map(|tool| {
+            let value = serde_json::to_value(tool).unwrap_or(Value::Null);
+            (tool.name.to_string(), value)
+        })
+        .collect();
+    merge_list_page("tools", typed, raw)
+}
+
+/// The page's items for the lock, in rmcp's order: the raw object when one
+/// with the same key was captured, else rmcp's typed one re-serialized
+/// (`typed` is each item's key and that). rmcp decides which items exist
+/// (it may drop invalid ones); the raw page only supplies their verbatim text.
+pub fn merge_list_page(
+    list_field: &str,
+    typed: Vec<(String, Value)>,
+    raw: Option<Vec<Value>>,
+) -> Vec<Value> {
+    let key_field = key_field(list_field);
+    let mut raw_by_key: HashMap<String, VecDeque<Value>> = HashMap::new();
+    for item in raw.into_iter().flatten() {
+        if let Some(key) = item_key(&item, key_field).map(str::to_string) {
+            raw_by_key.entry(key).or_default().push_back(item);
         }
     }
     typed
-        .iter()
-        .map(|tool| {
-            raw_by_name
-                .get_mut(tool.name.as_ref())
+        .into_iter()
+        .map(|(key, typed)| {
+            raw_by_key
+                .get_mut(&key)
                 .and_then(VecDeque::pop_front)
-                .unwrap_or_else(|| serde_json::to_value(tool).unwrap_or(Value::Null))
+                .unwrap_or(typed)
         })
         .collect()
 }
@@ -312,17 +358,24 @@ mod tests {
         pages.observe_bytes(br#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"tools"}}"#);
         pages.observe_bytes(b"not json \"tools\"");
         pages.observe_bytes(br#"{"id":2,"result":{"tools":"not an array"}}"#);
-        assert!(pages.lock().unwrap().tool_pages.is_empty());
+        assert!(
+            pages
+                .lock()
+                .unwrap()
+                .pages
+                .get("tools")
+                .is_none_or(Vec::is_empty)
+        );
         let response = tools_list_response(3, json!([future_tool()]));
         pages.observe_bytes(response.to_string().as_bytes());
-        assert_eq!(pages.lock().unwrap().tool_pages.len(), 1);
+        assert_eq!(pages.lock().unwrap().pages["tools"].len(), 1);
     }
 
     #[test]
     fn batches_are_searched() {
         let pages = RawWire::default();
         pages.observe_message(json!([{"id": 1, "result": {}}, tools_list_response(2, json!([]))]));
-        assert_eq!(pages.lock().unwrap().tool_pages.len(), 1);
+        assert_eq!(pages.lock().unwrap().pages["tools"].len(), 1);
     }
 
     #[test]
@@ -335,7 +388,14 @@ mod tests {
         pages.observe_message(tools_list_response(3, other));
         let page = pages.take_page_for(&typed(&json!([future_tool()])));
         assert_eq!(page, Some(vec![future_tool()]));
-        assert!(pages.lock().unwrap().tool_pages.is_empty());
+        assert!(
+            pages
+                .lock()
+                .unwrap()
+                .pages
+                .get("tools")
+                .is_none_or(Vec::is_empty)
+        );
         assert_eq!(pages.take_page_for(&typed(&json!([future_tool()]))), None);
     }
 
