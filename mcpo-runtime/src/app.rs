@@ -66,6 +66,11 @@ pub struct AppState {
     /// The tools whose live definition differs from the lock, as last
     /// checked by the supervisor.
     pub drifted: Arc<DriftedTools>,
+    /// The locked resources, resource templates and prompts.
+    pub surface: Arc<crate::lock::LockedSurface>,
+    /// Whether the server offers `completion/complete` (its locked
+    /// capabilities say so).
+    pub completions: bool,
 }
 
 /// Why a tool call did not reach a result: the answer a REST caller gets,
@@ -161,18 +166,7 @@ impl App {
         let (parts, body) = request.into_parts();
         state.api_keys.check(&parts.headers)?;
         self.check_callable(tool)?;
-        // Before any byte of the body: a browser posts `text/plain` or a form
-        // cross-site without asking first; it must never reach a tool.
-        check_content_type(&parts.headers)?;
-        // A client that stops sending mid-body must not hold a task and its
-        // buffer forever: the call timeout covers the upload too.
-        let bytes = tokio::time::timeout(
-            state.call_timeout,
-            read_body_limited(body, &parts.headers, state.max_body_bytes),
-        )
-        .await
-        .map_err(|_elapsed| ApiError::body_timeout(state.call_timeout.as_secs_f64()))??;
-        let arguments = parse_json_body(&bytes)?;
+        let (bytes, arguments) = self.json_body(&parts.headers, body).await?;
         validate::check_exact_integers(&bytes, &arguments, |path| {
             state.validators.takes_double_at(tool, path)
         })
@@ -197,6 +191,30 @@ impl App {
                 Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text))
             }
         }
+    }
+
+    /// A route's JSON body: a JSON content type (415), at most
+    /// `--max-body-bytes` (413), read within the call timeout (408), valid
+    /// JSON (422). Answers the bytes too, for checks on the literal text.
+    pub(crate) async fn json_body(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<(Bytes, Value), ApiError> {
+        let state = &self.state;
+        // Before any byte of the body: a browser posts `text/plain` or a form
+        // cross-site without asking first; it must never reach a tool.
+        check_content_type(headers)?;
+        // A client that stops sending mid-body must not hold a task and its
+        // buffer forever: the call timeout covers the upload too.
+        let bytes = tokio::time::timeout(
+            state.call_timeout,
+            read_body_limited(body, headers, state.max_body_bytes),
+        )
+        .await
+        .map_err(|_elapsed| ApiError::body_timeout(state.call_timeout.as_secs_f64()))??;
+        let value = parse_json_body(&bytes)?;
+        Ok((bytes, value))
     }
 
     /// Whether `tool` may be called now: not switched off by the runtime
@@ -263,12 +281,40 @@ impl App {
             return Err(ApiError::validation(Vec::new()).into());
         };
 
-        // The call timeout covers the wait for a slot and for a connection.
         let call_timeout = state
             .tool_timeouts
             .get(tool)
             .copied()
             .unwrap_or(state.call_timeout);
+        // The client's own JSON goes upstream, not a re-serialization of `I`.
+        let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+        telemetry::carry_context(&mut params);
+        self.on_upstream(tool, call_timeout, |connection| async move {
+            match progress {
+                None => connection.peer.call_tool(params).await,
+                Some((caller_token, sink)) => {
+                    call_with_progress(&connection, params, caller_token, sink).await
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs one request upstream, as every route does: `--max-concurrency`,
+    /// a pooled connection and `call_timeout` (which covers the waits for
+    /// both), failures mapped to their answer and reported to the pool.
+    /// `what` names the request in the log (a tool, `resources/read`, ...).
+    pub(crate) async fn on_upstream<T, F, Fut>(
+        &self,
+        what: &str,
+        call_timeout: Duration,
+        request: F,
+    ) -> Result<T, CallFailure>
+    where
+        F: FnOnce(Arc<crate::supervisor::Connection>) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let state = &self.state;
         let deadline = tokio::time::Instant::now() + call_timeout;
         let _slot = state.limiter.admit(deadline, &state.metrics).await?;
         let pool = state.upstream.current();
@@ -281,37 +327,26 @@ impl App {
             .await?;
         let _in_flight = state.metrics.enter_upstream(lease.index());
         telemetry::record_member(lease.index());
-        // The client's own JSON goes upstream, not a re-serialization of `I`.
-        let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-        telemetry::carry_context(&mut params);
-        let connection = &lease.connection;
-        let call = async {
-            match progress {
-                None => connection.peer.call_tool(params).await,
-                Some((caller_token, sink)) => {
-                    call_with_progress(connection, params, caller_token, sink).await
-                }
-            }
-        };
-        let outcome = tokio::time::timeout_at(deadline, call).await;
+        let outcome =
+            tokio::time::timeout_at(deadline, request(Arc::clone(&lease.connection))).await;
         match outcome {
             Err(_elapsed) => {
-                tracing::warn!(tool, "tool call timed out");
+                tracing::warn!(request = what, "upstream request timed out");
                 lease.report_timeout();
                 Err(ApiError::gateway_timeout(call_timeout.as_secs_f64()).into())
             }
             Ok(Err(error)) => {
                 if let Some(answer) = result::insufficient_scope(&error, &state.server_name) {
                     tracing::warn!(
-                        tool,
-                        "the upstream refused the call for lack of OAuth scope"
+                        request = what,
+                        "the upstream refused the request for lack of OAuth scope"
                     );
                     return Err(answer.into());
                 }
                 if result::is_connection_failure(&error) {
                     lease.report_connection_lost();
                 }
-                tracing::warn!(tool, %error, "tool call failed upstream");
+                tracing::warn!(request = what, %error, "request failed upstream");
                 let upstream_error = match &error {
                     rmcp::ServiceError::McpError(data) => Some(data.clone()),
                     _ => None,

@@ -107,7 +107,7 @@ impl ApiError {
     pub fn unsupported_media_type() -> Self {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Tool routes take a JSON body: send Content-Type: application/json (or no Content-Type)",
+            "This route takes a JSON body: send Content-Type: application/json (or no Content-Type)",
         )
     }
 

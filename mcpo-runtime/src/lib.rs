@@ -49,6 +49,7 @@ mod result;
 mod served;
 mod server;
 mod supervisor;
+mod surface;
 mod telemetry;
 mod validate;
 

@@ -363,6 +363,8 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 tool_timeouts,
                 on_drift: cli.on_drift,
                 drifted,
+                surface: Arc::new(lock.surface.clone()),
+                completions: crate::surface::offers_completions(&lock),
             })
         });
         served.set_launch_spec_drift(launch_drift);

@@ -226,7 +226,11 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         let mut server_api: Router<App> = Router::new()
             .route("/openapi.json", document_route(move || document.bytes()))
             .route("/readyz", get(readyz))
-            .merge(served.tool_routes.clone());
+            .merge(served.tool_routes.clone())
+            .merge(crate::surface::rest::routes(
+                &served.app.state().surface,
+                served.app.state().completions,
+            ));
         if served.has_tool("mcp") {
             tracing::warn!(
                 "{}: a tool is named `mcp`, so POST {}/mcp is that tool and the MCP endpoint is not served over HTTP (use --stdio)",

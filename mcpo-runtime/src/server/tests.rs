@@ -184,6 +184,8 @@ fn test_served(
             tool_timeouts: Default::default(),
             on_drift: DriftPolicy::Ignore,
             drifted: Default::default(),
+            surface: Default::default(),
+            completions: false,
         })
     });
     (served, lock)

@@ -1,0 +1,333 @@
+//! Resources, resource templates and prompts: the requests REST routes
+//! ([`rest`]) and the MCP gateway share. What a caller may reach is the
+//! lock's surface, never what the server lists today: a URI that is neither
+//! a locked resource nor a match of a locked template is refused here, not
+//! forwarded; a prompt's arguments are checked against its locked ones.
+
+mod accept;
+pub(crate) mod rest;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use axum::http::StatusCode;
+use rmcp::model::{
+    ArgumentInfo, CompleteRequestParams, CompleteResult, CompletionContext, GetPromptRequestParams,
+    GetPromptResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResult,
+    Reference,
+};
+use serde_json::{Map, Value};
+
+use crate::app::{App, CallFailure};
+use crate::error::{ApiError, LocSegment, ValidationIssue};
+use crate::lock::{LockedItem, LockedSurface, ResourceList, SurfaceKind};
+
+pub(crate) use accept::prefers_bytes;
+
+/// JSON-RPC's "resource not found" (MCP spec): a read of a URI the lock
+/// does not offer.
+pub(crate) const RESOURCE_NOT_FOUND: i32 = -32002;
+
+/// Most pages a live resource list is read through.
+const MAX_LIVE_PAGES: usize = 100;
+
+impl App {
+    /// The resources a caller sees: the locked ones, or, when the lock says
+    /// the list is live data, what the server lists now.
+    pub(crate) async fn list_resources(&self) -> Result<Vec<Value>, CallFailure> {
+        let surface = &self.state().surface;
+        match surface.resource_list {
+            ResourceList::Pinned => Ok(definitions(&surface.resources)),
+            ResourceList::Live => self.live_resources().await,
+        }
+    }
+
+    async fn live_resources(&self) -> Result<Vec<Value>, CallFailure> {
+        let timeout = self.state().call_timeout;
+        self.on_upstream("resources/list", timeout, |connection| async move {
+            let mut resources = Vec::new();
+            let mut cursor = None;
+            for _ in 0..MAX_LIVE_PAGES {
+                let params = cursor
+                    .map(|cursor| PaginatedRequestParams::default().with_cursor(Some(cursor)));
+                let page = connection.peer.list_resources(params).await?;
+                resources.extend(
+                    page.resources
+                        .iter()
+                        .map(|resource| serde_json::to_value(resource).unwrap_or(Value::Null)),
+                );
+                match page.next_cursor {
+                    Some(next) if !next.is_empty() => cursor = Some(next),
+                    _ => break,
+                }
+            }
+            Ok(resources)
+        })
+        .await
+    }
+
+    /// `resources/read` of `uri`, when the lock offers it (404 otherwise).
+    pub(crate) async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult, CallFailure> {
+        let surface = &self.state().surface;
+        let readable = match surface.resource_list {
+            ResourceList::Pinned => surface.readable(uri, |_| false),
+            ResourceList::Live if surface.template_for(uri).is_some() => true,
+            ResourceList::Live => {
+                let listed = self.live_resources().await?;
+                listed
+                    .iter()
+                    .any(|resource| resource.get("uri").and_then(Value::as_str) == Some(uri))
+            }
+        };
+        if !readable {
+            return Err(unknown_resource(uri).into());
+        }
+        let params = ReadResourceRequestParams::new(uri);
+        let timeout = self.state().call_timeout;
+        self.on_upstream("resources/read", timeout, |connection| async move {
+            connection.peer.read_resource(params).await
+        })
+        .await
+        .map_err(not_found_upstream)
+    }
+
+    /// `prompts/get` of a locked prompt, its arguments checked first.
+    pub(crate) async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<GetPromptResult, CallFailure> {
+        let Some(prompt) = self.state().surface.item(SurfaceKind::Prompt, name) else {
+            return Err(
+                ApiError::new(StatusCode::NOT_FOUND, format!("unknown prompt {name:?}")).into(),
+            );
+        };
+        check_prompt_arguments(prompt, &arguments).map_err(ApiError::validation)?;
+        let mut params = GetPromptRequestParams::new(name);
+        if !arguments.is_empty() {
+            params = params.with_arguments(arguments);
+        }
+        let timeout = self.state().call_timeout;
+        self.on_upstream("prompts/get", timeout, |connection| async move {
+            connection.peer.get_prompt(params).await
+        })
+        .await
+    }
+
+    /// `completion/complete` for an argument of a locked prompt or a
+    /// variable of a locked template.
+    pub(crate) async fn complete(
+        &self,
+        reference: Reference,
+        argument: ArgumentInfo,
+        context: Option<HashMap<String, String>>,
+    ) -> Result<CompleteResult, CallFailure> {
+        let state = self.state();
+        if !state.completions {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "the upstream MCP server does not offer completions",
+            )
+            .into());
+        }
+        let known: Option<BTreeSet<String>> =
+            match &reference {
+                Reference::Prompt(prompt) => state
+                    .surface
+                    .item(SurfaceKind::Prompt, &prompt.name)
+                    .map(|prompt| {
+                        prompt
+                            .prompt_arguments()
+                            .into_iter()
+                            .map(|a| a.name)
+                            .collect()
+                    }),
+                Reference::Resource(template) => state
+                    .surface
+                    .resource_templates
+                    .iter()
+                    .find(|item| item.uri_template_text() == Some(template.uri.as_str()))
+                    .and_then(|item| item.uri_template().ok())
+                    .map(|parsed| parsed.variables().into_iter().map(|v| v.name).collect()),
+                _ => None,
+            };
+        let Some(known) = known else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no locked prompt or resource template is named by this reference",
+            )
+            .into());
+        };
+        if !known.contains(&argument.name) {
+            return Err(ApiError::validation(vec![ValidationIssue {
+                loc: vec![LocSegment::from("body"), LocSegment::from("argument")],
+                msg: format!(
+                    "unknown argument {:?}; expected one of {:?}",
+                    argument.name, known
+                ),
+                kind: "enum".into(),
+            }])
+            .into());
+        }
+        let mut params = CompleteRequestParams::new(reference, argument);
+        if let Some(arguments) = context {
+            params.context = Some(CompletionContext::with_arguments(arguments));
+        }
+        let timeout = state.call_timeout;
+        self.on_upstream("completion/complete", timeout, |connection| async move {
+            connection.peer.complete(params).await
+        })
+        .await
+    }
+}
+
+/// The listed objects of `items`, as the lock holds them.
+pub(crate) fn definitions(items: &[LockedItem]) -> Vec<Value> {
+    items.iter().map(|item| item.definition.clone()).collect()
+}
+
+/// 404 for a URI the lock does not offer.
+pub(crate) fn unknown_resource(uri: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "resource {uri:?} is neither a locked resource nor a match of a locked resource template"
+        ),
+    )
+}
+
+/// An upstream's own "resource not found" is a 404 too, not a 502.
+fn not_found_upstream(mut failure: CallFailure) -> CallFailure {
+    if let Some(error) = &failure.upstream_error
+        && error.code.0 == RESOURCE_NOT_FOUND
+    {
+        failure.answer = ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "the upstream MCP server has no such resource: {}",
+                error.message
+            ),
+        );
+    }
+    failure
+}
+
+/// A prompt's arguments against its locked ones: an object of strings, each
+/// named by the prompt, every required one present.
+pub(crate) fn check_prompt_arguments(
+    prompt: &LockedItem,
+    arguments: &Map<String, Value>,
+) -> Result<(), Vec<ValidationIssue>> {
+    let declared = prompt.prompt_arguments();
+    let names: BTreeMap<&str, bool> = declared
+        .iter()
+        .map(|argument| (argument.name.as_str(), argument.required))
+        .collect();
+    let mut issues = Vec::new();
+    for (name, value) in arguments {
+        let loc = vec![LocSegment::from("body"), LocSegment::from(name.as_str())];
+        if !names.contains_key(name.as_str()) {
+            issues.push(ValidationIssue {
+                loc,
+                msg: format!(
+                    "Extra inputs are not permitted (prompt {:?} has no such argument)",
+                    prompt.key
+                ),
+                kind: "extra_forbidden".into(),
+            });
+        } else if !value.is_string() {
+            issues.push(ValidationIssue {
+                loc,
+                msg: "Input should be a valid string".into(),
+                kind: "string_type".into(),
+            });
+        }
+    }
+    for (name, _) in names.iter().filter(|(_, required)| **required) {
+        if !arguments.contains_key(*name) {
+            issues.push(ValidationIssue {
+                loc: vec![LocSegment::from("body"), LocSegment::from(*name)],
+                msg: "Field required".into(),
+                kind: "missing".into(),
+            });
+        }
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(issues)
+    }
+}
+
+/// `value` as a REST answer: rmcp's result type marker dropped (it is for
+/// MCP clients of the stateless revision).
+pub(crate) fn rest_body<T: serde::Serialize>(value: &T) -> Value {
+    let mut body = serde_json::to_value(value).unwrap_or(Value::Null);
+    if let Some(object) = body.as_object_mut() {
+        object.remove("resultType");
+    }
+    body
+}
+
+/// Whether the server's locked capabilities offer `completion/complete`.
+pub(crate) fn offers_completions(lock: &crate::lock::Lock) -> bool {
+    lock.server
+        .capabilities
+        .get("completions")
+        .is_some_and(|completions| !completions.is_null())
+}
+
+/// Whether `surface` gives a server any surface route.
+pub(crate) fn has_routes(surface: &LockedSurface) -> bool {
+    !surface.is_empty() || surface.resource_list == ResourceList::Live
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::lock_items;
+    use serde_json::json;
+
+    fn greet() -> LockedItem {
+        lock_items(
+            SurfaceKind::Prompt,
+            vec![json!({"name": "greet", "arguments": [
+                {"name": "name", "required": true},
+                {"name": "style"}
+            ]})],
+        )
+        .unwrap()
+        .remove(0)
+    }
+
+    fn kinds(issues: Vec<ValidationIssue>) -> Vec<String> {
+        issues.into_iter().map(|issue| issue.kind).collect()
+    }
+
+    #[test]
+    fn prompt_arguments_are_strings_named_by_the_prompt() {
+        let args = |value: Value| value.as_object().unwrap().clone();
+        assert!(check_prompt_arguments(&greet(), &args(json!({"name": "Ada"}))).is_ok());
+        assert!(
+            check_prompt_arguments(&greet(), &args(json!({"name": "Ada", "style": "x"}))).is_ok()
+        );
+        assert_eq!(
+            kinds(check_prompt_arguments(&greet(), &args(json!({}))).unwrap_err()),
+            ["missing"]
+        );
+        assert_eq!(
+            kinds(
+                check_prompt_arguments(&greet(), &args(json!({"name": 1, "mood": "x"})))
+                    .unwrap_err()
+            ),
+            ["string_type", "extra_forbidden"]
+        );
+    }
+
+    #[test]
+    fn rest_bodies_drop_the_result_type() {
+        let result = GetPromptResult::new(vec![]);
+        let body = rest_body(&result);
+        assert!(body.get("resultType").is_none(), "{body}");
+        assert_eq!(body["messages"], json!([]));
+    }
+}
