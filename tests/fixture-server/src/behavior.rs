@@ -55,6 +55,10 @@ pub enum Behavior {
     /// arrays: a reply deeper than JSON readers accept (a tool file could not
     /// hold it, the server's own reader would refuse the file).
     Nested { depth: usize },
+    /// `touch_resource` (only with `--resources`): answered by the server's
+    /// resources surface, which knows the subscriptions. Not for tool files.
+    #[serde(skip)]
+    TouchResource,
 }
 
 fn default_error_message() -> String {
@@ -119,6 +123,10 @@ impl Behavior {
                 result.structured_content = Some(serde_json::json!({ "nested": value }));
                 Outcome::Result(result)
             }
+            Behavior::TouchResource => Outcome::Error(ErrorData::internal_error(
+                "touch_resource is answered by the resources surface",
+                None,
+            )),
             Behavior::Structured { value, text } => {
                 let text = text.clone().unwrap_or_else(|| value.to_string());
                 let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
@@ -171,6 +179,8 @@ mod tests {
         assert!(parse(json!({"kind": "sleep", "millis": 10})).is_err());
         assert!(parse(json!({"kind": "explode"})).is_err());
         assert!(parse(json!({"kind": "content", "blocks": [{"type": "hologram"}]})).is_err());
+        // Only `--resources` adds a touch_resource tool.
+        assert!(parse(json!({"kind": "touch_resource"})).is_err());
     }
 
     #[tokio::test]

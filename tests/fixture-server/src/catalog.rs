@@ -14,7 +14,7 @@ use rmcp::model::Tool;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{behavior::Behavior, verbatim::VerbatimTools};
+use crate::{behavior::Behavior, resources, verbatim::VerbatimTools};
 
 #[derive(Debug, Deserialize)]
 struct ToolFile {
@@ -110,6 +110,12 @@ impl Catalog {
             catalog.push(tool, Behavior::Echo)?;
         }
         Ok(catalog)
+    }
+
+    /// `--resources`: the `touch_resource` tool, after the others. Fails when the
+    /// tools already have one.
+    pub fn add_touch_resource(&mut self) -> anyhow::Result<()> {
+        self.push(resources::touch_tool(), Behavior::TouchResource)
     }
 
     fn push(&mut self, tool: Tool, behavior: Behavior) -> anyhow::Result<()> {
@@ -242,6 +248,19 @@ mod tests {
         assert_eq!(fields.len(), 2, "{lossy:?}");
         assert!(fields.contains(&"execution"));
         assert!(fields.contains(&"annotations.futureHint"));
+    }
+
+    #[test]
+    fn touch_resource_comes_last_and_only_once() {
+        let mut catalog = Catalog::generated(2).unwrap();
+        catalog.add_touch_resource().unwrap();
+        let names: Vec<_> = catalog.tools().iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(names, ["tool_0000", "tool_0001", "touch_resource"]);
+        assert!(matches!(
+            catalog.entry("touch_resource").unwrap().behavior,
+            Behavior::TouchResource
+        ));
+        assert!(catalog.add_touch_resource().is_err());
     }
 
     #[test]

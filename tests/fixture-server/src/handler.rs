@@ -6,15 +6,26 @@ use std::{borrow::Cow, sync::Arc};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-        PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+        CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
+        CompleteResult, GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse,
+        Implementation, ListPromptsRequestMethod, ListPromptsResult,
+        ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
+        ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ProtocolVersion, ReadResourceRequestMethod, ReadResourceRequestParams,
+        ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestMethod,
+        SubscribeRequestParams, UnsubscribeRequestMethod, UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext},
 };
 
 #[cfg(test)]
 use crate::catalog::Catalog;
-use crate::{behavior::Outcome, reload::LiveTools};
+use crate::{
+    behavior::{Behavior, Outcome},
+    paging,
+    reload::LiveTools,
+    resources::Resources,
+};
 
 /// Server identity and paging, fixed for the life of the process.
 #[derive(Debug, Clone)]
@@ -34,57 +45,65 @@ pub struct ServerSettings {
     pub list_delay: Option<std::time::Duration>,
 }
 
-/// Cheap to clone: the HTTP transport builds one handler per session.
+/// Cheap to clone (a clone is the same session); the HTTP transport builds one
+/// handler per session with [`FixtureServer::for_new_session`].
 #[derive(Debug, Clone)]
 pub struct FixtureServer {
     tools: Arc<LiveTools>,
     settings: Arc<ServerSettings>,
+    /// `--resources`: resources, templates, prompts and completions.
+    resources: Option<Resources>,
 }
 
 impl FixtureServer {
     #[cfg(test)]
     pub fn new(catalog: Catalog, settings: ServerSettings) -> Self {
-        Self::with_live_tools(Arc::new(LiveTools::new(catalog)), settings)
+        Self::with_live_tools(Arc::new(LiveTools::new(catalog)), settings, None)
     }
 
     /// A server whose tools may be replaced while it runs (see `reload`).
-    pub fn with_live_tools(tools: Arc<LiveTools>, settings: ServerSettings) -> Self {
+    pub fn with_live_tools(
+        tools: Arc<LiveTools>,
+        settings: ServerSettings,
+        resources: Option<Resources>,
+    ) -> Self {
         Self {
             tools,
             settings: Arc::new(settings),
+            resources,
         }
     }
 
-    /// One page of the tool list. The cursor is the decimal offset of the page's
-    /// first tool: opaque to clients, trivial to check here.
+    /// The same server for another client session (its own subscriptions).
+    pub fn for_new_session(&self) -> Self {
+        Self {
+            tools: Arc::clone(&self.tools),
+            settings: Arc::clone(&self.settings),
+            resources: self.resources.as_ref().map(Resources::for_new_session),
+        }
+    }
+
+    /// One page of the tool list (see `paging`).
     fn page(&self, cursor: Option<&str>) -> Result<ListToolsResult, ErrorData> {
         let catalog = self.tools.current();
-        let tools = catalog.tools();
-        let start = match cursor {
-            None => 0,
-            Some(cursor) => cursor
-                .parse::<usize>()
-                .ok()
-                .filter(|offset| *offset <= tools.len())
-                .ok_or_else(|| {
-                    ErrorData::invalid_params(format!("Invalid cursor: {cursor:?}"), None)
-                })?,
-        };
-        let end = match self.settings.page_size {
-            Some(size) => start.saturating_add(size).min(tools.len()),
-            None => tools.len(),
-        };
-        let mut result = ListToolsResult::with_all_items(tools[start..end].to_vec());
-        if end < tools.len() {
-            result.next_cursor = Some(end.to_string());
-        }
+        let (tools, next) = paging::page(catalog.tools(), cursor, self.settings.page_size)?;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next;
         Ok(result)
+    }
+
+    /// The resources surface, or rmcp's answer for a method a server without
+    /// it does not know.
+    fn resources<M: rmcp::model::ConstString>(&self) -> Result<&Resources, ErrorData> {
+        self.resources
+            .as_ref()
+            .ok_or_else(ErrorData::method_not_found::<M>)
     }
 }
 
 impl ServerHandler for FixtureServer {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = if self.settings.tools_list_changed {
+        let mut capabilities = if self.settings.tools_list_changed {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
@@ -92,6 +111,9 @@ impl ServerHandler for FixtureServer {
         } else {
             ServerCapabilities::builder().enable_tools().build()
         };
+        if self.resources.is_some() {
+            Resources::add_capabilities(&mut capabilities);
+        }
         let mut config = ServerConfig::new(capabilities).with_server_info(Implementation::new(
             self.settings.name.clone(),
             self.settings.version.clone(),
@@ -148,6 +170,9 @@ impl ServerHandler for FixtureServer {
             ));
         };
         let arguments = request.arguments.unwrap_or_default();
+        if let (Behavior::TouchResource, Some(resources)) = (&entry.behavior, &self.resources) {
+            return resources.touch(&arguments).await.map(Into::into);
+        }
         let cancelled = context.ct.cancelled();
         match entry
             .behavior
@@ -161,6 +186,85 @@ impl ServerHandler for FixtureServer {
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         self.tools.register(context.peer);
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let cursor = request.as_ref().and_then(|params| params.cursor.as_deref());
+        self.resources::<ListResourcesRequestMethod>()?
+            .list_resources(cursor)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let cursor = request.as_ref().and_then(|params| params.cursor.as_deref());
+        self.resources::<ListResourceTemplatesRequestMethod>()?
+            .list_resource_templates(cursor)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.resources::<ReadResourceRequestMethod>()?
+            .read(&request.uri)
+            .map(Into::into)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.resources::<SubscribeRequestMethod>()?
+            .subscribe(&request.uri, &context.peer)
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.resources::<UnsubscribeRequestMethod>()?
+            .unsubscribe(&request.uri);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let cursor = request.as_ref().and_then(|params| params.cursor.as_deref());
+        self.resources::<ListPromptsRequestMethod>()?
+            .list_prompts(cursor)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.resources::<GetPromptRequestMethod>()?
+            .get_prompt(&request)
+            .map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        Ok(self
+            .resources::<CompleteRequestMethod>()?
+            .complete(&request))
     }
 }
 

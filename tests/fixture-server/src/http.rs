@@ -81,7 +81,12 @@ pub async fn serve(
     // wait for clients that never hang up.
     let sessions_stop = config.cancellation_token.clone();
     let sessions = Arc::new(LocalSessionManager::default());
-    let mcp = StreamableHttpService::new(move || Ok(server.clone()), sessions.clone(), config);
+    // Each session gets its own handler state (its resource subscriptions).
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.for_new_session()),
+        sessions.clone(),
+        config,
+    );
     let mut router = Router::new().route_service("/mcp", mcp);
     if restore_verbatim {
         router = router.layer(middleware::from_fn_with_state(

@@ -6,7 +6,10 @@ mod behavior;
 mod catalog;
 mod handler;
 mod http;
+mod paging;
 mod reload;
+mod resources;
+mod uri_template;
 mod verbatim;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -20,6 +23,7 @@ use crate::{
     handler::{FixtureServer, ServerSettings},
     http::RequiredHeader,
     reload::{LiveTools, Reload},
+    resources::{ResourceOptions, Resources},
     verbatim::VerbatimTools,
 };
 
@@ -35,8 +39,9 @@ struct Cli {
     /// Serve N generated echo tools `tool_0000`, `tool_0001`, ... instead of a file.
     #[arg(long, value_name = "N")]
     generate_tools: Option<usize>,
-    /// At most N tools per `tools/list` page (clients must follow `nextCursor`).
-    /// Default: every tool in one page.
+    /// At most N items per page of `tools/list` (and, with --resources, of
+    /// `resources/list`, `resources/templates/list` and `prompts/list`); clients
+    /// must follow `nextCursor`. Default: everything in one page.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     page_size: Option<u64>,
     #[arg(long, value_enum, default_value_t = Transport::Stdio)]
@@ -76,6 +81,18 @@ struct Cli {
     /// when it arrived (a slow server; a tool change can land while a client lists).
     #[arg(long, value_name = "N")]
     tools_list_delay_ms: Option<u64>,
+    /// Also serve resources (with subscriptions), resource templates, prompts and
+    /// completions, and a `touch_resource` tool that announces a resource update
+    /// to its subscribers (see the README for the surface).
+    #[arg(long)]
+    resources: bool,
+    /// With --resources: list `text://notes/1` ..= `text://notes/N`.
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "resources")]
+    resource_count: usize,
+    /// With --resources: the second version of the surface (prompts, a template
+    /// and a resource changed), for diff tests.
+    #[arg(long, requires = "resources")]
+    prompts_v2: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
 
     // The text the served tools were read from, for the reload's comparisons.
     let mut loaded_text = String::new();
-    let catalog = match (&cli.tools, cli.generate_tools) {
+    let mut catalog = match (&cli.tools, cli.generate_tools) {
         (Some(path), _) => {
             let (catalog, lossy, text) = Catalog::from_file(path)?;
             loaded_text = text;
@@ -124,6 +141,11 @@ async fn main() -> anyhow::Result<()> {
         (None, Some(count)) => Catalog::generated(count)?,
         (None, None) => Catalog::default(),
     };
+    if cli.resources {
+        catalog
+            .add_touch_resource()
+            .context("--resources adds a tool named touch_resource")?;
+    }
     let page_size = cli
         .page_size
         .map(usize::try_from)
@@ -136,9 +158,17 @@ async fn main() -> anyhow::Result<()> {
             path: path.clone(),
             every: Duration::from_millis(every),
             announce: !cli.reload_silently,
+            touch_resource: cli.resources,
         }),
         _ => None,
     };
+    let resources = cli.resources.then(|| {
+        let options = ResourceOptions {
+            note_count: cli.resource_count,
+            v2: cli.prompts_v2,
+        };
+        Resources::new(options, page_size)
+    });
     let server = FixtureServer::with_live_tools(
         Arc::clone(&live),
         ServerSettings {
@@ -149,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
             tools_list_changed: reload.as_ref().is_some_and(|reload| reload.announce),
             list_delay: cli.tools_list_delay_ms.map(Duration::from_millis),
         },
+        resources,
     );
     // A reloaded file may bring fields rmcp drops even when the first did not:
     // then the restoring path is needed from the start.

@@ -86,6 +86,8 @@ pub struct Reload {
     pub every: Duration,
     /// Send `notifications/tools/list_changed` after a change.
     pub announce: bool,
+    /// `--resources`: the reloaded tools get `touch_resource` too.
+    pub touch_resource: bool,
 }
 
 /// Polls the tool file forever. `loaded` is the text the served catalog was
@@ -109,7 +111,13 @@ pub async fn watch(
             continue;
         }
         // stdout is the MCP channel on stdio, so notes go to stderr.
-        match Catalog::from_json(&text) {
+        let reloaded = Catalog::from_json(&text).and_then(|(mut catalog, lossy)| {
+            if reload.touch_resource {
+                catalog.add_touch_resource()?;
+            }
+            Ok((catalog, lossy))
+        });
+        match reloaded {
             Ok((catalog, _lossy)) => {
                 verbatim.replace(&catalog.verbatim_tools());
                 let count = catalog.tools().len();

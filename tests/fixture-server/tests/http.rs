@@ -345,3 +345,125 @@ async fn protocol_versions_bound_what_initialize_agrees_to() {
         json!(["2026-07-28"])
     );
 }
+
+/// A client that reports the `notifications/resources/updated` it receives.
+struct UpdateListener {
+    updates: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl rmcp::ClientHandler for UpdateListener {
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        let _ = self.updates.send(params.uri);
+    }
+
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        client_config()
+    }
+}
+
+/// `--resources` over HTTP: the surface as over stdio (see `resources.rs`), a
+/// 10 MiB blob through SSE, and subscriptions per session: a touch reaches the
+/// sessions subscribed to that URI, on their GET stream, and no other.
+#[tokio::test]
+#[allow(deprecated)] // resources/subscribe is legacy-only in rmcp, and what we test
+async fn http_serves_resources_with_subscriptions_per_session() {
+    use rmcp::model::{
+        GetPromptRequestParams, ReadResourceRequestParams, ResourceContents,
+        SubscribeRequestParams, UnsubscribeRequestParams,
+    };
+
+    let fixture = HttpFixture::start(&["--resources", "--page-size", "2"]).await;
+    let listener = |sender| UpdateListener { updates: sender };
+    let connect = |handler: UpdateListener| {
+        let transport = StreamableHttpClientTransport::from_uri(fixture.url.clone());
+        handler.serve(transport)
+    };
+    let (sender, mut subscriber_updates) = tokio::sync::mpsc::unbounded_channel();
+    let subscriber = connect(listener(sender)).await.expect("first session");
+    let (sender, mut toucher_updates) = tokio::sync::mpsc::unbounded_channel();
+    let toucher = connect(listener(sender)).await.expect("second session");
+
+    let capabilities = &subscriber
+        .peer_info()
+        .expect("initialize result")
+        .capabilities;
+    assert_eq!(
+        capabilities.resources.as_ref().and_then(|r| r.subscribe),
+        Some(true)
+    );
+    let resources = subscriber
+        .list_all_resources()
+        .await
+        .expect("resources/list");
+    assert_eq!(resources.len(), 6);
+    assert_eq!(
+        subscriber
+            .list_all_resource_templates()
+            .await
+            .expect("templates")
+            .len(),
+        2
+    );
+    assert_eq!(
+        subscriber.list_all_prompts().await.expect("prompts").len(),
+        3
+    );
+
+    let big = subscriber
+        .read_resource(ReadResourceRequestParams::new("blob://big"))
+        .await
+        .expect("blob://big over HTTP");
+    let ResourceContents::BlobResourceContents { blob, .. } = &big.contents[0] else {
+        panic!("blob://big is a blob");
+    };
+    assert_eq!(blob.len(), (10 * 1024 * 1024_usize).div_ceil(3) * 4);
+    let greet = subscriber
+        .get_prompt(
+            GetPromptRequestParams::new("greet")
+                .with_arguments(serde_json::from_value(json!({"name": "Ada"})).unwrap()),
+        )
+        .await
+        .expect("prompts/get");
+    assert_eq!(
+        greet.messages[0].content.as_text().unwrap().text,
+        "Hello Ada"
+    );
+
+    subscriber
+        .subscribe(SubscribeRequestParams::new("text://hello"))
+        .await
+        .expect("resources/subscribe");
+    let touched = toucher
+        .call_tool(call("touch_resource", json!({"uri": "text://hello"})))
+        .await
+        .expect("touch_resource");
+    assert_eq!(touched.content[0].as_text().unwrap().text, "touched");
+    let update = tokio::time::timeout(Duration::from_secs(10), subscriber_updates.recv())
+        .await
+        .expect("the subscribed session is told in time");
+    assert_eq!(update.as_deref(), Some("text://hello"));
+
+    // Not subscribed to that one, and the toucher never subscribed at all.
+    toucher
+        .call_tool(call("touch_resource", json!({"uri": "text://notes/1"})))
+        .await
+        .expect("touch_resource");
+    subscriber
+        .unsubscribe(UnsubscribeRequestParams::new("text://hello"))
+        .await
+        .expect("resources/unsubscribe");
+    toucher
+        .call_tool(call("touch_resource", json!({"uri": "text://hello"})))
+        .await
+        .expect("touch_resource");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(subscriber_updates.try_recv().is_err());
+    assert!(toucher_updates.try_recv().is_err());
+
+    subscriber.cancel().await.expect("clean client shutdown");
+    toucher.cancel().await.expect("clean client shutdown");
+}

@@ -137,9 +137,20 @@ impl RawSession {
 
     /// Send a request and return the whole response message (`result` or `error`).
     pub fn request(&mut self, method: &str, params: Value) -> Value {
+        self.request_with_notifications(method, params).0
+    }
+
+    /// Send a request; return the response message and the notifications that
+    /// arrived before it.
+    pub fn request_with_notifications(
+        &mut self,
+        method: &str,
+        params: Value,
+    ) -> (Value, Vec<Value>) {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let mut notifications = Vec::new();
         loop {
             let line = self
                 .lines
@@ -147,7 +158,10 @@ impl RawSession {
                 .unwrap_or_else(|_| panic!("no answer to {method} #{id}"));
             let message: Value = serde_json::from_str(&line).expect("server sends JSON lines");
             if message.get("id") == Some(&json!(id)) {
-                return message;
+                return (message, notifications);
+            }
+            if message.get("id").is_none() {
+                notifications.push(message);
             }
         }
     }
