@@ -14,8 +14,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mcpo_gen::lock::{CrateLock, Lock, ServerFacts, Upstream, canonical_pretty};
-use mcpo_gen::openapi::document;
+use std::collections::BTreeMap;
+
+use mcpo_gen::lock::{
+    CrateLock, Lock, LockedSurface, MultiLock, ProxyCrate, ResourceList, ServerFacts, SurfaceKind,
+    Upstream, canonical_pretty, lock_items,
+};
+use mcpo_gen::openapi::{combined_document, document};
 use serde_json::{Value, json};
 
 mod support;
@@ -82,14 +87,21 @@ fn assert_open_webui_loads(label: &str, documents: &[(PathBuf, Value)]) {
             path.display(),
             result["error"]
         );
+        // The tools, and the resource list and reads (issue 28): never the
+        // prompts, the template and prompt lists or completions.
         let mut expected: Vec<&str> = doc["paths"]
             .as_object()
             .into_iter()
-            .flat_map(|paths| paths.values())
-            .filter_map(Value::as_object)
-            .flat_map(|item| item.values())
-            .filter(|operation| operation.get("x-mcp-tool").is_some())
-            .filter_map(|operation| operation["operationId"].as_str())
+            .flatten()
+            .filter_map(|(path, item)| Some((path, item.as_object()?)))
+            .flat_map(|(path, item)| item.iter().map(move |(method, op)| (path, method, op)))
+            .filter(|(path, method, operation)| {
+                operation.get("x-mcp-tool").is_some()
+                    || operation.get("x-mcp-resource-template").is_some()
+                    || (*method == "get"
+                        && (path.ends_with("/resources") || path.ends_with("/resources/read")))
+            })
+            .filter_map(|(_, _, operation)| operation["operationId"].as_str())
             .collect();
         let mut got: Vec<&str> = result["tools"]
             .as_array()
@@ -445,4 +457,157 @@ fn arbitrary_schemas_give_valid_documents() {
         })
         .collect();
     assert_documents_valid("arbitrary", &tools);
+}
+
+/// Issue 28: a lock's resources, resource templates and prompts, `lock_of`'s
+/// server with `capabilities`.
+fn surface_lock(tools: Vec<Value>, capabilities: Value, surface: LockedSurface) -> Lock {
+    let mut lock = lock_of(tools);
+    lock.server.capabilities = capabilities;
+    lock.surface = surface;
+    lock
+}
+
+fn assorted_surface() -> LockedSurface {
+    LockedSurface {
+        resources: lock_items(
+            SurfaceKind::Resource,
+            vec![
+                json!({"uri": "file:///readme.md", "name": "readme", "mimeType": "text/markdown",
+                       "description": "The readme, with */ and `backticks`."}),
+                json!({"uri": "file:///logo.png", "name": "logo", "mimeType": "image/png"}),
+                json!({"uri": "mem://odd", "name": "odd", "mimeType": "*/*; q=0"}),
+                json!({"uri": "mem://config", "mimeType": "application/ld+json", "size": 12}),
+            ],
+        )
+        .expect("keyed resources"),
+        resource_templates: lock_items(
+            SurfaceKind::ResourceTemplate,
+            vec![
+                json!({"name": "file", "title": "A file at a ref",
+                       "uriTemplate": "repo://{owner}/{repo}/blob/{+path}{?ref,depth}",
+                       "mimeType": "application/octet-stream"}),
+                json!({"name": "a note/with slash", "uriTemplate": "note://{id}{#section}",
+                       "description": "A note.\n\nWith paragraphs."}),
+                json!({"name": "ツール", "uriTemplate": "x://{;params}{.ext}{/seg*}{&more}"}),
+                json!({"name": "static", "uriTemplate": "x://always"}),
+                json!({"name": "broken", "uriTemplate": "x://{unclosed"}),
+                json!({"name": "file_2", "uriTemplate": "f://{p}"}),
+            ],
+        )
+        .expect("keyed templates"),
+        prompts: lock_items(
+            SurfaceKind::Prompt,
+            vec![
+                json!({"name": "greet", "description": "Say hello", "arguments": [
+                    {"name": "name", "description": "Who", "required": true},
+                    {"name": "style", "title": "Style"}
+                ]}),
+                json!({"name": "no_arguments"}),
+                json!({"name": "odd name/x", "arguments": [
+                    {"name": "a b", "required": true}, {"name": "$ref"}, {"name": "type"}
+                ]}),
+            ],
+        )
+        .expect("keyed prompts"),
+        resource_list: ResourceList::Pinned,
+    }
+}
+
+/// Validates `documents` (name, document) in one validator run and through
+/// Open WebUI's conversion.
+fn assert_named_documents_valid(label: &str, documents: Vec<(String, Value)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut written = Vec::new();
+    for (name, doc) in documents {
+        let path = dir.path().join(format!("{label}-{name}.json"));
+        std::fs::write(&path, canonical_pretty(&doc)).expect("write document");
+        written.push((path, doc));
+    }
+    assert_open_webui_loads(label, &written);
+    let output = Command::new(validator())
+        .args(["--schema", "3.1", "--validation-errors", "all"])
+        .args(written.iter().map(|(path, _)| path))
+        .output()
+        .expect("run openapi-spec-validator");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ok = report.lines().filter(|line| line.ends_with(": OK")).count();
+    let failed = !output.status.success() || ok != written.len();
+    if failed || std::env::var_os("OPENAPI_VALIDITY_KEEP").is_some() {
+        let kept = dir.keep();
+        assert!(
+            !failed,
+            "openapi-spec-validator rejected {label} documents; kept in {}\n{report}",
+            kept.display()
+        );
+        eprintln!("{label} documents kept in {}", kept.display());
+    }
+}
+
+/// Issue 28: documents with resources, resource templates (several
+/// variables, optional query ones, every operator, odd names, one that does
+/// not parse), prompts (with and without arguments), completions, a live
+/// resource list, and the combined document of servers with and without
+/// them, pass the validator and Open WebUI's loader (which makes the
+/// resource list and reads tools, and nothing of the prompts).
+#[test]
+fn resources_templates_and_prompts_give_valid_documents() {
+    let all = json!({"tools": {}, "resources": {}, "prompts": {}, "completions": {}});
+    let tools = vec![
+        json!({"name": "read_file", "inputSchema": {"type": "object"}}),
+        json!({"name": "resources", "inputSchema": {"type": "object"}}),
+        json!({"name": "resource", "inputSchema": {"type": "object",
+            "$defs": {"List": {"type": "string"}}, "properties": {"l": {"$ref": "#/$defs/List"}}}}),
+    ];
+    let full = surface_lock(tools.clone(), all.clone(), assorted_surface());
+    let no_completions = surface_lock(vec![], json!({"resources": {}}), assorted_surface());
+    let prompts_only = surface_lock(
+        vec![],
+        json!({"prompts": {}, "completions": {}}),
+        LockedSurface {
+            prompts: assorted_surface().prompts,
+            ..LockedSurface::default()
+        },
+    );
+    let live = surface_lock(
+        vec![],
+        json!({"resources": {}}),
+        LockedSurface {
+            resource_list: ResourceList::Live,
+            ..LockedSurface::default()
+        },
+    );
+    let plain = lock_of(tools);
+    let mut documents = Vec::new();
+    for (name, lock) in [
+        ("full", &full),
+        ("no-completions", &no_completions),
+        ("prompts-only", &prompts_only),
+        ("live", &live),
+    ] {
+        let doc = document(lock);
+        assert_eq!(doc, document(lock), "{name}: document is not deterministic");
+        documents.push((name.to_string(), doc));
+    }
+    let servers: BTreeMap<String, Lock> = [
+        ("alpha".to_string(), plain),
+        ("beta".to_string(), full),
+        ("gamma".to_string(), live),
+    ]
+    .into();
+    let multi = MultiLock::new(ProxyCrate::from_name("multi"), servers);
+    let server_documents: BTreeMap<String, Value> = multi
+        .servers
+        .iter()
+        .map(|(name, lock)| (name.clone(), document(lock)))
+        .collect();
+    documents.push((
+        "combined".to_string(),
+        combined_document(&multi, &server_documents),
+    ));
+    assert_named_documents_valid("surface", documents);
 }

@@ -33,13 +33,40 @@ pub fn combined_document(lock: &MultiLock, documents: &BTreeMap<String, Value>) 
         .map(|(component, schema)| (component.clone(), schema.clone()))
         .collect();
     let mut paths = Map::new();
+    // Every server's tags and shared responses: a server's resources and
+    // prompts add some of their own.
+    let mut tags: Vec<Value> = Vec::new();
+    let mut responses = Map::new();
+    let mut with_surface = false;
     for (name, document) in documents {
+        for tag in document["tags"].as_array().into_iter().flatten() {
+            if !tags.iter().any(|known| known["name"] == tag["name"]) {
+                tags.push(tag.clone());
+            }
+        }
+        for (response, definition) in document["components"]["responses"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            if !responses.contains_key(response) {
+                responses.insert(response.clone(), definition.clone());
+            }
+        }
+        // The resource and prompt schemas are the same in every document
+        // that has them (their names are reserved there): kept once.
+        let surface = lock.servers.get(name).is_some_and(super::surface::present);
+        with_surface |= surface;
+        let is_shared = |component: &str| {
+            shared_schemas.contains_key(component)
+                || (surface && super::surface::SCHEMAS.contains(&component))
+        };
         let prefix = camel_ident(name).trim_start_matches("r#").to_string();
         let renamed: BTreeMap<String, String> = document["components"]["schemas"]
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(component, _)| !shared_schemas.contains_key(*component))
+            .filter(|(component, _)| !is_shared(component))
             .map(|(component, _)| (component.clone(), format!("{prefix}{component}")))
             .collect();
         let mut document = document.clone();
@@ -55,6 +82,8 @@ pub fn combined_document(lock: &MultiLock, documents: &BTreeMap<String, Value>) 
                     object.insert("title".into(), json!(new_name));
                 }
                 schemas.insert(new_name.clone(), schema);
+            } else if !schemas.contains_key(component) {
+                schemas.insert(component.clone(), schema.clone());
             }
         }
         for (path, item) in document["paths"].as_object().into_iter().flatten() {
@@ -92,18 +121,23 @@ pub fn combined_document(lock: &MultiLock, documents: &BTreeMap<String, Value>) 
                 "REST proxy for {count} MCP servers, each under its own prefix: {list}. \
                  Each server's own document (with its instructions and the full contract) \
                  is at `/{{server}}/openapi.json` and its Swagger UI at `/{{server}}/docs`; \
-                 this document lists every tool of every server, for client generators. \
+                 this document lists every {what} of every server, for client generators. \
                  `GET /readyz` is ready when every server is; `GET /{{server}}/readyz` \
                  tells one server's state.",
                 count = documents.len(),
                 list = servers.join(", "),
+                what = if with_surface {
+                    "tool, resource route and prompt"
+                } else {
+                    "tool"
+                },
             ),
         ),
-        "tags": first["tags"],
+        "tags": tags,
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "responses": first["components"]["responses"],
+            "responses": responses,
             "securitySchemes": first["components"]["securitySchemes"],
         }
     })

@@ -13,6 +13,7 @@ mod finish;
 mod integers;
 mod quarantine;
 mod regex;
+mod surface;
 mod walkable;
 
 /// The fuzzing generator tests/openapi_validity.rs uses too.
@@ -74,6 +75,11 @@ pub fn document(lock: &Lock) -> Value {
         HEALTH_STATUS,
     ] {
         component_names.reserve(reserved);
+    }
+    if surface::present(lock) {
+        for reserved in surface::SCHEMAS {
+            component_names.reserve(reserved);
+        }
     }
     let operation_ids = operation_ids(lock);
 
@@ -169,6 +175,7 @@ pub fn document(lock: &Lock) -> Value {
             }
         }
     });
+    surface::add_surface(&mut document, lock, &operation_ids, &mut component_names);
     integers::bound_input_integers(&mut document, &input_components);
     walkable::lift_all_of_properties(&mut document, &input_roots);
     finish::finish(&mut document);
@@ -257,7 +264,7 @@ fn info(lock: &Lock) -> Value {
          can, boolean schemas there are spelled `{{}}` and `{{\"not\": {{}}}}`, a \
          `$ref` into a component points at a copy of its target instead, and an input \
          schema names the properties of its `allOf` branches at its root too. The \
-         proxy's own routes have no `operationId`: only tools are operations to call.\n\n\
+         proxy's own routes have no `operationId`: only {callable} are operations to call.\n\n\
          Integers are 64-bit: an `integer` is read as a signed 64-bit integer, or an \
          unsigned one when its own `minimum` is not negative, and the input schemas here \
          state that range as `minimum`/`maximum`. An integer literal beyond 64 bits is \
@@ -278,7 +285,13 @@ fn info(lock: &Lock) -> Value {
         generator = lock.generator.name,
         protocol = server.protocol_version,
         upstream = lock.upstream.describe(),
+        callable = if surface::present(lock) {
+            "tools, the resource list and resource reads"
+        } else {
+            "tools"
+        },
     );
+    description.push_str(&surface::description(lock));
     if let Some(instructions) = server
         .instructions
         .as_deref()

@@ -1,0 +1,955 @@
+//! The routes of a server's resources, resource templates and prompts
+//! (issue 28), as the lock pins them: `GET /resources`, `GET
+//! /resources/read?uri=`, `GET /resources/templates`, one `GET
+//! /resources/templates/{name}` per template (its variables as query
+//! parameters), `GET /prompts`, one `POST /prompts/{name}` per prompt (its
+//! arguments as the body), and, when the server offers completions, `POST
+//! .../complete` beside each template and prompt route.
+//!
+//! Only the resource list and the reads have an `operationId`
+//! (`list_resources`, `read_resource`, `read_{template}`): Open WebUI makes
+//! every operation with one a tool for the model, and those are what a model
+//! should call. The template and prompt lists, prompts and completions are
+//! for the user or the client.
+//!
+//! A lock without resources, templates or prompts gets nothing from here,
+//! so its document is the same as before.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    BEARER_SCHEME, ERROR_DETAIL, HTTP_VALIDATION_ERROR, SUMMARY_MAX_CHARS, add_operation,
+    escaped_operation_id, schema_ref,
+};
+use crate::lock::{Lock, LockedItem, ResourceList, TemplateVariable};
+use crate::naming::{UniqueNames, camel_ident, tool_route};
+
+pub(super) const RESOURCES_TAG: &str = "resources";
+pub(super) const PROMPTS_TAG: &str = "prompts";
+
+/// The shared component schemas of these routes.
+const RESOURCE_LIST: &str = "ResourceList";
+const RESOURCE_TEMPLATE_LIST: &str = "ResourceTemplateList";
+const PROMPT_LIST: &str = "PromptList";
+const READ_RESOURCE_RESULT: &str = "ReadResourceResult";
+const GET_PROMPT_RESULT: &str = "GetPromptResult";
+const COMPLETION_REQUEST: &str = "CompletionRequest";
+const COMPLETION_RESULT: &str = "CompletionResult";
+
+/// Every shared component schema name, reserved (before any tool claims a
+/// name) in a document that has these routes.
+pub(crate) const SCHEMAS: &[&str] = &[
+    RESOURCE_LIST,
+    RESOURCE_TEMPLATE_LIST,
+    PROMPT_LIST,
+    READ_RESOURCE_RESULT,
+    GET_PROMPT_RESULT,
+    COMPLETION_REQUEST,
+    COMPLETION_RESULT,
+];
+
+/// The shared responses these routes add; the rest are the tool routes'.
+const ITEM_NOT_FOUND: &str = "ItemNotFound";
+const ITEM_DRIFTED: &str = "ItemDrifted";
+const INVALID_PARAMETERS: &str = "InvalidParameters";
+const CALL_TIMEOUT: &str = "CallTimeout";
+
+/// The operationIds of the resource list and of a read by URI.
+const LIST_RESOURCES_ID: &str = "list_resources";
+const READ_RESOURCE_ID: &str = "read_resource";
+
+/// Whether the lock has anything besides tools: then the document has
+/// these routes.
+pub(crate) fn present(lock: &Lock) -> bool {
+    !lock.surface.is_empty() || lock.surface.resource_list == ResourceList::Live
+}
+
+/// `GET /resources` and `GET /resources/read` exist: resources are pinned,
+/// the list is live, or templates describe readable URIs.
+fn resources_routed(lock: &Lock) -> bool {
+    let surface = &lock.surface;
+    !surface.resources.is_empty()
+        || surface.resource_list == ResourceList::Live
+        || !surface.resource_templates.is_empty()
+}
+
+fn completions(lock: &Lock) -> bool {
+    lock.server
+        .capabilities
+        .get("completions")
+        .is_some_and(|completions| !completions.is_null())
+}
+
+/// A template with a route: its parsed variables. `None` when its
+/// `uriTemplate` is missing or not RFC 6570.
+fn template_variables(template: &LockedItem) -> Option<Vec<TemplateVariable>> {
+    template.uri_template_text()?;
+    template
+        .uri_template()
+        .ok()
+        .map(|parsed| parsed.variables())
+}
+
+/// Templates that get no route (their `uriTemplate` does not parse), for
+/// the document's description.
+pub(super) fn unroutable_templates(lock: &Lock) -> Vec<&str> {
+    lock.surface
+        .resource_templates
+        .iter()
+        .filter(|template| template_variables(template).is_none())
+        .map(|template| template.key.as_str())
+        .collect()
+}
+
+/// The paragraph of the document's description about these routes; empty
+/// for a lock without them.
+pub(super) fn description(lock: &Lock) -> String {
+    if !present(lock) {
+        return String::new();
+    }
+    let surface = &lock.surface;
+    let mut text = String::from("\n\n## Resources and prompts\n\n");
+    if resources_routed(lock) {
+        text.push_str(match surface.resource_list {
+            ResourceList::Pinned => {
+                "`GET /resources` lists the server's resources as pinned in the lock, and \
+                 `GET /resources/read?uri=...` reads one of them (or a URI a resource \
+                 template describes); no other URI is ever forwarded. "
+            }
+            ResourceList::Live => {
+                "`GET /resources` forwards the server's current resource list (it is data, \
+                 not pinned in the lock), and `GET /resources/read?uri=...` reads a URI that \
+                 list holds or a resource template describes; no other URI is ever \
+                 forwarded. "
+            }
+        });
+    }
+    if !surface.resource_templates.is_empty() {
+        text.push_str(
+            "`GET /resources/templates` lists the resource templates, and \
+             `GET /resources/templates/{name}` reads the resource a template's variables \
+             (query parameters) give. ",
+        );
+    }
+    if !surface.prompts.is_empty() {
+        text.push_str(
+            "`GET /prompts` lists the prompts, and `POST /prompts/{name}` gets one, its \
+             arguments (strings) as the JSON body. ",
+        );
+    }
+    if completions(lock) {
+        text.push_str(
+            "`POST .../complete` beside a template or prompt route suggests values for one of \
+             its variables or arguments. ",
+        );
+    }
+    text.push_str(
+        "A read answers the contents as the server sent them (`text`, or base64 `blob`); \
+         one `blob` is answered as its bytes instead when the `Accept` header names its \
+         media type (or `type/*`) at least as high as `application/json`.\n\n\
+         Besides the tools, `list_resources`, `read_resource` and `read_{template}` have an \
+         `operationId`, so a client that makes every operation with one a tool (Open WebUI) \
+         lets the model list and read resources. The template and prompt lists, the \
+         prompts and completions have none: they are for the user or the client, not the \
+         model.",
+    );
+    let unroutable = unroutable_templates(lock);
+    if !unroutable.is_empty() {
+        let names: Vec<String> = unroutable
+            .iter()
+            .map(|name| format!("`{}`", name.replace('`', "'")))
+            .collect();
+        text.push_str(&format!(
+            " No read route for the template(s) {}: the `uriTemplate` is not an RFC 6570 \
+             template.",
+            names.join(", ")
+        ));
+    }
+    text
+}
+
+/// Adds the routes, their component schemas, responses and tags to
+/// `document` (before it is finished). `tool_ids` are the tools'
+/// operationIds, which the read ids must not take.
+pub(super) fn add_surface(
+    document: &mut Value,
+    lock: &Lock,
+    tool_ids: &[String],
+    component_names: &mut UniqueNames,
+) {
+    if !present(lock) {
+        return;
+    }
+    let surface = &lock.surface;
+    let completions = completions(lock);
+    let mut ids = UniqueNames::new();
+    for id in tool_ids {
+        ids.reserve(id);
+    }
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    let mut completes = false;
+
+    if resources_routed(lock) {
+        schemas.insert(RESOURCE_LIST.into(), resource_list_schema());
+        schemas.insert(READ_RESOURCE_RESULT.into(), read_result_schema());
+        add_operation(
+            &mut paths,
+            "/resources",
+            "get",
+            list_resources_operation(&ids.claim(LIST_RESOURCES_ID), surface.resource_list),
+        );
+        let media_types = binary_media_types(
+            surface
+                .resources
+                .iter()
+                .chain(&surface.resource_templates)
+                .filter_map(LockedItem::mime_type),
+        );
+        add_operation(
+            &mut paths,
+            "/resources/read",
+            "get",
+            read_resource_operation(&ids.claim(READ_RESOURCE_ID), &media_types),
+        );
+    }
+
+    if !surface.resource_templates.is_empty() {
+        schemas.insert(RESOURCE_TEMPLATE_LIST.into(), template_list_schema());
+        add_operation(
+            &mut paths,
+            "/resources/templates",
+            "get",
+            list_operation(
+                RESOURCES_TAG,
+                "List the resource templates",
+                "The server's resource templates, as pinned in the lock.",
+                "The resource templates.",
+                RESOURCE_TEMPLATE_LIST,
+            ),
+        );
+        for template in &surface.resource_templates {
+            let Some(variables) = template_variables(template) else {
+                continue;
+            };
+            let route = format!("/resources/templates{}", tool_route(&template.key));
+            let id = ids.claim(&escaped_operation_id(&format!("read_{}", template.key)));
+            add_operation(
+                &mut paths,
+                &route,
+                "get",
+                template_operation(template, &id, &variables),
+            );
+            if completions && !variables.is_empty() {
+                let names: Vec<&str> = variables.iter().map(|v| v.name.as_str()).collect();
+                let what = format!("resource template `{}`", template.key);
+                add_operation(
+                    &mut paths,
+                    &format!("{route}/complete"),
+                    "post",
+                    complete_operation(RESOURCES_TAG, &what, "variable", &names),
+                );
+                completes = true;
+            }
+        }
+    }
+
+    if !surface.prompts.is_empty() {
+        schemas.insert(PROMPT_LIST.into(), prompt_list_schema());
+        schemas.insert(GET_PROMPT_RESULT.into(), prompt_result_schema());
+        add_operation(
+            &mut paths,
+            "/prompts",
+            "get",
+            list_operation(
+                PROMPTS_TAG,
+                "List the prompts",
+                "The server's prompts, as pinned in the lock.",
+                "The prompts.",
+                PROMPT_LIST,
+            ),
+        );
+        for prompt in &surface.prompts {
+            let camel = camel_ident(&prompt.key);
+            let component = component_names.claim(&format!(
+                "{}PromptArguments",
+                camel.trim_start_matches("r#")
+            ));
+            let (schema, required) = prompt_arguments_schema(prompt, &component);
+            schemas.insert(component.clone(), schema);
+            let route = format!("/prompts{}", tool_route(&prompt.key));
+            add_operation(
+                &mut paths,
+                &route,
+                "post",
+                prompt_operation(prompt, &component, required),
+            );
+            let arguments = prompt.prompt_arguments();
+            if completions && !arguments.is_empty() {
+                let mut names: Vec<&str> = Vec::new();
+                for argument in &arguments {
+                    if !names.contains(&argument.name.as_str()) {
+                        names.push(&argument.name);
+                    }
+                }
+                let what = format!("prompt `{}`", prompt.key);
+                add_operation(
+                    &mut paths,
+                    &format!("{route}/complete"),
+                    "post",
+                    complete_operation(PROMPTS_TAG, &what, "argument", &names),
+                );
+                completes = true;
+            }
+        }
+    }
+
+    if completes {
+        schemas.insert(COMPLETION_REQUEST.into(), completion_request_schema());
+        schemas.insert(COMPLETION_RESULT.into(), completion_result_schema());
+    }
+
+    let Some(document) = document.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Object(document_paths)) = document.get_mut("paths") {
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                add_operation(document_paths, &path, method, operation.clone());
+            }
+        }
+    }
+    if let Some(Value::Object(components)) = document.get_mut("components") {
+        if let Some(Value::Object(document_schemas)) = components.get_mut("schemas") {
+            for (name, mut schema) in schemas {
+                if let Some(object) = schema.as_object_mut() {
+                    object.insert("title".into(), json!(name));
+                }
+                document_schemas.insert(name, schema);
+            }
+        }
+        if let Some(Value::Object(responses)) = components.get_mut("responses") {
+            responses.extend(shared_responses());
+        }
+    }
+    if let Some(Value::Array(tags)) = document.get_mut("tags") {
+        if resources_routed(lock) {
+            tags.push(json!({"name": RESOURCES_TAG, "description":
+                "The MCP server's resources: their list, reads by URI, and one read route \
+                 per resource template. The list and the reads have an `operationId`: Open \
+                 WebUI offers them to the model as tools."}));
+        }
+        if !surface.prompts.is_empty() {
+            tags.push(json!({"name": PROMPTS_TAG, "description":
+                "The MCP server's prompts: their list and one `POST` route per prompt, for \
+                 the user or the client (no `operationId`: not tools for a model)."}));
+        }
+    }
+}
+
+/// `title`, else the first non-empty line of `description`, else `fallback`;
+/// shortened like a tool's summary.
+fn summary(item: &LockedItem, fallback: &str) -> String {
+    let source = item
+        .title()
+        .filter(|title| !title.trim().is_empty())
+        .or_else(|| {
+            item.description()
+                .and_then(|d| d.lines().map(str::trim).find(|line| !line.is_empty()))
+        })
+        .unwrap_or(fallback)
+        .trim();
+    if source.chars().count() <= SUMMARY_MAX_CHARS {
+        return source.to_string();
+    }
+    let mut short: String = source.chars().take(SUMMARY_MAX_CHARS - 1).collect();
+    short.push('…');
+    short
+}
+
+/// The item's own description, if it has one, then `what`.
+fn described(item: &LockedItem, what: &str) -> String {
+    match item.description().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(own) => format!("{own}\n\n{what}"),
+        None => what.to_string(),
+    }
+}
+
+/// Backticks in a name or template would end its code span early.
+fn code(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'"))
+}
+
+fn response_ref(component: &str) -> Value {
+    json!({"$ref": format!("#/components/responses/{component}")})
+}
+
+/// The error statuses of a route: `(status, shared response)`.
+fn error_responses(responses: &mut Map<String, Value>, errors: &[(&str, &str)]) {
+    for (status, component) in errors {
+        responses.insert((*status).into(), response_ref(component));
+    }
+}
+
+/// A route answered from the lock: only the proxy's own refusals.
+const LOCAL_ERRORS: &[(&str, &str)] = &[("400", "BadRequest"), ("401", "Unauthorized")];
+
+/// A `GET` that goes upstream.
+const READ_ERRORS: &[(&str, &str)] = &[
+    ("400", "BadRequest"),
+    ("401", "Unauthorized"),
+    ("404", ITEM_NOT_FOUND),
+    ("409", ITEM_DRIFTED),
+    ("422", INVALID_PARAMETERS),
+    ("502", "UpstreamError"),
+    ("503", "UpstreamUnavailable"),
+    ("504", CALL_TIMEOUT),
+];
+
+/// A `POST` with a JSON body that goes upstream.
+const POST_ERRORS: &[(&str, &str)] = &[
+    ("400", "BadRequest"),
+    ("401", "Unauthorized"),
+    ("404", ITEM_NOT_FOUND),
+    ("408", "RequestTimeout"),
+    ("409", ITEM_DRIFTED),
+    ("413", "PayloadTooLarge"),
+    ("415", "UnsupportedMediaType"),
+    ("422", INVALID_PARAMETERS),
+    ("502", "UpstreamError"),
+    ("503", "UpstreamUnavailable"),
+    ("504", CALL_TIMEOUT),
+];
+
+/// An operation: summary, description, tag, security (the key when the
+/// proxy runs with `--api-key`, as on tool routes) and responses.
+fn operation(
+    id: Option<&str>,
+    summary: &str,
+    description: &str,
+    tag: &str,
+    success: Value,
+    errors: &[(&str, &str)],
+) -> Map<String, Value> {
+    let mut responses = Map::new();
+    responses.insert("200".into(), success);
+    error_responses(&mut responses, errors);
+    let mut operation = Map::new();
+    if let Some(id) = id {
+        operation.insert("operationId".into(), json!(id));
+    }
+    operation.insert("summary".into(), json!(summary));
+    operation.insert("description".into(), json!(description));
+    operation.insert("tags".into(), json!([tag]));
+    operation.insert("security".into(), json!([{BEARER_SCHEME: []}, {}]));
+    operation.insert("responses".into(), Value::Object(responses));
+    operation
+}
+
+fn json_success(description: &str, component: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": schema_ref(component)}}
+    })
+}
+
+fn list_resources_operation(id: &str, list: ResourceList) -> Value {
+    let (description, errors): (&str, &[(&str, &str)]) = match list {
+        ResourceList::Pinned => (
+            "The server's resources, as pinned in the lock: the URIs `read_resource` reads.",
+            LOCAL_ERRORS,
+        ),
+        ResourceList::Live => (
+            "The server's current resources, fetched from it (the list is not pinned): the \
+             URIs `read_resource` reads.",
+            &[
+                ("400", "BadRequest"),
+                ("401", "Unauthorized"),
+                ("502", "UpstreamError"),
+                ("503", "UpstreamUnavailable"),
+                ("504", CALL_TIMEOUT),
+            ],
+        ),
+    };
+    Value::Object(operation(
+        Some(id),
+        "List the resources",
+        description,
+        RESOURCES_TAG,
+        json_success("The resources.", RESOURCE_LIST),
+        errors,
+    ))
+}
+
+fn list_operation(
+    tag: &str,
+    summary: &str,
+    description: &str,
+    success: &str,
+    component: &str,
+) -> Value {
+    Value::Object(operation(
+        None,
+        summary,
+        description,
+        tag,
+        json_success(success, component),
+        LOCAL_ERRORS,
+    ))
+}
+
+/// A read's answer: the contents as JSON, or one blob's bytes under the
+/// media types the route can answer.
+fn read_success(media_types: &BTreeSet<String>) -> Value {
+    let mut content = Map::new();
+    content.insert(
+        "application/json".into(),
+        json!({"schema": schema_ref(READ_RESOURCE_RESULT)}),
+    );
+    for media_type in media_types {
+        content.insert(
+            media_type.clone(),
+            json!({"schema": {"type": "string", "format": "binary"}}),
+        );
+    }
+    json!({
+        "description": "The resource's contents as the server sent them. When they are one \
+            `blob` and `Accept` names its media type (or `type/*`) with a q not lower than \
+            `application/json`'s, the body is the decoded bytes with that `Content-Type`.",
+        "content": content
+    })
+}
+
+fn read_resource_operation(id: &str, media_types: &BTreeSet<String>) -> Value {
+    let mut operation = operation(
+        Some(id),
+        "Read a resource by URI",
+        "Reads the resource at `uri`: one `list_resources` lists, or one a resource template \
+         describes. Any other URI is refused (404) without asking the server.",
+        RESOURCES_TAG,
+        read_success(media_types),
+        READ_ERRORS,
+    );
+    operation.insert(
+        "parameters".into(),
+        json!([{
+            "name": "uri",
+            "in": "query",
+            "required": true,
+            "description": "The resource's URI.",
+            "schema": {"type": "string"}
+        }]),
+    );
+    Value::Object(operation)
+}
+
+fn template_operation(template: &LockedItem, id: &str, variables: &[TemplateVariable]) -> Value {
+    let uri_template = template.uri_template_text().unwrap_or_default();
+    let fallback = format!("Read {}", template.key);
+    let description = described(
+        template,
+        &format!(
+            "Reads the resource at the URI template {} with the query parameters as its \
+             variables.",
+            code(uri_template)
+        ),
+    );
+    let media_types = binary_media_types(template.mime_type());
+    let mut operation = operation(
+        Some(id),
+        &summary(template, &fallback),
+        &description,
+        RESOURCES_TAG,
+        read_success(&media_types),
+        READ_ERRORS,
+    );
+    let mut extension = Map::new();
+    extension.insert("name".into(), json!(template.key));
+    extension.insert("sha256".into(), json!(template.sha256));
+    extension.insert("uriTemplate".into(), json!(uri_template));
+    if let Some(title) = template.title() {
+        extension.insert("title".into(), json!(title));
+    }
+    operation.insert("x-mcp-resource-template".into(), Value::Object(extension));
+    if !variables.is_empty() {
+        let parameters: Vec<Value> = variables
+            .iter()
+            .map(|variable| {
+                let description = if variable.required {
+                    format!("{} of the URI template.", code(&variable.name))
+                } else {
+                    format!(
+                        "{} of the URI template (optional: left out of the URI when not \
+                         given).",
+                        code(&variable.name)
+                    )
+                };
+                json!({
+                    "name": variable.name,
+                    "in": "query",
+                    "required": variable.required,
+                    "description": description,
+                    "schema": {"type": "string"}
+                })
+            })
+            .collect();
+        operation.insert("parameters".into(), Value::Array(parameters));
+    }
+    Value::Object(operation)
+}
+
+/// A prompt's body: each argument a string property, `required` as
+/// declared, nothing else; and whether any argument is required.
+fn prompt_arguments_schema(prompt: &LockedItem, component: &str) -> (Value, bool) {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for argument in prompt.prompt_arguments() {
+        if properties.contains_key(&argument.name) {
+            continue;
+        }
+        let mut property = Map::new();
+        property.insert("type".into(), json!("string"));
+        if let Some(description) = argument.description.filter(|d| !d.trim().is_empty()) {
+            property.insert("description".into(), json!(description));
+        }
+        if argument.required {
+            required.push(json!(argument.name));
+        }
+        properties.insert(argument.name, Value::Object(property));
+    }
+    let any_required = !required.is_empty();
+    let mut schema = Map::new();
+    schema.insert("type".into(), json!("object"));
+    schema.insert("title".into(), json!(component));
+    schema.insert(
+        "description".into(),
+        json!(format!(
+            "The arguments of the prompt {}.",
+            code(&prompt.key)
+        )),
+    );
+    schema.insert("properties".into(), Value::Object(properties));
+    if any_required {
+        schema.insert("required".into(), Value::Array(required));
+    }
+    schema.insert("additionalProperties".into(), json!(false));
+    (Value::Object(schema), any_required)
+}
+
+fn prompt_operation(prompt: &LockedItem, component: &str, required: bool) -> Value {
+    let fallback = format!("Get the prompt {}", prompt.key);
+    let description = described(
+        prompt,
+        "Gets the prompt's messages for the arguments in the body (`prompts/get`).",
+    );
+    let mut operation = operation(
+        None,
+        &summary(prompt, &fallback),
+        &description,
+        PROMPTS_TAG,
+        json_success(
+            "The prompt's messages, as the server sent them.",
+            GET_PROMPT_RESULT,
+        ),
+        POST_ERRORS,
+    );
+    let mut extension = Map::new();
+    extension.insert("name".into(), json!(prompt.key));
+    extension.insert("sha256".into(), json!(prompt.sha256));
+    if let Some(title) = prompt.title() {
+        extension.insert("title".into(), json!(title));
+    }
+    operation.insert("x-mcp-prompt".into(), Value::Object(extension));
+    operation.insert(
+        "requestBody".into(),
+        json!({
+            "required": required,
+            "description": "The prompt's arguments as a JSON object of strings. An empty body \
+                (or none) means `{}`. `Content-Type` must be `application/json`, another \
+                `application/*+json` type, or absent (415 otherwise).",
+            "content": {"application/json": {"schema": schema_ref(component)}}
+        }),
+    );
+    Value::Object(operation)
+}
+
+fn complete_operation(tag: &str, what: &str, kind: &str, names: &[&str]) -> Value {
+    let listed: Vec<String> = names.iter().map(|name| code(name)).collect();
+    let description = format!(
+        "Suggests values for one {kind} of the {what} (`completion/complete`): `argument` \
+         names it ({}), `value` is what is typed so far, and `context.arguments` holds the \
+         values already chosen for the others.",
+        listed.join(", ")
+    );
+    let mut operation = operation(
+        None,
+        &format!("Complete a {kind} of the {what}"),
+        &description,
+        tag,
+        json_success("The suggested values.", COMPLETION_RESULT),
+        POST_ERRORS,
+    );
+    operation.insert(
+        "requestBody".into(),
+        json!({
+            "required": true,
+            "description": "What to complete, as a JSON object.",
+            "content": {"application/json": {"schema": schema_ref(COMPLETION_REQUEST)}}
+        }),
+    );
+    Value::Object(operation)
+}
+
+/// Media types, normalized (lower case, no parameters), a read can answer
+/// as bytes: not text, not JSON, and well-formed (`type/subtype`).
+fn binary_media_types<'a>(mime_types: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    mime_types
+        .into_iter()
+        .filter_map(binary_media_type)
+        .collect()
+}
+
+fn binary_media_type(mime_type: &str) -> Option<String> {
+    let essence = mime_type.split(';').next()?.trim().to_ascii_lowercase();
+    let (kind, subtype) = essence.split_once('/')?;
+    let token = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    if !token(kind) || !token(subtype) {
+        return None;
+    }
+    let json = essence == "application/json" || subtype.ends_with("+json");
+    (kind != "text" && !json).then_some(essence)
+}
+
+fn string(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+fn resource_list_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "The server's resources (`resources/list`), each as the server listed it.",
+        "required": ["resources"],
+        "properties": {"resources": {"type": "array", "items": {
+            "type": "object",
+            "required": ["uri"],
+            "properties": {
+                "uri": string("What `read_resource` reads."),
+                "name": string("Its name."),
+                "title": string("Its name for people."),
+                "description": string("What it holds."),
+                "mimeType": string("Its media type."),
+                "size": {"type": "integer", "description": "Its size in bytes, if known."}
+            }
+        }}}
+    })
+}
+
+fn template_list_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "The server's resource templates (`resources/templates/list`), each as \
+            the server listed it.",
+        "required": ["resourceTemplates"],
+        "properties": {"resourceTemplates": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": string("Its name: its route is `/resources/templates/{name}`."),
+                "uriTemplate": string("The RFC 6570 template of the URIs it describes."),
+                "title": string("Its name for people."),
+                "description": string("What its resources hold."),
+                "mimeType": string("The media type of its resources.")
+            }
+        }}}
+    })
+}
+
+fn prompt_list_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "The server's prompts (`prompts/list`), each as the server listed it.",
+        "required": ["prompts"],
+        "properties": {"prompts": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": string("Its name: its route is `POST /prompts/{name}`."),
+                "title": string("Its name for people."),
+                "description": string("What it is for."),
+                "arguments": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": string("The argument's name."),
+                        "title": string("Its name for people."),
+                        "description": string("What it is."),
+                        "required": {"type": "boolean", "description": "Whether it must be given."}
+                    }
+                }}
+            }
+        }}}
+    })
+}
+
+fn read_result_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "A resource read (`resources/read`): its contents as the server sent \
+            them, text or base64 blobs.",
+        "required": ["contents"],
+        "properties": {"contents": {"type": "array", "items": {"anyOf": [
+            {
+                "type": "object",
+                "title": "TextResourceContents",
+                "required": ["uri", "text"],
+                "properties": {
+                    "uri": string("The URI of this content."),
+                    "mimeType": string("Its media type."),
+                    "text": string("The content as text.")
+                }
+            },
+            {
+                "type": "object",
+                "title": "BlobResourceContents",
+                "required": ["uri", "blob"],
+                "properties": {
+                    "uri": string("The URI of this content."),
+                    "mimeType": string("Its media type."),
+                    "blob": {
+                        "type": "string",
+                        "contentEncoding": "base64",
+                        "description": "The content's bytes, base64."
+                    }
+                }
+            }
+        ]}}}
+    })
+}
+
+fn prompt_result_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "A prompt (`prompts/get`), as the server sent it.",
+        "required": ["messages"],
+        "properties": {
+            "description": string("What the prompt is for."),
+            "messages": {"type": "array", "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "properties": {
+                    "role": {"type": "string", "enum": ["user", "assistant"]},
+                    "content": {
+                        "type": "object",
+                        "description": "A content block: `text`, `image` or `audio` (base64 \
+                            `data` and its `mimeType`), `resource_link` or `resource` (an \
+                            embedded resource).",
+                        "required": ["type"],
+                        "properties": {
+                            "type": {"type": "string", "examples": [
+                                "text", "image", "audio", "resource_link", "resource"
+                            ]},
+                            "text": string("A text block's text."),
+                            "data": string("An image or audio block's bytes, base64."),
+                            "mimeType": string("An image or audio block's media type."),
+                            "resource": {
+                                "type": "object",
+                                "description": "An embedded resource's contents."
+                            }
+                        }
+                    }
+                }
+            }}
+        }
+    })
+}
+
+fn completion_request_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "What to complete (`completion/complete`).",
+        "required": ["argument", "value"],
+        "properties": {
+            "argument": string("The variable or argument to complete."),
+            "value": string("Its value so far."),
+            "context": {
+                "type": "object",
+                "description": "What is already chosen.",
+                "properties": {"arguments": {
+                    "type": "object",
+                    "description": "The values of the other variables or arguments, by name.",
+                    "additionalProperties": {"type": "string"}
+                }}
+            }
+        }
+    })
+}
+
+fn completion_result_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "Suggested values (`completion/complete`), as the server sent them.",
+        "required": ["values"],
+        "properties": {
+            "values": {"type": "array", "items": {"type": "string"}},
+            "total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "How many values there are in all."
+            },
+            "hasMore": {
+                "type": "boolean",
+                "description": "Whether there are more values than these."
+            }
+        }
+    })
+}
+
+fn shared_responses() -> Map<String, Value> {
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": schema_ref(ERROR_DETAIL)}}
+        })
+    };
+    let mut responses = Map::new();
+    responses.insert(
+        ITEM_NOT_FOUND.into(),
+        error(
+            "No such resource, template or prompt: a `uri` that is neither a resource of \
+             the list nor one a locked template describes (never sent upstream), or the \
+             server answered that the resource does not exist.",
+        ),
+    );
+    responses.insert(
+        ITEM_DRIFTED.into(),
+        error(
+            "The template, resource or prompt changed upstream since the lock was made, \
+             and the proxy runs with `--on-drift refuse`.",
+        ),
+    );
+    responses.insert(
+        INVALID_PARAMETERS.into(),
+        json!({
+            "description": "A required variable or argument is missing, a query parameter \
+                or argument is unknown or not a string, the body is not JSON, or the server \
+                refused the values as invalid params.",
+            "content": {"application/json": {"schema": schema_ref(HTTP_VALIDATION_ERROR)}}
+        }),
+    );
+    responses.insert(
+        CALL_TIMEOUT.into(),
+        error("The server did not answer within `--call-timeout`."),
+    );
+    responses
+}
+
+#[cfg(test)]
+#[path = "surface_tests.rs"]
+mod tests;
