@@ -3,14 +3,17 @@
 //!
 //! Models read a server's instructions and every tool's title, description
 //! and schema texts (property descriptions and titles, enum and const values,
-//! defaults, examples). Tool poisoning hides instructions there: invisible or
-//! bidirectional Unicode, phrases aimed at the model (`ignore previous
-//! instructions`, `<IMPORTANT>` blocks), requests for secrets or private files
-//! (`~/.ssh`, `.env`, tokens), walls of text and encoded blobs, and, across
-//! servers, a description that names another server's tools (cross-server
-//! shadowing). Each finding is a [`Change`] with a stable rule id from
-//! [`crate::diff::RULES`] (level WARN), so an audit renders and gates like a
-//! diff; `diff` reports the same rules for text that is new or changed.
+//! defaults, examples), and are shown its prompts' and their arguments'
+//! titles and descriptions and its resource templates' and resources' names,
+//! titles and descriptions: all read the same way. Tool poisoning hides
+//! instructions there: invisible or bidirectional Unicode, phrases aimed at
+//! the model (`ignore previous instructions`, `<IMPORTANT>` blocks),
+//! requests for secrets or private files (`~/.ssh`, `.env`, tokens), walls
+//! of text and encoded blobs, and, across servers, a description that names
+//! another server's tools (cross-server shadowing). Each finding is a
+//! [`Change`] with a stable rule id from [`crate::diff::RULES`] (level WARN),
+//! so an audit renders and gates like a diff; `diff` reports the same rules
+//! for text that is new or changed.
 //!
 //! ```
 //! # let lock: mcpo_gen::lock::Lock = mcpo_gen::lock::Lock::new(
@@ -30,8 +33,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::diff::rules::CROSS_SERVER_SHADOWING;
-use crate::diff::{Change, Report};
-use crate::lock::Lock;
+use crate::diff::{Change, Item, ItemKind, Report};
+use crate::lock::{Lock, LockedItem};
 use crate::schema::document::escape_token;
 
 pub use crate::text::hidden_char_name;
@@ -40,23 +43,34 @@ pub use detect::{MAX_TEXT_CHARS, contains_word};
 /// One text a model reads, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Text {
-    /// The tool it belongs to; `None` for the server's own texts.
+    /// The tool it belongs to; `None` for the server's own texts and those
+    /// of its prompts, resource templates and resources.
     pub tool: Option<String>,
-    /// JSON pointer into the tool definition, or into the lock (`/server/...`).
+    /// The prompt, resource template or resource it belongs to.
+    pub item: Option<Item>,
+    /// JSON pointer into the tool's or item's definition, or into the lock
+    /// (`/server/...`).
     pub pointer: String,
+    /// How findings name an item's text (`argument `style` description`);
+    /// `None` when the pointer says (a tool's or the server's texts).
+    pub place: Option<String>,
     pub text: String,
 }
 
-/// Every text of `lock` a model reads: the server's title and instructions,
-/// and per tool its title, description, annotation title, and the texts of
-/// its input and output schemas.
+/// Every text of `lock` a model reads: the server's title and instructions;
+/// per tool its title, description, annotation title, and the texts of its
+/// input and output schemas; per prompt its title and description and its
+/// arguments' titles and descriptions; per resource template and resource
+/// its name, title and description.
 pub fn texts(lock: &Lock) -> Vec<Text> {
     let mut out = Vec::new();
     let mut server = |pointer: &str, text: &Option<String>| {
         if let Some(text) = text {
             out.push(Text {
                 tool: None,
+                item: None,
                 pointer: pointer.to_string(),
+                place: None,
                 text: text.clone(),
             });
         }
@@ -67,7 +81,9 @@ pub fn texts(lock: &Lock) -> Vec<Text> {
         let mut add = |pointer: String, text: &str| {
             out.push(Text {
                 tool: Some(tool.name.clone()),
+                item: None,
                 pointer,
+                place: None,
                 text: text.to_string(),
             })
         };
@@ -92,7 +108,58 @@ pub fn texts(lock: &Lock) -> Vec<Text> {
             }
         }
     }
+    let surface = &lock.surface;
+    for prompt in &surface.prompts {
+        item_texts(
+            ItemKind::Prompt,
+            prompt,
+            &["title", "description"],
+            &mut out,
+        );
+        let arguments = prompt.definition.get("arguments").and_then(Value::as_array);
+        for (index, argument) in arguments.into_iter().flatten().enumerate() {
+            let name = argument.get("name").and_then(Value::as_str);
+            for field in ["title", "description"] {
+                let Some(text) = argument.get(field).and_then(Value::as_str) else {
+                    continue;
+                };
+                out.push(Text {
+                    tool: None,
+                    item: Some(Item::new(ItemKind::Prompt, prompt.key.clone())),
+                    pointer: format!("/arguments/{index}/{field}"),
+                    place: Some(match name {
+                        Some(name) => format!("argument `{name}` {field}"),
+                        None => format!("argument #{index} {field}"),
+                    }),
+                    text: text.to_string(),
+                });
+            }
+        }
+    }
+    for (kind, items) in [
+        (ItemKind::ResourceTemplate, &surface.resource_templates),
+        (ItemKind::Resource, &surface.resources),
+    ] {
+        for item in items {
+            item_texts(kind, item, &["name", "title", "description"], &mut out);
+        }
+    }
     out
+}
+
+/// The string `fields` of an item's definition.
+fn item_texts(kind: ItemKind, item: &LockedItem, fields: &[&str], out: &mut Vec<Text>) {
+    for field in fields {
+        if let Some(text) = item.definition.get(*field).and_then(Value::as_str) {
+            out.push(Text {
+                tool: None,
+                item: Some(Item::new(kind, item.key.clone())),
+                pointer: format!("/{field}"),
+                place: Some((*field).to_string()),
+                text: text.to_string(),
+            });
+        }
+    }
 }
 
 /// Keywords whose value is a map of name -> schema.
@@ -169,8 +236,13 @@ fn data_texts(value: &Value, pointer: &str, depth: usize, add: &mut impl FnMut(S
 }
 
 /// What a pointer names, for messages: `description`, `property `tz`
-/// description`, `server instructions`.
+/// description`, `server instructions`, `prompt `greet` argument `style`
+/// description`.
 fn place(text: &Text) -> String {
+    if let Some(item) = &text.item {
+        let place = text.place.as_deref().unwrap_or(text.pointer.as_str());
+        return format!("{item} {place}");
+    }
     let pointer = text.pointer.as_str();
     if let Some(field) = pointer.strip_prefix("/server/") {
         return format!("server {field}");
@@ -205,8 +277,9 @@ fn place(text: &Text) -> String {
 fn findings_in(text: &Text) -> Vec<Change> {
     detect::scan(&text.text)
         .into_iter()
-        .map(|hit| {
-            Change::from_rule(
+        .map(|hit| Change {
+            item: text.item.clone(),
+            ..Change::from_rule(
                 hit.rule,
                 text.tool.as_deref(),
                 Some(text.pointer.clone()),
@@ -283,7 +356,9 @@ pub fn audit_locks(locks: &[(String, Lock)]) -> Report {
                     continue;
                 }
                 for text in texts.iter().filter(|text| contains_word(&text.text, name)) {
-                    changes.push(Change::from_rule(
+                    changes.push(Change {
+                        item: text.item.clone(),
+                        ..Change::from_rule(
                         CROSS_SERVER_SHADOWING,
                         Some(&labeled(text.tool.as_deref())),
                         Some(text.pointer.clone()),
@@ -293,7 +368,7 @@ pub fn audit_locks(locks: &[(String, Lock)]) -> Report {
                         ),
                         None,
                         Some(Value::String(text.text.clone())),
-                    ));
+                    )});
                 }
             }
         }

@@ -12,13 +12,15 @@ use std::collections::BTreeMap;
 use crate::lock::{CrateLock, Lock, LockedTool, MultiLock};
 use crate::schema::document::escape_token;
 
-/// Classifies every change from `old` to `new`. Tools are matched by name.
+/// Classifies every change from `old` to `new`. Tools are matched by name,
+/// prompts, resource templates and resources by key (see `surface`).
 /// The generator version is not compared: it changes generated code, not the
 /// API (`mcpo-gen check` covers that).
 pub fn diff_locks(old: &Lock, new: &Lock) -> Report {
     let mut changes = Vec::new();
     diff_server(old, new, &mut changes);
     diff_tool_sets(old, new, &mut changes);
+    super::surface::diff_surface(&old.surface, &new.surface, &mut changes);
     changes.extend(crate::audit::new_text_findings(old, new));
     Report::new(changes)
 }
@@ -228,7 +230,7 @@ fn diff_tool_sets(old: &Lock, new: &Lock, out: &mut Vec<Change>) {
             continue;
         }
         let renamed_to = same_shape_names(tool, &added);
-        let hint = rename_hint("to", &renamed_to);
+        let hint = rename_hint("to", &renamed_to, "same schemas");
         out.push(Change::from_rule(
             TOOL_REMOVED,
             Some(&tool.name),
@@ -251,7 +253,7 @@ fn diff_tool_sets(old: &Lock, new: &Lock, out: &mut Vec<Change>) {
             continue;
         }
         let renamed_from = same_shape_names(tool, &removed);
-        let hint = rename_hint("of", &renamed_from);
+        let hint = rename_hint("of", &renamed_from, "same schemas");
         out.push(Change::from_rule(
             TOOL_ADDED,
             Some(&tool.name),
@@ -283,7 +285,8 @@ fn same_shape_names(tool: &LockedTool, candidates: &[&LockedTool]) -> Vec<String
         .collect()
 }
 
-fn rename_hint(preposition: &str, names: &[String]) -> String {
+/// ` (possible rename to `b`: same schemas)`, or nothing without names.
+pub(super) fn rename_hint(preposition: &str, names: &[String], same: &str) -> String {
     if names.is_empty() {
         return String::new();
     }
@@ -294,7 +297,7 @@ fn rename_hint(preposition: &str, names: &[String]) -> String {
         .collect();
     let more = if names.len() > 3 { ", ..." } else { "" };
     format!(
-        " (possible rename {preposition} {}{more}: same schemas)",
+        " (possible rename {preposition} {}{more}: {same})",
         listed.join(", ")
     )
 }

@@ -16,9 +16,10 @@
 //! ```
 //!
 //! The modules: [`rules`] holds the rule registry ([`RULES`]), `classify`
-//! the lock/tool level classifier, `schema` compares two JSON Schemas
-//! structurally, [`report`] renders a [`Report`], and `source` loads a lock
-//! from a file, a crate folder, a git revision or a live snapshot.
+//! the lock/tool level classifier, `surface` the resources, resource
+//! templates and prompts, `schema` compares two JSON Schemas structurally,
+//! [`report`] renders a [`Report`], and `source` loads a lock from a file, a
+//! crate folder, a git revision or a live snapshot.
 //!
 //! Text that a new lock adds or changes is also run through the
 //! tool-poisoning audit ([`crate::audit`]): its findings (hidden Unicode,
@@ -30,6 +31,7 @@ pub mod report;
 pub mod rules;
 mod schema;
 mod source;
+mod surface;
 mod values;
 
 use std::fmt;
@@ -112,11 +114,17 @@ pub struct Change {
     /// a single-server crate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
-    /// The tool the change belongs to; `None` for server-level changes.
+    /// The tool the change belongs to; `None` for server-level changes and
+    /// for changes of a resource, resource template or prompt.
     pub tool: Option<String>,
+    /// The resource, resource template or prompt the change belongs to;
+    /// `None` (and left out of JSON) for tool and server-level changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Item>,
     /// JSON pointer into the tool definition (e.g.
-    /// `/inputSchema/properties/city/type`), or into the lock for
-    /// server-level changes (e.g. `/server/version`).
+    /// `/inputSchema/properties/city/type`) or the item's (e.g.
+    /// `/arguments/0/required`), or into the lock for server-level changes
+    /// (e.g. `/server/version`).
     pub pointer: Option<String>,
     /// One line for humans; names the property in dotted form.
     pub message: String,
@@ -124,6 +132,55 @@ pub struct Change {
     pub old: Option<Value>,
     /// The value after the change (`None` when it no longer exists).
     pub new: Option<Value>,
+}
+
+/// What kind of item of a server's surface (besides its tools) a change or
+/// finding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemKind {
+    /// A prompt (`prompts/list`), keyed by name.
+    Prompt,
+    /// A resource template (`resources/templates/list`), keyed by name.
+    ResourceTemplate,
+    /// A resource (`resources/list`), keyed by URI.
+    Resource,
+}
+
+impl ItemKind {
+    /// The word for one item, in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ItemKind::Prompt => "prompt",
+            ItemKind::ResourceTemplate => "resource template",
+            ItemKind::Resource => "resource",
+        }
+    }
+}
+
+/// A resource, resource template or prompt: `{"kind": "prompt", "key":
+/// "greet"}` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Item {
+    pub kind: ItemKind,
+    /// A prompt's or template's name, a resource's URI.
+    pub key: String,
+}
+
+impl Item {
+    pub fn new(kind: ItemKind, key: impl Into<String>) -> Self {
+        Item {
+            kind,
+            key: key.into(),
+        }
+    }
+}
+
+impl fmt::Display for Item {
+    /// `prompt `greet``, `resource `text://a``: how messages name it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} `{}`", self.kind.noun(), self.key)
+    }
 }
 
 impl Change {
@@ -142,9 +199,10 @@ pub struct Summary {
     pub info: usize,
 }
 
-/// Every change between two locks, sorted by tool (server-level changes
-/// first), then most severe first, then pointer, rule id and message, so the
-/// same two locks always give the same report.
+/// Every change between two locks, sorted by server, then tool
+/// (server-level changes first, then prompts, resource templates and
+/// resources item by item), then most severe first, then pointer, rule id
+/// and message, so the same two locks always give the same report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
     pub changes: Vec<Change>,
@@ -156,6 +214,7 @@ impl Report {
             a.server
                 .cmp(&b.server)
                 .then_with(|| a.tool.cmp(&b.tool))
+                .then_with(|| a.item.cmp(&b.item))
                 .then(b.level.cmp(&a.level))
                 .then_with(|| a.pointer.cmp(&b.pointer))
                 .then_with(|| a.id.cmp(b.id))

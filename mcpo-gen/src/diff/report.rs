@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use serde_json::{Value, json};
 
-use super::{Change, Level, RULES, Report, Summary};
+use super::{Change, Item, Level, RULES, Report, Summary};
 
 /// Output format of [`Report::render`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +102,10 @@ pub fn summary_line(summary: Summary) -> String {
     )
 }
 
-/// `tool: message`, or just the message for server-level changes; in a
-/// multi-server crate prefixed with the server, `server/tool: message`.
+/// `tool: message`, or just the message for server-level changes and
+/// changes of a prompt, resource template or resource (their messages name
+/// the item); in a multi-server crate prefixed with the server,
+/// `server/tool: message`.
 fn headline(change: &Change) -> String {
     format!("{}{}", subject_prefix(change), change.message)
 }
@@ -162,10 +164,10 @@ fn render_text(report: &Report, color: bool, verb: Verb) -> String {
         out.push_str(verb.nothing());
         out.push('\n');
     }
-    let mut previous_group: Option<(&Option<String>, &Option<String>)> = None;
+    let mut previous_group: Option<(&Option<String>, &Option<String>, &Option<Item>)> = None;
     for change in &report.changes {
-        // A blank line between servers and tools keeps groups apart.
-        let group = (&change.server, &change.tool);
+        // A blank line between servers, tools and items keeps groups apart.
+        let group = (&change.server, &change.tool, &change.item);
         if previous_group.is_some_and(|previous| previous != group) {
             out.push('\n');
         }
@@ -259,18 +261,13 @@ fn render_markdown(report: &Report, verb: Verb) -> String {
             Level::Info => "Info",
         };
         let _ = writeln!(out, "### {heading} ({})\n", changes.len());
-        out.push_str("| Rule | Tool | Change | Where |\n|---|---|---|---|\n");
+        out.push_str("| Rule | Subject | Change | Where |\n|---|---|---|---|\n");
         for change in changes {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} | {} |",
                 change.id,
-                markdown_cell(&match (&change.server, &change.tool) {
-                    (Some(server), Some(tool)) => format!("{server}/{tool}"),
-                    (Some(server), None) => format!("{server} (server)"),
-                    (None, Some(tool)) => tool.clone(),
-                    (None, None) => "(server)".to_string(),
-                }),
+                markdown_cell(&subject_cell(change)),
                 markdown_cell(&change.message),
                 change
                     .pointer
@@ -312,6 +309,25 @@ fn render_markdown(report: &Report, verb: Verb) -> String {
         }
     }
     out
+}
+
+/// The Subject column: `server/tool`, `tool`, `server (server)`, `(server)`,
+/// or for a prompt, resource template or resource `server/prompt greet`,
+/// `prompt greet`.
+fn subject_cell(change: &Change) -> String {
+    let owner = match (&change.server, &change.tool) {
+        (Some(server), Some(tool)) => Some(format!("{server}/{tool}")),
+        (Some(server), None) => Some(server.clone()),
+        (None, Some(tool)) => Some(tool.clone()),
+        (None, None) => None,
+    };
+    match (owner, &change.item) {
+        (Some(owner), Some(item)) => format!("{owner}/{} {}", item.kind.noun(), item.key),
+        (None, Some(item)) => format!("{} {}", item.kind.noun(), item.key),
+        (Some(owner), None) if change.tool.is_some() => owner,
+        (Some(owner), None) => format!("{owner} (server)"),
+        (None, None) => "(server)".to_string(),
+    }
 }
 
 /// Escapes workflow command data (the part after `::`).

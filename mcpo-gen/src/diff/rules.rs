@@ -2,8 +2,9 @@
 //!
 //! Every change carries a rule id from [`RULES`]; a rule has exactly one
 //! level, so `--fail-on` and filters can rely on ids alone. The sibling
-//! `classify` module applies the lock and tool level rules, `schema` the
-//! schema-level ones.
+//! `classify` module applies the lock and tool level rules, `surface` the
+//! prompt, resource template and resource ones, `schema` the schema-level
+//! ones.
 //!
 //! Direction matters: an *input* schema is what clients send, so anything
 //! that accepts less is breaking; an *output* schema is what clients read, so
@@ -127,6 +128,54 @@ rules! {
         "A schema default value changed.";
     SCHEMA_CHANGED = "schema-changed", Warn,
         "A schema changed in a way this tool cannot classify precisely (anyOf branches, $ref targets outside the document, unknown keywords, ...).";
+    // Prompts: each is a `POST /prompts/{name}` route and a `prompts/get`
+    // name; its arguments are the route's (string) body properties.
+    PROMPT_REMOVED = "prompt-removed", Err,
+        "A prompt is gone: its route and prompts/get by its name fail (a rename shows as removed + added).";
+    PROMPT_ADDED = "prompt-added", Info,
+        "A new prompt.";
+    PROMPT_REQUIRED_ARGUMENT_ADDED = "prompt-required-argument-added", Err,
+        "A prompt has a new required argument: requests without it fail.";
+    PROMPT_ARGUMENT_REMOVED = "prompt-argument-removed", Err,
+        "A prompt argument is gone: requests that pass it are refused.";
+    PROMPT_ARGUMENT_BECAME_REQUIRED = "prompt-argument-became-required", Err,
+        "An optional prompt argument is now required: requests without it fail.";
+    PROMPT_OPTIONAL_ARGUMENT_ADDED = "prompt-optional-argument-added", Info,
+        "A prompt has a new optional argument.";
+    PROMPT_ARGUMENT_BECAME_OPTIONAL = "prompt-argument-became-optional", Info,
+        "A required prompt argument is now optional.";
+    PROMPT_DESCRIPTION_CHANGED = "prompt-description-changed", Warn,
+        "A prompt's description or title, or one of its arguments' descriptions or titles, changed: users and models read them.";
+    PROMPT_FIELD_CHANGED = "prompt-field-changed", Warn,
+        "Another field of a prompt (icons, _meta, an argument's other fields, the arguments' order, ...) changed.";
+    // Resource templates: each is a `GET /resources/templates/{name}` route
+    // whose query parameters are the template's variables, and the URIs
+    // `resources/read` accepts by its shape.
+    RESOURCE_TEMPLATE_REMOVED = "resource-template-removed", Err,
+        "A resource template is gone: its route is gone and URIs only it matched can no longer be read.";
+    RESOURCE_TEMPLATE_ADDED = "resource-template-added", Info,
+        "A new resource template.";
+    RESOURCE_TEMPLATE_URI_CHANGED = "resource-template-uri-changed", Err,
+        "A resource template's uriTemplate changed (its literal text, an operator or a named variable): URIs built from the old one may no longer be readable.";
+    RESOURCE_TEMPLATE_VARIABLE_CHANGED = "resource-template-variable-changed", Err,
+        "A resource template variable was added, removed or renamed, or became required: its route's query parameters changed.";
+    RESOURCE_TEMPLATE_DESCRIPTION_CHANGED = "resource-template-description-changed", Warn,
+        "A resource template's description or title changed: models read them.";
+    RESOURCE_TEMPLATE_FIELD_CHANGED = "resource-template-field-changed", Warn,
+        "Another field of a resource template (annotations, icons, _meta, ...) changed.";
+    // Resources (a pinned list): the URIs `resources/read` accepts.
+    RESOURCE_REMOVED = "resource-removed", Err,
+        "A pinned resource is gone: reads of its URI are refused.";
+    RESOURCE_ADDED = "resource-added", Info,
+        "A new pinned resource.";
+    RESOURCE_MIME_TYPE_CHANGED = "resource-mime-type-changed", Warn,
+        "A resource's or resource template's mimeType changed: clients may get content they do not expect.";
+    RESOURCE_DESCRIPTION_CHANGED = "resource-description-changed", Info,
+        "A resource's description, name or title changed.";
+    RESOURCE_FIELD_CHANGED = "resource-field-changed", Info,
+        "Another field of a resource (size, annotations, icons, _meta, ...) changed.";
+    RESOURCE_LIST_MODE_CHANGED = "resource-list-mode-changed", Warn,
+        "The resource list switched between pinned and live (--live-resources): which URIs can be read is decided differently.";
     // Text audit (`mcpo-gen audit`, and `diff` for new or changed text):
     // what in a text models read hides something from its reviewer.
     HIDDEN_UNICODE = "hidden-unicode", Warn,
@@ -148,6 +197,9 @@ pub(crate) const TEXT_RULE_IDS: &[&str] = &[
     TOOL_DESCRIPTION_CHANGED.id,
     PROPERTY_DESCRIPTION_CHANGED.id,
     SERVER_INSTRUCTIONS_CHANGED.id,
+    PROMPT_DESCRIPTION_CHANGED.id,
+    RESOURCE_TEMPLATE_DESCRIPTION_CHANGED.id,
+    RESOURCE_DESCRIPTION_CHANGED.id,
 ];
 
 /// Looks a rule up by id.
@@ -169,10 +221,26 @@ impl Change {
             level: rule.level,
             server: None,
             tool: tool.map(str::to_string),
+            item: None,
             pointer,
             message,
             old,
             new,
+        }
+    }
+
+    /// A change of a resource, resource template or prompt.
+    pub(crate) fn for_item(
+        rule: Rule,
+        item: &super::Item,
+        pointer: Option<String>,
+        message: String,
+        old: Option<Value>,
+        new: Option<Value>,
+    ) -> Self {
+        Change {
+            item: Some(item.clone()),
+            ..Change::from_rule(rule, None, pointer, message, old, new)
         }
     }
 }
