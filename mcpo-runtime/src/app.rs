@@ -133,7 +133,7 @@ impl App {
         let span = telemetry::tool_call_span(tool, &self.state.server_name, request.headers());
         let checked = self.call_tool_checked(tool, request, checks);
         let mut response = match checked.instrument(span.clone()).await {
-            Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+            Ok(answer) => answer,
             Err(error) => error.into_response(),
         };
         // A body cut short (408) leaves the connection mid-request: close it.
@@ -161,7 +161,7 @@ impl App {
         tool: &'static str,
         request: Request,
         checks: TypedChecks,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Response, ApiError> {
         let state = &self.state;
         let (parts, body) = request.into_parts();
         state.api_keys.check(&parts.headers)?;
@@ -175,7 +175,12 @@ impl App {
             .call_with_arguments(tool, arguments, Some(checks.input), None)
             .await
             .map_err(|failure| failure.answer)?;
-        match result::answer_for(result) {
+        if let Some((mime_type, data)) = result::single_binary(&result)
+            && let Some(bytes) = crate::surface::bytes_answer(&parts.headers, mime_type, data)
+        {
+            return Ok(bytes);
+        }
+        let body = match result::answer_for(result) {
             ToolAnswer::Structured(structured) => {
                 if let Err(error) = (checks.output)(&structured) {
                     tracing::warn!(
@@ -184,13 +189,14 @@ impl App {
                         "structuredContent does not match the tool's locked outputSchema; returning it unchanged"
                     );
                 }
-                Ok(structured)
+                structured
             }
-            ToolAnswer::Content(mapped) => Ok(mapped),
+            ToolAnswer::Content(mapped) => mapped,
             ToolAnswer::ToolError(text) => {
-                Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text))
+                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text));
             }
-        }
+        };
+        Ok((StatusCode::OK, Json(body)).into_response())
     }
 
     /// A route's JSON body: a JSON content type (415), at most

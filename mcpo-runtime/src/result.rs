@@ -44,6 +44,28 @@ pub fn answer_for(mut result: CallToolResult) -> ToolAnswer {
     ToolAnswer::Content(map_blocks(&blocks))
 }
 
+/// The one binary block of a successful result without structured content
+/// (an image, audio, or an embedded `blob` resource with its type): its
+/// MIME type and base64 data, for a caller that asks for the bytes.
+pub fn single_binary(result: &CallToolResult) -> Option<(&str, &str)> {
+    if result.is_error == Some(true) || result.structured_content.is_some() {
+        return None;
+    }
+    match result.content.as_slice() {
+        [ContentBlock::Image(image)] => Some((&image.mime_type, &image.data)),
+        [ContentBlock::Audio(audio)] => Some((&audio.mime_type, &audio.data)),
+        [ContentBlock::Resource(embedded)] => match &embedded.resource {
+            rmcp::model::ResourceContents::BlobResourceContents {
+                mime_type: Some(mime_type),
+                blob,
+                ..
+            } => Some((mime_type, blob)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A text block's text: the JSON it holds, or else the text itself.
 fn text_value(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::String(text))

@@ -3,10 +3,13 @@
 //! least as much as for JSON; everyone else, and every caller that sends no
 //! `Accept` or only `*/*`, gets the JSON form (base64), as mcpo answers.
 
-use axum::http::{HeaderMap, header};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 
 /// Whether the caller prefers `mime_type` bytes to JSON.
-pub(crate) fn prefers_bytes(headers: &HeaderMap, mime_type: &str) -> bool {
+fn prefers_bytes(headers: &HeaderMap, mime_type: &str) -> bool {
     let mime_type = mime_type.trim().to_ascii_lowercase();
     let Some((kind, _)) = mime_type.split_once('/') else {
         return false;
@@ -36,6 +39,23 @@ pub(crate) fn prefers_bytes(headers: &HeaderMap, mime_type: &str) -> bool {
     };
     let json_q = q_of("application/json", "application", true).unwrap_or(0.0);
     bytes_q > 0.0 && bytes_q >= json_q
+}
+
+/// The decoded bytes of base64 `data` as `mime_type`, when the caller
+/// prefers them and they decode.
+pub(crate) fn bytes_answer(headers: &HeaderMap, mime_type: &str, data: &str) -> Option<Response> {
+    if !prefers_bytes(headers, mime_type) {
+        return None;
+    }
+    let content_type = HeaderValue::from_str(mime_type).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .ok()?;
+    let mut response = Body::from(bytes).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    Some(response)
 }
 
 /// `type/subtype;q=0.5` as the lower-case range and its q (1 by default).

@@ -21,7 +21,7 @@ use crate::app::{App, CallFailure};
 use crate::error::{ApiError, LocSegment, ValidationIssue};
 use crate::lock::{LockedItem, LockedSurface, ResourceList, SurfaceKind};
 
-pub(crate) use accept::prefers_bytes;
+pub(crate) use accept::bytes_answer;
 
 /// JSON-RPC's "resource not found" (MCP spec): a read of a URI the lock
 /// does not offer.

@@ -6,17 +6,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::{
     Json, Router,
-    body::Body,
     extract::{Path, Query, Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use base64::Engine as _;
 use rmcp::model::{ArgumentInfo, ReadResourceResult, Reference, ResourceContents};
 use serde_json::{Value, json};
 
-use super::{definitions, has_routes, prefers_bytes, rest_body};
+use super::{bytes_answer, definitions, has_routes, rest_body};
 use crate::app::{App, CallFailure};
 use crate::error::{ApiError, LocSegment, ValidationIssue};
 use crate::lock::{LockedSurface, ResourceList, SurfaceKind};
@@ -204,7 +202,7 @@ async fn read_by_template(
 }
 
 /// A read's answer: the JSON result, or the bytes of its one `blob` for a
-/// caller that asks for their type (see [`prefers_bytes`]).
+/// caller that asks for their type (see [`bytes_answer`]).
 fn read_answer(result: ReadResourceResult, headers: &HeaderMap) -> Response {
     if let [
         ResourceContents::BlobResourceContents {
@@ -218,23 +216,6 @@ fn read_answer(result: ReadResourceResult, headers: &HeaderMap) -> Response {
         return response;
     }
     Json(rest_body(&result)).into_response()
-}
-
-/// The decoded bytes of base64 `data` as `mime_type`, when the caller
-/// prefers them and they decode.
-pub(crate) fn bytes_answer(headers: &HeaderMap, mime_type: &str, data: &str) -> Option<Response> {
-    if !prefers_bytes(headers, mime_type) {
-        return None;
-    }
-    let content_type = HeaderValue::from_str(mime_type).ok()?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(data)
-        .ok()?;
-    let mut response = Body::from(bytes).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, content_type);
-    Some(response)
 }
 
 async fn get_prompt(
