@@ -1,6 +1,9 @@
-//! Drift: the live `tools/list` compared with the tools frozen in the lock.
-//! A changed description is how tool-poisoning ("rug pull") attacks start,
-//! so every field of a locked tool counts.
+//! Drift: the live `tools/list` compared with the tools frozen in the lock
+//! (and the live prompts, resource templates and resources with the locked
+//! ones: `surface.rs`). A changed description is how tool-poisoning ("rug
+//! pull") attacks start, so every field of a locked tool counts.
+
+mod surface;
 
 use std::collections::BTreeMap;
 
@@ -8,8 +11,10 @@ use rmcp::model::Tool;
 use serde_json::Value;
 
 use crate::config::ServerEntry;
-use crate::lock::{LockedTool, TemplatePart, Upstream, ValueSources};
+use crate::lock::{LockedTool, SurfaceKind, TemplatePart, Upstream, ValueSources};
+
 use crate::upstream::Target;
+pub use surface::{LiveSurface, compare_surface};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DriftFinding {
@@ -19,13 +24,58 @@ pub enum DriftFinding {
     Changed { tool: String, fields: Vec<String> },
     /// A tool the lock does not know; it is not exposed, so only informative.
     Added { tool: String },
+    /// A prompt, resource template or resource that differs from the lock.
+    Item {
+        kind: SurfaceKind,
+        key: String,
+        change: ItemChange,
+    },
+}
+
+/// How a locked prompt, template or resource differs from the live one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemChange {
+    /// The server no longer lists it.
+    Missing,
+    /// Its listed object changed (the top-level fields named).
+    Changed { fields: Vec<String> },
+    /// The server lists one the lock does not know (not exposed).
+    Added,
 }
 
 impl DriftFinding {
     /// Whether `--on-drift fail` stops serving because of this finding.
     pub fn blocks(&self) -> bool {
-        !matches!(self, DriftFinding::Added { .. })
+        !matches!(
+            self,
+            DriftFinding::Added { .. }
+                | DriftFinding::Item {
+                    change: ItemChange::Added,
+                    ..
+                }
+        )
     }
+
+    /// What the finding is about, when it can be refused.
+    fn subject(&self) -> Option<Subject> {
+        match self {
+            DriftFinding::Missing { tool } | DriftFinding::Changed { tool, .. } => {
+                Some(Subject::Tool(tool.clone()))
+            }
+            DriftFinding::Item { kind, key, .. } if self.blocks() => {
+                Some(Subject::Item(*kind, key.clone()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a drift finding refuses: a tool, or a prompt, template or resource
+/// (kept apart: a prompt may share a tool's name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Subject {
+    Tool(String),
+    Item(SurfaceKind, String),
 }
 
 impl std::fmt::Display for DriftFinding {
@@ -46,6 +96,24 @@ impl std::fmt::Display for DriftFinding {
                 f,
                 "the server lists a new tool {tool:?} that this proxy does not expose"
             ),
+            DriftFinding::Item { kind, key, change } => {
+                let noun = kind.noun();
+                match change {
+                    ItemChange::Missing => write!(
+                        f,
+                        "{noun} {key:?} is in the lock but the server no longer lists it"
+                    ),
+                    ItemChange::Changed { fields } => write!(
+                        f,
+                        "{noun} {key:?} changed since the lock was made ({})",
+                        fields.join(", ")
+                    ),
+                    ItemChange::Added => write!(
+                        f,
+                        "the server lists a new {noun} {key:?} that this proxy does not expose"
+                    ),
+                }
+            }
         }
     }
 }
@@ -95,7 +163,7 @@ pub fn compare(locked: &[LockedTool], live: &[Tool]) -> Vec<DriftFinding> {
 /// drifted (a call may go to any of them).
 #[derive(Debug, Default)]
 pub struct DriftedTools {
-    by_member: std::sync::RwLock<BTreeMap<usize, BTreeMap<String, DriftFinding>>>,
+    by_member: std::sync::RwLock<BTreeMap<usize, BTreeMap<Subject, DriftFinding>>>,
 }
 
 impl DriftedTools {
@@ -104,12 +172,7 @@ impl DriftedTools {
     pub fn record(&self, member: usize, findings: &[DriftFinding]) {
         let drifted = findings
             .iter()
-            .filter_map(|finding| match finding {
-                DriftFinding::Missing { tool } | DriftFinding::Changed { tool, .. } => {
-                    Some((tool.clone(), finding.clone()))
-                }
-                DriftFinding::Added { .. } => None,
-            })
+            .filter_map(|finding| Some((finding.subject()?, finding.clone())))
             .collect();
         self.by_member
             .write()
@@ -119,11 +182,15 @@ impl DriftedTools {
 
     /// How `tool` differs from the lock, if any member found it drifted.
     pub fn finding(&self, tool: &str) -> Option<DriftFinding> {
+        self.finding_of(&Subject::Tool(tool.to_string()))
+    }
+
+    fn finding_of(&self, subject: &Subject) -> Option<DriftFinding> {
         self.by_member
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .values()
-            .find_map(|drifted| drifted.get(tool).cloned())
+            .find_map(|drifted| drifted.get(subject).cloned())
     }
 
     /// Every difference, one sentence each, sorted by tool.
@@ -132,7 +199,7 @@ impl DriftedTools {
             .by_member
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut all: BTreeMap<&String, &DriftFinding> = BTreeMap::new();
+        let mut all: BTreeMap<&Subject, &DriftFinding> = BTreeMap::new();
         for drifted in by_member.values() {
             all.extend(drifted.iter());
         }
@@ -142,12 +209,21 @@ impl DriftedTools {
     /// Why a call to `tool` is refused, when it drifted: the REST 409's
     /// detail and the MCP error's message.
     pub fn refusal(&self, tool: &str) -> Option<String> {
-        self.finding(tool).map(|finding| {
-            format!(
-                "{finding}; it is not callable until the change is reviewed: run `mcpo-gen update` on the proxy crate and deploy it (or start the proxy with --on-drift warn to call it anyway)"
-            )
-        })
+        self.finding(tool).map(|finding| refusal_text(&finding))
     }
+
+    /// Why a prompt, resource template or resource is refused, when it
+    /// drifted (as [`DriftedTools::refusal`]).
+    pub fn item_refusal(&self, kind: SurfaceKind, key: &str) -> Option<String> {
+        self.finding_of(&Subject::Item(kind, key.to_string()))
+            .map(|finding| refusal_text(&finding))
+    }
+}
+
+fn refusal_text(finding: &DriftFinding) -> String {
+    format!(
+        "{finding}; it is not callable until the change is reviewed: run `mcpo-gen update` on the proxy crate and deploy it (or start the proxy with --on-drift warn to call it anyway)"
+    )
 }
 
 fn normalized(definition: &Value) -> Value {

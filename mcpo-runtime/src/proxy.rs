@@ -316,6 +316,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         let metrics = registry.server(server.name.as_str(), &metric_tools, cli.upstream_pool);
         let validators = validate::InputValidators::compile(&lock.tools);
         let drifted = Arc::new(crate::drift::DriftedTools::default());
+        let locked_surface = Arc::new(lock.surface.clone());
         let settings = supervisor::Settings {
             target,
             connect_options: ConnectOptions {
@@ -332,6 +333,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
             drift_interval: (cli.drift_interval > 0.0).then(|| cli::seconds(cli.drift_interval)),
             drifted: Arc::clone(&drifted),
             locked_tools: lock.tools.clone(),
+            locked_surface: Arc::clone(&locked_surface),
             left_out_tools: lock.disabled_tools.clone(),
             metrics: Arc::clone(&metrics),
             member: 0,
@@ -363,7 +365,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 tool_timeouts,
                 on_drift: cli.on_drift,
                 drifted,
-                surface: Arc::new(lock.surface.clone()),
+                surface: locked_surface,
                 completions: crate::surface::offers_completions(&lock),
             })
         });

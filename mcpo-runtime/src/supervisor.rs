@@ -52,6 +52,9 @@ pub struct Settings {
     /// The tools found drifted, shared with the server's app and pool.
     pub drifted: Arc<DriftedTools>,
     pub locked_tools: Vec<LockedTool>,
+    /// The locked prompts, resource templates and resources, checked for
+    /// drift with the tools.
+    pub locked_surface: Arc<crate::lock::LockedSurface>,
     /// Tools the lock records as left out by a config: the server offers
     /// them on purpose, so they are not drift.
     pub left_out_tools: Vec<String>,
@@ -89,6 +92,7 @@ impl Settings {
             drift_interval: None,
             drifted: Arc::default(),
             locked_tools: Vec::new(),
+            locked_surface: Arc::default(),
             left_out_tools: Vec::new(),
             metrics,
             member: 0,
@@ -540,12 +544,17 @@ async fn check_drift(
             });
         }
     };
-    let findings: Vec<DriftFinding> = drift::compare(&settings.locked_tools, &live)
+    let mut findings: Vec<DriftFinding> = drift::compare(&settings.locked_tools, &live)
         .into_iter()
         .filter(|finding| {
             !matches!(finding, DriftFinding::Added { tool } if settings.left_out_tools.contains(tool))
         })
         .collect();
+    let live_surface = live_surface(peer, &settings.locked_surface, settings.connect_timeout).await;
+    findings.extend(drift::compare_surface(
+        &settings.locked_surface,
+        &live_surface,
+    ));
     settings.drifted.record(settings.member, &findings);
     let blocks = findings.iter().any(DriftFinding::blocks);
     settings.metrics.drift(
@@ -575,6 +584,55 @@ async fn check_drift(
             blocking.join("; ")
         )
     })
+}
+
+/// The lists the lock pins something of, as the server lists them now; a
+/// list that cannot be read is left unread (logged), not counted as drift.
+async fn live_surface(
+    peer: &Peer<RoleClient>,
+    locked: &crate::lock::LockedSurface,
+    timeout: Duration,
+) -> drift::LiveSurface {
+    async fn read<T>(
+        what: &str,
+        listing: impl Future<Output = Result<Vec<T>, rmcp::ServiceError>>,
+        timeout: Duration,
+    ) -> Option<Vec<T>> {
+        match tokio::time::timeout(timeout, listing).await {
+            Ok(Ok(items)) => Some(items),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "could not list the upstream's {what} to check for drift");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("listing the upstream's {what} to check for drift timed out");
+                None
+            }
+        }
+    }
+    let pinned_resources =
+        locked.resource_list == crate::lock::ResourceList::Pinned && !locked.resources.is_empty();
+    drift::LiveSurface {
+        resources: match pinned_resources {
+            true => read("resources", peer.list_all_resources(), timeout).await,
+            false => None,
+        },
+        resource_templates: match locked.resource_templates.is_empty() {
+            false => {
+                read(
+                    "resource templates",
+                    peer.list_all_resource_templates(),
+                    timeout,
+                )
+                .await
+            }
+            true => None,
+        },
+        prompts: match locked.prompts.is_empty() {
+            false => read("prompts", peer.list_all_prompts(), timeout).await,
+            true => None,
+        },
+    }
 }
 
 /// Connects with the shared upstream layer; a failure keeps its public

@@ -160,7 +160,7 @@ pub enum SurfaceError {
 }
 
 /// The three kinds, with what identifies an item of each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SurfaceKind {
     /// `resources/list`.
     Resource,

@@ -81,6 +81,16 @@ impl App {
         if !readable {
             return Err(unknown_resource(uri).into());
         }
+        // Drift is refused by what made the URI readable: the locked
+        // resource itself, or the template it matched.
+        match surface.item(SurfaceKind::Resource, uri) {
+            Some(_) => self.check_item(SurfaceKind::Resource, uri)?,
+            None => {
+                if let Some(template) = surface.template_for(uri) {
+                    self.check_item(SurfaceKind::ResourceTemplate, &template.key)?;
+                }
+            }
+        }
         let params = ReadResourceRequestParams::new(uri);
         let timeout = self.state().call_timeout;
         self.on_upstream("resources/read", timeout, |connection| async move {
@@ -102,6 +112,7 @@ impl App {
             );
         };
         check_prompt_arguments(prompt, &arguments).map_err(ApiError::validation)?;
+        self.check_item(SurfaceKind::Prompt, name)?;
         let mut params = GetPromptRequestParams::new(name);
         if !arguments.is_empty() {
             params = params.with_arguments(arguments);
@@ -129,28 +140,28 @@ impl App {
             )
             .into());
         }
-        let known: Option<BTreeSet<String>> =
-            match &reference {
-                Reference::Prompt(prompt) => state
-                    .surface
-                    .item(SurfaceKind::Prompt, &prompt.name)
-                    .map(|prompt| {
-                        prompt
-                            .prompt_arguments()
-                            .into_iter()
-                            .map(|a| a.name)
-                            .collect()
-                    }),
-                Reference::Resource(template) => state
-                    .surface
-                    .resource_templates
-                    .iter()
-                    .find(|item| item.uri_template_text() == Some(template.uri.as_str()))
-                    .and_then(|item| item.uri_template().ok())
-                    .map(|parsed| parsed.variables().into_iter().map(|v| v.name).collect()),
-                _ => None,
-            };
-        let Some(known) = known else {
+        let item = match &reference {
+            Reference::Prompt(prompt) => state.surface.item(SurfaceKind::Prompt, &prompt.name),
+            Reference::Resource(template) => state
+                .surface
+                .resource_templates
+                .iter()
+                .find(|item| item.uri_template_text() == Some(template.uri.as_str())),
+            _ => None,
+        };
+        let known: Option<BTreeSet<String>> = item.and_then(|item| match &reference {
+            Reference::Prompt(_) => Some(
+                item.prompt_arguments()
+                    .into_iter()
+                    .map(|a| a.name)
+                    .collect(),
+            ),
+            _ => item
+                .uri_template()
+                .ok()
+                .map(|parsed| parsed.variables().into_iter().map(|v| v.name).collect()),
+        });
+        let (Some(item), Some(known)) = (item, known) else {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no locked prompt or resource template is named by this reference",
@@ -168,6 +179,11 @@ impl App {
             }])
             .into());
         }
+        let kind = match &reference {
+            Reference::Prompt(_) => SurfaceKind::Prompt,
+            _ => SurfaceKind::ResourceTemplate,
+        };
+        self.check_item(kind, &item.key)?;
         let mut params = CompleteRequestParams::new(reference, argument);
         if let Some(arguments) = context {
             params.context = Some(CompletionContext::with_arguments(arguments));
@@ -177,6 +193,20 @@ impl App {
             connection.peer.complete(params).await
         })
         .await
+    }
+}
+
+impl App {
+    /// Refuses a prompt, template or resource the supervisor found drifted
+    /// from the lock, under `--on-drift refuse` (409), as tools are.
+    fn check_item(&self, kind: SurfaceKind, key: &str) -> Result<(), ApiError> {
+        let state = self.state();
+        if state.on_drift == crate::cli::DriftPolicy::Refuse
+            && let Some(refusal) = state.drifted.item_refusal(kind, key)
+        {
+            return Err(ApiError::new(StatusCode::CONFLICT, refusal));
+        }
+        Ok(())
     }
 }
 
