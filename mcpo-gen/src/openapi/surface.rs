@@ -83,8 +83,12 @@ fn completions(lock: &Lock) -> bool {
 }
 
 /// A template with a route: its parsed variables. `None` when its
-/// `uriTemplate` is missing or not RFC 6570.
+/// `uriTemplate` is missing or not RFC 6570, or its name is empty (no path
+/// segment to route).
 fn template_variables(template: &LockedItem) -> Option<Vec<TemplateVariable>> {
+    if template.key.is_empty() {
+        return None;
+    }
     template.uri_template_text()?;
     template
         .uri_template()
@@ -163,7 +167,7 @@ pub(super) fn description(lock: &Lock) -> String {
             .collect();
         text.push_str(&format!(
             " No read route for the template(s) {}: the `uriTemplate` is not an RFC 6570 \
-             template.",
+             template (or the name is empty).",
             names.join(", ")
         ));
     }
@@ -271,7 +275,12 @@ pub(super) fn add_surface(
                 PROMPT_LIST,
             ),
         );
-        for prompt in &surface.prompts {
+        // A prompt with an empty name has no path segment to route.
+        for prompt in surface
+            .prompts
+            .iter()
+            .filter(|prompt| !prompt.key.is_empty())
+        {
             let camel = camel_ident(&prompt.key);
             let component = component_names.claim(&format!(
                 "{}PromptArguments",
