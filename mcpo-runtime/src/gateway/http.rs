@@ -60,8 +60,12 @@ pub(crate) fn mcp_routes<S: Clone + Send + Sync + 'static>(
         // Open streams (a client's GET) end when the proxy starts draining.
         .with_cancellation_token(endpoints.shutdown.clone())
         .with_max_request_body_bytes(endpoints.max_body_bytes);
-    let service =
-        StreamableHttpService::new(move || Ok(gateway.clone()), Arc::clone(&sessions), config);
+    // Each session (and each stateless request) its own subscriptions.
+    let service = StreamableHttpService::new(
+        move || Ok(gateway.for_session()),
+        Arc::clone(&sessions),
+        config,
+    );
     let guard = Arc::new(Guard {
         endpoints: endpoints.clone(),
         sessions,

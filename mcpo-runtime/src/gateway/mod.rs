@@ -10,21 +10,35 @@
 //! and the upstream's `list_changed` never reaches a client: the surface
 //! only changes when a reviewed lock is deployed.
 //!
+//! The rest of the locked surface is served the same way
+//! (`resources.rs`): `resources/list`, `resources/templates/list` and
+//! `prompts/list` answer the lock (a `live` resource list is the server's
+//! own), `resources/read` reads only what the lock offers, `prompts/get`
+//! only locked prompts, `completion/complete` only for locked references;
+//! `resources/subscribe` forwards the subscriptions of readable URIs and
+//! passes their updates on to the sessions subscribed (`subscriptions.rs`).
+//! Capabilities are what the lock holds, never `listChanged`.
+//!
 //! Served over streamable HTTP (`http.rs`: `/mcp`, sessions or the
 //! stateless revision) and over stdio (`--stdio`, `stdio.rs`).
 
 mod http;
+mod resources;
 mod stdio;
+mod subscriptions;
 
 use std::sync::Arc;
 
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode, ErrorData,
-    Implementation, ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities,
-    ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, ErrorCode, ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ResultType,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
+    UnsubscribeRequestParams,
 };
-use rmcp::service::{RequestContext, RoleServer};
+use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use serde_json::{Value, json};
 use tracing::Instrument as _;
 
@@ -47,28 +61,36 @@ const CLIENT_CLOSED_REQUEST: axum::http::StatusCode = match axum::http::StatusCo
     Err(_) => axum::http::StatusCode::BAD_REQUEST,
 };
 
-/// Tools per `tools/list` page.
+/// Items per `tools/list`, `resources/list`, `resources/templates/list`
+/// and `prompts/list` page.
 const PAGE_SIZE: usize = 100;
 
-/// JSON-RPC error code of a call refused because its tool drifted from the
-/// lock (in the range JSON-RPC leaves to servers).
-const DRIFTED_TOOL: ErrorCode = ErrorCode(-32010);
-/// JSON-RPC error code of a call the proxy could not complete: the upstream
+/// JSON-RPC error code of a request refused because its tool, prompt,
+/// resource or template drifted from the lock (in the range JSON-RPC
+/// leaves to servers).
+const DRIFTED: ErrorCode = ErrorCode(-32010);
+/// JSON-RPC error code of a request the proxy could not complete: the upstream
 /// is down, timed out, or the proxy is at its limits.
 const UPSTREAM_UNAVAILABLE: ErrorCode = ErrorCode(-32011);
 
-/// One MCP surface: a server's locked tools (`/mcp` of a single-server
-/// proxy, `/{name}/mcp`), or every server's under namespaced names (the
-/// aggregated `/mcp` of a multi-server proxy).
+/// One MCP surface: a server's locked tools, resources and prompts (`/mcp`
+/// of a single-server proxy, `/{name}/mcp`), or every server's under
+/// namespaced names (the aggregated `/mcp` of a multi-server proxy), as
+/// one MCP session sees it ([`Gateway::for_session`]).
 #[derive(Clone)]
 pub(crate) struct Gateway {
     inner: Arc<Surface>,
+    /// The session's resource subscriptions; they end with it (rmcp drops
+    /// a session's handler when the session ends).
+    session: Arc<subscriptions::Subscriptions>,
 }
 
 struct Surface {
     servers: Vec<Arc<Served>>,
     /// Sorted by exposed name.
     tools: Vec<ExposedTool>,
+    /// Resources, templates and prompts.
+    items: resources::SurfaceItems,
     info: ServerConfig,
 }
 
@@ -97,17 +119,20 @@ impl Gateway {
             .collect();
         let mut implementation = Implementation::new(&lock.server.name, &lock.server.version);
         implementation.title = lock.server.title.clone();
+        let items = resources::SurfaceItems::new(&[(served.as_ref(), lock)], false);
         Gateway::new(
             vec![Arc::clone(served)],
             tools,
+            items,
             implementation,
             lock.server.instructions.clone(),
         )
     }
 
     /// Every server's tools under `{server}_{tool}` names (see
-    /// [`crate::lock::aggregated_tool_names`]), introduced as the proxy
-    /// crate itself.
+    /// [`crate::lock::aggregated_tool_names`]), and prompts under
+    /// `{server}_{prompt}` names alike; resources and templates under their
+    /// own URIs. Introduced as the proxy crate itself.
     pub(crate) fn aggregated(
         servers: &[(Arc<Served>, Lock)],
         crate_name: &str,
@@ -143,12 +168,20 @@ impl Gateway {
                 ))
             })
             .collect::<Vec<_>>();
+        let items = resources::SurfaceItems::new(
+            &servers
+                .iter()
+                .map(|(served, lock)| (served.as_ref(), lock))
+                .collect::<Vec<_>>(),
+            true,
+        );
         Gateway::new(
             servers
                 .iter()
                 .map(|(served, _)| Arc::clone(served))
                 .collect(),
             tools,
+            items,
             Implementation::new(crate_name, crate_version),
             (!instructions.is_empty()).then(|| instructions.join("\n\n")),
         )
@@ -157,11 +190,13 @@ impl Gateway {
     fn new(
         servers: Vec<Arc<Served>>,
         mut tools: Vec<ExposedTool>,
+        items: resources::SurfaceItems,
         implementation: Implementation,
         instructions: Option<String>,
     ) -> Gateway {
         tools.sort_by(|a, b| a.exposed.cmp(&b.exposed));
-        let capabilities = ServerCapabilities::builder().enable_tools().build();
+        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        items.declare(&mut capabilities);
         let mut info = ServerConfig::new(capabilities).with_server_info(implementation);
         if let Some(instructions) = instructions {
             info = info.with_instructions(instructions);
@@ -170,8 +205,18 @@ impl Gateway {
             inner: Arc::new(Surface {
                 servers,
                 tools,
+                items,
                 info,
             }),
+            session: Arc::default(),
+        }
+    }
+
+    /// The surface for one more MCP session: its own subscriptions.
+    pub(crate) fn for_session(&self) -> Gateway {
+        Gateway {
+            inner: Arc::clone(&self.inner),
+            session: Arc::default(),
         }
     }
 
@@ -322,6 +367,128 @@ impl ServerHandler for Gateway {
             Err(failure) => answer_for_failure(name, failure),
         }
     }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let cursor = request.and_then(|request| request.cursor);
+        let (resources, next_cursor) = page(
+            self.resources().await?.into_iter(),
+            cursor.as_deref(),
+            PAGE_SIZE,
+        )?;
+        Ok(ListResourcesResult {
+            resources,
+            next_cursor,
+            ..ListResourcesResult::default()
+        })
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let cursor = request.and_then(|request| request.cursor);
+        let (resource_templates, next_cursor) = page(
+            self.inner.items.templates().cloned(),
+            cursor.as_deref(),
+            PAGE_SIZE,
+        )?;
+        Ok(ListResourceTemplatesResult {
+            resource_templates,
+            next_cursor,
+            ..ListResourceTemplatesResult::default()
+        })
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.read(&request.uri).await
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let cursor = request.and_then(|request| request.cursor);
+        let (prompts, next_cursor) =
+            page(self.inner.items.prompts(), cursor.as_deref(), PAGE_SIZE)?;
+        Ok(ListPromptsResult {
+            prompts,
+            next_cursor,
+            ..ListPromptsResult::default()
+        })
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.prompt(request).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.completion(request).await
+    }
+
+    #[allow(deprecated, reason = "the legacy revisions' resources/subscribe")]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let server = self.subscribable_server(&request.uri).await?;
+        let listener = subscriptions::Listener::Session(context.peer.clone());
+        self.session
+            .subscribe(&self.inner, server, &request.uri, listener)
+            .await
+            .map_err(|failure| resources::resource_error(&request.uri, failure))
+    }
+
+    #[allow(deprecated, reason = "the legacy revisions' resources/unsubscribe")]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if self.session.unsubscribe(&request.uri) {
+            return Ok(());
+        }
+        // Not subscribed: fine for a URI it could have subscribed to.
+        self.subscribable_server(&request.uri).await.map(|_| ())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Only resource updates: the surface never changes by itself.
+        let mut accepted = SubscriptionFilter::new();
+        accepted.resource_subscriptions = requested.resource_subscriptions.as_ref().map(|uris| {
+            uris.iter()
+                .filter(|uri| self.subscribable_server_now(uri).is_some())
+                .cloned()
+                .collect()
+        });
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        self.listen_for_updates(context).await;
+        Ok(())
+    }
 }
 
 /// Where a call's progress goes (the sink), and the task that passes it on
@@ -371,37 +538,54 @@ fn unknown_tool(name: &str) -> ErrorData {
 /// asks); an upstream's own JSON-RPC error is passed on; the rest are the
 /// proxy's errors, with the HTTP status a REST caller would get in `data`.
 fn answer_for_failure(name: &str, failure: CallFailure) -> Result<CallToolResponse, ErrorData> {
+    if failure.upstream_error.is_none() {
+        match failure.answer.status.as_u16() {
+            422 => {
+                let detail = detail_text(&failure.answer.detail);
+                return Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                    ContentBlock::text(format!("Invalid arguments for tool {name}: {detail}")),
+                ])));
+            }
+            404 => return Err(unknown_tool(name)),
+            _ => {}
+        }
+    }
+    Err(failure_error(failure))
+}
+
+/// A failed request as MCP answers it whatever the request: an upstream's
+/// own JSON-RPC error as it was (less secrets), a drifted item, or the
+/// proxy's own failure (upstream down, timeout, limits) with the HTTP status
+/// a REST caller would get in `data`.
+fn failure_error(failure: CallFailure) -> ErrorData {
     if let Some(mut error) = failure.upstream_error {
         // Upstream texts may quote a secret (a URL, a header).
         error.message = crate::redact::redact(&error.message).into_owned().into();
         if let Some(data) = error.data.as_mut() {
             crate::error::redact_strings(data);
         }
-        return Err(error);
+        return error;
     }
     let answer = failure.answer;
-    let detail = match &answer.detail {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    let detail = crate::redact::redact(&detail).into_owned();
+    let detail = detail_text(&answer.detail);
     let status = answer.status.as_u16();
     match status {
-        422 => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
-            ContentBlock::text(format!("Invalid arguments for tool {name}: {detail}")),
-        ]))),
-        404 => Err(unknown_tool(name)),
-        409 => Err(ErrorData::new(
-            DRIFTED_TOOL,
-            detail,
-            Some(json!({"status": status})),
-        )),
-        _ => Err(ErrorData::new(
+        409 => ErrorData::new(DRIFTED, detail, Some(json!({"status": status}))),
+        _ => ErrorData::new(
             UPSTREAM_UNAVAILABLE,
             detail,
             Some(json!({"status": status, "retryAfter": answer.retry_after})),
-        )),
+        ),
     }
+}
+
+/// An error `detail` as one line of text, less secrets.
+fn detail_text(detail: &Value) -> String {
+    let text = match detail {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    crate::redact::redact(&text).into_owned()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod accept;
 pub(crate) mod rest;
+pub(crate) mod subscriptions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

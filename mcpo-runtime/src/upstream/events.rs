@@ -1,24 +1,37 @@
 //! What an upstream session says unasked: that its tools changed (the
-//! supervisor checks drift again) and how far a call has come (progress,
-//! passed on to the caller that asked for it).
+//! supervisor checks drift again), how far a call has come (progress,
+//! passed on to the caller that asked for it) and that a subscribed
+//! resource changed (passed on to the MCP sessions subscribed to it).
 //!
 //! A connection is shared by every caller, so progress is routed by token:
 //! rmcp gives each upstream request a progress token of its own, a call that
 //! wants progress routes that token to its sink
 //! ([`UpstreamEvents::progress_route`]), and each notification carrying it
-//! goes there, under the caller's own token.
+//! goes there, under the caller's own token. Resource updates are routed by
+//! URI the same way ([`UpstreamEvents::add_resource_route`]): every route
+//! of the URI gets a copy.
+//!
+//! The upstream's `resources/list_changed` and `prompts/list_changed` go
+//! nowhere: like its tools, its resources and prompts are what the lock
+//! says until a reviewed lock is deployed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::ClientHandler;
-use rmcp::model::{ClientConfig, ProgressNotificationParam, ProgressToken};
+use rmcp::model::{
+    ClientConfig, ProgressNotificationParam, ProgressToken, ResourceUpdatedNotificationParam,
+};
 use rmcp::service::{NotificationContext, RoleClient};
 use tokio::sync::{Notify, mpsc};
 
 /// Where a call's progress goes: each notification, with its token already
 /// set back to the one the caller chose.
 pub type ProgressSink = mpsc::UnboundedSender<ProgressNotificationParam>;
+
+/// Where the updates of a subscribed resource go.
+pub type ResourceSink = mpsc::UnboundedSender<ResourceUpdatedNotificationParam>;
 
 /// The events of one upstream, shared by every session made for it (a
 /// reconnect keeps the same routes).
@@ -37,6 +50,9 @@ impl std::fmt::Debug for UpstreamEvents {
 struct Inner {
     tools_changed: Notify,
     routes: Mutex<HashMap<ProgressToken, Route>>,
+    /// Resource URI -> the sinks subscribed to it, by route id.
+    resources: Mutex<HashMap<String, Vec<(u64, ResourceSink)>>>,
+    next_resource_route: AtomicU64,
 }
 
 struct Route {
@@ -71,6 +87,61 @@ impl UpstreamEvents {
             .routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Routes the updates of `uri` to `sink` until
+    /// [`UpstreamEvents::remove_resource_route`] with the returned id. Also
+    /// says whether it is the URI's first route (the caller subscribes
+    /// upstream then).
+    pub fn add_resource_route(&self, uri: &str, sink: ResourceSink) -> (u64, bool) {
+        let id = self
+            .inner
+            .next_resource_route
+            .fetch_add(1, Ordering::Relaxed);
+        let mut resources = self.resources();
+        let routes = resources.entry(uri.to_string()).or_default();
+        routes.push((id, sink));
+        (id, routes.len() == 1)
+    }
+
+    /// Ends the route `id` of `uri`; says whether it was the URI's last one
+    /// (the caller unsubscribes upstream then).
+    pub fn remove_resource_route(&self, uri: &str, id: u64) -> bool {
+        let mut resources = self.resources();
+        let Some(routes) = resources.get_mut(uri) else {
+            return false;
+        };
+        routes.retain(|(route, _)| *route != id);
+        if routes.is_empty() {
+            resources.remove(uri);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether any route of `uri` is open.
+    pub fn has_resource_route(&self, uri: &str) -> bool {
+        self.resources().contains_key(uri)
+    }
+
+    fn resources(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, ResourceSink)>>> {
+        self.inner
+            .resources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn forward_resource_updated(&self, update: &ResourceUpdatedNotificationParam) {
+        let resources = self.resources();
+        let Some(routes) = resources.get(&update.uri) else {
+            // Nobody subscribes (any more), or a URI we never asked for.
+            tracing::debug!(uri = %update.uri, "an update of a resource nobody subscribes to");
+            return;
+        };
+        for (_, sink) in routes {
+            let _ = sink.send(ResourceUpdatedNotificationParam::new(update.uri.clone()));
+        }
     }
 
     fn forward_progress(&self, mut progress: ProgressNotificationParam) {
@@ -122,6 +193,22 @@ impl ClientHandler for UpstreamClient {
     ) {
         self.events.forward_progress(params);
     }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.events.forward_resource_updated(&params);
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        tracing::debug!("the upstream says its resources changed; clients keep the locked list");
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        tracing::debug!("the upstream says its prompts changed; clients keep the locked list");
+    }
 }
 
 #[cfg(test)]
@@ -149,5 +236,40 @@ mod tests {
         drop(route);
         events.forward_progress(ProgressNotificationParam::new(upstream_token, 3.0));
         assert!(received.try_recv().is_err());
+    }
+
+    #[test]
+    fn resource_updates_go_to_every_route_of_their_uri_until_it_ends() {
+        let events = UpstreamEvents::default();
+        let (one, mut to_one) = mpsc::unbounded_channel();
+        let (two, mut to_two) = mpsc::unbounded_channel();
+        let (first, is_first) = events.add_resource_route("demo://a", one);
+        assert!(is_first);
+        let (second, is_first) = events.add_resource_route("demo://a", two.clone());
+        assert!(!is_first, "the URI is subscribed upstream already");
+        let (_other, is_first) = events.add_resource_route("demo://b", two);
+        assert!(is_first);
+
+        events.forward_resource_updated(&ResourceUpdatedNotificationParam::new("demo://a"));
+        assert_eq!(to_one.try_recv().expect("routed").uri, "demo://a");
+        assert_eq!(to_two.try_recv().expect("routed").uri, "demo://a");
+        assert!(to_two.try_recv().is_err(), "one copy per route");
+        events.forward_resource_updated(&ResourceUpdatedNotificationParam::new("demo://c"));
+        assert!(to_one.try_recv().is_err());
+
+        assert!(!events.remove_resource_route("demo://a", first));
+        events.forward_resource_updated(&ResourceUpdatedNotificationParam::new("demo://a"));
+        assert!(to_one.try_recv().is_err(), "its route ended");
+        assert_eq!(to_two.try_recv().expect("still routed").uri, "demo://a");
+        assert!(
+            events.remove_resource_route("demo://a", second),
+            "the last one"
+        );
+        assert!(!events.has_resource_route("demo://a"));
+        assert!(events.has_resource_route("demo://b"));
+        assert!(
+            !events.remove_resource_route("demo://a", second),
+            "gone already"
+        );
     }
 }

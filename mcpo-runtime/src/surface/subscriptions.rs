@@ -1,0 +1,149 @@
+//! `resources/subscribe` for the MCP gateway: only of a URI
+//! [`App::read_resource`] would read, sent upstream on a pooled connection,
+//! whose updates of the URI then go to the subscriber's sink.
+//!
+//! A subscription lives on the upstream connection it was sent on: the
+//! connection's events route the URI's updates
+//! ([`crate::upstream::UpstreamEvents::add_resource_route`]), the first
+//! route of a URI subscribes upstream and the last one to end unsubscribes.
+//! When that connection is lost, the subscription is lost with it
+//! ([`ResourceSubscription::is_lost`]); the gateway subscribes again on the
+//! next connection.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    ResourceUpdatedNotificationParam, SubscribeRequestParams, UnsubscribeRequestParams,
+};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::unknown_resource;
+use crate::app::{App, CallFailure};
+use crate::lock::{ResourceList, SurfaceKind};
+use crate::supervisor::Connection;
+
+/// Where a subscribed resource's updates go (each with its URI).
+pub(crate) type UpdateSink = mpsc::UnboundedSender<ResourceUpdatedNotificationParam>;
+
+impl App {
+    /// Whether [`App::read_resource`] would read `uri`: a locked resource or
+    /// a match of a locked template (with a live list: one the server lists
+    /// now).
+    pub(crate) async fn offers_resource(&self, uri: &str) -> Result<bool, CallFailure> {
+        let surface = &self.state().surface;
+        match surface.resource_list {
+            ResourceList::Pinned => Ok(surface.readable(uri, |_| false)),
+            ResourceList::Live if surface.template_for(uri).is_some() => Ok(true),
+            ResourceList::Live => Ok(self
+                .live_resources()
+                .await?
+                .iter()
+                .any(|resource| resource.get("uri").and_then(Value::as_str) == Some(uri))),
+        }
+    }
+
+    /// Whether `uri` is readable by the lock alone (no live list asked): a
+    /// locked resource or a match of a locked template.
+    pub(crate) fn offers_resource_now(&self, uri: &str) -> bool {
+        let surface = &self.state().surface;
+        match surface.resource_list {
+            ResourceList::Pinned => surface.readable(uri, |_| false),
+            ResourceList::Live => surface.template_for(uri).is_some(),
+        }
+    }
+
+    /// `resources/subscribe` of `uri` (404 when the lock does not offer
+    /// it): its updates go to `sink` until the returned subscription drops.
+    pub(crate) async fn subscribe_resource(
+        &self,
+        uri: &str,
+        sink: UpdateSink,
+    ) -> Result<ResourceSubscription, CallFailure> {
+        if !self.offers_resource(uri).await? {
+            return Err(unknown_resource(uri).into());
+        }
+        // A drifted resource (or template) is refused as its reads are.
+        let surface = &self.state().surface;
+        match surface.item(SurfaceKind::Resource, uri) {
+            Some(_) => self.check_item(SurfaceKind::Resource, uri)?,
+            None => {
+                if let Some(template) = surface.template_for(uri) {
+                    self.check_item(SurfaceKind::ResourceTemplate, &template.key)?;
+                }
+            }
+        }
+        let timeout = self.state().call_timeout;
+        let uri = uri.to_string();
+        self.on_upstream("resources/subscribe", timeout, |connection| async move {
+            let (route, first) = connection.events.add_resource_route(&uri, sink);
+            let mut subscription = ResourceSubscription {
+                connection,
+                uri,
+                route,
+                subscribed_upstream: true,
+            };
+            if first {
+                #[allow(deprecated, reason = "the legacy revisions' resources/subscribe")]
+                let subscribed = subscription
+                    .connection
+                    .peer
+                    .subscribe(SubscribeRequestParams::new(subscription.uri.clone()))
+                    .await;
+                if let Err(error) = subscribed {
+                    subscription.subscribed_upstream = false;
+                    return Err(error);
+                }
+            }
+            Ok(subscription)
+        })
+        .await
+    }
+}
+
+/// One subscriber's subscription to a resource, on one upstream
+/// connection. Dropping it ends its route; the URI's last route to end
+/// unsubscribes upstream.
+pub(crate) struct ResourceSubscription {
+    connection: Arc<Connection>,
+    uri: String,
+    route: u64,
+    /// False when the upstream refused the subscribe: nothing to undo.
+    subscribed_upstream: bool,
+}
+
+impl ResourceSubscription {
+    /// Whether its upstream connection is gone (its updates with it).
+    pub(crate) fn is_lost(&self) -> bool {
+        self.connection.peer.is_transport_closed()
+    }
+}
+
+impl Drop for ResourceSubscription {
+    fn drop(&mut self) {
+        let events = &self.connection.events;
+        let last = events.remove_resource_route(&self.uri, self.route);
+        if !last || !self.subscribed_upstream || self.is_lost() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let connection = Arc::clone(&self.connection);
+        let uri = std::mem::take(&mut self.uri);
+        runtime.spawn(async move {
+            // Someone subscribed again meanwhile (and sent its own subscribe).
+            if connection.events.has_resource_route(&uri) {
+                return;
+            }
+            #[allow(deprecated, reason = "the legacy revisions' resources/unsubscribe")]
+            let unsubscribed = connection
+                .peer
+                .unsubscribe(UnsubscribeRequestParams::new(uri.clone()))
+                .await;
+            if let Err(error) = unsubscribed {
+                tracing::debug!(%uri, %error, "the upstream refused resources/unsubscribe");
+            }
+        });
+    }
+}
