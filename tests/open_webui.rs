@@ -173,7 +173,56 @@ fn open_webui_loads_every_tool_of_every_example_and_nothing_else() {
             }
         }
         let locked = lock["tools"].as_array().unwrap();
-        let mut expected: Vec<&str> = ids.values().map(String::as_str).collect();
+        // Besides the tools, a model gets the resource list and the reads
+        // (by URI, and one per locked template, its variables as
+        // parameters); never the prompts, the template list or completions.
+        let templates = lock["resourceTemplates"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let has_resources = lock.get("resources").is_some()
+            || lock.get("resourceList").is_some()
+            || !templates.is_empty();
+        let mut resource_reads: Vec<String> = Vec::new();
+        if has_resources {
+            resource_reads.extend(["list_resources".into(), "read_resource".into()]);
+        }
+        for item in document["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                if operation.get("x-mcp-resource-template").is_some() {
+                    let id = operation["operationId"]
+                        .as_str()
+                        .expect("a template read has an id");
+                    resource_reads.push(id.into());
+                    let spec = tools.iter().find(|tool| tool["name"] == id).expect(id);
+                    let template = &operation["x-mcp-resource-template"]["name"];
+                    let locked_template = templates
+                        .iter()
+                        .find(|entry| &entry["name"] == template)
+                        .expect("the template is locked");
+                    let uri = locked_template["definition"]["uriTemplate"]
+                        .as_str()
+                        .unwrap();
+                    for (name, parameter) in spec["parameters"]["properties"].as_object().unwrap() {
+                        assert!(
+                            uri.contains(name.as_str()),
+                            "{label}/{id}: {name} is a variable of {uri}"
+                        );
+                        assert_eq!(parameter["type"], "string", "{label}/{id}/{name}");
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            resource_reads.len() - if has_resources { 2 } else { 0 },
+            templates.len(),
+            "{label}: one read per locked template"
+        );
+        let mut expected: Vec<&str> = ids
+            .values()
+            .map(String::as_str)
+            .chain(resource_reads.iter().map(String::as_str))
+            .collect();
         let mut got: Vec<&str> = tools
             .iter()
             .map(|tool| tool["name"].as_str().unwrap())
@@ -182,7 +231,7 @@ fn open_webui_loads_every_tool_of_every_example_and_nothing_else() {
         got.sort();
         assert_eq!(
             got, expected,
-            "{label}: Open WebUI's tools are the tools, once each"
+            "{label}: Open WebUI's tools are the tools and resource reads, once each"
         );
         assert_eq!(
             ids.len(),

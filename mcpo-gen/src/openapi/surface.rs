@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     BEARER_SCHEME, ERROR_DETAIL, HTTP_VALIDATION_ERROR, SUMMARY_MAX_CHARS, add_operation,
-    escaped_operation_id, schema_ref,
+    schema_ref,
 };
 use crate::lock::{Lock, LockedItem, ResourceList, TemplateVariable};
 use crate::naming::{UniqueNames, camel_ident, tool_route};
@@ -239,7 +239,7 @@ pub(super) fn add_surface(
                 continue;
             };
             let route = format!("/resources/templates{}", tool_route(&template.key));
-            let id = ids.claim(&escaped_operation_id(&format!("read_{}", template.key)));
+            let id = ids.claim(&read_operation_id(&template.key));
             add_operation(
                 &mut paths,
                 &route,
@@ -957,6 +957,26 @@ fn shared_responses() -> Map<String, Value> {
         error("The server did not answer within `--call-timeout`."),
     );
     responses
+}
+
+/// `Dynamic Text Resource` -> `read_dynamic_text_resource`: the name a model
+/// sees in Open WebUI, so plain words rather than escapes (the lock's name
+/// is in `x-mcp-resource-template`; clashes get `_2` when claimed).
+fn read_operation_id(template: &str) -> String {
+    let mut id = String::from("read_");
+    for ch in template.chars() {
+        if ch.is_ascii_alphanumeric() {
+            id.push(ch.to_ascii_lowercase());
+        } else if !id.ends_with('_') {
+            id.push('_');
+        }
+    }
+    let trimmed = id.trim_end_matches('_');
+    if trimmed == "read" {
+        "read_template".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 #[cfg(test)]

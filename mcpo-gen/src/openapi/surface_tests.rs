@@ -157,7 +157,7 @@ fn a_full_surface_gets_every_route_of_the_design() {
         ("get /resources", "list_resources"),
         ("get /resources/read", "read_resource"),
         ("get /resources/templates/file", "read_file"),
-        ("get /resources/templates/a%20note", "read_a_u0020note"),
+        ("get /resources/templates/a%20note", "read_a_note"),
         ("get /resources/templates/static", "read_static"),
     ]
     .iter()
