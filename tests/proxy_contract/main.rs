@@ -9,6 +9,7 @@
 
 mod gateway;
 mod gateway_drift;
+mod gateway_surface;
 mod http_edge;
 mod lax_types;
 mod load_limits;

@@ -39,7 +39,8 @@ pub(super) struct ExposedPrompt {
 pub(super) struct SurfaceItems {
     /// Sorted by exposed name.
     prompts: Vec<ExposedPrompt>,
-    /// Every server's locked templates, servers by name.
+    /// Every server's locked templates, servers by name (a URI template
+    /// once).
     templates: Vec<ResourceTemplate>,
     /// Indices into the gateway's servers, by server name: the first that
     /// offers a URI (or names a template) serves it.
@@ -106,9 +107,15 @@ impl SurfaceItems {
             }
         }
         prompts.sort_by(|a, b| a.exposed.cmp(&b.exposed));
+        let mut listed_templates = std::collections::HashSet::new();
         for &index in &by_name {
             let (served, _) = servers[index];
             for template in &served.app.state().surface.resource_templates {
+                // A template two servers lock is listed once: its URIs go
+                // to the first server by name.
+                if !listed_templates.insert(template.uri_template_text().unwrap_or_default()) {
+                    continue;
+                }
                 match serde_json::from_value::<ResourceTemplate>(template.definition.clone()) {
                     Ok(definition) => templates.push(definition),
                     Err(error) => {

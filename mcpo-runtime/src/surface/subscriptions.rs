@@ -94,6 +94,7 @@ impl App {
                     subscription.subscribed_upstream = false;
                     return Err(error);
                 }
+                tracing::debug!(uri = %subscription.uri, "resource subscribed upstream");
             }
             Ok(subscription)
         })
@@ -141,8 +142,11 @@ impl Drop for ResourceSubscription {
                 .peer
                 .unsubscribe(UnsubscribeRequestParams::new(uri.clone()))
                 .await;
-            if let Err(error) = unsubscribed {
-                tracing::debug!(%uri, %error, "the upstream refused resources/unsubscribe");
+            match unsubscribed {
+                Ok(()) => tracing::debug!(%uri, "resource unsubscribed upstream: nobody subscribes any more"),
+                Err(error) => {
+                    tracing::debug!(%uri, %error, "the upstream refused resources/unsubscribe");
+                }
             }
         });
     }
