@@ -32,11 +32,12 @@ use std::sync::Arc;
 use rmcp::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    ContentBlock, ErrorCode, ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ResultType,
-    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
-    UnsubscribeRequestParams,
+    ContentBlock, ErrorCode, ErrorData, GetPromptRequestMethod, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsRequestMethod, ListPromptsResult,
+    ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestMethod,
+    ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use serde_json::{Value, json};
@@ -373,6 +374,9 @@ impl ServerHandler for Gateway {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
+        self.inner
+            .items
+            .offers_resources::<ListResourcesRequestMethod>()?;
         let cursor = request.and_then(|request| request.cursor);
         let (resources, next_cursor) = page(
             self.resources().await?.into_iter(),
@@ -391,6 +395,9 @@ impl ServerHandler for Gateway {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.inner
+            .items
+            .offers_resources::<ListResourceTemplatesRequestMethod>()?;
         let cursor = request.and_then(|request| request.cursor);
         let (resource_templates, next_cursor) = page(
             self.inner.items.templates().cloned(),
@@ -409,6 +416,9 @@ impl ServerHandler for Gateway {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        self.inner
+            .items
+            .offers_resources::<ReadResourceRequestMethod>()?;
         self.read(&request.uri).await
     }
 
@@ -417,6 +427,9 @@ impl ServerHandler for Gateway {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
+        self.inner
+            .items
+            .offers_prompts::<ListPromptsRequestMethod>()?;
         let cursor = request.and_then(|request| request.cursor);
         let (prompts, next_cursor) =
             page(self.inner.items.prompts(), cursor.as_deref(), PAGE_SIZE)?;
@@ -432,6 +445,9 @@ impl ServerHandler for Gateway {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        self.inner
+            .items
+            .offers_prompts::<GetPromptRequestMethod>()?;
         self.prompt(request).await
     }
 

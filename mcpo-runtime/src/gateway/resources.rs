@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rmcp::model::{
-    CompleteRequestMethod, CompleteRequestParams, CompleteResult, ErrorData,
+    CompleteRequestMethod, CompleteRequestParams, CompleteResult, ConstString, ErrorData,
     GetPromptRequestParams, GetPromptResponse, JsonObject, Prompt, PromptsCapability,
     ReadResourceResponse, Reference, Resource, ResourceTemplate, ResourcesCapability, ResultType,
     ServerCapabilities, SubscribeRequestMethod,
@@ -155,6 +155,25 @@ impl SurfaceItems {
         }
         if self.completions {
             capabilities.completions = Some(JsonObject::new());
+        }
+    }
+
+    /// -32601 for a `resources/*` request when no server has resources
+    /// (the capability is not declared), as rmcp answers it.
+    pub(super) fn offers_resources<M: ConstString>(&self) -> Result<(), ErrorData> {
+        if self.resources {
+            Ok(())
+        } else {
+            Err(ErrorData::method_not_found::<M>())
+        }
+    }
+
+    /// -32601 for a `prompts/*` request when no server has prompts.
+    pub(super) fn offers_prompts<M: ConstString>(&self) -> Result<(), ErrorData> {
+        if self.prompts.is_empty() {
+            Err(ErrorData::method_not_found::<M>())
+        } else {
+            Ok(())
         }
     }
 
