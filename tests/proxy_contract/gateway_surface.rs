@@ -7,7 +7,7 @@
 //! subscribed (over `resources/subscribe` in a session, and over
 //! `subscriptions/listen` in the stateless revision).
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -426,5 +426,78 @@ fn aggregated_mcp_routes_uris_to_one_server_and_names_prompts_by_server() {
     assert_eq!(
         report["updated"], STATIC,
         "the subscription went to server a, whose updates a_toggle-subscriber-updates started"
+    );
+}
+
+/// A subscription outlives its upstream connection: when the server is
+/// restarted, the proxy subscribes again on the new connection, and the new
+/// server's updates reach the session that subscribed before.
+#[test]
+fn a_subscription_is_sent_again_after_the_upstream_restarts() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let (lock_path, _) = everything_lock(scratch.path());
+    let marker = unique_marker("gateway-resubscribe");
+    let proxy = Launch::serve()
+        .args(&[
+            "--api-key",
+            KEY,
+            "--lock",
+            lock_path.to_str().expect("a UTF-8 path"),
+        ])
+        .env(&[
+            ("RUST_LOG", "warn,mcpo_runtime=debug"),
+            ("MCPO_TEST_MARKER", &marker),
+        ])
+        .start_ready();
+
+    let python = test_tool("mcp-venv/bin/python");
+    let script = workspace_root().join("tests/clients/mcp/surface_client.py");
+    let mut client = Command::new(&python)
+        .arg(&script)
+        .args(["resubscribe", &proxy.url("/mcp"), KEY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the client starts");
+    let mut lines = BufReader::new(client.stdout.take().expect("stdout is piped")).lines();
+    let first = lines.next().expect("a line").expect("the client's stdout");
+    assert_eq!(first, r#"{"subscribed": true}"#);
+    assert!(proxy_logged(&proxy, "resource subscribed upstream", STATIC));
+
+    // Kill the server: the proxy starts another, and subscribes again.
+    let upstreams: Vec<i32> = processes_with_marker(&marker)
+        .into_iter()
+        .filter(|pid| *pid != proxy.pid())
+        .collect();
+    assert!(!upstreams.is_empty(), "the upstream runs");
+    for pid in &upstreams {
+        // SAFETY: a signal to a process this test started.
+        unsafe {
+            libc::kill(*pid, libc::SIGKILL);
+        }
+    }
+    assert!(
+        wait_for(Duration::from_secs(30), || proxy_logged(
+            &proxy,
+            "resource subscription sent again",
+            STATIC
+        )),
+        "the subscription was sent again on the new connection"
+    );
+
+    let mut stdin = client.stdin.take().expect("stdin is piped");
+    writeln!(stdin, "go").expect("the client reads on");
+    drop(stdin);
+    let last = lines
+        .next()
+        .expect("the report")
+        .expect("the client's stdout");
+    let report: Value = serde_json::from_str(&last).expect("JSON");
+    assert!(client.wait().expect("the client ends").success());
+    assert_eq!(result_of(&report, "subscribe"), &json!({}));
+    assert_eq!(
+        report["updated"], STATIC,
+        "the restarted server's update reached the session: {report}"
     );
 }

@@ -10,6 +10,9 @@ and the Rust test compares that with the lock.
                                        # resources/subscribe + notifications
     surface_client.py auto URL KEY     # Client's default mode (the stateless
                                        # 2026-07-28 revision); subscriptions/listen
+    surface_client.py resubscribe URL KEY  # a session subscribes, prints a line,
+                                       # waits for one on stdin, then waits
+                                       # for an update
 
 Env MCP_PROMPT_PREFIX and MCP_TOOL_PREFIX (e.g. `a_`) are put before each
 prompt's and tool's name, for a multi-server proxy's aggregated endpoint.
@@ -191,6 +194,31 @@ async def legacy(url: str, key: str) -> dict:
     return report
 
 
+async def resubscribe(url: str, key: str) -> dict:
+    """Subscribes, says so on stdout, and waits for a line on stdin (the
+    test restarts the upstream meanwhile); then switches the (new)
+    upstream's updates on and waits for one."""
+    headers = {"Authorization": f"Bearer {key}"}
+    updates: asyncio.Queue = asyncio.Queue()
+
+    async def on_message(message) -> None:
+        if getattr(message, "method", None) == "notifications/resources/updated":
+            await updates.put(message.params.uri)
+
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx2.AsyncClient(headers=headers))
+        read, write, *_ = await stack.enter_async_context(streamable_http_client(url, http_client=client))
+        session = await stack.enter_async_context(ClientSession(read, write, message_handler=on_message))
+        await session.initialize()
+        report = {"subscribe": await outcome(session.subscribe_resource(STATIC))}
+        print(json.dumps({"subscribed": True}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        report["switch_updates_on"] = await outcome(session.call_tool("toggle-subscriber-updates", {}))
+        report["updated"] = await first_update(updates, STATIC)
+        report["switch_updates_off"] = await outcome(session.call_tool("toggle-subscriber-updates", {}))
+        return report
+
+
 async def first_update(updates: asyncio.Queue, uri: str):
     """The first update of `uri` within UPDATE_WAIT seconds, or None."""
     try:
@@ -235,6 +263,8 @@ def main() -> None:
         report = asyncio.run(legacy(args[1], args[2]))
     elif args[:1] == ["auto"] and len(args) == 3:
         report = asyncio.run(auto(args[1], args[2]))
+    elif args[:1] == ["resubscribe"] and len(args) == 3:
+        report = asyncio.run(resubscribe(args[1], args[2]))
     else:
         sys.exit(__doc__)
     print(json.dumps(report), flush=True)
