@@ -144,6 +144,15 @@ impl Subscriptions {
                     });
                     drop(replaced);
                 }
+                Err(failure)
+                    if failure.upstream_error.is_none()
+                        && failure.answer.status.as_u16() == 404 =>
+                {
+                    // A live list that no longer holds it: nothing to read.
+                    tracing::info!(%uri, server = %served.name, "resource subscription ended: the server no longer lists it");
+                    let ended = self.state().by_uri.remove(&uri);
+                    drop(ended);
+                }
                 Err(failure) => {
                     tracing::debug!(%uri, server = %served.name, status = failure.answer.status.as_u16(), "resource subscription not sent again yet");
                 }
