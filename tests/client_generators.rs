@@ -167,8 +167,8 @@ fn generate_python(example: &Example, out: &Path) -> BTreeSet<String> {
 }
 
 /// @hey-api/openapi-ts on one example, into `out/<name>`: one SDK function
-/// per operation (the tools, `/healthz`, `/readyz`, and `GET /docs` where a
-/// tool is named `docs`).
+/// per operation (the tools, `/healthz`, `/readyz`, `GET /docs` where a
+/// tool is named `docs`, and the resource and prompt routes).
 fn generate_ts(example: &Example, out: &Path) -> PathBuf {
     let dir = out.join(&example.name);
     let document = workspace_root()
@@ -190,16 +190,17 @@ fn generate_ts(example: &Example, out: &Path) -> PathBuf {
         .lines()
         .filter(|line| line.starts_with("export const ") && line.contains("<ThrowOnError"))
         .count();
-    let gets = example.document["paths"]
+    // Tools are the POSTs with `x-mcp-tool`; the rest are the proxy's GETs
+    // and, where the lock has them, the resource and prompt routes.
+    let operations: usize = example.document["paths"]
         .as_object()
         .unwrap()
         .values()
-        .filter(|item| item.get("get").is_some())
-        .count();
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
     assert_eq!(
-        functions,
-        example.tools.len() + gets,
-        "{}: one SDK function per tool plus the GETs (/healthz, /readyz, ...)",
+        functions, operations,
+        "{}: one SDK function per operation (the tools, /healthz, /readyz, resources, prompts)",
         example.name
     );
     dir

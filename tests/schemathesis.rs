@@ -181,9 +181,23 @@ fn everything_proxy() {
         // run, and 200-or-504 would depend on the machine's speed. The 504
         // path is runtime_contract's `a_call_over_the_timeout_is_504...`.
         &["--exclude-path", "/trigger-long-running-operation"],
-        TOOL_ERRORS_ARE_500,
+        &format!("{TOOL_ERRORS_ARE_500}{EVERYTHING_SURFACE_ERRORS}"),
     );
 }
+
+/// server-everything answers a template read whose id it cannot use, and
+/// `resource-prompt` with a `resourceType` it does not know, with JSON-RPC
+/// -32603 (internal error) rather than -32602: the proxy passes an upstream's
+/// internal error on as 502, as for tools (`/fails_with_internal_error`).
+const EVERYTHING_SURFACE_ERRORS: &str = r#"
+[[operations]]
+include-path-regex = "^/resources/templates/[^/]+$"
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502"]
+
+[[operations]]
+include-path = "/prompts/resource-prompt"
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502"]
+"#;
 
 #[test]
 fn memory_proxy() {

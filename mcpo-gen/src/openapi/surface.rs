@@ -316,7 +316,6 @@ pub(super) fn add_surface(
     }
 
     if completes {
-        schemas.insert(COMPLETION_REQUEST.into(), completion_request_schema());
         schemas.insert(COMPLETION_RESULT.into(), completion_result_schema());
     }
 
@@ -705,7 +704,7 @@ fn complete_operation(tag: &str, what: &str, kind: &str, names: &[&str]) -> Valu
         json!({
             "required": true,
             "description": "What to complete, as a JSON object.",
-            "content": {"application/json": {"schema": schema_ref(COMPLETION_REQUEST)}}
+            "content": {"application/json": {"schema": completion_request_schema(names)}}
         }),
     );
     Value::Object(operation)
@@ -879,17 +878,30 @@ fn prompt_result_schema() -> Value {
     })
 }
 
-fn completion_request_schema() -> Value {
+/// The body of one completion route: `argument` is one of `names` (the
+/// proxy refuses any other), and no field the proxy does not read.
+fn completion_request_schema(names: &[&str]) -> Value {
     json!({
         "type": "object",
+        "title": COMPLETION_REQUEST,
         "description": "What to complete (`completion/complete`).",
-        "required": ["argument", "value"],
+        "required": ["argument"],
+        "additionalProperties": false,
         "properties": {
-            "argument": string("The variable or argument to complete."),
-            "value": string("Its value so far."),
+            "argument": {
+                "type": "string",
+                "description": "The variable or argument to complete.",
+                "enum": names,
+            },
+            "value": {
+                "type": "string",
+                "description": "Its value so far (none: suggest from the start).",
+                "default": ""
+            },
             "context": {
                 "type": "object",
                 "description": "What is already chosen.",
+                "additionalProperties": false,
                 "properties": {"arguments": {
                     "type": "object",
                     "description": "The values of the other variables or arguments, by name.",

@@ -226,10 +226,13 @@ pub(crate) fn unknown_resource(uri: &str) -> ApiError {
     )
 }
 
-/// An upstream's own "resource not found" is a 404 too, not a 502.
+/// An upstream's own "resource not found" is a 404 too, not a 502; so is
+/// its "invalid params" for a read, whose only parameter is the URI (the
+/// TypeScript SDK's servers answer an unknown URI so).
 fn not_found_upstream(mut failure: CallFailure) -> CallFailure {
     if let Some(error) = &failure.upstream_error
-        && error.code.0 == RESOURCE_NOT_FOUND
+        && (error.code.0 == RESOURCE_NOT_FOUND
+            || error.code == rmcp::model::ErrorCode::INVALID_PARAMS)
     {
         failure.answer = ApiError::new(
             StatusCode::NOT_FOUND,

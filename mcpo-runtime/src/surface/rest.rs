@@ -249,7 +249,8 @@ async fn get_prompt(
     .await
 }
 
-/// The body of a completion route.
+/// The body of a completion route, as the document states it: no field
+/// but these, `context` and its `arguments` objects when present.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CompletionBody {
@@ -257,14 +258,14 @@ struct CompletionBody {
     #[serde(default)]
     value: String,
     #[serde(default)]
-    context: Option<CompletionContextBody>,
+    context: CompletionContextBody,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct CompletionContextBody {
     #[serde(default)]
-    arguments: Option<HashMap<String, String>>,
+    arguments: HashMap<String, String>,
 }
 
 async fn complete_template(
@@ -312,7 +313,8 @@ async fn complete(
         let body: CompletionBody = serde_json::from_value(body).map_err(|error| {
             ApiError::validation(vec![ValidationIssue::body(error.to_string(), "invalid")])
         })?;
-        let context = body.context.and_then(|context| context.arguments);
+        let arguments = body.context.arguments;
+        let context = (!arguments.is_empty()).then_some(arguments);
         let result = app
             .complete(
                 reference,
