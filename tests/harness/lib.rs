@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -371,6 +371,28 @@ pub fn wait_until(limit: Duration, ready: impl FnMut() -> bool) {
     }
 }
 
+/// Waits up to `limit` for `child` to exit; past it, kills it. `Ok` with its
+/// exit status when it exited in time, `Err` with the status after the kill.
+pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Result<ExitStatus, ExitStatus> {
+    let exited = wait_for(limit, || matches!(child.try_wait(), Ok(Some(_))));
+    if !exited {
+        let _ = child.kill();
+    }
+    let status = child.wait().expect("wait works");
+    if exited { Ok(status) } else { Err(status) }
+}
+
+/// Reads a child's `pipe` to its end on a thread of its own: a child that
+/// writes more than a pipe holds would otherwise block, and never exit,
+/// while the test waits for it.
+pub fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
 fn client() -> &'static reqwest::blocking::Client {
     static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
@@ -663,10 +685,8 @@ impl Launch {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.program.display()));
-        let exited = wait_for(limit, || matches!(child.try_wait(), Ok(Some(_))));
-        if !exited {
-            let _ = child.kill();
-        }
+        let exited = wait_or_kill(&mut child, limit).is_ok();
+        // The status is kept from the wait; this collects what it wrote.
         let output = child.wait_with_output().expect("its output");
         assert!(
             exited,
@@ -1172,13 +1192,8 @@ pub fn run_authorizing(command: &mut Command, limit: Duration) -> Output {
         .spawn()
         .expect("the command starts");
     let stdin = child.stdin.take();
-    let mut stdout_pipe = child.stdout.take().expect("stdout is piped");
+    let stdout = read_in_background(child.stdout.take().expect("stdout is piped"));
     let stderr_pipe = child.stderr.take().expect("stderr is piped");
-    let stdout = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout_pipe.read_to_end(&mut bytes);
-        bytes
-    });
     let stderr = std::thread::spawn(move || {
         let mut text = String::new();
         let mut browser = Vec::new();
@@ -1201,21 +1216,11 @@ pub fn run_authorizing(command: &mut Command, limit: Duration) -> Output {
         }
         text
     });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait works") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            break child.wait().expect("wait works");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_or_kill(&mut child, limit).unwrap_or_else(|killed| killed);
     drop(stdin);
     Output {
         status,
-        stdout: stdout.join().unwrap_or_default(),
+        stdout: stdout.join().unwrap_or_default().into_bytes(),
         stderr: stderr.join().unwrap_or_default().into_bytes(),
     }
 }

@@ -13,7 +13,7 @@
 //! as JSON; the assertions are here, against the lock.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,11 +26,10 @@ const KEY: &str = "gateway-test-key";
 const LIVE_NAME: &str = "live-fixture-name";
 const LIVE_VERSION: &str = "9.9.9";
 
-use super::{errors_lock as lock, locked_definition, proxy_binary};
-
-fn client_script(name: &str) -> PathBuf {
-    workspace_root().join("tests/clients/mcp").join(name)
-}
+use super::{
+    client_script, errors_lock as lock, fixture_server, locked_definition, mcp_python,
+    proxy_binary, run_client, servers_config,
+};
 
 fn locked_tool_names() -> Vec<String> {
     lock()["tools"]
@@ -83,75 +82,11 @@ fn gateway(flags: &[&str]) -> Running {
 // ---------------------------------------------------------------------------
 // Client scripts
 
-/// The official Python SDK's venv (mcp==2.3.0).
-fn mcp_python() -> PathBuf {
-    test_tool("mcp-venv/bin/python")
-}
-
-/// Runs a client script to its end (within `limit`) and returns the JSON
-/// object it printed last on stdout.
-fn run_client(program: &Path, args: &[&str], limit: Duration) -> Value {
-    run_client_with_env(program, args, &[], limit)
-}
-
-/// [`run_client`] with these variables set.
-fn run_client_with_env(
-    program: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    limit: Duration,
-) -> Value {
-    let mut child = Command::new(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait works") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    let what = format!("{} {args:?}", program.display());
-    let status =
-        status.unwrap_or_else(|| panic!("{what} did not finish in {limit:?}\nstderr:\n{stderr}"));
-    assert!(
-        status.success(),
-        "{what}: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last)
-        .unwrap_or_else(|error| panic!("{what} printed no JSON ({error}):\n{stdout}\n{stderr}"))
-}
-
 fn python_client(args: &[&str]) -> Value {
     let script = client_script("python_sdk.py");
     let mut all = vec![script.to_str().expect("a UTF-8 path")];
     all.extend_from_slice(args);
-    run_client(&mcp_python(), &all, Duration::from_secs(90))
+    run_client(&mcp_python(), &all, &[], Duration::from_secs(90))
 }
 
 /// A multi-server proxy (`mcpo-gen serve --config`, two servers of the
@@ -160,25 +95,16 @@ fn python_client(args: &[&str]) -> Value {
 /// `/{name}/mcp` with its tools as locked.
 #[test]
 fn a_multi_server_proxy_aggregates_its_servers_at_mcp() {
-    let scratch = tempfile::tempdir().expect("a temp dir");
-    let fixture = mcpo_gen_e2e::fixture_upstream("errors.json");
-    let entry = json!({"command": fixture[1], "args": fixture[2..]});
-    let config = scratch.path().join("mcp.json");
-    let servers = json!({"mcpServers": {"alpha": entry, "beta": entry}});
-    std::fs::write(&config, servers.to_string()).expect("the config is written");
+    let entry = fixture_server(&["--tools", &tool_file("errors.json")]);
+    let (_scratch, config) = servers_config(json!({"alpha": entry, "beta": entry}));
     let proxy = Launch::serve()
-        .args(&[
-            "--api-key",
-            KEY,
-            "--config",
-            config.to_str().expect("a UTF-8 path"),
-        ])
+        .args(&["--api-key", KEY, "--config", &config])
         .start_ready();
 
     let script = client_script("python_sdk.py");
     let script = script.to_str().expect("a UTF-8 path");
     let url = proxy.url("/mcp");
-    let aggregated = run_client_with_env(
+    let aggregated = run_client(
         &mcp_python(),
         &[script, "legacy", &url, KEY],
         &[("MCP_TOOL_PREFIX", "beta_")],
@@ -408,12 +334,7 @@ fn stdio_stdout_carries_only_mcp_messages() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the proxy starts");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let log = read_in_background(child.stderr.take().expect("stderr is piped"));
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let (sender, receiver) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -474,15 +395,11 @@ fn stdio_stdout_carries_only_mcp_messages() {
             .unwrap_or_else(|error| panic!("stdout carried a non-JSON line ({error}): {line:?}"));
         assert_eq!(message["jsonrpc"], "2.0", "{line}");
     }
-    let exited = wait_for(Duration::from_secs(10), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
-    if !exited {
-        let _ = child.kill();
-    }
-    let status = child.wait().expect("wait works");
+    let exit = wait_or_kill(&mut child, Duration::from_secs(10));
     let log = log.join().unwrap_or_default();
-    assert!(exited, "the proxy did not exit after stdin closed:\n{log}");
+    let Ok(status) = exit else {
+        panic!("the proxy did not exit after stdin closed:\n{log}");
+    };
     assert!(status.success(), "{status}\n{log}");
     assert!(
         log.contains("serving MCP on stdin/stdout") && log.contains("DEBUG"),
@@ -504,6 +421,7 @@ fn typescript_sdk_lists_and_calls_with_a_bearer_key() {
             &proxy.url("/mcp"),
             KEY,
         ],
+        &[],
         Duration::from_secs(60),
     );
     assert_lock_server_info(&report["server_info"], "typescript initialize");
@@ -647,6 +565,7 @@ fn open_webui_mcp_client_lists_and_calls_tools() {
             &proxy.url("/mcp"),
             KEY,
         ],
+        &[],
         Duration::from_secs(90),
     );
     let specs = report["tool_specs"].as_array().expect("tool specs");

@@ -7,15 +7,15 @@
 //! subscribed (over `resources/subscribe` in a session, and over
 //! `subscriptions/listen` in the stateless revision).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-use super::KEY;
+use super::{KEY, client_script, mcp_python, run_client, servers_config};
 
 /// A resource server-everything serves that the test's lock leaves out.
 const UNLOCKED: &str = "demo://resource/static/document/structure.md";
@@ -74,55 +74,14 @@ fn serve_lock(lock: &Path) -> Running {
 /// Runs surface_client.py in `mode` against `url` with `env`, and returns
 /// the JSON object it printed.
 fn surface_client(mode: &str, url: &str, env: &[(&str, &str)]) -> Value {
-    let python = test_tool("mcp-venv/bin/python");
-    let script = workspace_root().join("tests/clients/mcp/surface_client.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .args([mode, url, KEY])
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot start {}: {error}", python.display()));
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let limit = Duration::from_secs(120);
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait works") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    let status = status.unwrap_or_else(|| {
-        panic!("surface_client.py {mode} did not finish in {limit:?}\n{stderr}")
-    });
-    assert!(
-        status.success(),
-        "surface_client.py {mode}: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|error| {
-        panic!("no JSON from surface_client.py ({error}):\n{stdout}\n{stderr}")
-    })
+    let script = client_script("surface_client.py");
+    let script = script.to_str().expect("a UTF-8 path");
+    run_client(
+        &mcp_python(),
+        &[script, mode, url, KEY],
+        env,
+        Duration::from_secs(120),
+    )
 }
 
 /// The definitions of a lock's `field` list, as listed.
@@ -333,22 +292,11 @@ fn python_sdk_stateless_client_sees_the_locked_surface_and_listens() {
 /// each reaching its own server; a subscription on the server of its URI.
 #[test]
 fn aggregated_mcp_routes_uris_to_one_server_and_names_prompts_by_server() {
-    let scratch = tempfile::tempdir().expect("a temp dir");
     let command = everything_command();
     let entry = json!({"command": command[0], "args": command[1..]});
-    let config = scratch.path().join("mcp.json");
-    std::fs::write(
-        &config,
-        json!({"mcpServers": {"a": entry, "b": entry}}).to_string(),
-    )
-    .expect("the config is written");
+    let (_scratch, config) = servers_config(json!({"a": entry, "b": entry}));
     let proxy = Launch::serve()
-        .args(&[
-            "--api-key",
-            KEY,
-            "--config",
-            config.to_str().expect("a UTF-8 path"),
-        ])
+        .args(&["--api-key", KEY, "--config", &config])
         .start_ready();
 
     let report = surface_client(
@@ -450,10 +398,8 @@ fn a_subscription_is_sent_again_after_the_upstream_restarts() {
         ])
         .start_ready();
 
-    let python = test_tool("mcp-venv/bin/python");
-    let script = workspace_root().join("tests/clients/mcp/surface_client.py");
-    let mut client = Command::new(&python)
-        .arg(&script)
+    let mut client = Command::new(mcp_python())
+        .arg(client_script("surface_client.py"))
         .args(["resubscribe", &proxy.url("/mcp"), KEY])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -19,7 +19,8 @@ mod surface_rest;
 mod upstream_faults;
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
@@ -86,6 +87,63 @@ pub fn sse_messages(body: &str) -> Vec<Value> {
             (!data.trim().is_empty()).then(|| serde_json::from_str(&data).expect("JSON data"))
         })
         .collect()
+}
+
+/// A client script of `tests/clients/mcp/`.
+pub fn client_script(name: &str) -> PathBuf {
+    workspace_root().join("tests/clients/mcp").join(name)
+}
+
+/// The official Python SDK's venv (mcp==2.3.0), which runs the Python
+/// client scripts.
+pub fn mcp_python() -> PathBuf {
+    test_tool("mcp-venv/bin/python")
+}
+
+/// Runs a client script to its end (within `limit`) with `env` set, and
+/// returns the JSON object it printed last on stdout: the scripts assert
+/// nothing, they report what they saw.
+pub fn run_client(program: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Value {
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
+    let stdout = read_in_background(child.stdout.take().expect("stdout is piped"));
+    let stderr = read_in_background(child.stderr.take().expect("stderr is piped"));
+    let status = wait_or_kill(&mut child, limit).ok();
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let what = format!("{} {args:?}", program.display());
+    let status =
+        status.unwrap_or_else(|| panic!("{what} did not finish in {limit:?}\nstderr:\n{stderr}"));
+    assert!(
+        status.success(),
+        "{what}: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .unwrap_or_else(|error| panic!("{what} printed no JSON ({error}):\n{stdout}\n{stderr}"))
+}
+
+/// The multi-server config `{"mcpServers": servers}`, written to `mcp.json`
+/// in a scratch folder (returned with it, to keep it alive and to put more
+/// files beside); its path, for `--config`.
+pub fn servers_config(servers: Value) -> (tempfile::TempDir, String) {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let path = scratch.path().join("mcp.json");
+    std::fs::write(&path, json!({ "mcpServers": servers }).to_string())
+        .expect("the config is written");
+    let path = path.to_str().expect("a UTF-8 path").to_string();
+    (scratch, path)
+}
+
+/// A config entry that runs our fixture server with `args`.
+pub fn fixture_server(args: &[&str]) -> Value {
+    json!({"command": fixture_binary(), "args": args})
 }
 
 /// Calls `tool` with [`KEY`].

@@ -23,8 +23,8 @@ use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
 use crate::{
-    CRATE, KEY, assert_prompt_504, call, detail_text, errors_proxy, http_client, launch,
-    retry_after, stalled_upload,
+    CRATE, KEY, assert_prompt_504, call, detail_text, errors_proxy, fixture_server, http_client,
+    launch, retry_after, servers_config, stalled_upload,
 };
 
 /// Starts the proxy with `flags` in front of the upstream override.
@@ -1558,20 +1558,11 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
 /// served under /NAME, each with its own /NAME/readyz.
 #[test]
 fn serve_of_a_config_serves_each_server_under_its_name() {
-    let scratch = tempfile::tempdir().expect("a temp dir");
-    let fixture = fixture_binary().display().to_string();
-    let config = scratch.path().join("mcp.json");
-    std::fs::write(
-        &config,
-        json!({"mcpServers": {
-            "errors": {"command": fixture, "args": ["--tools", tool_file("errors.json")]},
-            "edge": {"command": fixture, "args": ["--tools", tool_file("edge.json")]}
-        }})
-        .to_string(),
-    )
-    .expect("the config is written");
+    let (scratch, config_text) = servers_config(json!({
+        "errors": fixture_server(&["--tools", &tool_file("errors.json")]),
+        "edge": fixture_server(&["--tools", &tool_file("edge.json")]),
+    }));
     let lock = scratch.path().join("mcp.lock.json");
-    let config_text = config.display().to_string();
     let lock_text = lock.display().to_string();
     let proxy = Launch::serve()
         .args(&[

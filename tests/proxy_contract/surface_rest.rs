@@ -12,7 +12,7 @@ use std::time::Duration;
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-use super::{KEY, http_client};
+use super::{KEY, fixture_server, http_client, servers_config};
 
 /// Every resource the fixture lists with `--resources` (three notes), in
 /// the lock's order (by URI).
@@ -940,21 +940,11 @@ fn every_surface_route_needs_the_api_key() {
 /// surface route for a server that has none.
 #[test]
 fn a_multi_server_proxy_serves_each_surface_under_its_server() {
-    let scratch = tempfile::tempdir().expect("a temp dir");
-    let fixture = fixture_binary().display().to_string();
-    let config = scratch.path().join("mcp.json");
-    std::fs::write(
-        &config,
-        json!({"mcpServers": {
-            "notes": {"command": fixture, "args": ["--resources", "--resource-count", "1"]},
-            "edge": {"command": fixture, "args": ["--tools", tool_file("edge.json")]}
-        }})
-        .to_string(),
-    )
-    .expect("the config is written");
-    let proxy = Launch::serve()
-        .args(&["--config", config.to_str().expect("a UTF-8 path")])
-        .start();
+    let (_scratch, config) = servers_config(json!({
+        "notes": fixture_server(&["--resources", "--resource-count", "1"]),
+        "edge": fixture_server(&["--tools", &tool_file("edge.json")]),
+    }));
+    let proxy = Launch::serve().args(&["--config", &config]).start();
     for name in ["notes", "edge"] {
         let readyz = proxy.url(&format!("/{name}/readyz"));
         assert!(
