@@ -158,19 +158,25 @@ class ClientApi(Api):
         return self.client.complete(ref, argument, context)
 
 
-async def legacy(url: str, key: str) -> dict:
-    headers = {"Authorization": f"Bearer {key}"}
-    tool_prefix = os.environ.get("MCP_TOOL_PREFIX", "")
-    updates: asyncio.Queue = asyncio.Queue()
+async def open_session(stack: AsyncExitStack, url: str, key: str, updates: asyncio.Queue | None = None):
+    """A ClientSession on `url` with the bearer `key`, closed with `stack`;
+    the URIs of the notifications/resources/updated it receives go to
+    `updates`."""
 
     async def on_message(message) -> None:
-        if getattr(message, "method", None) == "notifications/resources/updated":
+        if updates is not None and getattr(message, "method", None) == "notifications/resources/updated":
             await updates.put(message.params.uri)
 
+    client = await stack.enter_async_context(httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}))
+    read, write, *_ = await stack.enter_async_context(streamable_http_client(url, http_client=client))
+    return await stack.enter_async_context(ClientSession(read, write, message_handler=on_message))
+
+
+async def legacy(url: str, key: str) -> dict:
+    tool_prefix = os.environ.get("MCP_TOOL_PREFIX", "")
+    updates: asyncio.Queue = asyncio.Queue()
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(httpx2.AsyncClient(headers=headers))
-        read, write, *_ = await stack.enter_async_context(streamable_http_client(url, http_client=client))
-        session = await stack.enter_async_context(ClientSession(read, write, message_handler=on_message))
+        session = await open_session(stack, url, key, updates)
         init = await session.initialize()
         report = {"protocol_version": init.protocol_version, "capabilities": dump(init.capabilities)}
         report.update(await walk(Api(session)))
@@ -186,9 +192,7 @@ async def legacy(url: str, key: str) -> dict:
     # A session that subscribes and ends without unsubscribing: the proxy
     # ends its subscription with it.
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(httpx2.AsyncClient(headers=headers))
-        read, write, *_ = await stack.enter_async_context(streamable_http_client(url, http_client=client))
-        session = await stack.enter_async_context(ClientSession(read, write))
+        session = await open_session(stack, url, key)
         await session.initialize()
         report["abandoned_subscribe"] = await outcome(session.subscribe_resource(TEXT_1))
     return report
@@ -198,17 +202,9 @@ async def resubscribe(url: str, key: str) -> dict:
     """Subscribes, says so on stdout, and waits for a line on stdin (the
     test restarts the upstream meanwhile); then switches the (new)
     upstream's updates on and waits for one."""
-    headers = {"Authorization": f"Bearer {key}"}
     updates: asyncio.Queue = asyncio.Queue()
-
-    async def on_message(message) -> None:
-        if getattr(message, "method", None) == "notifications/resources/updated":
-            await updates.put(message.params.uri)
-
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(httpx2.AsyncClient(headers=headers))
-        read, write, *_ = await stack.enter_async_context(streamable_http_client(url, http_client=client))
-        session = await stack.enter_async_context(ClientSession(read, write, message_handler=on_message))
+        session = await open_session(stack, url, key, updates)
         await session.initialize()
         report = {"subscribe": await outcome(session.subscribe_resource(STATIC))}
         print(json.dumps({"subscribed": True}), flush=True)
@@ -257,17 +253,15 @@ async def auto(url: str, key: str) -> dict:
         return report
 
 
+MODES = {"legacy": legacy, "auto": auto, "resubscribe": resubscribe}
+
+
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["legacy"] and len(args) == 3:
-        report = asyncio.run(legacy(args[1], args[2]))
-    elif args[:1] == ["auto"] and len(args) == 3:
-        report = asyncio.run(auto(args[1], args[2]))
-    elif args[:1] == ["resubscribe"] and len(args) == 3:
-        report = asyncio.run(resubscribe(args[1], args[2]))
-    else:
+    if len(args) != 3 or args[0] not in MODES:
         sys.exit(__doc__)
-    print(json.dumps(report), flush=True)
+    mode, url, key = args
+    print(json.dumps(asyncio.run(MODES[mode](url, key))), flush=True)
 
 
 if __name__ == "__main__":
