@@ -289,6 +289,11 @@ mod tests {
         base
     }
 
+    /// Sends `request`, which must answer JSON.
+    async fn json_answer(request: reqwest::RequestBuilder) -> Value {
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
     async fn initialize(base: &str, token: Option<&str>) -> reqwest::Response {
         let mut request = reqwest::Client::new()
             .post(format!("{base}/mcp"))
@@ -324,34 +329,22 @@ mod tests {
             challenge.contains(&format!(r#"resource_metadata="{metadata_url}""#)),
             "{challenge}"
         );
-        let resource: Value = http
-            .get(&metadata_url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let resource = json_answer(http.get(&metadata_url)).await;
         assert_eq!(resource["resource"], json!(format!("{base}/mcp")));
         assert_eq!(resource["authorization_servers"], json!([base]));
-        let metadata: Value = http
-            .get(format!("{base}/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let metadata =
+            json_answer(http.get(format!("{base}/.well-known/oauth-authorization-server"))).await;
         assert_eq!(
             metadata["code_challenge_methods_supported"],
             json!(["S256"])
         );
 
         // Register, authorize (auto-approved: a redirect), exchange.
-        let client: Value = http
-            .post(metadata["registration_endpoint"].as_str().unwrap())
-            .json(&json!({"redirect_uris": ["http://127.0.0.1:1/callback"], "token_endpoint_auth_method": "none"}))
-            .send().await.unwrap().json().await.unwrap();
+        let client = json_answer(
+            http.post(metadata["registration_endpoint"].as_str().unwrap())
+                .json(&json!({"redirect_uris": ["http://127.0.0.1:1/callback"], "token_endpoint_auth_method": "none"})),
+        )
+        .await;
         let client_id = client["client_id"].as_str().unwrap();
         let verifier = "0123456789-0123456789-0123456789-0123456789-xyz";
         use base64::Engine as _;
@@ -382,34 +375,26 @@ mod tests {
             .next()
             .unwrap();
         assert!(location.ends_with("&state=xyz"));
-        let tokens: Value = http
-            .post(metadata["token_endpoint"].as_str().unwrap())
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", "http://127.0.0.1:1/callback"),
-                ("code_verifier", verifier),
-                ("client_id", client_id),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let tokens = json_answer(
+            http.post(metadata["token_endpoint"].as_str().unwrap())
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", "http://127.0.0.1:1/callback"),
+                    ("code_verifier", verifier),
+                    ("client_id", client_id),
+                ]),
+        )
+        .await;
         let access = tokens["access_token"].as_str().unwrap();
         assert_eq!(initialize(&base, Some(access)).await.status(), 200);
 
         // A token for another audience is refused.
-        let other: Value = http
-            .post(format!("{base}/admin/mint"))
-            .query(&[("resource", "http://127.0.0.1:1/mcp")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let other = json_answer(
+            http.post(format!("{base}/admin/mint"))
+                .query(&[("resource", "http://127.0.0.1:1/mcp")]),
+        )
+        .await;
         let refused = initialize(&base, other["access_token"].as_str()).await;
         assert_eq!(refused.status(), 401);
         assert!(
@@ -425,14 +410,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(initialize(&base, Some(access)).await.status(), 401);
-        let issued: Value = http
-            .get(format!("{base}/admin/tokens"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let issued = json_answer(http.get(format!("{base}/admin/tokens"))).await;
         assert!(
             issued["issued"]
                 .as_array()
