@@ -68,6 +68,8 @@ pub struct AppState {
     pub drifted: Arc<DriftedTools>,
     /// The locked resources, resource templates and prompts.
     pub surface: Arc<crate::lock::LockedSurface>,
+    /// The server's live resource list, while fresh (`resourceList: live`).
+    pub live_list: crate::surface::LiveListCache,
     /// Whether the server offers `completion/complete` (its locked
     /// capabilities say so).
     pub completions: bool,

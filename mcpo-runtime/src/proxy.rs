@@ -366,6 +366,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 on_drift: cli.on_drift,
                 drifted,
                 surface: locked_surface,
+                live_list: Default::default(),
                 completions: crate::surface::offers_completions(&lock),
             })
         });

@@ -369,7 +369,7 @@ impl Gateway {
     async fn route(&self, uri: &str) -> Result<Option<usize>, CallFailure> {
         let mut failed = None;
         for &index in &self.inner.items.by_name {
-            match self.inner.servers[index].app.offers_resource(uri).await {
+            match self.inner.servers[index].app.offers_uri(uri).await {
                 Ok(true) => return Ok(Some(index)),
                 Ok(false) => {}
                 Err(failure) => {
@@ -392,7 +392,11 @@ impl Gateway {
                 Err(failure) => return Err(resource_error(uri, failure)),
             }
         };
-        match self.inner.servers[server].app.read_resource(uri).await {
+        match self.inner.servers[server]
+            .app
+            .read_resource(uri, None)
+            .await
+        {
             Ok(mut result) => {
                 result.result_type.get_or_insert(ResultType::COMPLETE);
                 Ok(ReadResourceResponse::Complete(result))

@@ -274,12 +274,25 @@ impl LockedSurface {
     }
 
     /// The first locked template (by name) whose shape `uri` has.
-    pub fn template_for(&self, uri: &str) -> Option<&LockedItem> {
-        self.resource_templates.iter().find(|template| {
+    pub fn template_for<'a>(&'a self, uri: &'a str) -> Option<&'a LockedItem> {
+        self.templates_matching(uri).next()
+    }
+
+    /// Every locked template (by name) whose shape `uri` has.
+    pub fn templates_matching<'a>(&'a self, uri: &'a str) -> impl Iterator<Item = &'a LockedItem> {
+        self.resource_templates.iter().filter(move |template| {
             template
                 .uri_template()
                 .is_ok_and(|parsed| parsed.matches(uri))
         })
+    }
+
+    /// Whether a server with this surface answers resource routes: it has
+    /// pinned resources, templates, or a live list.
+    pub fn offers_resources(&self) -> bool {
+        !self.resources.is_empty()
+            || !self.resource_templates.is_empty()
+            || self.resource_list == ResourceList::Live
     }
 }
 

@@ -185,6 +185,7 @@ fn test_served(
             on_drift: DriftPolicy::Ignore,
             drifted: Default::default(),
             surface: Default::default(),
+            live_list: Default::default(),
             completions: false,
         })
     });

@@ -9,6 +9,7 @@ pub(crate) mod rest;
 pub(crate) mod subscriptions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use rmcp::model::{
@@ -28,8 +29,22 @@ pub(crate) use accept::bytes_answer;
 /// does not offer.
 pub(crate) const RESOURCE_NOT_FOUND: i32 = -32002;
 
-/// Most pages a live resource list is read through.
+/// Most pages a live resource list is read through, and most resources it
+/// may hold: a longer list is refused (502) rather than held in memory.
 const MAX_LIVE_PAGES: usize = 100;
+const MAX_LIVE_RESOURCES: usize = 10_000;
+
+/// How long a live resource list answers reads and subscriptions before it
+/// is asked for again.
+const LIVE_LIST_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Longest URI a caller may ask for: enough for any real resource, and it
+/// bounds the work of matching it against the templates.
+pub(crate) const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The last live resource list of a server, while fresh.
+#[derive(Default)]
+pub(crate) struct LiveListCache(std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<Value>>)>>);
 
 impl App {
     /// The resources a caller sees: the locked ones, or, when the lock says
@@ -38,60 +53,103 @@ impl App {
         let surface = &self.state().surface;
         match surface.resource_list {
             ResourceList::Pinned => Ok(definitions(&surface.resources)),
-            ResourceList::Live => self.live_resources().await,
+            ResourceList::Live => Ok(self.live_resources().await?.as_ref().clone()),
         }
     }
 
-    async fn live_resources(&self) -> Result<Vec<Value>, CallFailure> {
+    /// The server's resource list now (at most [`LIVE_LIST_FRESH`] old).
+    async fn live_resources(&self) -> Result<Arc<Vec<Value>>, CallFailure> {
+        let cache = &self.state().live_list;
+        if let Some((at, list)) = cache
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            && at.elapsed() < LIVE_LIST_FRESH
+        {
+            return Ok(Arc::clone(list));
+        }
         let timeout = self.state().call_timeout;
-        self.on_upstream("resources/list", timeout, |connection| async move {
-            let mut resources = Vec::new();
-            let mut cursor = None;
-            for _ in 0..MAX_LIVE_PAGES {
-                let params = cursor
-                    .map(|cursor| PaginatedRequestParams::default().with_cursor(Some(cursor)));
-                let page = connection.peer.list_resources(params).await?;
-                resources.extend(
-                    page.resources
-                        .iter()
-                        .map(|resource| serde_json::to_value(resource).unwrap_or(Value::Null)),
-                );
-                match page.next_cursor {
-                    Some(next) if !next.is_empty() => cursor = Some(next),
-                    _ => break,
-                }
-            }
-            Ok(resources)
-        })
-        .await
+        let listed = self
+            .on_upstream("resources/list", timeout, |connection| async move {
+                read_live_list(&connection.peer).await
+            })
+            .await?;
+        let list = match listed {
+            Ok(list) => Arc::new(list),
+            Err(why) => return Err(ApiError::bad_gateway(why).into()),
+        };
+        *cache
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), Arc::clone(&list)));
+        Ok(list)
     }
 
-    /// `resources/read` of `uri`, when the lock offers it (404 otherwise).
-    pub(crate) async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult, CallFailure> {
+    /// Whether `uri` is one the server offers by its lock: a locked resource,
+    /// a match of a locked template, or, with a live list, one it lists now.
+    pub(crate) async fn offers_uri(&self, uri: &str) -> Result<bool, CallFailure> {
         let surface = &self.state().surface;
-        let readable = match surface.resource_list {
-            ResourceList::Pinned => surface.readable(uri, |_| false),
-            ResourceList::Live if surface.template_for(uri).is_some() => true,
-            ResourceList::Live => {
-                let listed = self.live_resources().await?;
-                listed
-                    .iter()
-                    .any(|resource| resource.get("uri").and_then(Value::as_str) == Some(uri))
-            }
-        };
-        if !readable {
+        if surface.item(SurfaceKind::Resource, uri).is_some() || surface.template_for(uri).is_some()
+        {
+            return Ok(true);
+        }
+        Ok(match surface.resource_list {
+            ResourceList::Pinned => false,
+            ResourceList::Live => self
+                .live_resources()
+                .await?
+                .iter()
+                .any(|resource| resource.get("uri").and_then(Value::as_str) == Some(uri)),
+        })
+    }
+
+    /// Whether a caller may reach `uri` (read or subscribe), refused
+    /// otherwise: too long (422), neither a locked resource nor a match of a
+    /// locked template nor, with a live list, listed now (404), or drifted
+    /// from the lock (409). `via_template`: the template whose route built
+    /// the URI, checked for drift too.
+    pub(crate) async fn admit_uri(
+        &self,
+        uri: &str,
+        via_template: Option<&str>,
+    ) -> Result<(), CallFailure> {
+        if uri.len() > MAX_URI_BYTES {
+            return Err(ApiError::validation(vec![ValidationIssue {
+                loc: vec![LocSegment::from("query"), LocSegment::from("uri")],
+                msg: format!("a resource URI is at most {MAX_URI_BYTES} bytes"),
+                kind: "string_too_long".into(),
+            }])
+            .into());
+        }
+        if !self.offers_uri(uri).await? {
             return Err(unknown_resource(uri).into());
         }
-        // Drift is refused by what made the URI readable: the locked
-        // resource itself, or the template it matched.
-        match surface.item(SurfaceKind::Resource, uri) {
-            Some(_) => self.check_item(SurfaceKind::Resource, uri)?,
-            None => {
-                if let Some(template) = surface.template_for(uri) {
-                    self.check_item(SurfaceKind::ResourceTemplate, &template.key)?;
-                }
-            }
+        let surface = &self.state().surface;
+        let locked = surface.item(SurfaceKind::Resource, uri).is_some();
+        let templates: Vec<&LockedItem> = surface.templates_matching(uri).collect();
+        // Drift is refused by whatever makes the URI readable: the locked
+        // resource, the template whose route built it, any template it matches.
+        if locked {
+            self.check_item(SurfaceKind::Resource, uri)?;
         }
+        for template in via_template
+            .into_iter()
+            .chain(templates.iter().map(|t| t.key.as_str()))
+        {
+            self.check_item(SurfaceKind::ResourceTemplate, template)?;
+        }
+        Ok(())
+    }
+
+    /// `resources/read` of `uri`, when the caller may reach it ([`App::admit_uri`]).
+    pub(crate) async fn read_resource(
+        &self,
+        uri: &str,
+        via_template: Option<&str>,
+    ) -> Result<ReadResourceResult, CallFailure> {
+        self.admit_uri(uri, via_template).await?;
         let params = ReadResourceRequestParams::new(uri);
         let timeout = self.state().call_timeout;
         self.on_upstream("resources/read", timeout, |connection| async move {
@@ -216,6 +274,47 @@ pub(crate) fn definitions(items: &[LockedItem]) -> Vec<Value> {
     items.iter().map(|item| item.definition.clone()).collect()
 }
 
+/// Reads every page of the server's resource list, refusing a list that
+/// repeats a cursor or grows past [`MAX_LIVE_PAGES`] / [`MAX_LIVE_RESOURCES`]
+/// (the outer error is the request's, the inner one says what was refused).
+async fn read_live_list(
+    peer: &rmcp::Peer<rmcp::RoleClient>,
+) -> Result<Result<Vec<Value>, String>, rmcp::ServiceError> {
+    let mut resources = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut seen = BTreeSet::new();
+    for _ in 0..MAX_LIVE_PAGES {
+        let params = cursor
+            .take()
+            .map(|cursor| PaginatedRequestParams::default().with_cursor(Some(cursor)));
+        let page = peer.list_resources(params).await?;
+        resources.extend(
+            page.resources
+                .iter()
+                .map(|resource| serde_json::to_value(resource).unwrap_or(Value::Null)),
+        );
+        if resources.len() > MAX_LIVE_RESOURCES {
+            return Ok(Err(format!(
+                "the upstream MCP server lists more than {MAX_LIVE_RESOURCES} resources"
+            )));
+        }
+        match page.next_cursor {
+            Some(next) if !next.is_empty() => {
+                if !seen.insert(next.clone()) {
+                    return Ok(Err(
+                        "the upstream MCP server repeated a resources/list cursor".into(),
+                    ));
+                }
+                cursor = Some(next);
+            }
+            _ => return Ok(Ok(resources)),
+        }
+    }
+    Ok(Err(format!(
+        "the upstream MCP server's resource list has more than {MAX_LIVE_PAGES} pages"
+    )))
+}
+
 /// 404 for a URI the lock does not offer.
 pub(crate) fn unknown_resource(uri: &str) -> ApiError {
     ApiError::new(
@@ -312,7 +411,7 @@ pub(crate) fn offers_completions(lock: &crate::lock::Lock) -> bool {
 
 /// Whether `surface` gives a server any surface route.
 pub(crate) fn has_routes(surface: &LockedSurface) -> bool {
-    !surface.is_empty() || surface.resource_list == ResourceList::Live
+    surface.offers_resources() || !surface.prompts.is_empty()
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::{bytes_answer, definitions, has_routes, rest_body};
 use crate::app::{App, CallFailure};
 use crate::error::{ApiError, LocSegment, ValidationIssue};
-use crate::lock::{LockedSurface, ResourceList, SurfaceKind};
+use crate::lock::{LockedSurface, SurfaceKind};
 
 /// The routes `surface` calls for (none for a server without one).
 pub(crate) fn routes(surface: &LockedSurface, completions: bool) -> Router<App> {
@@ -25,10 +25,7 @@ pub(crate) fn routes(surface: &LockedSurface, completions: bool) -> Router<App> 
     if !has_routes(surface) {
         return router;
     }
-    let has_resources = !surface.resources.is_empty()
-        || surface.resource_list == ResourceList::Live
-        || !surface.resource_templates.is_empty();
-    if has_resources {
+    if surface.offers_resources() {
         router = router
             .route("/resources", get(list_resources))
             .route("/resources/read", get(read_by_uri));
@@ -157,7 +154,7 @@ async fn read_by_uri(
         let Some(uri) = values.get("uri") else {
             return Err(missing(&["uri"]));
         };
-        let result = app.read_resource(uri).await.map_err(answer)?;
+        let result = app.read_resource(uri, None).await.map_err(answer)?;
         Ok(read_answer(result, &headers))
     })
     .await
@@ -195,7 +192,10 @@ async fn read_by_template(
             return Err(missing(&absent));
         }
         let uri = parsed.expand(&values);
-        let result = app.read_resource(&uri).await.map_err(answer)?;
+        let result = app
+            .read_resource(&uri, Some(&name))
+            .await
+            .map_err(answer)?;
         Ok(read_answer(result, &headers))
     })
     .await

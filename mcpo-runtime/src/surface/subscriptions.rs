@@ -15,34 +15,16 @@ use std::sync::Arc;
 use rmcp::model::{
     ResourceUpdatedNotificationParam, SubscribeRequestParams, UnsubscribeRequestParams,
 };
-use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::unknown_resource;
 use crate::app::{App, CallFailure};
-use crate::lock::{ResourceList, SurfaceKind};
+use crate::lock::ResourceList;
 use crate::supervisor::Connection;
 
 /// Where a subscribed resource's updates go (each with its URI).
 pub(crate) type UpdateSink = mpsc::UnboundedSender<ResourceUpdatedNotificationParam>;
 
 impl App {
-    /// Whether [`App::read_resource`] would read `uri`: a locked resource or
-    /// a match of a locked template (with a live list: one the server lists
-    /// now).
-    pub(crate) async fn offers_resource(&self, uri: &str) -> Result<bool, CallFailure> {
-        let surface = &self.state().surface;
-        match surface.resource_list {
-            ResourceList::Pinned => Ok(surface.readable(uri, |_| false)),
-            ResourceList::Live if surface.template_for(uri).is_some() => Ok(true),
-            ResourceList::Live => Ok(self
-                .live_resources()
-                .await?
-                .iter()
-                .any(|resource| resource.get("uri").and_then(Value::as_str) == Some(uri))),
-        }
-    }
-
     /// Whether `uri` is readable by the lock alone (no live list asked): a
     /// locked resource or a match of a locked template.
     pub(crate) fn offers_resource_now(&self, uri: &str) -> bool {
@@ -60,19 +42,7 @@ impl App {
         uri: &str,
         sink: UpdateSink,
     ) -> Result<ResourceSubscription, CallFailure> {
-        if !self.offers_resource(uri).await? {
-            return Err(unknown_resource(uri).into());
-        }
-        // A drifted resource (or template) is refused as its reads are.
-        let surface = &self.state().surface;
-        match surface.item(SurfaceKind::Resource, uri) {
-            Some(_) => self.check_item(SurfaceKind::Resource, uri)?,
-            None => {
-                if let Some(template) = surface.template_for(uri) {
-                    self.check_item(SurfaceKind::ResourceTemplate, &template.key)?;
-                }
-            }
-        }
+        self.admit_uri(uri, None).await?;
         let timeout = self.state().call_timeout;
         let uri = uri.to_string();
         self.on_upstream("resources/subscribe", timeout, |connection| async move {
