@@ -16,7 +16,10 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use rmcp::{ServiceExt, transport::io::stdio_pipes};
+use rmcp::{
+    RoleServer, ServiceExt,
+    transport::{IntoTransport, io::stdio_pipes},
+};
 
 use crate::{
     catalog::Catalog,
@@ -217,33 +220,41 @@ async fn serve_stdio(
     let (stdin, stdout) = stdio_pipes();
     let shutdown = shutdown_signal();
     if !restore {
-        let running = server
-            .serve((stdin, stdout))
-            .await
-            .context("MCP initialize over stdio failed")?;
-        tokio::select! {
-            ended = running.waiting() => { ended.context("MCP stdio service failed")?; }
-            () = shutdown => {}
-        }
+        serve_until(server, (stdin, stdout), shutdown).await?;
     } else {
         // rmcp writes into one end of an in-memory pipe; a task copies its lines to
         // stdout, putting back the tool fields rmcp's model dropped.
         let (rmcp_output, restorer_input) = tokio::io::duplex(1 << 16);
         let restorer = tokio::spawn(verbatim.pipe_lines(restorer_input, stdout));
-        let running = server
-            .serve((stdin, rmcp_output))
-            .await
-            .context("MCP initialize over stdio failed")?;
-        tokio::select! {
-            ended = running.waiting() => { ended.context("MCP stdio service failed")?; }
-            () = shutdown => {}
-        }
+        serve_until(server, (stdin, rmcp_output), shutdown).await?;
         // The service (and with it the pipe's write end) is gone: let the last lines out.
         let _ = tokio::time::timeout(Duration::from_secs(2), restorer).await;
     }
     // A blocking stdin reader thread (when stdin is not a pipe) would keep the runtime
     // alive after main returns; exiting directly makes shutdown immediate either way.
     std::process::exit(0);
+}
+
+/// Serves MCP over stdio on `transport` until the client closes it or
+/// `shutdown` resolves.
+async fn serve_until<T, E, A>(
+    server: FixtureServer,
+    transport: T,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()>
+where
+    T: IntoTransport<RoleServer, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let running = server
+        .serve(transport)
+        .await
+        .context("MCP initialize over stdio failed")?;
+    tokio::select! {
+        ended = running.waiting() => { ended.context("MCP stdio service failed")?; }
+        () = shutdown => {}
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called,

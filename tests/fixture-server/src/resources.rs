@@ -479,25 +479,24 @@ fn argument(name: &str, description: &str, required: bool) -> PromptArgument {
 }
 
 fn prompts(v2: bool) -> Vec<Prompt> {
-    let greet = if v2 {
-        Prompt::new(
-            "greet",
-            Some("Greets someone by name in the style asked for."),
-            Some(vec![
-                argument("name", "Who to greet.", true),
-                argument("style", "How to greet: formal, friendly or funny.", true),
-            ]),
-        )
+    // v2 makes the style required (and says so).
+    let (greet_description, style_required) = if v2 {
+        ("Greets someone by name in the style asked for.", true)
     } else {
-        Prompt::new(
-            "greet",
-            Some("Greets someone by name."),
-            Some(vec![
-                argument("name", "Who to greet.", true),
-                argument("style", "How to greet: formal, friendly or funny.", false),
-            ]),
-        )
+        ("Greets someone by name.", false)
     };
+    let greet = Prompt::new(
+        "greet",
+        Some(greet_description),
+        Some(vec![
+            argument("name", "Who to greet.", true),
+            argument(
+                "style",
+                "How to greet: formal, friendly or funny.",
+                style_required,
+            ),
+        ]),
+    );
     let mut review_arguments = vec![argument("code", "The code to review.", true)];
     if !v2 {
         review_arguments.push(argument(
@@ -583,6 +582,17 @@ mod tests {
         Resources::new(ResourceOptions { note_count: 3, v2 }, page_size)
     }
 
+    /// The v1 surface with `note_count` notes, unpaged.
+    fn with_notes(note_count: usize) -> Resources {
+        Resources::new(
+            ResourceOptions {
+                note_count,
+                v2: false,
+            },
+            None,
+        )
+    }
+
     fn text_of(result: &ReadResourceResult) -> (&str, Option<&str>) {
         match &result.contents[..] {
             [
@@ -640,17 +650,11 @@ mod tests {
             }
         }
         assert_eq!(pages, 3);
-        assert_eq!(
-            uris,
-            [
-                "text://hello",
-                "text://notes/1",
-                "text://notes/2",
-                "text://notes/3",
-                "blob://pixel.png",
-                "blob://big"
-            ]
-        );
+        // The pages together are the unpaged list, in its order (which URIs
+        // that is, the_resources_surface_over_stdio says on the wire).
+        let whole = surface(false, None).list_resources(None).unwrap().resources;
+        let whole: Vec<String> = whole.into_iter().map(|resource| resource.uri).collect();
+        assert_eq!(uris, whole);
         let error = resources.list_resources(Some("x")).unwrap_err();
         assert_eq!(error.code, ErrorCode::INVALID_PARAMS);
     }
@@ -675,22 +679,9 @@ mod tests {
 
     #[test]
     fn resource_count_sets_the_notes() {
-        let resources = Resources::new(
-            ResourceOptions {
-                note_count: 0,
-                v2: false,
-            },
-            None,
-        );
-        let listed = resources.list_resources(None).unwrap().resources;
+        let listed = with_notes(0).list_resources(None).unwrap().resources;
         assert_eq!(listed.len(), 3);
-        let many = Resources::new(
-            ResourceOptions {
-                note_count: 50,
-                v2: false,
-            },
-            None,
-        );
+        let many = with_notes(50);
         let listed = many.list_resources(None).unwrap().resources;
         assert_eq!(listed.len(), 53);
         assert_eq!(listed[50].uri, "text://notes/50");

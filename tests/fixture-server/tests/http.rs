@@ -12,7 +12,7 @@ use std::{
 };
 
 use axum::http::{HeaderName, HeaderValue};
-use common::{call, client_config, file_tools, tools_file};
+use common::{call_ok, client_config, file_tools, first_text, tools_file};
 use rmcp::{
     ServiceExt,
     transport::{
@@ -137,11 +137,8 @@ async fn http_serves_the_same_tools_and_calls() {
     );
 
     let arguments = json!({"message": "over http", "count": 2});
-    let result = client
-        .call_tool(call("echo", arguments.clone()))
-        .await
-        .expect("echo over HTTP");
-    let text = &result.content[0].as_text().unwrap().text;
+    let result = call_ok(&client, "echo", arguments.clone()).await;
+    let text = first_text(&result);
     assert_eq!(serde_json::from_str::<Value>(text).unwrap(), arguments);
     client.cancel().await.expect("clean client shutdown");
 }
@@ -209,11 +206,8 @@ async fn http_restores_fields_outside_rmcps_model() {
     // The rewritten stream still works for a real client.
     let client = fixture.client(&[]).await.expect("handshake over HTTP");
     assert_eq!(client.list_all_tools().await.expect("tools/list").len(), 2);
-    let result = client
-        .call_tool(call("long_job", json!({"job": "y"})))
-        .await
-        .expect("long_job over HTTP");
-    assert_eq!(result.content[0].as_text().unwrap().text, r#"{"job":"y"}"#);
+    let result = call_ok(&client, "long_job", json!({"job": "y"})).await;
+    assert_eq!(first_text(&result), r#"{"job":"y"}"#);
     client.cancel().await.expect("clean client shutdown");
 }
 
@@ -258,10 +252,7 @@ async fn required_header_guards_every_request() {
         .client(&[("x-fixture-key", "s3cret")])
         .await
         .expect("a client with the header connects");
-    let result = client
-        .call_tool(call("echo", json!({"message": "with header"})))
-        .await
-        .expect("echo with header");
+    let result = call_ok(&client, "echo", json!({"message": "with header"})).await;
     assert_ne!(result.is_error, Some(true));
     client.cancel().await.expect("clean client shutdown");
 }
@@ -437,29 +428,20 @@ async fn http_serves_resources_with_subscriptions_per_session() {
         .subscribe(SubscribeRequestParams::new("text://hello"))
         .await
         .expect("resources/subscribe");
-    let touched = toucher
-        .call_tool(call("touch_resource", json!({"uri": "text://hello"})))
-        .await
-        .expect("touch_resource");
-    assert_eq!(touched.content[0].as_text().unwrap().text, "touched");
+    let touched = call_ok(&toucher, "touch_resource", json!({"uri": "text://hello"})).await;
+    assert_eq!(first_text(&touched), "touched");
     let update = tokio::time::timeout(Duration::from_secs(10), subscriber_updates.recv())
         .await
         .expect("the subscribed session is told in time");
     assert_eq!(update.as_deref(), Some("text://hello"));
 
     // Not subscribed to that one, and the toucher never subscribed at all.
-    toucher
-        .call_tool(call("touch_resource", json!({"uri": "text://notes/1"})))
-        .await
-        .expect("touch_resource");
+    call_ok(&toucher, "touch_resource", json!({"uri": "text://notes/1"})).await;
     subscriber
         .unsubscribe(UnsubscribeRequestParams::new("text://hello"))
         .await
         .expect("resources/unsubscribe");
-    toucher
-        .call_tool(call("touch_resource", json!({"uri": "text://hello"})))
-        .await
-        .expect("touch_resource");
+    call_ok(&toucher, "touch_resource", json!({"uri": "text://hello"})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(subscriber_updates.try_recv().is_err());
     assert!(toucher_updates.try_recv().is_err());

@@ -5,7 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RawSession, call, file_tools, stdio_client, tools_file};
+use common::{
+    RawSession, call, call_ok, file_tools, first_text, stdio_client, tool_file_json, tools_file,
+};
 use rmcp::{ServiceError, model::ErrorCode};
 use serde_json::{Value, json};
 
@@ -112,11 +114,8 @@ async fn restored_fields_do_not_disturb_an_rmcp_client() {
     let client = stdio_client(&["--tools", &tools_file("future-fields.json")]).await;
     let tools = client.list_all_tools().await.expect("tools/list");
     assert_eq!(tools.len(), 2);
-    let result = client
-        .call_tool(call("long_job", json!({"job": "x"})))
-        .await
-        .expect("long_job echoes");
-    assert_eq!(result.content[0].as_text().unwrap().text, r#"{"job":"x"}"#);
+    let result = call_ok(&client, "long_job", json!({"job": "x"})).await;
+    assert_eq!(first_text(&result), r#"{"job":"x"}"#);
     client.cancel().await.expect("clean client shutdown");
 }
 
@@ -140,27 +139,18 @@ async fn echo_returns_the_arguments_as_received() {
         "extra": {"nested": [1, 2.5, null, true], "big": 12345678901234567u64}
     });
 
-    let plain = client
-        .call_tool(call("echo", arguments.clone()))
-        .await
-        .expect("echo answers");
+    let plain = call_ok(&client, "echo", arguments.clone()).await;
     assert_ne!(plain.is_error, Some(true));
     assert_eq!(plain.structured_content, None, "echo has no outputSchema");
     assert_eq!(plain.content.len(), 1);
-    let text = &plain.content[0].as_text().expect("a text block").text;
+    let text = first_text(&plain);
     assert_eq!(serde_json::from_str::<Value>(text).unwrap(), arguments);
 
-    let typed = client
-        .call_tool(call("echo_structured", arguments.clone()))
-        .await
-        .expect("echo_structured answers");
+    let typed = call_ok(&client, "echo_structured", arguments.clone()).await;
     assert_eq!(typed.structured_content, Some(arguments));
 
-    let without_arguments = client
-        .call_tool(call("echo", Value::Null))
-        .await
-        .expect("echo answers without arguments");
-    assert_eq!(without_arguments.content[0].as_text().unwrap().text, "{}");
+    let without_arguments = call_ok(&client, "echo", Value::Null).await;
+    assert_eq!(first_text(&without_arguments), "{}");
     client.cancel().await.expect("clean client shutdown");
 }
 
@@ -168,13 +158,10 @@ async fn echo_returns_the_arguments_as_received() {
 async fn error_behaviours_fail_the_way_they_say() {
     let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
 
-    let is_error = client
-        .call_tool(call("fails_with_is_error", json!({})))
-        .await
-        .expect("an isError result is still a result");
+    let is_error = call_ok(&client, "fails_with_is_error", json!({})).await;
     assert_eq!(is_error.is_error, Some(true));
     assert_eq!(
-        is_error.content[0].as_text().unwrap().text,
+        first_text(&is_error),
         "Cannot open /nonexistent: no such file"
     );
 
@@ -219,10 +206,7 @@ async fn error_behaviours_fail_the_way_they_say() {
 
 #[tokio::test]
 async fn content_behaviours_return_their_blocks_verbatim() {
-    let file: Value = serde_json::from_str(
-        &std::fs::read_to_string(tools_file("errors.json")).expect("errors.json"),
-    )
-    .expect("errors.json is JSON");
+    let file = tool_file_json("errors.json");
     let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
     let content_tools: Vec<(&String, &Value)> = file["behaviors"]
         .as_object()
@@ -235,10 +219,7 @@ async fn content_behaviours_return_their_blocks_verbatim() {
         "errors.json covers every block type"
     );
     for (tool, behavior) in content_tools {
-        let result = client
-            .call_tool(call(tool, json!({})))
-            .await
-            .unwrap_or_else(|error| panic!("{tool}: {error}"));
+        let result = call_ok(&client, tool, json!({})).await;
         assert_ne!(result.is_error, Some(true), "{tool}");
         let content = serde_json::to_value(&result.content).expect("content serializes");
         assert_eq!(content, behavior["blocks"], "{tool}");
@@ -249,27 +230,18 @@ async fn content_behaviours_return_their_blocks_verbatim() {
 #[tokio::test]
 async fn structured_behaviour_returns_its_value_and_text() {
     let client = stdio_client(&["--tools", &tools_file("errors.json")]).await;
-    let result = client
-        .call_tool(call("returns_structured", json!({})))
-        .await
-        .expect("returns_structured answers");
+    let result = call_ok(&client, "returns_structured", json!({})).await;
     assert_eq!(
         result.structured_content,
         Some(json!({"city": "Paris", "temperature": 21.5, "conditions": ["sunny", "windy"]}))
     );
-    assert_eq!(
-        result.content[0].as_text().unwrap().text,
-        "Paris: 21.5 °C, sunny and windy"
-    );
+    assert_eq!(first_text(&result), "Paris: 21.5 °C, sunny and windy");
     client.cancel().await.expect("clean client shutdown");
 }
 
 #[tokio::test]
 async fn sleeps_waits_then_echoes() {
-    let errors: Value = serde_json::from_str(
-        &std::fs::read_to_string(tools_file("errors.json")).expect("errors.json"),
-    )
-    .expect("errors.json is JSON");
+    let errors = tool_file_json("errors.json");
     assert!(
         errors["behaviors"]["sleeps"]["ms"]
             .as_u64()
@@ -302,16 +274,13 @@ async fn sleeps_waits_then_echoes() {
     let _ = std::fs::remove_dir_all(&directory);
 
     let started = Instant::now();
-    let result = client
-        .call_tool(call("sleeps", arguments.clone()))
-        .await
-        .expect("sleeps answers eventually");
+    let result = call_ok(&client, "sleeps", arguments.clone()).await;
     assert!(
         started.elapsed() >= Duration::from_millis(1400),
         "answered after {:?}, before its 1.5 s sleep",
         started.elapsed()
     );
-    let text = &result.content[0].as_text().unwrap().text;
+    let text = first_text(&result);
     assert_eq!(serde_json::from_str::<Value>(text).unwrap(), arguments);
     client.cancel().await.expect("clean client shutdown");
 }

@@ -15,8 +15,10 @@ use std::{
 
 use rmcp::{
     RoleClient, ServiceExt,
-    model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation},
-    service::RunningService,
+    model::{
+        CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    },
+    service::{Peer, RunningService},
     transport::TokioChildProcess,
 };
 use serde_json::{Value, json};
@@ -28,11 +30,15 @@ pub fn tools_file(name: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// A tool file, as written.
+pub fn tool_file_json(name: &str) -> Value {
+    let text = std::fs::read_to_string(tools_file(name)).expect("tool file is readable");
+    serde_json::from_str(&text).expect("tool file is JSON")
+}
+
 /// The `tools` array of a tool file, as written.
 pub fn file_tools(name: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(tools_file(name)).expect("tool file is readable");
-    let file: Value = serde_json::from_str(&text).expect("tool file is JSON");
-    file["tools"]
+    tool_file_json(name)["tools"]
         .as_array()
         .cloned()
         .expect("tool file has a tools array")
@@ -64,6 +70,21 @@ pub fn call(name: &str, arguments: Value) -> CallToolRequestParams {
         Value::Object(arguments) => params.with_arguments(arguments),
         _ => params,
     }
+}
+
+/// Calls `tool` with `arguments` through `client` (any running client
+/// derefs to its peer); the call must get a result (an `isError` one
+/// included), not a JSON-RPC error.
+pub async fn call_ok(client: &Peer<RoleClient>, tool: &str, arguments: Value) -> CallToolResult {
+    client
+        .call_tool(call(tool, arguments))
+        .await
+        .unwrap_or_else(|error| panic!("{tool}: {error}"))
+}
+
+/// The text of a result's first content block, which must be text.
+pub fn first_text(result: &CallToolResult) -> &str {
+    &result.content[0].as_text().expect("a text block").text
 }
 
 /// A fixture process driven with hand-written JSON-RPC lines over stdio.
