@@ -178,7 +178,7 @@ impl App {
             .await
             .map_err(|failure| failure.answer)?;
         if let Some((mime_type, data)) = result::single_binary(&result)
-            && let Some(bytes) = crate::surface::bytes_answer(&parts.headers, mime_type, data)
+            && let Some(bytes) = crate::accept::bytes_answer(&parts.headers, mime_type, data)
         {
             return Ok(bytes);
         }

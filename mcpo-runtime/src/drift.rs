@@ -157,10 +157,10 @@ pub fn compare(locked: &[LockedTool], live: &[Tool]) -> Vec<DriftFinding> {
     findings
 }
 
-/// The locked tools whose live definition no longer matches the lock (or
-/// that the server no longer lists), as last checked by each member of the
-/// server's pool: `--on-drift refuse` refuses a tool any member found
-/// drifted (a call may go to any of them).
+/// The locked tools, prompts, resource templates and resources whose live
+/// definition no longer matches the lock (or that the server no longer
+/// lists), as last checked by each member of the server's pool: `--on-drift
+/// refuse` refuses one any member found drifted (a call may go to any of them).
 #[derive(Debug, Default)]
 pub struct DriftedTools {
     by_member: std::sync::RwLock<BTreeMap<usize, BTreeMap<Subject, DriftFinding>>>,
@@ -193,7 +193,22 @@ impl DriftedTools {
             .find_map(|drifted| drifted.get(subject).cloned())
     }
 
-    /// Every difference, one sentence each, sorted by tool.
+    /// Pool member `member`'s refused items of `kind` as last recorded: kept
+    /// when a check could not read that list, so a failed listing never
+    /// lifts a refusal.
+    pub fn item_findings(&self, member: usize, kind: SurfaceKind) -> Vec<DriftFinding> {
+        self.by_member
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&member)
+            .into_iter()
+            .flat_map(|drifted| drifted.iter())
+            .filter(|(subject, _)| matches!(subject, Subject::Item(of, _) if *of == kind))
+            .map(|(_, finding)| finding.clone())
+            .collect()
+    }
+
+    /// Every difference, one sentence each, sorted by what it is about.
     pub fn describe(&self) -> Vec<String> {
         let by_member = self
             .by_member

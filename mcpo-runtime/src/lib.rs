@@ -32,6 +32,7 @@ pub mod redact;
 pub mod serve;
 pub mod upstream;
 
+mod accept;
 mod app;
 mod auth;
 mod cli;

@@ -555,6 +555,10 @@ async fn check_drift(
         &settings.locked_surface,
         &live_surface,
     ));
+    // A list that could not be read keeps the refusals it had.
+    for kind in live_surface.unread(&settings.locked_surface) {
+        findings.extend(settings.drifted.item_findings(settings.member, kind));
+    }
     settings.drifted.record(settings.member, &findings);
     let blocks = findings.iter().any(DriftFinding::blocks);
     settings.metrics.drift(

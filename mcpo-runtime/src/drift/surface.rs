@@ -23,10 +23,32 @@ pub struct LiveSurface {
     pub prompts: Option<Vec<Prompt>>,
 }
 
+impl LiveSurface {
+    /// The kinds `locked` pins something of whose list was not read.
+    pub fn unread(&self, locked: &LockedSurface) -> Vec<SurfaceKind> {
+        let mut kinds = Vec::new();
+        if locked.resource_list == ResourceList::Pinned
+            && !locked.resources.is_empty()
+            && self.resources.is_none()
+        {
+            kinds.push(SurfaceKind::Resource);
+        }
+        if !locked.resource_templates.is_empty() && self.resource_templates.is_none() {
+            kinds.push(SurfaceKind::ResourceTemplate);
+        }
+        if !locked.prompts.is_empty() && self.prompts.is_none() {
+            kinds.push(SurfaceKind::Prompt);
+        }
+        kinds
+    }
+}
+
 /// Every difference between `locked` and `live`, by kind then key. A list
 /// the lock pins nothing of, or that was not read, is not compared; a live
 /// resource list (`resourceList: live`) is data, not drift.
 pub fn compare_surface(locked: &LockedSurface, live: &LiveSurface) -> Vec<DriftFinding> {
+    // A list the lock pins that was not read is compared by the caller's
+    // last findings (see `DriftedTools::item_findings`).
     let mut findings = Vec::new();
     if locked.resource_list == ResourceList::Pinned
         && let Some(resources) = &live.resources
@@ -162,6 +184,24 @@ mod tests {
             "a tool of the same name is not refused"
         );
         assert!(drifted.item_refusal(SurfaceKind::Prompt, "other").is_none());
+    }
+
+    #[test]
+    fn a_list_that_could_not_be_read_keeps_its_refusals() {
+        let drifted = DriftedTools::default();
+        let changed = compare_surface(&locked(), &live_prompts(vec![greet("Changed")]));
+        drifted.record(0, &changed);
+        let unread = LiveSurface::default();
+        assert_eq!(
+            unread.unread(&locked()),
+            [SurfaceKind::Resource, SurfaceKind::Prompt]
+        );
+        let mut next = compare_surface(&locked(), &unread);
+        for kind in unread.unread(&locked()) {
+            next.extend(drifted.item_findings(0, kind));
+        }
+        drifted.record(0, &next);
+        assert!(drifted.item_refusal(SurfaceKind::Prompt, "greet").is_some());
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! a locked resource nor a match of a locked template is refused here, not
 //! forwarded; a prompt's arguments are checked against its locked ones.
 
-mod accept;
 pub(crate) mod rest;
 pub(crate) mod subscriptions;
 
@@ -22,8 +21,6 @@ use serde_json::{Map, Value};
 use crate::app::{App, CallFailure};
 use crate::error::{ApiError, LocSegment, ValidationIssue};
 use crate::lock::{LockedItem, LockedSurface, ResourceList, SurfaceKind};
-
-pub(crate) use accept::bytes_answer;
 
 /// JSON-RPC's "resource not found" (MCP spec): a read of a URI the lock
 /// does not offer.

@@ -14,7 +14,8 @@ use axum::{
 use rmcp::model::{ArgumentInfo, ReadResourceResult, Reference, ResourceContents};
 use serde_json::{Value, json};
 
-use super::{bytes_answer, definitions, has_routes, rest_body};
+use super::{definitions, has_routes, rest_body};
+use crate::accept::bytes_answer;
 use crate::app::{App, CallFailure};
 use crate::error::{ApiError, LocSegment, ValidationIssue};
 use crate::lock::{LockedSurface, SurfaceKind};

@@ -2,6 +2,9 @@
 //! is sent as its bytes only to a caller whose `Accept` asks for its type at
 //! least as much as for JSON; everyone else, and every caller that sends no
 //! `Accept` or only `*/*`, gets the JSON form (base64), as mcpo answers.
+//!
+//! The type is the upstream's: bytes are never rendered as a page of the
+//! proxy's origin (where `/docs` lives), whatever type they claim.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -10,7 +13,8 @@ use base64::Engine as _;
 
 /// Whether the caller prefers `mime_type` bytes to JSON.
 fn prefers_bytes(headers: &HeaderMap, mime_type: &str) -> bool {
-    let mime_type = mime_type.trim().to_ascii_lowercase();
+    // `text/plain; charset=utf-8` is asked for as `text/plain`.
+    let mime_type = essence(mime_type);
     let Some((kind, _)) = mime_type.split_once('/') else {
         return false;
     };
@@ -52,10 +56,44 @@ pub(crate) fn bytes_answer(headers: &HeaderMap, mime_type: &str, data: &str) -> 
         .decode(data)
         .ok()?;
     let mut response = Body::from(bytes).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, content_type);
+    let answer = response.headers_mut();
+    answer.insert(header::CONTENT_TYPE, content_type);
+    answer.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // HTML or SVG from an upstream runs no script here, and reaches no
+    // cookie or storage of the proxy's origin.
+    answer.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    if !matches!(media_kind(mime_type).as_str(), "image" | "audio" | "video") {
+        answer.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
+        );
+    }
     Some(response)
+}
+
+/// A media type without its parameters, lower case.
+fn essence(mime_type: &str) -> String {
+    mime_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// `image` of `image/png`.
+fn media_kind(mime_type: &str) -> String {
+    essence(mime_type)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// `type/subtype;q=0.5` as the lower-case range and its q (1 by default).
@@ -101,5 +139,22 @@ mod tests {
         assert!(!prefers_bytes(&accept("text/*"), "image/png"));
         assert!(!prefers_bytes(&HeaderMap::new(), "image/png"));
         assert!(!prefers_bytes(&accept("image/png"), "not a type"));
+        assert!(prefers_bytes(
+            &accept("text/plain"),
+            "text/plain; charset=utf-8"
+        ));
+    }
+
+    #[test]
+    fn bytes_never_render_as_a_page_of_the_proxy() {
+        let html = base64::engine::general_purpose::STANDARD.encode("<script>alert(1)</script>");
+        let response = bytes_answer(&accept("text/html"), "text/html", &html).unwrap();
+        let headers = response.headers();
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::CONTENT_SECURITY_POLICY], "sandbox");
+        assert_eq!(headers[header::CONTENT_DISPOSITION], "attachment");
+        let png = bytes_answer(&accept("image/png"), "image/png", "iVBORw0KGgo=").unwrap();
+        assert!(png.headers().get(header::CONTENT_DISPOSITION).is_none());
+        assert_eq!(png.headers()[header::CONTENT_SECURITY_POLICY], "sandbox");
     }
 }
