@@ -63,8 +63,8 @@ pub struct AppState {
     pub tool_timeouts: std::collections::HashMap<String, Duration>,
     /// `--on-drift`.
     pub on_drift: DriftPolicy,
-    /// The tools whose live definition differs from the lock, as last
-    /// checked by the supervisor.
+    /// The tools, prompts, resource templates and resources whose live
+    /// definition differs from the lock, as last checked by the supervisor.
     pub drifted: Arc<DriftedTools>,
     /// The locked resources, resource templates and prompts.
     pub surface: Arc<crate::lock::LockedSurface>,

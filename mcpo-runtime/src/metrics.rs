@@ -230,7 +230,10 @@ impl Metrics {
         MetricsRegistry::default().server("", tools, pool_size)
     }
 
-    /// A tool call was answered with `status` after `elapsed`.
+    /// A tool call was answered with `status` after `elapsed`. Requests for
+    /// resources and prompts count here too, under their MCP method
+    /// (`resources/read`, `prompts/get`, ...): a `/` no tool name has (the
+    /// MCP spec's tool names are `[A-Za-z0-9_.-]`).
     pub fn record_call(&self, tool: &'static str, status: u16, elapsed: Duration) {
         self.families
             .calls

@@ -61,7 +61,7 @@ pub enum SnapshotError {
     #[error("{upstream} did not complete the MCP handshake: no initialize result was recorded")]
     NoInitializeResult { upstream: String },
     #[error("{error}{}", stderr_note(.stderr))]
-    ListTools { error: ConnectError, stderr: String },
+    ListItems { error: ConnectError, stderr: String },
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
@@ -145,7 +145,7 @@ async fn snapshot_once(target: &Target, options: &Options) -> Result<Lock, Snaps
         Ok(Ok(tools)) => tools,
         Ok(Err(error)) => {
             let stderr = session.stderr();
-            return Err(SnapshotError::ListTools { error, stderr });
+            return Err(SnapshotError::ListItems { error, stderr });
         }
         Err(_) => return Err(timeout_error("listing tools", session.stderr())),
     };
@@ -159,7 +159,7 @@ async fn snapshot_once(target: &Target, options: &Options) -> Result<Lock, Snaps
             Ok(Ok(items)) => items,
             Ok(Err(error)) => {
                 let stderr = session.stderr();
-                return Err(SnapshotError::ListTools { error, stderr });
+                return Err(SnapshotError::ListItems { error, stderr });
             }
             Err(_) => return Err(timeout_error(listing_stage(kind), session.stderr())),
         };

@@ -511,7 +511,7 @@ mod tests {
             .await
             .expect_err("the server fails tools/list");
         assert!(
-            matches!(error, ConnectError::ListTools { .. }),
+            matches!(error, ConnectError::ListItems { .. }),
             "unexpected error: {error}"
         );
         // Ours, then rmcp's own attempt (which reports the failure).

@@ -194,7 +194,7 @@ pub enum ConnectError {
     },
     /// `tools/list` (or another list: `what`) failed.
     #[error("{upstream} failed to list its {what}: {reason}")]
-    ListTools {
+    ListItems {
         /// [`Target::describe`].
         upstream: String,
         /// What was listed: `tools`, `resources`, `resource templates`, `prompts`.
@@ -281,7 +281,7 @@ impl ConnectError {
             ConnectError::Handshake { upstream, .. } => {
                 format!("`{upstream}` did not complete the MCP handshake")
             }
-            ConnectError::ListTools { upstream, what, .. } => {
+            ConnectError::ListItems { upstream, what, .. } => {
                 format!("`{upstream}` failed to list its {what}")
             }
             other => other.to_string(),

@@ -1,14 +1,15 @@
 //! Server answers exactly as the server sent them.
 //!
-//! rmcp parses `initialize` and `tools/list` results into its typed models,
-//! which silently drop every field they do not model (the `tasks`
-//! capability, a tool's `execution`, unknown annotation hints, `x-...`
-//! extensions, fields of newer specs). The lock must keep them verbatim, so
-//! the transports feed every raw incoming JSON-RPC message to a [`RawWire`]
-//! recorder, which keeps the `initialize` result and the `result.tools`
-//! arrays. After rmcp returns a typed page, [`RawWire::take_page_for`] finds
-//! the raw page it came from and [`merge_list_page`] prefers the raw object for
-//! each tool, falling back to the typed one when nothing was captured.
+//! rmcp parses `initialize` and list results into its typed models, which
+//! silently drop every field they do not model (the `tasks` capability, a
+//! tool's `execution`, unknown annotation hints, `x-...` extensions, fields
+//! of newer specs). The lock must keep them verbatim, so the transports feed
+//! every raw incoming JSON-RPC message to a [`RawWire`] recorder, which keeps
+//! the `initialize` result and the item arrays of the [`LISTS`] (`tools`,
+//! `resources`, `resourceTemplates`, `prompts`). After rmcp returns a typed
+//! page, [`RawWire::take_list_page`] finds the raw page it came from and
+//! [`merge_list_page`] prefers the raw object for each item, falling back to
+//! the typed one when nothing was captured.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

@@ -122,7 +122,7 @@ impl Session {
             let (typed, next_cursor) =
                 fetch(params)
                     .await
-                    .map_err(|error| ConnectError::ListTools {
+                    .map_err(|error| ConnectError::ListItems {
                         upstream: self.upstream.clone(),
                         what: list.what,
                         reason: error.to_string(),
