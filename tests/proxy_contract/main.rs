@@ -15,6 +15,7 @@ mod lax_types;
 mod load_limits;
 mod mcpo_flags;
 mod runtime_contract;
+mod surface_drift;
 mod surface_rest;
 mod upstream_faults;
 
