@@ -10,7 +10,7 @@ use mcpo_gen::diff::{self, LockSource, Report};
 use mcpo_gen::emit::{self, Drift};
 use mcpo_gen::lock::{CrateLock, LOCK_FILE_NAME, Lock, MultiLock, ProxyCrate, RuntimeSource};
 use mcpo_gen::snapshot::{self, Target};
-use mcpo_runtime::config::{ClientSecret, Config};
+use mcpo_runtime::config::{ClientSecret, Config, ServerEntry};
 use mcpo_runtime::upstream::{OAuthSettings, OAuthTarget};
 
 /// What the verbs tell the user on stderr: outcomes and next steps
@@ -428,7 +428,8 @@ pub fn snapshot_config(
             eprintln!("warning: server {name:?}: {warning}");
         }
         progress.say(format_args!("[{}/{count}] {name}", index + 1));
-        let mut lock = snapshot(&target, options, None, progress).with_context(|| {
+        let options = with_entry_resource_list(options, entry);
+        let mut lock = snapshot(&target, &options, None, progress).with_context(|| {
             format!("snapshotting server {name:?} of {}", config_path.display())
         })?;
         // The lock keeps the config's `${VAR}` form, never expanded values.
@@ -594,7 +595,11 @@ pub fn resnapshot(
                     )?,
                 };
                 progress.say(format_args!("{name}:"));
-                let options = keeping_resource_list(options, locked);
+                let options = match entry {
+                    // A config says how each of its servers' lists are read.
+                    Some(entry) => with_entry_resource_list(options, entry),
+                    None => keeping_resource_list(options, locked),
+                };
                 let mut live = snapshot(&target, &options, None, progress)
                     .with_context(|| format!("snapshotting server {name:?}"))?;
                 match entry {
@@ -636,6 +641,20 @@ pub fn resnapshot(
 fn keeping_resource_list(options: &snapshot::Options, lock: &Lock) -> snapshot::Options {
     snapshot::Options {
         resource_list: lock.surface.resource_list,
+        ..options.clone()
+    }
+}
+
+/// `options` with a config entry's `liveResources` (a server's own switch,
+/// or `--live-resources` for every server).
+fn with_entry_resource_list(options: &snapshot::Options, entry: &ServerEntry) -> snapshot::Options {
+    let resource_list = if entry.live_resources {
+        mcpo_gen::lock::ResourceList::Live
+    } else {
+        options.resource_list
+    };
+    snapshot::Options {
+        resource_list,
         ..options.clone()
     }
 }

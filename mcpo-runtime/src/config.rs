@@ -100,6 +100,8 @@ const ENTRY_KEYS: &[&str] = &[
     "enabledTools",
     "enabled_tools",
     "oauth",
+    "liveResources",
+    "live_resources",
 ];
 
 /// Keys other clients of the format write that mean nothing to a proxy
@@ -167,6 +169,10 @@ pub struct ServerEntry {
     pub disabled_tools: BTreeSet<String>,
     /// When set, only these tools are kept (`enabledTools`).
     pub enabled_tools: Option<BTreeSet<String>>,
+    /// `liveResources`: the server's resource list is data, so only its
+    /// resource templates are locked (mcpo-gen's `--live-resources`, per
+    /// server).
+    pub live_resources: bool,
 }
 
 impl std::fmt::Debug for ServerEntry {
@@ -179,6 +185,7 @@ impl std::fmt::Debug for ServerEntry {
             )
             .field("disabled_tools", &self.disabled_tools)
             .field("enabled_tools", &self.enabled_tools)
+            .field("live_resources", &self.live_resources)
             .finish_non_exhaustive()
     }
 }
@@ -301,6 +308,8 @@ struct RawEntry {
     enabled_tools: Option<Vec<String>>,
     #[serde(default)]
     oauth: Option<Value>,
+    #[serde(default, alias = "live_resources")]
+    live_resources: bool,
 }
 
 impl Config {
@@ -498,6 +507,7 @@ impl ServerEntry {
             oauth_client_secret,
             disabled_tools: raw.disabled_tools.into_iter().collect(),
             enabled_tools: raw.enabled_tools.map(|tools| tools.into_iter().collect()),
+            live_resources: raw.live_resources,
         })
     }
 

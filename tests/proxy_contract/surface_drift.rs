@@ -27,7 +27,7 @@ use super::{KEY, client_script, http_client, mcp_python, run_client};
 
 /// The proxy's own 404 for a URI it does not offer (an upstream's "resource
 /// not found" has another detail).
-const NOT_OFFERED: &str = "is neither a locked resource nor a match of a locked resource template";
+const NOT_OFFERED: &str = "nor a match of a locked resource template";
 /// An upstream's own "resource not found", as the proxy passes it on.
 const UPSTREAM_NOT_FOUND: &str = "the upstream MCP server has no such resource";
 /// What every drift refusal tells the operator to do.

@@ -141,7 +141,7 @@ fn unknown_entry_keys_are_warned_about_with_the_likely_key() {
                  \"disabledTools\"?",
             "server \"time\": unknown key \"colour\" is ignored; the keys used are type, \
                  command, args, env, url, headers, disabledTools, disabled_tools, enabledTools, \
-                 enabled_tools, oauth",
+                 enabled_tools, oauth, liveResources, live_resources",
         ]
     );
     assert!(
@@ -271,4 +271,20 @@ fn literal_values_of_names_that_read_one_variable_are_refused() {
         "{error}"
     );
     assert!(!error.contains("secret"), "{error}");
+}
+
+#[test]
+fn live_resources_is_a_switch_of_each_server() {
+    let config = parse(
+        r#"{"mcpServers": {
+            "notes": {"command": "notes-server", "liveResources": true},
+            "guides": {"command": "guides-server", "live_resources": false},
+            "time": {"command": "uvx"}
+        }}"#,
+    )
+    .unwrap();
+    assert!(config.servers["notes"].live_resources);
+    assert!(!config.servers["guides"].live_resources);
+    assert!(!config.servers["time"].live_resources);
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
 }

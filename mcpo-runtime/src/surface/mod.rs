@@ -121,7 +121,14 @@ impl App {
             .into());
         }
         if !self.offers_uri(uri).await? {
-            return Err(unknown_resource(uri).into());
+            let mut refusal = unknown_resource(uri);
+            if self.state().surface.resource_list == ResourceList::Live {
+                refusal.detail = format!(
+                    "resource {uri:?} is neither listed by the server now nor a match of a locked resource template"
+                )
+                .into();
+            }
+            return Err(refusal.into());
         }
         let surface = &self.state().surface;
         let locked = surface.item(SurfaceKind::Resource, uri).is_some();
