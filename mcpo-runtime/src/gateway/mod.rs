@@ -470,7 +470,6 @@ impl ServerHandler for Gateway {
         self.session
             .subscribe(&self.inner, server, &request.uri, listener)
             .await
-            .map_err(|failure| resources::resource_error(&request.uri, failure))
     }
 
     #[allow(deprecated, reason = "the legacy revisions' resources/unsubscribe")]
@@ -490,11 +489,13 @@ impl ServerHandler for Gateway {
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        // Only resource updates: the surface never changes by itself.
+        // Only resource updates: the surface never changes by itself. As
+        // many URIs as a session may subscribe to.
         let mut accepted = SubscriptionFilter::new();
         accepted.resource_subscriptions = requested.resource_subscriptions.as_ref().map(|uris| {
             uris.iter()
-                .filter(|uri| self.subscribable_server_now(uri).is_some())
+                .filter(|uri| self.may_subscribe_now(uri))
+                .take(subscriptions::MAX_SUBSCRIPTIONS)
                 .cloned()
                 .collect()
         });

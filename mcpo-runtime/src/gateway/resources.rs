@@ -8,7 +8,7 @@
 //! on a collision), and a completion goes to the server its reference
 //! names.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use rmcp::model::{
     CompleteRequestMethod, CompleteRequestParams, CompleteResult, ConstString, ErrorData,
@@ -60,7 +60,7 @@ impl SurfaceItems {
     pub(super) fn new(servers: &[(&Served, &Lock)], aggregated: bool) -> SurfaceItems {
         let mut by_name: Vec<usize> = (0..servers.len()).collect();
         by_name.sort_by(|a, b| servers[*a].0.name.cmp(&servers[*b].0.name));
-        let names = exposed_names(servers.iter().flat_map(|(served, lock)| {
+        let names = crate::lock::aggregated_names(servers.iter().flat_map(|(served, lock)| {
             lock.surface
                 .prompts
                 .iter()
@@ -198,29 +198,6 @@ impl SurfaceItems {
 /// Whether a lock's server capabilities offer `resources/subscribe`.
 fn offers_subscriptions(lock: &Lock) -> bool {
     lock.server.capabilities["resources"]["subscribe"] == Value::Bool(true)
-}
-
-/// `{server}_{name}` for each (server, name) pair, made unique with `_2`,
-/// `_3`, ... in (server, name) order, as
-/// [`crate::lock::aggregated_tool_names`] names tools.
-fn exposed_names(
-    pairs: impl Iterator<Item = (String, String)>,
-) -> BTreeMap<(String, String), String> {
-    let mut pairs: Vec<(String, String)> = pairs.collect();
-    pairs.sort();
-    let mut taken = BTreeSet::new();
-    let mut names = BTreeMap::new();
-    for (server, name) in pairs {
-        let base = format!("{server}_{name}");
-        let mut exposed = base.clone();
-        let mut suffix = 2;
-        while !taken.insert(exposed.clone()) {
-            exposed = format!("{base}_{suffix}");
-            suffix += 1;
-        }
-        names.insert((server, name), exposed);
-    }
-    names
 }
 
 /// Logs, once, each locked resource URI and template several servers
@@ -426,17 +403,18 @@ impl Gateway {
         Ok(server)
     }
 
-    /// [`Gateway::subscribable_server`] from the locks alone (a live
-    /// resource list not asked): for `subscriptions/listen`, whose filter
-    /// is accepted before anything is sent upstream.
-    pub(super) fn subscribable_server_now(&self, uri: &str) -> Option<usize> {
+    /// Whether `resources/subscribe` of `uri` may be admitted, by what the
+    /// locks tell without asking an upstream ([`App::may_admit_uri`]): for
+    /// `subscriptions/listen`, whose filter is accepted before anything is
+    /// sent upstream; its URIs are then admitted as `resources/subscribe`'s
+    /// are ([`Gateway::subscribable_server`]).
+    ///
+    /// [`App::may_admit_uri`]: crate::app::App::may_admit_uri
+    pub(super) fn may_subscribe_now(&self, uri: &str) -> bool {
         let items = &self.inner.items;
-        items
-            .by_name
-            .iter()
-            .copied()
-            .find(|&index| self.inner.servers[index].app.offers_resource_now(uri))
-            .filter(|&index| items.subscribable[index])
+        items.by_name.iter().any(|&index| {
+            items.subscribable[index] && self.inner.servers[index].app.may_admit_uri(uri)
+        })
     }
 
     /// `prompts/get` of a locked prompt, its arguments checked first.
@@ -525,21 +503,6 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn aggregated_names_are_namespaced_and_unique() {
-        let names = exposed_names(
-            [
-                ("a".to_string(), "x_y".to_string()),
-                ("a_x".to_string(), "y".to_string()),
-                ("b".to_string(), "greet".to_string()),
-            ]
-            .into_iter(),
-        );
-        assert_eq!(names[&("a".into(), "x_y".into())], "a_x_y");
-        assert_eq!(names[&("a_x".into(), "y".into())], "a_x_y_2");
-        assert_eq!(names[&("b".into(), "greet".into())], "b_greet");
-    }
 
     #[test]
     fn validation_messages_name_each_argument() {

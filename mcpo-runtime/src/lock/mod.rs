@@ -20,7 +20,7 @@ mod surface;
 mod uri_template;
 mod value_sources;
 
-pub use aggregated_names::aggregated_tool_names;
+pub use aggregated_names::{aggregated_names, aggregated_tool_names};
 pub use oauth_settings::{DEFAULT_CALLBACK_PORT, OAuthSettings, StorageType};
 pub use surface::{
     LockedItem, LockedSurface, PromptArgument, ResourceList, SurfaceError, SurfaceKind, lock_items,

@@ -1,42 +1,48 @@
-//! `resources/subscribe` for the MCP gateway: only of a URI
-//! [`App::read_resource`] would read, sent upstream on a pooled connection,
-//! whose updates of the URI then go to the subscriber's sink.
+//! `resources/subscribe` for the MCP gateway: only of a URI a caller may
+//! reach ([`App::admit_uri`]), sent upstream on a pooled connection, whose
+//! updates of the URI then go to the subscriber's sink.
 //!
-//! A subscription lives on the upstream connection it was sent on: the
-//! connection's events route the URI's updates
-//! ([`crate::upstream::UpstreamEvents::add_resource_route`]), the first
-//! route of a URI subscribes upstream and the last one to end unsubscribes.
-//! When that connection is lost, the subscription is lost with it
-//! ([`ResourceSubscription::is_lost`]); the gateway subscribes again on the
-//! next connection.
+//! A subscription lives on the upstream session it was sent on: that
+//! session's events route the URI's updates and subscribe it upstream once
+//! however many subscribers it has, a second one waiting for the first
+//! one's answer ([`crate::upstream::UpstreamEvents::subscribe_resource`]);
+//! the end of its last route unsubscribes. When the connection is lost, the
+//! subscription is lost with it ([`ResourceSubscription::is_lost`]); the
+//! gateway subscribes again on the next connection, which has events of
+//! its own.
+//!
+//! Updates reach a subscriber through an [`UpdateSink`]: a bounded queue of
+//! URIs that holds each URI once (an update carries nothing but its URI, so
+//! two waiting updates of one URI are one), so a subscriber that stops
+//! taking them holds a few URIs, never a backlog.
 
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use rmcp::model::{
-    ResourceUpdatedNotificationParam, SubscribeRequestParams, UnsubscribeRequestParams,
-};
+use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
 use tokio::sync::mpsc;
 
 use crate::app::{App, CallFailure};
-use crate::lock::ResourceList;
+use crate::redact::redact;
 use crate::supervisor::Connection;
 
-/// Where a subscribed resource's updates go (each with its URI).
-pub(crate) type UpdateSink = mpsc::UnboundedSender<ResourceUpdatedNotificationParam>;
+use super::MAX_URI_BYTES;
 
 impl App {
-    /// Whether `uri` is readable by the lock alone (no live list asked): a
-    /// locked resource or a match of a locked template.
-    pub(crate) fn offers_resource_now(&self, uri: &str) -> bool {
-        let surface = &self.state().surface;
-        match surface.resource_list {
-            ResourceList::Pinned => surface.readable(uri, |_| false),
-            ResourceList::Live => surface.template_for(uri).is_some(),
-        }
+    /// Whether [`App::admit_uri`] may admit `uri`, by what it can tell
+    /// without asking the upstream: short enough, and a locked resource or
+    /// a match of a locked template, or any URI when the resource list is
+    /// live (only the list can tell). For `subscriptions/listen`, whose
+    /// filter is accepted before anything is sent upstream; its URIs are
+    /// then admitted as `resources/subscribe`'s are.
+    pub(crate) fn may_admit_uri(&self, uri: &str) -> bool {
+        uri.len() <= MAX_URI_BYTES && self.state().surface.readable(uri, |_| true)
     }
 
-    /// `resources/subscribe` of `uri` (404 when the lock does not offer
-    /// it): its updates go to `sink` until the returned subscription drops.
+    /// `resources/subscribe` of `uri`, when a caller may reach it
+    /// ([`App::admit_uri`]): its updates go to `sink` until the returned
+    /// subscription drops.
     pub(crate) async fn subscribe_resource(
         &self,
         uri: &str,
@@ -46,26 +52,27 @@ impl App {
         let timeout = self.state().call_timeout;
         let uri = uri.to_string();
         self.on_upstream("resources/subscribe", timeout, |connection| async move {
-            let (route, first) = connection.events.add_resource_route(&uri, sink);
-            let mut subscription = ResourceSubscription {
+            let events = connection.events.clone();
+            let peer = connection.peer.clone();
+            let route = events.new_resource_route();
+            // Made before the request: dropped halfway (a timeout), it ends
+            // the route and unsubscribes what the request may have done.
+            let subscription = ResourceSubscription {
                 connection,
                 uri,
                 route,
-                subscribed_upstream: true,
+                timeout,
             };
-            if first {
-                #[allow(deprecated, reason = "the legacy revisions' resources/subscribe")]
-                let subscribed = subscription
-                    .connection
-                    .peer
-                    .subscribe(SubscribeRequestParams::new(subscription.uri.clone()))
-                    .await;
-                if let Err(error) = subscribed {
-                    subscription.subscribed_upstream = false;
-                    return Err(error);
-                }
-                tracing::debug!(uri = %subscription.uri, "resource subscribed upstream");
-            }
+            let uri = subscription.uri.clone();
+            events
+                .subscribe_resource(&subscription.uri, route, sink.routed(), || async move {
+                    #[allow(deprecated, reason = "the legacy revisions' resources/subscribe")]
+                    peer.subscribe(SubscribeRequestParams::new(uri.clone()))
+                        .await?;
+                    tracing::debug!(uri = %redact(&uri), "resource subscribed upstream");
+                    Ok(())
+                })
+                .await?;
             Ok(subscription)
         })
         .await
@@ -79,8 +86,8 @@ pub(crate) struct ResourceSubscription {
     connection: Arc<Connection>,
     uri: String,
     route: u64,
-    /// False when the upstream refused the subscribe: nothing to undo.
-    subscribed_upstream: bool,
+    /// How long the unsubscribe may take.
+    timeout: Duration,
 }
 
 impl ResourceSubscription {
@@ -92,32 +99,179 @@ impl ResourceSubscription {
 
 impl Drop for ResourceSubscription {
     fn drop(&mut self) {
-        let events = &self.connection.events;
-        let last = events.remove_resource_route(&self.uri, self.route);
-        if !last || !self.subscribed_upstream || self.is_lost() {
+        let events = self.connection.events.clone();
+        events.remove_resource_route(&self.uri, self.route);
+        if self.is_lost() {
+            // The upstream session is gone, its subscriptions with it.
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let connection = Arc::clone(&self.connection);
+        let peer = self.connection.peer.clone();
         let uri = std::mem::take(&mut self.uri);
+        let timeout = self.timeout;
         runtime.spawn(async move {
-            // Someone subscribed again meanwhile (and sent its own subscribe).
-            if connection.events.has_resource_route(&uri) {
-                return;
-            }
-            #[allow(deprecated, reason = "the legacy revisions' resources/unsubscribe")]
-            let unsubscribed = connection
-                .peer
-                .unsubscribe(UnsubscribeRequestParams::new(uri.clone()))
+            events
+                .release_resource(&uri, || async {
+                    #[allow(deprecated, reason = "the legacy revisions' resources/unsubscribe")]
+                    let unsubscribe = peer.unsubscribe(UnsubscribeRequestParams::new(uri.clone()));
+                    let uri = redact(&uri);
+                    match tokio::time::timeout(timeout, unsubscribe).await {
+                        Ok(Ok(())) => tracing::debug!(%uri, "resource unsubscribed upstream: nobody subscribes any more"),
+                        Ok(Err(error)) => {
+                            let error = redact(&error.to_string()).into_owned();
+                            tracing::debug!(%uri, %error, "the upstream refused resources/unsubscribe");
+                        }
+                        Err(_) => tracing::debug!(%uri, "resources/unsubscribe timed out upstream"),
+                    }
+                })
                 .await;
-            match unsubscribed {
-                Ok(()) => tracing::debug!(%uri, "resource unsubscribed upstream: nobody subscribes any more"),
-                Err(error) => {
-                    tracing::debug!(%uri, %error, "the upstream refused resources/unsubscribe");
-                }
-            }
         });
+    }
+}
+
+/// Where a subscriber's updates go: the URI of each resource that changed.
+/// A bounded queue: an update of a URI already waiting is that update, and
+/// at most `capacity` URIs wait (the rest are dropped, as a subscriber
+/// with that many subscriptions at most never sees).
+#[derive(Clone)]
+pub(crate) struct UpdateSink {
+    queue: Arc<UpdateQueue>,
+    /// Wakes the receiver; at most one wake waits.
+    doorbell: mpsc::Sender<()>,
+}
+
+/// The receiving end of an [`UpdateSink`] and its clones.
+pub(crate) struct Updates {
+    queue: Arc<UpdateQueue>,
+    doorbell: mpsc::Receiver<()>,
+}
+
+struct UpdateQueue {
+    capacity: usize,
+    waiting: Mutex<Waiting>,
+}
+
+/// The URIs waiting, oldest first, each once.
+#[derive(Default)]
+struct Waiting {
+    order: VecDeque<String>,
+    uris: HashSet<String>,
+}
+
+/// A queue of updates holding at most `capacity` URIs.
+pub(crate) fn update_queue(capacity: usize) -> (UpdateSink, Updates) {
+    let queue = Arc::new(UpdateQueue {
+        capacity,
+        waiting: Mutex::default(),
+    });
+    let (doorbell, rung) = mpsc::channel(1);
+    (
+        UpdateSink {
+            queue: Arc::clone(&queue),
+            doorbell,
+        },
+        Updates {
+            queue,
+            doorbell: rung,
+        },
+    )
+}
+
+impl UpdateQueue {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pop(&self) -> Option<String> {
+        let mut waiting = self.waiting();
+        let uri = waiting.order.pop_front()?;
+        waiting.uris.remove(&uri);
+        Some(uri)
+    }
+}
+
+impl UpdateSink {
+    /// Queues an update of `uri` (never waits); false when it was dropped:
+    /// `capacity` other URIs wait.
+    pub(crate) fn send(&self, uri: &str) -> bool {
+        {
+            let mut waiting = self.queue.waiting();
+            if !waiting.uris.contains(uri) {
+                if waiting.order.len() >= self.queue.capacity {
+                    return false;
+                }
+                waiting.uris.insert(uri.to_string());
+                waiting.order.push_back(uri.to_string());
+            }
+        }
+        // Full: a wake waits already, and it takes this URI too.
+        let _ = self.doorbell.try_send(());
+        true
+    }
+
+    /// This sink as the upstream events route updates.
+    fn routed(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
+        let sink = self.clone();
+        Arc::new(move |uri: &str| {
+            if !sink.send(uri) {
+                tracing::debug!(uri = %redact(uri), "a resource update was dropped: its subscriber has too many waiting");
+            }
+        })
+    }
+}
+
+impl Updates {
+    /// The next updated URI, oldest first; `None` once every sink is gone
+    /// and nothing waits. Cancel-safe.
+    pub(crate) async fn recv(&mut self) -> Option<String> {
+        loop {
+            if let Some(uri) = self.queue.pop() {
+                return Some(uri);
+            }
+            if self.doorbell.recv().await.is_none() {
+                return self.queue.pop();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waiting_updates_of_a_uri_are_one_and_the_queue_is_bounded() {
+        let (sink, mut updates) = update_queue(2);
+        assert!(sink.send("demo://a"));
+        assert!(sink.send("demo://b"));
+        assert!(sink.send("demo://a"), "already waiting: the same update");
+        assert!(!sink.send("demo://c"), "two URIs wait: dropped");
+        assert_eq!(updates.recv().await.as_deref(), Some("demo://a"));
+        assert!(sink.send("demo://c"), "room again");
+        assert_eq!(updates.recv().await.as_deref(), Some("demo://b"));
+        assert!(sink.send("demo://a"), "taken, so waiting anew");
+        assert_eq!(updates.recv().await.as_deref(), Some("demo://c"));
+        assert_eq!(updates.recv().await.as_deref(), Some("demo://a"));
+        let routed = sink.routed();
+        routed("demo://d");
+        drop(sink);
+        assert_eq!(
+            updates.recv().await.as_deref(),
+            Some("demo://d"),
+            "what waits is taken after the last sink is gone"
+        );
+        drop(routed);
+        assert_eq!(updates.recv().await, None, "every sink gone");
+    }
+
+    #[tokio::test]
+    async fn a_receiver_waiting_wakes_for_an_update() {
+        let (sink, mut updates) = update_queue(4);
+        let receiver = tokio::spawn(async move { updates.recv().await });
+        tokio::task::yield_now().await;
+        sink.send("demo://a");
+        assert_eq!(receiver.await.unwrap().as_deref(), Some("demo://a"));
     }
 }

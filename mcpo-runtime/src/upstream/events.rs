@@ -8,14 +8,25 @@
 //! wants progress routes that token to its sink
 //! ([`UpstreamEvents::progress_route`]), and each notification carrying it
 //! goes there, under the caller's own token. Resource updates are routed by
-//! URI the same way ([`UpstreamEvents::add_resource_route`]): every route
-//! of the URI gets a copy.
+//! URI the same way: every route of the URI gets a copy.
+//!
+//! A URI is subscribed upstream once per session, however many routes it
+//! has. Its upstream state ([`Upstream`]) changes one request at a time,
+//! under the URI's own async lock, held across the request
+//! ([`UpstreamEvents::subscribe_resource`],
+//! [`UpstreamEvents::release_resource`]); a route is added only under that
+//! lock. So a second subscriber waits for the first one's subscribe, and
+//! sends its own when that one failed; an unsubscribe goes out only when no
+//! route is left, and a subscriber that comes meanwhile waits for it and
+//! then subscribes again: a route never stays without an upstream
+//! subscription behind it while its connection lives.
 //!
 //! The upstream's `resources/list_changed` and `prompts/list_changed` go
 //! nowhere: like its tools, its resources and prompts are what the lock
 //! says until a reviewed lock is deployed.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -24,17 +35,22 @@ use rmcp::model::{
     ClientConfig, ProgressNotificationParam, ProgressToken, ResourceUpdatedNotificationParam,
 };
 use rmcp::service::{NotificationContext, RoleClient};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Mutex as AsyncMutex, Notify, OwnedMutexGuard, mpsc};
 
 /// Where a call's progress goes: each notification, with its token already
 /// set back to the one the caller chose.
 pub type ProgressSink = mpsc::UnboundedSender<ProgressNotificationParam>;
 
-/// Where the updates of a subscribed resource go.
-pub type ResourceSink = mpsc::UnboundedSender<ResourceUpdatedNotificationParam>;
+/// Where the updates of a subscribed resource go: called with the URI of
+/// each (an update carries nothing else). It must not block: it is called
+/// on the session's notification task.
+pub type ResourceSink = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// The events of one upstream, shared by every session made for it (a
-/// reconnect keeps the same routes).
+/// The events of one upstream session. Each session the supervisor starts
+/// (a reconnect included) gets its own: rmcp numbers progress tokens per
+/// session, and an upstream subscription lives and dies with its session,
+/// so its resource routes do too. Whoever subscribed notices the loss
+/// (the transport closed) and subscribes again on the next session.
 #[derive(Clone, Default)]
 pub struct UpstreamEvents {
     inner: Arc<Inner>,
@@ -50,14 +66,43 @@ impl std::fmt::Debug for UpstreamEvents {
 struct Inner {
     tools_changed: Notify,
     routes: Mutex<HashMap<ProgressToken, Route>>,
-    /// Resource URI -> the sinks subscribed to it, by route id.
-    resources: Mutex<HashMap<String, Vec<(u64, ResourceSink)>>>,
+    /// Resource URI -> its routes and upstream state.
+    resources: Mutex<HashMap<String, ResourceEntry>>,
     next_resource_route: AtomicU64,
 }
 
 struct Route {
     caller_token: ProgressToken,
     sink: ProgressSink,
+}
+
+/// One URI's routes, and where its subscription stands upstream.
+#[derive(Default)]
+struct ResourceEntry {
+    /// The sinks its updates go to, by route id.
+    routes: Vec<(u64, ResourceSink)>,
+    /// Its lock: changed only by whoever holds it, for the time of the
+    /// request that changes it upstream. The entry is forgotten only by a
+    /// holder (routes gone, unsubscribed), so a waiter that gets a forgotten
+    /// lock knows to take the URI's new one.
+    upstream: Arc<AsyncMutex<Upstream>>,
+}
+
+/// Where a URI's subscription stands on the upstream session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Upstream {
+    /// Not subscribed: never, refused, or unsubscribed.
+    #[default]
+    Unsubscribed,
+    /// A subscribe is in flight, or was dropped before its answer came
+    /// (perhaps subscribed): the next subscriber sends it again, the next
+    /// release unsubscribes.
+    Subscribing,
+    /// The upstream confirmed the subscription.
+    Subscribed,
+    /// An unsubscribe is in flight, or was dropped before its answer came
+    /// (perhaps still subscribed): the next subscriber subscribes again.
+    Unsubscribing,
 }
 
 impl UpstreamEvents {
@@ -89,43 +134,131 @@ impl UpstreamEvents {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Routes the updates of `uri` to `sink` until
-    /// [`UpstreamEvents::remove_resource_route`] with the returned id. Also
-    /// says whether it is the URI's first route (the caller subscribes
-    /// upstream then).
-    pub fn add_resource_route(&self, uri: &str, sink: ResourceSink) -> (u64, bool) {
-        let id = self
-            .inner
+    /// A new resource route id, taken before
+    /// [`UpstreamEvents::subscribe_resource`] so that a subscriber dropped
+    /// halfway knows which route to end.
+    pub fn new_resource_route(&self) -> u64 {
+        self.inner
             .next_resource_route
-            .fetch_add(1, Ordering::Relaxed);
-        let mut resources = self.resources();
-        let routes = resources.entry(uri.to_string()).or_default();
-        routes.push((id, sink));
-        (id, routes.len() == 1)
+            .fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Ends the route `id` of `uri`; says whether it was the URI's last one
-    /// (the caller unsubscribes upstream then).
-    pub fn remove_resource_route(&self, uri: &str, id: u64) -> bool {
-        let mut resources = self.resources();
-        let Some(routes) = resources.get_mut(uri) else {
-            return false;
-        };
-        routes.retain(|(route, _)| *route != id);
-        if routes.is_empty() {
-            resources.remove(uri);
-            true
-        } else {
-            false
+    /// Routes the updates of `uri` to `sink` as route `route`, the URI
+    /// subscribed upstream by `subscribe` unless it is already. Waits for
+    /// any subscribe or unsubscribe of the URI in flight first. When
+    /// `subscribe` fails, no route is added and its error is returned.
+    ///
+    /// Dropped halfway (a timeout), the route may stay: the caller ends it
+    /// ([`UpstreamEvents::remove_resource_route`]) and releases the URI
+    /// ([`UpstreamEvents::release_resource`]), which unsubscribes what the
+    /// dropped subscribe may have subscribed.
+    pub async fn subscribe_resource<E, Fut>(
+        &self,
+        uri: &str,
+        route: u64,
+        sink: ResourceSink,
+        subscribe: impl FnOnce() -> Fut,
+    ) -> Result<(), E>
+    where
+        Fut: Future<Output = Result<(), E>>,
+    {
+        let mut upstream = self.lock_resource(uri).await;
+        // Routed before the answer, so an update sent right after it is not lost.
+        if let Some(entry) = self.resources().get_mut(uri) {
+            entry.routes.push((route, sink));
+        }
+        if *upstream == Upstream::Subscribed {
+            return Ok(());
+        }
+        *upstream = Upstream::Subscribing;
+        match subscribe().await {
+            Ok(()) => {
+                *upstream = Upstream::Subscribed;
+                Ok(())
+            }
+            Err(error) => {
+                *upstream = Upstream::Unsubscribed;
+                self.remove_resource_route(uri, route);
+                self.forget_if_idle(uri, &upstream);
+                Err(error)
+            }
         }
     }
 
-    /// Whether any route of `uri` is open.
-    pub fn has_resource_route(&self, uri: &str) -> bool {
-        self.resources().contains_key(uri)
+    /// Ends the route `id` of `uri` (its updates stop at once); the caller
+    /// then releases the URI ([`UpstreamEvents::release_resource`]).
+    pub fn remove_resource_route(&self, uri: &str, id: u64) {
+        if let Some(entry) = self.resources().get_mut(uri) {
+            entry.routes.retain(|(route, _)| *route != id);
+        }
     }
 
-    fn resources(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(u64, ResourceSink)>>> {
+    /// Unsubscribes `uri` upstream by `unsubscribe` when no route of it is
+    /// left and it is (perhaps) subscribed; says whether it did. Waits for
+    /// any subscribe or unsubscribe of the URI in flight first; a subscriber
+    /// that comes while this one's unsubscribe is in flight waits for it,
+    /// and subscribes again.
+    pub async fn release_resource<Fut>(&self, uri: &str, unsubscribe: impl FnOnce() -> Fut) -> bool
+    where
+        Fut: Future<Output = ()>,
+    {
+        let mut upstream = self.lock_resource(uri).await;
+        let idle = self
+            .resources()
+            .get(uri)
+            .is_none_or(|entry| entry.routes.is_empty());
+        let unsubscribing = idle && *upstream != Upstream::Unsubscribed;
+        if unsubscribing {
+            *upstream = Upstream::Unsubscribing;
+            unsubscribe().await;
+            // Whatever its answer: the upstream's updates of a URI nobody
+            // routes go nowhere, and the next subscriber subscribes anew.
+            *upstream = Upstream::Unsubscribed;
+        }
+        self.forget_if_idle(uri, &upstream);
+        unsubscribing
+    }
+
+    /// The lock of `uri`'s upstream state, its entry made when there is
+    /// none.
+    async fn lock_resource(&self, uri: &str) -> OwnedMutexGuard<Upstream> {
+        loop {
+            let upstream = Arc::clone(
+                &self
+                    .resources()
+                    .entry(uri.to_string())
+                    .or_default()
+                    .upstream,
+            );
+            let guard = upstream.lock_owned().await;
+            // Its entry may have been forgotten while this one waited.
+            let current = self
+                .resources()
+                .get(uri)
+                .is_some_and(|entry| Arc::ptr_eq(&entry.upstream, OwnedMutexGuard::mutex(&guard)));
+            if current {
+                return guard;
+            }
+        }
+    }
+
+    /// Forgets `uri`'s entry when it has no routes and nothing is
+    /// subscribed; `upstream` is its lock, held.
+    fn forget_if_idle(&self, uri: &str, upstream: &OwnedMutexGuard<Upstream>) {
+        if **upstream != Upstream::Unsubscribed {
+            return;
+        }
+        let mut resources = self.resources();
+        let idle = resources.get(uri).is_some_and(|entry| {
+            entry.routes.is_empty()
+                && Arc::ptr_eq(&entry.upstream, OwnedMutexGuard::mutex(upstream))
+        });
+        if idle {
+            resources.remove(uri);
+        }
+    }
+
+    fn resources(&self) -> std::sync::MutexGuard<'_, HashMap<String, ResourceEntry>> {
         self.inner
             .resources
             .lock()
@@ -133,14 +266,21 @@ impl UpstreamEvents {
     }
 
     fn forward_resource_updated(&self, update: &ResourceUpdatedNotificationParam) {
-        let resources = self.resources();
-        let Some(routes) = resources.get(&update.uri) else {
-            // Nobody subscribes (any more), or a URI we never asked for.
-            tracing::debug!(uri = %update.uri, "an update of a resource nobody subscribes to");
-            return;
+        // Called outside the map's lock.
+        let sinks: Vec<ResourceSink> = match self.resources().get(&update.uri) {
+            Some(entry) => entry
+                .routes
+                .iter()
+                .map(|(_, sink)| Arc::clone(sink))
+                .collect(),
+            None => Vec::new(),
         };
-        for (_, sink) in routes {
-            let _ = sink.send(ResourceUpdatedNotificationParam::new(update.uri.clone()));
+        if sinks.is_empty() {
+            // Nobody subscribes (any more), or a URI we never asked for.
+            tracing::debug!(uri = %crate::redact::redact(&update.uri), "an update of a resource nobody subscribes to");
+        }
+        for sink in sinks {
+            sink(&update.uri);
         }
     }
 
@@ -238,38 +378,284 @@ mod tests {
         assert!(received.try_recv().is_err());
     }
 
-    #[test]
-    fn resource_updates_go_to_every_route_of_their_uri_until_it_ends() {
+    /// A sink that records the URIs it gets.
+    fn recorder() -> (ResourceSink, Arc<Mutex<Vec<String>>>) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink: ResourceSink = {
+            let got = Arc::clone(&got);
+            Arc::new(move |uri: &str| got.lock().unwrap().push(uri.to_string()))
+        };
+        (sink, got)
+    }
+
+    fn taken(got: &Mutex<Vec<String>>) -> Vec<String> {
+        std::mem::take(&mut *got.lock().unwrap())
+    }
+
+    fn update(events: &UpstreamEvents, uri: &str) {
+        events.forward_resource_updated(&ResourceUpdatedNotificationParam::new(uri));
+    }
+
+    /// Lets the spawned tasks run until `done` holds.
+    async fn until(mut done: impl FnMut() -> bool) {
+        for _ in 0..1000 {
+            if done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("never happened");
+    }
+
+    /// Subscribes `uri` with a subscribe that counts in `sent` and answers
+    /// what `answer` says (Ok at once without one).
+    fn subscriber(
+        events: &UpstreamEvents,
+        uri: &'static str,
+        sink: ResourceSink,
+        sent: &Arc<AtomicU64>,
+        answer: Option<tokio::sync::oneshot::Receiver<Result<(), &'static str>>>,
+    ) -> tokio::task::JoinHandle<(u64, Result<(), &'static str>)> {
+        let events = events.clone();
+        let sent = Arc::clone(sent);
+        tokio::spawn(async move {
+            let route = events.new_resource_route();
+            let subscribed = events
+                .subscribe_resource(uri, route, sink, || async move {
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    match answer {
+                        Some(answer) => answer.await.unwrap_or(Err("dropped")),
+                        None => Ok(()),
+                    }
+                })
+                .await;
+            (route, subscribed)
+        })
+    }
+
+    fn count(sent: &AtomicU64) -> u64 {
+        sent.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn resource_updates_go_to_every_route_of_their_uri_until_it_ends() {
         let events = UpstreamEvents::default();
-        let (one, mut to_one) = mpsc::unbounded_channel();
-        let (two, mut to_two) = mpsc::unbounded_channel();
-        let (first, is_first) = events.add_resource_route("demo://a", one);
-        assert!(is_first);
-        let (second, is_first) = events.add_resource_route("demo://a", two.clone());
-        assert!(!is_first, "the URI is subscribed upstream already");
-        let (_other, is_first) = events.add_resource_route("demo://b", two);
-        assert!(is_first);
+        let sent = Arc::new(AtomicU64::new(0));
+        let (one, to_one) = recorder();
+        let (two, to_two) = recorder();
+        let (first, _) = subscriber(&events, "demo://a", one, &sent, None)
+            .await
+            .unwrap();
+        for (uri, sink) in [("demo://a", Arc::clone(&two)), ("demo://b", two)] {
+            let (_, subscribed) = subscriber(&events, uri, sink, &sent, None).await.unwrap();
+            assert_eq!(subscribed, Ok(()));
+        }
+        assert_eq!(count(&sent), 2, "demo://a subscribed upstream once");
 
-        events.forward_resource_updated(&ResourceUpdatedNotificationParam::new("demo://a"));
-        assert_eq!(to_one.try_recv().expect("routed").uri, "demo://a");
-        assert_eq!(to_two.try_recv().expect("routed").uri, "demo://a");
-        assert!(to_two.try_recv().is_err(), "one copy per route");
-        events.forward_resource_updated(&ResourceUpdatedNotificationParam::new("demo://c"));
-        assert!(to_one.try_recv().is_err());
+        update(&events, "demo://a");
+        assert_eq!(taken(&to_one), ["demo://a"]);
+        assert_eq!(taken(&to_two), ["demo://a"], "one copy per route");
+        update(&events, "demo://c");
+        assert!(taken(&to_one).is_empty());
 
-        assert!(!events.remove_resource_route("demo://a", first));
-        events.forward_resource_updated(&ResourceUpdatedNotificationParam::new("demo://a"));
-        assert!(to_one.try_recv().is_err(), "its route ended");
-        assert_eq!(to_two.try_recv().expect("still routed").uri, "demo://a");
+        events.remove_resource_route("demo://a", first);
+        let unsubscribed = events.release_resource("demo://a", || async {}).await;
+        assert!(!unsubscribed, "a route of demo://a is left");
+        update(&events, "demo://a");
+        assert!(taken(&to_one).is_empty(), "its route ended");
+        assert_eq!(taken(&to_two), ["demo://a"]);
+    }
+
+    #[tokio::test]
+    async fn a_second_subscriber_waits_for_the_first_ones_subscribe() {
+        let events = UpstreamEvents::default();
+        let sent = Arc::new(AtomicU64::new(0));
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let (one, to_one) = recorder();
+        let (two, to_two) = recorder();
+        let first = subscriber(&events, "demo://a", one, &sent, Some(answered));
+        until(|| count(&sent) == 1).await;
+        let second = subscriber(&events, "demo://a", two, &sent, None);
+        tokio::task::yield_now().await;
         assert!(
-            events.remove_resource_route("demo://a", second),
-            "the last one"
+            !second.is_finished(),
+            "it waits for the subscribe in flight"
         );
-        assert!(!events.has_resource_route("demo://a"));
-        assert!(events.has_resource_route("demo://b"));
+
+        answer.send(Ok(())).unwrap();
+        assert_eq!(first.await.unwrap().1, Ok(()));
+        assert_eq!(second.await.unwrap().1, Ok(()));
+        assert_eq!(count(&sent), 1, "subscribed upstream once");
+        update(&events, "demo://a");
+        assert_eq!(taken(&to_one), ["demo://a"]);
+        assert_eq!(taken(&to_two), ["demo://a"]);
+    }
+
+    #[tokio::test]
+    async fn a_second_subscriber_subscribes_itself_when_the_first_ones_subscribe_failed() {
+        let events = UpstreamEvents::default();
+        let sent = Arc::new(AtomicU64::new(0));
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let (one, to_one) = recorder();
+        let (two, to_two) = recorder();
+        let first = subscriber(&events, "demo://a", one, &sent, Some(answered));
+        until(|| count(&sent) == 1).await;
+        let second = subscriber(&events, "demo://a", two, &sent, None);
+        tokio::task::yield_now().await;
         assert!(
-            !events.remove_resource_route("demo://a", second),
-            "gone already"
+            !second.is_finished(),
+            "it waits for the subscribe in flight"
         );
+
+        answer.send(Err("refused")).unwrap();
+        assert_eq!(first.await.unwrap().1, Err("refused"));
+        assert_eq!(second.await.unwrap().1, Ok(()));
+        assert_eq!(count(&sent), 2, "the second one sent its own subscribe");
+        update(&events, "demo://a");
+        assert!(
+            taken(&to_one).is_empty(),
+            "a refused subscriber gets no route"
+        );
+        assert_eq!(taken(&to_two), ["demo://a"]);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_during_an_unsubscribe_waits_for_it_and_subscribes_again() {
+        let events = UpstreamEvents::default();
+        let sent = Arc::new(AtomicU64::new(0));
+        let (one, _) = recorder();
+        let (two, to_two) = recorder();
+        let (first, _) = subscriber(&events, "demo://a", one, &sent, None)
+            .await
+            .unwrap();
+
+        events.remove_resource_route("demo://a", first);
+        let (done, unsubscribed) = tokio::sync::oneshot::channel::<()>();
+        let unsubscribing = Arc::new(AtomicU64::new(0));
+        let release = tokio::spawn({
+            let events = events.clone();
+            let unsubscribing = Arc::clone(&unsubscribing);
+            async move {
+                events
+                    .release_resource("demo://a", || async move {
+                        unsubscribing.fetch_add(1, Ordering::SeqCst);
+                        let _ = unsubscribed.await;
+                    })
+                    .await
+            }
+        });
+        until(|| count(&unsubscribing) == 1).await;
+        let second = subscriber(&events, "demo://a", two, &sent, None);
+        tokio::task::yield_now().await;
+        assert!(
+            !second.is_finished(),
+            "it waits for the unsubscribe in flight"
+        );
+        assert_eq!(count(&sent), 1);
+
+        done.send(()).unwrap();
+        assert!(release.await.unwrap(), "the last route's end unsubscribed");
+        assert_eq!(second.await.unwrap().1, Ok(()));
+        assert_eq!(count(&sent), 2, "subscribed again after the unsubscribe");
+        update(&events, "demo://a");
+        assert_eq!(taken(&to_two), ["demo://a"]);
+    }
+
+    #[tokio::test]
+    async fn a_release_waits_for_a_subscribe_in_flight_and_leaves_its_route_subscribed() {
+        let events = UpstreamEvents::default();
+        let sent = Arc::new(AtomicU64::new(0));
+        let (one, _) = recorder();
+        let (two, to_two) = recorder();
+        let (first, _) = subscriber(&events, "demo://a", one, &sent, None)
+            .await
+            .unwrap();
+        // A second subscriber of an already subscribed URI sends nothing, so
+        // make the URI's next subscribe one in flight: release it first.
+        events.remove_resource_route("demo://a", first);
+        assert!(events.release_resource("demo://a", || async {}).await);
+
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let second = subscriber(&events, "demo://a", two, &sent, Some(answered));
+        until(|| count(&sent) == 2).await;
+        let unsubscribes = Arc::new(AtomicU64::new(0));
+        let release = tokio::spawn({
+            let events = events.clone();
+            let unsubscribes = Arc::clone(&unsubscribes);
+            async move {
+                events
+                    .release_resource("demo://a", || async move {
+                        unsubscribes.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .await
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !release.is_finished(),
+            "it waits for the subscribe in flight"
+        );
+        answer.send(Ok(())).unwrap();
+        assert_eq!(second.await.unwrap().1, Ok(()));
+        assert!(
+            !release.await.unwrap(),
+            "a route is left: nothing unsubscribed"
+        );
+        assert_eq!(count(&unsubscribes), 0);
+        update(&events, "demo://a");
+        assert_eq!(taken(&to_two), ["demo://a"]);
+    }
+
+    #[tokio::test]
+    async fn a_subscribe_dropped_halfway_is_unsubscribed_when_released() {
+        let events = UpstreamEvents::default();
+        let sent = Arc::new(AtomicU64::new(0));
+        let (one, _) = recorder();
+        let (_answer, answered) = tokio::sync::oneshot::channel();
+        let first = subscriber(&events, "demo://a", one, &sent, Some(answered));
+        until(|| count(&sent) == 1).await;
+        first.abort();
+        assert!(first.await.unwrap_err().is_cancelled());
+
+        // Its route id is the first one: what the subscriber's guard ends.
+        events.remove_resource_route("demo://a", 0);
+        assert!(
+            events.release_resource("demo://a", || async {}).await,
+            "perhaps subscribed upstream: unsubscribed"
+        );
+        assert!(events.resources().is_empty(), "nothing left of demo://a");
+        assert!(
+            !events.release_resource("demo://a", || async {}).await,
+            "unsubscribed once"
+        );
+        assert!(events.resources().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_last_release_unsubscribes_and_forgets_the_uri() {
+        let events = UpstreamEvents::default();
+        let sent = Arc::new(AtomicU64::new(0));
+        let (one, _) = recorder();
+        let (two, _) = recorder();
+        let (first, _) = subscriber(&events, "demo://a", one, &sent, None)
+            .await
+            .unwrap();
+        let (second, _) = subscriber(&events, "demo://a", two, &sent, None)
+            .await
+            .unwrap();
+        events.remove_resource_route("demo://a", first);
+        assert!(!events.release_resource("demo://a", || async {}).await);
+        events.remove_resource_route("demo://a", second);
+        assert!(events.release_resource("demo://a", || async {}).await);
+        assert!(events.resources().is_empty());
+        // A refused subscribe leaves nothing either.
+        let (three, _) = recorder();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        answer.send(Err("refused")).unwrap();
+        let (_, refused) = subscriber(&events, "demo://a", three, &sent, Some(answered))
+            .await
+            .unwrap();
+        assert_eq!(refused, Err("refused"));
+        assert!(events.resources().is_empty());
     }
 }
