@@ -148,7 +148,18 @@ struct Case {
 impl Case {
     /// POST a JSON body to a tool.
     fn post(id: &str, tool: &str, body: Value) -> Case {
-        Case::raw(id, tool, Some("application/json"), Some(&body.to_string()))
+        Case::json_text(id, tool, &body.to_string())
+    }
+
+    /// POST `text`, as written, as `application/json` (for bodies `json!`
+    /// cannot write: malformed, or numbers beyond what it holds).
+    fn json_text(id: &str, tool: &str, text: &str) -> Case {
+        Case::raw(id, tool, Some("application/json"), Some(text))
+    }
+
+    /// POST no body, as `application/json`.
+    fn empty_json(id: &str, tool: &str) -> Case {
+        Case::raw(id, tool, Some("application/json"), None)
     }
 
     /// POST raw text with the given content type (none when `None`).
@@ -304,109 +315,76 @@ fn path_text(path: &Path) -> String {
     path.to_str().expect("test paths are UTF-8").to_string()
 }
 
+/// A POST of `body` to `tool`, its case id `{tool}/{id}`, or `tool` alone
+/// when `id` is empty.
+fn call(id: &str, tool: &str, body: Value) -> Case {
+    let id = if id.is_empty() {
+        tool.to_string()
+    } else {
+        format!("{tool}/{id}")
+    };
+    Case::post(&id, tool, body)
+}
+
 fn fixture_upstream() -> Upstream {
     let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
     let tools = workspace_root().join("tests/fixture-server/tools/errors.json");
     let echo = |id: &str, body: Value| Case::post(&format!("echo/{id}"), "echo", body);
+    // echo's integer `count` (its `message` a plain "m") given as `value`.
+    let count = |id: &str, value: Value| echo(id, json!({"message": "m", "count": value}));
+    // echo's body `{"message": "m"}`, sent as `content_type`.
+    let echo_as = |id: &str, content_type: Option<&'static str>| {
+        Case::raw(
+            &format!("echo/{id}"),
+            "echo",
+            content_type,
+            Some(r#"{"message": "m"}"#),
+        )
+    };
     let mut cases = vec![
         echo(
             "unicode",
             json!({"message": "héllo wörld 🦀 中文 \u{0} \"q\" \\ \n \u{2028}"}),
         ),
         // Lax types: what pydantic's lax mode converts.
-        echo("integer-as-string", json!({"message": "m", "count": "2"})),
-        echo(
-            "integer-as-padded-string",
-            json!({"message": "m", "count": " 3 "}),
-        ),
-        echo("integral-float", json!({"message": "m", "count": 5.0})),
-        echo(
-            "integer-as-float-string",
-            json!({"message": "m", "count": "4.0"}),
-        ),
-        echo("integer-as-exponent", json!({"message": "m", "count": 1e2})),
-        echo("boolean-as-integer", json!({"message": "m", "count": true})),
-        echo(
-            "boolean-string-as-integer",
-            json!({"message": "m", "count": "true"}),
-        ),
-        echo("integer-with-plus", json!({"message": "m", "count": "+5"})),
-        echo(
-            "integer-with-underscore",
-            json!({"message": "m", "count": "1_000"}),
-        ),
-        echo("integer-as-hex", json!({"message": "m", "count": "0x10"})),
-        echo(
-            "integer-as-exponent-string",
-            json!({"message": "m", "count": "1e2"}),
-        ),
-        echo(
-            "integer-as-empty-string",
-            json!({"message": "m", "count": ""}),
-        ),
-        echo("not-a-number", json!({"message": "m", "count": "abc"})),
-        echo(
-            "fraction-for-integer",
-            json!({"message": "m", "count": 2.5}),
-        ),
+        count("integer-as-string", json!("2")),
+        count("integer-as-padded-string", json!(" 3 ")),
+        count("integral-float", json!(5.0)),
+        count("integer-as-float-string", json!("4.0")),
+        count("integer-as-exponent", json!(1e2)),
+        count("boolean-as-integer", json!(true)),
+        count("boolean-string-as-integer", json!("true")),
+        count("integer-with-plus", json!("+5")),
+        count("integer-with-underscore", json!("1_000")),
+        count("integer-as-hex", json!("0x10")),
+        count("integer-as-exponent-string", json!("1e2")),
+        count("integer-as-empty-string", json!("")),
+        count("not-a-number", json!("abc")),
+        count("fraction-for-integer", json!(2.5)),
         echo("number-for-string", json!({"message": 5})),
-        echo("null-for-optional", json!({"message": "m", "count": null})),
-        echo("below-minimum", json!({"message": "m", "count": 0})),
-        echo(
-            "above-2^53",
-            json!({"message": "m", "count": 9_007_199_254_740_993_u64}),
-        ),
-        Case::raw(
+        count("null-for-optional", json!(null)),
+        count("below-minimum", json!(0)),
+        count("above-2^53", json!(9_007_199_254_740_993_u64)),
+        Case::json_text(
             "echo/beyond-64-bits",
             "echo",
-            Some("application/json"),
-            Some(r#"{"message": "m", "count": 18446744073709551616}"#),
+            r#"{"message": "m", "count": 18446744073709551616}"#,
         ),
         // Lax integers, as pydantic-core 2.50 reads them (measured; see
         // mcpo-runtime/src/coerce.rs).
-        echo(
-            "integer-with-underscores-and-spaces",
-            json!({"message": "m", "count": " 5_000 "}),
-        ),
-        echo(
-            "integer-with-zero-fraction",
-            json!({"message": "m", "count": "1_000.00"}),
-        ),
-        echo(
-            "integer-with-underscored-fraction",
-            json!({"message": "m", "count": "1_0.5"}),
-        ),
-        echo(
-            "integer-with-bare-point",
-            json!({"message": "m", "count": "1."}),
-        ),
-        echo(
-            "integer-with-doubled-underscore",
-            json!({"message": "m", "count": "1__0"}),
-        ),
-        echo(
-            "integer-as-unicode-padded-string",
-            json!({"message": "m", "count": "\u{a0}7\u{3000}"}),
-        ),
-        echo(
-            "integral-float-above-2^53",
-            json!({"message": "m", "count": 1e18}),
-        ),
-        echo(
-            "integral-float-beyond-i64",
-            json!({"message": "m", "count": 1e19}),
-        ),
-        echo(
-            "integer-beyond-i64",
-            json!({"message": "m", "count": 9_223_372_036_854_775_808_u64}),
-        ),
-        echo(
-            "integer-string-beyond-i64",
-            json!({"message": "m", "count": "18446744073709551615"}),
-        ),
-        echo(
+        count("integer-with-underscores-and-spaces", json!(" 5_000 ")),
+        count("integer-with-zero-fraction", json!("1_000.00")),
+        count("integer-with-underscored-fraction", json!("1_0.5")),
+        count("integer-with-bare-point", json!("1.")),
+        count("integer-with-doubled-underscore", json!("1__0")),
+        count("integer-as-unicode-padded-string", json!("\u{a0}7\u{3000}")),
+        count("integral-float-above-2^53", json!(1e18)),
+        count("integral-float-beyond-i64", json!(1e19)),
+        count("integer-beyond-i64", json!(9_223_372_036_854_775_808_u64)),
+        count("integer-string-beyond-i64", json!("18446744073709551615")),
+        count(
             "integer-string-beyond-64-bits",
-            json!({"message": "m", "count": "18446744073709551616"}),
+            json!("18446744073709551616"),
         ),
         // Not compared: `1e400` for an `integer`. mcpo fails rendering its
         // own 422 (the input, Python's inf, is not JSON) and answers a plain
@@ -414,62 +392,22 @@ fn fixture_upstream() -> Upstream {
         // answers 422 (malformed JSON: the number is out of range).
         echo("extra-property", json!({"message": "m", "extra": 1})),
         echo("missing-required", json!({})),
-        Case::raw("echo/empty-body", "echo", Some("application/json"), None),
-        Case::raw(
-            "echo/malformed-json",
-            "echo",
-            Some("application/json"),
-            Some("{"),
-        ),
-        Case::raw(
-            "echo/json-array",
-            "echo",
-            Some("application/json"),
-            Some("[1]"),
-        ),
-        Case::raw(
-            "echo/json-null",
-            "echo",
-            Some("application/json"),
-            Some("null"),
-        ),
-        Case::raw(
-            "echo/text-plain",
-            "echo",
-            Some("text/plain"),
-            Some(r#"{"message": "m"}"#),
-        ),
+        Case::empty_json("echo/empty-body", "echo"),
+        Case::json_text("echo/malformed-json", "echo", "{"),
+        Case::json_text("echo/json-array", "echo", "[1]"),
+        Case::json_text("echo/json-null", "echo", "null"),
+        echo_as("text-plain", Some("text/plain")),
         Case::raw(
             "echo/form-urlencoded",
             "echo",
             Some("application/x-www-form-urlencoded"),
             Some("message=m"),
         ),
-        Case::raw(
-            "echo/no-content-type",
-            "echo",
-            None,
-            Some(r#"{"message": "m"}"#),
-        ),
-        Case::raw(
-            "echo/json-charset",
-            "echo",
-            Some("application/json; charset=utf-8"),
-            Some(r#"{"message": "m"}"#),
-        ),
-        Case::raw(
-            "echo/vendor-json",
-            "echo",
-            Some("application/vnd.api+json"),
-            Some(r#"{"message": "m"}"#),
-        ),
+        echo_as("no-content-type", None),
+        echo_as("json-charset", Some("application/json; charset=utf-8")),
+        echo_as("vendor-json", Some("application/vnd.api+json")),
         Case::get("echo/wrong-method", "/echo"),
-        Case::raw(
-            "echo/trailing-slash",
-            "echo/",
-            Some("application/json"),
-            Some(r#"{"message": "m"}"#),
-        ),
+        Case::json_text("echo/trailing-slash", "echo/", r#"{"message": "m"}"#),
         Case::post("unknown-tool", "no_such_tool", json!({})),
         Case::get("unknown-tool/get", "/no_such_tool"),
         Case::post("echo/no-key", "echo", json!({"message": "m"})).auth(Auth::Missing),
@@ -504,18 +442,8 @@ fn fixture_upstream() -> Upstream {
     }
     cases.extend([
         Case::raw("returns_text/no-body", "returns_text", None, None),
-        Case::raw(
-            "returns_text/malformed-json",
-            "returns_text",
-            Some("application/json"),
-            Some("{"),
-        ),
-        Case::raw(
-            "returns_text/json-array",
-            "returns_text",
-            Some("application/json"),
-            Some("[1]"),
-        ),
+        Case::json_text("returns_text/malformed-json", "returns_text", "{"),
+        Case::json_text("returns_text/json-array", "returns_text", "[1]"),
         Case::raw(
             "returns_text/text-plain",
             "returns_text",
@@ -539,7 +467,8 @@ fn fixture_upstream() -> Upstream {
 }
 
 fn time_upstream() -> Upstream {
-    let time = |id: &str, tool: &str, body: Value| Case::post(&format!("{tool}/{id}"), tool, body);
+    let current_time =
+        |id: &str, timezone: Value| call(id, "get_current_time", json!({"timezone": timezone}));
     Upstream {
         name: "time",
         proxy_crate: "time-proxy",
@@ -556,44 +485,28 @@ fn time_upstream() -> Upstream {
             }
         },
         cases: vec![
-            time(
-                "paris",
-                "get_current_time",
-                json!({"timezone": "Europe/Paris"}),
-            ),
-            time("utc", "get_current_time", json!({"timezone": "UTC"})),
-            time(
-                "unknown-timezone",
-                "get_current_time",
-                json!({"timezone": "Mars/Olympus_Mons"}),
-            ),
-            time(
-                "unicode-timezone",
-                "get_current_time",
-                json!({"timezone": "Europe/Zürich"}),
-            ),
-            time("missing", "get_current_time", json!({})),
-            time(
-                "number-for-string",
-                "get_current_time",
-                json!({"timezone": 5}),
-            ),
-            time(
+            current_time("paris", json!("Europe/Paris")),
+            current_time("utc", json!("UTC")),
+            current_time("unknown-timezone", json!("Mars/Olympus_Mons")),
+            current_time("unicode-timezone", json!("Europe/Zürich")),
+            call("missing", "get_current_time", json!({})),
+            current_time("number-for-string", json!(5)),
+            call(
                 "new-york-to-tokyo",
                 "convert_time",
                 json!({"source_timezone": "America/New_York", "time": "14:30", "target_timezone": "Asia/Tokyo"}),
             ),
-            time(
+            call(
                 "half-hour-zone",
                 "convert_time",
                 json!({"source_timezone": "Europe/London", "time": "09:05", "target_timezone": "Asia/Kolkata"}),
             ),
-            time(
+            call(
                 "invalid-time",
                 "convert_time",
                 json!({"source_timezone": "UTC", "time": "25:99", "target_timezone": "Asia/Tokyo"}),
             ),
-            time(
+            call(
                 "missing-target",
                 "convert_time",
                 json!({"source_timezone": "UTC", "time": "10:00"}),
@@ -603,15 +516,18 @@ fn time_upstream() -> Upstream {
 }
 
 fn everything_upstream() -> Upstream {
+    // get-annotated-message's `includeImage` given as `value` (a
+    // "success" message).
+    fn include_image(id: &str, value: impl Into<Value>) -> Case {
+        call(
+            id,
+            "get-annotated-message",
+            json!({"messageType": "success", "includeImage": value.into()}),
+        )
+    }
     let server = node_server("server-everything");
-    let call = |id: &str, tool: &str, body: Value| {
-        let id = if id.is_empty() {
-            tool.to_string()
-        } else {
-            format!("{tool}/{id}")
-        };
-        Case::post(&id, tool, body)
-    };
+    // get-sum of `a` and `b`.
+    let sum = |id: &str, a: Value, b: Value| call(id, "get-sum", json!({"a": a, "b": b}));
     Upstream {
         name: "everything",
         proxy_crate: "everything-proxy",
@@ -625,202 +541,85 @@ fn everything_upstream() -> Upstream {
         },
         cases: vec![
             call("unicode", "echo", json!({"message": "héllo 🦀 中文 \u{0}"})),
-            call("", "get-sum", json!({"a": 2, "b": 3.5})),
-            call("fractional", "get-sum", json!({"a": 0.1, "b": 0.2})),
-            call("large", "get-sum", json!({"a": 1e308, "b": 1e308})),
-            call("tiny", "get-sum", json!({"a": 5e-324, "b": -1.5e-300})),
-            call("negative", "get-sum", json!({"a": -7, "b": -0.5})),
-            call(
-                "above-2^53",
-                "get-sum",
-                json!({"a": 9_007_199_254_740_993_u64, "b": 1}),
-            ),
-            call(
+            sum("", json!(2), json!(3.5)),
+            sum("fractional", json!(0.1), json!(0.2)),
+            sum("large", json!(1e308), json!(1e308)),
+            sum("tiny", json!(5e-324), json!(-1.5e-300)),
+            sum("negative", json!(-7), json!(-0.5)),
+            sum("above-2^53", json!(9_007_199_254_740_993_u64), json!(1)),
+            sum(
                 "beyond-64-bits",
-                "get-sum",
-                json!({"a": 1e20, "b": 123_456_789_012_345_678_u64}),
+                json!(1e20),
+                json!(123_456_789_012_345_678_u64),
             ),
-            call("as-strings", "get-sum", json!({"a": "2", "b": "3.5"})),
-            call(
-                "exponent-string",
-                "get-sum",
-                json!({"a": "1e3", "b": " -2 "}),
-            ),
-            call("boolean", "get-sum", json!({"a": true, "b": 1})),
-            call("not-a-number", "get-sum", json!({"a": "two", "b": 1})),
-            call("nan-string", "get-sum", json!({"a": "NaN", "b": 1})),
-            call("infinity-string", "get-sum", json!({"a": "inf", "b": 1})),
-            call("boolean-string", "get-sum", json!({"a": "true", "b": 1})),
+            sum("as-strings", json!("2"), json!("3.5")),
+            sum("exponent-string", json!("1e3"), json!(" -2 ")),
+            sum("boolean", json!(true), json!(1)),
+            sum("not-a-number", json!("two"), json!(1)),
+            sum("nan-string", json!("NaN"), json!(1)),
+            sum("infinity-string", json!("inf"), json!(1)),
+            sum("boolean-string", json!("true"), json!(1)),
             // Lax numbers, as pydantic-core 2.50 reads a float (measured; see
             // mcpo-runtime/src/coerce.rs); the sum shows what arrived.
-            call(
-                "underscores",
-                "get-sum",
-                json!({"a": "5_000", "b": "1_0.5"}),
-            ),
-            call(
-                "underscores-around-exponent",
-                "get-sum",
-                json!({"a": "1e_2", "b": "-_1"}),
-            ),
-            call("padded", "get-sum", json!({"a": " 5 ", "b": "\t.5\n"})),
-            call("bare-points", "get-sum", json!({"a": "5.", "b": "+.5e-3"})),
-            call(
-                "padded-underscores",
-                "get-sum",
-                json!({"a": " 1_0 ", "b": 1}),
-            ),
-            call(
-                "doubled-underscore",
-                "get-sum",
-                json!({"a": "1__0", "b": 1}),
-            ),
-            call("hex", "get-sum", json!({"a": "0x10", "b": 1})),
-            call(
-                "underflow-string",
-                "get-sum",
-                json!({"a": "1e-400", "b": 1}),
-            ),
-            call(
+            sum("underscores", json!("5_000"), json!("1_0.5")),
+            sum("underscores-around-exponent", json!("1e_2"), json!("-_1")),
+            sum("padded", json!(" 5 "), json!("\t.5\n")),
+            sum("bare-points", json!("5."), json!("+.5e-3")),
+            sum("padded-underscores", json!(" 1_0 "), json!(1)),
+            sum("doubled-underscore", json!("1__0"), json!(1)),
+            sum("hex", json!("0x10"), json!(1)),
+            sum("underflow-string", json!("1e-400"), json!(1)),
+            sum(
                 "wide-integer-string",
-                "get-sum",
-                json!({"a": "18446744073709551616", "b": 1}),
+                json!("18446744073709551616"),
+                json!(1),
             ),
-            call("overflow-string", "get-sum", json!({"a": "1e400", "b": 1})),
-            Case::raw(
+            sum("overflow-string", json!("1e400"), json!(1)),
+            Case::json_text(
                 "get-sum/2^64-as-javascript-writes-it",
                 "get-sum",
-                Some("application/json"),
-                Some(r#"{"a": 18446744073709552000, "b": 1}"#),
+                r#"{"a": 18446744073709552000, "b": 1}"#,
             ),
-            Case::raw(
+            Case::json_text(
                 "get-sum/integers-beyond-64-bits",
                 "get-sum",
-                Some("application/json"),
-                Some(r#"{"a": 123456789012345678901234567890, "b": -18446744073709551617}"#),
+                r#"{"a": 123456789012345678901234567890, "b": -18446744073709551617}"#,
             ),
-            Case::raw(
+            Case::json_text(
                 "get-sum/overflowing-exponent",
                 "get-sum",
-                Some("application/json"),
-                Some(r#"{"a": 1e400, "b": 1}"#),
+                r#"{"a": 1e400, "b": 1}"#,
             ),
-            call("null", "get-sum", json!({"a": null, "b": 1})),
-            call("list", "get-sum", json!({"a": [1], "b": 1})),
+            sum("null", json!(null), json!(1)),
+            sum("list", json!([1]), json!(1)),
             call("missing", "get-sum", json!({"a": 1})),
             call("", "get-tiny-image", json!({})),
-            Case::raw(
-                "get-tiny-image/empty-body",
-                "get-tiny-image",
-                Some("application/json"),
-                None,
-            ),
-            Case::raw(
-                "get-resource-links/empty-body",
-                "get-resource-links",
-                Some("application/json"),
-                None,
-            ),
+            Case::empty_json("get-tiny-image/empty-body", "get-tiny-image"),
+            Case::empty_json("get-resource-links/empty-body", "get-resource-links"),
             call(
                 "",
                 "get-annotated-message",
                 json!({"messageType": "error", "includeImage": true}),
             ),
-            call(
-                "boolean-as-string",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "false"}),
-            ),
-            call(
-                "boolean-as-string/padded",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": " true "}),
-            ),
-            call(
-                "boolean-as-string/upper",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "TRUE"}),
-            ),
-            call(
-                "boolean-as-string/mixed-case",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "tRuE"}),
-            ),
-            call(
-                "boolean-as-string/yes",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "yes"}),
-            ),
-            call(
-                "boolean-as-string/on",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "On"}),
-            ),
-            call(
-                "boolean-as-string/one",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "1"}),
-            ),
-            call(
-                "boolean-as-string/t",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "t"}),
-            ),
-            call(
-                "boolean-as-string/y",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "Y"}),
-            ),
-            call(
-                "boolean-as-string/off",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "off"}),
-            ),
-            call(
-                "boolean-as-string/zero",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "0"}),
-            ),
-            call(
-                "boolean-as-string/f",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "F"}),
-            ),
-            call(
-                "boolean-as-string/no",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "no"}),
-            ),
-            call(
-                "boolean-as-string/two",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "2"}),
-            ),
-            call(
-                "boolean-as-string/padded-one",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": " 1 "}),
-            ),
-            call(
-                "boolean-as-string/one-point-zero",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": "1.0"}),
-            ),
-            call(
-                "boolean-as-string/empty",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": ""}),
-            ),
-            call(
-                "boolean-as-number",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": 1}),
-            ),
-            call(
-                "boolean-as-other-number",
-                "get-annotated-message",
-                json!({"messageType": "success", "includeImage": 2}),
-            ),
+            include_image("boolean-as-string", "false"),
+            include_image("boolean-as-string/padded", " true "),
+            include_image("boolean-as-string/upper", "TRUE"),
+            include_image("boolean-as-string/mixed-case", "tRuE"),
+            include_image("boolean-as-string/yes", "yes"),
+            include_image("boolean-as-string/on", "On"),
+            include_image("boolean-as-string/one", "1"),
+            include_image("boolean-as-string/t", "t"),
+            include_image("boolean-as-string/y", "Y"),
+            include_image("boolean-as-string/off", "off"),
+            include_image("boolean-as-string/zero", "0"),
+            include_image("boolean-as-string/f", "F"),
+            include_image("boolean-as-string/no", "no"),
+            include_image("boolean-as-string/two", "2"),
+            include_image("boolean-as-string/padded-one", " 1 "),
+            include_image("boolean-as-string/one-point-zero", "1.0"),
+            include_image("boolean-as-string/empty", ""),
+            include_image("boolean-as-number", 1),
+            include_image("boolean-as-other-number", 2),
             call(
                 "outside-enum",
                 "get-annotated-message",
@@ -865,14 +664,6 @@ fn everything_upstream() -> Upstream {
 
 fn memory_upstream() -> Upstream {
     let server = node_server("server-memory");
-    let call = |id: &str, tool: &str, body: Value| {
-        let id = if id.is_empty() {
-            tool.to_string()
-        } else {
-            format!("{tool}/{id}")
-        };
-        Case::post(&id, tool, body)
-    };
     let relation =
         json!({"from": "Ada Lovelace", "to": "Analytical Engine", "relationType": "programmed"});
     Upstream {
