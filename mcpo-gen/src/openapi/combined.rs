@@ -59,7 +59,7 @@ pub fn combined_document(lock: &MultiLock, documents: &BTreeMap<String, Value>) 
         with_surface |= surface;
         let is_shared = |component: &str| {
             shared_schemas.contains_key(component)
-                || (surface && super::surface::SCHEMAS.contains(&component))
+                || (surface && super::surface_components::SCHEMAS.contains(&component))
         };
         let prefix = camel_ident(name).trim_start_matches("r#").to_string();
         let renamed: BTreeMap<String, String> = document["components"]["schemas"]

@@ -14,6 +14,7 @@ mod integers;
 mod quarantine;
 mod regex;
 mod surface;
+mod surface_components;
 mod walkable;
 
 /// The fuzzing generator tests/openapi_validity.rs uses too.
@@ -77,7 +78,7 @@ pub fn document(lock: &Lock) -> Value {
         component_names.reserve(reserved);
     }
     if surface::present(lock) {
-        for reserved in surface::SCHEMAS {
+        for reserved in surface_components::SCHEMAS {
             component_names.reserve(reserved);
         }
     }
@@ -332,16 +333,16 @@ fn add_operation(paths: &mut Map<String, Value>, path: &str, method: &str, opera
     }
 }
 
-/// `title`, else the first non-empty line of the description, shortened.
-fn summary(tool: &LockedTool) -> String {
-    let source = tool
-        .title()
+/// An operation's `summary`: `title`, else the first non-empty line of
+/// `description`, else `fallback`; cut to [`SUMMARY_MAX_CHARS`] (ending in
+/// `…`). Tool, template and prompt routes alike.
+fn summary(title: Option<&str>, description: Option<&str>, fallback: &str) -> String {
+    let source = title
         .filter(|title| !title.trim().is_empty())
         .or_else(|| {
-            tool.description()
-                .and_then(|d| d.lines().map(str::trim).find(|line| !line.is_empty()))
+            description.and_then(|d| d.lines().map(str::trim).find(|line| !line.is_empty()))
         })
-        .unwrap_or(&tool.name)
+        .unwrap_or(fallback)
         .trim();
     if source.chars().count() <= SUMMARY_MAX_CHARS {
         return source.to_string();
@@ -392,7 +393,10 @@ fn tool_operation(
 
     let mut operation = Map::new();
     operation.insert("operationId".into(), json!(operation_id));
-    operation.insert("summary".into(), json!(summary(tool)));
+    operation.insert(
+        "summary".into(),
+        json!(summary(tool.title(), tool.description(), &tool.name)),
+    );
     if let Some(description) = tool.description().filter(|d| !d.trim().is_empty()) {
         operation.insert("description".into(), json!(description));
     }

@@ -13,68 +13,41 @@
 //! for the user or the client.
 //!
 //! A lock without resources, templates or prompts gets nothing from here,
-//! so its document is the same as before.
+//! so its document is the same as before. The component schemas and shared
+//! responses of these routes are in [`super::surface_components`].
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    BEARER_SCHEME, ERROR_DETAIL, HTTP_VALIDATION_ERROR, SUMMARY_MAX_CHARS, add_operation,
-    schema_ref,
+use super::surface_components::{
+    COMPLETION_RESULT, GET_PROMPT_RESULT, LIVE_LIST_ERRORS, LOCAL_ERRORS, POST_ERRORS, PROMPT_LIST,
+    READ_ERRORS, READ_RESOURCE_RESULT, RESOURCE_LIST, RESOURCE_TEMPLATE_LIST,
+    completion_request_schema, completion_result_schema, error_responses, prompt_list_schema,
+    prompt_result_schema, read_result_schema, resource_list_schema, shared_responses,
+    template_list_schema,
 };
+use super::{BEARER_SCHEME, add_operation, schema_ref, summary};
 use crate::lock::{Lock, LockedItem, ResourceList, TemplateVariable};
 use crate::naming::{UniqueNames, camel_ident, tool_route};
 
 pub(super) const RESOURCES_TAG: &str = "resources";
 pub(super) const PROMPTS_TAG: &str = "prompts";
 
-/// The shared component schemas of these routes.
-const RESOURCE_LIST: &str = "ResourceList";
-const RESOURCE_TEMPLATE_LIST: &str = "ResourceTemplateList";
-const PROMPT_LIST: &str = "PromptList";
-const READ_RESOURCE_RESULT: &str = "ReadResourceResult";
-const GET_PROMPT_RESULT: &str = "GetPromptResult";
-const COMPLETION_REQUEST: &str = "CompletionRequest";
-const COMPLETION_RESULT: &str = "CompletionResult";
-
-/// Every shared component schema name, reserved (before any tool claims a
-/// name) in a document that has these routes.
-pub(crate) const SCHEMAS: &[&str] = &[
-    RESOURCE_LIST,
-    RESOURCE_TEMPLATE_LIST,
-    PROMPT_LIST,
-    READ_RESOURCE_RESULT,
-    GET_PROMPT_RESULT,
-    COMPLETION_REQUEST,
-    COMPLETION_RESULT,
-];
-
-/// The shared responses these routes add; the rest are the tool routes'.
-const ITEM_NOT_FOUND: &str = "ItemNotFound";
-const ITEM_DRIFTED: &str = "ItemDrifted";
-const INVALID_PARAMETERS: &str = "InvalidParameters";
-const CALL_TIMEOUT: &str = "CallTimeout";
-
 /// The operationIds of the resource list and of a read by URI.
 const LIST_RESOURCES_ID: &str = "list_resources";
 const READ_RESOURCE_ID: &str = "read_resource";
 
 /// Whether the lock has anything besides tools: then the document has
-/// these routes.
+/// these routes (the runtime's `has_routes`).
 pub(crate) fn present(lock: &Lock) -> bool {
-    !lock.surface.is_empty() || lock.surface.resource_list == ResourceList::Live
+    lock.surface.offers_resources() || !lock.surface.prompts.is_empty()
 }
 
-/// `GET /resources` and `GET /resources/read` exist: resources are pinned,
-/// the list is live, or templates describe readable URIs.
-fn resources_routed(lock: &Lock) -> bool {
-    let surface = &lock.surface;
-    !surface.resources.is_empty()
-        || surface.resource_list == ResourceList::Live
-        || !surface.resource_templates.is_empty()
-}
-
+/// Whether the server's locked capabilities offer `completion/complete`:
+/// the runtime's `offers_completions` (private to mcpo-runtime) again, so
+/// the document states `.../complete` routes exactly when the proxy serves
+/// them.
 fn completions(lock: &Lock) -> bool {
     lock.server
         .capabilities
@@ -115,7 +88,7 @@ pub(super) fn description(lock: &Lock) -> String {
     }
     let surface = &lock.surface;
     let mut text = String::from("\n\n## Resources and prompts\n\n");
-    if resources_routed(lock) {
+    if lock.surface.offers_resources() {
         text.push_str(match surface.resource_list {
             ResourceList::Pinned => {
                 "`GET /resources` lists the server's resources as pinned in the lock, and \
@@ -196,7 +169,7 @@ pub(super) fn add_surface(
     let mut schemas = Map::new();
     let mut completes = false;
 
-    if resources_routed(lock) {
+    if lock.surface.offers_resources() {
         schemas.insert(RESOURCE_LIST.into(), resource_list_schema());
         schemas.insert(READ_RESOURCE_RESULT.into(), read_result_schema());
         add_operation(
@@ -319,6 +292,7 @@ pub(super) fn add_surface(
         schemas.insert(COMPLETION_RESULT.into(), completion_result_schema());
     }
 
+    let shared_responses = shared_responses(&paths);
     let Some(document) = document.as_object_mut() else {
         return;
     };
@@ -339,11 +313,11 @@ pub(super) fn add_surface(
             }
         }
         if let Some(Value::Object(responses)) = components.get_mut("responses") {
-            responses.extend(shared_responses());
+            responses.extend(shared_responses);
         }
     }
     if let Some(Value::Array(tags)) = document.get_mut("tags") {
-        if resources_routed(lock) {
+        if lock.surface.offers_resources() {
             tags.push(json!({"name": RESOURCES_TAG, "description":
                 "The MCP server's resources: their list, reads by URI, and one read route \
                  per resource template. The list and the reads have an `operationId`: Open \
@@ -355,26 +329,6 @@ pub(super) fn add_surface(
                  the user or the client (no `operationId`: not tools for a model)."}));
         }
     }
-}
-
-/// `title`, else the first non-empty line of `description`, else `fallback`;
-/// shortened like a tool's summary.
-fn summary(item: &LockedItem, fallback: &str) -> String {
-    let source = item
-        .title()
-        .filter(|title| !title.trim().is_empty())
-        .or_else(|| {
-            item.description()
-                .and_then(|d| d.lines().map(str::trim).find(|line| !line.is_empty()))
-        })
-        .unwrap_or(fallback)
-        .trim();
-    if source.chars().count() <= SUMMARY_MAX_CHARS {
-        return source.to_string();
-    }
-    let mut short: String = source.chars().take(SUMMARY_MAX_CHARS - 1).collect();
-    short.push('…');
-    short
 }
 
 /// The item's own description, if it has one, then `what`.
@@ -389,47 +343,6 @@ fn described(item: &LockedItem, what: &str) -> String {
 fn code(text: &str) -> String {
     format!("`{}`", text.replace('`', "'"))
 }
-
-fn response_ref(component: &str) -> Value {
-    json!({"$ref": format!("#/components/responses/{component}")})
-}
-
-/// The error statuses of a route: `(status, shared response)`.
-fn error_responses(responses: &mut Map<String, Value>, errors: &[(&str, &str)]) {
-    for (status, component) in errors {
-        responses.insert((*status).into(), response_ref(component));
-    }
-}
-
-/// A route answered from the lock: only the proxy's own refusals.
-const LOCAL_ERRORS: &[(&str, &str)] = &[("400", "BadRequest"), ("401", "Unauthorized")];
-
-/// A `GET` that goes upstream.
-const READ_ERRORS: &[(&str, &str)] = &[
-    ("400", "BadRequest"),
-    ("401", "Unauthorized"),
-    ("404", ITEM_NOT_FOUND),
-    ("409", ITEM_DRIFTED),
-    ("422", INVALID_PARAMETERS),
-    ("502", "UpstreamError"),
-    ("503", "UpstreamUnavailable"),
-    ("504", CALL_TIMEOUT),
-];
-
-/// A `POST` with a JSON body that goes upstream.
-const POST_ERRORS: &[(&str, &str)] = &[
-    ("400", "BadRequest"),
-    ("401", "Unauthorized"),
-    ("404", ITEM_NOT_FOUND),
-    ("408", "RequestTimeout"),
-    ("409", ITEM_DRIFTED),
-    ("413", "PayloadTooLarge"),
-    ("415", "UnsupportedMediaType"),
-    ("422", INVALID_PARAMETERS),
-    ("502", "UpstreamError"),
-    ("503", "UpstreamUnavailable"),
-    ("504", CALL_TIMEOUT),
-];
 
 /// An operation: summary, description, tag, security (the key when the
 /// proxy runs with `--api-key`, as on tool routes) and responses.
@@ -472,13 +385,7 @@ fn list_resources_operation(id: &str, list: ResourceList) -> Value {
         ResourceList::Live => (
             "The server's current resources, fetched from it (the list is not pinned): the \
              URIs `read_resource` reads.",
-            &[
-                ("400", "BadRequest"),
-                ("401", "Unauthorized"),
-                ("502", "UpstreamError"),
-                ("503", "UpstreamUnavailable"),
-                ("504", CALL_TIMEOUT),
-            ],
+            LIVE_LIST_ERRORS,
         ),
     };
     Value::Object(operation(
@@ -567,7 +474,7 @@ fn template_operation(template: &LockedItem, id: &str, variables: &[TemplateVari
     let media_types = binary_media_types(template.mime_type());
     let mut operation = operation(
         Some(id),
-        &summary(template, &fallback),
+        &summary(template.title(), template.description(), &fallback),
         &description,
         RESOURCES_TAG,
         read_success(&media_types),
@@ -654,7 +561,7 @@ fn prompt_operation(prompt: &LockedItem, component: &str, required: bool) -> Val
     );
     let mut operation = operation(
         None,
-        &summary(prompt, &fallback),
+        &summary(prompt.title(), prompt.description(), &fallback),
         &description,
         PROMPTS_TAG,
         json_success(
@@ -733,242 +640,6 @@ fn binary_media_type(mime_type: &str) -> Option<String> {
     }
     let json = essence == "application/json" || subtype.ends_with("+json");
     (kind != "text" && !json).then_some(essence)
-}
-
-fn string(description: &str) -> Value {
-    json!({"type": "string", "description": description})
-}
-
-fn resource_list_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "The server's resources (`resources/list`), each as the server listed it.",
-        "required": ["resources"],
-        "properties": {"resources": {"type": "array", "items": {
-            "type": "object",
-            "required": ["uri"],
-            "properties": {
-                "uri": string("What `read_resource` reads."),
-                "name": string("Its name."),
-                "title": string("Its name for people."),
-                "description": string("What it holds."),
-                "mimeType": string("Its media type."),
-                "size": {"type": "integer", "description": "Its size in bytes, if known."}
-            }
-        }}}
-    })
-}
-
-fn template_list_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "The server's resource templates (`resources/templates/list`), each as \
-            the server listed it.",
-        "required": ["resourceTemplates"],
-        "properties": {"resourceTemplates": {"type": "array", "items": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {
-                "name": string("Its name: its route is `/resources/templates/{name}`."),
-                "uriTemplate": string("The RFC 6570 template of the URIs it describes."),
-                "title": string("Its name for people."),
-                "description": string("What its resources hold."),
-                "mimeType": string("The media type of its resources.")
-            }
-        }}}
-    })
-}
-
-fn prompt_list_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "The server's prompts (`prompts/list`), each as the server listed it.",
-        "required": ["prompts"],
-        "properties": {"prompts": {"type": "array", "items": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {
-                "name": string("Its name: its route is `POST /prompts/{name}`."),
-                "title": string("Its name for people."),
-                "description": string("What it is for."),
-                "arguments": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["name"],
-                    "properties": {
-                        "name": string("The argument's name."),
-                        "title": string("Its name for people."),
-                        "description": string("What it is."),
-                        "required": {"type": "boolean", "description": "Whether it must be given."}
-                    }
-                }}
-            }
-        }}}
-    })
-}
-
-fn read_result_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "A resource read (`resources/read`): its contents as the server sent \
-            them, text or base64 blobs.",
-        "required": ["contents"],
-        "properties": {"contents": {"type": "array", "items": {"anyOf": [
-            {
-                "type": "object",
-                "title": "TextResourceContents",
-                "required": ["uri", "text"],
-                "properties": {
-                    "uri": string("The URI of this content."),
-                    "mimeType": string("Its media type."),
-                    "text": string("The content as text.")
-                }
-            },
-            {
-                "type": "object",
-                "title": "BlobResourceContents",
-                "required": ["uri", "blob"],
-                "properties": {
-                    "uri": string("The URI of this content."),
-                    "mimeType": string("Its media type."),
-                    "blob": {
-                        "type": "string",
-                        "contentEncoding": "base64",
-                        "description": "The content's bytes, base64."
-                    }
-                }
-            }
-        ]}}}
-    })
-}
-
-fn prompt_result_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "A prompt (`prompts/get`), as the server sent it.",
-        "required": ["messages"],
-        "properties": {
-            "description": string("What the prompt is for."),
-            "messages": {"type": "array", "items": {
-                "type": "object",
-                "required": ["role", "content"],
-                "properties": {
-                    "role": {"type": "string", "enum": ["user", "assistant"]},
-                    "content": {
-                        "type": "object",
-                        "description": "A content block: `text`, `image` or `audio` (base64 \
-                            `data` and its `mimeType`), `resource_link` or `resource` (an \
-                            embedded resource).",
-                        "required": ["type"],
-                        "properties": {
-                            "type": {"type": "string", "examples": [
-                                "text", "image", "audio", "resource_link", "resource"
-                            ]},
-                            "text": string("A text block's text."),
-                            "data": string("An image or audio block's bytes, base64."),
-                            "mimeType": string("An image or audio block's media type."),
-                            "resource": {
-                                "type": "object",
-                                "description": "An embedded resource's contents."
-                            }
-                        }
-                    }
-                }
-            }}
-        }
-    })
-}
-
-/// The body of one completion route: `argument` is one of `names` (the
-/// proxy refuses any other), and no field the proxy does not read.
-fn completion_request_schema(names: &[&str]) -> Value {
-    json!({
-        "type": "object",
-        "title": COMPLETION_REQUEST,
-        "description": "What to complete (`completion/complete`).",
-        "required": ["argument"],
-        "additionalProperties": false,
-        "properties": {
-            "argument": {
-                "type": "string",
-                "description": "The variable or argument to complete.",
-                "enum": names,
-            },
-            "value": {
-                "type": "string",
-                "description": "Its value so far (none: suggest from the start).",
-                "default": ""
-            },
-            "context": {
-                "type": "object",
-                "description": "What is already chosen.",
-                "additionalProperties": false,
-                "properties": {"arguments": {
-                    "type": "object",
-                    "description": "The values of the other variables or arguments, by name.",
-                    "additionalProperties": {"type": "string"}
-                }}
-            }
-        }
-    })
-}
-
-fn completion_result_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "Suggested values (`completion/complete`), as the server sent them.",
-        "required": ["values"],
-        "properties": {
-            "values": {"type": "array", "items": {"type": "string"}},
-            "total": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "How many values there are in all."
-            },
-            "hasMore": {
-                "type": "boolean",
-                "description": "Whether there are more values than these."
-            }
-        }
-    })
-}
-
-fn shared_responses() -> Map<String, Value> {
-    let error = |description: &str| {
-        json!({
-            "description": description,
-            "content": {"application/json": {"schema": schema_ref(ERROR_DETAIL)}}
-        })
-    };
-    let mut responses = Map::new();
-    responses.insert(
-        ITEM_NOT_FOUND.into(),
-        error(
-            "No such resource, template or prompt: a `uri` that is neither a resource of \
-             the list nor one a locked template describes (never sent upstream), or the \
-             server answered that the resource does not exist.",
-        ),
-    );
-    responses.insert(
-        ITEM_DRIFTED.into(),
-        error(
-            "The template, resource or prompt changed upstream since the lock was made, \
-             and the proxy runs with `--on-drift refuse`.",
-        ),
-    );
-    responses.insert(
-        INVALID_PARAMETERS.into(),
-        json!({
-            "description": "A required variable or argument is missing, a query parameter \
-                or argument is unknown or not a string, the body is not JSON, or the server \
-                refused the values as invalid params.",
-            "content": {"application/json": {"schema": schema_ref(HTTP_VALIDATION_ERROR)}}
-        }),
-    );
-    responses.insert(
-        CALL_TIMEOUT.into(),
-        error("The server did not answer within `--call-timeout`."),
-    );
-    responses
 }
 
 /// `Dynamic Text Resource` -> `read_dynamic_text_resource`: the name a model

@@ -328,6 +328,53 @@ fn read_resource_takes_a_uri_and_answers_the_locked_binary_types() {
     assert!(!schemas.contains_key("CompletionRequest"));
 }
 
+/// The description of the shared response `operation` answers `status` with.
+fn refusal<'a>(doc: &'a Value, operation: &Value, status: &str) -> &'a str {
+    let name = operation["responses"][status]["$ref"].as_str().unwrap();
+    let name = name.strip_prefix("#/components/responses/").unwrap();
+    doc["components"]["responses"][name]["description"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no response {name}"))
+}
+
+#[test]
+fn reads_and_posts_state_their_own_refusals() {
+    let doc = document(&lock_with(
+        capabilities_with_completions(),
+        vec![],
+        full_surface(),
+    ));
+    // A read: the upstream's "invalid params" or "resource not found" is a
+    // 404 (the runtime maps both so); a 422 is only the proxy's own checks.
+    for path in ["/resources/read", "/resources/templates/file"] {
+        let read = operation(&doc, path, "get");
+        let not_found = refusal(&doc, read, "404");
+        assert!(not_found.contains("(-32002)"), "{not_found}");
+        assert!(not_found.contains("(-32602)"), "{not_found}");
+        let invalid = refusal(&doc, read, "422");
+        assert!(invalid.contains("8 KiB"), "{invalid}");
+        assert!(invalid.contains("missing"), "{invalid}");
+        assert!(!invalid.contains("invalid params"), "{invalid}");
+    }
+    // A prompt or a completion: the upstream's "invalid params" is a 422.
+    for path in ["/prompts/greet", "/prompts/greet/complete"] {
+        let post = operation(&doc, path, "post");
+        let invalid = refusal(&doc, post, "422");
+        assert!(invalid.contains("invalid params (-32602)"), "{invalid}");
+        assert!(!refusal(&doc, post, "404").contains("-32602"));
+    }
+    // Only the refusals a route answers are in the document.
+    let prompts_only = LockedSurface {
+        prompts: full_surface().prompts,
+        ..LockedSurface::default()
+    };
+    let doc = document(&lock_with(json!({"prompts": {}}), vec![], prompts_only));
+    let responses = doc["components"]["responses"].as_object().unwrap();
+    assert!(responses.contains_key("InvalidParameters"));
+    assert!(!responses.contains_key("ResourceNotFound"));
+    assert!(!responses.contains_key("InvalidQuery"));
+}
+
 #[test]
 fn prompt_routes_take_their_arguments_as_the_body() {
     let doc = document(&lock_with(
