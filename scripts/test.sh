@@ -3,6 +3,7 @@
 # formatting and lints, checks that the committed generated examples are what
 # their locks generate, then runs the whole workspace's tests (unit tests,
 # generator snapshots, and end-to-end tests against real MCP servers).
+# MCPO_TEST_LANES=1 runs the test binaries one at a time, as `cargo test` does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,14 @@ echo "== $(date +%T) cargo build --workspace --bins" >&2
 # The binaries the end-to-end tests start (the generator, the fixture server,
 # the generated proxies), built once here and not inside a test's time.
 cargo build --workspace --bins
-echo "== $(date +%T) cargo test" >&2
-cargo test --workspace
+echo "== $(date +%T) cargo test --no-run" >&2
+# Every test binary, built once; then run two at a time (most end-to-end
+# tests wait on servers and proxies, so one binary at a time leaves a core
+# idle): scripts/run-test-binaries.py runs each as cargo would.
+cargo test --workspace --no-run --message-format=json-render-diagnostics \
+    > target/test-binaries.json
+echo "== $(date +%T) test binaries" >&2
+python3 scripts/run-test-binaries.py target/test-binaries.json --lanes "${MCPO_TEST_LANES:-2}"
+echo "== $(date +%T) doc tests, and the runtime with OpenTelemetry" >&2
+cargo test --workspace --doc
 cargo test -p mcpo-runtime --features otel --lib
