@@ -240,7 +240,11 @@ fn python_sdk_session_sees_the_locked_resources_prompts_and_updates() {
 
     assert_eq!(result_of(&report, "abandoned_subscribe"), &json!({}));
     assert!(
-        proxy_logged(&proxy, "resource subscribed upstream", TEXT_1),
+        wait_for(Duration::from_secs(10), || proxy_logged(
+            &proxy,
+            "resource subscribed upstream",
+            TEXT_1
+        )),
         "the subscription went upstream"
     );
     assert!(
@@ -250,6 +254,38 @@ fn python_sdk_session_sees_the_locked_resources_prompts_and_updates() {
             TEXT_1
         )),
         "a session's subscriptions end with it"
+    );
+}
+
+/// A session subscribes to at most 256 resource URIs at once: the next one
+/// is refused with a JSON-RPC error that says so, until one is unsubscribed.
+#[test]
+fn a_session_subscribes_to_at_most_256_resources() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let (lock_path, _) = everything_lock(scratch.path());
+    let proxy = serve_lock(&lock_path);
+    let report = surface_client("cap", &proxy.url("/mcp"), &[("CAP_COUNT", "256")]);
+
+    assert_eq!(report["subscribed"], 256, "{}", report["failures"]);
+    assert_eq!(
+        result_of(&report, "again"),
+        &json!({}),
+        "a URI subscribed already is no new subscription"
+    );
+    let refused = error_of(&report, "one_more");
+    assert_eq!(refused["code"], -32602, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("at most 256 resources")),
+        "the message says the limit: {refused}"
+    );
+    assert_eq!(refused["data"]["limit"], 256);
+    assert_eq!(result_of(&report, "unsubscribe"), &json!({}));
+    assert_eq!(
+        result_of(&report, "one_more_after_unsubscribe"),
+        &json!({}),
+        "an unsubscribe makes room"
     );
 }
 
@@ -409,7 +445,12 @@ fn a_subscription_is_sent_again_after_the_upstream_restarts() {
     let mut lines = BufReader::new(client.stdout.take().expect("stdout is piped")).lines();
     let first = lines.next().expect("a line").expect("the client's stdout");
     assert_eq!(first, r#"{"subscribed": true}"#);
-    assert!(proxy_logged(&proxy, "resource subscribed upstream", STATIC));
+    // Its log line may reach the test's reader after the client's answer.
+    assert!(wait_for(Duration::from_secs(10), || proxy_logged(
+        &proxy,
+        "resource subscribed upstream",
+        STATIC
+    )));
 
     // Kill the server: the proxy starts another, and subscribes again.
     let upstreams: Vec<i32> = processes_with_marker(&marker)

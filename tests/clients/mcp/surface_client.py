@@ -13,6 +13,8 @@ and the Rust test compares that with the lock.
     surface_client.py resubscribe URL KEY  # a session subscribes, prints a line,
                                        # waits for one on stdin, then waits
                                        # for an update
+    surface_client.py cap URL KEY      # a session subscribes to CAP_COUNT
+                                       # template URIs, then one more
 
 Env MCP_PROMPT_PREFIX and MCP_TOOL_PREFIX (e.g. `a_`) are put before each
 prompt's and tool's name, for a multi-server proxy's aggregated endpoint.
@@ -46,6 +48,9 @@ NOT_SERVED = "demo://nope/x"
 # How long to wait for a notifications/resources/updated (the server sends
 # one at once when its updates are switched on, then one every 5 s).
 UPDATE_WAIT = 20
+# The MCP SDK's own client timeouts (httpx2's default 5 s read timeout would
+# end a listen stream that waits for the server's next update).
+HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 
 
 def dump(model) -> dict:
@@ -167,7 +172,9 @@ async def open_session(stack: AsyncExitStack, url: str, key: str, updates: async
         if updates is not None and getattr(message, "method", None) == "notifications/resources/updated":
             await updates.put(message.params.uri)
 
-    client = await stack.enter_async_context(httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}))
+    client = await stack.enter_async_context(
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=HTTP_TIMEOUT)
+    )
     read, write, *_ = await stack.enter_async_context(streamable_http_client(url, http_client=client))
     return await stack.enter_async_context(ClientSession(read, write, message_handler=on_message))
 
@@ -215,6 +222,26 @@ async def resubscribe(url: str, key: str) -> dict:
         return report
 
 
+async def cap(url: str, key: str) -> dict:
+    """Subscribes one session to CAP_COUNT URIs of the text template (env,
+    256 unless set), then to one more; unsubscribes one and subscribes the
+    last again."""
+    count = int(os.environ.get("CAP_COUNT", "256"))
+    uris = [f"demo://resource/dynamic/text/{n}" for n in range(1, count + 2)]
+    async with AsyncExitStack() as stack:
+        session = await open_session(stack, url, key)
+        await session.initialize()
+        subscribed = [await outcome(session.subscribe_resource(uri)) for uri in uris[:count]]
+        return {
+            "subscribed": sum(1 for one in subscribed if "result" in one),
+            "failures": [one for one in subscribed if "result" not in one][:3],
+            "again": await outcome(session.subscribe_resource(uris[0])),
+            "one_more": await outcome(session.subscribe_resource(uris[count])),
+            "unsubscribe": await outcome(session.unsubscribe_resource(uris[0])),
+            "one_more_after_unsubscribe": await outcome(session.subscribe_resource(uris[count])),
+        }
+
+
 async def first_update(updates: asyncio.Queue, uri: str):
     """The first update of `uri` within UPDATE_WAIT seconds, or None."""
     try:
@@ -231,12 +258,15 @@ async def auto(url: str, key: str) -> dict:
     headers = {"Authorization": f"Bearer {key}"}
     tool_prefix = os.environ.get("MCP_TOOL_PREFIX", "")
     async with AsyncExitStack() as stack:
-        http_client = await stack.enter_async_context(httpx2.AsyncClient(headers=headers))
+        http_client = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=HTTP_TIMEOUT))
         client = await stack.enter_async_context(Client(streamable_http_client(url, http_client=http_client)))
         report = {"protocol_version": client.protocol_version}
         report.update(await walk(ClientApi(client)))
 
         unlocked = os.environ.get("UNLOCKED_URI", NOT_SERVED)
+        # The proxy subscribes upstream after its acknowledgment (rmcp sends
+        # it before the listen handler runs): the toggle's first update may
+        # come before that, and only the next one (5 s later) on the stream.
         async with client.listen(resource_subscriptions=[TEXT_1, unlocked]) as subscription:
             report["listen_honored"] = dump(subscription.honored)
             report["switch_updates_on"] = await outcome(client.call_tool(tool_prefix + "toggle-subscriber-updates", {}))
@@ -253,7 +283,7 @@ async def auto(url: str, key: str) -> dict:
         return report
 
 
-MODES = {"legacy": legacy, "auto": auto, "resubscribe": resubscribe}
+MODES = {"legacy": legacy, "auto": auto, "resubscribe": resubscribe, "cap": cap}
 
 
 def main() -> None:
