@@ -215,7 +215,7 @@ fn warn_about_shared_uris(servers: &[(&Served, &Lock)], by_name: &[usize]) {
         for uri in uris.chain(templates) {
             match owners.get(uri) {
                 Some(owner) => tracing::warn!(
-                    %uri,
+                    uri = %crate::redact::redact(uri),
                     served_by = %owner,
                     also_offered_by = %served.name,
                     "several servers offer this resource URI; the aggregated /mcp serves the first server's by name"
