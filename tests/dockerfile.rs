@@ -255,10 +255,9 @@ fn the_serve_image_health_check_passes_on_a_served_lock_and_fails_otherwise() {
     let plain = start_proxy(&entry_script, &upstream);
     // It serves the lock: a tool of errors-proxy answers through it.
     wait_ready(&plain);
-    let echoed = post_json(
-        &plain.url("/echo"),
+    let echoed = plain.post(
+        "/echo",
         &serde_json::json!({"message": "from the serve image"}),
-        None,
     );
     assert_eq!(echoed.status, 200, "{echoed:?}");
     assert!(

@@ -22,7 +22,7 @@ fn stdio_proxy() -> Running {
 /// Calls every tool of the server and checks what each really returns.
 fn call_every_tool(proxy: &Running) {
     let call = |tool: &str, body: Value| {
-        let reply = post_json(&proxy.url(&format!("/{tool}")), &body, None);
+        let reply = proxy.post(&format!("/{tool}"), &body);
         assert_eq!(reply.status, 200, "{tool}: {reply:?}");
         reply.body
     };
@@ -117,11 +117,7 @@ fn call_every_tool(proxy: &Running) {
 
     // This tool requires MCP task augmentation, which the proxy does not
     // speak: the server's refusal comes back as a clear error, not a hang.
-    let research = post_json(
-        &proxy.url("/simulate-research-query"),
-        &json!({"topic": "rust"}),
-        None,
-    );
+    let research = proxy.post("/simulate-research-query", &json!({"topic": "rust"}));
     assert!(research.status >= 400, "{research:?}");
     assert!(
         research.body["detail"].to_string().contains("task"),
@@ -129,11 +125,7 @@ fn call_every_tool(proxy: &Running) {
     );
 
     // Schema enforcement on a real schema: enum value outside the list.
-    let bad = post_json(
-        &proxy.url("/get-structured-content"),
-        &json!({"location": "Paris"}),
-        None,
-    );
+    let bad = proxy.post("/get-structured-content", &json!({"location": "Paris"}));
     assert_eq!(bad.status, 422, "{bad:?}");
     assert_eq!(
         bad.body["detail"][0]["loc"],
@@ -188,7 +180,7 @@ fn an_http_upstream_gets_the_configured_headers() {
             &url,
         ],
     );
-    let reply = post_json(&refused.url("/echo"), &json!({"message": "x"}), None);
+    let reply = refused.post("/echo", &json!({"message": "x"}));
     assert!(matches!(reply.status, 502 | 503), "{reply:?}");
     assert!(!reply.body.to_string().contains("s3cr3t"), "{reply:?}");
 
@@ -208,7 +200,7 @@ fn an_http_upstream_gets_the_configured_headers() {
     wait_ready(&proxy);
     // everything-proxy's `echo` route takes {message}; the fixture's echo
     // returns the arguments it received.
-    let reply = post_json(&proxy.url("/echo"), &json!({"message": "through"}), None);
+    let reply = proxy.post("/echo", &json!({"message": "through"}));
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body["message"], "through", "{reply:?}");
 }

@@ -134,7 +134,7 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
     let mut args = vec!["check"];
     args.extend(dirs.iter().map(String::as_str));
     let output = mcpo_gen(&args);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
 
     let copy = tempfile::tempdir().unwrap();
     copy_tree(&example("time-proxy"), copy.path());
@@ -145,12 +145,8 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
     let edited = std::fs::read_to_string(&tools).unwrap() + "\n// hand edit\n";
     std::fs::write(&tools, edited).unwrap();
     let output = mcpo_gen(&["check", dir]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
-    assert!(
-        output_text(&output).contains("src/tools.rs"),
-        "{}",
-        output_text(&output)
-    );
+    assert_exit_code(&output, 1);
+    assert_said(&output, "src/tools.rs");
     assert!(
         output_text(&output).contains("hand edit"),
         "shows a diff: {}",
@@ -168,17 +164,13 @@ fn check_reports_up_to_date_stale_and_broken_crates_by_exit_code() {
     assert_ne!(edited, lock_text);
     std::fs::write(&lock, edited).unwrap();
     let output = mcpo_gen(&["check", dir]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    assert_exit_code(&output, 1);
 
     // A broken lock is an error, not a verdict.
     std::fs::write(&lock, "{ not json").unwrap();
     let output = mcpo_gen(&["check", dir]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
-    assert!(
-        output_text(&output).contains("mcp.lock.json"),
-        "{}",
-        output_text(&output)
-    );
+    assert_exit_code(&output, 2);
+    assert_said(&output, "mcp.lock.json");
 }
 
 /// A folder named like one of the proxy's dependencies would give a crate
@@ -190,7 +182,7 @@ fn a_crate_named_like_a_dependency_is_refused_before_the_snapshot() {
     let never_run = out.path().join("server-was-started");
     let script = format!("touch {}", never_run.display());
     let output = mcpo_gen(&["--out", dir.to_str().unwrap(), "--", "sh", "-c", &script]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert_exit_code(&output, 2);
     let text = output_text(&output);
     assert!(
         text.contains("`http`") && text.contains("--crate-name"),
@@ -206,54 +198,36 @@ fn broken_servers_fail_with_clear_errors() {
     let dir = out.path().join("p");
     let dir = dir.to_str().unwrap();
 
-    let output = mcpo_gen(&["--out", dir, "--", "mcpo-gen-no-such-server"]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
-    assert!(
-        output_text(&output).contains("was not found"),
-        "{}",
-        output_text(&output)
-    );
-
-    let output = mcpo_gen(&[
-        "--out",
-        dir,
-        "--",
-        "sh",
-        "-c",
-        "echo 'I am not MCP' >&2; exit 3",
-    ]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
-    assert!(
-        output_text(&output).contains("I am not MCP"),
-        "{}",
-        output_text(&output)
-    );
-
-    let output = mcpo_gen(&["--out", dir, "--", "sh", "-c", "echo hello; sleep 1"]);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "speaks something else: {}",
-        output_text(&output)
-    );
-
-    let output = mcpo_gen(&["--out", dir, "--connect-timeout", "1", "--", "sleep", "30"]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
-    assert!(
-        output_text(&output).contains("--connect-timeout"),
-        "{}",
-        output_text(&output)
-    );
-
-    let output = mcpo_gen(&[
-        "--out",
-        dir,
-        "--server-type",
-        "streamable-http",
-        "--",
-        "http://127.0.0.1:9/mcp",
-    ]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    // Each refused (exit 2), saying what went wrong where it is named.
+    let refused: [(&[&str], Option<&str>); 5] = [
+        (&["--", "mcpo-gen-no-such-server"], Some("was not found")),
+        (
+            &["--", "sh", "-c", "echo 'I am not MCP' >&2; exit 3"],
+            Some("I am not MCP"),
+        ),
+        // Speaks something else.
+        (&["--", "sh", "-c", "echo hello; sleep 1"], None),
+        (
+            &["--connect-timeout", "1", "--", "sleep", "30"],
+            Some("--connect-timeout"),
+        ),
+        (
+            &[
+                "--server-type",
+                "streamable-http",
+                "--",
+                "http://127.0.0.1:9/mcp",
+            ],
+            None,
+        ),
+    ];
+    for (args, says) in refused {
+        let output = mcpo_gen(&[&["--out", dir][..], args].concat());
+        assert_exit_code(&output, 2);
+        if let Some(says) = says {
+            assert_said(&output, says);
+        }
+    }
 
     assert!(
         !Path::new(dir).exists(),
@@ -401,10 +375,9 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
     );
     wait_ready(&time_proxy);
     wait_ready(&errors_proxy);
-    let reply = post_json(
-        &time_proxy.url("/get_current_time"),
+    let reply = time_proxy.post(
+        "/get_current_time",
         &serde_json::json!({"timezone": "Europe/Paris"}),
-        None,
     );
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body["timezone"], "Europe/Paris", "{reply:?}");
@@ -421,7 +394,7 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
     let original = std::fs::read_to_string(&codegen).unwrap();
     std::fs::write(&codegen, format!("{original}// edited by hand\n")).unwrap();
     let check = mcpo_gen(&["check", both[0], both[1]]);
-    assert_eq!(check.status.code(), Some(1), "{}", output_text(&check));
+    assert_exit_code(&check, 1);
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert_eq!(
         stdout
@@ -510,11 +483,7 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
     let proxy = start_proxy(&many_binary, &[]);
     wait_ready(&proxy);
     for tool in ["tool_0000", "tool_0999"] {
-        let reply = post_json(
-            &proxy.url(&format!("/{tool}")),
-            &serde_json::json!({"value": tool}),
-            None,
-        );
+        let reply = proxy.post(&format!("/{tool}"), &serde_json::json!({"value": tool}));
         assert_eq!(reply.status, 200, "{reply:?}");
         assert_eq!(reply.body["value"], tool, "{reply:?}");
     }

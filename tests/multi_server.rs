@@ -33,15 +33,8 @@ fn multi_proxy() -> PathBuf {
     build(&["multi-proxy"]).join("multi-proxy")
 }
 
-/// A GET answer: status, content type, body (JSON, or the text as a JSON
-/// string).
-struct Got {
-    status: u16,
-    content_type: String,
-    body: Value,
-}
-
-fn fetch(url: &str) -> Got {
+/// A GET answer, whatever its status (60 s to answer).
+fn fetch(url: &str) -> Reply {
     let response = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -49,15 +42,7 @@ fn fetch(url: &str) -> Got {
         .get(url)
         .send()
         .unwrap_or_else(|error| panic!("GET {url}: {error}"));
-    let status = response.status().as_u16();
-    let content_type = header_text(response.headers(), "content-type");
-    let text = response.text().unwrap_or_default();
-    let body = json_or_text(text);
-    Got {
-        status,
-        content_type,
-        body,
-    }
+    Reply::from(response)
 }
 
 /// `GET url`, which must answer 200 with JSON.
@@ -66,9 +51,9 @@ fn get_ok(url: &str) -> Value {
     let got = fetch(url);
     assert_eq!(got.status, 200, "GET {url}: {}", got.body);
     assert!(
-        got.content_type.starts_with("application/json"),
+        header_text(&got.headers, "content-type").starts_with("application/json"),
         "GET {url}: content-type {:?}",
-        got.content_type
+        header_text(&got.headers, "content-type")
     );
     got.body
 }
@@ -76,7 +61,7 @@ fn get_ok(url: &str) -> Value {
 /// `POST url` with `body`, which must answer 200 with JSON; returns the body.
 #[track_caller]
 fn call_ok(proxy: &Running, path: &str, body: Value) -> Value {
-    let reply = post_json(&proxy.url(path), &body, None);
+    let reply = proxy.post(path, &body);
     assert_eq!(reply.status, 200, "POST {path}: {reply:?}");
     assert_eq!(
         reply.header("content-type"),
@@ -241,7 +226,7 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
         ),
         ("everything-sse", "get-env", json!({})),
     ] {
-        let reply = post_json(&proxy.url(&format!("/{server}/{tool}")), &arguments, None);
+        let reply = proxy.post(&format!("/{server}/{tool}"), &arguments);
         assert_eq!(reply.status, 404, "/{server}/{tool}: {reply:?}");
         detail(&reply, tool);
         let document = get_ok(&proxy.url(&format!("/{server}/openapi.json")));
@@ -287,9 +272,9 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
         let docs = fetch(&proxy.url(&format!("/{name}/docs/")));
         assert_eq!(docs.status, 200, "/{name}/docs/: {}", docs.body);
         assert!(
-            docs.content_type.starts_with("text/html"),
+            header_text(&docs.headers, "content-type").starts_with("text/html"),
             "/{name}/docs/: {:?}",
-            docs.content_type
+            header_text(&docs.headers, "content-type")
         );
         assert!(
             docs.body
@@ -417,10 +402,9 @@ fn a_server_that_dies_leaves_the_others_serving() {
     let proxy = start_locked(everything.port, everything_sse.port, &memory, &[], &marker);
     wait_ready(&proxy);
     let echo = |server: &str| {
-        post_json(
-            &proxy.url(&format!("/{server}/echo")),
+        proxy.post(
+            &format!("/{server}/echo"),
             &json!({"message": "still there"}),
-            None,
         )
     };
     assert_eq!(echo("everything-sse").status, 200);
@@ -501,11 +485,7 @@ fn a_server_that_never_starts_leaves_the_others_serving() {
         );
     }
     let started = Instant::now();
-    let reply = post_json(
-        &proxy.url("/everything/echo"),
-        &json!({"message": "anyone?"}),
-        None,
-    );
+    let reply = proxy.post("/everything/echo", &json!({"message": "anyone?"}));
     assert_eq!(reply.status, 503, "{reply:?}");
     assert!(
         reply.header("retry-after").is_some(),
@@ -693,11 +673,7 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
     let readyz = proxy.url("/everything/readyz");
     assert!(wait_for_status(&readyz, 200, Duration::from_secs(30)));
     first.terminate(Duration::from_secs(5));
-    let reply = post_json(
-        &proxy.url("/everything/echo"),
-        &json!({"message": "second"}),
-        None,
-    );
+    let reply = proxy.post("/everything/echo", &json!({"message": "second"}));
     assert_eq!(
         reply.status, 200,
         "after the first instance stopped: {reply:?}"
@@ -721,12 +697,9 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
     );
     assert!(documents(&proxy, "everything", "get-sum"));
     assert_eq!(
-        post_json(
-            &proxy.url("/everything/get-sum"),
-            &json!({"a": 1, "b": 2}),
-            None
-        )
-        .status,
+        proxy
+            .post("/everything/get-sum", &json!({"a": 1, "b": 2}))
+            .status,
         200,
         "a tool left on stopped answering"
     );
@@ -870,20 +843,20 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         );
     }
     let output = mcpo_gen(&["check", path_str(&crate_dir)]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
 
     // The generated crate builds and serves each server under its prefix.
     let (binary, _) = build_crate(&crate_dir, "multi-fixture-proxy", &[]);
     {
         let proxy = start_proxy(&binary, &[]);
         wait_ready(&proxy);
-        let reply = post_json(&proxy.url("/alpha/tool_0001"), &json!({"value": "a"}), None);
+        let reply = proxy.post("/alpha/tool_0001", &json!({"value": "a"}));
         assert_eq!(reply.status, 200, "{reply:?}");
         assert_eq!(reply.body, json!({"value": "a"}));
-        let reply = post_json(&proxy.url("/beta/tool_0000"), &json!({"value": "b"}), None);
+        let reply = proxy.post("/beta/tool_0000", &json!({"value": "b"}));
         assert_eq!(reply.status, 200, "{reply:?}");
         for path in ["/alpha/tool_0002", "/beta/tool_0001"] {
-            let reply = post_json(&proxy.url(path), &json!({}), None);
+            let reply = proxy.post(path, &json!({}));
             assert_eq!(reply.status, 404, "{path}: {reply:?}");
         }
     }
@@ -900,7 +873,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         "--config",
         path_str(&edited_path),
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
         printed.contains("tool-disabled") && printed.contains("tool-enabled"),
@@ -921,7 +894,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         "update did not regenerate alpha's module"
     );
     let output = mcpo_gen(&["check", path_str(&updated)]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
 
     // diff between the two locks: the switches, under the server's name.
     let new_lock_path = updated.join("mcp.lock.json");
@@ -934,7 +907,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         path_str(&lock_path),
         path_str(&new_lock_path),
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    assert_exit_code(&output, 1);
     let report: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|_| panic!("diff --format json: {}", output_text(&output)));
     let changes: Vec<(String, String, String)> = report["changes"]
@@ -965,7 +938,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         "beta did not change: {changes:?}"
     );
     let output = mcpo_gen(&["diff", path_str(&lock_path), path_str(&new_lock_path)]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    assert_exit_code(&output, 1);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         text.contains("alpha/tool_0001") && text.contains("tool-disabled"),
@@ -1136,16 +1109,12 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
     };
     // Its variable unset: refused before connecting, naming it.
     let refused = generate(&[env[0], env[2]]);
-    assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
-    assert!(
-        output_text(&refused).contains("MCPO_E2E_GUARDED_TOKEN"),
-        "{}",
-        output_text(&refused)
-    );
+    assert_exit_code(&refused, 2);
+    assert_said(&refused, "MCPO_E2E_GUARDED_TOKEN");
     // A wrong value: the server refuses the snapshot (401), so the header
     // is what lets it through; the value is not repeated.
     let refused = generate(&[env[0], ("MCPO_E2E_GUARDED_TOKEN", "wrong-value"), env[2]]);
-    assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
+    assert_exit_code(&refused, 2);
     assert!(
         !output_text(&refused).contains("wrong-value"),
         "{}",
@@ -1201,11 +1170,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
         .env(&env)
         .start();
     wait_ready(&with_config);
-    let reply = post_json(
-        &with_config.url("/guarded/tool_0000"),
-        &json!({"value": "x"}),
-        None,
-    );
+    let reply = with_config.post("/guarded/tool_0000", &json!({"value": "x"}));
     assert_eq!(reply.status, 200, "{reply:?}");
     for secret in [TOKEN, QUERY_KEY] {
         assert!(
@@ -1228,11 +1193,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
         .start();
     wait_ready(&from_env);
     for server in ["guarded", "literal"] {
-        let reply = post_json(
-            &from_env.url(&format!("/{server}/tool_0001")),
-            &json!({"value": "y"}),
-            None,
-        );
+        let reply = from_env.post(&format!("/{server}/tool_0001"), &json!({"value": "y"}));
         assert_eq!(reply.status, 200, "{server}: {reply:?}");
     }
     drop(from_env);
@@ -1271,13 +1232,9 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
         shown.push(get(&down.url(path)).unwrap().1);
     }
     shown.push(
-        post_json(
-            &down.url("/guarded/tool_0000"),
-            &json!({"value": "z"}),
-            None,
-        )
-        .body
-        .to_string(),
+        down.post("/guarded/tool_0000", &json!({"value": "z"}))
+            .body
+            .to_string(),
     );
     for text in &shown {
         assert!(!text.contains(QUERY_KEY), "the key is shown: {text}");
@@ -1299,11 +1256,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
             ("MCPO_LITERAL_HEADER_X_TOKEN", TOKEN),
         ],
     );
-    let reply = post_json(
-        &wrong.url("/guarded/tool_0000"),
-        &json!({"value": "z"}),
-        None,
-    );
+    let reply = wrong.post("/guarded/tool_0000", &json!({"value": "z"}));
     assert!(matches!(reply.status, 502 | 503), "{reply:?}");
     assert!(
         !reply.body.to_string().contains("wrong"),
@@ -1401,7 +1354,7 @@ fn hot_reload_lets_calls_in_flight_finish_on_the_old_connection() {
     });
     // New calls go to the new upstream while the old one is busy.
     let started = Instant::now();
-    let reply = post_json(&proxy.url("/echo"), &json!({"message": "new"}), None);
+    let reply = proxy.post("/echo", &json!({"message": "new"}));
     assert_eq!(reply.status, 200, "{reply:?}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -1416,7 +1369,7 @@ fn hot_reload_lets_calls_in_flight_finish_on_the_old_connection() {
         upstreams().iter().all(|pid| !first.contains(pid))
     });
     assert_eq!(
-        post_json(&proxy.url("/echo"), &json!({"message": "after"}), None).status,
+        proxy.post("/echo", &json!({"message": "after"})).status,
         200
     );
 }

@@ -92,7 +92,7 @@ fn assert_private(token_dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn call(proxy: &Running, tool: &str, arguments: Value) -> Reply {
-    post_json(&proxy.url(&format!("/{tool}")), &arguments, None)
+    proxy.post(&format!("/{tool}"), &arguments)
 }
 
 fn proxy_log(proxy: &Running) -> String {

@@ -40,7 +40,7 @@ fn protocol_of(lock: &Value) -> &str {
 /// `echo` answers with its arguments: 200 and the same object back.
 #[track_caller]
 fn assert_echoes(proxy: &Running, message: &str) {
-    let reply = post_json(&proxy.url("/echo"), &json!({ "message": message }), None);
+    let reply = proxy.post("/echo", &json!({ "message": message }));
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body, json!({ "message": message }), "{reply:?}");
 }
@@ -142,7 +142,7 @@ fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
     // After a call times out the supervisor pings; 2026-07-28 has no `ping`
     // and the server answers -32601, which still shows it alive: the
     // connection is kept.
-    let late = post_json(&proxy.url("/sleeps"), &json!({"message": "slow"}), None);
+    let late = proxy.post("/sleeps", &json!({"message": "slow"}));
     assert_eq!(late.status, 504, "{late:?}");
     // A fixed pause: the supervisor's ping after the timeout, whose -32601
     // answer is logged by nothing, must be done before the checks below.
@@ -153,7 +153,7 @@ fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
         "the ping was not understood"
     );
     assert_eq!(logged_count(&proxy, "upstream MCP server connected"), 1);
-    let reply = post_json(&proxy.url("/fails_with_is_error"), &json!({}), None);
+    let reply = proxy.post("/fails_with_is_error", &json!({}));
     assert!(reply.status >= 400, "{reply:?}");
     assert_eq!(
         logged_count(&server, "expired session"),
@@ -258,7 +258,7 @@ fn revision_2024_11_05_over_stdio_and_over_http_sse() {
         ],
     );
     wait_ready(&proxy);
-    let reply = post_json(&proxy.url("/echo"), &json!({"message": "over sse"}), None);
+    let reply = proxy.post("/echo", &json!({"message": "over sse"}));
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body, json!("Echo: over sse"), "{reply:?}");
 }

@@ -35,7 +35,7 @@ fn start(crate_name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
 }
 
 fn call(proxy: &Running, tool: &str, body: Value) -> Reply {
-    post_json(&proxy.url(&format!("/{tool}")), &body, None)
+    proxy.post(&format!("/{tool}"), &body)
 }
 
 /// The body of a 200 reply, or a panic that shows the whole reply.

@@ -82,18 +82,14 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
 
     // Unchanged server: check --live is clean.
     let output = mcpo_gen(&["check", "--live", "--quiet", server.dir()]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
 
     server.change_to_v2();
 
     // check --live sees the drift and fails, the files themselves are fine.
     let output = mcpo_gen(&["check", "--live", "--quiet", server.dir()]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
-    assert!(
-        output_text(&output).contains("tool-removed"),
-        "{}",
-        output_text(&output)
-    );
+    assert_exit_code(&output, 1);
+    assert_said(&output, "tool-removed");
 
     // diff against live, as JSON: every change classified.
     let output = mcpo_gen(&["diff", "--quiet", "--format", "json", server.dir(), "live"]);
@@ -140,17 +136,13 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
 
     // update regenerates in place and prints what changed.
     let output = mcpo_gen(&["update", "--quiet", server.dir()]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
-    assert!(
-        output_text(&output).contains("tool-removed"),
-        "{}",
-        output_text(&output)
-    );
+    assert_exit_code(&output, 0);
+    assert_said(&output, "tool-removed");
     let lock = std::fs::read_to_string(server.crate_dir.join("mcp.lock.json")).unwrap();
     assert!(lock.contains("added_tool") && !lock.contains("removed_tool"));
     assert_eq!(mcpo_gen(&["check", server.dir()]).status.code(), Some(0));
     let output = mcpo_gen(&["check", "--live", "--quiet", server.dir()]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
 
     // update --fail-on WARN exits 1 when such changes happened... and 0 when none.
     let output = mcpo_gen(&["update", "--quiet", "--fail-on", "WARN", server.dir()]);
@@ -212,7 +204,7 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
         "git:HEAD~1:changing-proxy",
         "git:HEAD:changing-proxy",
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    assert_exit_code(&output, 1);
     let markdown = String::from_utf8_lossy(&output.stdout);
     assert!(
         markdown.contains("tool-removed") && markdown.contains('|'),
@@ -227,7 +219,7 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
         "git:HEAD~1:changing-proxy/mcp.lock.json",
         "changing-proxy",
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    assert_exit_code(&output, 1);
     let annotations = String::from_utf8_lossy(&output.stdout);
     assert!(
         annotations.lines().any(|line| line.starts_with("::error ")),
@@ -269,7 +261,7 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
         "changing-proxy",
         "git:HEAD:changing-proxy",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
 
     // Only additions/relaxations would pass --fail-on ERR: reversed diff v2->v1
     // still has breaking changes (added_tool removed), so it fails too.
@@ -280,13 +272,13 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
         "changing-proxy",
         "git:HEAD~1:changing-proxy",
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    assert_exit_code(&output, 1);
 
     // Errors are exit 2 with a message: unknown revision, missing path.
     let output = run(&["diff", "git:nope:changing-proxy", "changing-proxy"]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert_exit_code(&output, 2);
     let output = run(&["diff", "no-such-dir", "changing-proxy"]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert_exit_code(&output, 2);
 }
 
 // ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ fn the_proxy_serves_over_sse_and_comes_back_after_the_server_restarts() {
     let binary = build(&["everything-proxy"]).join("everything-proxy");
     let proxy = start_proxy(&binary, &["--server-type", "sse", &url]);
     wait_ready(&proxy);
-    let echo = |message: &str| post_json(&proxy.url("/echo"), &json!({ "message": message }), None);
+    let echo = |message: &str| proxy.post("/echo", &json!({ "message": message }));
     let reply = echo("over sse");
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body, json!("Echo: over sse"));

@@ -278,7 +278,7 @@ fn the_flag_without_the_feature_is_a_startup_error() {
         .stdin(Stdio::null())
         .output()
         .expect("the proxy runs");
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert_exit_code(&output, 2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("built without the otel feature: rebuild with --features otel"),
@@ -291,5 +291,5 @@ fn the_flag_without_the_feature_is_a_startup_error() {
         .stdin(Stdio::null())
         .output()
         .expect("the proxy runs");
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert_exit_code(&output, 2);
 }

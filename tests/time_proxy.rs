@@ -153,11 +153,7 @@ fn the_error_contract_holds_and_the_proxy_keeps_serving() {
 fn an_unreachable_upstream_gives_503_with_retry_after() {
     let binary = build(&["time-proxy"]).join("time-proxy");
     let proxy = start_proxy(&binary, &["--", "/nonexistent/mcp-server"]);
-    let reply = post_json(
-        &proxy.url("/get_current_time"),
-        &json!({"timezone": "UTC"}),
-        None,
-    );
+    let reply = proxy.post("/get_current_time", &json!({"timezone": "UTC"}));
     assert_eq!(reply.status, 503, "{reply:?}");
     assert!(reply.header("retry-after").is_some(), "{reply:?}");
     assert!(reply.body["detail"].is_string(), "{reply:?}");
@@ -204,18 +200,10 @@ fn docs_openapi_and_root_path() {
         "{missing}"
     );
 
-    let call = post_json(
-        &proxy.url("/time/get_current_time"),
-        &json!({"timezone": "UTC"}),
-        None,
-    );
+    let call = proxy.post("/time/get_current_time", &json!({"timezone": "UTC"}));
     assert_eq!(call.status, 200, "{call:?}");
     // As mcpo's root_path: a reverse proxy in front may strip the prefix.
-    let stripped = post_json(
-        &proxy.url("/get_current_time"),
-        &json!({"timezone": "UTC"}),
-        None,
-    );
+    let stripped = proxy.post("/get_current_time", &json!({"timezone": "UTC"}));
     assert_eq!(stripped.status, 200, "{stripped:?}");
 }
 
@@ -271,11 +259,7 @@ fn the_served_document_requires_a_key_exactly_when_one_is_configured() {
     assert!(operation["responses"].get("401").is_none(), "{operation}");
     assert!(open["components"].get("securitySchemes").is_none());
     // And the proxy indeed asks for no key.
-    let call = post_json(
-        &open_proxy.url("/get_current_time"),
-        &json!({"timezone": "UTC"}),
-        None,
-    );
+    let call = open_proxy.post("/get_current_time", &json!({"timezone": "UTC"}));
     assert_eq!(call.status, 200, "{call:?}");
 }
 

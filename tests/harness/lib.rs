@@ -293,6 +293,20 @@ pub fn output_text(output: &Output) -> String {
     )
 }
 
+/// Asserts that a finished command exited with `code` (its output shown
+/// otherwise).
+#[track_caller]
+pub fn assert_exit_code(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", output_text(output));
+}
+
+/// Asserts that a finished command said `text`, on stdout or stderr.
+#[track_caller]
+pub fn assert_said(output: &Output, text: &str) {
+    let said = output_text(output);
+    assert!(said.contains(text), "{text:?} not said: {said}");
+}
+
 /// A running child process (proxy or server), stopped with SIGTERM on drop.
 pub struct Running {
     pub child: Child,
@@ -315,6 +329,11 @@ impl Running {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// POSTs `body` as JSON to `path`, without a key.
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        post_json(&self.url(path), body, None)
     }
 
     pub fn pid(&self) -> i32 {
@@ -412,7 +431,8 @@ pub struct Reply {
     pub body: Value,
 }
 
-impl Reply {
+impl From<reqwest::blocking::Response> for Reply {
+    /// Reads the whole answer (a body that cannot be read is empty).
     fn from(response: reqwest::blocking::Response) -> Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -422,7 +442,9 @@ impl Reply {
             body: json_or_text(response.text().unwrap_or_default()),
         }
     }
+}
 
+impl Reply {
     /// Whether the body's `detail` is a text that contains `text`.
     pub fn detail_contains(&self, text: &str) -> bool {
         self.body["detail"]

@@ -513,27 +513,19 @@ fn rmcp_client_snapshots_the_gateway_and_calls_through_it() {
     );
 
     let arguments = json!({"message": "through rmcp", "count": 5});
-    let echo = post_json(&outer.url("/echo"), &arguments, None);
+    let echo = outer.post("/echo", &arguments);
     assert_eq!(echo.status, 200, "{echo:?}");
     assert_eq!(echo.body, arguments);
-    let structured = post_json(&outer.url("/returns_structured"), &json!({}), None);
+    let structured = outer.post("/returns_structured", &json!({}));
     assert_eq!(structured.status, 200, "{structured:?}");
     assert_eq!(structured.body, behaviour("returns_structured")["value"]);
-    let tool_error = post_json(
-        &outer.url("/fails_with_is_error"),
-        &json!({"path": "/x"}),
-        None,
-    );
+    let tool_error = outer.post("/fails_with_is_error", &json!({"path": "/x"}));
     assert_eq!(tool_error.status, 500, "{tool_error:?}");
     assert_eq!(
         tool_error.body["detail"],
         "Cannot open /nonexistent: no such file"
     );
-    let invalid = post_json(
-        &outer.url("/fails_with_invalid_params"),
-        &json!({"value": 3}),
-        None,
-    );
+    let invalid = outer.post("/fails_with_invalid_params", &json!({"value": 3}));
     assert!(
         invalid.body.to_string().contains("value must be even"),
         "the upstream's JSON-RPC error reached rmcp: {invalid:?}"

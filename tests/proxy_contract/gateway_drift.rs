@@ -143,7 +143,7 @@ fn wait_for_drift(proxy: &Running, tool: &str, field: &str) -> String {
 }
 
 fn rest_call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
-    post_json(&proxy.url(&format!("/{tool}")), arguments, None)
+    proxy.post(&format!("/{tool}"), arguments)
 }
 
 /// A streamable-HTTP MCP session with the proxy's `/mcp`, in raw JSON-RPC:

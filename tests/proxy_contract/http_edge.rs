@@ -317,14 +317,14 @@ fn bodies_too_deep_to_forward_are_refused_at_once() {
 fn an_undecodable_reply_is_a_prompt_502_and_the_upstream_keeps_serving() {
     let proxy = start_ready(&["--call-timeout", "30"], "edge.json");
     let started = Instant::now();
-    let reply = post_json(&proxy.url("/returns_structured"), &json!({}), None);
+    let reply = proxy.post("/returns_structured", &json!({}));
     assert_eq!(reply.status, 502, "{reply:?}");
     assert!(reply.detail_contains("could not be decoded"), "{reply:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
     wait_until(Duration::from_secs(5), || {
         proxy.logged("returns_structured") && proxy.logged("cannot be decoded")
     });
-    let echo = post_json(&proxy.url("/echo"), &json!({"message": "still here"}), None);
+    let echo = proxy.post("/echo", &json!({"message": "still here"}));
     assert_eq!(echo.status, 200, "{echo:?}");
 }
 
@@ -368,7 +368,7 @@ fn a_frozen_stdio_upstream_is_reported_unready_and_replaced() {
     let frozen = upstream();
     assert_eq!(frozen.len(), 1, "one upstream: {frozen:?}");
     freeze_process(frozen[0]);
-    let reply = post_json(&proxy.url("/echo"), &json!({"message": "x"}), None);
+    let reply = proxy.post("/echo", &json!({"message": "x"}));
     assert_eq!(reply.status, 504, "{reply:?}");
     let readyz = proxy.url("/readyz");
     let mut saw_unready = false;
@@ -377,7 +377,7 @@ fn a_frozen_stdio_upstream_is_reported_unready_and_replaced() {
         saw_unready |= status == 503;
         saw_unready && status == 200
     });
-    let reply = post_json(&proxy.url("/echo"), &json!({"message": "thawed"}), None);
+    let reply = proxy.post("/echo", &json!({"message": "thawed"}));
     assert_eq!(reply.status, 200, "{reply:?}");
     let now = upstream();
     assert!(
@@ -436,7 +436,7 @@ fn idle_and_slowloris_floods_do_not_lock_clients_out() {
         assert!(held.len() > 256, "only {} connections opened", held.len());
         for round in 0..10 {
             let started = Instant::now();
-            let reply = post_json(&proxy.url("/echo"), &json!({"message": "hi"}), None);
+            let reply = proxy.post("/echo", &json!({"message": "hi"}));
             assert_eq!(reply.status, 200, "round {round}: {reply:?}");
             assert!(
                 started.elapsed() < Duration::from_secs(5),

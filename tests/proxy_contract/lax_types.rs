@@ -92,21 +92,13 @@ fn what_cannot_be_converted_is_still_a_422_naming_the_field() {
 #[test]
 fn strict_types_refuse_instead_of_converting() {
     let proxy = errors_proxy(&["--strict-types"]);
-    let reply = post_json(
-        &proxy.url("/echo"),
-        &json!({"message": "hi", "count": "2"}),
-        None,
-    );
+    let reply = proxy.post("/echo", &json!({"message": "hi", "count": "2"}));
     assert_eq!(reply.status, 422, "{reply:?}");
     assert!(
         locs(&reply).contains(&json!(["body", "count"])),
         "{reply:?}"
     );
-    let reply = post_json(
-        &proxy.url("/echo"),
-        &json!({"message": "hi", "count": 2}),
-        None,
-    );
+    let reply = proxy.post("/echo", &json!({"message": "hi", "count": 2}));
     assert_eq!(reply.status, 200, "{reply:?}");
 }
 
@@ -138,7 +130,7 @@ fn conversion_follows_nested_objects_arrays_refs_and_unions() {
             json!({"note": null, "count": 3}),
         ),
     ] {
-        let reply = post_json(&proxy.url(&format!("/{tool}")), &sent, None);
+        let reply = proxy.post(&format!("/{tool}"), &sent);
         assert_eq!(reply.status, 200, "{tool} {sent}: {reply:?}");
         assert_eq!(reply.body, received, "{tool} {sent}");
     }

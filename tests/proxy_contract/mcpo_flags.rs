@@ -142,7 +142,7 @@ fn without_strict_auth_the_documents_stay_open() {
         document.body["paths"]["/readyz"]["get"]["security"],
         json!([])
     );
-    let echo = post_json(&proxy.url("/echo"), &json!({"message": "x"}), None);
+    let echo = proxy.post("/echo", &json!({"message": "x"}));
     assert_eq!(echo.status, 401);
 }
 
@@ -150,7 +150,7 @@ fn without_strict_auth_the_documents_stay_open() {
 fn strict_auth_without_a_key_is_refused_at_startup() {
     let upstream = errors_upstream();
     let output = run_to_exit(&with_upstream(&["--strict-auth"], &upstream), &[]);
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert_exit_code(&output, 2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("--strict-auth needs an API key: add --api-key"),
@@ -353,7 +353,7 @@ fn tls_flags_that_cannot_work_are_refused_at_startup() {
         ("--ssl-keyfile", &key, "--ssl-certfile"),
     ] {
         let output = run_to_exit(&with_upstream(&[flag, value], &upstream), &[]);
-        assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+        assert_exit_code(&output, 2);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(needed), "{stderr}");
     }
@@ -383,7 +383,7 @@ fn tls_flags_that_cannot_work_are_refused_at_startup() {
     ] {
         let flags = ["--ssl-certfile", certfile, "--ssl-keyfile", keyfile];
         let output = run_to_exit(&with_upstream(&flags, &upstream), &[]);
-        assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+        assert_exit_code(&output, 1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(&expected), "{expected}\n{stderr}");
         assert!(!stderr.contains("listening on"), "{stderr}");
@@ -397,7 +397,7 @@ fn root_path_answers_with_and_without_the_prefix() {
     let client = http_client(Duration::from_secs(60));
     let body = json!({"message": "prefixed or not"});
     for prefix in ["/tools/v1", ""] {
-        let called = post_json(&proxy.url(&format!("{prefix}/echo")), &body, None);
+        let called = proxy.post(&format!("{prefix}/echo"), &body);
         assert_eq!((called.status, &called.body), (200, &body), "{prefix}");
         let document = get_with(&client, &proxy.url(&format!("{prefix}/openapi.json")), None);
         assert_eq!(document.status, 200, "{prefix}");
@@ -431,7 +431,7 @@ fn root_path_answers_with_and_without_the_prefix() {
     }
     // Only a whole-segment prefix counts, and only once.
     for path in ["/tools/v1/tools/v1/echo", "/tools/echo", "/tools/v1x/echo"] {
-        let reply = post_json(&proxy.url(path), &body, None);
+        let reply = proxy.post(path, &body);
         assert_eq!(
             (reply.status, &reply.body),
             (404, &json!({"detail": "Not Found"})),
@@ -449,7 +449,7 @@ fn a_tool_named_like_the_root_path_is_reachable_both_ways() {
     wait_ready(&proxy);
     let body = json!({"message": "same name"});
     for path in ["/echo", "/echo/echo"] {
-        let called = post_json(&proxy.url(path), &body, None);
+        let called = proxy.post(path, &body);
         assert_eq!((called.status, &called.body), (200, &body), "{path}");
     }
     let (status, text) = get(&proxy.url("/echo/openapi.json")).expect("an answer");

@@ -487,7 +487,7 @@ fn on_drift_fail_refuses_calls_and_warn_serves() {
         status == 503 && reason.contains("--on-drift fail")
     });
     assert!(reason.contains("mcp.lock.json"), "{reason}");
-    let refused = post_json(&strict.url("/echo"), &json!({"message": "m"}), None);
+    let refused = strict.post("/echo", &json!({"message": "m"}));
     assert_eq!(refused.status, 503, "{refused:?}");
     assert!(refused.header("retry-after").is_some(), "{refused:?}");
     let detail = detail_text(&refused);
@@ -501,7 +501,7 @@ fn on_drift_fail_refuses_calls_and_warn_serves() {
     let lenient = start(&["--on-drift", "warn"], &changed, &[]);
     wait_ready(&lenient);
     // The call reaches the upstream, which does not know `echo` (-32602).
-    let served = post_json(&lenient.url("/echo"), &json!({"message": "m"}), None);
+    let served = lenient.post("/echo", &json!({"message": "m"}));
     assert_eq!(served.status, 422, "{served:?}");
     assert!(
         served.body.to_string().contains("Unknown tool"),
@@ -1540,7 +1540,7 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
         .args(&["--lock-out", lock_text.as_str()])
         .args(&upstream)
         .run_to_exit(Duration::from_secs(60));
-    assert_eq!(output.status.code(), Some(2), "{}", output_text(&output));
+    assert_exit_code(&output, 2);
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         said.contains("exists and differs from this snapshot") && said.contains("mcpo-gen diff"),
@@ -1611,7 +1611,7 @@ fn serve_of_a_config_serves_each_server_under_its_name() {
 #[test]
 fn serve_without_a_source_says_what_to_give() {
     let nothing = mcpo_gen(&["serve", "--port", "0"]);
-    assert_eq!(nothing.status.code(), Some(2), "{}", output_text(&nothing));
+    assert_exit_code(&nothing, 2);
     let stderr = String::from_utf8_lossy(&nothing.stderr);
     for named in ["--lock", "--config", "`--`"] {
         assert!(stderr.contains(named), "names {named}: {stderr}");
@@ -1624,7 +1624,7 @@ fn serve_without_a_source_says_what_to_give() {
     let empty_folder = scratch.path().display().to_string();
     for path in [missing_text.as_str(), empty_folder.as_str()] {
         let refused = mcpo_gen(&["serve", "--port", "0", "--lock", path]);
-        assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
+        assert_exit_code(&refused, 2);
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(
             stderr.contains(path)

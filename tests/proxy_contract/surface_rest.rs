@@ -1222,7 +1222,7 @@ fn the_review_classifies_each_surface_change() {
     let second = second.to_str().expect("a UTF-8 path");
 
     let output = mcpo_gen(&["diff", first, second, "--format", "json"]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    assert_exit_code(&output, 1);
     let report: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("{error}: {}", output_text(&output)));
     let changes = report["changes"].as_array().expect("a list of changes");
@@ -1304,7 +1304,7 @@ fn the_review_classifies_each_surface_change() {
     // Only additions: the reverse has removals, so also breaking; one
     // side against itself has nothing.
     let reverse = mcpo_gen(&["diff", second, first, "--format", "json"]);
-    assert_eq!(reverse.status.code(), Some(1), "{}", output_text(&reverse));
+    assert_exit_code(&reverse, 1);
     let reverse: Value = serde_json::from_slice(&reverse.stdout).expect("JSON");
     assert!(
         reverse["changes"]
@@ -1315,7 +1315,7 @@ fn the_review_classifies_each_surface_change() {
         "{reverse:#}"
     );
     let same = mcpo_gen(&["diff", first, first, "--format", "json"]);
-    assert_eq!(same.status.code(), Some(0), "{}", output_text(&same));
+    assert_exit_code(&same, 0);
     let same: Value = serde_json::from_slice(&same.stdout).expect("JSON");
     assert_eq!(same["changes"], json!([]), "{same:#}");
 }
