@@ -69,7 +69,7 @@ pub struct AppState {
     /// The locked resources, resource templates and prompts.
     pub surface: Arc<crate::lock::LockedSurface>,
     /// The server's live resource list, while fresh (`resourceList: live`).
-    pub live_list: crate::surface::LiveListCache,
+    pub live_list: crate::surface::live_list::LiveListCache,
     /// Whether the server offers `completion/complete` (its locked
     /// capabilities say so).
     pub completions: bool,

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::rules::*;
 use super::schema::{SchemaSide, diff_schema};
-use super::values::{compact_or_absent, union_keys};
+use super::values::{compact_or_absent, rename_hint, union_keys};
 use super::{Change, Report};
 use std::collections::BTreeMap;
 
@@ -283,23 +283,6 @@ fn same_shape_names(tool: &LockedTool, candidates: &[&LockedTool]) -> Vec<String
         })
         .map(|other| other.name.clone())
         .collect()
-}
-
-/// ` (possible rename to `b`: same schemas)`, or nothing without names.
-pub(super) fn rename_hint(preposition: &str, names: &[String], same: &str) -> String {
-    if names.is_empty() {
-        return String::new();
-    }
-    let listed: Vec<String> = names
-        .iter()
-        .take(3)
-        .map(|name| format!("`{name}`"))
-        .collect();
-    let more = if names.len() > 3 { ", ..." } else { "" };
-    format!(
-        " (possible rename {preposition} {}{more}: {same})",
-        listed.join(", ")
-    )
 }
 
 /// Top-level tool fields with a dedicated rule; the rest fall back to

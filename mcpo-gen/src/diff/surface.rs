@@ -11,9 +11,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::classify::rename_hint;
 use super::rules::*;
-use super::values::{compact_or_absent, union_keys};
+use super::values::{compact_or_absent, rename_hint, union_keys};
 use super::{Change, Item, ItemKind};
 use crate::lock::{LockedItem, LockedSurface, ResourceList, SurfaceKind, TemplateVariable};
 use crate::schema::document::escape_token;

@@ -4,7 +4,9 @@
 //! a locked resource nor a match of a locked template is refused here, not
 //! forwarded; a prompt's arguments are checked against its locked ones.
 
+pub(crate) mod live_list;
 pub(crate) mod rest;
+
 pub(crate) mod subscriptions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -38,10 +40,6 @@ const LIVE_LIST_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 /// Longest URI a caller may ask for: enough for any real resource, and it
 /// bounds the work of matching it against the templates.
 pub(crate) const MAX_URI_BYTES: usize = 8 * 1024;
-
-/// The last live resource list of a server, while fresh.
-#[derive(Default)]
-pub(crate) struct LiveListCache(std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<Value>>)>>);
 
 impl App {
     /// The resources a caller sees: the locked ones, or, when the lock says
