@@ -345,17 +345,25 @@ fn call_with_both_clients(
         .collect();
     std::fs::write(&calls_file, serde_json::to_vec(&listed).unwrap()).unwrap();
     let base_url = proxy.url("");
+    // Runs a client's call script (it takes the proxy's URL, the key and
+    // the calls file last) to its end; the results it printed.
+    let results = |what: &str, command: &mut Command| -> Vec<Value> {
+        let output = command
+            .args([&base_url, KEY])
+            .arg(&calls_file)
+            .output()
+            .unwrap();
+        let stdout = succeeded(&format!("{what} client of {}", example.name), output);
+        serde_json::from_str(stdout.trim()).unwrap()
+    };
 
     // Python.
-    let stdout = Command::new(client_venv_bin().join("python"))
-        .arg(workspace_root().join("tests/clients/call_tools.py"))
-        .arg(python_out.join(python_package(&example.name)))
-        .args([&base_url, KEY])
-        .arg(&calls_file)
-        .output()
-        .unwrap();
-    let stdout = succeeded(&format!("python client of {}", example.name), stdout);
-    let python: Vec<Value> = serde_json::from_str(stdout.trim()).unwrap();
+    let python = results(
+        "python",
+        Command::new(client_venv_bin().join("python"))
+            .arg(workspace_root().join("tests/clients/call_tools.py"))
+            .arg(python_out.join(python_package(&example.name))),
+    );
 
     // TypeScript: the SDK beside call_tools.ts, compiled, run by node.
     let run_dir = work.join(format!("ts-run-{}", example.name));
@@ -371,14 +379,10 @@ fn call_with_both_clients(
         &[run_dir.join("call_tools.ts")],
         Some(&run_dir.join("out")),
     );
-    let output = Command::new("node")
-        .arg(run_dir.join("out/call_tools.js"))
-        .args([&base_url, KEY])
-        .arg(&calls_file)
-        .output()
-        .unwrap();
-    let stdout = succeeded(&format!("TypeScript client of {}", example.name), output);
-    let typescript: Vec<Value> = serde_json::from_str(stdout.trim()).unwrap();
+    let typescript = results(
+        "TypeScript",
+        Command::new("node").arg(run_dir.join("out/call_tools.js")),
+    );
 
     for (client, results) in [
         ("openapi-python-client", &python),

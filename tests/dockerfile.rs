@@ -237,9 +237,7 @@ fn the_serve_image_health_check_passes_on_a_served_lock_and_fails_otherwise() {
         "#!/bin/sh\nexec {} \"$@\"\n",
         words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
     );
-    let dir = tempfile::tempdir().unwrap();
-    let entry_script = dir.path().join("entrypoint");
-    std::fs::write(&entry_script, script).unwrap();
+    let (_dir, entry_script) = scratch_file("entrypoint", script);
     {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&entry_script, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -253,13 +253,10 @@ fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
 /// upstream's environment, and the proxy's own key does not.
 #[test]
 fn a_dotenv_file_reaches_the_stdio_upstream() {
-    let scratch = tempfile::tempdir().unwrap();
-    let env_file = scratch.path().join("upstream.env");
-    std::fs::write(
-        &env_file,
+    let (_scratch, env_file) = scratch_file(
+        "upstream.env",
         "# for the upstream\nMCPO_TEST_DOTENV=\"from the dotenv file\"\n",
-    )
-    .unwrap();
+    );
     let server = node_server("server-everything");
     let proxy = Launch::proxy(&everything_binary())
         .args(&[

@@ -61,7 +61,7 @@ fn live_snapshots_are_byte_identical_and_leave_no_process_behind() {
             .env("MCPO_TEST_MARKER", &marker)
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", output_text(&output));
+        assert_exit_code(&output, 0);
         assert!(
             output.stderr.is_empty(),
             "--quiet prints nothing: {}",
@@ -313,7 +313,7 @@ fn generate_from_example(example_name: &str, out: &Path, extra: &[&str]) {
     ];
     args.extend_from_slice(extra);
     let output = mcpo_gen(&args);
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
 }
 
 /// The default runtime mode: the crate carries its own copy of the runtime
@@ -342,7 +342,7 @@ fn a_vendored_crate_builds_outside_the_workspace() {
     let binary = build_outside(&crate_dir, "time-proxy");
     assert!(binary.is_file(), "{}", binary.display());
     let check = mcpo_gen(&["check", "--quiet", crate_dir.to_str().unwrap()]);
-    assert!(check.status.success(), "{}", output_text(&check));
+    assert_exit_code(&check, 0);
 }
 
 /// Several proxies of one repository can share one runtime folder, which
@@ -387,7 +387,7 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
 
     let both = [time.to_str().unwrap(), errors.to_str().unwrap()];
     let check = mcpo_gen(&["check", "--quiet", both[0], both[1]]);
-    assert!(check.status.success(), "{}", output_text(&check));
+    assert_exit_code(&check, 0);
     // An edit to the shared runtime makes both crates stale; regenerating
     // either one restores it for both.
     let codegen = shared.join("src/codegen.rs");
@@ -409,7 +409,7 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
         &["--runtime", "shared:../mcpo-runtime"],
     );
     let check = mcpo_gen(&["check", "--quiet", both[0], both[1]]);
-    assert!(check.status.success(), "{}", output_text(&check));
+    assert_exit_code(&check, 0);
 }
 
 /// Builds a generated crate outside the workspace and returns its binary.
@@ -443,7 +443,7 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
 
     let empty = out.path().join("zero-tools-proxy");
     let output = mcpo_gen(&["--quiet", "--out", empty.to_str().unwrap(), "--", fixture]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
 
     let many = out.path().join("thousand-tools-proxy");
     generate(
@@ -546,18 +546,14 @@ fn progress_is_shown_on_a_terminal_only_and_ends_with_the_next_step() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    assert!(
-        on_terminal.status.success(),
-        "{}",
-        output_text(&on_terminal)
-    );
+    assert_exit_code(&on_terminal, 0);
     let screen = String::from_utf8_lossy(&on_terminal.stdout);
     assert!(screen.contains("Snapshotting"), "{screen}");
     assert!(screen.contains("Next: cd "), "{screen}");
 
     let args = generate("piped-proxy", false);
     let piped = mcpo_gen(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(piped.status.success(), "{}", output_text(&piped));
+    assert_exit_code(&piped, 0);
     let stderr = String::from_utf8_lossy(&piped.stderr);
     assert!(
         !stderr.contains("Snapshotting"),
@@ -568,6 +564,6 @@ fn progress_is_shown_on_a_terminal_only_and_ends_with_the_next_step() {
 
     let args = generate("quiet-proxy", true);
     let quiet = mcpo_gen(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(quiet.status.success(), "{}", output_text(&quiet));
+    assert_exit_code(&quiet, 0);
     assert!(quiet.stderr.is_empty(), "{}", output_text(&quiet));
 }

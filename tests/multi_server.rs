@@ -286,10 +286,7 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
         // It shows this server's document.
         let initializer = fetch(&proxy.url(&format!("/{name}/docs/swagger-initializer.js")));
         assert!(
-            initializer
-                .body
-                .as_str()
-                .is_some_and(|js| js.contains(&format!("\"/{name}/openapi.json\""))),
+            initializer_loads(&initializer.body, &format!("/{name}/openapi.json")),
             "/{name}/docs/ does not load /{name}/openapi.json: {}",
             initializer.body
         );
@@ -381,10 +378,7 @@ fn one_crate_serves_every_kind_of_server_under_its_prefix() {
     assert_eq!(docs.status, 200, "/api/time/docs/: {}", docs.body);
     let initializer = fetch(&api.url("/api/time/docs/swagger-initializer.js"));
     assert!(
-        initializer
-            .body
-            .as_str()
-            .is_some_and(|js| js.contains("\"/api/time/openapi.json\"")),
+        initializer_loads(&initializer.body, "/api/time/openapi.json"),
         "{}",
         initializer.body
     );
@@ -800,9 +794,8 @@ fn tool_names(lock: &Value, server: &str) -> Vec<String> {
 
 #[test]
 fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
-    let scratch = tempfile::tempdir().unwrap();
-    let config_path = scratch.path().join("mcp.json");
-    std::fs::write(&config_path, fixture_config(&["tool_0002"]).to_string()).unwrap();
+    let (scratch, config_path) =
+        scratch_file("mcp.json", fixture_config(&["tool_0002"]).to_string());
     // Beside the other e2e crates: they share one runtime folder and its build.
     let crate_dir = target_dir().join("e2e-proxies/multi-fixture-proxy");
     let output = mcpo_gen(&[
@@ -815,7 +808,7 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
         "--out",
         path_str(&crate_dir),
     ]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
     let lock_path = crate_dir.join("mcp.lock.json");
     let lock: Value = serde_json::from_str(&std::fs::read_to_string(&lock_path).unwrap()).unwrap();
     let servers: Vec<&String> = lock["servers"]
@@ -1005,13 +998,10 @@ fn mcpo_gen_generates_checks_diffs_and_updates_a_crate_from_a_config() {
 
 #[test]
 fn a_proxy_refuses_to_start_without_what_its_servers_need() {
-    let scratch = tempfile::tempdir().unwrap();
-    let unknown = scratch.path().join("unknown.json");
-    std::fs::write(
-        &unknown,
+    let (_scratch, unknown) = scratch_file(
+        "unknown.json",
         json!({"mcpServers": {"nope": {"command": "true"}}}).to_string(),
-    )
-    .unwrap();
+    );
     let cases: [(&[&str], &[&str]); 3] = [
         // The lock's `${EVERYTHING_HTTP_PORT}` with the variable unset.
         (&[], &["\"everything\"", "EVERYTHING_HTTP_PORT", "not set"]),
@@ -1121,7 +1111,7 @@ fn headers_a_server_requires_are_forwarded_and_never_locked() {
         output_text(&refused)
     );
     let output = generate(&env);
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
     assert!(
         !output_text(&output).contains(QUERY_KEY),
         "{}",
@@ -1288,7 +1278,7 @@ fn the_example_config_generates_the_committed_crate() {
         .env("npm_config_update_notifier", "false")
         .output()
         .expect("mcpo-gen runs");
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
     let mut committed = read_tree(&example);
     committed.remove(Path::new("mcp.json"));
     let generated = read_tree(&crate_dir);

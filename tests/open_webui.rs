@@ -42,7 +42,7 @@ fn convert(documents: &[PathBuf]) -> BTreeMap<String, Value> {
         .args(documents)
         .output()
         .expect("python3 runs");
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
     let results: BTreeMap<String, Value> =
         serde_json::from_slice(&output.stdout).expect("convert.py prints JSON");
     let errors: Vec<String> = results

@@ -173,7 +173,7 @@ fn a_server_speaking_only_the_stateless_2026_07_28_revision() {
         ]
         .concat(),
     );
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
     let stdio_lock: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("mcp.lock.json")).unwrap()).unwrap();
     assert_eq!(protocol_of(&stdio_lock), "2026-07-28");

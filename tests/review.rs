@@ -34,9 +34,7 @@ struct ChangingServer {
 
 impl ChangingServer {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let tools_file = dir.path().join("tools.json");
-        std::fs::write(&tools_file, fixture_tools("v1")).unwrap();
+        let (dir, tools_file) = scratch_file("tools.json", fixture_tools("v1"));
         let crate_dir = dir.path().join("repo/changing-proxy");
         generate_fixture_crate(&crate_dir, &tools_file);
         ChangingServer {
@@ -184,7 +182,7 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
     git(&repo, &["commit", "-q", "-m", "v1"]);
     server.change_to_v2();
     let output = mcpo_gen(&["update", "--quiet", server.dir()]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "v2"]);
 
@@ -295,9 +293,7 @@ struct CraftedServer {
 
 impl CraftedServer {
     fn new(name: &str, tools: &Value) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let tools_file = dir.path().join(format!("{name}-tools.json"));
-        std::fs::write(&tools_file, tools.to_string()).unwrap();
+        let (dir, tools_file) = scratch_file(&format!("{name}-tools.json"), tools.to_string());
         let crate_dir = dir.path().join(name);
         generate_fixture_crate(&crate_dir, &tools_file);
         CraftedServer {
@@ -790,9 +786,7 @@ fn assert_only_the_audit_error(output: &std::process::Output, path: &str) {
 
 #[test]
 fn audit_of_a_lock_it_cannot_read_prints_only_the_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let damaged = dir.path().join("mcp.lock.json");
-    std::fs::write(&damaged, "{\"lock_version\": 1, \"server\": ").unwrap();
+    let (dir, damaged) = scratch_file("mcp.lock.json", "{\"lock_version\": 1, \"server\": ");
     let damaged = damaged.display().to_string();
     let missing = dir.path().join("no-such-proxy").display().to_string();
     let clean = workspace_root()

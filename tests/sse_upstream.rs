@@ -22,7 +22,7 @@ fn a_snapshot_over_sse_gives_the_committed_tools() {
     let dir = dir.to_str().unwrap();
     let url = server.url("/sse");
     let output = mcpo_gen(&["--quiet", "--out", dir, "--server-type", "sse", "--", &url]);
-    assert!(output.status.success(), "{}", output_text(&output));
+    assert_exit_code(&output, 0);
     let live = read_json(&std::path::Path::new(dir).join("mcp.lock.json"));
     let committed =
         read_json(&workspace_root().join("generated-examples/everything-proxy/mcp.lock.json"));

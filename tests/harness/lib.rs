@@ -154,6 +154,15 @@ pub fn json_or_text(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 
+/// Whether a Swagger UI `swagger-initializer.js` (a fetched body: JSON or
+/// text) loads the OpenAPI document at `document` (a path, as it is quoted
+/// in the script).
+pub fn initializer_loads(script: &Value, document: &str) -> bool {
+    script
+        .as_str()
+        .is_some_and(|js| js.contains(&format!("\"{document}\"")))
+}
+
 /// Polls `url` until it answers `status` (then true) or `limit` has passed.
 pub fn wait_for_status(url: &str, status: u16, limit: Duration) -> bool {
     wait_for(limit, || {
@@ -390,6 +399,17 @@ pub fn wait_until(limit: Duration, ready: impl FnMut() -> bool) {
     }
 }
 
+/// Spawns `command` with its stdin, stdout and stderr piped, for a test
+/// that talks to it and reads what it says (take the pipes from the child).
+pub fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {:?}: {error}", command.get_program()))
+}
+
 /// Waits up to `limit` for `child` to exit; past it, kills it. `Ok` with its
 /// exit status when it exited in time, `Err` with the status after the kill.
 pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Result<ExitStatus, ExitStatus> {
@@ -477,6 +497,15 @@ pub fn post_raw(url: &str, body: impl Into<reqwest::blocking::Body>, key: Option
 
 pub fn post_json(url: &str, body: &Value, key: Option<&str>) -> Reply {
     post_raw(url, body.to_string(), key)
+}
+
+/// `contents` written to a file `name` in a scratch folder of its own (the
+/// folder and the file go when the returned folder is dropped).
+pub fn scratch_file(name: &str, contents: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let path = scratch.path().join(name);
+    std::fs::write(&path, contents).expect("the scratch file is written");
+    (scratch, path)
 }
 
 /// Every file under `dir`, relative path -> bytes, for tree comparisons.
@@ -1206,13 +1235,7 @@ pub fn snapshot_and_build_with(
 /// echoed); a line `browser: ...` saying how each authorization went is
 /// appended to stderr.
 pub fn run_authorizing(command: &mut Command, limit: Duration) -> Output {
-    let mut child = command
-        .env("MCPO_OAUTH_NO_BROWSER", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the command starts");
+    let mut child = spawn_piped(command.env("MCPO_OAUTH_NO_BROWSER", "1"));
     let stdin = child.stdin.take();
     let stdout = read_in_background(child.stdout.take().expect("stdout is piped"));
     let stderr_pipe = child.stderr.take().expect("stderr is piped");

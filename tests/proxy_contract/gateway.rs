@@ -14,7 +14,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
@@ -326,14 +326,11 @@ fn read_answer(lines: &mut impl Iterator<Item = String>, id: u64, seen: &mut Vec
 #[test]
 fn stdio_stdout_carries_only_mcp_messages() {
     let command = stdio_command();
-    let mut child = Command::new(&command[0])
-        .args(&command[1..])
-        .env("RUST_LOG", "debug")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the proxy starts");
+    let mut child = spawn_piped(
+        Command::new(&command[0])
+            .args(&command[1..])
+            .env("RUST_LOG", "debug"),
+    );
     let log = read_in_background(child.stderr.take().expect("stderr is piped"));
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let (sender, receiver) = std::sync::mpsc::channel();

@@ -298,9 +298,11 @@ fn assert_names_the_change(text: &str, tool: &str, field: &str) {
     }
 }
 
-/// The same refusal over REST: 409, the same sentence as `detail`.
+/// The same refusal over REST: calling `tool` is a 409 with the same
+/// sentence as `detail`.
 #[track_caller]
-fn assert_rest_refused(reply: &Reply, tool: &str, field: &str) -> String {
+fn assert_rest_refused(proxy: &Running, tool: &str, arguments: &Value, field: &str) -> String {
+    let reply = rest_call(proxy, tool, arguments);
     assert_eq!(reply.status, 409, "{reply:?}");
     let detail = reply.body["detail"]
         .as_str()
@@ -369,11 +371,7 @@ fn a_rug_pull_is_refused_over_rest_and_mcp_and_the_reviewed_surface_stays() {
     assert_eq!(tool_drift(&proxy).len(), 1, "only echo drifted");
     let poisoned_args = json!({"message": "-----BEGIN OPENSSH PRIVATE KEY-----"});
     let refused = assert_mcp_refused(&early.call("echo", &poisoned_args), "echo", "description");
-    let detail = assert_rest_refused(
-        &rest_call(&proxy, "echo", &poisoned_args),
-        "echo",
-        "description",
-    );
+    let detail = assert_rest_refused(&proxy, "echo", &poisoned_args, "description");
     assert_eq!(refused, detail, "MCP and REST give the same reason");
     let mut late = McpSession::open(&proxy);
     for session in [&mut early, &mut late] {
@@ -419,11 +417,7 @@ fn a_rug_pull_is_refused_over_rest_and_mcp_and_the_reviewed_surface_stays() {
         let message = unknown["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("Unknown tool"), "{unknown}");
     }
-    assert_rest_refused(
-        &rest_call(&proxy, "echo", &arguments),
-        "echo",
-        "inputSchema",
-    );
+    assert_rest_refused(&proxy, "echo", &arguments, "inputSchema");
     let rest_unknown = rest_call(&proxy, "exfiltrate", &json!({"data": "everything"}));
     assert!(
         matches!(rest_unknown.status, 404 | 405),
@@ -469,11 +463,7 @@ fn the_periodic_check_finds_an_unannounced_change() {
     file.change(poison_description);
     wait_for_drift(&proxy, "echo", "description");
     let arguments = json!({"message": "m"});
-    assert_rest_refused(
-        &rest_call(&proxy, "echo", &arguments),
-        "echo",
-        "description",
-    );
+    assert_rest_refused(&proxy, "echo", &arguments, "description");
     assert_mcp_refused(&mcp.call("echo", &arguments), "echo", "description");
 }
 
@@ -504,9 +494,5 @@ fn a_change_announced_during_a_drift_check_is_not_lost() {
     wait_for_drift(&proxy, "echo", "description");
     wait_for_drift(&proxy, "echo_structured", "description");
     let arguments = json!({"message": "m"});
-    assert_rest_refused(
-        &rest_call(&proxy, "echo_structured", &arguments),
-        "echo_structured",
-        "description",
-    );
+    assert_rest_refused(&proxy, "echo_structured", &arguments, "description");
 }

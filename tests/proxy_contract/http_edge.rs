@@ -209,9 +209,7 @@ fn strict_auth_does_not_tell_which_names_are_servers() {
         "everything": {"type": "streamable-http", "url": format!("http://127.0.0.1:{closed}/mcp")},
         "everything-sse": {"type": "sse", "url": format!("http://127.0.0.1:{closed}/sse")},
     }});
-    let dir = tempfile::tempdir().unwrap();
-    let config_path = dir.path().join("config.json");
-    std::fs::write(&config_path, config.to_string()).unwrap();
+    let (_dir, config_path) = scratch_file("config.json", config.to_string());
     let binary = build(&["multi-proxy"]).join("multi-proxy");
     let proxy = Launch::proxy(&binary)
         .args(&[

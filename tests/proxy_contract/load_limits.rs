@@ -23,9 +23,7 @@ fn tools_with_sleep(ms: u64) -> (tempfile::TempDir, String) {
         serde_json::from_str(&std::fs::read_to_string(source).expect("errors.json"))
             .expect("errors.json is JSON");
     tools["behaviors"]["sleeps"] = json!({"kind": "sleep", "ms": ms});
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let path = dir.path().join("tools.json");
-    std::fs::write(&path, tools.to_string()).expect("write the tools");
+    let (dir, path) = scratch_file("tools.json", tools.to_string());
     let path = path.display().to_string();
     (dir, path)
 }

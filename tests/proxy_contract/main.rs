@@ -134,10 +134,7 @@ pub fn run_client(program: &Path, args: &[&str], env: &[(&str, &str)], limit: Du
 /// in a scratch folder (returned with it, to keep it alive and to put more
 /// files beside); its path, for `--config`.
 pub fn servers_config(servers: Value) -> (tempfile::TempDir, String) {
-    let scratch = tempfile::tempdir().expect("a scratch folder");
-    let path = scratch.path().join("mcp.json");
-    std::fs::write(&path, json!({ "mcpServers": servers }).to_string())
-        .expect("the config is written");
+    let (scratch, path) = scratch_file("mcp.json", json!({ "mcpServers": servers }).to_string());
     let path = path.to_str().expect("a UTF-8 path").to_string();
     (scratch, path)
 }

@@ -419,10 +419,7 @@ fn root_path_answers_with_and_without_the_prefix() {
             None,
         );
         assert!(
-            initializer
-                .body
-                .as_str()
-                .is_some_and(|script| script.contains("\"/tools/v1/openapi.json\"")),
+            initializer_loads(&initializer.body, "/tools/v1/openapi.json"),
             "{prefix}: {:?}",
             initializer.body
         );
