@@ -29,22 +29,9 @@ from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_report import dump, error_report, outcome
 
 warnings.filterwarnings("ignore", message=".*(deprecated|removed) as of 2026-07-28.*")
-
-
-def dump(model) -> dict:
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-async def outcome(request) -> dict:
-    """A request's result, or its JSON-RPC error."""
-    try:
-        return {"result": dump(await request)}
-    except MCPError as error:
-        return {"error": {"code": error.code, "message": error.message, "data": error.data}}
-    except Exception as error:  # noqa: BLE001 - reported, the Rust side decides
-        return {"exception": f"{type(error).__name__}: {error}"}
 
 
 async def all_pages(list_page, field: str) -> dict:
@@ -55,7 +42,7 @@ async def all_pages(list_page, field: str) -> dict:
         try:
             page = await list_page(params=types.PaginatedRequestParams(cursor=cursor))
         except MCPError as error:
-            return {"error": {"code": error.code, "message": error.message, "data": error.data}}
+            return {"error": error_report(error)}
         items.extend(dump(item) for item in getattr(page, field))
         cursor = page.next_cursor
         if cursor is None:

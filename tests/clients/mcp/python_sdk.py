@@ -31,6 +31,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_report import dump, error_report
 
 warnings.filterwarnings("ignore", message=".*(deprecated|removed) as of 2026-07-28.*")
 
@@ -48,10 +49,6 @@ CALLS = [
     ("no_such_tool", {}),
     ("echo", {"message": "still serving"}),
 ]
-
-
-def dump(model) -> dict:
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 async def exercise(list_page, call) -> dict:
@@ -72,13 +69,7 @@ async def exercise(list_page, call) -> dict:
             result = await call(prefix + tool, arguments)
             calls.append({"tool": tool, "arguments": arguments, "result": dump(result)})
         except MCPError as error:
-            calls.append(
-                {
-                    "tool": tool,
-                    "arguments": arguments,
-                    "error": {"code": error.code, "message": error.message, "data": error.data},
-                }
-            )
+            calls.append({"tool": tool, "arguments": arguments, "error": error_report(error)})
         except Exception as error:  # noqa: BLE001 - reported, the Rust side decides
             calls.append({"tool": tool, "arguments": arguments, "exception": f"{type(error).__name__}: {error}"})
     return {"tools": names, "pages": pages, "calls": calls}

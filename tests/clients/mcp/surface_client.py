@@ -36,7 +36,7 @@ from mcp import Client
 from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
+from mcp_report import dump, outcome
 from mcp.shared.subscriptions import ResourceUpdated
 
 warnings.filterwarnings("ignore", message=".*(deprecated|removed) as of 2026-07-28.*")
@@ -51,20 +51,6 @@ UPDATE_WAIT = 20
 # The MCP SDK's own client timeouts (httpx2's default 5 s read timeout would
 # end a listen stream that waits for the server's next update).
 HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
-
-
-def dump(model) -> dict:
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-async def outcome(request) -> dict:
-    """A request's result, or its JSON-RPC error."""
-    try:
-        return {"result": dump(await request)}
-    except MCPError as error:
-        return {"error": {"code": error.code, "message": error.message, "data": error.data}}
-    except Exception as error:  # noqa: BLE001 - reported, the Rust side decides
-        return {"exception": f"{type(error).__name__}: {error}"}
 
 
 async def all_pages(list_page, field: str) -> list:
