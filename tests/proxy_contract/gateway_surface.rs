@@ -15,7 +15,7 @@ use std::time::Duration;
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-use super::{KEY, client_script, mcp_python, run_client, servers_config};
+use super::{KEY, client_script, definitions, mcp_python, run_client, servers_config};
 
 /// A resource server-everything serves that the test's lock leaves out.
 const UNLOCKED: &str = "demo://resource/static/document/structure.md";
@@ -81,18 +81,6 @@ fn surface_client(mode: &str, url: &str, env: &[(&str, &str)]) -> Value {
         &[script, mode, url, KEY],
         env,
         Duration::from_secs(120),
-    )
-}
-
-/// The definitions of a lock's `field` list, as listed.
-fn definitions(lock: &Value, field: &str) -> Value {
-    Value::Array(
-        lock[field]
-            .as_array()
-            .unwrap_or_else(|| panic!("the lock has {field}"))
-            .iter()
-            .map(|item| item["definition"].clone())
-            .collect(),
     )
 }
 

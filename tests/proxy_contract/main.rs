@@ -144,6 +144,40 @@ pub fn fixture_server(args: &[&str]) -> Value {
     json!({"command": fixture_binary(), "args": args})
 }
 
+/// `-- FIXTURE --resources EXTRA...`: the fixture over stdio, serving
+/// resources, templates and prompts.
+pub fn resources_upstream(extra: &[&str]) -> Vec<String> {
+    let mut upstream = vec![
+        "--".to_string(),
+        fixture_binary().display().to_string(),
+        "--resources".to_string(),
+    ];
+    upstream.extend(extra.iter().map(|arg| arg.to_string()));
+    upstream
+}
+
+/// The `key` field of each object of `list` (e.g. each resource's `uri`).
+pub fn keys(list: &Value, key: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("a list: {list}"))
+        .iter()
+        .map(|item| item[key].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The definitions of a lock's `field` list (`resources`, `prompts`...), as
+/// the lock lists them.
+pub fn definitions(lock: &Value, field: &str) -> Value {
+    Value::Array(
+        lock[field]
+            .as_array()
+            .unwrap_or_else(|| panic!("the lock has {field}: {lock}"))
+            .iter()
+            .map(|item| item["definition"].clone())
+            .collect(),
+    )
+}
+
 /// Calls `tool` with [`KEY`].
 pub fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
     post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))

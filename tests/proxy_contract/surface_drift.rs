@@ -23,7 +23,9 @@ use std::time::Duration;
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-use super::{KEY, client_script, http_client, mcp_python, run_client};
+use super::{
+    KEY, client_script, definitions, http_client, keys, mcp_python, resources_upstream, run_client,
+};
 
 /// The proxy's own 404 for a URI it does not offer (an upstream's "resource
 /// not found" has another detail).
@@ -34,18 +36,6 @@ const UPSTREAM_NOT_FOUND: &str = "the upstream MCP server has no such resource";
 const REVIEW: &str = "run `mcpo-gen update`";
 /// JSON-RPC error code of a request refused because its item drifted.
 const DRIFTED: i64 = -32010;
-
-/// `-- FIXTURE --resources EXTRA...`: the fixture over stdio, serving
-/// resources, templates and prompts.
-fn resources_upstream(extra: &[&str]) -> Vec<String> {
-    let mut upstream = vec![
-        "--".to_string(),
-        fixture_binary().display().to_string(),
-        "--resources".to_string(),
-    ];
-    upstream.extend(extra.iter().map(|arg| arg.to_string()));
-    upstream
-}
 
 /// Snapshots the fixture (`--resources EXTRA`) with `flags` into the crate
 /// `out`; its lock.
@@ -133,27 +123,6 @@ fn read(proxy: &Running, uri: &str) -> Answer {
 /// POST `body` as JSON to `path`, with the API key.
 fn post(proxy: &Running, path: &str, body: &Value) -> Answer {
     answer(client().post(proxy.url(path)).json(body))
-}
-
-/// The `key` field of each object of `list` (e.g. each resource's `uri`).
-fn keys(list: &Value, key: &str) -> Vec<String> {
-    list.as_array()
-        .unwrap_or_else(|| panic!("a list: {list}"))
-        .iter()
-        .map(|item| item[key].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-/// The definitions of a lock's `field` list, as listed.
-fn definitions(lock: &Value, field: &str) -> Value {
-    Value::Array(
-        lock[field]
-            .as_array()
-            .unwrap_or_else(|| panic!("the lock has {field}: {lock}"))
-            .iter()
-            .map(|item| item["definition"].clone())
-            .collect(),
-    )
 }
 
 /// The one text content of a read, which must be the only content.

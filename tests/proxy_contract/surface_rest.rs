@@ -12,7 +12,7 @@ use std::time::Duration;
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-use super::{KEY, fixture_server, http_client, servers_config};
+use super::{KEY, fixture_server, http_client, keys, resources_upstream, servers_config};
 
 /// Every resource the fixture lists with `--resources` (three notes), in
 /// the lock's order (by URI).
@@ -28,18 +28,6 @@ const FIXTURE_URIS: [&str; 6] = [
 /// What the lock says a read of a URI it does not offer is (the proxy's own
 /// 404, as opposed to an upstream's "resource not found").
 const NOT_OFFERED: &str = "is neither a locked resource nor a match of a locked resource template";
-
-/// `-- FIXTURE --resources EXTRA...`: the fixture over stdio, serving
-/// resources, templates and prompts.
-fn resources_upstream(extra: &[&str]) -> Vec<String> {
-    let mut upstream = vec![
-        "--".to_string(),
-        fixture_binary().display().to_string(),
-        "--resources".to_string(),
-    ];
-    upstream.extend(extra.iter().map(|arg| arg.to_string()));
-    upstream
-}
 
 /// `args` as the `&str`s the harness's helpers take.
 fn strs(args: &[String]) -> Vec<&str> {
@@ -276,15 +264,6 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     text
-}
-
-/// The `key` field of each object of `list` (e.g. each resource's `uri`).
-fn keys(list: &Value, key: &str) -> Vec<String> {
-    list.as_array()
-        .unwrap_or_else(|| panic!("a list: {list}"))
-        .iter()
-        .map(|item| item[key].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 /// The one text content of a read, which must be the only content.
