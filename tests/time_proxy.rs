@@ -16,15 +16,6 @@ fn time_proxy(args: &[&str]) -> Running {
     proxy
 }
 
-fn detail_locs(body: &Value) -> Vec<Value> {
-    body["detail"]
-        .as_array()
-        .unwrap_or_else(|| panic!("detail is a list: {body}"))
-        .iter()
-        .map(|entry| entry["loc"].clone())
-        .collect()
-}
-
 #[test]
 fn every_tool_returns_real_results() {
     let proxy = time_proxy(&["--api-key", KEY]);

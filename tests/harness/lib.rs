@@ -149,6 +149,17 @@ pub const GIT_ENV: [(&str, &str); 5] = [
     ("LC_ALL", "C"),
 ];
 
+/// The `loc` of each issue of a 422 body's `detail` list (FastAPI's
+/// validation error shape), which must be a list.
+pub fn detail_locs(body: &Value) -> Vec<Value> {
+    body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("detail is a list: {body}"))
+        .iter()
+        .map(|issue| issue["loc"].clone())
+        .collect()
+}
+
 /// A body as JSON, or a JSON string holding the raw text when it is not JSON.
 pub fn json_or_text(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::String(text))

@@ -292,21 +292,11 @@ fn prompt_text(answer: &Answer) -> String {
         .to_string()
 }
 
-/// The `loc` of each issue of a 422's detail.
-fn issue_locs(answer: &Answer) -> Vec<Value> {
-    answer.json()["detail"]
-        .as_array()
-        .unwrap_or_else(|| panic!("a list of issues: {answer:?}"))
-        .iter()
-        .map(|issue| issue["loc"].clone())
-        .collect()
-}
-
 /// A 422 whose issues are at exactly `locs`.
 #[track_caller]
 fn assert_422_at(answer: &Answer, locs: &[Value]) {
     assert_eq!(answer.status, 422, "{answer:?}");
-    assert_eq!(issue_locs(answer), locs, "{answer:?}");
+    assert_eq!(detail_locs(&answer.json()), locs, "{answer:?}");
 }
 
 /// `text://hello` still reads: the proxy keeps serving after what came before.
