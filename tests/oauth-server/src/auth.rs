@@ -503,14 +503,7 @@ impl Authority {
                 if !pkce_matches(verifier, &grant.challenge) {
                     return Err(OAuthError::bad("invalid_grant", "PKCE verification failed"));
                 }
-                if let Some(resource) = &params.resource
-                    && *resource != grant.resource
-                {
-                    return Err(OAuthError::bad(
-                        "invalid_target",
-                        "resource differs from the authorization request",
-                    ));
-                }
+                same_resource(params, &grant.resource, "the authorization request")?;
                 (grant.scope, grant.resource)
             }
             "refresh_token" => {
@@ -533,14 +526,7 @@ impl Authority {
                         "refresh token of another client",
                     ));
                 }
-                if let Some(resource) = &params.resource
-                    && *resource != grant.resource
-                {
-                    return Err(OAuthError::bad(
-                        "invalid_target",
-                        "resource differs from the original grant",
-                    ));
-                }
+                same_resource(params, &grant.resource, "the original grant")?;
                 (grant.scope, grant.resource)
             }
             other => {
@@ -556,13 +542,7 @@ impl Authority {
         let mut store = self.store();
         store.access.insert(
             access.clone(),
-            Claims {
-                subject: self.settings.subject.clone(),
-                client_id: client_id.clone(),
-                scope: scope.clone(),
-                resource: resource.clone(),
-                expires: Instant::now() + lifetime,
-            },
+            self.claims(&client_id, scope.clone(), resource.clone()),
         );
         store.refresh.insert(
             refresh.clone(),
@@ -584,6 +564,17 @@ impl Authority {
             "refresh_token": refresh,
             "scope": scope,
         }))
+    }
+
+    /// What an access token issued now to `client_id` stands for.
+    fn claims(&self, client_id: &str, scope: String, resource: String) -> Claims {
+        Claims {
+            subject: self.settings.subject.clone(),
+            client_id: client_id.to_string(),
+            scope,
+            resource,
+            expires: Instant::now() + self.settings.token_lifetime,
+        }
     }
 
     /// What `/mcp` checks: the token is known, unexpired, and for this resource.
@@ -631,16 +622,26 @@ impl Authority {
         let mut store = self.store();
         store.access.insert(
             token.clone(),
-            Claims {
-                subject: self.settings.subject.clone(),
-                client_id: "admin".into(),
-                scope: scope_text(&self.settings.scopes),
-                resource: resource.to_string(),
-                expires: Instant::now() + self.settings.token_lifetime,
-            },
+            self.claims(
+                "admin",
+                scope_text(&self.settings.scopes),
+                resource.to_string(),
+            ),
         );
         store.issued.push(token.clone());
         token
+    }
+}
+
+/// A `resource` sent at `/token` must be the one granted (RFC 8707), which
+/// `granted_by` names in the refusal.
+fn same_resource(params: &TokenParams, granted: &str, granted_by: &str) -> Result<(), OAuthError> {
+    match &params.resource {
+        Some(resource) if resource != granted => Err(OAuthError::bad(
+            "invalid_target",
+            format!("resource differs from {granted_by}"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -861,13 +862,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.error, "invalid_target");
 
-        let location = authority
-            .authorize(&params(
-                &client_id,
-                &challenge,
-                Some("http://127.0.0.1:9/mcp"),
-            ))
-            .unwrap();
+        // An authorization for /mcp; its redirect location.
+        let authorize = || {
+            authority
+                .authorize(&params(
+                    &client_id,
+                    &challenge,
+                    Some("http://127.0.0.1:9/mcp"),
+                ))
+                .unwrap()
+        };
+        let location = authorize();
         assert!(location.starts_with("http://127.0.0.1:5555/callback?code="));
         assert!(location.ends_with("&state=st%20ate"));
         let headers = HeaderMap::new();
@@ -891,13 +896,7 @@ mod tests {
                 .is_err()
         );
 
-        let location = authority
-            .authorize(&params(
-                &client_id,
-                &challenge,
-                Some("http://127.0.0.1:9/mcp"),
-            ))
-            .unwrap();
+        let location = authorize();
         let tokens = authority
             .token(&headers, &exchange(verifier, code_of(&location)))
             .unwrap();
