@@ -180,12 +180,7 @@ fn snapshot_call_refresh_revoke_and_log_in_again() {
         "no Authorize: line:\n{generated_text}"
     );
     assert_eq!(grants(&server, "authorization_code"), 1, "{generated_text}");
-    let mut tools: Vec<&str> = lock["tools"]
-        .as_array()
-        .expect("tools in the lock")
-        .iter()
-        .filter_map(|tool| tool["name"].as_str())
-        .collect();
+    let mut tools = strings_of(&lock["tools"], "name");
     tools.sort_unstable();
     assert_eq!(tools, ["echo", "whoami"], "{lock}");
     let token_files = assert_private(&token_dir);

@@ -159,12 +159,7 @@ fn memory_creates_entities_and_relations_then_finds_them() {
     );
 
     let graph = ok(call(&proxy, "read_graph", json!({})), "read_graph");
-    let names: Vec<&str> = graph["entities"]
-        .as_array()
-        .expect("entities")
-        .iter()
-        .filter_map(|entity| entity["name"].as_str())
-        .collect();
+    let names = strings_of(&graph["entities"], "name");
     assert_eq!(names, ["Ada Lovelace", "Analytical Engine"], "{graph}");
     assert_eq!(graph["relations"], json!([relation]), "{graph}");
     assert_eq!(

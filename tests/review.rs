@@ -623,12 +623,7 @@ fn audit_flags_each_kind_of_poison_served_by_a_real_server() {
         expected.len(),
         "nothing else, clean stays clean: {found:?}"
     );
-    let pointers: Vec<&str> = report["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|change| change["pointer"].as_str())
-        .collect();
+    let pointers = strings_of(&report["changes"], "pointer");
     assert!(
         pointers.contains(&"/inputSchema/properties/note/description")
             && pointers.contains(&"/inputSchema/properties/mode/enum/1"),

@@ -149,6 +149,17 @@ pub const GIT_ENV: [(&str, &str); 5] = [
     ("LC_ALL", "C"),
 ];
 
+/// The text `field` of each object in the JSON list `list` (objects without
+/// it skipped): the names of listed tools, the URIs of resources...
+#[track_caller]
+pub fn strings_of<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("a list: {list}"))
+        .iter()
+        .filter_map(|item| item[field].as_str())
+        .collect()
+}
+
 /// The `loc` of each issue of a 422 body's `detail` list (FastAPI's
 /// validation error shape), which must be a list.
 pub fn detail_locs(body: &Value) -> Vec<Value> {

@@ -360,12 +360,7 @@ fn stdio_stdout_carries_only_mcp_messages() {
     send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
     send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
     let listed = read_answer(&mut lines, 2, &mut seen);
-    let names: Vec<&str> = listed["result"]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(|tool| tool["name"].as_str())
-        .collect();
+    let names = strings_of(&listed["result"]["tools"], "name");
     assert_eq!(names, locked_tool_names(), "{listed}");
     assert_eq!(
         listed["result"]["tools"][1],
@@ -1384,12 +1379,7 @@ fn tools_list_cursors() {
         .answer()
     };
     let rest = list("13");
-    let names: Vec<&str> = rest["result"]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(|tool| tool["name"].as_str())
-        .collect();
+    let names = strings_of(&rest["result"]["tools"], "name");
     assert_eq!(names, locked_tool_names()[13..], "{rest}");
     assert!(rest["result"].get("nextCursor").is_none(), "{rest}");
     let bad = list("not-a-cursor");

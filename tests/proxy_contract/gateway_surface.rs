@@ -333,20 +333,10 @@ fn aggregated_mcp_routes_uris_to_one_server_and_names_prompts_by_server() {
         capabilities["resources"],
         json!({"subscribe": true, "listChanged": false})
     );
-    let uris: Vec<&str> = report["resources"]
-        .as_array()
-        .expect("resources")
-        .iter()
-        .filter_map(|resource| resource["uri"].as_str())
-        .collect();
+    let uris = strings_of(&report["resources"], "uri");
     assert_eq!(uris.len(), 7, "each URI once: {uris:?}");
     assert!(uris.contains(&UNLOCKED) && uris.contains(&STATIC));
-    let templates: Vec<&str> = report["templates"]
-        .as_array()
-        .expect("templates")
-        .iter()
-        .filter_map(|template| template["uriTemplate"].as_str())
-        .collect();
+    let templates = strings_of(&report["templates"], "uriTemplate");
     assert_eq!(
         templates,
         [
@@ -354,12 +344,7 @@ fn aggregated_mcp_routes_uris_to_one_server_and_names_prompts_by_server() {
             "demo://resource/dynamic/text/{resourceId}"
         ]
     );
-    let prompts: Vec<&str> = report["prompts"]
-        .as_array()
-        .expect("prompts")
-        .iter()
-        .filter_map(|prompt| prompt["name"].as_str())
-        .collect();
+    let prompts = strings_of(&report["prompts"], "name");
     let expected: Vec<String> = ["a", "b"]
         .iter()
         .flat_map(|server| {

@@ -1489,12 +1489,7 @@ fn serve_snapshots_into_lock_out_and_that_lock_generates_a_crate() {
     let written: Value =
         serde_json::from_str(&std::fs::read_to_string(&lock).expect("--lock-out was written"))
             .expect("the lock is JSON");
-    let tools: Vec<&str> = written["tools"]
-        .as_array()
-        .unwrap_or_else(|| panic!("a single-server lock: {written}"))
-        .iter()
-        .filter_map(|tool| tool["name"].as_str())
-        .collect();
+    let tools = strings_of(&written["tools"], "name");
     assert!(
         tools.contains(&"echo") && tools.contains(&"crashes") && tools.len() == 16,
         "{tools:?}"
