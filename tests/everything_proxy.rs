@@ -206,9 +206,10 @@ fn an_http_upstream_gets_the_configured_headers() {
 }
 
 /// A live snapshot of the pinned server gives the committed lock's server
-/// facts and tools, fields rmcp does not model included: server-everything
-/// declares the `tasks` capability (its `simulate-research-query` needs task
-/// augmentation), which rmcp's typed capabilities drop.
+/// facts, tools, resources, resource templates and prompts, fields rmcp does
+/// not model included: server-everything declares the `tasks` capability
+/// (its `simulate-research-query` needs task augmentation), which rmcp's
+/// typed capabilities drop.
 #[test]
 fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
     let server = node_server("server-everything");
@@ -227,8 +228,16 @@ fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
         "{}",
         live["server"]
     );
-    assert_eq!(live["server"], committed["server"]);
-    assert_eq!(live["tools"], committed["tools"]);
+    for part in [
+        "server",
+        "tools",
+        "resources",
+        "resourceTemplates",
+        "prompts",
+    ] {
+        assert!(!committed[part].is_null(), "the committed lock has {part}");
+        assert_eq!(live[part], committed[part], "{part} over stdio");
+    }
 
     // The same over streamable HTTP, where rmcp's client parses JSON bodies
     // before a transport wrapper could see them.
@@ -245,8 +254,18 @@ fn a_live_snapshot_keeps_what_rmcp_does_not_model() {
         ],
     );
     let over_http = read_lock(&std::path::Path::new(http_dir).join("mcp.lock.json"));
-    assert_eq!(over_http["server"], committed["server"]);
-    assert_eq!(over_http["tools"], committed["tools"]);
+    for part in [
+        "server",
+        "tools",
+        "resources",
+        "resourceTemplates",
+        "prompts",
+    ] {
+        assert_eq!(
+            over_http[part], committed[part],
+            "{part} over streamable HTTP"
+        );
+    }
 }
 
 /// `--env-path` (mcpo's flag): a dotenv file's variables reach a stdio

@@ -28,9 +28,17 @@ fn a_snapshot_over_sse_gives_the_committed_tools() {
         read_json(&workspace_root().join("generated-examples/everything-proxy/mcp.lock.json"));
     assert_eq!(live["upstream"]["type"], "sse", "{}", live["upstream"]);
     assert_eq!(live["upstream"]["url"], url.as_str());
-    // Fields rmcp does not model (the `tasks` capability) are kept over SSE too.
-    assert_eq!(live["server"], committed["server"]);
-    assert_eq!(live["tools"], committed["tools"]);
+    // Fields rmcp does not model (the `tasks` capability) are kept over SSE
+    // too, and the resources, templates and prompts are listed the same.
+    for part in [
+        "server",
+        "tools",
+        "resources",
+        "resourceTemplates",
+        "prompts",
+    ] {
+        assert_eq!(live[part], committed[part], "{part} over SSE");
+    }
 }
 
 #[test]
