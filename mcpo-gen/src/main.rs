@@ -187,6 +187,10 @@ struct ServeArgs {
     /// Seconds allowed for the snapshot taken at start.
     #[arg(long, default_value_t = 60, conflicts_with = "lock")]
     snapshot_timeout: u64,
+    /// The server's resource list is data: the snapshot taken at start locks
+    /// only its resource templates, and resources are listed and read live.
+    #[arg(long, conflicts_with = "lock")]
+    live_resources: bool,
     #[command(flatten)]
     proxy: mcpo_runtime::serve::ProxyArgs,
 }
@@ -688,6 +692,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => {
             let options = snapshot::Options {
                 connect_timeout: Duration::from_secs(args.snapshot_timeout),
+                resource_list: if args.live_resources {
+                    ResourceList::Live
+                } else {
+                    ResourceList::Pinned
+                },
                 ..snapshot::Options::default()
             };
             let lock = match (&args.proxy.config, args.proxy.upstream.as_slice()) {
