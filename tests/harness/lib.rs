@@ -1309,3 +1309,18 @@ pub fn authorize_as_browser(url: &str) -> Result<String, String> {
     let excerpt: String = body.chars().take(200).collect();
     Ok(format!("{status} at {last}: {excerpt}"))
 }
+
+/// A live snapshot of a pinned server reproduces the committed lock's
+/// server facts, tools, resources, resource templates and prompts (`how`
+/// says which transport, for the message).
+pub fn assert_snapshot_matches(live: &Value, committed: &Value, how: &str) {
+    for part in [
+        "server",
+        "tools",
+        "resources",
+        "resourceTemplates",
+        "prompts",
+    ] {
+        assert_eq!(live[part], committed[part], "{part} {how}");
+    }
+}
