@@ -6,9 +6,9 @@ use std::{borrow::Cow, sync::Arc};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
-        CompleteResult, GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse,
-        Implementation, ListPromptsRequestMethod, ListPromptsResult,
+        CallToolRequestParams, CallToolResponse, CancelledNotificationParam, CompleteRequestMethod,
+        CompleteRequestParams, CompleteResult, GetPromptRequestMethod, GetPromptRequestParams,
+        GetPromptResponse, Implementation, ListPromptsRequestMethod, ListPromptsResult,
         ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
         ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
         ProtocolVersion, ReadResourceRequestMethod, ReadResourceRequestParams,
@@ -174,14 +174,34 @@ impl ServerHandler for FixtureServer {
             return resources.touch(&arguments).await.map(Into::into);
         }
         let cancelled = context.ct.cancelled();
-        match entry
+        let outcome = entry
             .behavior
             .run(arguments, entry.has_output_schema, cancelled)
-            .await
-        {
+            .await;
+        if context.ct.is_cancelled() {
+            // For tests that watch the upstream: the call stopped early.
+            eprintln!(
+                "fixture: call {} (request {}) stopped: cancelled",
+                request.name, context.id
+            );
+        }
+        match outcome {
             Outcome::Result(result) => Ok(result.into()),
             Outcome::Error(error) => Err(error),
         }
+    }
+
+    async fn on_cancelled(
+        &self,
+        notification: CancelledNotificationParam,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        // For tests that watch the upstream: which request a client cancelled
+        // (rmcp has already fired that request's cancellation token).
+        let id = notification
+            .request_id
+            .map_or_else(|| "(no id)".to_owned(), |id| id.to_string());
+        eprintln!("fixture: cancelled request {id}");
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
