@@ -7,6 +7,7 @@
 //! (`cargo test -p mcpo-gen-e2e --test proxy_contract http_edge::`). The MCP
 //! gateway's suites (`gateway`, `gateway_drift`) start the same proxy.
 
+mod cancellation;
 mod gateway;
 mod gateway_drift;
 mod gateway_surface;
