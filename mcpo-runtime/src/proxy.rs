@@ -367,7 +367,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 drifted,
                 surface: locked_surface,
                 live_list: Default::default(),
-                completions: crate::surface::offers_completions(&lock),
+                completions: lock.server.declares("completions"),
             })
         });
         served.set_launch_spec_drift(launch_drift);

@@ -44,17 +44,6 @@ pub(crate) fn present(lock: &Lock) -> bool {
     lock.surface.offers_resources() || !lock.surface.prompts.is_empty()
 }
 
-/// Whether the server's locked capabilities offer `completion/complete`:
-/// the runtime's `offers_completions` (private to mcpo-runtime) again, so
-/// the document states `.../complete` routes exactly when the proxy serves
-/// them.
-fn completions(lock: &Lock) -> bool {
-    lock.server
-        .capabilities
-        .get("completions")
-        .is_some_and(|completions| !completions.is_null())
-}
-
 /// A template with a route: its parsed variables. `None` when its
 /// `uriTemplate` is missing or not RFC 6570, or its name is empty (no path
 /// segment to route).
@@ -116,7 +105,7 @@ pub(super) fn description(lock: &Lock) -> String {
              arguments (strings) as the JSON body. ",
         );
     }
-    if completions(lock) {
+    if lock.server.declares("completions") {
         text.push_str(
             "`POST .../complete` beside a template or prompt route suggests values for one of \
              its variables or arguments. ",
@@ -160,7 +149,7 @@ pub(super) fn add_surface(
         return;
     }
     let surface = &lock.surface;
-    let completions = completions(lock);
+    let completions = lock.server.declares("completions");
     let mut ids = UniqueNames::new();
     for id in tool_ids {
         ids.reserve(id);

@@ -154,7 +154,7 @@ async fn snapshot_once(target: &Target, options: &Options) -> Result<Lock, Snaps
         resource_list: options.resource_list,
         ..LockedSurface::default()
     };
-    for kind in surface_to_list(&facts.capabilities, options.resource_list) {
+    for kind in surface_to_list(&facts, options.resource_list) {
         let listed = match tokio::time::timeout_at(deadline, session.list_all_of(kind)).await {
             Ok(Ok(items)) => items,
             Ok(Err(error)) => {
@@ -180,16 +180,15 @@ async fn snapshot_once(target: &Target, options: &Options) -> Result<Lock, Snaps
 /// The lists a server's declared capabilities offer: resources (unless
 /// `resource_list` is live) and their templates with `resources`, prompts
 /// with `prompts`.
-fn surface_to_list(capabilities: &Value, resource_list: ResourceList) -> Vec<SurfaceKind> {
-    let declares = |name: &str| capabilities.get(name).is_some_and(|c| !c.is_null());
+fn surface_to_list(facts: &ServerFacts, resource_list: ResourceList) -> Vec<SurfaceKind> {
     let mut kinds = Vec::new();
-    if declares("resources") {
+    if facts.declares("resources") {
         if resource_list == ResourceList::Pinned {
             kinds.push(SurfaceKind::Resource);
         }
         kinds.push(SurfaceKind::ResourceTemplate);
     }
-    if declares("prompts") {
+    if facts.declares("prompts") {
         kinds.push(SurfaceKind::Prompt);
     }
     kinds

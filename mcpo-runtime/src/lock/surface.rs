@@ -7,7 +7,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::uri_template::{UriTemplate, UriTemplateError};
-use super::{canonical_compact, sha256_hex, sorted_keys};
+use super::{ServerFacts, canonical_compact, sha256_hex, sorted_keys};
+
+impl ServerFacts {
+    /// Whether the server declared the capability `name` (`resources`,
+    /// `prompts`, `completions`, ...) in its `initialize` result.
+    pub fn declares(&self, name: &str) -> bool {
+        self.capabilities
+            .get(name)
+            .is_some_and(|capability| !capability.is_null())
+    }
+}
 
 /// One listed item exactly as the server sent it, plus its hash.
 #[derive(Debug, Clone, PartialEq)]

@@ -403,14 +403,6 @@ pub(crate) fn rest_body<T: serde::Serialize>(value: &T) -> Value {
     body
 }
 
-/// Whether the server's locked capabilities offer `completion/complete`.
-pub(crate) fn offers_completions(lock: &crate::lock::Lock) -> bool {
-    lock.server
-        .capabilities
-        .get("completions")
-        .is_some_and(|completions| !completions.is_null())
-}
-
 /// Whether `surface` gives a server any surface route.
 pub(crate) fn has_routes(surface: &LockedSurface) -> bool {
     surface.offers_resources() || !surface.prompts.is_empty()
