@@ -619,6 +619,15 @@ fn a_uri_the_lock_does_not_offer_is_refused_without_asking_the_upstream() {
         ),
         &[json!(["query", "mime"])],
     );
+    // A URI over 8 KiB is refused before any template is matched against it,
+    // even one a template would match.
+    let long_note = format!("text://notes/{}", "9".repeat(9000));
+    let too_long = get_q(&proxy, "/resources/read", &[("uri", &long_note)]);
+    assert_422_at(&too_long, &[json!(["query", "uri"])]);
+    assert!(
+        too_long.json().to_string().contains("at most 8192 bytes"),
+        "{too_long:?}"
+    );
     assert_still_serves(&proxy, &[]);
 }
 

@@ -90,7 +90,13 @@ impl App {
         {
             return Ok(true);
         }
-        Ok(match surface.resource_list {
+        self.listed_live(uri).await
+    }
+
+    /// Whether the server's live resource list holds `uri` now (never, for
+    /// a pinned list).
+    async fn listed_live(&self, uri: &str) -> Result<bool, CallFailure> {
+        Ok(match self.state().surface.resource_list {
             ResourceList::Pinned => false,
             ResourceList::Live => self
                 .live_resources()
@@ -118,9 +124,13 @@ impl App {
             }])
             .into());
         }
-        if !self.offers_uri(uri).await? {
+        let surface = &self.state().surface;
+        let locked = surface.item(SurfaceKind::Resource, uri).is_some();
+        // Matched once: the same templates decide readability and drift.
+        let templates: Vec<&LockedItem> = surface.templates_matching(uri).collect();
+        if !locked && templates.is_empty() && !self.listed_live(uri).await? {
             let mut refusal = unknown_resource(uri);
-            if self.state().surface.resource_list == ResourceList::Live {
+            if surface.resource_list == ResourceList::Live {
                 refusal.detail = format!(
                     "resource {uri:?} is neither listed by the server now nor a match of a locked resource template"
                 )
@@ -128,9 +138,6 @@ impl App {
             }
             return Err(refusal.into());
         }
-        let surface = &self.state().surface;
-        let locked = surface.item(SurfaceKind::Resource, uri).is_some();
-        let templates: Vec<&LockedItem> = surface.templates_matching(uri).collect();
         // Drift is refused by whatever makes the URI readable: the locked
         // resource, the template whose route built it, any template it matches.
         if locked {
