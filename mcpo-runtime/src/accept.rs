@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
-/// Whether the caller prefers `mime_type` bytes to JSON.
-fn prefers_bytes(headers: &HeaderMap, mime_type: &str) -> bool {
+/// Whether the caller prefers `mime_type` to JSON.
+pub(crate) fn prefers_to_json(headers: &HeaderMap, mime_type: &str) -> bool {
     // `text/plain; charset=utf-8` is asked for as `text/plain`.
     let mime_type = essence(mime_type);
     let Some((kind, _)) = mime_type.split_once('/') else {
@@ -48,7 +48,7 @@ fn prefers_bytes(headers: &HeaderMap, mime_type: &str) -> bool {
 /// The decoded bytes of base64 `data` as `mime_type`, when the caller
 /// prefers them and they decode.
 pub(crate) fn bytes_answer(headers: &HeaderMap, mime_type: &str, data: &str) -> Option<Response> {
-    if !prefers_bytes(headers, mime_type) {
+    if !prefers_to_json(headers, mime_type) {
         return None;
     }
     let content_type = HeaderValue::from_str(mime_type).ok()?;
@@ -122,24 +122,27 @@ mod tests {
 
     #[test]
     fn bytes_only_when_asked_for_at_least_as_much_as_json() {
-        assert!(prefers_bytes(&accept("image/png"), "image/png"));
-        assert!(prefers_bytes(&accept("image/*"), "image/png"));
-        assert!(prefers_bytes(
+        assert!(prefers_to_json(&accept("image/png"), "image/png"));
+        assert!(prefers_to_json(&accept("image/*"), "image/png"));
+        assert!(prefers_to_json(
             &accept("image/png, application/json"),
             "image/png"
         ));
-        assert!(prefers_bytes(&accept("image/png, */*;q=0.1"), "image/png"));
-        assert!(!prefers_bytes(
+        assert!(prefers_to_json(
+            &accept("image/png, */*;q=0.1"),
+            "image/png"
+        ));
+        assert!(!prefers_to_json(
             &accept("image/png;q=0.5, application/json"),
             "image/png"
         ));
-        assert!(!prefers_bytes(&accept("*/*"), "image/png"));
-        assert!(!prefers_bytes(&accept("application/json"), "image/png"));
-        assert!(!prefers_bytes(&accept("image/png;q=0"), "image/png"));
-        assert!(!prefers_bytes(&accept("text/*"), "image/png"));
-        assert!(!prefers_bytes(&HeaderMap::new(), "image/png"));
-        assert!(!prefers_bytes(&accept("image/png"), "not a type"));
-        assert!(prefers_bytes(
+        assert!(!prefers_to_json(&accept("*/*"), "image/png"));
+        assert!(!prefers_to_json(&accept("application/json"), "image/png"));
+        assert!(!prefers_to_json(&accept("image/png;q=0"), "image/png"));
+        assert!(!prefers_to_json(&accept("text/*"), "image/png"));
+        assert!(!prefers_to_json(&HeaderMap::new(), "image/png"));
+        assert!(!prefers_to_json(&accept("image/png"), "not a type"));
+        assert!(prefers_to_json(
             &accept("text/plain"),
             "text/plain; charset=utf-8"
         ));

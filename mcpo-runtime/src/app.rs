@@ -73,6 +73,11 @@ pub struct AppState {
     /// Whether the server offers `completion/complete` (its locked
     /// capabilities say so).
     pub completions: bool,
+    /// The locked tools that say `execution.taskSupport` other than
+    /// forbidden.
+    pub task_support: std::collections::HashMap<String, crate::tasks::TaskSupport>,
+    /// The calls started with `Prefer: respond-async`.
+    pub jobs: crate::tasks::jobs::Jobs,
 }
 
 /// Why a tool call did not reach a result: the answer a REST caller gets,
@@ -133,7 +138,7 @@ impl App {
     ) -> Response {
         let started = std::time::Instant::now();
         let span = telemetry::tool_call_span(tool, &self.state.server_name, request.headers());
-        let checked = self.call_tool_checked(tool, request, checks);
+        let checked = self.call_tool_checked(tool, request, checks, started);
         let mut response = match checked.instrument(span.clone()).await {
             Ok(answer) => answer,
             Err(error) => error.into_response(),
@@ -144,6 +149,14 @@ impl App {
                 header::CONNECTION,
                 axum::http::HeaderValue::from_static("close"),
             );
+        }
+        if response
+            .extensions()
+            .get::<crate::progress_stream::StreamedCall>()
+            .is_some()
+        {
+            // Its stream records the call when the call ends.
+            return response;
         }
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
@@ -163,6 +176,7 @@ impl App {
         tool: &'static str,
         request: Request,
         checks: TypedChecks,
+        started: std::time::Instant,
     ) -> Result<Response, ApiError> {
         let state = &self.state;
         let (parts, body) = request.into_parts();
@@ -173,6 +187,27 @@ impl App {
             state.validators.takes_double_at(tool, path)
         })
         .map_err(ApiError::validation)?;
+        if crate::tasks::jobs::prefers_async(&parts.headers)
+            && state.task_support.contains_key(tool)
+        {
+            let arguments = self.checked_arguments(tool, arguments, Some(checks.input))?;
+            let path = parts
+                .extensions
+                .get::<axum::extract::OriginalUri>()
+                .map_or(parts.uri.path(), |original| original.path());
+            return crate::tasks::jobs::start(self, tool, arguments, checks, &parts.headers, path)
+                .await;
+        }
+        if crate::accept::prefers_to_json(&parts.headers, crate::progress_stream::EVENT_STREAM) {
+            let arguments = self.checked_arguments(tool, arguments, Some(checks.input))?;
+            return Ok(crate::progress_stream::respond(
+                self.clone(),
+                tool,
+                arguments,
+                checks,
+                started,
+            ));
+        }
         let result = self
             .call_with_arguments(tool, arguments, Some(checks.input), None)
             .await
@@ -182,22 +217,7 @@ impl App {
         {
             return Ok(bytes);
         }
-        let body = match result::answer_for(result) {
-            ToolAnswer::Structured(structured) => {
-                if let Err(error) = (checks.output)(&structured) {
-                    tracing::warn!(
-                        tool,
-                        %error,
-                        "structuredContent does not match the tool's locked outputSchema; returning it unchanged"
-                    );
-                }
-                structured
-            }
-            ToolAnswer::Content(mapped) => mapped,
-            ToolAnswer::ToolError(text) => {
-                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text));
-            }
-        };
+        let body = answer_body(tool, result, checks)?;
         Ok((StatusCode::OK, Json(body)).into_response())
     }
 
@@ -257,10 +277,22 @@ impl App {
     pub(crate) async fn call_with_arguments(
         &self,
         tool: &str,
-        mut arguments: Value,
+        arguments: Value,
         typed_input: Option<InputCheck>,
         progress: Option<(ProgressToken, ProgressSink)>,
     ) -> Result<CallToolResult, CallFailure> {
+        let arguments = self.checked_arguments(tool, arguments, typed_input)?;
+        self.call_checked(tool, arguments, progress).await
+    }
+
+    /// A call's arguments, as they go upstream: lax types converted, then
+    /// checked against the frozen schema and the typed input (422).
+    pub(crate) fn checked_arguments(
+        &self,
+        tool: &str,
+        mut arguments: Value,
+        typed_input: Option<InputCheck>,
+    ) -> Result<rmcp::model::JsonObject, ApiError> {
         let state = &self.state;
         check_depth(&arguments).map_err(ApiError::validation)?;
         if state.lax_types && state.validators.coerce(tool, &mut arguments) {
@@ -278,27 +310,40 @@ impl App {
             return Err(ApiError::validation(vec![ValidationIssue::body(
                 "Input should be a JSON object",
                 "type",
-            )])
-            .into());
+            )]));
         }
         // Catches whatever the schema did not (or a schema that did not compile).
         if let Some(check) = typed_input {
             check(&arguments).map_err(ApiError::validation)?;
         }
         let Value::Object(arguments) = arguments else {
-            return Err(ApiError::validation(Vec::new()).into());
+            return Err(ApiError::validation(Vec::new()));
         };
+        Ok(arguments)
+    }
 
-        let call_timeout = state
-            .tool_timeouts
-            .get(tool)
-            .copied()
-            .unwrap_or(state.call_timeout);
+    /// A call with checked arguments, upstream: `--max-concurrency`, a
+    /// pooled connection and the call timeout; a task-required tool as a
+    /// task. `progress`: a caller's progress token and where its
+    /// notifications go.
+    pub(crate) async fn call_checked(
+        &self,
+        tool: &str,
+        arguments: rmcp::model::JsonObject,
+        progress: Option<(ProgressToken, ProgressSink)>,
+    ) -> Result<CallToolResult, CallFailure> {
+        let state = &self.state;
+        let call_timeout = self.call_timeout(tool);
         // The client's own JSON goes upstream, not a re-serialization of `I`.
         let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
         telemetry::carry_context(&mut params);
+        let as_task = state.task_support.get(tool) == Some(&crate::tasks::TaskSupport::Required);
         self.on_upstream(tool, call_timeout, |connection| async move {
             match progress {
+                // The upstream keeps the task no longer than the caller waits.
+                _ if as_task => {
+                    crate::tasks::call_as_task(&connection.peer, params, call_timeout).await
+                }
                 None => connection.peer.call_tool(params).await,
                 Some((caller_token, sink)) => {
                     call_with_progress(&connection, params, caller_token, sink).await
@@ -306,6 +351,17 @@ impl App {
             }
         })
         .await
+    }
+
+    /// How long a call of `tool` may take: its `--tool-timeout`, or
+    /// `--call-timeout`.
+    pub(crate) fn call_timeout(&self, tool: &str) -> Duration {
+        let state = &self.state;
+        state
+            .tool_timeouts
+            .get(tool)
+            .copied()
+            .unwrap_or(state.call_timeout)
     }
 
     /// Runs one request upstream, as every route does: `--max-concurrency`,
@@ -369,6 +425,30 @@ impl App {
     }
 }
 
+/// The JSON body a tool's result answers with: its `structuredContent`
+/// (checked against the locked outputSchema, which only warns) or its
+/// content mapped as mcpo maps it; a tool error is a 500.
+pub(crate) fn answer_body(
+    tool: &str,
+    result: CallToolResult,
+    checks: TypedChecks,
+) -> Result<Value, ApiError> {
+    match result::answer_for(result) {
+        ToolAnswer::Structured(structured) => {
+            if let Err(error) = (checks.output)(&structured) {
+                tracing::warn!(
+                    tool,
+                    %error,
+                    "structuredContent does not match the tool's locked outputSchema; returning it unchanged"
+                );
+            }
+            Ok(structured)
+        }
+        ToolAnswer::Content(mapped) => Ok(mapped),
+        ToolAnswer::ToolError(text) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, text)),
+    }
+}
+
 /// `tools/call` with the upstream's progress notifications passed to
 /// `sink`. rmcp's `call_tool` hides the progress token it gives the request,
 /// so this sends the request itself, and like `call_tool` it cancels the
@@ -412,7 +492,9 @@ async fn call_with_progress(
 const PROGRESS_SETTLE_YIELDS: usize = 8;
 
 /// Sends `notifications/cancelled` for a request whose caller went away.
-struct CancelOnDrop(Option<(rmcp::Peer<rmcp::RoleClient>, rmcp::model::RequestId)>);
+pub(crate) struct CancelOnDrop(
+    pub(crate) Option<(rmcp::Peer<rmcp::RoleClient>, rmcp::model::RequestId)>,
+);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -456,8 +538,9 @@ pub fn tool_router(routes: &[(&'static str, ToolHandler)]) -> axum::Router<App> 
 }
 
 /// A tool's typed checks as plain function pointers.
-struct TypedChecks {
-    input: InputCheck,
+#[derive(Clone, Copy)]
+pub(crate) struct TypedChecks {
+    pub(crate) input: InputCheck,
     output: fn(&Value) -> Result<(), serde_json::Error>,
 }
 

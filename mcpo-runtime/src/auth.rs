@@ -56,7 +56,7 @@ pub struct ApiKeys {
     key_digests: Vec<KeyDigest>,
 }
 
-type KeyDigest = [u8; 32];
+pub type KeyDigest = [u8; 32];
 
 fn digest(key: &[u8]) -> KeyDigest {
     Sha256::digest(key).into()
@@ -103,6 +103,21 @@ impl ApiKeys {
         } else {
             Err(ApiError::invalid_api_key())
         }
+    }
+}
+
+impl ApiKeys {
+    /// Who is calling, as far as keys tell: a digest of the key the
+    /// request presents, or `None` when no keys are configured. What a
+    /// caller starts (a task) is bound to it.
+    pub fn caller(&self, headers: &HeaderMap) -> Option<KeyDigest> {
+        if !self.is_enabled() {
+            return None;
+        }
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| bearer_token(value.as_bytes()))
+            .map(digest)
     }
 }
 

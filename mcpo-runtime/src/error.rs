@@ -163,16 +163,28 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(mut self) -> Response {
+impl ApiError {
+    /// The status and the JSON body this error answers with (its headers
+    /// aside), for an answer sent inside another one: an event stream's
+    /// last event, a task's failure.
+    pub(crate) fn into_status_and_body(mut self) -> (StatusCode, Value) {
         // Upstream error texts may quote a URL or argument holding a secret.
         redact_strings(&mut self.detail);
-        let mut response = (self.status, Json(json!({ "detail": self.detail }))).into_response();
+        (self.status, json!({ "detail": self.detail }))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let retry_after = self.retry_after;
+        let challenge = self.challenge;
+        let (status, body) = self.into_status_and_body();
+        let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
-        if let Some(seconds) = self.retry_after {
+        if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if let Some(challenge) = self.challenge {
+        if let Some(challenge) = challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),

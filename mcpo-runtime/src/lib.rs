@@ -45,12 +45,14 @@ mod limits;
 mod listener;
 mod metrics;
 mod pool;
+mod progress_stream;
 mod proxy;
 mod result;
 mod served;
 mod server;
 mod supervisor;
 mod surface;
+mod tasks;
 mod telemetry;
 mod validate;
 

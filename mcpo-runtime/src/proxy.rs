@@ -368,6 +368,8 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 surface: locked_surface,
                 live_list: Default::default(),
                 completions: lock.server.declares("completions"),
+                task_support: crate::tasks::support_of(&lock.tools),
+                jobs: Default::default(),
             })
         });
         served.set_launch_spec_drift(launch_drift);

@@ -187,6 +187,8 @@ fn test_served(
             surface: Default::default(),
             live_list: Default::default(),
             completions: false,
+            task_support: Default::default(),
+            jobs: Default::default(),
         })
     });
     (served, lock)
