@@ -53,13 +53,15 @@ pub fn combined_document(lock: &MultiLock, documents: &BTreeMap<String, Value>) 
                 responses.insert(response.clone(), definition.clone());
             }
         }
-        // The resource and prompt schemas are the same in every document
-        // that has them (their names are reserved there): kept once.
+        // The resource, prompt and task schemas are the same in every
+        // document that has them (their names are reserved there): kept once.
         let surface = lock.servers.get(name).is_some_and(super::surface::present);
         with_surface |= surface;
+        let tasks = lock.servers.get(name).is_some_and(super::tasks::present);
         let is_shared = |component: &str| {
             shared_schemas.contains_key(component)
                 || (surface && super::surface_components::SCHEMAS.contains(&component))
+                || (tasks && super::tasks::SCHEMAS.contains(&component))
         };
         let prefix = camel_ident(name).trim_start_matches("r#").to_string();
         let renamed: BTreeMap<String, String> = document["components"]["schemas"]

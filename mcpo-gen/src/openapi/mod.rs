@@ -15,6 +15,7 @@ mod quarantine;
 mod regex;
 mod surface;
 mod surface_components;
+mod tasks;
 mod walkable;
 
 /// The fuzzing generator tests/openapi_validity.rs uses too.
@@ -79,6 +80,11 @@ pub fn document(lock: &Lock) -> Value {
     }
     if surface::present(lock) {
         for reserved in surface_components::SCHEMAS {
+            component_names.reserve(reserved);
+        }
+    }
+    if tasks::present(lock) {
+        for reserved in tasks::SCHEMAS {
             component_names.reserve(reserved);
         }
     }
@@ -177,6 +183,7 @@ pub fn document(lock: &Lock) -> Value {
         }
     });
     surface::add_surface(&mut document, lock, &operation_ids, &mut component_names);
+    tasks::add_tasks(&mut document, lock);
     integers::bound_input_integers(&mut document, &input_components);
     walkable::lift_all_of_properties(&mut document, &input_roots);
     finish::finish(&mut document);
@@ -372,16 +379,23 @@ fn tool_operation(
         x_mcp_tool.insert("annotations".into(), Value::Object(annotations.clone()));
     }
 
-    let success = match output_component {
-        Some(component) => json!({
-            "description": "The tool's `structuredContent`, as declared by its `outputSchema`.",
-            "content": {"application/json": {"schema": schema_ref(component)}}
-        }),
-        None => json!({
-            "description": "The tool's result, mapped like mcpo: see the `ToolResult` schema.",
-            "content": {"application/json": {"schema": schema_ref(TOOL_RESULT)}}
-        }),
+    let (description, schema) = match output_component {
+        Some(component) => (
+            "The tool's `structuredContent`, as declared by its `outputSchema`.",
+            schema_ref(component),
+        ),
+        None => (
+            "The tool's result, mapped like mcpo: see the `ToolResult` schema.",
+            schema_ref(TOOL_RESULT),
+        ),
     };
+    let success = json!({
+        "description": description,
+        "content": {
+            "application/json": {"schema": schema},
+            "text/event-stream": tasks::event_stream_media_type()
+        }
+    });
     let mut responses = Map::new();
     responses.insert("200".into(), success);
     for (component, status) in TOOL_ERROR_RESPONSES {
@@ -417,6 +431,7 @@ fn tool_operation(
         }),
     );
     operation.insert("responses".into(), Value::Object(responses));
+    tasks::add_to_tool_operation(tool, &mut operation);
     Value::Object(operation)
 }
 

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 mod aggregated_names;
 mod oauth_settings;
 mod surface;
+mod task_support;
 mod uri_template;
 mod value_sources;
 
@@ -25,6 +26,7 @@ pub use oauth_settings::{DEFAULT_CALLBACK_PORT, OAuthSettings, StorageType};
 pub use surface::{
     LockedItem, LockedSurface, PromptArgument, ResourceList, SurfaceError, SurfaceKind, lock_items,
 };
+pub use task_support::TaskSupport;
 pub use uri_template::{TemplateVariable, UriTemplate, UriTemplateError};
 pub use value_sources::{
     TemplatePart, ValueSources, is_variable_name, template_parts, template_variables,

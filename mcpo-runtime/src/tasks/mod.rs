@@ -21,38 +21,15 @@ use rmcp::{ServiceError, model::ServerResult};
 use serde_json::{Value, json};
 
 use crate::lock::LockedTool;
+pub use crate::lock::TaskSupport;
 
 pub(crate) mod jobs;
-
-/// A tool's `execution.taskSupport`, as its lock records it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TaskSupport {
-    /// Absent, `"forbidden"`, or a value this proxy does not know.
-    #[default]
-    Forbidden,
-    Optional,
-    Required,
-}
-
-impl TaskSupport {
-    pub fn of(tool: &LockedTool) -> Self {
-        match tool
-            .definition
-            .pointer("/execution/taskSupport")
-            .and_then(Value::as_str)
-        {
-            Some("required") => TaskSupport::Required,
-            Some("optional") => TaskSupport::Optional,
-            _ => TaskSupport::Forbidden,
-        }
-    }
-}
 
 /// The tools of a lock that may be called as tasks, and how.
 pub fn support_of(tools: &[LockedTool]) -> std::collections::HashMap<String, TaskSupport> {
     tools
         .iter()
-        .map(|tool| (tool.name.clone(), TaskSupport::of(tool)))
+        .map(|tool| (tool.name.clone(), tool.task_support()))
         .filter(|(_, support)| *support != TaskSupport::Forbidden)
         .collect()
 }
@@ -173,37 +150,5 @@ fn result_json(answer: ServerResult) -> Result<Value, ServiceError> {
     match answer {
         ServerResult::CustomResult(custom) => Ok(custom.0),
         other => serde_json::to_value(other).map_err(|_| ServiceError::UnexpectedResponse),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn task_support_is_read_from_the_locked_definition() {
-        let tool = |definition: Value| LockedTool::new(definition);
-        assert_eq!(
-            TaskSupport::of(&tool(
-                json!({"name": "a", "execution": {"taskSupport": "required"}})
-            )),
-            TaskSupport::Required
-        );
-        assert_eq!(
-            TaskSupport::of(&tool(
-                json!({"name": "a", "execution": {"taskSupport": "optional"}})
-            )),
-            TaskSupport::Optional
-        );
-        assert_eq!(
-            TaskSupport::of(&tool(json!({"name": "a"}))),
-            TaskSupport::Forbidden
-        );
-        assert_eq!(
-            TaskSupport::of(&tool(
-                json!({"name": "a", "execution": {"taskSupport": "someday"}})
-            )),
-            TaskSupport::Forbidden
-        );
     }
 }
