@@ -2,6 +2,8 @@
 //! real `@modelcontextprotocol/server-everything` over stdio and over
 //! streamable HTTP, every tool called over HTTP with real results.
 
+use std::time::{Duration, Instant};
+
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
@@ -10,11 +12,15 @@ fn everything_binary() -> std::path::PathBuf {
 }
 
 fn stdio_proxy() -> Running {
+    stdio_proxy_with(&[])
+}
+
+/// everything-proxy with `flags`, server-everything over stdio as its
+/// upstream, once connected.
+fn stdio_proxy_with(flags: &[&str]) -> Running {
     let server = node_server("server-everything");
-    let proxy = start_proxy(
-        &everything_binary(),
-        &["--", "node", server.to_str().unwrap(), "stdio"],
-    );
+    let upstream = ["--", "node", server.to_str().unwrap(), "stdio"];
+    let proxy = start_proxy(&everything_binary(), &[flags, &upstream].concat());
     wait_ready(&proxy);
     proxy
 }
@@ -115,13 +121,15 @@ fn call_every_tool(proxy: &Running) {
     );
     assert!(long.as_str().unwrap().contains("completed"), "{long}");
 
-    // This tool requires MCP task augmentation, which the proxy does not
-    // speak: the server's refusal comes back as a clear error, not a hang.
-    let research = proxy.post("/simulate-research-query", &json!({"topic": "rust"}));
-    assert!(research.status >= 400, "{research:?}");
+    // A tool that can only run as an MCP task (`execution.taskSupport:
+    // "required"`): the proxy calls it upstream as a task and waits for its
+    // result (about 4 s), which answers as a plain call's would.
+    let research = call("simulate-research-query", json!({"topic": "rust"}));
     assert!(
-        research.body["detail"].to_string().contains("task"),
-        "{research:?}"
+        research
+            .as_str()
+            .is_some_and(|report| report.starts_with(&report_on("rust"))),
+        "{research}"
     );
 
     // Schema enforcement on a real schema: enum value outside the list.
@@ -282,4 +290,466 @@ fn a_dotenv_file_reaches_the_stdio_upstream() {
     let text = reply.body.to_string();
     assert!(text.contains("from the dotenv file"), "{text}");
     assert!(!text.contains("not-for-the-upstream"), "{text}");
+}
+
+// Long-running tools: progress as server-sent events, task-required tools,
+// `Prefer: respond-async` jobs and their cancellation.
+
+/// The API key of the proxies started with one here.
+const KEY: &str = "everything-test-key";
+/// A second key of the same proxy, another caller.
+const OTHER_KEY: &str = "everything-other-key";
+
+/// The media type a caller asks for to get a call's progress.
+const EVENT_STREAM: &str = "text/event-stream";
+
+/// What server-everything logs on its stderr (which the proxy echoes into
+/// its own log) once a research task was cancelled: its next stage fails to
+/// update a task in that terminal status.
+const TASK_CANCELLED: &str = "terminal status \"cancelled\"";
+
+/// The research tool's report on `topic` starts so.
+fn report_on(topic: &str) -> String {
+    format!("# Research Report: {topic}")
+}
+
+/// A request to the proxy: `method` to `path`, with the bearer `key` (if
+/// any), `headers`, and `body` sent as JSON (if any); the response, its
+/// body not read yet.
+fn send(
+    proxy: &Running,
+    method: reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> reqwest::blocking::Response {
+    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client")
+    });
+    let mut request = client.request(method.clone(), proxy.url(path));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    request
+        .send()
+        .unwrap_or_else(|error| panic!("{method} {path}: {error}"))
+}
+
+/// `POST /{tool}` with `arguments` and the key [`KEY`], asking for an event
+/// stream.
+fn call_streamed(proxy: &Running, tool: &str, arguments: &Value) -> reqwest::blocking::Response {
+    send(
+        proxy,
+        reqwest::Method::POST,
+        &format!("/{tool}"),
+        Some(KEY),
+        &[("accept", EVENT_STREAM)],
+        Some(arguments.to_string()),
+    )
+}
+
+/// One server-sent event: its name, its data (JSON), and when the test read
+/// it, from the request's start.
+#[derive(Debug)]
+struct StreamEvent {
+    name: String,
+    data: Value,
+    at: Duration,
+}
+
+/// The events of a `200 text/event-stream` answer, read as they come until
+/// the stream ends (comments, like keep-alives, skipped).
+#[track_caller]
+fn read_events(response: reqwest::blocking::Response, started: Instant) -> Vec<StreamEvent> {
+    use std::io::BufRead as _;
+    assert_eq!(response.status().as_u16(), 200, "{response:?}");
+    let content_type = header_text(response.headers(), "content-type");
+    assert!(content_type.starts_with(EVENT_STREAM), "{response:?}");
+    let mut events = Vec::new();
+    let mut name = String::new();
+    let mut data: Vec<String> = Vec::new();
+    let mut end_event = |name: &mut String, data: &mut Vec<String>| {
+        if !data.is_empty() {
+            let text = data.join("\n");
+            events.push(StreamEvent {
+                name: std::mem::take(name),
+                data: serde_json::from_str(&text)
+                    .unwrap_or_else(|error| panic!("event data is JSON ({error}): {text}")),
+                at: started.elapsed(),
+            });
+        }
+        name.clear();
+        data.clear();
+    };
+    for line in std::io::BufReader::new(response).lines() {
+        let line = line.expect("the stream reads to its end");
+        if line.is_empty() {
+            end_event(&mut name, &mut data);
+        } else if let Some(value) = line.strip_prefix("event:") {
+            name = value.trim().to_string();
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push(value.strip_prefix(' ').unwrap_or(value).to_string());
+        }
+    }
+    end_event(&mut name, &mut data);
+    events
+}
+
+/// The one event that ends a stream, `result` or `error`: the last one,
+/// after only `progress` events, which are returned with it.
+#[track_caller]
+fn split_outcome(events: &[StreamEvent]) -> (&StreamEvent, &[StreamEvent]) {
+    let (outcome, progress) = events.split_last().expect("the stream has events");
+    assert!(
+        progress.iter().all(|event| event.name == "progress"),
+        "only progress before the outcome: {events:#?}"
+    );
+    assert!(
+        outcome.name == "result" || outcome.name == "error",
+        "the stream ends with its outcome: {events:#?}"
+    );
+    (outcome, progress)
+}
+
+/// The `progress` numbers of progress events, which must each say `total`
+/// and rise.
+#[track_caller]
+fn rising_progress(progress: &[StreamEvent], total: f64) -> Vec<f64> {
+    let numbers: Vec<f64> = progress
+        .iter()
+        .map(|event| {
+            assert_eq!(event.data["total"].as_f64(), Some(total), "{event:?}");
+            event.data["progress"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("a progress number: {event:?}"))
+        })
+        .collect();
+    assert!(
+        numbers.windows(2).all(|pair| pair[0] < pair[1]),
+        "progress rises: {numbers:?}"
+    );
+    numbers
+}
+
+/// A call with `Accept: text/event-stream` answers its progress as it
+/// comes: `trigger-long-running-operation` (4 steps over 2 s) gives rising
+/// `progress` events of total 4, the first read well before the call ends,
+/// then one `result` event with the status and body the JSON call answers.
+/// Whatever is refused before the call goes upstream (a schema violation,
+/// a body that is not JSON, a missing key) is a plain JSON error, no stream.
+#[test]
+fn progress_comes_as_server_sent_events_while_the_call_runs() {
+    let proxy = stdio_proxy_with(&["--api-key", KEY]);
+
+    let started = Instant::now();
+    let response = call_streamed(
+        &proxy,
+        "trigger-long-running-operation",
+        &json!({"duration": 2, "steps": 4}),
+    );
+    let events = read_events(response, started);
+    let (outcome, progress) = split_outcome(&events);
+    assert!(progress.len() >= 2, "progress events: {events:#?}");
+    let numbers = rising_progress(progress, 4.0);
+    assert!(
+        numbers.iter().all(|n| (1.0..=4.0).contains(n)),
+        "{numbers:?}"
+    );
+    assert_eq!(outcome.name, "result", "{events:#?}");
+    assert_eq!(outcome.data["status"], 200, "{events:#?}");
+    assert!(
+        outcome.data["body"]
+            .as_str()
+            .is_some_and(|body| body.contains("completed")),
+        "{events:#?}"
+    );
+    // The steps are 0.5 s apart: a proxy that held the events back until
+    // the call's end would send them all at once.
+    assert!(
+        outcome.at >= progress[0].at + Duration::from_secs(1),
+        "the first progress came with the result, not while the call ran: {events:#?}"
+    );
+
+    let plain_error = |response: reqwest::blocking::Response, status: u16| {
+        let reply = Reply::from(response);
+        assert_eq!(reply.status, status, "{reply:?}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/json"),
+            "{reply:?}"
+        );
+        reply
+    };
+    let invalid = plain_error(
+        call_streamed(
+            &proxy,
+            "get-structured-content",
+            &json!({"location": "Paris"}),
+        ),
+        422,
+    );
+    assert_eq!(
+        detail_locs(&invalid.body),
+        [json!(["body", "location"])],
+        "{invalid:?}"
+    );
+    let not_json = plain_error(
+        send(
+            &proxy,
+            reqwest::Method::POST,
+            "/get-structured-content",
+            Some(KEY),
+            &[("accept", EVENT_STREAM)],
+            Some("{not json".to_string()),
+        ),
+        422,
+    );
+    assert_eq!(
+        not_json.body["detail"][0]["type"], "json_invalid",
+        "{not_json:?}"
+    );
+    plain_error(
+        send(
+            &proxy,
+            reqwest::Method::POST,
+            "/trigger-long-running-operation",
+            None,
+            &[("accept", EVENT_STREAM)],
+            Some(json!({"duration": 0.1, "steps": 1}).to_string()),
+        ),
+        401,
+    );
+}
+
+/// A call over its `--tool-timeout` is 504 and stopped upstream. The
+/// task-required `simulate-research-query` (4 s) at 1.5 s: 504 in about
+/// that time, and the proxy cancels the task (`tasks/cancel`), which
+/// server-everything then reports on its stderr. Asked for as an event
+/// stream, `trigger-long-running-operation` (6 s) at 1.5 s: its progress
+/// so far, then one `error` event with the 504 and its body.
+#[test]
+fn calls_over_their_tool_timeout_are_504_and_tasks_are_cancelled_upstream() {
+    let proxy = stdio_proxy_with(&[
+        "--api-key",
+        KEY,
+        "--tool-timeout",
+        "simulate-research-query=1.5",
+        "--tool-timeout",
+        "trigger-long-running-operation=1.5",
+    ]);
+
+    let started = Instant::now();
+    let late = post_json(
+        &proxy.url("/simulate-research-query"),
+        &json!({"topic": "rust"}),
+        Some(KEY),
+    );
+    let took = started.elapsed();
+    assert_eq!(late.status, 504, "{late:?}");
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_millis(3500),
+        "504 after {took:?}, expected about 1.5 s (and not the 4 s task)"
+    );
+    assert!(
+        wait_for(Duration::from_secs(6), || proxy.logged(TASK_CANCELLED)),
+        "server-everything did not report the task cancelled within {:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let response = call_streamed(
+        &proxy,
+        "trigger-long-running-operation",
+        &json!({"duration": 6, "steps": 12}),
+    );
+    let events = read_events(response, started);
+    let (outcome, progress) = split_outcome(&events);
+    assert!(
+        !progress.is_empty(),
+        "progress before the timeout: {events:#?}"
+    );
+    rising_progress(progress, 12.0);
+    assert_eq!(outcome.name, "error", "{events:#?}");
+    assert_eq!(outcome.data["status"], 504, "{events:#?}");
+    assert!(
+        outcome.data["body"]["detail"].is_string(),
+        "the body a JSON call gets: {events:#?}"
+    );
+    assert!(
+        outcome.at < Duration::from_millis(3500),
+        "the stream ended after {:?}, expected about 1.5 s",
+        outcome.at
+    );
+
+    let echo = post_json(&proxy.url("/echo"), &json!({"message": "after"}), Some(KEY));
+    assert_eq!(echo.status, 200, "{echo:?}");
+}
+
+/// A task-capable tool's call with `Prefer: respond-async`: its 202 and
+/// the headers that say where and when to look.
+#[track_caller]
+fn start_research(proxy: &Running, topic: &str, key: &str) -> String {
+    let reply = Reply::from(send(
+        proxy,
+        reqwest::Method::POST,
+        "/simulate-research-query",
+        Some(key),
+        &[("prefer", "respond-async")],
+        Some(json!({"topic": topic}).to_string()),
+    ));
+    assert_eq!(reply.status, 202, "{reply:?}");
+    let id = reply.body["taskId"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| panic!("a taskId: {reply:?}"))
+        .to_string();
+    assert_eq!(
+        reply.body,
+        json!({"taskId": id, "tool": "simulate-research-query", "status": "working"}),
+        "{reply:?}"
+    );
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/tasks/{id}").as_str()),
+        "{reply:?}"
+    );
+    assert_eq!(reply.header("retry-after"), Some("1"), "{reply:?}");
+    assert_eq!(
+        reply.header("preference-applied"),
+        Some("respond-async"),
+        "{reply:?}"
+    );
+    id
+}
+
+/// `method /tasks/{id}` with `key` (if any).
+fn task_request(proxy: &Running, method: reqwest::Method, id: &str, key: Option<&str>) -> Reply {
+    Reply::from(send(proxy, method, &format!("/tasks/{id}"), key, &[], None))
+}
+
+/// `Prefer: respond-async` on the task-required `simulate-research-query`:
+/// 202 with `Location: /tasks/{taskId}`, `Retry-After` and
+/// `Preference-Applied`; `GET` there says `working` (with the upstream's
+/// status message and `Retry-After`) and, once it ended, `completed` with
+/// the report as the synchronous call's `{status, body}`. `DELETE` while
+/// it runs cancels it upstream (server-everything reports it) and a later
+/// `GET` says `cancelled`; `DELETE` of an ended task is 409, whether the
+/// proxy saw the end or only the upstream did; an unknown id is 404. A
+/// task belongs to the key that started it: another key gets 404 (and
+/// cannot cancel it), no key 401. A tool that cannot run as a task
+/// (`get-sum`) ignores the preference and answers at once.
+#[test]
+fn a_task_tool_called_with_respond_async_is_a_job_to_poll_or_cancel() {
+    let proxy = stdio_proxy_with(&["--api-key", KEY, "--api-key", OTHER_KEY]);
+    let get = |id: &str, key: Option<&str>| task_request(&proxy, reqwest::Method::GET, id, key);
+    let delete =
+        |id: &str, key: Option<&str>| task_request(&proxy, reqwest::Method::DELETE, id, key);
+
+    let sum = Reply::from(send(
+        &proxy,
+        reqwest::Method::POST,
+        "/get-sum",
+        Some(KEY),
+        &[("prefer", "respond-async")],
+        Some(json!({"a": 2, "b": 3.5}).to_string()),
+    ));
+    assert_eq!(sum.status, 200, "{sum:?}");
+    assert_eq!(sum.body, json!("The sum of 2 and 3.5 is 5.5."), "{sum:?}");
+    assert_eq!(sum.header("preference-applied"), None, "{sum:?}");
+    assert_eq!(sum.header("location"), None, "{sum:?}");
+
+    // Started in this order, they end upstream in this order: once `polled`
+    // is seen completed, `unseen` has ended too.
+    let unseen = start_research(&proxy, "unseen", KEY);
+    let polled = start_research(&proxy, "rust", KEY);
+    let cancelled = start_research(&proxy, "cancelled", KEY);
+    assert!(unseen != polled && polled != cancelled, "distinct task ids");
+
+    let working = get(&polled, Some(KEY));
+    assert_eq!(working.status, 200, "{working:?}");
+    assert_eq!(working.body["taskId"], polled.as_str(), "{working:?}");
+    assert_eq!(
+        working.body["tool"], "simulate-research-query",
+        "{working:?}"
+    );
+    assert_eq!(working.body["status"], "working", "{working:?}");
+    assert!(
+        working.body["statusMessage"].is_string(),
+        "the upstream's status message: {working:?}"
+    );
+    assert_eq!(working.header("retry-after"), Some("1"), "{working:?}");
+
+    // Another key's task is unknown to a caller, and stays running.
+    assert_eq!(get(&polled, Some(OTHER_KEY)).status, 404);
+    assert_eq!(delete(&polled, Some(OTHER_KEY)).status, 404);
+    assert_eq!(get(&polled, None).status, 401);
+    assert_eq!(delete(&polled, None).status, 401);
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert_eq!(get(unknown, Some(KEY)).status, 404);
+    assert_eq!(delete(unknown, Some(KEY)).status, 404);
+
+    assert!(
+        !proxy.logged(TASK_CANCELLED),
+        "no task was cancelled yet: {:?}",
+        proxy.log
+    );
+    let stopped = delete(&cancelled, Some(KEY));
+    assert_eq!(stopped.status, 200, "{stopped:?}");
+    assert_eq!(stopped.body["status"], "cancelled", "{stopped:?}");
+    let after = get(&cancelled, Some(KEY));
+    assert_eq!(after.status, 200, "{after:?}");
+    assert_eq!(after.body["status"], "cancelled", "{after:?}");
+    assert!(after.body.get("result").is_none(), "{after:?}");
+    assert_eq!(delete(&cancelled, Some(KEY)).status, 409);
+    assert!(
+        wait_for(Duration::from_secs(5), || proxy.logged(TASK_CANCELLED)),
+        "server-everything did not report the task cancelled"
+    );
+
+    let mut last = working;
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            last = get(&polled, Some(KEY));
+            assert_eq!(last.status, 200, "{last:?}");
+            last.body["status"] != "working"
+        }),
+        "the task still works after 20 s: {last:?}"
+    );
+    assert_eq!(last.body["status"], "completed", "{last:?}");
+    assert_eq!(last.body["taskId"], polled.as_str(), "{last:?}");
+    assert_eq!(last.body["result"]["status"], 200, "{last:?}");
+    assert!(
+        last.body["result"]["body"]
+            .as_str()
+            .is_some_and(|report| report.starts_with(&report_on("rust"))),
+        "{last:?}"
+    );
+    assert_eq!(get(&polled, Some(OTHER_KEY)).status, 404);
+    let late = delete(&polled, Some(KEY));
+    assert_eq!(late.status, 409, "{late:?}");
+
+    // Ended upstream, never polled: the upstream refuses the cancel.
+    let late = delete(&unseen, Some(KEY));
+    assert_eq!(late.status, 409, "{late:?}");
+    let ended = get(&unseen, Some(KEY));
+    assert_eq!(ended.body["status"], "completed", "{ended:?}");
+    assert!(
+        ended.body["result"]["body"]
+            .as_str()
+            .is_some_and(|report| report.starts_with(&report_on("unseen"))),
+        "{ended:?}"
+    );
 }

@@ -10,6 +10,7 @@
 //! The proxies run with `--max-concurrency 1 --max-queue 0`: a call that
 //! still held the one slot would turn the quick call after it into a 503.
 
+use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
@@ -74,6 +75,58 @@ fn a_caller_that_disconnects_cancels_the_call_upstream() {
         .send();
     let error = gave_up.expect_err("the 10 s call outlasts the client's 1 s timeout");
     assert!(error.is_timeout(), "a client timeout: {error:?}");
+    assert_upstream_cancelled(&proxy, started);
+    assert_serves_quick_call(&proxy);
+}
+
+/// The same for a caller that asked for the call's progress as an event
+/// stream (`Accept: text/event-stream`): its stream starts at once (`200
+/// text/event-stream`, before any event), and when the caller closes the
+/// connection mid-stream the call is cancelled upstream.
+#[test]
+fn a_caller_that_drops_its_event_stream_cancels_the_call_upstream() {
+    let proxy = errors_proxy(&["--max-concurrency", "1", "--max-queue", "0"]);
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect to the proxy");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a read timeout");
+    let body = json!({"message": "slow"}).to_string();
+    let request = format!(
+        "POST /sleeps HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {KEY}\r\n\
+         Accept: text/event-stream\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        proxy.port,
+        body.len()
+    );
+    let started = Instant::now();
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !String::from_utf8_lossy(&head).contains("\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => head.extend_from_slice(&chunk[..read]),
+            Err(error) => panic!("no answer's head after {:?}: {error}", started.elapsed()),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-type: text/event-stream"),
+        "an event stream: {head}"
+    );
+    assert!(
+        !head.contains("event: result") && !head.contains("event: error"),
+        "the call has not ended: {head}"
+    );
+    assert!(
+        !proxy.logged(CANCELLED),
+        "nothing cancelled while the caller reads"
+    );
+    drop(stream);
     assert_upstream_cancelled(&proxy, started);
     assert_serves_quick_call(&proxy);
 }
