@@ -314,12 +314,16 @@ fn everything_calls() -> Vec<(&'static str, Value, Check)> {
             json!({"duration": 0.2, "steps": 2}),
             |s, b| s == 200 && b.as_str().is_some_and(|t| t.contains("completed")),
         ),
-        // Needs MCP task augmentation, which the proxy does not speak: the
-        // server's refusal reaches the client as an error with a detail.
+        // Runs only as an MCP task: the proxy calls it as one and waits,
+        // so a generated client gets the result like any other.
         (
             "simulate-research-query",
             json!({"topic": "rust"}),
-            |s, b| s >= 400 && b["detail"].to_string().contains("task"),
+            |s, b| {
+                s == 200
+                    && b.as_str()
+                        .is_some_and(|r| r.starts_with("# Research Report: rust"))
+            },
         ),
     ]
 }

@@ -87,6 +87,33 @@ impl InputValidators {
     }
 }
 
+/// Checks `value` against a schema given at run time (a form an upstream
+/// asks to be filled in); `field` is where the value sits in the body. A
+/// schema that does not compile checks nothing: the upstream checks again.
+pub fn check_against(
+    schema: &Value,
+    value: &Value,
+    field: &str,
+) -> Result<(), Vec<ValidationIssue>> {
+    let Ok(validator) = compile_schema(schema) else {
+        return Ok(());
+    };
+    let issues: Vec<ValidationIssue> = validator
+        .iter_errors(value)
+        .flat_map(|error| issues_from_schema_error(value, &error))
+        .take(MAX_ISSUES)
+        .map(|mut issue| {
+            issue.loc.insert(1, LocSegment::Field(field.to_string()));
+            issue
+        })
+        .collect();
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(issues)
+    }
+}
+
 fn compile_schema(schema: &Value) -> Result<Validator, String> {
     let options = || jsonschema::options().should_validate_formats(true);
     match options().build(schema) {

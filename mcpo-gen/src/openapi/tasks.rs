@@ -15,9 +15,11 @@ use super::{BEARER_SCHEME, ERROR_DETAIL, add_operation, schema_ref};
 use crate::lock::{Lock, LockedTool, TaskSupport};
 
 /// Component schemas this adds, reserved before tools claim names.
-pub(super) const SCHEMAS: &[&str] = &[TASK, CALL_OUTCOME];
+pub(super) const SCHEMAS: &[&str] = &[TASK, CALL_OUTCOME, INPUT_REQUEST, INPUT_ANSWER];
 const TASK: &str = "Task";
 const CALL_OUTCOME: &str = "CallOutcome";
+const INPUT_REQUEST: &str = "InputRequest";
+const INPUT_ANSWER: &str = "InputAnswer";
 const TASK_ACCEPTED: &str = "TaskAccepted";
 const TASKS_TAG: &str = "tasks";
 
@@ -60,7 +62,9 @@ pub(super) fn add_to_tool_operation(tool: &LockedTool, operation: &mut Map<Strin
     };
     let note = format!(
         "{how} With `Prefer: respond-async` the call answers 202 at once, with \
-         `Location` naming the task to poll (`GET`) or cancel (`DELETE`)."
+         `Location` naming the task to poll (`GET`) or cancel (`DELETE`); a form the \
+         upstream asks to be filled in meanwhile (status `input_required`) is answered \
+         at `POST .../tasks/{{taskId}}/input`. Without it, such forms are declined."
     );
     let description = match operation.get("description").and_then(Value::as_str) {
         Some(text) => format!("{text}\n\n{note}"),
@@ -143,10 +147,59 @@ pub(super) fn add_tasks(document: &mut Value, lock: &Lock) {
         gone,
     ]);
 
+    let mut input_responses: Map<String, Value> = Map::new();
+    input_responses.insert(
+        "200".into(),
+        task_answer("Answered: the task goes on (`GET` it for where it stands)."),
+    );
+    input_responses.extend(common_errors());
+    input_responses.extend([
+        error(
+            "404",
+            "No such task for this key (see `GET /tasks/{taskId}`).",
+        ),
+        error(
+            "409",
+            "The task is not waiting for input (any more): `GET` it for where it stands.",
+        ),
+        error(
+            "410",
+            "The task expired, or the upstream restarted since it started.",
+        ),
+    ]);
+    for (status, component) in [
+        ("413", "PayloadTooLarge"),
+        ("415", "UnsupportedMediaType"),
+        ("422", "ValidationFailed"),
+    ] {
+        input_responses.insert(
+            status.into(),
+            json!({"$ref": format!("#/components/responses/{component}")}),
+        );
+    }
+
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
     let security = json!([{BEARER_SCHEME: []}, {}]);
+    add_operation(
+        paths,
+        "/tasks/{taskId}/input",
+        "post",
+        json!({
+            "summary": "Answer the form a task waits on (status `input_required`)",
+            "description": "`accept` with `content` that the form's `requestedSchema` \
+                accepts (422 otherwise), or `decline`, or `cancel`.",
+            "tags": [TASKS_TAG],
+            "security": security,
+            "parameters": [task_id],
+            "requestBody": {
+                "required": true,
+                "content": {"application/json": {"schema": schema_ref(INPUT_ANSWER)}}
+            },
+            "responses": input_responses
+        }),
+    );
     add_operation(
         paths,
         "/tasks/{taskId}",
@@ -181,6 +234,8 @@ pub(super) fn add_tasks(document: &mut Value, lock: &Lock) {
     if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
         schemas.insert(TASK.into(), task_schema());
         schemas.insert(CALL_OUTCOME.into(), call_outcome_schema());
+        schemas.insert(INPUT_REQUEST.into(), input_request_schema());
+        schemas.insert(INPUT_ANSWER.into(), input_answer_schema());
     }
     if let Some(responses) = components
         .get_mut("responses")
@@ -233,10 +288,45 @@ fn task_schema() -> Value {
                 "type": "string",
                 "description": "What the upstream says it is doing, while it runs."
             },
+            "inputRequest": {
+                "$ref": format!("#/components/schemas/{INPUT_REQUEST}"),
+                "description": "While `input_required`: the form the upstream waits on."
+            },
             "result": {
                 "$ref": format!("#/components/schemas/{CALL_OUTCOME}"),
                 "description": "Once `completed` or `failed`: what the synchronous call \
                     would have answered."
+            }
+        }
+    })
+}
+
+fn input_request_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "A form the upstream asks its client to fill in (MCP elicitation).",
+        "required": ["message", "requestedSchema"],
+        "properties": {
+            "message": {"type": "string", "description": "What the upstream needs, for a person."},
+            "requestedSchema": {
+                "type": "object",
+                "description": "The JSON Schema the answer's `content` must meet."
+            }
+        }
+    })
+}
+
+fn input_answer_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "The answer to a task's form.",
+        "required": ["action"],
+        "additionalProperties": false,
+        "properties": {
+            "action": {"type": "string", "enum": ["accept", "decline", "cancel"]},
+            "content": {
+                "type": "object",
+                "description": "With `accept`: the form's values, as its `requestedSchema` says."
             }
         }
     })

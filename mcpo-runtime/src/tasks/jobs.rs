@@ -7,6 +7,14 @@
 //! cancels it upstream. A tool that cannot run as a task ignores the
 //! preference (RFC 7240 lets a server) and answers as usual.
 //!
+//! While the task runs, the proxy holds its `tasks/result` open (the
+//! upstream sends its requests for the task there). A form the upstream
+//! asks the client to fill in (`elicitation/create`) puts the task in
+//! `input_required`: `GET` shows the message and the schema, and `POST
+//! .../tasks/{taskId}/input` answers it (`accept` with `content`, `decline`
+//! or `cancel`); the task then goes on. A caller that did not ask for
+//! `respond-async` cannot answer, so its call's forms are declined.
+//!
 //! The `taskId` a caller sees is the proxy's own: random, so unguessable,
 //! and bound to the API key that started it (another key gets 404). It
 //! lives as long as the upstream keeps the task (its `ttl`), then answers
@@ -21,17 +29,17 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::CreatedTask;
 use crate::app::{App, TypedChecks};
 use crate::auth::KeyDigest;
 use crate::error::ApiError;
 use crate::supervisor::Connection;
+use crate::upstream::{ElicitationAsk, ElicitationRoute};
 
 /// How long the proxy asks the upstream to keep a task: the upstream may
 /// keep it for less, and says so.
@@ -61,6 +69,10 @@ struct Job {
     checks: TypedChecks,
     /// How it ended, once the proxy has seen its end.
     ended: tokio::sync::Mutex<Option<Ended>>,
+    /// Told when `ended` is set.
+    finished: tokio::sync::Notify,
+    /// The form the upstream waits on the caller for.
+    pending_input: Mutex<Option<ElicitationAsk>>,
 }
 
 #[derive(Clone)]
@@ -96,10 +108,14 @@ pub(crate) async fn start(
     state.jobs.make_room()?;
     let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
     crate::telemetry::carry_context(&mut params);
-    let (connection, created): (Weak<Connection>, CreatedTask) = app
+    let (connection, created, asks, route) = app
         .on_upstream(tool, app.call_timeout(tool), |connection| async move {
             let created = super::create(&connection.peer, params, REQUESTED_TTL).await?;
-            Ok((Arc::downgrade(&connection), created))
+            let (sink, asks) = tokio::sync::mpsc::unbounded_channel();
+            let route = connection
+                .events
+                .elicitation_route(created.id.clone(), sink);
+            Ok((connection, created, asks, route))
         })
         .await
         .map_err(|failure| failure.answer)?;
@@ -108,14 +124,22 @@ pub(crate) async fn start(
     let job = Arc::new(Job {
         tool: tool.to_string(),
         owner,
-        connection,
+        connection: Arc::downgrade(&connection),
         upstream_id: created.id,
         expires_at: Instant::now() + created.ttl.unwrap_or(REQUESTED_TTL),
         poll_interval,
         checks,
         ended: tokio::sync::Mutex::new(None),
+        finished: tokio::sync::Notify::new(),
+        pending_input: Mutex::new(None),
     });
     state.jobs.insert(id.clone(), Arc::clone(&job));
+    tokio::spawn(wait_for_end(
+        Arc::clone(&job),
+        connection.peer.clone(),
+        asks,
+        route,
+    ));
     tracing::info!(tool, "started as an upstream task for an async caller");
     let base = call_path.rsplit_once('/').map_or("", |(base, _)| base);
     let location = format!("{base}/tasks/{id}");
@@ -141,7 +165,57 @@ pub(crate) fn routes(task_support: &HashMap<String, super::TaskSupport>) -> Rout
     if task_support.is_empty() {
         return Router::new();
     }
-    Router::new().route("/tasks/{task_id}", get(task_status).delete(cancel_task))
+    Router::new()
+        .route("/tasks/{task_id}", get(task_status).delete(cancel_task))
+        .route("/tasks/{task_id}/input", post(answer_input))
+}
+
+/// Holds the task's `tasks/result` open until its end (or its expiry),
+/// passing the forms the upstream asks for on to the caller, and keeps
+/// how it ended.
+async fn wait_for_end(
+    job: Arc<Job>,
+    peer: rmcp::Peer<rmcp::RoleClient>,
+    mut asks: tokio::sync::mpsc::UnboundedReceiver<ElicitationAsk>,
+    _route: ElicitationRoute,
+) {
+    let result = super::result(&peer, &job.upstream_id);
+    tokio::pin!(result);
+    let outcome = loop {
+        tokio::select! {
+            Some(ask) = asks.recv() => {
+                *job.pending_input.lock().unwrap_or_else(PoisonError::into_inner) = Some(ask);
+            }
+            outcome = &mut result => break outcome,
+            () = tokio::time::sleep_until(job.expires_at) => return,
+        }
+    };
+    job.pending_input
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    let (status, result) = match outcome {
+        Ok(result) => {
+            let (code, body) = match crate::app::answer_body(&job.tool, result, job.checks) {
+                Ok(body) => (StatusCode::OK, body),
+                Err(error) => error.into_status_and_body(),
+            };
+            ("completed", Some((code.as_u16(), body)))
+        }
+        // The session is gone: GET says so (410), as for any of its tasks.
+        Err(rmcp::ServiceError::TransportClosed) => return,
+        Err(error) => {
+            let (code, body) = crate::result::error_for(&error).into_status_and_body();
+            ("failed", Some((code.as_u16(), body)))
+        }
+    };
+    let mut ended = job.ended.lock().await;
+    // A cancel the caller asked for stays the task's end.
+    if ended.is_none() {
+        *ended = Some(Ended { status, result });
+    }
+    drop(ended);
+    job.finished.notify_waiters();
 }
 
 async fn task_status(
@@ -150,9 +224,21 @@ async fn task_status(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = app.state().jobs.find(&app, &id, &headers)?;
-    let mut ended = job.ended.lock().await;
-    if let Some(ended) = ended.as_ref() {
-        return Ok(ended_answer(&id, &job, ended));
+    if let Some(answer) = job.ended_answer(&id).await {
+        return Ok(answer);
+    }
+    if let Some(ask) = job
+        .pending_input
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+    {
+        let mut body = task_body(&id, &job.tool, "input_required", Some(&ask.message));
+        body["inputRequest"] = json!({
+            "message": ask.message,
+            "requestedSchema": ask.requested_schema,
+        });
+        return Ok(Json(body).into_response());
     }
     let connection = job.connection()?;
     let timeout = app.call_timeout(&job.tool);
@@ -173,44 +259,98 @@ async fn task_status(
         .and_then(Value::as_str)
         .unwrap_or("working");
     let message = now.get("statusMessage").and_then(Value::as_str);
-    let end = match status {
-        "completed" | "failed" => {
-            let outcome =
-                upstream(timeout, super::result(&connection.peer, &job.upstream_id)).await;
-            let (code, body) = match outcome {
-                Ok(result) => match crate::app::answer_body(&job.tool, result, job.checks) {
-                    Ok(body) => (StatusCode::OK, body),
-                    Err(error) => error.into_status_and_body(),
+    if matches!(status, "completed" | "failed" | "cancelled") {
+        // Its result is on its way to the waiter: answer that.
+        let finished = job.finished.notified();
+        if let Some(answer) = job.ended_answer(&id).await {
+            return Ok(answer);
+        }
+        if tokio::time::timeout(timeout, finished).await.is_ok()
+            && let Some(answer) = job.ended_answer(&id).await
+        {
+            return Ok(answer);
+        }
+        if status == "cancelled" {
+            return Ok(ended_answer(
+                &id,
+                &job,
+                &Ended {
+                    status: "cancelled",
+                    result: None,
                 },
-                // The task's own failure is its result; the proxy's own
-                // trouble reading it (a timeout) is answered as such.
-                Err(error) if status == "failed" => error.into_status_and_body(),
-                Err(error) => return Err(error),
-            };
-            Ended {
-                status: if status == "completed" {
-                    "completed"
-                } else {
-                    "failed"
-                },
-                result: Some((code.as_u16(), body)),
+            ));
+        }
+        return Err(ApiError::gateway_timeout(timeout.as_secs_f64()));
+    }
+    let mut response = Json(task_body(&id, &job.tool, status, message)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after(job.poll_interval));
+    Ok(response)
+}
+
+/// A caller's answer to the form its task waits on.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputAnswer {
+    action: rmcp::model::ElicitationAction,
+    #[serde(default)]
+    content: Option<Value>,
+}
+
+async fn answer_input(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let job = app.state().jobs.find(&app, &id, &parts.headers)?;
+    let (_, value) = app.json_body(&parts.headers, body).await?;
+    let answer: InputAnswer = serde_json::from_value(value).map_err(|error| {
+        ApiError::validation(vec![crate::error::ValidationIssue::body(
+            format!("{error}: the answer is {{\"action\": \"accept\" | \"decline\" | \"cancel\", \"content\"?: {{...}}}}"),
+            "answer",
+        )])
+    })?;
+    let mut pending = job
+        .pending_input
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let Some(ask) = pending.take() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "the task is not waiting for input: GET it to see where it stands",
+        ));
+    };
+    let accepted = answer.action == rmcp::model::ElicitationAction::Accept;
+    let content = match (accepted, answer.content) {
+        (true, Some(content)) => {
+            match crate::validate::check_against(&ask.requested_schema, &content, "content") {
+                Ok(()) => Some(content),
+                Err(issues) => {
+                    *pending = Some(ask);
+                    return Err(ApiError::validation(issues));
+                }
             }
         }
-        "cancelled" => Ended {
-            status: "cancelled",
-            result: None,
-        },
-        _ => {
-            let mut response = Json(task_body(&id, &job.tool, status, message)).into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after(job.poll_interval));
-            return Ok(response);
+        (true, None) => {
+            *pending = Some(ask);
+            return Err(ApiError::validation(vec![
+                crate::error::ValidationIssue::body(
+                    "an accepted answer carries `content`, as the form's schema says",
+                    "missing",
+                ),
+            ]));
         }
+        (false, _) => None,
     };
-    let answer = ended_answer(&id, &job, &end);
-    *ended = Some(end);
-    Ok(answer)
+    let mut result = rmcp::model::ElicitResult::new(answer.action);
+    result.content = content;
+    // The upstream may have given up meanwhile: the answer then goes nowhere.
+    let _ = ask.reply.send(result);
+    drop(pending);
+    tracing::info!(tool = job.tool, "an async caller answered its task's form");
+    Ok(Json(task_body(&id, &job.tool, "working", None)).into_response())
 }
 
 async fn cancel_task(
@@ -223,6 +363,11 @@ async fn cancel_task(
     if ended.is_some() {
         return Err(already_ended());
     }
+    // A form waiting on the caller is cancelled with its task.
+    job.pending_input
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
     let connection = job.connection()?;
     let timeout = app.call_timeout(&job.tool);
     match upstream(timeout, super::cancel(&connection.peer, &job.upstream_id)).await {
@@ -240,6 +385,8 @@ async fn cancel_task(
     };
     let answer = ended_answer(&id, &job, &end);
     *ended = Some(end);
+    drop(ended);
+    job.finished.notify_waiters();
     Ok(answer)
 }
 
@@ -294,6 +441,12 @@ impl Jobs {
 }
 
 impl Job {
+    /// The answer for a task that ended, once it has.
+    async fn ended_answer(&self, id: &str) -> Option<Response> {
+        let ended = self.ended.lock().await;
+        ended.as_ref().map(|ended| ended_answer(id, self, ended))
+    }
+
     fn connection(&self) -> Result<Arc<Connection>, ApiError> {
         self.connection.upgrade().ok_or_else(|| {
             ApiError::new(

@@ -32,9 +32,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::ClientHandler;
 use rmcp::model::{
-    ClientConfig, ProgressNotificationParam, ProgressToken, ResourceUpdatedNotificationParam,
+    ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ProgressNotificationParam,
+    ProgressToken, RequestParamsMeta as _, ResourceUpdatedNotificationParam,
 };
-use rmcp::service::{NotificationContext, RoleClient};
+use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use tokio::sync::{Mutex as AsyncMutex, Notify, OwnedMutexGuard, mpsc};
 
 /// Where a call's progress goes: each notification, with its token already
@@ -69,7 +70,27 @@ struct Inner {
     /// Resource URI -> its routes and upstream state.
     resources: Mutex<HashMap<String, ResourceEntry>>,
     next_resource_route: AtomicU64,
+    /// Upstream task id -> where its elicitation requests go.
+    elicitations: Mutex<HashMap<String, ElicitationSink>>,
 }
+
+/// A form the upstream asks its client to fill in during a task
+/// (`elicitation/create`), for the caller that started the task.
+pub struct ElicitationAsk {
+    /// What the upstream tells the user it needs.
+    pub message: String,
+    /// The JSON Schema of the answer's `content`, as the upstream sent it.
+    pub requested_schema: serde_json::Value,
+    /// Where the caller's answer goes; dropped unanswered, the upstream
+    /// gets `cancel`.
+    pub reply: tokio::sync::oneshot::Sender<ElicitResult>,
+}
+
+/// Where a task's elicitation requests go.
+pub type ElicitationSink = mpsc::UnboundedSender<ElicitationAsk>;
+
+/// The `_meta` key that ties a request to the task it is made for.
+const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
 struct Route {
     caller_token: ProgressToken,
@@ -125,6 +146,67 @@ impl UpstreamEvents {
             events: self.clone(),
             token: upstream_token,
         }
+    }
+
+    /// Routes the elicitation requests the upstream makes for its task
+    /// `task_id` to `sink` until the returned guard drops. Requests no
+    /// route takes are declined, as a client that cannot ask anyone would.
+    pub fn elicitation_route(&self, task_id: String, sink: ElicitationSink) -> ElicitationRoute {
+        self.elicitations().insert(task_id.clone(), sink);
+        ElicitationRoute {
+            events: self.clone(),
+            task_id,
+        }
+    }
+
+    fn elicitations(&self) -> std::sync::MutexGuard<'_, HashMap<String, ElicitationSink>> {
+        self.inner
+            .elicitations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The answer to an `elicitation/create`: the routed caller's, or
+    /// `decline` when no caller of its task can answer (no route, a URL
+    /// elicitation, a request for no task).
+    async fn elicit(
+        &self,
+        request: ElicitRequestParams,
+        context_meta: &rmcp::model::RequestMetaObject,
+    ) -> ElicitResult {
+        // rmcp moves a request's `_meta` to its context as it reads it.
+        let task_id = request
+            .meta()
+            .and_then(|meta| meta.get(RELATED_TASK))
+            .or_else(|| context_meta.get(RELATED_TASK))
+            .and_then(|related| related.get("taskId"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        let ElicitRequestParams::FormElicitationParams {
+            message,
+            requested_schema,
+            ..
+        } = request
+        else {
+            tracing::info!("declined a URL elicitation from the upstream: no caller can open it");
+            return ElicitResult::new(ElicitationAction::Decline);
+        };
+        let sink = task_id.and_then(|task_id| self.elicitations().get(&task_id).cloned());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let ask = ElicitationAsk {
+            message,
+            requested_schema: serde_json::to_value(requested_schema).unwrap_or_default(),
+            reply,
+        };
+        if sink.is_none_or(|sink| sink.send(ask).is_err()) {
+            tracing::info!(
+                "declined an elicitation from the upstream: the caller did not opt in (Prefer: respond-async)"
+            );
+            return ElicitResult::new(ElicitationAction::Decline);
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| ElicitResult::new(ElicitationAction::Cancel))
     }
 
     fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressToken, Route>> {
@@ -307,6 +389,18 @@ impl Drop for ProgressRoute {
     }
 }
 
+/// A task's elicitation route; dropping it ends the route.
+pub struct ElicitationRoute {
+    events: UpstreamEvents,
+    task_id: String,
+}
+
+impl Drop for ElicitationRoute {
+    fn drop(&mut self) {
+        self.events.elicitations().remove(&self.task_id);
+    }
+}
+
 /// The client side of an upstream session: rmcp's client settings, and
 /// the events the proxy listens to.
 #[derive(Clone)]
@@ -318,6 +412,14 @@ pub(crate) struct UpstreamClient {
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
         self.config.clone()
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        Ok(self.events.elicit(request, &context.meta).await)
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

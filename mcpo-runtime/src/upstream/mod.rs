@@ -49,7 +49,7 @@ use serde_json::{Map, Value};
 
 pub use env_names::header_env_var;
 use events::UpstreamClient;
-pub use events::{ProgressRoute, ProgressSink, UpstreamEvents};
+pub use events::{ElicitationAsk, ElicitationRoute, ProgressRoute, ProgressSink, UpstreamEvents};
 use headers::header_map;
 pub use headers::{HeaderError, parse_headers};
 pub use oauth::{OAuthSettings, OAuthTarget};
@@ -487,7 +487,14 @@ async fn connect_with(
     let upstream = target.describe();
     let client_config = UpstreamClient {
         config: ClientConfig::new(
-            ClientCapabilities::default(),
+            // Form elicitation: a REST caller of a task answers it
+            // (tasks/jobs.rs); any other request is declined.
+            ClientCapabilities::builder()
+                .enable_elicitation_with(
+                    rmcp::model::ElicitationCapability::new()
+                        .with_form(rmcp::model::FormElicitationCapability::default()),
+                )
+                .build(),
             Implementation::new(&options.client_name, &options.client_version),
         )
         .with_protocol_version(lifecycle.offer()),

@@ -174,6 +174,10 @@ pub struct ToggleSimulatedLoggingInput {}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "mcpo_runtime::codegen::serde")]
 pub struct ToggleSubscriberUpdatesInput {}
+/// Arguments of the MCP tool `trigger-elicitation-request`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "mcpo_runtime::codegen::serde")]
+pub struct TriggerElicitationRequestInput {}
 /// Arguments of the MCP tool `trigger-long-running-operation`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "mcpo_runtime::codegen::serde")]
@@ -285,6 +289,15 @@ pub fn toggle_subscriber_updates(app: App, request: Request) -> ToolFuture {
             serde_json::Value,
         >("toggle-subscriber-updates", request)
 }
+/// `POST /trigger-elicitation-request`: calls the MCP tool `trigger-elicitation-request`.
+///
+/// Trigger a Request from the Server for User Elicitation
+pub fn trigger_elicitation_request(app: App, request: Request) -> ToolFuture {
+    app.call_tool::<
+            TriggerElicitationRequestInput,
+            serde_json::Value,
+        >("trigger-elicitation-request", request)
+}
 /// `POST /trigger-long-running-operation`: calls the MCP tool `trigger-long-running-operation`.
 ///
 /// Demonstrates a long running operation with progress updates.
@@ -311,6 +324,7 @@ pub fn router() -> Router<App> {
             ("/simulate-research-query", simulate_research_query),
             ("/toggle-simulated-logging", toggle_simulated_logging),
             ("/toggle-subscriber-updates", toggle_subscriber_updates),
+            ("/trigger-elicitation-request", trigger_elicitation_request),
             ("/trigger-long-running-operation", trigger_long_running_operation),
         ],
     )
