@@ -18,6 +18,7 @@ mod mcpo_flags;
 mod runtime_contract;
 mod surface_drift;
 mod surface_rest;
+mod tasks;
 mod upstream_faults;
 
 use std::io::{Read, Write};
