@@ -25,9 +25,23 @@ fn stdio_proxy_with(flags: &[&str]) -> Running {
     proxy
 }
 
-/// Calls every tool of the server and checks what each really returns.
+/// The names of the tools in the committed everything-proxy lock.
+fn locked_tools() -> std::collections::BTreeSet<String> {
+    let lock = workspace_root().join("generated-examples/everything-proxy/mcp.lock.json");
+    let lock: Value = serde_json::from_str(&std::fs::read_to_string(lock).unwrap()).unwrap();
+    strings_of(&lock["tools"], "name")
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Calls every tool of the server (every tool the committed lock has: a
+/// tool added to it fails this until it is called here) and checks what
+/// each really returns.
 fn call_every_tool(proxy: &Running) {
+    let called = std::cell::RefCell::new(std::collections::BTreeSet::new());
     let call = |tool: &str, body: Value| {
+        called.borrow_mut().insert(tool.to_string());
         let reply = proxy.post(&format!("/{tool}"), &body);
         assert_eq!(reply.status, 200, "{tool}: {reply:?}");
         reply.body
@@ -132,6 +146,17 @@ fn call_every_tool(proxy: &Running) {
         "{research}"
     );
 
+    // The proxy offers form elicitation upstream (so server-everything
+    // lists this tool), but a plain call has nobody to fill the form in:
+    // the proxy declines it, and the tool says so.
+    assert_eq!(
+        call("trigger-elicitation-request", json!({})),
+        json!([
+            "❌ User declined to provide the requested information.",
+            "\nRaw result: {\n  \"action\": \"decline\"\n}"
+        ])
+    );
+
     // Schema enforcement on a real schema: enum value outside the list.
     let bad = proxy.post("/get-structured-content", &json!({"location": "Paris"}));
     assert_eq!(bad.status, 422, "{bad:?}");
@@ -139,6 +164,12 @@ fn call_every_tool(proxy: &Running) {
         bad.body["detail"][0]["loc"],
         json!(["body", "location"]),
         "{bad:?}"
+    );
+
+    assert_eq!(
+        called.into_inner(),
+        locked_tools(),
+        "the tools called here are the locked ones"
     );
 }
 
@@ -598,17 +629,24 @@ fn calls_over_their_tool_timeout_are_504_and_tasks_are_cancelled_upstream() {
     assert_eq!(echo.status, 200, "{echo:?}");
 }
 
+/// `simulate-research-query` on `topic` started with `Prefer:
+/// respond-async`: its task id.
+#[track_caller]
+fn start_research(proxy: &Running, topic: &str, key: &str) -> String {
+    start_research_with(proxy, &json!({"topic": topic}), key)
+}
+
 /// A task-capable tool's call with `Prefer: respond-async`: its 202 and
 /// the headers that say where and when to look.
 #[track_caller]
-fn start_research(proxy: &Running, topic: &str, key: &str) -> String {
+fn start_research_with(proxy: &Running, arguments: &Value, key: &str) -> String {
     let reply = Reply::from(send(
         proxy,
         reqwest::Method::POST,
         "/simulate-research-query",
         Some(key),
         &[("prefer", "respond-async")],
-        Some(json!({"topic": topic}).to_string()),
+        Some(arguments.to_string()),
     ));
     assert_eq!(reply.status, 202, "{reply:?}");
     let id = reply.body["taskId"]
@@ -752,4 +790,350 @@ fn a_task_tool_called_with_respond_async_is_a_job_to_poll_or_cancel() {
             .is_some_and(|report| report.starts_with(&report_on("unseen"))),
         "{ended:?}"
     );
+}
+
+// Forms: server-everything asking the caller of a task to fill one in
+// (`elicitation/create`), answered over REST.
+
+/// What `simulate-research-query` with `"ambiguous": true` asks about
+/// `topic` once its first two stages (about 2 s) are done.
+fn form_message(topic: &str) -> String {
+    format!(
+        "The research query \"{topic}\" could have multiple interpretations. Please clarify what you're looking for:"
+    )
+}
+
+/// The research tool's interpretation once its form was declined.
+const DECLINED_FORM: &str = "User declined - using default interpretation";
+/// The research tool's interpretation once its form was cancelled.
+const CANCELLED_FORM: &str = "User cancelled - using default interpretation";
+
+/// `simulate-research-query` on an ambiguous `topic`, started with
+/// `Prefer: respond-async` and the key [`KEY`]: its task id.
+#[track_caller]
+fn start_ambiguous_research(proxy: &Running, topic: &str) -> String {
+    start_research_with(proxy, &json!({"topic": topic, "ambiguous": true}), KEY)
+}
+
+/// `POST /tasks/{id}/input` with `answer` and `key` (if any).
+fn answer_form(proxy: &Running, id: &str, key: Option<&str>, answer: &Value) -> Reply {
+    Reply::from(send(
+        proxy,
+        reqwest::Method::POST,
+        &format!("/tasks/{id}/input"),
+        key,
+        &[],
+        Some(answer.to_string()),
+    ))
+}
+
+/// What `GET /tasks/{id}` (key [`KEY`]) answers once the task shows the form
+/// it waits on, within 20 s; until then it works. (The upstream says
+/// `input_required` a moment before its form reaches the proxy.)
+#[track_caller]
+fn wait_for_form(proxy: &Running, id: &str) -> Reply {
+    let mut last = None;
+    let shown = wait_for(Duration::from_secs(20), || {
+        let reply = task_request(proxy, reqwest::Method::GET, id, Some(KEY));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(
+            matches!(
+                reply.body["status"].as_str(),
+                Some("working" | "input_required")
+            ),
+            "{reply:?}"
+        );
+        let shown = reply.body.get("inputRequest").is_some();
+        last = Some(reply);
+        shown
+    });
+    let last = last.expect("polled at least once");
+    assert!(shown, "no form within 20 s: {last:?}");
+    assert_eq!(last.body["status"], "input_required", "{last:?}");
+    last
+}
+
+/// What `GET /tasks/{id}` (key [`KEY`]) answers once the task, its form
+/// answered, ended, within 30 s; until then it shows no form.
+#[track_caller]
+fn wait_for_end_after_form(proxy: &Running, id: &str) -> Reply {
+    let mut last = None;
+    let ended = wait_for(Duration::from_secs(30), || {
+        let reply = task_request(proxy, reqwest::Method::GET, id, Some(KEY));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(
+            reply.body.get("inputRequest").is_none(),
+            "the form was answered: {reply:?}"
+        );
+        let running = matches!(
+            reply.body["status"].as_str(),
+            Some("working" | "input_required")
+        );
+        last = Some(reply);
+        !running
+    });
+    let last = last.expect("polled at least once");
+    assert!(ended, "still running after 30 s: {last:?}");
+    last
+}
+
+/// A task that `completed` with a report on `topic (interpretation)`.
+#[track_caller]
+fn assert_report(ended: &Reply, topic: &str, interpretation: &str) {
+    assert_eq!(ended.body["status"], "completed", "{ended:?}");
+    assert_eq!(ended.body["result"]["status"], 200, "{ended:?}");
+    let report = report_on(&format!("{topic} ({interpretation})"));
+    assert!(
+        ended.body["result"]["body"]
+            .as_str()
+            .is_some_and(|body| body.starts_with(&report)),
+        "expected {report:?}: {ended:?}"
+    );
+}
+
+/// The answer to a plain (synchronous) `simulate-research-query` call on
+/// an ambiguous `topic`: a caller that did not ask for `Prefer:
+/// respond-async` cannot fill a form in, so the proxy declines it upstream
+/// and the report uses the default interpretation.
+#[track_caller]
+fn assert_plain_call_declined(plain: Reply, topic: &str) {
+    assert_eq!(plain.status, 200, "{plain:?}");
+    let report = report_on(&format!("{topic} ({DECLINED_FORM})"));
+    assert!(
+        plain
+            .body
+            .as_str()
+            .is_some_and(|body| body.starts_with(&report)),
+        "expected {report:?}: {plain:?}"
+    );
+}
+
+/// A research task on an ambiguous topic, started with `Prefer:
+/// respond-async`, stops after its second stage to ask for a clarification:
+/// `GET /tasks/{taskId}` then says `input_required` with the form's message
+/// as `statusMessage` and the message and schema (verbatim) as
+/// `inputRequest`, and `POST /tasks/{taskId}/input` answers it, `working`
+/// again. An answer is checked first: content the form's schema refuses
+/// (with its `loc`), `accept` without content, an unknown action or field
+/// are 422 and the form still waits. `accept` with `snake` gives a report
+/// on `python (snake)`; `decline` and `cancel` give the tool's default
+/// interpretation, which says which. Answering a task that waits on no form
+/// (not yet, answered, cancelled, ended) is 409; the form is its task's key's
+/// (another key and an unknown id 404, no key 401). DELETE while the form
+/// waits cancels the task upstream (server-everything reports it). A plain
+/// call meanwhile cannot answer its form: the proxy declines it.
+#[test]
+fn a_task_waiting_on_a_form_is_input_required_until_its_caller_answers() {
+    let proxy = stdio_proxy_with(&["--api-key", KEY, "--api-key", OTHER_KEY]);
+    let get = |id: &str, key: Option<&str>| task_request(&proxy, reqwest::Method::GET, id, key);
+    let answer = |id: &str, answer: &Value| answer_form(&proxy, id, Some(KEY), answer);
+    let started = Instant::now();
+
+    let plain_url = proxy.url("/simulate-research-query");
+    let plain = std::thread::spawn(move || {
+        post_json(
+            &plain_url,
+            &json!({"topic": "python", "ambiguous": true}),
+            Some(KEY),
+        )
+    });
+    let accepted = start_ambiguous_research(&proxy, "python");
+    let declined = start_ambiguous_research(&proxy, "jazz");
+    let cancelled = start_ambiguous_research(&proxy, "opera");
+    let deleted = start_ambiguous_research(&proxy, "python");
+
+    // The forms come after about 2 s: nothing to answer yet.
+    let early = answer(&accepted, &json!({"action": "decline"}));
+    assert_eq!(early.status, 409, "{early:?}");
+    assert!(early.detail_contains("not waiting for input"), "{early:?}");
+
+    let form = wait_for_form(&proxy, &accepted);
+    let message = form_message("python");
+    assert_eq!(
+        form.body,
+        json!({
+            "taskId": accepted,
+            "tool": "simulate-research-query",
+            "status": "input_required",
+            "statusMessage": message,
+            "inputRequest": {
+                "message": message,
+                "requestedSchema": {
+                    "type": "object",
+                    "properties": {
+                        "interpretation": {
+                            "type": "string",
+                            "title": "Clarification",
+                            "description": "Which interpretation of the topic do you mean?",
+                            "oneOf": [
+                                {"const": "programming", "title": "Python programming language"},
+                                {"const": "snake", "title": "Python snake species"},
+                                {"const": "comedy", "title": "Monty Python comedy group"}
+                            ]
+                        }
+                    },
+                    "required": ["interpretation"]
+                }
+            }
+        }),
+        "{form:?}"
+    );
+    let jazz = wait_for_form(&proxy, &declined);
+    assert_eq!(
+        jazz.body["inputRequest"]["message"],
+        form_message("jazz"),
+        "{jazz:?}"
+    );
+    assert_eq!(
+        strings_of(
+            &jazz.body["inputRequest"]["requestedSchema"]["properties"]["interpretation"]["oneOf"],
+            "const"
+        ),
+        ["technical", "historical", "current"],
+        "{jazz:?}"
+    );
+    wait_for_form(&proxy, &cancelled);
+    wait_for_form(&proxy, &deleted);
+
+    // The form is its task's key's.
+    let snake = json!({"action": "accept", "content": {"interpretation": "snake"}});
+    assert_eq!(get(&accepted, Some(OTHER_KEY)).status, 404);
+    let foreign = answer_form(&proxy, &accepted, Some(OTHER_KEY), &snake);
+    assert_eq!(foreign.status, 404, "{foreign:?}");
+    let anonymous = answer_form(&proxy, &accepted, None, &snake);
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    let unknown = answer("0123456789abcdef0123456789abcdef", &snake);
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+
+    // Answers refused before they go upstream.
+    let refused = |body: Value| {
+        let reply = answer(&accepted, &body);
+        assert_eq!(reply.status, 422, "{body}: {reply:?}");
+        assert!(!detail_locs(&reply.body).is_empty(), "{body}: {reply:?}");
+        reply
+    };
+    let outside = refused(json!({"action": "accept", "content": {"interpretation": "nope"}}));
+    assert_eq!(
+        detail_locs(&outside.body),
+        [json!(["body", "content", "interpretation"])],
+        "{outside:?}"
+    );
+    let missing = refused(json!({"action": "accept", "content": {}}));
+    assert_eq!(
+        detail_locs(&missing.body),
+        [json!(["body", "content", "interpretation"])],
+        "{missing:?}"
+    );
+    refused(json!({"action": "accept"}));
+    refused(json!({"action": "maybe"}));
+    refused(json!({"action": "decline", "reason": "busy"}));
+    let still = get(&accepted, Some(KEY));
+    assert_eq!(
+        still.body, form.body,
+        "a refused answer leaves the form waiting"
+    );
+
+    let working =
+        |id: &str| json!({"taskId": id, "tool": "simulate-research-query", "status": "working"});
+    let taken = answer(&accepted, &snake);
+    assert_eq!(taken.status, 200, "{taken:?}");
+    assert_eq!(taken.body, working(&accepted), "{taken:?}");
+    let again = answer(&accepted, &snake);
+    assert_eq!(again.status, 409, "answered once: {again:?}");
+    let taken = answer(&declined, &json!({"action": "decline"}));
+    assert_eq!(taken.status, 200, "{taken:?}");
+    assert_eq!(taken.body, working(&declined), "{taken:?}");
+    let taken = answer(&cancelled, &json!({"action": "cancel"}));
+    assert_eq!(taken.status, 200, "{taken:?}");
+    assert_eq!(taken.body, working(&cancelled), "{taken:?}");
+
+    // DELETE while the form waits.
+    assert!(
+        !proxy.logged(TASK_CANCELLED),
+        "no task was cancelled yet: {:?}",
+        proxy.log
+    );
+    let stopped = task_request(&proxy, reqwest::Method::DELETE, &deleted, Some(KEY));
+    assert_eq!(stopped.status, 200, "{stopped:?}");
+    assert_eq!(stopped.body["status"], "cancelled", "{stopped:?}");
+    let after = get(&deleted, Some(KEY));
+    assert_eq!(after.status, 200, "{after:?}");
+    assert_eq!(after.body["status"], "cancelled", "{after:?}");
+    assert!(after.body.get("inputRequest").is_none(), "{after:?}");
+    let late = answer(&deleted, &snake);
+    assert_eq!(late.status, 409, "{late:?}");
+    assert!(
+        wait_for(Duration::from_secs(5), || proxy.logged(TASK_CANCELLED)),
+        "server-everything did not report the task cancelled"
+    );
+
+    for (id, topic, interpretation) in [
+        (&accepted, "python", "snake"),
+        (&declined, "jazz", DECLINED_FORM),
+        (&cancelled, "opera", CANCELLED_FORM),
+    ] {
+        let ended = wait_for_end_after_form(&proxy, id);
+        assert_report(&ended, topic, interpretation);
+        let late = answer(id, &json!({"action": "decline"}));
+        assert_eq!(late.status, 409, "{topic}, ended: {late:?}");
+    }
+
+    assert_plain_call_declined(plain.join().expect("the plain call"), "python");
+    eprintln!("forms answered in {:?}", started.elapsed());
+}
+
+/// The same over a streamable HTTP upstream, where server-everything sends
+/// its form on the task's open `tasks/result` stream: the form shows, the
+/// accepted answer reaches the upstream (a report on `python (comedy)`),
+/// and a plain call's form is declined.
+#[test]
+fn a_task_form_is_answered_over_a_streamable_http_upstream_too() {
+    let server = start_everything_http();
+    let proxy = start_proxy(
+        &everything_binary(),
+        &[
+            "--api-key",
+            KEY,
+            "--server-type",
+            "streamable-http",
+            "--",
+            &server.url("/mcp"),
+        ],
+    );
+    wait_ready(&proxy);
+
+    let plain_url = proxy.url("/simulate-research-query");
+    let plain = std::thread::spawn(move || {
+        post_json(
+            &plain_url,
+            &json!({"topic": "python", "ambiguous": true}),
+            Some(KEY),
+        )
+    });
+    let id = start_ambiguous_research(&proxy, "python");
+    let form = wait_for_form(&proxy, &id);
+    assert_eq!(
+        form.body["statusMessage"],
+        form_message("python"),
+        "{form:?}"
+    );
+    assert_eq!(
+        strings_of(
+            &form.body["inputRequest"]["requestedSchema"]["properties"]["interpretation"]["oneOf"],
+            "const"
+        ),
+        ["programming", "snake", "comedy"],
+        "{form:?}"
+    );
+    let taken = answer_form(
+        &proxy,
+        &id,
+        Some(KEY),
+        &json!({"action": "accept", "content": {"interpretation": "comedy"}}),
+    );
+    assert_eq!(taken.status, 200, "{taken:?}");
+    assert_eq!(taken.body["status"], "working", "{taken:?}");
+    assert_report(&wait_for_end_after_form(&proxy, &id), "python", "comedy");
+
+    assert_plain_call_declined(plain.join().expect("the plain call"), "python");
 }
