@@ -314,6 +314,10 @@ fn everything_calls() -> Vec<(&'static str, Value, Check)> {
             json!({"duration": 0.2, "steps": 2}),
             |s, b| s == 200 && b.as_str().is_some_and(|t| t.contains("completed")),
         ),
+        // Its form cannot be answered by a plain caller: declined upstream.
+        ("trigger-elicitation-request", json!({}), |s, b| {
+            s == 200 && b.to_string().contains("declined")
+        }),
         // Runs only as an MCP task: the proxy calls it as one and waits,
         // so a generated client gets the result like any other.
         (

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 /// The servers of the committed example, as `GET /` lists them (sorted),
 /// with their tool counts after the config's switches.
 const SERVERS: [(&str, usize); 4] = [
-    ("everything", 13),
+    ("everything", 14),
     ("everything-sse", 2),
     ("memory", 6),
     ("time", 2),
@@ -715,7 +715,7 @@ fn hot_reload_applies_edits_of_the_runtime_config_without_dropping_calls() {
         "a tool left on stopped answering"
     );
     let index = get_ok(&proxy.url("/"));
-    assert_eq!(index["servers"][0]["tools"], 12, "{index}");
+    assert_eq!(index["servers"][0]["tools"], 13, "{index}");
     write_atomically(&config_path, &config(second.port, &graph_b, json!({})));
     assert!(
         wait_for(Duration::from_secs(10), || echo_status() == 200),

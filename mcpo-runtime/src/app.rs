@@ -342,7 +342,8 @@ impl App {
             match progress {
                 // The upstream keeps the task no longer than the caller waits.
                 _ if as_task => {
-                    crate::tasks::call_as_task(&connection.peer, params, call_timeout).await
+                    crate::tasks::call_as_task(&connection.peer, params, call_timeout, progress)
+                        .await
                 }
                 None => connection.peer.call_tool(params).await,
                 Some((caller_token, sink)) => {

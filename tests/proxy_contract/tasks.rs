@@ -311,7 +311,6 @@ fn a_task_past_the_upstreams_ttl_is_gone() {
 /// same 410, not a 404 that says the task never existed (or was lost to a
 /// proxy restart).
 #[test]
-#[ignore = "product: the first GET past the ttl answers 410 and forgets the task, so every later GET answers 404 \"no such task ... (a task started before a proxy restart is gone)\""]
 fn an_expired_task_stays_gone() {
     let proxy = task_proxy(&[]);
     let (location, _) = start_async(&proxy, "short_lived_task", &json!({}));
@@ -331,7 +330,6 @@ fn an_expired_task_stays_gone() {
 /// expiry. In between, the task is gone all the same (410), not a task that
 /// `failed` with a 422 about an `unknown task`.
 #[test]
-#[ignore = "product: the proxy's expiry starts when the creation's answer arrives; the upstream's ttl passes first, its held tasks/result answers -32602 unknown task, and GET answers 200 {status: failed, result: {status: 422, body: {detail: [{msg: unknown task, type: invalid_params}]}}} until the proxy's own expiry (then 410)"]
 fn a_task_the_upstream_forgot_first_is_gone_not_failed() {
     let proxy = task_proxy(&[]);
     let (location, _) = start_async(&proxy, "short_lived_task", &json!({"answer_after": 0.5}));

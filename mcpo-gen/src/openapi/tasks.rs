@@ -3,11 +3,12 @@
 //! task (`execution.taskSupport`) answers `Prefer: respond-async` with 202
 //! and a task to poll at `/tasks/{taskId}`.
 //!
-//! `Prefer` is stated in the operation's description, not as a header
+//! `Prefer` is stated in the 202 answer's description, not as a header
 //! parameter: clients that turn every parameter into a tool argument (Open
-//! WebUI) would otherwise offer it to a model. The task routes have no
-//! `operationId` for the same reason: a model cannot start a task, so
-//! polling one is no tool of its own.
+//! WebUI) would otherwise offer it to a model; the operation's own
+//! description stays the tool's, which is what a model reads. The task
+//! routes have no `operationId` for the same reason: a model cannot start a
+//! task, so polling one is no tool of its own.
 
 use serde_json::{Map, Value, json};
 
@@ -48,29 +49,13 @@ pub(super) fn event_stream_media_type() -> Value {
     })
 }
 
-/// What a task-capable tool's operation gains: a description of
-/// `Prefer: respond-async` and the 202 answer.
+/// What a task-capable tool's operation gains: the 202 answer to `Prefer:
+/// respond-async`. Its description stays the tool's own: it is what a model
+/// reads (Open WebUI); the 202's description says how tasks work.
 pub(super) fn add_to_tool_operation(tool: &LockedTool, operation: &mut Map<String, Value>) {
-    let support = tool.task_support();
-    let how = match support {
-        TaskSupport::Forbidden => return,
-        TaskSupport::Required => {
-            "The upstream runs this tool as an MCP task. A plain call waits for the task \
-             (within the call timeout) and answers as any call."
-        }
-        TaskSupport::Optional => "The upstream can run this tool as an MCP task.",
-    };
-    let note = format!(
-        "{how} With `Prefer: respond-async` the call answers 202 at once, with \
-         `Location` naming the task to poll (`GET`) or cancel (`DELETE`); a form the \
-         upstream asks to be filled in meanwhile (status `input_required`) is answered \
-         at `POST .../tasks/{{taskId}}/input`. Without it, such forms are declined."
-    );
-    let description = match operation.get("description").and_then(Value::as_str) {
-        Some(text) => format!("{text}\n\n{note}"),
-        None => note,
-    };
-    operation.insert("description".into(), json!(description));
+    if tool.task_support() == TaskSupport::Forbidden {
+        return;
+    }
     if let Some(responses) = operation
         .get_mut("responses")
         .and_then(Value::as_object_mut)
@@ -244,7 +229,14 @@ pub(super) fn add_tasks(document: &mut Value, lock: &Lock) {
         responses.insert(
             TASK_ACCEPTED.into(),
             json!({
-                "description": "Started as a task (the request said `Prefer: respond-async`).",
+                "description": "Started as an MCP task, because the request said `Prefer: \
+                    respond-async` (RFC 7240) and the upstream can run this tool as a task; \
+                    without it, the call waits for the task (within the call timeout) and \
+                    answers as any call. Poll the task at `Location` (`GET`), cancel it \
+                    (`DELETE`); a form the upstream asks to be filled in meanwhile (status \
+                    `input_required`) is answered at `POST .../tasks/{taskId}/input`. A \
+                    caller that did not ask for `respond-async` cannot answer forms: they \
+                    are declined.",
                 "headers": {
                     "Location": {
                         "description": "The task: `.../tasks/{taskId}`.",

@@ -48,6 +48,9 @@ const REQUESTED_TTL: Duration = Duration::from_secs(3600);
 /// At most this many tasks are tracked at once; more is 503.
 const MAX_TASKS: usize = 1024;
 
+/// How long an expired task still answers 410 (then 404).
+const EXPIRED_KEPT: Duration = Duration::from_secs(3600);
+
 /// `Retry-After` when the upstream suggests no poll interval.
 const DEFAULT_POLL: Duration = Duration::from_secs(1);
 
@@ -73,6 +76,9 @@ struct Job {
     finished: tokio::sync::Notify,
     /// The form the upstream waits on the caller for.
     pending_input: Mutex<Option<ElicitationAsk>>,
+    /// The upstream forgot the task before the proxy's clock said so (its
+    /// ttl ran from the task's creation, before the proxy heard of it).
+    forgotten: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -132,6 +138,7 @@ pub(crate) async fn start(
         ended: tokio::sync::Mutex::new(None),
         finished: tokio::sync::Notify::new(),
         pending_input: Mutex::new(None),
+        forgotten: Default::default(),
     });
     state.jobs.insert(id.clone(), Arc::clone(&job));
     tokio::spawn(wait_for_end(
@@ -204,6 +211,14 @@ async fn wait_for_end(
         }
         // The session is gone: GET says so (410), as for any of its tasks.
         Err(rmcp::ServiceError::TransportClosed) => return,
+        // The upstream no longer knows the task: expired there first.
+        Err(rmcp::ServiceError::McpError(error))
+            if error.code == rmcp::model::ErrorCode::INVALID_PARAMS =>
+        {
+            job.forgotten
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         Err(error) => {
             let (code, body) = crate::result::error_for(&error).into_status_and_body();
             ("failed", Some((code.as_u16(), body)))
@@ -238,7 +253,7 @@ async fn task_status(
             "message": ask.message,
             "requestedSchema": ask.requested_schema,
         });
-        return Ok(Json(body).into_response());
+        return Ok(job.running_answer(body));
     }
     let connection = job.connection()?;
     let timeout = app.call_timeout(&job.tool);
@@ -282,11 +297,7 @@ async fn task_status(
         }
         return Err(ApiError::gateway_timeout(timeout.as_secs_f64()));
     }
-    let mut response = Json(task_body(&id, &job.tool, status, message)).into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, retry_after(job.poll_interval));
-    Ok(response)
+    Ok(job.running_answer(task_body(&id, &job.tool, status, message)))
 }
 
 /// A caller's answer to the form its task waits on.
@@ -306,11 +317,21 @@ async fn answer_input(
     let (parts, body) = request.into_parts();
     let job = app.state().jobs.find(&app, &id, &parts.headers)?;
     let (_, value) = app.json_body(&parts.headers, body).await?;
-    let answer: InputAnswer = serde_json::from_value(value).map_err(|error| {
-        ApiError::validation(vec![crate::error::ValidationIssue::body(
-            format!("{error}: the answer is {{\"action\": \"accept\" | \"decline\" | \"cancel\", \"content\"?: {{...}}}}"),
+    let answer: InputAnswer = serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let mut issue = crate::error::ValidationIssue::body(
+            format!(
+                "{}: the answer is {{\"action\": \"accept\" | \"decline\" | \"cancel\", \"content\"?: {{...}}}}",
+                error.inner()
+            ),
             "answer",
-        )])
+        );
+        issue.loc.extend(
+            path.split('.')
+                .filter(|segment| !segment.is_empty() && *segment != "?")
+                .map(crate::error::LocSegment::from),
+        );
+        ApiError::validation(vec![issue])
     })?;
     let mut pending = job
         .pending_input
@@ -350,7 +371,7 @@ async fn answer_input(
     let _ = ask.reply.send(result);
     drop(pending);
     tracing::info!(tool = job.tool, "an async caller answered its task's form");
-    Ok(Json(task_body(&id, &job.tool, "working", None)).into_response())
+    Ok(job.running_answer(task_body(&id, &job.tool, "working", None)))
 }
 
 async fn cancel_task(
@@ -391,11 +412,16 @@ async fn cancel_task(
 }
 
 impl Jobs {
-    /// Forgets expired tasks; 503 when the rest fill the table.
+    /// Forgets tasks expired for a while (an expired task answers 410 for
+    /// [`EXPIRED_KEPT`], then 404), and any expired one when the table is
+    /// full; 503 when live tasks fill it.
     fn make_room(&self) -> Result<(), ApiError> {
         let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        jobs.retain(|_, job| job.expires_at > now);
+        jobs.retain(|_, job| job.expires_at + EXPIRED_KEPT > now);
+        if jobs.len() >= MAX_TASKS {
+            jobs.retain(|_, job| !job.expired(now));
+        }
         if jobs.len() >= MAX_TASKS {
             return Err(ApiError::unavailable(
                 format!(
@@ -419,7 +445,7 @@ impl Jobs {
     fn find(&self, app: &App, id: &str, headers: &HeaderMap) -> Result<Arc<Job>, ApiError> {
         let keys = &app.state().api_keys;
         keys.check(headers)?;
-        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         let job = jobs
             .get(id)
             .filter(|job| job.owner == keys.caller(headers))
@@ -429,8 +455,7 @@ impl Jobs {
                     "no such task: task ids are the key's that started them and last as long as the proxy process (a task started before a proxy restart is gone)",
                 )
             })?;
-        if job.expires_at <= Instant::now() {
-            jobs.remove(id);
+        if job.expired(Instant::now()) {
             return Err(ApiError::new(
                 StatusCode::GONE,
                 "the task expired: the upstream keeps a task and its result only for its ttl",
@@ -441,6 +466,19 @@ impl Jobs {
 }
 
 impl Job {
+    /// A running task's answer: its body, and when to poll again.
+    fn running_answer(&self, body: Value) -> Response {
+        let mut response = Json(body).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after(self.poll_interval));
+        response
+    }
+
+    fn expired(&self, now: Instant) -> bool {
+        self.expires_at <= now || self.forgotten.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The answer for a task that ended, once it has.
     async fn ended_answer(&self, id: &str) -> Option<Response> {
         let ended = self.ended.lock().await;

@@ -15,13 +15,17 @@
 
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, ClientRequest, CustomRequest};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, CustomRequest, ProgressNotificationParam,
+    ProgressToken,
+};
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient};
 use rmcp::{ServiceError, model::ServerResult};
 use serde_json::{Value, json};
 
 use crate::lock::LockedTool;
 pub use crate::lock::TaskSupport;
+use crate::upstream::ProgressSink;
 
 pub(crate) mod jobs;
 
@@ -98,18 +102,59 @@ pub async fn cancel(peer: &Peer<RoleClient>, task_id: &str) -> Result<(), Servic
 
 /// A task-required tool called as a plain call: created, then waited for.
 /// Dropped before its end (the caller left, the timeout passed), it cancels
-/// the task upstream.
+/// the task upstream. A caller that asked for progress gets the task's
+/// status messages as progress.
 pub async fn call_as_task(
     peer: &Peer<RoleClient>,
     params: CallToolRequestParams,
     ttl: Duration,
+    progress: Option<(ProgressToken, ProgressSink)>,
 ) -> Result<CallToolResult, ServiceError> {
     let task = create(peer, params, ttl).await?;
     let mut guard = CancelTaskOnDrop(Some((peer.clone(), task.id.clone())));
-    let answer = result(peer, &task.id).await;
+    let answer = match progress {
+        None => result(peer, &task.id).await,
+        Some((token, sink)) => tokio::select! {
+            answer = result(peer, &task.id) => answer,
+            never = report_status(peer, &task, token, sink) => match never {},
+        },
+    };
     guard.0 = None;
     answer
 }
+
+/// Passes each new `statusMessage` of a task on as a progress notification
+/// (numbered, without a total): a task says where it stands by its status,
+/// which a caller that asked for progress wants to see. Runs until dropped.
+async fn report_status(
+    peer: &Peer<RoleClient>,
+    task: &CreatedTask,
+    token: ProgressToken,
+    sink: ProgressSink,
+) -> std::convert::Infallible {
+    let interval = task
+        .poll_interval
+        .unwrap_or(Duration::from_secs(1))
+        .max(MIN_STATUS_POLL);
+    let mut last_message = None;
+    let mut reported = 0u32;
+    loop {
+        if let Ok(now) = status(peer, &task.id).await
+            && let Some(message) = now.get("statusMessage").and_then(Value::as_str)
+            && last_message.as_deref() != Some(message)
+        {
+            reported += 1;
+            let mut progress = ProgressNotificationParam::new(token.clone(), f64::from(reported));
+            progress.message = Some(message.to_string());
+            let _ = sink.send(progress);
+            last_message = Some(message.to_string());
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// The shortest interval at which a waited-for task's status is read.
+const MIN_STATUS_POLL: Duration = Duration::from_millis(250);
 
 /// Sends `tasks/cancel` for a task whose caller went away.
 pub struct CancelTaskOnDrop(pub Option<(Peer<RoleClient>, String)>);
