@@ -891,6 +891,27 @@ fn assert_report(ended: &Reply, topic: &str, interpretation: &str) {
     );
 }
 
+/// The interpretations a research task's form offers (`const`s).
+fn form_choices(form: &Reply) -> Vec<&str> {
+    strings_of(
+        &form.body["inputRequest"]["requestedSchema"]["properties"]["interpretation"]["oneOf"],
+        "const",
+    )
+}
+
+/// A plain call of an ambiguous research query, in the background: its
+/// form cannot be answered (see [`assert_plain_call_declined`]).
+fn ambiguous_plain_call(proxy: &Running) -> std::thread::JoinHandle<Reply> {
+    let url = proxy.url("/simulate-research-query");
+    std::thread::spawn(move || {
+        post_json(
+            &url,
+            &json!({"topic": "python", "ambiguous": true}),
+            Some(KEY),
+        )
+    })
+}
+
 /// The answer to a plain (synchronous) `simulate-research-query` call on
 /// an ambiguous `topic`: a caller that did not ask for `Prefer:
 /// respond-async` cannot fill a form in, so the proxy declines it upstream
@@ -929,14 +950,7 @@ fn a_task_waiting_on_a_form_is_input_required_until_its_caller_answers() {
     let answer = |id: &str, answer: &Value| answer_form(&proxy, id, Some(KEY), answer);
     let started = Instant::now();
 
-    let plain_url = proxy.url("/simulate-research-query");
-    let plain = std::thread::spawn(move || {
-        post_json(
-            &plain_url,
-            &json!({"topic": "python", "ambiguous": true}),
-            Some(KEY),
-        )
-    });
+    let plain = ambiguous_plain_call(&proxy);
     let accepted = start_ambiguous_research(&proxy, "python");
     let declined = start_ambiguous_research(&proxy, "jazz");
     let cancelled = start_ambiguous_research(&proxy, "opera");
@@ -985,10 +999,7 @@ fn a_task_waiting_on_a_form_is_input_required_until_its_caller_answers() {
         "{jazz:?}"
     );
     assert_eq!(
-        strings_of(
-            &jazz.body["inputRequest"]["requestedSchema"]["properties"]["interpretation"]["oneOf"],
-            "const"
-        ),
+        form_choices(&jazz),
         ["technical", "historical", "current"],
         "{jazz:?}"
     );
@@ -1102,14 +1113,7 @@ fn a_task_form_is_answered_over_a_streamable_http_upstream_too() {
     );
     wait_ready(&proxy);
 
-    let plain_url = proxy.url("/simulate-research-query");
-    let plain = std::thread::spawn(move || {
-        post_json(
-            &plain_url,
-            &json!({"topic": "python", "ambiguous": true}),
-            Some(KEY),
-        )
-    });
+    let plain = ambiguous_plain_call(&proxy);
     let id = start_ambiguous_research(&proxy, "python");
     let form = wait_for_form(&proxy, &id);
     assert_eq!(
@@ -1118,10 +1122,7 @@ fn a_task_form_is_answered_over_a_streamable_http_upstream_too() {
         "{form:?}"
     );
     assert_eq!(
-        strings_of(
-            &form.body["inputRequest"]["requestedSchema"]["properties"]["interpretation"]["oneOf"],
-            "const"
-        ),
+        form_choices(&form),
         ["programming", "snake", "comedy"],
         "{form:?}"
     );

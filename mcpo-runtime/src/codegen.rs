@@ -16,8 +16,9 @@ use std::process::ExitCode;
 
 use crate::proxy::{ProxySource, ServerSource};
 
-pub use crate::app::{App, ToolFuture, ToolHandler, tool_router};
+pub use crate::app::App;
 pub use crate::proxy_main;
+pub use crate::tool_route::{ToolFuture, ToolHandler, tool_router};
 pub use axum::Router;
 pub use axum::extract::Request;
 pub use serde;

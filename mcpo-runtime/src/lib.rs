@@ -47,6 +47,7 @@ mod metrics;
 mod pool;
 mod progress_stream;
 mod proxy;
+mod request_body;
 mod result;
 mod served;
 mod server;
@@ -54,6 +55,8 @@ mod supervisor;
 mod surface;
 mod tasks;
 mod telemetry;
+mod tool_answer;
+mod tool_route;
 mod validate;
 
 /// This library's version: what a proxy depending on a published runtime

@@ -23,7 +23,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
-use crate::app::{App, TypedChecks};
+use crate::app::App;
+use crate::tool_answer::TypedChecks;
 
 /// The media type a caller asks for to get the call's progress.
 pub(crate) const EVENT_STREAM: &str = "text/event-stream";
@@ -53,7 +54,7 @@ pub(crate) fn respond(
                 .call_checked(tool, arguments, Some((caller_token, sink)))
                 .await;
             let (status, body) = match outcome {
-                Ok(result) => match crate::app::answer_body(tool, result, checks) {
+                Ok(result) => match crate::tool_answer::answer_body(tool, result, checks) {
                     Ok(body) => (StatusCode::OK, body),
                     Err(error) => error.into_status_and_body(),
                 },

@@ -227,7 +227,7 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
             .route("/openapi.json", document_route(move || document.bytes()))
             .route("/readyz", get(readyz))
             .merge(served.tool_routes.clone())
-            .merge(crate::tasks::jobs::routes(&served.app.state().task_support))
+            .merge(crate::tasks::rest::routes(&served.app.state().task_support))
             .merge(crate::surface::rest::routes(
                 &served.app.state().surface,
                 served.app.state().completions,

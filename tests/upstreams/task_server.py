@@ -212,57 +212,45 @@ def seconds_text(seconds):
     return f"done after {seconds:g} s"
 
 
+def tool(name, description, properties=None, required=(), support="required"):
+    """A tool object; `properties` and `required` make its input schema."""
+    schema = {"type": "object", "properties": properties or {}}
+    if required:
+        schema["required"] = list(required)
+    return {
+        "name": name,
+        "description": description,
+        "inputSchema": schema,
+        "execution": {"taskSupport": support},
+    }
+
+
 TOOLS = [
-    {
-        "name": "slow_task",
-        "description": "Completes after `seconds` seconds.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {"seconds": {"type": "number", "minimum": 0}},
-            "required": ["seconds"],
-        },
-        "execution": {"taskSupport": "required"},
-    },
-    {
-        "name": "failing_task",
-        "description": "A task that fails.",
-        "inputSchema": {"type": "object", "properties": {}},
-        "execution": {"taskSupport": "required"},
-    },
-    {
-        "name": "short_lived_task",
-        "description": (
-            "A task kept for 1 s that completes after 3 s; its creation is"
-            " answered `answer_after` seconds late."
-        ),
-        "inputSchema": {
-            "type": "object",
-            "properties": {"answer_after": {"type": "number", "minimum": 0}},
-        },
-        "execution": {"taskSupport": "required"},
-    },
-    {
-        "name": "huge_result_task",
-        "description": "Completes at once with a text of `kilobytes` KiB.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {"kilobytes": {"type": "integer", "minimum": 0}},
-            "required": ["kilobytes"],
-        },
-        "execution": {"taskSupport": "required"},
-    },
-    {
-        "name": "optional_task",
-        "description": "Answers `plain` at once, or `as a task` after 1 s as a task.",
-        "inputSchema": {"type": "object", "properties": {}},
-        "execution": {"taskSupport": "optional"},
-    },
-    {
-        "name": "exit_mid_task",
-        "description": "Creates its task, then the server exits a second later.",
-        "inputSchema": {"type": "object", "properties": {}},
-        "execution": {"taskSupport": "required"},
-    },
+    tool(
+        "slow_task",
+        "Completes after `seconds` seconds.",
+        {"seconds": {"type": "number", "minimum": 0}},
+        required=["seconds"],
+    ),
+    tool("failing_task", "A task that fails."),
+    tool(
+        "short_lived_task",
+        "A task kept for 1 s that completes after 3 s; its creation is"
+        " answered `answer_after` seconds late.",
+        {"answer_after": {"type": "number", "minimum": 0}},
+    ),
+    tool(
+        "huge_result_task",
+        "Completes at once with a text of `kilobytes` KiB.",
+        {"kilobytes": {"type": "integer", "minimum": 0}},
+        required=["kilobytes"],
+    ),
+    tool(
+        "optional_task",
+        "Answers `plain` at once, or `as a task` after 1 s as a task.",
+        support="optional",
+    ),
+    tool("exit_mid_task", "Creates its task, then the server exits a second later."),
 ]
 SUPPORT = {tool["name"]: tool["execution"]["taskSupport"] for tool in TOOLS}
 

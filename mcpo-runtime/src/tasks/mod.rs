@@ -27,7 +27,8 @@ use crate::lock::LockedTool;
 pub use crate::lock::TaskSupport;
 use crate::upstream::ProgressSink;
 
-pub(crate) mod jobs;
+pub(crate) mod rest;
+pub(crate) mod store;
 
 /// The tools of a lock that may be called as tasks, and how.
 pub fn support_of(tools: &[LockedTool]) -> std::collections::HashMap<String, TaskSupport> {
@@ -180,7 +181,7 @@ async fn send(peer: &Peer<RoleClient>, method: &str, params: Value) -> Result<Va
     let handle = peer
         .send_cancellable_request(request, PeerRequestOptions::no_options())
         .await?;
-    let mut cancel = crate::app::CancelOnDrop(Some((handle.peer.clone(), handle.id.clone())));
+    let mut cancel = crate::upstream::CancelOnDrop(Some((handle.peer.clone(), handle.id.clone())));
     let answer = handle.await_response().await;
     cancel.0 = None;
     result_json(answer?)

@@ -17,6 +17,7 @@
 //! [`connect_with`]; both the snapshot and the runtime get it from here.
 //! OAuth is not a transport but a setting of the HTTP ones ([`oauth`]).
 
+mod cancel;
 mod decode;
 mod env_names;
 mod events;
@@ -47,6 +48,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
 use serde_json::{Map, Value};
 
+pub use cancel::CancelOnDrop;
 pub use env_names::header_env_var;
 use events::UpstreamClient;
 pub use events::{ElicitationAsk, ElicitationRoute, ProgressRoute, ProgressSink, UpstreamEvents};

@@ -15,15 +15,10 @@
 //! or `cancel`); the task then goes on. A caller that did not ask for
 //! `respond-async` cannot answer, so its call's forms are declined.
 //!
-//! The `taskId` a caller sees is the proxy's own: random, so unguessable,
-//! and bound to the API key that started it (another key gets 404). It
-//! lives as long as the upstream keeps the task (its `ttl`), then answers
-//! 410. Tasks live in their upstream session: once that session is gone
-//! (the upstream restarted) they answer 410, and after a proxy restart
-//! their ids are unknown (404). The message says which.
+//! Which task a `taskId` names, and for whom: `store.rs`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -35,59 +30,15 @@ use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::app::{App, TypedChecks};
-use crate::auth::KeyDigest;
+use super::store::{DEFAULT_POLL, Ended, Job, ended_answer, retry_after, task_body};
+use crate::app::App;
 use crate::error::ApiError;
-use crate::supervisor::Connection;
+use crate::tool_answer::TypedChecks;
 use crate::upstream::{ElicitationAsk, ElicitationRoute};
 
 /// How long the proxy asks the upstream to keep a task: the upstream may
 /// keep it for less, and says so.
 const REQUESTED_TTL: Duration = Duration::from_secs(3600);
-
-/// At most this many tasks are tracked at once; more is 503.
-const MAX_TASKS: usize = 1024;
-
-/// How long an expired task still answers 410 (then 404).
-const EXPIRED_KEPT: Duration = Duration::from_secs(3600);
-
-/// `Retry-After` when the upstream suggests no poll interval.
-const DEFAULT_POLL: Duration = Duration::from_secs(1);
-
-/// The async calls of one server, by the `taskId` their callers hold.
-#[derive(Default)]
-pub struct Jobs {
-    jobs: Mutex<HashMap<String, Arc<Job>>>,
-}
-
-struct Job {
-    tool: String,
-    /// The API key that started it; `None` when the proxy has no keys.
-    owner: Option<KeyDigest>,
-    /// The upstream session the task lives in.
-    connection: Weak<Connection>,
-    upstream_id: String,
-    expires_at: Instant,
-    poll_interval: Duration,
-    checks: TypedChecks,
-    /// How it ended, once the proxy has seen its end.
-    ended: tokio::sync::Mutex<Option<Ended>>,
-    /// Told when `ended` is set.
-    finished: tokio::sync::Notify,
-    /// The form the upstream waits on the caller for.
-    pending_input: Mutex<Option<ElicitationAsk>>,
-    /// The upstream forgot the task before the proxy's clock said so (its
-    /// ttl ran from the task's creation, before the proxy heard of it).
-    forgotten: std::sync::atomic::AtomicBool,
-}
-
-#[derive(Clone)]
-struct Ended {
-    /// `completed`, `failed` or `cancelled`.
-    status: &'static str,
-    /// The synchronous call's status and body (none for `cancelled`).
-    result: Option<(u16, Value)>,
-}
 
 /// Whether the request asks to be answered before the call ends.
 pub(crate) fn prefers_async(headers: &HeaderMap) -> bool {
@@ -203,7 +154,8 @@ async fn wait_for_end(
         .take();
     let (status, result) = match outcome {
         Ok(result) => {
-            let (code, body) = match crate::app::answer_body(&job.tool, result, job.checks) {
+            let (code, body) = match crate::tool_answer::answer_body(&job.tool, result, job.checks)
+            {
                 Ok(body) => (StatusCode::OK, body),
                 Err(error) => error.into_status_and_body(),
             };
@@ -238,7 +190,7 @@ async fn task_status(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = app.state().jobs.find(&app, &id, &headers)?;
+    let job = callers_task(&app, &id, &headers)?;
     if let Some(answer) = job.ended_answer(&id).await {
         return Ok(answer);
     }
@@ -315,7 +267,7 @@ async fn answer_input(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let job = app.state().jobs.find(&app, &id, &parts.headers)?;
+    let job = callers_task(&app, &id, &parts.headers)?;
     let (_, value) = app.json_body(&parts.headers, body).await?;
     let answer: InputAnswer = serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
@@ -379,7 +331,7 @@ async fn cancel_task(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = app.state().jobs.find(&app, &id, &headers)?;
+    let job = callers_task(&app, &id, &headers)?;
     let mut ended = job.ended.lock().await;
     if ended.is_some() {
         return Err(already_ended());
@@ -411,90 +363,6 @@ async fn cancel_task(
     Ok(answer)
 }
 
-impl Jobs {
-    /// Forgets tasks expired for a while (an expired task answers 410 for
-    /// [`EXPIRED_KEPT`], then 404), and any expired one when the table is
-    /// full; 503 when live tasks fill it.
-    fn make_room(&self) -> Result<(), ApiError> {
-        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        jobs.retain(|_, job| job.expires_at + EXPIRED_KEPT > now);
-        if jobs.len() >= MAX_TASKS {
-            jobs.retain(|_, job| !job.expired(now));
-        }
-        if jobs.len() >= MAX_TASKS {
-            return Err(ApiError::unavailable(
-                format!(
-                    "the proxy already tracks {MAX_TASKS} async tasks; retry later or call without Prefer: respond-async"
-                ),
-                DEFAULT_POLL.as_secs(),
-            ));
-        }
-        Ok(())
-    }
-
-    fn insert(&self, id: String, job: Arc<Job>) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, job);
-    }
-
-    /// The caller's task `id`: 401 without a valid key, 404 when unknown
-    /// or another key's, 410 once expired.
-    fn find(&self, app: &App, id: &str, headers: &HeaderMap) -> Result<Arc<Job>, ApiError> {
-        let keys = &app.state().api_keys;
-        keys.check(headers)?;
-        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        let job = jobs
-            .get(id)
-            .filter(|job| job.owner == keys.caller(headers))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "no such task: task ids are the key's that started them and last as long as the proxy process (a task started before a proxy restart is gone)",
-                )
-            })?;
-        if job.expired(Instant::now()) {
-            return Err(ApiError::new(
-                StatusCode::GONE,
-                "the task expired: the upstream keeps a task and its result only for its ttl",
-            ));
-        }
-        Ok(Arc::clone(job))
-    }
-}
-
-impl Job {
-    /// A running task's answer: its body, and when to poll again.
-    fn running_answer(&self, body: Value) -> Response {
-        let mut response = Json(body).into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after(self.poll_interval));
-        response
-    }
-
-    fn expired(&self, now: Instant) -> bool {
-        self.expires_at <= now || self.forgotten.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// The answer for a task that ended, once it has.
-    async fn ended_answer(&self, id: &str) -> Option<Response> {
-        let ended = self.ended.lock().await;
-        ended.as_ref().map(|ended| ended_answer(id, self, ended))
-    }
-
-    fn connection(&self) -> Result<Arc<Connection>, ApiError> {
-        self.connection.upgrade().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::GONE,
-                "the task is gone: the upstream MCP server restarted since it started, and its tasks with it",
-            )
-        })
-    }
-}
-
 /// One request to the task's session within `timeout`, its error answered
 /// as a call's would be. An upstream that no longer knows the task (its
 /// ttl passed there first) is 410.
@@ -509,32 +377,16 @@ async fn upstream<T>(
     }
 }
 
+/// The task `id` of the key the request presents (401, 404, 410).
+fn callers_task(app: &App, id: &str, headers: &HeaderMap) -> Result<Arc<Job>, ApiError> {
+    app.state().jobs.find(&app.state().api_keys, id, headers)
+}
+
 fn already_ended() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "the task already ended; GET it for its result",
     )
-}
-
-fn ended_answer(id: &str, job: &Job, ended: &Ended) -> Response {
-    let mut body = task_body(id, &job.tool, ended.status, None);
-    if let Some((status, result)) = &ended.result {
-        body["result"] = json!({"status": status, "body": result});
-    }
-    Json(body).into_response()
-}
-
-fn task_body(id: &str, tool: &str, status: &str, message: Option<&str>) -> Value {
-    let mut body = json!({"taskId": id, "tool": tool, "status": status});
-    if let Some(message) = message {
-        body["statusMessage"] = json!(message);
-    }
-    body
-}
-
-/// Whole seconds, at least one.
-fn retry_after(poll_interval: Duration) -> HeaderValue {
-    HeaderValue::from(poll_interval.as_secs_f64().ceil().max(1.0) as u64)
 }
 
 #[cfg(test)]
@@ -554,12 +406,5 @@ mod tests {
         assert!(!prefer("return=minimal"));
         assert!(!prefer("respond-asynchronously"));
         assert!(!prefers_async(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn retry_after_is_whole_seconds_and_never_zero() {
-        assert_eq!(retry_after(Duration::from_millis(200)), "1");
-        assert_eq!(retry_after(Duration::from_millis(1500)), "2");
-        assert_eq!(retry_after(Duration::from_secs(5)), "5");
     }
 }

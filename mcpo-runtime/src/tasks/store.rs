@@ -1,0 +1,188 @@
+//! The tasks callers started with `Prefer: respond-async` (`rest.rs`), by
+//! the proxy's own `taskId`: random, so unguessable, and bound to the API
+//! key that started it (another key gets 404). A task lives as long as the
+//! upstream keeps it (its `ttl`), then answers 410 for an hour; tasks live
+//! in their upstream session, so once that session is gone (the upstream
+//! restarted) they answer 410; after a proxy restart their ids are unknown
+//! (404). The message says which.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::auth::{ApiKeys, KeyDigest};
+use crate::error::ApiError;
+use crate::supervisor::Connection;
+use crate::tool_answer::TypedChecks;
+use crate::upstream::ElicitationAsk;
+
+/// At most this many tasks are tracked at once; more is 503.
+pub(super) const MAX_TASKS: usize = 1024;
+
+/// How long an expired task still answers 410 (then 404).
+const EXPIRED_KEPT: Duration = Duration::from_secs(3600);
+
+/// `Retry-After` when the upstream suggests no poll interval.
+pub(super) const DEFAULT_POLL: Duration = Duration::from_secs(1);
+
+/// The async calls of one server, by the `taskId` their callers hold.
+#[derive(Default)]
+pub struct Jobs {
+    jobs: Mutex<HashMap<String, Arc<Job>>>,
+}
+
+pub(super) struct Job {
+    pub(super) tool: String,
+    /// The API key that started it; `None` when the proxy has no keys.
+    pub(super) owner: Option<KeyDigest>,
+    /// The upstream session the task lives in.
+    pub(super) connection: Weak<Connection>,
+    pub(super) upstream_id: String,
+    pub(super) expires_at: Instant,
+    pub(super) poll_interval: Duration,
+    pub(super) checks: TypedChecks,
+    /// How it ended, once the proxy has seen its end.
+    pub(super) ended: tokio::sync::Mutex<Option<Ended>>,
+    /// Told when `ended` is set.
+    pub(super) finished: tokio::sync::Notify,
+    /// The form the upstream waits on the caller for.
+    pub(super) pending_input: Mutex<Option<ElicitationAsk>>,
+    /// The upstream forgot the task before the proxy's clock said so (its
+    /// ttl ran from the task's creation, before the proxy heard of it).
+    pub(super) forgotten: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Clone)]
+pub(super) struct Ended {
+    /// `completed`, `failed` or `cancelled`.
+    pub(super) status: &'static str,
+    /// The synchronous call's status and body (none for `cancelled`).
+    pub(super) result: Option<(u16, Value)>,
+}
+
+impl Jobs {
+    /// Forgets tasks expired for a while (an expired task answers 410 for
+    /// [`EXPIRED_KEPT`], then 404), and any expired one when the table is
+    /// full; 503 when live tasks fill it.
+    pub(super) fn make_room(&self) -> Result<(), ApiError> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        jobs.retain(|_, job| job.expires_at + EXPIRED_KEPT > now);
+        if jobs.len() >= MAX_TASKS {
+            jobs.retain(|_, job| !job.expired(now));
+        }
+        if jobs.len() >= MAX_TASKS {
+            return Err(ApiError::unavailable(
+                format!(
+                    "the proxy already tracks {MAX_TASKS} async tasks; retry later or call without Prefer: respond-async"
+                ),
+                DEFAULT_POLL.as_secs(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn insert(&self, id: String, job: Arc<Job>) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, job);
+    }
+
+    /// The caller's task `id`: 401 without a valid key, 404 when unknown
+    /// or another key's, 410 once expired.
+    pub(super) fn find(
+        &self,
+        keys: &ApiKeys,
+        id: &str,
+        headers: &HeaderMap,
+    ) -> Result<Arc<Job>, ApiError> {
+        keys.check(headers)?;
+        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let job = jobs
+            .get(id)
+            .filter(|job| job.owner == keys.caller(headers))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no such task: task ids are the key's that started them and last as long as the proxy process (a task started before a proxy restart is gone)",
+                )
+            })?;
+        if job.expired(Instant::now()) {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "the task expired: the upstream keeps a task and its result only for its ttl",
+            ));
+        }
+        Ok(Arc::clone(job))
+    }
+}
+
+impl Job {
+    /// A running task's answer: its body, and when to poll again.
+    pub(super) fn running_answer(&self, body: Value) -> Response {
+        let mut response = Json(body).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after(self.poll_interval));
+        response
+    }
+
+    pub(super) fn expired(&self, now: Instant) -> bool {
+        self.expires_at <= now || self.forgotten.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The answer for a task that ended, once it has.
+    pub(super) async fn ended_answer(&self, id: &str) -> Option<Response> {
+        let ended = self.ended.lock().await;
+        ended.as_ref().map(|ended| ended_answer(id, self, ended))
+    }
+
+    pub(super) fn connection(&self) -> Result<Arc<Connection>, ApiError> {
+        self.connection.upgrade().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::GONE,
+                "the task is gone: the upstream MCP server restarted since it started, and its tasks with it",
+            )
+        })
+    }
+}
+
+pub(super) fn ended_answer(id: &str, job: &Job, ended: &Ended) -> Response {
+    let mut body = task_body(id, &job.tool, ended.status, None);
+    if let Some((status, result)) = &ended.result {
+        body["result"] = json!({"status": status, "body": result});
+    }
+    Json(body).into_response()
+}
+
+pub(super) fn task_body(id: &str, tool: &str, status: &str, message: Option<&str>) -> Value {
+    let mut body = json!({"taskId": id, "tool": tool, "status": status});
+    if let Some(message) = message {
+        body["statusMessage"] = json!(message);
+    }
+    body
+}
+
+/// Whole seconds, at least one.
+pub(super) fn retry_after(poll_interval: Duration) -> HeaderValue {
+    HeaderValue::from(poll_interval.as_secs_f64().ceil().max(1.0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_whole_seconds_and_never_zero() {
+        assert_eq!(retry_after(Duration::from_millis(200)), "1");
+        assert_eq!(retry_after(Duration::from_millis(1500)), "2");
+        assert_eq!(retry_after(Duration::from_secs(5)), "5");
+    }
+}
