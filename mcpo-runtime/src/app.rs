@@ -22,7 +22,7 @@ use crate::pool::PoolSlot;
 use crate::result;
 use crate::telemetry;
 use crate::tool_answer::InputCheck;
-use crate::upstream::ProgressSink;
+use crate::upstream::{CallRelays, ProgressSink};
 use crate::validate::InputValidators;
 
 /// Shared state of the proxy; cheap to clone (one `Arc`).
@@ -154,17 +154,17 @@ impl App {
     /// The part of a call REST and MCP callers share, from parsed arguments
     /// to the upstream's result: lax types, the frozen schema, the typed
     /// check (`typed_input`, where there is one), `--max-concurrency`, a
-    /// pooled connection and the call timeout. `progress`: a caller's
-    /// progress token and where its notifications go.
+    /// pooled connection and the call timeout. `relays`: where what the
+    /// upstream says during the call goes.
     pub(crate) async fn call_with_arguments(
         &self,
         tool: &str,
         arguments: Value,
         typed_input: Option<InputCheck>,
-        progress: Option<(ProgressToken, ProgressSink)>,
+        relays: CallRelays,
     ) -> Result<CallToolResult, CallFailure> {
         let arguments = self.checked_arguments(tool, arguments, typed_input)?;
-        self.call_checked(tool, arguments, progress).await
+        self.call_checked(tool, arguments, relays).await
     }
 
     /// A call's arguments, as they go upstream: lax types converted, then
@@ -206,13 +206,12 @@ impl App {
 
     /// A call with checked arguments, upstream: `--max-concurrency`, a
     /// pooled connection and the call timeout; a task-required tool as a
-    /// task. `progress`: a caller's progress token and where its
-    /// notifications go.
+    /// task.
     pub(crate) async fn call_checked(
         &self,
         tool: &str,
         arguments: rmcp::model::JsonObject,
-        progress: Option<(ProgressToken, ProgressSink)>,
+        relays: CallRelays,
     ) -> Result<CallToolResult, CallFailure> {
         let state = &self.state;
         let call_timeout = self.call_timeout(tool);
@@ -220,12 +219,13 @@ impl App {
         let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
         telemetry::carry_context(&mut params);
         let as_task = state.task_support.get(tool) == Some(&crate::tasks::TaskSupport::Required);
+        let CallRelays { progress, forms } = relays;
         self.on_upstream(tool, call_timeout, |connection| async move {
             match progress {
                 // The upstream keeps the task no longer than the caller waits.
                 _ if as_task => {
-                    crate::tasks::call_as_task(&connection.peer, params, call_timeout, progress)
-                        .await
+                    let relays = CallRelays { progress, forms };
+                    crate::tasks::call_as_task(&connection, params, call_timeout, relays).await
                 }
                 None => connection.peer.call_tool(params).await,
                 Some((caller_token, sink)) => {

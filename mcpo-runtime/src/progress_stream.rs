@@ -51,7 +51,14 @@ pub(crate) fn respond(
         let app = app.clone();
         async move {
             let outcome = app
-                .call_checked(tool, arguments, Some((caller_token, sink)))
+                .call_checked(
+                    tool,
+                    arguments,
+                    crate::upstream::CallRelays {
+                        progress: Some((caller_token, sink)),
+                        forms: None,
+                    },
+                )
                 .await;
             let (status, body) = match outcome {
                 Ok(result) => match crate::tool_answer::answer_body(tool, result, checks) {

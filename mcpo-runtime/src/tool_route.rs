@@ -122,7 +122,7 @@ impl App {
             ));
         }
         let result = self
-            .call_with_arguments(tool, arguments, Some(checks.input), None)
+            .call_with_arguments(tool, arguments, Some(checks.input), Default::default())
             .await
             .map_err(|failure| failure.answer)?;
         if let Some((mime_type, data)) = result::single_binary(&result)

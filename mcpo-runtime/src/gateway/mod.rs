@@ -47,7 +47,7 @@ use crate::app::CallFailure;
 use crate::lock::Lock;
 use crate::served::Served;
 use crate::telemetry;
-use crate::upstream::ProgressSink;
+use crate::upstream::{CallRelays, ElicitationAsk, ElicitationSink, ProgressSink};
 
 pub(crate) use http::{McpEndpoints, mcp_routes};
 pub(crate) use stdio::serve_stdio;
@@ -318,11 +318,13 @@ impl ServerHandler for Gateway {
             }
             None => (None, None),
         };
+        let forms = offers_forms(&context).then(|| relay_forms(&context));
         let started = std::time::Instant::now();
         let span = telemetry::tool_call_span(tool.locked, &served.name, headers);
         let call = async {
             app.check_callable(tool.locked)?;
-            app.call_with_arguments(tool.locked, arguments, None, progress)
+            let relays = CallRelays { progress, forms };
+            app.call_with_arguments(tool.locked, arguments, None, relays)
                 .await
         };
         let outcome = tokio::select! {
@@ -523,6 +525,38 @@ fn relay_progress(
         }
     });
     (sink, relay)
+}
+
+/// Whether the MCP client said it can fill forms in (`elicitation`).
+fn offers_forms(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .peer
+        .peer_info()
+        .is_some_and(|client| client.capabilities.elicitation.is_some())
+}
+
+/// Where the forms an upstream task asks for go: to the MCP client, whose
+/// answer goes back upstream (a client that fails to answer cancels the
+/// form). The relay ends when the call drops the sink.
+fn relay_forms(context: &RequestContext<RoleServer>) -> ElicitationSink {
+    let (sink, mut asks) = tokio::sync::mpsc::unbounded_channel::<ElicitationAsk>();
+    let peer = context.peer.clone();
+    tokio::spawn(async move {
+        while let Some(ask) = asks.recv().await {
+            let request = rmcp::model::ServerRequest::ElicitRequest(
+                rmcp::model::ElicitRequest::new(ask.request),
+            );
+            let answer = match peer.send_request(request).await {
+                Ok(rmcp::model::ClientResult::ElicitResult(answer)) => answer,
+                other => {
+                    tracing::debug!(?other, "the MCP client did not answer a form");
+                    rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Cancel)
+                }
+            };
+            let _ = ask.reply.send(answer);
+        }
+    });
+    sink
 }
 
 /// One page of `items` from `cursor` (the decimal offset we gave out), and

@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 
 use crate::lock::LockedTool;
 pub use crate::lock::TaskSupport;
-use crate::upstream::ProgressSink;
+use crate::supervisor::Connection;
+use crate::upstream::{CallRelays, ProgressSink};
 
 pub(crate) mod rest;
 pub(crate) mod store;
@@ -104,15 +105,19 @@ pub async fn cancel(peer: &Peer<RoleClient>, task_id: &str) -> Result<(), Servic
 /// A task-required tool called as a plain call: created, then waited for.
 /// Dropped before its end (the caller left, the timeout passed), it cancels
 /// the task upstream. A caller that asked for progress gets the task's
-/// status messages as progress.
-pub async fn call_as_task(
-    peer: &Peer<RoleClient>,
+/// status messages as progress; one that can fill forms in gets the
+/// task's (the rest are declined).
+pub(crate) async fn call_as_task(
+    connection: &Connection,
     params: CallToolRequestParams,
     ttl: Duration,
-    progress: Option<(ProgressToken, ProgressSink)>,
+    relays: CallRelays,
 ) -> Result<CallToolResult, ServiceError> {
+    let peer = &connection.peer;
     let task = create(peer, params, ttl).await?;
     let mut guard = CancelTaskOnDrop(Some((peer.clone(), task.id.clone())));
+    let CallRelays { progress, forms } = relays;
+    let _forms = forms.map(|sink| connection.events.elicitation_route(task.id.clone(), sink));
     let answer = match progress {
         None => result(peer, &task.id).await,
         Some((token, sink)) => tokio::select! {

@@ -77,6 +77,8 @@ struct Inner {
 /// A form the upstream asks its client to fill in during a task
 /// (`elicitation/create`), for the caller that started the task.
 pub struct ElicitationAsk {
+    /// The request as the upstream made it, for an MCP client to answer.
+    pub request: ElicitRequestParams,
     /// What the upstream tells the user it needs.
     pub message: String,
     /// The JSON Schema of the answer's `content`, as the upstream sent it.
@@ -88,6 +90,17 @@ pub struct ElicitationAsk {
 
 /// Where a task's elicitation requests go.
 pub type ElicitationSink = mpsc::UnboundedSender<ElicitationAsk>;
+
+/// Where what the upstream says during one call goes, for a caller that
+/// can take it.
+#[derive(Default)]
+pub struct CallRelays {
+    /// The caller's progress token and where its notifications go.
+    pub progress: Option<(ProgressToken, ProgressSink)>,
+    /// Where the forms the upstream asks for during a task go (a caller
+    /// without one gets them declined).
+    pub forms: Option<ElicitationSink>,
+}
 
 /// The `_meta` key that ties a request to the task it is made for.
 const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
@@ -186,7 +199,7 @@ impl UpstreamEvents {
             message,
             requested_schema,
             ..
-        } = request
+        } = request.clone()
         else {
             tracing::info!("declined a URL elicitation from the upstream: no caller can open it");
             return ElicitResult::new(ElicitationAction::Decline);
@@ -194,6 +207,7 @@ impl UpstreamEvents {
         let sink = task_id.and_then(|task_id| self.elicitations().get(&task_id).cloned());
         let (reply, answer) = tokio::sync::oneshot::channel();
         let ask = ElicitationAsk {
+            request,
             message,
             requested_schema: serde_json::to_value(requested_schema).unwrap_or_default(),
             reply,

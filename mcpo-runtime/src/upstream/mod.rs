@@ -51,7 +51,10 @@ use serde_json::{Map, Value};
 pub use cancel::CancelOnDrop;
 pub use env_names::header_env_var;
 use events::UpstreamClient;
-pub use events::{ElicitationAsk, ElicitationRoute, ProgressRoute, ProgressSink, UpstreamEvents};
+pub use events::{
+    CallRelays, ElicitationAsk, ElicitationRoute, ElicitationSink, ProgressRoute, ProgressSink,
+    UpstreamEvents,
+};
 use headers::header_map;
 pub use headers::{HeaderError, parse_headers};
 pub use oauth::{OAuthSettings, OAuthTarget};
