@@ -893,8 +893,14 @@ fn assert_report(ended: &Reply, topic: &str, interpretation: &str) {
 
 /// The interpretations a research task's form offers (`const`s).
 fn form_choices(form: &Reply) -> Vec<&str> {
+    choices(&form.body["inputRequest"])
+}
+
+/// The interpretations a research task's `form` (its message and
+/// `requestedSchema`) offers (`const`s).
+fn choices(form: &Value) -> Vec<&str> {
     strings_of(
-        &form.body["inputRequest"]["requestedSchema"]["properties"]["interpretation"]["oneOf"],
+        &form["requestedSchema"]["properties"]["interpretation"]["oneOf"],
         "const",
     )
 }
@@ -1137,4 +1143,143 @@ fn a_task_form_is_answered_over_a_streamable_http_upstream_too() {
     assert_report(&wait_for_end_after_form(&proxy, &id), "python", "comedy");
 
     assert_plain_call_declined(plain.join().expect("the plain call"), "python");
+}
+
+// The same forms, and the task's status, relayed to an MCP client of the
+// proxy's gateway (`/mcp`) that calls the task-required tool.
+
+/// What `tests/clients/mcp/task_form_client.py` (the official Python SDK)
+/// printed after calling `simulate-research-query` on `topic` through the
+/// gateway at `url` in `mode` (`accept` with an interpretation, `none`,
+/// `failing`, `progress`; see the script), within 60 s.
+fn task_form_client(mode: &str, url: &str, topic: &str, answer: &[&str]) -> Value {
+    let script = workspace_root().join("tests/clients/mcp/task_form_client.py");
+    let script = script.to_str().expect("a UTF-8 path");
+    let output = Launch::server(&test_tool("mcp-venv/bin/python"))
+        .args(&[&[script, mode, url, topic], answer].concat())
+        .run_to_exit(Duration::from_secs(60));
+    assert!(output.status.success(), "{mode}: {}", output_text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|error| {
+        panic!("{mode}: no JSON report ({error}): {}", output_text(&output))
+    })
+}
+
+/// The report's call ended with a research report on `about` (one text
+/// block, not an error).
+#[track_caller]
+fn assert_mcp_report(report: &Value, about: &str) {
+    let result = &report["call"]["result"];
+    assert_eq!(result["isError"], false, "{report}");
+    let expected = report_on(about);
+    assert!(
+        result["content"][0]["text"]
+            .as_str()
+            .is_some_and(|text| text.starts_with(&expected)),
+        "expected {expected:?}: {report}"
+    );
+}
+
+/// An MCP client of the gateway that offers elicitation and calls the
+/// task-required `simulate-research-query` on an ambiguous topic gets the
+/// upstream's form (`elicitation/create`, its message and the three
+/// interpretations of "python") about 2 s in, and its answer goes back
+/// upstream: `comedy` gives a report on `python (comedy)`. A client that
+/// does not offer elicitation is asked nothing and the form is declined
+/// upstream; a client whose form callback fails answers it as `cancel`;
+/// the report then says which default it used. A client that sends a
+/// `progressToken` gets the task's status messages as progress
+/// notifications, numbered 1, 2, ... without a total, in the upstream's
+/// stage order, the first well before the result. The four clients run at
+/// once on one proxy.
+#[test]
+fn an_mcp_client_of_the_gateway_answers_a_task_form_and_sees_its_status() {
+    let proxy = stdio_proxy();
+    let url = proxy.url("/mcp");
+    let started = Instant::now();
+    let [accepted, without_forms, failing, progress] = std::thread::scope(|scope| {
+        [
+            ("accept", "python", &["comedy"][..]),
+            ("none", "python", &[]),
+            ("failing", "python", &[]),
+            ("progress", "rust", &[]),
+        ]
+        .map(|(mode, topic, answer)| {
+            let url = &url;
+            scope.spawn(move || task_form_client(mode, url, topic, answer))
+        })
+        .map(|client| client.join().expect("a client's report"))
+    });
+    eprintln!("four gateway clients done in {:?}", started.elapsed());
+
+    // The form reached the client as the upstream asked it, before the end.
+    let forms = accepted["forms"].as_array().expect("forms");
+    assert_eq!(forms.len(), 1, "one form: {accepted}");
+    let form = &forms[0]["params"];
+    assert_eq!(form["mode"], "form", "{accepted}");
+    assert_eq!(form["message"], form_message("python"), "{accepted}");
+    assert_eq!(
+        choices(form),
+        ["programming", "snake", "comedy"],
+        "{accepted}"
+    );
+    assert_eq!(
+        form["requestedSchema"]["required"],
+        json!(["interpretation"]),
+        "{accepted}"
+    );
+    let asked_at = forms[0]["at"].as_f64().expect("when");
+    assert!(
+        (1.5..accepted["result_at"].as_f64().expect("when")).contains(&asked_at),
+        "after the first two stages, before the result: {accepted}"
+    );
+    assert_mcp_report(&accepted, "python (comedy)");
+
+    assert_eq!(without_forms["forms"], json!([]), "{without_forms}");
+    assert_mcp_report(&without_forms, &format!("python ({DECLINED_FORM})"));
+
+    assert_eq!(
+        failing["forms"].as_array().map(Vec::len),
+        Some(1),
+        "the failing callback was asked: {failing}"
+    );
+    assert_mcp_report(&failing, &format!("python ({CANCELLED_FORM})"));
+
+    // Progress: the research's stages, as the upstream's status says them.
+    const STAGES: [&str; 4] = [
+        "Gathering sources...",
+        "Analyzing content...",
+        "Synthesizing findings...",
+        "Generating report...",
+    ];
+    assert_eq!(progress["forms"], json!([]), "{progress}");
+    assert_mcp_report(&progress, "rust");
+    let notifications = progress["progress"].as_array().expect("progress");
+    assert!(notifications.len() >= 2, "{progress}");
+    let mut stages = Vec::new();
+    for (number, notification) in (1..).zip(notifications) {
+        assert_eq!(
+            notification["progress"],
+            json!(f64::from(number)),
+            "{progress}"
+        );
+        assert_eq!(notification["total"], Value::Null, "{progress}");
+        let message = notification["message"].as_str().unwrap_or_default();
+        let stage = STAGES.iter().position(|stage| *stage == message);
+        stages.push(stage.unwrap_or_else(|| panic!("{message:?} is a stage: {progress}")));
+    }
+    assert!(
+        stages.windows(2).all(|pair| pair[0] < pair[1]),
+        "each stage once, in order: {progress}"
+    );
+    let first = notifications[0]["at"].as_f64().expect("when");
+    let last = notifications[notifications.len() - 1]["at"]
+        .as_f64()
+        .expect("when");
+    let result_at = progress["result_at"].as_f64().expect("when");
+    assert!(
+        last <= result_at && first + 1.0 <= result_at,
+        "progress came while the task ran, before its result: {progress}"
+    );
 }
