@@ -19,6 +19,7 @@ pub use mcpo_runtime::lock;
 pub mod login;
 pub mod naming;
 pub mod openapi;
+pub mod pinning;
 pub mod schema;
 pub mod serve;
 pub mod snapshot;

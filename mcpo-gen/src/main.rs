@@ -134,6 +134,11 @@ struct NewArgs {
     /// mcpo-gen's own) [default: the server's version].
     #[arg(long, value_name = "VERSION")]
     api_version: Option<String>,
+    /// Pin the package the server is run from (uvx, pipx run, npx, bunx) at
+    /// the version its index serves today, in the launch spec the lock and
+    /// the crate record.
+    #[arg(long, conflicts_with = "config")]
+    pin: bool,
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
@@ -438,15 +443,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     progress,
                 )?),
                 None => {
-                    let target = workflow::target(
+                    let mut target = workflow::target(
                         args.connect.server_type.unwrap_or(ServerType::Stdio),
                         &args.server,
                         workflow::parse_headers(&args.connect.headers)?,
                         workflow::parse_env(&args.connect.env)?,
                         args.connect.oauth.settings()?,
                     )?;
+                    if args.pin {
+                        workflow::pin(&mut target, progress)?;
+                    }
                     // Shown even with --quiet: the lock would keep these for good.
-                    for warning in workflow::launch_spec_warnings(&target) {
+                    for warning in workflow::launch_warnings(&target) {
                         eprintln!("warning: {warning}");
                     }
                     CrateLock::Single(workflow::snapshot(
@@ -718,7 +726,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                         Default::default(),
                         None,
                     )?;
-                    for warning in workflow::launch_spec_warnings(&target) {
+                    for warning in workflow::launch_warnings(&target) {
                         eprintln!("warning: {warning}");
                     }
                     CrateLock::Single(workflow::snapshot(&target, &options, None, progress)?)

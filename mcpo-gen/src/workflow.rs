@@ -282,6 +282,32 @@ pub fn target(
     }
 }
 
+/// Everything to say about a launch spec before the lock records it:
+/// [`launch_spec_warnings`], and a package it runs unpinned.
+pub fn launch_warnings(target: &Target) -> Vec<String> {
+    let mut warnings = launch_spec_warnings(target);
+    if let Target::Stdio { command, args, .. } = target {
+        warnings.extend(snapshot::block_on(mcpo_gen::pinning::unpinned_warning(
+            command, args,
+        )));
+    }
+    warnings
+}
+
+/// `--pin`: the package a stdio target runs, pinned at the version its
+/// index serves today.
+pub fn pin(target: &mut Target, progress: Progress) -> Result<()> {
+    let Target::Stdio { command, args, .. } = target else {
+        bail!("--pin applies to a stdio server run from a package (uvx, pipx run, npx, bunx)");
+    };
+    let pinned = snapshot::block_on(mcpo_gen::pinning::pin(command, args))?;
+    if pinned != *args {
+        progress.say(format_args!("Pinned: {command} {}", pinned.join(" ")));
+        *args = pinned;
+    }
+    Ok(())
+}
+
 /// Words that mark a value as a secret in a URL query or a command argument.
 const SECRET_WORDS: &[&str] = &[
     "token",
@@ -424,7 +450,7 @@ pub fn snapshot_config(
     let mut servers = BTreeMap::new();
     for (index, (name, entry)) in config.servers.iter().enumerate() {
         let target = entry.target(name, &|var| std::env::var(var).ok())?;
-        for warning in launch_spec_warnings(&target) {
+        for warning in launch_warnings(&target) {
             eprintln!("warning: server {name:?}: {warning}");
         }
         progress.say(format_args!("[{}/{count}] {name}", index + 1));

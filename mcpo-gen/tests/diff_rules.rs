@@ -102,6 +102,7 @@ const PINNED_LEVELS: &[(&str, Level)] = &[
     ("oversized-text", Level::Warn),
     ("encoded-text", Level::Warn),
     ("cross-server-shadowing", Level::Warn),
+    ("unpinned-upstream", Level::Warn),
 ];
 
 /// The pinned level of `id`; panics for an id the table does not know.
@@ -159,7 +160,7 @@ fn facts() -> ServerFacts {
 fn upstream() -> Upstream {
     Upstream::Stdio {
         command: "uvx".into(),
-        args: vec!["mcp-server-time".into()],
+        args: vec!["mcp-server-time==2026.10.19".into()],
         env: mcpo_runtime::lock::ValueSources::default(),
     }
 }
@@ -744,6 +745,8 @@ fn the_table_covers_every_rule() {
     seen.extend(server_case_ids());
     // Only an audit of several locks can produce it: see tests/review.rs.
     seen.insert("cross-server-shadowing");
+    // audit_reports_a_launch_spec_that_does_not_pin_its_package.
+    seen.insert("unpinned-upstream");
     // Multi-server crates: multi_server_changes_are_grouped_and_disabled_tools_named.
     seen.extend([
         "server-added",
@@ -2303,4 +2306,84 @@ fn diff_audits_new_prompt_texts_only() {
         finding.item.as_ref().map(|item| item.key.as_str()),
         Some("greet")
     );
+}
+
+/// A lock whose launch spec runs a package (or image) without pinning it
+/// is an audit finding of its own, at the lock's `/upstream`; pinned specs,
+/// and programs run from no index, are not. Several locks: each finding
+/// names its server.
+#[test]
+fn audit_reports_a_launch_spec_that_does_not_pin_its_package() {
+    use mcpo_gen::audit::{audit_lock, audit_locks};
+    let with_upstream = |command: &str, args: &[&str]| {
+        let mut lock = lock_of(vec![
+            json!({"name": "t", "inputSchema": {"type": "object"}}),
+        ]);
+        lock.upstream = Upstream::Stdio {
+            command: command.into(),
+            args: args.iter().map(|arg| arg.to_string()).collect(),
+            env: mcpo_runtime::lock::ValueSources::default(),
+        };
+        lock
+    };
+    let unpinned = |lock: &Lock| -> Vec<(String, String)> {
+        audit_lock(lock)
+            .changes
+            .iter()
+            .filter(|change| change.id == "unpinned-upstream")
+            .map(|change| {
+                (
+                    change.pointer.clone().unwrap_or_default(),
+                    change.message.clone(),
+                )
+            })
+            .collect()
+    };
+    for (command, args) in [
+        ("uvx", &["mcp-server-time"][..]),
+        ("uvx", &["mcp-server-time@latest"][..]),
+        (
+            "npx",
+            &["-y", "@modelcontextprotocol/server-everything", "stdio"][..],
+        ),
+        ("docker", &["run", "-i", "--rm", "mcp/time"][..]),
+    ] {
+        let found = unpinned(&with_upstream(command, args));
+        assert_eq!(found.len(), 1, "{command} {args:?}: {found:?}");
+        assert_eq!(found[0].0, "/upstream");
+        assert!(found[0].1.contains("unpinned"), "{found:?}");
+    }
+    for (command, args) in [
+        ("uvx", &["mcp-server-time==2026.10.19"][..]),
+        (
+            "npx",
+            &[
+                "-y",
+                "@modelcontextprotocol/server-everything@2026.8.31",
+                "stdio",
+            ][..],
+        ),
+        ("docker", &["run", "-i", "mcp/time@sha256:0123"][..]),
+        ("python3", &["server.py"][..]),
+    ] {
+        assert_eq!(
+            unpinned(&with_upstream(command, args)),
+            [],
+            "{command} {args:?}"
+        );
+    }
+    let report = audit_locks(&[
+        (
+            "pinned".into(),
+            with_upstream("uvx", &["mcp-server-time==2026.10.19"]),
+        ),
+        ("loose".into(), with_upstream("uvx", &["mcp-server-time"])),
+    ]);
+    let labels: Vec<Option<&str>> = report
+        .changes
+        .iter()
+        .filter(|change| change.id == "unpinned-upstream")
+        .map(|change| change.tool.as_deref())
+        .collect();
+    assert_eq!(labels, [Some("loose")]);
 }

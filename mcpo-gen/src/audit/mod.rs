@@ -32,7 +32,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::diff::rules::CROSS_SERVER_SHADOWING;
+use crate::diff::rules::{CROSS_SERVER_SHADOWING, UNPINNED_UPSTREAM};
 use crate::diff::{Change, Item, ItemKind, Report};
 use crate::lock::{Lock, LockedItem};
 use crate::schema::document::escape_token;
@@ -293,7 +293,38 @@ fn findings_in(text: &Text) -> Vec<Change> {
 
 /// Every finding in one lock.
 pub fn audit_lock(lock: &Lock) -> Report {
-    Report::new(texts(lock).iter().flat_map(findings_in).collect())
+    let mut changes: Vec<Change> = texts(lock).iter().flat_map(findings_in).collect();
+    changes.extend(unpinned_upstream(lock, None));
+    Report::new(changes)
+}
+
+/// `unpinned-upstream` when the lock's launch spec runs a package or image
+/// without pinning it (`crate::pinning`); `label` names the server of a
+/// multi-server crate.
+fn unpinned_upstream(lock: &Lock, label: Option<&str>) -> Option<Change> {
+    let crate::lock::Upstream::Stdio { command, args, .. } = &lock.upstream else {
+        return None;
+    };
+    let spec = crate::pinning::package_of(command, args)?;
+    if spec.pinned.is_some() {
+        return None;
+    }
+    let pin = match spec.registry {
+        crate::pinning::Registry::Oci => "its digest (`image@sha256:...`)",
+        _ => "an exact version (`mcpo-gen --pin` pins it when generating)",
+    };
+    Some(Change::from_rule(
+        UNPINNED_UPSTREAM,
+        label,
+        Some("/upstream".into()),
+        format!(
+            "`{command} {}` runs `{}` unpinned: whatever its index serves at each start; pin {pin}",
+            args.join(" "),
+            spec.given
+        ),
+        None,
+        Some(Value::String(spec.given.clone())),
+    ))
 }
 
 /// The findings of `diff` for text that `new` adds or changes: a text at a
@@ -346,6 +377,7 @@ pub fn audit_locks(locks: &[(String, Lock)]) -> Report {
                 changes.push(change);
             }
         }
+        changes.extend(unpinned_upstream(lock, Some(label)));
         for (other_index, (other_label, other)) in locks.iter().enumerate() {
             if other_index == index {
                 continue;

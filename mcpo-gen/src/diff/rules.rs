@@ -188,6 +188,8 @@ rules! {
         "Text is unusually long (over 4,000 characters): room to bury instructions.";
     ENCODED_TEXT = "encoded-text", Warn,
         "Text holds an encoded blob (a long base64 or hex run, percent-escapes) a reviewer cannot read.";
+    UNPINNED_UPSTREAM = "unpinned-upstream", Warn,
+        "The lock's launch spec runs a package from an index (uvx, pipx, npx, bunx) or an image without pinning its version (or digest): the server behind the reviewed lock can change without review.";
     CROSS_SERVER_SHADOWING = "cross-server-shadowing", Warn,
         "Audit of several locks only: a text of one server names a tool of another, which can steer the model's use of that server.";
 }

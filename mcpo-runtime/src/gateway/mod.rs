@@ -542,18 +542,26 @@ fn relay_forms(context: &RequestContext<RoleServer>) -> ElicitationSink {
     let (sink, mut asks) = tokio::sync::mpsc::unbounded_channel::<ElicitationAsk>();
     let peer = context.peer.clone();
     tokio::spawn(async move {
-        while let Some(ask) = asks.recv().await {
-            let request = rmcp::model::ServerRequest::ElicitRequest(
-                rmcp::model::ElicitRequest::new(ask.request),
-            );
-            let answer = match peer.send_request(request).await {
+        while let Some(ElicitationAsk {
+            request, mut reply, ..
+        }) = asks.recv().await
+        {
+            let request =
+                rmcp::model::ServerRequest::ElicitRequest(rmcp::model::ElicitRequest::new(request));
+            let answer = tokio::select! {
+                answer = peer.send_request(request) => answer,
+                // The upstream stopped waiting (its request was cancelled,
+                // its session ended): so does the form.
+                () = reply.closed() => continue,
+            };
+            let answer = match answer {
                 Ok(rmcp::model::ClientResult::ElicitResult(answer)) => answer,
                 other => {
                     tracing::debug!(?other, "the MCP client did not answer a form");
                     rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Cancel)
                 }
             };
-            let _ = ask.reply.send(answer);
+            let _ = reply.send(answer);
         }
     });
     sink

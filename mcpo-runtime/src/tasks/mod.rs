@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use crate::lock::LockedTool;
 pub use crate::lock::TaskSupport;
 use crate::supervisor::Connection;
-use crate::upstream::{CallRelays, ProgressSink};
+use crate::upstream::{CallRelays, ProgressSink, RELATED_TASK};
 
 pub(crate) mod rest;
 pub(crate) mod store;
@@ -126,7 +126,16 @@ pub(crate) async fn call_as_task(
         },
     };
     guard.0 = None;
-    answer
+    // The task was the proxy's to run: its id means nothing to the caller.
+    answer.map(|mut result| {
+        if let Some(meta) = result.meta.as_mut() {
+            meta.0.remove(RELATED_TASK);
+            if meta.0.is_empty() {
+                result.meta = None;
+            }
+        }
+        result
+    })
 }
 
 /// Passes each new `statusMessage` of a task on as a progress notification

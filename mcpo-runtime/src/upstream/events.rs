@@ -102,8 +102,8 @@ pub struct CallRelays {
     pub forms: Option<ElicitationSink>,
 }
 
-/// The `_meta` key that ties a request to the task it is made for.
-const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
+/// The `_meta` key that ties a message to the task it is about.
+pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
 struct Route {
     caller_token: ProgressToken,
@@ -214,7 +214,7 @@ impl UpstreamEvents {
         };
         if sink.is_none_or(|sink| sink.send(ask).is_err()) {
             tracing::info!(
-                "declined an elicitation from the upstream: the caller did not opt in (Prefer: respond-async)"
+                "declined an elicitation from the upstream: its caller cannot answer forms (a REST call without Prefer: respond-async, an MCP client without elicitation, or a call that is not a task)"
             );
             return ElicitResult::new(ElicitationAction::Decline);
         }

@@ -53,7 +53,7 @@ pub use env_names::header_env_var;
 use events::UpstreamClient;
 pub use events::{
     CallRelays, ElicitationAsk, ElicitationRoute, ElicitationSink, ProgressRoute, ProgressSink,
-    UpstreamEvents,
+    RELATED_TASK, UpstreamEvents,
 };
 use headers::header_map;
 pub use headers::{HeaderError, parse_headers};
