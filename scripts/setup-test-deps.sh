@@ -176,6 +176,8 @@ fi
 
 say "warming uvx cache: $MCP_SERVER_TIME"
 uvx --quiet "$MCP_SERVER_TIME" --help >/dev/null
+# An older release, for `mcpo-gen outdated` and `update --to` (tests/time_proxy.rs).
+uvx --quiet mcp-server-time==2026.8.18 --help >/dev/null
 uvx --quiet mcp-server-fetch==2026.10.24 --help >/dev/null
 uvx --quiet mcp-server-git==2026.10.19 --help >/dev/null
 

@@ -314,11 +314,35 @@ enum Command {
         /// records them, leaving out what it left out).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Bump the upstreams run from a package index (uvx, pipx run,
+        /// npx, bunx) to VERSION, or `latest` (the index's newest), in the
+        /// launch spec, the lock and the crate.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
         #[command(flatten)]
         report: ReportArgs,
         /// Exit 1 when a change reaches this level (default: never).
         #[arg(long, value_name = "LEVEL")]
         fail_on: Option<Level>,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// For each upstream run from a package index (PyPI through uvx or
+    /// pipx, npm through npx or bunx): its newest release, snapshotted and
+    /// classified against the lock like `diff`. Writes nothing (`update
+    /// --to` applies a bump).
+    Outdated {
+        /// Generated crate folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Compare with this version instead of the newest.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+        /// Exit 1 when a change reaches this level: ERR, WARN or INFO.
+        #[arg(long, value_name = "LEVEL", default_value = "ERR")]
+        fail_on: Level,
         #[arg(long, short)]
         quiet: bool,
     },
@@ -507,16 +531,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Update {
             dirs,
             config,
+            to,
             report,
             fail_on,
             quiet,
         }) => {
             let progress = Progress { quiet };
             Ok(each_folder(&dirs, |dir| {
-                let changes =
-                    workflow::update(dir, config.as_deref(), &report.options(), progress)?;
+                let changes = workflow::update(
+                    dir,
+                    config.as_deref(),
+                    to.as_deref(),
+                    &report.options(),
+                    progress,
+                )?;
                 report.print(&changes);
                 Ok(fail_on.is_some_and(|level| changes.fails(level)))
+            }))
+        }
+        Some(Command::Outdated {
+            dirs,
+            to,
+            report,
+            fail_on,
+            quiet,
+        }) => {
+            let progress = Progress { quiet };
+            Ok(each_folder(&dirs, |dir| {
+                let lock = workflow::read_lock(dir)?;
+                let found =
+                    workflow::outdated::outdated(&lock, to.as_deref(), &report.options(), progress)
+                        .map_err(|error| error.context(dir.display().to_string()))?;
+                let format = report.format.with_color(std::io::stdout().is_terminal());
+                out!("{}", found.render(&workflow::audit_label(dir), format));
+                Ok(found.report.fails(fail_on))
             }))
         }
         Some(Command::Diff {

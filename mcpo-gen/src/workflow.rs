@@ -698,12 +698,30 @@ pub fn live_drift(dir: &Path, options: &snapshot::Options, progress: Progress) -
 pub fn update(
     dir: &Path,
     config: Option<&Path>,
+    to: Option<&str>,
     options: &snapshot::Options,
     progress: Progress,
 ) -> Result<Report> {
     let committed = read_lock(dir)?;
     let config = config.map(read_config).transpose()?;
-    let fresh = resnapshot(&committed, config.as_ref(), options, progress)
+    // `--to`: the upstreams run from an index, launched at that version.
+    let base = match to {
+        Some(to) => {
+            if config.is_some() {
+                bail!("--to bumps the launch specs the lock records: leave out --config");
+            }
+            let bumps = outdated::newer_versions(&committed, Some(to))?;
+            if bumps.is_empty() {
+                bail!(
+                    "--to: no upstream of {} is run from a package index",
+                    dir.display()
+                );
+            }
+            outdated::bumped(&committed, &bumps)
+        }
+        None => committed.clone(),
+    };
+    let fresh = resnapshot(&base, config.as_ref(), options, progress)
         .with_context(|| format!("snapshotting the upstream of {}", dir.display()))?;
     generate(&fresh, dir, false, progress)?;
     Ok(diff::diff_crate_locks(&committed, &fresh))
@@ -769,6 +787,8 @@ pub fn drift_summary(drift: &Drift, max_lines: usize) -> String {
         }
     }
 }
+
+pub mod outdated;
 
 #[cfg(test)]
 mod tests;

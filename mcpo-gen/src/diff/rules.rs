@@ -204,6 +204,21 @@ pub(crate) const TEXT_RULE_IDS: &[&str] = &[
     RESOURCE_DESCRIPTION_CHANGED.id,
 ];
 
+/// Whether `id` is one of the text audit's rules (`mcpo-gen audit`, which
+/// `diff` applies to new or changed text).
+pub fn is_text_audit(id: &str) -> bool {
+    [
+        HIDDEN_UNICODE,
+        INSTRUCTION_PHRASE,
+        SECRET_REFERENCE,
+        OVERSIZED_TEXT,
+        ENCODED_TEXT,
+        CROSS_SERVER_SHADOWING,
+    ]
+    .iter()
+    .any(|rule| rule.id == id)
+}
+
 /// Looks a rule up by id.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|rule| rule.id == id)
