@@ -942,3 +942,456 @@ fn check_reads_only_the_start_of_a_huge_file() {
         started.elapsed()
     );
 }
+
+// ---------------------------------------------------------------------------
+// Pinning (issue 31): a launch spec that runs a package from an index
+// unpinned is warned about at generation (with the version the index serves
+// today), `--pin` writes that version into the lock, and `audit` flags a
+// lock that does not pin.
+
+/// The version of server-everything installed in tests/upstreams, which the
+/// fake npm registry serves as `latest`.
+const EVERYTHING_VERSION: &str = "2026.8.31";
+
+fn path_text(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+/// Environment variables for a child: each set to a value, or removed
+/// (`None`).
+type Env<'a> = [(&'a str, Option<&'a str>)];
+
+/// The test environment's UV_OFFLINE=1, said explicitly.
+const UV_OFFLINE: (&str, Option<&str>) = ("UV_OFFLINE", Some("1"));
+
+/// `mcpo-gen ARGS` like [`mcpo_gen`], run in `dir` with `env`.
+fn mcpo_gen_in(dir: &Path, env: &Env, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(mcpo_gen_bin());
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", path_with_tools())
+        .stdin(std::process::Stdio::null());
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command.output().expect("mcpo-gen runs")
+}
+
+/// `mcpo-gen FLAGS --out DIR -- uvx mcp-server-time` (unpinned), run in
+/// the crate's parent folder like [`mcpo_gen_in`].
+fn generate_time_server(dir: &Path, env: &Env, flags: &[&str]) -> std::process::Output {
+    let spec = ["--", "uvx", "mcp-server-time"];
+    let parent = dir.parent().expect("a crate folder in a scratch folder");
+    mcpo_gen_in(
+        parent,
+        env,
+        &[flags, &["--out", path_text(dir)], &spec].concat(),
+    )
+}
+
+/// A crate's lock.
+fn lock_of(crate_dir: &Path) -> Value {
+    let lock = std::fs::read_to_string(crate_dir.join("mcp.lock.json")).expect("a lock");
+    serde_json::from_str(&lock).expect("the lock is JSON")
+}
+
+/// The `unpinned-upstream` finding of `server` (a label: empty for a lone
+/// lock), as [`ids`] lists it.
+fn unpinned_finding(server: &str) -> (String, String, String) {
+    (server.into(), "unpinned-upstream".into(), "WARN".into())
+}
+
+/// Asserts that `output` has one warning that `package` runs unpinned, and
+/// that it advises `pinned` (the whole launch spec, pinned); returns it.
+#[track_caller]
+fn assert_pin_advice(output: &std::process::Output, package: &str, pinned: &str) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let about = format!("does not pin `{package}`:");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("warning: ") && line.contains(&about))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning about {package}: {}",
+        output_text(output)
+    );
+    assert!(
+        warnings[0].contains(&format!("pin it: `{pinned}`")),
+        "advises `{pinned}`: {}",
+        warnings[0]
+    );
+    warnings[0].to_string()
+}
+
+#[track_caller]
+fn assert_no_pin_warning(output: &std::process::Output) {
+    assert!(
+        !output_text(output).contains("does not pin"),
+        "no unpinned warning: {}",
+        output_text(output)
+    );
+}
+
+/// The ids of a crate's audit findings, and its exit code.
+fn audit_ids(crate_dir: &Path) -> (Option<i32>, Vec<(String, String, String)>) {
+    let (output, report) = audit_json(&[path_text(crate_dir)]);
+    (output.status.code(), ids(&report))
+}
+
+/// A loopback port that accepts connections and never answers: an index
+/// that notices being asked (see [`assert_not_asked`]).
+fn silent_index() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!("http://{}/pypi", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// Nobody connected to the index of [`silent_index`].
+#[track_caller]
+fn assert_not_asked(index: &std::net::TcpListener) {
+    index.set_nonblocking(true).unwrap();
+    assert!(
+        index.accept().is_err(),
+        "the index was asked, though the launcher is told to stay offline"
+    );
+}
+
+/// Against the real PyPI (UV_OFFLINE removed for mcpo-gen, so it asks):
+/// generating `uvx mcp-server-time` warns, even with --quiet, with the
+/// pinned form at the version PyPI serves before UV_EXCLUDE_NEWER
+/// (2026.10.19), keeps the launch spec as given in the lock, and `audit`
+/// flags it (exit 1). `--pin` (UV_OFFLINE=1 kept: it asks the index all the
+/// same) says and writes `mcp-server-time==2026.10.19` into the lock and the
+/// crate's README, warns no more, and the crate checks up to date and audits
+/// clean.
+#[test]
+fn uvx_unpinned_is_warned_with_the_pypi_version_and_pin_writes_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let unpinned = scratch.path().join("unpinned-proxy");
+    let output = generate_time_server(&unpinned, &[("UV_OFFLINE", None)], &["--quiet"]);
+    assert_exit(&output, 0, "generating an unpinned uvx server");
+    assert_pin_advice(
+        &output,
+        "mcp-server-time",
+        &format!("uvx {MCP_SERVER_TIME}"),
+    );
+    assert_eq!(
+        lock_of(&unpinned)["upstream"]["args"],
+        serde_json::json!(["mcp-server-time"])
+    );
+    let (output, report) = audit_json(&[path_text(&unpinned)]);
+    assert_exit(&output, 1, "audit of an unpinned lock");
+    assert_eq!(ids(&report), [unpinned_finding("")], "{report}");
+    let message = report["changes"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`uvx mcp-server-time` runs `mcp-server-time` unpinned"),
+        "{message}"
+    );
+
+    let pinned = scratch.path().join("pinned-proxy");
+    let output = generate_time_server(&pinned, &[UV_OFFLINE], &["--pin"]);
+    assert_exit(&output, 0, "generating with --pin");
+    assert_said(&output, &format!("Pinned: uvx {MCP_SERVER_TIME}\n"));
+    assert_no_pin_warning(&output);
+    assert_eq!(
+        lock_of(&pinned)["upstream"]["args"],
+        serde_json::json!([MCP_SERVER_TIME])
+    );
+    let readme = std::fs::read_to_string(pinned.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Upstream (stdio): `uvx {MCP_SERVER_TIME}`")),
+        "{readme}"
+    );
+    assert_exit(
+        &mcpo_gen(&["check", path_text(&pinned)]),
+        0,
+        "the pinned crate is its lock's",
+    );
+    assert_eq!(audit_ids(&pinned), (Some(0), vec![]), "a pinned lock");
+}
+
+/// With the launcher told to stay offline (UV_OFFLINE=1, as the tests run),
+/// the index is not asked (MCPO_PYPI_URL names one that would notice):
+/// generating `uvx mcp-server-time` with --quiet, and `mcpo-gen serve` of
+/// it, warn with the placeholder `uvx mcp-server-time==<version>`; the lock
+/// keeps the launch spec as given.
+#[test]
+fn an_offline_launcher_is_warned_about_with_a_placeholder_version() {
+    let (index, index_url) = silent_index();
+    let offline = [("UV_OFFLINE", "1"), ("MCPO_PYPI_URL", index_url.as_str())];
+    let env = offline.map(|(name, value)| (name, Some(value)));
+    let scratch = tempfile::tempdir().unwrap();
+    let crate_dir = scratch.path().join("offline-proxy");
+    let output = generate_time_server(&crate_dir, &env, &["--quiet"]);
+    assert_exit(&output, 0, "generating offline");
+    let placeholder = "uvx mcp-server-time==<version>";
+    let warning = assert_pin_advice(&output, "mcp-server-time", placeholder);
+    assert!(warning.ends_with("(or generate with --pin)"), "{warning}");
+    assert_eq!(
+        lock_of(&crate_dir)["upstream"]["args"],
+        serde_json::json!(["mcp-server-time"])
+    );
+
+    let proxy = Launch::serve()
+        .args(&["--", "uvx", "mcp-server-time"])
+        .env(&offline)
+        .start();
+    assert!(
+        proxy.logged(&format!("pin it: `{placeholder}`")),
+        "mcpo-gen serve warns too: {:?}",
+        proxy.log.lock().unwrap()
+    );
+    assert_not_asked(&index);
+}
+
+/// npm, through a fake registry (tests/upstreams/fake_npm_registry.py,
+/// named by `npm_config_registry`), with `npm_config_offline=true` and run
+/// in tests/upstreams, whose node_modules has server-everything: unpinned,
+/// the registry is not asked and the warning has the placeholder; `--pin`
+/// asks it, and pins its `latest` into the lock (`-y
+/// @modelcontextprotocol/server-everything@2026.8.31 stdio`), npx runs the
+/// installed package offline, and the snapshot is the committed
+/// everything-proxy's; a package the registry does not know is exit 2
+/// naming it, and nothing is written.
+#[test]
+fn pin_asks_the_npm_registry_for_its_latest_version() {
+    let upstreams = workspace_root().join("tests/upstreams");
+    let installed: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            upstreams.join("node_modules/@modelcontextprotocol/server-everything/package.json"),
+        )
+        .expect("server-everything is installed: run scripts/setup-test-deps.sh"),
+    )
+    .unwrap();
+    assert_eq!(installed["version"], EVERYTHING_VERSION);
+    let package = "@modelcontextprotocol/server-everything";
+    let registry = Launch::server(&upstreams.join("fake_npm_registry.py"))
+        .args(&[format!("{package}={EVERYTHING_VERSION}")])
+        .start();
+    let registry_url = registry.url("");
+    let env = [
+        ("npm_config_offline", Some("true")),
+        ("npm_config_registry", Some(registry_url.as_str())),
+        ("npm_config_update_notifier", Some("false")),
+    ];
+    let scratch = tempfile::tempdir().unwrap();
+    // `mcpo-gen FLAG --out SCRATCH/NAME -- npx -y PACKAGE stdio`.
+    let npx = |flag: &str, name: &str, package: &str| {
+        let dir = scratch.path().join(name);
+        let spec = ["--", "npx", "-y", package, "stdio"];
+        let output = mcpo_gen_in(
+            &upstreams,
+            &env,
+            &[&[flag, "--out", path_text(&dir)], &spec[..]].concat(),
+        );
+        (dir, output)
+    };
+
+    let (_, output) = npx("--quiet", "unpinned-proxy", package);
+    assert_exit(&output, 0, "generating an unpinned npx server offline");
+    assert_pin_advice(
+        &output,
+        package,
+        &format!("npx -y {package}@<version> stdio"),
+    );
+
+    let (pinned, output) = npx("--pin", "pinned-proxy", package);
+    assert_exit(&output, 0, "generating with --pin from the fake registry");
+    let pinned_package = format!("{package}@{EVERYTHING_VERSION}");
+    assert_said(&output, &format!("Pinned: npx -y {pinned_package} stdio\n"));
+    assert_no_pin_warning(&output);
+    assert_eq!(
+        lock_of(&pinned)["upstream"]["args"],
+        serde_json::json!(["-y", pinned_package, "stdio"])
+    );
+    let committed = workspace_root().join("generated-examples/everything-proxy");
+    assert_snapshot_matches(
+        &lock_of(&pinned),
+        &lock_of(&committed),
+        "pinned through npm",
+    );
+    assert_eq!(audit_ids(&pinned), (Some(0), vec![]), "a pinned lock");
+    // One request: the offline generation did not ask.
+    wait_until(Duration::from_secs(5), || registry.logged("request GET /"));
+    assert_eq!(
+        logged_count(&registry, "request GET /"),
+        1,
+        "{:?}",
+        registry.log.lock().unwrap()
+    );
+
+    let unknown = "@modelcontextprotocol/server-unheard-of";
+    let (nowhere, output) = npx("--pin", "unknown-proxy", unknown);
+    assert_exit(&output, 2, "--pin of a package the registry does not know");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("does not know \"{unknown}\"")) && stderr.contains(&registry_url),
+        "{stderr}"
+    );
+    assert!(!nowhere.exists(), "nothing written");
+}
+
+/// Audit of several crates names the unpinned server only: with the
+/// committed (pinned) time-proxy, a crate that runs `uvx mcp-server-time`
+/// (given as its lock file, named by its folder), and a `--config` crate
+/// whose `time` server is unpinned and `pinned` server is not (generation
+/// warns about `time` alone, by name), there is one `unpinned-upstream`
+/// for each unpinned server, and none for the pinned ones.
+#[test]
+fn audit_of_several_crates_names_each_unpinned_server() {
+    let scratch = tempfile::tempdir().unwrap();
+    let single = scratch.path().join("single-proxy");
+    let output = generate_time_server(&single, &[UV_OFFLINE], &["--quiet"]);
+    assert_exit(&output, 0, "generating an unpinned server");
+    let config = scratch.path().join("mcp.json");
+    let servers = serde_json::json!({"mcpServers": {
+        "time": {"command": "uvx", "args": ["mcp-server-time"]},
+        "pinned": {"command": "uvx", "args": [MCP_SERVER_TIME]},
+    }});
+    std::fs::write(&config, servers.to_string()).unwrap();
+    let multi = scratch.path().join("multi-proxy");
+    let output = mcpo_gen_in(
+        scratch.path(),
+        &[UV_OFFLINE],
+        &[
+            "--quiet",
+            "--config",
+            path_text(&config),
+            "--out",
+            path_text(&multi),
+        ],
+    );
+    assert_exit(&output, 0, "generating from a config");
+    let warning = assert_pin_advice(&output, "mcp-server-time", "uvx mcp-server-time==<version>");
+    assert!(
+        warning.starts_with("warning: server \"time\": "),
+        "{warning}"
+    );
+
+    let pinned = workspace_root().join("generated-examples/time-proxy");
+    let single_lock = single.join("mcp.lock.json");
+    let (output, report) = audit_json(&[
+        path_text(&pinned),
+        path_text(&single_lock),
+        path_text(&multi),
+    ]);
+    assert_exit(&output, 1, "audit of several crates");
+    let mut found = ids(&report);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            unpinned_finding(&format!("{}/time", multi.display())),
+            unpinned_finding(path_text(&single)),
+        ],
+        "{report}"
+    );
+}
+
+/// Each launcher's unpinned form is warned about before its server is
+/// started (here the launchers are missing, so generation then fails): the
+/// placeholder with the launcher offline, or when the index does not answer;
+/// an image's digest has no `--pin`. `--pin` is refused, exit 2, where it
+/// cannot pin: an index that does not answer, an image, a command that runs
+/// no package, and with `--config`.
+#[test]
+fn every_launcher_is_warned_about_and_pin_refuses_what_it_cannot_pin() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("never-written");
+    let out = path_text(&out);
+    let gone = |launcher: &str| format!("/nonexistent/{launcher}");
+    let (docker, podman, pipx, bunx, uvx) = (
+        gone("docker"),
+        gone("podman"),
+        gone("pipx"),
+        gone("bunx"),
+        gone("uvx"),
+    );
+    let offline = [UV_OFFLINE, ("npm_config_offline", Some("true"))];
+    let closed = format!("http://127.0.0.1:{}/pypi", closed_port());
+    let unanswered = [
+        ("UV_OFFLINE", None),
+        ("MCPO_PYPI_URL", Some(closed.as_str())),
+    ];
+    let run = |env: &Env, args: &[&str]| {
+        mcpo_gen_in(scratch.path(), env, &[&["--out", out], args].concat())
+    };
+    let with_pin = " (or generate with --pin)";
+    for (env, spec, package, pinned, hint) in [
+        (
+            &offline[..],
+            [&docker, "run", "-i", "--rm", "mcp/time:latest"].as_slice(),
+            "mcp/time:latest",
+            format!("{docker} run -i --rm mcp/time:latest@sha256:<digest>"),
+            "",
+        ),
+        (
+            &offline,
+            &[&pipx, "run", "mcp-server-time"],
+            "mcp-server-time",
+            format!("{pipx} run mcp-server-time==<version>"),
+            with_pin,
+        ),
+        (
+            &offline,
+            &[&bunx, "@scope/server@latest", "stdio"],
+            "@scope/server@latest",
+            format!("{bunx} @scope/server@<version> stdio"),
+            with_pin,
+        ),
+        (
+            &unanswered,
+            &[&uvx, "mcp-server-time@latest"],
+            "mcp-server-time@latest",
+            format!("{uvx} mcp-server-time==<version>"),
+            with_pin,
+        ),
+    ] {
+        let output = run(env, &[&["--"], spec].concat());
+        assert_exit(&output, 2, "the launcher is missing");
+        let warning = assert_pin_advice(&output, package, &pinned);
+        assert!(warning.ends_with(&format!("`{pinned}`{hint}")), "{warning}");
+        assert_said(&output, "was not found");
+    }
+    let output = run(
+        &offline,
+        &["--", &podman, "run", "-i", "mcp/time@sha256:abc"],
+    );
+    assert_exit(&output, 2, "the launcher is missing");
+    assert_no_pin_warning(&output);
+
+    let fixture = fixture_binary();
+    for (env, args, says) in [
+        (
+            &unanswered[..],
+            vec!["--pin", "--", &uvx, "mcp-server-time"],
+            format!("the package index at {closed}/mcp-server-time/json did not answer"),
+        ),
+        (
+            &offline,
+            vec!["--pin", "--", &docker, "run", "-i", "mcp/time"],
+            "an image's digest is the registry's to tell".to_string(),
+        ),
+        (
+            &offline,
+            vec!["--pin", "--", path_text(&fixture), "--tools", "x.json"],
+            "runs no package from an index".to_string(),
+        ),
+        (
+            &offline,
+            vec!["--pin", "--config", "mcp.json"],
+            "'--pin' cannot be used with '--config".to_string(),
+        ),
+    ] {
+        let output = run(env, &args);
+        assert_exit(&output, 2, &format!("{args:?}"));
+        assert_said(&output, &says);
+        assert!(!Path::new(out).exists(), "{args:?} wrote nothing");
+    }
+}
