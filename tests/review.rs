@@ -1147,6 +1147,8 @@ fn an_offline_launcher_is_warned_about_with_a_placeholder_version() {
         "mcpo-gen serve warns too: {:?}",
         proxy.log.lock().unwrap()
     );
+    // `serve` has no --pin to suggest.
+    assert!(!proxy.logged("--pin"), "{:?}", proxy.log.lock().unwrap());
     assert_not_asked(&index);
 }
 
@@ -1356,7 +1358,13 @@ fn every_launcher_is_warned_about_and_pin_refuses_what_it_cannot_pin() {
         let output = run(env, &[&["--"], spec].concat());
         assert_exit(&output, 2, "the launcher is missing");
         let warning = assert_pin_advice(&output, package, &pinned);
-        assert!(warning.ends_with(&format!("`{pinned}`{hint}")), "{warning}");
+        assert!(warning.contains(&format!("`{pinned}`{hint}")), "{warning}");
+        // An index that was asked and did not answer is named.
+        assert_eq!(
+            warning.ends_with(&format!("`{pinned}`{hint}")),
+            !env.iter().any(|(name, _)| *name == "MCPO_PYPI_URL"),
+            "{warning}"
+        );
         assert_said(&output, "was not found");
     }
     let output = run(

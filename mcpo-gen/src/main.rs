@@ -363,6 +363,7 @@ enum Command {
     /// poisoning): invisible Unicode, instructions aimed at the model,
     /// secrets or private files, oversized or encoded text; with several
     /// locks, a text naming another server's tool (cross-server shadowing).
+    /// Also a launch spec that runs a package or image unpinned.
     Audit {
         /// Crate folders or lock files, audited together.
         #[arg(required = true)]
@@ -478,7 +479,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         workflow::pin(&mut target, progress)?;
                     }
                     // Shown even with --quiet: the lock would keep these for good.
-                    for warning in workflow::launch_warnings(&target) {
+                    for warning in workflow::launch_warnings(&target, true) {
                         eprintln!("warning: {warning}");
                     }
                     CrateLock::Single(workflow::snapshot(
@@ -774,7 +775,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                         Default::default(),
                         None,
                     )?;
-                    for warning in workflow::launch_warnings(&target) {
+                    for warning in workflow::launch_warnings(&target, false) {
                         eprintln!("warning: {warning}");
                     }
                     CrateLock::Single(workflow::snapshot(&target, &options, None, progress)?)

@@ -274,16 +274,25 @@ fn is_exact_version(version: &str) -> bool {
 /// The warning for a launch spec that does not pin its package: the pinned
 /// form, with the version its index serves today (a placeholder when the
 /// index cannot be asked: the launcher is told to stay offline, or the
-/// index does not answer). `None` when it pins, or runs no package.
-pub async fn unpinned_warning(command: &str, args: &[String]) -> Option<String> {
+/// index does not answer, which it then says). `pin_hint`: whether `--pin`
+/// applies (a server given after `--`). `None` when it pins, or runs no
+/// package.
+pub async fn unpinned_warning(command: &str, args: &[String], pin_hint: bool) -> Option<String> {
     let spec = package_of(command, args)?;
     if spec.pinned.is_some() {
         return None;
     }
+    let mut unasked = String::new();
     let version = match spec.registry {
         Registry::Oci => None,
         registry if offline(registry) => None,
-        _ => resolve(&spec).await.ok(),
+        _ => match resolve(&spec).await {
+            Ok(version) => Some(version),
+            Err(error) => {
+                unasked = format!(" (the version is unknown: {error:#})");
+                None
+            }
+        },
     };
     let placeholder = match spec.registry {
         Registry::Oci => "sha256:<digest>",
@@ -292,11 +301,12 @@ pub async fn unpinned_warning(command: &str, args: &[String]) -> Option<String> 
     let pinned = spec.pinned_args(args, version.as_deref().unwrap_or(placeholder));
     let how = match spec.registry {
         Registry::Oci => "",
-        _ => " (or generate with --pin)",
+        _ if pin_hint => " (or generate with --pin)",
+        _ => "",
     };
     Some(format!(
         "`{command} {}` does not pin `{}`: each start runs whatever its index serves then, \
-         so the server can change under the reviewed lock; pin it: `{command} {}`{how}",
+         so the server can change under the reviewed lock; pin it: `{command} {}`{how}{unasked}",
         args.join(" "),
         spec.given,
         pinned.join(" "),

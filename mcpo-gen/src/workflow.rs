@@ -283,12 +283,13 @@ pub fn target(
 }
 
 /// Everything to say about a launch spec before the lock records it:
-/// [`launch_spec_warnings`], and a package it runs unpinned.
-pub fn launch_warnings(target: &Target) -> Vec<String> {
+/// [`launch_spec_warnings`], and a package it runs unpinned. `pin_hint`:
+/// whether `--pin` could pin it.
+pub fn launch_warnings(target: &Target, pin_hint: bool) -> Vec<String> {
     let mut warnings = launch_spec_warnings(target);
     if let Target::Stdio { command, args, .. } = target {
         warnings.extend(snapshot::block_on(mcpo_gen::pinning::unpinned_warning(
-            command, args,
+            command, args, pin_hint,
         )));
     }
     warnings
@@ -450,7 +451,7 @@ pub fn snapshot_config(
     let mut servers = BTreeMap::new();
     for (index, (name, entry)) in config.servers.iter().enumerate() {
         let target = entry.target(name, &|var| std::env::var(var).ok())?;
-        for warning in launch_warnings(&target) {
+        for warning in launch_warnings(&target, false) {
             eprintln!("warning: server {name:?}: {warning}");
         }
         progress.say(format_args!("[{}/{count}] {name}", index + 1));

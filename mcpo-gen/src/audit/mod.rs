@@ -311,7 +311,9 @@ fn unpinned_upstream(lock: &Lock, label: Option<&str>) -> Option<Change> {
     }
     let pin = match spec.registry {
         crate::pinning::Registry::Oci => "its digest (`image@sha256:...`)",
-        _ => "an exact version (`mcpo-gen --pin` pins it when generating)",
+        _ => {
+            "an exact version in the launch spec (`mcpo-gen --pin` does it for a server given after `--`)"
+        }
     };
     Some(Change::from_rule(
         UNPINNED_UPSTREAM,
