@@ -2,6 +2,8 @@
 //! `uvx mcp-server-time`, called over HTTP: every tool, every error of the
 //! HTTP contract, docs, root path, clean shutdown.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use mcpo_gen_e2e::*;
@@ -310,4 +312,334 @@ fn sigterm_right_after_startup_still_shuts_down_cleanly() {
     wait_until(Duration::from_secs(10), || {
         processes_with_marker(&marker).is_empty()
     });
+}
+
+// `mcpo-gen outdated` and `update --to`, against the real PyPI and the real
+// mcp-server-time releases (2026.8.18 and 2026.10.19, in the uv cache).
+
+/// The older release; the newest PyPI serves before [`EXCLUDE_NEWER`] is
+/// 2026.10.19 ([`MCP_SERVER_TIME`]).
+const OLD_TIME: &str = "mcp-server-time==2026.8.18";
+
+/// `UV_EXCLUDE_NEWER` of scripts/test-env.sh, which `outdated` also applies
+/// to PyPI's answer: set here too, so the newest release stays 2026.10.19
+/// whatever PyPI publishes later.
+const EXCLUDE_NEWER: &str = "2026-11-25T00:00:00Z";
+
+/// `mcpo-gen ARGS` with PyPI read as of [`EXCLUDE_NEWER`] and `env` set.
+fn asking_the_index(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(mcpo_gen_bin())
+        .args(args)
+        .env("PATH", path_with_tools())
+        .env("UV_EXCLUDE_NEWER", EXCLUDE_NEWER)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("mcpo-gen runs")
+}
+
+/// A crate of `uvx mcp-server-time==2026.8.18` in a scratch folder (kept
+/// while the returned folder lives), and its path as text.
+fn crate_at_old_release() -> (tempfile::TempDir, String) {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let dir = scratch.path().join("time-old");
+    generate(&dir, &["--", "uvx", OLD_TIME]);
+    let text = dir.to_str().expect("a UTF-8 path").to_string();
+    (scratch, text)
+}
+
+/// A crate's files, as [`read_tree`] reads them.
+type Tree = std::collections::BTreeMap<PathBuf, Vec<u8>>;
+
+/// The files whose bytes differ between two [`read_tree`]s (or are in one only).
+fn changed_files(before: &Tree, after: &Tree) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = before.keys().chain(after.keys()).cloned().collect();
+    paths.sort();
+    paths.dedup();
+    paths.retain(|path| before.get(path) != after.get(path));
+    paths
+}
+
+/// The line of `output`'s stdout whose second word is `second` (a row of
+/// `outdated`'s text table, by package, or its heading), its cells joined
+/// by one space.
+fn table_line(output: &Output, second: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|line| line.split_whitespace().nth(1) == Some(second))
+        .unwrap_or_else(|| panic!("no line of {second}: {}", output_text(output)));
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `outdated --format json`'s one object.
+#[track_caller]
+fn outdated_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", output_text(output)))
+}
+
+/// The lock of the crate `dir`.
+fn lock_of(dir: &str) -> Value {
+    let text = std::fs::read_to_string(Path::new(dir).join("mcp.lock.json")).expect("a lock");
+    serde_json::from_str(&text).expect("the lock is JSON")
+}
+
+/// A crate generated at 2026.8.18: `outdated` asks PyPI for the newest
+/// release (2026.10.19), snapshots it and classifies the difference like
+/// `diff` (no breaking change, the server version and launch spec as
+/// warnings, titles and both tools' new output schemas as info), in each
+/// format; the default `--fail-on ERR` exits 0, `--fail-on WARN` 1; and the
+/// crate is left as it was.
+#[test]
+fn outdated_classifies_the_newest_pypi_release_against_the_lock_and_writes_nothing() {
+    let (_scratch, dir) = crate_at_old_release();
+    let before = read_tree(Path::new(&dir));
+
+    // The five runs at once: each snapshots 2026.10.19 on its own.
+    let crate_dir = dir.as_str();
+    let [text, strict, json, markdown, github] = std::thread::scope(|threads| {
+        [
+            &[][..],
+            &["--fail-on", "WARN"],
+            &["--format", "json"],
+            &["--format", "markdown"],
+            &["--format", "github"],
+        ]
+        .map(|flags| {
+            let args = [&["outdated", "--quiet"][..], flags, &[crate_dir]].concat();
+            threads.spawn(move || asking_the_index(&args, &[]))
+        })
+        .map(|run| run.join().expect("mcpo-gen ran"))
+    });
+
+    assert_exit_code(&text, 0);
+    assert_eq!(
+        table_line(&text, "package"),
+        "server package current newest breaking warnings info audit"
+    );
+    let row = "- mcp-server-time 2026.8.18 2026.10.19 0 2 9 0";
+    assert_eq!(table_line(&text, "mcp-server-time"), row);
+    for change in [
+        "WARN server-version-changed  server version changed: 1.30.0 -> 2026.10.19",
+        "WARN upstream-changed  upstream launch spec changed: \
+         uvx mcp-server-time==2026.8.18 -> uvx mcp-server-time==2026.10.19",
+        "INFO output-schema-added  convert_time: now declares an output schema",
+        "INFO output-schema-added  get_current_time: now declares an output schema",
+        "INFO property-metadata-changed  get_current_time: input property `timezone` \
+         `title` changed: (absent) -> \"Timezone\"",
+        "0 breaking, 2 warnings, 9 info",
+    ] {
+        assert_said(&text, change);
+    }
+    assert!(
+        !String::from_utf8_lossy(&text.stdout).contains("ERR "),
+        "{}",
+        output_text(&text)
+    );
+
+    assert_exit_code(&strict, 1);
+    assert_eq!(table_line(&strict, "mcp-server-time"), row);
+
+    assert_exit_code(&json, 0);
+    let found = outdated_json(&json);
+    assert_eq!(found["crate"], dir.as_str());
+    assert_eq!(
+        found["upstreams"],
+        json!([{"package": "mcp-server-time", "current": "2026.8.18", "newest": "2026.10.19",
+                "breaking": 0, "warnings": 2, "info": 9, "audit": 0}])
+    );
+    let changes = found["changes"].as_array().expect("a list of changes");
+    let count = |level: &str| changes.iter().filter(|c| c["level"] == level).count();
+    assert_eq!((count("ERR"), count("WARN"), count("INFO")), (0, 2, 9));
+    let named: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or(""),
+                c["tool"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for expected in [
+        ("output-schema-added", "convert_time"),
+        ("output-schema-added", "get_current_time"),
+        ("upstream-changed", ""),
+        ("server-version-changed", ""),
+    ] {
+        assert!(named.contains(&expected), "{expected:?} in {named:?}");
+    }
+    let launch = changes.iter().find(|c| c["id"] == "upstream-changed");
+    assert_eq!(
+        launch.map(|c| (&c["old"]["args"], &c["new"]["args"])),
+        Some((&json!([OLD_TIME]), &json!([MCP_SERVER_TIME]))),
+        "{found}"
+    );
+
+    assert_exit_code(&markdown, 0);
+    assert_said(&markdown, &format!("### Upstream versions of `{dir}`\n"));
+    assert_said(
+        &markdown,
+        "| - | mcp-server-time | 2026.8.18 | 2026.10.19 | 0 | 2 | 9 | 0 |",
+    );
+    assert_said(&markdown, "| `output-schema-added` | get_current_time |");
+
+    assert_exit_code(&github, 0);
+    assert_said(
+        &github,
+        &format!(
+            "::notice title=outdated upstream::{dir}: mcp-server-time 2026.8.18 -> 2026.10.19 \
+             (0 breaking, 2 warnings, 9 info)"
+        ),
+    );
+    assert_said(&github, "::warning title=upstream-changed::");
+
+    let after = read_tree(Path::new(&dir));
+    assert_eq!(changed_files(&before, &after), Vec::<PathBuf>::new());
+}
+
+/// `update --to latest` bumps a 2026.8.18 crate to 2026.10.19 in the launch
+/// spec, the lock (server version, output schemas) and the crate, which
+/// `check` then finds up to date and `outdated` current; `update --to
+/// 2026.8.18` goes back, reporting the two removed output schemas as
+/// breaking (`--fail-on ERR`: exit 1), and leaves the crate byte for byte as
+/// it was generated.
+#[test]
+fn update_to_latest_and_back_applies_each_bump_to_spec_lock_and_crate() {
+    let (_scratch, dir) = crate_at_old_release();
+    let generated = read_tree(Path::new(&dir));
+
+    let up = asking_the_index(&["update", "--quiet", "--to", "latest", &dir], &[]);
+    assert_exit_code(&up, 0);
+    assert_said(&up, "0 breaking, 2 warnings, 9 info");
+    let lock = lock_of(&dir);
+    assert_eq!(lock["upstream"]["args"], json!([MCP_SERVER_TIME]), "{lock}");
+    assert_eq!(lock["server"]["version"], "2026.10.19");
+    for tool in lock["tools"].as_array().expect("locked tools") {
+        assert!(tool["definition"]["outputSchema"].is_object(), "{tool}");
+    }
+    let bumped = read_tree(Path::new(&dir));
+    let readme = String::from_utf8_lossy(&bumped[Path::new("README.md")]).into_owned();
+    assert!(
+        readme.contains(&format!("`uvx {MCP_SERVER_TIME}`")),
+        "{readme}"
+    );
+    assert_exit_code(&mcpo_gen(&["check", &dir]), 0);
+
+    let current = asking_the_index(
+        &[
+            "outdated",
+            "-q",
+            "--format",
+            "json",
+            "--fail-on",
+            "INFO",
+            &dir,
+        ],
+        &[],
+    );
+    assert_exit_code(&current, 0);
+    assert_eq!(
+        outdated_json(&current),
+        json!({"crate": dir, "changes": [], "upstreams": [{"package": "mcp-server-time",
+               "current": "2026.10.19", "newest": "2026.10.19",
+               "breaking": 0, "warnings": 0, "info": 0, "audit": 0}]})
+    );
+
+    let down = asking_the_index(
+        &[
+            "update",
+            "-q",
+            "--to",
+            "2026.8.18",
+            "--fail-on",
+            "ERR",
+            &dir,
+        ],
+        &[],
+    );
+    assert_exit_code(&down, 1);
+    for tool in ["convert_time", "get_current_time"] {
+        assert_said(
+            &down,
+            &format!("ERR  output-schema-removed  {tool}: no longer declares an output schema"),
+        );
+    }
+    assert_said(&down, "2 breaking, 2 warnings, 7 info");
+    assert_eq!(lock_of(&dir)["upstream"]["args"], json!([OLD_TIME]));
+    assert_exit_code(&mcpo_gen(&["check", &dir]), 0);
+    let back = read_tree(Path::new(&dir));
+    assert_eq!(changed_files(&generated, &back), Vec::<PathBuf>::new());
+}
+
+/// The committed time-proxy (2026.10.19) is PyPI's newest: every count 0,
+/// exit 0 even with `--fail-on INFO`; `--to 2026.8.18` compares with the
+/// older release instead: 2 breaking (the output schemas it lacks), exit 1
+/// with the default `--fail-on ERR`.
+#[test]
+fn the_committed_example_is_current_and_outdated_to_an_older_release_breaks_it() {
+    let example = workspace_root().join("generated-examples/time-proxy");
+    let example = example.to_str().expect("a UTF-8 path");
+
+    let current = asking_the_index(&["outdated", "-q", "--fail-on", "INFO", example], &[]);
+    assert_exit_code(&current, 0);
+    assert_eq!(
+        table_line(&current, "mcp-server-time"),
+        "- mcp-server-time 2026.10.19 2026.10.19 0 0 0 0"
+    );
+
+    let older = asking_the_index(&["outdated", "-q", "--to", "2026.8.18", example], &[]);
+    assert_exit_code(&older, 1);
+    assert_eq!(
+        table_line(&older, "mcp-server-time"),
+        "- mcp-server-time 2026.10.19 2026.8.18 2 2 7 0"
+    );
+    assert_said(&older, "ERR  output-schema-removed  convert_time:");
+    assert_said(&older, "ERR  output-schema-removed  get_current_time:");
+}
+
+/// An index that does not answer (`MCPO_PYPI_URL` on a closed port) and a
+/// package PyPI does not know (the lock edited to launch
+/// `uvx no-such-package-mcpo-test==1.0`): `outdated` and `update --to
+/// latest` exit 2 with a message naming the index or the package, and
+/// write nothing.
+#[test]
+fn outdated_and_update_exit_2_naming_a_silent_index_or_an_unknown_package() {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let dir = scratch.path().join("time-proxy");
+    copy_tree(
+        &workspace_root().join("generated-examples/time-proxy"),
+        &dir,
+    );
+    let dir = dir.to_str().expect("a UTF-8 path");
+    // Both verbs refuse saying `message`, and leave the crate as it was.
+    let both_refuse = |env: &[(&str, &str)], message: &str| {
+        let before = read_tree(Path::new(dir));
+        for verb in [
+            &["outdated", "-q", dir][..],
+            &["update", "-q", "--to", "latest", dir],
+        ] {
+            let refused = asking_the_index(verb, env);
+            assert_exit_code(&refused, 2);
+            assert_said(&refused, message);
+        }
+        let after = read_tree(Path::new(dir));
+        assert_eq!(changed_files(&before, &after), Vec::<PathBuf>::new());
+    };
+
+    let silent = format!("http://127.0.0.1:{}/pypi", closed_port());
+    both_refuse(
+        &[("MCPO_PYPI_URL", &silent)],
+        &format!("the package index at {silent}/mcp-server-time/json did not answer"),
+    );
+
+    let mut lock = lock_of(dir);
+    lock["upstream"]["args"][0] = json!("no-such-package-mcpo-test==1.0");
+    let edited = serde_json::to_string_pretty(&lock).expect("JSON");
+    std::fs::write(Path::new(dir).join("mcp.lock.json"), edited).expect("the lock is written");
+    both_refuse(
+        &[],
+        "the package index at https://pypi.org/pypi/no-such-package-mcpo-test/json \
+         does not know \"no-such-package-mcpo-test\"",
+    );
 }
