@@ -564,7 +564,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     workflow::outdated::outdated(&lock, to.as_deref(), &report.options(), progress)
                         .map_err(|error| error.context(dir.display().to_string()))?;
                 let format = report.format.with_color(std::io::stdout().is_terminal());
-                out!("{}", found.render(&workflow::audit_label(dir), format));
+                let text = found.render(&workflow::audit_label(dir), format);
+                out!("{}", text);
+                if !text.ends_with('\n') {
+                    outln!("");
+                }
                 Ok(found.report.fails(fail_on))
             }))
         }

@@ -412,6 +412,8 @@ pub async fn resolve(spec: &PackageSpec) -> Result<String> {
 /// uploaded before it.
 fn newest_python_release(document: &Value, cutoff: Option<&str>) -> Option<String> {
     let releases = document.get("releases")?.as_object()?;
+    // A cutoff that does not read as a time cuts nothing, as uv would refuse it.
+    let cutoff = cutoff.and_then(instant);
     releases
         .iter()
         .filter(|(version, _)| stable_release_key(version).is_some())
@@ -422,6 +424,7 @@ fn newest_python_release(document: &Value, cutoff: Option<&str>) -> Option<Strin
                         && cutoff.is_none_or(|cutoff| {
                             file.get("upload_time_iso_8601")
                                 .and_then(Value::as_str)
+                                .and_then(instant)
                                 .is_some_and(|uploaded| uploaded < cutoff)
                         })
                 })
@@ -429,6 +432,21 @@ fn newest_python_release(document: &Value, cutoff: Option<&str>) -> Option<Strin
         })
         .max_by_key(|(version, _)| stable_release_key(version))
         .map(|(version, _)| version.clone())
+}
+
+/// An RFC 3339 time (any offset) or a date (its midnight, UTC), as uv
+/// reads `UV_EXCLUDE_NEWER`.
+fn instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = text.trim();
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| time.to_utc())
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .map(|time| time.and_utc())
+        })
 }
 
 /// A final release's numbers (`2026.10.19` -> [2026, 10, 19]); `None` for a
@@ -568,6 +586,15 @@ mod tests {
         );
         assert_eq!(
             newest_python_release(&document, Some("2026-10-01T00:00:00Z")).as_deref(),
+            Some("2026.1.26")
+        );
+        // Offsets and plain dates are times too.
+        assert_eq!(
+            newest_python_release(&document, Some("2026-10-18T23:00:00-05:00")).as_deref(),
+            Some("2026.10.19")
+        );
+        assert_eq!(
+            newest_python_release(&document, Some("2026-10-19")).as_deref(),
             Some("2026.1.26")
         );
         assert_eq!(stable_release_key("1.10.0"), Some(vec![1, 10, 0]));

@@ -711,7 +711,8 @@ pub fn update(
             if config.is_some() {
                 bail!("--to bumps the launch specs the lock records: leave out --config");
             }
-            let bumps = outdated::newer_versions(&committed, Some(to))?;
+            let bumps = outdated::newer_versions(&committed, Some(to))
+                .with_context(|| format!("--to {to} for {}", dir.display()))?;
             if bumps.is_empty() {
                 bail!(
                     "--to: no upstream of {} is run from a package index",

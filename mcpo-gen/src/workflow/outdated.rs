@@ -189,12 +189,13 @@ impl Findings {
             "server", "package", "current", "newest", "breaking", "warnings", "info", "audit",
         ];
         match format {
-            diff::Format::Json => json!({
+            // One document per crate, each on lines of its own.
+            diff::Format::Json => serde_json::to_string_pretty(&json!({
                 "crate": label,
                 "upstreams": self.rows,
                 "changes": self.report.changes,
-            })
-            .to_string(),
+            }))
+            .unwrap_or_default(),
             diff::Format::Markdown => {
                 let mut text = format!("### Upstream versions of `{label}`\n\n");
                 text.push_str(&format!("| {} |\n", HEADINGS.join(" | ")));
