@@ -20,6 +20,7 @@ pub mod login;
 pub mod naming;
 pub mod openapi;
 pub mod pinning;
+pub mod registry;
 pub mod schema;
 pub mod serve;
 pub mod snapshot;

@@ -19,6 +19,7 @@ use std::io::IsTerminal;
 use clap::{Args, Parser, Subcommand};
 use mcpo_gen::diff::{Format, Level, Report};
 use mcpo_gen::lock::{ApiInfo, CrateLock, ResourceList, RuntimeSource};
+use mcpo_gen::registry;
 use mcpo_gen::snapshot;
 mod workflow;
 
@@ -109,6 +110,22 @@ struct NewArgs {
     /// after `--`.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["server", "headers", "env", "server_type", "oauth"])]
     config: Option<PathBuf>,
+    /// An MCP registry entry (`server.json`, a file or an http(s) URL): its
+    /// first package mcpo-gen can run, pinned at the entry's version, instead
+    /// of a server after `--`.
+    #[arg(long, value_name = "FILE_OR_URL", conflicts_with_all = ["server", "config", "headers", "env", "server_type", "oauth", "pin"])]
+    from_registry: Option<String>,
+    /// With --from-registry: the entry's package N (from 0) instead.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "from_registry",
+        conflicts_with = "remote"
+    )]
+    package: Option<usize>,
+    /// With --from-registry: the entry's remote N (from 0) instead.
+    #[arg(long, value_name = "N", requires = "from_registry")]
+    remote: Option<usize>,
     #[command(flatten)]
     connect: ConnectArgs,
     /// Cargo package name of the crate [default: the --out folder's name].
@@ -143,7 +160,7 @@ struct NewArgs {
     #[arg(long, short)]
     quiet: bool,
     /// The server: a command and its arguments (stdio), or a URL.
-    #[arg(last = true, required_unless_present = "config", value_name = "SERVER")]
+    #[arg(last = true, required_unless_present_any = ["config", "from_registry"], value_name = "SERVER")]
     server: Vec<String>,
 }
 
@@ -460,14 +477,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .crate_name
                 .clone()
                 .or_else(|| workflow::default_crate_name(&out));
-            let mut lock = match &args.config {
-                Some(config) => CrateLock::Multi(workflow::snapshot_config(
+            let mut lock = match (&args.config, &args.from_registry) {
+                (Some(config), _) => CrateLock::Multi(workflow::snapshot_config(
                     config,
                     &args.connect.options(),
                     crate_name.as_deref(),
                     progress,
                 )?),
-                None => {
+                (None, Some(entry)) => {
+                    let choice = match (args.package, args.remote) {
+                        (Some(index), _) => registry::Choice::Package(index),
+                        (None, Some(index)) => registry::Choice::Remote(index),
+                        (None, None) => registry::Choice::First,
+                    };
+                    CrateLock::Single(workflow::snapshot_registry_entry(
+                        entry,
+                        choice,
+                        &args.connect.options(),
+                        crate_name.as_deref(),
+                        progress,
+                    )?)
+                }
+                (None, None) => {
                     let mut target = workflow::target(
                         args.connect.server_type.unwrap_or(ServerType::Stdio),
                         &args.server,

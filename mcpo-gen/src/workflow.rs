@@ -295,6 +295,34 @@ pub fn launch_warnings(target: &Target, pin_hint: bool) -> Vec<String> {
     warnings
 }
 
+/// `--from-registry`: the entry's chosen package or remote, snapshotted;
+/// the lock records the entry.
+pub fn snapshot_registry_entry(
+    source: &str,
+    choice: mcpo_gen::registry::Choice,
+    options: &snapshot::Options,
+    crate_name: Option<&str>,
+    progress: Progress,
+) -> Result<Lock> {
+    let entry = snapshot::block_on(mcpo_gen::registry::read(source))?;
+    let (target, recorded) =
+        mcpo_gen::registry::target(&entry, choice, &|name| std::env::var(name).ok())
+            .with_context(|| format!("the registry entry {source}"))?;
+    progress.say(format_args!(
+        "{} {} ({}): {}",
+        recorded.name,
+        recorded.version,
+        recorded.choice,
+        target.upstream().describe()
+    ));
+    for warning in launch_warnings(&target, false) {
+        eprintln!("warning: {warning}");
+    }
+    let mut lock = snapshot(&target, options, crate_name, progress)?;
+    lock.registry = Some(recorded);
+    Ok(lock)
+}
+
 /// `--pin`: the package a stdio target runs, pinned at the version its
 /// index serves today.
 pub fn pin(target: &mut Target, progress: Progress) -> Result<()> {

@@ -12,17 +12,20 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 mod aggregated_names;
+mod canonical;
 mod oauth_settings;
+mod registry_entry;
 mod surface;
 mod task_support;
 mod uri_template;
 mod value_sources;
 
 pub use aggregated_names::{aggregated_names, aggregated_tool_names};
+pub use canonical::{canonical_compact, canonical_pretty, sha256_hex, sorted_keys};
 pub use oauth_settings::{DEFAULT_CALLBACK_PORT, OAuthSettings, StorageType};
+pub use registry_entry::RegistryEntry;
 pub use surface::{
     LockedItem, LockedSurface, PromptArgument, ResourceList, SurfaceError, SurfaceKind, lock_items,
 };
@@ -116,6 +119,9 @@ pub struct Lock {
     pub server: ServerFacts,
     /// How to reach the server.
     pub upstream: Upstream,
+    /// The MCP registry entry the launch spec was made from (`--from-registry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryEntry>,
     /// How the proxy crate is named; part of the lock so that regeneration
     /// needs nothing else.
     #[serde(rename = "crate")]
@@ -462,6 +468,7 @@ impl Lock {
             proxy_crate: ProxyCrate::for_server(&server.name),
             server,
             upstream,
+            registry: None,
             tools,
             disabled_tools: Vec::new(),
             surface: LockedSurface::default(),
@@ -750,49 +757,6 @@ impl CrateLock {
                 .collect(),
         }
     }
-}
-
-/// A copy with every object's keys in sorted order. Sorting is explicit
-/// because serde_json keeps insertion order when its `preserve_order`
-/// feature is on, as it is whenever this crate is built beside the
-/// generated proxies (cargo unifies features across a workspace).
-/// `value` with every object's keys sorted (whatever serde_json's map order).
-pub fn sorted_keys(value: &Value) -> Value {
-    match value {
-        Value::Object(fields) => {
-            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(key, field)| (key.clone(), sorted_keys(field)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Pretty JSON with sorted keys, two-space indent and a trailing newline.
-/// Sorted keys, two-space indent, trailing newline: the form of every JSON
-/// file mcpo-gen writes.
-pub fn canonical_pretty(value: &Value) -> String {
-    let mut text =
-        serde_json::to_string_pretty(&sorted_keys(value)).expect("a JSON value always serializes");
-    text.push('\n');
-    text
-}
-
-/// Compact JSON with sorted keys: the input of per-tool hashes.
-/// Sorted keys, no whitespace: what tool hashes are computed over.
-pub fn canonical_compact(value: &Value) -> String {
-    serde_json::to_string(&sorted_keys(value)).expect("a JSON value always serializes")
-}
-
-/// Lower-case hex SHA-256 of `text`.
-pub fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]
