@@ -1403,3 +1403,231 @@ fn every_launcher_is_warned_about_and_pin_refuses_what_it_cannot_pin() {
         assert!(!Path::new(out).exists(), "{args:?} wrote nothing");
     }
 }
+
+// `--from-registry`: MCP registry entries (`server.json`, written after the
+// registry's published schema in tests/registry), read from a file and
+// served over HTTP.
+
+/// tests/registry, where the entries are.
+fn registry_dir() -> std::path::PathBuf {
+    workspace_root().join("tests/registry")
+}
+
+/// The entry `name` as a file path, and as the URL `served` gives it.
+fn entry_sources(name: &str, served: &Running) -> [String; 2] {
+    let file = registry_dir().join(name);
+    assert!(file.is_file(), "{} is an entry", file.display());
+    [
+        path_text(&file).to_string(),
+        served.url(&format!("/{name}")),
+    ]
+}
+
+/// tests/registry served by `python3 -m http.server` on loopback, ready once
+/// it serves the pypi entry.
+fn serve_registry_entries() -> Running {
+    let dir = registry_dir();
+    start_on_a_released_port(
+        Duration::from_secs(15),
+        &|port| format!("python3 -m http.server {port} (tests/registry)"),
+        |port| {
+            Command::new("python3")
+                .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+                .args([path_text(&dir), &port.to_string()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("python3 starts")
+        },
+        |served| get(&served.url("/time-pypi.server.json")).is_ok_and(|(status, _)| status == 200),
+    )
+}
+
+/// `mcpo-gen --out OUT --from-registry SOURCE FLAGS`, run in `dir` with
+/// `env` like [`mcpo_gen_in`].
+fn from_registry(
+    dir: &Path,
+    env: &Env,
+    out: &Path,
+    source: &str,
+    flags: &[&str],
+) -> std::process::Output {
+    let args = [&["--out", path_text(out), "--from-registry", source], flags].concat();
+    mcpo_gen_in(dir, env, &args)
+}
+
+/// The pypi entry (mcp-server-time 2026.10.19, a named package argument, an
+/// optional variable with a default), served over HTTP: the crate's lock
+/// launches `uvx mcp-server-time==2026.10.19 --local-timezone UTC`, names
+/// the variable (unset here, so the entry's default applies), and records
+/// the entry (`registry`: name, version, `packages/0`); nothing is warned
+/// about pinning; `check` passes and `outdated` (asking PyPI as of
+/// UV_EXCLUDE_NEWER) finds it current. The same entry read from the file
+/// gives the same crate, byte for byte.
+#[test]
+fn a_pypi_registry_entry_from_a_url_becomes_a_pinned_crate() {
+    let served = serve_registry_entries();
+    let [file, url] = entry_sources("time-pypi.server.json", &served);
+    let env = [UV_OFFLINE, ("MCP_TIME_DISPLAY_LOCALE", None)];
+    let (from_url, from_file) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let crate_dir = from_url.path().join("time-from-registry");
+    let output = from_registry(from_url.path(), &env, &crate_dir, &url, &[]);
+    assert_exit(&output, 0, "generating from the pypi entry's URL");
+    assert_no_pin_warning(&output);
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("warning:"),
+        "no warning: {}",
+        output_text(&output)
+    );
+    let lock = lock_of(&crate_dir);
+    assert_eq!(
+        lock["upstream"],
+        serde_json::json!({"type": "stdio", "command": "uvx",
+            "args": [MCP_SERVER_TIME, "--local-timezone", "UTC"],
+            "env": ["MCP_TIME_DISPLAY_LOCALE"]})
+    );
+    assert_eq!(
+        lock["registry"],
+        serde_json::json!({"name": "io.github.modelcontextprotocol/time",
+            "version": "2026.10.19", "choice": "packages/0"})
+    );
+    assert_eq!(lock["server"]["version"], "2026.10.19");
+    let dir = path_text(&crate_dir);
+    assert_exit(&mcpo_gen(&["check", dir]), 0, "the crate is its lock's");
+    let outdated = mcpo_gen(&["outdated", "-q", "--format=json", "--fail-on=INFO", dir]);
+    assert_exit(&outdated, 0, "outdated of a crate at PyPI's newest");
+    let report: Value = serde_json::from_slice(&outdated.stdout).unwrap();
+    assert_eq!(report["changes"], serde_json::json!([]), "{report}");
+    let upstreams = &report["upstreams"];
+    assert_eq!(upstreams[0]["current"], "2026.10.19", "{report}");
+    assert_eq!(upstreams[0]["newest"], "2026.10.19", "{report}");
+
+    let same = from_file.path().join("time-from-registry");
+    let output = from_registry(from_file.path(), &env, &same, &file, &[]);
+    assert_exit(&output, 0, "generating from the pypi entry's file");
+    assert!(
+        read_tree(&same) == read_tree(&crate_dir),
+        "file and URL differ"
+    );
+}
+
+/// The npm entry (server-everything 2026.8.31, a positional `stdio`
+/// argument, a required secret API_TOKEN), run in tests/upstreams with npm
+/// offline (its registry a closed port): without API_TOKEN, from the URL or
+/// the file, exit 2 naming it before anything starts, nothing written; with
+/// it, the lock launches `npx -y
+/// @modelcontextprotocol/server-everything@2026.8.31 stdio`, names API_TOKEN
+/// and records the entry, and its value is nowhere in the crate nor in what
+/// mcpo-gen said.
+#[test]
+fn an_npm_registry_entry_needs_its_secret_and_never_writes_it() {
+    let served = serve_registry_entries();
+    let upstreams = workspace_root().join("tests/upstreams");
+    let closed = format!("http://127.0.0.1:{}/", closed_port());
+    let secret = unique_marker("registry-secret");
+    let npm = [
+        ("npm_config_offline", Some("true")),
+        ("npm_config_registry", Some(closed.as_str())),
+        ("npm_config_update_notifier", Some("false")),
+    ];
+    let scratch = tempfile::tempdir().unwrap();
+    let crate_dir = scratch.path().join("everything-from-registry");
+    let sources = entry_sources("everything-npm.server.json", &served);
+    for source in &sources {
+        let env = [&npm[..], &[("API_TOKEN", None)]].concat();
+        let output = from_registry(&upstreams, &env, &crate_dir, source, &[]);
+        assert_exit(&output, 2, "the required secret is missing");
+        assert_said(&output, "the entry requires API_TOKEN (a secret)");
+        assert!(!output_text(&output).contains("Snapshotted"), "{source}");
+        assert!(!crate_dir.exists(), "nothing written ({source})");
+    }
+
+    let env = [&npm[..], &[("API_TOKEN", Some(secret.as_str()))]].concat();
+    let output = from_registry(&upstreams, &env, &crate_dir, &sources[0], &[]);
+    assert_exit(&output, 0, "generating with API_TOKEN set");
+    assert!(
+        !output_text(&output).contains(&secret),
+        "the value is not said"
+    );
+    let lock = lock_of(&crate_dir);
+    let package = format!("@modelcontextprotocol/server-everything@{EVERYTHING_VERSION}");
+    assert_eq!(
+        lock["upstream"],
+        serde_json::json!({"type": "stdio", "command": "npx",
+            "args": ["-y", package, "stdio"], "env": ["API_TOKEN"]})
+    );
+    assert_eq!(
+        lock["registry"],
+        serde_json::json!({"name": "io.github.modelcontextprotocol/everything",
+            "version": EVERYTHING_VERSION, "choice": "packages/0"})
+    );
+    let committed = lock_of(&workspace_root().join("generated-examples/everything-proxy"));
+    assert_snapshot_matches(&lock, &committed, "from the npm entry");
+    for (file, bytes) in read_tree(&crate_dir) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&secret), "{} has the secret", file.display());
+    }
+    assert_exit(
+        &mcpo_gen(&["check", path_text(&crate_dir)]),
+        0,
+        "the crate is its lock's",
+    );
+}
+
+/// Asserts that `mcpo-gen --from-registry SOURCE FLAGS` is exit 2, says
+/// `says` after the source, and writes nothing.
+#[track_caller]
+fn assert_entry_refused(source: &str, flags: &[&str], says: &str) {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("never-written");
+    let output = from_registry(scratch.path(), &[UV_OFFLINE], &out, source, flags);
+    assert_exit(&output, 2, &format!("{source} {flags:?}"));
+    assert_said(&output, &format!("error: the registry entry {source}: "));
+    assert_said(&output, says);
+    assert!(!out.exists(), "{source} {flags:?} wrote nothing");
+}
+
+/// Entries mcpo-gen cannot make a pinned launch spec of, from the file and
+/// from the URL: a package at version `latest`, a registry type the registry
+/// does not know, an entry whose only package is NuGet, a package that
+/// serves streamable HTTP: each exit 2 with the reason, nothing written.
+#[test]
+fn invalid_registry_entries_are_refused_with_the_reason() {
+    let served = serve_registry_entries();
+    for (name, says) in [
+        (
+            "invalid-package-version-latest.server.json",
+            "package 0: `mcp-server-time` has version `latest`, which is not a version",
+        ),
+        (
+            "invalid-unknown-registry-type.server.json",
+            "package 0: unknown registry type `rubygems`",
+        ),
+        (
+            "invalid-nuget-only.server.json",
+            "package 0: registry type `nuget` is not launched by mcpo-gen",
+        ),
+        (
+            "invalid-http-transport.server.json",
+            "`@example/time-http-server` serves MCP over streamable-http",
+        ),
+    ] {
+        for source in entry_sources(name, &served) {
+            assert_entry_refused(&source, &[], says);
+        }
+    }
+}
+
+/// `--package N` (and `--remote N`) past the entry's list, from the file and
+/// from the URL: exit 2 naming how many there are, nothing written.
+#[test]
+fn a_package_index_out_of_range_is_refused_with_the_count() {
+    let served = serve_registry_entries();
+    for source in entry_sources("time-pypi.server.json", &served) {
+        let no_package = "io.github.modelcontextprotocol/time: there is no package 1 (it has 1)";
+        assert_entry_refused(&source, &["--package", "1"], no_package);
+        let no_remote = "there is no remote 0 (it has 0)";
+        assert_entry_refused(&source, &["--remote", "0"], no_remote);
+    }
+}
