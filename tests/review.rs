@@ -1459,8 +1459,9 @@ fn from_registry(
 
 /// The pypi entry (mcp-server-time 2026.10.19, a named package argument, an
 /// optional variable with a default), served over HTTP: the crate's lock
-/// launches `uvx mcp-server-time==2026.10.19 --local-timezone UTC`, names
-/// the variable (unset here, so the entry's default applies), and records
+/// launches `uvx mcp-server-time==2026.10.19 --local-timezone UTC`, keeps
+/// the variable's default (unset here, so the entry's non-secret default is
+/// what the proxy starts the server with too), and records
 /// the entry (`registry`: name, version, `packages/0`); nothing is warned
 /// about pinning; `check` passes and `outdated` (asking PyPI as of
 /// UV_EXCLUDE_NEWER) finds it current. The same entry read from the file
@@ -1485,7 +1486,7 @@ fn a_pypi_registry_entry_from_a_url_becomes_a_pinned_crate() {
         lock["upstream"],
         serde_json::json!({"type": "stdio", "command": "uvx",
             "args": [MCP_SERVER_TIME, "--local-timezone", "UTC"],
-            "env": ["MCP_TIME_DISPLAY_LOCALE"]})
+            "env": {"MCP_TIME_DISPLAY_LOCALE": "en_GB"}})
     );
     assert_eq!(
         lock["registry"],

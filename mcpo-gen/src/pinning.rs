@@ -265,7 +265,7 @@ fn parse_npm(given: &str) -> Option<(String, Option<String>)> {
 
 /// `1.2.3`, `2026.10.19`, `1.0.0-beta.1`: digits first, no range or
 /// wildcard characters.
-fn is_exact_version(version: &str) -> bool {
+pub fn is_exact_version(version: &str) -> bool {
     version.starts_with(|c: char| c.is_ascii_digit())
         && !version.contains(['*', '^', '~', '<', '>', '=', ' ', ',', '|'])
         && !version.ends_with(".x")

@@ -100,13 +100,23 @@ const SERVER_JSON_LIMIT: u64 = 1024 * 1024;
 /// Reads `source` (a file, or an http(s) URL).
 pub async fn read(source: &str) -> Result<Value> {
     let text = if source.starts_with("http://") || source.starts_with("https://") {
-        reqwest::get(source)
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        let body = client
+            .get(source)
+            .send()
             .await
             .with_context(|| format!("{source} did not answer"))?
             .error_for_status()
             .with_context(|| format!("{source} refused the request"))?
-            .text()
-            .await?
+            .bytes()
+            .await
+            .with_context(|| format!("{source} did not send its body"))?;
+        if body.len() as u64 > SERVER_JSON_LIMIT {
+            bail!("{source} is larger than a server.json may be (1 MiB)");
+        }
+        String::from_utf8(body.to_vec()).with_context(|| format!("{source} is not UTF-8"))?
     } else {
         mcpo_runtime::files::read_text_capped(std::path::Path::new(source), SERVER_JSON_LIMIT)
             .with_context(|| format!("reading {source}"))?
@@ -122,6 +132,18 @@ pub fn target(
     choice: Choice,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Target, RegistryEntry)> {
+    let (target, recorded, _) = target_and_env(entry, choice, env)?;
+    Ok((target, recorded))
+}
+
+/// [`target`], and where the lock takes each environment variable from:
+/// `${NAME}` (the environment), or a non-secret default the entry gives,
+/// kept as it is so the proxy starts the server as it was snapshotted.
+pub fn target_and_env(
+    entry: &Value,
+    choice: Choice,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Target, RegistryEntry, crate::lock::ValueSources)> {
     let server: ServerJson = serde_json::from_value(entry.clone()).context(
         "not an MCP registry server.json (it needs `name`, `version` and `packages` or `remotes`)",
     )?;
@@ -132,15 +154,19 @@ pub fn target(
         );
     }
     let choice = match choice {
-        Choice::First if !server.packages.is_empty() => Choice::Package(
-            server
+        Choice::First => {
+            match server
                 .packages
                 .iter()
                 .position(|package| runnable(package).is_ok())
-                .unwrap_or(0),
-        ),
-        Choice::First if !server.remotes.is_empty() => Choice::Remote(0),
-        Choice::First => bail!("{}: the entry has no packages and no remotes", server.name),
+            {
+                Some(index) => Choice::Package(index),
+                None if !server.remotes.is_empty() => Choice::Remote(0),
+                // The first package's reason, when there is one.
+                None if !server.packages.is_empty() => Choice::Package(0),
+                None => bail!("{}: the entry has no packages and no remotes", server.name),
+            }
+        }
         chosen => chosen,
     };
     let recorded = |choice: &str| RegistryEntry {
@@ -158,9 +184,32 @@ pub fn target(
                 )
             })?;
             runnable(package).with_context(|| format!("{}: package {index}", server.name))?;
+            let templates: Vec<(String, Option<String>)> = package
+                .environment_variables
+                .iter()
+                .filter_map(|variable| match (env(&variable.name), &variable.default) {
+                    (None, Some(default)) if !variable.is_secret => {
+                        Some((variable.name.clone(), Some(default.clone())))
+                    }
+                    (None, _) if !variable.is_required => None,
+                    _ => Some((variable.name.clone(), None)),
+                })
+                .collect();
+            // Names alone unless a default is kept (`${NAME}` says the same).
+            let sources = if templates.iter().all(|(_, default)| default.is_none()) {
+                crate::lock::ValueSources::from_names(templates.into_iter().map(|(name, _)| name))
+            } else {
+                crate::lock::ValueSources::from_templates(templates.into_iter().map(
+                    |(name, default)| {
+                        let template = default.unwrap_or_else(|| format!("${{{name}}}"));
+                        (name, template)
+                    },
+                ))
+            };
             Ok((
                 package_target(package, env)?,
                 recorded(&format!("packages/{index}")),
+                sources,
             ))
         }
         Choice::Remote(index) => {
@@ -174,6 +223,7 @@ pub fn target(
             Ok((
                 remote_target(remote, env)?,
                 recorded(&format!("remotes/{index}")),
+                crate::lock::ValueSources::default(),
             ))
         }
         Choice::First => unreachable!("chosen above"),
@@ -199,6 +249,10 @@ fn runnable(package: &Package) -> Result<()> {
         ),
         Some("latest") => bail!(
             "`{}` has version `latest`, which is not a version: the registry refuses it too",
+            package.identifier
+        ),
+        Some(version) if !crate::pinning::is_exact_version(version) => bail!(
+            "`{}` has version `{version}`, not an exact version: the registry wants one, and a reviewed proxy runs one",
             package.identifier
         ),
         Some(_) => {}
@@ -438,6 +492,17 @@ mod tests {
             target(&unknown, Choice::First, &no_env).unwrap_err()
         );
         assert!(error.contains("unknown registry type `cargo`"), "{error}");
+        let range = json!({"name": "a/b", "version": "1.0.0",
+            "packages": [{"registryType": "npm", "identifier": "x", "version": "^1.2.3"}]});
+        let error = format!("{:#}", target(&range, Choice::First, &no_env).unwrap_err());
+        assert!(error.contains("not an exact version"), "{error}");
+        // No package it can run: the first remote.
+        let fallback = json!({"name": "a/b", "version": "1.0.0",
+            "packages": [{"registryType": "nuget", "identifier": "x", "version": "1.0.0"}],
+            "remotes": [{"type": "sse", "url": "https://example.com/sse"}]});
+        let (remote, recorded) = target(&fallback, Choice::First, &no_env).unwrap();
+        assert_eq!(recorded.choice, "remotes/0");
+        assert!(matches!(remote, Target::Sse { .. }));
         let entry_latest = json!({"name": "a/b", "version": "latest", "packages": []});
         assert!(target(&entry_latest, Choice::First, &no_env).is_err());
         assert!(target(&json!({"name": 1}), Choice::First, &no_env).is_err());

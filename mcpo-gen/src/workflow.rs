@@ -305,8 +305,8 @@ pub fn snapshot_registry_entry(
     progress: Progress,
 ) -> Result<Lock> {
     let entry = snapshot::block_on(mcpo_gen::registry::read(source))?;
-    let (target, recorded) =
-        mcpo_gen::registry::target(&entry, choice, &|name| std::env::var(name).ok())
+    let (target, recorded, env_sources) =
+        mcpo_gen::registry::target_and_env(&entry, choice, &|name| std::env::var(name).ok())
             .with_context(|| format!("the registry entry {source}"))?;
     progress.say(format_args!(
         "{} {} ({}): {}",
@@ -320,6 +320,9 @@ pub fn snapshot_registry_entry(
     }
     let mut lock = snapshot(&target, options, crate_name, progress)?;
     lock.registry = Some(recorded);
+    if let mcpo_gen::lock::Upstream::Stdio { env, .. } = &mut lock.upstream {
+        *env = env_sources;
+    }
     Ok(lock)
 }
 
