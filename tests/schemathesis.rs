@@ -180,7 +180,15 @@ fn everything_proxy() {
         // fuzzing it tests the clock, one call-timeout per case, minutes per
         // run, and 200-or-504 would depend on the machine's speed. The 504
         // path is runtime_contract's `a_call_over_the_timeout_is_504...`.
-        &["--exclude-path", "/trigger-long-running-operation"],
+        // `simulate-research-query` is a task of 4 s a call, whatever its
+        // arguments: its sync, async and timeout paths are everything_proxy's
+        // and proxy_contract's tasks tests.
+        &[
+            "--exclude-path",
+            "/trigger-long-running-operation",
+            "--exclude-path",
+            "/simulate-research-query",
+        ],
         &format!("{TOOL_ERRORS_ARE_500}{EVERYTHING_SURFACE_ERRORS}"),
     );
 }
