@@ -47,7 +47,7 @@ use crate::app::CallFailure;
 use crate::lock::Lock;
 use crate::served::Served;
 use crate::telemetry;
-use crate::upstream::{CallRelays, ElicitationAsk, ElicitationSink, ProgressSink};
+use crate::upstream::{CallRelays, ElicitationAsk, ElicitationSink, FORM_WAIT, ProgressSink};
 
 pub(crate) use http::{McpEndpoints, mcp_routes};
 pub(crate) use stdio::serve_stdio;
@@ -549,9 +549,11 @@ fn relay_forms(context: &RequestContext<RoleServer>) -> ElicitationSink {
             let request =
                 rmcp::model::ServerRequest::ElicitRequest(rmcp::model::ElicitRequest::new(request));
             let answer = tokio::select! {
-                answer = peer.send_request(request) => answer,
+                answer = tokio::time::timeout(FORM_WAIT, peer.send_request(request)) => {
+                    answer.unwrap_or(Err(rmcp::ServiceError::Timeout { timeout: FORM_WAIT }))
+                }
                 // The upstream stopped waiting (its request was cancelled,
-                // its session ended): so does the form.
+                // its session ended, its wait ran out): so does the form.
                 () = reply.closed() => continue,
             };
             let answer = match answer {

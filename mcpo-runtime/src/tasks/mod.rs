@@ -50,18 +50,31 @@ pub struct CreatedTask {
     pub poll_interval: Option<Duration>,
 }
 
+/// What `tools/call` as a task answered.
+pub enum Created {
+    Task(CreatedTask),
+    /// The upstream ran the tool plainly (it ignored `task`, as a server
+    /// without task support does): its result, which must not be lost, or
+    /// the tool would run twice when called again.
+    Done(CallToolResult),
+}
+
 /// `tools/call` as a task. `ttl`: how long the caller would like the
 /// upstream to keep the task and its result.
 pub async fn create(
     peer: &Peer<RoleClient>,
     params: CallToolRequestParams,
     ttl: Duration,
-) -> Result<CreatedTask, ServiceError> {
+) -> Result<Created, ServiceError> {
     let mut request =
         serde_json::to_value(&params).map_err(|_| ServiceError::UnexpectedResponse)?;
     request["task"] = json!({"ttl": ttl.as_millis() as u64});
     let answer = send(peer, "tools/call", request).await?;
-    let task = answer.get("task").ok_or(ServiceError::UnexpectedResponse)?;
+    let Some(task) = answer.get("task") else {
+        return serde_json::from_value(answer)
+            .map(Created::Done)
+            .map_err(|_| ServiceError::UnexpectedResponse);
+    };
     let id = task
         .get("taskId")
         .and_then(Value::as_str)
@@ -71,11 +84,11 @@ pub async fn create(
             .and_then(Value::as_u64)
             .map(Duration::from_millis)
     };
-    Ok(CreatedTask {
+    Ok(Created::Task(CreatedTask {
         id: id.to_string(),
         ttl: millis("ttl"),
         poll_interval: millis("pollInterval"),
-    })
+    }))
 }
 
 /// Where a task stands (`tasks/get`): its `status` (`working`,
@@ -114,7 +127,10 @@ pub(crate) async fn call_as_task(
     relays: CallRelays,
 ) -> Result<CallToolResult, ServiceError> {
     let peer = &connection.peer;
-    let task = create(peer, params, ttl).await?;
+    let task = match create(peer, params, ttl).await? {
+        Created::Task(task) => task,
+        Created::Done(result) => return Ok(result),
+    };
     let mut guard = CancelTaskOnDrop(Some((peer.clone(), task.id.clone())));
     let CallRelays { progress, forms } = relays;
     let _forms = forms.map(|sink| connection.events.elicitation_route(task.id.clone(), sink));

@@ -62,20 +62,29 @@ pub(crate) async fn start(
 ) -> Result<Response, ApiError> {
     let state = app.state();
     let owner = state.api_keys.caller(headers);
-    state.jobs.make_room()?;
+    state.jobs.make_room(owner.as_ref())?;
     let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
     crate::telemetry::carry_context(&mut params);
-    let (connection, created, asks, route) = app
+    let (connection, created) = app
         .on_upstream(tool, app.call_timeout(tool), |connection| async move {
             let created = super::create(&connection.peer, params, REQUESTED_TTL).await?;
-            let (sink, asks) = tokio::sync::mpsc::unbounded_channel();
-            let route = connection
-                .events
-                .elicitation_route(created.id.clone(), sink);
-            Ok((connection, created, asks, route))
+            Ok((connection, created))
         })
         .await
         .map_err(|failure| failure.answer)?;
+    let created = match created {
+        super::Created::Task(created) => created,
+        // The upstream ran it plainly: the answer is here already (RFC 7240
+        // lets a server answer a preference for async synchronously).
+        super::Created::Done(result) => {
+            let body = crate::tool_answer::answer_body(tool, result, checks)?;
+            return Ok(Json(body).into_response());
+        }
+    };
+    let (sink, asks) = tokio::sync::mpsc::unbounded_channel();
+    let route = connection
+        .events
+        .elicitation_route(created.id.clone(), sink);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let poll_interval = created.poll_interval.unwrap_or(DEFAULT_POLL);
     let job = Arc::new(Job {
@@ -83,7 +92,8 @@ pub(crate) async fn start(
         owner,
         connection: Arc::downgrade(&connection),
         upstream_id: created.id,
-        expires_at: Instant::now() + created.ttl.unwrap_or(REQUESTED_TTL),
+        // No longer than the proxy asked: a slot is not held for days.
+        expires_at: Instant::now() + created.ttl.unwrap_or(REQUESTED_TTL).min(REQUESTED_TTL),
         poll_interval,
         checks,
         ended: tokio::sync::Mutex::new(None),
@@ -137,12 +147,18 @@ async fn wait_for_end(
     mut asks: tokio::sync::mpsc::UnboundedReceiver<ElicitationAsk>,
     _route: ElicitationRoute,
 ) {
+    // Whatever way this ends, a form still waiting is answered `cancel`
+    // (its sender dropped), and a GET waiting on the end is woken.
+    let _done = WaiterDone(Arc::clone(&job));
     let result = super::result(&peer, &job.upstream_id);
     tokio::pin!(result);
     let outcome = loop {
         tokio::select! {
             Some(ask) = asks.recv() => {
-                *job.pending_input.lock().unwrap_or_else(PoisonError::into_inner) = Some(ask);
+                // A task the caller cancelled takes no more forms.
+                if job.ended.try_lock().is_ok_and(|ended| ended.is_none()) {
+                    *job.pending_input.lock().unwrap_or_else(PoisonError::into_inner) = Some(ask);
+                }
             }
             outcome = &mut result => break outcome,
             () = tokio::time::sleep_until(job.expires_at) => return,
@@ -163,9 +179,16 @@ async fn wait_for_end(
         }
         // The session is gone: GET says so (410), as for any of its tasks.
         Err(rmcp::ServiceError::TransportClosed) => return,
-        // The upstream no longer knows the task: expired there first.
+        // Invalid params: the upstream no longer knows the task (expired
+        // there first), if `tasks/get` says so too; else the task's own
+        // failure.
         Err(rmcp::ServiceError::McpError(error))
-            if error.code == rmcp::model::ErrorCode::INVALID_PARAMS =>
+            if error.code == rmcp::model::ErrorCode::INVALID_PARAMS
+                && matches!(
+                    super::status(&peer, &job.upstream_id).await,
+                    Err(rmcp::ServiceError::McpError(ref unknown))
+                        if unknown.code == rmcp::model::ErrorCode::INVALID_PARAMS
+                ) =>
         {
             job.forgotten
                 .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -181,8 +204,21 @@ async fn wait_for_end(
     if ended.is_none() {
         *ended = Some(Ended { status, result });
     }
-    drop(ended);
-    job.finished.notify_waiters();
+}
+
+/// Ends a waiter: a form still waiting is dropped (the upstream gets
+/// `cancel`), and whoever waits on the task's end is told.
+struct WaiterDone(Arc<Job>);
+
+impl Drop for WaiterDone {
+    fn drop(&mut self) {
+        self.0
+            .pending_input
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.0.finished.notify_waiters();
+    }
 }
 
 async fn task_status(
@@ -269,6 +305,9 @@ async fn answer_input(
     let (parts, body) = request.into_parts();
     let job = callers_task(&app, &id, &parts.headers)?;
     let (_, value) = app.json_body(&parts.headers, body).await?;
+    if job.ended.lock().await.is_some() {
+        return Err(already_ended());
+    }
     let answer: InputAnswer = serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let mut issue = crate::error::ValidationIssue::body(

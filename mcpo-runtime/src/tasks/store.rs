@@ -25,6 +25,9 @@ use crate::upstream::ElicitationAsk;
 /// At most this many tasks are tracked at once; more is 503.
 pub(super) const MAX_TASKS: usize = 1024;
 
+/// At most this many of them started with one API key.
+const MAX_TASKS_PER_KEY: usize = 256;
+
 /// How long an expired task still answers 410 (then 404).
 const EXPIRED_KEPT: Duration = Duration::from_secs(3600);
 
@@ -70,12 +73,25 @@ impl Jobs {
     /// Forgets tasks expired for a while (an expired task answers 410 for
     /// [`EXPIRED_KEPT`], then 404), and any expired one when the table is
     /// full; 503 when live tasks fill it.
-    pub(super) fn make_room(&self) -> Result<(), ApiError> {
+    pub(super) fn make_room(&self, owner: Option<&KeyDigest>) -> Result<(), ApiError> {
         let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         jobs.retain(|_, job| job.expires_at + EXPIRED_KEPT > now);
         if jobs.len() >= MAX_TASKS {
             jobs.retain(|_, job| !job.expired(now));
+        }
+        // One key cannot take every slot from the others.
+        let owned = jobs
+            .values()
+            .filter(|job| job.owner.as_ref() == owner && !job.expired(now))
+            .count();
+        if owner.is_some() && owned >= MAX_TASKS_PER_KEY {
+            return Err(ApiError::unavailable(
+                format!(
+                    "this key already has {MAX_TASKS_PER_KEY} async tasks; retry when some have expired, or call without Prefer: respond-async"
+                ),
+                DEFAULT_POLL.as_secs(),
+            ));
         }
         if jobs.len() >= MAX_TASKS {
             return Err(ApiError::unavailable(

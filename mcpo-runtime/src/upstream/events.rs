@@ -102,6 +102,9 @@ pub struct CallRelays {
     pub forms: Option<ElicitationSink>,
 }
 
+/// The longest a form from the upstream waits for its answer.
+pub const FORM_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The `_meta` key that ties a message to the task it is about.
 pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
@@ -186,6 +189,7 @@ impl UpstreamEvents {
         &self,
         request: ElicitRequestParams,
         context_meta: &rmcp::model::RequestMetaObject,
+        cancelled: &tokio_util::sync::CancellationToken,
     ) -> ElicitResult {
         // rmcp moves a request's `_meta` to its context as it reads it.
         let task_id = request
@@ -218,9 +222,13 @@ impl UpstreamEvents {
             );
             return ElicitResult::new(ElicitationAction::Decline);
         }
-        answer
-            .await
-            .unwrap_or_else(|_| ElicitResult::new(ElicitationAction::Cancel))
+        // Until the caller answers, the upstream withdraws the request, or
+        // [`FORM_WAIT`] passes: a form nobody answers must not hold on.
+        tokio::select! {
+            answer = answer => answer.unwrap_or_else(|_| ElicitResult::new(ElicitationAction::Cancel)),
+            () = cancelled.cancelled() => ElicitResult::new(ElicitationAction::Cancel),
+            () = tokio::time::sleep(FORM_WAIT) => ElicitResult::new(ElicitationAction::Cancel),
+        }
     }
 
     fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressToken, Route>> {
@@ -433,7 +441,10 @@ impl ClientHandler for UpstreamClient {
         request: ElicitRequestParams,
         context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
-        Ok(self.events.elicit(request, &context.meta).await)
+        Ok(self
+            .events
+            .elicit(request, &context.meta, &context.ct)
+            .await)
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

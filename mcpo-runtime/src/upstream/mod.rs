@@ -52,8 +52,8 @@ pub use cancel::CancelOnDrop;
 pub use env_names::header_env_var;
 use events::UpstreamClient;
 pub use events::{
-    CallRelays, ElicitationAsk, ElicitationRoute, ElicitationSink, ProgressRoute, ProgressSink,
-    RELATED_TASK, UpstreamEvents,
+    CallRelays, ElicitationAsk, ElicitationRoute, ElicitationSink, FORM_WAIT, ProgressRoute,
+    ProgressSink, RELATED_TASK, UpstreamEvents,
 };
 use headers::header_map;
 pub use headers::{HeaderError, parse_headers};
