@@ -32,6 +32,8 @@ pub struct PackageSpec {
     pub pinned: Option<String>,
     /// The argument as given.
     pub given: String,
+    /// What precedes the package in its argument (`--from=`), if anything.
+    pub prefix: String,
 }
 
 impl PackageSpec {
@@ -54,7 +56,7 @@ impl PackageSpec {
     /// The whole launch spec with this package pinned at `version`.
     pub fn pinned_args(&self, args: &[String], version: &str) -> Vec<String> {
         let mut pinned = args.to_vec();
-        pinned[self.arg_index] = self.pinned_form(version);
+        pinned[self.arg_index] = format!("{}{}", self.prefix, self.pinned_form(version));
         pinned
     }
 }
@@ -98,7 +100,10 @@ pub fn package_of(command: &str, args: &[String]) -> Option<PackageSpec> {
         };
         if spec_flags.contains(&flag) {
             return match inline {
-                Some(value) => parse(registry, index, value),
+                Some(value) => parse(registry, index, value).map(|spec| PackageSpec {
+                    prefix: format!("{flag}="),
+                    ..spec
+                }),
                 None => parse(registry, index + 1, args.get(index + 1)?),
             };
         }
@@ -148,11 +153,21 @@ const UV_VALUE_FLAGS: &[&str] = &[
     "--index-strategy",
     "--keyring-provider",
     "--link-mode",
+    "-C",
+    "--config-setting",
 ];
 
 const PIPX_VALUE_FLAGS: &[&str] = &["--python", "--pip-args", "--index-url", "-i"];
 
-const NPX_VALUE_FLAGS: &[&str] = &["-c", "--call", "--registry", "--cache", "--userconfig"];
+const NPX_VALUE_FLAGS: &[&str] = &[
+    "-c",
+    "--call",
+    "--registry",
+    "--cache",
+    "--userconfig",
+    "--prefix",
+    "--loglevel",
+];
 
 const DOCKER_VALUE_FLAGS: &[&str] = &[
     "-e",
@@ -193,6 +208,19 @@ const DOCKER_VALUE_FLAGS: &[&str] = &[
     "--restart",
     "--runtime",
     "--gpus",
+    "--shm-size",
+    "--ipc",
+    "--pid",
+    "--group-add",
+    "--sysctl",
+    "--userns",
+    "--cidfile",
+    "--stop-signal",
+    "--stop-timeout",
+    "--expose",
+    "--label-file",
+    "--uts",
+    "--cgroupns",
 ];
 
 fn parse(registry: Registry, arg_index: usize, given: &str) -> Option<PackageSpec> {
@@ -220,6 +248,7 @@ fn parse(registry: Registry, arg_index: usize, given: &str) -> Option<PackageSpe
         name,
         pinned,
         given: given.to_string(),
+        prefix: String::new(),
     })
 }
 
@@ -248,6 +277,10 @@ fn parse_python(given: &str) -> Option<(String, Option<String>)> {
 /// `name@1.2.3` or `@scope/name@1.2.3` pin; a bare name, a dist-tag
 /// (`latest`) or a range do not.
 fn parse_npm(given: &str) -> Option<(String, Option<String>)> {
+    // `github:user/repo`, `npm:alias@1.0.0`: not a registry package.
+    if given.contains(':') {
+        return None;
+    }
     let at = match given.strip_prefix('@') {
         Some(scoped) => scoped.find('@').map(|at| at + 1),
         None => given.find('@'),
@@ -259,7 +292,7 @@ fn parse_npm(given: &str) -> Option<(String, Option<String>)> {
     if name.is_empty() || name == "@" {
         return None;
     }
-    let version = version.filter(|version| is_exact_version(version));
+    let version = version.filter(|version| is_exact_version(version) && is_full_semver(version));
     Some((name.to_string(), version.map(str::to_string)))
 }
 
@@ -342,6 +375,17 @@ fn offline(registry: Registry) -> bool {
         Registry::Npm => set("npm_config_offline"),
         Registry::Oci => true,
     }
+}
+
+/// `MAJOR.MINOR.PATCH`, with an optional pre-release or build after it: npm
+/// reads anything shorter (`1.2`) as a range.
+fn is_full_semver(version: &str) -> bool {
+    let core = version.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// How long an index may take to say which version is current.
@@ -434,8 +478,8 @@ fn newest_python_release(document: &Value, cutoff: Option<&str>) -> Option<Strin
         .map(|(version, _)| version.clone())
 }
 
-/// An RFC 3339 time (any offset) or a date (its midnight, UTC), as uv
-/// reads `UV_EXCLUDE_NEWER`.
+/// An RFC 3339 time (any offset) or a date (the end of that day, UTC), as
+/// uv reads `UV_EXCLUDE_NEWER` (its durations, `3 days`, are not read).
 fn instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     let text = text.trim();
     chrono::DateTime::parse_from_rfc3339(text)
@@ -444,21 +488,28 @@ fn instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .or_else(|| {
             chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .ok()
-                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .and_then(|date| date.succ_opt())
+                .and_then(|next| next.and_hms_opt(0, 0, 0))
                 .map(|time| time.and_utc())
         })
 }
 
 /// A final release's numbers (`2026.10.19` -> [2026, 10, 19]); `None` for a
 /// pre-release, dev or local version.
-fn stable_release_key(version: &str) -> Option<Vec<u64>> {
-    let release = version
-        .split_once(".post")
-        .map_or(version, |(release, _)| release);
-    release
+fn stable_release_key(version: &str) -> Option<(Vec<u64>, u64)> {
+    let (release, post) = match version.split_once(".post") {
+        Some((release, post)) => (release, post.parse::<u64>().ok()?),
+        None => (version, 0),
+    };
+    let mut numbers: Vec<u64> = release
         .split('.')
         .map(|part| part.parse::<u64>().ok())
-        .collect()
+        .collect::<Option<_>>()?;
+    // `2026.10` and `2026.10.0` are one release.
+    while numbers.len() > 1 && numbers.last() == Some(&0) {
+        numbers.pop();
+    }
+    Some((numbers, post))
 }
 
 #[cfg(test)]
@@ -514,6 +565,15 @@ mod tests {
         // Not from an index.
         assert_eq!(spec("uvx", &["--from", "git+https://x/y", "y"]), None);
         assert_eq!(spec("uvx", &["./local"]), None);
+        let inline = spec("uvx", &["--from=mcp-server-git", "mcp-server-git"]).unwrap();
+        assert_eq!(
+            inline.pinned_args(
+                &["--from=mcp-server-git".into(), "mcp-server-git".into()],
+                "1.0"
+            ),
+            ["--from=mcp-server-git==1.0", "mcp-server-git"]
+        );
+        assert_eq!(spec("uvx", &["-C", "k=v", "pkg"]).unwrap().name, "pkg");
         assert_eq!(spec("python", &["server.py"]), None);
     }
 
@@ -529,6 +589,8 @@ mod tests {
             None
         );
         assert_eq!(pinned(&["server-memory@^0.6"]), None);
+        assert_eq!(pinned(&["server-memory@1.2"]), None);
+        assert_eq!(spec("npx", &["github:user/repo"]), None);
         assert_eq!(
             pinned(&[
                 "-y",
@@ -595,10 +657,16 @@ mod tests {
         );
         assert_eq!(
             newest_python_release(&document, Some("2026-10-19")).as_deref(),
-            Some("2026.1.26")
+            Some("2026.10.19")
         );
-        assert_eq!(stable_release_key("1.10.0"), Some(vec![1, 10, 0]));
         assert!(stable_release_key("1.10.0") > stable_release_key("1.9.9"));
         assert_eq!(stable_release_key("1.0.dev1"), None);
+        assert!(stable_release_key("1.0.0.post10") > stable_release_key("1.0.0.post2"));
+        assert!(stable_release_key("1.0.0.post1") > stable_release_key("1.0.0"));
+        assert_eq!(
+            stable_release_key("2026.10"),
+            stable_release_key("2026.10.0")
+        );
+        assert_eq!(stable_release_key("1.0.post1.dev0"), None);
     }
 }

@@ -75,6 +75,10 @@ struct Remote {
 struct Argument {
     #[serde(rename = "type")]
     kind: String,
+    #[serde(default)]
+    is_required: bool,
+    #[serde(default)]
+    is_secret: bool,
     name: Option<String>,
     value: Option<String>,
     default: Option<String>,
@@ -144,6 +148,11 @@ pub fn target_and_env(
     choice: Choice,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Target, RegistryEntry, crate::lock::ValueSources)> {
+    // The registry's API answers `{"server": {...}, "_meta": {...}}`.
+    let entry = entry
+        .get("server")
+        .filter(|server| server.is_object())
+        .unwrap_or(entry);
     let server: ServerJson = serde_json::from_value(entry.clone()).context(
         "not an MCP registry server.json (it needs `name`, `version` and `packages` or `remotes`)",
     )?;
@@ -184,28 +193,11 @@ pub fn target_and_env(
                 )
             })?;
             runnable(package).with_context(|| format!("{}: package {index}", server.name))?;
-            let templates: Vec<(String, Option<String>)> = package
-                .environment_variables
-                .iter()
-                .filter_map(|variable| match (env(&variable.name), &variable.default) {
-                    (None, Some(default)) if !variable.is_secret => {
-                        Some((variable.name.clone(), Some(default.clone())))
-                    }
-                    (None, _) if !variable.is_required => None,
-                    _ => Some((variable.name.clone(), None)),
-                })
-                .collect();
-            // Names alone unless a default is kept (`${NAME}` says the same).
-            let sources = if templates.iter().all(|(_, default)| default.is_none()) {
-                crate::lock::ValueSources::from_names(templates.into_iter().map(|(name, _)| name))
-            } else {
-                crate::lock::ValueSources::from_templates(templates.into_iter().map(
-                    |(name, default)| {
-                        let template = default.unwrap_or_else(|| format!("${{{name}}}"));
-                        (name, template)
-                    },
-                ))
-            };
+            let sources = value_sources(
+                &package.environment_variables,
+                &|name| name.to_string(),
+                env,
+            );
             Ok((
                 package_target(package, env)?,
                 recorded(&format!("packages/{index}")),
@@ -220,10 +212,11 @@ pub fn target_and_env(
                     server.remotes.len()
                 )
             })?;
+            let sources = value_sources(&remote.headers, &header_variable, env);
             Ok((
                 remote_target(remote, env)?,
                 recorded(&format!("remotes/{index}")),
-                crate::lock::ValueSources::default(),
+                sources,
             ))
         }
         Choice::First => unreachable!("chosen above"),
@@ -242,6 +235,34 @@ fn runnable(package: &Package) -> Result<()> {
             "unknown registry type `{other}` (the registry knows npm, pypi, oci, nuget and mcpb)"
         ),
     }
+    if package.registry_type == "oci" && oci_reference_is_whole(&package.identifier) {
+        // The current schema puts the tag or digest in the identifier.
+    } else {
+        check_version(package)?;
+    }
+    let transport = package
+        .transport
+        .as_ref()
+        .map_or("stdio", |t| t.kind.as_str());
+    if transport != "stdio" {
+        bail!(
+            "`{}` serves MCP over {transport}: start it yourself and give its URL (mcpo-gen --server-type {transport} -- URL)",
+            package.identifier
+        );
+    }
+    Ok(())
+}
+
+/// Whether an image reference names its tag or digest (`image:1.2`,
+/// `image@sha256:...`, a registry host's port aside).
+fn oci_reference_is_whole(identifier: &str) -> bool {
+    let last = identifier.rsplit('/').next().unwrap_or(identifier);
+    identifier.contains("@sha256:") || last.contains(':')
+}
+
+/// A package's version is exact: the registry wants one, a reviewed proxy
+/// runs one.
+fn check_version(package: &Package) -> Result<()> {
     match package.version.as_deref() {
         None => bail!(
             "`{}` has no version: a reviewed proxy runs a pinned one",
@@ -257,16 +278,6 @@ fn runnable(package: &Package) -> Result<()> {
         ),
         Some(_) => {}
     }
-    let transport = package
-        .transport
-        .as_ref()
-        .map_or("stdio", |t| t.kind.as_str());
-    if transport != "stdio" {
-        bail!(
-            "`{}` serves MCP over {transport}: start it yourself and give its URL (mcpo-gen --server-type {transport} -- URL)",
-            package.identifier
-        );
-    }
     Ok(())
 }
 
@@ -278,8 +289,8 @@ fn package_target(package: &Package, env: &dyn Fn(&str) -> Option<String>) -> Re
             variables.insert(variable.name.clone(), value);
         }
     }
-    let runtime = arguments(&package.runtime_arguments);
-    let arguments = arguments(&package.package_arguments);
+    let runtime = arguments(&package.runtime_arguments)?;
+    let arguments = arguments(&package.package_arguments)?;
     let (command, args) = match package.registry_type.as_str() {
         "npm" => (
             "npx",
@@ -300,6 +311,11 @@ fn package_target(package: &Package, env: &dyn Fn(&str) -> Option<String>) -> Re
             .concat(),
         ),
         _ => {
+            let image = if oci_reference_is_whole(&package.identifier) {
+                package.identifier.clone()
+            } else {
+                format!("{}:{version}", package.identifier)
+            };
             // The container sees the variables it is given by name only:
             // their values stay in this process's environment.
             let passed: Vec<String> = variables
@@ -312,7 +328,7 @@ fn package_target(package: &Package, env: &dyn Fn(&str) -> Option<String>) -> Re
                     vec!["run".into(), "-i".into(), "--rm".into()],
                     passed,
                     runtime,
-                    vec![format!("{}:{version}", package.identifier)],
+                    vec![image],
                     arguments,
                 ]
                 .concat(),
@@ -352,6 +368,53 @@ fn remote_target(remote: &Remote, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
 }
 
+/// Where the lock takes each input's value from: a fixed value or default
+/// the entry gives that is not a secret (and not a placeholder) when the
+/// environment had none, kept as it is so the proxy runs the server as it
+/// was snapshotted; otherwise the environment (a name alone: its default
+/// variable, `NAME` for env, `MCPO_HEADER_NAME` for a header). An optional
+/// input with no value is left out.
+fn value_sources(
+    inputs: &[Input],
+    variable: &dyn Fn(&str) -> String,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> crate::lock::ValueSources {
+    let sources: Vec<(String, Option<String>)> = inputs
+        .iter()
+        .filter_map(|input| {
+            let given = fixed_value(input);
+            match (
+                env(&variable(&input.name)).filter(|value| !value.is_empty()),
+                given,
+            ) {
+                (None, Some(value)) => Some((input.name.clone(), Some(value))),
+                (None, None) if !input.is_required => None,
+                _ => Some((input.name.clone(), None)),
+            }
+        })
+        .collect();
+    if sources.iter().all(|(_, value)| value.is_none()) {
+        crate::lock::ValueSources::from_names(sources.into_iter().map(|(name, _)| name))
+    } else {
+        // A name alone and `${NAME}` say the same for env; a header's
+        // default variable is spelled out.
+        crate::lock::ValueSources::from_templates(sources.into_iter().map(|(name, value)| {
+            let template = value.unwrap_or_else(|| format!("${{{}}}", variable(&name)));
+            (name, template)
+        }))
+    }
+}
+
+/// A value the entry itself gives for an input, usable as is: not a
+/// secret, not a `{placeholder}` nor a `${VARIABLE}`.
+fn fixed_value(input: &Input) -> Option<String> {
+    input
+        .value
+        .clone()
+        .or_else(|| input.default.clone())
+        .filter(|value| !input.is_secret && !value.contains('{') && !value.contains('$'))
+}
+
 /// The environment variable a header's value comes from, as `update` reads
 /// it too: `X-Api-Key` -> `MCPO_HEADER_X_API_KEY`.
 fn header_variable(name: &str) -> String {
@@ -367,9 +430,8 @@ fn input_value(input: &Input, from_env: Option<String>) -> Result<Option<String>
     if let Some(value) = from_env.filter(|value| !value.is_empty()) {
         return Ok(Some(value));
     }
-    let given = input.value.clone().or_else(|| input.default.clone());
-    match given {
-        Some(value) if !input.is_secret && !value.contains('{') => Ok(Some(value)),
+    match fixed_value(input) {
+        Some(value) => Ok(Some(value)),
         _ if input.is_required => bail!(
             "the entry requires {} ({}): set it in the environment",
             input.name,
@@ -383,16 +445,37 @@ fn input_value(input: &Input, from_env: Option<String>) -> Result<Option<String>
     }
 }
 
-/// Arguments as given: a positional one's value (or default, or its hint
-/// in angle brackets), a named one's name then its value.
-fn arguments(arguments: &[Argument]) -> Vec<String> {
+/// Arguments as given: a positional one's value (or default), a named
+/// one's name then its value. An optional argument with no value is left
+/// out; a required one without a value, a secret one (the launch spec is
+/// written in the lock) and a `${VARIABLE}` (the proxy would expand it from
+/// its own environment) are refused.
+fn arguments(arguments: &[Argument]) -> Result<Vec<String>> {
     let mut args = Vec::new();
     for argument in arguments {
-        let value = argument
-            .value
+        let label = argument
+            .name
             .clone()
-            .or_else(|| argument.default.clone())
-            .or_else(|| argument.value_hint.as_ref().map(|hint| format!("<{hint}>")));
+            .or_else(|| argument.value_hint.clone())
+            .unwrap_or_else(|| "a positional argument".into());
+        if argument.is_secret {
+            bail!(
+                "argument {label} is a secret, and arguments are written in the lock: pass it yourself after `--`"
+            );
+        }
+        let value = argument.value.clone().or_else(|| argument.default.clone());
+        if value.as_deref().is_some_and(|value| value.contains("${")) {
+            bail!(
+                "argument {label} refers to a variable of this machine's environment (`${{...}}`): refused"
+            );
+        }
+        match (&value, argument.is_required) {
+            (None, true) => bail!(
+                "argument {label} is required and the entry gives no value: pass the server yourself after `--`"
+            ),
+            (None, false) if argument.kind != "named" => continue,
+            _ => {}
+        }
         if argument.kind == "named"
             && let Some(name) = &argument.name
         {
@@ -400,7 +483,7 @@ fn arguments(arguments: &[Argument]) -> Vec<String> {
         }
         args.extend(value);
     }
-    args
+    Ok(args)
 }
 
 #[cfg(test)]
@@ -526,5 +609,50 @@ mod tests {
         assert_eq!(url, "https://example.com/mcp");
         assert_eq!(headers.get("X-Api-Key").map(String::as_str), Some("k"));
         assert_eq!(headers.get("X-Region").map(String::as_str), Some("eu"));
+    }
+
+    #[test]
+    fn the_current_schema_and_the_registry_api_are_read() {
+        // The registry's API wraps the entry; an image names its own tag.
+        let answer = json!({"server": {"name": "a/b", "version": "1.0.0", "packages": [
+            {"registryType": "oci", "identifier": "ghcr.io/a/b:1.0.0",
+             "environmentVariables": [{"name": "MODE", "value": "fast", "isRequired": true}]}
+        ]}, "_meta": {}});
+        let (image, _, sources) = target_and_env(&answer, Choice::First, &no_env).unwrap();
+        let Target::Stdio { args, env, .. } = image else {
+            panic!()
+        };
+        assert_eq!(
+            args,
+            ["run", "-i", "--rm", "-e", "MODE", "ghcr.io/a/b:1.0.0"]
+        );
+        assert_eq!(env.get("MODE").map(String::as_str), Some("fast"));
+        // The fixed value the snapshot ran with is the lock's too.
+        assert_eq!(
+            serde_json::to_value(&sources).unwrap(),
+            json!({"MODE": "fast"})
+        );
+
+        let secret_argument = json!({"name": "a/b", "version": "1.0.0", "packages": [
+            {"registryType": "npm", "identifier": "x", "version": "1.0.0",
+             "packageArguments": [{"type": "named", "name": "--token", "isSecret": true, "isRequired": true}]}]});
+        let error = format!(
+            "{:#}",
+            target(&secret_argument, Choice::First, &no_env).unwrap_err()
+        );
+        assert!(error.contains("--token is a secret"), "{error}");
+        let host_variable = json!({"name": "a/b", "version": "1.0.0", "packages": [
+            {"registryType": "npm", "identifier": "x", "version": "1.0.0",
+             "packageArguments": [{"type": "positional", "value": "${HOME}"}]}]});
+        assert!(target(&host_variable, Choice::First, &no_env).is_err());
+
+        let remote = json!({"name": "a/b", "version": "1.0.0", "remotes": [
+            {"type": "streamable-http", "url": "https://example.com/mcp",
+             "headers": [{"name": "X-Region", "value": "eu"}]}]});
+        let (_, _, headers) = target_and_env(&remote, Choice::First, &no_env).unwrap();
+        assert_eq!(
+            serde_json::to_value(&headers).unwrap(),
+            json!({"X-Region": "eu"})
+        );
     }
 }

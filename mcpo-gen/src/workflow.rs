@@ -320,8 +320,11 @@ pub fn snapshot_registry_entry(
     }
     let mut lock = snapshot(&target, options, crate_name, progress)?;
     lock.registry = Some(recorded);
-    if let mcpo_gen::lock::Upstream::Stdio { env, .. } = &mut lock.upstream {
-        *env = env_sources;
+    // Where each env var or header comes from at run time, fixed values included.
+    match &mut lock.upstream {
+        mcpo_gen::lock::Upstream::Stdio { env, .. } => *env = env_sources,
+        mcpo_gen::lock::Upstream::StreamableHttp { headers, .. }
+        | mcpo_gen::lock::Upstream::Sse { headers, .. } => *headers = env_sources,
     }
     Ok(lock)
 }
@@ -637,7 +640,12 @@ pub fn resnapshot(
                 &env,
             )?;
             let options = keeping_resource_list(options, lock);
-            CrateLock::Single(snapshot(&target, &options, None, progress)?)
+            let mut live = snapshot(&target, &options, None, progress)?;
+            // The launch spec as locked (its env and header templates, a
+            // bump's version), and the registry entry it came from.
+            live.upstream = lock.upstream.clone();
+            live.registry = lock.registry.clone();
+            CrateLock::Single(live)
         }
         CrateLock::Multi(multi) => {
             let mut servers = BTreeMap::new();

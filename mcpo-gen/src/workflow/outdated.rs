@@ -91,6 +91,21 @@ pub fn newer_versions(
     lock: &CrateLock,
     to: Option<&str>,
 ) -> Result<Vec<(Option<String>, PackageSpec, String)>> {
+    if let Some(version) = to.filter(|to| *to != "latest") {
+        if !pinning::is_exact_version(version) {
+            anyhow::bail!("--to {version}: not an exact version (or `latest`)");
+        }
+        let packages: std::collections::BTreeSet<String> = packages(lock)
+            .into_iter()
+            .map(|(_, spec)| spec.name)
+            .collect();
+        if packages.len() > 1 {
+            anyhow::bail!(
+                "--to {version}: the crate runs several packages ({}); one version cannot be all of theirs",
+                packages.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     let mut bumps = Vec::new();
     for (server, spec) in packages(lock) {
         let newest =
