@@ -1197,6 +1197,9 @@ pub fn snapshot_and_build_with(
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let proxies = target_dir().join("e2e-proxies");
+    // Test binaries run side by side (scripts/run-test-binaries.py): the
+    // crate is one for every process, so its turn is taken across them too.
+    let _across_processes = ExclusiveFile::lock(&proxies.join(".turn"));
     let crate_dir = proxies.join(NAME);
     let crate_text = crate_dir.to_str().expect("a UTF-8 target dir");
     let mut args = vec![
@@ -1245,6 +1248,37 @@ pub fn snapshot_and_build_with(
         },
         generated,
     )
+}
+
+/// An exclusive `flock` on a file, held until dropped (the kernel lets go
+/// of it if the process dies).
+struct ExclusiveFile(std::fs::File);
+
+impl ExclusiveFile {
+    fn lock(path: &Path) -> Self {
+        use std::os::fd::AsRawFd;
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).expect("the lock file's folder");
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .unwrap_or_else(|error| panic!("cannot open {}: {error}", path.display()));
+        // SAFETY: flock on a file descriptor this function owns.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(locked, 0, "flock {}", path.display());
+        ExclusiveFile(file)
+    }
+}
+
+impl Drop for ExclusiveFile {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as in `lock`.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
 }
 
 /// Runs `command` (mcpo-gen authorizing an OAuth upstream, with
