@@ -85,11 +85,9 @@ impl ApiKeys {
         if !self.is_enabled() {
             return Ok(());
         }
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| bearer_token(value.as_bytes()))
+        let presented = self
+            .caller(headers)
             .ok_or_else(ApiError::not_authenticated)?;
-        let presented = digest(presented);
         // Compare against every key without stopping at the first match, so
         // the time taken does not tell which key (or how much of one) matched.
         let matched = self
@@ -104,9 +102,7 @@ impl ApiKeys {
             Err(ApiError::invalid_api_key())
         }
     }
-}
 
-impl ApiKeys {
     /// Who is calling, as far as keys tell: a digest of the key the
     /// request presents, or `None` when no keys are configured. What a
     /// caller starts (a task) is bound to it.

@@ -91,23 +91,24 @@ pub fn newer_versions(
     lock: &CrateLock,
     to: Option<&str>,
 ) -> Result<Vec<(Option<String>, PackageSpec, String)>> {
+    let packages = packages(lock);
     if let Some(version) = to.filter(|to| *to != "latest") {
         if !pinning::is_exact_version(version) {
             anyhow::bail!("--to {version}: not an exact version (or `latest`)");
         }
-        let packages: std::collections::BTreeSet<String> = packages(lock)
-            .into_iter()
-            .map(|(_, spec)| spec.name)
+        let names: std::collections::BTreeSet<&str> = packages
+            .iter()
+            .map(|(_, spec)| spec.name.as_str())
             .collect();
-        if packages.len() > 1 {
+        if names.len() > 1 {
             anyhow::bail!(
                 "--to {version}: the crate runs several packages ({}); one version cannot be all of theirs",
-                packages.into_iter().collect::<Vec<_>>().join(", ")
+                names.into_iter().collect::<Vec<_>>().join(", ")
             );
         }
     }
     let mut bumps = Vec::new();
-    for (server, spec) in packages(lock) {
+    for (server, spec) in packages {
         let newest =
             snapshot::block_on(target_version(&spec, to)).with_context(|| match &server {
                 Some(server) => {
