@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 OUT="${1:-./time-proxy}"
 LOCK="${LOCK:-./time-proxy.lock.json}"
 PORT="${PORT:-8000}"
-UPSTREAM=(uvx mcp-server-time --local-timezone=America/New_York)
+# Pinned: the lock then records exactly the release that was snapshotted.
+UPSTREAM=(uvx mcp-server-time==2026.10.19 --local-timezone=America/New_York)
 
 TOOLS=target/test-tools
 if [ ! -x "$TOOLS/venv/bin/uvx" ]; then

@@ -627,6 +627,16 @@ fn outdated_and_update_exit_2_naming_a_silent_index_or_an_unknown_package() {
         assert_eq!(changed_files(&before, &after), Vec::<PathBuf>::new());
     };
 
+    // A version that is not one is refused before any index is asked.
+    let before = read_tree(Path::new(dir));
+    let range = asking_the_index(&["update", "-q", "--to", "^2026.10", dir], &[]);
+    assert_exit_code(&range, 2);
+    assert_said(&range, "--to ^2026.10: not an exact version");
+    assert_eq!(
+        changed_files(&before, &read_tree(Path::new(dir))),
+        Vec::<PathBuf>::new()
+    );
+
     let silent = format!("http://127.0.0.1:{}/pypi", closed_port());
     both_refuse(
         &[("MCPO_PYPI_URL", &silent)],
