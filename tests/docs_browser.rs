@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
@@ -82,6 +83,10 @@ fn open_docs(page: &Page) -> Value {
     if page.host != "127.0.0.1" {
         plan["host_rules"] = json!(format!("MAP {} 127.0.0.1", page.host));
     }
+    // One chromium at a time: four at once on CI's two cores (beside another
+    // test binary) made a page miss its timeout.
+    static ONE_BROWSER: Mutex<()> = Mutex::new(());
+    let _turn = ONE_BROWSER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let output = Command::new(browser_python())
         .arg(workspace_root().join("tests/browser/swagger_ui.py"))
         .arg(plan.to_string())

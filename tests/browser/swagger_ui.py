@@ -21,6 +21,7 @@ import json
 import sys
 import tempfile
 import time
+import traceback
 
 from playwright.sync_api import sync_playwright
 
@@ -39,7 +40,8 @@ FLAGS = [
     "--disable-sync",
     "--no-proxy-server",
 ]
-TIMEOUT_MS = 20_000
+# Generous: CI runs this beside another test binary on two cores.
+TIMEOUT_MS = 45_000
 # Swagger UI 5's markup for OpenAPI 3.1: a body's "Example Value" / "Schema"
 # tabs, and the name shown at the top of a schema.
 REQUEST_BODY = ".opblock .opblock-section-request-body"
@@ -67,16 +69,21 @@ def main() -> None:
         try:
             run(context, plan, report)
         except Exception:
-            # What the page looked like when it failed, beside the screenshot.
+            # The error first: keeping the page's picture may fail too (a
+            # page with every operation open is slow to shoot).
+            traceback.print_exc()
+            print(json.dumps(report, indent=2), file=sys.stderr)
             page = context.pages[0] if context.pages else None
             if page is not None:
                 failed = plan["screenshot"].removesuffix(".png") + "-failed"
-                page.screenshot(path=failed + ".png", full_page=True)
                 with open(failed + ".html", "w", encoding="utf-8") as html:
                     html.write(page.content())
+                try:
+                    page.screenshot(path=failed + ".png", timeout=10_000)
+                except Exception as error:  # noqa: BLE001 - the first error is the one reported
+                    print(f"swagger_ui.py: no screenshot of the failed page: {error}", file=sys.stderr)
                 print(f"swagger_ui.py: the page as it failed: {failed}.png, {failed}.html", file=sys.stderr)
-            print(json.dumps(report, indent=2), file=sys.stderr)
-            raise
+            sys.exit(1)
         finally:
             context.close()
     json.dump(report, sys.stdout, indent=2)
