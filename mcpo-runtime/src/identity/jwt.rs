@@ -139,6 +139,7 @@ impl fmt::Debug for OidcVerifier {
 impl OidcVerifier {
     /// Fetches discovery (when only `issuer` is set: checks the document's `issuer`
     /// equals it, trailing slash insensitive) and the JWKS once, at startup.
+    /// Errors name the URL and what went wrong, and say what to fix.
     pub(crate) async fn start(
         settings: JwtSettings,
         http: reqwest::Client,
@@ -208,7 +209,11 @@ impl OidcVerifier {
         })
     }
 
-    /// Verifies a bearer token (see the module's tests for every refusal).
+    /// Verifies a bearer token: signed by the JWKS key its `kid` names (without
+    /// one, the only key able to verify its `alg`), with an asymmetric algorithm
+    /// that key allows; `iss` and `aud` checked when configured; `exp` required
+    /// and `nbf` honoured, with 60 s leeway. An unknown `kid` refetches the JWKS
+    /// (key rotation) at most once per 10 s.
     pub(crate) async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = read_header(token)?;
         let alg = match Algorithm::from_str(&header.alg) {
