@@ -197,6 +197,10 @@ struct ServeArgs {
     /// The lock to serve: a generated crate's folder or its mcp.lock.json.
     #[arg(long, value_name = "DIR_OR_FILE")]
     lock: Option<PathBuf>,
+    /// The access policy (an mcp.policy.json) recorded in the snapshot
+    /// taken at start, and enforced (a --lock serves the policy it records).
+    #[arg(long, value_name = "FILE", conflicts_with = "lock")]
+    policy: Option<PathBuf>,
     /// Where the snapshot taken at start is written [default: a file in a
     /// new temporary folder, named in the log].
     #[arg(long, value_name = "FILE", conflicts_with = "lock")]
@@ -820,7 +824,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                      --config mcp.json, or the server after `--` (a command, or a URL)"
                 ),
             };
-            (lock, true)
+            (with_policy(lock, args.policy.as_deref())?, true)
         }
     };
     // Rendered once: the lock written is the one served, byte for byte.
@@ -834,6 +838,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(mcpo_runtime::serve::run(args.proxy, source))
+}
+
+/// `lock` with the policy of `--policy` recorded.
+fn with_policy(mut lock: CrateLock, policy: Option<&std::path::Path>) -> anyhow::Result<CrateLock> {
+    let Some(path) = policy else {
+        return Ok(lock);
+    };
+    let policy = workflow::policy::read_policy(path)?
+        .ok_or_else(|| anyhow::anyhow!("--policy {}: no such file", path.display()))?;
+    for warning in workflow::policy::check_names(&policy, &lock)? {
+        eprintln!("warning: {warning}");
+    }
+    let mut proxy_crate = lock.proxy_crate().clone();
+    proxy_crate.policy = Some(policy);
+    lock.set_proxy_crate(proxy_crate);
+    Ok(lock)
 }
 
 fn main() -> ExitCode {

@@ -520,8 +520,12 @@ pub fn snapshot_config(
 
 /// Renders and writes the crate for `lock` into `out`.
 pub fn generate(lock: &CrateLock, out: &Path, force: bool, progress: Progress) -> Result<()> {
+    let (lock, warnings) = policy::with_policy_of(lock, out)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
     let working = progress.working(format!("Writing {}", out.display()));
-    let rendered = emit::render_crate(lock)?;
+    let rendered = emit::render_crate(&lock)?;
     let written = rendered
         .write(out, force)
         .with_context(|| format!("writing the crate to {}", out.display()))?;
@@ -830,6 +834,7 @@ pub fn drift_summary(drift: &Drift, max_lines: usize) -> String {
 }
 
 pub mod outdated;
+pub mod policy;
 
 #[cfg(test)]
 mod tests;

@@ -12,10 +12,11 @@ use axum::{
 use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressToken};
 use serde_json::Value;
 
-use crate::auth::ApiKeys;
+use crate::access::Access;
 use crate::cli::DriftPolicy;
 use crate::drift::DriftedTools;
 use crate::error::{ApiError, ValidationIssue};
+use crate::identity::Caller;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::pool::PoolSlot;
@@ -34,7 +35,8 @@ pub struct App {
 pub struct AppState {
     /// The server's name in a multi-server crate, `""` otherwise.
     pub server_name: String,
-    pub api_keys: ApiKeys,
+    /// Identity, policy, rate limits and audit log.
+    pub access: Access,
     pub max_body_bytes: usize,
     pub call_timeout: Duration,
     /// How long a call may wait for a connection attempt in progress.
@@ -161,10 +163,11 @@ impl App {
         tool: &str,
         arguments: Value,
         typed_input: Option<InputCheck>,
+        caller: &Caller,
         relays: CallRelays,
     ) -> Result<CallToolResult, CallFailure> {
         let arguments = self.checked_arguments(tool, arguments, typed_input)?;
-        self.call_checked(tool, arguments, relays).await
+        self.call_checked(tool, arguments, caller, relays).await
     }
 
     /// A call's arguments, as they go upstream: lax types converted, then
@@ -206,18 +209,18 @@ impl App {
 
     /// A call with checked arguments, upstream: `--max-concurrency`, a
     /// pooled connection and the call timeout; a task-required tool as a
-    /// task.
+    /// task. `caller`'s identity goes upstream where the server's
+    /// `forwardIdentity` says so.
     pub(crate) async fn call_checked(
         &self,
         tool: &str,
         arguments: rmcp::model::JsonObject,
+        caller: &Caller,
         relays: CallRelays,
     ) -> Result<CallToolResult, CallFailure> {
         let state = &self.state;
         let call_timeout = self.call_timeout(tool);
-        // The client's own JSON goes upstream, not a re-serialization of `I`.
-        let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-        telemetry::carry_context(&mut params);
+        let params = self.call_params(tool, arguments, caller);
         let as_task = state.task_support.get(tool) == Some(&crate::tasks::TaskSupport::Required);
         let CallRelays { progress, forms } = relays;
         self.on_upstream(tool, call_timeout, |connection| async move {
@@ -234,6 +237,23 @@ impl App {
             }
         })
         .await
+    }
+
+    /// The `tools/call` params of a call: the client's own JSON (not a
+    /// re-serialization of `I`), the trace context, and the caller where
+    /// the server's `forwardIdentity` says so.
+    pub(crate) fn call_params(
+        &self,
+        tool: &str,
+        arguments: rmcp::model::JsonObject,
+        caller: &Caller,
+    ) -> CallToolRequestParams {
+        let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+        telemetry::carry_context(&mut params);
+        if let Some(forward) = &self.state.access.forward {
+            forward.apply(caller, &mut params);
+        }
+        params
     }
 
     /// How long a call of `tool` may take: its `--tool-timeout`, or

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 /// probed.
 #[derive(Clone, Debug)]
 pub struct StrictAuth {
-    pub keys: ApiKeys,
+    pub auth: crate::identity::Authenticator,
     /// `GET`/`HEAD` of these paths stays open: `{root_path}/healthz` only
     /// (a multi-server proxy's `{root_path}/{name}/healthz` would tell which
     /// names are servers).
@@ -38,7 +38,7 @@ pub async fn require_key(
             .open_paths
             .iter()
             .any(|open| request.uri().path() == open);
-    if !liveness && let Err(error) = strict.keys.check(request.headers()) {
+    if !liveness && let Err(error) = strict.auth.authenticate(request.headers()).await {
         return error.into_response();
     }
     next.run(request).await
@@ -120,7 +120,7 @@ impl ApiKeys {
 /// The credentials of a `Bearer` authorization header (scheme matched
 /// case-insensitively, like FastAPI's `HTTPBearer`); `None` for another
 /// scheme or an empty token.
-fn bearer_token(header_value: &[u8]) -> Option<&[u8]> {
+pub(crate) fn bearer_token(header_value: &[u8]) -> Option<&[u8]> {
     let text = header_value.trim_ascii();
     let (scheme, rest) = match text.iter().position(|byte| *byte == b' ') {
         Some(space) => (&text[..space], &text[space + 1..]),

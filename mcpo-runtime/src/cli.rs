@@ -46,6 +46,60 @@ pub struct Cli {
     #[arg(long, env = "MCPO_STRICT_AUTH")]
     pub strict_auth: bool,
 
+    /// Accept bearer JWTs of this OpenID issuer (discovery at
+    /// `URL/.well-known/openid-configuration`): the caller is the token's
+    /// subject, for --config policies, the audit log and rate limits.
+    /// API keys keep working beside it.
+    #[arg(long, env = "MCPO_JWT_ISSUER", value_name = "URL")]
+    pub jwt_issuer: Option<String>,
+
+    /// The audience caller JWTs must name (`aud`): this proxy's public URL,
+    /// or the API identifier registered at the issuer.
+    #[arg(long, env = "MCPO_JWT_AUDIENCE", value_name = "AUD")]
+    pub jwt_audience: Option<String>,
+
+    /// Verify caller JWTs with this JWKS instead of the issuer's discovery.
+    #[arg(long, env = "MCPO_JWKS_URL", value_name = "URL")]
+    pub jwks_url: Option<String>,
+
+    /// The secret Open WebUI signs `X-OpenWebUI-User-Jwt` with (its
+    /// FORWARD_USER_INFO_HEADER_JWT_SECRET): the user it names, verified,
+    /// is the caller behind the API key.
+    #[arg(
+        long,
+        env = "MCPO_OPENWEBUI_JWT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub openwebui_jwt_secret: Option<String>,
+
+    /// Tool calls each caller (subject or key) may make: `10/s`, `600/min`,
+    /// `5000/h`, with an optional burst (`20/s:burst=40`). 429 with
+    /// Retry-After beyond it.
+    #[arg(long, env = "MCPO_RATE_LIMIT", value_name = "RATE", value_parser = crate::rate_limit::parse_rate)]
+    pub(crate) rate_limit: Option<crate::rate_limit::Rate>,
+
+    /// A tool's own per-caller rate, `NAME=RATE` (repeatable, or
+    /// comma-separated in the env var), on top of --rate-limit.
+    #[arg(
+        long = "tool-rate-limit",
+        env = "MCPO_TOOL_RATE_LIMIT",
+        value_delimiter = ',',
+        value_name = "TOOL=RATE",
+        value_parser = crate::rate_limit::parse_tool_rate
+    )]
+    pub(crate) tool_rate_limits: Vec<(String, crate::rate_limit::Rate)>,
+
+    /// Write one JSON line per call (caller, server, tool, status,
+    /// duration, request and trace ids) to this file, or `-` for stderr.
+    #[arg(long, env = "MCPO_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<String>,
+
+    /// Put each call's arguments in its audit line too (they may hold
+    /// personal data).
+    #[arg(long, env = "MCPO_AUDIT_ARGUMENTS", requires = "audit_log")]
+    pub audit_arguments: bool,
+
     /// Serve HTTPS with this certificate chain (PEM); needs --ssl-keyfile.
     #[arg(
         long,
@@ -597,11 +651,37 @@ pub fn resolve_target(
 pub fn check_flags(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
     // mcpo ignores --strict-auth without a key and serves everything open;
     // a proxy the operator believes locked must not start unlocked.
-    if cli.strict_auth && api_keys(cli, env)?.is_empty() {
+    let takes_jwts = cli.jwt_issuer.is_some() || cli.jwks_url.is_some();
+    if cli.strict_auth && !takes_jwts && api_keys(cli, env)?.is_empty() {
         return Err(ConfigError(format!(
-            "--strict-auth needs an API key: add --api-key KEY (or set {API_KEY_ENV}), \
-             or drop --strict-auth"
+            "--strict-auth needs an API key or a JWT issuer: add --api-key KEY (or set \
+             {API_KEY_ENV}) or --jwt-issuer URL, or drop --strict-auth"
         )));
+    }
+    if cli.jwt_audience.is_some() && !takes_jwts {
+        return Err(ConfigError(
+            "--jwt-audience is for caller JWTs: add --jwt-issuer URL (or --jwks-url URL)".into(),
+        ));
+    }
+    if takes_jwts && cli.jwt_audience.is_none() {
+        // Without an audience any token of the issuer would do, one minted
+        // for another service included.
+        return Err(ConfigError(
+            "caller JWTs need the audience this proxy accepts: add --jwt-audience AUD \
+             (this proxy's public URL, or its API identifier at the issuer)"
+                .into(),
+        ));
+    }
+    if cli
+        .openwebui_jwt_secret
+        .as_deref()
+        .is_some_and(|secret| secret.len() < 32)
+    {
+        return Err(ConfigError(
+            "MCPO_OPENWEBUI_JWT_SECRET must be at least 32 bytes (HS256 with a short secret \
+             can be brute-forced)"
+                .into(),
+        ));
     }
     crate::telemetry::check_flag(cli.otel_endpoint.as_deref())?;
     Ok(())

@@ -102,6 +102,7 @@ const ENTRY_KEYS: &[&str] = &[
     "oauth",
     "liveResources",
     "live_resources",
+    "forwardIdentity",
 ];
 
 /// Keys other clients of the format write that mean nothing to a proxy
@@ -173,6 +174,9 @@ pub struct ServerEntry {
     /// resource templates are locked (mcpo-gen's `--live-resources`, per
     /// server).
     pub live_resources: bool,
+    /// `forwardIdentity`: the verified caller goes to this server (in
+    /// `_meta`, and in the headers it names); never without it.
+    pub(crate) forward_identity: Option<crate::identity::forward::ForwardIdentity>,
 }
 
 impl std::fmt::Debug for ServerEntry {
@@ -186,6 +190,7 @@ impl std::fmt::Debug for ServerEntry {
             .field("disabled_tools", &self.disabled_tools)
             .field("enabled_tools", &self.enabled_tools)
             .field("live_resources", &self.live_resources)
+            .field("forward_identity", &self.forward_identity)
             .finish_non_exhaustive()
     }
 }
@@ -310,6 +315,8 @@ struct RawEntry {
     oauth: Option<Value>,
     #[serde(default, alias = "live_resources")]
     live_resources: bool,
+    #[serde(default)]
+    forward_identity: Option<Value>,
 }
 
 impl Config {
@@ -494,6 +501,11 @@ impl ServerEntry {
                 )));
             }
         };
+        let forward_identity = match &raw.forward_identity {
+            Some(value) => crate::identity::forward::ForwardIdentity::parse(value)
+                .map_err(|reason| entry_error(&reason))?,
+            None => None,
+        };
         if !clashing.is_empty() {
             return Err(entry_error(&format!(
                 "{clashing:?} would be read from the same variable as another name of this \
@@ -508,6 +520,7 @@ impl ServerEntry {
             disabled_tools: raw.disabled_tools.into_iter().collect(),
             enabled_tools: raw.enabled_tools.map(|tools| tools.into_iter().collect()),
             live_resources: raw.live_resources,
+            forward_identity,
         })
     }
 

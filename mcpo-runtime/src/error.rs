@@ -66,9 +66,11 @@ pub struct ApiError {
     pub status: StatusCode,
     pub detail: Value,
     /// Seconds for `Retry-After` (503 while the upstream is not connected).
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// `WWW-Authenticate` value; RFC 7235 requires one on every 401.
-    pub challenge: Option<&'static str>,
+    pub challenge: Option<Box<str>>,
+    /// More headers of the answer (a 429's `RateLimit`).
+    pub headers: Box<[(header::HeaderName, HeaderValue)]>,
 }
 
 impl ApiError {
@@ -78,6 +80,15 @@ impl ApiError {
             detail: detail.into(),
             retry_after: None,
             challenge: None,
+            headers: Box::default(),
+        }
+    }
+
+    /// This error with `challenge` as its `WWW-Authenticate`.
+    pub fn with_challenge(self, challenge: impl Into<Box<str>>) -> Self {
+        ApiError {
+            challenge: Some(challenge.into()),
+            ..self
         }
     }
 
@@ -91,7 +102,7 @@ impl ApiError {
 
     pub fn not_authenticated() -> Self {
         ApiError {
-            challenge: Some("Bearer"),
+            challenge: Some("Bearer".into()),
             ..Self::new(StatusCode::UNAUTHORIZED, "Not authenticated")
         }
     }
@@ -99,7 +110,7 @@ impl ApiError {
     /// A key was sent but is not one of ours (RFC 6750 §3.1 `invalid_token`).
     pub fn invalid_api_key() -> Self {
         ApiError {
-            challenge: Some(r#"Bearer error="invalid_token""#),
+            challenge: Some(r#"Bearer error="invalid_token""#.into()),
             ..Self::new(StatusCode::UNAUTHORIZED, "Invalid API key")
         }
     }
@@ -127,7 +138,7 @@ impl ApiError {
 
     pub fn unavailable(reason: impl Into<String>, retry_after_secs: u64) -> Self {
         ApiError {
-            retry_after: Some(retry_after_secs.max(1)),
+            retry_after: Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX).max(1)),
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, reason.into())
         }
     }
@@ -175,20 +186,23 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let retry_after = self.retry_after;
-        let challenge = self.challenge;
+        let challenge = self.challenge.take();
+        let extra_headers = std::mem::take(&mut self.headers).into_vec();
         let (status, body) = self.into_status_and_body();
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if let Some(challenge) = challenge {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+        if let Some(challenge) = challenge
+            && let Ok(value) = HeaderValue::try_from(challenge.as_ref())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        for (name, value) in extra_headers {
+            headers.insert(name, value);
         }
         response
     }

@@ -41,6 +41,7 @@ pub(crate) fn respond(
     tool: &'static str,
     arguments: rmcp::model::JsonObject,
     checks: TypedChecks,
+    caller: crate::identity::Caller,
     started: Instant,
 ) -> Response {
     let (sink, progress) = mpsc::unbounded_channel();
@@ -54,6 +55,7 @@ pub(crate) fn respond(
                 .call_checked(
                     tool,
                     arguments,
+                    &caller,
                     crate::upstream::CallRelays {
                         progress: Some((caller_token, sink)),
                         forms: None,

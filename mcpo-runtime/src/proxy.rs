@@ -247,7 +247,8 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         let mut document =
             server::patch_openapi(&server.openapi_json, &format!("{root_path}{prefix}"))?;
         // The served document requires the key exactly when one is configured.
-        server::document_api_keys(&mut document, !api_keys.is_empty());
+        let takes_jwts = cli.jwt_issuer.is_some() || cli.jwks_url.is_some();
+        server::document_api_keys(&mut document, !api_keys.is_empty() || takes_jwts);
         if cli.strict_auth {
             server::document_strict_auth(&mut document, !server.name.is_empty());
         }
@@ -283,8 +284,8 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         );
     }
     let api_keys = auth::ApiKeys::new(api_keys);
-    let strict_auth = cli.strict_auth.then(|| api_keys.clone());
-    if !api_keys.is_enabled() && !cli.stdio {
+    let access = crate::access::shared_access(&cli, api_keys, &root_path, tls.is_some()).await?;
+    if !access.auth.is_required() && !cli.stdio {
         tracing::info!(
             "no --api-key given: tool routes are open to anyone who can reach this port"
         );
@@ -351,7 +352,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         let (served, started) = Served::start(parts, |pool, disabled| {
             App::new(app::AppState {
                 server_name: server.name.to_string(),
-                api_keys: api_keys.clone(),
+                access: access.for_server(&lock, entry.as_ref()),
                 max_body_bytes: cli.max_body_bytes,
                 call_timeout,
                 connect_wait: connect_timeout,
@@ -402,7 +403,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
     let mcp_shutdown = tokio_util::sync::CancellationToken::new();
     let combined = if multi {
         let mut document = server::patch_openapi(&openapi_json, &root_path)?;
-        server::document_api_keys(&mut document, api_keys.is_enabled());
+        server::document_api_keys(&mut document, access.auth.is_required());
         Some(document)
     } else {
         None
@@ -412,16 +413,17 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
         combined_document: combined,
         metrics: server::MetricsPage {
             registry: Arc::new(registry),
-            api_keys: api_keys.clone(),
+            auth: access.auth.clone(),
         },
         root_path: root_path.clone(),
         cors_allow_origins: cli.cors_allow_origins.clone(),
-        strict_auth,
+        auth: access.auth.clone(),
+        strict_auth: cli.strict_auth,
         mcp: server::McpParts {
             per_server,
             aggregated,
             endpoints: McpEndpoints {
-                api_keys: api_keys.clone(),
+                auth: access.auth.clone(),
                 cors_allow_origins: cli.cors_allow_origins.clone(),
                 allowed_hosts: Arc::clone(&allowed_hosts),
                 max_sessions: cli.mcp_max_sessions,

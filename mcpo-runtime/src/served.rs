@@ -17,11 +17,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::http::HeaderMap;
 use serde_json::Value;
 
 use crate::app::App;
 use crate::cli::DriftPolicy;
 use crate::config::{Config, ServerEntry};
+use crate::identity::Caller;
 use crate::lock::Lock;
 use crate::pool::Pool;
 use crate::supervisor::Settings;
@@ -122,21 +124,81 @@ fn remove_operations(document: &mut Value, path_prefix: &str, disabled: &HashSet
     paths.retain(|_, item| item.as_object().is_none_or(|item| !item.is_empty()));
 }
 
-/// A multi-server proxy's whole document as served now: `base` without
-/// the operations each server's runtime `--config` switched off.
-pub fn combined_bytes(base: &Value, servers: &[Arc<Served>]) -> Bytes {
+/// A multi-server proxy's whole document as `headers`' caller may see it
+/// now: `base` without the operations each server's runtime `--config`
+/// switched off, nor those the lock's policy keeps from the caller.
+pub(crate) async fn combined_bytes(
+    base: &Value,
+    servers: &[Arc<Served>],
+    headers: &HeaderMap,
+) -> Bytes {
+    let caller = match servers.first() {
+        Some(served) => served.document_reader(headers).await,
+        None => Caller::anonymous(),
+    };
     let mut document = base.clone();
     for served in servers {
-        let disabled = served
+        let mut hidden = served
             .app
             .state()
             .disabled_tools
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        remove_operations(&mut document, &format!("{}/", served.prefix()), &disabled);
+        hidden.extend(served.hidden_from(&caller));
+        remove_operations(&mut document, &format!("{}/", served.prefix()), &hidden);
     }
     Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
+}
+
+impl Served {
+    /// Its document as `headers`' caller may see it: without the tools the
+    /// lock's policy keeps from them (a client generator or Open WebUI then
+    /// offers only what the caller may call).
+    pub(crate) async fn document_for(&self, headers: &HeaderMap) -> Bytes {
+        if self.app.state().access.policy.is_none() {
+            return self.document.bytes();
+        }
+        let caller = self.document_reader(headers).await;
+        let hidden = self.hidden_from(&caller);
+        if hidden.is_empty() {
+            return self.document.bytes();
+        }
+        let mut document = self.document.value();
+        remove_operations(&mut document, "/", &hidden);
+        Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
+    }
+
+    /// Who reads a document: the caller its credentials prove, or an
+    /// anonymous one (documents stay public unless `--strict-auth`).
+    async fn document_reader(&self, headers: &HeaderMap) -> Caller {
+        let access = &self.app.state().access;
+        if access.policy.is_none() {
+            return Caller::anonymous();
+        }
+        access
+            .auth
+            .authenticate(headers)
+            .await
+            .unwrap_or_else(|_| Caller::anonymous())
+    }
+
+    /// The locked tools the lock's policy keeps from `caller`.
+    fn hidden_from(&self, caller: &Caller) -> HashSet<String> {
+        let state = self.app.state();
+        if state.access.policy.is_none() {
+            return HashSet::new();
+        }
+        self.locked_tools
+            .iter()
+            .filter(|tool| {
+                !state
+                    .access
+                    .shows(caller, &state.server_name, crate::access::Use::Tool(tool))
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 /// What [`Served::start`] needs besides the app's own settings.

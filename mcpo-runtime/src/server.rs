@@ -31,13 +31,12 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use std::sync::Arc;
 
-use axum::routing::MethodRouter;
-
 use crate::app::App;
-use crate::auth::{self, ApiKeys, StrictAuth};
+use crate::auth::{self, StrictAuth};
 use crate::cli::ConfigError;
 use crate::error::{self, ApiError};
 use crate::gateway::{Gateway, McpEndpoints, mcp_routes};
+use crate::identity::Authenticator;
 use crate::metrics::MetricsRegistry;
 use crate::served::Served;
 
@@ -51,8 +50,11 @@ pub struct RouterParts {
     /// "" or "/prefix".
     pub root_path: String,
     pub cors_allow_origins: Vec<String>,
-    /// `--strict-auth`: these keys guard every route but `GET /healthz`.
-    pub strict_auth: Option<ApiKeys>,
+    /// Who may call; serves RFC 9728 metadata when it takes JWTs.
+    pub auth: Authenticator,
+    /// `--strict-auth`: credentials are needed on every route but `GET
+    /// /healthz` and the protected-resource metadata.
+    pub strict_auth: bool,
     /// The MCP gateway: each server's surface (in `servers` order, at
     /// `/mcp` under its prefix), a multi-server proxy's aggregated one (at
     /// `/mcp`), and how they are guarded.
@@ -180,17 +182,12 @@ pub fn document_strict_auth(document: &mut Value, under_prefix: bool) {
 #[derive(Clone)]
 pub struct MetricsPage {
     pub registry: Arc<MetricsRegistry>,
-    pub api_keys: ApiKeys,
+    pub auth: Authenticator,
 }
 
-/// `GET` of a document's bytes, as JSON.
-fn document_route<S: Clone + Send + Sync + 'static>(
-    bytes: impl Fn() -> Bytes + Clone + Send + Sync + 'static,
-) -> MethodRouter<S> {
-    get(move || {
-        let body = bytes();
-        async move { ([(header::CONTENT_TYPE, "application/json")], body) }
-    })
+/// A document's bytes, as JSON.
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Swagger UI at `{at}/docs` for the document at `{at}/openapi.json`; `at`
@@ -211,6 +208,7 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         metrics,
         root_path,
         cors_allow_origins,
+        auth,
         strict_auth,
         mcp,
     } = parts;
@@ -219,12 +217,22 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         .route("/healthz", get(healthz))
         // Not in the OpenAPI document: an operation there would become a
         // tool of Open WebUI and the like.
-        .route("/metrics", get(metrics_page).with_state(metrics));
+        .route("/metrics", get(metrics_page).with_state(metrics))
+        .route(
+            crate::identity::protected_resource::PATH,
+            get(crate::identity::protected_resource::serve).with_state(auth.clone()),
+        );
     let mut docs: Router = Router::new();
     for (served, gateway) in servers.iter().zip(mcp.per_server) {
-        let document = Arc::clone(&served.document);
+        let reader = Arc::clone(served);
         let mut server_api: Router<App> = Router::new()
-            .route("/openapi.json", document_route(move || document.bytes()))
+            .route(
+                "/openapi.json",
+                get(move |headers: axum::http::HeaderMap| {
+                    let served = Arc::clone(&reader);
+                    async move { json_bytes(served.document_for(&headers).await) }
+                }),
+            )
             .route("/readyz", get(readyz))
             .merge(served.tool_routes.clone())
             .merge(crate::tasks::rest::routes(&served.app.state().task_support))
@@ -271,7 +279,15 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         api = api
             .route(
                 "/openapi.json",
-                document_route(move || crate::served::combined_bytes(&document, &document_servers)),
+                get(move |headers: axum::http::HeaderMap| {
+                    let document = document.clone();
+                    let servers = Arc::clone(&document_servers);
+                    async move {
+                        json_bytes(
+                            crate::served::combined_bytes(&document, &servers, &headers).await,
+                        )
+                    }
+                }),
             )
             .route(
                 "/",
@@ -299,14 +315,19 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         .merge(docs)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
-    if let Some(keys) = strict_auth {
+    if strict_auth {
         // Only the proxy's own liveness route: each server's `/{name}/healthz`
         // of a multi-server proxy says nothing more (the process is up), and
         // open, it would tell an anonymous client which names are servers
         // (200) and which are not (401).
         let strict = std::sync::Arc::new(StrictAuth {
-            keys,
-            open_paths: vec![format!("{root_path}/healthz")],
+            auth,
+            // And the metadata that tells a client where to get a token.
+            open_paths: vec![
+                format!("{root_path}/healthz"),
+                crate::identity::protected_resource::PATH.to_string(),
+                format!("{root_path}{}", crate::identity::protected_resource::PATH),
+            ],
         });
         // Around the whole router, not on its routes: a route's method
         // router adds `Allow` to whatever answers a method it lacks, the 401
@@ -457,7 +478,7 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn metrics_page(State(page): State<MetricsPage>, headers: axum::http::HeaderMap) -> Response {
-    if let Err(error) = page.api_keys.check(&headers) {
+    if let Err(error) = page.auth.authenticate(&headers).await {
         return error.into_response();
     }
     (

@@ -16,6 +16,7 @@ use tracing::Instrument as _;
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::identity::Caller;
 use crate::telemetry;
 use crate::tool_answer::{TypedChecks, answer_body, check_input, check_output};
 use crate::{result, validate};
@@ -50,12 +51,43 @@ impl App {
         checks: TypedChecks,
     ) -> Response {
         let started = std::time::Instant::now();
-        let span = telemetry::tool_call_span(tool, &self.state().server_name, request.headers());
-        let checked = self.call_tool_checked(tool, request, checks, started);
-        let mut response = match checked.instrument(span.clone()).await {
+        let state = self.state();
+        let span = telemetry::tool_call_span(tool, &state.server_name, request.headers());
+        let ids = crate::access::CallIds::of(request.headers());
+        let what = crate::access::Use::Tool(tool);
+        let mut audited_arguments = None;
+        let (caller, outcome) = match state
+            .access
+            .admit(request.headers(), &state.server_name, what)
+            .await
+        {
+            Err(error) => (None, Err(error)),
+            Ok(caller) => {
+                let checked = self.call_tool_checked(
+                    tool,
+                    request,
+                    checks,
+                    started,
+                    &caller,
+                    &mut audited_arguments,
+                );
+                let outcome = checked.instrument(span.clone()).await;
+                (Some(caller), outcome)
+            }
+        };
+        let mut response = match outcome {
             Ok(answer) => answer,
             Err(error) => error.into_response(),
         };
+        state.access.record(
+            caller.as_ref(),
+            &state.server_name,
+            what,
+            response.status().as_u16(),
+            started.elapsed(),
+            &ids,
+            audited_arguments.as_ref(),
+        );
         // A body cut short (408) leaves the connection mid-request: close it.
         if response.status() == StatusCode::REQUEST_TIMEOUT {
             response.headers_mut().insert(
@@ -90,12 +122,16 @@ impl App {
         request: Request,
         checks: TypedChecks,
         started: std::time::Instant,
+        caller: &Caller,
+        audited_arguments: &mut Option<serde_json::Value>,
     ) -> Result<Response, ApiError> {
         let state = self.state();
         let (parts, body) = request.into_parts();
-        state.api_keys.check(&parts.headers)?;
         self.check_callable(tool)?;
         let (bytes, arguments) = self.json_body(&parts.headers, body).await?;
+        if state.access.audits_arguments() {
+            *audited_arguments = Some(arguments.clone());
+        }
         validate::check_exact_integers(&bytes, &arguments, |path| {
             state.validators.takes_double_at(tool, path)
         })
@@ -108,8 +144,7 @@ impl App {
                 .extensions
                 .get::<axum::extract::OriginalUri>()
                 .map_or(parts.uri.path(), |original| original.path());
-            return crate::tasks::rest::start(self, tool, arguments, checks, &parts.headers, path)
-                .await;
+            return crate::tasks::rest::start(self, tool, arguments, checks, caller, path).await;
         }
         if crate::accept::prefers_to_json(&parts.headers, crate::progress_stream::EVENT_STREAM) {
             let arguments = self.checked_arguments(tool, arguments, Some(checks.input))?;
@@ -118,11 +153,18 @@ impl App {
                 tool,
                 arguments,
                 checks,
+                caller.clone(),
                 started,
             ));
         }
         let result = self
-            .call_with_arguments(tool, arguments, Some(checks.input), Default::default())
+            .call_with_arguments(
+                tool,
+                arguments,
+                Some(checks.input),
+                caller,
+                Default::default(),
+            )
             .await
             .map_err(|failure| failure.answer)?;
         if let Some((mime_type, data)) = result::single_binary(&result)

@@ -153,7 +153,7 @@ fn strict_auth_without_a_key_is_refused_at_startup() {
     assert_exit_code(&output, 2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("--strict-auth needs an API key: add --api-key"),
+        stderr.contains("--strict-auth needs an API key or a JWT issuer: add --api-key"),
         "{stderr}"
     );
     // The env var counts as a key, as everywhere else; this one then starts.

@@ -14,7 +14,9 @@ mod tools_rs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::lock::{CrateLock, LOCK_FILE_NAME, Lock, MultiLock, RuntimeSource, canonical_pretty};
+use crate::lock::{
+    CrateLock, LOCK_FILE_NAME, Lock, MultiLock, POLICY_FILE_NAME, RuntimeSource, canonical_pretty,
+};
 use mcpo_runtime::files;
 
 /// Marks every generated file; `write` refuses to overwrite a crate without it.
@@ -216,6 +218,13 @@ fn crate_files(
     files: &mut BTreeMap<PathBuf, String>,
 ) -> Result<Vec<PathBuf>, EmitError> {
     let proxy_crate = lock.proxy_crate();
+    // The team's policy as the lock records it: `check` then sees an edit
+    // that was not regenerated into the lock.
+    if let Some(policy) = &proxy_crate.policy {
+        // Plain strings and lists: serializing cannot fail.
+        let value = serde_json::to_value(policy).unwrap_or_default();
+        files.insert(PathBuf::from(POLICY_FILE_NAME), canonical_pretty(&value));
+    }
     if !matches!(proxy_crate.runtime, RuntimeSource::Published { .. }) {
         files.insert(
             PathBuf::from("Cargo.lock"),

@@ -141,7 +141,7 @@ fn unknown_entry_keys_are_warned_about_with_the_likely_key() {
                  \"disabledTools\"?",
             "server \"time\": unknown key \"colour\" is ignored; the keys used are type, \
                  command, args, env, url, headers, disabledTools, disabled_tools, enabledTools, \
-                 enabled_tools, oauth, liveResources, live_resources",
+                 enabled_tools, oauth, liveResources, live_resources, forwardIdentity",
         ]
     );
     assert!(
@@ -287,4 +287,34 @@ fn live_resources_is_a_switch_of_each_server() {
     assert!(!config.servers["guides"].live_resources);
     assert!(!config.servers["time"].live_resources);
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+}
+
+#[test]
+fn forward_identity_is_off_unless_an_entry_says_so() {
+    let config = parse(
+        r#"{"mcpServers": {
+            "plain": {"url": "http://127.0.0.1:1/mcp"},
+            "meta": {"url": "http://127.0.0.1:1/mcp", "forwardIdentity": true},
+            "named": {"url": "http://127.0.0.1:1/mcp", "forwardIdentity":
+                {"headers": {"subject": "X-User-Id", "email": "X-User-Email"}, "token": true}}}}"#,
+    )
+    .unwrap();
+    assert_eq!(config.servers["plain"].forward_identity, None);
+    let meta = config.servers["meta"].forward_identity.clone().unwrap();
+    assert!(meta.headers.is_empty() && !meta.token);
+    let named = config.servers["named"].forward_identity.clone().unwrap();
+    assert_eq!(named.headers.len(), 2);
+    assert!(named.token);
+    for wrong in [
+        r#""forwardIdentity": "yes""#,
+        r#""forwardIdentity": {"headers": {"subject": "Mcp-Session-Id"}}"#,
+        r#""forwardIdentity": {"headers": {"subject": "Authorization"}}"#,
+        r#""forwardIdentity": {"headers": {"password": "X-P"}}"#,
+        r#""forwardIdentity": {"headers": {"subject": "X User"}}"#,
+        r#""forwardIdentity": {"tokens": true}"#,
+    ] {
+        let text =
+            format!(r#"{{"mcpServers": {{"s": {{"url": "http://127.0.0.1:1/mcp", {wrong}}}}}}}"#);
+        assert!(parse(&text).is_err(), "{wrong}");
+    }
 }

@@ -29,13 +29,15 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Gateway;
-use crate::auth::ApiKeys;
 use crate::host_check::AllowedHosts;
+use crate::identity::Authenticator;
 
 /// How every `/mcp` endpoint of a proxy is guarded.
 #[derive(Clone)]
 pub(crate) struct McpEndpoints {
-    pub(crate) api_keys: ApiKeys,
+    /// Who may connect; the caller it finds rides in each request's
+    /// extensions to the gateway's handlers.
+    pub(crate) auth: Authenticator,
     /// `--cors-allow-origins`: origins a browser client may call from.
     pub(crate) cors_allow_origins: Vec<String>,
     pub(crate) allowed_hosts: Arc<AllowedHosts>,
@@ -94,7 +96,11 @@ impl Drop for Opening<'_> {
     }
 }
 
-async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+async fn guard_request(
+    State(guard): State<Arc<Guard>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers
@@ -108,17 +114,26 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             );
         }
     }
-    if let Err(error) = guard.endpoints.api_keys.check(headers) {
-        let message = match &error.detail {
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        let mut response = refuse(error.status, INVALID_REQUEST, &message);
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
-    }
+    let caller = match guard.endpoints.auth.authenticate(request.headers()).await {
+        Ok(caller) => caller,
+        Err(error) => {
+            let message = match &error.detail {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let challenge = error.challenge.clone();
+            let mut response = refuse(error.status, INVALID_REQUEST, &message);
+            let challenge = challenge
+                .and_then(|challenge| HeaderValue::try_from(challenge.as_ref()).ok())
+                .unwrap_or(HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+            return response;
+        }
+    };
+    request.extensions_mut().insert(caller);
+    let headers = request.headers();
     // A POST without a session may open one (rmcp decides from the body),
     // unless it declares the stateless revision (2026-07-28 or later), which
     // has no sessions.
@@ -231,7 +246,7 @@ mod tests {
 
     fn endpoints(cors: &[&str], hosts: AllowedHosts) -> McpEndpoints {
         McpEndpoints {
-            api_keys: ApiKeys::default(),
+            auth: Authenticator::default(),
             cors_allow_origins: cors.iter().map(ToString::to_string).collect(),
             allowed_hosts: Arc::new(hosts),
             max_sessions: 1,

@@ -40,6 +40,9 @@ use rmcp::model::{
     SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
+
+use crate::access::Use;
+use crate::identity::Caller;
 use serde_json::{Value, json};
 use tracing::Instrument as _;
 
@@ -276,12 +279,19 @@ impl ServerHandler for Gateway {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let cursor = request.and_then(|request| request.cursor);
+        let caller = caller_of(&context);
         let (tools, next_cursor) = page(
             self.visible()
                 .into_iter()
+                .filter(|tool| {
+                    let state = self.inner.servers[tool.server].app.state();
+                    state
+                        .access
+                        .shows(&caller, &state.server_name, Use::Tool(tool.locked))
+                })
                 .map(|tool| tool.definition.clone()),
             cursor.as_deref(),
             PAGE_SIZE,
@@ -321,10 +331,18 @@ impl ServerHandler for Gateway {
         let forms = offers_forms(&context).then(|| relay_forms(&context));
         let started = std::time::Instant::now();
         let span = telemetry::tool_call_span(tool.locked, &served.name, headers);
+        let caller = caller_of(&context);
+        let state = app.state();
+        let what = Use::Tool(tool.locked);
+        let ids = crate::access::CallIds::of(headers);
+        let audited_arguments = state.access.audits_arguments().then(|| arguments.clone());
         let call = async {
+            state
+                .access
+                .admit_caller(&caller, &state.server_name, what)?;
             app.check_callable(tool.locked)?;
             let relays = CallRelays { progress, forms };
-            app.call_with_arguments(tool.locked, arguments, None, relays)
+            app.call_with_arguments(tool.locked, arguments, None, &caller, relays)
                 .await
         };
         let outcome = tokio::select! {
@@ -356,9 +374,18 @@ impl ServerHandler for Gateway {
             Err(failure) => failure.answer.status.as_u16(),
         };
         telemetry::record_status(&span, status);
-        app.state()
+        state
             .metrics
             .record_call(tool.locked, status, started.elapsed());
+        state.access.record(
+            Some(&caller),
+            &state.server_name,
+            what,
+            status,
+            started.elapsed(),
+            &ids,
+            audited_arguments.as_ref(),
+        );
         match outcome {
             Ok(mut result) => {
                 // An upstream on a revision before 2026-07-28 sends no
@@ -374,14 +401,14 @@ impl ServerHandler for Gateway {
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         self.inner
             .items
             .offers_resources::<ListResourcesRequestMethod>()?;
         let cursor = request.and_then(|request| request.cursor);
         let (resources, next_cursor) = page(
-            self.resources().await?.into_iter(),
+            self.resources(&caller_of(&context)).await?.into_iter(),
             cursor.as_deref(),
             PAGE_SIZE,
         )?;
@@ -395,14 +422,14 @@ impl ServerHandler for Gateway {
     async fn list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         self.inner
             .items
             .offers_resources::<ListResourceTemplatesRequestMethod>()?;
         let cursor = request.and_then(|request| request.cursor);
         let (resource_templates, next_cursor) = page(
-            self.inner.items.templates().cloned(),
+            self.templates_for(&caller_of(&context)).into_iter(),
             cursor.as_deref(),
             PAGE_SIZE,
         )?;
@@ -416,25 +443,28 @@ impl ServerHandler for Gateway {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         self.inner
             .items
             .offers_resources::<ReadResourceRequestMethod>()?;
-        self.read(&request.uri).await
+        self.read(&request.uri, &caller_of(&context)).await
     }
 
     async fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         self.inner
             .items
             .offers_prompts::<ListPromptsRequestMethod>()?;
         let cursor = request.and_then(|request| request.cursor);
-        let (prompts, next_cursor) =
-            page(self.inner.items.prompts(), cursor.as_deref(), PAGE_SIZE)?;
+        let (prompts, next_cursor) = page(
+            self.prompts_for(&caller_of(&context)).into_iter(),
+            cursor.as_deref(),
+            PAGE_SIZE,
+        )?;
         Ok(ListPromptsResult {
             prompts,
             next_cursor,
@@ -445,12 +475,12 @@ impl ServerHandler for Gateway {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         self.inner
             .items
             .offers_prompts::<GetPromptRequestMethod>()?;
-        self.prompt(request).await
+        self.prompt(request, &caller_of(&context)).await
     }
 
     async fn complete(
@@ -512,6 +542,17 @@ impl ServerHandler for Gateway {
 
 /// Where a call's progress goes (the sink), and the task that passes it on
 /// to the MCP client: it ends when the call drops the sink.
+/// The caller the HTTP guard authenticated (`gateway/http.rs`); over
+/// stdio, whoever started the proxy: anonymous, as on an open proxy.
+pub(crate) fn caller_of(context: &RequestContext<RoleServer>) -> Caller {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
+        .cloned()
+        .unwrap_or_else(Caller::anonymous)
+}
+
 fn relay_progress(
     context: &RequestContext<RoleServer>,
 ) -> (ProgressSink, tokio::task::JoinHandle<()>) {

@@ -8,6 +8,8 @@
 //! on a collision), and a completion goes to the server its reference
 //! names.
 
+use crate::identity::Caller;
+use crate::lock::SurfaceKind;
 use std::collections::HashMap;
 
 use rmcp::model::{
@@ -178,15 +180,6 @@ impl SurfaceItems {
     }
 
     /// The listed templates.
-    pub(super) fn templates(&self) -> impl Iterator<Item = &ResourceTemplate> {
-        self.templates.iter()
-    }
-
-    /// The listed prompts.
-    pub(super) fn prompts(&self) -> impl Iterator<Item = Prompt> + '_ {
-        self.prompts.iter().map(|prompt| prompt.definition.clone())
-    }
-
     fn find_prompt(&self, exposed: &str) -> Option<&ExposedPrompt> {
         self.prompts
             .binary_search_by(|prompt| prompt.exposed.as_str().cmp(exposed))
@@ -306,10 +299,47 @@ fn unknown_reference(reference: &Reference) -> ErrorData {
 }
 
 impl Gateway {
+    /// The prompts `caller` may see, as listed.
+    pub(super) fn prompts_for(&self, caller: &Caller) -> Vec<Prompt> {
+        self.inner
+            .items
+            .prompts
+            .iter()
+            .filter(|prompt| {
+                let named = serde_json::json!({ "name": prompt.locked });
+                self.inner.servers[prompt.server].app.shows_item(
+                    caller,
+                    SurfaceKind::Prompt,
+                    &named,
+                )
+            })
+            .map(|prompt| prompt.definition.clone())
+            .collect()
+    }
+
+    /// The resource templates `caller` may see: those some server's policy
+    /// grants it.
+    pub(super) fn templates_for(&self, caller: &Caller) -> Vec<ResourceTemplate> {
+        self.inner
+            .items
+            .templates
+            .iter()
+            .filter(|template| {
+                let named = serde_json::json!({ "uriTemplate": template.uri_template });
+                self.inner.servers.iter().any(|served| {
+                    served
+                        .app
+                        .shows_item(caller, SurfaceKind::ResourceTemplate, &named)
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
     /// `resources/list`: every server's (locked, or live) resources, a URI
     /// listed once. A server whose live list cannot be read fails the
     /// request of its own surface, and is left out of the aggregated one.
-    pub(super) async fn resources(&self) -> Result<Vec<Resource>, ErrorData> {
+    pub(super) async fn resources(&self, caller: &Caller) -> Result<Vec<Resource>, ErrorData> {
         let servers = &self.inner.servers;
         let mut seen = std::collections::HashSet::new();
         let mut resources = Vec::new();
@@ -327,6 +357,12 @@ impl Gateway {
                 let Some(uri) = definition.get("uri").and_then(Value::as_str) else {
                     continue;
                 };
+                if !served
+                    .app
+                    .shows_item(caller, SurfaceKind::Resource, &definition)
+                {
+                    continue;
+                }
                 if !seen.insert(uri.to_string()) {
                     continue;
                 }
@@ -358,7 +394,11 @@ impl Gateway {
     }
 
     /// `resources/read` of a URI the lock offers.
-    pub(super) async fn read(&self, uri: &str) -> Result<ReadResourceResponse, ErrorData> {
+    pub(super) async fn read(
+        &self,
+        uri: &str,
+        caller: &Caller,
+    ) -> Result<ReadResourceResponse, ErrorData> {
         // A single server's App checks the URI itself.
         let server = if self.inner.servers.len() == 1 {
             0
@@ -371,7 +411,7 @@ impl Gateway {
         };
         match self.inner.servers[server]
             .app
-            .read_resource(uri, None)
+            .read_resource(uri, None, caller)
             .await
         {
             Ok(mut result) => {
@@ -421,6 +461,7 @@ impl Gateway {
     pub(super) async fn prompt(
         &self,
         request: GetPromptRequestParams,
+        caller: &Caller,
     ) -> Result<GetPromptResponse, ErrorData> {
         let name = request.name.as_str();
         let Some(prompt) = self.inner.items.find_prompt(name) else {
@@ -428,7 +469,7 @@ impl Gateway {
         };
         let app = &self.inner.servers[prompt.server].app;
         let arguments = request.arguments.unwrap_or_default();
-        match app.get_prompt(&prompt.locked, arguments).await {
+        match app.get_prompt(&prompt.locked, arguments, caller).await {
             Ok(mut result) => {
                 // As tool results: a client on 2026-07-28 requires it (rmcp
                 // strips it again for older clients).

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 mod aggregated_names;
 mod canonical;
 mod oauth_settings;
+mod policy;
 mod registry_entry;
 mod surface;
 mod task_support;
@@ -25,6 +26,9 @@ mod value_sources;
 pub use aggregated_names::{aggregated_names, aggregated_tool_names};
 pub use canonical::{canonical_compact, canonical_pretty, sha256_hex, sorted_keys};
 pub use oauth_settings::{DEFAULT_CALLBACK_PORT, OAuthSettings, StorageType};
+pub use policy::{
+    AccessPolicy, Audience, CallerFacts, Grant, Item, POLICY_FILE_NAME, is_destructive,
+};
 pub use registry_entry::RegistryEntry;
 pub use surface::{
     LockedItem, LockedSurface, PromptArgument, ResourceList, SurfaceError, SurfaceKind, lock_items,
@@ -150,6 +154,9 @@ pub struct ProxyCrate {
     /// `--version`); what is not set comes from the server.
     #[serde(default, skip_serializing_if = "ApiInfo::is_empty")]
     pub info: ApiInfo,
+    /// `mcp.policy.json` as generation read it: who may use what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<AccessPolicy>,
 }
 
 /// OpenAPI `info` fields set at generation; each overrides what the
@@ -264,6 +271,7 @@ impl ProxyCrate {
             name: package,
             runtime: RuntimeSource::default(),
             info: ApiInfo::default(),
+            policy: None,
         }
     }
 

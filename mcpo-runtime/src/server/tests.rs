@@ -26,8 +26,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
-    app::AppState, auth::ApiKeys, cli::DriftPolicy, limits::Limiter, lock::LockedTool,
-    pool::PoolSlot, served::ServedParts, supervisor::Settings, validate::InputValidators,
+    app::AppState, auth::ApiKeys, cli::DriftPolicy, identity::Authenticator, limits::Limiter,
+    lock::LockedTool, pool::PoolSlot, served::ServedParts, supervisor::Settings,
+    validate::InputValidators,
 };
 
 struct Reply {
@@ -80,8 +81,7 @@ async fn serve_servers(
 ) -> std::net::SocketAddr {
     let mut registry = MetricsRegistry::default();
     let api_keys = ApiKeys::new(keys.iter().map(|key| key.to_string()));
-    let strict_auth = strict.then(|| api_keys.clone());
-    let page_keys = api_keys.clone();
+    let auth = Authenticator::keys_only(api_keys.clone());
     let mut servers = Vec::new();
     let mut per_server = Vec::new();
     for name in names {
@@ -89,23 +89,23 @@ async fn serve_servers(
         per_server.push(crate::gateway::Gateway::single(&served, &lock));
         servers.push(served);
     }
-    let page_keys_for_mcp = api_keys.clone();
     let combined_document = (names.len() > 1).then(|| json!({"openapi": "3.1.0", "paths": {}}));
     let router = build_router(RouterParts {
         servers: Arc::new(servers),
         combined_document,
         metrics: MetricsPage {
             registry: Arc::new(registry),
-            api_keys: page_keys,
+            auth: auth.clone(),
         },
         root_path: root_path.to_string(),
         cors_allow_origins: Vec::new(),
-        strict_auth,
+        auth: auth.clone(),
+        strict_auth: strict,
         mcp: McpParts {
             per_server,
             aggregated: None,
             endpoints: McpEndpoints {
-                api_keys: page_keys_for_mcp,
+                auth,
                 cors_allow_origins: Vec::new(),
                 allowed_hosts: Arc::new(crate::host_check::AllowedHosts::Any),
                 max_sessions: 2,
@@ -170,7 +170,10 @@ fn test_served(
     let (served, _supervisors) = Served::start(parts, |pool, disabled| {
         App::new(AppState {
             server_name: name.to_string(),
-            api_keys,
+            access: crate::access::Access {
+                auth: Authenticator::keys_only(api_keys),
+                ..Default::default()
+            },
             max_body_bytes: 64,
             call_timeout: Duration::from_secs(2),
             connect_wait: Duration::from_millis(500),

@@ -9,6 +9,8 @@ pub(crate) mod rest;
 
 pub(crate) mod subscriptions;
 
+use crate::access::Use;
+use crate::identity::Caller;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -111,6 +113,59 @@ impl App {
     /// locked template nor, with a live list, listed now (404), or drifted
     /// from the lock (409). `via_template`: the template whose route built
     /// the URI, checked for drift too.
+    /// Whether the lock's policy lets `caller` read `uri`: the URI is
+    /// granted, or a locked template it matches is (403 otherwise).
+    pub(crate) fn permit_resource(&self, caller: &Caller, uri: &str) -> Result<(), ApiError> {
+        let state = self.state();
+        let access = &state.access;
+        let server = state.server_name.as_str();
+        if access.policy.is_none() || access.shows(caller, server, Use::Resource(uri)) {
+            return Ok(());
+        }
+        let by_template = state
+            .surface
+            .templates_matching(uri)
+            .filter_map(LockedItem::uri_template_text)
+            .any(|template| access.shows(caller, server, Use::Resource(template)));
+        if by_template {
+            return Ok(());
+        }
+        access.permit(caller, server, Use::Resource(uri))
+    }
+
+    /// Whether `caller` may see a listed item: a resource (by its URI), a
+    /// resource template (by its `uriTemplate`) or a prompt (by its name).
+    pub(crate) fn shows_item(
+        &self,
+        caller: &Caller,
+        kind: SurfaceKind,
+        definition: &Value,
+    ) -> bool {
+        let state = self.state();
+        if state.access.policy.is_none() {
+            return true;
+        }
+        let text = |field: &str| {
+            definition
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        match kind {
+            SurfaceKind::Resource => self.permit_resource(caller, text("uri")).is_ok(),
+            SurfaceKind::ResourceTemplate => state.access.shows(
+                caller,
+                &state.server_name,
+                Use::Resource(text("uriTemplate")),
+            ),
+            SurfaceKind::Prompt => {
+                state
+                    .access
+                    .shows(caller, &state.server_name, Use::Prompt(text("name")))
+            }
+        }
+    }
+
     pub(crate) async fn admit_uri(
         &self,
         uri: &str,
@@ -157,8 +212,10 @@ impl App {
         &self,
         uri: &str,
         via_template: Option<&str>,
+        caller: &Caller,
     ) -> Result<ReadResourceResult, CallFailure> {
         self.admit_uri(uri, via_template).await?;
+        self.permit_resource(caller, uri)?;
         let params = ReadResourceRequestParams::new(uri);
         let timeout = self.state().call_timeout;
         self.on_upstream("resources/read", timeout, |connection| async move {
@@ -173,12 +230,17 @@ impl App {
         &self,
         name: &str,
         arguments: Map<String, Value>,
+        caller: &Caller,
     ) -> Result<GetPromptResult, CallFailure> {
         let Some(prompt) = self.state().surface.item(SurfaceKind::Prompt, name) else {
             return Err(
                 ApiError::new(StatusCode::NOT_FOUND, format!("unknown prompt {name:?}")).into(),
             );
         };
+        let state = self.state();
+        state
+            .access
+            .permit(caller, &state.server_name, Use::Prompt(name))?;
         check_prompt_arguments(prompt, &arguments).map_err(ApiError::validation)?;
         self.check_item(SurfaceKind::Prompt, name)?;
         let mut params = GetPromptRequestParams::new(name);

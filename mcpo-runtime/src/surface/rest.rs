@@ -18,6 +18,7 @@ use super::{definitions, has_routes, rest_body};
 use crate::accept::bytes_answer;
 use crate::app::{App, CallFailure};
 use crate::error::{ApiError, LocSegment, ValidationIssue};
+use crate::identity::Caller;
 use crate::lock::{LockedSurface, SurfaceKind};
 
 /// The routes `surface` calls for (none for a server without one).
@@ -59,12 +60,14 @@ async fn measured(
     app: &App,
     label: &'static str,
     headers: &HeaderMap,
-    work: impl Future<Output = Result<Response, ApiError>>,
+    work: impl AsyncFnOnce(&Caller) -> Result<Response, ApiError>,
 ) -> Response {
     let started = std::time::Instant::now();
-    let response = match app.state().api_keys.check(headers) {
+    let response = match app.state().access.auth.authenticate(headers).await {
         Err(refused) => refused.into_response(),
-        Ok(()) => work.await.unwrap_or_else(IntoResponse::into_response),
+        Ok(caller) => work(&caller)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
     };
     let status = response.status().as_u16();
     app.state()
@@ -79,24 +82,41 @@ fn answer(failure: CallFailure) -> ApiError {
 }
 
 async fn list_resources(State(app): State<App>, headers: HeaderMap) -> Response {
-    measured(&app, "resources/list", &headers, async {
-        let resources = app.list_resources().await.map_err(answer)?;
+    measured(&app, "resources/list", &headers, async |caller: &Caller| {
+        let resources: Vec<Value> = app
+            .list_resources()
+            .await
+            .map_err(answer)?
+            .into_iter()
+            .filter(|item| app.shows_item(caller, SurfaceKind::Resource, item))
+            .collect();
         Ok(Json(json!({ "resources": resources })).into_response())
     })
     .await
 }
 
 async fn list_templates(State(app): State<App>, headers: HeaderMap) -> Response {
-    measured(&app, "resources/templates/list", &headers, async {
-        let templates = definitions(&app.state().surface.resource_templates);
-        Ok(Json(json!({ "resourceTemplates": templates })).into_response())
-    })
+    measured(
+        &app,
+        "resources/templates/list",
+        &headers,
+        async |caller: &Caller| {
+            let templates: Vec<Value> = definitions(&app.state().surface.resource_templates)
+                .into_iter()
+                .filter(|item| app.shows_item(caller, SurfaceKind::ResourceTemplate, item))
+                .collect();
+            Ok(Json(json!({ "resourceTemplates": templates })).into_response())
+        },
+    )
     .await
 }
 
 async fn list_prompts(State(app): State<App>, headers: HeaderMap) -> Response {
-    measured(&app, "prompts/list", &headers, async {
-        let prompts = definitions(&app.state().surface.prompts);
+    measured(&app, "prompts/list", &headers, async |caller: &Caller| {
+        let prompts: Vec<Value> = definitions(&app.state().surface.prompts)
+            .into_iter()
+            .filter(|item| app.shows_item(caller, SurfaceKind::Prompt, item))
+            .collect();
         Ok(Json(json!({ "prompts": prompts })).into_response())
     })
     .await
@@ -150,12 +170,12 @@ async fn read_by_uri(
     headers: HeaderMap,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    measured(&app, "resources/read", &headers, async {
+    measured(&app, "resources/read", &headers, async |caller: &Caller| {
         let values = query_values(pairs, &["uri"])?;
         let Some(uri) = values.get("uri") else {
             return Err(missing(&["uri"]));
         };
-        let result = app.read_resource(uri, None).await.map_err(answer)?;
+        let result = app.read_resource(uri, None, caller).await.map_err(answer)?;
         Ok(read_answer(result, &headers))
     })
     .await
@@ -167,7 +187,7 @@ async fn read_by_template(
     headers: HeaderMap,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    measured(&app, "resources/read", &headers, async {
+    measured(&app, "resources/read", &headers, async |caller: &Caller| {
         let surface = &app.state().surface;
         let Some(template) = surface.item(SurfaceKind::ResourceTemplate, &name) else {
             return Err(ApiError::new(
@@ -194,7 +214,7 @@ async fn read_by_template(
         }
         let uri = parsed.expand(&values);
         let result = app
-            .read_resource(&uri, Some(&name))
+            .read_resource(&uri, Some(&name), caller)
             .await
             .map_err(answer)?;
         Ok(read_answer(result, &headers))
@@ -225,28 +245,36 @@ async fn get_prompt(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    measured(&app, "prompts/get", &parts.headers, async {
-        if app
-            .state()
-            .surface
-            .item(SurfaceKind::Prompt, &name)
-            .is_none()
-        {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("unknown prompt {name:?}"),
-            ));
-        }
-        let (_, arguments) = app.json_body(&parts.headers, body).await?;
-        let Value::Object(arguments) = arguments else {
-            return Err(ApiError::validation(vec![ValidationIssue::body(
-                "Input should be a JSON object",
-                "type",
-            )]));
-        };
-        let result = app.get_prompt(&name, arguments).await.map_err(answer)?;
-        Ok(Json(rest_body(&result)).into_response())
-    })
+    measured(
+        &app,
+        "prompts/get",
+        &parts.headers,
+        async |caller: &Caller| {
+            if app
+                .state()
+                .surface
+                .item(SurfaceKind::Prompt, &name)
+                .is_none()
+            {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("unknown prompt {name:?}"),
+                ));
+            }
+            let (_, arguments) = app.json_body(&parts.headers, body).await?;
+            let Value::Object(arguments) = arguments else {
+                return Err(ApiError::validation(vec![ValidationIssue::body(
+                    "Input should be a JSON object",
+                    "type",
+                )]));
+            };
+            let result = app
+                .get_prompt(&name, arguments, caller)
+                .await
+                .map_err(answer)?;
+            Ok(Json(rest_body(&result)).into_response())
+        },
+    )
     .await
 }
 
@@ -303,28 +331,33 @@ async fn complete(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    measured(&app, "completion/complete", &parts.headers, async {
-        let Some(reference) = reference else {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("nothing locked is named {name:?}"),
-            ));
-        };
-        let (_, body) = app.json_body(&parts.headers, body).await?;
-        let body: CompletionBody = serde_json::from_value(body).map_err(|error| {
-            ApiError::validation(vec![ValidationIssue::body(error.to_string(), "invalid")])
-        })?;
-        let arguments = body.context.arguments;
-        let context = (!arguments.is_empty()).then_some(arguments);
-        let result = app
-            .complete(
-                reference,
-                ArgumentInfo::new(body.argument, body.value),
-                context,
-            )
-            .await
-            .map_err(answer)?;
-        Ok(Json(rest_body(&result.completion)).into_response())
-    })
+    measured(
+        &app,
+        "completion/complete",
+        &parts.headers,
+        async |_: &Caller| {
+            let Some(reference) = reference else {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("nothing locked is named {name:?}"),
+                ));
+            };
+            let (_, body) = app.json_body(&parts.headers, body).await?;
+            let body: CompletionBody = serde_json::from_value(body).map_err(|error| {
+                ApiError::validation(vec![ValidationIssue::body(error.to_string(), "invalid")])
+            })?;
+            let arguments = body.context.arguments;
+            let context = (!arguments.is_empty()).then_some(arguments);
+            let result = app
+                .complete(
+                    reference,
+                    ArgumentInfo::new(body.argument, body.value),
+                    context,
+                )
+                .await
+                .map_err(answer)?;
+            Ok(Json(rest_body(&result.completion)).into_response())
+        },
+    )
     .await
 }

@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rmcp::model::{CallToolRequestParams, JsonObject};
+use rmcp::model::JsonObject;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -57,14 +57,13 @@ pub(crate) async fn start(
     tool: &'static str,
     arguments: JsonObject,
     checks: TypedChecks,
-    headers: &HeaderMap,
+    caller: &crate::identity::Caller,
     call_path: &str,
 ) -> Result<Response, ApiError> {
     let state = app.state();
-    let owner = state.api_keys.caller(headers);
+    let owner = caller.owner();
     state.jobs.make_room(owner.as_ref())?;
-    let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-    crate::telemetry::carry_context(&mut params);
+    let params = app.call_params(tool, arguments, caller);
     let (connection, created) = app
         .on_upstream(tool, app.call_timeout(tool), |connection| async move {
             let created = super::create(&connection.peer, params, REQUESTED_TTL).await?;
@@ -226,7 +225,7 @@ async fn task_status(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = callers_task(&app, &id, &headers)?;
+    let job = callers_task(&app, &id, &headers).await?;
     if let Some(answer) = job.ended_answer(&id).await {
         return Ok(answer);
     }
@@ -303,7 +302,7 @@ async fn answer_input(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let job = callers_task(&app, &id, &parts.headers)?;
+    let job = callers_task(&app, &id, &parts.headers).await?;
     let (_, value) = app.json_body(&parts.headers, body).await?;
     if job.ended.lock().await.is_some() {
         return Err(already_ended());
@@ -370,7 +369,7 @@ async fn cancel_task(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = callers_task(&app, &id, &headers)?;
+    let job = callers_task(&app, &id, &headers).await?;
     let mut ended = job.ended.lock().await;
     if ended.is_some() {
         return Err(already_ended());
@@ -416,9 +415,11 @@ async fn upstream<T>(
     }
 }
 
-/// The task `id` of the key the request presents (401, 404, 410).
-fn callers_task(app: &App, id: &str, headers: &HeaderMap) -> Result<Arc<Job>, ApiError> {
-    app.state().jobs.find(&app.state().api_keys, id, headers)
+/// The task `id` of the caller the request authenticates as (401, 404,
+/// 410).
+async fn callers_task(app: &App, id: &str, headers: &HeaderMap) -> Result<Arc<Job>, ApiError> {
+    let caller = app.state().access.auth.authenticate(headers).await?;
+    app.state().jobs.find(caller.owner(), id)
 }
 
 fn already_ended() -> ApiError {

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::auth::{ApiKeys, KeyDigest};
+use crate::auth::KeyDigest;
 use crate::error::ApiError;
 use crate::supervisor::Connection;
 use crate::tool_answer::TypedChecks;
@@ -111,23 +111,17 @@ impl Jobs {
             .insert(id, job);
     }
 
-    /// The caller's task `id`: 401 without a valid key, 404 when unknown
-    /// or another key's, 410 once expired.
-    pub(super) fn find(
-        &self,
-        keys: &ApiKeys,
-        id: &str,
-        headers: &HeaderMap,
-    ) -> Result<Arc<Job>, ApiError> {
-        keys.check(headers)?;
+    /// The task `id` of `owner` (an authenticated caller's): 404 when
+    /// unknown or another caller's, 410 once expired.
+    pub(super) fn find(&self, owner: Option<KeyDigest>, id: &str) -> Result<Arc<Job>, ApiError> {
         let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         let job = jobs
             .get(id)
-            .filter(|job| job.owner == keys.caller(headers))
+            .filter(|job| job.owner == owner)
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
-                    "no such task: task ids are the key's that started them and last as long as the proxy process (a task started before a proxy restart is gone)",
+                    "no such task: task ids are the caller's (key or identity) that started them and last as long as the proxy process (a task started before a proxy restart is gone)",
                 )
             })?;
         if job.expired(Instant::now()) {

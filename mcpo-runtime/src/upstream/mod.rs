@@ -23,6 +23,7 @@ mod env_names;
 mod events;
 mod headers;
 mod http_client;
+mod identity_headers;
 pub mod oauth;
 mod process;
 mod process_group;
@@ -64,6 +65,7 @@ pub use target::{OAUTH_CLIENT_SECRET_ENV, OAUTH_TOKEN_FILE_ENV, Target, expand_t
 
 use crate::lock::{Upstream, ValueSources};
 use http_client::RecordingHttpClient;
+use identity_headers::IdentityHeaders;
 use raw_wire::RawWire;
 
 /// How [`connect`] behaves.
@@ -595,16 +597,17 @@ async fn connect_with(
                     client_config.serve_with_lifecycle(transport, mode).await
                 }
                 (false, None) => {
-                    client_config
-                        .serve_with_lifecycle(
-                            StreamableHttpClientTransport::from_config(config),
-                            mode,
-                        )
-                        .await
+                    let transport = StreamableHttpClientTransport::with_client(
+                        IdentityHeaders(http_client::rmcp_like_reqwest_client()),
+                        config,
+                    );
+                    client_config.serve_with_lifecycle(transport, mode).await
                 }
                 (false, Some(access)) => {
                     let transport = StreamableHttpClientTransport::with_client(
-                        access.into_auth_client(http_client::rmcp_like_reqwest_client()),
+                        access.into_auth_client(IdentityHeaders(
+                            http_client::rmcp_like_reqwest_client(),
+                        )),
                         config,
                     );
                     client_config.serve_with_lifecycle(transport, mode).await

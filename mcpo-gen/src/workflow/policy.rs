@@ -1,0 +1,95 @@
+//! The crate's access policy on its way into the lock: generation reads
+//! `mcp.policy.json` from the crate folder, checks it against the lock's
+//! servers and tools, and records it (the crate then renders it back, so
+//! `check` sees an edit that was not regenerated).
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+
+use mcpo_gen::lock::{AccessPolicy, CrateLock, POLICY_FILE_NAME};
+
+/// `path`'s access policy, when the file exists.
+pub fn read_policy(path: &Path) -> Result<Option<AccessPolicy>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = mcpo_runtime::files::read_text_capped(path, mcpo_runtime::files::SMALL_FILE_LIMIT)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let policy =
+        AccessPolicy::from_json(&text, &path.display().to_string()).map_err(anyhow::Error::msg)?;
+    Ok(Some(policy))
+}
+
+/// `lock` with the policy of `dir/mcp.policy.json` recorded (none when
+/// the folder has no such file), and warnings for grants that name tools,
+/// resources or prompts the lock lacks (they allow nothing). A grant for a
+/// server the crate does not serve is an error.
+pub fn with_policy_of(lock: &CrateLock, dir: &Path) -> Result<(CrateLock, Vec<String>)> {
+    let policy = read_policy(&dir.join(POLICY_FILE_NAME))?;
+    let warnings = match &policy {
+        Some(policy) => check_names(policy, lock)?,
+        None => Vec::new(),
+    };
+    let mut lock = lock.clone();
+    let mut proxy_crate = lock.proxy_crate().clone();
+    proxy_crate.policy = policy;
+    lock.set_proxy_crate(proxy_crate);
+    Ok((lock, warnings))
+}
+
+/// `policy` serves `lock` (a server it names is served), with a warning for
+/// each name no server of the grant has.
+pub fn check_names(policy: &AccessPolicy, lock: &CrateLock) -> Result<Vec<String>> {
+    let servers = lock.servers();
+    let mut warnings = Vec::new();
+    for (index, grant) in policy.grants.iter().enumerate() {
+        let scoped: Vec<_> = servers
+            .iter()
+            .filter(|(name, _)| match (&grant.server, name) {
+                (None, _) => true,
+                (Some(wanted), Some(name)) => wanted == name,
+                (Some(_), None) => false,
+            })
+            .collect();
+        if let Some(server) = &grant.server
+            && scoped.is_empty()
+        {
+            bail!(
+                "{POLICY_FILE_NAME}: grant {index} is for server {server:?}, which this crate does not serve{}",
+                if servers.len() == 1 {
+                    " (a single-server crate's grants name no server)"
+                } else {
+                    ""
+                }
+            );
+        }
+        let known = |kind: &str, name: &str| -> bool {
+            name == "*"
+                || scoped.iter().any(|(_, server)| match kind {
+                    "tool" => server.tools.iter().any(|tool| tool.name == name),
+                    "resource" => {
+                        server.surface.resources.iter().any(|item| item.key == name)
+                            || server
+                                .surface
+                                .resource_templates
+                                .iter()
+                                .any(|item| item.definition["uriTemplate"] == name)
+                    }
+                    _ => server.surface.prompts.iter().any(|item| item.key == name),
+                })
+        };
+        for (kind, names) in [
+            ("tool", &grant.tools),
+            ("resource", &grant.resources),
+            ("prompt", &grant.prompts),
+        ] {
+            for name in names.iter().filter(|name| !known(kind, name)) {
+                warnings.push(format!(
+                    "{POLICY_FILE_NAME}: grant {index} names the {kind} {name:?}, which the lock does not have: it allows nothing"
+                ));
+            }
+        }
+    }
+    Ok(warnings)
+}
