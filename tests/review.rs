@@ -1632,3 +1632,66 @@ fn a_package_index_out_of_range_is_refused_with_the_count() {
         assert_entry_refused(&source, &["--remote", "0"], no_remote);
     }
 }
+
+/// A committed lock with the access policy `grants` recorded, as
+/// generation records `mcp.policy.json`, written to `dir/name`.
+fn lock_with_policy(dir: &Path, name: &str, grants: Value) -> String {
+    let committed = workspace_root().join("generated-examples/time-proxy/mcp.lock.json");
+    let mut lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(committed).unwrap()).unwrap();
+    lock["crate"]["policy"] = serde_json::json!({ "grants": grants });
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(&lock).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+/// A grant that lets more callers use a tool stops the review gate; the
+/// same change backwards only takes access away, a warning.
+#[test]
+fn diff_fails_on_a_widened_policy_grant_and_warns_on_a_narrowed_one() {
+    let scratch = tempfile::tempdir().unwrap();
+    let admin = serde_json::json!({"to": {"roles": ["admin"]}, "tools": ["*"]});
+    let anyone = |tools: &[&str]| serde_json::json!({"to": {"anyone": true}, "tools": tools});
+    let old = lock_with_policy(
+        scratch.path(),
+        "old.lock.json",
+        serde_json::json!([admin, anyone(&["get_current_time"])]),
+    );
+    let new = lock_with_policy(
+        scratch.path(),
+        "new.lock.json",
+        serde_json::json!([admin, anyone(&["get_current_time", "convert_time"])]),
+    );
+
+    for (from, to, code, rule, other, says) in [
+        (
+            &old,
+            &new,
+            1,
+            "policy-grant-widened",
+            "policy-grant-narrowed",
+            "now allows",
+        ),
+        (
+            &new,
+            &old,
+            0,
+            "policy-grant-narrowed",
+            "policy-grant-widened",
+            "no longer allows",
+        ),
+    ] {
+        let output = mcpo_gen(&["diff", "--fail-on", "err", from, to]);
+        assert_exit(&output, code, rule);
+        assert_said(&output, rule);
+        assert_said(
+            &output,
+            &format!(r#"grant to {{"anyone":true}} {says} tool "convert_time""#),
+        );
+        assert!(
+            !output_text(&output).contains(other),
+            "{}",
+            output_text(&output)
+        );
+    }
+}

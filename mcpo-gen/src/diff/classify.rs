@@ -16,13 +16,27 @@ use crate::schema::document::escape_token;
 /// prompts, resource templates and resources by key (see `surface`).
 /// The generator version is not compared: it changes generated code, not the
 /// API (`mcpo-gen check` covers that).
+/// The lock is the crate's, so its access policy is compared too.
 pub fn diff_locks(old: &Lock, new: &Lock) -> Report {
+    let mut changes = server_changes(old, new);
+    changes.extend(super::policy::diff_policies(
+        old.proxy_crate.policy.as_ref(),
+        new.proxy_crate.policy.as_ref(),
+        false,
+    ));
+    Report::new(changes)
+}
+
+/// The changes of one server: everything but the crate's settings, which
+/// every server of a multi-server crate shares (compared once, by
+/// [`diff_crate_locks`]).
+fn server_changes(old: &Lock, new: &Lock) -> Vec<Change> {
     let mut changes = Vec::new();
     diff_server(old, new, &mut changes);
     diff_tool_sets(old, new, &mut changes);
     super::surface::diff_surface(&old.surface, &new.surface, &mut changes);
     changes.extend(crate::audit::new_text_findings(old, new));
-    Report::new(changes)
+    changes
 }
 
 /// Classifies every change between two crate locks. Servers of a
@@ -56,8 +70,7 @@ pub fn diff_crate_locks(old_crate: &CrateLock, new_crate: &CrateLock) -> Report 
             continue;
         };
         changes.extend(
-            diff_locks(old_server, new_server)
-                .changes
+            server_changes(old_server, new_server)
                 .into_iter()
                 .map(|mut change| {
                     change.server = Some(name.clone());
@@ -80,6 +93,12 @@ pub fn diff_crate_locks(old_crate: &CrateLock, new_crate: &CrateLock) -> Report 
     if let (CrateLock::Multi(old_lock), CrateLock::Multi(new_lock)) = (old_crate, new_crate) {
         changes.extend(mcp_name_changes(old_lock, new_lock));
     }
+    // The crate's policy, once: every server's lock carries the same one.
+    changes.extend(super::policy::diff_policies(
+        old_crate.proxy_crate().policy.as_ref(),
+        new_crate.proxy_crate().policy.as_ref(),
+        true,
+    ));
     Report::new(changes)
 }
 

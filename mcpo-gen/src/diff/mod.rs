@@ -18,8 +18,9 @@
 //! The modules: [`rules`] holds the rule registry ([`RULES`]), `classify`
 //! the lock/tool level classifier, `surface` the resources, resource
 //! templates and prompts, `schema` compares two JSON Schemas structurally,
-//! [`report`] renders a [`Report`], and `source` loads a lock from a file, a
-//! crate folder, a git revision or a live snapshot.
+//! `policy` the crate's access policy, [`report`] renders a [`Report`], and
+//! `source` loads a lock from a file, a crate folder, a git revision or a
+//! live snapshot.
 //!
 //! Text that a new lock adds or changes is also run through the
 //! tool-poisoning audit ([`crate::audit`]): its findings (hidden Unicode,
@@ -27,6 +28,7 @@
 //! the report as WARN changes with their own rule ids.
 
 mod classify;
+mod policy;
 pub mod report;
 pub mod rules;
 mod schema;

@@ -176,6 +176,12 @@ rules! {
         "Another field of a resource (size, annotations, icons, _meta, ...) changed.";
     RESOURCE_LIST_MODE_CHANGED = "resource-list-mode-changed", Warn,
         "The resource list switched between pinned and live (--live-resources): which URIs can be read is decided differently.";
+    // The crate's access policy (`crate.policy`, from `mcp.policy.json`):
+    // who may use which tools, resources and prompts.
+    POLICY_GRANT_WIDENED = "policy-grant-widened", Err,
+        "Someone may now use what they could not before: the access policy was removed, or a grant was added, reaches more callers or servers, or allows more tools, resources or prompts.";
+    POLICY_GRANT_NARROWED = "policy-grant-narrowed", Warn,
+        "Someone lost access: a grant was removed or allows less, or an access policy now applies where there was none; callers that worked get 403.";
     // Text audit (`mcpo-gen audit`, and `diff` for new or changed text):
     // what in a text models read hides something from its reviewer.
     HIDDEN_UNICODE = "hidden-unicode", Warn,
