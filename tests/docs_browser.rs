@@ -86,7 +86,9 @@ fn open_docs(page: &Page) -> Value {
     // One chromium at a time: four at once on CI's two cores (beside another
     // test binary) made a page miss its timeout.
     static ONE_BROWSER: Mutex<()> = Mutex::new(());
-    let _turn = ONE_BROWSER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_BROWSER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let output = Command::new(browser_python())
         .arg(workspace_root().join("tests/browser/swagger_ui.py"))
         .arg(plan.to_string())

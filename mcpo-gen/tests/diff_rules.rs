@@ -27,6 +27,10 @@ const PINNED_LEVELS: &[(&str, Level)] = &[
     ("protocol-version-changed", Level::Info),
     ("capabilities-changed", Level::Info),
     ("upstream-changed", Level::Warn),
+    // Access policy: a caller gaining access stops the review; losing it
+    // is a warning (callers that worked get 403).
+    ("policy-grant-widened", Level::Err),
+    ("policy-grant-narrowed", Level::Warn),
     // Tools: removed and became-destructive break; added is info; texts,
     // titles, annotations and other fields need a look.
     ("server-removed", Level::Err),
@@ -756,6 +760,8 @@ fn the_table_covers_every_rule() {
     ]);
     // an_aggregated_mcp_rename_is_breaking_and_in_the_lock.
     seen.insert("mcp-name-changed");
+    // The unit tests of mcpo-gen/src/diff/policy.rs.
+    seen.extend(["policy-grant-widened", "policy-grant-narrowed"]);
     // Prompts, resource templates and resources: surface_cases.
     seen.extend(
         surface_cases()

@@ -132,22 +132,9 @@ impl Access {
         }
     }
 
-    /// Authenticates the request (401), checks the policy (403) and, for a
-    /// tool, takes from the caller's rate (429).
-    pub(crate) async fn admit(
-        &self,
-        headers: &HeaderMap,
-        server: &str,
-        what: Use<'_>,
-    ) -> Result<Caller, ApiError> {
-        let caller = self.auth.authenticate(headers).await?;
-        self.admit_caller(&caller, server, what)?;
-        Ok(caller)
-    }
-
-    /// [`Access::admit`] for a caller already authenticated (the MCP
-    /// gateway's, by its HTTP guard).
-    pub(crate) fn admit_caller(
+    /// Whether an authenticated caller may use `what`: the policy (403)
+    /// and, for a tool, the caller's rate (429).
+    pub(crate) fn admit(
         &self,
         caller: &Caller,
         server: &str,

@@ -56,22 +56,24 @@ impl App {
         let ids = crate::access::CallIds::of(request.headers());
         let what = crate::access::Use::Tool(tool);
         let mut audited_arguments = None;
-        let (caller, outcome) = match state
-            .access
-            .admit(request.headers(), &state.server_name, what)
-            .await
-        {
+        let (caller, outcome) = match state.access.auth.authenticate(request.headers()).await {
             Err(error) => (None, Err(error)),
             Ok(caller) => {
-                let checked = self.call_tool_checked(
-                    tool,
-                    request,
-                    checks,
-                    started,
-                    &caller,
-                    &mut audited_arguments,
-                );
-                let outcome = checked.instrument(span.clone()).await;
+                let outcome = match state.access.admit(&caller, &state.server_name, what) {
+                    Err(refused) => Err(refused),
+                    Ok(()) => {
+                        self.call_tool_checked(
+                            tool,
+                            request,
+                            checks,
+                            started,
+                            &caller,
+                            &mut audited_arguments,
+                        )
+                        .instrument(span.clone())
+                        .await
+                    }
+                };
                 (Some(caller), outcome)
             }
         };

@@ -12,6 +12,7 @@ mod gateway;
 mod gateway_drift;
 mod gateway_surface;
 mod http_edge;
+mod identity;
 mod lax_types;
 mod load_limits;
 mod mcpo_flags;

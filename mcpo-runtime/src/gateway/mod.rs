@@ -76,6 +76,9 @@ const DRIFTED: ErrorCode = ErrorCode(-32010);
 /// JSON-RPC error code of a request the proxy could not complete: the upstream
 /// is down, timed out, or the proxy is at its limits.
 const UPSTREAM_UNAVAILABLE: ErrorCode = ErrorCode(-32011);
+/// JSON-RPC error code of a request the crate's access policy refuses to
+/// this caller (a REST caller gets 403).
+const NOT_ALLOWED: ErrorCode = ErrorCode(-32012);
 
 /// One MCP surface: a server's locked tools, resources and prompts (`/mcp`
 /// of a single-server proxy, `/{name}/mcp`), or every server's under
@@ -337,9 +340,7 @@ impl ServerHandler for Gateway {
         let ids = crate::access::CallIds::of(headers);
         let audited_arguments = state.access.audits_arguments().then(|| arguments.clone());
         let call = async {
-            state
-                .access
-                .admit_caller(&caller, &state.server_name, what)?;
+            state.access.admit(&caller, &state.server_name, what)?;
             app.check_callable(tool.locked)?;
             let relays = CallRelays { progress, forms };
             app.call_with_arguments(tool.locked, arguments, None, &caller, relays)
@@ -673,6 +674,7 @@ fn failure_error(failure: CallFailure) -> ErrorData {
     let status = answer.status.as_u16();
     match status {
         409 => ErrorData::new(DRIFTED, detail, Some(json!({"status": status}))),
+        403 => ErrorData::new(NOT_ALLOWED, detail, Some(json!({"status": status}))),
         _ => ErrorData::new(
             UPSTREAM_UNAVAILABLE,
             detail,

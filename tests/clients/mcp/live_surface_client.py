@@ -9,9 +9,11 @@ decides.
     live_surface_client.py URL KEY REQUESTS
 
 REQUESTS is a JSON list of requests, each one of
-    {"list": "resources" | "templates" | "prompts"}   -> every page's items
+    {"list": "tools" | "resources" | "templates" | "prompts"}
+                                                      -> every page's items
     {"read": URI}                                     -> result or error
     {"prompt": NAME, "arguments": {...}}              -> result or error
+    {"call": NAME, "arguments": {...}}                -> result or error
 and the report is the list of their outcomes in the same order (under
 "outcomes"), beside "protocol_version" and "capabilities".
 
@@ -52,6 +54,7 @@ async def all_pages(list_page, field: str) -> dict:
 async def run(session: ClientSession, request: dict) -> dict:
     if "list" in request:
         lists = {
+            "tools": (session.list_tools, "tools"),
             "resources": (session.list_resources, "resources"),
             "templates": (session.list_resource_templates, "resource_templates"),
             "prompts": (session.list_prompts, "prompts"),
@@ -59,6 +62,8 @@ async def run(session: ClientSession, request: dict) -> dict:
         return await all_pages(*lists[request["list"]])
     if "read" in request:
         return await outcome(session.read_resource(request["read"]))
+    if "call" in request:
+        return await outcome(session.call_tool(request["call"], request.get("arguments", {})))
     if "prompt" in request:
         return await outcome(session.get_prompt(request["prompt"], request.get("arguments", {})))
     return {"exception": f"unknown request {request}"}
