@@ -92,6 +92,24 @@ pub(crate) async fn shared_access(
     })
 }
 
+/// A config entry's `forwardIdentity`. Headers (and the caller's token)
+/// ride on the HTTP request of the call, which only a streamable-HTTP
+/// upstream has per call: other upstreams get the identity in `_meta`
+/// only, and the operator is told so.
+fn forward_of(entry: &crate::config::ServerEntry) -> Option<ForwardIdentity> {
+    let mut forward = entry.forward_identity.clone()?;
+    let per_call_http = matches!(entry.upstream(), crate::lock::Upstream::StreamableHttp { .. });
+    if !per_call_http && (forward.token || !forward.headers.is_empty()) {
+        tracing::warn!(
+            "forwardIdentity: headers and the caller's token go only to streamable-HTTP upstreams; \
+             this server gets the identity in _meta only"
+        );
+        forward.headers.clear();
+        forward.token = false;
+    }
+    Some(forward)
+}
+
 /// What a caller uses, by kind, for the policy and the audit log.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Use<'a> {
@@ -127,7 +145,7 @@ impl Access {
         Access {
             policy: lock.proxy_crate.policy.clone().map(Arc::new),
             destructive: Arc::new(destructive),
-            forward: entry.and_then(|entry| entry.forward_identity.clone()),
+            forward: entry.and_then(forward_of),
             ..self.clone()
         }
     }
