@@ -1695,3 +1695,269 @@ fn diff_fails_on_a_widened_policy_grant_and_warns_on_a_narrowed_one() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// The access policy file (mcp.policy.json) on its way into the lock:
+// generation reads it from the crate folder, records it as `crate.policy`
+// and writes it back canonical, so `check` sees an edit not regenerated.
+
+/// `mcpo-gen generate --lock DIR/mcp.lock.json --out DIR` (in place, no
+/// network), which must succeed; returns its output.
+#[track_caller]
+fn regenerate_in_place(crate_dir: &Path) -> std::process::Output {
+    generate_from_lock(crate_dir.join("mcp.lock.json"), crate_dir)
+}
+
+/// `mcpo-gen generate --lock DIR/mcp.lock.json --out DIR`, as it finished.
+fn try_regenerate_in_place(crate_dir: &Path) -> std::process::Output {
+    let lock = crate_dir.join("mcp.lock.json");
+    mcpo_gen(&[
+        "generate",
+        "--lock",
+        path_text(&lock),
+        "--out",
+        path_text(crate_dir),
+    ])
+}
+
+/// A scratch crate generated from the committed time-proxy lock (a
+/// single-server crate with the tools `get_current_time` and
+/// `convert_time`), in `scratch/time-proxy`.
+fn time_proxy_crate(scratch: &Path) -> std::path::PathBuf {
+    let crate_dir = scratch.join("time-proxy");
+    let committed = workspace_root().join("generated-examples/time-proxy/mcp.lock.json");
+    generate_from_lock(&committed, &crate_dir);
+    crate_dir
+}
+
+/// `mcpo-gen check DIR`, which must exit `code`.
+#[track_caller]
+fn check_exits(crate_dir: &Path, code: i32, why: &str) -> std::process::Output {
+    let output = mcpo_gen(&["check", path_text(crate_dir)]);
+    assert_exit(&output, code, why);
+    output
+}
+
+/// A policy file written by hand: compact, keys out of order.
+const HAND_WRITTEN_POLICY: &str = r#"{"grants":[{"tools":["*"],"to":{"roles":["admin"]}},{"tools":["get_current_time"],"to":{"anyone":true}}]}"#;
+
+/// [`HAND_WRITTEN_POLICY`] as generation writes it back: pretty, keys
+/// sorted, a final newline.
+const CANONICAL_POLICY: &str = r#"{
+  "grants": [
+    {
+      "to": {
+        "roles": [
+          "admin"
+        ]
+      },
+      "tools": [
+        "*"
+      ]
+    },
+    {
+      "to": {
+        "anyone": true
+      },
+      "tools": [
+        "get_current_time"
+      ]
+    }
+  ]
+}
+"#;
+
+#[test]
+fn a_policy_beside_the_lock_is_recorded_rendered_and_checked() {
+    let scratch = tempfile::tempdir().unwrap();
+    let crate_dir = time_proxy_crate(scratch.path());
+    let policy_file = crate_dir.join("mcp.policy.json");
+    assert!(
+        lock_of(&crate_dir)["crate"].get("policy").is_none(),
+        "the committed lock has no policy"
+    );
+    assert!(!policy_file.exists(), "no policy file without a policy");
+    check_exits(&crate_dir, 0, "a freshly generated crate");
+
+    // A hand-written policy, regenerated: recorded in the lock, written
+    // back canonical, checked.
+    std::fs::write(&policy_file, HAND_WRITTEN_POLICY).unwrap();
+    regenerate_in_place(&crate_dir);
+    let recorded = &lock_of(&crate_dir)["crate"]["policy"];
+    assert_eq!(
+        recorded,
+        &serde_json::json!({"grants": [
+            {"to": {"roles": ["admin"]}, "tools": ["*"]},
+            {"to": {"anyone": true}, "tools": ["get_current_time"]},
+        ]}),
+        "the lock records both grants"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&policy_file).unwrap(),
+        CANONICAL_POLICY,
+        "mcp.policy.json is written back canonical"
+    );
+    check_exits(&crate_dir, 0, "a regenerated policy");
+
+    // Determinism: regenerating the same lock and policy changes no byte,
+    // in place or into another folder holding the same policy file.
+    let before = read_tree(&crate_dir);
+    let output = regenerate_in_place(&crate_dir);
+    assert_eq!(read_tree(&crate_dir), before, "{}", output_text(&output));
+    let again = scratch.path().join("again");
+    std::fs::create_dir(&again).unwrap();
+    std::fs::write(again.join("mcp.policy.json"), CANONICAL_POLICY).unwrap();
+    // --force: a folder holding only a policy file counts as "not a crate
+    // mcpo-gen generated".
+    let lock = crate_dir.join("mcp.lock.json");
+    let output = mcpo_gen(&[
+        "generate",
+        "--quiet",
+        "--force",
+        "--lock",
+        path_text(&lock),
+        "--out",
+        path_text(&again),
+    ]);
+    assert_exit_code(&output, 0);
+    assert_eq!(
+        read_tree(&again),
+        before,
+        "the same crate from the same lock"
+    );
+
+    // An added grant, not regenerated: check fails naming the policy file.
+    let mut edited: Value = serde_json::from_str(CANONICAL_POLICY).unwrap();
+    edited["grants"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"to": {"anyone": true}, "tools": ["convert_time"]}));
+    std::fs::write(&policy_file, edited.to_string()).unwrap();
+    let output = check_exits(&crate_dir, 1, "an edited policy not regenerated");
+    assert_said(&output, "mcp.policy.json");
+    let checked = output_text(&output);
+    assert!(
+        !checked.contains("src/") && !checked.contains("openapi.json"),
+        "only the policy file is reported: {checked}"
+    );
+    regenerate_in_place(&crate_dir);
+    check_exits(&crate_dir, 0, "the edited policy regenerated");
+    let grants = lock_of(&crate_dir)["crate"]["policy"]["grants"].clone();
+    assert_eq!(grants.as_array().map(Vec::len), Some(3), "{grants}");
+    assert_eq!(
+        grants[2],
+        serde_json::json!({"to": {"anyone": true}, "tools": ["convert_time"]})
+    );
+
+    // The policy file deleted: check reports it missing until regenerated...
+    std::fs::remove_file(&policy_file).unwrap();
+    let output = check_exits(&crate_dir, 1, "a policy deleted, not regenerated");
+    assert_said(&output, "mcp.policy.json");
+    // ... then no policy in the lock, no file written back, the crate as
+    // it was without one.
+    regenerate_in_place(&crate_dir);
+    assert!(
+        lock_of(&crate_dir)["crate"].get("policy").is_none(),
+        "no policy recorded: {}",
+        lock_of(&crate_dir)["crate"]
+    );
+    assert!(!policy_file.exists(), "no policy file written back");
+    check_exits(&crate_dir, 0, "a crate whose policy was removed");
+    let plain = scratch.path().join("plain");
+    generate_from_lock(
+        workspace_root().join("generated-examples/time-proxy/mcp.lock.json"),
+        &plain,
+    );
+    assert_eq!(
+        read_tree(&crate_dir),
+        read_tree(&plain),
+        "removing the policy restores the crate generated without one"
+    );
+
+    // A policy added where the lock records none, not regenerated: the
+    // proxy would still let every caller use everything, so check must
+    // fail on it as on any other unregenerated edit of the policy.
+    std::fs::write(&policy_file, HAND_WRITTEN_POLICY).unwrap();
+    let output = check_exits(&crate_dir, 1, "a policy added, not regenerated");
+    assert_said(&output, "mcp.policy.json");
+}
+
+#[test]
+fn a_policy_naming_what_the_lock_lacks_is_warned_or_refused() {
+    let scratch = tempfile::tempdir().unwrap();
+    let crate_dir = time_proxy_crate(scratch.path());
+    let policy_file = crate_dir.join("mcp.policy.json");
+    let lock_before = std::fs::read(crate_dir.join("mcp.lock.json")).unwrap();
+
+    // A tool the lock lacks: generated all the same, with a warning (even
+    // with --quiet) that names it.
+    std::fs::write(
+        &policy_file,
+        r#"{"grants":[{"to":{"anyone":true},"tools":["get_current_time","no_such_tool"]}]}"#,
+    )
+    .unwrap();
+    let output = regenerate_in_place(&crate_dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("warning: ") && line.contains("no_such_tool"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", output_text(&output));
+    assert!(
+        warnings[0].contains("mcp.policy.json") && warnings[0].contains("allows nothing"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        !stderr.contains("get_current_time"),
+        "a tool the lock has is not warned about: {stderr}"
+    );
+    assert_eq!(
+        lock_of(&crate_dir)["crate"]["policy"]["grants"][0]["tools"],
+        serde_json::json!(["get_current_time", "no_such_tool"]),
+        "recorded as written"
+    );
+    check_exits(&crate_dir, 0, "a policy with a warning, regenerated");
+    let recorded = std::fs::read(crate_dir.join("mcp.lock.json")).unwrap();
+
+    // Refusals: generation fails, says why, and leaves the crate as it was.
+    for (policy, says) in [
+        (
+            r#"{"grants":[{"to":{"anyone":true},"server":"other","tools":["*"]}]}"#,
+            vec![
+                "mcp.policy.json",
+                "\"other\"",
+                "which this crate does not serve",
+            ],
+        ),
+        (
+            r#"{"grants":[{"to":{},"tools":["*"]}]}"#,
+            vec![
+                "mcp.policy.json",
+                "names no one in \"to\"",
+                r#"write {"anyone": true}"#,
+            ],
+        ),
+    ] {
+        std::fs::write(&policy_file, policy).unwrap();
+        let output = try_regenerate_in_place(&crate_dir);
+        assert!(
+            !output.status.success(),
+            "{policy} refused: {}",
+            output_text(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for text in &says {
+            assert!(stderr.contains(text), "{text:?} not said: {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(
+            std::fs::read(crate_dir.join("mcp.lock.json")).unwrap(),
+            recorded,
+            "the lock is left as it was after {policy}"
+        );
+        // The refused policy is still not what the lock records.
+        check_exits(&crate_dir, 1, "a refused policy, never recorded");
+    }
+    assert_ne!(recorded, lock_before);
+}
