@@ -617,7 +617,9 @@ pub fn audit_label(path: &Path) -> String {
 /// files that differ from disk (empty: up to date).
 pub fn check(dir: &Path) -> Result<Vec<Drift>> {
     let lock = read_lock(dir).with_context(|| format!("checking {}", dir.display()))?;
-    Ok(emit::render_crate(&lock)?.compare(dir))
+    let mut drift = emit::render_crate(&lock)?.compare(dir);
+    drift.extend(policy::unrecorded_policy(&lock, dir));
+    Ok(drift)
 }
 
 /// Snapshots the upstreams a lock records again (secrets from env, as

@@ -98,7 +98,10 @@ pub(crate) async fn shared_access(
 /// only, and the operator is told so.
 fn forward_of(entry: &crate::config::ServerEntry) -> Option<ForwardIdentity> {
     let mut forward = entry.forward_identity.clone()?;
-    let per_call_http = matches!(entry.upstream(), crate::lock::Upstream::StreamableHttp { .. });
+    let per_call_http = matches!(
+        entry.upstream(),
+        crate::lock::Upstream::StreamableHttp { .. }
+    );
     if !per_call_http && (forward.token || !forward.headers.is_empty()) {
         tracing::warn!(
             "forwardIdentity: headers and the caller's token go only to streamable-HTTP upstreams; \
@@ -206,7 +209,7 @@ impl Access {
         let Some(limiter) = &self.rate_limiter else {
             return Ok(());
         };
-        match limiter.take(&caller.name(), tool) {
+        match limiter.take(&caller.rate_key(), tool) {
             Ok(_) => Ok(()),
             Err(limited) => {
                 let mut error = ApiError::new(

@@ -672,6 +672,15 @@ pub fn check_flags(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<()
                 .into(),
         ));
     }
+    // Open WebUI's user header names the user behind a key Open WebUI
+    // holds; without keys nothing would be checked and every caller would
+    // be anonymous while the operator believes users are identified.
+    if cli.openwebui_jwt_secret.is_some() && api_keys(cli, env)?.is_empty() {
+        return Err(ConfigError(format!(
+            "MCPO_OPENWEBUI_JWT_SECRET identifies the users behind Open WebUI's API key: \
+             add --api-key KEY (or set {API_KEY_ENV}), the key Open WebUI sends"
+        )));
+    }
     if cli
         .openwebui_jwt_secret
         .as_deref()

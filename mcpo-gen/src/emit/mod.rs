@@ -271,9 +271,16 @@ impl Drift {
 /// generated (a marked Cargo.toml beside a lock). Anything else could be a
 /// user's project whose README, src/main.rs or .gitignore would be replaced.
 fn is_empty_or_generated(dir: &Path) -> bool {
-    let Ok(mut entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return !dir.exists();
     };
+    // A policy written before the crate is generation's input, not a
+    // user's project.
+    let mut entries = entries.filter(|entry| {
+        entry
+            .as_ref()
+            .map_or(true, |entry| entry.file_name() != POLICY_FILE_NAME)
+    });
     if entries.next().is_none() {
         return true;
     }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
+use mcpo_gen::emit::Drift;
 use mcpo_gen::lock::{AccessPolicy, CrateLock, POLICY_FILE_NAME};
 
 /// `path`'s access policy, when the file exists.
@@ -26,7 +27,13 @@ pub fn read_policy(path: &Path) -> Result<Option<AccessPolicy>> {
 /// resources or prompts the lock lacks (they allow nothing). A grant for a
 /// server the crate does not serve is an error.
 pub fn with_policy_of(lock: &CrateLock, dir: &Path) -> Result<(CrateLock, Vec<String>)> {
-    let policy = read_policy(&dir.join(POLICY_FILE_NAME))?;
+    // A crate generated into a new folder keeps the policy its lock records;
+    // in a generated crate, a deleted policy file is a removed policy.
+    let fresh_output = !dir.join(mcpo_gen::lock::LOCK_FILE_NAME).exists();
+    let policy = match read_policy(&dir.join(POLICY_FILE_NAME))? {
+        None if fresh_output => lock.proxy_crate().policy.clone(),
+        read => read,
+    };
     let warnings = match &policy {
         Some(policy) => check_names(policy, lock)?,
         None => Vec::new(),
@@ -92,4 +99,21 @@ pub fn check_names(policy: &AccessPolicy, lock: &CrateLock) -> Result<Vec<String
         }
     }
     Ok(warnings)
+}
+
+/// A policy file in a crate whose lock records none: written, never
+/// generated into the lock, so the proxy does not enforce it.
+pub fn unrecorded_policy(lock: &CrateLock, dir: &Path) -> Option<Drift> {
+    let path = dir.join(POLICY_FILE_NAME);
+    if lock.proxy_crate().policy.is_some() || !path.is_file() {
+        return None;
+    }
+    let actual =
+        mcpo_runtime::files::read_text_capped(&path, mcpo_runtime::files::SMALL_FILE_LIMIT)
+            .unwrap_or_default();
+    Some(Drift::Changed {
+        path: POLICY_FILE_NAME.into(),
+        expected: String::new(),
+        actual,
+    })
 }

@@ -366,3 +366,34 @@ fn gateway_and_drift_flags_take_their_ranges() {
     assert!(Cli::try_parse_from(["proxy", "--mcp-session-idle", "0"]).is_err());
     assert_eq!(cli(&["--on-drift", "warn"]).on_drift, DriftPolicy::Warn);
 }
+
+#[test]
+fn identity_flags_that_cannot_work_are_refused() {
+    let secret = "s".repeat(32);
+    let refused = |args: &[&str], text: &str| {
+        let error = check_flags(&cli(args), &no_env);
+        assert!(
+            error.as_ref().is_err_and(|error| error.0.contains(text)),
+            "{args:?}: {error:?}"
+        );
+    };
+    refused(&["--jwt-issuer", "http://idp"], "--jwt-audience AUD");
+    refused(&["--jwt-audience", "aud"], "add --jwt-issuer");
+    refused(&["--openwebui-jwt-secret", &secret], "add --api-key");
+    refused(
+        &["--api-key", "k", "--openwebui-jwt-secret", "short"],
+        "at least 32 bytes",
+    );
+    for args in [
+        &[
+            "--jwt-issuer",
+            "http://idp",
+            "--jwt-audience",
+            "aud",
+            "--strict-auth",
+        ][..],
+        &["--api-key", "k", "--openwebui-jwt-secret", &secret][..],
+    ] {
+        assert_eq!(check_flags(&cli(args), &no_env), Ok(()), "{args:?}");
+    }
+}

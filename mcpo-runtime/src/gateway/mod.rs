@@ -487,9 +487,9 @@ impl ServerHandler for Gateway {
     async fn complete(
         &self,
         request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        self.completion(request).await
+        self.completion(request, &caller_of(&context)).await
     }
 
     #[allow(deprecated, reason = "the legacy revisions' resources/subscribe")]
@@ -498,7 +498,9 @@ impl ServerHandler for Gateway {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let server = self.subscribable_server(&request.uri).await?;
+        let server = self
+            .subscribable_server(&request.uri, &caller_of(&context))
+            .await?;
         let listener = subscriptions::Listener::Session(context.peer.clone());
         self.session
             .subscribe(&self.inner, server, &request.uri, listener)
@@ -509,13 +511,15 @@ impl ServerHandler for Gateway {
     async fn unsubscribe(
         &self,
         request: UnsubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         if self.session.unsubscribe(&request.uri) {
             return Ok(());
         }
         // Not subscribed: fine for a URI it could have subscribed to.
-        self.subscribable_server(&request.uri).await.map(|_| ())
+        self.subscribable_server(&request.uri, &caller_of(&context))
+            .await
+            .map(|_| ())
     }
 
     fn accepted_subscription_filter(

@@ -424,7 +424,11 @@ impl Gateway {
 
     /// The server `resources/subscribe` of `uri` goes to: -32002 for a URI
     /// no lock offers, an error for a server without subscriptions.
-    pub(super) async fn subscribable_server(&self, uri: &str) -> Result<usize, ErrorData> {
+    pub(super) async fn subscribable_server(
+        &self,
+        uri: &str,
+        caller: &Caller,
+    ) -> Result<usize, ErrorData> {
         let items = &self.inner.items;
         if !items.subscribable.iter().any(|offers| *offers) {
             return Err(ErrorData::method_not_found::<SubscribeRequestMethod>());
@@ -439,6 +443,11 @@ impl Gateway {
                 format!("the server of {uri} offers no resource subscriptions"),
                 Some(json!({"uri": uri})),
             ));
+        }
+        // Updates tell that a resource exists and when it changes: only for
+        // a caller who may read it.
+        if let Err(refused) = self.inner.servers[server].app.permit_resource(caller, uri) {
+            return Err(super::failure_error(refused.into()));
         }
         Ok(server)
     }
@@ -489,6 +498,7 @@ impl Gateway {
     pub(super) async fn completion(
         &self,
         request: CompleteRequestParams,
+        caller: &Caller,
     ) -> Result<CompleteResult, ErrorData> {
         let items = &self.inner.items;
         if !items.completions {
@@ -527,7 +537,7 @@ impl Gateway {
         };
         let context = context.and_then(|context| context.arguments);
         let app = &self.inner.servers[server].app;
-        match app.complete(upstream, argument, context).await {
+        match app.complete(upstream, argument, context, caller).await {
             Ok(mut result) => {
                 result.result_type.get_or_insert(ResultType::COMPLETE);
                 Ok(result)

@@ -268,8 +268,9 @@ impl Gateway {
             .unwrap_or_default();
         let subscriptions = Arc::new(Subscriptions::default());
         let listener = Listener::Listen(context.sink().clone());
+        let caller = super::caller_of(context.request_context());
         for uri in &uris {
-            let subscribed = match self.subscribable_server(uri).await {
+            let subscribed = match self.subscribable_server(uri, &caller).await {
                 Ok(server) => {
                     subscriptions
                         .subscribe(&self.inner, server, uri, listener.clone())

@@ -423,7 +423,10 @@ fn claims_from(claims: &Map<String, Value>) -> Result<Claims, TokenError> {
     Ok(Claims {
         subject: text("sub").ok_or(TokenError::MissingSubject)?,
         issuer: text("iss").unwrap_or_default(),
-        email: text("email"),
+        // An email its issuer says it did not verify is not one to grant
+        // by (`emailDomains`); access tokens often carry no
+        // `email_verified` at all, and then the issuer's word is taken.
+        email: text("email").filter(|_| claims.get("email_verified") != Some(&Value::Bool(false))),
         name: text("name").or_else(|| text("preferred_username")),
         roles: list(&["role", "roles"], false),
         groups: list(&["groups"], false),

@@ -100,8 +100,14 @@ impl Caller {
         }
     }
 
-    /// The name logs, the audit log and the rate limiter know the caller
-    /// by: its subject, `key:` and the start of its key's digest (never the
+    /// The caller's own rate-limit bucket: its name under how it proved
+    /// it, so a JWT whose `sub` is `key:...` or `anonymous`, or an Open
+    /// WebUI user id equal to an issuer's subject, is not another caller.
+    pub(crate) fn rate_key(&self) -> String {
+        format!("{}:{}", self.via.as_str(), self.name())
+    }
+
+    /// The name logs and the audit log (with `via`) know the caller by: its subject, `key:` and the start of its key's digest (never the
     /// key), or `anonymous`.
     pub(crate) fn name(&self) -> String {
         match (&self.claims, &self.key) {

@@ -261,6 +261,7 @@ impl App {
         reference: Reference,
         argument: ArgumentInfo,
         context: Option<HashMap<String, String>>,
+        caller: &Caller,
     ) -> Result<CompleteResult, CallFailure> {
         let state = self.state();
         if !state.completions {
@@ -269,6 +270,16 @@ impl App {
                 "the upstream MCP server does not offer completions",
             )
             .into());
+        }
+        // Completions tell values of what they complete: only for a caller
+        // who may use it.
+        let used = match &reference {
+            Reference::Prompt(prompt) => Some(Use::Prompt(prompt.name.as_str())),
+            Reference::Resource(template) => Some(Use::Resource(template.uri.as_str())),
+            _ => None,
+        };
+        if let Some(used) = used {
+            state.access.permit(caller, &state.server_name, used)?;
         }
         let item = match &reference {
             Reference::Prompt(prompt) => state.surface.item(SurfaceKind::Prompt, &prompt.name),

@@ -335,7 +335,7 @@ async fn complete(
         &app,
         "completion/complete",
         &parts.headers,
-        async |_: &Caller| {
+        async |caller: &Caller| {
             let Some(reference) = reference else {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -353,6 +353,7 @@ async fn complete(
                     reference,
                     ArgumentInfo::new(body.argument, body.value),
                     context,
+                    caller,
                 )
                 .await
                 .map_err(answer)?;

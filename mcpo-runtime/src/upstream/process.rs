@@ -183,7 +183,10 @@ pub fn spawn(
 /// headers for an HTTP upstream): a stdio server never needs them.
 fn is_proxy_secret_var(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|name| {
-        name == "MCPO_API_KEY" || name == "MCPO_HEADER" || name.starts_with("MCPO_HEADER_")
+        name == "MCPO_API_KEY"
+            || name == "MCPO_OPENWEBUI_JWT_SECRET"
+            || name == "MCPO_HEADER"
+            || name.starts_with("MCPO_HEADER_")
     })
 }
 
@@ -193,7 +196,12 @@ mod tests {
 
     #[test]
     fn proxy_secrets_are_not_passed_to_the_upstream() {
-        for name in ["MCPO_API_KEY", "MCPO_HEADER", "MCPO_HEADER_AUTHORIZATION"] {
+        for name in [
+            "MCPO_API_KEY",
+            "MCPO_OPENWEBUI_JWT_SECRET",
+            "MCPO_HEADER",
+            "MCPO_HEADER_AUTHORIZATION",
+        ] {
             assert!(is_proxy_secret_var(std::ffi::OsStr::new(name)), "{name}");
         }
         for name in ["PATH", "MCPO_PORT", "GITHUB_TOKEN"] {
