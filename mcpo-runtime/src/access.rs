@@ -237,11 +237,13 @@ impl Access {
         }
     }
 
-    /// One audit line for a finished call, when there is an audit log.
-    /// `caller`: `None` when the request did not authenticate.
+    /// A finished call: counted by caller class in `metrics`, and one audit
+    /// line when there is an audit log. `caller`: `None` when the request
+    /// did not authenticate.
     #[allow(clippy::too_many_arguments, reason = "one line's fields")]
     pub(crate) fn record(
         &self,
+        metrics: &crate::metrics::Metrics,
         caller: Option<&Caller>,
         server: &str,
         what: Use<'_>,
@@ -250,12 +252,13 @@ impl Access {
         ids: &CallIds,
         arguments: Option<&Value>,
     ) {
+        let anonymous = Caller::anonymous();
+        let caller = caller.unwrap_or(&anonymous);
+        metrics.record_caller(caller.via.as_str(), status);
         let Some(audit) = &self.audit else {
             return;
         };
         let (kind, name) = describe(what);
-        let anonymous = Caller::anonymous();
-        let caller = caller.unwrap_or(&anonymous);
         audit.record(&AuditEntry {
             caller: &caller.name(),
             via: caller.via.as_str(),

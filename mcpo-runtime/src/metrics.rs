@@ -39,6 +39,14 @@ struct CallLabels {
     status: u16,
 }
 
+/// How a caller proved who it is (`jwt`, `openwebui`, `api-key`, `none`):
+/// a class, never a subject, so the page stays bounded and names nobody.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallerLabels {
+    via: &'static str,
+    status: u16,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ToolLabel {
     tool: &'static str,
@@ -64,6 +72,7 @@ fn latency_histogram() -> Histogram {
 /// families and tell their series apart by the `server` label.
 struct Families {
     calls: Family<(ServerLabel, CallLabels), Counter>,
+    caller_calls: Family<(ServerLabel, CallerLabels), Counter>,
     latency: Family<(ServerLabel, ToolLabel), Histogram, fn() -> Histogram>,
     in_flight: Family<ServerLabel, Gauge>,
     queued: Family<ServerLabel, Gauge>,
@@ -80,6 +89,7 @@ impl Families {
     fn register(registry: &mut Registry) -> Self {
         let families = Families {
             calls: Family::default(),
+            caller_calls: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
             in_flight: Family::default(),
             queued: Family::default(),
@@ -95,6 +105,11 @@ impl Families {
             "tool_calls",
             "Tool calls answered, by tool and HTTP status",
             families.calls.clone(),
+        );
+        registry.register(
+            "caller_tool_calls",
+            "Tool calls answered, by how the caller proved who it is and HTTP status",
+            families.caller_calls.clone(),
         );
         registry.register(
             "tool_call_duration_seconds",
@@ -243,6 +258,14 @@ impl Metrics {
             .latency
             .get_or_create(&(self.server, ToolLabel { tool }))
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// A tool call of a caller of class `via` was answered with `status`.
+    pub fn record_caller(&self, via: &'static str, status: u16) {
+        self.families
+            .caller_calls
+            .get_or_create(&(self.server, CallerLabels { via, status }))
+            .inc();
     }
 
     /// Counts a call at the upstream until the guard is dropped.

@@ -422,6 +422,26 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
     for secret in [KEY, alice.as_str(), bob.as_str(), OPENWEBUI_SECRET] {
         assert!(!text.contains(secret), "the audit log holds a credential");
     }
+    // /metrics counts calls by how callers proved themselves, never by who.
+    let metrics = http()
+        .get(proxy.url("/metrics"))
+        .bearer_auth(KEY)
+        .send()
+        .expect("/metrics")
+        .text()
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("mcpo_caller_tool_calls_total")
+                && line.contains(r#"via="jwt""#)
+                && line.contains(r#"status="403""#)),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("alice") && !metrics.contains("bob"),
+        "{metrics}"
+    );
     assert!(
         !text.contains("confirm"),
         "arguments are left out without --audit-arguments"
