@@ -235,27 +235,18 @@ impl Authenticator {
             .keys
             .check(headers)
             .map_err(|error| self.challenge(headers, error, None))?;
-        let key = inner.keys.caller(headers);
-        let Some(secret) = &inner.openwebui_secret else {
-            return Ok(Caller {
-                via: Via::ApiKey,
-                key,
-                claims: None,
-                chat_id: None,
-                bearer: None,
-            });
+        let key_caller = Caller {
+            via: Via::ApiKey,
+            key: inner.keys.caller(headers),
+            claims: None,
+            chat_id: None,
+            bearer: None,
         };
-        let Some(user_token) = headers
+        let user_token = headers
             .get(OPENWEBUI_JWT_HEADER)
-            .and_then(|value| value.to_str().ok())
-        else {
-            return Ok(Caller {
-                via: Via::ApiKey,
-                key,
-                claims: None,
-                chat_id: None,
-                bearer: None,
-            });
+            .and_then(|value| value.to_str().ok());
+        let (Some(secret), Some(user_token)) = (&inner.openwebui_secret, user_token) else {
+            return Ok(key_caller);
         };
         // A user token that does not verify is refused, not ignored: the
         // call would otherwise run as the bare key, with more rights than
@@ -269,10 +260,9 @@ impl Authenticator {
         })?;
         Ok(Caller {
             via: Via::OpenWebUi,
-            key,
             claims: Some(claims),
             chat_id: chat_id(headers),
-            bearer: None,
+            ..key_caller
         })
     }
 
