@@ -74,8 +74,13 @@ pub fn write_served_lock(
     let path = match path {
         Some(path) => path.to_path_buf(),
         None => {
-            let dir = std::env::temp_dir().join(format!("mcpo-gen-serve-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            // A new folder of its own: a folder named after the process id
+            // can be a stale one of an earlier process with the same id.
+            let dir = tempfile::Builder::new()
+                .prefix("mcpo-gen-serve-")
+                .tempdir()
+                .context("creating a temporary folder for the snapshot's lock")?
+                .keep();
             dir.join(LOCK_FILE_NAME)
         }
     };

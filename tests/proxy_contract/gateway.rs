@@ -759,10 +759,23 @@ fn the_guard_refuses_missing_keys_and_foreign_origins() {
     let proxy = gateway(&[]);
     let url = proxy.url("/mcp");
 
-    for (key, what) in [(None, "no key"), (Some("wrong-key"), "a wrong key")] {
+    // RFC 6750: a bare challenge without credentials, `invalid_token` for
+    // a wrong one (as the REST routes answer).
+    for (key, what, challenge) in [
+        (None, "no key", "Bearer"),
+        (
+            Some("wrong-key"),
+            "a wrong key",
+            r#"Bearer error="invalid_token""#,
+        ),
+    ] {
         let refused = mcp_post(&url, key, None, &[], initialize_body());
         assert_eq!(refused.status, 401, "{what}: {refused:?}");
-        assert_eq!(refused.header("www-authenticate"), Some("Bearer"), "{what}");
+        assert_eq!(
+            refused.header("www-authenticate"),
+            Some(challenge),
+            "{what}"
+        );
         assert_eq!(refused.answer()["error"]["code"], -32600, "{what}");
         assert!(
             !refused.text.contains(KEY),
