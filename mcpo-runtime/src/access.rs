@@ -93,19 +93,16 @@ pub(crate) async fn shared_access(
 }
 
 /// A config entry's `forwardIdentity`. Headers (and the caller's token)
-/// ride on the HTTP request of the call, which only a streamable-HTTP
-/// upstream has per call: other upstreams get the identity in `_meta`
-/// only, and the operator is told so.
+/// ride on the HTTP request of the call, which only an HTTP upstream
+/// (streamable HTTP, SSE) has: a stdio upstream gets the identity in
+/// `_meta` only, and the operator is told so.
 fn forward_of(entry: &crate::config::ServerEntry) -> Option<ForwardIdentity> {
     let mut forward = entry.forward_identity.clone()?;
-    let per_call_http = matches!(
-        entry.upstream(),
-        crate::lock::Upstream::StreamableHttp { .. }
-    );
-    if !per_call_http && (forward.token || !forward.headers.is_empty()) {
+    let over_http = !matches!(entry.upstream(), crate::lock::Upstream::Stdio { .. });
+    if !over_http && (forward.token || !forward.headers.is_empty()) {
         tracing::warn!(
-            "forwardIdentity: headers and the caller's token go only to streamable-HTTP upstreams; \
-             this server gets the identity in _meta only"
+            "forwardIdentity: headers and the caller's token go only to HTTP upstreams; \
+             this stdio server gets the identity in _meta only"
         );
         forward.headers.clear();
         forward.token = false;

@@ -61,7 +61,9 @@ fn start_provider_on(port: Option<u16>, keys: &str) -> Running {
     }
 }
 
-fn start_upstream() -> Running {
+/// `identity_upstream.py`, over streamable HTTP (`/mcp`) or, with `sse`,
+/// the legacy HTTP+SSE transport (`/sse`).
+fn start_upstream(sse: bool) -> Running {
     let script = upstreams_dir().join("identity_upstream.py");
     start_on_a_released_port(
         Duration::from_secs(30),
@@ -70,6 +72,7 @@ fn start_upstream() -> Running {
             Command::new(mcp_python())
                 .arg(&script)
                 .args(["--port", &port.to_string()])
+                .args(sse.then_some("--sse"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -162,6 +165,7 @@ fn open_webui_headers(role: &str, secret: &str) -> Value {
 struct Setup {
     provider: Running,
     upstream: Running,
+    sse_upstream: Running,
     proxy: Running,
     scratch: tempfile::TempDir,
 }
@@ -180,7 +184,8 @@ impl Setup {
 /// provider's tokens, Open WebUI's secret, an audit log and `flags`.
 fn setup(flags: &[&str]) -> Setup {
     let provider = start_provider_on(None, "1");
-    let upstream = start_upstream();
+    let upstream = start_upstream(false);
+    let sse_upstream = start_upstream(true);
     let scratch = tempfile::tempdir().expect("a scratch folder");
     let url = upstream.url("/mcp");
     let config = json!({"mcpServers": {
@@ -189,6 +194,8 @@ fn setup(flags: &[&str]) -> Setup {
                         "chatId": "X-Chat-Id"},
             "token": true}},
         "plain": {"type": "streamable-http", "url": url},
+        "over_sse": {"type": "sse", "url": sse_upstream.url("/sse"), "forwardIdentity": {
+            "headers": {"subject": "X-User-Id"}, "token": true}},
     }});
     let config_path = scratch.path().join("mcp.json");
     std::fs::write(&config_path, config.to_string()).expect("the config is written");
@@ -223,6 +230,7 @@ fn setup(flags: &[&str]) -> Setup {
     Setup {
         provider,
         upstream,
+        sse_upstream,
         proxy,
         scratch,
     }
@@ -467,6 +475,24 @@ fn identity_goes_upstream_only_where_the_config_forwards_it() {
         format!("Bearer {alice}")
     );
 
+    // An SSE upstream gets them on the POST that carries the call.
+    let over_sse = seen(&call(
+        proxy,
+        "/over_sse/whoami",
+        Some(&alice),
+        &[],
+        json!({}),
+    ));
+    assert_eq!(
+        over_sse["meta"][META_KEY]["subject"], "alice",
+        "{over_sse:#}"
+    );
+    assert_eq!(over_sse["headers"]["x-user-id"], "alice", "{over_sse:#}");
+    assert_eq!(
+        over_sse["headers"]["authorization"],
+        format!("Bearer {alice}")
+    );
+
     let plain = seen(&call(proxy, "/plain/whoami", Some(&alice), &[], json!({})));
     assert!(plain["meta"].get(META_KEY).is_none(), "{plain:#}");
     assert!(plain["headers"].get("authorization").is_none(), "{plain:#}");
@@ -535,7 +561,7 @@ fn identity_goes_upstream_only_where_the_config_forwards_it() {
         call(proxy, "/ids/whoami", Some(KEY), &forged_owui, json!({})).status,
         401
     );
-    drop(setup.upstream);
+    drop((setup.upstream, setup.sse_upstream));
 }
 
 #[test]

@@ -78,8 +78,13 @@ def echo(text: str) -> str:
     return text
 
 
-async def serve(host: str, port: int, json_response: bool, log_level: str) -> None:
-    app = mcp.streamable_http_app(json_response=json_response, host=host)
+async def serve(host: str, port: int, json_response: bool, log_level: str, sse: bool) -> None:
+    # --sse: the legacy HTTP+SSE transport (events at /sse, POSTs to
+    # /messages/), whose POST carrying a call is the request `whoami` sees.
+    if sse:
+        app = mcp.sse_app(host=host)
+    else:
+        app = mcp.streamable_http_app(json_response=json_response, host=host)
     # log_config=None: keep the logging set up in main() (uvicorn's own config
     # would send access lines to stdout).
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
@@ -101,7 +106,8 @@ async def serve(host: str, port: int, json_response: bool, log_level: str) -> No
         if task.done():
             sys.exit(f"identity_upstream: could not listen on {host}:{port}")
         await asyncio.sleep(0.02)
-    sys.stdout.write(f"identity upstream listening on http://{host}:{port}/mcp\n")
+    path = "/sse" if sse else "/mcp"
+    sys.stdout.write(f"identity upstream listening on http://{host}:{port}{path}\n")
     sys.stdout.flush()
     await task
 
@@ -112,6 +118,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--json-response", action="store_true", help="answer POSTs with JSON instead of SSE")
     parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
+    parser.add_argument("--sse", action="store_true", help="serve the legacy HTTP+SSE transport at /sse instead")
     args = parser.parse_args()
 
     # force: MCPServer() already configured the root logger.
@@ -122,7 +129,7 @@ def main() -> None:
         format="%(asctime)s identity-upstream %(levelname)s %(name)s %(message)s",
     )
     mcp.settings.log_level = args.log_level.upper()
-    asyncio.run(serve(args.host, args.port, args.json_response, args.log_level))
+    asyncio.run(serve(args.host, args.port, args.json_response, args.log_level, args.sse))
 
 
 if __name__ == "__main__":

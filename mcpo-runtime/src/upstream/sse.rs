@@ -81,6 +81,7 @@ impl Poster {
         &self,
         body: Vec<u8>,
         token: Option<&str>,
+        call_headers: &HeaderMap,
     ) -> Result<reqwest::Response, SseTransportError> {
         let mut request = self
             .client
@@ -91,6 +92,8 @@ impl Poster {
         if let Some(token) = token {
             request = request.header(http::header::AUTHORIZATION, bearer(token));
         }
+        // A forwarded caller's (`forwardIdentity`), for this POST only.
+        request = request.headers(call_headers.clone());
         Ok(request.send().await.inspect_err(|error| {
             if error.is_connect() {
                 // The server is gone; its stream is (or soon will be).
@@ -99,20 +102,22 @@ impl Poster {
         })?)
     }
 
-    async fn post(&self, body: Vec<u8>) -> Result<(), SseTransportError> {
+    async fn post(&self, body: Vec<u8>, call_headers: HeaderMap) -> Result<(), SseTransportError> {
         let authorization =
             |error: ConnectError| SseTransportError::Authorization(error.to_string());
         let token = match &self.access {
             Some(access) => Some(access.token().await.map_err(authorization)?),
             None => None,
         };
-        let mut response = self.send_once(body.clone(), token.as_deref()).await?;
+        let mut response = self
+            .send_once(body.clone(), token.as_deref(), &call_headers)
+            .await?;
         // A refused token gets one refresh and one retry.
         if response.status() == reqwest::StatusCode::UNAUTHORIZED
             && let (Some(access), Some(sent)) = (&self.access, &token)
         {
             let fresh = access.refresh(sent).await.map_err(authorization)?;
-            response = self.send_once(body, Some(&fresh)).await?;
+            response = self.send_once(body, Some(&fresh), &call_headers).await?;
         }
         let status = response.status();
         if status == reqwest::StatusCode::FORBIDDEN
@@ -326,12 +331,21 @@ impl Transport<RoleClient> for SseTransport {
 
     fn send(
         &mut self,
-        item: TxJsonRpcMessage<RoleClient>,
+        mut item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         self.decoder.sent(&item);
         let poster = Arc::clone(&self.poster);
+        let call_headers: HeaderMap = crate::identity::forward::take_request_headers(&mut item)
+            .into_iter()
+            .filter_map(|(name, value)| {
+                Some((
+                    HeaderName::try_from(name).ok()?,
+                    HeaderValue::try_from(value).ok()?,
+                ))
+            })
+            .collect();
         let body = serde_json::to_vec::<ClientJsonRpcMessage>(&item);
-        async move { poster.post(body?).await }
+        async move { poster.post(body?, call_headers).await }
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
