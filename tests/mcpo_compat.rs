@@ -205,18 +205,9 @@ struct Answer {
     body: Value,
 }
 
-fn client() -> &'static reqwest::blocking::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("an HTTP client")
-    })
-}
-
 fn send(base: &str, case: &Case) -> Answer {
-    let mut request = client().request(case.method.clone(), format!("{base}{}", case.path));
+    let mut request =
+        blocking_client().request(case.method.clone(), format!("{base}{}", case.path));
     if let Some(content_type) = case.content_type {
         request = request.header("content-type", content_type);
     }

@@ -454,7 +454,9 @@ pub fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::
     })
 }
 
-fn client() -> &'static reqwest::blocking::Client {
+/// The tests' blocking HTTP client (90 s per request: a hung proxy fails
+/// the test instead of stalling it).
+pub fn blocking_client() -> &'static reqwest::blocking::Client {
     static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::blocking::Client::builder()
@@ -500,14 +502,14 @@ impl Reply {
 }
 
 pub fn get(url: &str) -> reqwest::Result<(u16, String)> {
-    let response = client().get(url).send()?;
+    let response = blocking_client().get(url).send()?;
     let status = response.status().as_u16();
     Ok((status, response.text()?))
 }
 
 /// POSTs a raw body with JSON content type and an optional bearer key.
 pub fn post_raw(url: &str, body: impl Into<reqwest::blocking::Body>, key: Option<&str>) -> Reply {
-    let mut request = client()
+    let mut request = blocking_client()
         .post(url)
         .header("content-type", "application/json")
         .body(body);

@@ -85,7 +85,7 @@ fn start_upstream(sse: bool) -> Running {
 
 /// A token of the provider for `user`, with `scope`, for `audience`.
 fn token(provider: &Running, user: &str, scope: &str, audience: &str) -> String {
-    let reply: Value = http()
+    let reply: Value = blocking_client()
         .post(provider.url("/token"))
         .basic_auth(user, Some(format!("{user}-secret")))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -236,16 +236,6 @@ fn setup(flags: &[&str]) -> Setup {
     }
 }
 
-fn http() -> &'static reqwest::blocking::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client")
-    })
-}
-
 /// POST `path` with `body`, a bearer credential and more headers.
 fn call(
     proxy: &Running,
@@ -254,7 +244,7 @@ fn call(
     headers: &[(&str, &str)],
     body: Value,
 ) -> Reply {
-    let mut request = http()
+    let mut request = blocking_client()
         .post(proxy.url(path))
         .header("content-type", "application/json")
         .body(body.to_string());
@@ -265,6 +255,17 @@ fn call(
         request = request.header(*name, *value);
     }
     Reply::from(request.send().expect("the proxy answers"))
+}
+
+/// `delete_everything` on `ids`, as `bearer` (with more headers).
+fn delete_everything(proxy: &Running, bearer: &str, headers: &[(&str, &str)]) -> Reply {
+    call(
+        proxy,
+        "/ids/delete_everything",
+        Some(bearer),
+        headers,
+        json!({"confirm": true}),
+    )
 }
 
 /// What `whoami` saw, from a REST answer.
@@ -295,25 +296,13 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
     let bob = token(&setup.provider, "bob", "tools:call", AUDIENCE);
 
     // alice is an admin: the destructive tool is granted to her by name.
-    let deleted = call(
-        proxy,
-        "/ids/delete_everything",
-        Some(&alice),
-        &[],
-        json!({"confirm": true}),
-    );
+    let deleted = delete_everything(proxy, &alice, &[]);
     assert_eq!(deleted.status, 200, "{:?}", deleted.body);
     // bob is a user: echo yes, the destructive tool no, and the 403 names
     // the scope a grant of it asks for.
     let echoed = call(proxy, "/ids/echo", Some(&bob), &[], json!({"text": "hi"}));
     assert_eq!(echoed.status, 200, "{:?}", echoed.body);
-    let refused = call(
-        proxy,
-        "/ids/delete_everything",
-        Some(&bob),
-        &[],
-        json!({"confirm": true}),
-    );
+    let refused = delete_everything(proxy, &bob, &[]);
     assert_eq!(refused.status, 403, "{:?}", refused.body);
     let challenge = refused.header("www-authenticate").unwrap_or_default();
     assert!(
@@ -333,7 +322,7 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
 
     // Each caller's openapi.json shows only its tools.
     let operations = |bearer: &str| -> Vec<String> {
-        let document: Value = http()
+        let document: Value = blocking_client()
             .get(proxy.url("/openapi.json"))
             .bearer_auth(bearer)
             .send()
@@ -373,7 +362,7 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("a metadata URL");
-    let metadata: Value = http()
+    let metadata: Value = blocking_client()
         .get(metadata_url)
         .send()
         .expect("metadata")
@@ -431,7 +420,7 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
         assert!(!text.contains(secret), "the audit log holds a credential");
     }
     // /metrics counts calls by how callers proved themselves, never by who.
-    let metrics = http()
+    let metrics = blocking_client()
         .get(proxy.url("/metrics"))
         .bearer_auth(KEY)
         .send()
@@ -523,34 +512,14 @@ fn identity_goes_upstream_only_where_the_config_forwards_it() {
     assert_eq!(carol["meta"][META_KEY]["via"], "openwebui");
     assert_eq!(carol["headers"]["x-chat-id"], "chat-42");
     assert!(carol["headers"].get("authorization").is_none(), "{carol:#}");
-    assert_eq!(
-        call(
-            proxy,
-            "/ids/delete_everything",
-            Some(KEY),
-            &with_owui,
-            json!({"confirm": true})
-        )
-        .status,
-        403
-    );
+    assert_eq!(delete_everything(proxy, KEY, &with_owui).status, 403);
 
     // Plain X-OpenWebUI-User-* headers are never identity.
     let spoofed = [
         ("X-OpenWebUI-User-Role", "admin"),
         ("X-OpenWebUI-User-Id", "alice"),
     ];
-    assert_eq!(
-        call(
-            proxy,
-            "/ids/delete_everything",
-            Some(KEY),
-            &spoofed,
-            json!({"confirm": true})
-        )
-        .status,
-        403
-    );
+    assert_eq!(delete_everything(proxy, KEY, &spoofed).status, 403);
     // A user JWT signed with another secret is refused, not ignored.
     let wrong = open_webui_headers("admin", "not-the-secret-not-the-secret-0123456789");
     let forged_owui = [(
@@ -614,7 +583,7 @@ fn the_gateway_lists_and_calls_what_the_policy_grants() {
         "{report:#}"
     );
     // Without credentials the gateway answers 401 with the metadata's URL.
-    let reply = http()
+    let reply = blocking_client()
         .post(proxy.url("/mcp"))
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
