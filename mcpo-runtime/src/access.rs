@@ -234,13 +234,13 @@ impl Access {
         }
     }
 
-    /// A finished call: counted by caller class in `metrics`, and one audit
-    /// line when there is an audit log. `caller`: `None` when the request
+    /// A finished call: counted by caller class in `metrics` (tool calls),
+    /// and one audit line when there is an audit log. `caller`: `None` when the request
     /// did not authenticate.
     #[allow(clippy::too_many_arguments, reason = "one line's fields")]
     pub(crate) fn record(
         &self,
-        metrics: &crate::metrics::Metrics,
+        metrics: Option<&crate::metrics::Metrics>,
         caller: Option<&Caller>,
         server: &str,
         what: Use<'_>,
@@ -251,7 +251,9 @@ impl Access {
     ) {
         let anonymous = Caller::anonymous();
         let caller = caller.unwrap_or(&anonymous);
-        metrics.record_caller(caller.via.as_str(), status);
+        if let Some(metrics) = metrics {
+            metrics.record_caller(caller.via.as_str(), status);
+        }
         let Some(audit) = &self.audit else {
             return;
         };

@@ -82,7 +82,7 @@ impl App {
             Err(error) => error.into_response(),
         };
         state.access.record(
-            &state.metrics,
+            Some(&state.metrics),
             caller.as_ref(),
             &state.server_name,
             what,

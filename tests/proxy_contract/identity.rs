@@ -25,7 +25,7 @@ const OPENWEBUI_SECRET: &str = "open-webui-test-secret-0123456789abcdef";
 const META_KEY: &str = "io.github.mcpo-gen/caller";
 
 const POLICY: &str = r#"{"grants": [
-  {"to": {"roles": ["admin"]}, "tools": ["*", "delete_everything"]},
+  {"to": {"roles": ["admin"]}, "tools": ["*", "delete_everything"], "resources": ["*"], "prompts": ["*"]},
   {"to": {"roles": ["user"]}, "tools": ["echo", "whoami"]},
   {"to": {"scopes": ["admin"]}, "server": "ids", "tools": ["delete_everything"]},
   {"to": {"anyone": true}, "server": "plain", "tools": ["whoami"]}
@@ -268,6 +268,17 @@ fn delete_everything(proxy: &Running, bearer: &str, headers: &[(&str, &str)]) ->
     )
 }
 
+/// GET `path` with a bearer credential.
+fn get_as(proxy: &Running, path: &str, bearer: &str) -> Reply {
+    Reply::from(
+        blocking_client()
+            .get(proxy.url(path))
+            .bearer_auth(bearer)
+            .send()
+            .expect("the proxy answers"),
+    )
+}
+
 /// What `whoami` saw, from a REST answer.
 fn seen(reply: &Reply) -> Value {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
@@ -310,6 +321,24 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
             && challenge.contains(r#"scope="admin""#),
         "{challenge}"
     );
+    // Resources and prompts follow the policy too: the admin reads and
+    // gets them, the user gets 403.
+    for (bearer, status) in [(&alice, 200), (&bob, 403)] {
+        let read = get_as(
+            proxy,
+            "/ids/resources/read?uri=notes%3A%2F%2Fwelcome",
+            bearer,
+        );
+        assert_eq!(read.status, status, "{:?}", read.body);
+        let prompt = call(
+            proxy,
+            "/ids/prompts/greet",
+            Some(bearer),
+            &[],
+            json!({"name": "x"}),
+        );
+        assert_eq!(prompt.status, status, "{:?}", prompt.body);
+    }
     // The bare API key (no identity) gets only what `anyone` may use.
     assert_eq!(
         call(proxy, "/plain/whoami", Some(KEY), &[], json!({})).status,
@@ -334,7 +363,10 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
             .expect("paths")
             .keys()
             .filter(|path| path.starts_with("/ids/") || path.starts_with("/plain/"))
+            // Tool routes: the filter hides tools (resource and prompt
+            // routes stay documented).
             .filter(|path| !path.ends_with("/readyz") && !path.ends_with("/healthz"))
+            .filter(|path| !path.contains("/prompts") && !path.contains("/resources"))
             .cloned()
             .collect()
     };
@@ -411,6 +443,10 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
     };
     assert!(by("alice", "delete_everything", 200), "{lines:#?}");
     assert!(by("bob", "delete_everything", 403), "{lines:#?}");
+    assert!(
+        by("alice", "notes://welcome", 200) && by("bob", "greet", 403),
+        "{lines:#?}"
+    );
     assert!(
         lines.iter().all(|line| line["server"].is_string()),
         "{lines:#?}"

@@ -31,6 +31,9 @@ Tools:
                                 false); deletes nothing, returns "deleted"
     echo(text)                  returns the text
 
+A resource `notes://welcome` (text "welcome") and a prompt `greet(name)`, for
+the access policy's resources and prompts.
+
 Over HTTP on a loopback host the SDK turns DNS-rebinding protection on: the Host
 header must name a loopback address (127.0.0.1:PORT, localhost:PORT), else 421.
 """
@@ -76,6 +79,18 @@ def delete_everything(confirm: bool) -> str:
 def echo(text: str) -> str:
     """Returns the text."""
     return text
+
+
+@mcp.resource("notes://welcome", mime_type="text/plain")
+def welcome_note() -> str:
+    """A note only some callers may read."""
+    return "welcome"
+
+
+@mcp.prompt()
+def greet(name: str) -> str:
+    """A prompt only some callers may get."""
+    return f"Say hello to {name}."
 
 
 async def serve(host: str, port: int, json_response: bool, log_level: str, sse: bool) -> None:

@@ -379,7 +379,7 @@ impl ServerHandler for Gateway {
             .metrics
             .record_call(tool.locked, status, started.elapsed());
         state.access.record(
-            &state.metrics,
+            Some(&state.metrics),
             Some(&caller),
             &state.server_name,
             what,

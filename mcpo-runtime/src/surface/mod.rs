@@ -214,6 +214,44 @@ impl App {
         via_template: Option<&str>,
         caller: &Caller,
     ) -> Result<ReadResourceResult, CallFailure> {
+        let started = std::time::Instant::now();
+        let outcome = self.read_resource_checked(uri, via_template, caller).await;
+        self.audit(caller, Use::Resource(uri), &outcome, started);
+        outcome
+    }
+
+    /// One audit line for a read or prompt (tool calls have theirs in
+    /// their routes).
+    fn audit<T>(
+        &self,
+        caller: &Caller,
+        what: Use<'_>,
+        outcome: &Result<T, CallFailure>,
+        started: std::time::Instant,
+    ) {
+        let state = self.state();
+        let status = match outcome {
+            Ok(_) => 200,
+            Err(failure) => failure.answer.status.as_u16(),
+        };
+        state.access.record(
+            None,
+            Some(caller),
+            &state.server_name,
+            what,
+            status,
+            started.elapsed(),
+            &Default::default(),
+            None,
+        );
+    }
+
+    async fn read_resource_checked(
+        &self,
+        uri: &str,
+        via_template: Option<&str>,
+        caller: &Caller,
+    ) -> Result<ReadResourceResult, CallFailure> {
         self.admit_uri(uri, via_template).await?;
         self.permit_resource(caller, uri)?;
         let params = ReadResourceRequestParams::new(uri);
@@ -227,6 +265,18 @@ impl App {
 
     /// `prompts/get` of a locked prompt, its arguments checked first.
     pub(crate) async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        caller: &Caller,
+    ) -> Result<GetPromptResult, CallFailure> {
+        let started = std::time::Instant::now();
+        let outcome = self.get_prompt_checked(name, arguments, caller).await;
+        self.audit(caller, Use::Prompt(name), &outcome, started);
+        outcome
+    }
+
+    async fn get_prompt_checked(
         &self,
         name: &str,
         arguments: Map<String, Value>,
