@@ -105,21 +105,37 @@ fn remove_operations(document: &mut Value, path_prefix: &str, disabled: &HashSet
     if disabled.is_empty() {
         return;
     }
+    remove_operations_where(document, path_prefix, |operation| {
+        operation
+            .pointer("/x-mcp-tool/name")
+            .and_then(Value::as_str)
+            .is_some_and(|tool| disabled.contains(tool))
+    });
+}
+
+/// Removes from `document` the operations `hide` picks on paths starting
+/// with `path_prefix`, the `{path}/complete` route of a path they leave
+/// empty (a prompt's or template's completions), and paths left without
+/// any operation.
+fn remove_operations_where(document: &mut Value, path_prefix: &str, hide: impl Fn(&Value) -> bool) {
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
-    for (_, item) in paths
+    let mut emptied = Vec::new();
+    for (path, item) in paths
         .iter_mut()
         .filter(|(path, _)| path.starts_with(path_prefix))
     {
         if let Some(item) = item.as_object_mut() {
-            item.retain(|_, operation| {
-                operation
-                    .pointer("/x-mcp-tool/name")
-                    .and_then(Value::as_str)
-                    .is_none_or(|tool| !disabled.contains(tool))
-            });
+            let before = item.len();
+            item.retain(|_, operation| !hide(operation));
+            if item.is_empty() && before > 0 {
+                emptied.push(format!("{path}/complete"));
+            }
         }
+    }
+    for complete in emptied {
+        paths.remove(&complete);
     }
     paths.retain(|_, item| item.as_object().is_none_or(|item| !item.is_empty()));
 }
@@ -138,34 +154,38 @@ pub(crate) async fn combined_bytes(
     };
     let mut document = base.clone();
     for served in servers {
-        let mut hidden = served
+        let disabled = served
             .app
             .state()
             .disabled_tools
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        hidden.extend(served.hidden_from(&caller));
-        remove_operations(&mut document, &format!("{}/", served.prefix()), &hidden);
+        let prefix = format!("{}/", served.prefix());
+        remove_operations(&mut document, &prefix, &disabled);
+        if served.app.state().access.policy.is_some() {
+            remove_operations_where(&mut document, &prefix, |operation| {
+                served.hidden_from(&caller, operation)
+            });
+        }
     }
     Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
 }
 
 impl Served {
-    /// Its document as `headers`' caller may see it: without the tools the
-    /// lock's policy keeps from them (a client generator or Open WebUI then
-    /// offers only what the caller may call).
+    /// Its document as `headers`' caller may see it: without the tools,
+    /// prompts and resource templates the lock's policy keeps from them (a
+    /// client generator or Open WebUI then offers only what the caller may
+    /// call).
     pub(crate) async fn document_for(&self, headers: &HeaderMap) -> Bytes {
         if self.app.state().access.policy.is_none() {
             return self.document.bytes();
         }
         let caller = self.document_reader(headers).await;
-        let hidden = self.hidden_from(&caller);
-        if hidden.is_empty() {
-            return self.document.bytes();
-        }
         let mut document = self.document.value();
-        remove_operations(&mut document, "/", &hidden);
+        remove_operations_where(&mut document, "/", |operation| {
+            self.hidden_from(&caller, operation)
+        });
         Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
     }
 
@@ -183,21 +203,36 @@ impl Served {
             .unwrap_or_else(|_| Caller::anonymous())
     }
 
-    /// The locked tools the lock's policy keeps from `caller`.
-    fn hidden_from(&self, caller: &Caller) -> HashSet<String> {
-        let state = self.app.state();
-        if state.access.policy.is_none() {
-            return HashSet::new();
+    /// Whether the lock's policy keeps the tool, prompt or resource
+    /// template of a document `operation` (its `x-mcp-*` extension) from
+    /// `caller`.
+    fn hidden_from(&self, caller: &Caller, operation: &Value) -> bool {
+        use crate::lock::SurfaceKind;
+        let app = &self.app;
+        let state = app.state();
+        let named = |extension: &str, field: &str| {
+            operation
+                .get(extension)
+                .and_then(|named| named.get(field))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        if let Some(tool) = named("x-mcp-tool", "name") {
+            return !state.access.shows(
+                caller,
+                &state.server_name,
+                crate::access::Use::Tool(&tool),
+            );
         }
-        self.locked_tools
-            .iter()
-            .filter(|tool| {
-                !state
-                    .access
-                    .shows(caller, &state.server_name, crate::access::Use::Tool(tool))
-            })
-            .cloned()
-            .collect()
+        if let Some(prompt) = named("x-mcp-prompt", "name") {
+            let item = serde_json::json!({ "name": prompt });
+            return !app.shows_item(caller, SurfaceKind::Prompt, &item);
+        }
+        if let Some(template) = named("x-mcp-resource-template", "uriTemplate") {
+            let item = serde_json::json!({ "uriTemplate": template });
+            return !app.shows_item(caller, SurfaceKind::ResourceTemplate, &item);
+        }
+        false
     }
 }
 

@@ -363,10 +363,10 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
             .expect("paths")
             .keys()
             .filter(|path| path.starts_with("/ids/") || path.starts_with("/plain/"))
-            // Tool routes: the filter hides tools (resource and prompt
-            // routes stay documented).
+            // The routes of tools and of single prompts: not the server's
+            // own routes, nor the lists every caller may read.
             .filter(|path| !path.ends_with("/readyz") && !path.ends_with("/healthz"))
-            .filter(|path| !path.contains("/prompts") && !path.contains("/resources"))
+            .filter(|path| !path.contains("/resources") && !path.ends_with("/prompts"))
             .cloned()
             .collect()
     };
@@ -378,7 +378,17 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
             .any(|path| path.ends_with("/delete_everything")),
         "{for_bob:?}"
     );
-    assert!(operations(&alice).contains(&"/ids/delete_everything".to_string()));
+    assert!(
+        !for_bob.iter().any(|path| path.contains("/prompts/")),
+        "{for_bob:?}"
+    );
+    let for_alice = operations(&alice);
+    for path in ["/ids/delete_everything", "/ids/prompts/greet"] {
+        assert!(
+            for_alice.contains(&path.to_string()),
+            "{path}: {for_alice:?}"
+        );
+    }
     assert_eq!(operations(KEY), ["/plain/whoami"]);
 
     // Unauthenticated: 401 naming the metadata, which names the issuer.
