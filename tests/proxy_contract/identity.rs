@@ -628,6 +628,45 @@ fn the_gateway_lists_and_calls_what_the_policy_grants() {
             .is_some_and(|text| text.contains("access policy")),
         "{report:#}"
     );
+    // A session belongs to the caller that opened it: its id is no
+    // credential for another.
+    let mcp = |bearer: &str, session: Option<&str>, body: Value| {
+        let mut request = blocking_client()
+            .post(proxy.url("/mcp"))
+            .bearer_auth(bearer)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send().expect("the gateway answers")
+    };
+    let alice = token(&setup.provider, "alice", "tools:call", AUDIENCE);
+    let opened = mcp(
+        &alice,
+        None,
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+    );
+    assert_eq!(opened.status().as_u16(), 200);
+    let session = header_text(opened.headers(), "mcp-session-id");
+    assert!(!session.is_empty(), "a session id");
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        mcp(&alice, Some(&session), initialized).status().as_u16(),
+        202
+    );
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    assert_eq!(
+        mcp(&bob, Some(&session), list.clone()).status().as_u16(),
+        404
+    );
+    assert_eq!(mcp(&alice, Some(&session), list).status().as_u16(), 200);
+
     // Without credentials the gateway answers 401 with the metadata's URL.
     let reply = blocking_client()
         .post(proxy.url("/mcp"))

@@ -72,6 +72,7 @@ pub(crate) fn mcp_routes<S: Clone + Send + Sync + 'static>(
         endpoints: endpoints.clone(),
         sessions,
         opening: AtomicUsize::new(0),
+        owners: Default::default(),
     });
     Router::new()
         .route_service("/mcp", service)
@@ -85,6 +86,39 @@ struct Guard {
     /// yet: counted with the open sessions, so concurrent ones cannot
     /// overrun the cap.
     opening: AtomicUsize,
+    /// Who opened each session (its caller's [`crate::identity::Caller::owner`]):
+    /// another caller that presents its id is told it does not exist, as
+    /// the MCP spec advises (a session id is not a credential).
+    owners: std::sync::Mutex<std::collections::HashMap<String, Option<crate::auth::KeyDigest>>>,
+}
+
+impl Guard {
+    /// Whether `session` is unknown to the owners' table or `owner`'s.
+    fn owned_by(&self, session: &str, owner: &Option<crate::auth::KeyDigest>) -> bool {
+        let owners = self
+            .owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        owners.get(session).is_none_or(|opener| opener == owner)
+    }
+
+    /// Records who opened `session`, forgetting sessions rmcp has closed.
+    async fn opened(&self, session: String, owner: Option<crate::auth::KeyDigest>) {
+        let open: std::collections::HashSet<String> = self
+            .sessions
+            .sessions
+            .read()
+            .await
+            .keys()
+            .map(|id| id.to_string())
+            .collect();
+        let mut owners = self
+            .owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        owners.retain(|id, _| open.contains(id));
+        owners.insert(session, owner);
+    }
 }
 
 /// Gives back an `opening` place when the `initialize` is answered.
@@ -132,8 +166,16 @@ async fn guard_request(
             return response;
         }
     };
+    let owner = caller.owner();
     request.extensions_mut().insert(caller);
     let headers = request.headers();
+    if let Some(session) = headers
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        && !guard.owned_by(session, &owner)
+    {
+        return refuse(StatusCode::NOT_FOUND, INVALID_REQUEST, "Session not found");
+    }
     // A POST without a session may open one (rmcp decides from the body),
     // unless it declares the stateless revision (2026-07-28 or later), which
     // has no sessions.
@@ -168,6 +210,14 @@ async fn guard_request(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
     let mut response = next.run(request).await;
+    if opens_session
+        && let Some(session) = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|value| value.to_str().ok())
+    {
+        guard.opened(session.to_string(), owner).await;
+    }
     // rmcp answers a body that is not one JSON-RPC message with 415 and
     // plain text, even when it was JSON; answer as JSON-RPC says instead.
     if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
