@@ -1961,3 +1961,30 @@ fn a_policy_naming_what_the_lock_lacks_is_warned_or_refused() {
     }
     assert_ne!(recorded, lock_before);
 }
+
+/// `serve --policy` with a file that is not there, or not a policy, fails
+/// before anything is snapshotted, naming the file.
+#[test]
+fn serve_refuses_a_missing_or_malformed_policy_before_it_starts() {
+    let (_scratch, malformed) = scratch_file(
+        "mcp.policy.json",
+        r#"{"grants": [{"to": {}, "tools": ["*"]}]}"#,
+    );
+    let missing = malformed.with_file_name("absent.json");
+    for (policy, said) in [
+        (&missing, "no such file"),
+        (&malformed, "names no one in \"to\""),
+    ] {
+        // The upstream would never start: the policy is read first.
+        let output = mcpo_gen(&[
+            "serve",
+            "--policy",
+            path_text(policy),
+            "--",
+            "/nonexistent/server",
+        ]);
+        assert_exit_code(&output, 2);
+        assert_said(&output, said);
+        assert_said(&output, &policy.display().to_string());
+    }
+}

@@ -783,6 +783,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress {
         quiet: args.proxy.quiet,
     };
+    // A policy file that cannot be read fails before the snapshot.
+    let policy = args
+        .policy
+        .as_deref()
+        .map(workflow::policy::read_policy_file)
+        .transpose()?;
     let (lock, snapshotted) = match &args.lock {
         Some(path) => (mcpo_gen::serve::read_lock(path)?, false),
         None => {
@@ -824,7 +830,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                      --config mcp.json, or the server after `--` (a command, or a URL)"
                 ),
             };
-            (with_policy(lock, args.policy.as_deref())?, true)
+            let (lock, warnings) = workflow::policy::recorded(&lock, policy)?;
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+            (lock, true)
         }
     };
     // Rendered once: the lock written is the one served, byte for byte.
@@ -838,22 +848,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(mcpo_runtime::serve::run(args.proxy, source))
-}
-
-/// `lock` with the policy of `--policy` recorded.
-fn with_policy(mut lock: CrateLock, policy: Option<&std::path::Path>) -> anyhow::Result<CrateLock> {
-    let Some(path) = policy else {
-        return Ok(lock);
-    };
-    let policy = workflow::policy::read_policy(path)?
-        .ok_or_else(|| anyhow::anyhow!("--policy {}: no such file", path.display()))?;
-    for warning in workflow::policy::check_names(&policy, &lock)? {
-        eprintln!("warning: {warning}");
-    }
-    let mut proxy_crate = lock.proxy_crate().clone();
-    proxy_crate.policy = Some(policy);
-    lock.set_proxy_crate(proxy_crate);
-    Ok(lock)
 }
 
 fn main() -> ExitCode {

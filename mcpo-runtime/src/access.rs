@@ -118,12 +118,13 @@ pub(crate) enum Use<'a> {
     Prompt(&'a str),
 }
 
-impl Use<'_> {
-    fn kind(self) -> &'static str {
+impl<'a> Use<'a> {
+    /// Its kind as the audit log and refusals name it, and its name.
+    fn kind_and_name(self) -> (&'static str, &'a str) {
         match self {
-            Use::Tool(_) => "tool",
-            Use::Resource(_) => "resource",
-            Use::Prompt(_) => "prompt",
+            Use::Tool(name) => ("tool", name),
+            Use::Resource(uri) => ("resource", uri),
+            Use::Prompt(name) => ("prompt", name),
         }
     }
 }
@@ -177,11 +178,11 @@ impl Access {
         let Some(policy) = &self.policy else {
             return Ok(());
         };
-        let item = self.item(what);
-        if policy.allows(&facts(caller), server, item) {
+        if self.shows(caller, server, what) {
             return Ok(());
         }
-        let (kind, name) = describe(what);
+        let item = self.item(what);
+        let (kind, name) = what.kind_and_name();
         let mut error = ApiError::new(
             StatusCode::FORBIDDEN,
             format!("The access policy does not allow this caller to use the {kind} {name:?}"),
@@ -197,9 +198,12 @@ impl Access {
         Err(error)
     }
 
-    /// Whether the policy lets `caller` see `what` (lists, documents).
+    /// Whether the policy lets `caller` see `what` (lists, documents): the
+    /// answer of [`Access::permit`], without building its refusal.
     pub(crate) fn shows(&self, caller: &Caller, server: &str, what: Use<'_>) -> bool {
-        self.permit(caller, server, what).is_ok()
+        self.policy
+            .as_ref()
+            .is_none_or(|policy| policy.allows(&facts(caller), server, self.item(what)))
     }
 
     fn take_rate(&self, caller: &Caller, tool: &str) -> Result<(), ApiError> {
@@ -257,7 +261,7 @@ impl Access {
         let Some(audit) = &self.audit else {
             return;
         };
-        let (kind, name) = describe(what);
+        let (kind, name) = what.kind_and_name();
         audit.record(&AuditEntry {
             caller: &caller.name(),
             via: caller.via.as_str(),
@@ -272,6 +276,18 @@ impl Access {
         });
     }
 
+    /// What ties a call's audit line to the caller's logs: read only when
+    /// there is an audit log.
+    pub(crate) fn call_ids(&self, headers: &HeaderMap) -> CallIds {
+        match self.audit {
+            Some(_) => CallIds {
+                request_id: request_id(headers),
+                trace_id: trace_id(headers),
+            },
+            None => CallIds::default(),
+        }
+    }
+
     /// Whether calls' arguments are kept for the audit log.
     pub(crate) fn audits_arguments(&self) -> bool {
         self.audit.is_some() && self.audit_arguments
@@ -284,21 +300,6 @@ impl Access {
 pub(crate) struct CallIds {
     pub(crate) request_id: Option<String>,
     pub(crate) trace_id: Option<String>,
-}
-
-impl CallIds {
-    pub(crate) fn of(headers: &HeaderMap) -> Self {
-        CallIds {
-            request_id: request_id(headers),
-            trace_id: trace_id(headers),
-        }
-    }
-}
-
-fn describe(what: Use<'_>) -> (&'static str, &str) {
-    match what {
-        Use::Tool(name) | Use::Resource(name) | Use::Prompt(name) => (what.kind(), name),
-    }
 }
 
 /// A caller's claims as the policy reads them.

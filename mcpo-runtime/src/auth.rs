@@ -80,13 +80,17 @@ impl ApiKeys {
         !self.key_digests.is_empty()
     }
 
-    /// Ok when no keys are configured or the request carries one of them.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// The digest of the key the request carries, when it is one of ours
+    /// (what a caller starts, a task, is bound to); `None` when no keys
+    /// are configured.
+    pub fn check(&self, headers: &HeaderMap) -> Result<Option<KeyDigest>, ApiError> {
         if !self.is_enabled() {
-            return Ok(());
+            return Ok(None);
         }
-        let presented = self
-            .caller(headers)
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| bearer_token(value.as_bytes()))
+            .map(digest)
             .ok_or_else(ApiError::not_authenticated)?;
         // Compare against every key without stopping at the first match, so
         // the time taken does not tell which key (or how much of one) matched.
@@ -97,23 +101,10 @@ impl ApiKeys {
                 found | key.as_slice().ct_eq(presented.as_slice())
             });
         if bool::from(matched) {
-            Ok(())
+            Ok(Some(presented))
         } else {
             Err(ApiError::invalid_api_key())
         }
-    }
-
-    /// Who is calling, as far as keys tell: a digest of the key the
-    /// request presents, or `None` when no keys are configured. What a
-    /// caller starts (a task) is bound to it.
-    pub fn caller(&self, headers: &HeaderMap) -> Option<KeyDigest> {
-        if !self.is_enabled() {
-            return None;
-        }
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| bearer_token(value.as_bytes()))
-            .map(digest)
     }
 }
 
@@ -199,7 +190,9 @@ mod tests {
             if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
                 headers.insert(header::AUTHORIZATION, value);
             }
-            keys.check(&headers).map_err(|error| error.detail)
+            keys.check(&headers)
+                .map(|_| ())
+                .map_err(|error| error.detail)
         };
         assert_eq!(with(&long), Ok(()));
         assert_eq!(with("é✓"), Ok(()));

@@ -207,32 +207,19 @@ impl Served {
     /// template of a document `operation` (its `x-mcp-*` extension) from
     /// `caller`.
     fn hidden_from(&self, caller: &Caller, operation: &Value) -> bool {
-        use crate::lock::SurfaceKind;
-        let app = &self.app;
-        let state = app.state();
-        let named = |extension: &str, field: &str| {
-            operation
-                .get(extension)
-                .and_then(|named| named.get(field))
-                .and_then(Value::as_str)
-                .map(str::to_string)
+        use crate::access::Use;
+        let state = self.app.state();
+        let named = |pointer: &str| operation.pointer(pointer).and_then(Value::as_str);
+        let used = if let Some(tool) = named("/x-mcp-tool/name") {
+            Use::Tool(tool)
+        } else if let Some(prompt) = named("/x-mcp-prompt/name") {
+            Use::Prompt(prompt)
+        } else if let Some(template) = named("/x-mcp-resource-template/uriTemplate") {
+            Use::Resource(template)
+        } else {
+            return false;
         };
-        if let Some(tool) = named("x-mcp-tool", "name") {
-            return !state.access.shows(
-                caller,
-                &state.server_name,
-                crate::access::Use::Tool(&tool),
-            );
-        }
-        if let Some(prompt) = named("x-mcp-prompt", "name") {
-            let item = serde_json::json!({ "name": prompt });
-            return !app.shows_item(caller, SurfaceKind::Prompt, &item);
-        }
-        if let Some(template) = named("x-mcp-resource-template", "uriTemplate") {
-            let item = serde_json::json!({ "uriTemplate": template });
-            return !app.shows_item(caller, SurfaceKind::ResourceTemplate, &item);
-        }
-        false
+        !state.access.shows(caller, &state.server_name, used)
     }
 }
 

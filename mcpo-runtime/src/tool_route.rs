@@ -53,7 +53,7 @@ impl App {
         let started = std::time::Instant::now();
         let state = self.state();
         let span = telemetry::tool_call_span(tool, &state.server_name, request.headers());
-        let ids = crate::access::CallIds::of(request.headers());
+        let ids = state.access.call_ids(request.headers());
         let what = crate::access::Use::Tool(tool);
         let mut audited_arguments = None;
         let (caller, outcome) = match state.access.auth.authenticate(request.headers()).await {

@@ -34,6 +34,20 @@ pub fn with_policy_of(lock: &CrateLock, dir: &Path) -> Result<(CrateLock, Vec<St
         None if fresh_output => lock.proxy_crate().policy.clone(),
         read => read,
     };
+    recorded(lock, policy)
+}
+
+/// The policy of `--policy FILE` (`serve`): read before anything starts.
+pub fn read_policy_file(path: &Path) -> Result<AccessPolicy> {
+    read_policy(path)?.with_context(|| format!("--policy {}: no such file", path.display()))
+}
+
+/// `lock` recording `policy`, once it is checked against the lock's
+/// servers ([`check_names`]), with the warnings of that check.
+pub fn recorded(
+    lock: &CrateLock,
+    policy: Option<AccessPolicy>,
+) -> Result<(CrateLock, Vec<String>)> {
     let warnings = match &policy {
         Some(policy) => check_names(policy, lock)?,
         None => Vec::new(),

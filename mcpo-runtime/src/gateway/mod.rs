@@ -337,7 +337,7 @@ impl ServerHandler for Gateway {
         let caller = caller_of(&context);
         let state = app.state();
         let what = Use::Tool(tool.locked);
-        let ids = crate::access::CallIds::of(headers);
+        let ids = state.access.call_ids(headers);
         let audited_arguments = state.access.audits_arguments().then(|| arguments.clone());
         let call = async {
             state.access.admit(&caller, &state.server_name, what)?;

@@ -8,6 +8,7 @@
 //! on a collision), and a completion goes to the server its reference
 //! names.
 
+use crate::access::Use;
 use crate::identity::Caller;
 use crate::lock::SurfaceKind;
 use std::collections::HashMap;
@@ -306,12 +307,10 @@ impl Gateway {
             .prompts
             .iter()
             .filter(|prompt| {
-                let named = serde_json::json!({ "name": prompt.locked });
-                self.inner.servers[prompt.server].app.shows_item(
-                    caller,
-                    SurfaceKind::Prompt,
-                    &named,
-                )
+                let state = self.inner.servers[prompt.server].app.state();
+                state
+                    .access
+                    .shows(caller, &state.server_name, Use::Prompt(&prompt.locked))
             })
             .map(|prompt| prompt.definition.clone())
             .collect()
@@ -325,11 +324,13 @@ impl Gateway {
             .templates
             .iter()
             .filter(|template| {
-                let named = serde_json::json!({ "uriTemplate": template.uri_template });
                 self.inner.servers.iter().any(|served| {
-                    served
-                        .app
-                        .shows_item(caller, SurfaceKind::ResourceTemplate, &named)
+                    let state = served.app.state();
+                    state.access.shows(
+                        caller,
+                        &state.server_name,
+                        Use::Resource(&template.uri_template),
+                    )
                 })
             })
             .cloned()

@@ -231,13 +231,13 @@ impl Authenticator {
             let error = jwt::TokenError::Malformed;
             return Err(self.invalid_token(headers, &error));
         }
-        inner
+        let key = inner
             .keys
             .check(headers)
             .map_err(|error| self.challenge(headers, error, None))?;
         let key_caller = Caller {
             via: Via::ApiKey,
-            key: inner.keys.caller(headers),
+            key,
             claims: None,
             chat_id: None,
             bearer: None,

@@ -119,7 +119,7 @@ impl App {
         let state = self.state();
         let access = &state.access;
         let server = state.server_name.as_str();
-        if access.policy.is_none() || access.shows(caller, server, Use::Resource(uri)) {
+        if access.shows(caller, server, Use::Resource(uri)) {
             return Ok(());
         }
         let by_template = state
