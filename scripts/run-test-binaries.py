@@ -9,12 +9,17 @@ runs as cargo would run it (from its package's folder, with cargo's
 environment), its output is printed whole when it ends, and every failure
 is reported at the end; the exit status is 1 if any binary failed.
 
-Usage: run-test-binaries.py ARTIFACTS.json [--lanes N]
+`--command NAME SECONDS "CMD"` adds a command to the lanes (run from the
+current folder, weighed as SECONDS), such as a cargo test of another feature
+set: its compiling then overlaps the other lane's waiting.
+
+Usage: run-test-binaries.py ARTIFACTS.json [--lanes N] [--command NAME SECONDS CMD]...
 """
 
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -50,7 +55,7 @@ SHORT = 3
 
 
 def test_binaries(artifacts_file):
-    """(name, executable, package folder) of every test executable cargo built."""
+    """(name, argv, folder) of every test executable cargo built."""
     binaries = []
     with open(artifacts_file, encoding="utf-8") as lines:
         for line in lines:
@@ -63,19 +68,19 @@ def test_binaries(artifacts_file):
             if not message.get("profile", {}).get("test") or not message.get("executable"):
                 continue
             package = str(Path(message["manifest_path"]).parent)
-            binaries.append((message["target"]["name"], message["executable"], package))
+            binaries.append((message["target"]["name"], [message["executable"]], package))
     return binaries
 
 
-def lanes_for(binaries, count):
+def lanes_for(jobs, count, seconds):
     """Longest first, each to the lane that ends soonest."""
     lanes = [[] for _ in range(count)]
     loads = [0] * count
-    ordered = sorted(binaries, key=lambda b: -KNOWN_SECONDS.get(b[0], SHORT))
-    for binary in ordered:
+    weight = lambda job: seconds.get(job[0], SHORT)
+    for job in sorted(jobs, key=lambda job: -weight(job)):
         lane = loads.index(min(loads))
-        lanes[lane].append(binary)
-        loads[lane] += KNOWN_SECONDS.get(binary[0], SHORT)
+        lanes[lane].append(job)
+        loads[lane] += weight(job)
     return lanes
 
 
@@ -83,21 +88,28 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("artifacts")
     parser.add_argument("--lanes", type=int, default=2)
+    parser.add_argument("--command", nargs=3, action="append", default=[],
+                        metavar=("NAME", "SECONDS", "CMD"))
     args = parser.parse_args()
 
     binaries = test_binaries(args.artifacts)
     if not binaries:
         print("run-test-binaries: no test binary in the cargo output", file=sys.stderr)
         return 1
+    seconds = dict(KNOWN_SECONDS)
+    commands = []
+    for name, weight, command in args.command:
+        seconds[name] = int(weight)
+        commands.append((name, shlex.split(command), os.getcwd()))
     failures = []
     print_lock = threading.Lock()
 
     def run_lane(number, lane):
-        for name, executable, package in lane:
+        for name, argv, package in lane:
             started = time.monotonic()
             with tempfile.TemporaryFile() as output:
                 status = subprocess.call(
-                    [executable],
+                    argv,
                     cwd=package,
                     stdin=subprocess.DEVNULL,
                     stdout=output,
@@ -106,16 +118,16 @@ def main():
                 )
                 output.seek(0)
                 text = output.read().decode("utf-8", errors="replace")
-            seconds = time.monotonic() - started
+            took = time.monotonic() - started
             with print_lock:
-                print(f"== lane {number}: {name} ({executable}) in {seconds:.1f}s, exit {status}")
+                print(f"== lane {number}: {name} ({' '.join(argv)}) in {took:.1f}s, exit {status}")
                 print(text, end="" if text.endswith("\n") else "\n", flush=True)
                 if status != 0:
                     failures.append(name)
 
     threads = [
         threading.Thread(target=run_lane, args=(number, lane))
-        for number, lane in enumerate(lanes_for(binaries, args.lanes), start=1)
+        for number, lane in enumerate(lanes_for(binaries + commands, args.lanes, seconds), start=1)
     ]
     for thread in threads:
         thread.start()
@@ -124,7 +136,7 @@ def main():
     if failures:
         print(f"run-test-binaries: failed: {', '.join(sorted(failures))}", file=sys.stderr)
         return 1
-    print(f"run-test-binaries: {len(binaries)} test binaries passed")
+    print(f"run-test-binaries: {len(binaries)} test binaries and {len(commands)} commands passed")
     return 0
 
 

@@ -7,11 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup-test-deps.sh
+# The installs are mostly downloads, the checks and builds below mostly
+# compiling: the setup runs beside them, and the tests wait for it. (Started
+# before test-env.sh puts the tools' venv first on PATH: the setup makes it.)
+scripts/setup-test-deps.sh &
+setup=$!
 source scripts/test-env.sh
-# Everything the tests start from uvx was cached by the setup: no index
-# requests (and no network flakiness) while they run.
-export UV_OFFLINE=1
 
 echo "== $(date +%T) cargo fmt --check" >&2
 cargo fmt --all -- --check
@@ -19,20 +20,26 @@ echo "== $(date +%T) cargo clippy" >&2
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The optional OpenTelemetry code, which the workspace build leaves out.
 cargo clippy -p mcpo-runtime --all-targets --features otel --quiet -- -D warnings
-echo "== $(date +%T) mcpo-gen check generated-examples/*" >&2
-cargo run --quiet -p mcpo-gen -- check generated-examples/*/
 echo "== $(date +%T) cargo build --workspace --bins" >&2
 # The binaries the end-to-end tests start (the generator, the fixture server,
-# the generated proxies), built once here and not inside a test's time.
+# the generated proxies), built once here and not inside a test's time; one
+# build, so that cargo can compile the generator beside the proxies.
 cargo build --workspace --bins
+echo "== $(date +%T) mcpo-gen check generated-examples/*" >&2
+cargo run --quiet -p mcpo-gen -- check generated-examples/*/
 echo "== $(date +%T) cargo test --no-run" >&2
 # Every test binary, built once; then run two at a time (most end-to-end
 # tests wait on servers and proxies, so one binary at a time leaves a core
-# idle): scripts/run-test-binaries.py runs each as cargo would.
+# idle): scripts/run-test-binaries.py runs each as cargo would, and the doc
+# tests and the runtime's OpenTelemetry build in the lanes too.
 cargo test --workspace --no-run --message-format=json-render-diagnostics \
     > target/test-binaries.json
+echo "== $(date +%T) waiting for the test setup" >&2
+wait "$setup"
+# Everything the tests start from uvx was cached by the setup: no index
+# requests (and no network flakiness) while they run.
+export UV_OFFLINE=1
 echo "== $(date +%T) test binaries" >&2
-python3 scripts/run-test-binaries.py target/test-binaries.json --lanes "${MCPO_TEST_LANES:-2}"
-echo "== $(date +%T) doc tests, and the runtime with OpenTelemetry" >&2
-cargo test --workspace --doc
-cargo test -p mcpo-runtime --features otel --lib
+python3 scripts/run-test-binaries.py target/test-binaries.json --lanes "${MCPO_TEST_LANES:-2}" \
+    --command doc-tests 20 "cargo test --workspace --doc" \
+    --command runtime-otel 25 "cargo test -p mcpo-runtime --features otel --lib"

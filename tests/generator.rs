@@ -441,14 +441,25 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
     let fixture = fixture.to_str().unwrap();
     let out = tempfile::tempdir().unwrap();
 
+    // One runtime folder for both crates: it is compiled once.
+    let shared_runtime = ["--runtime", "shared:../mcpo-runtime"];
     let empty = out.path().join("zero-tools-proxy");
-    let output = mcpo_gen(&["--quiet", "--out", empty.to_str().unwrap(), "--", fixture]);
+    let output = mcpo_gen(
+        &[
+            &["--quiet", "--out", empty.to_str().unwrap()][..],
+            &shared_runtime,
+            &["--", fixture],
+        ]
+        .concat(),
+    );
     assert_exit_code(&output, 0);
 
     let many = out.path().join("thousand-tools-proxy");
     generate(
         &many,
         &[
+            shared_runtime[0],
+            shared_runtime[1],
             "--",
             fixture,
             "--generate-tools",
