@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::{
     handler::FixtureServer,
-    shutdown_signal,
+    lifecycle,
     verbatim::{self, VerbatimTools},
 };
 
@@ -112,21 +112,13 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind 127.0.0.1:{port}"))?;
     let address = listener.local_addr()?;
-    // Caught from before the address is announced (see `shutdown_signal`).
-    let shutdown = shutdown_signal();
-    let mut stdout = tokio::io::stdout();
-    stdout
-        .write_all(format!("listening on http://{address}/mcp\n").as_bytes())
-        .await?;
-    stdout.flush().await?;
-
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            sessions_stop.cancel();
-        })
-        .await
-        .context("HTTP server failed")
+    lifecycle::serve_until_signal(
+        listener,
+        router,
+        &format!("http://{address}/mcp"),
+        move || sessions_stop.cancel(),
+    )
+    .await
 }
 
 /// `--expire-sessions-after`: POSTs counted per session id, and the ids

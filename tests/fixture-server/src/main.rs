@@ -6,6 +6,8 @@ mod behavior;
 mod catalog;
 mod handler;
 mod http;
+#[path = "../../test-servers-shared/lifecycle.rs"]
+mod lifecycle;
 mod paging;
 mod reload;
 mod resources;
@@ -218,7 +220,7 @@ async fn serve_stdio(
     restore: bool,
 ) -> anyhow::Result<()> {
     let (stdin, stdout) = stdio_pipes();
-    let shutdown = shutdown_signal();
+    let shutdown = lifecycle::shutdown_signal();
     if !restore {
         serve_until(server, (stdin, stdout), shutdown).await?;
     } else {
@@ -255,29 +257,4 @@ where
         () = shutdown => {}
     }
     Ok(())
-}
-
-/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called,
-/// not when it is first polled, so a signal sent right after the handshake is not
-/// lost to the default action. If a handler cannot be installed that signal keeps
-/// its default action (terminate), which is still a correct exit.
-pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).ok();
-    let mut terminate = signal(SignalKind::terminate()).ok();
-    async move {
-        tokio::select! {
-            () = next_signal(interrupt.as_mut()) => {}
-            () = next_signal(terminate.as_mut()) => {}
-        }
-    }
-}
-
-async fn next_signal(stream: Option<&mut tokio::signal::unix::Signal>) {
-    match stream {
-        Some(stream) => {
-            stream.recv().await;
-        }
-        None => std::future::pending::<()>().await,
-    }
 }

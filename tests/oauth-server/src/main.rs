@@ -3,13 +3,14 @@
 //! See README.md for the endpoints.
 
 mod auth;
+#[path = "../../test-servers-shared/lifecycle.rs"]
+mod lifecycle;
 mod mcp;
 
 use std::{net::Ipv4Addr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
-use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Parser)]
 #[command(about = "OAuth 2.1 authorization server + protected MCP server, for tests")]
@@ -87,42 +88,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let (router, sessions_stop) = mcp::router(authority);
 
-    let shutdown = shutdown_signal();
-    let mut stdout = tokio::io::stdout();
-    stdout
-        .write_all(format!("listening on {base}/mcp\n").as_bytes())
-        .await?;
-    stdout.flush().await?;
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            sessions_stop();
-        })
-        .await
-        .context("HTTP server failed")
-}
-
-/// SIGINT or SIGTERM, with the handlers installed before the address is
-/// announced (a test may stop the server right after reading it).
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).ok();
-    let mut terminate = signal(SignalKind::terminate()).ok();
-    async move {
-        tokio::select! {
-            () = next_signal(interrupt.as_mut()) => {}
-            () = next_signal(terminate.as_mut()) => {}
-        }
-    }
-}
-
-async fn next_signal(stream: Option<&mut tokio::signal::unix::Signal>) {
-    match stream {
-        Some(stream) => {
-            stream.recv().await;
-        }
-        None => std::future::pending::<()>().await,
-    }
+    lifecycle::serve_until_signal(listener, router, &format!("{base}/mcp"), sessions_stop).await
 }
 
 /// One line on stdout (events tests count, e.g. `token issued
