@@ -12,7 +12,6 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -364,32 +363,10 @@ fn filesystem_writes_reads_and_lists_inside_its_directory_only() {
     );
 }
 
-fn git(repo: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .envs(GIT_ENV)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
 #[test]
 fn git_reports_status_log_and_diffs_and_commits_in_a_temp_repo() {
     let scratch = tempfile::tempdir().unwrap();
-    let repo = scratch.path().canonicalize().unwrap().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("a.txt"), "hello\n").unwrap();
-    git(&repo, &["add", "a.txt"]);
-    git(&repo, &["commit", "-q", "-m", "add a.txt"]);
+    let repo = git_repo_with_one_commit(scratch.path());
     std::fs::write(repo.join("a.txt"), "hello\nchanged\n").unwrap();
     std::fs::write(repo.join("b.txt"), "new\n").unwrap();
     git(&repo, &["commit", "-q", "-a", "-m", "change a.txt"]);

@@ -152,27 +152,6 @@ fn check_live_diff_live_and_update_follow_a_changing_server() {
     );
 }
 
-fn git(repo: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        output_text(&output)
-    );
-}
-
 #[test]
 fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
     let server = ChangingServer::new();
@@ -194,57 +173,42 @@ fn diff_reads_git_revisions_and_renders_every_format_with_fail_on_levels() {
             .unwrap()
     };
 
+    // `diff --format FORMAT OLD NEW` of v1 against v2, which fails (exit 1)
+    // at the default --fail-on ERR: v2 removed a tool. Its report.
+    let report = |format: &str, old: &str, new: &str| {
+        let output = run(&["diff", "--format", format, old, new]);
+        assert_exit_code(&output, 1);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+
     // Markdown for a PR comment, from two git revisions of the crate folder.
-    let output = run(&[
-        "diff",
-        "--format",
+    let markdown = report(
         "markdown",
         "git:HEAD~1:changing-proxy",
         "git:HEAD:changing-proxy",
-    ]);
-    assert_exit_code(&output, 1);
-    let markdown = String::from_utf8_lossy(&output.stdout);
+    );
     assert!(
         markdown.contains("tool-removed") && markdown.contains('|'),
         "{markdown}"
     );
 
-    // GitHub annotations.
-    let output = run(&[
-        "diff",
-        "--format",
+    // GitHub annotations, one of each level.
+    let annotations = report(
         "github",
         "git:HEAD~1:changing-proxy/mcp.lock.json",
         "changing-proxy",
-    ]);
-    assert_exit_code(&output, 1);
-    let annotations = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        annotations.lines().any(|line| line.starts_with("::error ")),
-        "{annotations}"
     );
-    assert!(
-        annotations
-            .lines()
-            .any(|line| line.starts_with("::warning ")),
-        "{annotations}"
-    );
-    assert!(
-        annotations
-            .lines()
-            .any(|line| line.starts_with("::notice ")),
-        "{annotations}"
-    );
+    for level in ["error", "warning", "notice"] {
+        assert!(
+            annotations
+                .lines()
+                .any(|line| line.starts_with(&format!("::{level} "))),
+            "no ::{level}: {annotations}"
+        );
+    }
 
     // Text, and --fail-on levels decide the exit code.
-    let output = run(&[
-        "diff",
-        "--format",
-        "text",
-        "git:HEAD~1:changing-proxy",
-        "changing-proxy",
-    ]);
-    let plain = String::from_utf8_lossy(&output.stdout);
+    let plain = report("text", "git:HEAD~1:changing-proxy", "changing-proxy");
     assert!(
         plain.contains("ERR") && plain.contains("tool-removed"),
         "{plain}"
@@ -475,14 +439,16 @@ fn an_unreachable_upstream_is_exit_2_with_what_to_check() {
             stderr.contains("is the server running"),
             "{args:?}: {stderr}"
         );
-        for leak in [
-            "rmcp::",
-            "WorkerTransport",
-            "RecordingHttpClient",
-            "error sending request",
-        ] {
-            assert!(!stderr.contains(leak), "{args:?} prints {leak:?}: {stderr}");
-        }
+        assert_leaks_none(
+            &stderr,
+            &[
+                "rmcp::",
+                "WorkerTransport",
+                "RecordingHttpClient",
+                "error sending request",
+            ],
+            &format!("{args:?}'s stderr"),
+        );
         assert!(
             output.stdout.is_empty(),
             "{args:?}: no report on stdout when nothing was compared: {}",

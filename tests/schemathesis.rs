@@ -250,23 +250,7 @@ fn filesystem_proxy() {
 #[test]
 fn git_proxy() {
     let scratch = tempfile::tempdir().unwrap();
-    let repo = scratch.path().canonicalize().unwrap().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    let git = |args: &[&str]| {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .envs(GIT_ENV)
-            .output()
-            .expect("git runs");
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("a.txt"), "hello\n").unwrap();
-    git(&["add", "a.txt"]);
-    git(&["commit", "-q", "-m", "add a.txt"]);
+    let repo = git_repo_with_one_commit(scratch.path());
     // The fuzzer commits, resets and checks out at will: the server is held
     // to this scratch repository (`--repository`) and runs inside it, so a
     // relative `repo_path` such as "." is the scratch repository too, never

@@ -149,6 +149,42 @@ pub const GIT_ENV: [(&str, &str); 5] = [
     ("LC_ALL", "C"),
 ];
 
+/// Runs `git ARGS` in `repo` (with [`GIT_ENV`], never signing) and returns
+/// its stdout, trimmed; a failure panics with git's stderr.
+#[track_caller]
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .envs(GIT_ENV)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A new git repository `scratch/repo` on branch `main` with one commit,
+/// "add a.txt" (`a.txt`: "hello\n"), for the git MCP server. Its path is
+/// canonical, so the server's own (symlink-resolved) paths match ours.
+pub fn git_repo_with_one_commit(scratch: &Path) -> PathBuf {
+    let repo = scratch
+        .canonicalize()
+        .expect("a scratch folder")
+        .join("repo");
+    std::fs::create_dir(&repo).expect("create the repository's folder");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("a.txt"), "hello\n").expect("write a.txt");
+    git(&repo, &["add", "a.txt"]);
+    git(&repo, &["commit", "-q", "-m", "add a.txt"]);
+    repo
+}
+
 /// The text `field` of each object in the JSON list `list` (objects without
 /// it skipped): the names of listed tools, the URIs of resources...
 #[track_caller]
@@ -410,6 +446,46 @@ pub fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `took` (how long something took) is in `expected`: `..limit` for "it
+/// waited on nothing it should not have", `min..max` for "a deadline fired
+/// when it should, not when the slow work behind it would have ended".
+/// `what` names what took that long, in the failure.
+#[track_caller]
+pub fn assert_took(
+    took: Duration,
+    expected: impl std::ops::RangeBounds<Duration> + std::fmt::Debug,
+    what: &str,
+) {
+    assert!(
+        expected.contains(&took),
+        "{what}: took {took:?}, expected {expected:?}"
+    );
+}
+
+/// `late`, the answer to a call begun at `started`, is a 504 that came
+/// within `expected`: the call's timeout fired, not the end of the slow work
+/// behind it (`why` says what `expected` stands for).
+#[track_caller]
+pub fn assert_timed_out(
+    late: &Reply,
+    started: Instant,
+    expected: impl std::ops::RangeBounds<Duration> + std::fmt::Debug,
+    why: &str,
+) {
+    let took = started.elapsed();
+    assert_eq!(late.status, 504, "{late:?}");
+    assert_took(took, expected, &format!("the 504 ({why})"));
+}
+
+/// `text` holds none of `leaks`: internals (Rust type paths, panics) or
+/// secrets a user must not be shown. `what` names the text in the failure.
+#[track_caller]
+pub fn assert_leaks_none(text: &str, leaks: &[&str], what: &str) {
+    for leak in leaks {
+        assert!(!text.contains(leak), "{what} leaks {leak:?}: {text}");
     }
 }
 

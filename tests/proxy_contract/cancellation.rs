@@ -143,11 +143,11 @@ fn a_call_over_its_tool_timeout_is_cancelled_upstream() {
     ]);
     let started = Instant::now();
     let late = call(&proxy, "sleeps", &json!({"message": "slow"}));
-    assert_eq!(late.status, 504, "{late:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "504 after {:?}, expected about 1 s",
-        started.elapsed()
+    assert_timed_out(
+        &late,
+        started,
+        ..Duration::from_secs(6),
+        "expected about 1 s",
     );
     assert_upstream_cancelled(&proxy, started);
     assert_serves_quick_call(&proxy);
