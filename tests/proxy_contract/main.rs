@@ -181,6 +181,43 @@ pub fn definitions(lock: &Value, field: &str) -> Value {
     )
 }
 
+/// The text of a resource read's only content (`body` is the read's
+/// result).
+#[track_caller]
+pub fn only_read_text(body: &Value) -> String {
+    only_text(body, "contents", "/text")
+}
+
+/// The text of a prompt result's only message (`body` is the result).
+#[track_caller]
+pub fn only_prompt_text(body: &Value) -> String {
+    only_text(body, "messages", "/content/text")
+}
+
+/// The text at `text_at` of the one item of `body[list]`, which must be the
+/// only item.
+#[track_caller]
+fn only_text(body: &Value, list: &str, text_at: &str) -> String {
+    let items = body[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list}: {body}"));
+    assert_eq!(items.len(), 1, "{body}");
+    items[0]
+        .pointer(text_at)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("a text in {list}: {body}"))
+        .to_string()
+}
+
+/// The message of the JSON-RPC `error`, whose code must be `code`.
+#[track_caller]
+pub fn rpc_error_message(error: &Value, code: i64) -> &str {
+    assert_eq!(error["code"], code, "{error}");
+    error["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a message: {error}"))
+}
+
 /// Calls `tool` with [`KEY`].
 pub fn call(proxy: &Running, tool: &str, arguments: &Value) -> Reply {
     post_json(&proxy.url(&format!("/{tool}")), arguments, Some(KEY))
@@ -216,11 +253,11 @@ pub fn http_client(limit: Duration) -> reqwest::blocking::Client {
 pub fn assert_prompt_504(proxy: &Running) -> Reply {
     let started = Instant::now();
     let late = call(proxy, "sleeps", &json!({"message": "slow"}));
-    let took = started.elapsed();
-    assert_eq!(late.status, 504, "{late:?}");
-    assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
-        "504 after {took:?}, expected about 1 s (and not the 10 s sleep)"
+    assert_timed_out(
+        &late,
+        started,
+        Duration::from_millis(900)..Duration::from_secs(6),
+        "expected about 1 s, not the 10 s sleep",
     );
     late
 }

@@ -24,7 +24,8 @@ use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
 use super::{
-    KEY, client_script, definitions, http_client, keys, mcp_python, resources_upstream, run_client,
+    KEY, client_script, definitions, http_client, keys, mcp_python, only_prompt_text,
+    only_read_text, resources_upstream, rpc_error_message, run_client,
 };
 
 /// The proxy's own 404 for a URI it does not offer (an upstream's "resource
@@ -125,28 +126,18 @@ fn post(proxy: &Running, path: &str, body: &Value) -> Answer {
     answer(client().post(proxy.url(path)).json(body))
 }
 
-/// The one text content of a read, which must be the only content.
+/// The one text content of a 200 read, which must be the only content.
 #[track_caller]
 fn read_text(answer: &Answer) -> String {
     assert_eq!(answer.status, 200, "{answer:?}");
-    let contents = answer.body["contents"].as_array().expect("contents");
-    assert_eq!(contents.len(), 1, "{answer:?}");
-    contents[0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a text content: {answer:?}"))
-        .to_string()
+    only_read_text(&answer.body)
 }
 
-/// The text of a prompt result's only message.
+/// The text of a 200 prompt result's only message.
 #[track_caller]
 fn prompt_text(answer: &Answer) -> String {
     assert_eq!(answer.status, 200, "{answer:?}");
-    let messages = answer.body["messages"].as_array().expect("messages");
-    assert_eq!(messages.len(), 1, "{answer:?}");
-    messages[0]["content"]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a text message: {answer:?}"))
-        .to_string()
+    only_prompt_text(&answer.body)
 }
 
 /// A drift refusal: 409 whose detail names `subject` (e.g. `prompt
@@ -503,11 +494,8 @@ fn a_drifted_surface_is_refused_item_by_item_and_the_rest_serves() {
         "resources/read of a drifted resource"
     );
     let refused = error_of(&outcomes[2]);
-    assert_eq!(refused["code"], DRIFTED, "{refused}");
     assert!(
-        refused["message"]
-            .as_str()
-            .is_some_and(|message| message.starts_with(note)),
+        rpc_error_message(refused, DRIFTED).starts_with(note),
         "{refused}"
     );
     assert_eq!(

@@ -12,7 +12,10 @@ use std::time::Duration;
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
-use super::{KEY, fixture_server, http_client, keys, resources_upstream, servers_config};
+use super::{
+    KEY, fixture_server, http_client, keys, only_prompt_text, only_read_text, resources_upstream,
+    servers_config,
+};
 
 /// Every resource the fixture lists with `--resources` (three notes), in
 /// the lock's order (by URI).
@@ -266,30 +269,18 @@ fn base64(bytes: &[u8]) -> String {
     text
 }
 
-/// The one text content of a read, which must be the only content.
+/// The one text content of a 200 read, which must be the only content.
 #[track_caller]
 fn read_text(answer: &Answer) -> String {
     assert_eq!(answer.status, 200, "{answer:?}");
-    let body = answer.json();
-    let contents = body["contents"].as_array().expect("contents");
-    assert_eq!(contents.len(), 1, "{body}");
-    contents[0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a text content: {body}"))
-        .to_string()
+    only_read_text(&answer.json())
 }
 
-/// The text of a prompt result's only message.
+/// The text of a 200 prompt result's only message.
 #[track_caller]
 fn prompt_text(answer: &Answer) -> String {
     assert_eq!(answer.status, 200, "{answer:?}");
-    let body = answer.json();
-    let messages = body["messages"].as_array().expect("messages");
-    assert_eq!(messages.len(), 1, "{body}");
-    messages[0]["content"]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a text message: {body}"))
-        .to_string()
+    only_prompt_text(&answer.json())
 }
 
 /// A 422 whose issues are at exactly `locs`.
