@@ -28,7 +28,6 @@ import asyncio
 import base64
 import json
 import logging
-import sys
 import warnings
 from typing import Any
 
@@ -55,6 +54,7 @@ from mcp.types import (
     TextResourceContents,
     UnsubscribeRequestParams,
 )
+from sdk_upstream import add_http_flags, log_to_stderr
 
 # Sampling, logging and roots are deprecated as of the 2026-07-28 revision;
 # the scenarios here are 2025-06-18 / 2025-11-25 ones, which use them.
@@ -472,22 +472,12 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--port", type=int, help="serve streamable HTTP at http://HOST:PORT/mcp")
     mode.add_argument("--stdio", action="store_true", help="serve over stdin/stdout")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP listen address (default 127.0.0.1)")
+    add_http_flags(parser)
     parser.add_argument(
         "--retry-interval", type=int, default=100, help="SSE retry hint in ms for priming events (default 100)"
     )
-    parser.add_argument("--json-response", action="store_true", help="answer POSTs with JSON instead of SSE")
-    parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
     args = parser.parse_args()
-
-    # force: MCPServer() already configured the root logger (INFO).
-    logging.basicConfig(
-        force=True,
-        stream=sys.stderr,
-        level=args.log_level.upper(),
-        format="%(asctime)s conformance-upstream %(levelname)s %(message)s",
-    )
-    mcp.settings.log_level = args.log_level.upper()
+    log_to_stderr(mcp, "conformance-upstream", args.log_level)
 
     if args.stdio:
         mcp.run("stdio")

@@ -40,7 +40,6 @@ header must name a loopback address (127.0.0.1:PORT, localhost:PORT), else 421.
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 import warnings
@@ -49,6 +48,7 @@ from typing import Any
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
+from sdk_upstream import add_http_flags, log_to_stderr
 
 warnings.filterwarnings("ignore", message=".*deprecated as of 2026-07-28.*")
 
@@ -130,20 +130,10 @@ async def serve(host: str, port: int, json_response: bool, log_level: str, sse: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True, help="serve streamable HTTP at http://HOST:PORT/mcp")
-    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    parser.add_argument("--json-response", action="store_true", help="answer POSTs with JSON instead of SSE")
-    parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
+    add_http_flags(parser)
     parser.add_argument("--sse", action="store_true", help="serve the legacy HTTP+SSE transport at /sse instead")
     args = parser.parse_args()
-
-    # force: MCPServer() already configured the root logger.
-    logging.basicConfig(
-        force=True,
-        stream=sys.stderr,
-        level=args.log_level.upper(),
-        format="%(asctime)s identity-upstream %(levelname)s %(name)s %(message)s",
-    )
-    mcp.settings.log_level = args.log_level.upper()
+    log_to_stderr(mcp, "identity-upstream", args.log_level)
     asyncio.run(serve(args.host, args.port, args.json_response, args.log_level, args.sse))
 
 
