@@ -1260,6 +1260,38 @@ fn audit_of_several_crates_names_each_unpinned_server() {
         ],
         "{report}"
     );
+
+    // `--pin` with the same config pins `time` in the lock (from PyPI, as of
+    // UV_EXCLUDE_NEWER) and leaves `pinned` as written: nothing to warn
+    // about, nothing for audit to find.
+    let repinned = scratch.path().join("pinned-multi-proxy");
+    let output = mcpo_gen_in(
+        scratch.path(),
+        &[UV_OFFLINE],
+        &[
+            "--pin",
+            "--config",
+            path_text(&config),
+            "--out",
+            path_text(&repinned),
+        ],
+    );
+    assert_exit(&output, 0, "generating from a config with --pin");
+    assert_said(&output, &format!("  pinned: uvx {MCP_SERVER_TIME}\n"));
+    assert_no_pin_warning(&output);
+    let lock = lock_of(&repinned);
+    for server in ["time", "pinned"] {
+        assert_eq!(
+            lock["servers"][server]["upstream"]["args"],
+            serde_json::json!([MCP_SERVER_TIME]),
+            "{server}"
+        );
+    }
+    assert_eq!(
+        audit_ids(&repinned),
+        (Some(0), vec![]),
+        "a pinned config lock"
+    );
 }
 
 /// Each launcher's unpinned form is warned about before its server is
@@ -1341,6 +1373,11 @@ fn every_launcher_is_warned_about_and_pin_refuses_what_it_cannot_pin() {
     assert_no_pin_warning(&output);
 
     let fixture = fixture_binary();
+    let templated = [UV_OFFLINE, ("TIME_PACKAGE", Some("mcp-server-time"))];
+    let servers = serde_json::json!({"mcpServers": {
+        "time": {"command": "uvx", "args": ["${TIME_PACKAGE}"]},
+    }});
+    std::fs::write(scratch.path().join("templated.json"), servers.to_string()).unwrap();
     for (env, args, says) in [
         (
             &unanswered[..],
@@ -1358,9 +1395,9 @@ fn every_launcher_is_warned_about_and_pin_refuses_what_it_cannot_pin() {
             "runs no package from an index".to_string(),
         ),
         (
-            &offline,
-            vec!["--pin", "--config", "mcp.json"],
-            "'--pin' cannot be used with '--config".to_string(),
+            &templated,
+            vec!["--pin", "--config", "templated.json"],
+            "names its package with a ${VAR}".to_string(),
         ),
     ] {
         let output = run(env, &args);

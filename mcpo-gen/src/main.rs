@@ -153,8 +153,8 @@ struct NewArgs {
     api_version: Option<String>,
     /// Pin the package the server is run from (uvx, pipx run, npx, bunx) at
     /// the version its index serves today, in the launch spec the lock and
-    /// the crate record.
-    #[arg(long, conflicts_with = "config")]
+    /// the crate record. With --config: each server run from a package.
+    #[arg(long)]
     pin: bool,
     /// No progress output.
     #[arg(long, short)]
@@ -486,6 +486,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config,
                     &args.connect.options(),
                     crate_name.as_deref(),
+                    args.pin,
                     progress,
                 )?),
                 (None, Some(entry)) => {
@@ -802,9 +803,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 ..snapshot::Options::default()
             };
             let lock = match (&args.proxy.config, args.proxy.upstream.as_slice()) {
-                (Some(config), []) => {
-                    CrateLock::Multi(workflow::snapshot_config(config, &options, None, progress)?)
-                }
+                (Some(config), []) => CrateLock::Multi(workflow::snapshot_config(
+                    config, &options, None, false, progress,
+                )?),
                 (None, server @ [first, ..]) => {
                     // A URL is a streamable-HTTP server, as a proxy reads it.
                     let is_url = first.starts_with("http://") || first.starts_with("https://");

@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 
 use mcpo_gen::diff::{self, LockSource, Report};
 use mcpo_gen::emit::{self, Drift};
-use mcpo_gen::lock::{CrateLock, LOCK_FILE_NAME, Lock, MultiLock, ProxyCrate, RuntimeSource};
+use mcpo_gen::lock::{
+    CrateLock, LOCK_FILE_NAME, Lock, MultiLock, ProxyCrate, RuntimeSource, Upstream,
+};
 use mcpo_gen::snapshot::{self, Target};
 use mcpo_runtime::config::{ClientSecret, Config, ServerEntry};
 use mcpo_runtime::upstream::{OAuthSettings, OAuthTarget};
@@ -348,6 +350,46 @@ pub fn pin(target: &mut Target, progress: Progress) -> Result<()> {
     Ok(())
 }
 
+/// `--pin` for the config entry `name`: its package argument pinned in the
+/// target and in the launch spec the lock records (whose other arguments
+/// keep their `${VAR}` form). An entry that runs no package is left as it is.
+fn pin_entry(
+    name: &str,
+    target: &mut Target,
+    upstream: &mut Upstream,
+    progress: Progress,
+) -> Result<()> {
+    let (
+        Target::Stdio { command, args, .. },
+        Upstream::Stdio {
+            args: spec_args, ..
+        },
+    ) = (&mut *target, upstream)
+    else {
+        return Ok(());
+    };
+    let Some(package) = mcpo_gen::pinning::package_of(command, args) else {
+        return Ok(());
+    };
+    let index = package.arg_index;
+    if package.pinned.is_some() {
+        return Ok(());
+    }
+    if spec_args.get(index) != Some(&args[index]) {
+        bail!(
+            "--pin: server {name:?} names its package with a ${{VAR}} ({:?}): write the \
+             pinned package in the config instead",
+            spec_args.get(index).map_or("", String::as_str)
+        );
+    }
+    let pinned = snapshot::block_on(mcpo_gen::pinning::pin(command, args))
+        .with_context(|| format!("server {name:?}"))?;
+    progress.say(format_args!("  pinned: {command} {}", pinned.join(" ")));
+    spec_args[index] = pinned[index].clone();
+    *args = pinned;
+    Ok(())
+}
+
 /// Words that mark a value as a secret in a URL query or a command argument.
 const SECRET_WORDS: &[&str] = &[
     "token",
@@ -471,10 +513,14 @@ fn surface_counts(lock: &Lock) -> String {
 /// Snapshots every server of a config file (in name order, each reached
 /// with its `${VAR}` values from the environment) and returns the crate
 /// lock: each server's tools minus those its entry switches off.
+/// With `pin`, each server run from a package index is snapshotted, and
+/// locked, at the version its index serves today (the config file is left
+/// as it is: the lock is what the crate runs).
 pub fn snapshot_config(
     config_path: &Path,
     options: &snapshot::Options,
     crate_name: Option<&str>,
+    pin: bool,
     progress: Progress,
 ) -> Result<MultiLock> {
     let config = read_config(config_path)?;
@@ -489,17 +535,21 @@ pub fn snapshot_config(
     let count = config.servers.len();
     let mut servers = BTreeMap::new();
     for (index, (name, entry)) in config.servers.iter().enumerate() {
-        let target = entry.target(name, &|var| std::env::var(var).ok())?;
-        for warning in launch_warnings(&target, false) {
+        progress.say(format_args!("[{}/{count}] {name}", index + 1));
+        let mut target = entry.target(name, &|var| std::env::var(var).ok())?;
+        let mut upstream = entry.upstream();
+        if pin {
+            pin_entry(name, &mut target, &mut upstream, progress)?;
+        }
+        for warning in launch_warnings(&target, true) {
             eprintln!("warning: server {name:?}: {warning}");
         }
-        progress.say(format_args!("[{}/{count}] {name}", index + 1));
         let options = with_entry_resource_list(options, entry);
         let mut lock = snapshot(&target, &options, None, progress).with_context(|| {
             format!("snapshotting server {name:?} of {}", config_path.display())
         })?;
         // The lock keeps the config's `${VAR}` form, never expanded values.
-        lock.upstream = entry.upstream();
+        lock.upstream = upstream;
         let offered: BTreeSet<String> = lock.tools.iter().map(|tool| tool.name.clone()).collect();
         let named = entry
             .disabled_tools
