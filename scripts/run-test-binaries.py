@@ -38,6 +38,7 @@ KNOWN_SECONDS = {
     "schemathesis": 70,
     "client_generators": 65,
     "docs_browser": 40,
+    "dockerfile": 140,
     "telemetry": 30,
     "oauth": 28,
     "everything_proxy": 28,

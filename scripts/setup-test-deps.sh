@@ -12,7 +12,9 @@
 #   target/test-tools/k8s-venv   kubernetes-validate, for the deploy/ manifests
 #                            (tests/docs_browser.rs; playwright's own browser download
 #                            does not work here, so it is never run)
-#   /usr/bin/chromium        Debian's chromium, by apt-get (the one step outside the repository)
+#   /usr/bin/chromium        Debian's chromium, by apt-get (outside the repository)
+#   podman, debootstrap      by apt-get, and a locally made debian:bookworm-slim image
+#                            in podman's storage (outside the repository)
 #   tests/upstreams          the Node MCP servers (npm ci from package-lock.json)
 #   tests/clients/ts         @hey-api/openapi-ts and TypeScript (npm ci)
 #   target/test-tools/conformance  the official MCP conformance suite and the Node 22
@@ -97,6 +99,39 @@ if [ ! -x /usr/bin/chromium ]; then
     "${apt_install[@]}" -qq </dev/null >/dev/null
   fi
   [ -x /usr/bin/chromium ]
+fi
+
+# podman and debootstrap, for tests/dockerfile.rs: it builds the final stage
+# of a generated Dockerfile and runs the image with no network. No container
+# registry is reachable on this machine kind, so the base image the
+# Dockerfiles name is made here from Debian's packages, with the machine's
+# own CA certificates (HTTPS may leave through a TLS-intercepting proxy that
+# only they trust). See ../shared/notes/containers.md.
+if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
+  say "installing podman and debootstrap (apt-get)"
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo --non-interactive)
+  export DEBIAN_FRONTEND=noninteractive
+  apt_install=("${as_root[@]}" apt-get install -y --no-install-recommends podman debootstrap)
+  if ! "${apt_install[@]}" </dev/null >/dev/null 2>&1; then
+    "${as_root[@]}" apt-get update -qq </dev/null
+    "${apt_install[@]}" -qq </dev/null >/dev/null
+  fi
+fi
+BASE_IMAGE=${MCPO_TEST_BASE_IMAGE:-docker.io/library/debian:bookworm-slim}
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo --non-interactive)
+if ! "${as_root[@]}" podman image exists "$BASE_IMAGE"; then
+  say "making the base image $BASE_IMAGE (debootstrap bookworm)"
+  tree=$(mktemp -d)
+  "${as_root[@]}" debootstrap --variant=minbase bookworm "$tree" http://deb.debian.org/debian >/dev/null
+  "${as_root[@]}" mkdir -p "$tree/usr/local/share/ca-certificates"
+  for ca in /usr/local/share/ca-certificates/*.crt; do
+    [ -e "$ca" ] && "${as_root[@]}" cp "$ca" "$tree/usr/local/share/ca-certificates/"
+  done
+  "${as_root[@]}" tar -C "$tree" -c . \
+    | "${as_root[@]}" podman import --quiet --change 'CMD ["bash"]' - "$BASE_IMAGE" >/dev/null
+  "${as_root[@]}" rm -rf "$tree"
 fi
 
 # Only now: it puts the venv first on PATH, and the venv is made above with

@@ -58,8 +58,8 @@ fn health_command(stage: &[String]) -> Vec<String> {
 }
 
 /// The final stage's `USER` is numeric and not root, comes before the
-/// `ENTRYPOINT` with no `RUN` after it, and the stage declares a bash health
-/// check against `/healthz`.
+/// `ENTRYPOINT` with no other `USER` after it, and the stage declares a bash
+/// health check against `/healthz`.
 fn assert_non_root_with_health_check(name: &str, dockerfile: &str) {
     let stage = final_stage(dockerfile);
     let user = stage
@@ -81,11 +81,11 @@ fn assert_non_root_with_health_check(name: &str, dockerfile: &str) {
         user_at < entry_at,
         "{name}: USER comes before the ENTRYPOINT"
     );
-    assert!(
-        stage[user_at..]
-            .iter()
-            .all(|line| !line.starts_with("RUN ")),
-        "{name}: nothing runs as root after USER"
+    // What runs after it (installing the locked upstreams) runs as the user.
+    assert_eq!(
+        stage.iter().filter(|l| l.starts_with("USER ")).count(),
+        1,
+        "{name}: nothing switches back to root after USER"
     );
     let command = health_command(&stage);
     assert_eq!(command[..2], ["bash", "-c"], "{name}");
@@ -270,4 +270,221 @@ fn the_serve_image_health_check_passes_on_a_served_lock_and_fails_otherwise() {
         .env(&[("MCPO_ROOT_PATH", "/tools")])
         .start();
     assert_health_check_follows_the_root_path(&run, plain, &mounted);
+}
+
+/// The packages an example's lock runs from an index through `uvx` or
+/// `npx`, each with the final-stage instruction that installs it.
+fn locked_installs(dir: &std::path::Path) -> Vec<String> {
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("mcp.lock.json")).unwrap()).unwrap();
+    let upstreams: Vec<&Value> = match lock.get("servers").and_then(Value::as_object) {
+        Some(servers) => servers.values().map(|server| &server["upstream"]).collect(),
+        None => vec![&lock["upstream"]],
+    };
+    let mut installs: Vec<String> = upstreams
+        .into_iter()
+        .filter_map(|upstream| {
+            let args: Vec<&str> = upstream["args"]
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            let package = args.iter().find(|arg| !arg.starts_with('-'))?;
+            match upstream["command"].as_str()? {
+                "uvx" => Some(format!(r#"RUN ["uv", "tool", "install", "{package}"]"#)),
+                "npx" => Some(format!(
+                    r#"RUN ["npm", "exec", "--yes", "--package={package}", "--", "true"]"#
+                )),
+                _ => None,
+            }
+        })
+        .collect();
+    installs.sort();
+    installs
+}
+
+/// Every example image installs the packages its lock runs (`uvx`, `npx`) at
+/// build time, as its user (after `USER`, into the home folder where the
+/// launcher looks), then keeps the launchers offline; its Deployment copies
+/// that home folder into the writable volume mounted over it. An example
+/// with nothing to install has neither.
+#[test]
+fn every_example_image_installs_its_locked_upstreams() {
+    let mut installing = 0;
+    for dir in example_dirs("Dockerfile") {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let stage = final_stage(&dockerfile);
+        let expected = locked_installs(&dir);
+        let mut found: Vec<String> = stage
+            .iter()
+            .filter(|line| {
+                line.starts_with(r#"RUN ["uv", "tool""#) || line.starts_with(r#"RUN ["npm""#)
+            })
+            .cloned()
+            .collect();
+        found.sort();
+        assert_eq!(found, expected, "{name}: the locked packages, installed");
+        let deployment = std::fs::read_to_string(dir.join("deploy/deployment.yaml")).unwrap();
+        assert_eq!(
+            deployment.contains(r#"command: ["cp", "-R", "/home/mcpo/.", "/volume/"]"#),
+            !expected.is_empty(),
+            "{name}: the Deployment's init container copies the installed home folder"
+        );
+        if expected.is_empty() {
+            continue;
+        }
+        installing += 1;
+        let user = stage
+            .iter()
+            .position(|line| line.starts_with("USER "))
+            .unwrap();
+        let first_install = stage
+            .iter()
+            .position(|line| expected.contains(line))
+            .unwrap();
+        assert!(
+            user < first_install,
+            "{name}: installed as the image's user"
+        );
+        let offline = stage
+            .iter()
+            .rposition(|line| {
+                line.starts_with("ENV ")
+                    && (line.contains("UV_OFFLINE=1") || line.contains("npm_config_offline=true"))
+            })
+            .expect("the launchers are kept offline");
+        assert!(first_install < offline, "{name}: offline once installed");
+        for (launcher, setting) in [("uv", "UV_OFFLINE=1"), ("npm", "npm_config_offline=true")] {
+            let installs_with = format!("[\"{launcher}\"");
+            assert_eq!(
+                stage[offline].contains(setting),
+                expected
+                    .iter()
+                    .any(|install| install.contains(&installs_with)),
+                "{name}: {}",
+                stage[offline]
+            );
+        }
+    }
+    assert!(
+        installing >= 3,
+        "uvx, npx and multi-server examples install"
+    );
+}
+
+/// `program` as root: directly when this process is, else through
+/// non-interactive sudo (podman's storage and the namespaces need root).
+fn as_root(program: &str) -> Command {
+    let uid = Command::new("id").arg("-u").output().expect("id runs");
+    if String::from_utf8_lossy(&uid.stdout).trim() == "0" {
+        Command::new(program)
+    } else {
+        let mut command = Command::new("sudo");
+        command.args(["--non-interactive", program]);
+        command
+    }
+}
+
+/// Runs tests/container/run-offline.sh on `image` and returns each request's
+/// `(status, body)` and the proxy's log, asserting that nothing beyond
+/// loopback was reachable.
+fn run_offline(
+    image: &str,
+    home: &str,
+    seconds: u32,
+    requests: &[&str],
+) -> (Vec<(u16, String)>, String) {
+    let script = workspace_root().join("tests/container/run-offline.sh");
+    let output = as_root("bash")
+        .arg(&script)
+        .args([image, home, &seconds.to_string()])
+        .args(requests)
+        .env(
+            "OFFLINE_ENV",
+            "EVERYTHING_HTTP_PORT=9 EVERYTHING_SSE_PORT=9",
+        )
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "run-offline.sh: {stdout}\n{log}");
+    assert!(!stdout.contains("network reachable"), "{stdout}");
+    let answers = requests
+        .iter()
+        .zip(stdout.lines())
+        .map(|(request, line)| {
+            let path = request.split(' ').next().unwrap();
+            let rest = line
+                .strip_prefix(&format!("{path} "))
+                .unwrap_or_else(|| panic!("an answer to {path}: {line}"));
+            let (status, body) = rest.split_once(' ').unwrap_or((rest, ""));
+            (status.parse().unwrap(), body.to_string())
+        })
+        .collect();
+    (answers, log)
+}
+
+/// The multi-server example's image, its final stage built by podman on a
+/// locally made Debian base (scripts/setup-test-deps.sh) with the proxy
+/// built here in place of its release build stage, and run with no network
+/// (tests/container/run-offline.sh): its `uvx` and `npx` upstreams start,
+/// and tool calls through the proxy answer. Run again with the home folder
+/// as it was before the image installed them, the same call does not.
+#[test]
+fn the_multi_server_image_starts_its_upstreams_with_no_network() {
+    const IMAGE: &str = "localhost/mcpo-gen-e2e-offline:latest";
+    let binary = build(&["multi-proxy"]).join("multi-proxy");
+    let dockerfile =
+        std::fs::read_to_string(workspace_root().join("generated-examples/multi-proxy/Dockerfile"))
+            .unwrap();
+    let final_from = dockerfile.rfind("\nFROM ").expect("a final stage") + 1;
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM debian:bookworm-slim AS build\nCOPY multi-proxy /src/target/release/multi-proxy\n\n{}",
+            &dockerfile[final_from..]
+        ),
+    )
+    .unwrap();
+    let copy = context.path().join("multi-proxy");
+    std::fs::hard_link(&binary, &copy)
+        .or_else(|_| std::fs::copy(&binary, &copy).map(drop))
+        .unwrap();
+    let built = as_root("podman")
+        .args([
+            "build",
+            "--isolation",
+            "chroot",
+            "--format",
+            "docker",
+            "--quiet",
+        ])
+        // The CA of a TLS-intercepting proxy, put in the base image by the
+        // setup, is in the system store; uv reads it only when told to.
+        .args(["--build-arg", "UV_SYSTEM_CERTS=1", "-t", IMAGE])
+        .arg(context.path())
+        .output()
+        .expect("podman runs (scripts/setup-test-deps.sh installs it)");
+    assert!(
+        built.status.success(),
+        "podman build: {}",
+        output_text(&built)
+    );
+
+    let time = r#"/time/get_current_time {"timezone": "Europe/Paris"}"#;
+    let memory = "/memory/read_graph {}";
+    let (answers, log) = run_offline(IMAGE, "seeded", 90, &[time, memory]);
+    assert_eq!(answers[0].0, 200, "{answers:?}\n{log}");
+    assert!(answers[0].1.contains("Europe/Paris"), "{answers:?}");
+    assert_eq!(answers[1].0, 200, "{answers:?}\n{log}");
+    assert!(answers[1].1.contains("entities"), "{answers:?}");
+
+    let (answers, log) = run_offline(IMAGE, "empty", 10, &[time]);
+    assert_ne!(
+        answers[0].0, 200,
+        "nothing installed, nothing to start: {answers:?}\n{log}"
+    );
+    let _ = as_root("podman").args(["rmi", "--force", IMAGE]).output();
 }

@@ -132,6 +132,35 @@ fn server_context(lock: &Lock) -> Value {
     })
 }
 
+/// What the image installs at build time for `upstreams`, so that a
+/// container starts them with no network: each package a `uvx` (or `uv tool
+/// run`) or `npx` launch spec runs, as the spec names it (`tool`: the
+/// launcher that installs it). The image of any other launcher has none.
+fn installs_context<'a>(upstreams: impl IntoIterator<Item = &'a Upstream>) -> Value {
+    let mut installs = std::collections::BTreeSet::new();
+    for upstream in upstreams {
+        let Upstream::Stdio { command, args, .. } = upstream else {
+            continue;
+        };
+        let Some(package) = crate::pinning::package_of(command, args) else {
+            continue;
+        };
+        let launcher = Path::new(command)
+            .file_name()
+            .map(|name| name.to_string_lossy());
+        let tool = match (package.registry, launcher.as_deref()) {
+            (crate::pinning::Registry::PyPi, Some("uvx" | "uv")) => "uv",
+            (crate::pinning::Registry::Npm, Some("npx")) => "npm",
+            _ => continue,
+        };
+        installs.insert((tool, package.given));
+    }
+    installs
+        .into_iter()
+        .map(|(tool, spec)| serde_json::json!({"tool": tool, "spec": spec}))
+        .collect()
+}
+
 /// Every secret the upstreams need, once each: the env var the proxy reads
 /// it from (a stdio server's own variable, `MCPO_HEADER_<NAME>` for a
 /// header) and a Kubernetes Secret key for it.
@@ -198,6 +227,7 @@ fn multi_context(lock: &MultiLock) -> Value {
         ),
         "servers": servers,
         "secrets": secrets_context(lock.servers.values().map(|server| &server.upstream)),
+        "installs": installs_context(lock.servers.values().map(|server| &server.upstream)),
         "needs_uv": needs_uv,
         "needs_node": needs_node,
         "other_launchers": other_launchers,
@@ -241,6 +271,7 @@ pub fn render_all(lock: &CrateLock) -> Result<Vec<(String, String)>, EmitError> 
             ctx["description"] = Value::from(description);
             ctx["multi"] = Value::from(false);
             ctx["secrets"] = secrets_context([&lock.upstream]);
+            ctx["installs"] = installs_context([&lock.upstream]);
             ctx
         }
         CrateLock::Multi(lock) => multi_context(lock),
