@@ -1,48 +1,12 @@
-//! `Authorization: Bearer <key>` checking for the tool routes, and for
-//! every route under `--strict-auth`.
+//! API keys (`--api-key`): kept as digests, compared in constant time, and
+//! read from `Authorization: Bearer <key>`. Who may call what, with keys or
+//! tokens, is [`crate::identity`]'s.
 
-use axum::{
-    extract::{Request, State},
-    http::{HeaderMap, Method, header},
-    middleware::Next,
-    response::{IntoResponse as _, Response},
-};
+use axum::http::{HeaderMap, header};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-
-/// `--strict-auth`: the key guards every route, the proxy's own documents
-/// and unknown paths included (a 404 would tell an anonymous client which
-/// tools exist), except the liveness check that container health checks
-/// call without credentials. Without a valid key, every other path answers
-/// the same 401, known or not, so neither tool nor server names can be
-/// probed.
-#[derive(Clone, Debug)]
-pub struct StrictAuth {
-    pub auth: crate::identity::Authenticator,
-    /// `GET`/`HEAD` of these paths stays open: `{root_path}/healthz` only
-    /// (a multi-server proxy's `{root_path}/{name}/healthz` would tell which
-    /// names are servers).
-    pub open_paths: Vec<String>,
-}
-
-/// Middleware for [`StrictAuth`]: the same 401s as tool routes.
-pub async fn require_key(
-    State(strict): State<std::sync::Arc<StrictAuth>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let liveness = matches!(*request.method(), Method::GET | Method::HEAD)
-        && strict
-            .open_paths
-            .iter()
-            .any(|open| request.uri().path() == open);
-    if !liveness && let Err(error) = strict.auth.authenticate(request.headers()).await {
-        return error.into_response();
-    }
-    next.run(request).await
-}
 
 /// The keys accepted by `--api-key`. Empty means the tool routes are open
 /// (mcpo's behaviour without `--api-key`).

@@ -32,11 +32,11 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::auth::{self, StrictAuth};
 use crate::cli::ConfigError;
 use crate::error::{self, ApiError};
 use crate::gateway::{Gateway, McpEndpoints, mcp_routes};
 use crate::identity::Authenticator;
+use crate::identity::strict::{self, StrictAuth};
 use crate::metrics::MetricsRegistry;
 use crate::served::Served;
 
@@ -334,7 +334,7 @@ pub fn build_router(parts: RouterParts) -> Result<Router, ConfigError> {
         // included, which would tell that the path exists.
         router = Router::new()
             .fallback_service(router)
-            .layer(middleware::from_fn_with_state(strict, auth::require_key));
+            .layer(middleware::from_fn_with_state(strict, strict::require_key));
     }
     // Outside the key check: a CORS preflight carries no credentials.
     if let Some(cors) = cors_layer(&cors_allow_origins)? {

@@ -1,3 +1,4 @@
+use super::launch::launch_spec_warnings;
 use super::*;
 
 #[test]

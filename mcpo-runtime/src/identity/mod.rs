@@ -13,6 +13,7 @@
 pub(crate) mod forward;
 pub(crate) mod jwt;
 pub(crate) mod protected_resource;
+pub(crate) mod strict;
 
 use std::sync::Arc;
 
