@@ -281,9 +281,31 @@ impl App {
         F: FnOnce(Arc<crate::supervisor::Connection>) -> Fut,
         Fut: Future<Output = Result<T, rmcp::ServiceError>>,
     {
-        let state = &self.state;
         let deadline = tokio::time::Instant::now() + call_timeout;
-        let _slot = state.limiter.admit(deadline, &state.metrics).await?;
+        let _slot = self
+            .state
+            .limiter
+            .admit(deadline, &self.state.metrics)
+            .await?;
+        self.on_upstream_admitted(what, deadline, call_timeout, request)
+            .await
+    }
+
+    /// [`App::on_upstream`] for a request whose `--max-concurrency` slot is
+    /// already taken (an async task's, which it holds until the task ends):
+    /// `deadline` is `call_timeout` from when it was taken.
+    pub(crate) async fn on_upstream_admitted<T, F, Fut>(
+        &self,
+        what: &str,
+        deadline: tokio::time::Instant,
+        call_timeout: Duration,
+        request: F,
+    ) -> Result<T, CallFailure>
+    where
+        F: FnOnce(Arc<crate::supervisor::Connection>) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let state = &self.state;
         let pool = state.upstream.current();
         let lease = pool
             .connection(

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::error::ApiError;
@@ -17,7 +17,7 @@ const RETRY_AFTER_SECS: u64 = 1;
 
 /// The concurrency limit and its queue; unlimited when built with `None`.
 pub struct Limiter {
-    slots: Option<(Semaphore, usize)>,
+    slots: Option<(Arc<Semaphore>, usize)>,
     max_queue: usize,
     queued: AtomicUsize,
 }
@@ -27,25 +27,26 @@ impl Limiter {
     /// more waiting.
     pub fn new(max_concurrency: Option<usize>, max_queue: usize) -> Limiter {
         Limiter {
-            slots: max_concurrency.map(|limit| (Semaphore::new(limit), limit)),
+            slots: max_concurrency.map(|limit| (Arc::new(Semaphore::new(limit)), limit)),
             max_queue,
             queued: AtomicUsize::new(0),
         }
     }
 
-    /// A slot for one call, held until the permit is dropped; waits in the
-    /// queue until `deadline` when every slot is taken.
+    /// A slot for one call, held until the permit is dropped (an async
+    /// task keeps it until the task ends); waits in the queue until
+    /// `deadline` when every slot is taken.
     pub async fn admit(
         &self,
         deadline: Instant,
         metrics: &Arc<Metrics>,
-    ) -> Result<Option<SemaphorePermit<'_>>, ApiError> {
+    ) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
         let Some((slots, limit)) = &self.slots else {
             return Ok(None);
         };
         // Free slots go to the queue's head first, so this never overtakes
         // a waiting call.
-        if let Ok(permit) = slots.try_acquire() {
+        if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
             return Ok(Some(permit));
         }
         if self.queued.fetch_add(1, Ordering::SeqCst) >= self.max_queue {
@@ -60,7 +61,7 @@ impl Limiter {
             ));
         }
         let _queued = metrics.enter_queue();
-        let waited = tokio::time::timeout_at(deadline, slots.acquire()).await;
+        let waited = tokio::time::timeout_at(deadline, Arc::clone(slots).acquire_owned()).await;
         self.queued.fetch_sub(1, Ordering::SeqCst);
         match waited {
             Ok(Ok(permit)) => Ok(Some(permit)),

@@ -498,3 +498,28 @@ fn a_task_whose_upstream_restarted_is_gone() {
         &json!("done after 0 s"),
     );
 }
+
+/// A running async task is a call at the upstream: under
+/// `--max-concurrency 1 --max-queue 0` it holds the one slot until it ends,
+/// so a plain call and another async start meanwhile are refused (503, as
+/// for any busy proxy), and once it is cancelled the slot is free again.
+#[test]
+fn an_async_task_holds_its_concurrency_slot_until_it_ends() {
+    let proxy = task_proxy(&["--max-concurrency", "1", "--max-queue", "0"]);
+    let (location, _) = start_async(&proxy, "slow_task", &json!({"seconds": 60}));
+    for respond_async in [false, true] {
+        let busy = post_tool(&proxy, "optional_task", &json!({}), respond_async);
+        assert_eq!(busy.status, 503, "async {respond_async}: {busy:?}");
+        assert!(busy.detail_contains("--max-concurrency"), "{busy:?}");
+    }
+    let response = client()
+        .delete(proxy.url(&location))
+        .bearer_auth(KEY)
+        .send()
+        .unwrap_or_else(|error| panic!("DELETE {location} got no answer: {error}"));
+    assert!(response.status().is_success(), "{response:?}");
+    let freed = wait_for(Duration::from_secs(10), || {
+        post_tool(&proxy, "optional_task", &json!({}), false).status == 200
+    });
+    assert!(freed, "the cancelled task's slot was not freed");
+}

@@ -64,8 +64,13 @@ pub(crate) async fn start(
     let owner = caller.owner();
     state.jobs.make_room(owner.as_ref())?;
     let params = app.call_params(tool, arguments, caller);
+    // A running task is a call at the upstream: it holds its
+    // `--max-concurrency` slot until it ends, not only while it is created.
+    let call_timeout = app.call_timeout(tool);
+    let deadline = tokio::time::Instant::now() + call_timeout;
+    let slot = state.limiter.admit(deadline, &state.metrics).await?;
     let (connection, created) = app
-        .on_upstream(tool, app.call_timeout(tool), |connection| async move {
+        .on_upstream_admitted(tool, deadline, call_timeout, |connection| async move {
             let created = super::create(&connection.peer, params, REQUESTED_TTL).await?;
             Ok((connection, created))
         })
@@ -106,6 +111,7 @@ pub(crate) async fn start(
         connection.peer.clone(),
         asks,
         route,
+        slot,
     ));
     tracing::info!(tool, "started as an upstream task for an async caller");
     let base = call_path.rsplit_once('/').map_or("", |(base, _)| base);
@@ -139,12 +145,13 @@ pub(crate) fn routes(task_support: &HashMap<String, super::TaskSupport>) -> Rout
 
 /// Holds the task's `tasks/result` open until its end (or its expiry),
 /// passing the forms the upstream asks for on to the caller, and keeps
-/// how it ended.
+/// how it ended. The task's `--max-concurrency` slot is freed then.
 async fn wait_for_end(
     job: Arc<Job>,
     peer: rmcp::Peer<rmcp::RoleClient>,
     mut asks: tokio::sync::mpsc::UnboundedReceiver<ElicitationAsk>,
     _route: ElicitationRoute,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 ) {
     // Whatever way this ends, a form still waiting is answered `cancel`
     // (its sender dropped), and a GET waiting on the end is woken.
