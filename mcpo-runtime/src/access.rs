@@ -307,6 +307,7 @@ fn facts(caller: &Caller) -> CallerFacts<'_> {
     match &caller.claims {
         Some(claims) => CallerFacts {
             verified: true,
+            issuer: Some(&claims.issuer),
             subject: Some(&claims.subject),
             email: claims.email.as_deref(),
             roles: &claims.roles,

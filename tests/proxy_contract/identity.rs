@@ -24,12 +24,18 @@ const AUDIENCE: &str = "urn:mcpo-gen:identity-test";
 const OPENWEBUI_SECRET: &str = "open-webui-test-secret-0123456789abcdef";
 const META_KEY: &str = "io.github.mcpo-gen/caller";
 
-const POLICY: &str = r#"{"grants": [
-  {"to": {"roles": ["admin"]}, "tools": ["*", "delete_everything"], "resources": ["*"], "prompts": ["*"]},
-  {"to": {"roles": ["user"]}, "tools": ["echo", "whoami"]},
-  {"to": {"scopes": ["admin"]}, "server": "ids", "tools": ["delete_everything"]},
-  {"to": {"anyone": true}, "server": "plain", "tools": ["whoami"]}
-]}"#;
+/// The policy under test; the admins' grant is the IdP's (`issuer`) alone,
+/// so an Open WebUI user with the role `admin` is not one.
+fn policy(issuer: &str) -> String {
+    json!({"grants": [
+        {"to": {"issuers": [issuer], "roles": ["admin"]},
+         "tools": ["*", "delete_everything"], "resources": ["*"], "prompts": ["*"]},
+        {"to": {"roles": ["user"]}, "tools": ["echo", "whoami"]},
+        {"to": {"scopes": ["admin"]}, "server": "ids", "tools": ["delete_everything"]},
+        {"to": {"anyone": true}, "server": "plain", "tools": ["whoami"]}
+    ]})
+    .to_string()
+}
 
 fn upstreams_dir() -> PathBuf {
     workspace_root().join("tests/upstreams")
@@ -199,10 +205,10 @@ fn setup(flags: &[&str]) -> Setup {
     }});
     let config_path = scratch.path().join("mcp.json");
     std::fs::write(&config_path, config.to_string()).expect("the config is written");
-    let policy_path = scratch.path().join("mcp.policy.json");
-    std::fs::write(&policy_path, POLICY).expect("the policy is written");
-    let audit = scratch.path().join("audit.log");
     let issuer = provider.url("");
+    let policy_path = scratch.path().join("mcp.policy.json");
+    std::fs::write(&policy_path, policy(&issuer)).expect("the policy is written");
+    let audit = scratch.path().join("audit.log");
     let mut args: Vec<String> = [
         "--api-key",
         KEY,
@@ -321,6 +327,17 @@ fn verified_callers_get_what_the_policy_grants_and_forged_tokens_get_nothing() {
             && challenge.contains(r#"scope="admin""#),
         "{challenge}"
     );
+    // An Open WebUI user whose role is `admin` is not the IdP's admin: the
+    // admins' grant names the IdP's issuer.
+    let owui_admin = open_webui_headers("admin", OPENWEBUI_SECRET);
+    let owui_admin = [(
+        "X-OpenWebUI-User-Jwt",
+        owui_admin["X-OpenWebUI-User-Jwt"]
+            .as_str()
+            .expect("Open WebUI's JWT header"),
+    )];
+    let refused = delete_everything(proxy, KEY, &owui_admin);
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
     // Resources and prompts follow the policy too: the admin reads and
     // gets them, the user gets 403.
     for (bearer, status) in [(&alice, 200), (&bob, 403)] {

@@ -162,7 +162,8 @@ fn reaches_all_of(wide: &Audience, narrow: &Audience) -> bool {
             .map(|domain| domain.to_ascii_lowercase())
             .collect()
     };
-    within(&wide.subjects, &narrow.subjects)
+    within(&wide.issuers, &narrow.issuers)
+        && within(&wide.subjects, &narrow.subjects)
         && within(&wide.emails, &narrow.emails)
         && within(&lower(&wide.email_domains), &lower(&narrow.email_domains))
         && within(&wide.roles, &narrow.roles)
@@ -368,6 +369,32 @@ mod tests {
                 NARROWED,
                 "",
                 r#"grant to {"roles":["user"]} no longer allows tool "now""#,
+            )],
+        ),
+        (
+            "an issuer added only narrows",
+            Some(USER),
+            Some(
+                r#"{"grants": [{"to": {"issuers": ["https://idp"], "roles": ["user"]}, "tools": ["now"]}]}"#,
+            ),
+            false,
+            &[(
+                NARROWED,
+                "",
+                r#"grant to {"roles":["user"]} no longer allows tool "now""#,
+            )],
+        ),
+        (
+            "an issuer dropped widens: another issuer's users gain",
+            Some(
+                r#"{"grants": [{"to": {"issuers": ["https://idp"], "roles": ["user"]}, "tools": ["now"]}]}"#,
+            ),
+            Some(USER),
+            false,
+            &[(
+                WIDENED,
+                "",
+                r#"grant to {"roles":["user"]} now allows tool "now""#,
             )],
         ),
         (

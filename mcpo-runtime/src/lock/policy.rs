@@ -6,7 +6,7 @@
 //!
 //! ```json
 //! {"grants": [
-//!   {"to": {"roles": ["admin"]}, "tools": ["*", "delete_everything"], "resources": ["*"], "prompts": ["*"]},
+//!   {"to": {"issuers": ["https://idp.example.com"], "roles": ["admin"]}, "tools": ["*", "delete_everything"], "resources": ["*"], "prompts": ["*"]},
 //!   {"to": {"emailDomains": ["example.org"]}, "server": "time", "tools": ["get_current_time"]},
 //!   {"to": {"anyone": true}, "tools": ["echo"]}
 //! ]}
@@ -65,6 +65,11 @@ pub struct Audience {
     /// Every caller.
     pub anyone: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Tokens of one of these issuers (`iss`): the `--jwt-issuer`, or
+    /// `open-webui` for Open WebUI's user header. Without it a role or
+    /// group of the same name from either matches.
+    pub issuers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     /// One of these `sub` claims.
     pub subjects: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,6 +95,7 @@ pub struct Audience {
 #[allow(missing_docs, reason = "the claims of the same names")]
 pub struct CallerFacts<'a> {
     pub verified: bool,
+    pub issuer: Option<&'a str>,
     pub subject: Option<&'a str>,
     pub email: Option<&'a str>,
     pub roles: &'a [String],
@@ -218,7 +224,8 @@ impl Audience {
                     .iter()
                     .any(|wanted| wanted.eq_ignore_ascii_case(domain))
             });
-        one_of(&self.subjects, caller.subject)
+        one_of(&self.issuers, caller.issuer)
+            && one_of(&self.subjects, caller.subject)
             && one_of(&self.emails, caller.email)
             && email_domain_ok
             && any_of(&self.roles, caller.roles)
@@ -281,6 +288,28 @@ mod tests {
         assert!(!policy.allows(&key_only, "", tool("now", false)));
         assert!(!policy.allows(&bob, "", Item::Prompt("p")));
         assert!(!policy.allows(&admin, "", Item::Resource("file:///x")));
+    }
+
+    /// A role of the same name from Open WebUI's user header and from the
+    /// IdP are different callers when the grant names its issuer.
+    #[test]
+    fn a_grant_limited_to_an_issuer_ignores_the_same_role_from_another() {
+        let policy = policy(
+            r#"{"grants": [{"to": {"issuers": ["https://idp.example.com"], "roles": ["admin"]},
+                            "tools": ["*"]}]}"#,
+        );
+        let admin = vec!["admin".to_string()];
+        let caller = |issuer| CallerFacts {
+            issuer: Some(issuer),
+            ..verified("alice", "alice@example.com", &admin)
+        };
+        let tool = Item::Tool {
+            name: "now",
+            destructive: false,
+        };
+        assert!(policy.allows(&caller("https://idp.example.com"), "", tool));
+        assert!(!policy.allows(&caller("open-webui"), "", tool));
+        assert!(!policy.allows(&verified("alice", "alice@example.com", &admin), "", tool));
     }
 
     #[test]
