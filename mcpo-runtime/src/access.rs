@@ -129,6 +129,22 @@ impl<'a> Use<'a> {
     }
 }
 
+/// What an audit line is about: a use, or another request about one (a
+/// completion of a prompt's argument, an async task's result, cancel or
+/// form answer, named by its tool).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Audited<'a> {
+    pub(crate) kind: &'static str,
+    pub(crate) name: &'a str,
+}
+
+impl<'a> From<Use<'a>> for Audited<'a> {
+    fn from(what: Use<'a>) -> Self {
+        let (kind, name) = what.kind_and_name();
+        Audited { kind, name }
+    }
+}
+
 impl Access {
     /// The shared parts with one server's own: its lock's policy and
     /// destructive tools, its config entry's `forwardIdentity`.
@@ -242,12 +258,12 @@ impl Access {
     /// and one audit line when there is an audit log. `caller`: `None` when the request
     /// did not authenticate.
     #[allow(clippy::too_many_arguments, reason = "one line's fields")]
-    pub(crate) fn record(
+    pub(crate) fn record<'a>(
         &self,
         metrics: Option<&crate::metrics::Metrics>,
         caller: Option<&Caller>,
         server: &str,
-        what: Use<'_>,
+        what: impl Into<Audited<'a>>,
         status: u16,
         duration: Duration,
         ids: &CallIds,
@@ -261,7 +277,7 @@ impl Access {
         let Some(audit) = &self.audit else {
             return;
         };
-        let (kind, name) = what.kind_and_name();
+        let Audited { kind, name } = what.into();
         audit.record(&AuditEntry {
             caller: &caller.name(),
             via: caller.via.as_str(),

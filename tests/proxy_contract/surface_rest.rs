@@ -750,7 +750,12 @@ fn prompts_take_exactly_their_locked_string_arguments() {
 /// or a locked template's variable; other names are refused here.
 #[test]
 fn completions_of_prompt_arguments_and_template_variables() {
-    let proxy = serve(&[], &resources_upstream(&[]));
+    let scratch = tempfile::tempdir().unwrap();
+    let audit_log = scratch.path().join("audit.log");
+    let proxy = serve(
+        &["--audit-log", audit_log.to_str().unwrap()],
+        &resources_upstream(&[]),
+    );
     let style = post(
         &proxy,
         "/prompts/greet/complete",
@@ -837,6 +842,33 @@ fn completions_of_prompt_arguments_and_template_variables() {
         &json!({"argument": "style", "value": "f"}),
     );
     assert_eq!(again.pair(), style.pair(), "the proxy keeps serving");
+
+    // Completions tell values of what they complete: each is in the audit
+    // log, named by its prompt or template, with its status.
+    let audited: Vec<(String, u64)> = std::fs::read_to_string(&audit_log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|entry| entry["kind"] == "completion")
+        .map(|entry| {
+            let name = entry["name"].as_str().unwrap_or_default().to_string();
+            (name, entry["status"].as_u64().unwrap_or_default())
+        })
+        .collect();
+    for expected in [("greet", 200), ("greet", 422)] {
+        assert!(
+            audited
+                .iter()
+                .any(|(name, status)| (name.as_str(), *status) == expected),
+            "{expected:?} in {audited:?}"
+        );
+    }
+    assert!(
+        audited
+            .iter()
+            .any(|(name, status)| name.starts_with("repo://") && *status == 200),
+        "{audited:?}"
+    );
 }
 
 /// With `--api-key`, every resource, template and prompt route wants it.

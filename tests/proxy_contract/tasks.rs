@@ -505,7 +505,17 @@ fn a_task_whose_upstream_restarted_is_gone() {
 /// for any busy proxy), and once it is cancelled the slot is free again.
 #[test]
 fn an_async_task_holds_its_concurrency_slot_until_it_ends() {
-    let proxy = task_proxy(&["--max-concurrency", "1", "--max-queue", "0"]);
+    let scratch = tempfile::tempdir().unwrap();
+    let audit_log = scratch.path().join("audit.log");
+    let audit_flag = audit_log.display().to_string();
+    let proxy = task_proxy(&[
+        "--max-concurrency",
+        "1",
+        "--max-queue",
+        "0",
+        "--audit-log",
+        &audit_flag,
+    ]);
     let (location, _) = start_async(&proxy, "slow_task", &json!({"seconds": 60}));
     for respond_async in [false, true] {
         let busy = post_tool(&proxy, "optional_task", &json!({}), respond_async);
@@ -522,4 +532,31 @@ fn an_async_task_holds_its_concurrency_slot_until_it_ends() {
         post_tool(&proxy, "optional_task", &json!({}), false).status == 200
     });
     assert!(freed, "the cancelled task's slot was not freed");
+
+    // The cancel and the read of the ended task are in the audit log, named
+    // by the task's tool; the polls of a working task are not.
+    let ended = get_task(&proxy, &location);
+    assert_eq!(ended.body["status"], "cancelled", "{ended:?}");
+    let audited: Vec<(String, String)> = std::fs::read_to_string(&audit_log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|entry| {
+            entry["kind"]
+                .as_str()
+                .is_some_and(|kind| kind.starts_with("task-"))
+        })
+        .map(|entry| {
+            let kind = entry["kind"].as_str().unwrap_or_default().to_string();
+            (kind, entry["name"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            ("task-cancel".to_string(), "slow_task".to_string()),
+            ("task-result".to_string(), "slow_task".to_string()),
+        ],
+        "{audited:?}"
+    );
 }

@@ -9,7 +9,7 @@ pub(crate) mod rest;
 
 pub(crate) mod subscriptions;
 
-use crate::access::Use;
+use crate::access::{Audited, Use};
 use crate::identity::Caller;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -220,12 +220,12 @@ impl App {
         outcome
     }
 
-    /// One audit line for a read or prompt (tool calls have theirs in
-    /// their routes).
-    fn audit<T>(
+    /// One audit line for a read, prompt or completion (tool calls have
+    /// theirs in their routes).
+    fn audit<'a, T>(
         &self,
         caller: &Caller,
-        what: Use<'_>,
+        what: impl Into<Audited<'a>>,
         outcome: &Result<T, CallFailure>,
         started: std::time::Instant,
     ) {
@@ -307,6 +307,30 @@ impl App {
     /// `completion/complete` for an argument of a locked prompt or a
     /// variable of a locked template.
     pub(crate) async fn complete(
+        &self,
+        reference: Reference,
+        argument: ArgumentInfo,
+        context: Option<HashMap<String, String>>,
+        caller: &Caller,
+    ) -> Result<CompleteResult, CallFailure> {
+        let started = std::time::Instant::now();
+        let name = match &reference {
+            Reference::Prompt(prompt) => prompt.name.clone(),
+            Reference::Resource(template) => template.uri.clone(),
+            _ => String::new(),
+        };
+        let outcome = self
+            .complete_checked(reference, argument, context, caller)
+            .await;
+        let what = Audited {
+            kind: "completion",
+            name: &name,
+        };
+        self.audit(caller, what, &outcome, started);
+        outcome
+    }
+
+    async fn complete_checked(
         &self,
         reference: Reference,
         argument: ArgumentInfo,

@@ -31,8 +31,10 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::store::{DEFAULT_POLL, Ended, Job, ended_answer, retry_after, task_body};
+use crate::access::Audited;
 use crate::app::App;
 use crate::error::ApiError;
+use crate::identity::Caller;
 use crate::tool_answer::TypedChecks;
 use crate::upstream::{ElicitationAsk, ElicitationRoute};
 
@@ -232,9 +234,19 @@ async fn task_status(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = callers_task(&app, &id, &headers).await?;
+    let (caller, job) = callers_task(&app, &id, &headers).await?;
     if let Some(answer) = job.ended_answer(&id).await {
-        return Ok(answer);
+        // Its result is what the tool returned: read as a call's is.
+        let outcome = Ok(answer);
+        audit(
+            &app,
+            &caller,
+            "task-result",
+            &job,
+            &outcome,
+            std::time::Instant::now(),
+        );
+        return outcome;
     }
     if let Some(ask) = job
         .pending_input
@@ -309,8 +321,21 @@ async fn answer_input(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let job = callers_task(&app, &id, &parts.headers).await?;
-    let (_, value) = app.json_body(&parts.headers, body).await?;
+    let (caller, job) = callers_task(&app, &id, &parts.headers).await?;
+    let started = std::time::Instant::now();
+    let outcome = answer_job_input(&app, &id, &job, &parts.headers, body).await;
+    audit(&app, &caller, "task-input", &job, &outcome, started);
+    outcome
+}
+
+async fn answer_job_input(
+    app: &App,
+    id: &str,
+    job: &Job,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let (_, value) = app.json_body(headers, body).await?;
     if job.ended.lock().await.is_some() {
         return Err(already_ended());
     }
@@ -368,7 +393,7 @@ async fn answer_input(
     let _ = ask.reply.send(result);
     drop(pending);
     tracing::info!(tool = job.tool, "an async caller answered its task's form");
-    Ok(job.running_answer(task_body(&id, &job.tool, "working", None)))
+    Ok(job.running_answer(task_body(id, &job.tool, "working", None)))
 }
 
 async fn cancel_task(
@@ -376,7 +401,14 @@ async fn cancel_task(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = callers_task(&app, &id, &headers).await?;
+    let (caller, job) = callers_task(&app, &id, &headers).await?;
+    let started = std::time::Instant::now();
+    let outcome = cancel_job(&app, &id, &job).await;
+    audit(&app, &caller, "task-cancel", &job, &outcome, started);
+    outcome
+}
+
+async fn cancel_job(app: &App, id: &str, job: &Job) -> Result<Response, ApiError> {
     let mut ended = job.ended.lock().await;
     if ended.is_some() {
         return Err(already_ended());
@@ -401,7 +433,7 @@ async fn cancel_task(
         status: "cancelled",
         result: None,
     };
-    let answer = ended_answer(&id, &job, &end);
+    let answer = ended_answer(id, job, &end);
     *ended = Some(end);
     drop(ended);
     job.finished.notify_waiters();
@@ -422,11 +454,47 @@ async fn upstream<T>(
     }
 }
 
-/// The task `id` of the caller the request authenticates as (401, 404,
+/// The caller the request authenticates as, and its task `id` (401, 404,
 /// 410).
-async fn callers_task(app: &App, id: &str, headers: &HeaderMap) -> Result<Arc<Job>, ApiError> {
+async fn callers_task(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(Caller, Arc<Job>), ApiError> {
     let caller = app.state().access.auth.authenticate(headers).await?;
-    app.state().jobs.find(caller.owner(), id)
+    let job = app.state().jobs.find(caller.owner(), id)?;
+    Ok((caller, job))
+}
+
+/// One audit line for what `caller` did with its task (`kind`), named by
+/// the task's tool; polls of a task still working have none.
+fn audit(
+    app: &App,
+    caller: &Caller,
+    kind: &'static str,
+    job: &Job,
+    outcome: &Result<Response, ApiError>,
+    started: std::time::Instant,
+) {
+    let state = app.state();
+    let status = match outcome {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => error.status.as_u16(),
+    };
+    let what = Audited {
+        kind,
+        name: &job.tool,
+    };
+    state.access.record(
+        None,
+        Some(caller),
+        &state.server_name,
+        what,
+        status,
+        started.elapsed(),
+        &Default::default(),
+        None,
+    );
 }
 
 fn already_ended() -> ApiError {
