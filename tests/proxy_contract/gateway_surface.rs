@@ -225,6 +225,16 @@ fn python_sdk_session_sees_the_locked_resources_prompts_and_updates() {
         "the unsubscribe went upstream"
     );
 
+    // Reads, prompts and completions over MCP are counted as over REST.
+    let page = super::load_limits::metrics(&proxy);
+    for request in ["resources/read", "prompts/get", "completion/complete"] {
+        let series = format!("mcpo_tool_calls_total{{tool=\"{request}\",status=\"200\"}}");
+        assert!(
+            super::load_limits::metric(&page, &series) >= 1.0,
+            "{series} in:\n{page}"
+        );
+    }
+
     assert_eq!(result_of(&report, "abandoned_subscribe"), &json!({}));
     assert!(
         wait_for(Duration::from_secs(10), || proxy_logged(

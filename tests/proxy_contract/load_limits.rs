@@ -40,7 +40,7 @@ fn proxy(flags: &[&str], tools: &str, marker: &str) -> Running {
 }
 
 /// `/metrics` (it needs the key like the tools).
-fn metrics(proxy: &Running) -> String {
+pub(super) fn metrics(proxy: &Running) -> String {
     let client = reqwest::blocking::Client::new();
     let response = client
         .get(proxy.url("/metrics"))
@@ -52,7 +52,7 @@ fn metrics(proxy: &Running) -> String {
 }
 
 /// The value of the series `name` (with its labels, as printed) or 0.
-fn metric(page: &str, series: &str) -> f64 {
+pub(super) fn metric(page: &str, series: &str) -> f64 {
     page.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|value| value.trim().parse().ok())

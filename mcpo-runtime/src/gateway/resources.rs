@@ -410,11 +410,11 @@ impl Gateway {
                 Err(failure) => return Err(resource_error(uri, failure)),
             }
         };
-        match self.inner.servers[server]
-            .app
-            .read_resource(uri, None, caller)
-            .await
-        {
+        let app = &self.inner.servers[server].app;
+        let started = std::time::Instant::now();
+        let outcome = app.read_resource(uri, None, caller).await;
+        counted(app, "resources/read", &outcome, started);
+        match outcome {
             Ok(mut result) => {
                 result.result_type.get_or_insert(ResultType::COMPLETE);
                 Ok(ReadResourceResponse::Complete(result))
@@ -479,7 +479,10 @@ impl Gateway {
         };
         let app = &self.inner.servers[prompt.server].app;
         let arguments = request.arguments.unwrap_or_default();
-        match app.get_prompt(&prompt.locked, arguments, caller).await {
+        let started = std::time::Instant::now();
+        let outcome = app.get_prompt(&prompt.locked, arguments, caller).await;
+        counted(app, "prompts/get", &outcome, started);
+        match outcome {
             Ok(mut result) => {
                 // As tool results: a client on 2026-07-28 requires it (rmcp
                 // strips it again for older clients).
@@ -538,7 +541,10 @@ impl Gateway {
         };
         let context = context.and_then(|context| context.arguments);
         let app = &self.inner.servers[server].app;
-        match app.complete(upstream, argument, context, caller).await {
+        let started = std::time::Instant::now();
+        let outcome = app.complete(upstream, argument, context, caller).await;
+        counted(app, "completion/complete", &outcome, started);
+        match outcome {
             Ok(mut result) => {
                 result.result_type.get_or_insert(ResultType::COMPLETE);
                 Ok(result)
@@ -550,6 +556,23 @@ impl Gateway {
             )),
         }
     }
+}
+
+/// Counts a request a server answered in its `/metrics` under `label`, with
+/// the status REST would have answered, as REST counts its own.
+fn counted<T>(
+    app: &crate::app::App,
+    label: &'static str,
+    outcome: &Result<T, CallFailure>,
+    started: std::time::Instant,
+) {
+    let status = match outcome {
+        Ok(_) => 200,
+        Err(failure) => failure.answer.status.as_u16(),
+    };
+    app.state()
+        .metrics
+        .record_call(label, status, started.elapsed());
 }
 
 #[cfg(test)]
