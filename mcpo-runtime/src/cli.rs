@@ -471,6 +471,79 @@ pub fn seconds(value: f64) -> Duration {
     Duration::try_from_secs_f64(value).unwrap_or(Duration::from_secs(60))
 }
 
+/// The upstream the words after `--` name, for `server_type`: a command and
+/// its arguments (stdio, with `env`), or one http(s) URL without
+/// credentials (with `headers` and `oauth`). The one reader of a command
+/// line's server: mcpo-gen's snapshot and `login --url`, `mcpo-gen serve`,
+/// and a proxy whose locked upstream the words replace.
+pub fn command_line_target(
+    server_type: ServerType,
+    words: &[String],
+    headers: BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
+    oauth: Option<Box<crate::upstream::OAuthTarget>>,
+) -> Result<Target, ConfigError> {
+    let refuse = |message: String| Err(ConfigError(message));
+    let Some((first, rest)) = words.split_first() else {
+        return refuse(
+            "name the server after `--`: a command (`-- uvx mcp-server-time`) or a URL".into(),
+        );
+    };
+    if server_type == ServerType::Stdio {
+        if oauth.is_some() {
+            return refuse(
+                "--oauth applies to HTTP servers (--server-type streamable-http or sse)".into(),
+            );
+        }
+        if !headers.is_empty() {
+            return refuse("--header applies to HTTP servers; use --env for stdio servers".into());
+        }
+        return Ok(Target::Stdio {
+            command: first.clone(),
+            args: rest.to_vec(),
+            env,
+        });
+    }
+    if !env.is_empty() {
+        return refuse("--env applies to stdio servers; use --header for HTTP servers".into());
+    }
+    let url = command_line_url(words)?;
+    Ok(match server_type {
+        ServerType::Sse => Target::Sse {
+            url,
+            headers,
+            oauth,
+        },
+        _ => Target::StreamableHttp {
+            url,
+            headers,
+            oauth,
+        },
+    })
+}
+
+/// The one http(s) URL, without credentials, the words after `--` give
+/// for an HTTP server.
+fn command_line_url(words: &[String]) -> Result<String, ConfigError> {
+    let refuse = |message: String| Err(ConfigError(message));
+    let [url] = words else {
+        return refuse(format!(
+            "an HTTP server is one URL after `--`, got {words:?}"
+        ));
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return refuse(format!("{url:?} is not an http:// or https:// URL"));
+    }
+    if crate::config::url_has_credentials(url) {
+        return refuse(
+            "the URL carries credentials, which would be recorded (mcp.lock.json) and logged; \
+             pass them with --header instead"
+                .into(),
+        );
+    }
+    Ok(url.clone())
+}
+
 /// Combines the lock's launch spec with the command-line overrides.
 pub fn resolve_target(
     cli: &Cli,
@@ -576,22 +649,20 @@ pub fn resolve_target(
             });
             let locked_http = locked_http.map(|(url, headers, _)| (url, headers));
             let no_headers = ValueSources::default();
-            let (url, locked_headers): (String, &ValueSources) =
-                match (cli.upstream.as_slice(), locked_http) {
-                    ([url], Some((_, headers))) => (url.clone(), headers),
-                    ([url], None) => (url.clone(), &no_headers),
-                    ([], Some((url, headers))) => (url.clone(), headers),
-                    ([], None) => {
-                        return Err(ConfigError(format!(
-                            "--server-type {flag} needs the server URL as the last argument"
-                        )));
-                    }
-                    (_, _) => {
-                        return Err(ConfigError(format!(
-                            "a {flag} upstream takes exactly one URL argument"
-                        )));
-                    }
-                };
+            let given_url = match cli.upstream.is_empty() {
+                true => None,
+                false => Some(command_line_url(&cli.upstream)?),
+            };
+            let (url, locked_headers): (String, &ValueSources) = match (given_url, locked_http) {
+                (Some(url), Some((_, headers))) => (url, headers),
+                (Some(url), None) => (url, &no_headers),
+                (None, Some((url, headers))) => (url.clone(), headers),
+                (None, None) => {
+                    return Err(ConfigError(format!(
+                        "--server-type {flag} needs the server URL as the last argument"
+                    )));
+                }
+            };
             let mut headers = BTreeMap::new();
             // Headers the lock names (values never are in the lock) come from
             // their `${VAR}` template or MCPO_HEADER_<NAME>, unless a

@@ -652,7 +652,7 @@ pub fn resolve_target(
     Ok(target)
 }
 
-fn url_has_credentials(url: &str) -> bool {
+pub(crate) fn url_has_credentials(url: &str) -> bool {
     url.split_once("://")
         .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
         .is_some_and(|authority| authority.contains('@'))

@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 
 use crate::app::App;
 
-pub use crate::cli::{Cli as ProxyArgs, ServerType};
+pub use crate::cli::{Cli as ProxyArgs, ServerType, command_line_target};
 pub use crate::proxy::{ProxySource, ServerSource};
 
 /// Tool routes built at run time: `POST route` calls `tool` for each

@@ -55,7 +55,9 @@ impl OAuthFlags {
     }
 }
 
-/// Builds the snapshot target from the trailing arguments after `--`.
+/// The snapshot target of the server after `--`, as every command line
+/// reads it (`mcpo_runtime::serve::command_line_target`), with the values
+/// of `--header`, `--env` and the `--oauth*` flags.
 pub fn target(
     server_type: ServerType,
     trailing: &[String],
@@ -63,58 +65,13 @@ pub fn target(
     env: BTreeMap<String, String>,
     oauth: Option<OAuthFlags>,
 ) -> Result<Target> {
-    let Some((first, rest)) = trailing.split_first() else {
-        bail!("name the server after `--`: a command (`-- uvx mcp-server-time`) or a URL");
-    };
-    match server_type {
-        ServerType::Stdio => {
-            if oauth.is_some() {
-                bail!("--oauth applies to HTTP servers (--server-type streamable-http or sse)");
-            }
-            if !headers.is_empty() {
-                bail!("--header applies to HTTP servers; use --env for stdio servers");
-            }
-            Ok(Target::Stdio {
-                command: first.clone(),
-                args: rest.to_vec(),
-                env,
-            })
-        }
-        ServerType::StreamableHttp | ServerType::Sse => {
-            if !rest.is_empty() {
-                bail!("an HTTP server is one URL after `--`, got extra arguments {rest:?}");
-            }
-            if !env.is_empty() {
-                bail!("--env applies to stdio servers; use --header for HTTP servers");
-            }
-            if !(first.starts_with("http://") || first.starts_with("https://")) {
-                bail!("{first:?} is not an http:// or https:// URL");
-            }
-            let authority = first
-                .split_once("://")
-                .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
-                .unwrap_or("");
-            if authority.contains('@') {
-                bail!(
-                    "the URL carries credentials, which would be written to mcp.lock.json; \
-                     pass them with --header instead"
-                );
-            }
-            let url = first.clone();
-            Ok(match server_type {
-                ServerType::Sse => Target::Sse {
-                    url,
-                    headers,
-                    oauth: oauth.map(OAuthFlags::target),
-                },
-                _ => Target::StreamableHttp {
-                    url,
-                    headers,
-                    oauth: oauth.map(OAuthFlags::target),
-                },
-            })
-        }
-    }
+    Ok(mcpo_runtime::serve::command_line_target(
+        server_type,
+        trailing,
+        headers,
+        env,
+        oauth.map(OAuthFlags::target),
+    )?)
 }
 
 /// Everything to say about a launch spec before the lock records it:

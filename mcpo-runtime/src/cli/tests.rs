@@ -397,3 +397,37 @@ fn identity_flags_that_cannot_work_are_refused() {
         assert_eq!(check_flags(&cli(args), &no_env), Ok(()), "{args:?}");
     }
 }
+
+/// A proxy's URL override is read as mcpo-gen reads the URL it snapshots:
+/// one http(s) URL, never with credentials in it (the proxy logs its
+/// upstream).
+#[test]
+fn a_url_override_is_read_as_every_command_line_reads_it() {
+    let locked = Upstream::StreamableHttp {
+        url: "http://127.0.0.1:1/mcp".into(),
+        headers: crate::lock::ValueSources::default(),
+        oauth: None,
+    };
+    for (args, says) in [
+        (&["--", "http://user:pw@host/mcp"][..], "credentials"),
+        (&["--", "http://a/mcp", "http://b/mcp"], "one URL"),
+        (
+            &["--server-type", "sse", "--", "ftp://host/sse"],
+            "not an http",
+        ),
+    ] {
+        match resolve_target(&cli(args), &locked, &no_env) {
+            Err(error) => assert!(error.to_string().contains(says), "{args:?}: {error}"),
+            Ok(target) => panic!("{args:?} gave {target:?}"),
+        }
+    }
+    let headers = BTreeMap::from([("X-Key".to_string(), "v".to_string())]);
+    let refused = command_line_target(
+        ServerType::Stdio,
+        &["uvx".into(), "mcp-server-time".into()],
+        headers,
+        BTreeMap::new(),
+        None,
+    );
+    assert!(refused.is_err_and(|error| error.to_string().contains("--env")));
+}
