@@ -653,3 +653,46 @@ fn outdated_and_update_exit_2_naming_a_silent_index_or_an_unknown_package() {
          does not know \"no-such-package-mcpo-test\"",
     );
 }
+
+/// `outdated` of a multi-server crate starts only the servers whose index
+/// serves a newer version: with `old` at 2026.8.18 and `current` at
+/// 2026.10.19 (from one config), `old` is snapshotted at the newest release
+/// and reported with its changes, `current` is reported current and never
+/// started.
+#[test]
+fn outdated_of_a_multi_server_crate_starts_only_its_outdated_servers() {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let config = scratch.path().join("mcp.json");
+    let servers = json!({"mcpServers": {
+        "old": {"command": "uvx", "args": [OLD_TIME]},
+        "current": {"command": "uvx", "args": [MCP_SERVER_TIME]},
+    }});
+    std::fs::write(&config, servers.to_string()).expect("the config is written");
+    let dir = scratch.path().join("times-proxy");
+    generate(&dir, &["--config", config.to_str().expect("a UTF-8 path")]);
+    let dir = dir.to_str().expect("a UTF-8 path");
+
+    let report = asking_the_index(&["outdated", "--format", "json", dir], &[]);
+    assert_exit_code(&report, 0);
+    let stderr = String::from_utf8_lossy(&report.stderr);
+    assert!(
+        stderr.contains("old: mcp-server-time 2026.8.18 -> 2026.10.19: snapshotting it"),
+        "{stderr}"
+    );
+    let started: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("Snapshotted "))
+        .collect();
+    assert_eq!(started.len(), 1, "one server started: {stderr}");
+    let rows = outdated_json(&report)["upstreams"].clone();
+    assert_eq!(
+        rows,
+        json!([
+            {"server": "current", "package": "mcp-server-time", "current": "2026.10.19",
+             "newest": "2026.10.19", "breaking": 0, "warnings": 0, "info": 0, "audit": 0},
+            {"server": "old", "package": "mcp-server-time", "current": "2026.8.18",
+             "newest": "2026.10.19", "breaking": 0, "warnings": 2, "info": 9, "audit": 0},
+        ]),
+        "{rows:#}"
+    );
+}

@@ -121,6 +121,36 @@ pub fn newer_versions(
     Ok(bumps)
 }
 
+/// `lock` with the servers of `stale` snapshotted again at their newer
+/// versions; a multi-server crate's other servers are kept as locked, not
+/// started.
+fn snapshot_bumped(
+    lock: &CrateLock,
+    stale: &[(Option<String>, PackageSpec, String)],
+    options: &snapshot::Options,
+    progress: Progress,
+) -> Result<CrateLock> {
+    let bumped = bumped(lock, stale);
+    let CrateLock::Multi(all) = &bumped else {
+        return super::resnapshot(&bumped, None, options, progress);
+    };
+    let is_stale = |name: &str| {
+        stale
+            .iter()
+            .any(|(server, _, _)| server.as_deref() == Some(name))
+    };
+    let mut only_stale = all.clone();
+    only_stale.servers.retain(|name, _| is_stale(name));
+    let CrateLock::Multi(snapshotted) =
+        super::resnapshot(&CrateLock::Multi(only_stale), None, options, progress)?
+    else {
+        unreachable!("a multi-server lock snapshots as one");
+    };
+    let mut fresh = all.clone();
+    fresh.servers.extend(snapshotted.servers);
+    Ok(CrateLock::Multi(fresh))
+}
+
 /// `outdated` for one crate's lock.
 pub fn outdated(
     lock: &CrateLock,
@@ -146,7 +176,7 @@ pub fn outdated(
                 spec.pinned.as_deref().unwrap_or("(unpinned)")
             ));
         }
-        let fresh = super::resnapshot(&bumped(lock, &stale), None, options, progress)
+        let fresh = snapshot_bumped(lock, &stale, options, progress)
             .context("snapshotting the newer versions")?;
         diff::diff_crate_locks(lock, &fresh)
     };
