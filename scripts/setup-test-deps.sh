@@ -107,12 +107,15 @@ fi
 # Dockerfiles name is made here from Debian's packages, with the machine's
 # own CA certificates (HTTPS may leave through a TLS-intercepting proxy that
 # only they trust). See ../shared/notes/containers.md.
-if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
-  say "installing podman and debootstrap (apt-get)"
+# (iproute2's `ip` brings up the loopback of tests/container/run-offline.sh's
+# network namespace.)
+if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null \
+    || ! command -v ip >/dev/null; then
+  say "installing podman, debootstrap and iproute2 (apt-get)"
   as_root=()
   [ "$(id -u)" -eq 0 ] || as_root=(sudo --non-interactive)
   export DEBIAN_FRONTEND=noninteractive
-  apt_install=("${as_root[@]}" apt-get install -y --no-install-recommends podman debootstrap)
+  apt_install=("${as_root[@]}" apt-get install -y --no-install-recommends podman debootstrap iproute2)
   if ! "${apt_install[@]}" </dev/null >/dev/null 2>&1; then
     "${as_root[@]}" apt-get update -qq </dev/null
     "${apt_install[@]}" -qq </dev/null >/dev/null
