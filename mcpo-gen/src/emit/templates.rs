@@ -136,8 +136,12 @@ fn server_context(lock: &Lock) -> Value {
 /// container starts them with no network: each package a `uvx` (or `uv tool
 /// run`) or `npx` launch spec runs, as the spec names it (`tool`: the
 /// launcher that installs it). The image of any other launcher has none.
-fn installs_context<'a>(upstreams: impl IntoIterator<Item = &'a Upstream>) -> Value {
+/// A spec whose launcher options change what it installs (`uvx --with X`,
+/// `--python`, an index) is listed under `fetched_at_start` instead: an
+/// install without them would not be the environment it asks for.
+fn installs_context<'a>(upstreams: impl IntoIterator<Item = &'a Upstream>) -> (Value, Value) {
     let mut installs = std::collections::BTreeSet::new();
+    let mut fetched_at_start = std::collections::BTreeSet::new();
     for upstream in upstreams {
         let Upstream::Stdio { command, args, .. } = upstream else {
             continue;
@@ -148,18 +152,47 @@ fn installs_context<'a>(upstreams: impl IntoIterator<Item = &'a Upstream>) -> Va
         let launcher = Path::new(command)
             .file_name()
             .map(|name| name.to_string_lossy());
-        let tool = match (package.registry, launcher.as_deref()) {
-            (crate::pinning::Registry::PyPi, Some("uvx" | "uv")) => "uv",
-            (crate::pinning::Registry::Npm, Some("npx")) => "npm",
-            _ => continue,
-        };
-        installs.insert((tool, package.given));
+        let (tool, options_from, harmless, package_flags): (_, _, &[&str], &[&str]) =
+            match (package.registry, launcher.as_deref()) {
+                (crate::pinning::Registry::PyPi, Some("uvx")) => {
+                    ("uv", 0, UV_SWITCHES, &["--from"])
+                }
+                (crate::pinning::Registry::PyPi, Some("uv")) => ("uv", 2, UV_SWITCHES, &["--from"]),
+                (crate::pinning::Registry::Npm, Some("npx")) => {
+                    ("npm", 0, NPX_SWITCHES, &["-p", "--package"])
+                }
+                _ => continue,
+            };
+        let options = &args[options_from..package.arg_index];
+        let only_the_package = options.iter().enumerate().all(|(index, option)| {
+            harmless.contains(&option.as_str())
+                || (index + 1 == options.len() && package_flags.contains(&option.as_str()))
+        });
+        if only_the_package {
+            installs.insert((tool, package.given));
+        } else {
+            fetched_at_start.insert(upstream.describe());
+        }
     }
-    installs
+    let installs = installs
         .into_iter()
         .map(|(tool, spec)| serde_json::json!({"tool": tool, "spec": spec}))
-        .collect()
+        .collect();
+    (installs, fetched_at_start.into_iter().collect())
 }
+
+/// uv switches that leave what `uvx` installs as it is.
+const UV_SWITCHES: &[&str] = &[
+    "-q",
+    "--quiet",
+    "-v",
+    "--verbose",
+    "--no-progress",
+    "--native-tls",
+];
+
+/// npx switches that leave what it installs as it is.
+const NPX_SWITCHES: &[&str] = &["-y", "--yes", "-q", "--quiet", "--silent"];
 
 /// Every secret the upstreams need, once each: the env var the proxy reads
 /// it from (a stdio server's own variable, `MCPO_HEADER_<NAME>` for a
@@ -217,6 +250,7 @@ fn multi_context(lock: &MultiLock) -> Value {
         .filter(|l| !matches!(l.as_str(), "uvx" | "uv" | "npx" | "node"))
         .collect();
     let names: Vec<&str> = lock.servers.keys().map(String::as_str).collect();
+    let installs = installs_context(lock.servers.values().map(|server| &server.upstream));
     serde_json::json!({
         "multi": true,
         "crate_name": lock.proxy_crate.name,
@@ -227,7 +261,8 @@ fn multi_context(lock: &MultiLock) -> Value {
         ),
         "servers": servers,
         "secrets": secrets_context(lock.servers.values().map(|server| &server.upstream)),
-        "installs": installs_context(lock.servers.values().map(|server| &server.upstream)),
+        "installs": installs.0,
+        "fetched_at_start": installs.1,
         "needs_uv": needs_uv,
         "needs_node": needs_node,
         "other_launchers": other_launchers,
@@ -271,7 +306,9 @@ pub fn render_all(lock: &CrateLock) -> Result<Vec<(String, String)>, EmitError> 
             ctx["description"] = Value::from(description);
             ctx["multi"] = Value::from(false);
             ctx["secrets"] = secrets_context([&lock.upstream]);
-            ctx["installs"] = installs_context([&lock.upstream]);
+            let (installs, fetched_at_start) = installs_context([&lock.upstream]);
+            ctx["installs"] = installs;
+            ctx["fetched_at_start"] = fetched_at_start;
             ctx
         }
         CrateLock::Multi(lock) => multi_context(lock),
@@ -294,4 +331,75 @@ pub fn render_all(lock: &CrateLock) -> Result<Vec<(String, String)>, EmitError> 
             Ok((output_name(name), text))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stdio(command: &str, args: &[&str]) -> Upstream {
+        Upstream::Stdio {
+            command: command.into(),
+            args: args.iter().map(|arg| arg.to_string()).collect(),
+            env: Default::default(),
+        }
+    }
+
+    /// A plain package spec is installed as it is named; one whose
+    /// launcher options change the environment is fetched at start.
+    #[test]
+    fn images_install_plain_package_specs_only() {
+        let upstreams = [
+            stdio(
+                "uvx",
+                &["mcp-server-time==2026.10.19", "--local-timezone=UTC"],
+            ),
+            stdio("uvx", &["--from", "mcp-git[all]==1.0", "mcp-server-git"]),
+            stdio(
+                "uv",
+                &["tool", "run", "-q", "--from=fetch==2.0", "mcp-fetch"],
+            ),
+            stdio("uvx", &["--with", "extra", "tool==1.0"]),
+            stdio(
+                "uvx",
+                &[
+                    "--index-url",
+                    "https://index.example/simple",
+                    "private==1.0",
+                ],
+            ),
+            stdio("npx", &["-y", "@scope/server@1.2.3", "stdio"]),
+            stdio("npx", &["--yes", "-p", "@scope/other@2.0.0", "other-cli"]),
+            stdio(
+                "npx",
+                &["--registry", "https://registry.example", "pkg@1.0.0"],
+            ),
+            stdio("node", &["server.js"]),
+            stdio("pipx", &["run", "thing==1.0"]),
+        ];
+        let (installs, fetched) = installs_context(upstreams.iter());
+        assert_eq!(
+            installs,
+            serde_json::json!([
+                {"tool": "npm", "spec": "@scope/other@2.0.0"},
+                {"tool": "npm", "spec": "@scope/server@1.2.3"},
+                {"tool": "uv", "spec": "fetch==2.0"},
+                {"tool": "uv", "spec": "mcp-git[all]==1.0"},
+                {"tool": "uv", "spec": "mcp-server-time==2026.10.19"},
+            ])
+        );
+        let fetched: Vec<&str> = fetched
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(fetched.len(), 3, "{fetched:?}");
+        for spec in ["--with extra", "--index-url", "--registry"] {
+            assert!(
+                fetched.iter().any(|line| line.contains(spec)),
+                "{spec}: {fetched:?}"
+            );
+        }
+    }
 }
