@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 # before test-env.sh puts the tools' venv first on PATH: the setup makes it.)
 scripts/setup-test-deps.sh &
 setup=$!
+# A failing check below stops the setup too, not only this script.
+trap 'kill "$setup" 2>/dev/null || true' EXIT
 source scripts/test-env.sh
 
 echo "== $(date +%T) cargo fmt --check" >&2

@@ -452,6 +452,11 @@ fn the_multi_server_image_starts_its_upstreams_with_no_network() {
     std::fs::hard_link(&binary, &copy)
         .or_else(|_| std::fs::copy(&binary, &copy).map(drop))
         .unwrap();
+    // Dependencies resolved as of the tests' date (scripts/test-env.sh), as
+    // the image's own build args allow.
+    let exclude_newer: Vec<String> = std::env::var("UV_EXCLUDE_NEWER")
+        .map(|date| vec!["--build-arg".into(), format!("UV_EXCLUDE_NEWER={date}")])
+        .unwrap_or_default();
     let built = as_root("podman")
         .args([
             "build",
@@ -463,7 +468,9 @@ fn the_multi_server_image_starts_its_upstreams_with_no_network() {
         ])
         // The CA of a TLS-intercepting proxy, put in the base image by the
         // setup, is in the system store; uv reads it only when told to.
-        .args(["--build-arg", "UV_SYSTEM_CERTS=1", "-t", IMAGE])
+        .args(["--build-arg", "UV_SYSTEM_CERTS=1"])
+        .args(&exclude_newer)
+        .args(["-t", IMAGE])
         .arg(context.path())
         .output()
         .expect("podman runs (scripts/setup-test-deps.sh installs it)");

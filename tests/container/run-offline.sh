@@ -17,19 +17,19 @@ set -euo pipefail
 image=$1 home_mode=$2 seconds=$3
 shift 3
 
-root=$(podman image mount "$image")
 scratch=$(mktemp -d)
 cleanup() {
   podman image unmount "$image" >/dev/null 2>&1 || true
   rm -rf "$scratch"
 }
 trap cleanup EXIT
+root=$(podman image mount "$image")
 
 user=$(podman image inspect --format '{{.Config.User}}' "$image")
 image_env=$(podman image inspect --format '{{range .Config.Env}}{{.}}{{"\n"}}{{end}}' "$image")
 entrypoint=$(podman image inspect --format '{{range .Config.Entrypoint}}{{.}}{{"\n"}}{{end}}' "$image")
 home=$(podman image inspect --format '{{.Config.WorkingDir}}' "$image")
-port=$(sed -n 's/^[0-9]*$/&/p' <<<"$entrypoint" | tail -1)
+port=$(sed -n '/^--port$/{n;p;q}' <<<"$entrypoint")
 
 mkdir "$scratch/home"
 if [ "$home_mode" = seeded ]; then
@@ -82,6 +82,8 @@ if python3 -c 'import socket; socket.create_connection(("pypi.org", 443), timeou
   echo "network reachable"
 fi
 kill "$proxy" 2>/dev/null || true
+for _ in $(seq 50); do kill -0 "$proxy" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$proxy" 2>/dev/null || true
 wait "$proxy" 2>/dev/null || true
 cat "$LOG" >&2
 INSIDE

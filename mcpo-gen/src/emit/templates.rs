@@ -139,46 +139,69 @@ fn server_context(lock: &Lock) -> Value {
 /// A spec whose launcher options change what it installs (`uvx --with X`,
 /// `--python`, an index) is listed under `fetched_at_start` instead: an
 /// install without them would not be the environment it asks for.
-fn installs_context<'a>(upstreams: impl IntoIterator<Item = &'a Upstream>) -> (Value, Value) {
+fn installs_context<'a>(upstreams: impl IntoIterator<Item = &'a Upstream>) -> Value {
     let mut installs = std::collections::BTreeSet::new();
     let mut fetched_at_start = std::collections::BTreeSet::new();
+    // A launcher is kept offline only when every spec it runs was installed.
+    let (mut uv_offline, mut npm_offline) = (true, true);
     for upstream in upstreams {
         let Upstream::Stdio { command, args, .. } = upstream else {
             continue;
         };
-        let Some(package) = crate::pinning::package_of(command, args) else {
-            continue;
-        };
         let launcher = Path::new(command)
             .file_name()
-            .map(|name| name.to_string_lossy());
-        let (tool, options_from, harmless, package_flags): (_, _, &[&str], &[&str]) =
-            match (package.registry, launcher.as_deref()) {
-                (crate::pinning::Registry::PyPi, Some("uvx")) => {
-                    ("uv", 0, UV_SWITCHES, &["--from"])
-                }
-                (crate::pinning::Registry::PyPi, Some("uv")) => ("uv", 2, UV_SWITCHES, &["--from"]),
-                (crate::pinning::Registry::Npm, Some("npx")) => {
-                    ("npm", 0, NPX_SWITCHES, &["-p", "--package"])
-                }
-                _ => continue,
-            };
-        let options = &args[options_from..package.arg_index];
-        let only_the_package = options.iter().enumerate().all(|(index, option)| {
-            harmless.contains(&option.as_str())
-                || (index + 1 == options.len() && package_flags.contains(&option.as_str()))
-        });
-        if only_the_package {
-            installs.insert((tool, package.given));
-        } else {
-            fetched_at_start.insert(upstream.describe());
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let offline = match launcher.as_str() {
+            "uvx" | "uv" => &mut uv_offline,
+            "npx" => &mut npm_offline,
+            _ => continue,
+        };
+        let installed = plain_package(&launcher, command, args);
+        match installed {
+            Some(install) => {
+                installs.insert(install);
+            }
+            None => {
+                *offline = false;
+                fetched_at_start.insert(upstream.describe());
+            }
         }
     }
-    let installs = installs
+    let installs: Vec<Value> = installs
         .into_iter()
         .map(|(tool, spec)| serde_json::json!({"tool": tool, "spec": spec}))
         .collect();
-    (installs, fetched_at_start.into_iter().collect())
+    serde_json::json!({
+        "list": installs,
+        "fetched_at_start": fetched_at_start,
+        "uv_offline": uv_offline && installs.iter().any(|install| install["tool"] == "uv"),
+        "npm_offline": npm_offline && installs.iter().any(|install| install["tool"] == "npm"),
+    })
+}
+
+/// `(tool, spec)` to install for a `uvx`, `uv tool run` or `npx` launch
+/// spec that names its package plainly: none for one whose launcher
+/// options change what it installs, which asks for `@latest` (uv then
+/// skips an installed tool), or whose package is a `${VAR}`.
+fn plain_package(launcher: &str, command: &str, args: &[String]) -> Option<(&'static str, String)> {
+    let package = crate::pinning::package_of(command, args)?;
+    let (tool, options_from, harmless, package_flags): (_, _, &[&str], &[&str]) =
+        match (package.registry, launcher) {
+            (crate::pinning::Registry::PyPi, "uvx") => ("uv", 0, UV_SWITCHES, &["--from"]),
+            (crate::pinning::Registry::PyPi, "uv") => ("uv", 2, UV_SWITCHES, &["--from"]),
+            (crate::pinning::Registry::Npm, "npx") => {
+                ("npm", 0, NPX_SWITCHES, &["-p", "--package"])
+            }
+            _ => return None,
+        };
+    let options = &args[options_from..package.arg_index];
+    let only_the_package = options.iter().enumerate().all(|(index, option)| {
+        harmless.contains(&option.as_str())
+            || (index + 1 == options.len() && package_flags.contains(&option.as_str()))
+    });
+    let literal = !package.given.contains("${") && !package.given.ends_with("@latest");
+    (only_the_package && literal).then_some((tool, package.given))
 }
 
 /// uv switches that leave what `uvx` installs as it is.
@@ -261,8 +284,7 @@ fn multi_context(lock: &MultiLock) -> Value {
         ),
         "servers": servers,
         "secrets": secrets_context(lock.servers.values().map(|server| &server.upstream)),
-        "installs": installs.0,
-        "fetched_at_start": installs.1,
+        "installs": installs,
         "needs_uv": needs_uv,
         "needs_node": needs_node,
         "other_launchers": other_launchers,
@@ -306,9 +328,7 @@ pub fn render_all(lock: &CrateLock) -> Result<Vec<(String, String)>, EmitError> 
             ctx["description"] = Value::from(description);
             ctx["multi"] = Value::from(false);
             ctx["secrets"] = secrets_context([&lock.upstream]);
-            let (installs, fetched_at_start) = installs_context([&lock.upstream]);
-            ctx["installs"] = installs;
-            ctx["fetched_at_start"] = fetched_at_start;
+            ctx["installs"] = installs_context([&lock.upstream]);
             ctx
         }
         CrateLock::Multi(lock) => multi_context(lock),
@@ -374,12 +394,14 @@ mod tests {
                 "npx",
                 &["--registry", "https://registry.example", "pkg@1.0.0"],
             ),
+            stdio("uvx", &["newest@latest"]),
+            stdio("uvx", &["pkg==${PKG_VERSION}"]),
             stdio("node", &["server.js"]),
             stdio("pipx", &["run", "thing==1.0"]),
         ];
-        let (installs, fetched) = installs_context(upstreams.iter());
+        let context = installs_context(upstreams.iter());
         assert_eq!(
-            installs,
+            context["list"],
             serde_json::json!([
                 {"tool": "npm", "spec": "@scope/other@2.0.0"},
                 {"tool": "npm", "spec": "@scope/server@1.2.3"},
@@ -388,18 +410,45 @@ mod tests {
                 {"tool": "uv", "spec": "mcp-server-time==2026.10.19"},
             ])
         );
-        let fetched: Vec<&str> = fetched
+        // Some uvx and npx specs are fetched at start: neither is offline.
+        assert_eq!(context["uv_offline"], false);
+        assert_eq!(context["npm_offline"], false);
+        let fetched: Vec<&str> = context["fetched_at_start"]
             .as_array()
             .unwrap()
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        assert_eq!(fetched.len(), 3, "{fetched:?}");
-        for spec in ["--with extra", "--index-url", "--registry"] {
+        assert_eq!(fetched.len(), 5, "{fetched:?}");
+        for spec in [
+            "--with extra",
+            "--index-url",
+            "--registry",
+            "@latest",
+            "${PKG_VERSION}",
+        ] {
             assert!(
                 fetched.iter().any(|line| line.contains(spec)),
                 "{spec}: {fetched:?}"
             );
         }
+    }
+
+    /// A launcher is kept offline when every spec it runs was installed.
+    #[test]
+    fn a_launcher_stays_online_for_a_spec_fetched_at_start() {
+        let installed = [stdio("uvx", &["a==1.0"]), stdio("npx", &["-y", "b@1.0.0"])];
+        let context = installs_context(installed.iter());
+        assert_eq!(
+            (&context["uv_offline"], &context["npm_offline"]),
+            (&Value::Bool(true), &Value::Bool(true))
+        );
+        let mixed = [
+            stdio("uvx", &["a==1.0"]),
+            stdio("uvx", &["--with", "x", "c==1.0"]),
+        ];
+        let context = installs_context(mixed.iter());
+        assert_eq!(context["uv_offline"], false);
+        assert_eq!(context["list"].as_array().unwrap().len(), 1);
     }
 }

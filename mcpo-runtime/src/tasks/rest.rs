@@ -160,8 +160,13 @@ async fn wait_for_end(
     let _done = WaiterDone(Arc::clone(&job));
     let result = super::result(&peer, &job.upstream_id);
     tokio::pin!(result);
+    // A cancel by the caller ends the wait (and frees the slot) even when
+    // the upstream never answers `tasks/result` for the cancelled task.
+    let cancelled = job.finished.notified();
+    tokio::pin!(cancelled);
     let outcome = loop {
         tokio::select! {
+            () = &mut cancelled => return,
             Some(ask) = asks.recv() => {
                 // A task the caller cancelled takes no more forms.
                 if job.ended.try_lock().is_ok_and(|ended| ended.is_none()) {
