@@ -85,6 +85,14 @@ pub(crate) struct CallFailure {
     pub(crate) upstream_error: Option<rmcp::model::ErrorData>,
 }
 
+/// The status a REST caller gets for `outcome`: 200, or the failure's.
+pub(crate) fn answered_status<T>(outcome: &Result<T, CallFailure>) -> u16 {
+    match outcome {
+        Ok(_) => 200,
+        Err(failure) => failure.answer.status.as_u16(),
+    }
+}
+
 impl From<ApiError> for CallFailure {
     fn from(answer: ApiError) -> Self {
         CallFailure {

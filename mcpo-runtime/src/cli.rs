@@ -508,7 +508,17 @@ pub fn command_line_target(
         return refuse("--env applies to stdio servers; use --header for HTTP servers".into());
     }
     let url = command_line_url(words)?;
-    Ok(match server_type {
+    Ok(http_target(server_type, url, headers, oauth))
+}
+
+/// The HTTP target of `server_type` (SSE, else streamable HTTP).
+fn http_target(
+    server_type: ServerType,
+    url: String,
+    headers: BTreeMap<String, String>,
+    oauth: Option<Box<crate::upstream::OAuthTarget>>,
+) -> Target {
+    match server_type {
         ServerType::Sse => Target::Sse {
             url,
             headers,
@@ -519,7 +529,7 @@ pub fn command_line_target(
             headers,
             oauth,
         },
-    })
+    }
 }
 
 /// The one http(s) URL, without credentials, the words after `--` give
@@ -701,18 +711,7 @@ pub fn resolve_target(
                     .any(|given| given.eq_ignore_ascii_case(name))
             });
             headers.extend(flag_headers);
-            Ok(match server_type {
-                ServerType::Sse => Target::Sse {
-                    url,
-                    headers,
-                    oauth,
-                },
-                _ => Target::StreamableHttp {
-                    url,
-                    headers,
-                    oauth,
-                },
-            })
+            Ok(http_target(server_type, url, headers, oauth))
         }
     }
 }

@@ -566,10 +566,7 @@ fn counted<T>(
     outcome: &Result<T, CallFailure>,
     started: std::time::Instant,
 ) {
-    let status = match outcome {
-        Ok(_) => 200,
-        Err(failure) => failure.answer.status.as_u16(),
-    };
+    let status = crate::app::answered_status(outcome);
     app.state()
         .metrics
         .record_call(label, status, started.elapsed());

@@ -22,7 +22,7 @@ use rmcp::model::{
 };
 use serde_json::{Map, Value};
 
-use crate::app::{App, CallFailure};
+use crate::app::{App, CallFailure, answered_status};
 use crate::error::{ApiError, LocSegment, ValidationIssue};
 use crate::lock::{LockedItem, LockedSurface, ResourceList, SurfaceKind};
 
@@ -229,11 +229,19 @@ impl App {
         outcome: &Result<T, CallFailure>,
         started: std::time::Instant,
     ) {
+        self.audit_status(caller, what, answered_status(outcome), started);
+    }
+
+    /// One audit line for a request of `caller` about `what` (no tool
+    /// call), answered with `status`.
+    pub(crate) fn audit_status<'a>(
+        &self,
+        caller: &Caller,
+        what: impl Into<Audited<'a>>,
+        status: u16,
+        started: std::time::Instant,
+    ) {
         let state = self.state();
-        let status = match outcome {
-            Ok(_) => 200,
-            Err(failure) => failure.answer.status.as_u16(),
-        };
         state.access.record(
             None,
             Some(caller),

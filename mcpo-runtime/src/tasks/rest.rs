@@ -481,7 +481,6 @@ fn audit(
     outcome: &Result<Response, ApiError>,
     started: std::time::Instant,
 ) {
-    let state = app.state();
     let status = match outcome {
         Ok(response) => response.status().as_u16(),
         Err(error) => error.status.as_u16(),
@@ -490,16 +489,7 @@ fn audit(
         kind,
         name: &job.tool,
     };
-    state.access.record(
-        None,
-        Some(caller),
-        &state.server_name,
-        what,
-        status,
-        started.elapsed(),
-        &Default::default(),
-        None,
-    );
+    app.audit_status(caller, what, status, started);
 }
 
 fn already_ended() -> ApiError {
