@@ -14,7 +14,8 @@
 #                            does not work here, so it is never run)
 #   /usr/bin/chromium        Debian's chromium, by apt-get (outside the repository)
 #   podman, debootstrap      by apt-get, and a locally made debian:bookworm-slim image
-#                            in podman's storage (outside the repository)
+#                            in podman's storage (outside the repository), with the
+#                            generated images' first layers built on it (the cache)
 #   tests/upstreams          the Node MCP servers (npm ci from package-lock.json)
 #   tests/clients/ts         @hey-api/openapi-ts and TypeScript (npm ci)
 #   target/test-tools/conformance  the official MCP conformance suite and the Node 22
@@ -136,6 +137,22 @@ if ! "${as_root[@]}" podman image exists "$BASE_IMAGE"; then
     | "${as_root[@]}" podman import --quiet --change 'CMD ["bash"]' - "$BASE_IMAGE" >/dev/null
   "${as_root[@]}" rm -rf "$tree"
 fi
+
+# The slow, network-bound first steps of a generated image's final stage
+# (apt-get, uv: everything before its first COPY, which depends on no
+# proxy) built now, beside the compiling, into podman's layer cache: the
+# image test then builds the same steps from the cache. The same flags as
+# that test's, or the cache would not match.
+warm=$(mktemp -d)
+dockerfile=generated-examples/multi-proxy/Dockerfile
+final=$(grep -n '^FROM ' "$dockerfile" | tail -1 | cut -d: -f1)
+tail -n "+$final" "$dockerfile" | sed '/^COPY /,$d' > "$warm/Dockerfile"
+if grep -q '^RUN ' "$warm/Dockerfile"; then
+  say "building the generated images' first layers (podman, apt-get)"
+  "${as_root[@]}" podman build --isolation chroot --format docker --quiet \
+      --build-arg UV_SYSTEM_CERTS=1 -t localhost/mcpo-gen-e2e-first-layers "$warm" >/dev/null
+fi
+rm -rf "$warm"
 
 # Only now: it puts the venv first on PATH, and the venv is made above with
 # the machine's python3, not its own.

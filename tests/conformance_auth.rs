@@ -5,10 +5,10 @@
 //! mcpo-gen's OAuth client and its proxies: for each, the suite starts an
 //! authorization server and a protected MCP server and runs
 //! tests/conformance/client.py, which snapshots the server through the OAuth
-//! flow (headless: it follows the `Authorize:` URL over HTTP), builds and
-//! serves the proxy, calls every tool and stops it. Scenarios run one at a
-//! time (each builds the proxy crate); every one is run and reported before
-//! the test fails. Known failures are listed, with the reason, in
+//! flow (headless: it follows the `Authorize:` URL over HTTP), serves the
+//! lock with `mcpo-gen serve` (the generated proxy's runtime, unbuilt), calls
+//! every tool and stops it. Scenarios run one at a time (they share one
+//! crate folder); every one is run and reported before the test fails. Known failures are listed, with the reason, in
 //! tests/conformance/expected-failures-auth.yml; a listed scenario that
 //! passes fails too.
 

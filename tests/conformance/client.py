@@ -10,7 +10,8 @@ The suite starts a test MCP server for a scenario and runs this with its URL
 1. snapshots the server with mcpo-gen (streamable HTTP) into a proxy crate,
    target/e2e-proxies/conformance-proxy, whose runtime is the folder beside it
    shared with the other test proxies (compiled once for all of them);
-2. builds the proxy (debug, the repository's target dir);
+2. builds the proxy (debug, the repository's target dir); an auth scenario
+   runs the lock with `mcpo-gen serve` instead (the same runtime, no build);
 3. serves it on a free loopback port and waits until its upstream is ready;
 4. calls every tool of the lock over HTTP, with arguments made from each
    tool's input schema (defaults, enums, else a value of the type);
@@ -160,14 +161,25 @@ def run(url, scenario, target, name, crate, mcpo_gen, cargo, work):
                 fail("the snapshot failed (mcpo-gen's message above)")
         with open(os.path.join(crate, "mcp.lock.json")) as lock_file:
             lock = json.load(lock_file)
-        build = subprocess.run(
-            [cargo, "build", "--quiet"], cwd=crate, env={**os.environ, "CARGO_TARGET_DIR": target}
-        )
-        if build.returncode != 0:
-            fail("the proxy did not build (cargo's message above)")
-        # A copy of our own: the next scenario rebuilds the crate's binary.
-        binary = os.path.join(work, name)
-        shutil.copy2(os.path.join(target, "debug", name), binary)
+        if auth:
+            # The proxy's runtime without its build: `mcpo-gen serve` runs
+            # the lock as the generated crate would (the same runtime, its
+            # OAuth client included). Built per scenario, the crate cost
+            # CI a minute and a half; the server scenarios still build it.
+            served_lock = os.path.join(work, "mcp.lock.json")
+            shutil.copy2(os.path.join(crate, "mcp.lock.json"), served_lock)
+            proxy_command = [mcpo_gen, "serve", "--lock", served_lock]
+        else:
+            build = subprocess.run(
+                [cargo, "build", "--quiet"], cwd=crate,
+                env={**os.environ, "CARGO_TARGET_DIR": target},
+            )
+            if build.returncode != 0:
+                fail("the proxy did not build (cargo's message above)")
+            # A copy of our own: the next scenario rebuilds the crate's binary.
+            binary = os.path.join(work, name)
+            shutil.copy2(os.path.join(target, "debug", name), binary)
+            proxy_command = [binary]
     if auth:
         # A config's lock: {"servers": {NAME: {..., "tools"}}}, routes /NAME/TOOL.
         server = lock["servers"]["conformance"]
@@ -179,7 +191,7 @@ def run(url, scenario, target, name, crate, mcpo_gen, cargo, work):
     say(f"locked protocol {protocol}, {len(tools)} tool(s)")
 
     proxy = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", "0", *proxy_args],
+        [*proxy_command, "--host", "127.0.0.1", "--port", "0", *proxy_args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
