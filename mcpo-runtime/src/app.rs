@@ -9,7 +9,7 @@ use axum::{
     body::{Body, Bytes},
     http::{HeaderMap, StatusCode},
 };
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressToken};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::Value;
 
 use crate::access::Access;
@@ -23,7 +23,7 @@ use crate::pool::PoolSlot;
 use crate::result;
 use crate::telemetry;
 use crate::tool_answer::InputCheck;
-use crate::upstream::{CallRelays, ProgressSink};
+use crate::upstream::CallRelays;
 use crate::validate::InputValidators;
 
 /// Shared state of the proxy; cheap to clone (one `Arc`).
@@ -72,7 +72,7 @@ pub struct AppState {
     pub completions: bool,
     /// The locked tools that say `execution.taskSupport` other than
     /// forbidden.
-    pub task_support: std::collections::HashMap<String, crate::tasks::TaskSupport>,
+    pub task_support: std::collections::HashMap<String, crate::tasks::TaskUse>,
     /// The calls started with `Prefer: respond-async`.
     pub jobs: crate::tasks::store::Jobs,
 }
@@ -229,19 +229,16 @@ impl App {
         let state = &self.state;
         let call_timeout = self.call_timeout(tool);
         let params = self.call_params(tool, arguments, caller);
-        let as_task = state.task_support.get(tool) == Some(&crate::tasks::TaskSupport::Required);
-        let CallRelays { progress, forms } = relays;
+        let as_task = state
+            .task_support
+            .get(tool)
+            .is_some_and(|task| task.support == crate::tasks::TaskSupport::Required);
         self.on_upstream(tool, call_timeout, |connection| async move {
-            match progress {
+            if as_task {
                 // The upstream keeps the task no longer than the caller waits.
-                _ if as_task => {
-                    let relays = CallRelays { progress, forms };
-                    crate::tasks::call_as_task(&connection, params, call_timeout, relays).await
-                }
-                None => connection.peer.call_tool(params).await,
-                Some((caller_token, sink)) => {
-                    call_with_progress(&connection, params, caller_token, sink).await
-                }
+                crate::tasks::call::call_as_task(&connection, params, call_timeout, relays).await
+            } else {
+                crate::tasks::call(&connection, params, relays).await
             }
         })
         .await
@@ -357,48 +354,6 @@ impl App {
         }
     }
 }
-
-/// `tools/call` with the upstream's progress notifications passed to
-/// `sink`. rmcp's `call_tool` hides the progress token it gives the request,
-/// so this sends the request itself, and like `call_tool` it cancels the
-/// request upstream if dropped before the answer.
-async fn call_with_progress(
-    connection: &crate::supervisor::Connection,
-    params: CallToolRequestParams,
-    caller_token: ProgressToken,
-    sink: ProgressSink,
-) -> Result<CallToolResult, rmcp::ServiceError> {
-    let request =
-        rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
-    let handle = connection
-        .peer
-        .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
-        .await?;
-    let _route =
-        connection
-            .events
-            .progress_route(handle.progress_token.clone(), caller_token, sink);
-    let mut cancel = crate::upstream::CancelOnDrop(Some((handle.peer.clone(), handle.id.clone())));
-    let response = handle.await_response().await;
-    cancel.0 = None;
-    // rmcp hands each notification to a task of its own but the answer
-    // straight to us: progress the server sent just before its answer may
-    // not be routed yet. Let those tasks run before the route closes.
-    for _ in 0..PROGRESS_SETTLE_YIELDS {
-        tokio::task::yield_now().await;
-    }
-    // As rmcp's `call_tool` reads a reply: a result without `content`
-    // decodes as an empty one.
-    match response? {
-        rmcp::model::ServerResult::CallToolResult(result) => Ok(result),
-        rmcp::model::ServerResult::EmptyResult(_) => Ok(CallToolResult::default()),
-        _ => Err(rmcp::ServiceError::UnexpectedResponse),
-    }
-}
-
-/// Scheduler turns given to progress still being routed when a call's
-/// answer arrives.
-const PROGRESS_SETTLE_YIELDS: usize = 8;
 
 /// Deepest nesting of arrays and objects a body may have. The JSON-RPC
 /// envelope adds two levels on the way upstream, and common JSON stacks

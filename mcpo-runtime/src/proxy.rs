@@ -369,7 +369,7 @@ async fn run(cli: cli::Cli, source: ProxySource) -> anyhow::Result<()> {
                 surface: locked_surface,
                 live_list: Default::default(),
                 completions: lock.server.declares("completions"),
-                task_support: crate::tasks::support_of(&lock.tools),
+                task_support: crate::tasks::support_of(&lock.tools, &lock.server),
                 jobs: Default::default(),
             })
         });

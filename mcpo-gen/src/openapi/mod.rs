@@ -115,12 +115,13 @@ pub fn document(lock: &Lock) -> Value {
         if let Some(output) = output {
             schemas.extend(output.components.into_iter().map(titled));
         }
-        let operation = tool_operation(
+        let mut operation = tool_operation(
             tool,
             operation_id,
             &input.root_component,
             output_component.as_deref(),
         );
+        tasks::add_to_tool_operation(tool.task_support_on(&lock.server), &mut operation);
         add_operation(&mut paths, &tool_route(&tool.name), "post", operation);
     }
 
@@ -431,7 +432,6 @@ fn tool_operation(
         }),
     );
     operation.insert("responses".into(), Value::Object(responses));
-    tasks::add_to_tool_operation(tool, &mut operation);
     Value::Object(operation)
 }
 

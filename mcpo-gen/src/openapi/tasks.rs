@@ -1,7 +1,8 @@
 //! How a long call is documented: every tool's 200 may come as server-sent
 //! events (progress, then the outcome), and a tool that may run as an MCP
-//! task (`execution.taskSupport`) answers `Prefer: respond-async` with 202
-//! and a task to poll at `/tasks/{taskId}`.
+//! task (its `execution.taskSupport`, or any tool of a server of the tasks
+//! extension) answers `Prefer: respond-async` with 202 and a task to poll
+//! at `/tasks/{taskId}`.
 //!
 //! `Prefer` is stated in the 202 answer's description, not as a header
 //! parameter: clients that turn every parameter into a tool argument (Open
@@ -13,7 +14,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{BEARER_SCHEME, ERROR_DETAIL, add_operation, schema_ref};
-use crate::lock::{Lock, LockedTool, TaskSupport};
+use crate::lock::{Lock, TaskSupport};
 
 /// Component schemas this adds, reserved before tools claim names.
 pub(super) const SCHEMAS: &[&str] = &[TASK, CALL_OUTCOME, INPUT_REQUEST, INPUT_ANSWER];
@@ -28,7 +29,7 @@ const TASKS_TAG: &str = "tasks";
 pub(super) fn present(lock: &Lock) -> bool {
     lock.tools
         .iter()
-        .any(|tool| tool.task_support() != TaskSupport::Forbidden)
+        .any(|tool| tool.task_support_on(&lock.server) != TaskSupport::Forbidden)
 }
 
 /// The `text/event-stream` form of a tool's 200 answer.
@@ -52,8 +53,8 @@ pub(super) fn event_stream_media_type() -> Value {
 /// What a task-capable tool's operation gains: the 202 answer to `Prefer:
 /// respond-async`. Its description stays the tool's own: it is what a model
 /// reads (Open WebUI); the 202's description says how tasks work.
-pub(super) fn add_to_tool_operation(tool: &LockedTool, operation: &mut Map<String, Value>) {
-    if tool.task_support() == TaskSupport::Forbidden {
+pub(super) fn add_to_tool_operation(support: TaskSupport, operation: &mut Value) {
+    if support == TaskSupport::Forbidden {
         return;
     }
     if let Some(responses) = operation

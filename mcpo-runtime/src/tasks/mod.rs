@@ -1,49 +1,80 @@
-//! MCP tasks upstream (the 2025-11-25 form): a tool whose locked definition
-//! says `execution.taskSupport: "required"` can only be called as a task.
-//! `tools/call` with a `task` parameter answers a task handle; `tasks/result`
-//! waits for the task's end and answers the tool's result; `tasks/cancel`
-//! stops it; `tasks/get` says where it stands.
+//! MCP tasks upstream, in both forms an upstream may speak:
 //!
-//! rmcp models only the later tasks extension (SEP-2663), so these go out
-//! as custom requests and their answers are read as JSON.
+//! - **2025-11-25** ([`TaskForm::Classic`]): a tool whose locked definition
+//!   says `execution.taskSupport` runs as a task when `tools/call` carries a
+//!   `task` parameter; `tasks/result` waits for its end and answers the
+//!   tool's result; the upstream asks for forms with `elicitation/create`
+//!   requests tied to the task. rmcp does not model this form: these go out
+//!   as custom requests and their answers are read as JSON.
+//! - **The tasks extension** (SEP-2663, [`TaskForm::Extension`]): a server
+//!   that declares `io.modelcontextprotocol/tasks` answers any `tools/call`
+//!   it likes with a task (`resultType: "task"`); `tasks/get` is polled
+//!   until the task ends and carries its result, or the forms it waits on
+//!   (`inputRequests`), which `tasks/update` answers.
 //!
 //! A REST caller or an MCP client of the gateway that calls such a tool
-//! plainly gets the task's result as a plain call would: the proxy creates
-//! the task and waits for it within the call's timeout
-//! ([`call_as_task`]), and cancels it upstream when the caller goes away
-//! or the timeout ends first.
+//! plainly gets the task's result as a plain call would: the proxy waits
+//! for the task within the call's timeout ([`call`]), and cancels it
+//! upstream when the caller goes away or the timeout ends first.
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientRequest, CustomRequest, ProgressNotificationParam,
-    ProgressToken,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ClientRequest,
+    CustomRequest, ErrorCode, ErrorData, GetTaskParams, TaskPayload, UpdateTaskParams,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient};
 use rmcp::{ServiceError, model::ServerResult};
 use serde_json::{Value, json};
 
-use crate::lock::LockedTool;
 pub use crate::lock::TaskSupport;
-use crate::supervisor::Connection;
-use crate::upstream::{CallRelays, ProgressSink, RELATED_TASK};
+use crate::lock::{LockedTool, ServerFacts};
+use crate::upstream::UpstreamEvents;
 
+pub(crate) mod call;
 pub(crate) mod rest;
 pub(crate) mod store;
 
+pub(crate) use call::call;
+
+/// Which of a server's tools may run as tasks, how, and in which form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskUse {
+    pub support: TaskSupport,
+    pub form: TaskForm,
+}
+
 /// The tools of a lock that may be called as tasks, and how.
-pub fn support_of(tools: &[LockedTool]) -> std::collections::HashMap<String, TaskSupport> {
+pub fn support_of(tools: &[LockedTool], server: &ServerFacts) -> HashMap<String, TaskUse> {
     tools
         .iter()
-        .map(|tool| (tool.name.clone(), tool.task_support()))
-        .filter(|(_, support)| *support != TaskSupport::Forbidden)
+        .filter_map(|tool| {
+            let form = match tool.task_support() {
+                TaskSupport::Forbidden => TaskForm::Extension,
+                _ => TaskForm::Classic,
+            };
+            let support = tool.task_support_on(server);
+            (support != TaskSupport::Forbidden)
+                .then(|| (tool.name.clone(), TaskUse { support, form }))
+        })
         .collect()
+}
+
+/// How a task is made, polled and cancelled upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskForm {
+    /// MCP 2025-11-25: `task` in `tools/call`, `tasks/result`.
+    Classic,
+    /// The tasks extension (SEP-2663): `tasks/get` until the end.
+    Extension,
 }
 
 /// A task the upstream created.
 #[derive(Clone, Debug)]
 pub struct CreatedTask {
     pub id: String,
+    pub form: TaskForm,
     /// How long the upstream keeps it (`ttl`), when it says.
     pub ttl: Option<Duration>,
     /// How often it asks to be polled (`pollInterval`), when it says.
@@ -60,12 +91,34 @@ pub enum Created {
 }
 
 /// `tools/call` as a task. `ttl`: how long the caller would like the
-/// upstream to keep the task and its result.
+/// upstream to keep the task and its result (the classic form; a server of
+/// the extension chooses). A server of the extension that asks for input
+/// before it makes a task gets its forms declined: the caller can answer
+/// a task's forms only.
 pub async fn create(
     peer: &Peer<RoleClient>,
     params: CallToolRequestParams,
     ttl: Duration,
+    form: TaskForm,
 ) -> Result<Created, ServiceError> {
+    if form == TaskForm::Extension {
+        let mut params = params;
+        for _ in 0..call::MAX_INPUT_ROUNDS {
+            match peer.call_tool_once(params.clone()).await? {
+                CallToolResponse::Complete(result) => return Ok(Created::Done(result)),
+                CallToolResponse::Task(created) => {
+                    return Ok(Created::Task(CreatedTask::of_extension(created.task)));
+                }
+                CallToolResponse::InputRequired(asked) => {
+                    call::retry_with_answers(&mut params, asked, None).await?;
+                }
+                _ => return Err(ServiceError::UnexpectedResponse),
+            }
+        }
+        return Err(ServiceError::InputRequiredRoundsExceeded {
+            max_rounds: call::MAX_INPUT_ROUNDS,
+        });
+    }
     let mut request =
         serde_json::to_value(&params).map_err(|_| ServiceError::UnexpectedResponse)?;
     request["task"] = json!({"ttl": ttl.as_millis() as u64});
@@ -86,6 +139,7 @@ pub async fn create(
     };
     Ok(Created::Task(CreatedTask {
         id: id.to_string(),
+        form,
         ttl: millis("ttl"),
         poll_interval: millis("pollInterval"),
     }))
@@ -94,112 +148,109 @@ pub async fn create(
 /// Where a task stands (`tasks/get`): its `status` (`working`,
 /// `input_required`, `completed`, `failed`, `cancelled`), `statusMessage`,
 /// and the rest of what the upstream said, as it said it.
-pub async fn status(peer: &Peer<RoleClient>, task_id: &str) -> Result<Value, ServiceError> {
-    send(peer, "tasks/get", json!({"taskId": task_id})).await
+pub async fn status(peer: &Peer<RoleClient>, task: &CreatedTask) -> Result<Value, ServiceError> {
+    match task.form {
+        TaskForm::Classic => send(peer, "tasks/get", json!({"taskId": task.id})).await,
+        TaskForm::Extension => {
+            let now = peer.get_task(GetTaskParams::new(&task.id)).await?;
+            serde_json::to_value(now).map_err(|_| ServiceError::UnexpectedResponse)
+        }
+    }
 }
 
-/// The task's result (`tasks/result`), waiting for its end. A task that
-/// failed answers the JSON-RPC error it failed with.
+/// The task's result, waiting for its end. A task that failed answers the
+/// JSON-RPC error it failed with. The forms a task of the extension waits
+/// on go to the caller its `events` route them to (declined otherwise).
 pub async fn result(
     peer: &Peer<RoleClient>,
-    task_id: &str,
+    events: &UpstreamEvents,
+    task: &CreatedTask,
 ) -> Result<CallToolResult, ServiceError> {
-    let answer = send(peer, "tasks/result", json!({"taskId": task_id})).await?;
+    if task.form == TaskForm::Extension {
+        return extension_result(peer, events, task).await;
+    }
+    let answer = send(peer, "tasks/result", json!({"taskId": task.id})).await?;
     serde_json::from_value(answer).map_err(|_| ServiceError::UnexpectedResponse)
 }
 
-/// Asks the upstream to stop the task (`tasks/cancel`).
-pub async fn cancel(peer: &Peer<RoleClient>, task_id: &str) -> Result<(), ServiceError> {
-    send(peer, "tasks/cancel", json!({"taskId": task_id}))
-        .await
-        .map(drop)
-}
-
-/// A task-required tool called as a plain call: created, then waited for.
-/// Dropped before its end (the caller left, the timeout passed), it cancels
-/// the task upstream. A caller that asked for progress gets the task's
-/// status messages as progress; one that can fill forms in gets the
-/// task's (the rest are declined).
-pub(crate) async fn call_as_task(
-    connection: &Connection,
-    params: CallToolRequestParams,
-    ttl: Duration,
-    relays: CallRelays,
-) -> Result<CallToolResult, ServiceError> {
-    let peer = &connection.peer;
-    let task = match create(peer, params, ttl).await? {
-        Created::Task(task) => task,
-        Created::Done(result) => return Ok(result),
-    };
-    let mut guard = CancelTaskOnDrop(Some((peer.clone(), task.id.clone())));
-    let CallRelays { progress, forms } = relays;
-    let _forms = forms.map(|sink| connection.events.elicitation_route(task.id.clone(), sink));
-    let answer = match progress {
-        None => result(peer, &task.id).await,
-        Some((token, sink)) => tokio::select! {
-            answer = result(peer, &task.id) => answer,
-            never = report_status(peer, &task, token, sink) => match never {},
-        },
-    };
-    guard.0 = None;
-    // The task was the proxy's to run: its id means nothing to the caller.
-    answer.map(|mut result| {
-        if let Some(meta) = result.meta.as_mut() {
-            meta.0.remove(RELATED_TASK);
-            if meta.0.is_empty() {
-                result.meta = None;
-            }
-        }
-        result
-    })
-}
-
-/// Passes each new `statusMessage` of a task on as a progress notification
-/// (numbered, without a total): a task says where it stands by its status,
-/// which a caller that asked for progress wants to see. Runs until dropped.
-async fn report_status(
+/// Polls a task of the extension until it ends, answering the forms it
+/// asks for on the way (each once: `tasks/update` is taken in its own
+/// time, and a poll may still show an answered request).
+async fn extension_result(
     peer: &Peer<RoleClient>,
+    events: &UpstreamEvents,
     task: &CreatedTask,
-    token: ProgressToken,
-    sink: ProgressSink,
-) -> std::convert::Infallible {
-    let interval = task
-        .poll_interval
-        .unwrap_or(Duration::from_secs(1))
-        .max(MIN_STATUS_POLL);
-    let mut last_message = None;
-    let mut reported = 0u32;
+) -> Result<CallToolResult, ServiceError> {
+    let interval = poll_interval(task);
+    let mut answered = BTreeSet::new();
     loop {
-        if let Ok(now) = status(peer, &task.id).await
-            && let Some(message) = now.get("statusMessage").and_then(Value::as_str)
-            && last_message.as_deref() != Some(message)
-        {
-            reported += 1;
-            let mut progress = ProgressNotificationParam::new(token.clone(), f64::from(reported));
-            progress.message = Some(message.to_string());
-            let _ = sink.send(progress);
-            last_message = Some(message.to_string());
+        let now = peer.get_task(GetTaskParams::new(&task.id)).await?;
+        match now.task.payload {
+            TaskPayload::Completed { result } => {
+                return serde_json::from_value(Value::Object(result))
+                    .map_err(|_| ServiceError::UnexpectedResponse);
+            }
+            TaskPayload::Failed { error } => {
+                let error = serde_json::from_value(Value::Object(error)).unwrap_or_else(|_| {
+                    ErrorData::internal_error("the upstream task failed", None)
+                });
+                return Err(ServiceError::McpError(error));
+            }
+            TaskPayload::Cancelled => {
+                return Err(ServiceError::McpError(ErrorData::new(
+                    ErrorCode::INTERNAL_ERROR,
+                    "the upstream cancelled the task",
+                    None,
+                )));
+            }
+            TaskPayload::InputRequired { input_requests } => {
+                let asked: rmcp::model::InputRequests = input_requests
+                    .into_iter()
+                    .filter(|(key, _)| !answered.contains(key))
+                    .collect();
+                if !asked.is_empty() {
+                    let forms = events.form_sink(&task.id);
+                    let answers = call::answer_input_requests(asked, forms.as_ref()).await?;
+                    answered.extend(answers.keys().cloned());
+                    peer.update_task(UpdateTaskParams::new(&task.id, answers))
+                        .await?;
+                    continue;
+                }
+            }
+            _ => {}
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// How often a waited-for task is polled: as it asks, within reason.
+fn poll_interval(task: &CreatedTask) -> Duration {
+    task.poll_interval
+        .unwrap_or(Duration::from_secs(1))
+        .max(MIN_STATUS_POLL)
+}
+
+/// Asks the upstream to stop the task (`tasks/cancel`).
+pub async fn cancel(peer: &Peer<RoleClient>, task: &CreatedTask) -> Result<(), ServiceError> {
+    match task.form {
+        TaskForm::Classic => send(peer, "tasks/cancel", json!({"taskId": task.id}))
+            .await
+            .map(drop),
+        TaskForm::Extension => peer.cancel_task(CancelTaskParams::new(&task.id)).await,
     }
 }
 
 /// The shortest interval at which a waited-for task's status is read.
 const MIN_STATUS_POLL: Duration = Duration::from_millis(250);
 
-/// Sends `tasks/cancel` for a task whose caller went away.
-pub struct CancelTaskOnDrop(pub Option<(Peer<RoleClient>, String)>);
-
-impl Drop for CancelTaskOnDrop {
-    fn drop(&mut self) {
-        if let Some((peer, task_id)) = self.0.take()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            runtime.spawn(async move {
-                if let Err(error) = cancel(&peer, &task_id).await {
-                    tracing::debug!(%error, task_id, "tasks/cancel for an abandoned task failed");
-                }
-            });
+impl CreatedTask {
+    /// A task the upstream made of a call, in the extension's form.
+    fn of_extension(task: rmcp::model::Task) -> Self {
+        CreatedTask {
+            id: task.task_id,
+            form: TaskForm::Extension,
+            ttl: task.ttl_ms.map(Duration::from_millis),
+            poll_interval: task.poll_interval_ms.map(Duration::from_millis),
         }
     }
 }

@@ -71,9 +71,13 @@ pub(crate) async fn start(
     let call_timeout = app.call_timeout(tool);
     let deadline = tokio::time::Instant::now() + call_timeout;
     let slot = state.limiter.admit(deadline, &state.metrics).await?;
+    let form = state
+        .task_support
+        .get(tool)
+        .map_or(super::TaskForm::Classic, |task| task.form);
     let (connection, created) = app
         .on_upstream_admitted(tool, deadline, call_timeout, |connection| async move {
-            let created = super::create(&connection.peer, params, REQUESTED_TTL).await?;
+            let created = super::create(&connection.peer, params, REQUESTED_TTL, form).await?;
             Ok((connection, created))
         })
         .await
@@ -97,7 +101,7 @@ pub(crate) async fn start(
         tool: tool.to_string(),
         owner,
         connection: Arc::downgrade(&connection),
-        upstream_id: created.id,
+        upstream: created.clone(),
         // No longer than the proxy asked: a slot is not held for days.
         expires_at: Instant::now() + created.ttl.unwrap_or(REQUESTED_TTL).min(REQUESTED_TTL),
         poll_interval,
@@ -111,6 +115,7 @@ pub(crate) async fn start(
     tokio::spawn(wait_for_end(
         Arc::clone(&job),
         connection.peer.clone(),
+        connection.events.clone(),
         asks,
         route,
         slot,
@@ -136,7 +141,7 @@ pub(crate) async fn start(
 }
 
 /// `GET` and `DELETE /tasks/{taskId}`, where a tool may run as a task.
-pub(crate) fn routes(task_support: &HashMap<String, super::TaskSupport>) -> Router<App> {
+pub(crate) fn routes(task_support: &HashMap<String, super::TaskUse>) -> Router<App> {
     if task_support.is_empty() {
         return Router::new();
     }
@@ -151,6 +156,7 @@ pub(crate) fn routes(task_support: &HashMap<String, super::TaskSupport>) -> Rout
 async fn wait_for_end(
     job: Arc<Job>,
     peer: rmcp::Peer<rmcp::RoleClient>,
+    events: crate::upstream::UpstreamEvents,
     mut asks: tokio::sync::mpsc::UnboundedReceiver<ElicitationAsk>,
     _route: ElicitationRoute,
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -158,7 +164,7 @@ async fn wait_for_end(
     // Whatever way this ends, a form still waiting is answered `cancel`
     // (its sender dropped), and a GET waiting on the end is woken.
     let _done = WaiterDone(Arc::clone(&job));
-    let result = super::result(&peer, &job.upstream_id);
+    let result = super::result(&peer, &events, &job.upstream);
     tokio::pin!(result);
     // A cancel by the caller ends the wait (and frees the slot) even when
     // the upstream never answers `tasks/result` for the cancelled task.
@@ -198,7 +204,7 @@ async fn wait_for_end(
         Err(rmcp::ServiceError::McpError(error))
             if error.code == rmcp::model::ErrorCode::INVALID_PARAMS
                 && matches!(
-                    super::status(&peer, &job.upstream_id).await,
+                    super::status(&peer, &job.upstream).await,
                     Err(rmcp::ServiceError::McpError(ref unknown))
                         if unknown.code == rmcp::model::ErrorCode::INVALID_PARAMS
                 ) =>
@@ -268,7 +274,7 @@ async fn task_status(
     }
     let connection = job.connection()?;
     let timeout = app.call_timeout(&job.tool);
-    let now = upstream(timeout, super::status(&connection.peer, &job.upstream_id))
+    let now = upstream(timeout, super::status(&connection.peer, &job.upstream))
         .await
         .map_err(|error| {
             if error.status == StatusCode::UNPROCESSABLE_ENTITY {
@@ -425,7 +431,7 @@ async fn cancel_job(app: &App, id: &str, job: &Job) -> Result<Response, ApiError
         .take();
     let connection = job.connection()?;
     let timeout = app.call_timeout(&job.tool);
-    match upstream(timeout, super::cancel(&connection.peer, &job.upstream_id)).await {
+    match upstream(timeout, super::cancel(&connection.peer, &job.upstream)).await {
         Ok(()) => {}
         // The upstream refuses to cancel a task that already ended.
         Err(error) if error.status == StatusCode::UNPROCESSABLE_ENTITY => {

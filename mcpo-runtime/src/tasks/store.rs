@@ -46,7 +46,8 @@ pub(super) struct Job {
     pub(super) owner: Option<KeyDigest>,
     /// The upstream session the task lives in.
     pub(super) connection: Weak<Connection>,
-    pub(super) upstream_id: String,
+    /// The task upstream: its id there, and its form.
+    pub(super) upstream: super::CreatedTask,
     pub(super) expires_at: Instant,
     pub(super) poll_interval: Duration,
     pub(super) checks: TypedChecks,

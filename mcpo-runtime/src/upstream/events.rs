@@ -105,6 +105,43 @@ pub struct CallRelays {
 /// The longest a form from the upstream waits for its answer.
 pub const FORM_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Asks the caller behind `sink` to fill in the upstream's form, and
+/// answers as it does: `decline` when nobody can (no sink, a URL form),
+/// `cancel` when it does not answer within [`FORM_WAIT`].
+pub(crate) async fn ask_form(
+    sink: Option<&ElicitationSink>,
+    request: ElicitRequestParams,
+) -> ElicitResult {
+    let ElicitRequestParams::FormElicitationParams {
+        message,
+        requested_schema,
+        ..
+    } = request.clone()
+    else {
+        tracing::info!("declined a URL elicitation from the upstream: no caller can open it");
+        return ElicitResult::new(ElicitationAction::Decline);
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let ask = ElicitationAsk {
+        request,
+        message,
+        requested_schema: serde_json::to_value(requested_schema).unwrap_or_default(),
+        reply,
+    };
+    if sink.is_none_or(|sink| sink.send(ask).is_err()) {
+        tracing::info!(
+            "declined an elicitation from the upstream: its caller cannot answer forms (a REST call without Prefer: respond-async, an MCP client without elicitation, or a call that is not a task)"
+        );
+        return ElicitResult::new(ElicitationAction::Decline);
+    }
+    // A form nobody answers must not hold on.
+    tokio::time::timeout(FORM_WAIT, answer)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| ElicitResult::new(ElicitationAction::Cancel))
+}
+
 /// The `_meta` key that ties a message to the task it is about.
 pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
@@ -182,6 +219,12 @@ impl UpstreamEvents {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Where the forms of the upstream task `task_id` go, if its caller
+    /// can answer them.
+    pub(crate) fn form_sink(&self, task_id: &str) -> Option<ElicitationSink> {
+        self.elicitations().get(task_id).cloned()
+    }
+
     /// The answer to an `elicitation/create`: the routed caller's, or
     /// `decline` when no caller of its task can answer (no route, a URL
     /// elicitation, a request for no task).
@@ -199,35 +242,11 @@ impl UpstreamEvents {
             .and_then(|related| related.get("taskId"))
             .and_then(serde_json::Value::as_str)
             .map(str::to_string);
-        let ElicitRequestParams::FormElicitationParams {
-            message,
-            requested_schema,
-            ..
-        } = request.clone()
-        else {
-            tracing::info!("declined a URL elicitation from the upstream: no caller can open it");
-            return ElicitResult::new(ElicitationAction::Decline);
-        };
-        let sink = task_id.and_then(|task_id| self.elicitations().get(&task_id).cloned());
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let ask = ElicitationAsk {
-            request,
-            message,
-            requested_schema: serde_json::to_value(requested_schema).unwrap_or_default(),
-            reply,
-        };
-        if sink.is_none_or(|sink| sink.send(ask).is_err()) {
-            tracing::info!(
-                "declined an elicitation from the upstream: its caller cannot answer forms (a REST call without Prefer: respond-async, an MCP client without elicitation, or a call that is not a task)"
-            );
-            return ElicitResult::new(ElicitationAction::Decline);
-        }
-        // Until the caller answers, the upstream withdraws the request, or
-        // [`FORM_WAIT`] passes: a form nobody answers must not hold on.
+        let sink = task_id.and_then(|task_id| self.form_sink(&task_id));
         tokio::select! {
-            answer = answer => answer.unwrap_or_else(|_| ElicitResult::new(ElicitationAction::Cancel)),
+            answer = ask_form(sink.as_ref(), request) => answer,
+            // The upstream withdrew the request.
             () = cancelled.cancelled() => ElicitResult::new(ElicitationAction::Cancel),
-            () = tokio::time::sleep(FORM_WAIT) => ElicitResult::new(ElicitationAction::Cancel),
         }
     }
 

@@ -52,6 +52,7 @@ use serde_json::{Map, Value};
 pub use cancel::CancelOnDrop;
 pub use env_names::header_env_var;
 use events::UpstreamClient;
+pub(crate) use events::ask_form;
 pub use events::{
     CallRelays, ElicitationAsk, ElicitationRoute, ElicitationSink, FORM_WAIT, ProgressRoute,
     ProgressSink, RELATED_TASK, UpstreamEvents,
@@ -495,12 +496,15 @@ async fn connect_with(
     let client_config = UpstreamClient {
         config: ClientConfig::new(
             // Form elicitation: a REST caller of a task answers it
-            // (tasks/jobs.rs); any other request is declined.
+            // (tasks/rest.rs), as does an MCP client of the gateway; any
+            // other request is declined. Tasks the upstream makes of a call
+            // (the tasks extension) are waited for (tasks/mod.rs).
             ClientCapabilities::builder()
                 .enable_elicitation_with(
                     rmcp::model::ElicitationCapability::new()
                         .with_form(rmcp::model::FormElicitationCapability::default()),
                 )
+                .enable_tasks()
                 .build(),
             Implementation::new(&options.client_name, &options.client_version),
         )

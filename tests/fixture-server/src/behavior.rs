@@ -14,6 +14,8 @@ use rmcp::{
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::long_calls::LongCallTool;
+
 /// One tool's behaviour, as written in the tool file.
 ///
 /// Unknown fields are rejected so that a typo (`"millis"` for `"ms"`) fails loudly at
@@ -59,6 +61,9 @@ pub enum Behavior {
     /// resources surface, which knows the subscriptions. Not for tool files.
     #[serde(skip)]
     TouchResource,
+    /// `--tasks-extension`'s tools: answered by `long_calls`. Not for tool files.
+    #[serde(skip)]
+    LongCall(LongCallTool),
 }
 
 fn default_error_message() -> String {
@@ -127,6 +132,10 @@ impl Behavior {
                 "touch_resource is answered by the resources surface",
                 None,
             )),
+            Behavior::LongCall(tool) => Outcome::Error(ErrorData::internal_error(
+                format!("{} is answered by the long-call tools", tool.name()),
+                None,
+            )),
             Behavior::Structured { value, text } => {
                 let text = text.clone().unwrap_or_else(|| value.to_string());
                 let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
@@ -179,8 +188,10 @@ mod tests {
         assert!(parse(json!({"kind": "sleep", "millis": 10})).is_err());
         assert!(parse(json!({"kind": "explode"})).is_err());
         assert!(parse(json!({"kind": "content", "blocks": [{"type": "hologram"}]})).is_err());
-        // Only `--resources` adds a touch_resource tool.
+        // Only `--resources` adds a touch_resource tool, only
+        // `--tasks-extension` the long-call tools.
         assert!(parse(json!({"kind": "touch_resource"})).is_err());
+        assert!(parse(json!({"kind": "long_call"})).is_err());
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ use rmcp::model::Tool;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{behavior::Behavior, resources, verbatim::VerbatimTools};
+use crate::{behavior::Behavior, long_calls::LongCallTool, resources, verbatim::VerbatimTools};
 
 #[derive(Debug, Deserialize)]
 struct ToolFile {
@@ -116,6 +116,15 @@ impl Catalog {
     /// tools already have one.
     pub fn add_touch_resource(&mut self) -> anyhow::Result<()> {
         self.push(resources::touch_tool(), Behavior::TouchResource)
+    }
+
+    /// `--tasks-extension`: `ext_slow`, `ext_ask`, `ext_fail` and `mrtr_ask`,
+    /// after the others. Fails when the tools already have one of these names.
+    pub fn add_long_call_tools(&mut self) -> anyhow::Result<()> {
+        for tool in LongCallTool::ALL {
+            self.push(tool.definition(), Behavior::LongCall(tool))?;
+        }
+        Ok(())
     }
 
     fn push(&mut self, tool: Tool, behavior: Behavior) -> anyhow::Result<()> {
@@ -261,6 +270,33 @@ mod tests {
             Behavior::TouchResource
         ));
         assert!(catalog.add_touch_resource().is_err());
+    }
+
+    #[test]
+    fn long_call_tools_come_last_and_only_once() {
+        let mut catalog = Catalog::generated(1).unwrap();
+        catalog.add_touch_resource().unwrap();
+        catalog.add_long_call_tools().unwrap();
+        let names: Vec<_> = catalog.tools().iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "tool_0000",
+                "touch_resource",
+                "ext_slow",
+                "ext_ask",
+                "ext_fail",
+                "mrtr_ask"
+            ]
+        );
+        for tool in &catalog.tools()[2..] {
+            assert_eq!(tool.input_schema.get("type"), Some(&json!("object")));
+        }
+        assert!(matches!(
+            catalog.entry("mrtr_ask").unwrap().behavior,
+            Behavior::LongCall(LongCallTool::MrtrAsk)
+        ));
+        assert!(catalog.add_long_call_tools().is_err());
     }
 
     #[test]

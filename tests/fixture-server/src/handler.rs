@@ -6,14 +6,16 @@ use std::{borrow::Cow, sync::Arc};
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CancelledNotificationParam, CompleteRequestMethod,
-        CompleteRequestParams, CompleteResult, GetPromptRequestMethod, GetPromptRequestParams,
-        GetPromptResponse, Implementation, ListPromptsRequestMethod, ListPromptsResult,
+        CallToolRequestParams, CallToolResponse, CancelTaskMethod, CancelTaskParams,
+        CancelledNotificationParam, CompleteRequestMethod, CompleteRequestParams, CompleteResult,
+        GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse, GetTaskMethod,
+        GetTaskParams, GetTaskResult, Implementation, ListPromptsRequestMethod, ListPromptsResult,
         ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
         ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
         ProtocolVersion, ReadResourceRequestMethod, ReadResourceRequestParams,
         ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestMethod,
         SubscribeRequestParams, UnsubscribeRequestMethod, UnsubscribeRequestParams,
+        UpdateTaskMethod, UpdateTaskParams,
     },
     service::{NotificationContext, RequestContext},
 };
@@ -22,6 +24,7 @@ use rmcp::{
 use crate::catalog::Catalog;
 use crate::{
     behavior::{Behavior, Outcome},
+    long_calls::LongCalls,
     paging,
     reload::LiveTools,
     resources::Resources,
@@ -43,6 +46,9 @@ pub struct ServerSettings {
     /// Hold every `tools/list` answer this long after taking it
     /// (`--tools-list-delay-ms`): the tools as they were when asked.
     pub list_delay: Option<std::time::Duration>,
+    /// Advertise the tasks extension and answer `tasks/*` and the long-call
+    /// tools (`--tasks-extension`, see `long_calls`).
+    pub tasks_extension: bool,
 }
 
 /// Cheap to clone (a clone is the same session); the HTTP transport builds one
@@ -53,6 +59,8 @@ pub struct FixtureServer {
     settings: Arc<ServerSettings>,
     /// `--resources`: resources, templates, prompts and completions.
     resources: Option<Resources>,
+    /// `--tasks-extension`: the tasks, shared by every session.
+    long_calls: Option<Arc<LongCalls>>,
 }
 
 impl FixtureServer {
@@ -69,6 +77,7 @@ impl FixtureServer {
     ) -> Self {
         Self {
             tools,
+            long_calls: settings.tasks_extension.then(Arc::default),
             settings: Arc::new(settings),
             resources,
         }
@@ -80,6 +89,7 @@ impl FixtureServer {
             tools: Arc::clone(&self.tools),
             settings: Arc::clone(&self.settings),
             resources: self.resources.as_ref().map(Resources::for_new_session),
+            long_calls: self.long_calls.clone(),
         }
     }
 
@@ -99,18 +109,30 @@ impl FixtureServer {
             .as_ref()
             .ok_or_else(ErrorData::method_not_found::<M>)
     }
+
+    /// The tasks of `--tasks-extension` (without it rmcp already answers
+    /// `tasks/*` with -32601, as the capability is not advertised).
+    fn long_calls<M: rmcp::model::ConstString>(&self) -> Result<&Arc<LongCalls>, ErrorData> {
+        self.long_calls
+            .as_ref()
+            .ok_or_else(ErrorData::method_not_found::<M>)
+    }
 }
 
 impl ServerHandler for FixtureServer {
     fn get_info(&self) -> ServerConfig {
-        let mut capabilities = if self.settings.tools_list_changed {
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .build()
+        let builder = ServerCapabilities::builder().enable_tools();
+        let builder = if self.settings.tools_list_changed {
+            builder.enable_tool_list_changed()
         } else {
-            ServerCapabilities::builder().enable_tools().build()
+            builder
         };
+        let builder = if self.long_calls.is_some() {
+            builder.enable_tasks()
+        } else {
+            builder
+        };
+        let mut capabilities = builder.build();
         if self.resources.is_some() {
             Resources::add_capabilities(&mut capabilities);
         }
@@ -169,6 +191,9 @@ impl ServerHandler for FixtureServer {
                 None,
             ));
         };
+        if let (Behavior::LongCall(tool), Some(long_calls)) = (&entry.behavior, &self.long_calls) {
+            return long_calls.call(*tool, request, &context).await;
+        }
         let arguments = request.arguments.unwrap_or_default();
         if let (Behavior::TouchResource, Some(resources)) = (&entry.behavior, &self.resources) {
             return resources.touch(&arguments).await.map(Into::into);
@@ -189,6 +214,32 @@ impl ServerHandler for FixtureServer {
             Outcome::Result(result) => Ok(result.into()),
             Outcome::Error(error) => Err(error),
         }
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        self.long_calls::<GetTaskMethod>()?.get(&request.task_id)
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.long_calls::<UpdateTaskMethod>()?
+            .update(&request.task_id, &request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.long_calls::<CancelTaskMethod>()?
+            .cancel(&request.task_id)
     }
 
     async fn on_cancelled(
@@ -302,6 +353,7 @@ mod tests {
                 protocol_versions: Vec::new(),
                 tools_list_changed: false,
                 list_delay: None,
+                tasks_extension: false,
             },
         )
     }

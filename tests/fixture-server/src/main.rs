@@ -8,6 +8,7 @@ mod handler;
 mod http;
 #[path = "../../test-servers-shared/lifecycle.rs"]
 mod lifecycle;
+mod long_calls;
 mod paging;
 mod reload;
 mod resources;
@@ -98,6 +99,11 @@ struct Cli {
     /// and a resource changed), for diff tests.
     #[arg(long, requires = "resources")]
     prompts_v2: bool,
+    /// Speak MCP 2026-07-28's ways of running long calls: advertise the tasks
+    /// extension (`io.modelcontextprotocol/tasks`) and add the tools `ext_slow`,
+    /// `ext_ask`, `ext_fail` (tasks) and `mrtr_ask` (multi round-trip requests).
+    #[arg(long)]
+    tasks_extension: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,6 +157,11 @@ async fn main() -> anyhow::Result<()> {
             .add_touch_resource()
             .context("--resources adds a tool named touch_resource")?;
     }
+    if cli.tasks_extension {
+        catalog.add_long_call_tools().context(
+            "--tasks-extension adds tools named ext_slow, ext_ask, ext_fail and mrtr_ask",
+        )?;
+    }
     let page_size = cli
         .page_size
         .map(usize::try_from)
@@ -164,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
             every: Duration::from_millis(every),
             announce: !cli.reload_silently,
             touch_resource: cli.resources,
+            long_calls: cli.tasks_extension,
         }),
         _ => None,
     };
@@ -183,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
             protocol_versions,
             tools_list_changed: reload.as_ref().is_some_and(|reload| reload.announce),
             list_delay: cli.tools_list_delay_ms.map(Duration::from_millis),
+            tasks_extension: cli.tasks_extension,
         },
         resources,
     );

@@ -88,6 +88,8 @@ pub struct Reload {
     pub announce: bool,
     /// `--resources`: the reloaded tools get `touch_resource` too.
     pub touch_resource: bool,
+    /// `--tasks-extension`: the reloaded tools get the long-call tools too.
+    pub long_calls: bool,
 }
 
 /// Polls the tool file forever. `loaded` is the text the served catalog was
@@ -114,6 +116,9 @@ pub async fn watch(
         let reloaded = Catalog::from_json(&text).and_then(|(mut catalog, lossy)| {
             if reload.touch_resource {
                 catalog.add_touch_resource()?;
+            }
+            if reload.long_calls {
+                catalog.add_long_call_tools()?;
             }
             Ok((catalog, lossy))
         });

@@ -93,33 +93,17 @@ pub struct RawSession {
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     next_id: u64,
-    /// The `initialize` response.
+    /// The `initialize` response (`Null` for a session started with
+    /// [`RawSession::spawn`]).
     pub initialized: Value,
+    /// The server's stderr lines, when captured ([`RawSession::spawn`]).
+    stderr_lines: Option<mpsc::Receiver<String>>,
 }
 
 impl RawSession {
     /// Start the binary and perform `initialize` + `notifications/initialized`.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("fixture binary starts");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout is piped");
-        // A reader thread turns blocking reads into a channel we can wait on with a
-        // timeout, so a server that never answers fails the test instead of hanging it.
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || forward_lines(stdout, sender));
-        let mut session = Self {
-            child,
-            stdin,
-            lines,
-            next_id: 1,
-            initialized: Value::Null,
-        };
+        let mut session = Self::launch(args, false);
         let initialized = session.request(
             "initialize",
             json!({
@@ -132,6 +116,73 @@ impl RawSession {
         session.initialized = initialized;
         session.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         session
+    }
+
+    /// Start the binary without any handshake (the test sends `initialize` or,
+    /// on the stateless 2026-07-28 revision, `server/discover` itself), with
+    /// its stderr captured for [`RawSession::wait_for_stderr`] and copied to
+    /// the test's stderr.
+    pub fn spawn(args: &[&str]) -> Self {
+        Self::launch(args, true)
+    }
+
+    fn launch(args: &[&str], capture_stderr: bool) -> Self {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
+            .spawn()
+            .expect("fixture binary starts");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // A reader thread turns blocking reads into a channel we can wait on with a
+        // timeout, so a server that never answers fails the test instead of hanging it.
+        let (sender, lines) = mpsc::channel();
+        thread::spawn(move || forward_lines(stdout, sender));
+        let stderr_lines = child.stderr.take().map(|stderr| {
+            let (sender, lines) = mpsc::channel();
+            thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    eprintln!("{line}");
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            lines
+        });
+        Self {
+            child,
+            stdin,
+            lines,
+            next_id: 1,
+            initialized: Value::Null,
+            stderr_lines,
+        }
+    }
+
+    /// Wait up to `limit` for a stderr line equal to `line` (needs
+    /// [`RawSession::spawn`]); returns whether it came.
+    pub fn wait_for_stderr(&mut self, line: &str, limit: Duration) -> bool {
+        let lines = self
+            .stderr_lines
+            .as_ref()
+            .expect("stderr is captured (RawSession::spawn)");
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(got) if got == line => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
     }
 
     /// Wait up to `limit` for a notification `method` from the server (other
