@@ -20,6 +20,7 @@ mod runtime_contract;
 mod surface_drift;
 mod surface_rest;
 mod tasks;
+mod tasks_extension;
 mod upstream_faults;
 
 use std::io::{Read, Write};

@@ -70,7 +70,12 @@ fn client() -> &'static reqwest::blocking::Client {
 
 /// `POST /{tool}` with [`KEY`] and `arguments`; with `Prefer:
 /// respond-async` when `respond_async`.
-fn post_tool(proxy: &Running, tool: &str, arguments: &Value, respond_async: bool) -> Reply {
+pub(super) fn post_tool(
+    proxy: &Running,
+    tool: &str,
+    arguments: &Value,
+    respond_async: bool,
+) -> Reply {
     let mut request = client()
         .post(proxy.url(&format!("/{tool}")))
         .bearer_auth(KEY)
@@ -85,7 +90,7 @@ fn post_tool(proxy: &Running, tool: &str, arguments: &Value, respond_async: bool
 }
 
 /// `GET` the task at `location` (a path) with [`KEY`].
-fn get_task(proxy: &Running, location: &str) -> Reply {
+pub(super) fn get_task(proxy: &Running, location: &str) -> Reply {
     let response = client()
         .get(proxy.url(location))
         .bearer_auth(KEY)
@@ -98,7 +103,7 @@ fn get_task(proxy: &Running, location: &str) -> Reply {
 /// with the task's `Location`, `Retry-After`, `Preference-Applied` and a
 /// body saying it is working. Returns the location and the taskId.
 #[track_caller]
-fn start_async(proxy: &Running, tool: &str, arguments: &Value) -> (String, String) {
+pub(super) fn start_async(proxy: &Running, tool: &str, arguments: &Value) -> (String, String) {
     let accepted = post_tool(proxy, tool, arguments, true);
     assert_accepted(&accepted, tool)
 }
@@ -131,7 +136,7 @@ fn assert_accepted(accepted: &Reply, tool: &str) -> (String, String) {
 /// the first other answer (it ended, or it is gone), or fails after
 /// `limit`.
 #[track_caller]
-fn until_ended(proxy: &Running, location: &str, limit: Duration) -> Reply {
+pub(super) fn until_ended(proxy: &Running, location: &str, limit: Duration) -> Reply {
     let deadline = Instant::now() + limit;
     loop {
         let reply = get_task(proxy, location);
@@ -149,7 +154,12 @@ fn until_ended(proxy: &Running, location: &str, limit: Duration) -> Reply {
 /// Asserts that the task at `location` ends `completed` within `limit`,
 /// with `{"status": 200, "body": body}` as its result.
 #[track_caller]
-fn assert_completes_with(proxy: &Running, location: &str, limit: Duration, body: &Value) {
+pub(super) fn assert_completes_with(
+    proxy: &Running,
+    location: &str,
+    limit: Duration,
+    body: &Value,
+) {
     let ended = until_ended(proxy, location, limit);
     assert_eq!(ended.status, 200, "{ended:?}");
     assert_eq!(ended.body["status"], "completed", "{ended:?}");
@@ -161,7 +171,7 @@ fn assert_completes_with(proxy: &Running, location: &str, limit: Duration, body:
 }
 
 /// The proxy's log so far (its own lines and the upstream's stderr).
-fn log_lines(proxy: &Running) -> Vec<String> {
+pub(super) fn log_lines(proxy: &Running) -> Vec<String> {
     proxy
         .log
         .lock()

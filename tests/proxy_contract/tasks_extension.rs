@@ -1,0 +1,270 @@
+//! Long calls of a 2026-07-28 upstream (README "Long-running tools:
+//! progress, tasks and forms"): the fixture server with `--tasks-extension`
+//! on the stateless revision only, snapshotted and served by `mcpo-gen
+//! serve`. Its server makes a task of a call when it likes (the tasks
+//! extension, SEP-2663: polled with `tasks/get`, forms answered with
+//! `tasks/update`, stopped with `tasks/cancel`), and `mrtr_ask` asks for
+//! input before it answers (an `input_required` result, SEP-2322: the call
+//! is sent again with the answer). Called over REST plainly, with `Prefer:
+//! respond-async`, and over the MCP gateway by the Python SDK's client.
+//!
+//! The server's tools (tests/fixture-server/README.md): `ext_slow` (a task
+//! done after `seconds`), `ext_ask` (a task that asks "Which colour?"),
+//! `ext_fail` (a task that fails), `mrtr_ask` (not a task, the same form).
+
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use mcpo_gen_e2e::*;
+use serde_json::{Value, json};
+
+use super::tasks::{
+    assert_completes_with, get_task, log_lines, post_tool, start_async, until_ended,
+};
+use super::*;
+
+/// `mcpo-gen serve` of a snapshot of the fixture server with the tasks
+/// extension, with its scratch folder.
+struct ExtensionProxy {
+    proxy: Running,
+    _scratch: tempfile::TempDir,
+}
+
+impl Deref for ExtensionProxy {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.proxy
+    }
+}
+
+/// `mcpo-gen serve --api-key KEY FLAGS -- mcp-fixture-server
+/// --tasks-extension --protocol-versions 2026-07-28`, once connected.
+fn extension_proxy(flags: &[&str]) -> ExtensionProxy {
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let lock = scratch.path().join("mcp.lock.json");
+    let mut args: Vec<String> = vec!["--api-key".into(), KEY.into(), "--lock-out".into()];
+    args.push(lock.display().to_string());
+    args.extend(flags.iter().map(|flag| flag.to_string()));
+    args.push("--".into());
+    args.push(fixture_binary().display().to_string());
+    args.extend(["--tasks-extension", "--protocol-versions", "2026-07-28"].map(String::from));
+    let proxy = Launch::serve().args(&args).start_ready();
+    ExtensionProxy {
+        proxy,
+        _scratch: scratch,
+    }
+}
+
+/// What the fixture answers once its colour form got `answer`.
+fn answered(answer: &Value) -> Value {
+    json!(format!("answer: {answer}"))
+}
+
+/// The upstream logged a task's cancellation (`task <id> cancelled`).
+fn upstream_cancelled(proxy: &Running, task_count: usize) -> bool {
+    log_lines(proxy)
+        .iter()
+        .filter(|line| line.contains("task ") && line.ends_with(" cancelled"))
+        .count()
+        >= task_count
+}
+
+/// Plain REST calls answer as any call does: a task the upstream made of
+/// the call is waited for (its result, or its failure as a 502), and the
+/// forms asked for on the way, by a task or an `input_required` result,
+/// are declined (a plain REST caller cannot answer them). The document
+/// offers `Prefer: respond-async` for every tool of the server.
+#[test]
+fn plain_calls_wait_for_the_upstreams_task_and_decline_its_forms() {
+    let proxy = extension_proxy(&[]);
+    let started = Instant::now();
+    let slow = post_tool(&proxy, "ext_slow", &json!({"seconds": 0.5}), false);
+    assert_eq!(
+        (slow.status, &slow.body),
+        (200, &json!("done after 0.5 s")),
+        "{slow:?}"
+    );
+    assert_took(
+        started.elapsed(),
+        Duration::from_millis(500)..,
+        "the answer (not before the task's end)",
+    );
+
+    let failed = post_tool(&proxy, "ext_fail", &json!({}), false);
+    assert_eq!(failed.status, 502, "{failed:?}");
+    assert_eq!(
+        detail_text(&failed),
+        "The upstream MCP server returned error -32603: the task failed on purpose",
+        "{failed:?}"
+    );
+
+    let declined = answered(&json!({"action": "decline"}));
+    for tool in ["ext_ask", "mrtr_ask"] {
+        let reply = post_tool(&proxy, tool, &json!({}), false);
+        assert_eq!(
+            (reply.status, &reply.body),
+            (200, &declined),
+            "{tool}: {reply:?}"
+        );
+    }
+
+    let (status, text) = get(&proxy.url("/openapi.json")).expect("the document");
+    assert_eq!(status, 200, "{text}");
+    let document: Value = serde_json::from_str(&text).expect("JSON");
+    for tool in ["ext_slow", "ext_ask", "ext_fail", "mrtr_ask"] {
+        assert!(
+            document["paths"][format!("/{tool}")]["post"]["responses"]
+                .get("202")
+                .is_some(),
+            "{tool} offers respond-async"
+        );
+    }
+    assert!(document["paths"].get("/tasks/{taskId}").is_some());
+}
+
+/// `Prefer: respond-async`: the upstream's task is the caller's to poll
+/// (202, then `GET` until it ended) and to answer: its form shows as
+/// `input_required` with the upstream's message and schema, and the
+/// caller's `POST .../input` reaches the upstream (`tasks/update`), whose
+/// result says what was answered. A failed task ends `failed`.
+#[test]
+fn an_async_caller_answers_the_form_of_the_upstreams_task() {
+    let proxy = extension_proxy(&[]);
+    let (location, _) = start_async(&proxy, "ext_slow", &json!({"seconds": 0.3}));
+    assert_completes_with(
+        &proxy,
+        &location,
+        Duration::from_secs(10),
+        &json!("done after 0.3 s"),
+    );
+
+    let (location, _) = start_async(&proxy, "ext_ask", &json!({}));
+    let mut waiting = None;
+    let shown = wait_for(Duration::from_secs(10), || {
+        let reply = get_task(&proxy, &location);
+        let shown = reply.body.get("inputRequest").is_some();
+        waiting = Some(reply);
+        shown
+    });
+    let waiting = waiting.expect("polled");
+    assert!(shown, "no form: {waiting:?}");
+    assert_eq!(waiting.body["status"], "input_required", "{waiting:?}");
+    assert_eq!(
+        waiting.body["inputRequest"]["message"], "Which colour?",
+        "{waiting:?}"
+    );
+    assert_eq!(
+        waiting.body["inputRequest"]["requestedSchema"]["required"],
+        json!(["colour"]),
+        "{waiting:?}"
+    );
+    let answer = json!({"action": "accept", "content": {"colour": "green"}});
+    let posted = Reply::from(
+        http_client(Duration::from_secs(20))
+            .post(proxy.url(&format!("{location}/input")))
+            .bearer_auth(KEY)
+            .json(&answer)
+            .send()
+            .expect("an answer"),
+    );
+    assert_eq!(posted.status, 200, "{posted:?}");
+    assert_completes_with(
+        &proxy,
+        &location,
+        Duration::from_secs(10),
+        &answered(&answer),
+    );
+
+    let (location, _) = start_async(&proxy, "ext_fail", &json!({}));
+    let ended = until_ended(&proxy, &location, Duration::from_secs(10));
+    assert_eq!(ended.body["status"], "failed", "{ended:?}");
+    assert_eq!(ended.body["result"]["status"], 502, "{ended:?}");
+}
+
+/// A task ends upstream when its caller stops waiting: a plain call over
+/// its `--tool-timeout` (504 at the timeout) and an async task its caller
+/// deletes are each cancelled with `tasks/cancel`, which the upstream
+/// logs; the tool serves on.
+#[test]
+fn an_abandoned_task_is_cancelled_upstream() {
+    let proxy = extension_proxy(&["--tool-timeout", "ext_slow=1"]);
+    let started = Instant::now();
+    let late = post_tool(&proxy, "ext_slow", &json!({"seconds": 30}), false);
+    assert_timed_out(
+        &late,
+        started,
+        Duration::from_millis(900)..Duration::from_secs(5),
+        "expected about 1 s, not the 30 s task",
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || upstream_cancelled(&proxy, 1)),
+        "the upstream did not log the task's cancellation; log:\n{}",
+        log_lines(&proxy).join("\n")
+    );
+
+    let (location, _) = start_async(&proxy, "ext_slow", &json!({"seconds": 30}));
+    let deleted = Reply::from(
+        http_client(Duration::from_secs(20))
+            .delete(proxy.url(&location))
+            .bearer_auth(KEY)
+            .send()
+            .expect("an answer"),
+    );
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    assert_eq!(deleted.body["status"], "cancelled", "{deleted:?}");
+    assert!(
+        wait_for(Duration::from_secs(5), || upstream_cancelled(&proxy, 2)),
+        "the upstream did not log the second cancellation; log:\n{}",
+        log_lines(&proxy).join("\n")
+    );
+    let quick = post_tool(&proxy, "ext_slow", &json!({"seconds": 0}), false);
+    assert_eq!((quick.status, &quick.body), (200, &json!("done after 0 s")));
+}
+
+/// An MCP client of the gateway that offers elicitation gets the
+/// upstream's forms, of a task (`ext_ask`) and of an `input_required`
+/// result (`mrtr_ask`) alike, and its answer reaches the upstream; one
+/// that does not offer elicitation is asked nothing and the form is
+/// declined.
+#[test]
+fn an_mcp_client_of_the_gateway_answers_the_upstreams_forms() {
+    let proxy = extension_proxy(&[]);
+    let url = proxy.url("/mcp");
+    let content = json!({"colour": "blue"});
+    let accepted = answered(&json!({"action": "accept", "content": content}));
+    for tool in ["ext_ask", "mrtr_ask"] {
+        let report = form_client(&url, tool, &content.to_string());
+        let forms = report["forms"].as_array().expect("forms");
+        assert_eq!(forms.len(), 1, "{tool}: {report}");
+        assert_eq!(forms[0]["message"], "Which colour?", "{tool}: {report}");
+        assert_eq!(
+            report["call"]["result"]["content"][0]["text"], accepted,
+            "{tool}: {report}"
+        );
+        let report = form_client(&url, tool, "-");
+        assert_eq!(report["forms"], json!([]), "{tool}: {report}");
+        assert_eq!(
+            report["call"]["result"]["content"][0]["text"],
+            answered(&json!({"action": "decline"})),
+            "{tool}: {report}"
+        );
+    }
+}
+
+/// tests/clients/mcp/form_client.py's report of calling `tool` through the
+/// gateway at `url`, answering forms with `content` (`-`: no callback).
+fn form_client(url: &str, tool: &str, content: &str) -> Value {
+    let script = workspace_root().join("tests/clients/mcp/form_client.py");
+    let script = script.to_str().expect("a UTF-8 path");
+    let output = Launch::server(&test_tool("mcp-venv/bin/python"))
+        .args(&[script, url, tool, "{}", content])
+        .env(&[("PROXY_KEY", KEY)])
+        .run_to_exit(Duration::from_secs(60));
+    assert!(output.status.success(), "{tool}: {}", output_text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|error| {
+        panic!("{tool}: no JSON report ({error}): {}", output_text(&output))
+    })
+}
