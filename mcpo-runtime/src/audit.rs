@@ -176,7 +176,7 @@ fn line_of<'a>(entry: &AuditEntry<'a>, now: SystemTime) -> Line<'a> {
 }
 
 /// `2026-12-06T16:48:34.123Z`; a clock before 1970 reads as the epoch.
-fn rfc3339_millis(time: SystemTime) -> String {
+pub(crate) fn rfc3339_millis(time: SystemTime) -> String {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since_epoch.as_secs();
     let (year, month, day) = civil_from_days(secs / 86_400);

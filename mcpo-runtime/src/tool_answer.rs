@@ -22,6 +22,15 @@ pub(crate) struct TypedChecks {
     pub(crate) output: fn(&Value) -> Result<(), serde_json::Error>,
 }
 
+impl TypedChecks {
+    /// No typed checks: a caller that gets the upstream's result as it is
+    /// (an MCP client of the gateway).
+    pub(crate) const NONE: TypedChecks = TypedChecks {
+        input: |_| Ok(()),
+        output: |_| Ok(()),
+    };
+}
+
 pub(crate) fn check_input<I: DeserializeOwned>(
     arguments: &Value,
 ) -> Result<(), Vec<ValidationIssue>> {

@@ -268,3 +268,96 @@ fn form_client(url: &str, tool: &str, content: &str) -> Value {
         panic!("{tool}: no JSON report ({error}): {}", output_text(&output))
     })
 }
+
+/// The gateway runs tasks for MCP clients of the tasks extension: here the
+/// client is a second proxy (rmcp's client, which declares the extension)
+/// serving a snapshot of the first one's `/mcp`. Each call the outer proxy
+/// makes becomes a task of the inner one, polled with `tasks/get`: a plain
+/// call's result, an async task's form (the inner task's `input_required`,
+/// answered by the outer REST caller and passed on with `tasks/update`),
+/// and a cancel (`tasks/cancel` through both proxies to the upstream).
+#[test]
+fn the_gateway_runs_tasks_for_a_client_of_the_tasks_extension() {
+    let inner = extension_proxy(&[]);
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let snapshot = scratch.path().join("mcp.lock.json");
+    let authorization = format!("Authorization: Bearer {KEY}");
+    let outer = Launch::serve()
+        .args(&[
+            "--api-key",
+            KEY,
+            "--lock-out",
+            snapshot.to_str().expect("a UTF-8 path"),
+            "--header",
+            &authorization,
+            &inner.url("/mcp"),
+        ])
+        .start_ready();
+    let seen: Value =
+        serde_json::from_str(&std::fs::read_to_string(&snapshot).expect("the snapshot"))
+            .expect("JSON");
+    assert!(
+        seen["server"]["capabilities"]["extensions"]
+            .get("io.modelcontextprotocol/tasks")
+            .is_some(),
+        "the gateway declares the extension: {}",
+        seen["server"]
+    );
+
+    let slow = post_tool(&outer, "ext_slow", &json!({"seconds": 0.5}), false);
+    assert_eq!(
+        (slow.status, &slow.body),
+        (200, &json!("done after 0.5 s")),
+        "{slow:?}"
+    );
+    assert!(
+        inner.logged("started as an upstream task"),
+        "the inner proxy ran the call as its client's task"
+    );
+
+    let (location, _) = start_async(&outer, "ext_ask", &json!({}));
+    let mut waiting = None;
+    let shown = wait_for(Duration::from_secs(10), || {
+        let reply = get_task(&outer, &location);
+        let shown = reply.body.get("inputRequest").is_some();
+        waiting = Some(reply);
+        shown
+    });
+    let waiting = waiting.expect("polled");
+    assert!(shown, "no form: {waiting:?}");
+    assert_eq!(
+        waiting.body["inputRequest"]["message"], "Which colour?",
+        "{waiting:?}"
+    );
+    let answer = json!({"action": "accept", "content": {"colour": "red"}});
+    let posted = Reply::from(
+        http_client(Duration::from_secs(20))
+            .post(outer.url(&format!("{location}/input")))
+            .bearer_auth(KEY)
+            .json(&answer)
+            .send()
+            .expect("an answer"),
+    );
+    assert_eq!(posted.status, 200, "{posted:?}");
+    assert_completes_with(
+        &outer,
+        &location,
+        Duration::from_secs(10),
+        &answered(&answer),
+    );
+
+    let (location, _) = start_async(&outer, "ext_slow", &json!({"seconds": 30}));
+    let deleted = Reply::from(
+        http_client(Duration::from_secs(20))
+            .delete(outer.url(&location))
+            .bearer_auth(KEY)
+            .send()
+            .expect("an answer"),
+    );
+    assert_eq!(deleted.body["status"], "cancelled", "{deleted:?}");
+    assert!(
+        wait_for(Duration::from_secs(5), || upstream_cancelled(&inner, 1)),
+        "the upstream did not log the cancellation; log:\n{}",
+        log_lines(&inner).join("\n")
+    );
+}

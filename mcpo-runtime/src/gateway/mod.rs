@@ -26,6 +26,7 @@ mod http;
 mod resources;
 mod stdio;
 mod subscriptions;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -204,6 +205,19 @@ impl Gateway {
         tools.sort_by(|a, b| a.exposed.cmp(&b.exposed));
         let mut capabilities = ServerCapabilities::builder().enable_tools().build();
         items.declare(&mut capabilities);
+        // Tasks for clients of the tasks extension, where a tool may run as one.
+        if servers
+            .iter()
+            .any(|served| !served.app.state().task_support.is_empty())
+        {
+            capabilities
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    rmcp::model::TASKS_EXTENSION_ID.to_string(),
+                    rmcp::model::JsonObject::new(),
+                );
+        }
         let mut info = ServerConfig::new(capabilities).with_server_info(implementation);
         if let Some(instructions) = instructions {
             info = info.with_instructions(instructions);
@@ -339,12 +353,20 @@ impl ServerHandler for Gateway {
         let what = Use::Tool(tool.locked);
         let ids = state.access.call_ids(headers);
         let audited_arguments = state.access.audits_arguments().then(|| arguments.clone());
+        // A client of the tasks extension gets a task to poll instead.
+        let as_task =
+            tasks::client_takes_tasks(&context) && state.task_support.contains_key(tool.locked);
         let call = async {
             state.access.admit(&caller, &state.server_name, what)?;
             app.check_callable(tool.locked)?;
+            if as_task {
+                let arguments = app.checked_arguments(tool.locked, arguments, None)?;
+                return tasks::start(app, tool.locked, arguments, &caller).await;
+            }
             let relays = CallRelays { progress, forms };
             app.call_with_arguments(tool.locked, arguments, None, &caller, relays)
                 .await
+                .map(CallToolResponse::Complete)
         };
         let outcome = tokio::select! {
             outcome = call.instrument(span.clone()) => outcome,
@@ -370,7 +392,8 @@ impl ServerHandler for Gateway {
             );
         }
         let status = match &outcome {
-            Ok(result) if result.is_error == Some(true) => 500,
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => 500,
+            Ok(CallToolResponse::Task(_)) => 202,
             Ok(_) => 200,
             Err(failure) => failure.answer.status.as_u16(),
         };
@@ -389,15 +412,40 @@ impl ServerHandler for Gateway {
             audited_arguments.as_ref(),
         );
         match outcome {
-            Ok(mut result) => {
+            Ok(CallToolResponse::Complete(mut result)) => {
                 // An upstream on a revision before 2026-07-28 sends no
                 // `resultType`; a client on 2026-07-28 requires it (rmcp
                 // strips it again for older clients).
                 result.result_type.get_or_insert(ResultType::COMPLETE);
                 Ok(CallToolResponse::Complete(result))
             }
+            Ok(response) => Ok(response),
             Err(failure) => answer_for_failure(name, failure),
         }
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        self.task_now(request, &context).await
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.answer_task(request, &context).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.cancel_callers_task(request, &context).await
     }
 
     async fn list_resources(

@@ -52,16 +52,25 @@ pub(crate) fn prefers_async(headers: &HeaderMap) -> bool {
         .any(|preference| preference.trim().eq_ignore_ascii_case("respond-async"))
 }
 
-/// Starts `tool` as an upstream task and answers 202. `call_path`: the
-/// path the call was posted to, next to which the task's path is.
-pub(crate) async fn start(
+/// A call started for a caller who will poll it.
+pub(crate) enum Started {
+    /// The upstream runs it as a task: the proxy's id for it, and the task.
+    Task { id: String, job: Arc<Job> },
+    /// The upstream ran it plainly (RFC 7240 lets a server answer a
+    /// preference for async synchronously; a server of the tasks extension
+    /// decides for itself): its result.
+    Done(rmcp::model::CallToolResult),
+}
+
+/// Starts `tool` as an upstream task for `caller`, who polls it by the
+/// returned id (over REST, or as an MCP client of the gateway).
+pub(crate) async fn start_job(
     app: &App,
-    tool: &'static str,
+    tool: &str,
     arguments: JsonObject,
     checks: TypedChecks,
     caller: &crate::identity::Caller,
-    call_path: &str,
-) -> Result<Response, ApiError> {
+) -> Result<Started, ApiError> {
     let state = app.state();
     let owner = caller.owner();
     state.jobs.make_room(owner.as_ref())?;
@@ -84,31 +93,29 @@ pub(crate) async fn start(
         .map_err(|failure| failure.answer)?;
     let created = match created {
         super::Created::Task(created) => created,
-        // The upstream ran it plainly: the answer is here already (RFC 7240
-        // lets a server answer a preference for async synchronously).
-        super::Created::Done(result) => {
-            let body = crate::tool_answer::answer_body(tool, result, checks)?;
-            return Ok(Json(body).into_response());
-        }
+        super::Created::Done(result) => return Ok(Started::Done(result)),
     };
     let (sink, asks) = tokio::sync::mpsc::unbounded_channel();
     let route = connection
         .events
         .elicitation_route(created.id.clone(), sink);
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let poll_interval = created.poll_interval.unwrap_or(DEFAULT_POLL);
+    // No longer than the proxy asked: a slot is not held for days.
+    let ttl = created.ttl.unwrap_or(REQUESTED_TTL).min(REQUESTED_TTL);
     let job = Arc::new(Job {
         tool: tool.to_string(),
         owner,
         connection: Arc::downgrade(&connection),
         upstream: created.clone(),
-        // No longer than the proxy asked: a slot is not held for days.
-        expires_at: Instant::now() + created.ttl.unwrap_or(REQUESTED_TTL).min(REQUESTED_TTL),
-        poll_interval,
+        expires_at: Instant::now() + ttl,
+        poll_interval: created.poll_interval.unwrap_or(DEFAULT_POLL),
         checks,
         ended: tokio::sync::Mutex::new(None),
         finished: tokio::sync::Notify::new(),
         pending_input: Mutex::new(None),
+        forms_asked: Default::default(),
+        created_at: crate::audit::rfc3339_millis(std::time::SystemTime::now()),
+        ttl,
         forgotten: Default::default(),
     });
     state.jobs.insert(id.clone(), Arc::clone(&job));
@@ -121,6 +128,26 @@ pub(crate) async fn start(
         slot,
     ));
     tracing::info!(tool, "started as an upstream task for an async caller");
+    Ok(Started::Task { id, job })
+}
+
+/// Starts `tool` as an upstream task and answers 202. `call_path`: the
+/// path the call was posted to, next to which the task's path is.
+pub(crate) async fn start(
+    app: &App,
+    tool: &'static str,
+    arguments: JsonObject,
+    checks: TypedChecks,
+    caller: &crate::identity::Caller,
+    call_path: &str,
+) -> Result<Response, ApiError> {
+    let (id, job) = match start_job(app, tool, arguments, checks, caller).await? {
+        Started::Task { id, job } => (id, job),
+        Started::Done(result) => {
+            let body = crate::tool_answer::answer_body(tool, result, checks)?;
+            return Ok(Json(body).into_response());
+        }
+    };
     let base = call_path.rsplit_once('/').map_or("", |(base, _)| base);
     let location = format!("{base}/tasks/{id}");
     let mut response = (
@@ -132,7 +159,7 @@ pub(crate) async fn start(
     if let Ok(location) = HeaderValue::from_str(&location) {
         answer.insert(header::LOCATION, location);
     }
-    answer.insert(header::RETRY_AFTER, retry_after(poll_interval));
+    answer.insert(header::RETRY_AFTER, retry_after(job.poll_interval));
     answer.insert(
         "preference-applied",
         HeaderValue::from_static("respond-async"),
@@ -176,7 +203,9 @@ async fn wait_for_end(
             Some(ask) = asks.recv() => {
                 // A task the caller cancelled takes no more forms.
                 if job.ended.try_lock().is_ok_and(|ended| ended.is_none()) {
-                    *job.pending_input.lock().unwrap_or_else(PoisonError::into_inner) = Some(ask);
+                    let mut pending = job.pending_input.lock().unwrap_or_else(PoisonError::into_inner);
+                    job.forms_asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    *pending = Some(ask);
                 }
             }
             outcome = &mut result => break outcome,
@@ -187,14 +216,15 @@ async fn wait_for_end(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .take();
-    let (status, result) = match outcome {
+    let (status, result, call) = match outcome {
         Ok(result) => {
+            let call = Some(Ok(result.clone()));
             let (code, body) = match crate::tool_answer::answer_body(&job.tool, result, job.checks)
             {
                 Ok(body) => (StatusCode::OK, body),
                 Err(error) => error.into_status_and_body(),
             };
-            ("completed", Some((code.as_u16(), body)))
+            ("completed", Some((code.as_u16(), body)), call)
         }
         // The session is gone: GET says so (410), as for any of its tasks.
         Err(rmcp::ServiceError::TransportClosed) => return,
@@ -215,13 +245,21 @@ async fn wait_for_end(
         }
         Err(error) => {
             let (code, body) = crate::result::error_for(&error).into_status_and_body();
-            ("failed", Some((code.as_u16(), body)))
+            let call = match error {
+                rmcp::ServiceError::McpError(error) => Some(Err(error)),
+                _ => None,
+            };
+            ("failed", Some((code.as_u16(), body)), call)
         }
     };
     let mut ended = job.ended.lock().await;
     // A cancel the caller asked for stays the task's end.
     if ended.is_none() {
-        *ended = Some(Ended { status, result });
+        *ended = Some(Ended {
+            status,
+            result,
+            call,
+        });
     }
 }
 
@@ -303,14 +341,7 @@ async fn task_status(
             return Ok(answer);
         }
         if status == "cancelled" {
-            return Ok(ended_answer(
-                &id,
-                &job,
-                &Ended {
-                    status: "cancelled",
-                    result: None,
-                },
-            ));
+            return Ok(ended_answer(&id, &job, &Ended::cancelled()));
         }
         return Err(ApiError::gateway_timeout(timeout.as_secs_f64()));
     }
@@ -366,18 +397,35 @@ async fn answer_job_input(
         );
         ApiError::validation(vec![issue])
     })?;
+    answer_form(job, None, answer.action, answer.content)?;
+    Ok(job.running_answer(task_body(id, &job.tool, "working", None)))
+}
+
+/// Answers the form `job` waits on (the one numbered `number`, when
+/// given: an MCP client names the form it answers) with `action` and, for
+/// `accept`, `content` checked against the form's schema (422).
+pub(crate) fn answer_form(
+    job: &Job,
+    number: Option<u64>,
+    action: rmcp::model::ElicitationAction,
+    content: Option<Value>,
+) -> Result<(), ApiError> {
     let mut pending = job
         .pending_input
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let Some(ask) = pending.take() else {
+    let current = job.forms_asked.load(std::sync::atomic::Ordering::Relaxed);
+    let (Some(ask), true) = (
+        pending.take(),
+        number.is_none_or(|number| number == current),
+    ) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "the task is not waiting for input: GET it to see where it stands",
         ));
     };
-    let accepted = answer.action == rmcp::model::ElicitationAction::Accept;
-    let content = match (accepted, answer.content) {
+    let accepted = action == rmcp::model::ElicitationAction::Accept;
+    let content = match (accepted, content) {
         (true, Some(content)) => {
             match crate::validate::check_against(&ask.requested_schema, &content, "content") {
                 Ok(()) => Some(content),
@@ -398,13 +446,13 @@ async fn answer_job_input(
         }
         (false, _) => None,
     };
-    let mut result = rmcp::model::ElicitResult::new(answer.action);
+    let mut result = rmcp::model::ElicitResult::new(action);
     result.content = content;
     // The upstream may have given up meanwhile: the answer then goes nowhere.
     let _ = ask.reply.send(result);
     drop(pending);
     tracing::info!(tool = job.tool, "an async caller answered its task's form");
-    Ok(job.running_answer(task_body(id, &job.tool, "working", None)))
+    Ok(())
 }
 
 async fn cancel_task(
@@ -420,6 +468,13 @@ async fn cancel_task(
 }
 
 async fn cancel_job(app: &App, id: &str, job: &Job) -> Result<Response, ApiError> {
+    cancel_started(app, job).await?;
+    Ok(ended_answer(id, job, &Ended::cancelled()))
+}
+
+/// Cancels the task upstream (`tasks/cancel`) and ends it `cancelled`;
+/// 409 once it ended.
+pub(crate) async fn cancel_started(app: &App, job: &Job) -> Result<(), ApiError> {
     let mut ended = job.ended.lock().await;
     if ended.is_some() {
         return Err(already_ended());
@@ -440,15 +495,10 @@ async fn cancel_job(app: &App, id: &str, job: &Job) -> Result<Response, ApiError
         Err(error) => return Err(error),
     }
     tracing::info!(tool = job.tool, "an async caller cancelled its task");
-    let end = Ended {
-        status: "cancelled",
-        result: None,
-    };
-    let answer = ended_answer(id, job, &end);
-    *ended = Some(end);
+    *ended = Some(Ended::cancelled());
     drop(ended);
     job.finished.notify_waiters();
-    Ok(answer)
+    Ok(())
 }
 
 /// One request to the task's session within `timeout`, its error answered

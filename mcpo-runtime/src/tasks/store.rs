@@ -40,7 +40,7 @@ pub struct Jobs {
     jobs: Mutex<HashMap<String, Arc<Job>>>,
 }
 
-pub(super) struct Job {
+pub(crate) struct Job {
     pub(super) tool: String,
     /// The API key that started it; `None` when the proxy has no keys.
     pub(super) owner: Option<KeyDigest>,
@@ -57,17 +57,35 @@ pub(super) struct Job {
     pub(super) finished: tokio::sync::Notify,
     /// The form the upstream waits on the caller for.
     pub(super) pending_input: Mutex<Option<ElicitationAsk>>,
+    /// How many forms it asked for so far: the pending one's number.
+    pub(super) forms_asked: std::sync::atomic::AtomicU64,
+    /// When it started (RFC 3339), and how long it is kept from then.
+    pub(super) created_at: String,
+    pub(super) ttl: Duration,
     /// The upstream forgot the task before the proxy's clock said so (its
     /// ttl ran from the task's creation, before the proxy heard of it).
     pub(super) forgotten: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
-pub(super) struct Ended {
+pub(crate) struct Ended {
     /// `completed`, `failed` or `cancelled`.
-    pub(super) status: &'static str,
+    pub(crate) status: &'static str,
     /// The synchronous call's status and body (none for `cancelled`).
-    pub(super) result: Option<(u16, Value)>,
+    pub(crate) result: Option<(u16, Value)>,
+    /// For an MCP client: the tool's result as the upstream gave it
+    /// (`completed`), or the JSON-RPC error the upstream failed it with.
+    pub(crate) call: Option<Result<rmcp::model::CallToolResult, rmcp::model::ErrorData>>,
+}
+
+impl Ended {
+    pub(super) fn cancelled() -> Ended {
+        Ended {
+            status: "cancelled",
+            result: None,
+            call: None,
+        }
+    }
 }
 
 impl Jobs {
@@ -114,7 +132,7 @@ impl Jobs {
 
     /// The task `id` of `owner` (an authenticated caller's): 404 when
     /// unknown or another caller's, 410 once expired.
-    pub(super) fn find(&self, owner: Option<KeyDigest>, id: &str) -> Result<Arc<Job>, ApiError> {
+    pub(crate) fn find(&self, owner: Option<KeyDigest>, id: &str) -> Result<Arc<Job>, ApiError> {
         let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         let job = jobs
             .get(id)
@@ -162,6 +180,55 @@ impl Job {
                 "the task is gone: the upstream MCP server restarted since it started, and its tasks with it",
             )
         })
+    }
+}
+
+/// Where a task stands, for an MCP client of the gateway.
+pub(crate) enum Standing {
+    Working,
+    /// It waits on a form, the `number`th it asked for.
+    AwaitingForm {
+        number: u64,
+        request: rmcp::model::ElicitRequestParams,
+    },
+    Ended(Ended),
+}
+
+impl Job {
+    pub(crate) async fn standing(&self) -> Standing {
+        if let Some(ended) = self.ended.lock().await.clone() {
+            return Standing::Ended(ended);
+        }
+        let pending = self
+            .pending_input
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match pending.as_ref() {
+            Some(ask) => Standing::AwaitingForm {
+                number: self.forms_asked.load(std::sync::atomic::Ordering::Relaxed),
+                request: ask.request.clone(),
+            },
+            None => Standing::Working,
+        }
+    }
+
+    /// The task as MCP states it, under the proxy's `id` for it.
+    pub(crate) fn mcp_task(&self, id: &str, status: rmcp::model::TaskStatus) -> rmcp::model::Task {
+        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        rmcp::model::Task::new(id, status, &self.created_at, &self.created_at)
+            .with_ttl_ms(millis(self.ttl))
+            .with_poll_interval_ms(millis(self.poll_interval))
+    }
+
+    /// What the upstream says of its running task (`statusMessage`), if
+    /// it says it within `timeout`.
+    pub(crate) async fn status_message(&self, timeout: Duration) -> Option<String> {
+        let connection = self.connection.upgrade()?;
+        let now = tokio::time::timeout(timeout, super::status(&connection.peer, &self.upstream))
+            .await
+            .ok()?
+            .ok()?;
+        now.get("statusMessage")?.as_str().map(str::to_string)
     }
 }
 
