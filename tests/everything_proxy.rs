@@ -1181,6 +1181,54 @@ fn assert_mcp_report(report: &Value, about: &str) {
     );
 }
 
+/// A form a 2025-11-25 upstream asks for during a plain call (no task:
+/// server-everything's `trigger-elicitation-request`) reaches the MCP
+/// client of the gateway that made the call, when that call is all the
+/// upstream is doing, and its answer goes back; a client that does not
+/// offer elicitation gets it declined (tests/clients/mcp/form_client.py).
+#[test]
+fn an_mcp_client_of_the_gateway_answers_a_plain_calls_form() {
+    let proxy = stdio_proxy();
+    let url = proxy.url("/mcp");
+    let form_client = |content: &str| {
+        let script = workspace_root().join("tests/clients/mcp/form_client.py");
+        let script = script.to_str().expect("a UTF-8 path");
+        let output = Launch::server(&test_tool("mcp-venv/bin/python"))
+            .args(&[script, &url, "trigger-elicitation-request", "{}", content])
+            .run_to_exit(Duration::from_secs(60));
+        assert!(output.status.success(), "{}", output_text(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|error| panic!("no JSON report ({error}): {}", output_text(&output)));
+        report
+    };
+    let accepted = form_client(r#"{"name": "Ada", "check": true}"#);
+    let forms = accepted["forms"].as_array().expect("forms");
+    assert_eq!(forms.len(), 1, "{accepted}");
+    assert_eq!(
+        forms[0]["message"], "Please provide inputs for the following fields:",
+        "{accepted}"
+    );
+    let texts = &accepted["call"]["result"]["content"];
+    assert_eq!(
+        texts[0]["text"], "✅ User provided the requested information!",
+        "{accepted}"
+    );
+    assert!(
+        texts[1]["text"].as_str().is_some_and(
+            |text| text.contains("- Name: Ada") && text.contains("- Agreed to terms: true")
+        ),
+        "{accepted}"
+    );
+    let declined = form_client("-");
+    assert_eq!(declined["forms"], json!([]), "{declined}");
+    assert_eq!(
+        declined["call"]["result"]["content"][0]["text"],
+        "❌ User declined to provide the requested information.",
+        "{declined}"
+    );
+}
+
 /// An MCP client of the gateway that offers elicitation and calls the
 /// task-required `simulate-research-query` on an ambiguous topic gets the
 /// upstream's form (`elicitation/create`, its message and the three

@@ -320,6 +320,7 @@ impl App {
             )
             .await?;
         let _in_flight = state.metrics.enter_upstream(lease.index());
+        let _on_session = lease.connection.events.request_in_flight();
         telemetry::record_member(lease.index());
         let outcome =
             tokio::time::timeout_at(deadline, request(Arc::clone(&lease.connection))).await;

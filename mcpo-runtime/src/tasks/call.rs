@@ -3,6 +3,9 @@
 //!   result, SEP-2322): its forms go to the caller when it can answer them
 //!   (an MCP client of the gateway, an async REST caller's task), else are
 //!   declined, and the call is sent again with the answers;
+//! - ask for input while it runs (`elicitation/create`, before 2026-07-28):
+//!   tied to no task, such a form is this call's when it is the only
+//!   request in flight on the session (`upstream/events.rs`);
 //! - make a task of the call (the tasks extension, SEP-2663), or be asked
 //!   for one (a task-required tool, MCP 2025-11-25): the call then waits
 //!   for the task, and cancels it upstream when dropped first.
@@ -33,6 +36,11 @@ pub(crate) async fn call(
     relays: CallRelays,
 ) -> Result<CallToolResult, ServiceError> {
     let CallRelays { progress, forms } = relays;
+    // A form the upstream asks for during the call, tied to no task, is
+    // this caller's when this call is all the session is doing.
+    let _forms_route = forms
+        .clone()
+        .map(|sink| connection.events.plain_call_forms(sink));
     for _ in 0..MAX_INPUT_ROUNDS {
         let answer = match &progress {
             Some((token, sink)) => {

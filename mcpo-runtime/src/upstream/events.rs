@@ -72,6 +72,11 @@ struct Inner {
     next_resource_route: AtomicU64,
     /// Upstream task id -> where its elicitation requests go.
     elicitations: Mutex<HashMap<String, ElicitationSink>>,
+    /// The proxy's requests in flight on this session (calls, reads, ...).
+    in_flight: AtomicU64,
+    /// The plain calls in flight whose caller can fill forms in, by number.
+    plain_call_forms: Mutex<HashMap<u64, ElicitationSink>>,
+    next_plain_call: AtomicU64,
 }
 
 /// A form the upstream asks its client to fill in during a task
@@ -130,7 +135,7 @@ pub(crate) async fn ask_form(
     };
     if sink.is_none_or(|sink| sink.send(ask).is_err()) {
         tracing::info!(
-            "declined an elicitation from the upstream: its caller cannot answer forms (a REST call without Prefer: respond-async, an MCP client without elicitation, or a call that is not a task)"
+            "declined an elicitation from the upstream: no caller that can answer forms waits on it (a REST call without Prefer: respond-async, an MCP client without elicitation, or a form tied to no task while other requests were in flight)"
         );
         return ElicitResult::new(ElicitationAction::Decline);
     }
@@ -219,6 +224,46 @@ impl UpstreamEvents {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Counts one request of the proxy's in flight on this session until
+    /// the returned guard drops.
+    pub(crate) fn request_in_flight(&self) -> InFlight {
+        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Lets the forms the upstream asks for with no task go to `sink`
+    /// (a plain call's caller) while that call is the only request in
+    /// flight, until the returned guard drops.
+    pub(crate) fn plain_call_forms(&self, sink: ElicitationSink) -> PlainCallForms {
+        let number = self.inner.next_plain_call.fetch_add(1, Ordering::Relaxed);
+        self.plain_forms().insert(number, sink);
+        PlainCallForms {
+            events: self.clone(),
+            number,
+        }
+    }
+
+    /// Where a form the upstream asks for outside any task goes: MCP does
+    /// not say which request it is for, so only when one request is in
+    /// flight on the session, and that one's caller can answer it.
+    fn sole_call_forms(&self) -> Option<ElicitationSink> {
+        if self.inner.in_flight.load(Ordering::Relaxed) != 1 {
+            return None;
+        }
+        let forms = self.plain_forms();
+        match forms.len() {
+            1 => forms.values().next().cloned(),
+            _ => None,
+        }
+    }
+
+    fn plain_forms(&self) -> std::sync::MutexGuard<'_, HashMap<u64, ElicitationSink>> {
+        self.inner
+            .plain_call_forms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Where the forms of the upstream task `task_id` go, if its caller
     /// can answer them.
     pub(crate) fn form_sink(&self, task_id: &str) -> Option<ElicitationSink> {
@@ -242,7 +287,10 @@ impl UpstreamEvents {
             .and_then(|related| related.get("taskId"))
             .and_then(serde_json::Value::as_str)
             .map(str::to_string);
-        let sink = task_id.and_then(|task_id| self.form_sink(&task_id));
+        let sink = match task_id {
+            Some(task_id) => self.form_sink(&task_id),
+            None => self.sole_call_forms(),
+        };
         tokio::select! {
             answer = ask_form(sink.as_ref(), request) => answer,
             // The upstream withdrew the request.
@@ -430,6 +478,27 @@ impl Drop for ProgressRoute {
     }
 }
 
+/// One request in flight ([`UpstreamEvents::request_in_flight`]).
+pub(crate) struct InFlight(UpstreamEvents);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A plain call's forms route ([`UpstreamEvents::plain_call_forms`]).
+pub(crate) struct PlainCallForms {
+    events: UpstreamEvents,
+    number: u64,
+}
+
+impl Drop for PlainCallForms {
+    fn drop(&mut self) {
+        self.events.plain_forms().remove(&self.number);
+    }
+}
+
 /// A task's elicitation route; dropping it ends the route.
 pub struct ElicitationRoute {
     events: UpstreamEvents,
@@ -501,6 +570,24 @@ impl ClientHandler for UpstreamClient {
 mod tests {
     use super::*;
     use rmcp::model::NumberOrString;
+
+    #[test]
+    fn a_form_tied_to_no_task_goes_to_the_only_request_in_flight() {
+        let events = UpstreamEvents::default();
+        let (sink, _asks) = mpsc::unbounded_channel();
+        let call = events.request_in_flight();
+        let forms = events.plain_call_forms(sink);
+        assert!(events.sole_call_forms().is_some());
+        // Another request in flight: whose form it is cannot be known.
+        let other = events.request_in_flight();
+        assert!(events.sole_call_forms().is_none());
+        drop(other);
+        assert!(events.sole_call_forms().is_some());
+        drop(forms);
+        assert!(events.sole_call_forms().is_none());
+        drop(call);
+        assert_eq!(events.inner.in_flight.load(Ordering::Relaxed), 0);
+    }
 
     #[test]
     fn progress_goes_to_its_call_under_the_callers_token_until_the_route_drops() {
