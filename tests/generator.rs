@@ -439,14 +439,14 @@ fn build_outside(crate_dir: &Path, name: &str) -> std::path::PathBuf {
 fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
     let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
     let fixture = fixture.to_str().unwrap();
-    let out = tempfile::tempdir().unwrap();
-
-    // One runtime folder for both crates: it is compiled once.
+    // Beside the runtime folder the test proxies share: compiled once for
+    // all of them (a runtime of their own would be another 50 s of CPU).
+    let turn = e2e_proxies_turn();
     let shared_runtime = ["--runtime", "shared:../mcpo-runtime"];
-    let empty = out.path().join("zero-tools-proxy");
+    let empty = e2e_proxies().join("zero-tools-proxy");
     let output = mcpo_gen(
         &[
-            &["--quiet", "--out", empty.to_str().unwrap()][..],
+            &["--quiet", "--force", "--out", empty.to_str().unwrap()][..],
             &shared_runtime,
             &["--", fixture],
         ]
@@ -454,10 +454,11 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
     );
     assert_exit_code(&output, 0);
 
-    let many = out.path().join("thousand-tools-proxy");
+    let many = e2e_proxies().join("thousand-tools-proxy");
     generate(
         &many,
         &[
+            "--force",
             shared_runtime[0],
             shared_runtime[1],
             "--",
@@ -474,6 +475,7 @@ fn servers_with_zero_and_a_thousand_paged_tools_generate_crates_that_serve() {
         1000,
         "all pages were read"
     );
+    drop(turn);
 
     let empty_binary = build_outside(&empty, "zero-tools-proxy");
     let proxy = start_proxy(&empty_binary, &[]);

@@ -1274,10 +1274,10 @@ pub fn snapshot_and_build_with(
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let proxies = target_dir().join("e2e-proxies");
+    let proxies = e2e_proxies();
     // Test binaries run side by side (scripts/run-test-binaries.py): the
     // crate is one for every process, so its turn is taken across them too.
-    let _across_processes = ExclusiveFile::lock(&proxies.join(".turn"));
+    let _across_processes = e2e_proxies_turn();
     let crate_dir = proxies.join(NAME);
     let crate_text = crate_dir.to_str().expect("a UTF-8 target dir");
     let mut args = vec![
@@ -1326,6 +1326,20 @@ pub fn snapshot_and_build_with(
         },
         generated,
     )
+}
+
+/// `target/e2e-proxies`: the test proxies' crates, beside the runtime
+/// folder they share (`--runtime shared:../mcpo-runtime`, compiled once
+/// for all of them).
+pub fn e2e_proxies() -> PathBuf {
+    target_dir().join("e2e-proxies")
+}
+
+/// The turn to write into [`e2e_proxies`], across test processes (mcpo-gen
+/// writes the shared runtime folder when it is missing or stale), held
+/// until dropped.
+pub fn e2e_proxies_turn() -> impl Drop {
+    ExclusiveFile::lock(&e2e_proxies().join(".turn"))
 }
 
 /// An exclusive `flock` on a file, held until dropped (the kernel lets go
