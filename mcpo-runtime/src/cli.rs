@@ -9,7 +9,7 @@ use clap::{Parser, ValueEnum};
 pub use crate::error::ConfigError;
 use crate::lock::Upstream;
 use crate::lock::ValueSources;
-use crate::upstream::{Target, header_env_var, parse_headers};
+use crate::upstream::{Target, parse_headers};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -554,12 +554,56 @@ fn command_line_url(words: &[String]) -> Result<String, ConfigError> {
     Ok(url.clone())
 }
 
-/// Combines the lock's launch spec with the command-line overrides.
+/// Combines the lock's launch spec with the command-line overrides, and
+/// resolves it as a config's server is ([`Target::from_upstream`]), except
+/// that an unset variable is a warning: a stdio server inherits the
+/// proxy's environment anyway, and a header may come from `--header`.
 pub fn resolve_target(
     cli: &Cli,
     locked: &Upstream,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Target, ConfigError> {
+    let spec = command_line_spec(cli, locked)?;
+    let flag_headers =
+        parse_headers(&cli.headers).map_err(|error| ConfigError(error.to_string()))?;
+    let given = |name: &str| {
+        flag_headers
+            .keys()
+            .any(|given| given.eq_ignore_ascii_case(name))
+    };
+    let stdio = matches!(spec, Upstream::Stdio { .. });
+    if stdio && !flag_headers.is_empty() {
+        tracing::warn!("--header is ignored for a stdio upstream");
+    }
+    let mut target = Target::from_upstream_leaving_out(&spec, env, &mut |name, var| {
+        // A stdio server's unset names are reported at startup (proxy.rs).
+        if !stdio && !given(name) {
+            tracing::warn!(
+                header = %name,
+                "the lock says the upstream needs this header; pass --header '{name}: ...' or set {var}"
+            );
+        }
+    });
+    if let Target::StreamableHttp { headers, .. } | Target::Sse { headers, .. } = &mut target {
+        // Values from the environment are checked as a flag's are.
+        for (name, value) in headers.iter() {
+            parse_headers(&[format!("{name}: {value}")])
+                .map_err(|error| ConfigError(format!("header {name}: {error}")))?;
+        }
+        // A flag wins over the env var of the same header, whatever its case.
+        headers.retain(|name: &String, _| !given(name));
+        headers.extend(flag_headers);
+    }
+    Ok(target)
+}
+
+/// The launch spec a proxy without a config runs: its lock's, with the
+/// server after `--` (a command, or a URL) and `--server-type` in its
+/// place. A URL given for a proxy of an SSE server is another SSE server;
+/// the lock's header names and OAuth settings apply to the server it names
+/// or one given in its place of the same kind; its env names describe the
+/// locked command only.
+fn command_line_spec(cli: &Cli, locked: &Upstream) -> Result<Upstream, ConfigError> {
     let locked_type = match locked {
         Upstream::Stdio { .. } => ServerType::Stdio,
         Upstream::StreamableHttp { .. } => ServerType::StreamableHttp,
@@ -567,7 +611,6 @@ pub fn resolve_target(
     };
     let inferred = match cli.upstream.first() {
         Some(first) if first.starts_with("http://") || first.starts_with("https://") => {
-            // A URL for a proxy of an SSE server is another SSE server.
             Some(match locked_type {
                 ServerType::Sse => ServerType::Sse,
                 _ => ServerType::StreamableHttp,
@@ -577,143 +620,64 @@ pub fn resolve_target(
         None => None,
     };
     let server_type = cli.server_type.or(inferred).unwrap_or(locked_type);
-    let flag_headers =
-        parse_headers(&cli.headers).map_err(|error| ConfigError(error.to_string()))?;
-    match server_type {
-        ServerType::Stdio => {
-            let (command, args) = match (cli.upstream.split_first(), locked) {
-                (Some((command, args)), _) => (command.clone(), args.to_vec()),
-                (None, Upstream::Stdio { command, args, .. }) => (command.clone(), args.clone()),
-                (None, _) => {
-                    return Err(ConfigError(
-                        "--server-type stdio needs the command after `--`, e.g. `-- uvx mcp-server-time`"
-                            .into(),
-                    ));
-                }
-            };
-            if !flag_headers.is_empty() {
-                tracing::warn!("--header is ignored for a stdio upstream");
-            }
-            // The server inherits this process's environment (the lock's env
-            // names are checked at startup); values the lock gives a
-            // template for are added, for the locked command only.
-            let mut env_values = BTreeMap::new();
-            if let (
-                true,
-                Upstream::Stdio {
-                    env: locked_env, ..
-                },
-            ) = (cli.upstream.is_empty(), locked)
-            {
-                for (name, template) in locked_env.iter() {
-                    if let Some(value) = template
-                        .and_then(|template| crate::upstream::expand_template(template, env).ok())
-                    {
-                        env_values.insert(name.clone(), value);
-                    }
-                }
-            }
-            Ok(Target::Stdio {
-                command,
-                args,
-                env: env_values,
-            })
-        }
-        ServerType::StreamableHttp | ServerType::Sse => {
+    if server_type == ServerType::Stdio {
+        return match (cli.upstream.split_first(), locked) {
+            (Some((command, args)), _) => Ok(Upstream::Stdio {
+                command: command.clone(),
+                args: args.to_vec(),
+                env: ValueSources::default(),
+            }),
+            (None, Upstream::Stdio { .. }) => Ok(locked.clone()),
+            (None, _) => Err(ConfigError(
+                "--server-type stdio needs the command after `--`, e.g. `-- uvx mcp-server-time`"
+                    .into(),
+            )),
+        };
+    }
+    let (locked_url, headers, oauth) = match (server_type, locked) {
+        (
+            ServerType::StreamableHttp,
+            Upstream::StreamableHttp {
+                url,
+                headers,
+                oauth,
+            },
+        )
+        | (
+            ServerType::Sse,
+            Upstream::Sse {
+                url,
+                headers,
+                oauth,
+            },
+        ) => (Some(url), headers.clone(), oauth.clone()),
+        _ => (None, ValueSources::default(), None),
+    };
+    let url = match (cli.upstream.is_empty(), locked_url) {
+        (false, _) => command_line_url(&cli.upstream)?,
+        (true, Some(url)) => url.clone(),
+        (true, None) => {
             let flag = match server_type {
                 ServerType::Sse => "sse",
                 _ => "streamable-http",
             };
-            // The lock's URL and header names serve an upstream of its own kind.
-            let locked_http = match (server_type, locked) {
-                (
-                    ServerType::StreamableHttp,
-                    Upstream::StreamableHttp {
-                        url,
-                        headers,
-                        oauth,
-                    },
-                )
-                | (
-                    ServerType::Sse,
-                    Upstream::Sse {
-                        url,
-                        headers,
-                        oauth,
-                    },
-                ) => Some((url, headers, oauth)),
-                _ => None,
-            };
-            // The lock's OAuth settings apply to the server it names (or one
-            // given in its place after `--`).
-            let oauth = locked_http.and_then(|(_, _, oauth)| {
-                let mut oauth = crate::upstream::OAuthTarget::new(oauth.clone()?);
-                // `--oauth-token-file` is applied by the proxy to every
-                // target, this one included.
-                oauth.token_file = env(crate::upstream::OAUTH_TOKEN_FILE_ENV)
-                    .filter(|file| !file.is_empty())
-                    .map(Into::into);
-                oauth.client_secret = env(crate::upstream::OAUTH_CLIENT_SECRET_ENV)
-                    .filter(|secret| !secret.is_empty());
-                Some(Box::new(oauth))
-            });
-            let locked_http = locked_http.map(|(url, headers, _)| (url, headers));
-            let no_headers = ValueSources::default();
-            let given_url = match cli.upstream.is_empty() {
-                true => None,
-                false => Some(command_line_url(&cli.upstream)?),
-            };
-            let (url, locked_headers): (String, &ValueSources) = match (given_url, locked_http) {
-                (Some(url), Some((_, headers))) => (url, headers),
-                (Some(url), None) => (url, &no_headers),
-                (None, Some((url, headers))) => (url.clone(), headers),
-                (None, None) => {
-                    return Err(ConfigError(format!(
-                        "--server-type {flag} needs the server URL as the last argument"
-                    )));
-                }
-            };
-            let mut headers = BTreeMap::new();
-            // Headers the lock names (values never are in the lock) come from
-            // their `${VAR}` template or MCPO_HEADER_<NAME>, unless a
-            // --header gives them.
-            for (name, template) in locked_headers.iter() {
-                let given = flag_headers
-                    .keys()
-                    .any(|given| given.eq_ignore_ascii_case(name));
-                let (value, source) = match template {
-                    Some(template) => (
-                        crate::upstream::expand_template(template, env).ok(),
-                        template.clone(),
-                    ),
-                    None => {
-                        let var = header_env_var(name);
-                        (env(&var), var)
-                    }
-                };
-                match value {
-                    Some(value) => {
-                        let checked = parse_headers(&[format!("{name}: {value}")])
-                            .map_err(|error| ConfigError(format!("{source}: {error}")))?;
-                        headers.extend(checked);
-                    }
-                    None if given => {}
-                    None => tracing::warn!(
-                        header = %name,
-                        "the lock says the upstream needs this header; pass --header '{name}: ...' or set {source}"
-                    ),
-                }
-            }
-            // A flag wins over the env var of the same header, whatever its case.
-            headers.retain(|name: &String, _| {
-                !flag_headers
-                    .keys()
-                    .any(|given| given.eq_ignore_ascii_case(name))
-            });
-            headers.extend(flag_headers);
-            Ok(http_target(server_type, url, headers, oauth))
+            return Err(ConfigError(format!(
+                "--server-type {flag} needs the server URL as the last argument"
+            )));
         }
-    }
+    };
+    Ok(match server_type {
+        ServerType::Sse => Upstream::Sse {
+            url,
+            headers,
+            oauth,
+        },
+        _ => Upstream::StreamableHttp {
+            url,
+            headers,
+            oauth,
+        },
+    })
 }
 
 /// Flag combinations clap cannot check because a value may come from an env

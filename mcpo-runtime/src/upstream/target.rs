@@ -166,25 +166,60 @@ impl Target {
         upstream: &Upstream,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConnectError> {
-        let from_env = |sources: &ValueSources, env_name: fn(&str) -> String| {
-            sources
-                .iter()
-                .map(|(name, template)| {
-                    let value = match template {
-                        Some(template) => expand_template(template, env),
-                        None => {
-                            let var = env_name(name);
-                            env(&var).ok_or(var)
-                        }
-                    };
-                    value.map(|value| (name.clone(), value)).map_err(|var| {
-                        ConnectError::MissingSecret {
-                            name: name.clone(),
-                            var,
-                        }
-                    })
-                })
-                .collect::<Result<BTreeMap<_, _>, _>>()
+        Self::resolve(upstream, env, &mut |name, var| {
+            Err(ConnectError::MissingSecret {
+                name: name.to_string(),
+                var,
+            })
+        })
+    }
+
+    /// [`Target::from_upstream`], leaving out each env or header value
+    /// whose variable is unset instead of refusing: `unset(name, var)` is
+    /// told of each. For a proxy started without a config, where a missing
+    /// value is a warning (a stdio server inherits the proxy's
+    /// environment anyway; a header may come from `--header`).
+    pub fn from_upstream_leaving_out(
+        upstream: &Upstream,
+        env: &dyn Fn(&str) -> Option<String>,
+        unset: &mut dyn FnMut(&str, &str),
+    ) -> Self {
+        let resolved =
+            Self::resolve::<std::convert::Infallible>(upstream, env, &mut |name, var| {
+                unset(name, &var);
+                Ok(())
+            });
+        match resolved {
+            Ok(target) => target,
+            Err(never) => match never {},
+        }
+    }
+
+    /// A target of `upstream`; `unset(name, var)` decides about a value
+    /// whose variable is unset: an error refuses, `Ok` leaves it out.
+    fn resolve<E>(
+        upstream: &Upstream,
+        env: &dyn Fn(&str) -> Option<String>,
+        unset: &mut dyn FnMut(&str, String) -> Result<(), E>,
+    ) -> Result<Self, E> {
+        let mut from_env = |sources: &ValueSources, env_name: fn(&str) -> String| {
+            let mut values = BTreeMap::new();
+            for (name, template) in sources.iter() {
+                let value = match template {
+                    Some(template) => expand_template(template, env),
+                    None => {
+                        let var = env_name(name);
+                        env(&var).ok_or(var)
+                    }
+                };
+                match value {
+                    Ok(value) => {
+                        values.insert(name.clone(), value);
+                    }
+                    Err(var) => unset(name, var)?,
+                }
+            }
+            Ok::<_, E>(values)
         };
         Ok(match upstream {
             Upstream::Stdio { command, args, env } => Target::Stdio {
