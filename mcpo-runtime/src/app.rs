@@ -70,8 +70,8 @@ pub struct AppState {
     /// Whether the server offers `completion/complete` (its locked
     /// capabilities say so).
     pub completions: bool,
-    /// The locked tools that say `execution.taskSupport` other than
-    /// forbidden.
+    /// The locked tools that may run as tasks (their `execution.taskSupport`,
+    /// or every tool of a server of the tasks extension), and how.
     pub task_support: std::collections::HashMap<String, crate::tasks::TaskUse>,
     /// The calls started with `Prefer: respond-async`.
     pub jobs: crate::tasks::store::Jobs,
@@ -229,10 +229,12 @@ impl App {
         let state = &self.state;
         let call_timeout = self.call_timeout(tool);
         let params = self.call_params(tool, arguments, caller);
-        let as_task = state
-            .task_support
-            .get(tool)
-            .is_some_and(|task| task.support == crate::tasks::TaskSupport::Required);
+        // A task-required tool of the classic form is asked for a task; a
+        // server of the extension makes one when it needs to.
+        let as_task = state.task_support.get(tool).is_some_and(|task| {
+            task.support == crate::tasks::TaskSupport::Required
+                && task.form == crate::tasks::TaskForm::Classic
+        });
         self.on_upstream(tool, call_timeout, |connection| async move {
             if as_task {
                 // The upstream keeps the task no longer than the caller waits.

@@ -361,3 +361,169 @@ fn the_gateway_runs_tasks_for_a_client_of_the_tasks_extension() {
         log_lines(&inner).join("\n")
     );
 }
+
+/// One JSON-RPC request to the gateway at `url` as `key`, in the session
+/// `session` (opened with [`extension_session`]); its answer.
+fn rpc(url: &str, key: &str, session: &str, id: u64, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let response = http_client(Duration::from_secs(20))
+        .post(url)
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&body)
+        .send()
+        .expect("the gateway answers");
+    let text = response.text().unwrap_or_default();
+    let messages = match serde_json::from_str::<Value>(&text) {
+        Ok(message) => vec![message],
+        Err(_) => sse_messages(&text),
+    };
+    messages
+        .into_iter()
+        .find(|message| message["id"] == id)
+        .unwrap_or_else(|| panic!("no answer to {method}: {text}"))
+}
+
+/// A session of a raw client (key `key`) that declares the tasks
+/// extension and offers no elicitation.
+fn extension_session(url: &str, key: &str) -> String {
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+        "clientInfo": {"name": "raw-tasks", "version": "1"}}});
+    let response = http_client(Duration::from_secs(20))
+        .post(url)
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .expect("the gateway answers");
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .expect("a session id")
+        .to_string();
+    let initialized = http_client(Duration::from_secs(20))
+        .post(url)
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .expect("the gateway answers");
+    assert_eq!(initialized.status(), 202);
+    session
+}
+
+/// `tasks/get` of `task` until it is no longer `working` (10 s at most).
+fn task_until_settled(url: &str, key: &str, session: &str, task: &str) -> Value {
+    let mut last = Value::Null;
+    let settled = wait_for(Duration::from_secs(10), || {
+        last = rpc(url, key, session, 90, "tasks/get", json!({"taskId": task}));
+        last["result"]["status"] != "working"
+    });
+    assert!(settled, "still working: {last}");
+    last
+}
+
+/// The gateway's tasks at their edges, for a raw client of the extension:
+/// an answer for another form than the one waited on is refused and the
+/// form stays (the right answer then completes the task); a failed task
+/// says the upstream's error; another caller's task id is unknown.
+#[test]
+fn the_gateways_tasks_keep_their_form_and_their_caller() {
+    const OTHER_KEY: &str = "another-callers-key";
+    let proxy = extension_proxy(&["--api-key", OTHER_KEY]);
+    let url = proxy.url("/mcp");
+    let session = extension_session(&url, KEY);
+    let call = |id: u64, tool: &str| {
+        rpc(
+            &url,
+            KEY,
+            &session,
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": {}}),
+        )
+    };
+
+    let created = call(1, "ext_ask");
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let task = created["result"]["taskId"]
+        .as_str()
+        .expect("a task id")
+        .to_string();
+    let waiting = task_until_settled(&url, KEY, &session, &task);
+    assert_eq!(waiting["result"]["status"], "input_required", "{waiting}");
+    let requests = waiting["result"]["inputRequests"]
+        .as_object()
+        .expect("inputRequests");
+    let (key, request) = requests.iter().next().expect("one input request");
+    assert_eq!(request["params"]["message"], "Which colour?", "{waiting}");
+
+    let answer = json!({"action": "accept", "content": {"colour": "teal"}});
+    let stale = rpc(
+        &url,
+        KEY,
+        &session,
+        2,
+        "tasks/update",
+        json!({"taskId": task, "inputResponses": {"form-999": answer}}),
+    );
+    assert_eq!(stale["error"]["code"], -32602, "{stale}");
+    let still = rpc(&url, KEY, &session, 3, "tasks/get", json!({"taskId": task}));
+    assert_eq!(
+        still["result"]["status"], "input_required",
+        "the form stays: {still}"
+    );
+
+    // Another caller does not see the task.
+    let other_session = extension_session(&url, OTHER_KEY);
+    let foreign = rpc(
+        &url,
+        OTHER_KEY,
+        &other_session,
+        4,
+        "tasks/get",
+        json!({"taskId": task}),
+    );
+    assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
+
+    let answered = rpc(
+        &url,
+        KEY,
+        &session,
+        5,
+        "tasks/update",
+        json!({"taskId": task, "inputResponses": {key.as_str(): answer}}),
+    );
+    assert!(answered.get("error").is_none(), "{answered}");
+    let done = task_until_settled(&url, KEY, &session, &task);
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert_eq!(
+        done["result"]["result"]["content"][0]["text"],
+        answered_text(&answer),
+        "{done}"
+    );
+
+    let failing = call(6, "ext_fail");
+    let task = failing["result"]["taskId"]
+        .as_str()
+        .expect("a task id")
+        .to_string();
+    let failed = task_until_settled(&url, KEY, &session, &task);
+    assert_eq!(failed["result"]["status"], "failed", "{failed}");
+    assert_eq!(
+        failed["result"]["error"]["message"], "the task failed on purpose",
+        "{failed}"
+    );
+}
+
+/// [`answered`] as a plain string.
+fn answered_text(answer: &Value) -> String {
+    format!("answer: {answer}")
+}

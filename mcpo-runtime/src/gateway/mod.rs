@@ -361,7 +361,7 @@ impl ServerHandler for Gateway {
             app.check_callable(tool.locked)?;
             if as_task {
                 let arguments = app.checked_arguments(tool.locked, arguments, None)?;
-                return tasks::start(app, tool.locked, arguments, &caller).await;
+                return tasks::start(app, tool.locked, arguments, &caller, forms).await;
             }
             let relays = CallRelays { progress, forms };
             app.call_with_arguments(tool.locked, arguments, None, &caller, relays)

@@ -30,6 +30,7 @@ use crate::served::Served;
 use crate::tasks::rest::{self, Started};
 use crate::tasks::store::{Ended, Job, Standing};
 use crate::tool_answer::TypedChecks;
+use crate::upstream::ElicitationSink;
 
 /// How long `tasks/get` waits for the upstream's status message of a
 /// running task before it answers without one.
@@ -49,9 +50,10 @@ pub(super) async fn start(
     tool: &str,
     arguments: JsonObject,
     caller: &Caller,
+    forms: Option<ElicitationSink>,
 ) -> Result<CallToolResponse, CallFailure> {
     Ok(
-        match rest::start_job(app, tool, arguments, TypedChecks::NONE, caller).await? {
+        match rest::start_job(app, tool, arguments, TypedChecks::NONE, caller, forms).await? {
             Started::Done(result) => CallToolResponse::Complete(result),
             Started::Task { id, job } => CallToolResponse::Task(CreateTaskResult::new(
                 job.mcp_task(&id, TaskStatus::Working),
@@ -96,10 +98,18 @@ impl Gateway {
         params: GetTaskParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
+        let started = std::time::Instant::now();
         let id = params.task_id.as_str();
-        let (_, job) = self.callers_task(context, id)?;
+        let (served, job) = self.callers_task(context, id)?;
         let detailed = match job.standing().await {
             Standing::Working => {
+                // Its upstream session ended (a restart): it never will.
+                if let Err(gone) = job.connection() {
+                    return Err(ErrorData::invalid_params(
+                        detail_text(&gone.detail),
+                        Some(json!({"taskId": id})),
+                    ));
+                }
                 let mut task = job.mcp_task(id, TaskStatus::Working);
                 task.status_message = job.status_message(STATUS_WAIT).await;
                 DetailedTask::new(task, TaskPayload::Working)
@@ -115,6 +125,8 @@ impl Gateway {
                 )
             }
             Standing::Ended(ended) => {
+                let status = ended.result.as_ref().map_or(200, |(status, _)| *status);
+                audit(&served, context, "task-result", &job, status, started);
                 let payload = ended_payload(ended);
                 DetailedTask::new(job.mcp_task(id, payload.status()), payload)
             }
@@ -127,16 +139,24 @@ impl Gateway {
         params: UpdateTaskParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let (_, job) = self.callers_task(context, &params.task_id)?;
+        let started = std::time::Instant::now();
+        let (served, job) = self.callers_task(context, &params.task_id)?;
         for (key, answer) in params.input_responses {
-            let number = key
+            let answered = key
                 .strip_prefix("form-")
                 .and_then(|number| number.parse().ok())
-                .ok_or_else(|| invalid_answer(&key, "no such input request"))?;
-            let answer: ElicitResult = serde_json::from_value(answer)
-                .map_err(|error| invalid_answer(&key, &error.to_string()))?;
-            rest::answer_form(&job, Some(number), answer.action, answer.content)
-                .map_err(|error| invalid_answer(&key, &detail_text(&error.detail)))?;
+                .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no such input request"))
+                .and_then(|number| {
+                    let answer: ElicitResult = serde_json::from_value(answer).map_err(|error| {
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+                    })?;
+                    rest::answer_form(&job, Some(number), answer.action, answer.content)
+                });
+            let status = answered
+                .as_ref()
+                .map_or_else(|error| error.status.as_u16(), |()| 200);
+            audit(&served, context, "task-input", &job, status, started);
+            answered.map_err(|error| invalid_answer(&key, &detail_text(&error.detail)))?;
         }
         Ok(())
     }
@@ -146,8 +166,14 @@ impl Gateway {
         params: CancelTaskParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        let started = std::time::Instant::now();
         let (served, job) = self.callers_task(context, &params.task_id)?;
-        match rest::cancel_started(&served.app, &job).await {
+        let cancelled = rest::cancel_started(&served.app, &job).await;
+        let status = cancelled
+            .as_ref()
+            .map_or_else(|error| error.status.as_u16(), |()| 200);
+        audit(&served, context, "task-cancel", &job, status, started);
+        match cancelled {
             // Cancelling a task that ended is acknowledged; it stays ended.
             Err(error) if error.status != StatusCode::CONFLICT => {
                 Err(failure_error(CallFailure::from(error)))
@@ -202,6 +228,25 @@ fn ended_payload(ended: Ended) -> TaskPayload {
             }
         }
     }
+}
+
+/// One audit line for what the caller did with its task (`kind`), named
+/// by the task's tool, as over REST.
+fn audit(
+    served: &Served,
+    context: &RequestContext<RoleServer>,
+    kind: &'static str,
+    job: &Job,
+    status: u16,
+    started: std::time::Instant,
+) {
+    let what = crate::access::Audited {
+        kind,
+        name: job.tool(),
+    };
+    served
+        .app
+        .audit_status(&caller_of(context), what, status, started);
 }
 
 fn invalid_answer(key: &str, why: &str) -> ErrorData {

@@ -72,7 +72,7 @@ pub(crate) async fn call_as_task(
     ttl: Duration,
     relays: CallRelays,
 ) -> Result<CallToolResult, ServiceError> {
-    match super::create(&connection.peer, params, ttl, TaskForm::Classic).await? {
+    match super::create(&connection.peer, params, ttl, TaskForm::Classic, None).await? {
         Created::Task(task) => wait_for(connection, task, relays).await,
         Created::Done(result) => Ok(result),
     }

@@ -50,9 +50,11 @@ pub fn support_of(tools: &[LockedTool], server: &ServerFacts) -> HashMap<String,
     tools
         .iter()
         .filter_map(|tool| {
-            let form = match tool.task_support() {
-                TaskSupport::Forbidden => TaskForm::Extension,
-                _ => TaskForm::Classic,
+            // A server of the extension makes tasks its way, whatever a
+            // tool's definition says.
+            let form = match server.speaks_tasks_extension() {
+                true => TaskForm::Extension,
+                false => TaskForm::Classic,
             };
             let support = tool.task_support_on(server);
             (support != TaskSupport::Forbidden)
@@ -92,14 +94,15 @@ pub enum Created {
 
 /// `tools/call` as a task. `ttl`: how long the caller would like the
 /// upstream to keep the task and its result (the classic form; a server of
-/// the extension chooses). A server of the extension that asks for input
-/// before it makes a task gets its forms declined: the caller can answer
-/// a task's forms only.
+/// the extension chooses). The forms a server of the extension asks for
+/// before it makes a task (`input_required`) go to `forms` (declined
+/// without it: a REST caller can answer a task's forms only).
 pub async fn create(
     peer: &Peer<RoleClient>,
     params: CallToolRequestParams,
     ttl: Duration,
     form: TaskForm,
+    forms: Option<&crate::upstream::ElicitationSink>,
 ) -> Result<Created, ServiceError> {
     if form == TaskForm::Extension {
         let mut params = params;
@@ -110,7 +113,7 @@ pub async fn create(
                     return Ok(Created::Task(CreatedTask::of_extension(created.task)));
                 }
                 CallToolResponse::InputRequired(asked) => {
-                    call::retry_with_answers(&mut params, asked, None).await?;
+                    call::retry_with_answers(&mut params, asked, forms).await?;
                 }
                 _ => return Err(ServiceError::UnexpectedResponse),
             }
@@ -210,10 +213,25 @@ async fn extension_result(
                     .collect();
                 if !asked.is_empty() {
                     let forms = events.form_sink(&task.id);
-                    let answers = call::answer_input_requests(asked, forms.as_ref()).await?;
-                    answered.extend(answers.keys().cloned());
-                    peer.update_task(UpdateTaskParams::new(&task.id, answers))
-                        .await?;
+                    let answered_now =
+                        match call::answer_input_requests(asked, forms.as_ref()).await {
+                            Ok(answers) => {
+                                let keys: Vec<String> = answers.keys().cloned().collect();
+                                peer.update_task(UpdateTaskParams::new(&task.id, answers))
+                                    .await
+                                    .map(|()| keys)
+                            }
+                            Err(error) => Err(error),
+                        };
+                    match answered_now {
+                        Ok(keys) => answered.extend(keys),
+                        // The proxy cannot go on with it (a sampling request,
+                        // an answer not taken): the task must not wait on.
+                        Err(error) => {
+                            let _ = cancel(peer, task).await;
+                            return Err(error);
+                        }
+                    }
                     continue;
                 }
             }

@@ -1,15 +1,17 @@
 //! A tool call as an HTTP async job (RFC 7240 `Prefer: respond-async`), for
 //! tools the upstream runs as MCP tasks (`execution.taskSupport` required
-//! or optional): the call answers `202 Accepted` at once, with `Location:
+//! or optional, or any tool of a server of the tasks extension, which
+//! decides per call): the call answers `202 Accepted` at once, with `Location:
 //! .../tasks/{taskId}` and `Retry-After`; `GET` there says where the task
 //! stands and, once it ended, gives its result as `{"status", "body"}`, the
 //! status and body the synchronous call would have answered; `DELETE`
 //! cancels it upstream. A tool that cannot run as a task ignores the
 //! preference (RFC 7240 lets a server) and answers as usual.
 //!
-//! While the task runs, the proxy holds its `tasks/result` open (the
-//! upstream sends its requests for the task there). A form the upstream
-//! asks the client to fill in (`elicitation/create`) puts the task in
+//! While the task runs, the proxy waits for its end (`tasks/result` held
+//! open, where the upstream sends its requests for the task; or, for the
+//! extension, `tasks/get` polled, which carries the forms the task waits
+//! on). A form the upstream asks the client to fill in puts the task in
 //! `input_required`: `GET` shows the message and the schema, and `POST
 //! .../tasks/{taskId}/input` answers it (`accept` with `content`, `decline`
 //! or `cancel`); the task then goes on. A caller that did not ask for
@@ -64,13 +66,17 @@ pub(crate) enum Started {
 
 /// Starts `tool` as an upstream task for `caller`, who polls it by the
 /// returned id (over REST, or as an MCP client of the gateway).
+///
+/// `forms`: where the forms the upstream asks for before it makes a task
+/// (an `input_required` answer) go; declined without one.
 pub(crate) async fn start_job(
     app: &App,
     tool: &str,
     arguments: JsonObject,
     checks: TypedChecks,
     caller: &crate::identity::Caller,
-) -> Result<Started, ApiError> {
+    forms: Option<crate::upstream::ElicitationSink>,
+) -> Result<Started, crate::app::CallFailure> {
     let state = app.state();
     let owner = caller.owner();
     state.jobs.make_room(owner.as_ref())?;
@@ -86,11 +92,17 @@ pub(crate) async fn start_job(
         .map_or(super::TaskForm::Classic, |task| task.form);
     let (connection, created) = app
         .on_upstream_admitted(tool, deadline, call_timeout, |connection| async move {
-            let created = super::create(&connection.peer, params, REQUESTED_TTL, form).await?;
+            let created = super::create(
+                &connection.peer,
+                params,
+                REQUESTED_TTL,
+                form,
+                forms.as_ref(),
+            )
+            .await?;
             Ok((connection, created))
         })
-        .await
-        .map_err(|failure| failure.answer)?;
+        .await?;
     let created = match created {
         super::Created::Task(created) => created,
         super::Created::Done(result) => return Ok(Started::Done(result)),
@@ -114,6 +126,7 @@ pub(crate) async fn start_job(
         finished: tokio::sync::Notify::new(),
         pending_input: Mutex::new(None),
         forms_asked: Default::default(),
+        delivered: Default::default(),
         created_at: crate::audit::rfc3339_millis(std::time::SystemTime::now()),
         ttl,
         forgotten: Default::default(),
@@ -141,7 +154,10 @@ pub(crate) async fn start(
     caller: &crate::identity::Caller,
     call_path: &str,
 ) -> Result<Response, ApiError> {
-    let (id, job) = match start_job(app, tool, arguments, checks, caller).await? {
+    let started = start_job(app, tool, arguments, checks, caller, None)
+        .await
+        .map_err(|failure| failure.answer)?;
+    let (id, job) = match started {
         Started::Task { id, job } => (id, job),
         Started::Done(result) => {
             let body = crate::tool_answer::answer_body(tool, result, checks)?;
@@ -191,6 +207,9 @@ async fn wait_for_end(
     // Whatever way this ends, a form still waiting is answered `cancel`
     // (its sender dropped), and a GET waiting on the end is woken.
     let _done = WaiterDone(Arc::clone(&job));
+    // The task is a request in flight on the session: a form tied to no
+    // task is then nobody's for sure (upstream/events.rs).
+    let _busy = events.request_in_flight();
     let result = super::result(&peer, &events, &job.upstream);
     tokio::pin!(result);
     // A cancel by the caller ends the wait (and frees the slot) even when
@@ -202,7 +221,8 @@ async fn wait_for_end(
             () = &mut cancelled => return,
             Some(ask) = asks.recv() => {
                 // A task the caller cancelled takes no more forms.
-                if job.ended.try_lock().is_ok_and(|ended| ended.is_none()) {
+                // (A lock held by a poller is no end.)
+                if job.ended.try_lock().map_or(true, |ended| ended.is_none()) {
                     let mut pending = job.pending_input.lock().unwrap_or_else(PoisonError::into_inner);
                     job.forms_asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     *pending = Some(ask);
@@ -324,10 +344,12 @@ async fn task_status(
                 error
             }
         })?;
-    let status = now
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or("working");
+    let status = match now.get("status").and_then(Value::as_str) {
+        // A form shows once it reached the proxy (above); one the proxy
+        // declined or is answering is no question for this caller.
+        Some("input_required") | None => "working",
+        Some(status) => status,
+    };
     let message = now.get("statusMessage").and_then(Value::as_str);
     if matches!(status, "completed" | "failed" | "cancelled") {
         // Its result is on its way to the waiter: answer that.
@@ -415,10 +437,9 @@ pub(crate) fn answer_form(
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     let current = job.forms_asked.load(std::sync::atomic::Ordering::Relaxed);
-    let (Some(ask), true) = (
-        pending.take(),
-        number.is_none_or(|number| number == current),
-    ) else {
+    // The pending form stays when the answer is for another one.
+    let asked = number.is_none_or(|number| number == current);
+    let Some(ask) = pending.take_if(|_| asked) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "the task is not waiting for input: GET it to see where it stands",

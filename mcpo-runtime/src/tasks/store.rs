@@ -1,6 +1,7 @@
-//! The tasks callers started with `Prefer: respond-async` (`rest.rs`), by
-//! the proxy's own `taskId`: random, so unguessable, and bound to the API
-//! key that started it (another key gets 404). A task lives as long as the
+//! The tasks callers started with `Prefer: respond-async` (`rest.rs`), or
+//! as MCP clients of the tasks extension (`gateway/tasks.rs`), by the
+//! proxy's own `taskId`: random, so unguessable, and bound to the caller
+//! that started it (another gets 404). A task lives as long as the
 //! upstream keeps it (its `ttl`), then answers 410 for an hour; tasks live
 //! in their upstream session, so once that session is gone (the upstream
 //! restarted) they answer 410; after a proxy restart their ids are unknown
@@ -57,6 +58,8 @@ pub(crate) struct Job {
     pub(super) finished: tokio::sync::Notify,
     /// The form the upstream waits on the caller for.
     pub(super) pending_input: Mutex<Option<ElicitationAsk>>,
+    /// Its caller has read its end.
+    pub(super) delivered: std::sync::atomic::AtomicBool,
     /// How many forms it asked for so far: the pending one's number.
     pub(super) forms_asked: std::sync::atomic::AtomicU64,
     /// When it started (RFC 3339), and how long it is kept from then.
@@ -90,8 +93,9 @@ impl Ended {
 
 impl Jobs {
     /// Forgets tasks expired for a while (an expired task answers 410 for
-    /// [`EXPIRED_KEPT`], then 404), and any expired one when the table is
-    /// full; 503 when live tasks fill it.
+    /// [`EXPIRED_KEPT`], then 404), and when the table is full any expired
+    /// one, then any whose end its caller has read; 503 when running tasks
+    /// fill it.
     pub(super) fn make_room(&self, owner: Option<&KeyDigest>) -> Result<(), ApiError> {
         let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
@@ -99,10 +103,15 @@ impl Jobs {
         if jobs.len() >= MAX_TASKS {
             jobs.retain(|_, job| !job.expired(now));
         }
-        // One key cannot take every slot from the others.
+        if jobs.len() >= MAX_TASKS {
+            jobs.retain(|_, job| !job.delivered.load(std::sync::atomic::Ordering::Relaxed));
+        }
+        // One key cannot take every slot from the others: its running
+        // tasks count (a client of the gateway's tasks makes one of many
+        // calls, read at once).
         let owned = jobs
             .values()
-            .filter(|job| job.owner.as_ref() == owner && !job.expired(now))
+            .filter(|job| job.owner.as_ref() == owner && !job.expired(now) && job.running())
             .count();
         if owner.is_some() && owned >= MAX_TASKS_PER_KEY {
             return Err(ApiError::unavailable(
@@ -170,10 +179,18 @@ impl Job {
     /// The answer for a task that ended, once it has.
     pub(super) async fn ended_answer(&self, id: &str) -> Option<Response> {
         let ended = self.ended.lock().await;
-        ended.as_ref().map(|ended| ended_answer(id, self, ended))
+        let answer = ended.as_ref().map(|ended| ended_answer(id, self, ended));
+        self.delivered
+            .fetch_or(answer.is_some(), std::sync::atomic::Ordering::Relaxed);
+        answer
     }
 
-    pub(super) fn connection(&self) -> Result<Arc<Connection>, ApiError> {
+    /// Whether it has not ended (a lock held by a poller counts as not).
+    fn running(&self) -> bool {
+        self.ended.try_lock().map_or(true, |ended| ended.is_none())
+    }
+
+    pub(crate) fn connection(&self) -> Result<Arc<Connection>, ApiError> {
         self.connection.upgrade().ok_or_else(|| {
             ApiError::new(
                 StatusCode::GONE,
@@ -195,8 +212,15 @@ pub(crate) enum Standing {
 }
 
 impl Job {
+    /// The tool it runs.
+    pub(crate) fn tool(&self) -> &str {
+        &self.tool
+    }
+
     pub(crate) async fn standing(&self) -> Standing {
         if let Some(ended) = self.ended.lock().await.clone() {
+            self.delivered
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             return Standing::Ended(ended);
         }
         let pending = self

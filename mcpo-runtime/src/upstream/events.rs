@@ -102,8 +102,10 @@ pub type ElicitationSink = mpsc::UnboundedSender<ElicitationAsk>;
 pub struct CallRelays {
     /// The caller's progress token and where its notifications go.
     pub progress: Option<(ProgressToken, ProgressSink)>,
-    /// Where the forms the upstream asks for during a task go (a caller
-    /// without one gets them declined).
+    /// Where the forms the upstream asks for during the call go: a task's,
+    /// an `input_required` answer's, or one tied to no task while the call
+    /// is the session's only request (a caller without one gets them
+    /// declined).
     pub forms: Option<ElicitationSink>,
 }
 
