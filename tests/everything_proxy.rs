@@ -1153,17 +1153,11 @@ fn a_task_form_is_answered_over_a_streamable_http_upstream_too() {
 /// gateway at `url` in `mode` (`accept` with an interpretation, `none`,
 /// `failing`, `progress`; see the script), within 60 s.
 fn task_form_client(mode: &str, url: &str, topic: &str, answer: &[&str]) -> Value {
-    let script = workspace_root().join("tests/clients/mcp/task_form_client.py");
-    let script = script.to_str().expect("a UTF-8 path");
-    let output = Launch::server(&test_tool("mcp-venv/bin/python"))
-        .args(&[&[script, mode, url, topic], answer].concat())
-        .run_to_exit(Duration::from_secs(60));
-    assert!(output.status.success(), "{mode}: {}", output_text(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|error| {
-        panic!("{mode}: no JSON report ({error}): {}", output_text(&output))
-    })
+    mcp_client_report(
+        "task_form_client.py",
+        &[&[mode, url, topic], answer].concat(),
+        &[],
+    )
 }
 
 /// The report's call ended with a research report on `about` (one text
@@ -1191,16 +1185,11 @@ fn an_mcp_client_of_the_gateway_answers_a_plain_calls_form() {
     let proxy = stdio_proxy();
     let url = proxy.url("/mcp");
     let form_client = |content: &str| {
-        let script = workspace_root().join("tests/clients/mcp/form_client.py");
-        let script = script.to_str().expect("a UTF-8 path");
-        let output = Launch::server(&test_tool("mcp-venv/bin/python"))
-            .args(&[script, &url, "trigger-elicitation-request", "{}", content])
-            .run_to_exit(Duration::from_secs(60));
-        assert!(output.status.success(), "{}", output_text(&output));
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-            .unwrap_or_else(|error| panic!("no JSON report ({error}): {}", output_text(&output)));
-        report
+        mcp_client_report(
+            "form_client.py",
+            &[&url, "trigger-elicitation-request", "{}", content],
+            &[],
+        )
     };
     let accepted = form_client(r#"{"name": "Ada", "check": true}"#);
     let forms = accepted["forms"].as_array().expect("forms");

@@ -1328,6 +1328,32 @@ pub fn snapshot_and_build_with(
     )
 }
 
+/// What a Python MCP client script of `tests/clients/mcp` (run with the
+/// official SDK's venv, `args` after it, `env` added) printed last: its
+/// JSON report. The script must succeed.
+#[track_caller]
+pub fn mcp_client_report(script: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let script = workspace_root().join("tests/clients/mcp").join(script);
+    let script = script.to_str().expect("a UTF-8 path");
+    let output = Launch::server(&test_tool("mcp-venv/bin/python"))
+        .args(&[&[script][..], args].concat())
+        .env(env)
+        .run_to_exit(Duration::from_secs(60));
+    assert!(
+        output.status.success(),
+        "{script} {args:?}: {}",
+        output_text(&output)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|error| {
+        panic!(
+            "{script} {args:?}: no JSON report ({error}): {}",
+            output_text(&output)
+        )
+    })
+}
+
 /// `target/e2e-proxies`: the test proxies' crates, beside the runtime
 /// folder they share (`--runtime shared:../mcpo-runtime`, compiled once
 /// for all of them).

@@ -28,14 +28,14 @@ const SERVER: &str = "tests/upstreams/task_server.py";
 /// not stall it.
 const REQUEST_LIMIT: Duration = Duration::from_secs(20);
 
-/// `mcpo-gen serve` of a snapshot of the task server, with its scratch
-/// folder (where the snapshot's lock is written).
-struct TaskProxy {
+/// `mcpo-gen serve` of a snapshot of an upstream, with its scratch folder
+/// (where the snapshot's lock is written).
+pub(super) struct SnapshotProxy {
     proxy: Running,
     _scratch: tempfile::TempDir,
 }
 
-impl Deref for TaskProxy {
+impl Deref for SnapshotProxy {
     type Target = Running;
 
     fn deref(&self) -> &Running {
@@ -43,24 +43,32 @@ impl Deref for TaskProxy {
     }
 }
 
-/// `mcpo-gen serve --api-key KEY FLAGS -- python3 task_server.py`, once
-/// its upstream is connected. The Python is the tests' venv's (the setup's
-/// `target/test-tools/venv`, first on the proxies' PATH); the server needs
-/// only its standard library.
-fn task_proxy(flags: &[&str]) -> TaskProxy {
+/// `mcpo-gen serve --api-key KEY FLAGS -- UPSTREAM...`, once its upstream
+/// is connected.
+pub(super) fn serve_snapshot(flags: &[&str], upstream: &[String]) -> SnapshotProxy {
     let scratch = tempfile::tempdir().expect("a scratch folder");
     let lock = scratch.path().join("mcp.lock.json");
     let mut args: Vec<String> = vec!["--api-key".into(), KEY.into(), "--lock-out".into()];
     args.push(lock.display().to_string());
     args.extend(flags.iter().map(|flag| flag.to_string()));
     args.push("--".into());
-    args.push(test_tool("venv/bin/python3").display().to_string());
-    args.push(workspace_root().join(SERVER).display().to_string());
+    args.extend_from_slice(upstream);
     let proxy = Launch::serve().args(&args).start_ready();
-    TaskProxy {
+    SnapshotProxy {
         proxy,
         _scratch: scratch,
     }
+}
+
+/// [`serve_snapshot`] of `python3 task_server.py`. The Python is the
+/// tests' venv's (the setup's `target/test-tools/venv`, first on the
+/// proxies' PATH); the server needs only its standard library.
+fn task_proxy(flags: &[&str]) -> SnapshotProxy {
+    let upstream = [
+        test_tool("venv/bin/python3").display().to_string(),
+        workspace_root().join(SERVER).display().to_string(),
+    ];
+    serve_snapshot(flags, &upstream)
 }
 
 fn client() -> &'static reqwest::blocking::Client {

@@ -12,53 +12,72 @@
 //! done after `seconds`), `ext_ask` (a task that asks "Which colour?"),
 //! `ext_fail` (a task that fails), `mrtr_ask` (not a task, the same form).
 
-use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
 use super::tasks::{
-    assert_completes_with, get_task, log_lines, post_tool, start_async, until_ended,
+    SnapshotProxy, assert_completes_with, get_task, log_lines, post_tool, serve_snapshot,
+    start_async, until_ended,
 };
 use super::*;
 
-/// `mcpo-gen serve` of a snapshot of the fixture server with the tasks
-/// extension, with its scratch folder.
-struct ExtensionProxy {
-    proxy: Running,
-    _scratch: tempfile::TempDir,
-}
-
-impl Deref for ExtensionProxy {
-    type Target = Running;
-
-    fn deref(&self) -> &Running {
-        &self.proxy
-    }
-}
-
 /// `mcpo-gen serve --api-key KEY FLAGS -- mcp-fixture-server
 /// --tasks-extension --protocol-versions 2026-07-28`, once connected.
-fn extension_proxy(flags: &[&str]) -> ExtensionProxy {
-    let scratch = tempfile::tempdir().expect("a scratch folder");
-    let lock = scratch.path().join("mcp.lock.json");
-    let mut args: Vec<String> = vec!["--api-key".into(), KEY.into(), "--lock-out".into()];
-    args.push(lock.display().to_string());
-    args.extend(flags.iter().map(|flag| flag.to_string()));
-    args.push("--".into());
-    args.push(fixture_binary().display().to_string());
-    args.extend(["--tasks-extension", "--protocol-versions", "2026-07-28"].map(String::from));
-    let proxy = Launch::serve().args(&args).start_ready();
-    ExtensionProxy {
-        proxy,
-        _scratch: scratch,
-    }
+fn extension_proxy(flags: &[&str]) -> SnapshotProxy {
+    let mut upstream = vec![fixture_binary().display().to_string()];
+    upstream.extend(["--tasks-extension", "--protocol-versions", "2026-07-28"].map(String::from));
+    serve_snapshot(flags, &upstream)
 }
 
 /// What the fixture answers once its colour form got `answer`.
 fn answered(answer: &Value) -> Value {
     json!(format!("answer: {answer}"))
+}
+
+/// `ext_ask` started with `Prefer: respond-async` on `proxy`: its task
+/// shows the upstream's form (`input_required`, its message and schema),
+/// the caller answers `colour`, and the task completes with the upstream's
+/// account of that answer.
+#[track_caller]
+fn answer_colour_form(proxy: &Running, colour: &str) {
+    let (location, _) = start_async(proxy, "ext_ask", &json!({}));
+    let mut waiting = None;
+    let shown = wait_for(Duration::from_secs(10), || {
+        let reply = get_task(proxy, &location);
+        let shown = reply.body.get("inputRequest").is_some();
+        waiting = Some(reply);
+        shown
+    });
+    let waiting = waiting.expect("polled");
+    assert!(shown, "no form: {waiting:?}");
+    assert_eq!(waiting.body["status"], "input_required", "{waiting:?}");
+    assert_eq!(
+        waiting.body["inputRequest"]["message"], "Which colour?",
+        "{waiting:?}"
+    );
+    assert_eq!(
+        waiting.body["inputRequest"]["requestedSchema"]["required"],
+        json!(["colour"]),
+        "{waiting:?}"
+    );
+    let answer = json!({"action": "accept", "content": {"colour": colour}});
+    let posted = Reply::from(
+        http_client(Duration::from_secs(20))
+            .post(proxy.url(&format!("{location}/input")))
+            .bearer_auth(KEY)
+            .json(&answer)
+            .send()
+            .expect("an answer"),
+    );
+    assert_eq!(posted.status, 200, "{posted:?}");
+    assert_completes_with(
+        proxy,
+        &location,
+        Duration::from_secs(10),
+        &answered(&answer),
+    );
 }
 
 /// The upstream logged a task's cancellation (`task <id> cancelled`).
@@ -139,42 +158,7 @@ fn an_async_caller_answers_the_form_of_the_upstreams_task() {
         &json!("done after 0.3 s"),
     );
 
-    let (location, _) = start_async(&proxy, "ext_ask", &json!({}));
-    let mut waiting = None;
-    let shown = wait_for(Duration::from_secs(10), || {
-        let reply = get_task(&proxy, &location);
-        let shown = reply.body.get("inputRequest").is_some();
-        waiting = Some(reply);
-        shown
-    });
-    let waiting = waiting.expect("polled");
-    assert!(shown, "no form: {waiting:?}");
-    assert_eq!(waiting.body["status"], "input_required", "{waiting:?}");
-    assert_eq!(
-        waiting.body["inputRequest"]["message"], "Which colour?",
-        "{waiting:?}"
-    );
-    assert_eq!(
-        waiting.body["inputRequest"]["requestedSchema"]["required"],
-        json!(["colour"]),
-        "{waiting:?}"
-    );
-    let answer = json!({"action": "accept", "content": {"colour": "green"}});
-    let posted = Reply::from(
-        http_client(Duration::from_secs(20))
-            .post(proxy.url(&format!("{location}/input")))
-            .bearer_auth(KEY)
-            .json(&answer)
-            .send()
-            .expect("an answer"),
-    );
-    assert_eq!(posted.status, 200, "{posted:?}");
-    assert_completes_with(
-        &proxy,
-        &location,
-        Duration::from_secs(10),
-        &answered(&answer),
-    );
+    answer_colour_form(&proxy, "green");
 
     let (location, _) = start_async(&proxy, "ext_fail", &json!({}));
     let ended = until_ended(&proxy, &location, Duration::from_secs(10));
@@ -255,18 +239,11 @@ fn an_mcp_client_of_the_gateway_answers_the_upstreams_forms() {
 /// tests/clients/mcp/form_client.py's report of calling `tool` through the
 /// gateway at `url`, answering forms with `content` (`-`: no callback).
 fn form_client(url: &str, tool: &str, content: &str) -> Value {
-    let script = workspace_root().join("tests/clients/mcp/form_client.py");
-    let script = script.to_str().expect("a UTF-8 path");
-    let output = Launch::server(&test_tool("mcp-venv/bin/python"))
-        .args(&[script, url, tool, "{}", content])
-        .env(&[("PROXY_KEY", KEY)])
-        .run_to_exit(Duration::from_secs(60));
-    assert!(output.status.success(), "{tool}: {}", output_text(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|error| {
-        panic!("{tool}: no JSON report ({error}): {}", output_text(&output))
-    })
+    mcp_client_report(
+        "form_client.py",
+        &[url, tool, "{}", content],
+        &[("PROXY_KEY", KEY)],
+    )
 }
 
 /// The gateway runs tasks for MCP clients of the tasks extension: here the
@@ -315,36 +292,7 @@ fn the_gateway_runs_tasks_for_a_client_of_the_tasks_extension() {
         "the inner proxy ran the call as its client's task"
     );
 
-    let (location, _) = start_async(&outer, "ext_ask", &json!({}));
-    let mut waiting = None;
-    let shown = wait_for(Duration::from_secs(10), || {
-        let reply = get_task(&outer, &location);
-        let shown = reply.body.get("inputRequest").is_some();
-        waiting = Some(reply);
-        shown
-    });
-    let waiting = waiting.expect("polled");
-    assert!(shown, "no form: {waiting:?}");
-    assert_eq!(
-        waiting.body["inputRequest"]["message"], "Which colour?",
-        "{waiting:?}"
-    );
-    let answer = json!({"action": "accept", "content": {"colour": "red"}});
-    let posted = Reply::from(
-        http_client(Duration::from_secs(20))
-            .post(outer.url(&format!("{location}/input")))
-            .bearer_auth(KEY)
-            .json(&answer)
-            .send()
-            .expect("an answer"),
-    );
-    assert_eq!(posted.status, 200, "{posted:?}");
-    assert_completes_with(
-        &outer,
-        &location,
-        Duration::from_secs(10),
-        &answered(&answer),
-    );
+    answer_colour_form(&outer, "red");
 
     let (location, _) = start_async(&outer, "ext_slow", &json!({"seconds": 30}));
     let deleted = Reply::from(
