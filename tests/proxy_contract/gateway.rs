@@ -465,22 +465,7 @@ fn typescript_sdk_lists_and_calls_with_a_bearer_key() {
 #[test]
 fn rmcp_client_snapshots_the_gateway_and_calls_through_it() {
     let proxy = gateway(&[]);
-    let scratch = tempfile::tempdir().expect("a temp dir");
-    let snapshot = scratch.path().join("mcp.lock.json");
-    let authorization = format!("Authorization: Bearer {KEY}");
-    let outer = Launch::serve()
-        .args(&[
-            "--lock-out",
-            snapshot.to_str().expect("a UTF-8 path"),
-            "--header",
-            &authorization,
-            &proxy.url("/mcp"),
-        ])
-        .start_ready();
-
-    let seen: Value =
-        serde_json::from_str(&std::fs::read_to_string(&snapshot).expect("the snapshot"))
-            .expect("the snapshot is JSON");
+    let (outer, seen) = super::serve_of_gateway(&proxy, KEY, &[]);
     let locked = lock();
     assert_eq!(seen["server"]["name"], locked["server"]["name"], "{seen}");
     assert_eq!(seen["server"]["version"], locked["server"]["version"]);

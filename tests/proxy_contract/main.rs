@@ -77,6 +77,28 @@ pub fn locked_definition(tool: &str) -> Value {
         .clone()
 }
 
+/// `mcpo-gen serve FLAGS` of a snapshot of `gateway`'s `/mcp`, taken
+/// with rmcp's client and the gateway's API key `key`: the outer proxy,
+/// once ready, and the snapshot it took.
+pub fn serve_of_gateway(gateway: &Running, key: &str, flags: &[&str]) -> (Running, Value) {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let snapshot = scratch.path().join("mcp.lock.json");
+    let authorization = format!("Authorization: Bearer {key}");
+    let url = gateway.url("/mcp");
+    let mut args = flags.to_vec();
+    args.extend([
+        "--lock-out",
+        snapshot.to_str().expect("a UTF-8 path"),
+        "--header",
+        &authorization,
+        &url,
+    ]);
+    let outer = Launch::serve().args(&args).start_ready();
+    let seen = serde_json::from_str(&std::fs::read_to_string(&snapshot).expect("the snapshot"))
+        .expect("the snapshot is JSON");
+    (outer, seen)
+}
+
 /// The JSON-RPC messages of an SSE body (events without data, like a
 /// priming event, skipped).
 pub fn sse_messages(body: &str) -> Vec<Value> {

@@ -178,6 +178,24 @@ pub(super) fn assert_completes_with(
     );
 }
 
+/// A plain call of `tool` (a task done after `seconds`) with 0.5 s answers
+/// the task's text, once the task ended.
+#[track_caller]
+pub(super) fn assert_waits_for_half_a_second_task(proxy: &Running, tool: &str) {
+    let started = Instant::now();
+    let reply = post_tool(proxy, tool, &json!({"seconds": 0.5}), false);
+    assert_eq!(
+        (reply.status, &reply.body),
+        (200, &json!("done after 0.5 s")),
+        "{reply:?}"
+    );
+    assert_took(
+        started.elapsed(),
+        Duration::from_millis(500)..,
+        "the answer (not before the task's end)",
+    );
+}
+
 /// The proxy's log so far (its own lines and the upstream's stderr).
 pub(super) fn log_lines(proxy: &Running) -> Vec<String> {
     proxy
@@ -224,18 +242,7 @@ fn assert_whole_text(body: &Value, expected: &str, what: &str) {
 #[test]
 fn a_plain_call_of_a_task_required_tool_waits_for_the_task() {
     let proxy = task_proxy(&[]);
-    let started = Instant::now();
-    let reply = post_tool(&proxy, "slow_task", &json!({"seconds": 0.5}), false);
-    assert_eq!(
-        (reply.status, &reply.body),
-        (200, &json!("done after 0.5 s")),
-        "{reply:?}"
-    );
-    assert_took(
-        started.elapsed(),
-        Duration::from_millis(500)..,
-        "the answer (not before the task's end)",
-    );
+    assert_waits_for_half_a_second_task(&proxy, "slow_task");
     assert!(
         proxy.logged("created for slow_task"),
         "the upstream ran it as a task"

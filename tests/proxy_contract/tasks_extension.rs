@@ -18,8 +18,8 @@ use mcpo_gen_e2e::*;
 use serde_json::{Value, json};
 
 use super::tasks::{
-    SnapshotProxy, assert_completes_with, get_task, log_lines, post_tool, serve_snapshot,
-    start_async, until_ended,
+    SnapshotProxy, assert_completes_with, assert_waits_for_half_a_second_task, get_task, log_lines,
+    post_tool, serve_snapshot, start_async, until_ended,
 };
 use super::*;
 
@@ -80,6 +80,31 @@ fn answer_colour_form(proxy: &Running, colour: &str) {
     );
 }
 
+/// `ext_slow` started with `Prefer: respond-async` on `proxy` and deleted
+/// at once: it ends `cancelled`, and the upstream (in `upstream_log`'s log)
+/// logs its `count`th cancellation.
+#[track_caller]
+fn cancel_async_slow_task(proxy: &Running, upstream_log: &Running, count: usize) {
+    let (location, _) = start_async(proxy, "ext_slow", &json!({"seconds": 30}));
+    let deleted = Reply::from(
+        http_client(Duration::from_secs(20))
+            .delete(proxy.url(&location))
+            .bearer_auth(KEY)
+            .send()
+            .expect("an answer"),
+    );
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    assert_eq!(deleted.body["status"], "cancelled", "{deleted:?}");
+    assert!(
+        wait_for(Duration::from_secs(5), || upstream_cancelled(
+            upstream_log,
+            count
+        )),
+        "the upstream did not log cancellation {count}; log:\n{}",
+        log_lines(upstream_log).join("\n")
+    );
+}
+
 /// The upstream logged a task's cancellation (`task <id> cancelled`).
 fn upstream_cancelled(proxy: &Running, task_count: usize) -> bool {
     log_lines(proxy)
@@ -97,18 +122,7 @@ fn upstream_cancelled(proxy: &Running, task_count: usize) -> bool {
 #[test]
 fn plain_calls_wait_for_the_upstreams_task_and_decline_its_forms() {
     let proxy = extension_proxy(&[]);
-    let started = Instant::now();
-    let slow = post_tool(&proxy, "ext_slow", &json!({"seconds": 0.5}), false);
-    assert_eq!(
-        (slow.status, &slow.body),
-        (200, &json!("done after 0.5 s")),
-        "{slow:?}"
-    );
-    assert_took(
-        started.elapsed(),
-        Duration::from_millis(500)..,
-        "the answer (not before the task's end)",
-    );
+    assert_waits_for_half_a_second_task(&proxy, "ext_slow");
 
     let failed = post_tool(&proxy, "ext_fail", &json!({}), false);
     assert_eq!(failed.status, 502, "{failed:?}");
@@ -187,21 +201,7 @@ fn an_abandoned_task_is_cancelled_upstream() {
         log_lines(&proxy).join("\n")
     );
 
-    let (location, _) = start_async(&proxy, "ext_slow", &json!({"seconds": 30}));
-    let deleted = Reply::from(
-        http_client(Duration::from_secs(20))
-            .delete(proxy.url(&location))
-            .bearer_auth(KEY)
-            .send()
-            .expect("an answer"),
-    );
-    assert_eq!(deleted.status, 200, "{deleted:?}");
-    assert_eq!(deleted.body["status"], "cancelled", "{deleted:?}");
-    assert!(
-        wait_for(Duration::from_secs(5), || upstream_cancelled(&proxy, 2)),
-        "the upstream did not log the second cancellation; log:\n{}",
-        log_lines(&proxy).join("\n")
-    );
+    cancel_async_slow_task(&proxy, &proxy, 2);
     let quick = post_tool(&proxy, "ext_slow", &json!({"seconds": 0}), false);
     assert_eq!((quick.status, &quick.body), (200, &json!("done after 0 s")));
 }
@@ -256,23 +256,7 @@ fn form_client(url: &str, tool: &str, content: &str) -> Value {
 #[test]
 fn the_gateway_runs_tasks_for_a_client_of_the_tasks_extension() {
     let inner = extension_proxy(&[]);
-    let scratch = tempfile::tempdir().expect("a scratch folder");
-    let snapshot = scratch.path().join("mcp.lock.json");
-    let authorization = format!("Authorization: Bearer {KEY}");
-    let outer = Launch::serve()
-        .args(&[
-            "--api-key",
-            KEY,
-            "--lock-out",
-            snapshot.to_str().expect("a UTF-8 path"),
-            "--header",
-            &authorization,
-            &inner.url("/mcp"),
-        ])
-        .start_ready();
-    let seen: Value =
-        serde_json::from_str(&std::fs::read_to_string(&snapshot).expect("the snapshot"))
-            .expect("JSON");
+    let (outer, seen) = serve_of_gateway(&inner, KEY, &["--api-key", KEY]);
     assert!(
         seen["server"]["capabilities"]["extensions"]
             .get("io.modelcontextprotocol/tasks")
@@ -294,20 +278,7 @@ fn the_gateway_runs_tasks_for_a_client_of_the_tasks_extension() {
 
     answer_colour_form(&outer, "red");
 
-    let (location, _) = start_async(&outer, "ext_slow", &json!({"seconds": 30}));
-    let deleted = Reply::from(
-        http_client(Duration::from_secs(20))
-            .delete(outer.url(&location))
-            .bearer_auth(KEY)
-            .send()
-            .expect("an answer"),
-    );
-    assert_eq!(deleted.body["status"], "cancelled", "{deleted:?}");
-    assert!(
-        wait_for(Duration::from_secs(5), || upstream_cancelled(&inner, 1)),
-        "the upstream did not log the cancellation; log:\n{}",
-        log_lines(&inner).join("\n")
-    );
+    cancel_async_slow_task(&outer, &inner, 1);
 }
 
 /// One JSON-RPC request to the gateway at `url` as `key`, in the session

@@ -472,26 +472,6 @@ mod tests {
     }
 
     #[test]
-    fn the_colour_request_is_a_form_elicitation() {
-        let requests = serde_json::to_value(colour_request()).unwrap();
-        assert_eq!(
-            requests,
-            json!({"colour": {
-                "method": "elicitation/create",
-                "params": {
-                    "mode": "form",
-                    "message": "Which colour?",
-                    "requestedSchema": {
-                        "type": "object",
-                        "properties": {"colour": {"type": "string"}},
-                        "required": ["colour"]
-                    }
-                }
-            }})
-        );
-    }
-
-    #[test]
     fn seconds_print_as_given() {
         let text = |seconds| {
             let result = done_after(seconds);
