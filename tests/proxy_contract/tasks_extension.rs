@@ -281,20 +281,33 @@ fn the_gateway_runs_tasks_for_a_client_of_the_tasks_extension() {
     cancel_async_slow_task(&outer, &inner, 1);
 }
 
+/// A POST of `body` to the gateway at `url` as `key` (in `session`, once
+/// there is one), as a streamable HTTP client sends it.
+fn post_mcp(
+    url: &str,
+    key: &str,
+    session: Option<&str>,
+    body: &Value,
+) -> reqwest::blocking::Response {
+    let mut request = http_client(Duration::from_secs(20))
+        .post(url)
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream");
+    if let Some(session) = session {
+        request = request
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-11-25");
+    }
+    request.json(body).send().expect("the gateway answers")
+}
+
 /// One JSON-RPC request to the gateway at `url` as `key`, in the session
 /// `session` (opened with [`extension_session`]); its answer.
 fn rpc(url: &str, key: &str, session: &str, id: u64, method: &str, params: Value) -> Value {
     let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    let response = http_client(Duration::from_secs(20))
-        .post(url)
-        .bearer_auth(key)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(&body)
-        .send()
-        .expect("the gateway answers");
-    let text = response.text().unwrap_or_default();
+    let text = post_mcp(url, key, Some(session), &body)
+        .text()
+        .unwrap_or_default();
     let messages = match serde_json::from_str::<Value>(&text) {
         Ok(message) => vec![message],
         Err(_) => sse_messages(&text),
@@ -312,29 +325,18 @@ fn extension_session(url: &str, key: &str) -> String {
         "protocolVersion": "2025-11-25",
         "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
         "clientInfo": {"name": "raw-tasks", "version": "1"}}});
-    let response = http_client(Duration::from_secs(20))
-        .post(url)
-        .bearer_auth(key)
-        .header("accept", "application/json, text/event-stream")
-        .json(&initialize)
-        .send()
-        .expect("the gateway answers");
+    let response = post_mcp(url, key, None, &initialize);
     let session = response
         .headers()
         .get("mcp-session-id")
         .and_then(|value| value.to_str().ok())
         .expect("a session id")
         .to_string();
-    let initialized = http_client(Duration::from_secs(20))
-        .post(url)
-        .bearer_auth(key)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .send()
-        .expect("the gateway answers");
-    assert_eq!(initialized.status(), 202);
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        post_mcp(url, key, Some(&session), &initialized).status(),
+        202
+    );
     session
 }
 
