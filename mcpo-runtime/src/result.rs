@@ -177,6 +177,9 @@ pub fn error_for(error: &ServiceError) -> ApiError {
         ServiceError::UnexpectedResponse => {
             ApiError::bad_gateway("The upstream MCP server sent an unexpected response")
         }
+        ServiceError::Cancelled {
+            reason: Some(reason),
+        } => ApiError::bad_gateway(format!("The upstream MCP server's call ended: {reason}")),
         _ => ApiError::bad_gateway("The upstream MCP server call failed"),
     }
 }

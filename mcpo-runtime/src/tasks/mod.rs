@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ClientRequest,
-    CustomRequest, ErrorCode, ErrorData, GetTaskParams, TaskPayload, UpdateTaskParams,
+    CustomRequest, ErrorData, GetTaskParams, TaskPayload, UpdateTaskParams,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient};
 use rmcp::{ServiceError, model::ServerResult};
@@ -200,11 +200,9 @@ async fn extension_result(
                 return Err(ServiceError::McpError(error));
             }
             TaskPayload::Cancelled => {
-                return Err(ServiceError::McpError(ErrorData::new(
-                    ErrorCode::INTERNAL_ERROR,
-                    "the upstream cancelled the task",
-                    None,
-                )));
+                return Err(ServiceError::Cancelled {
+                    reason: Some("the upstream cancelled the task".into()),
+                });
             }
             TaskPayload::InputRequired { input_requests } => {
                 let asked: rmcp::model::InputRequests = input_requests

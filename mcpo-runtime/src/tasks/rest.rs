@@ -248,6 +248,8 @@ async fn wait_for_end(
         }
         // The session is gone: GET says so (410), as for any of its tasks.
         Err(rmcp::ServiceError::TransportClosed) => return,
+        // The upstream cancelled it (a task of the extension says so).
+        Err(rmcp::ServiceError::Cancelled { .. }) => ("cancelled", None, None),
         // Invalid params: the upstream no longer knows the task (expired
         // there first), if `tasks/get` says so too; else the task's own
         // failure.
