@@ -346,21 +346,24 @@ fn a_vendored_crate_builds_outside_the_workspace() {
 }
 
 /// Several proxies of one repository can share one runtime folder, which
-/// mcpo-gen writes with each of them and `check` verifies for each.
+/// mcpo-gen writes with each of them and `check` verifies for each. The two
+/// are built and served beside the test proxies' shared runtime folder
+/// (compiled once for all of them), and checked and edited in a folder of
+/// their own (an edit there must not make every test proxy rebuild).
 #[test]
 fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
-    let repository = tempfile::tempdir().unwrap();
-    let time = repository.path().join("time-proxy");
-    let errors = repository.path().join("errors-proxy");
-    for (name, dir) in [("time-proxy", &time), ("errors-proxy", &errors)] {
-        generate_from_example(name, dir, &["--runtime", "shared:../mcpo-runtime"]);
-        assert!(!dir.join("mcpo-runtime").exists(), "no copy inside {name}");
+    let shared_runtime = ["--runtime", "shared:../mcpo-runtime"];
+    let turn = e2e_proxies_turn();
+    let built = [
+        ("time-proxy", e2e_proxies().join("time-proxy")),
+        ("errors-proxy", e2e_proxies().join("errors-proxy")),
+    ];
+    for (name, dir) in &built {
+        generate_from_example(name, dir, &[&["--force"][..], &shared_runtime].concat());
     }
-    let shared = repository.path().join("mcpo-runtime");
-    assert!(shared.join("src/codegen.rs").is_file());
-
-    let time_binary = build_outside(&time, "time-proxy");
-    let errors_binary = build_outside(&errors, "errors-proxy");
+    drop(turn);
+    let time_binary = build_outside(&built[0].1, "time-proxy");
+    let errors_binary = build_outside(&built[1].1, "errors-proxy");
     let fixture = build(&["mcp-fixture-server"]).join("mcp-fixture-server");
     let errors_tools = workspace_root().join("tests/fixture-server/tools/errors.json");
     let time_proxy = start_proxy(&time_binary, &[]);
@@ -385,6 +388,15 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
     assert_eq!(status, 200, "{document}");
     assert!(document.contains("errors"), "{document}");
 
+    let repository = tempfile::tempdir().unwrap();
+    let time = repository.path().join("time-proxy");
+    let errors = repository.path().join("errors-proxy");
+    for (name, dir) in [("time-proxy", &time), ("errors-proxy", &errors)] {
+        generate_from_example(name, dir, &shared_runtime);
+        assert!(!dir.join("mcpo-runtime").exists(), "no copy inside {name}");
+    }
+    let shared = repository.path().join("mcpo-runtime");
+    assert!(shared.join("src/codegen.rs").is_file());
     let both = [time.to_str().unwrap(), errors.to_str().unwrap()];
     let check = mcpo_gen(&["check", "--quiet", both[0], both[1]]);
     assert_exit_code(&check, 0);
@@ -403,11 +415,7 @@ fn two_proxies_sharing_one_runtime_folder_build_and_serve() {
         2,
         "both crates report the shared file: {stdout}"
     );
-    generate_from_example(
-        "time-proxy",
-        &time,
-        &["--runtime", "shared:../mcpo-runtime"],
-    );
+    generate_from_example("time-proxy", &time, &shared_runtime);
     let check = mcpo_gen(&["check", "--quiet", both[0], both[1]]);
     assert_exit_code(&check, 0);
 }
