@@ -52,5 +52,5 @@ wait "$setup"
 export UV_OFFLINE=1
 echo "== $(date +%T) test binaries" >&2
 python3 scripts/run-test-binaries.py target/test-binaries.json --lanes "${MCPO_TEST_LANES:-2}" \
-    --command doc-tests 20 "cargo test --workspace --doc" \
-    --command runtime-otel 25 "cargo test -p mcpo-runtime --features otel --lib"
+    --command doc-tests 10 "cargo test --workspace --doc" \
+    --command runtime-otel 45 "cargo test -p mcpo-runtime --features otel --lib"
