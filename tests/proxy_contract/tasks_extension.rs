@@ -156,6 +156,35 @@ fn plain_calls_wait_for_the_upstreams_task_and_decline_its_forms() {
     assert!(document["paths"].get("/tasks/{taskId}").is_some());
 }
 
+/// A caller that asks for progress (`Accept: text/event-stream`) gets the
+/// upstream task's status messages as `progress` events while the proxy
+/// polls it, then the result.
+#[test]
+fn a_plain_call_streams_the_upstream_tasks_status() {
+    let proxy = extension_proxy(&[]);
+    let response = http_client(Duration::from_secs(20))
+        .post(proxy.url("/ext_slow"))
+        .bearer_auth(KEY)
+        .header("accept", "text/event-stream")
+        .json(&json!({"seconds": 1.5}))
+        .send()
+        .expect("an answer");
+    assert_eq!(response.status(), 200);
+    let events = sse_messages(&response.text().expect("a stream"));
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|event| event.get("message").and_then(Value::as_str))
+        .collect();
+    assert_eq!(messages.first(), Some(&"step 0"), "{events:?}");
+    assert!(messages.contains(&"step 1"), "{events:?}");
+    let last = events.last().expect("events");
+    assert_eq!(
+        last,
+        &json!({"status": 200, "body": "done after 1.5 s"}),
+        "{events:?}"
+    );
+}
+
 /// `Prefer: respond-async`: the upstream's task is the caller's to poll
 /// (202, then `GET` until it ended) and to answer: its form shows as
 /// `input_required` with the upstream's message and schema, and the

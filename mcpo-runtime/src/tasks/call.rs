@@ -92,12 +92,17 @@ async fn wait_for(
     let mut guard = CancelTaskOnDrop(Some((peer.clone(), task.clone())));
     let CallRelays { progress, forms } = relays;
     let _forms = forms.map(|sink| connection.events.elicitation_route(task.id.clone(), sink));
-    let result = super::result(peer, &connection.events, &task);
-    let answer = match progress {
-        None => result.await,
-        Some((token, sink)) => tokio::select! {
-            answer = result => answer,
-            never = report_status(peer, &task, token, sink) => match never {},
+    let events = &connection.events;
+    let answer = match (progress, task.form) {
+        (None, _) => super::result(peer, events, &task, None).await,
+        // Polled anyway: each poll's status message is reported.
+        (Some((token, sink)), TaskForm::Extension) => {
+            let mut status = StatusReport::new(token, sink);
+            super::result(peer, events, &task, Some(&mut status)).await
+        }
+        (Some((token, sink)), TaskForm::Classic) => tokio::select! {
+            answer = super::result(peer, events, &task, None) => answer,
+            never = report_status(peer, &task, StatusReport::new(token, sink)) => match never {},
         },
     };
     guard.0 = None;
@@ -160,26 +165,50 @@ pub(crate) async fn answer_input_requests(
 
 /// Passes each new `statusMessage` of a task on as a progress notification
 /// (numbered, without a total): a task says where it stands by its status,
-/// which a caller that asked for progress wants to see. Runs until dropped.
+/// which a caller that asked for progress wants to see.
+pub(crate) struct StatusReport {
+    token: ProgressToken,
+    sink: ProgressSink,
+    last_message: Option<String>,
+    reported: u32,
+}
+
+impl StatusReport {
+    fn new(token: ProgressToken, sink: ProgressSink) -> Self {
+        StatusReport {
+            token,
+            sink,
+            last_message: None,
+            reported: 0,
+        }
+    }
+
+    /// Reports `message` when it is new.
+    pub(crate) fn report(&mut self, message: Option<&str>) {
+        let Some(message) = message else { return };
+        if self.last_message.as_deref() == Some(message) {
+            return;
+        }
+        self.reported += 1;
+        let mut progress =
+            ProgressNotificationParam::new(self.token.clone(), f64::from(self.reported));
+        progress.message = Some(message.to_string());
+        let _ = self.sink.send(progress);
+        self.last_message = Some(message.to_string());
+    }
+}
+
+/// Polls a task of the classic form for its status messages while its
+/// `tasks/result` is awaited. Runs until dropped.
 async fn report_status(
     peer: &Peer<RoleClient>,
     task: &CreatedTask,
-    token: ProgressToken,
-    sink: ProgressSink,
+    mut status: StatusReport,
 ) -> std::convert::Infallible {
     let interval = super::poll_interval(task);
-    let mut last_message = None;
-    let mut reported = 0u32;
     loop {
-        if let Ok(now) = super::status(peer, task).await
-            && let Some(message) = now.get("statusMessage").and_then(Value::as_str)
-            && last_message.as_deref() != Some(message)
-        {
-            reported += 1;
-            let mut progress = ProgressNotificationParam::new(token.clone(), f64::from(reported));
-            progress.message = Some(message.to_string());
-            let _ = sink.send(progress);
-            last_message = Some(message.to_string());
+        if let Ok(now) = super::status(peer, task).await {
+            status.report(now.get("statusMessage").and_then(Value::as_str));
         }
         tokio::time::sleep(interval).await;
     }

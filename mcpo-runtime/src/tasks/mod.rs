@@ -164,13 +164,18 @@ pub async fn status(peer: &Peer<RoleClient>, task: &CreatedTask) -> Result<Value
 /// The task's result, waiting for its end. A task that failed answers the
 /// JSON-RPC error it failed with. The forms a task of the extension waits
 /// on go to the caller its `events` route them to (declined otherwise).
+///
+/// `status`: where a task of the extension reports its status messages, as
+/// it is polled anyway (a task of the classic form is waited on, not
+/// polled: see `call::report_status`).
 pub async fn result(
     peer: &Peer<RoleClient>,
     events: &UpstreamEvents,
     task: &CreatedTask,
+    status: Option<&mut call::StatusReport>,
 ) -> Result<CallToolResult, ServiceError> {
     if task.form == TaskForm::Extension {
-        return extension_result(peer, events, task).await;
+        return extension_result(peer, events, task, status).await;
     }
     let answer = send(peer, "tasks/result", json!({"taskId": task.id})).await?;
     serde_json::from_value(answer).map_err(|_| ServiceError::UnexpectedResponse)
@@ -183,11 +188,15 @@ async fn extension_result(
     peer: &Peer<RoleClient>,
     events: &UpstreamEvents,
     task: &CreatedTask,
+    mut status: Option<&mut call::StatusReport>,
 ) -> Result<CallToolResult, ServiceError> {
     let interval = poll_interval(task);
     let mut answered = BTreeSet::new();
     loop {
         let now = peer.get_task(GetTaskParams::new(&task.id)).await?;
+        if let Some(status) = status.as_deref_mut() {
+            status.report(now.task.task.status_message.as_deref());
+        }
         match now.task.payload {
             TaskPayload::Completed { result } => {
                 return serde_json::from_value(Value::Object(result))

@@ -210,7 +210,7 @@ async fn wait_for_end(
     // The task is a request in flight on the session: a form tied to no
     // task is then nobody's for sure (upstream/events.rs).
     let _busy = events.request_in_flight();
-    let result = super::result(&peer, &events, &job.upstream);
+    let result = super::result(&peer, &events, &job.upstream, None);
     tokio::pin!(result);
     // A cancel by the caller ends the wait (and frees the slot) even when
     // the upstream never answers `tasks/result` for the cancelled task.
