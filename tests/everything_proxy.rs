@@ -1179,7 +1179,8 @@ fn assert_mcp_report(report: &Value, about: &str) {
 /// server-everything's `trigger-elicitation-request`) reaches the MCP
 /// client of the gateway that made the call, when that call is all the
 /// upstream is doing, and its answer goes back; a client that does not
-/// offer elicitation gets it declined (tests/clients/mcp/form_client.py).
+/// offer elicitation gets it declined (tests/clients/mcp/form_client.py),
+/// and so does one whose call shares the session with another.
 #[test]
 fn an_mcp_client_of_the_gateway_answers_a_plain_calls_form() {
     let proxy = stdio_proxy();
@@ -1209,13 +1210,33 @@ fn an_mcp_client_of_the_gateway_answers_a_plain_calls_form() {
         ),
         "{accepted}"
     );
+    let declined_text = "❌ User declined to provide the requested information.";
     let declined = form_client("-");
     assert_eq!(declined["forms"], json!([]), "{declined}");
     assert_eq!(
-        declined["call"]["result"]["content"][0]["text"],
-        "❌ User declined to provide the requested information.",
+        declined["call"]["result"]["content"][0]["text"], declined_text,
         "{declined}"
     );
+
+    // With another call in flight on the upstream session, whose form it
+    // is cannot be known: it is declined, not shown to either caller.
+    std::thread::scope(|scope| {
+        let busy = scope.spawn(|| {
+            proxy.post(
+                "/trigger-long-running-operation",
+                &json!({"duration": 8, "steps": 4}),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let ambiguous = form_client(r#"{"name": "Ada"}"#);
+        assert_eq!(ambiguous["forms"], json!([]), "{ambiguous}");
+        assert_eq!(
+            ambiguous["call"]["result"]["content"][0]["text"], declined_text,
+            "{ambiguous}"
+        );
+        let busy = busy.join().expect("the other call");
+        assert_eq!(busy.status, 200, "{busy:?}");
+    });
 }
 
 /// An MCP client of the gateway that offers elicitation and calls the
