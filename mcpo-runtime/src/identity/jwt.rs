@@ -73,6 +73,8 @@ pub(crate) enum TokenError {
     BadSignature,
     #[error("token algorithm {0} not accepted")]
     AlgorithmRefused(String),
+    #[error("token type not accepted: an access token (typ JWT or at+jwt) is")]
+    TypeRefused,
     #[error("token has no subject (sub)")]
     MissingSubject,
     #[error("signing keys unavailable: {0}")]
@@ -313,6 +315,10 @@ pub(crate) fn looks_like_jwt(token: &str) -> bool {
         && read_header(token).is_ok()
 }
 
+/// The `typ` values of a token that may be a caller's: plain JWTs (OIDC
+/// providers' access tokens, Open WebUI's) and RFC 9068 access tokens.
+const ACCESS_TOKEN_TYPES: [&str; 3] = ["JWT", "at+jwt", "application/at+jwt"];
+
 struct RawHeader {
     alg: String,
     kid: Option<String>,
@@ -344,6 +350,16 @@ fn read_header(token: &str) -> Result<RawHeader, TokenError> {
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(TokenError::Malformed),
     };
+    // Other JWTs an issuer signs with the same keys (logout tokens, DPoP
+    // proofs, security events) say so in `typ`: none of them is a caller.
+    match header.get("typ") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(typ))
+            if ACCESS_TOKEN_TYPES
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(typ)) => {}
+        Some(_) => return Err(TokenError::TypeRefused),
+    }
     Ok(RawHeader {
         alg: alg.to_owned(),
         kid,

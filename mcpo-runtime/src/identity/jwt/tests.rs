@@ -293,10 +293,36 @@ async fn refused_algorithms_signatures_and_shapes() {
             Malformed,
         ),
         (format!("{head}.!!.x"), Malformed),
+        // Signed by the issuer's key, but not an access token.
+        (
+            encode(
+                &Header {
+                    kid: Some("rsa1".into()),
+                    typ: Some("logout+jwt".into()),
+                    ..Header::new(RS256)
+                },
+                &good,
+                &key("rsa"),
+            )
+            .unwrap(),
+            TypeRefused,
+        ),
     ];
     for (token, expected) in cases {
         assert_eq!(verifier.verify(&token).await, Err(expected), "{token:.60}");
     }
+    // An RFC 9068 access token says so, and is one.
+    let access_token = encode(
+        &Header {
+            kid: Some("rsa1".into()),
+            typ: Some("at+jwt".into()),
+            ..Header::new(RS256)
+        },
+        &good,
+        &key("rsa"),
+    )
+    .unwrap();
+    assert!(verifier.verify(&access_token).await.is_ok());
     for bad in [
         "",
         "a.b",
