@@ -166,7 +166,8 @@ fn a_plain_call_streams_the_upstream_tasks_status() {
         .post(proxy.url("/ext_slow"))
         .bearer_auth(KEY)
         .header("accept", "text/event-stream")
-        .json(&json!({"seconds": 1.5}))
+        // Long enough that a poll lands in its second second on a busy machine.
+        .json(&json!({"seconds": 3}))
         .send()
         .expect("an answer");
     assert_eq!(response.status(), 200);
@@ -180,7 +181,7 @@ fn a_plain_call_streams_the_upstream_tasks_status() {
     let last = events.last().expect("events");
     assert_eq!(
         last,
-        &json!({"status": 200, "body": "done after 1.5 s"}),
+        &json!({"status": 200, "body": "done after 3 s"}),
         "{events:?}"
     );
 }
