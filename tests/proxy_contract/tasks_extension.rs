@@ -391,24 +391,26 @@ fn the_gateways_tasks_keep_their_form_and_their_caller() {
     let proxy = extension_proxy(&["--api-key", OTHER_KEY]);
     let url = proxy.url("/mcp");
     let session = extension_session(&url, KEY);
-    let call = |id: u64, tool: &str| {
-        rpc(
+    // A call of `tool` answered with a task: that task's state once it
+    // settled (no longer `working`), and its id.
+    let settled_task = |id: u64, tool: &str| {
+        let created = rpc(
             &url,
             KEY,
             &session,
             id,
             "tools/call",
             json!({"name": tool, "arguments": {}}),
-        )
+        );
+        assert_eq!(created["result"]["resultType"], "task", "{created}");
+        let task = created["result"]["taskId"]
+            .as_str()
+            .expect("a task id")
+            .to_string();
+        (task_until_settled(&url, KEY, &session, &task), task)
     };
 
-    let created = call(1, "ext_ask");
-    assert_eq!(created["result"]["resultType"], "task", "{created}");
-    let task = created["result"]["taskId"]
-        .as_str()
-        .expect("a task id")
-        .to_string();
-    let waiting = task_until_settled(&url, KEY, &session, &task);
+    let (waiting, task) = settled_task(1, "ext_ask");
     assert_eq!(waiting["result"]["status"], "input_required", "{waiting}");
     let requests = waiting["result"]["inputRequests"]
         .as_object()
@@ -461,12 +463,7 @@ fn the_gateways_tasks_keep_their_form_and_their_caller() {
         "{done}"
     );
 
-    let failing = call(6, "ext_fail");
-    let task = failing["result"]["taskId"]
-        .as_str()
-        .expect("a task id")
-        .to_string();
-    let failed = task_until_settled(&url, KEY, &session, &task);
+    let (failed, _) = settled_task(6, "ext_fail");
     assert_eq!(failed["result"]["status"], "failed", "{failed}");
     assert_eq!(
         failed["result"]["error"]["message"], "the task failed on purpose",

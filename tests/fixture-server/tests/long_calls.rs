@@ -117,6 +117,15 @@ impl Stateless {
     }
 }
 
+/// A new session's task of `tool` (no arguments): the session, the task's
+/// id, and its state at once.
+fn with_task(tool: &str) -> (Stateless, String, Value) {
+    let mut stateless = Stateless::start();
+    let id = stateless.start_task(tool, json!({}));
+    let state = stateless.get(&id);
+    (stateless, id, state)
+}
+
 fn assert_invalid_params(response: &Value) {
     assert_eq!(response["error"]["code"], -32602, "{response}");
 }
@@ -157,9 +166,7 @@ fn ext_slow_is_a_task_that_completes() {
 
 #[test]
 fn ext_ask_waits_for_tasks_update() {
-    let mut stateless = Stateless::start();
-    let id = stateless.start_task("ext_ask", json!({}));
-    let asking = stateless.get(&id);
+    let (mut stateless, id, asking) = with_task("ext_ask");
     assert_eq!(asking["status"], "input_required", "{asking}");
     assert_eq!(asking["inputRequests"], json!({"colour": colour_request()}));
 
@@ -195,9 +202,7 @@ fn ext_ask_waits_for_tasks_update() {
 
 #[test]
 fn ext_fail_fails() {
-    let mut stateless = Stateless::start();
-    let id = stateless.start_task("ext_fail", json!({}));
-    let failed = stateless.get(&id);
+    let (_, _, failed) = with_task("ext_fail");
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(
         failed["error"],
