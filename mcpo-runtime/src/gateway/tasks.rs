@@ -87,10 +87,7 @@ impl Gateway {
             || "unknown task".to_string(),
             |error| detail_text(&error.detail),
         );
-        Err(ErrorData::invalid_params(
-            detail,
-            Some(json!({"taskId": id})),
-        ))
+        Err(no_such_task(id, detail))
     }
 
     pub(super) async fn task_now(
@@ -105,10 +102,7 @@ impl Gateway {
             Standing::Working => {
                 // Its upstream session ended (a restart): it never will.
                 if let Err(gone) = job.connection() {
-                    return Err(ErrorData::invalid_params(
-                        detail_text(&gone.detail),
-                        Some(json!({"taskId": id})),
-                    ));
+                    return Err(no_such_task(id, detail_text(&gone.detail)));
                 }
                 let mut task = job.mcp_task(id, TaskStatus::Working);
                 task.status_message = job.status_message(STATUS_WAIT).await;
@@ -152,10 +146,14 @@ impl Gateway {
                     })?;
                     rest::answer_form(&job, Some(number), answer.action, answer.content)
                 });
-            let status = answered
-                .as_ref()
-                .map_or_else(|error| error.status.as_u16(), |()| 200);
-            audit(&served, context, "task-input", &job, status, started);
+            audit(
+                &served,
+                context,
+                "task-input",
+                &job,
+                status_of(&answered),
+                started,
+            );
             answered.map_err(|error| invalid_answer(&key, &detail_text(&error.detail)))?;
         }
         Ok(())
@@ -169,10 +167,14 @@ impl Gateway {
         let started = std::time::Instant::now();
         let (served, job) = self.callers_task(context, &params.task_id)?;
         let cancelled = rest::cancel_started(&served.app, &job).await;
-        let status = cancelled
-            .as_ref()
-            .map_or_else(|error| error.status.as_u16(), |()| 200);
-        audit(&served, context, "task-cancel", &job, status, started);
+        audit(
+            &served,
+            context,
+            "task-cancel",
+            &job,
+            status_of(&cancelled),
+            started,
+        );
         match cancelled {
             // Cancelling a task that ended is acknowledged; it stays ended.
             Err(error) if error.status != StatusCode::CONFLICT => {
@@ -247,6 +249,18 @@ fn audit(
     served
         .app
         .audit_status(&caller_of(context), what, status, started);
+}
+
+/// The task `id` is none of this caller's (any more): `why`.
+fn no_such_task(id: &str, why: String) -> ErrorData {
+    ErrorData::invalid_params(why, Some(json!({"taskId": id})))
+}
+
+/// The status a REST caller would have got for `outcome`.
+fn status_of(outcome: &Result<(), ApiError>) -> u16 {
+    outcome
+        .as_ref()
+        .map_or_else(|error| error.status.as_u16(), |()| 200)
 }
 
 fn invalid_answer(key: &str, why: &str) -> ErrorData {

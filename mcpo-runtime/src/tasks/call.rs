@@ -27,12 +27,12 @@ use crate::upstream::{CallRelays, ElicitationSink, ProgressSink, RELATED_TASK, a
 /// The most `input_required` rounds one call goes through (rmcp's own
 /// client stops at the same number): an upstream that keeps asking must
 /// not hold a call forever.
-pub(crate) const MAX_INPUT_ROUNDS: usize = rmcp::model::DEFAULT_MRTR_MAX_ROUNDS;
+const MAX_INPUT_ROUNDS: usize = rmcp::model::DEFAULT_MRTR_MAX_ROUNDS;
 
 /// A plain call (no task asked for), to its end.
 pub(crate) async fn call(
     connection: &Connection,
-    mut params: CallToolRequestParams,
+    params: CallToolRequestParams,
     relays: CallRelays,
 ) -> Result<CallToolResult, ServiceError> {
     let CallRelays { progress, forms } = relays;
@@ -41,21 +41,41 @@ pub(crate) async fn call(
     let _forms_route = forms
         .clone()
         .map(|sink| connection.events.plain_call_forms(sink));
-    for _ in 0..MAX_INPUT_ROUNDS {
-        let answer = match &progress {
+    let answered = answered_or_task(params, forms.as_ref(), |params| async {
+        match &progress {
             Some((token, sink)) => {
-                with_progress(connection, params.clone(), token.clone(), sink.clone()).await?
+                with_progress(connection, params, token.clone(), sink.clone()).await
             }
-            None => connection.peer.call_tool_once(params.clone()).await?,
-        };
-        match answer {
-            CallToolResponse::Complete(result) => return Ok(result),
-            CallToolResponse::InputRequired(asked) => {
-                retry_with_answers(&mut params, asked, forms.as_ref()).await?;
-            }
+            None => connection.peer.call_tool_once(params).await,
+        }
+    })
+    .await?;
+    match answered {
+        Created::Done(result) => Ok(result),
+        Created::Task(task) => wait_for(connection, task, CallRelays { progress, forms }).await,
+    }
+}
+
+/// Sends a call (with `send`) until the upstream answers it or makes a
+/// task of it, answering what it asks for on the way (`input_required`,
+/// at most [`MAX_INPUT_ROUNDS`] times): its forms go to `forms`.
+pub(crate) async fn answered_or_task<F, Fut>(
+    mut params: CallToolRequestParams,
+    forms: Option<&ElicitationSink>,
+    mut send: F,
+) -> Result<Created, ServiceError>
+where
+    F: FnMut(CallToolRequestParams) -> Fut,
+    Fut: Future<Output = Result<CallToolResponse, ServiceError>>,
+{
+    for _ in 0..MAX_INPUT_ROUNDS {
+        match send(params.clone()).await? {
+            CallToolResponse::Complete(result) => return Ok(Created::Done(result)),
             CallToolResponse::Task(created) => {
-                let task = CreatedTask::of_extension(created.task);
-                return wait_for(connection, task, CallRelays { progress, forms }).await;
+                return Ok(Created::Task(CreatedTask::of_extension(created.task)));
+            }
+            CallToolResponse::InputRequired(asked) => {
+                retry_with_answers(&mut params, asked, forms).await?;
             }
             _ => return Err(ServiceError::UnexpectedResponse),
         }
@@ -120,7 +140,7 @@ async fn wait_for(
 
 /// The call sent again with the answers to what the upstream asked
 /// (`inputResponses`) and the state it gave back (`requestState`).
-pub(crate) async fn retry_with_answers(
+async fn retry_with_answers(
     params: &mut CallToolRequestParams,
     asked: InputRequiredResult,
     forms: Option<&ElicitationSink>,

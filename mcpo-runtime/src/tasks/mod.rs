@@ -21,8 +21,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ClientRequest,
-    CustomRequest, ErrorData, GetTaskParams, TaskPayload, UpdateTaskParams,
+    CallToolRequestParams, CallToolResult, CancelTaskParams, ClientRequest, CustomRequest,
+    ErrorData, GetTaskParams, TaskPayload, UpdateTaskParams,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient};
 use rmcp::{ServiceError, model::ServerResult};
@@ -47,15 +47,15 @@ pub struct TaskUse {
 
 /// The tools of a lock that may be called as tasks, and how.
 pub fn support_of(tools: &[LockedTool], server: &ServerFacts) -> HashMap<String, TaskUse> {
+    // A server of the extension makes tasks its way, whatever a tool's
+    // definition says.
+    let form = match server.speaks_tasks_extension() {
+        true => TaskForm::Extension,
+        false => TaskForm::Classic,
+    };
     tools
         .iter()
         .filter_map(|tool| {
-            // A server of the extension makes tasks its way, whatever a
-            // tool's definition says.
-            let form = match server.speaks_tasks_extension() {
-                true => TaskForm::Extension,
-                false => TaskForm::Classic,
-            };
             let support = tool.task_support_on(server);
             (support != TaskSupport::Forbidden)
                 .then(|| (tool.name.clone(), TaskUse { support, form }))
@@ -105,22 +105,7 @@ pub async fn create(
     forms: Option<&crate::upstream::ElicitationSink>,
 ) -> Result<Created, ServiceError> {
     if form == TaskForm::Extension {
-        let mut params = params;
-        for _ in 0..call::MAX_INPUT_ROUNDS {
-            match peer.call_tool_once(params.clone()).await? {
-                CallToolResponse::Complete(result) => return Ok(Created::Done(result)),
-                CallToolResponse::Task(created) => {
-                    return Ok(Created::Task(CreatedTask::of_extension(created.task)));
-                }
-                CallToolResponse::InputRequired(asked) => {
-                    call::retry_with_answers(&mut params, asked, forms).await?;
-                }
-                _ => return Err(ServiceError::UnexpectedResponse),
-            }
-        }
-        return Err(ServiceError::InputRequiredRoundsExceeded {
-            max_rounds: call::MAX_INPUT_ROUNDS,
-        });
+        return call::answered_or_task(params, forms, |params| peer.call_tool_once(params)).await;
     }
     let mut request =
         serde_json::to_value(&params).map_err(|_| ServiceError::UnexpectedResponse)?;
@@ -220,17 +205,14 @@ async fn extension_result(
                     .collect();
                 if !asked.is_empty() {
                     let forms = events.form_sink(&task.id);
-                    let answered_now =
-                        match call::answer_input_requests(asked, forms.as_ref()).await {
-                            Ok(answers) => {
-                                let keys: Vec<String> = answers.keys().cloned().collect();
-                                peer.update_task(UpdateTaskParams::new(&task.id, answers))
-                                    .await
-                                    .map(|()| keys)
-                            }
-                            Err(error) => Err(error),
-                        };
-                    match answered_now {
+                    let answered_now = async {
+                        let answers = call::answer_input_requests(asked, forms.as_ref()).await?;
+                        let keys: Vec<String> = answers.keys().cloned().collect();
+                        peer.update_task(UpdateTaskParams::new(&task.id, answers))
+                            .await?;
+                        Ok::<_, ServiceError>(keys)
+                    };
+                    match answered_now.await {
                         Ok(keys) => answered.extend(keys),
                         // The proxy cannot go on with it (a sampling request,
                         // an answer not taken): the task must not wait on.

@@ -221,8 +221,7 @@ async fn wait_for_end(
             () = &mut cancelled => return,
             Some(ask) = asks.recv() => {
                 // A task the caller cancelled takes no more forms.
-                // (A lock held by a poller is no end.)
-                if job.ended.try_lock().map_or(true, |ended| ended.is_none()) {
+                if job.running() {
                     let mut pending = job.pending_input.lock().unwrap_or_else(PoisonError::into_inner);
                     job.forms_asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     *pending = Some(ask);

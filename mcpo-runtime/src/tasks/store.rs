@@ -186,7 +186,7 @@ impl Job {
     }
 
     /// Whether it has not ended (a lock held by a poller counts as not).
-    fn running(&self) -> bool {
+    pub(super) fn running(&self) -> bool {
         self.ended.try_lock().map_or(true, |ended| ended.is_none())
     }
 
