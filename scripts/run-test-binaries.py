@@ -109,7 +109,7 @@ def main():
         for name, argv, package in lane:
             started = time.monotonic()
             with tempfile.TemporaryFile() as output:
-                status = subprocess.call(
+                process = subprocess.Popen(
                     argv,
                     cwd=package,
                     stdin=subprocess.DEVNULL,
@@ -117,11 +117,20 @@ def main():
                     stderr=subprocess.STDOUT,
                     env={**os.environ, "CARGO_MANIFEST_DIR": package},
                 )
+                # wait4: the CPU time of the binary and of every process it
+                # waited for (its servers, proxies, cargo builds), which says
+                # what a lane costs the machine besides how long it took.
+                _, wait_status, usage = os.wait4(process.pid, 0)
+                status = os.waitstatus_to_exitcode(wait_status)
                 output.seek(0)
                 text = output.read().decode("utf-8", errors="replace")
             took = time.monotonic() - started
             with print_lock:
-                print(f"== lane {number}: {name} ({' '.join(argv)}) in {took:.1f}s, exit {status}")
+                cpu = usage.ru_utime + usage.ru_stime
+                print(
+                    f"== lane {number}: {name} ({' '.join(argv)}) in {took:.1f}s "
+                    f"(CPU {cpu:.0f}s), exit {status}"
+                )
                 print(text, end="" if text.endswith("\n") else "\n", flush=True)
                 if status != 0:
                     failures.append(name)
