@@ -9,6 +9,11 @@ runs as cargo would run it (from its package's folder, with cargo's
 environment), its output is printed whole when it ends, and every failure
 is reported at the end; the exit status is 1 if any binary failed.
 
+Each binary runs 4 tests at a time (RUST_TEST_THREADS, unless set), not
+libtest's one per core: its tests mostly wait on servers they start on ports
+of their own, so on two cores the contract suite took twice as long with
+two threads, for the same CPU time.
+
 `--command NAME SECONDS "CMD"` adds a command to the lanes (run from the
 current folder, weighed as SECONDS), such as a cargo test of another feature
 set: its compiling then overlaps the other lane's waiting.
@@ -26,6 +31,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+# Tests run at a time within one binary (see above).
+TEST_THREADS = "4"
 
 # Seconds each binary took in earlier runs on a 2-core machine: the longest
 # start first, so that the lanes end together. A binary not named here is
@@ -115,7 +123,11 @@ def main():
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
-                    env={**os.environ, "CARGO_MANIFEST_DIR": package},
+                    env={
+                        "RUST_TEST_THREADS": TEST_THREADS,
+                        **os.environ,
+                        "CARGO_MANIFEST_DIR": package,
+                    },
                 )
                 # wait4: the CPU time of the binary and of every process it
                 # waited for (its servers, proxies, cargo builds), which says
