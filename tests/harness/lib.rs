@@ -599,6 +599,23 @@ pub fn post_json(url: &str, body: &Value, key: Option<&str>) -> Reply {
     post_raw(url, body.to_string(), key)
 }
 
+/// Spawns `command`, again while its program is "text file busy": a script
+/// a test just wrote stays open for writing in any child another test
+/// thread forked meanwhile, until that child execs (a second or so at most).
+fn spawn_when_not_busy(command: &mut Command) -> std::io::Result<Child> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match command.spawn() {
+            Err(error)
+                if error.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            spawned => return spawned,
+        }
+    }
+}
+
 /// `contents` written to a file `name` in a scratch folder of its own (the
 /// folder and the file go when the returned folder is dropped).
 pub fn scratch_file(name: &str, contents: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
@@ -873,9 +890,7 @@ impl Launch {
             }
         }
         let program = &self.program;
-        let mut child = self
-            .command
-            .spawn()
+        let mut child = spawn_when_not_busy(&mut self.command)
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let shared = Some(std::sync::Arc::clone(&log));
