@@ -24,9 +24,10 @@ cargo fmt --all -- --check
 # `-D warnings` the way `cargo clippy -- -D warnings` gives it. So every crate
 # is compiled once, linted as it is built, instead of checked and then built
 # again (three minutes of a CI run). The libraries and binaries are linted by
-# the build, the test targets by the test build, the runtime's OpenTelemetry
-# code by its own builds below. Exported: the tests' own builds of the workspace then find it
-# up to date (and the proxies they generate and build are linted too).
+# the build, the test targets by the test build, the OpenTelemetry code (the
+# runtime's `otel` feature, which the workspace build leaves out) by its
+# lane's builds below. Exported: the tests' own builds of the workspace then
+# find it up to date (and the proxies they generate and build are linted too).
 RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
@@ -44,7 +45,9 @@ echo "== $(date +%T) cargo test --no-run (with clippy's lints)" >&2
 # Every test binary, built once; then run two at a time (most end-to-end
 # tests wait on servers and proxies, so one binary at a time leaves a core
 # idle): scripts/run-test-binaries.py runs each as cargo would, and the doc
-# tests and the runtime's OpenTelemetry unit tests in the lanes too.
+# tests and the runtime's OpenTelemetry build in the lanes too (compiling
+# there overlaps the other lane's waiting: built before the lanes, it and
+# the test proxies' dependencies made a run a minute longer).
 # The generated examples have no tests of their own: their binaries are not
 # built again in test mode (the end-to-end tests run the built proxies).
 examples=()
@@ -53,25 +56,6 @@ for example in generated-examples/*/; do
 done
 cargo test --workspace "${examples[@]}" --no-run --message-format=json-render-diagnostics \
     > target/test-binaries.json
-echo "== $(date +%T) the runtime with its otel feature (with clippy's lints)" >&2
-# The runtime's optional OpenTelemetry code, which the workspace build leaves
-# out: its library and its unit tests, built here and only run in a lane (a
-# build there would hold cargo's lock on target/ while the tests' own builds
-# of generated proxies wait for it).
-cargo build -p mcpo-runtime --features otel --lib
-cargo test -p mcpo-runtime --features otel --lib --no-run
-echo "== $(date +%T) the test proxies' dependencies" >&2
-# The end-to-end tests generate proxies into target/e2e-proxies, beside one
-# runtime folder they share (tests/harness: e2e_proxies), and build them in
-# target/: their dependencies, resolved for a proxy alone and not for the
-# workspace, are compiled here, with the crate tests/generator.rs builds
-# there from the committed time-proxy lock, so that no test waits on
-# cargo's lock on target/ while they compile.
-target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
-"$target_dir/debug/mcpo-gen" generate --quiet --force \
-    --lock generated-examples/time-proxy/mcp.lock.json \
-    --out "$target_dir/e2e-proxies/time-proxy" --runtime shared:../mcpo-runtime
-(cd "$target_dir/e2e-proxies/time-proxy" && CARGO_TARGET_DIR="$target_dir" cargo build --quiet)
 echo "== $(date +%T) waiting for the test setup" >&2
 wait "$setup"
 # Everything the tests start from uvx was cached by the setup: no index
@@ -80,4 +64,4 @@ export UV_OFFLINE=1
 echo "== $(date +%T) test binaries" >&2
 python3 scripts/run-test-binaries.py target/test-binaries.json --lanes "${MCPO_TEST_LANES:-2}" \
     --command doc-tests 10 "cargo test --workspace --doc" \
-    --command runtime-otel 5 "cargo test -p mcpo-runtime --features otel --lib"
+    --command runtime-otel 100 "bash -c 'cargo test -p mcpo-runtime --features otel --lib && cargo build -p mcpo-runtime --features otel --lib'"
