@@ -9,7 +9,6 @@ runs as cargo would run it (from its package's folder, with cargo's
 environment), its output is printed whole when it ends, and every failure
 is reported at the end; the exit status is 1 if any binary failed.
 
-
 `--command NAME SECONDS "CMD"` adds a command to the lanes (run from the
 current folder, weighed as SECONDS), such as a cargo test of another feature
 set: its compiling then overlaps the other lane's waiting.
@@ -41,11 +40,11 @@ KNOWN_SECONDS = {
     "dockerfile": 45,
     "docs_browser": 42,
     "time_proxy": 31,
+    "everything_proxy": 35,
     "oauth": 30,
     "telemetry": 30,
     "review": 29,
     "openapi_validity": 28,
-    "everything_proxy": 35,
     "mcpo_compat": 20,
     "conformance_auth": 19,
     "schema_snapshots": 17,

@@ -29,6 +29,10 @@ cargo fmt --all -- --check
 # lane's builds below. Exported: the tests' own builds of the workspace then
 # find it up to date (and the proxies they generate and build are linted too).
 RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
+if [ ! -x "$RUSTC_WORKSPACE_WRAPPER" ]; then
+  echo "test.sh: no clippy-driver at $RUSTC_WORKSPACE_WRAPPER: run \`rustup component add clippy\`" >&2
+  exit 1
+fi
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 echo "== $(date +%T) cargo build --workspace --bins (with clippy's lints)" >&2

@@ -503,8 +503,8 @@ pub fn spawn_piped(command: &mut Command) -> Child {
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stderr(Stdio::piped());
+    spawn_when_not_busy(command)
         .unwrap_or_else(|error| panic!("cannot start {:?}: {error}", command.get_program()))
 }
 

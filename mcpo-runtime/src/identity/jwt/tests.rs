@@ -56,6 +56,16 @@ fn sign(name: &str, alg: Algorithm, kid: Option<&str>, claims: &Value) -> String
     sign_with(&key(name), alg, kid, claims)
 }
 
+/// An RS256 token of key `rsa1` whose header says `typ`.
+fn sign_rsa1_typed(typ: &str, claims: &Value) -> String {
+    let header = Header {
+        kid: Some("rsa1".into()),
+        typ: Some(typ.into()),
+        ..Header::new(RS256)
+    };
+    encode(&header, claims, &key("rsa")).unwrap()
+}
+
 /// A token with any header, signed with nothing.
 fn unsigned(header: &Value, claims: &Value) -> String {
     let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
@@ -294,34 +304,13 @@ async fn refused_algorithms_signatures_and_shapes() {
         ),
         (format!("{head}.!!.x"), Malformed),
         // Signed by the issuer's key, but not an access token.
-        (
-            encode(
-                &Header {
-                    kid: Some("rsa1".into()),
-                    typ: Some("logout+jwt".into()),
-                    ..Header::new(RS256)
-                },
-                &good,
-                &key("rsa"),
-            )
-            .unwrap(),
-            TypeRefused,
-        ),
+        (sign_rsa1_typed("logout+jwt", &good), TypeRefused),
     ];
     for (token, expected) in cases {
         assert_eq!(verifier.verify(&token).await, Err(expected), "{token:.60}");
     }
     // An RFC 9068 access token says so, and is one.
-    let access_token = encode(
-        &Header {
-            kid: Some("rsa1".into()),
-            typ: Some("at+jwt".into()),
-            ..Header::new(RS256)
-        },
-        &good,
-        &key("rsa"),
-    )
-    .unwrap();
+    let access_token = sign_rsa1_typed("at+jwt", &good);
     assert!(verifier.verify(&access_token).await.is_ok());
     for bad in [
         "",
